@@ -1,0 +1,14 @@
+// Registration of the relaygw subcommands. Each function adds its subcommands to `app` and
+// runs them from their callbacks; a callback that fails throws CLI::RuntimeError with a
+// non-zero exit code after printing a plain message to standard error.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace relaygw::gateway {
+
+// relaygw tty decode / tty encode
+void add_tty_decode_command(CLI::App& tty);
+void add_tty_encode_command(CLI::App& tty);
+
+}  // namespace relaygw::gateway

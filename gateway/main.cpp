@@ -1,0 +1,41 @@
+// relaygw: accessibility relay billing gateway. Subcommands are registered per area in
+// gateway/commands.hpp; exceptions end here with a non-zero exit status.
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "gateway/commands.hpp"
+#include "gateway/logging.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"relaygw: TTY and relay billing gateway for relay centers"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level,
+                 "Log level on standard error: trace, debug, info, warn, err, critical or off")
+      ->capture_default_str();
+  app.parse_complete_callback([&log_level] {
+    if (!relaygw::gateway::init_logging(log_level)) {
+      throw CLI::ValidationError("--log-level",
+                                 "unknown level '" + log_level +
+                                     "'; use trace, debug, info, warn, err, critical or off");
+    }
+  });
+
+  CLI::App* tty = app.add_subcommand("tty", "Decode and encode US TTY (Baudot) audio");
+  tty->require_subcommand(1);
+  relaygw::gateway::add_tty_decode_command(*tty);
+  relaygw::gateway::add_tty_encode_command(*tty);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const std::exception& error) {
+    std::cerr << "relaygw: " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
