@@ -1,0 +1,34 @@
+// Money as an integer count of 1/10,000 US dollar ("units"), never a floating-point value.
+// Rates and balances keep four decimal places; charges printed on a quote or invoice are
+// rounded to whole cents (100 units) line by line, and a total is the sum of its lines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.hpp"
+
+namespace relaygw::billing {
+
+using Money = std::int64_t;
+
+inline constexpr Money kUnitsPerDollar = 10'000;
+inline constexpr Money kUnitsPerCent = 100;
+
+enum class CentRounding { Up, HalfUp, HalfEven };
+
+// Rounds `numerator / denominator` units to a whole number of cents, returned in units.
+// Requires: denominator > 0. Exact for any int64 inputs whose product fits the caller's math.
+Money round_to_cents(Money numerator, std::int64_t denominator, CentRounding rounding);
+
+// Formats `amount` units as dollars with `decimals` places (2 or 4): 48500 -> "4.85",
+// -1200 -> "-0.12". With 2 places the amount must already be whole cents; otherwise the
+// sub-cent digits are cut off, which callers avoid by rounding first.
+std::string format_dollars(Money amount, int decimals = 2);
+
+// Parses a dollar amount with at most four decimals ("0.1290", "-5", "12.5") into units.
+// Rejects anything else with a message naming `text`.
+Result<Money> parse_dollars(std::string_view text);
+
+}  // namespace relaygw::billing
