@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include <spdlog/sinks/stderr_color_sinks.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 
 namespace relaygw::gateway {
 
