@@ -1,0 +1,101 @@
+#include "billing/money.hpp"
+
+#include <cassert>
+
+namespace relaygw::billing {
+namespace {
+
+// GCC and Clang provide 128-bit integers; __extension__ keeps -Wpedantic quiet about it.
+__extension__ typedef __int128 Wide;
+
+}  // namespace
+
+Money round_to_cents(Money numerator, std::int64_t denominator, CentRounding rounding) {
+  assert(denominator > 0);
+  // Work in 128 bits so that rate x seconds x basis points cannot overflow on the way.
+  const Wide step = static_cast<Wide>(denominator) * kUnitsPerCent;
+  const Wide value = numerator;
+  const bool negative = value < 0;
+  const Wide magnitude = negative ? -value : value;
+  Wide cents = magnitude / step;
+  const Wide remainder = magnitude % step;
+
+  // Rounding acts on the magnitude, so a discount rounds the same way as the charge it offsets.
+  if (remainder != 0) {
+    switch (rounding) {
+      case CentRounding::Up:
+        cents += 1;
+        break;
+      case CentRounding::HalfUp:
+        if (2 * remainder >= step) {
+          cents += 1;
+        }
+        break;
+      case CentRounding::HalfEven:
+        if (2 * remainder > step || (2 * remainder == step && cents % 2 == 1)) {
+          cents += 1;
+        }
+        break;
+    }
+  }
+  const Money units = static_cast<Money>(cents * kUnitsPerCent);
+  return negative ? -units : units;
+}
+
+std::string format_dollars(Money amount, int decimals) {
+  const bool negative = amount < 0;
+  const std::uint64_t magnitude =
+      negative ? static_cast<std::uint64_t>(-(amount + 1)) + 1 : static_cast<std::uint64_t>(amount);
+  const std::uint64_t dollars = magnitude / kUnitsPerDollar;
+  std::uint64_t fraction = magnitude % kUnitsPerDollar;
+  std::string digits = std::to_string(fraction + kUnitsPerDollar).substr(1);  // four digits
+  if (decimals <= 2) {
+    digits.resize(2);
+  }
+  std::string text = negative && magnitude != 0 ? "-" : "";
+  text += std::to_string(dollars);
+  text += '.';
+  text += digits;
+  return text;
+}
+
+Result<Money> parse_dollars(std::string_view text) {
+  auto invalid = [text] {
+    return Result<Money>(StatusCode::InvalidArgument,
+                         "invalid dollar amount '" + std::string(text) +
+                             "'; write a decimal number with at most four decimals, such as "
+                             "0.1290");
+  };
+  std::string_view rest = text;
+  bool negative = false;
+  if (!rest.empty() && (rest.front() == '-' || rest.front() == '+')) {
+    negative = rest.front() == '-';
+    rest.remove_prefix(1);
+  }
+  const auto dot = rest.find('.');
+  const std::string_view whole = rest.substr(0, dot);
+  const std::string_view fraction = dot == std::string_view::npos ? "" : rest.substr(dot + 1);
+  if (whole.empty() || whole.size() > 12 || fraction.size() > 4 ||
+      (dot != std::string_view::npos && fraction.empty())) {
+    return invalid();
+  }
+  Money units = 0;
+  for (char c : whole) {
+    if (c < '0' || c > '9') {
+      return invalid();
+    }
+    units = units * 10 + (c - '0');
+  }
+  Money fraction_units = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const char c = i < fraction.size() ? fraction[i] : '0';
+    if (c < '0' || c > '9') {
+      return invalid();
+    }
+    fraction_units = fraction_units * 10 + (c - '0');
+  }
+  units = units * kUnitsPerDollar + fraction_units;
+  return negative ? -units : units;
+}
+
+}  // namespace relaygw::billing
