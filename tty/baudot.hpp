@@ -9,6 +9,7 @@
 // Thread rules: each encoder and decoder instance belongs to one line; no shared state.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,7 +51,11 @@ struct TimedChar {
 // figures until the word ends (a space, CR, LF, shift or flush), then chooses letters or figures
 // for it: first from what the sender has shown (a FIGS right after a space while already in
 // figures marks an unshift-on-space sender; a LTRS there marks a sender that keeps figures),
-// and otherwise from which reading is plausible text. Other characters come out at once.
+// and otherwise from which reading is plausible: a letters reading found in a built-in list of
+// common words and TTY abbreviations wins, then a figures reading that looks like a number
+// (digit groups joined by - . , : or /), and letters otherwise. Once the sender has shown its
+// convention, the latest evidence decides without holding anything back. All other characters
+// come out at once. ExplicitOnly and UnshiftOnSpace apply their rule without guessing.
 class BaudotDecoder {
  public:
   explicit BaudotDecoder(ShiftConvention convention = ShiftConvention::Auto);
@@ -62,8 +67,9 @@ class BaudotDecoder {
   // Appends any held-back characters, for example when the carrier drops.
   void flush(std::vector<TimedChar>& out);
 
-  // Starts a new transmission: letters shift, nothing held back. Learned sender convention
-  // is kept, because the same device is still on the line.
+  // Starts a new transmission: letters shift, held-back characters discarded (call flush()
+  // first to keep them). The learned sender convention is kept, because the same device is
+  // still on the line.
   void reset();
 
   ShiftConvention convention() const { return convention_; }
@@ -74,7 +80,11 @@ class BaudotDecoder {
     double time_s;
   };
 
+  // A held word longer than this is decided at once, which bounds memory on a noisy line.
+  static constexpr std::size_t kMaxPendingCodes = 32;
+
   void emit(std::uint8_t code, ShiftState state, double time_s, std::vector<TimedChar>& out);
+  ShiftState choose_pending_shift() const;
   void resolve_pending(std::vector<TimedChar>& out);
 
   ShiftConvention convention_;
@@ -85,34 +95,55 @@ class BaudotDecoder {
   std::vector<Pending> pending_;
 };
 
-// A character that has no Baudot code and was not mapped, with its offset in the input.
+// A character that has no Baudot code and was not mapped, with its byte offset in the input.
+// A byte that is not valid UTF-8 is reported on its own with `invalid_utf8` set and `ch`
+// holding the byte value.
 struct UnencodableChar {
   char32_t ch = 0;
   std::size_t offset = 0;
+  bool invalid_utf8 = false;
 };
 
+// The encoder's output: the codes to send and every input character that was left out.
 struct EncodedText {
   std::vector<std::uint8_t> codes;
   std::vector<UnencodableChar> unencodable;
 };
 
-// Encodes text to 5-bit codes that both receiver conventions decode the same way.
+// Encodes text to 5-bit codes that every receiver convention decodes the same way.
 //
-// It sends a shift before the first character of each transmission and after the far end has
-// sent text, and after every space it re-sends the shift of the next printable character.
-// Lower case is mapped to upper case, tab to space, "\r\n" to CR LF, and a few common
-// characters with no code ('@', '*', '+', '=', '%', '_', '<', '>', '[', ']', '{', '}') to the
-// nearest sensible text; anything else is reported in `unencodable`, never silently dropped.
+// It sends a shift before the first printable character of each transmission and after the
+// far end has sent text. After a space it sends FIGS again before the next figure (for
+// receivers that unshift on space) and LTRS before the next letter if it was in figures (for
+// receivers that keep figures), so "AT 12 30" becomes LTRS A T SP FIGS Q W SP FIGS E P.
+//
+// Mappings: lower case to upper case, tab to space, "\r\n", a lone "\n" and a lone "\r" to
+// CR LF, '\a' to the bell, '_' to '-', '<' '[' '{' to '(' and '>' ']' '}' to ')', and '@', '*',
+// '+', '=', '%' to the words AT, STAR, PLUS, EQUALS, PERCENT set off by spaces. Anything else is
+// reported in `unencodable`, never silently dropped.
 class BaudotEncoder {
  public:
+  // Encodes `utf8_text` as the continuation of the current transmission.
   EncodedText encode(std::string_view utf8_text);
+
+  // Starts a new transmission, so the next printable character carries a shift again.
+  void start_transmission() { shift_known_ = false; }
 
   // Call when the far end has transmitted, so the next character carries a shift again.
   void note_far_end_sent() { shift_known_ = false; }
 
  private:
+  void put_printable(std::uint8_t code, ShiftState shift, std::vector<std::uint8_t>& out);
+  void put_word(std::string_view word, std::vector<std::uint8_t>& out);
+
   ShiftState state_ = ShiftState::Letters;
   bool shift_known_ = false;
+  // A space went out since the last shift code, so an unshift-on-space receiver is in letters.
+  bool space_since_shift_ = false;
+  // The last code sent was a printable character other than a space.
+  bool last_was_printable_ = false;
+  // A word mapping ended, so a space goes out before the next printable character.
+  bool space_owed_ = false;
 };
 
 }  // namespace relaygw::tty
