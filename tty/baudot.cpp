@@ -17,339 +17,62 @@ constexpr std::array<char, 32> kFigures = {
     '\0', '3', '\n', '-', ' ', kBell, '8', '7', '\r', '$', '4', '\'', ',', '!', ':', '(',
     '5',  '"', ')',  '2', '#', '6',   '0', '1', '9',  '?', '&', '\0', '.', '/', ';', '\0'};
 
-// Words that a keep-figures stream could also read as a number (their letters come from the
-// top row QWERTYUIOP, which maps to digits, or from A C M N X, which map to - : . , /), plus
-// TTY abbreviations. When a word after a space received in figures has no shift before it
-// and the sender's convention is not known yet, a letters reading found here wins.
-constexpr std::string_view kKnownWords[] = {
+// Words that a keep-figures stream could also read as a number, because their letters come
+// from the top row QWERTYUIOP (digits in figures) or from A C M N X (- : . , / in figures),
+// plus TTY abbreviations. When a word after a space received in figures has no shift before it
+// and the sender's convention is not known yet, a letters reading found here wins. Each word
+// is followed by one space, so the list can be searched for "WORD ".
+constexpr std::string_view kKnownWords =
     // TTY abbreviations and short forms.
-    "Q",
-    "QQ",
-    "U",
-    "UR",
-    "R",
-    "RU",
-    "TY",
-    "YR",
-    "WRT",
-    "OPR",
-    "RPT",
-    "IOU",
-    "PO",
-    "OT",
-    "TTY",
-    "TT",
-    "PT",
-    "QT",
-    "OIC",
-    // Common English words spelled with QWERTYUIOP only.
-    "I",
-    "IT",
-    "TO",
-    "TOO",
-    "TWO",
-    "UP",
-    "OR",
-    "OUR",
-    "OUT",
-    "PUT",
-    "WE",
-    "YE",
-    "YET",
-    "YOU",
-    "YOUR",
-    "YOURE",
-    "TRY",
-    "TYPE",
-    "TYPO",
-    "TYPIST",
-    "WRITE",
-    "WROTE",
-    "WRITER",
-    "QUIT",
-    "QUITE",
-    "QUIET",
-    "QUERY",
-    "QUOTE",
-    "QUOTER",
-    "TOP",
-    "REPORT",
-    "REPORTER",
-    "PRETTY",
-    "PROPER",
-    "PROPERTY",
-    "ROUTE",
-    "ROUTER",
-    "TOUR",
-    "POWER",
-    "TIRE",
-    "TIRED",
-    "TREE",
-    "TRUE",
-    "TRIP",
-    "WIRE",
-    "WIPE",
-    "RIPE",
-    "TIP",
-    "PIT",
-    "POT",
-    "ROT",
-    "TOY",
-    "TOW",
-    "TOWER",
-    "WORE",
-    "PORT",
-    "PORTER",
-    "POUR",
-    "POET",
-    "POETRY",
-    "PRIOR",
-    "PRIORITY",
-    "PIPE",
-    "PIE",
-    "TIE",
-    "TOE",
-    "WET",
-    "WIT",
-    "OWE",
-    "RE",
-    "REP",
-    "RIP",
-    "ROPE",
-    "PURE",
-    "PUTT",
-    "UTTER",
-    "EQUIP",
-    "EQUITY",
-    "ERUPT",
-    "RETRY",
-    "RETIRE",
-    "RETIRED",
-    "OUTPUT",
-    "PEER",
-    "PEEP",
-    "PET",
-    "PEW",
-    "PREY",
-    "PUPPET",
-    "TOTE",
-    "TORE",
-    "TOUR",
-    "TROUPE",
-    "TRIO",
-    "TUTOR",
-    "WETTER",
-    "PITY",
-    "POTTY",
-    "PUTTY",
-    "QUIETER",
-    "RIOT",
-    "ROOT",
-    "TEETER",
-    "TOOTER",
-    "TYRE",
-    "YIP",
-    "YO",
-    "OPT",
-    "PEWTER",
-    "PERT",
-    "POTTER",
-    "REQUIRE",
-    "REQUITE",
-    "ROTI",
-    "ROUTE",
-    "TITTER",
-    "TROT",
-    "TWIT",
-    "TWEET",
-    "TWITTER",
-    "TYPEWRITER",
-    "WORRY",
-    "ERROR",
-    "TERRY",
-    "TROY",
-    "PETE",
-    "PETER",
-    // Common words with A C M N X inside, whose figures reading looks like a number.
-    "A",
-    "AM",
-    "AN",
-    "AT",
-    "IN",
-    "ON",
-    "ONE",
-    "ONTO",
-    "INTO",
-    "TEN",
-    "TIME",
-    "TIMER",
-    "ITEM",
-    "ITEMS",
-    "OPEN",
-    "TOWN",
-    "WON",
-    "WENT",
-    "RAIN",
-    "PAIN",
-    "TRAIN",
-    "TEAM",
-    "TEAR",
-    "YEAR",
-    "WEAR",
-    "PRAY",
-    "RUIN",
-    "QUEEN",
-    "TWIN",
-    "TORN",
-    "TURN",
-    "RETURN",
-    "PAINT",
-    "POINT",
-    "PRINT",
-    "TEXT",
-    "EXIT",
-    "UNIT",
-    "UNTIL",
-    "ENTER",
-    "TONE",
-    "WOMEN",
-    "WRITTEN",
-    "PM",
-    "PEN",
-    "PIN",
-    "TIN",
-    "TUNE",
-    "EARN",
-    "EAT",
-    "TEA",
-    "PEA",
-    "AREA",
-    "IRON",
-    "INPUT",
-    "IMPORT",
-    "EMPTY",
-    "WAIT",
-    "WAITER",
-    "PARTY",
-    "PART",
-    "PAPER",
-    "WATER",
-    "EITHER",
-    "OPTION",
-    "NOTE",
-    "NOT",
-    "NOW",
-    "NO",
-    "NEW",
-    "NEWT",
-    "NONE",
-    "NOON",
-    "NINE",
-    "NINETY",
-    "TWENTY",
-    "THIRTY",
-    "MINUTE",
-    "MEET",
-    "MET",
-    "MOM",
-    "MY",
-    "ME",
-    "NAME",
-    "CAN",
-    "CUT",
-    "CITY",
-    "COUNTY",
-    "CENTER",
-    "ACTION",
-    "EXTRA",
-    "EXPERT",
-    "EXPORT",
-    "MORE",
-    "MOTOR",
-    "MOUNT",
-    "MUTE",
-    "TAX",
-    "TAXI",
-    "TEAMWORK",
-    "TRAIN",
-    "WANT",
-    "WAIT",
-    "QUOTA",
-    "RATE",
-    "RATES",
-    "CENT",
-    "CENTS",
-    "COPY",
-    "CORNER",
-    "CREATE",
-    "CREW",
-    "CROWN",
-    "CUP",
-    "MENU",
-    "MINOR",
-    "MIRROR",
-    "MONEY",
-    "NATURE",
-    "NEAR",
-    "NET",
-    "NEWER",
-    "NEXT",
-    "NOTICE",
-    "NUMBER",
-    "OCEAN",
-    "OPINION",
-    "ORANGE",
-    "OWNER",
-    "PANIC",
-    "PIANO",
-    "PICNIC",
-    "PIECE",
-    "POEM",
-    "PRICE",
-    "PRINCE",
-    "PROMPT",
-    "PUMP",
-    "RACE",
-    "RECENT",
-    "REMAIN",
-    "REMOTE",
-    "REPAIR",
-    "RETAIN",
-    "RIVER",
-    "ROMAN",
-    "RUN",
-    "RUMOR",
-    "TAME",
-    "TENANT",
-    "TIMING",
-    "TONIGHT",
-    "TOMATO",
-    "TRACE",
-    "TRACT",
-    "TREAT",
-    "TWICE",
-    "UNCLE",
-    "UNION",
-    "UNITE",
-    "UPON",
-    "URBAN",
-    "WAITING",
-    "WARM",
-    "WATCH",
-    "WINTER",
-    "WOMAN",
-    "WORN",
-};
+    "Q QQ U UR R RU TY YR WRT OPR RPT IOU PO OT TTY TT PT QT OIC TMW TMRW TOMW "
+    // Common English words.
+    "I IT TO TOO TWO UP OR OUR OUT PUT WE YE YET YOU YOUR YOURE TRY TYPE TYPO TYPIST "
+    "WRITE WROTE WRITER QUIT QUITE QUIET QUERY QUOTE QUOTER TOP REPORT REPORTER "
+    "PRETTY PROPER PROPERTY ROUTE ROUTER TOUR POWER TIRE TIRED TREE TRUE TRIP WIRE "
+    "WIPE RIPE TIP PIT POT ROT TOY TOW TOWER WORE PORT PORTER POUR POET POETRY PRIOR "
+    "PRIORITY PIPE PIE TIE TOE WET WIT OWE RE REP RIP ROPE PURE PUTT UTTER EQUIP "
+    "EQUITY ERUPT RETRY RETIRE RETIRED OUTPUT PEER PEEP PET PEW PREY PUPPET TOTE "
+    "TORE TROUPE TRIO TUTOR WETTER PITY POTTY PUTTY QUIETER RIOT ROOT TEETER TOOTER "
+    "TYRE YIP YO OPT PEWTER PERT POTTER REQUIRE REQUITE ROTI TITTER TROT TWIT TWEET "
+    "TWITTER TYPEWRITER WORRY ERROR TERRY TROY PETE PETER A AM AN AT IN ON ONE ONTO "
+    "INTO TEN TIME TIMER ITEM ITEMS OPEN TOWN WON WENT RAIN PAIN TRAIN TEAM TEAR "
+    "YEAR WEAR PRAY RUIN QUEEN TWIN TORN TURN RETURN PAINT POINT PRINT TEXT EXIT "
+    "UNIT UNTIL ENTER TONE WOMEN WRITTEN PM PEN PIN TIN TUNE EARN EAT TEA PEA AREA "
+    "IRON INPUT IMPORT EMPTY WAIT WAITER PARTY PART PAPER WATER EITHER OPTION NOTE "
+    "NOT NOW NO NEW NEWT NONE NOON NINE NINETY TWENTY THIRTY MINUTE MEET MET MOM MY "
+    "ME NAME CAN CUT CITY COUNTY CENTER ACTION EXTRA EXPERT EXPORT MORE MOTOR MOUNT "
+    "MUTE TAX TAXI TEAMWORK WANT QUOTA RATE RATES CENT CENTS COPY CORNER CREATE CREW "
+    "CROWN CUP MENU MINOR MIRROR MONEY NATURE NEAR NET NEWER NEXT NOTICE NUMBER "
+    "OCEAN OPINION ORANGE OWNER PANIC PIANO PICNIC PIECE POEM PRICE PRINCE PROMPT "
+    "PUMP RACE RECENT REMAIN REMOTE REPAIR RETAIN RIVER ROMAN RUN RUMOR TAME TENANT "
+    "TIMING TONIGHT TOMATO TRACE TRACT TREAT TWICE UNCLE UNION UNITE UPON URBAN "
+    "WAITING WARM WATCH WINTER WOMAN WORN TOMORROW TOMORROWS ";
 
 bool is_known_word(std::string_view word) {
-  return std::find(std::begin(kKnownWords), std::end(kKnownWords), word) != std::end(kKnownWords);
+  if (word.empty()) {
+    return false;
+  }
+  for (std::size_t pos = kKnownWords.find(word); pos != std::string_view::npos;
+       pos = kKnownWords.find(word, pos + 1)) {
+    const bool starts_word = pos == 0 || kKnownWords[pos - 1] == ' ';
+    const std::size_t end = pos + word.size();
+    if (starts_word && end < kKnownWords.size() && kKnownWords[end] == ' ') {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // True when `text` reads as a number: an optional leading '$', '#' or '(', digit groups joined
-// by single '-', '.', ',', ':' or '/', and an optional trailing '.', ',' or ')'.
+// by single separators, and an optional trailing '.', ',' or ')'. The group after a separator
+// must fit how numbers are written: '.' is followed by 1 or 2 digits (money, "2.5"), ':' by 2
+// (times), ',' by 3 (thousands), and '-' and '/' by any count (phone numbers, dates). This
+// rejects letter words such as TOMORROW, whose figures reading is 59.94492.
 bool looks_numeric(std::string_view text) {
+  // After a leading '(' a ')' may also join groups, as in "(555)555-0142".
+  const bool opened = !text.empty() && text.front() == '(';
   if (!text.empty() && (text.front() == '$' || text.front() == '#' || text.front() == '(')) {
     text.remove_prefix(1);
   }
@@ -359,19 +82,34 @@ bool looks_numeric(std::string_view text) {
   if (text.empty() || !is_digit(text.front()) || !is_digit(text.back())) {
     return false;
   }
-  constexpr std::string_view kSeparators = "-.,:/";
-  bool previous_was_separator = false;
+  char separator = '\0';  // the separator before the current digit group
+  std::size_t group_length = 0;
+  const auto group_fits = [&] {
+    switch (separator) {
+      case '.':
+        return group_length == 1 || group_length == 2;
+      case ':':
+        return group_length == 2;
+      case ',':
+        return group_length == 3;
+      default:
+        return true;
+    }
+  };
   for (char c : text) {
     if (is_digit(c)) {
-      previous_was_separator = false;
+      ++group_length;
       continue;
     }
-    if (kSeparators.find(c) == std::string_view::npos || previous_was_separator) {
+    const bool separator_allowed =
+        std::string_view("-.,:/").find(c) != std::string_view::npos || (opened && c == ')');
+    if (!separator_allowed || group_length == 0 || !group_fits()) {
       return false;
     }
-    previous_was_separator = true;
+    separator = c;
+    group_length = 0;
   }
-  return true;
+  return group_fits();
 }
 
 bool is_printable_code(std::uint8_t code) {

@@ -95,13 +95,13 @@ TEST_CASE("baudot tables match ITA2 and US figures", "[tty][baudot]") {
     char figure;
   };
   const Row rows[] = {
-      {0x01, 'E', '3'},  {0x03, 'A', '-'},  {0x05, 'S', '\a'}, {0x06, 'I', '8'},
-      {0x07, 'U', '7'},  {0x09, 'D', '$'},  {0x0A, 'R', '4'},  {0x0B, 'J', '\''},
-      {0x0C, 'N', ','},  {0x0D, 'F', '!'},  {0x0E, 'C', ':'},  {0x0F, 'K', '('},
-      {0x10, 'T', '5'},  {0x11, 'Z', '"'},  {0x12, 'L', ')'},  {0x13, 'W', '2'},
-      {0x14, 'H', '#'},  {0x15, 'Y', '6'},  {0x16, 'P', '0'},  {0x17, 'Q', '1'},
-      {0x18, 'O', '9'},  {0x19, 'B', '?'},  {0x1A, 'G', '&'},  {0x1C, 'M', '.'},
-      {0x1D, 'X', '/'},  {0x1E, 'V', ';'},  {0x04, ' ', ' '},  {0x08, '\r', '\r'},
+      {0x01, 'E', '3'},   {0x03, 'A', '-'},   {0x05, 'S', '\a'},  {0x06, 'I', '8'},
+      {0x07, 'U', '7'},   {0x09, 'D', '$'},   {0x0A, 'R', '4'},   {0x0B, 'J', '\''},
+      {0x0C, 'N', ','},   {0x0D, 'F', '!'},   {0x0E, 'C', ':'},   {0x0F, 'K', '('},
+      {0x10, 'T', '5'},   {0x11, 'Z', '"'},   {0x12, 'L', ')'},   {0x13, 'W', '2'},
+      {0x14, 'H', '#'},   {0x15, 'Y', '6'},   {0x16, 'P', '0'},   {0x17, 'Q', '1'},
+      {0x18, 'O', '9'},   {0x19, 'B', '?'},   {0x1A, 'G', '&'},   {0x1C, 'M', '.'},
+      {0x1D, 'X', '/'},   {0x1E, 'V', ';'},   {0x04, ' ', ' '},   {0x08, '\r', '\r'},
       {0x02, '\n', '\n'}, {0x00, '\0', '\0'}, {0x1B, '\0', '\0'}, {0x1F, '\0', '\0'},
   };
   for (const Row& row : rows) {
@@ -207,17 +207,24 @@ TEST_CASE("baudot auto guesses held word by plausibility", "[tty][baudot]") {
     std::string expected;
   };
   const Case cases[] = {
-      {"TO", "5 TO"},        // known word beats the numeric reading 59
-      {"YOU", "5 YOU"},      // 697
-      {"IN", "5 IN"},        // 8,
-      {"PM", "5 PM"},        // 0.
-      {"GA", "5 GA"},        // &- is not a number
-      {"SK", "5 SK"},        // bell ( is not a number
-      {"EP", "5 30"},        // not a word, and 30 is a number
-      {"QWER", "5 1234"},    // 1234
-      {"QWEMRT", "5 123.45"},  // 123.45
-      {"RXQE", "5 4/13"},    // a date
-      {"WPCQP", "5 20:10"},  // a time
+      {"TO", "5 TO"},                        // known word beats the numeric reading 59
+      {"YOU", "5 YOU"},                      // 697
+      {"IN", "5 IN"},                        // 8,
+      {"PM", "5 PM"},                        // 0.
+      {"GA", "5 GA"},                        // &- is not a number
+      {"SK", "5 SK"},                        // bell ( is not a number
+      {"EP", "5 30"},                        // not a word, and 30 is a number
+      {"QWER", "5 1234"},                    // 1234
+      {"QWEMRT", "5 123.45"},                // 123.45
+      {"RXQE", "5 4/13"},                    // a date
+      {"WPCQP", "5 20:10"},                  // a time
+      {"TOMORROW", "5 TOMORROW"},            // known word, and 59.94492 is no usual number
+      {"TYPMIWOQR", "5 TYPMIWOQR"},          // 560.82914: too many decimals
+      {"WECQ", "5 WECQ"},                    // 23:1: a time needs two minute digits
+      {"QNWE", "5 QNWE"},                    // 1,23: thousands need three digits
+      {"QNWEU", "5 1,237"},                  // 1,237
+      {"DQWMPP", "5 $12.00"},                // money
+      {"KTTTLTTTAQWER", "5 (555)555-1234"},  // phone number
   };
   for (const Case& c : cases) {
     Codes codes = {FIGS};
@@ -332,11 +339,17 @@ TEST_CASE("baudot encoder maps and reports characters", "[tty][baudot]") {
       {"50% off", "50 PERCENT OFF", {}},
       {"a_b <c> [d] {e}", "A-B (C) (D) (E)", {}},
       {"*", "STAR", {}},
-      {"caf\xC3\xA9!", "CAF!", {3}},           // e acute is one entry
-      {"\xE2\x82\xAC" "5", "5", {0}},           // euro sign
+      {"caf\xC3\xA9!", "CAF!", {3}},  // e acute is one entry
+      {"\xE2\x82\xAC"
+       "5",
+       "5",
+       {0}},  // euro sign
       {"a~b^c|d\\e`f", "ABCDEF", {1, 3, 5, 7, 9}},
-      {"bad\xFF" "byte", "BADBYTE", {3}},       // invalid UTF-8
-      {"\xC3", "", {0}},                       // truncated sequence
+      {"bad\xFF"
+       "byte",
+       "BADBYTE",
+       {3}},              // invalid UTF-8
+      {"\xC3", "", {0}},  // truncated sequence
       {std::string("nul\0x", 5), "NULX", {3}},
   };
   for (const Case& c : cases) {
