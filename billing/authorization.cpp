@@ -1,0 +1,247 @@
+#include "billing/authorization.hpp"
+
+#include "billing/cards.hpp"
+#include "billing/directory.hpp"
+#include "billing/numbering.hpp"
+
+namespace relaygw::billing {
+namespace {
+
+// A hold that loses a race with another call on the same card is recomputed from the new
+// available funds; past this many tries the card is too busy to authorize now.
+constexpr int kMaxHoldAttempts = 20;
+
+Authorization refuse(RefusalReason reason, std::string message) {
+  Authorization refusal;
+  refusal.reason = reason;
+  refusal.message = std::move(message);
+  return refusal;
+}
+
+Authorization grant(std::string billed_number) {
+  Authorization granted;
+  granted.granted = true;
+  granted.billed_number = std::move(billed_number);
+  return granted;
+}
+
+}  // namespace
+
+std::string_view to_string(RefusalReason reason) {
+  switch (reason) {
+    case RefusalReason::None:
+      return "none";
+    case RefusalReason::InvalidRequest:
+      return "invalid-request";
+    case RefusalReason::CollectBlocked:
+      return "collect-blocked";
+    case RefusalReason::ThirdNumberBlocked:
+      return "third-number-blocked";
+    case RefusalReason::LineNotBillable:
+      return "line-not-billable";
+    case RefusalReason::CardNotFound:
+      return "card-not-found";
+    case RefusalReason::CardClosed:
+      return "card-closed";
+    case RefusalReason::CardLocked:
+      return "card-locked";
+    case RefusalReason::WrongPin:
+      return "wrong-pin";
+    case RefusalReason::InsufficientFunds:
+      return "insufficient-funds";
+    case RefusalReason::RatingUnavailable:
+      return "rating-unavailable";
+  }
+  return "unknown";
+}
+
+CallToRate call_to_rate(const AuthorizationRequest& request, Instant start) {
+  CallToRate call;
+  call.from = request.from;
+  call.to = request.to;
+  call.billing = request.billing;
+  call.access = request.access;
+  call.handling = request.handling;
+  call.start = start;
+  call.answered = true;
+  call.person_reached = request.billing == BillingMethod::PersonToPerson;
+  return call;
+}
+
+Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
+                                            const WriteContext& context) const {
+  // Emergency first: no store, number plan, rate deck or funds are consulted.
+  if (is_emergency_number(request.to)) {
+    Authorization granted = grant("");
+    granted.emergency = true;
+    granted.message = "emergency call: authorized with no billing checks";
+    return granted;
+  }
+  if (store_ == nullptr) {
+    return Status(StatusCode::Unavailable,
+                  "the billing database is unavailable, so only emergency calls can be "
+                  "authorized; check the --db path");
+  }
+  Result<std::string> from = normalize_line_number(request.from);
+  if (!from) {
+    return refuse(RefusalReason::InvalidRequest, from.status().message());
+  }
+  if (plan_ != nullptr) {
+    Result<NumberInfo> dialed = plan_->classify(request.to);
+    if (!dialed) {
+      return refuse(RefusalReason::InvalidRequest, dialed.status().message());
+    }
+  }
+
+  switch (request.billing) {
+    case BillingMethod::SentPaid:
+    case BillingMethod::PersonToPerson:
+      return grant(*from);
+    case BillingMethod::Collect:
+      return authorize_screened(request, request.to);
+    case BillingMethod::ThirdNumber:
+      return authorize_screened(request, request.third_number);
+    case BillingMethod::CallingCard:
+      return authorize_card(request, context);
+  }
+  return refuse(RefusalReason::InvalidRequest, "unknown billing method");
+}
+
+Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest& request,
+                                                     const std::string& billed) const {
+  const bool collect = request.billing == BillingMethod::Collect;
+  Result<std::string> number = normalize_line_number(billed);
+  if (!number) {
+    return refuse(RefusalReason::InvalidRequest,
+                  (collect ? "called number: " : "third number: ") + number.status().message());
+  }
+  Result<std::optional<LineVersion>> line = store_->find_line(*number);
+  if (!line) {
+    return line.status();
+  }
+  // NOTE: a line missing from the directory is accepted unscreened, as its carrier's own
+  // database would be consulted in a real network; the party's acceptance is still required.
+  if (*line) {
+    const Line& found = (*line)->line;
+    if (found.type == LineType::Payphone || found.type == LineType::Inmate) {
+      return refuse(RefusalReason::LineNotBillable,
+                    "line " + *number + " is a " + std::string(to_string(found.type)) +
+                        " line and cannot be billed; choose another billing method");
+    }
+    const bool blocks_collect =
+        found.screening == Screening::NoCollect || found.screening == Screening::Both;
+    const bool blocks_third =
+        found.screening == Screening::NoThirdNumber || found.screening == Screening::Both;
+    if (collect && blocks_collect) {
+      return refuse(RefusalReason::CollectBlocked,
+                    "line " + *number + " does not accept collect calls; choose another "
+                                        "billing method");
+    }
+    if (!collect && blocks_third) {
+      return refuse(RefusalReason::ThirdNumberBlocked,
+                    "line " + *number + " does not accept third-number billing; choose another "
+                                        "billing method");
+    }
+  }
+  Authorization granted = grant(*number);
+  granted.acceptance_required = true;
+  granted.message = "authorized; charges wait for the acceptance of " + *number;
+  return granted;
+}
+
+Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& request,
+                                                 const WriteContext& context) const {
+  Status valid = validate_card_number(request.card_number);
+  if (valid) {
+    valid = validate_pin(request.pin);
+  }
+  if (!valid) {
+    return refuse(RefusalReason::InvalidRequest, valid.message());
+  }
+  Result<CardState> card = check_card_pin(*store_, request.card_number, request.pin, context);
+  if (!card) {
+    const Status& status = card.status();
+    switch (status.code()) {
+      case StatusCode::NotFound:
+        return refuse(RefusalReason::CardNotFound, status.message());
+      case StatusCode::PermissionDenied:
+        return refuse(RefusalReason::WrongPin, status.message());
+      case StatusCode::FailedPrecondition:
+        return refuse(status.message().find("closed") != std::string::npos
+                          ? RefusalReason::CardClosed
+                          : RefusalReason::CardLocked,
+                      status.message());
+      default:
+        return status;
+    }
+  }
+  return hold_funds(request, *card, context);
+}
+
+Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request,
+                                             const CardState& card,
+                                             const WriteContext& context) const {
+  const std::string masked = mask_card_number(card.card.number);
+  Authorization granted = grant(card.card.billed_line);
+  granted.message = "authorized on card " + masked;
+  Result<CardFunds> funds = store_->card_funds(card.card.number, request.call_id);
+  if (!funds) {
+    return funds.status();
+  }
+  if (!funds->has_entries) {
+    return granted;  // a postpaid card with no credit limit
+  }
+  if (rater_ == nullptr) {
+    return refuse(RefusalReason::RatingUnavailable,
+                  "card " + masked + " needs a rate deck to check its funds, and none is "
+                                     "loaded");
+  }
+
+  const CallToRate call = call_to_rate(request, context.at);
+  for (int attempt = 0; attempt < kMaxHoldAttempts; ++attempt) {
+    Result<Money> minimum = rater_->minimum_charge(call);
+    if (!minimum) {
+      return minimum.status();
+    }
+    if (funds->available < *minimum) {
+      return refuse(RefusalReason::InsufficientFunds,
+                    "card " + masked + " has $" + format_dollars(funds->available, 4) +
+                        " available, less than the $" + format_dollars(*minimum, 4) +
+                        " first block of this call; add funds or choose another billing method");
+    }
+    Result<std::int64_t> seconds =
+        rater_->max_seconds_for_balance(call, funds->available, request.max_call_seconds);
+    if (!seconds) {
+      return seconds.status();
+    }
+    CallToRate longest = call;
+    longest.billable_seconds = *seconds;
+    Result<RatedCall> cost = rater_->rate(longest);
+    if (!cost) {
+      return cost.status();
+    }
+
+    // The store appends the hold only if available funds stay >= 0 at commit, so two calls
+    // racing for the same money cannot both get it.
+    Result<CardFunds> held = store_->append_ledger(
+        card.card.number, {LedgerEntry{LedgerKind::Hold, -cost->total, request.call_id}},
+        true, std::nullopt, context);
+    if (held) {
+      granted.max_seconds = *seconds;
+      granted.held = cost->total;
+      return granted;
+    }
+    if (held.status().code() != StatusCode::ResourceExhausted) {
+      return held.status();
+    }
+    funds = store_->card_funds(card.card.number, request.call_id);
+    if (!funds) {
+      return funds.status();
+    }
+  }
+  return Status(StatusCode::Unavailable,
+                "card " + masked + " is in use by other calls that keep changing its funds; "
+                                   "retry the authorization");
+}
+
+}  // namespace relaygw::billing

@@ -1,0 +1,92 @@
+// Authorization of an operator-assisted call before it is connected: billed-number screening
+// for collect and third-number calls, PIN, status and funds checks for calling cards, with an
+// atomic hold on prepaid funds. Emergency calls are granted before any check, with no store,
+// number plan or rate deck needed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "billing/call_types.hpp"
+#include "billing/money.hpp"
+#include "billing/rating.hpp"
+#include "billing/store.hpp"
+
+namespace relaygw::billing {
+
+// Why a call was refused. The names (to_string) are stable codes for logs and the wire.
+enum class RefusalReason {
+  None,
+  InvalidRequest,      // invalid-request: a number, card number or PIN is malformed
+  CollectBlocked,      // collect-blocked: the called line refuses collect calls
+  ThirdNumberBlocked,  // third-number-blocked: the third line refuses third-number billing
+  LineNotBillable,     // line-not-billable: payphone or inmate lines cannot be billed
+  CardNotFound,        // card-not-found
+  CardClosed,          // card-closed
+  CardLocked,          // card-locked: too many wrong PINs
+  WrongPin,            // wrong-pin
+  InsufficientFunds,   // insufficient-funds: balance or limit below the minimum first block
+  RatingUnavailable,   // rating-unavailable: no rate deck or number plan to price the call
+};
+
+std::string_view to_string(RefusalReason reason);
+
+struct AuthorizationRequest {
+  std::string call_id;
+  std::string from;  // calling number
+  std::string to;    // dialed number
+  BillingMethod billing = BillingMethod::SentPaid;
+  AccessTag access = AccessTag::None;
+  Handling handling = Handling::OperatorAssisted;
+  std::string third_number;      // third-number billing only
+  std::string card_number;       // calling-card billing only
+  std::string pin;               // calling-card billing only; never stored or logged
+  std::string requested_person;  // person-to-person only
+  // Longest call a prepaid hold covers; a card with more funds is held for this long only.
+  std::int64_t max_call_seconds = 4 * 3600;
+};
+
+struct Authorization {
+  bool granted = false;
+  RefusalReason reason = RefusalReason::None;
+  std::string message;  // plain sentence for staff and callers; never a PIN or full card number
+  bool emergency = false;
+  // Collect and third-number calls: nothing is charged until the billed party's acceptance
+  // is recorded as an "accepted" call event.
+  bool acceptance_required = false;
+  std::string billed_number;  // E.164 line billed; empty for emergency and prepaid cards
+  std::optional<std::int64_t> max_seconds;  // cards with funds: the longest call they pay for
+  Money held = 0;                           // prepaid hold placed for this call
+};
+
+class Authorizer {
+ public:
+  // Keeps the pointers, which must outlive the Authorizer. Any of them may be null: emergency
+  // calls are still granted, and other calls are refused or fail with Unavailable.
+  Authorizer(Store* store, const NumberPlan* plan, const Rater* rater)
+      : store_(store), plan_(plan), rater_(rater) {}
+
+  // Decides `request`. A refusal is a granted == false Authorization with a reason; a failed
+  // Result means the decision itself could not be made (store or rate deck unavailable).
+  // Calling-card checks record the PIN outcome and place the hold, both in the store.
+  Result<Authorization> authorize(const AuthorizationRequest& request,
+                                  const WriteContext& context) const;
+
+ private:
+  Result<Authorization> authorize_screened(const AuthorizationRequest& request,
+                                           const std::string& billed) const;
+  Result<Authorization> authorize_card(const AuthorizationRequest& request,
+                                       const WriteContext& context) const;
+  Result<Authorization> hold_funds(const AuthorizationRequest& request, const CardState& card,
+                                   const WriteContext& context) const;
+
+  Store* store_;
+  const NumberPlan* plan_;
+  const Rater* rater_;
+};
+
+// Builds the Rater input for a call that has not started yet, at `start`.
+CallToRate call_to_rate(const AuthorizationRequest& request, Instant start);
+
+}  // namespace relaygw::billing

@@ -1,0 +1,274 @@
+#include "billing/call_records.hpp"
+
+#include <openssl/rand.h>
+
+#include "billing/cards.hpp"
+
+namespace relaygw::billing {
+namespace {
+
+std::string hex_id(int bytes) {
+  unsigned char random[16];
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  // RAND_bytes fails only without an entropy source; then the clock keeps ids distinct.
+  if (RAND_bytes(random, bytes) != 1) {
+    return std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  }
+  for (int i = 0; i < bytes; ++i) {
+    hex.push_back(kHex[random[i] >> 4]);
+    hex.push_back(kHex[random[i] & 0x0f]);
+  }
+  return hex;
+}
+
+std::int64_t seconds_between(Instant from, Instant to) { return (to - from).count(); }
+
+}  // namespace
+
+std::optional<Instant> event_time(const CallRecord& record, CallEvent event) {
+  for (const CallEventRecord& stored : record.events) {
+    if (stored.event == event) {
+      return stored.at;
+    }
+  }
+  return std::nullopt;
+}
+
+CallDurations call_durations(const CallRecord& record) {
+  CallDurations durations;
+  const std::optional<Instant> requested = event_time(record, CallEvent::Requested);
+  const std::optional<Instant> connected = event_time(record, CallEvent::Connected);
+  const std::optional<Instant> disconnected = event_time(record, CallEvent::Disconnected);
+  durations.answered = connected.has_value();
+  durations.accepted = event_time(record, CallEvent::Accepted).has_value();
+  durations.authorized = event_time(record, CallEvent::Authorized).has_value();
+  if (requested && disconnected) {
+    durations.session_seconds = seconds_between(*requested, *disconnected);
+  }
+  if (connected && disconnected) {
+    durations.conversation_seconds = seconds_between(*connected, *disconnected);
+  }
+  return durations;
+}
+
+std::string new_call_id() { return "call-" + hex_id(8); }
+
+Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& context) const {
+  if (request.id.empty()) {
+    request.id = new_call_id();
+  }
+  Status status = store_->create_call(request, context);
+  if (status) {
+    status = store_->append_call_event(
+        request.id, CallEventRecord{CallEvent::Requested, context.at, context.actor, {}, {}});
+  }
+  if (!status) {
+    return status;
+  }
+  return request;
+}
+
+Status CallRecords::add_event(const std::string& call_id, const CallEventRecord& event) const {
+  Result<std::optional<CallRecord>> record = store_->find_call(call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!*record) {
+    return Status(StatusCode::NotFound, "call '" + call_id + "' does not exist");
+  }
+  if (event_time(**record, CallEvent::Disconnected)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' is already disconnected; no event can follow");
+  }
+  const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
+  if (requested && event.at < *requested) {
+    return Status(StatusCode::InvalidArgument,
+                  "event time " + format_instant(event.at) + " is before call '" + call_id +
+                      "' was requested at " + format_instant(*requested) +
+                      "; send the UTC instant the event happened");
+  }
+  if (event.event == CallEvent::Accepted &&
+      (!event.acceptance_method || event.accepted_by.empty())) {
+    return Status(StatusCode::InvalidArgument,
+                  "an accepted event needs how the charges were accepted (voice, tty-text or "
+                  "keypad) and by whom");
+  }
+  if (event.event == CallEvent::Requested) {
+    return Status(StatusCode::InvalidArgument,
+                  "a call is requested once, when it is opened; send a later event");
+  }
+  return store_->append_call_event(call_id, event);
+}
+
+Status CallRecords::record_authorization(const std::string& call_id,
+                                         const Authorization& authorization,
+                                         const WriteContext& context) const {
+  if (!authorization.granted) {
+    return Status::ok();
+  }
+  return add_event(call_id,
+                   CallEventRecord{CallEvent::Authorized, context.at, context.actor, {}, {}});
+}
+
+Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant at,
+                                             const std::string& idempotency_key,
+                                             const WriteContext& context) const {
+  Result<std::optional<CallRecord>> record = store_->find_call(call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!*record || (*record)->request.card_number.empty()) {
+    return Status(StatusCode::NotFound, "call '" + call_id + "' is not a calling-card call");
+  }
+  const CallRequest& request = (*record)->request;
+  const std::optional<Instant> connected = event_time(**record, CallEvent::Connected);
+  if (!connected || at < *connected) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' was not connected by " + format_instant(at) +
+                      ", so there is nothing to debit yet");
+  }
+  if (rater_ == nullptr) {
+    return Status(StatusCode::Unavailable, "no rate deck is loaded to price the interim debit");
+  }
+  CallToRate call;
+  call.from = request.from;
+  call.to = request.to;
+  call.billing = request.billing;
+  call.access = request.access;
+  call.handling = request.handling;
+  call.start = *connected;
+  call.billable_seconds = seconds_between(*connected, at);
+  Result<RatedCall> cost = rater_->rate(call);
+  if (!cost) {
+    return cost.status();
+  }
+
+  Result<CardFunds> funds = store_->card_funds(request.card_number, call_id);
+  if (!funds) {
+    return funds;
+  }
+  const Money due = cost->total - funds->debited_for_call;
+  if (due <= 0) {
+    return funds;
+  }
+  std::vector<LedgerEntry> entries{{LedgerKind::Debit, -due, call_id}};
+  const Money released = std::min(due, funds->held_for_call);
+  if (released > 0) {
+    entries.push_back({LedgerKind::Release, released, call_id});
+  }
+  const IdempotencyKey key{idempotency_key,
+                           sha256_hex("interim|" + call_id + "|" + format_instant(at))};
+  return store_->append_ledger(request.card_number, entries, false, key, context);
+}
+
+Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
+                                              const Completion& completion) const {
+  const CallRequest& request = record.request;
+  const CallDurations durations = call_durations(record);
+  CallPosting posting;
+  posting.call_id = request.id;
+  posting.person_reached = completion.person_reached;
+  posting.billable_seconds = 0;
+  const bool needs_acceptance =
+      request.billing == BillingMethod::Collect || request.billing == BillingMethod::ThirdNumber;
+  if (request.emergency || !durations.answered || !durations.authorized ||
+      (needs_acceptance && !durations.accepted)) {
+    return posting;
+  }
+  if (rater_ == nullptr) {
+    return Status(StatusCode::Unavailable,
+                  "no rate deck is loaded, so call '" + request.id + "' cannot be rated; load "
+                                                                     "one and complete it again");
+  }
+
+  CallToRate call;
+  call.from = request.from;
+  call.to = request.to;
+  call.billing = request.billing;
+  call.access = request.access;
+  call.handling = request.handling;
+  call.start = *event_time(record, CallEvent::Connected);
+  call.billable_seconds = durations.conversation_seconds.value_or(0);
+  call.person_reached = completion.person_reached;
+  const std::string& billed = request.billed_number.empty() ? request.from : request.billed_number;
+  Result<std::optional<LineVersion>> line = store_->find_line(billed);
+  if (!line) {
+    return line.status();
+  }
+  call.tty_discount_eligible = *line && (*line)->line.tty_discount_eligible;
+
+  Result<RatedCall> rated = rater_->rate(call);
+  if (!rated) {
+    return rated.status();
+  }
+  posting.billable_seconds = rated->billed_seconds;
+  posting.total = rated->total;
+  for (const ChargeLine& line_item : rated->lines) {
+    posting.lines.push_back(PostedChargeLine{std::string(to_string(line_item.kind)),
+                                             line_item.description, line_item.amount});
+  }
+  return posting;
+}
+
+Result<CallPosting> CallRecords::complete(const Completion& completion,
+                                          const WriteContext& context) const {
+  if (completion.idempotency_key.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "a completion needs an idempotency key so a repeated delivery bills once");
+  }
+  Result<std::optional<CallRecord>> record = store_->find_call(completion.call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!*record) {
+    return Status(StatusCode::NotFound, "call '" + completion.call_id + "' does not exist");
+  }
+  const std::optional<Instant> disconnected = event_time(**record, CallEvent::Disconnected);
+  if (disconnected && *disconnected != completion.disconnected_at) {
+    return Status(StatusCode::AlreadyExists,
+                  "call '" + completion.call_id + "' was already disconnected at " +
+                      format_instant(*disconnected) + "; a repeated completion must carry the "
+                                                      "same time");
+  }
+  if (!disconnected) {
+    Status added = add_event(completion.call_id,
+                             CallEventRecord{CallEvent::Disconnected, completion.disconnected_at,
+                                             context.actor, {}, {}});
+    if (!added) {
+      return added;
+    }
+    (*record)->events.push_back(
+        CallEventRecord{CallEvent::Disconnected, completion.disconnected_at, context.actor, {}, {}});
+  }
+
+  Result<CallPosting> posting = rate_posting(**record, completion);
+  if (!posting) {
+    return posting;
+  }
+  const std::string& card = (*record)->request.card_number;
+  std::vector<LedgerEntry> entries;
+  if (!card.empty()) {
+    Result<CardFunds> funds = store_->card_funds(card, completion.call_id);
+    if (!funds) {
+      return funds.status();
+    }
+    if (funds->held_for_call > 0) {
+      entries.push_back({LedgerKind::Release, funds->held_for_call, completion.call_id});
+    }
+    const Money remaining = posting->total - funds->debited_for_call;
+    if (remaining > 0) {
+      entries.push_back({LedgerKind::Debit, -remaining, completion.call_id});
+    } else if (remaining < 0) {
+      entries.push_back({LedgerKind::Refund, -remaining, completion.call_id});
+    }
+  }
+  const IdempotencyKey key{
+      completion.idempotency_key,
+      sha256_hex("complete|" + completion.call_id + "|" +
+                 format_instant(completion.disconnected_at) + "|" +
+                 (completion.person_reached ? "reached" : "not-reached"))};
+  return store_->post_call(*posting, card, entries, key, context);
+}
+
+}  // namespace relaygw::billing

@@ -1,0 +1,219 @@
+#include "billing/cards.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+namespace relaygw::billing {
+namespace {
+
+constexpr std::size_t kSaltBytes = 16;
+constexpr std::size_t kHashBytes = 32;
+// Optimistic appends that lose a race reread the card and retry; more retries than this mean
+// something other than contention is wrong.
+constexpr int kMaxStateRetries = 50;
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return std::isdigit(c) != 0;
+  });
+}
+
+std::string to_hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex.push_back(kHex[bytes[i] >> 4]);
+    hex.push_back(kHex[bytes[i] & 0x0f]);
+  }
+  return hex;
+}
+
+std::vector<unsigned char> from_hex(std::string_view hex) {
+  std::vector<unsigned char> bytes;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    return -1;
+  };
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int high = nibble(hex[i]);
+    const int low = nibble(hex[i + 1]);
+    if (high < 0 || low < 0) {
+      return {};
+    }
+    bytes.push_back(static_cast<unsigned char>(high * 16 + low));
+  }
+  return bytes;
+}
+
+bool derive(std::string_view pin, const std::vector<unsigned char>& salt, std::int32_t iterations,
+            unsigned char* out) {
+  return PKCS5_PBKDF2_HMAC(pin.data(), static_cast<int>(pin.size()), salt.data(),
+                           static_cast<int>(salt.size()), iterations, EVP_sha256(), kHashBytes,
+                           out) == 1;
+}
+
+}  // namespace
+
+std::string mask_card_number(std::string_view number) {
+  std::string masked(number);
+  const std::size_t keep = masked.size() > 4 ? 4 : 0;
+  std::fill(masked.begin(), masked.end() - static_cast<std::ptrdiff_t>(keep), '*');
+  return masked;
+}
+
+Status validate_pin(std::string_view pin) {
+  if (pin.size() < 4 || pin.size() > 8 || !all_digits(pin)) {
+    return Status(StatusCode::InvalidArgument, "invalid PIN: a PIN is 4 to 8 digits");
+  }
+  return Status::ok();
+}
+
+Status validate_card_number(std::string_view number) {
+  if (number.size() < 10 || number.size() > 19 || !all_digits(number)) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid card number '" + mask_card_number(number) +
+                      "': a card number is 10 to 19 digits with no spaces or dashes");
+  }
+  return Status::ok();
+}
+
+Result<PinHash> hash_pin(std::string_view pin, std::int32_t iterations) {
+  std::vector<unsigned char> salt(kSaltBytes);
+  if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1) {
+    return Status(StatusCode::Internal, "OpenSSL RAND_bytes failed to make a PIN salt");
+  }
+  unsigned char hash[kHashBytes];
+  if (!derive(pin, salt, iterations, hash)) {
+    return Status(StatusCode::Internal, "OpenSSL PKCS5_PBKDF2_HMAC failed to hash a PIN");
+  }
+  return PinHash{to_hex(salt.data(), salt.size()), iterations, to_hex(hash, kHashBytes)};
+}
+
+bool verify_pin(std::string_view pin, const PinHash& stored) {
+  const std::vector<unsigned char> salt = from_hex(stored.salt_hex);
+  const std::vector<unsigned char> expected = from_hex(stored.hash_hex);
+  if (salt.empty() || expected.size() != kHashBytes || stored.iterations <= 0) {
+    return false;
+  }
+  unsigned char actual[kHashBytes];
+  if (!derive(pin, salt, stored.iterations, actual)) {
+    return false;
+  }
+  return CRYPTO_memcmp(actual, expected.data(), kHashBytes) == 0;
+}
+
+Status add_card(Store& store, const NewCard& card, std::string_view pin,
+                const WriteContext& context) {
+  Status status = validate_card_number(card.number);
+  if (!status) {
+    return status;
+  }
+  status = validate_pin(pin);
+  if (!status) {
+    return status;
+  }
+  if (card.max_pin_attempts < 1) {
+    return Status(StatusCode::InvalidArgument,
+                  "max PIN attempts " + std::to_string(card.max_pin_attempts) +
+                      " is invalid; use 1 or more");
+  }
+  if (card.funding == CardFunding::Postpaid && card.billed_line.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "a postpaid card needs the line it bills; pass --billed-line NUMBER");
+  }
+  if (card.opening_balance < 0 || card.credit_limit < 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "opening balance and credit limit cannot be negative");
+  }
+
+  Result<PinHash> pin_hash = hash_pin(pin, card.pin_iterations);
+  if (!pin_hash) {
+    return pin_hash.status();
+  }
+  Card stored{card.number, card.funding, card.billed_line, *pin_hash, card.max_pin_attempts};
+  std::vector<LedgerEntry> opening;
+  const Money credit =
+      card.funding == CardFunding::Prepaid ? card.opening_balance : card.credit_limit;
+  if (card.funding == CardFunding::Prepaid || credit > 0) {
+    opening.push_back(LedgerEntry{LedgerKind::Credit, credit, ""});
+  }
+  return store.add_card(stored, opening, context);
+}
+
+Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,
+                                 const WriteContext& context) {
+  const std::string masked = mask_card_number(number);
+  for (int attempt = 0; attempt < kMaxStateRetries; ++attempt) {
+    Result<std::optional<CardState>> found = store.find_card(number);
+    if (!found) {
+      return found.status();
+    }
+    if (!*found) {
+      return Status(StatusCode::NotFound, "card " + masked + " does not exist");
+    }
+    const CardState& state = **found;
+    if (state.status == CardStatus::Closed) {
+      return Status(StatusCode::FailedPrecondition, "card " + masked + " is closed");
+    }
+    if (state.status == CardStatus::Locked) {
+      return Status(StatusCode::FailedPrecondition,
+                    "card " + masked + " is locked after wrong PINs; staff can unlock it");
+    }
+
+    const bool pin_ok = verify_pin(pin, state.card.pin);
+    if (pin_ok && state.failed_pin_attempts == 0) {
+      return state;  // nothing to record
+    }
+    const std::int32_t failures = pin_ok ? 0 : state.failed_pin_attempts + 1;
+    const bool lock = failures >= state.card.max_pin_attempts;
+    Result<CardState> appended = store.append_card_state(
+        number, lock ? CardStatus::Locked : CardStatus::Active, failures, state.version,
+        pin_ok ? "correct PIN" : (lock ? "wrong PIN, card locked" : "wrong PIN"), context);
+    if (!appended && appended.status().code() == StatusCode::FailedPrecondition) {
+      continue;  // another check changed the card first; count this one on the new state
+    }
+    if (!appended) {
+      return appended.status();
+    }
+    if (pin_ok) {
+      return appended;
+    }
+    return Status(StatusCode::PermissionDenied,
+                  lock ? "wrong PIN for card " + masked + "; the card is now locked"
+                       : "wrong PIN for card " + masked + "; " +
+                             std::to_string(state.card.max_pin_attempts - failures) +
+                             " attempts left before the card locks");
+  }
+  return Status(StatusCode::Unavailable,
+                "card " + masked + " kept changing during the PIN check; retry");
+}
+
+Result<CardState> unlock_card(Store& store, const std::string& number,
+                              const WriteContext& context) {
+  Result<std::optional<CardState>> found = store.find_card(number);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return Status(StatusCode::NotFound, "card " + mask_card_number(number) + " does not exist");
+  }
+  if ((*found)->status == CardStatus::Closed) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + mask_card_number(number) + " is closed and cannot be unlocked");
+  }
+  return store.append_card_state(number, CardStatus::Active, 0, (*found)->version,
+                                 "unlocked by staff", context);
+}
+
+}  // namespace relaygw::billing

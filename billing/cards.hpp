@@ -1,0 +1,59 @@
+// Calling cards: PIN hashing (PBKDF2-HMAC-SHA256 with a per-card random salt), PIN checks with
+// lockout after consecutive wrong PINs, and the one helper that masks card numbers. A PIN or a
+// full card number never appears in a message, log line or audit entry.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "billing/store.hpp"
+
+namespace relaygw::billing {
+
+// Iterations for new PIN hashes: the OWASP 2023 figure for PBKDF2-HMAC-SHA256. The count is
+// stored with each hash, so it can be raised later without breaking existing cards.
+inline constexpr std::int32_t kDefaultPinIterations = 600'000;
+
+// Returns `number` with every digit but the last four replaced by '*': "************0142".
+// Numbers of four digits or fewer are masked completely.
+std::string mask_card_number(std::string_view number);
+
+// Checks that a PIN is 4 to 8 digits. The message never repeats the PIN.
+Status validate_pin(std::string_view pin);
+
+// Checks that a card number is 10 to 19 digits, naming only its masked form when it is not.
+Status validate_card_number(std::string_view number);
+
+// Hashes `pin` with a fresh random salt. Requires: iterations > 0.
+Result<PinHash> hash_pin(std::string_view pin, std::int32_t iterations = kDefaultPinIterations);
+
+// Recomputes the hash with the stored salt and iteration count and compares in constant time.
+bool verify_pin(std::string_view pin, const PinHash& stored);
+
+struct NewCard {
+  std::string number;
+  CardFunding funding = CardFunding::Prepaid;
+  std::string billed_line;     // postpaid: the E.164 line billed
+  Money opening_balance = 0;   // prepaid: the starting balance
+  Money credit_limit = 0;      // postpaid: spending limit, 0 for none
+  std::int32_t max_pin_attempts = 3;
+  std::int32_t pin_iterations = kDefaultPinIterations;
+};
+
+// Adds a card with a hash of `pin`.
+Status add_card(Store& store, const NewCard& card, std::string_view pin,
+                const WriteContext& context);
+
+// Checks `pin` against the card and records the outcome: a success resets the failure count,
+// a failure increments it and locks the card at max_pin_attempts. Returns the new state, or
+// PermissionDenied for a wrong PIN, FailedPrecondition for a locked or closed card and
+// NotFound for an unknown card. Safe against concurrent checks on one card.
+Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,
+                                 const WriteContext& context);
+
+// Sets a locked card back to active with no failures (staff action, audited).
+Result<CardState> unlock_card(Store& store, const std::string& number,
+                              const WriteContext& context);
+
+}  // namespace relaygw::billing

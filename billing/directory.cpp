@@ -1,0 +1,350 @@
+#include "billing/directory.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include <date/tz.h>
+
+namespace relaygw::billing {
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = text.find_last_not_of(" \t\r");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+std::string csv_field(std::string_view value) {
+  if (value.find_first_of(",\"\n") == std::string_view::npos) {
+    return std::string(value);
+  }
+  std::string quoted = "\"";
+  for (char c : value) {
+    quoted += c;
+    if (c == '"') {
+      quoted += '"';
+    }
+  }
+  return quoted + "\"";
+}
+
+Result<bool> parse_flag(std::string_view field, std::string_view text) {
+  if (text == "yes" || text == "true" || text == "1") {
+    return true;
+  }
+  if (text == "no" || text == "false" || text == "0" || text.empty()) {
+    return false;
+  }
+  return Status(StatusCode::InvalidArgument, "invalid " + std::string(field) + " '" +
+                                                 std::string(text) + "'; use yes or no");
+}
+
+bool same_line(const Line& a, const Line& b) {
+  return a.number == b.number && a.listing_name == b.listing_name && a.type == b.type &&
+         a.screening == b.screening && a.state == b.state && a.rate_center == b.rate_center &&
+         a.time_zone == b.time_zone && a.pic == b.pic && a.is_tty == b.is_tty &&
+         a.tty_discount_eligible == b.tty_discount_eligible;
+}
+
+// Builds a Line from the fields of one CSV record, by header position.
+Result<Line> line_from_record(const std::vector<std::string>& fields) {
+  Line line;
+  Result<std::string> number = normalize_line_number(fields[0]);
+  if (!number) {
+    return number.status();
+  }
+  line.number = *number;
+  line.listing_name = fields[1];
+  std::optional<LineType> type = parse_line_type(fields[2]);
+  if (!type) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid line_type '" + fields[2] +
+                      "'; use residential, business, payphone, inmate, hotel, cellular or "
+                      "government");
+  }
+  line.type = *type;
+  std::optional<Screening> screening = parse_screening(fields[3].empty() ? "none" : fields[3]);
+  if (!screening) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid screening '" + fields[3] +
+                      "'; use none, no-collect, no-third-number or both");
+  }
+  line.screening = *screening;
+  line.state = fields[4];
+  line.rate_center = fields[5];
+  line.time_zone = fields[6];
+  line.pic = fields[7];
+  Result<bool> is_tty = parse_flag("is_tty", fields[8]);
+  if (!is_tty) {
+    return is_tty.status();
+  }
+  line.is_tty = *is_tty;
+  Result<bool> eligible = parse_flag("tty_discount_eligible", fields[9]);
+  if (!eligible) {
+    return eligible.status();
+  }
+  line.tty_discount_eligible = *eligible;
+  return line;
+}
+
+}  // namespace
+
+Result<std::string> normalize_line_number(std::string_view text) {
+  std::string digits;
+  bool plus = false;
+  for (char c : text) {
+    if (is_digit(c)) {
+      digits += c;
+    } else if (c == '+' && digits.empty() && !plus) {
+      plus = true;
+    } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
+      return Status(StatusCode::InvalidArgument,
+                    "invalid line number '" + std::string(text) +
+                        "': only digits, '+', spaces, dashes, dots and brackets are allowed");
+    }
+  }
+  if (!plus && digits.size() == 11 && digits[0] == '1') {
+    digits.erase(0, 1);
+  }
+  if (!plus && digits.size() == 10) {
+    digits.insert(0, "1");
+  } else if (!plus) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid line number '" + std::string(text) +
+                      "': use 10 digits (3125550142), 1 + 10 digits or E.164 (+13125550142)");
+  }
+  if (digits.size() < 8 || digits.size() > 15) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid line number '" + std::string(text) +
+                      "': an E.164 number has 8 to 15 digits after the '+'");
+  }
+  if (digits[0] == '1') {
+    if (digits.size() != 11) {
+      return Status(StatusCode::InvalidArgument, "invalid line number '" + std::string(text) +
+                                                     "': a NANP number has 10 digits after +1");
+    }
+    if (digits[1] < '2' || digits[4] < '2') {
+      return Status(StatusCode::InvalidArgument,
+                    "invalid line number '" + std::string(text) +
+                        "': NANP area and exchange codes start with a digit from 2 to 9");
+    }
+  }
+  return "+" + digits;
+}
+
+Status validate_line(const Line& line) {
+  Result<std::string> number = normalize_line_number(line.number);
+  if (!number) {
+    return number.status();
+  }
+  if (*number != line.number) {
+    return Status(StatusCode::InvalidArgument,
+                  "line number '" + line.number + "' is not in E.164 form; use " + *number);
+  }
+  if (line.listing_name.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number + " has no listing name; give the name it is listed as");
+  }
+  if (line.state.size() != 2 || !std::isupper(static_cast<unsigned char>(line.state[0])) ||
+      !std::isupper(static_cast<unsigned char>(line.state[1]))) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid state '" + line.state + "' for line " + line.number +
+                      "; use a two-letter postal code such as IL");
+  }
+  if (line.rate_center.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number + " has no rate center; give its rate center name");
+  }
+  try {
+    (void)date::locate_zone(line.time_zone);
+  } catch (const std::exception&) {
+    return Status(StatusCode::InvalidArgument,
+                  "unknown time zone '" + line.time_zone + "' for line " + line.number +
+                      "; use an IANA zone name such as America/Chicago");
+  }
+  const bool pic_ok = line.pic.empty() || (line.pic.size() == 4 &&
+                                           std::all_of(line.pic.begin(), line.pic.end(), is_digit));
+  if (!pic_ok) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid carrier code '" + line.pic + "' for line " + line.number +
+                      "; a PIC is a 4-digit carrier identification code, or empty for none");
+  }
+  return Status::ok();
+}
+
+Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context) {
+  Result<std::string> number = normalize_line_number(line.number);
+  if (!number) {
+    return number.status();
+  }
+  line.number = *number;
+  Status valid = validate_line(line);
+  if (!valid) {
+    return valid;
+  }
+  return store.append_line(line, 0, "line added", context);
+}
+
+Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
+                                const std::string& reason, const WriteContext& context) {
+  Result<std::string> normalized = normalize_line_number(number);
+  if (!normalized) {
+    return normalized.status();
+  }
+  Result<std::optional<LineVersion>> current = store.find_line(*normalized);
+  if (!current) {
+    return current.status();
+  }
+  if (!*current) {
+    return Status(StatusCode::NotFound, "line " + *normalized +
+                                            " is not in the directory; add it with `relaygw "
+                                            "line add`");
+  }
+  Line line = (*current)->line;
+  line.listing_name = change.listing_name.value_or(line.listing_name);
+  line.type = change.type.value_or(line.type);
+  line.screening = change.screening.value_or(line.screening);
+  line.state = change.state.value_or(line.state);
+  line.rate_center = change.rate_center.value_or(line.rate_center);
+  line.time_zone = change.time_zone.value_or(line.time_zone);
+  line.pic = change.pic.value_or(line.pic);
+  line.is_tty = change.is_tty.value_or(line.is_tty);
+  line.tty_discount_eligible = change.tty_discount_eligible.value_or(line.tty_discount_eligible);
+  Status valid = validate_line(line);
+  if (!valid) {
+    return valid;
+  }
+  return store.append_line(line, (*current)->version, reason, context);
+}
+
+Result<std::vector<std::string>> split_csv_record(std::string_view record) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < record.size(); ++i) {
+    const char c = record[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < record.size() && record[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  if (quoted) {
+    return Status(StatusCode::InvalidArgument, "unclosed quote in CSV record");
+  }
+  for (std::string& field : fields) {
+    field = trim(field);
+  }
+  return fields;
+}
+
+Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
+                                      const WriteContext& context) {
+  std::string header;
+  if (!std::getline(input, header)) {
+    return Status(StatusCode::InvalidArgument, "the CSV file is empty; the first row must be " +
+                                                   std::string(kLineCsvHeader));
+  }
+  Result<std::vector<std::string>> names = split_csv_record(header);
+  std::map<std::string, std::size_t> position;
+  if (names) {
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      position[(*names)[i]] = i;
+    }
+  }
+  // Columns are found by name, so a file with its columns in another order still imports.
+  std::vector<std::size_t> order;
+  Result<std::vector<std::string>> expected = split_csv_record(kLineCsvHeader);
+  for (const std::string& name : *expected) {
+    auto found = position.find(name);
+    if (found == position.end()) {
+      return Status(StatusCode::InvalidArgument, "the CSV header has no column '" + name +
+                                                     "'; the first row must name the columns " +
+                                                     std::string(kLineCsvHeader));
+    }
+    order.push_back(found->second);
+  }
+
+  ImportReport report;
+  std::string record;
+  for (std::int64_t row = 2; std::getline(input, record); ++row) {
+    if (trim(record).empty()) {
+      continue;
+    }
+    Result<std::vector<std::string>> fields = split_csv_record(record);
+    if (!fields) {
+      report.errors.push_back({row, fields.status().message()});
+      continue;
+    }
+    if (fields->size() != names->size()) {
+      report.errors.push_back({row, "expected " + std::to_string(names->size()) +
+                                        " fields, found " + std::to_string(fields->size())});
+      continue;
+    }
+    std::vector<std::string> ordered;
+    for (std::size_t index : order) {
+      ordered.push_back((*fields)[index]);
+    }
+    Result<Line> line = line_from_record(ordered);
+    Status valid = line ? validate_line(*line) : line.status();
+    if (!valid) {
+      report.errors.push_back({row, valid.message()});
+      continue;
+    }
+
+    Result<std::optional<LineVersion>> current = store.find_line(line->number);
+    if (!current) {
+      return current.status();
+    }
+    if (*current && same_line((*current)->line, *line)) {
+      ++report.unchanged;
+      continue;
+    }
+    const std::int64_t version = *current ? (*current)->version : 0;
+    Result<LineVersion> stored = store.append_line(
+        *line, version, "CSV import row " + std::to_string(row), context);
+    if (!stored) {
+      report.errors.push_back({row, stored.status().message()});
+      continue;
+    }
+    ++(*current ? report.changed : report.added);
+  }
+  return report;
+}
+
+Status export_lines_csv(Store& store, std::ostream& output) {
+  Result<std::vector<LineVersion>> lines = store.list_lines();
+  if (!lines) {
+    return lines.status();
+  }
+  output << kLineCsvHeader << "\n";
+  for (const LineVersion& version : *lines) {
+    const Line& line = version.line;
+    output << csv_field(line.number) << ',' << csv_field(line.listing_name) << ','
+           << to_string(line.type) << ',' << to_string(line.screening) << ','
+           << csv_field(line.state) << ',' << csv_field(line.rate_center) << ','
+           << csv_field(line.time_zone) << ',' << csv_field(line.pic) << ','
+           << (line.is_tty ? "yes" : "no") << ',' << (line.tty_discount_eligible ? "yes" : "no")
+           << "\n";
+  }
+  return output ? Status::ok()
+                : Status(StatusCode::Unavailable, "writing the CSV output failed");
+}
+
+}  // namespace relaygw::billing

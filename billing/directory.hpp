@@ -1,0 +1,77 @@
+// The directory (line information database): validation of line records, adding and changing
+// lines through a Store, and CSV import and export. Every change is a new line version with the
+// old and new values in the audit log.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "billing/store.hpp"
+
+namespace relaygw::billing {
+
+// Normalizes a line number to E.164: 10-digit NANP ("312 555 0142"), 1 + 10 digits, or
+// "+" and 8 to 15 digits. Spaces, dashes, dots and brackets are ignored. NANP area and exchange
+// codes must start with 2-9.
+Result<std::string> normalize_line_number(std::string_view text);
+
+// Checks every field of `line` (number already normalized, a known line type, a two-letter
+// state, a real IANA time zone, a 4-digit carrier code or none) and names the first bad one.
+Status validate_line(const Line& line);
+
+// Fields that `change_line` may set; unset fields keep their value.
+struct LineChange {
+  std::optional<std::string> listing_name;
+  std::optional<LineType> type;
+  std::optional<Screening> screening;
+  std::optional<std::string> state;
+  std::optional<std::string> rate_center;
+  std::optional<std::string> time_zone;
+  std::optional<std::string> pic;
+  std::optional<bool> is_tty;
+  std::optional<bool> tty_discount_eligible;
+};
+
+// Adds a new line after normalizing its number and validating it.
+Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context);
+
+// Applies `change` to the current version of `number` and appends the result. Fails with
+// NotFound for an unknown line and InvalidArgument when the changed line is invalid.
+Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
+                                const std::string& reason, const WriteContext& context);
+
+// CSV columns, in order, as written by export and expected (by name) on import.
+inline constexpr std::string_view kLineCsvHeader =
+    "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,is_tty,"
+    "tty_discount_eligible";
+
+struct RowError {
+  std::int64_t row = 0;  // 1-based line number in the file; the header is row 1
+  std::string message;
+};
+
+struct ImportReport {
+  std::int64_t added = 0;
+  std::int64_t changed = 0;
+  std::int64_t unchanged = 0;
+  std::vector<RowError> errors;
+};
+
+// Imports lines from CSV. Good rows are added (new number) or appended as a change (different
+// values); a bad row is reported with its row number and reason and does not stop the rest.
+// Fails as a whole only when the header is wrong or the store fails.
+Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
+                                      const WriteContext& context);
+
+// Writes the current version of every line as CSV, header first, ordered by number.
+Status export_lines_csv(Store& store, std::ostream& output);
+
+// Splits one CSV record (RFC 4180 quoting, no embedded newlines). Fails on an unclosed quote.
+Result<std::vector<std::string>> split_csv_record(std::string_view record);
+
+}  // namespace relaygw::billing

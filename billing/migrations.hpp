@@ -1,0 +1,32 @@
+// Versioned schema migrations for the SQLite store. Version n is reached by applying every
+// migration up to n in order, each in its own transaction, and recording it in the
+// schema_version table. A database newer than this program is rejected, never downgraded.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "common/status.hpp"
+
+struct sqlite3;
+
+namespace relaygw::billing {
+
+struct Migration {
+  int version;
+  std::string_view description;
+  std::string_view sql;
+};
+
+// All migrations in version order.
+const std::vector<Migration>& migrations();
+
+// The highest schema version this program knows.
+int latest_schema_version();
+
+// Brings the open database `db` up to `target_version` (latest when 0). Fails with
+// FailedPrecondition, changing nothing, when the database is already at a higher version
+// than this program knows.
+Result<int> migrate(sqlite3* db, int target_version);
+
+}  // namespace relaygw::billing

@@ -1,0 +1,1069 @@
+#include "billing/sqlite_store.hpp"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "billing/cards.hpp"
+#include "billing/migrations.hpp"
+
+namespace relaygw::billing {
+namespace {
+
+constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+Status sqlite_error(sqlite3* db, int code, std::string_view what) {
+  const std::string detail = std::string(what) + ": " + sqlite3_errmsg(db);
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+    return Status(StatusCode::Unavailable,
+                  detail + "; the database is locked by another writer, retry the request");
+  }
+  return Status(StatusCode::Internal, detail);
+}
+
+nlohmann::json line_to_json(const Line& line) {
+  return {{"number", line.number},
+          {"listing_name", line.listing_name},
+          {"type", to_string(line.type)},
+          {"screening", to_string(line.screening)},
+          {"state", line.state},
+          {"rate_center", line.rate_center},
+          {"time_zone", line.time_zone},
+          {"pic", line.pic},
+          {"is_tty", line.is_tty},
+          {"tty_discount_eligible", line.tty_discount_eligible}};
+}
+
+nlohmann::json funds_to_json(const CardFunds& funds) {
+  return {{"balance", funds.balance},
+          {"available", funds.available},
+          {"held_for_call", funds.held_for_call},
+          {"debited_for_call", funds.debited_for_call},
+          {"has_entries", funds.has_entries}};
+}
+
+CardFunds funds_from_json(const std::string& text) {
+  const nlohmann::json json = nlohmann::json::parse(text);
+  CardFunds funds;
+  funds.balance = json.at("balance").get<Money>();
+  funds.available = json.at("available").get<Money>();
+  funds.held_for_call = json.at("held_for_call").get<Money>();
+  funds.debited_for_call = json.at("debited_for_call").get<Money>();
+  funds.has_entries = json.at("has_entries").get<bool>();
+  return funds;
+}
+
+}  // namespace
+
+// A cached prepared statement. Bind values in order with bind(), then step with next() or
+// run(); reset() clears both for the next use.
+class SqliteStore::Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  ~Statement() { sqlite3_finalize(statement_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& reset() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+    index_ = 0;
+    return *this;
+  }
+  Statement& bind(std::string_view text) {
+    sqlite3_bind_text(statement_, ++index_, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(const char* text) { return bind(std::string_view(text)); }
+  Statement& bind(const std::string& text) { return bind(std::string_view(text)); }
+  Statement& bind(std::int64_t value) {
+    sqlite3_bind_int64(statement_, ++index_, value);
+    return *this;
+  }
+  Statement& bind(int value) { return bind(static_cast<std::int64_t>(value)); }
+  Statement& bind(bool value) { return bind(static_cast<std::int64_t>(value ? 1 : 0)); }
+  Statement& bind_null() {
+    sqlite3_bind_null(statement_, ++index_);
+    return *this;
+  }
+  template <typename T>
+  Statement& bind(const std::optional<T>& value) {
+    return value ? bind(*value) : bind_null();
+  }
+
+  // Steps once: true with a row, false when done.
+  Result<bool> next() {
+    const int code = sqlite3_step(statement_);
+    if (code == SQLITE_ROW) {
+      return true;
+    }
+    if (code == SQLITE_DONE) {
+      return false;
+    }
+    Status error = sqlite_error(db_, code, "SQLite statement failed");
+    sqlite3_reset(statement_);
+    return error;
+  }
+  // Steps a statement that returns no rows.
+  Status run() {
+    Result<bool> stepped = next();
+    return stepped ? Status::ok() : stepped.status();
+  }
+
+  std::string text(int column) const {
+    const auto* value = sqlite3_column_text(statement_, column);
+    return value != nullptr ? reinterpret_cast<const char*>(value) : std::string();
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const {
+    return sqlite3_column_type(statement_, column) == SQLITE_NULL;
+  }
+  std::optional<std::int64_t> optional_integer(int column) const {
+    return is_null(column) ? std::nullopt : std::optional<std::int64_t>(integer(column));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* statement_;
+  int index_ = 0;
+};
+
+// BEGIN IMMEDIATE takes the write lock up front, so a read-check-append sequence cannot
+// interleave with another connection's. Rolls back unless commit() succeeded.
+class SqliteStore::Transaction {
+ public:
+  explicit Transaction(SqliteStore& store) : store_(store) {}
+  ~Transaction() {
+    if (open_) {
+      (void)store_.exec("ROLLBACK");
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  Status begin() {
+    Status status = store_.exec("BEGIN IMMEDIATE");
+    open_ = status.is_ok();
+    return status;
+  }
+  Status commit() {
+    Status status = store_.exec("COMMIT");
+    if (status) {
+      open_ = false;
+    }
+    return status;
+  }
+
+ private:
+  SqliteStore& store_;
+  bool open_ = false;
+};
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
+                                                       const SqliteOptions& options) {
+  std::error_code ignored;
+  if (!options.create && !std::filesystem::exists(path, ignored)) {
+    return Status(StatusCode::NotFound, "database '" + path +
+                                            "' does not exist; create it with `relaygw db init "
+                                            "--db " + path + "` or pass the right --db path");
+  }
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+                    (options.create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status(StatusCode::Unavailable, "cannot open database '" + path + "': " + message);
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+
+  const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; ") +
+                              (options.synchronous_full ? "PRAGMA synchronous=FULL;"
+                                                        : "PRAGMA synchronous=NORMAL;");
+  Status status = store->exec(pragmas.c_str());
+  if (!status) {
+    return Status(status.code(), "cannot set up database '" + path + "': " + status.message());
+  }
+  Result<int> version = migrate(db, options.migrate_to);
+  if (!version) {
+    return Status(version.status().code(),
+                  "database '" + path + "': " + version.status().message());
+  }
+  store->schema_version_ = *version;
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  statements_.clear();
+  sqlite3_close(db_);
+}
+
+SqliteStore::Statement& SqliteStore::statement(const char* sql) {
+  auto found = statements_.find(sql);
+  if (found != statements_.end()) {
+    return found->second->reset();
+  }
+  sqlite3_stmt* prepared = nullptr;
+  // A failed prepare is a bug in our SQL, caught by every test that runs the statement.
+  const int code = sqlite3_prepare_v2(db_, sql, -1, &prepared, nullptr);
+  assert(code == SQLITE_OK && "invalid SQL in SqliteStore");
+  (void)code;
+  auto [inserted, _] = statements_.emplace(sql, std::make_unique<Statement>(db_, prepared));
+  return *inserted->second;
+}
+
+Status SqliteStore::exec(const char* sql) {
+  char* error = nullptr;
+  const int code = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+  if (code != SQLITE_OK) {
+    sqlite3_free(error);
+    return sqlite_error(db_, code, std::string("SQLite '") + sql + "' failed");
+  }
+  return Status::ok();
+}
+
+Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
+                          std::string_view entity_id, std::string_view action,
+                          const std::string& payload) {
+  Statement& last = statement("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  Result<bool> has_row = last.next();
+  if (!has_row) {
+    return has_row.status();
+  }
+  const std::string prev_hash = *has_row ? last.text(0) : std::string(kGenesisHash);
+  const std::string at = format_instant(context.at);
+  std::string hashed = prev_hash;
+  for (std::string_view field : {std::string_view(at), std::string_view(context.actor), entity,
+                                 entity_id, action, std::string_view(payload)}) {
+    hashed += '\n';
+    hashed += field;
+  }
+  return statement(
+             "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, prev_hash, "
+             "row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(at)
+      .bind(context.actor)
+      .bind(entity)
+      .bind(entity_id)
+      .bind(action)
+      .bind(payload)
+      .bind(prev_hash)
+      .bind(sha256_hex(hashed))
+      .run();
+}
+
+Result<std::int64_t> SqliteStore::verify_audit_chain() {
+  Statement& rows = statement(
+      "SELECT seq, at, actor, entity, entity_id, action, payload, prev_hash, row_hash "
+      "FROM audit_log ORDER BY seq");
+  std::string expected_prev(kGenesisHash);
+  std::int64_t checked = 0;
+  while (true) {
+    Result<bool> row = rows.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      break;
+    }
+    std::string hashed = rows.text(7);
+    for (int column = 1; column <= 6; ++column) {
+      hashed += '\n';
+      hashed += rows.text(column);
+    }
+    if (rows.text(7) != expected_prev || sha256_hex(hashed) != rows.text(8)) {
+      return Status(StatusCode::Corrupt, "audit_log row " + std::to_string(rows.integer(0)) +
+                                             " does not match its hash chain; the row or its "
+                                             "predecessor was changed after it was written");
+    }
+    expected_prev = rows.text(8);
+    ++checked;
+  }
+  return checked;
+}
+
+Result<std::optional<std::string>> SqliteStore::find_idempotent(const IdempotencyKey& key,
+                                                                std::string_view scope) {
+  Statement& lookup =
+      statement("SELECT scope, request_hash, result FROM idempotency_keys WHERE key = ?");
+  lookup.bind(key.key);
+  Result<bool> row = lookup.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<std::string>();
+  }
+  if (lookup.text(0) != scope || lookup.text(1) != key.request_hash) {
+    return Status(StatusCode::AlreadyExists,
+                  "idempotency key '" + key.key +
+                      "' was already used for a different request; send a new key for a new "
+                      "request, or repeat the original request unchanged");
+  }
+  return std::optional<std::string>(lookup.text(2));
+}
+
+Status SqliteStore::store_idempotent(const IdempotencyKey& key, std::string_view scope,
+                                     const std::string& result, const WriteContext& context) {
+  return statement(
+             "INSERT INTO idempotency_keys (key, scope, request_hash, result, actor, at) "
+             "VALUES (?, ?, ?, ?, ?, ?)")
+      .bind(key.key)
+      .bind(scope)
+      .bind(key.request_hash)
+      .bind(result)
+      .bind(context.actor)
+      .bind(format_instant(context.at))
+      .run();
+}
+
+// ---- Rate decks ----
+
+Status SqliteStore::add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  auto optional_text = [](const std::string& text) {
+    return text.empty() ? std::nullopt : std::optional<std::string>(text);
+  };
+  status = statement(
+               "INSERT INTO rate_decks (name, text, sha256, effective_from, effective_to, "
+               "source_path, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+               .bind(deck.name)
+               .bind(deck.text)
+               .bind(deck.sha256_hex)
+               .bind(optional_text(deck.effective_from))
+               .bind(optional_text(deck.effective_to))
+               .bind(deck.source_path)
+               .bind(context.actor)
+               .bind(format_instant(context.at))
+               .run();
+  if (status) {
+    const nlohmann::json payload = {{"name", deck.name},
+                                    {"sha256", deck.sha256_hex},
+                                    {"effective_from", deck.effective_from},
+                                    {"effective_to", deck.effective_to},
+                                    {"source_path", deck.source_path}};
+    status = audit(context, "rate_deck", deck.name, "add", payload.dump());
+  }
+  return status ? transaction.commit() : status;
+}
+
+Result<std::optional<StoredRateDeck>> SqliteStore::current_rate_deck() {
+  Statement& select = statement(
+      "SELECT name, text, sha256, COALESCE(effective_from, ''), COALESCE(effective_to, ''), "
+      "source_path FROM rate_decks ORDER BY seq DESC LIMIT 1");
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<StoredRateDeck>();
+  }
+  return std::optional<StoredRateDeck>(StoredRateDeck{select.text(0), select.text(1),
+                                                      select.text(2), select.text(3),
+                                                      select.text(4), select.text(5)});
+}
+
+// ---- Directory ----
+
+namespace {
+
+constexpr const char* kLineColumns =
+    "number, version, listing_name, line_type, screening, state, rate_center, time_zone, pic, "
+    "is_tty, tty_discount_eligible, actor, at, reason";
+
+}  // namespace
+
+Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expected_version,
+                                             const std::string& reason,
+                                             const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<LineVersion>> current = find_line(line.number);
+  if (!current) {
+    return current.status();
+  }
+  const std::int64_t current_version = *current ? (*current)->version : 0;
+  if (expected_version == 0 && current_version != 0) {
+    return Status(StatusCode::AlreadyExists,
+                  "line " + line.number + " is already in the directory; use `relaygw line "
+                                          "change` to change it");
+  }
+  if (expected_version != current_version) {
+    return Status(StatusCode::FailedPrecondition,
+                  "line " + line.number + " is at version " + std::to_string(current_version) +
+                      ", not " + std::to_string(expected_version) +
+                      "; it changed meanwhile, so reread it and apply the change again");
+  }
+
+  LineVersion stored{line, current_version + 1, context.actor, context.at, reason};
+  status = statement(
+               "INSERT INTO line_versions (number, version, supersedes_version, listing_name, "
+               "line_type, screening, state, rate_center, time_zone, pic, is_tty, "
+               "tty_discount_eligible, reason, actor, at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+               .bind(line.number)
+               .bind(stored.version)
+               .bind(current_version == 0 ? std::nullopt
+                                          : std::optional<std::int64_t>(current_version))
+               .bind(line.listing_name)
+               .bind(to_string(line.type))
+               .bind(to_string(line.screening))
+               .bind(line.state)
+               .bind(line.rate_center)
+               .bind(line.time_zone)
+               .bind(line.pic)
+               .bind(line.is_tty)
+               .bind(line.tty_discount_eligible)
+               .bind(reason)
+               .bind(context.actor)
+               .bind(format_instant(context.at))
+               .run();
+  if (!status) {
+    return status;
+  }
+
+  nlohmann::json payload = {{"version", stored.version}, {"reason", reason}};
+  payload["old"] = *current ? line_to_json((*current)->line) : nlohmann::json(nullptr);
+  payload["new"] = line_to_json(line);
+  status = audit(context, "line", line.number, current_version == 0 ? "add" : "change",
+                 payload.dump());
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return stored;
+}
+
+namespace {
+
+template <typename Statement>
+LineVersion read_line_row(const Statement& row) {
+  LineVersion version;
+  version.line.number = row.text(0);
+  version.version = row.integer(1);
+  version.line.listing_name = row.text(2);
+  version.line.type = parse_line_type(row.text(3)).value_or(LineType::Residential);
+  version.line.screening = parse_screening(row.text(4)).value_or(Screening::None);
+  version.line.state = row.text(5);
+  version.line.rate_center = row.text(6);
+  version.line.time_zone = row.text(7);
+  version.line.pic = row.text(8);
+  version.line.is_tty = row.integer(9) != 0;
+  version.line.tty_discount_eligible = row.integer(10) != 0;
+  version.actor = row.text(11);
+  version.at = parse_instant(row.text(12)).value();
+  version.reason = row.text(13);
+  return version;
+}
+
+}  // namespace
+
+Result<std::optional<LineVersion>> SqliteStore::find_line(const std::string& number) {
+  static const std::string kSql = std::string("SELECT ") + kLineColumns +
+                                  " FROM line_versions WHERE number = ? ORDER BY version DESC "
+                                  "LIMIT 1";
+  Statement& select = statement(kSql.c_str());
+  select.bind(number);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<LineVersion>();
+  }
+  return std::optional<LineVersion>(read_line_row(select));
+}
+
+Result<std::vector<LineVersion>> SqliteStore::list_lines() {
+  static const std::string kSql =
+      std::string("SELECT ") + kLineColumns +
+      " FROM line_versions AS v WHERE version = (SELECT MAX(version) FROM line_versions WHERE "
+      "number = v.number) ORDER BY number";
+  Statement& select = statement(kSql.c_str());
+  std::vector<LineVersion> lines;
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      return lines;
+    }
+    lines.push_back(read_line_row(select));
+  }
+}
+
+Result<std::vector<LineVersion>> SqliteStore::line_history(const std::string& number) {
+  static const std::string kSql = std::string("SELECT ") + kLineColumns +
+                                  " FROM line_versions WHERE number = ? ORDER BY version";
+  Statement& select = statement(kSql.c_str());
+  select.bind(number);
+  std::vector<LineVersion> versions;
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      return versions;
+    }
+    versions.push_back(read_line_row(select));
+  }
+}
+
+// ---- Cards ----
+
+Status SqliteStore::add_card(const Card& card, const std::vector<LedgerEntry>& opening,
+                             const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<CardState>> existing = find_card(card.number);
+  if (!existing) {
+    return existing.status();
+  }
+  if (*existing) {
+    return Status(StatusCode::AlreadyExists, "card " + mask_card_number(card.number) +
+                                                 " already exists; use `relaygw card show` "
+                                                 "to see it");
+  }
+  status = statement(
+               "INSERT INTO cards (number, funding, billed_line, pin_salt, pin_iterations, "
+               "pin_hash, max_pin_attempts, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+               .bind(card.number)
+               .bind(to_string(card.funding))
+               .bind(card.billed_line)
+               .bind(card.pin.salt_hex)
+               .bind(card.pin.iterations)
+               .bind(card.pin.hash_hex)
+               .bind(card.max_pin_attempts)
+               .bind(context.actor)
+               .bind(format_instant(context.at))
+               .run();
+  if (status) {
+    status = statement(
+                 "INSERT INTO card_states (number, version, status, failed_pin_attempts, reason, "
+                 "actor, at) VALUES (?, 1, 'active', 0, 'card added', ?, ?)")
+                 .bind(card.number)
+                 .bind(context.actor)
+                 .bind(format_instant(context.at))
+                 .run();
+  }
+  if (status) {
+    status = insert_ledger(card.number, opening, context);
+  }
+  if (status) {
+    Money opening_total = 0;
+    for (const LedgerEntry& entry : opening) {
+      opening_total += entry.amount;
+    }
+    const nlohmann::json payload = {{"funding", to_string(card.funding)},
+                                    {"billed_line", card.billed_line},
+                                    {"max_pin_attempts", card.max_pin_attempts},
+                                    {"opening_credit", opening_total}};
+    status = audit(context, "card", mask_card_number(card.number), "add", payload.dump());
+  }
+  return status ? transaction.commit() : status;
+}
+
+Result<std::optional<CardState>> SqliteStore::find_card(const std::string& number) {
+  Statement& select = statement(
+      "SELECT c.funding, c.billed_line, c.pin_salt, c.pin_iterations, c.pin_hash, "
+      "c.max_pin_attempts, s.status, s.failed_pin_attempts, s.version FROM cards AS c "
+      "JOIN card_states AS s ON s.number = c.number WHERE c.number = ? "
+      "ORDER BY s.version DESC LIMIT 1");
+  select.bind(number);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<CardState>();
+  }
+  CardState state;
+  state.card.number = number;
+  state.card.funding = parse_card_funding(select.text(0)).value_or(CardFunding::Prepaid);
+  state.card.billed_line = select.text(1);
+  state.card.pin = PinHash{select.text(2), static_cast<std::int32_t>(select.integer(3)),
+                           select.text(4)};
+  state.card.max_pin_attempts = static_cast<std::int32_t>(select.integer(5));
+  state.status = parse_card_status(select.text(6)).value_or(CardStatus::Locked);
+  state.failed_pin_attempts = static_cast<std::int32_t>(select.integer(7));
+  state.version = select.integer(8);
+  return std::optional<CardState>(state);
+}
+
+Result<CardState> SqliteStore::append_card_state(const std::string& number, CardStatus status,
+                                                 std::int32_t failed_pin_attempts,
+                                                 std::int64_t expected_version,
+                                                 const std::string& reason,
+                                                 const WriteContext& context) {
+  Transaction transaction(*this);
+  Status begun = transaction.begin();
+  if (!begun) {
+    return begun;
+  }
+  Result<std::optional<CardState>> current = find_card(number);
+  if (!current) {
+    return current.status();
+  }
+  if (!*current) {
+    return Status(StatusCode::NotFound, "card " + mask_card_number(number) + " does not exist");
+  }
+  CardState state = **current;
+  if (state.version != expected_version) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + mask_card_number(number) + " changed meanwhile; reread and retry");
+  }
+  const CardStatus old_status = state.status;
+  state.status = status;
+  state.failed_pin_attempts = failed_pin_attempts;
+  state.version = expected_version + 1;
+  Status written = statement(
+                       "INSERT INTO card_states (number, version, status, failed_pin_attempts, "
+                       "reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                       .bind(number)
+                       .bind(state.version)
+                       .bind(to_string(status))
+                       .bind(failed_pin_attempts)
+                       .bind(reason)
+                       .bind(context.actor)
+                       .bind(format_instant(context.at))
+                       .run();
+  if (written) {
+    const nlohmann::json payload = {{"old_status", to_string(old_status)},
+                                    {"new_status", to_string(status)},
+                                    {"failed_pin_attempts", failed_pin_attempts},
+                                    {"reason", reason}};
+    written = audit(context, "card", mask_card_number(number), "state", payload.dump());
+  }
+  if (written) {
+    written = transaction.commit();
+  }
+  if (!written) {
+    return written;
+  }
+  return state;
+}
+
+Result<CardFunds> SqliteStore::read_funds(const std::string& number,
+                                          const std::string& call_id) {
+  // NOTE: sums the card's whole ledger on every read; fine for cards with thousands of
+  // entries, and a running-balance row would be the next step past that.
+  Statement& totals = statement(
+      "SELECT COALESCE(SUM(amount), 0), "
+      "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), 0), "
+      "COUNT(*), "
+      "COALESCE(SUM(CASE WHEN call_id = ? AND kind IN ('hold', 'release') THEN -amount "
+      "ELSE 0 END), 0), "
+      "COALESCE(SUM(CASE WHEN call_id = ? AND kind IN ('debit', 'refund') THEN -amount "
+      "ELSE 0 END), 0) "
+      "FROM card_ledger WHERE number = ?");
+  totals.bind(call_id).bind(call_id).bind(number);
+  Result<bool> row = totals.next();
+  if (!row) {
+    return row.status();
+  }
+  CardFunds funds;
+  funds.available = totals.integer(0);
+  funds.balance = totals.integer(1);
+  funds.has_entries = totals.integer(2) > 0;
+  funds.held_for_call = call_id.empty() ? 0 : totals.integer(3);
+  funds.debited_for_call = call_id.empty() ? 0 : totals.integer(4);
+  (void)totals.next();  // step to SQLITE_DONE so the read ends
+  return funds;
+}
+
+Result<CardFunds> SqliteStore::card_funds(const std::string& number,
+                                          const std::string& call_id) {
+  return read_funds(number, call_id);
+}
+
+Status SqliteStore::insert_ledger(const std::string& number,
+                                  const std::vector<LedgerEntry>& entries,
+                                  const WriteContext& context) {
+  const std::string at = format_instant(context.at);
+  for (const LedgerEntry& entry : entries) {
+    Status status = statement(
+                        "INSERT INTO card_ledger (number, kind, amount, call_id, actor, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)")
+                        .bind(number)
+                        .bind(to_string(entry.kind))
+                        .bind(entry.amount)
+                        .bind(entry.call_id)
+                        .bind(context.actor)
+                        .bind(at)
+                        .run();
+    if (!status) {
+      return status;
+    }
+  }
+  return Status::ok();
+}
+
+Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
+                                             const std::vector<LedgerEntry>& entries,
+                                             bool require_available,
+                                             const std::optional<IdempotencyKey>& key,
+                                             const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  if (key) {
+    Result<std::optional<std::string>> stored = find_idempotent(*key, "ledger");
+    if (!stored) {
+      return stored.status();
+    }
+    if (*stored) {
+      return funds_from_json(**stored);
+    }
+  }
+  const std::string call_id = entries.empty() ? std::string() : entries.front().call_id;
+  Result<CardFunds> before = read_funds(number, call_id);
+  if (!before) {
+    return before;
+  }
+  Money change = 0;
+  for (const LedgerEntry& entry : entries) {
+    change += entry.amount;
+  }
+  if (require_available && before->available + change < 0) {
+    return Status(StatusCode::ResourceExhausted,
+                  "card " + mask_card_number(number) + " has " +
+                      format_dollars(before->available, 4) + " available, less than the " +
+                      format_dollars(-change, 4) + " needed");
+  }
+
+  status = insert_ledger(number, entries, context);
+  Result<CardFunds> after = status ? read_funds(number, call_id) : Result<CardFunds>(status);
+  if (!after) {
+    return after;
+  }
+  nlohmann::json payload = funds_to_json(*after);
+  nlohmann::json entry_list = nlohmann::json::array();
+  for (const LedgerEntry& entry : entries) {
+    entry_list.push_back(
+        {{"kind", to_string(entry.kind)}, {"amount", entry.amount}, {"call_id", entry.call_id}});
+  }
+  status = audit(context, "card", mask_card_number(number), "ledger",
+                 nlohmann::json{{"entries", entry_list}, {"after", payload}}.dump());
+  if (status && key) {
+    status = store_idempotent(*key, "ledger", payload.dump(), context);
+  }
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return after;
+}
+
+// ---- Calls ----
+
+Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& context) {
+  return statement(
+             "INSERT INTO calls (id, from_number, to_number, billing, access, handling, "
+             "billed_number, card_number, requested_person, emergency, actor, at) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(request.id)
+      .bind(request.from)
+      .bind(request.to)
+      .bind(to_string(request.billing))
+      .bind(to_string(request.access))
+      .bind(to_string(request.handling))
+      .bind(request.billed_number)
+      .bind(request.card_number)
+      .bind(request.requested_person)
+      .bind(request.emergency)
+      .bind(context.actor)
+      .bind(format_instant(context.at))
+      .run();
+}
+
+Status SqliteStore::insert_event(const std::string& call_id, const CallEventRecord& event) {
+  std::optional<std::string> method;
+  std::optional<std::string> accepted_by;
+  if (event.acceptance_method) {
+    method = std::string(to_string(*event.acceptance_method));
+    accepted_by = event.accepted_by;
+  }
+  return statement(
+             "INSERT INTO call_events (call_id, event, at, actor, acceptance_method, "
+             "accepted_by) VALUES (?, ?, ?, ?, ?, ?)")
+      .bind(call_id)
+      .bind(to_string(event.event))
+      .bind(format_instant(event.at))
+      .bind(event.actor)
+      .bind(method)
+      .bind(accepted_by)
+      .run();
+}
+
+Status SqliteStore::create_call(const CallRequest& request, const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (status) {
+    status = insert_call(request, context);
+  }
+  if (status) {
+    const nlohmann::json payload = {{"billing", to_string(request.billing)},
+                                    {"access", to_string(request.access)},
+                                    {"emergency", request.emergency}};
+    status = audit(context, "call", request.id, "create", payload.dump());
+  }
+  return status ? transaction.commit() : status;
+}
+
+Status SqliteStore::append_call_event(const std::string& call_id, const CallEventRecord& event) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  Statement& exists = statement("SELECT 1 FROM calls WHERE id = ?");
+  exists.bind(call_id);
+  Result<bool> row = exists.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return Status(StatusCode::NotFound, "call '" + call_id + "' does not exist");
+  }
+  (void)exists.next();
+  status = insert_event(call_id, event);
+  if (status) {
+    nlohmann::json payload = {{"event", to_string(event.event)}, {"at", format_instant(event.at)}};
+    if (event.acceptance_method) {
+      payload["how"] = to_string(*event.acceptance_method);
+      payload["by"] = event.accepted_by;
+    }
+    status = audit(WriteContext{event.actor, event.at}, "call", call_id, "event", payload.dump());
+  }
+  return status ? transaction.commit() : status;
+}
+
+Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& call_id) {
+  Statement& select = statement(
+      "SELECT total, billable_seconds, person_reached FROM call_postings WHERE call_id = ?");
+  select.bind(call_id);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<CallPosting>();
+  }
+  CallPosting posting;
+  posting.call_id = call_id;
+  posting.total = select.integer(0);
+  posting.billable_seconds = select.optional_integer(1);
+  posting.person_reached = select.integer(2) != 0;
+  (void)select.next();
+
+  Statement& lines = statement(
+      "SELECT kind, description, amount FROM charge_lines WHERE call_id = ? ORDER BY line_no");
+  lines.bind(call_id);
+  while (true) {
+    Result<bool> line = lines.next();
+    if (!line) {
+      return line.status();
+    }
+    if (!*line) {
+      break;
+    }
+    posting.lines.push_back(PostedChargeLine{lines.text(0), lines.text(1), lines.integer(2)});
+  }
+  return std::optional<CallPosting>(posting);
+}
+
+Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call_id) {
+  Statement& select = statement(
+      "SELECT from_number, to_number, billing, access, billed_number, card_number, "
+      "requested_person, emergency, handling FROM calls WHERE id = ?");
+  select.bind(call_id);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<CallRecord>();
+  }
+  CallRecord record;
+  record.request.id = call_id;
+  record.request.from = select.text(0);
+  record.request.to = select.text(1);
+  record.request.billing = parse_billing_method(select.text(2)).value_or(BillingMethod::SentPaid);
+  record.request.access = parse_access_tag(select.text(3)).value_or(AccessTag::None);
+  record.request.billed_number = select.text(4);
+  record.request.card_number = select.text(5);
+  record.request.requested_person = select.text(6);
+  record.request.emergency = select.integer(7) != 0;
+  record.request.handling = parse_handling(select.text(8)).value_or(Handling::Automated);
+  (void)select.next();
+
+  Statement& events = statement(
+      "SELECT event, at, actor, acceptance_method, accepted_by FROM call_events "
+      "WHERE call_id = ? ORDER BY seq");
+  events.bind(call_id);
+  while (true) {
+    Result<bool> event_row = events.next();
+    if (!event_row) {
+      return event_row.status();
+    }
+    if (!*event_row) {
+      break;
+    }
+    CallEventRecord event;
+    event.event = parse_call_event(events.text(0)).value_or(CallEvent::Requested);
+    event.at = parse_instant(events.text(1)).value();
+    event.actor = events.text(2);
+    if (!events.is_null(3)) {
+      event.acceptance_method = parse_acceptance_method(events.text(3));
+      event.accepted_by = events.text(4);
+    }
+    record.events.push_back(event);
+  }
+
+  Result<std::optional<CallPosting>> posting = read_posting(call_id);
+  if (!posting) {
+    return posting.status();
+  }
+  record.posting = *posting;
+  return std::optional<CallRecord>(record);
+}
+
+Status SqliteStore::insert_posting(const CallPosting& posting, const std::string& card_number,
+                                   const std::vector<LedgerEntry>& card_entries,
+                                   const IdempotencyKey& key, const WriteContext& context) {
+  const std::string at = format_instant(context.at);
+  Status status = statement(
+                      "INSERT INTO call_postings (call_id, total, billable_seconds, "
+                      "person_reached, idempotency_key, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                      .bind(posting.call_id)
+                      .bind(posting.total)
+                      .bind(posting.billable_seconds)
+                      .bind(posting.person_reached)
+                      .bind(key.key)
+                      .bind(context.actor)
+                      .bind(at)
+                      .run();
+  nlohmann::json lines = nlohmann::json::array();
+  for (std::size_t i = 0; status && i < posting.lines.size(); ++i) {
+    const PostedChargeLine& line = posting.lines[i];
+    status = statement(
+                 "INSERT INTO charge_lines (call_id, line_no, kind, description, amount) "
+                 "VALUES (?, ?, ?, ?, ?)")
+                 .bind(posting.call_id)
+                 .bind(static_cast<std::int64_t>(i + 1))
+                 .bind(line.kind)
+                 .bind(line.description)
+                 .bind(line.amount)
+                 .run();
+    lines.push_back({{"kind", line.kind}, {"amount", line.amount}});
+  }
+  if (status && !card_entries.empty()) {
+    status = insert_ledger(card_number, card_entries, context);
+  }
+  if (status) {
+    status = store_idempotent(key, "post_call", posting.call_id, context);
+  }
+  if (status) {
+    const nlohmann::json payload = {{"total", posting.total},
+                                    {"billable_seconds", posting.billable_seconds
+                                                             ? nlohmann::json(
+                                                                   *posting.billable_seconds)
+                                                             : nlohmann::json(nullptr)},
+                                    {"lines", lines}};
+    status = audit(context, "call", posting.call_id, "post", payload.dump());
+  }
+  return status;
+}
+
+Result<CallPosting> SqliteStore::post_call(const CallPosting& posting,
+                                           const std::string& card_number,
+                                           const std::vector<LedgerEntry>& card_entries,
+                                           const IdempotencyKey& key,
+                                           const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<std::string>> stored = find_idempotent(key, "post_call");
+  if (!stored) {
+    return stored.status();
+  }
+  if (*stored) {
+    Result<std::optional<CallPosting>> earlier = read_posting(**stored);
+    if (!earlier) {
+      return earlier.status();
+    }
+    return **earlier;
+  }
+  Result<std::optional<CallPosting>> existing = read_posting(posting.call_id);
+  if (!existing) {
+    return existing.status();
+  }
+  if (*existing) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call " + posting.call_id +
+                      " is already posted under another idempotency key; post a correction "
+                      "instead of a second posting");
+  }
+  status = insert_posting(posting, card_number, card_entries, key, context);
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return posting;
+}
+
+Status SqliteStore::post_completed_calls(const std::vector<BatchPosting>& batch,
+                                         const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  for (const BatchPosting& item : batch) {
+    if (!status) {
+      break;
+    }
+    Result<std::optional<std::string>> stored = find_idempotent(item.key, "post_call");
+    if (!stored) {
+      return stored.status();
+    }
+    if (*stored) {
+      continue;  // posted by an earlier delivery of the same request
+    }
+    status = insert_call(item.request, context);
+    for (const CallEventRecord& event : item.events) {
+      if (status) {
+        status = insert_event(item.request.id, event);
+      }
+    }
+    if (status) {
+      status = insert_posting(item.posting, item.request.card_number, {}, item.key, context);
+    }
+  }
+  return status ? transaction.commit() : status;
+}
+
+}  // namespace relaygw::billing

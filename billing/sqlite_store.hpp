@@ -1,0 +1,111 @@
+// SQLite implementation of the billing Store: WAL journal, foreign keys on, a busy timeout so
+// that several connections (threads or processes) can share one file, and BEGIN IMMEDIATE for
+// every write so that read-check-append sequences (holds on a card) are serialized.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "billing/store.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace relaygw::billing {
+
+struct SqliteOptions {
+  // Schema version to migrate to; 0 means the latest. Tests use lower values to build an
+  // older database.
+  int migrate_to = 0;
+  // Create the file when it does not exist. Commands other than `db init` leave this off, so a
+  // mistyped --db path fails instead of creating an empty database.
+  bool create = false;
+  int busy_timeout_ms = 10'000;
+  // FULL syncs the WAL on every commit. NORMAL syncs only at checkpoints: a committed
+  // transaction can be lost on power failure (never on a process crash), and the database
+  // stays consistent.
+  bool synchronous_full = true;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens `path`, applies pending migrations and returns the store. Fails with NotFound for a
+  // missing file unless options.create, and with FailedPrecondition for a newer schema.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   const SqliteOptions& options = {});
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  int schema_version() const override { return schema_version_; }
+
+  // Store
+  Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) override;
+  Result<std::optional<StoredRateDeck>> current_rate_deck() override;
+  Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
+                                  const std::string& reason,
+                                  const WriteContext& context) override;
+  Result<std::optional<LineVersion>> find_line(const std::string& number) override;
+  Result<std::vector<LineVersion>> list_lines() override;
+  Result<std::vector<LineVersion>> line_history(const std::string& number) override;
+  Status add_card(const Card& card, const std::vector<LedgerEntry>& opening,
+                  const WriteContext& context) override;
+  Result<std::optional<CardState>> find_card(const std::string& number) override;
+  Result<CardState> append_card_state(const std::string& number, CardStatus status,
+                                      std::int32_t failed_pin_attempts,
+                                      std::int64_t expected_version, const std::string& reason,
+                                      const WriteContext& context) override;
+  Result<CardFunds> card_funds(const std::string& number, const std::string& call_id) override;
+  Result<CardFunds> append_ledger(const std::string& number,
+                                  const std::vector<LedgerEntry>& entries,
+                                  bool require_available,
+                                  const std::optional<IdempotencyKey>& key,
+                                  const WriteContext& context) override;
+  Status create_call(const CallRequest& request, const WriteContext& context) override;
+  Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
+  Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
+  Result<CallPosting> post_call(const CallPosting& posting, const std::string& card_number,
+                                const std::vector<LedgerEntry>& card_entries,
+                                const IdempotencyKey& key,
+                                const WriteContext& context) override;
+  Status post_completed_calls(const std::vector<BatchPosting>& batch,
+                              const WriteContext& context) override;
+
+  // Checks every audit_log row's hash against its content and its predecessor. Returns the
+  // number of rows checked, or Corrupt naming the first bad row.
+  Result<std::int64_t> verify_audit_chain();
+
+ private:
+  class Statement;
+  class Transaction;
+
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+
+  Statement& statement(const char* sql);
+  Status exec(const char* sql);
+  Status audit(const WriteContext& context, std::string_view entity, std::string_view entity_id,
+               std::string_view action, const std::string& payload);
+  // Looks `key` up in scope; returns the stored result, nullopt when new, or AlreadyExists
+  // when the key was used for a different request.
+  Result<std::optional<std::string>> find_idempotent(const IdempotencyKey& key,
+                                                     std::string_view scope);
+  Status store_idempotent(const IdempotencyKey& key, std::string_view scope,
+                          const std::string& result, const WriteContext& context);
+  Result<CardFunds> read_funds(const std::string& number, const std::string& call_id);
+  Status insert_ledger(const std::string& number, const std::vector<LedgerEntry>& entries,
+                       const WriteContext& context);
+  Status insert_call(const CallRequest& request, const WriteContext& context);
+  Status insert_event(const std::string& call_id, const CallEventRecord& event);
+  Result<std::optional<CallPosting>> read_posting(const std::string& call_id);
+  Status insert_posting(const CallPosting& posting, const std::string& card_number,
+                        const std::vector<LedgerEntry>& card_entries, const IdempotencyKey& key,
+                        const WriteContext& context);
+
+  sqlite3* db_ = nullptr;
+  int schema_version_ = 0;
+  std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
+};
+
+}  // namespace relaygw::billing

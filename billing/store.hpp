@@ -1,0 +1,281 @@
+// The billing storage interface and the records it stores. Billing logic (directory, cards,
+// authorization, call records) talks only to `Store`; SQL lives in an implementation such as
+// SqliteStore. Every write method is one transaction, appends rows instead of updating them,
+// stamps them with an actor and a UTC instant, and adds one entry to the audit hash chain.
+//
+// Thread rules: one Store object is used by one thread at a time. Concurrent callers open one
+// Store each on the same database; the implementation serializes conflicting writes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "billing/call_types.hpp"
+#include "billing/money.hpp"
+#include "common/status.hpp"
+
+namespace relaygw::billing {
+
+// A UTC instant with one-second resolution, the unit every call timestamp uses.
+using Instant = std::chrono::sys_seconds;
+
+// Who made a change and when. `actor` is a staff id ("staff:alice"), "gateway", or an adapter
+// id ("adapter:tty0").
+struct WriteContext {
+  std::string actor;
+  Instant at;
+};
+
+// A request that may arrive twice. The same key with the same request hash returns the stored
+// result; the same key with a different hash is rejected as a conflict.
+struct IdempotencyKey {
+  std::string key;
+  std::string request_hash;
+};
+
+// ---- Directory (line information database) ----
+
+enum class LineType { Residential, Business, Payphone, Inmate, Hotel, Cellular, Government };
+
+// Billed-number screening: which alternate billing the line refuses.
+enum class Screening { None, NoCollect, NoThirdNumber, Both };
+
+struct Line {
+  std::string number;        // E.164, for example "+13125550142"
+  std::string listing_name;
+  LineType type = LineType::Residential;
+  Screening screening = Screening::None;
+  std::string state;         // two-letter postal code
+  std::string rate_center;
+  std::string time_zone;     // IANA zone of the rate center, for example "America/Chicago"
+  std::string pic;           // preferred long-distance carrier code, empty when none
+  bool is_tty = false;
+  bool tty_discount_eligible = false;  // state-certified TTY user entitled to a toll discount
+};
+
+// One stored version of a line. Version 1 is the first; a change appends version n + 1.
+struct LineVersion {
+  Line line;
+  std::int64_t version = 0;
+  std::string actor;
+  Instant at;
+  std::string reason;
+};
+
+// ---- Calling cards ----
+
+enum class CardStatus { Active, Locked, Closed };
+enum class CardFunding { Postpaid, Prepaid };
+
+// A PBKDF2-HMAC-SHA256 PIN hash: the PIN itself is never stored.
+struct PinHash {
+  std::string salt_hex;
+  std::int32_t iterations = 0;
+  std::string hash_hex;
+};
+
+struct Card {
+  std::string number;        // digits only; print it only through mask_card_number
+  CardFunding funding = CardFunding::Prepaid;
+  std::string billed_line;   // E.164 line billed for a postpaid card, empty for prepaid
+  PinHash pin;
+  std::int32_t max_pin_attempts = 3;  // consecutive wrong PINs that lock the card
+};
+
+// The current state of a card: its fixed fields plus the latest appended state row.
+struct CardState {
+  Card card;
+  CardStatus status = CardStatus::Active;
+  std::int32_t failed_pin_attempts = 0;
+  std::int64_t version = 0;  // state row version, for optimistic appends
+};
+
+// One signed entry of a card's ledger. Available funds are the sum of all entries; the
+// balance leaves out holds and releases. A prepaid card opens with a credit of its balance and
+// a postpaid card with a credit limit (no entries means no limit).
+enum class LedgerKind { Credit, Hold, Release, Debit, Refund };
+
+struct LedgerEntry {
+  LedgerKind kind = LedgerKind::Credit;
+  Money amount = 0;     // signed: holds and debits are negative
+  std::string call_id;  // empty for credits not tied to a call
+};
+
+struct CardFunds {
+  Money balance = 0;    // credits minus debits
+  Money available = 0;  // balance minus open holds
+  Money held_for_call = 0;       // open hold of the call asked about, if any
+  Money debited_for_call = 0;    // debits already taken for that call
+  bool has_entries = false;
+};
+
+// ---- Call records ----
+
+enum class CallEvent {
+  Requested,
+  Validated,
+  Quoted,
+  Authorized,
+  Announced,
+  Accepted,
+  Connected,
+  Disconnected,
+};
+
+// How a called or third party accepted the charges.
+enum class AcceptanceMethod { Voice, TtyText, Keypad };
+
+struct CallEventRecord {
+  CallEvent event = CallEvent::Requested;
+  Instant at;
+  std::string actor;
+  // Accepted only: how and by whom. Other events leave these empty.
+  std::optional<AcceptanceMethod> acceptance_method;
+  std::string accepted_by;
+};
+
+// The fixed part of a call, stored once when it is requested. The relayed conversation text is
+// never part of a call record.
+struct CallRequest {
+  std::string id;
+  std::string from;        // E.164 calling number
+  std::string to;          // dialed number as normalized by the number plan
+  BillingMethod billing = BillingMethod::SentPaid;
+  AccessTag access = AccessTag::None;
+  Handling handling = Handling::Automated;
+  std::string billed_number;     // line billed: calling, called or third line; empty for cards
+  std::string card_number;       // calling card, empty otherwise
+  std::string requested_person;  // person-to-person only
+  bool emergency = false;
+};
+
+struct PostedChargeLine {
+  std::string kind;  // usage, surcharge, discount, tax or fee
+  std::string description;
+  Money amount = 0;  // signed, whole cents
+};
+
+// What a posted call produced. Stored once per call.
+struct CallPosting {
+  std::string call_id;
+  std::vector<PostedChargeLine> lines;
+  Money total = 0;
+  std::optional<std::int64_t> billable_seconds;  // conversation seconds billed, 0 if unanswered
+  bool person_reached = false;
+};
+
+struct CallRecord {
+  CallRequest request;
+  std::vector<CallEventRecord> events;  // in the order they were appended
+  std::optional<CallPosting> posting;
+};
+
+// A stored rate deck: its text, content hash and effective dates.
+struct StoredRateDeck {
+  std::string name;
+  std::string text;
+  std::string sha256_hex;
+  std::string effective_from;  // ISO 8601 date, empty when the deck states none
+  std::string effective_to;
+  std::string source_path;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The schema version the open database is at.
+  virtual int schema_version() const = 0;
+
+  // Rate decks. The current deck is the most recently added one.
+  virtual Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) = 0;
+  virtual Result<std::optional<StoredRateDeck>> current_rate_deck() = 0;
+
+  // Appends a version of `line`. With `expected_version` 0 the line must not exist yet
+  // (AlreadyExists otherwise); with n > 0 the current version must be n (FailedPrecondition
+  // otherwise, so a concurrent change is never overwritten). The audit entry records the old
+  // and new values.
+  virtual Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
+                                          const std::string& reason,
+                                          const WriteContext& context) = 0;
+  virtual Result<std::optional<LineVersion>> find_line(const std::string& number) = 0;
+  virtual Result<std::vector<LineVersion>> list_lines() = 0;
+  virtual Result<std::vector<LineVersion>> line_history(const std::string& number) = 0;
+
+  // Adds a card with its first state row and opening ledger entries (AlreadyExists if the
+  // number is taken).
+  virtual Status add_card(const Card& card, const std::vector<LedgerEntry>& opening,
+                          const WriteContext& context) = 0;
+  virtual Result<std::optional<CardState>> find_card(const std::string& number) = 0;
+  // Appends a card state row when the current version equals `expected_version`, else fails
+  // with FailedPrecondition so the caller can reread and retry.
+  virtual Result<CardState> append_card_state(const std::string& number, CardStatus status,
+                                              std::int32_t failed_pin_attempts,
+                                              std::int64_t expected_version,
+                                              const std::string& reason,
+                                              const WriteContext& context) = 0;
+  // Returns the card's funds, with the hold and debits of `call_id` when it is not empty.
+  virtual Result<CardFunds> card_funds(const std::string& number,
+                                       const std::string& call_id) = 0;
+  // Appends `entries` atomically. With `require_available` the append fails with
+  // ResourceExhausted, changing nothing, when available funds would drop below zero; this is
+  // what makes concurrent holds on one card safe. With an idempotency key a repeat returns the
+  // first result and appends nothing.
+  virtual Result<CardFunds> append_ledger(const std::string& number,
+                                          const std::vector<LedgerEntry>& entries,
+                                          bool require_available,
+                                          const std::optional<IdempotencyKey>& key,
+                                          const WriteContext& context) = 0;
+
+  virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
+  virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
+  virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;
+  // Posts a completed call: its charge lines and card ledger entries, in one transaction, at
+  // most once per call. A repeat with the same key returns the stored posting; a different
+  // request under the same key fails with AlreadyExists; a second posting of the same call
+  // under another key fails with FailedPrecondition.
+  virtual Result<CallPosting> post_call(const CallPosting& posting,
+                                        const std::string& card_number,
+                                        const std::vector<LedgerEntry>& card_entries,
+                                        const IdempotencyKey& key,
+                                        const WriteContext& context) = 0;
+  // Posts many completed calls in one transaction (bulk import, benchmarks). Each element is
+  // handled as post_call would; the first failure rolls back the whole batch.
+  struct BatchPosting {
+    CallRequest request;
+    std::vector<CallEventRecord> events;
+    CallPosting posting;
+    IdempotencyKey key;
+  };
+  virtual Status post_completed_calls(const std::vector<BatchPosting>& batch,
+                                      const WriteContext& context) = 0;
+};
+
+// Names used in storage, the command line and CSV files.
+std::string_view to_string(LineType type);
+std::string_view to_string(Screening screening);
+std::string_view to_string(CardStatus status);
+std::string_view to_string(CardFunding funding);
+std::string_view to_string(LedgerKind kind);
+std::string_view to_string(CallEvent event);
+std::string_view to_string(AcceptanceMethod method);
+std::optional<LineType> parse_line_type(std::string_view name);
+std::optional<Screening> parse_screening(std::string_view name);
+std::optional<CardStatus> parse_card_status(std::string_view name);
+std::optional<CardFunding> parse_card_funding(std::string_view name);
+std::optional<LedgerKind> parse_ledger_kind(std::string_view name);
+std::optional<CallEvent> parse_call_event(std::string_view name);
+std::optional<AcceptanceMethod> parse_acceptance_method(std::string_view name);
+
+// ISO 8601 UTC text ("2026-03-10T14:00:00Z") for an instant, and back. parse_instant accepts
+// any offset ("2026-03-10T09:00:00-05:00") and rejects text without one.
+std::string format_instant(Instant instant);
+Result<Instant> parse_instant(std::string_view text);
+
+// Lowercase hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace relaygw::billing
