@@ -50,6 +50,7 @@ struct ChargeLine {
   Money amount = 0;          // whole cents in units; negative for discounts
   std::string period;        // usage lines: the rate period
   std::int64_t seconds = 0;  // usage lines: billed seconds in this segment
+  Money per_minute = 0;      // usage lines: the rate applied, in units per minute
 };
 
 struct RatedCall {

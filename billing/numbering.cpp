@@ -1,0 +1,492 @@
+#include "billing/numbering.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#ifndef RELAYGW_DEFAULT_DATA_DIR
+#define RELAYGW_DEFAULT_DATA_DIR "data"
+#endif
+
+namespace relaygw::billing {
+namespace {
+
+constexpr std::string_view kNpaReportFile = "nanp/nanpa_npa_report_2018-10-04.csv";
+constexpr std::string_view kTimeZonesFile = "nanp/libphonenumber_timezones_map_data.txt";
+constexpr std::string_view kGeocodingFile = "nanp/libphonenumber_geocoding_en_1.txt";
+
+constexpr std::array<std::string_view, 7> kTollFreeNpas = {"800", "833", "844", "855",
+                                                           "866", "877", "888"};
+
+struct AreaCode {
+  bool assigned = false;
+  bool geographic = false;
+  std::string state;
+  std::string country;
+  std::string nanpa_time_zone;  // NANPA letter code: "E", "C", "(UTC-10)"
+};
+
+// Prefix keys pack the digit count with the digits, so "1208" and "01208" differ.
+std::uint64_t prefix_key(std::string_view digits) {
+  std::uint64_t key = digits.size();
+  for (char c : digits) {
+    key = key * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return key;
+}
+
+bool all_digits(std::string_view text) {
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return !text.empty();
+}
+
+// Splits one CSV record; quoted fields may contain commas and doubled quotes.
+std::vector<std::string> split_csv(std::string_view line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+Status missing_file(const std::filesystem::path& path) {
+  return Status(StatusCode::NotFound,
+                "number plan file '" + path.string() +
+                    "' not found; pass --data-dir or set RELAYGW_DATA_DIR to the folder that "
+                    "contains nanp/");
+}
+
+// Maps NANPA's time zone letters to an IANA zone, for area codes libphonenumber lacks.
+std::string zone_from_nanpa(std::string_view code) {
+  static const std::unordered_map<std::string_view, std::string_view> kZones = {
+      {"E", "America/New_York"},        {"C", "America/Chicago"},
+      {"M", "America/Denver"},          {"P", "America/Los_Angeles"},
+      {"A", "America/Halifax"},         {"(UTC-10)", "Pacific/Honolulu"},
+      {"(UTC-9)", "America/Anchorage"}, {"(UTC+10)", "Pacific/Guam"},
+      {"UTC-11", "Pacific/Pago_Pago"},
+  };
+  // Several letters ("EC") mean the area spans zones; the first is used.
+  const bool letters = !code.empty() && code[0] != '(' && code[0] != 'U';
+  const auto it = kZones.find(letters ? code.substr(0, 1) : code);
+  return it == kZones.end() ? std::string() : std::string(it->second);
+}
+
+// Length of the ITU country code that starts `digits` (E.164 without "+").
+std::size_t country_code_length(std::string_view digits) {
+  if (digits[0] == '1' || digits[0] == '7') {
+    return 1;
+  }
+  static constexpr std::array<std::string_view, 41> kTwoDigit = {
+      "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
+      "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61",
+      "62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93"};
+  static constexpr std::array<std::string_view, 3> kMoreTwoDigit = {"94", "95", "98"};
+  const std::string_view two = digits.substr(0, 2);
+  for (std::string_view code : kTwoDigit) {
+    if (code == two) {
+      return 2;
+    }
+  }
+  for (std::string_view code : kMoreTwoDigit) {
+    if (code == two) {
+      return 2;
+    }
+  }
+  return 3;
+}
+
+Result<NumberInfo> invalid(std::string_view dialed, const std::string& reason) {
+  return Result<NumberInfo>(StatusCode::InvalidArgument,
+                            "invalid number '" + std::string(dialed) + "': " + reason);
+}
+
+constexpr std::string_view kDialingHelp =
+    "dial 10 digits, 1 or 0 and 10 digits, 011 and an international number, or +E.164";
+
+}  // namespace
+
+struct NumberPlan::Data {
+  std::array<AreaCode, 1000> area_codes;
+  std::unordered_map<std::uint64_t, std::string> zones;   // key: prefix_key("1" + digits)
+  std::unordered_map<std::uint64_t, std::string> places;  // key: prefix_key("1" + digits)
+  std::size_t area_code_count = 0;
+
+  Status load_area_codes(const std::filesystem::path& path);
+  Status load_prefix_file(const std::filesystem::path& path,
+                          std::unordered_map<std::uint64_t, std::string>& into);
+  Result<NumberInfo> classify_nanp(NumberInfo info) const;
+  void place(NumberInfo& info) const;
+};
+
+Status NumberPlan::Data::load_area_codes(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return missing_file(path);
+  }
+  std::string line;
+  std::getline(in, line);  // "File Date,10/04/2018"
+  std::getline(in, line);
+  const std::vector<std::string> header = split_csv(line);
+  auto column = [&header](std::string_view name) -> int {
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  const int npa_col = column("NPA_ID");
+  const int assigned_col = column("ASSIGNED");
+  const int use_col = column("USE");
+  const int location_col = column("LOCATION");
+  const int country_col = column("COUNTRY");
+  const int zone_col = column("TIME_ZONE");
+  if (npa_col < 0 || assigned_col < 0 || use_col < 0 || location_col < 0 || country_col < 0 ||
+      zone_col < 0) {
+    return Status(StatusCode::Corrupt, "NANPA report '" + path.string() +
+                                           "' line 2 lacks one of the columns NPA_ID, ASSIGNED, "
+                                           "USE, LOCATION, COUNTRY, TIME_ZONE; restore the file");
+  }
+  const auto width = static_cast<std::size_t>(
+      std::max({npa_col, assigned_col, use_col, location_col, country_col, zone_col}));
+
+  int line_number = 2;
+  while (std::getline(in, line)) {
+    ++line_number;
+    const std::vector<std::string> fields = split_csv(line);
+    if (fields.size() <= width || fields[npa_col].size() != 3 || !all_digits(fields[npa_col])) {
+      return Status(StatusCode::Corrupt, "NANPA report '" + path.string() + "' line " +
+                                             std::to_string(line_number) +
+                                             " is not an NPA record; restore the file");
+    }
+    AreaCode& area = area_codes[std::stoi(fields[npa_col])];
+    area.assigned = fields[assigned_col] == "Yes";
+    area.geographic = fields[use_col] == "G" && !fields[location_col].empty() &&
+                      fields[location_col] != "NANP AREA";
+    area.state = fields[location_col];
+    area.country = fields[country_col];
+    area.nanpa_time_zone = fields[zone_col];
+    if (area.assigned) {
+      ++area_code_count;
+    }
+  }
+  return Status::ok();
+}
+
+// Reads a libphonenumber "prefix|value" file, skipping comments and blank lines.
+Status NumberPlan::Data::load_prefix_file(const std::filesystem::path& path,
+                                          std::unordered_map<std::uint64_t, std::string>& into) {
+  std::ifstream in(path);
+  if (!in) {
+    return missing_file(path);
+  }
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    const auto bar = line.find('|');
+    const std::string_view prefix = std::string_view(line).substr(0, bar);
+    if (bar == std::string::npos || prefix.size() > 15 || !all_digits(prefix)) {
+      return Status(StatusCode::Corrupt, "'" + path.string() + "' line " +
+                                             std::to_string(line_number) + " is not " +
+                                             "'prefix|value': '" + line + "'; restore the file");
+    }
+    into.emplace(prefix_key(prefix), line.substr(bar + 1));
+  }
+  return Status::ok();
+}
+
+// Fills state, country, rate center and time zone of a NANP number from the loaded data.
+void NumberPlan::Data::place(NumberInfo& info) const {
+  const AreaCode& area = area_codes[std::stoi(info.npa)];
+  info.state = area.state;
+  info.country = area.country;
+
+  const std::string digits = "1" + info.npa + info.nxx + info.line;
+  for (std::size_t length = 7; length >= 4; --length) {
+    const auto it = places.find(prefix_key(std::string_view(digits).substr(0, length)));
+    if (it != places.end()) {
+      info.rate_center = it->second;
+      info.rate_center_exact = length == 7;
+      break;
+    }
+  }
+  // Longest prefix wins. A prefix may list several zones ("America/Boise&America/Los_Angeles");
+  // NOTE: the first listed zone is used, which can be wrong for exchanges on a zone line.
+  for (std::size_t length = digits.size(); length >= 2; --length) {
+    const auto it = zones.find(prefix_key(std::string_view(digits).substr(0, length)));
+    if (it != zones.end()) {
+      info.time_zone = it->second.substr(0, it->second.find('&'));
+      break;
+    }
+  }
+  if (info.time_zone.empty()) {
+    info.time_zone = zone_from_nanpa(area.nanpa_time_zone);
+  }
+}
+
+Result<NumberInfo> NumberPlan::Data::classify_nanp(NumberInfo info) const {
+  const std::string& dialed = info.dialed;
+  info.country_code = "1";
+  info.e164 = "+1" + info.npa + info.nxx + info.line;
+  auto is_n11 = [](std::string_view code) { return code[1] == '1' && code[2] == '1'; };
+
+  if (info.npa[0] == '0' || info.npa[0] == '1') {
+    return invalid(dialed, "area code " + info.npa + " starts with " + info.npa[0] +
+                               "; NANP area codes start with 2-9");
+  }
+  if (is_n11(info.npa)) {
+    return invalid(
+        dialed, "area code " + info.npa + " is an N11 service code; dial the three digits alone");
+  }
+  if (info.nxx[0] == '0' || info.nxx[0] == '1') {
+    return invalid(dialed, "exchange code " + info.nxx + " starts with " + info.nxx[0] +
+                               "; NANP exchange codes start with 2-9");
+  }
+  if (is_n11(info.nxx)) {
+    return invalid(dialed, "exchange code " + info.nxx + " is an N11 service code, which is " +
+                               "never assigned as an exchange");
+  }
+
+  for (std::string_view toll_free : kTollFreeNpas) {
+    if (info.npa == toll_free) {
+      info.kind = NumberKind::TollFree;
+      return info;
+    }
+  }
+  if (info.npa == "900") {
+    info.kind = NumberKind::Premium;
+    return info;
+  }
+  const AreaCode& area = area_codes[std::stoi(info.npa)];
+  if (!area.assigned) {
+    return invalid(dialed, "area code " + info.npa +
+                               " is not assigned in the NANPA report of 2018-10-04; check the "
+                               "number");
+  }
+  if (!area.geographic) {
+    info.kind = NumberKind::NonGeographic;
+    info.country = area.country;
+    return info;
+  }
+
+  place(info);
+  if (info.nxx == "976") {
+    info.kind = NumberKind::Premium;
+  } else if (info.nxx == "555" && info.line.starts_with("01")) {
+    info.kind = NumberKind::Fictional;
+  } else if (info.nxx == "555" && info.line == "1212") {
+    info.kind = NumberKind::DirectoryAssistance;
+  } else {
+    info.kind = NumberKind::Geographic;
+  }
+  return info;
+}
+
+std::string_view to_string(NumberKind kind) {
+  switch (kind) {
+    case NumberKind::Geographic:
+      return "geographic";
+    case NumberKind::Fictional:
+      return "fictional";
+    case NumberKind::TollFree:
+      return "toll-free";
+    case NumberKind::Premium:
+      return "premium";
+    case NumberKind::NonGeographic:
+      return "non-geographic";
+    case NumberKind::Emergency:
+      return "emergency";
+    case NumberKind::Relay:
+      return "relay";
+    case NumberKind::DirectoryAssistance:
+      return "directory-assistance";
+    case NumberKind::ServiceCode:
+      return "service-code";
+    case NumberKind::International:
+      return "international";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DialPrefix prefix) {
+  switch (prefix) {
+    case DialPrefix::None:
+      return "none";
+    case DialPrefix::One:
+      return "1+";
+    case DialPrefix::Zero:
+      return "0+";
+    case DialPrefix::International:
+      return "011+";
+    case DialPrefix::Plus:
+      return "+";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Removes the formatting characters people type; anything else but digits and a leading "+"
+// is left in place for the caller to reject.
+std::string strip_formatting(std::string_view dialed) {
+  std::string digits;
+  for (char c : dialed) {
+    if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')') {
+      continue;
+    }
+    digits += c;
+  }
+  return digits;
+}
+
+}  // namespace
+
+bool is_emergency_number(std::string_view dialed) {
+  const std::string digits = strip_formatting(dialed);
+  return digits == "911" || digits == "1911" || digits == "0911" || digits == "+1911";
+}
+
+std::filesystem::path default_data_dir() {
+  if (const char* dir = std::getenv("RELAYGW_DATA_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  return RELAYGW_DEFAULT_DATA_DIR;
+}
+
+Result<NumberPlan> NumberPlan::load(const std::filesystem::path& data_dir) {
+  auto data = std::make_unique<Data>();
+  if (Status status = data->load_area_codes(data_dir / kNpaReportFile); !status) {
+    return status;
+  }
+  if (Status status = data->load_prefix_file(data_dir / kTimeZonesFile, data->zones); !status) {
+    return status;
+  }
+  if (Status status = data->load_prefix_file(data_dir / kGeocodingFile, data->places); !status) {
+    return status;
+  }
+  return NumberPlan(std::move(data));
+}
+
+NumberPlan::NumberPlan(std::unique_ptr<Data> data) : data_(std::move(data)) {}
+NumberPlan::NumberPlan(NumberPlan&&) noexcept = default;
+NumberPlan& NumberPlan::operator=(NumberPlan&&) noexcept = default;
+NumberPlan::~NumberPlan() = default;
+
+std::size_t NumberPlan::area_code_count() const { return data_->area_code_count; }
+std::size_t NumberPlan::prefix_count() const { return data_->zones.size() + data_->places.size(); }
+
+Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
+  NumberInfo info;
+  info.dialed = std::string(dialed);
+  std::string digits = strip_formatting(dialed);
+  if (digits.empty()) {
+    return invalid(dialed, "no digits; " + std::string(kDialingHelp));
+  }
+  if (digits[0] == '+') {
+    info.prefix = DialPrefix::Plus;
+    digits.erase(0, 1);
+  }
+  for (char c : digits) {
+    if (c < '0' || c > '9') {
+      return invalid(dialed, std::string("contains '") + c + "'; use digits only, letters " +
+                                 "and symbols are not accepted");
+    }
+  }
+
+  // N11 service codes, alone or after 1 or 0.
+  std::string_view code = digits;
+  if (info.prefix == DialPrefix::None && code.size() == 4 && (code[0] == '1' || code[0] == '0')) {
+    info.prefix = code[0] == '1' ? DialPrefix::One : DialPrefix::Zero;
+    code.remove_prefix(1);
+  } else if (info.prefix == DialPrefix::Plus && code.size() == 4 && code[0] == '1') {
+    code.remove_prefix(1);
+  }
+  if (code.size() == 3 && code[0] >= '2' && code[1] == '1' && code[2] == '1') {
+    info.e164 = std::string(code);
+    info.country_code = "1";
+    info.kind = code == "911"   ? NumberKind::Emergency
+                : code == "711" ? NumberKind::Relay
+                : code == "411" ? NumberKind::DirectoryAssistance
+                                : NumberKind::ServiceCode;
+    return info;
+  }
+  info.prefix = info.prefix == DialPrefix::Plus ? DialPrefix::Plus : DialPrefix::None;
+
+  // International: 011 + number, or + and a country code other than 1.
+  std::string_view international;
+  if (info.prefix == DialPrefix::None && digits.starts_with("011")) {
+    info.prefix = DialPrefix::International;
+    international = std::string_view(digits).substr(3);
+  } else if (info.prefix == DialPrefix::Plus && !digits.starts_with("1")) {
+    international = digits;
+  }
+  if (info.prefix == DialPrefix::International || !international.empty()) {
+    if (international.empty() || international[0] == '0') {
+      return invalid(
+          dialed, "no country code after the international prefix; " + std::string(kDialingHelp));
+    }
+    if (international[0] == '1') {
+      return invalid(dialed, "country code 1 is the NANP; dial 1 and 10 digits instead");
+    }
+    if (international.size() < 7 || international.size() > 15) {
+      return invalid(dialed, std::to_string(international.size()) +
+                                 " digits after the prefix; an international number has 7 "
+                                 "to 15 digits including the country code");
+    }
+    info.kind = NumberKind::International;
+    info.e164 = "+" + std::string(international);
+    info.country_code = std::string(international.substr(0, country_code_length(international)));
+    info.country = "+" + info.country_code;
+    return info;
+  }
+
+  // NANP: 10 digits, 1 or 0 and 10 digits, or +1 and 10 digits.
+  std::string_view national = digits;
+  if (digits.size() == 11 && digits[0] == '1') {
+    info.prefix = info.prefix == DialPrefix::Plus ? DialPrefix::Plus : DialPrefix::One;
+    national.remove_prefix(1);
+  } else if (digits.size() == 11 && digits[0] == '0' && info.prefix == DialPrefix::None) {
+    info.prefix = DialPrefix::Zero;
+    national.remove_prefix(1);
+  } else if (digits.size() != 10 || info.prefix == DialPrefix::Plus) {
+    return invalid(dialed, std::to_string(digits.size()) + " digits; " + std::string(kDialingHelp));
+  }
+  info.npa = std::string(national.substr(0, 3));
+  info.nxx = std::string(national.substr(3, 3));
+  info.line = std::string(national.substr(6, 4));
+  return data_->classify_nanp(std::move(info));
+}
+
+}  // namespace relaygw::billing
