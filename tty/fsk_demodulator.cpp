@@ -1,0 +1,387 @@
+#include "tty/fsk_demodulator.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <vector>
+
+#include "tty/detail/block_mixer.hpp"
+#include "tty/detail/carrier_detector.hpp"
+
+namespace relaygw::tty {
+namespace {
+
+using detail::BlockSums;
+
+constexpr double kMarkHz = 1400.0;
+constexpr double kSpaceHz = 1800.0;
+
+// History of block sums kept for timing searches and for decoding the characters that arrived
+// before the carrier detector was sure (a power of two, about 1 s at 1 kHz).
+constexpr std::int64_t kRingBlocks = 1024;
+// How far back from the carrier-on decision the receiver searches for characters, in blocks
+// (about 1 ms each). Detection at -9 dB SNR takes up to about 200 ms.
+constexpr std::int64_t kLookbackBlocks = 320;
+// A character needs at least this median decision quality (tone energy difference per bit as
+// a fraction of the bit's band energy: about 1 for a clean signal, 0.1 at -9 dB SNR and 0.01
+// for noise alone).
+constexpr double kMinQuality = 0.03;
+// The start bit must be space, and the stop bit mark, by at least this fraction of the
+// character's quality. Speech that happens to pass the other checks rarely keeps a tone
+// through the stop bit.
+constexpr double kFramingMargin = 0.1;
+
+double frame_quality(const std::array<double, 7>& q) {
+  return (-q[0] + std::abs(q[1]) + std::abs(q[2]) + std::abs(q[3]) + std::abs(q[4]) +
+          std::abs(q[5]) + q[6]) /
+         7.0;
+}
+
+// Median of |q| over the seven bits: a burst of speech or noise that fills two or three bits
+// of a frame cannot raise it, while a carrier raises every bit.
+double median_magnitude(const std::array<double, 7>& q) {
+  std::array<double, 7> magnitude{};
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    magnitude[i] = std::abs(q[i]);
+  }
+  std::nth_element(magnitude.begin(), magnitude.begin() + 3, magnitude.end());
+  return magnitude[3];
+}
+
+struct FrameCandidate {
+  std::int64_t start = 0;  // block where the start bit begins
+  double bit_blocks = 0.0;
+  BaudRate baud = BaudRate::Baud45_45;
+  double metric = -std::numeric_limits<double>::infinity();
+  std::array<double, 7> difference{};  // mark minus space energy of start, data, stop bits
+  std::array<double, 7> quality{};     // difference as a fraction of the bit's band energy
+};
+
+}  // namespace
+
+struct FskDemodulator::Impl {
+  Impl(DemodulatorConfig config, DemodulatorListener& listener);
+
+  void push(std::span<const float> samples);
+  void flush();
+
+ private:
+  void on_block(const BlockSums& block);
+  void start_session();
+  void end_session();
+  void set_rotation();
+  void rotate_history(std::int64_t from);
+  void run_hunter();
+  bool try_character(std::int64_t candidate);
+  void evaluate(std::int64_t start, double bit_blocks, FrameCandidate& best) const;
+  void search_baud(std::int64_t low, std::int64_t high, BaudRate baud,
+                   FrameCandidate& best) const;
+  double window_difference(std::int64_t from, std::int64_t to) const;
+  double seconds(std::int64_t block) const { return block * seconds_per_block_; }
+
+  DemodulatorConfig config_;
+  DemodulatorListener& listener_;
+  detail::BlockMixer mixer_;
+  detail::CarrierDetector detector_;
+  double seconds_per_block_ = 0.001;
+  double samples_per_block_ = 8.0;
+  double bit_blocks_45_ = 22.0;
+  double bit_blocks_50_ = 20.0;
+  std::int64_t half_bit_ = 11;
+  std::int64_t blocks_needed_ = 0;
+
+  // Ring buffers indexed by block number & (kRingBlocks - 1). The prefix sums at index k
+  // hold the sum of the rotated block sums before block k.
+  std::vector<std::complex<float>> raw_mark_;
+  std::vector<std::complex<float>> raw_space_;
+  std::vector<std::complex<double>> prefix_mark_;
+  std::vector<std::complex<double>> prefix_space_;
+  std::vector<double> prefix_energy_;
+  std::int64_t blocks_ = 0;
+
+  // Rotation that moves the locked tone offsets to 0 Hz.
+  std::complex<double> mark_phasor_{1.0, 0.0};
+  std::complex<double> space_phasor_{1.0, 0.0};
+  std::complex<double> mark_step_{1.0, 0.0};
+  std::complex<double> space_step_{1.0, 0.0};
+
+  bool session_open_ = false;
+  bool off_pending_ = false;
+  std::int64_t session_start_ = 0;
+  std::int64_t session_end_ = 0;
+  std::int64_t off_block_ = 0;
+  std::int64_t hunt_pos_ = 0;
+  std::int64_t hunt_limit_ = 0;
+  double baud_evidence_ = 0.0;  // > 0 favours 45.45, < 0 favours 50
+};
+
+FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listener)
+    : config_(config),
+      listener_(listener),
+      mixer_(std::clamp(config.sample_rate_hz, 8000.0, 48000.0), kMarkHz, kSpaceHz),
+      detector_(mixer_.block_rate_hz(), mixer_.block_size()),
+      raw_mark_(kRingBlocks),
+      raw_space_(kRingBlocks),
+      prefix_mark_(kRingBlocks),
+      prefix_space_(kRingBlocks),
+      prefix_energy_(kRingBlocks) {
+  const double block_rate = mixer_.block_rate_hz();
+  seconds_per_block_ = 1.0 / block_rate;
+  samples_per_block_ = mixer_.block_size();
+  bit_blocks_45_ = block_rate / bits_per_second(BaudRate::Baud45_45);
+  bit_blocks_50_ = block_rate / bits_per_second(BaudRate::Baud50);
+  half_bit_ = static_cast<std::int64_t>(std::lround(bit_blocks_45_ / 2.0));
+  // The timing search reaches two half bits past a candidate, then needs seven bits.
+  blocks_needed_ = 2 * half_bit_ + static_cast<std::int64_t>(std::ceil(7.0 * bit_blocks_45_)) + 4;
+}
+
+void FskDemodulator::Impl::push(std::span<const float> samples) {
+  mixer_.push(samples, [this](const BlockSums& block) { on_block(block); });
+}
+
+void FskDemodulator::Impl::flush() {
+  // Silence lets the detector drop the carrier and the hunter finish the last characters.
+  const std::int64_t tail =
+      blocks_needed_ + detail::CarrierDetector::kFrameBlocks * 5;
+  for (std::int64_t i = 0; i < tail; ++i) {
+    on_block(BlockSums{});
+  }
+  if (session_open_ || off_pending_) {
+    hunt_limit_ = hunt_pos_;
+    end_session();
+  }
+}
+
+void FskDemodulator::Impl::on_block(const BlockSums& block) {
+  const std::int64_t k = blocks_;
+  const auto slot = static_cast<std::size_t>(k & (kRingBlocks - 1));
+  const auto next = static_cast<std::size_t>((k + 1) & (kRingBlocks - 1));
+  raw_mark_[slot] = block.mark;
+  raw_space_[slot] = block.space;
+  prefix_mark_[next] = prefix_mark_[slot] + std::complex<double>(block.mark) * mark_phasor_;
+  prefix_space_[next] = prefix_space_[slot] + std::complex<double>(block.space) * space_phasor_;
+  prefix_energy_[next] = prefix_energy_[slot] + block.energy;
+  mark_phasor_ *= mark_step_;
+  space_phasor_ *= space_step_;
+  if ((k & 1023) == 0) {
+    mark_phasor_ /= std::abs(mark_phasor_);
+    space_phasor_ /= std::abs(space_phasor_);
+  }
+  blocks_ = k + 1;
+
+  const detail::CarrierChange change = detector_.push(block);
+  if (change == detail::CarrierChange::OffsetsChanged && session_open_) {
+    set_rotation();
+    rotate_history(session_start_ - 4);
+  } else if (change != detail::CarrierChange::None) {
+    if (detector_.on()) {
+      start_session();
+    } else {
+      // The detector needs a few frames to notice the loss; characters after the real end
+      // fail the quality checks.
+      off_pending_ = true;
+      off_block_ = blocks_ - detail::CarrierDetector::kFrameBlocks * 3;
+      hunt_limit_ = blocks_;
+    }
+  }
+  run_hunter();
+}
+
+void FskDemodulator::Impl::start_session() {
+  if (off_pending_) {
+    // NOTE: a carrier that returns within about 0.2 s of dropping ends the previous session
+    // here, so its last character can be lost.
+    hunt_limit_ = hunt_pos_;
+    end_session();
+  }
+  const std::int64_t oldest = blocks_ - kRingBlocks + blocks_needed_;
+  std::int64_t start = std::max({blocks_ - kLookbackBlocks, session_end_, oldest, std::int64_t{4}});
+  if (detector_.rise_block() >= 0) {
+    start = std::max(start, detector_.rise_block() - 4 * half_bit_);
+  }
+
+  set_rotation();
+  rotate_history(start - 4);
+
+  session_open_ = true;
+  session_start_ = start;
+  hunt_pos_ = start;
+  hunt_limit_ = std::numeric_limits<std::int64_t>::max();
+  baud_evidence_ = 0.0;
+  if (config_.baud == BaudSetting::Baud45_45) {
+    baud_evidence_ = 1e9;
+  } else if (config_.baud == BaudSetting::Baud50) {
+    baud_evidence_ = -1e9;
+  }
+  const std::int64_t onset = detector_.rise_block() >= 0 ? detector_.rise_block() : start;
+  listener_.on_carrier(CarrierEvent{true, seconds(onset), kMarkHz + detector_.mark_offset_hz()});
+}
+
+void FskDemodulator::Impl::end_session() {
+  session_open_ = false;
+  off_pending_ = false;
+  session_end_ = hunt_limit_;
+  listener_.on_carrier(CarrierEvent{false, seconds(std::max(off_block_, session_start_)), 0.0});
+}
+
+void FskDemodulator::Impl::set_rotation() {
+  const double block_rate = mixer_.block_rate_hz();
+  const double mark_angle = -2.0 * std::numbers::pi * detector_.mark_offset_hz() / block_rate;
+  const double space_angle = -2.0 * std::numbers::pi * detector_.space_offset_hz() / block_rate;
+  mark_step_ = std::polar(1.0, mark_angle);
+  space_step_ = std::polar(1.0, space_angle);
+}
+
+// Recomputes the prefix sums from block `from` on with the current tone rotation.
+void FskDemodulator::Impl::rotate_history(std::int64_t from) {
+  mark_phasor_ = {1.0, 0.0};
+  space_phasor_ = {1.0, 0.0};
+  for (std::int64_t k = from; k < blocks_; ++k) {
+    const auto slot = static_cast<std::size_t>(k & (kRingBlocks - 1));
+    const auto next = static_cast<std::size_t>((k + 1) & (kRingBlocks - 1));
+    prefix_mark_[next] =
+        prefix_mark_[slot] + std::complex<double>(raw_mark_[slot]) * mark_phasor_;
+    prefix_space_[next] =
+        prefix_space_[slot] + std::complex<double>(raw_space_[slot]) * space_phasor_;
+    mark_phasor_ *= mark_step_;
+    space_phasor_ *= space_step_;
+  }
+}
+
+// Mark minus space energy over blocks [from, to).
+double FskDemodulator::Impl::window_difference(std::int64_t from, std::int64_t to) const {
+  const auto a = static_cast<std::size_t>(from & (kRingBlocks - 1));
+  const auto b = static_cast<std::size_t>(to & (kRingBlocks - 1));
+  return std::norm(prefix_mark_[b] - prefix_mark_[a]) -
+         std::norm(prefix_space_[b] - prefix_space_[a]);
+}
+
+void FskDemodulator::Impl::run_hunter() {
+  while (hunt_pos_ < hunt_limit_ && hunt_pos_ + blocks_needed_ <= blocks_) {
+    const std::int64_t k = hunt_pos_;
+    // A start bit begins where the next half bit turns space.
+    if (window_difference(k, k + half_bit_) >= 0.0) {
+      ++hunt_pos_;
+      continue;
+    }
+    if (!try_character(k)) {
+      ++hunt_pos_;
+    }
+  }
+  if (off_pending_ && hunt_pos_ >= hunt_limit_) {
+    end_session();
+  }
+}
+
+void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks,
+                                    FrameCandidate& candidate) const {
+  std::array<double, 7> difference{};
+  std::array<double, 7> quality{};
+  double metric = 0.0;
+  std::int64_t from = start;
+  for (int bit = 0; bit < 7; ++bit) {
+    const std::int64_t to = start + std::lround((bit + 1) * bit_blocks);
+    const auto a = static_cast<std::size_t>(from & (kRingBlocks - 1));
+    const auto b = static_cast<std::size_t>(to & (kRingBlocks - 1));
+    const double d = std::norm(prefix_mark_[b] - prefix_mark_[a]) -
+                     std::norm(prefix_space_[b] - prefix_space_[a]);
+    const double energy = prefix_energy_[b] - prefix_energy_[a];
+    difference[bit] = d;
+    const double samples = static_cast<double>(to - from) * samples_per_block_;
+    quality[bit] = energy > 0.0 ? 2.0 * d / (samples * energy) : 0.0;
+    if (bit == 0) {
+      metric -= d;
+    } else if (bit == 6) {
+      metric += d;
+    } else {
+      metric += std::abs(d);
+    }
+    from = to;
+  }
+  // Energies grow with the square of the bit length, so compare rates per unit length.
+  metric /= bit_blocks * bit_blocks;
+  if (metric > candidate.metric) {
+    candidate.start = start;
+    candidate.bit_blocks = bit_blocks;
+    candidate.metric = metric;
+    candidate.difference = difference;
+    candidate.quality = quality;
+  }
+}
+
+void FskDemodulator::Impl::search_baud(std::int64_t low, std::int64_t high, BaudRate baud,
+                                       FrameCandidate& best) const {
+  const double bit_blocks = baud == BaudRate::Baud50 ? bit_blocks_50_ : bit_blocks_45_;
+  best.baud = baud;
+  for (std::int64_t t = low; t <= high; ++t) {
+    evaluate(t, bit_blocks, best);
+  }
+  // Follow the metric further if it still rises at the end of the range.
+  while (best.start == high && high < low + 3 * half_bit_) {
+    ++high;
+    evaluate(high, bit_blocks, best);
+  }
+}
+
+bool FskDemodulator::Impl::try_character(std::int64_t candidate) {
+  const std::int64_t low = std::max(candidate - 2, session_start_ - 2);
+  const std::int64_t high = candidate + half_bit_;
+
+  FrameCandidate rate45;
+  FrameCandidate rate50;
+  if (baud_evidence_ > -1e8) {
+    search_baud(low, high, BaudRate::Baud45_45, rate45);
+  }
+  if (baud_evidence_ < 1e8) {
+    search_baud(low, high, BaudRate::Baud50, rate50);
+  }
+
+  // Choose the rate from this character and the ones before it in the transmission. The
+  // quality is normalised by the band energy of each bit, so noise weighs the same at both
+  // rates and the evidence adds up across characters.
+  double preference = baud_evidence_;
+  if (std::abs(baud_evidence_) < 1e8) {
+    const double quality45 = frame_quality(rate45.quality);
+    const double quality50 = frame_quality(rate50.quality);
+    const double scale = std::max({quality45, quality50, 1e-30});
+    preference += (quality45 - quality50) / scale;
+  }
+  const FrameCandidate& best = preference >= 0.0 ? rate45 : rate50;
+
+  // Frame checks: enough tone energy overall, a space start bit and a mark stop bit.
+  const auto& q = best.quality;
+  const double quality = frame_quality(q);
+  if (median_magnitude(q) < kMinQuality || q[0] > -kFramingMargin * quality ||
+      q[6] < kFramingMargin * quality) {
+    return false;
+  }
+  if (std::abs(baud_evidence_) < 1e8) {
+    baud_evidence_ = std::clamp(preference, -4.0, 4.0);
+  }
+
+  std::uint8_t code = 0;
+  for (int bit = 0; bit < 5; ++bit) {
+    if (best.difference[bit + 1] > 0.0) {
+      code |= static_cast<std::uint8_t>(1u << bit);
+    }
+  }
+  listener_.on_code(ReceivedCode{code, seconds(best.start), best.baud});
+  // The next start bit can follow 1.5 stop bits after this one.
+  hunt_pos_ = best.start + std::lround(7.5 * best.bit_blocks) - 2;
+  return true;
+}
+
+FskDemodulator::FskDemodulator(DemodulatorConfig config, DemodulatorListener& listener)
+    : impl_(new Impl(config, listener)) {}
+
+FskDemodulator::~FskDemodulator() { delete impl_; }
+
+void FskDemodulator::push(std::span<const float> samples) { impl_->push(samples); }
+
+void FskDemodulator::flush() { impl_->flush(); }
+
+}  // namespace relaygw::tty
