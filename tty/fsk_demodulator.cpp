@@ -78,8 +78,7 @@ struct FskDemodulator::Impl {
   void run_hunter();
   bool try_character(std::int64_t candidate);
   void evaluate(std::int64_t start, double bit_blocks, FrameCandidate& best) const;
-  void search_baud(std::int64_t low, std::int64_t high, BaudRate baud,
-                   FrameCandidate& best) const;
+  void search_baud(std::int64_t low, std::int64_t high, BaudRate baud, FrameCandidate& best) const;
   double window_difference(std::int64_t from, std::int64_t to) const;
   double seconds(std::int64_t block) const { return block * seconds_per_block_; }
 
@@ -145,8 +144,7 @@ void FskDemodulator::Impl::push(std::span<const float> samples) {
 
 void FskDemodulator::Impl::flush() {
   // Silence lets the detector drop the carrier and the hunter finish the last characters.
-  const std::int64_t tail =
-      blocks_needed_ + detail::CarrierDetector::kFrameBlocks * 5;
+  const std::int64_t tail = blocks_needed_ + detail::CarrierDetector::kFrameBlocks * 5;
   for (std::int64_t i = 0; i < tail; ++i) {
     on_block(BlockSums{});
   }
@@ -243,8 +241,7 @@ void FskDemodulator::Impl::rotate_history(std::int64_t from) {
   for (std::int64_t k = from; k < blocks_; ++k) {
     const auto slot = static_cast<std::size_t>(k & (kRingBlocks - 1));
     const auto next = static_cast<std::size_t>((k + 1) & (kRingBlocks - 1));
-    prefix_mark_[next] =
-        prefix_mark_[slot] + std::complex<double>(raw_mark_[slot]) * mark_phasor_;
+    prefix_mark_[next] = prefix_mark_[slot] + std::complex<double>(raw_mark_[slot]) * mark_phasor_;
     prefix_space_[next] =
         prefix_space_[slot] + std::complex<double>(raw_space_[slot]) * space_phasor_;
     mark_phasor_ *= mark_step_;

@@ -23,15 +23,15 @@ struct DemodulatorConfig {
 };
 
 struct ReceivedCode {
-  std::uint8_t code = 0;   // 0..31
-  double time_s = 0.0;     // start of the start bit, seconds from the stream start
+  std::uint8_t code = 0;  // 0..31
+  double time_s = 0.0;    // start of the start bit, seconds from the stream start
   BaudRate baud = BaudRate::Baud45_45;
 };
 
 struct CarrierEvent {
   bool on = false;
   double time_s = 0.0;
-  double mark_hz = 0.0;    // estimated mark tone when on; 0 when off
+  double mark_hz = 0.0;  // estimated mark tone when on; 0 when off
 };
 
 // Receives the demodulator's output, called from inside push() and flush().

@@ -49,10 +49,9 @@ void TtyReceiver::Listener::on_carrier(const CarrierEvent& event) {
 
 Result<DecodedAudio> decode_audio(const Audio& audio, const DecodeOptions& options) {
   if (!(audio.sample_rate_hz >= 8000.0 && audio.sample_rate_hz <= 48000.0)) {
-    return Result<DecodedAudio>(
-        StatusCode::InvalidArgument,
-        "sample rate " + std::to_string(audio.sample_rate_hz) +
-            " Hz is not supported; resample the audio to 8000 to 48000 Hz");
+    return Result<DecodedAudio>(StatusCode::InvalidArgument,
+                                "sample rate " + std::to_string(audio.sample_rate_hz) +
+                                    " Hz is not supported; resample the audio to 8000 to 48000 Hz");
   }
   TtyReceiver receiver(ReceiverConfig{audio.sample_rate_hz, options.baud, options.convention});
   receiver.push(audio.samples);

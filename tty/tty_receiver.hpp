@@ -75,9 +75,9 @@ struct DecodeOptions {
 };
 
 struct DecodedAudio {
-  std::string text;               // the characters of `chars`, CR and LF included
-  std::vector<TimedChar> chars;   // each with the start time of its code, in seconds
-  std::optional<BaudRate> baud;   // empty when nothing was decoded
+  std::string text;              // the characters of `chars`, CR and LF included
+  std::vector<TimedChar> chars;  // each with the start time of its code, in seconds
+  std::optional<BaudRate> baud;  // empty when nothing was decoded
   std::vector<CarrierEvent> carrier;
 };
 

@@ -163,8 +163,7 @@ CarrierChange CarrierDetector::finish_frame() {
     space_offset_hz_ = refine_offset(space_average_, space_index);
   } else {
     const double mark = silent ? 0.0 : tone_energy(mark_groups_, mark_index_) * sample_scale_;
-    const double space =
-        silent ? 0.0 : tone_energy(space_groups_, space_index_) * sample_scale_;
+    const double space = silent ? 0.0 : tone_energy(space_groups_, space_index_) * sample_scale_;
     mark_average_[mark_index_] += kAverageWeight * (mark - mark_average_[mark_index_]);
     space_average_[space_index_] += kAverageWeight * (space - space_average_[space_index_]);
   }

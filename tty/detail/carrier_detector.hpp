@@ -47,16 +47,13 @@ class CarrierDetector {
   double score() const { return score_; }
 
  private:
-  static double offset_hz(int index) {
-    return (index - kOffsetCount / 2) * kOffsetStepHz;
-  }
+  static double offset_hz(int index) { return (index - kOffsetCount / 2) * kOffsetStepHz; }
 
   CarrierChange finish_frame();
   void update_bank(bool silent);
   double search_pair(int& mark_index, int& space_index) const;
   double refine_offset(const std::array<double, kOffsetCount>& energy, int index) const;
-  float tone_energy(const std::array<std::complex<float>, kFrameGroups>& groups,
-                    int index) const;
+  float tone_energy(const std::array<std::complex<float>, kFrameGroups>& groups, int index) const;
 
   double sample_scale_ = 0.0;  // 2 / (samples per frame): |sum|^2 to tone energy
   std::array<std::array<std::complex<float>, kFrameGroups>, kOffsetCount> bank_{};
