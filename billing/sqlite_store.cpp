@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
 #include "billing/migrations.hpp"
@@ -24,16 +24,11 @@ Status sqlite_error(sqlite3* db, int code, std::string_view what) {
 }
 
 nlohmann::json line_to_json(const Line& line) {
-  return {{"number", line.number},
-          {"listing_name", line.listing_name},
-          {"type", to_string(line.type)},
-          {"screening", to_string(line.screening)},
-          {"state", line.state},
-          {"rate_center", line.rate_center},
-          {"time_zone", line.time_zone},
-          {"pic", line.pic},
-          {"is_tty", line.is_tty},
-          {"tty_discount_eligible", line.tty_discount_eligible}};
+  return {{"number", line.number},        {"listing_name", line.listing_name},
+          {"type", to_string(line.type)}, {"screening", to_string(line.screening)},
+          {"state", line.state},          {"rate_center", line.rate_center},
+          {"time_zone", line.time_zone},  {"pic", line.pic},
+          {"is_tty", line.is_tty},        {"tty_discount_eligible", line.tty_discount_eligible}};
 }
 
 nlohmann::json funds_to_json(const CardFunds& funds) {
@@ -118,9 +113,7 @@ class SqliteStore::Statement {
     return value != nullptr ? reinterpret_cast<const char*>(value) : std::string();
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
-  bool is_null(int column) const {
-    return sqlite3_column_type(statement_, column) == SQLITE_NULL;
-  }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
   std::optional<std::int64_t> optional_integer(int column) const {
     return is_null(column) ? std::nullopt : std::optional<std::int64_t>(integer(column));
   }
@@ -129,6 +122,33 @@ class SqliteStore::Statement {
   sqlite3* db_;
   sqlite3_stmt* statement_;
   int index_ = 0;
+};
+
+// Use of a cached Statement that resets it at the end of its scope. An unreset statement would
+// keep its read snapshot open, hiding later commits from this connection.
+class SqliteStore::ScopedStatement {
+ public:
+  explicit ScopedStatement(Statement& statement) : statement_(&statement) {}
+  ~ScopedStatement() { statement_->reset(); }
+  ScopedStatement(const ScopedStatement&) = delete;
+  ScopedStatement& operator=(const ScopedStatement&) = delete;
+
+  template <typename T>
+  ScopedStatement& bind(const T& value) {
+    statement_->bind(value);
+    return *this;
+  }
+  Result<bool> next() { return statement_->next(); }
+  Status run() { return statement_->run(); }
+  std::string text(int column) const { return statement_->text(column); }
+  std::int64_t integer(int column) const { return statement_->integer(column); }
+  bool is_null(int column) const { return statement_->is_null(column); }
+  std::optional<std::int64_t> optional_integer(int column) const {
+    return statement_->optional_integer(column);
+  }
+
+ private:
+  Statement* statement_;
 };
 
 // BEGIN IMMEDIATE takes the write lock up front, so a read-check-append sequence cannot
@@ -168,11 +188,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (!options.create && !std::filesystem::exists(path, ignored)) {
     return Status(StatusCode::NotFound, "database '" + path +
                                             "' does not exist; create it with `relaygw db init "
-                                            "--db " + path + "` or pass the right --db path");
+                                            "--db " +
+                                            path + "` or pass the right --db path");
   }
   sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
-                    (options.create ? SQLITE_OPEN_CREATE : 0);
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -181,9 +202,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
 
-  const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; ") +
-                              (options.synchronous_full ? "PRAGMA synchronous=FULL;"
-                                                        : "PRAGMA synchronous=NORMAL;");
+  const std::string pragmas =
+      std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; ") +
+      (options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
   Status status = store->exec(pragmas.c_str());
   if (!status) {
     return Status(status.code(), "cannot set up database '" + path + "': " + status.message());
@@ -197,15 +218,17 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   return store;
 }
 
+SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
+
 SqliteStore::~SqliteStore() {
   statements_.clear();
   sqlite3_close(db_);
 }
 
-SqliteStore::Statement& SqliteStore::statement(const char* sql) {
+SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {
   auto found = statements_.find(sql);
   if (found != statements_.end()) {
-    return found->second->reset();
+    return ScopedStatement(found->second->reset());
   }
   sqlite3_stmt* prepared = nullptr;
   // A failed prepare is a bug in our SQL, caught by every test that runs the statement.
@@ -213,7 +236,7 @@ SqliteStore::Statement& SqliteStore::statement(const char* sql) {
   assert(code == SQLITE_OK && "invalid SQL in SqliteStore");
   (void)code;
   auto [inserted, _] = statements_.emplace(sql, std::make_unique<Statement>(db_, prepared));
-  return *inserted->second;
+  return ScopedStatement(*inserted->second);
 }
 
 Status SqliteStore::exec(const char* sql) {
@@ -229,7 +252,7 @@ Status SqliteStore::exec(const char* sql) {
 Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
                           std::string_view entity_id, std::string_view action,
                           const std::string& payload) {
-  Statement& last = statement("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  ScopedStatement last = statement("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
   Result<bool> has_row = last.next();
   if (!has_row) {
     return has_row.status();
@@ -257,7 +280,7 @@ Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
 }
 
 Result<std::int64_t> SqliteStore::verify_audit_chain() {
-  Statement& rows = statement(
+  ScopedStatement rows = statement(
       "SELECT seq, at, actor, entity, entity_id, action, payload, prev_hash, row_hash "
       "FROM audit_log ORDER BY seq");
   std::string expected_prev(kGenesisHash);
@@ -288,7 +311,7 @@ Result<std::int64_t> SqliteStore::verify_audit_chain() {
 
 Result<std::optional<std::string>> SqliteStore::find_idempotent(const IdempotencyKey& key,
                                                                 std::string_view scope) {
-  Statement& lookup =
+  ScopedStatement lookup =
       statement("SELECT scope, request_hash, result FROM idempotency_keys WHERE key = ?");
   lookup.bind(key.key);
   Result<bool> row = lookup.next();
@@ -356,7 +379,7 @@ Status SqliteStore::add_rate_deck(const StoredRateDeck& deck, const WriteContext
 }
 
 Result<std::optional<StoredRateDeck>> SqliteStore::current_rate_deck() {
-  Statement& select = statement(
+  ScopedStatement select = statement(
       "SELECT name, text, sha256, COALESCE(effective_from, ''), COALESCE(effective_to, ''), "
       "source_path FROM rate_decks ORDER BY seq DESC LIMIT 1");
   Result<bool> row = select.next();
@@ -395,9 +418,9 @@ Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expe
   }
   const std::int64_t current_version = *current ? (*current)->version : 0;
   if (expected_version == 0 && current_version != 0) {
-    return Status(StatusCode::AlreadyExists,
-                  "line " + line.number + " is already in the directory; use `relaygw line "
-                                          "change` to change it");
+    return Status(StatusCode::AlreadyExists, "line " + line.number +
+                                                 " is already in the directory; use `relaygw line "
+                                                 "change` to change it");
   }
   if (expected_version != current_version) {
     return Status(StatusCode::FailedPrecondition,
@@ -407,28 +430,28 @@ Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expe
   }
 
   LineVersion stored{line, current_version + 1, context.actor, context.at, reason};
-  status = statement(
-               "INSERT INTO line_versions (number, version, supersedes_version, listing_name, "
-               "line_type, screening, state, rate_center, time_zone, pic, is_tty, "
-               "tty_discount_eligible, reason, actor, at) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-               .bind(line.number)
-               .bind(stored.version)
-               .bind(current_version == 0 ? std::nullopt
-                                          : std::optional<std::int64_t>(current_version))
-               .bind(line.listing_name)
-               .bind(to_string(line.type))
-               .bind(to_string(line.screening))
-               .bind(line.state)
-               .bind(line.rate_center)
-               .bind(line.time_zone)
-               .bind(line.pic)
-               .bind(line.is_tty)
-               .bind(line.tty_discount_eligible)
-               .bind(reason)
-               .bind(context.actor)
-               .bind(format_instant(context.at))
-               .run();
+  status =
+      statement(
+          "INSERT INTO line_versions (number, version, supersedes_version, listing_name, "
+          "line_type, screening, state, rate_center, time_zone, pic, is_tty, "
+          "tty_discount_eligible, reason, actor, at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(line.number)
+          .bind(stored.version)
+          .bind(current_version == 0 ? std::nullopt : std::optional<std::int64_t>(current_version))
+          .bind(line.listing_name)
+          .bind(to_string(line.type))
+          .bind(to_string(line.screening))
+          .bind(line.state)
+          .bind(line.rate_center)
+          .bind(line.time_zone)
+          .bind(line.pic)
+          .bind(line.is_tty)
+          .bind(line.tty_discount_eligible)
+          .bind(reason)
+          .bind(context.actor)
+          .bind(format_instant(context.at))
+          .run();
   if (!status) {
     return status;
   }
@@ -436,8 +459,8 @@ Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expe
   nlohmann::json payload = {{"version", stored.version}, {"reason", reason}};
   payload["old"] = *current ? line_to_json((*current)->line) : nlohmann::json(nullptr);
   payload["new"] = line_to_json(line);
-  status = audit(context, "line", line.number, current_version == 0 ? "add" : "change",
-                 payload.dump());
+  status =
+      audit(context, "line", line.number, current_version == 0 ? "add" : "change", payload.dump());
   if (status) {
     status = transaction.commit();
   }
@@ -475,7 +498,7 @@ Result<std::optional<LineVersion>> SqliteStore::find_line(const std::string& num
   static const std::string kSql = std::string("SELECT ") + kLineColumns +
                                   " FROM line_versions WHERE number = ? ORDER BY version DESC "
                                   "LIMIT 1";
-  Statement& select = statement(kSql.c_str());
+  ScopedStatement select = statement(kSql.c_str());
   select.bind(number);
   Result<bool> row = select.next();
   if (!row) {
@@ -492,7 +515,7 @@ Result<std::vector<LineVersion>> SqliteStore::list_lines() {
       std::string("SELECT ") + kLineColumns +
       " FROM line_versions AS v WHERE version = (SELECT MAX(version) FROM line_versions WHERE "
       "number = v.number) ORDER BY number";
-  Statement& select = statement(kSql.c_str());
+  ScopedStatement select = statement(kSql.c_str());
   std::vector<LineVersion> lines;
   while (true) {
     Result<bool> row = select.next();
@@ -509,7 +532,7 @@ Result<std::vector<LineVersion>> SqliteStore::list_lines() {
 Result<std::vector<LineVersion>> SqliteStore::line_history(const std::string& number) {
   static const std::string kSql = std::string("SELECT ") + kLineColumns +
                                   " FROM line_versions WHERE number = ? ORDER BY version";
-  Statement& select = statement(kSql.c_str());
+  ScopedStatement select = statement(kSql.c_str());
   select.bind(number);
   std::vector<LineVersion> versions;
   while (true) {
@@ -582,7 +605,7 @@ Status SqliteStore::add_card(const Card& card, const std::vector<LedgerEntry>& o
 }
 
 Result<std::optional<CardState>> SqliteStore::find_card(const std::string& number) {
-  Statement& select = statement(
+  ScopedStatement select = statement(
       "SELECT c.funding, c.billed_line, c.pin_salt, c.pin_iterations, c.pin_hash, "
       "c.max_pin_attempts, s.status, s.failed_pin_attempts, s.version FROM cards AS c "
       "JOIN card_states AS s ON s.number = c.number WHERE c.number = ? "
@@ -599,8 +622,8 @@ Result<std::optional<CardState>> SqliteStore::find_card(const std::string& numbe
   state.card.number = number;
   state.card.funding = parse_card_funding(select.text(0)).value_or(CardFunding::Prepaid);
   state.card.billed_line = select.text(1);
-  state.card.pin = PinHash{select.text(2), static_cast<std::int32_t>(select.integer(3)),
-                           select.text(4)};
+  state.card.pin =
+      PinHash{select.text(2), static_cast<std::int32_t>(select.integer(3)), select.text(4)};
   state.card.max_pin_attempts = static_cast<std::int32_t>(select.integer(5));
   state.status = parse_card_status(select.text(6)).value_or(CardStatus::Locked);
   state.failed_pin_attempts = static_cast<std::int32_t>(select.integer(7));
@@ -661,11 +684,10 @@ Result<CardState> SqliteStore::append_card_state(const std::string& number, Card
   return state;
 }
 
-Result<CardFunds> SqliteStore::read_funds(const std::string& number,
-                                          const std::string& call_id) {
+Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::string& call_id) {
   // NOTE: sums the card's whole ledger on every read; fine for cards with thousands of
   // entries, and a running-balance row would be the next step past that.
-  Statement& totals = statement(
+  ScopedStatement totals = statement(
       "SELECT COALESCE(SUM(amount), 0), "
       "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), 0), "
       "COUNT(*), "
@@ -689,8 +711,7 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number,
   return funds;
 }
 
-Result<CardFunds> SqliteStore::card_funds(const std::string& number,
-                                          const std::string& call_id) {
+Result<CardFunds> SqliteStore::card_funds(const std::string& number, const std::string& call_id) {
   return read_funds(number, call_id);
 }
 
@@ -745,10 +766,10 @@ Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
     change += entry.amount;
   }
   if (require_available && before->available + change < 0) {
-    return Status(StatusCode::ResourceExhausted,
-                  "card " + mask_card_number(number) + " has " +
-                      format_dollars(before->available, 4) + " available, less than the " +
-                      format_dollars(-change, 4) + " needed");
+    return Status(StatusCode::ResourceExhausted, "card " + mask_card_number(number) + " has " +
+                                                     format_dollars(before->available, 4) +
+                                                     " available, less than the " +
+                                                     format_dollars(-change, 4) + " needed");
   }
 
   status = insert_ledger(number, entries, context);
@@ -838,7 +859,7 @@ Status SqliteStore::append_call_event(const std::string& call_id, const CallEven
   if (!status) {
     return status;
   }
-  Statement& exists = statement("SELECT 1 FROM calls WHERE id = ?");
+  ScopedStatement exists = statement("SELECT 1 FROM calls WHERE id = ?");
   exists.bind(call_id);
   Result<bool> row = exists.next();
   if (!row) {
@@ -861,7 +882,7 @@ Status SqliteStore::append_call_event(const std::string& call_id, const CallEven
 }
 
 Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& call_id) {
-  Statement& select = statement(
+  ScopedStatement select = statement(
       "SELECT total, billable_seconds, person_reached FROM call_postings WHERE call_id = ?");
   select.bind(call_id);
   Result<bool> row = select.next();
@@ -878,7 +899,7 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
   posting.person_reached = select.integer(2) != 0;
   (void)select.next();
 
-  Statement& lines = statement(
+  ScopedStatement lines = statement(
       "SELECT kind, description, amount FROM charge_lines WHERE call_id = ? ORDER BY line_no");
   lines.bind(call_id);
   while (true) {
@@ -895,7 +916,7 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
 }
 
 Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call_id) {
-  Statement& select = statement(
+  ScopedStatement select = statement(
       "SELECT from_number, to_number, billing, access, billed_number, card_number, "
       "requested_person, emergency, handling FROM calls WHERE id = ?");
   select.bind(call_id);
@@ -919,7 +940,7 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
   record.request.handling = parse_handling(select.text(8)).value_or(Handling::Automated);
   (void)select.next();
 
-  Statement& events = statement(
+  ScopedStatement events = statement(
       "SELECT event, at, actor, acceptance_method, accepted_by FROM call_events "
       "WHERE call_id = ? ORDER BY seq");
   events.bind(call_id);
@@ -986,12 +1007,11 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
     status = store_idempotent(key, "post_call", posting.call_id, context);
   }
   if (status) {
-    const nlohmann::json payload = {{"total", posting.total},
-                                    {"billable_seconds", posting.billable_seconds
-                                                             ? nlohmann::json(
-                                                                   *posting.billable_seconds)
-                                                             : nlohmann::json(nullptr)},
-                                    {"lines", lines}};
+    const nlohmann::json payload = {
+        {"total", posting.total},
+        {"billable_seconds", posting.billable_seconds ? nlohmann::json(*posting.billable_seconds)
+                                                      : nlohmann::json(nullptr)},
+        {"lines", lines}};
     status = audit(context, "call", posting.call_id, "post", payload.dump());
   }
   return status;
@@ -1000,8 +1020,7 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
 Result<CallPosting> SqliteStore::post_call(const CallPosting& posting,
                                            const std::string& card_number,
                                            const std::vector<LedgerEntry>& card_entries,
-                                           const IdempotencyKey& key,
-                                           const WriteContext& context) {
+                                           const IdempotencyKey& key, const WriteContext& context) {
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (!status) {

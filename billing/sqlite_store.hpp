@@ -45,8 +45,7 @@ class SqliteStore final : public Store {
   Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) override;
   Result<std::optional<StoredRateDeck>> current_rate_deck() override;
   Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
-                                  const std::string& reason,
-                                  const WriteContext& context) override;
+                                  const std::string& reason, const WriteContext& context) override;
   Result<std::optional<LineVersion>> find_line(const std::string& number) override;
   Result<std::vector<LineVersion>> list_lines() override;
   Result<std::vector<LineVersion>> line_history(const std::string& number) override;
@@ -59,8 +58,7 @@ class SqliteStore final : public Store {
                                       const WriteContext& context) override;
   Result<CardFunds> card_funds(const std::string& number, const std::string& call_id) override;
   Result<CardFunds> append_ledger(const std::string& number,
-                                  const std::vector<LedgerEntry>& entries,
-                                  bool require_available,
+                                  const std::vector<LedgerEntry>& entries, bool require_available,
                                   const std::optional<IdempotencyKey>& key,
                                   const WriteContext& context) override;
   Status create_call(const CallRequest& request, const WriteContext& context) override;
@@ -68,8 +66,7 @@ class SqliteStore final : public Store {
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
   Result<CallPosting> post_call(const CallPosting& posting, const std::string& card_number,
                                 const std::vector<LedgerEntry>& card_entries,
-                                const IdempotencyKey& key,
-                                const WriteContext& context) override;
+                                const IdempotencyKey& key, const WriteContext& context) override;
   Status post_completed_calls(const std::vector<BatchPosting>& batch,
                               const WriteContext& context) override;
 
@@ -79,11 +76,14 @@ class SqliteStore final : public Store {
 
  private:
   class Statement;
+  class ScopedStatement;
   class Transaction;
 
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  explicit SqliteStore(sqlite3* db);
 
-  Statement& statement(const char* sql);
+  // Returns the cached statement for `sql`; it is reset when the returned object goes away, so
+  // no read stays open past its use.
+  ScopedStatement statement(const char* sql);
   Status exec(const char* sql);
   Status audit(const WriteContext& context, std::string_view entity, std::string_view entity_id,
                std::string_view action, const std::string& payload);

@@ -1,0 +1,207 @@
+// Calling cards: masking, PBKDF2 PIN hashes, lockout after wrong PINs, unlock.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "billing/cards.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+using relaygw::Result;
+using relaygw::StatusCode;
+
+namespace {
+
+constexpr const char* kCard = "5550142123456789";
+constexpr const char* kPin = "80317";
+// Low iteration count keeps the tests fast; the count is stored per card.
+constexpr std::int32_t kTestIterations = 1'000;
+
+class CardFixture {
+ public:
+  CardFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-cards-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    store_ = open();
+  }
+  ~CardFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<SqliteStore> open() {
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open((dir_ / "cards.db").string(), options);
+    REQUIRE(opened);
+    return std::move(opened).value();
+  }
+  SqliteStore& store() { return *store_; }
+  WriteContext context() const {
+    return WriteContext{"gateway", parse_instant("2026-03-10T16:00:00Z").value()};
+  }
+  void add(std::int32_t max_attempts = 3) {
+    NewCard card;
+    card.number = kCard;
+    card.opening_balance = 50'000;
+    card.max_pin_attempts = max_attempts;
+    card.pin_iterations = kTestIterations;
+    REQUIRE(add_card(*store_, card, kPin, context()));
+  }
+  Result<CardState> check(const std::string& pin) {
+    return check_card_pin(*store_, kCard, pin, context());
+  }
+  std::string database_bytes() {
+    std::string bytes;
+    for (const char* suffix : {"", "-wal"}) {
+      std::ifstream file((dir_ / "cards.db").string() + suffix, std::ios::binary);
+      bytes.append(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    }
+    return bytes;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+}  // namespace
+
+TEST_CASE("card number mask keeps last four", "[billing][cards]") {
+  CHECK(mask_card_number("5550142123456789") == "************6789");
+  CHECK(mask_card_number("3125550142") == "******0142");
+  CHECK(mask_card_number("12345") == "*2345");
+  CHECK(mask_card_number("1234") == "****");
+  CHECK(mask_card_number("") == "");
+}
+
+TEST_CASE("pin hash is salted and verifies", "[billing][cards]") {
+  auto first = hash_pin("4321", kTestIterations);
+  auto second = hash_pin("4321", kTestIterations);
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->iterations == kTestIterations);
+  CHECK(first->salt_hex.size() == 32);
+  CHECK(first->hash_hex.size() == 64);
+  CHECK(first->salt_hex != second->salt_hex);
+  CHECK(first->hash_hex != second->hash_hex);
+  CHECK(verify_pin("4321", *first));
+  CHECK(verify_pin("4321", *second));
+  CHECK_FALSE(verify_pin("4322", *first));
+  CHECK_FALSE(verify_pin("", *first));
+  PinHash damaged = *first;
+  damaged.hash_hex = "zz";
+  CHECK_FALSE(verify_pin("4321", damaged));
+  // The default iteration count is the slow one.
+  CHECK(kDefaultPinIterations >= 600'000);
+}
+
+TEST_CASE("invalid pins and card numbers rejected", "[billing][cards]") {
+  for (const char* pin : {"", "123", "123456789", "12a4", "12 34"}) {
+    INFO("pin length " << std::string(pin).size());
+    const relaygw::Status status = validate_pin(pin);
+    CHECK(status.code() == StatusCode::InvalidArgument);
+    if (std::string(pin).size() >= 3) {
+      CHECK(status.message().find(pin) == std::string::npos);
+    }
+  }
+  const relaygw::Status bad_number = validate_card_number("55501421234x6789");
+  CHECK(bad_number.code() == StatusCode::InvalidArgument);
+  CHECK(bad_number.message().find("55501421234x6789") == std::string::npos);
+  CHECK(bad_number.message().find("6789") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CardFixture, "card locks after three wrong pins", "[billing][cards]") {
+  add();
+  REQUIRE(check(kPin));
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto wrong = check("00000");
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.status().code() == StatusCode::PermissionDenied);
+  }
+  auto locking = check("00000");
+  REQUIRE_FALSE(locking);
+  CHECK(locking.status().message().find("now locked") != std::string::npos);
+  // Once locked, even the right PIN is refused.
+  auto locked = check(kPin);
+  REQUIRE_FALSE(locked);
+  CHECK(locked.status().code() == StatusCode::FailedPrecondition);
+  CHECK(store().find_card(kCard)->value().status == CardStatus::Locked);
+
+  auto unlocked = unlock_card(store(), kCard, WriteContext{"staff:sup1", context().at});
+  REQUIRE(unlocked);
+  CHECK(unlocked->status == CardStatus::Active);
+  CHECK(unlocked->failed_pin_attempts == 0);
+  CHECK(check(kPin));
+}
+
+TEST_CASE_METHOD(CardFixture, "correct pin resets failure count", "[billing][cards]") {
+  add();
+  REQUIRE_FALSE(check("11111"));
+  REQUIRE_FALSE(check("11111"));
+  auto good = check(kPin);
+  REQUIRE(good);
+  CHECK(good->failed_pin_attempts == 0);
+  // Two more wrong PINs do not lock: the count restarted.
+  REQUIRE_FALSE(check("11111"));
+  REQUIRE_FALSE(check("11111"));
+  CHECK(store().find_card(kCard)->value().status == CardStatus::Active);
+}
+
+TEST_CASE_METHOD(CardFixture, "lockout threshold is configurable", "[billing][cards]") {
+  add(5);
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    REQUIRE_FALSE(check("22222"));
+  }
+  CHECK(store().find_card(kCard)->value().status == CardStatus::Active);
+  REQUIRE_FALSE(check("22222"));
+  CHECK(store().find_card(kCard)->value().status == CardStatus::Locked);
+}
+
+TEST_CASE_METHOD(CardFixture, "concurrent wrong pins are all counted", "[billing][cards]") {
+  add(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    // Each thread has its own connection, as separate gateway processes would.
+    threads.emplace_back([this] {
+      auto own = open();
+      (void)check_card_pin(*own, kCard, "99999", context());
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  auto state = store().find_card(kCard);
+  REQUIRE(state->has_value());
+  CHECK((*state)->failed_pin_attempts == 8);
+  CHECK((*state)->status == CardStatus::Locked);
+}
+
+TEST_CASE_METHOD(CardFixture, "pin and card number never stored plain", "[billing][cards]") {
+  add();
+  REQUIRE_FALSE(check("77777"));
+  const std::string bytes = database_bytes();
+  CHECK(bytes.find(kPin) == std::string::npos);
+  CHECK(bytes.find("77777") == std::string::npos);
+  // The card number is stored once, as the key of its card row; the audit log masks it.
+  CHECK(bytes.find("************6789") != std::string::npos);
+  auto duplicate = [&] {
+    NewCard card;
+    card.number = kCard;
+    card.pin_iterations = kTestIterations;
+    return add_card(store(), card, kPin, context());
+  }();
+  CHECK(duplicate.code() == StatusCode::AlreadyExists);
+  CHECK(duplicate.message().find(kCard) == std::string::npos);
+}

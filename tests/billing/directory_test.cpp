@@ -1,0 +1,238 @@
+// Directory: number normalization, line validation, audited changes and CSV import/export.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+
+#include "billing/directory.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+using relaygw::Result;
+using relaygw::StatusCode;
+
+namespace {
+
+// A directory database in a fresh temp folder, removed at the end of the test.
+class DirectoryFixture {
+ public:
+  DirectoryFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-directory-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open(path(), options);
+    REQUIRE(opened);
+    store_ = std::move(opened).value();
+  }
+  ~DirectoryFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string path() const { return (dir_ / "directory.db").string(); }
+  SqliteStore& store() { return *store_; }
+  WriteContext context() const {
+    return WriteContext{"staff:clerk7", parse_instant("2026-03-10T15:00:00Z").value()};
+  }
+
+  Line line(const std::string& number) const {
+    Line line;
+    line.number = number;
+    line.listing_name = "Test listing";
+    line.type = LineType::Business;
+    line.state = "IL";
+    line.rate_center = "CHICAGO";
+    line.time_zone = "America/Chicago";
+    line.pic = "0288";
+    return line;
+  }
+
+  Result<ImportReport> import(const std::string& csv) {
+    std::istringstream input(csv);
+    return import_lines_csv(*store_, input, context());
+  }
+
+  std::int64_t line_count() { return static_cast<std::int64_t>(store_->list_lines()->size()); }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+std::string last_audit_payload(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT payload FROM audit_log ORDER BY seq DESC LIMIT 1", -1,
+                             &statement, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+  std::string payload = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return payload;
+}
+
+}  // namespace
+
+TEST_CASE("line number normalization good and bad", "[billing][directory]") {
+  const std::vector<std::pair<std::string, std::string>> good = {
+      {"3125550142", "+13125550142"},     {"1 312 555 0142", "+13125550142"},
+      {"(312) 555-0142", "+13125550142"}, {"+1 312.555.0142", "+13125550142"},
+      {"+442079460142", "+442079460142"},
+  };
+  for (const auto& [input, expected] : good) {
+    INFO("input: " << input);
+    auto normalized = normalize_line_number(input);
+    REQUIRE(normalized);
+    CHECK(*normalized == expected);
+  }
+  const std::vector<std::string> bad = {"",           "555-0142",    "0125550142",
+                                        "3121550142", "31255501420", "+1312555014",
+                                        "312555O142", "+123"};
+  for (const std::string& input : bad) {
+    INFO("input: " << input);
+    auto normalized = normalize_line_number(input);
+    REQUIRE_FALSE(normalized);
+    CHECK(normalized.status().code() == StatusCode::InvalidArgument);
+    CHECK(normalized.status().message().find("'" + input + "'") != std::string::npos);
+  }
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line change appends audited version", "[billing][directory]") {
+  REQUIRE(add_line(store(), line("312-555-0104"), context()));
+  LineChange change;
+  change.screening = Screening::NoCollect;
+  change.listing_name = "Renamed listing";
+  auto changed = change_line(store(), "3125550104", change, "subscriber request", context());
+  REQUIRE(changed);
+  CHECK(changed->version == 2);
+  CHECK(changed->line.screening == Screening::NoCollect);
+  CHECK(changed->line.pic == "0288");  // unchanged fields keep their value
+
+  auto history = store().line_history("+13125550104");
+  REQUIRE(history);
+  REQUIRE(history->size() == 2);
+  CHECK((*history)[0].line.listing_name == "Test listing");
+  CHECK((*history)[1].actor == "staff:clerk7");
+  CHECK((*history)[1].reason == "subscriber request");
+
+  const std::string payload = last_audit_payload(path());
+  CHECK(payload.find("\"old\":{") != std::string::npos);
+  CHECK(payload.find("\"screening\":\"none\"") != std::string::npos);
+  CHECK(payload.find("\"screening\":\"no-collect\"") != std::string::npos);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line change with stale version fails", "[billing][directory]") {
+  REQUIRE(add_line(store(), line("3125550104"), context()));
+  Line second = line("+13125550104");
+  second.listing_name = "Second writer";
+  REQUIRE(store().append_line(second, 1, "first change", context()));
+  // A writer that read version 1 must not overwrite version 2.
+  auto stale = store().append_line(line("+13125550104"), 1, "stale change", context());
+  REQUIRE_FALSE(stale);
+  CHECK(stale.status().code() == StatusCode::FailedPrecondition);
+  CHECK(store().find_line("+13125550104")->value().line.listing_name == "Second writer");
+  auto duplicate = add_line(store(), line("3125550104"), context());
+  REQUIRE_FALSE(duplicate);
+  CHECK(duplicate.status().code() == StatusCode::AlreadyExists);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "invalid line fields change nothing", "[billing][directory]") {
+  struct BadField {
+    const char* name;
+    void (*spoil)(Line&);
+    const char* expected;
+  };
+  const std::vector<BadField> cases = {
+      {"time zone", [](Line& l) { l.time_zone = "Central"; }, "unknown time zone 'Central'"},
+      {"fixed offset zone", [](Line& l) { l.time_zone = "UTC-6"; }, "unknown time zone"},
+      {"state", [](Line& l) { l.state = "Illinois"; }, "invalid state 'Illinois'"},
+      {"carrier", [](Line& l) { l.pic = "28"; }, "invalid carrier code '28'"},
+      {"listing", [](Line& l) { l.listing_name.clear(); }, "no listing name"},
+      {"rate center", [](Line& l) { l.rate_center.clear(); }, "no rate center"},
+  };
+  for (const BadField& bad : cases) {
+    INFO("field: " << bad.name);
+    Line spoiled = line("3125550104");
+    bad.spoil(spoiled);
+    auto added = add_line(store(), spoiled, context());
+    REQUIRE_FALSE(added);
+    CHECK(added.status().message().find(bad.expected) != std::string::npos);
+  }
+  CHECK(line_count() == 0);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv import keeps good rows", "[billing][directory]") {
+  const std::string csv = std::string(kLineCsvHeader) +
+                          "\n"
+                          "3125550101,\"Doe, Jane\",residential,none,IL,CHICAGO,America/Chicago,"
+                          "0288,no,no\n"
+                          "3125550102,Bad Zone,business,none,IL,CHICAGO,Mars/Olympus,0288,no,no\n"
+                          "3125550103,Bad type,mansion,none,IL,CHICAGO,America/Chicago,,no,no\n"
+                          "\n"
+                          "3125550104,Too few fields,business\n"
+                          "4155550108,TTY user,residential,both,CA,SNFC CNTRL,"
+                          "America/Los_Angeles,0222,yes,yes\n";
+  auto report = import(csv);
+  REQUIRE(report);
+  CHECK(report->added == 2);
+  REQUIRE(report->errors.size() == 3);
+  CHECK(report->errors[0].row == 3);
+  CHECK(report->errors[0].message.find("Mars/Olympus") != std::string::npos);
+  CHECK(report->errors[1].row == 4);
+  CHECK(report->errors[1].message.find("mansion") != std::string::npos);
+  CHECK(report->errors[2].row == 6);
+  CHECK(line_count() == 2);
+  auto tty = store().find_line("+14155550108");
+  REQUIRE(tty->has_value());
+  CHECK((*tty)->line.is_tty);
+  CHECK((*tty)->line.tty_discount_eligible);
+  CHECK((*tty)->line.screening == Screening::Both);
+  CHECK(store().find_line("+13125550101")->value().line.listing_name == "Doe, Jane");
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv import rejects wrong header", "[billing][directory]") {
+  auto report = import("num,name\n3125550101,Jane\n");
+  REQUIRE_FALSE(report);
+  CHECK(report.status().message().find("no column 'number'") != std::string::npos);
+  CHECK(line_count() == 0);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv export round trips import", "[billing][directory]") {
+  std::ifstream sample(std::string(RELAYGW_SOURCE_DIR) + "/data/directory/sample_lines.csv");
+  REQUIRE(sample);
+  auto report = import_lines_csv(store(), sample, context());
+  REQUIRE(report);
+  CHECK(report->errors.empty());
+  CHECK(report->added == 15);
+
+  std::ostringstream exported;
+  REQUIRE(export_lines_csv(store(), exported));
+  // Importing the export again changes nothing.
+  auto again = import(exported.str());
+  REQUIRE(again);
+  CHECK(again->unchanged == 15);
+  CHECK(again->added == 0);
+  CHECK(again->changed == 0);
+  CHECK(exported.str().find("\"Okafor, Grace\"") != std::string::npos);
+
+  // A changed row in a later import becomes version 2 of that line.
+  std::string edited = exported.str();
+  const std::string from = "+13125550104,\"Nguyen, Minh\",residential,no-third-number";
+  const std::size_t at = edited.find(from);
+  REQUIRE(at != std::string::npos);
+  edited.replace(at, from.size(), "+13125550104,\"Nguyen, Minh\",residential,both");
+  auto changed = import(edited);
+  REQUIRE(changed);
+  CHECK(changed->changed == 1);
+  CHECK(store().find_line("+13125550104")->value().version == 2);
+}

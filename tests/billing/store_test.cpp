@@ -1,0 +1,232 @@
+// SqliteStore: schema migrations, idempotency keys and the audit hash chain, on real files.
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+
+#include "billing/directory.hpp"
+#include "billing/migrations.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+using relaygw::StatusCode;
+
+namespace {
+
+// A fresh directory under the system temp folder, removed with everything in it at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = std::filesystem::temp_directory_path() /
+            ("relaygw-store-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+WriteContext staff() {
+  return WriteContext{"staff:test", parse_instant("2026-03-10T14:00:00Z").value()};
+}
+
+std::unique_ptr<SqliteStore> create(const std::string& path, int migrate_to = 0) {
+  SqliteOptions options;
+  options.create = true;
+  options.migrate_to = migrate_to;
+  auto store = SqliteStore::open(path, options);
+  if (!store) {
+    FAIL(store.status().message());
+  }
+  return std::move(store).value();
+}
+
+// Runs one SQL statement on the file through a separate raw connection; returns the first
+// column of the first row as text.
+std::string raw_query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK);
+  std::string value;
+  const int code = sqlite3_step(statement);
+  REQUIRE((code == SQLITE_ROW || code == SQLITE_DONE));
+  if (code == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return value;
+}
+
+Line sample_line() {
+  Line line;
+  line.number = "+13125550142";
+  line.listing_name = "Rivera, Ana";
+  line.type = LineType::Residential;
+  line.state = "IL";
+  line.rate_center = "CHICAGO";
+  line.time_zone = "America/Chicago";
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite store creates latest schema in wal", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("new.db");
+  auto store = create(path);
+  CHECK(store->schema_version() == latest_schema_version());
+  CHECK(raw_query(path, "PRAGMA journal_mode") == "wal");
+  CHECK(raw_query(path, "SELECT COUNT(*) FROM schema_version") ==
+        std::to_string(latest_schema_version()));
+}
+
+TEST_CASE("sqlite store enforces foreign keys", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("fk.db"));
+  // An event for a call that does not exist must not be stored.
+  const relaygw::Status status = store->append_call_event(
+      "call-missing", CallEventRecord{CallEvent::Connected, staff().at, "gateway", {}, {}});
+  CHECK(status.code() == StatusCode::NotFound);
+  // A posting for an unknown call is refused by the foreign key itself.
+  CallPosting posting;
+  posting.call_id = "call-missing";
+  auto posted = store->post_call(posting, "", {}, IdempotencyKey{"k1", "h1"}, staff());
+  REQUIRE_FALSE(posted);
+  CHECK(posted.status().message().find("FOREIGN KEY") != std::string::npos);
+}
+
+TEST_CASE("sqlite store migrates older database", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("old.db");
+  {
+    auto old_store = create(path, 1);
+    CHECK(old_store->schema_version() == 1);
+    REQUIRE(old_store->append_line(sample_line(), 0, "line added", staff()));
+  }
+  CHECK(raw_query(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'calls'") == "0");
+
+  auto store = SqliteStore::open(path);
+  REQUIRE(store);
+  CHECK((*store)->schema_version() == latest_schema_version());
+  CHECK(raw_query(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'calls'") == "1");
+  // Data written before the migration is still there.
+  auto line = (*store)->find_line("+13125550142");
+  REQUIRE(line);
+  REQUIRE(line->has_value());
+  CHECK((*line)->line.listing_name == "Rivera, Ana");
+}
+
+TEST_CASE("sqlite store rejects newer schema", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("newer.db");
+  { auto store = create(path); }
+  raw_query(path,
+            "INSERT INTO schema_version (version, description, applied_at) "
+            "VALUES (99, 'from the future', '2030-01-01T00:00:00Z')");
+  auto reopened = SqliteStore::open(path);
+  REQUIRE_FALSE(reopened);
+  CHECK(reopened.status().code() == StatusCode::FailedPrecondition);
+  CHECK(reopened.status().message().find("version 99 is newer") != std::string::npos);
+}
+
+TEST_CASE("sqlite store open needs existing file", "[billing][store]") {
+  TempDir dir;
+  auto missing = SqliteStore::open(dir.file("missing.db"));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.status().code() == StatusCode::NotFound);
+  CHECK(missing.status().message().find("relaygw db init") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("missing.db")));
+}
+
+TEST_CASE("idempotency key takes effect once", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("idem.db"));
+  Card card;
+  card.number = "5550142000001";
+  card.pin = PinHash{"00", 1, "00"};
+  REQUIRE(store->add_card(card, {LedgerEntry{LedgerKind::Credit, 10'000, ""}}, staff()));
+
+  const std::vector<LedgerEntry> debit{{LedgerKind::Debit, -2'500, "call-1"}};
+  const IdempotencyKey key{"debit-1", "hash-a"};
+  auto first = store->append_ledger(card.number, debit, false, key, staff());
+  auto repeat = store->append_ledger(card.number, debit, false, key, staff());
+  REQUIRE(first);
+  REQUIRE(repeat);
+  CHECK(first->balance == 7'500);
+  CHECK(repeat->balance == 7'500);
+  CHECK(store->card_funds(card.number, "")->balance == 7'500);
+
+  auto conflict =
+      store->append_ledger(card.number, debit, false, IdempotencyKey{"debit-1", "hash-b"}, staff());
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.status().code() == StatusCode::AlreadyExists);
+  CHECK(store->card_funds(card.number, "")->balance == 7'500);
+}
+
+TEST_CASE("ledger hold refused past available funds", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("hold.db"));
+  Card card;
+  card.number = "5550142000002";
+  card.pin = PinHash{"00", 1, "00"};
+  REQUIRE(store->add_card(card, {LedgerEntry{LedgerKind::Credit, 1'000, ""}}, staff()));
+  REQUIRE(store->append_ledger(card.number, {{LedgerKind::Hold, -600, "call-a"}}, true,
+                               std::nullopt, staff()));
+  auto second = store->append_ledger(card.number, {{LedgerKind::Hold, -600, "call-b"}}, true,
+                                     std::nullopt, staff());
+  REQUIRE_FALSE(second);
+  CHECK(second.status().code() == StatusCode::ResourceExhausted);
+  auto funds = store->card_funds(card.number, "call-a");
+  REQUIRE(funds);
+  CHECK(funds->available == 400);
+  CHECK(funds->balance == 1'000);
+  CHECK(funds->held_for_call == 600);
+}
+
+TEST_CASE("audit chain detects an edited row", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("audit.db");
+  auto store = create(path);
+  REQUIRE(add_line(*store, sample_line(), staff()));
+  LineChange change;
+  change.screening = Screening::NoCollect;
+  REQUIRE(change_line(*store, "3125550142", change, "customer request", staff()));
+  auto verified = store->verify_audit_chain();
+  REQUIRE(verified);
+  CHECK(*verified == 2);
+
+  raw_query(path, "UPDATE audit_log SET payload = replace(payload, 'no-collect', 'none')");
+  auto tampered = store->verify_audit_chain();
+  REQUIRE_FALSE(tampered);
+  CHECK(tampered.status().code() == StatusCode::Corrupt);
+  CHECK(tampered.status().message().find("row 2") != std::string::npos);
+}
+
+TEST_CASE("rate deck stored with hash and dates", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("deck.db"));
+  auto none = store->current_rate_deck();
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  const std::string text = "name = \"test\"\n";
+  StoredRateDeck deck{"test", text, sha256_hex(text), "2026-01-01", "", "data/rates/test.toml"};
+  REQUIRE(store->add_rate_deck(deck, staff()));
+  auto current = store->current_rate_deck();
+  REQUIRE(current);
+  REQUIRE(current->has_value());
+  CHECK((*current)->text == text);
+  CHECK((*current)->sha256_hex == sha256_hex(text));
+  CHECK((*current)->effective_from == "2026-01-01");
+  CHECK((*current)->effective_to.empty());
+}
