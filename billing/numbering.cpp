@@ -125,6 +125,10 @@ Result<NumberInfo> invalid(std::string_view dialed, const std::string& reason) {
                             "invalid number '" + std::string(dialed) + "': " + reason);
 }
 
+std::string digit_count(std::size_t count) {
+  return std::to_string(count) + (count == 1 ? " digit" : " digits");
+}
+
 constexpr std::string_view kDialingHelp =
     "dial 10 digits, 1 or 0 and 10 digits, 011 and an international number, or +E.164";
 
@@ -238,7 +242,8 @@ void NumberPlan::Data::place(NumberInfo& info) const {
     const auto it = places.find(prefix_key(std::string_view(digits).substr(0, length)));
     if (it != places.end()) {
       info.rate_center = it->second;
-      info.rate_center_exact = length == 7;
+      // An area-wide name that is a place ("New York, NY", not "California") also counts.
+      info.rate_center_exact = length == 7 || it->second.find(", ") != std::string::npos;
       break;
     }
   }
@@ -461,8 +466,8 @@ Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
       return invalid(dialed, "country code 1 is the NANP; dial 1 and 10 digits instead");
     }
     if (international.size() < 7 || international.size() > 15) {
-      return invalid(dialed, std::to_string(international.size()) +
-                                 " digits after the prefix; an international number has 7 "
+      return invalid(dialed, digit_count(international.size()) +
+                                 " after the prefix; an international number has 7 "
                                  "to 15 digits including the country code");
     }
     info.kind = NumberKind::International;
@@ -481,7 +486,7 @@ Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
     info.prefix = DialPrefix::Zero;
     national.remove_prefix(1);
   } else if (digits.size() != 10 || info.prefix == DialPrefix::Plus) {
-    return invalid(dialed, std::to_string(digits.size()) + " digits; " + std::string(kDialingHelp));
+    return invalid(dialed, digit_count(digits.size()) + "; " + std::string(kDialingHelp));
   }
   info.npa = std::string(national.substr(0, 3));
   info.nxx = std::string(national.substr(3, 3));

@@ -54,8 +54,8 @@ struct NumberInfo {
   std::string country;       // NANPA country: "US", "CANADA", "JAMAICA"
   // Place name from libphonenumber geocoding, used as the rate center name ("Jersey City, NJ").
   std::string rate_center;
-  // True when rate_center came from an NPA-NXX entry; false when only the area code matched
-  // and rate_center is the area's name ("New Jersey").
+  // True when rate_center names one place: an NPA-NXX entry, or an area code whose only
+  // entry is a place ("New York, NY"). False when it is a region name ("New Jersey").
   bool rate_center_exact = false;
   std::string time_zone;  // IANA zone, "America/New_York"
 

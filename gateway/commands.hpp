@@ -11,4 +11,7 @@ namespace relaygw::gateway {
 void add_tty_decode_command(CLI::App& tty);
 void add_tty_encode_command(CLI::App& tty);
 
+// relaygw quote
+void add_quote_command(CLI::App& app);
+
 }  // namespace relaygw::gateway

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   tty->require_subcommand(1);
   relaygw::gateway::add_tty_decode_command(*tty);
   relaygw::gateway::add_tty_encode_command(*tty);
+  relaygw::gateway::add_quote_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,70 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "billing/money.hpp"
+
+using namespace relaygw::billing;
+
+TEST_CASE("round to cents by rule", "[billing][money]") {
+  struct Row {
+    Money numerator;
+    std::int64_t denominator;
+    Money up;
+    Money half_up;
+    Money half_even;
+  };
+  // Units are 1/10,000 dollar, so 100 units are one cent.
+  const Row rows[] = {
+      {0, 1, 0, 0, 0},
+      {100, 1, 100, 100, 100},
+      {101, 1, 200, 100, 100},
+      {150, 1, 200, 200, 200},  // half a cent above an odd cent goes up under half-even
+      {250, 1, 300, 300, 200},  // exactly half: half-even keeps the even cent
+      {149, 1, 200, 100, 100},
+      {5000 * 61, 60, 5100, 5100, 5100},  // $0.508333...
+      {500 * 10, 60, 100, 100, 100},      // $0.008333...
+      {-250, 1, -300, -300, -200},        // discounts round their magnitude
+      {-101, 1, -200, -100, -100},
+  };
+  for (const Row& row : rows) {
+    INFO("numerator " << row.numerator << " denominator " << row.denominator);
+    CHECK(round_to_cents(row.numerator, row.denominator, CentRounding::Up) == row.up);
+    CHECK(round_to_cents(row.numerator, row.denominator, CentRounding::HalfUp) == row.half_up);
+    CHECK(round_to_cents(row.numerator, row.denominator, CentRounding::HalfEven) == row.half_even);
+  }
+}
+
+TEST_CASE("round to cents avoids overflow", "[billing][money]") {
+  // A rate times seconds times basis points can pass 2^63 before the division.
+  const Money big = 4'000'000'000'000'000'000;
+  CHECK(round_to_cents(big, 1'000'000, CentRounding::HalfUp) == 4'000'000'000'000);
+}
+
+TEST_CASE("format dollars with two or four places", "[billing][money]") {
+  CHECK(format_dollars(48'500) == "4.85");
+  CHECK(format_dollars(-1'200) == "-0.12");
+  CHECK(format_dollars(0) == "0.00");
+  CHECK(format_dollars(1'290, 4) == "0.1290");
+  CHECK(format_dollars(-5, 4) == "-0.0005");
+  CHECK(format_dollars(1'234'567'800) == "123456.78");
+}
+
+TEST_CASE("parse dollars accepts four decimals", "[billing][money]") {
+  const std::pair<const char*, Money> good[] = {
+      {"0.1290", 1'290}, {"5", 50'000}, {"-5", -50'000},
+      {"12.5", 125'000}, {"0.0001", 1}, {"+1.00", 10'000},
+  };
+  for (const auto& [text, units] : good) {
+    INFO("input " << text);
+    auto parsed = parse_dollars(text);
+    REQUIRE(parsed);
+    CHECK(*parsed == units);
+  }
+  for (const char* text : {"", "1.23456", "abc", "1.", ".5", "1,00", "1e3", "--1", "0.12x"}) {
+    INFO("input '" << text << "'");
+    auto parsed = parse_dollars(text);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.status().message().find(std::string("'") + text + "'") != std::string::npos);
+  }
+}

@@ -1,0 +1,171 @@
+#include <chrono>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "billing/numbering.hpp"
+
+using namespace relaygw::billing;
+using relaygw::Result;
+
+namespace {
+
+const NumberPlan& number_plan() {
+  static const NumberPlan plan = [] {
+    auto loaded = NumberPlan::load(std::string(RELAYGW_SOURCE_DIR) + "/data");
+    if (!loaded) {
+      FAIL(loaded.status().message());
+    }
+    return std::move(loaded).value();
+  }();
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("number plan classifies good numbers", "[billing][numbering]") {
+  struct Row {
+    const char* dialed;
+    NumberKind kind;
+    DialPrefix prefix;
+    const char* e164;
+    const char* state;
+    const char* zone;
+  };
+  const Row rows[] = {
+      {"2125550142", NumberKind::Fictional, DialPrefix::None, "+12125550142", "NY",
+       "America/New_York"},
+      {"1 (212) 555-0199", NumberKind::Fictional, DialPrefix::One, "+12125550199", "NY",
+       "America/New_York"},
+      {"0-312-555-0100", NumberKind::Fictional, DialPrefix::Zero, "+13125550100", "IL",
+       "America/Chicago"},
+      {"+1 303 205 1234", NumberKind::Geographic, DialPrefix::Plus, "+13032051234", "CO",
+       "America/Denver"},
+      {"602.212.0000", NumberKind::Geographic, DialPrefix::None, "+16022120000", "AZ",
+       "America/Phoenix"},
+      {"8085451234", NumberKind::Geographic, DialPrefix::None, "+18085451234", "HI",
+       "Pacific/Honolulu"},
+      {"4165550100", NumberKind::Fictional, DialPrefix::None, "+14165550100", "ONTARIO",
+       "America/Toronto"},
+      {"2125551212", NumberKind::DirectoryAssistance, DialPrefix::None, "+12125551212", "NY",
+       "America/New_York"},
+      {"2129761234", NumberKind::Premium, DialPrefix::None, "+12129761234", "NY",
+       "America/New_York"},
+      {"9005550100", NumberKind::Premium, DialPrefix::None, "+19005550100", "", ""},
+      {"911", NumberKind::Emergency, DialPrefix::None, "911", "", ""},
+      {"1911", NumberKind::Emergency, DialPrefix::One, "911", "", ""},
+      {"711", NumberKind::Relay, DialPrefix::None, "711", "", ""},
+      {"411", NumberKind::DirectoryAssistance, DialPrefix::None, "411", "", ""},
+      {"211", NumberKind::ServiceCode, DialPrefix::None, "211", "", ""},
+      {"5005550100", NumberKind::NonGeographic, DialPrefix::None, "+15005550100", "", ""},
+      {"011 44 20 7946 0000", NumberKind::International, DialPrefix::International, "+442079460000",
+       "", ""},
+      {"+33 1 23 45 67 89", NumberKind::International, DialPrefix::Plus, "+33123456789", "", ""},
+  };
+  for (const Row& row : rows) {
+    INFO("dialed " << row.dialed);
+    Result<NumberInfo> info = number_plan().classify(row.dialed);
+    REQUIRE(info);
+    CHECK(info->kind == row.kind);
+    CHECK(info->prefix == row.prefix);
+    CHECK(info->e164 == row.e164);
+    CHECK(info->state == row.state);
+    CHECK(info->time_zone == row.zone);
+  }
+}
+
+TEST_CASE("number plan covers every toll-free code", "[billing][numbering]") {
+  for (const char* npa : {"800", "833", "844", "855", "866", "877", "888"}) {
+    const std::string dialed = std::string("1") + npa + "5550100";
+    INFO("dialed " << dialed);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE(info);
+    CHECK(info->kind == NumberKind::TollFree);
+  }
+}
+
+TEST_CASE("number plan fills rate center", "[billing][numbering]") {
+  Result<NumberInfo> jersey = number_plan().classify("2012001234");
+  REQUIRE(jersey);
+  CHECK(jersey->rate_center == "Jersey City, NJ");
+  CHECK(jersey->rate_center_exact);
+  CHECK(jersey->npa == "201");
+  CHECK(jersey->nxx == "200");
+  CHECK(jersey->line == "1234");
+  CHECK(jersey->country == "US");
+
+  // Fictional numbers have no exchange entry, so the area's name is used.
+  Result<NumberInfo> fictional = number_plan().classify("2015550142");
+  REQUIRE(fictional);
+  CHECK(fictional->rate_center == "New Jersey");
+  CHECK_FALSE(fictional->rate_center_exact);
+
+  // The longest prefix decides the zone: 208-201 is Mountain time, 208-215 Pacific.
+  Result<NumberInfo> boise = number_plan().classify("2082011234");
+  REQUIRE(boise);
+  CHECK(boise->time_zone == "America/Denver");
+  Result<NumberInfo> north_idaho = number_plan().classify("2082151234");
+  REQUIRE(north_idaho);
+  CHECK(north_idaho->time_zone == "America/Los_Angeles");
+}
+
+TEST_CASE("number plan rejects bad numbers", "[billing][numbering]") {
+  struct Row {
+    const char* dialed;
+    const char* named;  // the value the message must name
+  };
+  const Row rows[] = {
+      {"", "no digits"},
+      {"212555014", "9 digits"},
+      {"212555014222", "12 digits"},
+      {"21255501AB", "'A'"},
+      {"1-800-FLOWERS", "'F'"},
+      {"0125550142", "area code 012"},
+      {"1125550142", "area code 112"},
+      {"2120550142", "exchange code 055"},
+      {"2121550142", "exchange code 155"},
+      {"2129110142", "exchange code 911"},
+      {"9115550142", "area code 911"},
+      {"3775550142", "area code 377"},  // not assigned
+      {"011", "no country code"},
+      {"0112", "1 digit after"},
+      {"011123456789", "country code 1"},
+      {"+4412", "5 digits"},
+      {"+44123456789012345", "17 digits"},
+      {"+1212555014", "10 digits"},
+  };
+  for (const Row& row : rows) {
+    INFO("dialed '" << row.dialed << "'");
+    Result<NumberInfo> info = number_plan().classify(row.dialed);
+    REQUIRE_FALSE(info);
+    CHECK(info.status().code() == relaygw::StatusCode::InvalidArgument);
+    INFO("message " << info.status().message());
+    CHECK(info.status().message().find(row.named) != std::string::npos);
+    CHECK(info.status().message().find(std::string("'") + row.dialed + "'") != std::string::npos);
+  }
+}
+
+TEST_CASE("emergency numbers need no data", "[billing][numbering]") {
+  for (const char* dialed : {"911", "1911", "0911", "+1911", "9-1-1", "(911)"}) {
+    INFO("dialed " << dialed);
+    CHECK(is_emergency_number(dialed));
+  }
+  for (const char* dialed : {"912", "2125550911", "19110", "711", ""}) {
+    INFO("dialed " << dialed);
+    CHECK_FALSE(is_emergency_number(dialed));
+  }
+}
+
+TEST_CASE("number plan reports missing files", "[billing][numbering]") {
+  const std::string folder = std::string(RELAYGW_SOURCE_DIR) + "/data/does-not-exist";
+  Result<NumberPlan> plan = NumberPlan::load(folder);
+  REQUIRE_FALSE(plan);
+  CHECK(plan.status().code() == relaygw::StatusCode::NotFound);
+  CHECK(plan.status().message().find(folder) != std::string::npos);
+  CHECK(plan.status().message().find("--data-dir") != std::string::npos);
+}
+
+TEST_CASE("number plan loads the reference data", "[billing][numbering]") {
+  CHECK(number_plan().area_code_count() > 400);
+  CHECK(number_plan().prefix_count() > 30'000);
+}
