@@ -21,8 +21,8 @@ constexpr std::uint16_t kFormatExtensible = 0xFFFE;
 constexpr std::uint32_t kMinSampleRateHz = 8000;
 constexpr std::uint32_t kMaxSampleRateHz = 48000;
 
-// Larger files are rejected before reading. One hour of 48 kHz stereo float is 1.4 GB, so the
-// limit allows about 45 minutes at the largest supported format and days at 8 kHz mono.
+// Larger files are rejected as soon as the read passes this size. The limit holds about 46
+// minutes of 48 kHz stereo float (1.38 GB per hour) and about 18 hours of 8 kHz 16-bit mono.
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 30;
 
 // The bytes after the first two of every KSDATAFORMAT_SUBTYPE GUID that carries a WAVE

@@ -113,9 +113,9 @@ struct EncodedText {
 // Encodes text to 5-bit codes that every receiver convention decodes the same way.
 //
 // It sends a shift before the first printable character of each transmission and after the
-// far end has sent text. After a space it sends FIGS again before the next figure (for
-// receivers that unshift on space) and LTRS before the next letter if it was in figures (for
-// receivers that keep figures), so "AT 12 30" becomes LTRS A T SP FIGS Q W SP FIGS E P.
+// far end has sent text. After a space it sends FIGS again before the next figure, for
+// receivers that unshift on space. It sends LTRS before the next letter if it was in figures,
+// for receivers that keep figures. So "AT 12 30" becomes LTRS A T SP FIGS Q W SP FIGS E P.
 //
 // Mappings: lower case to upper case, tab to space, "\r\n", a lone "\n" and a lone "\r" to
 // CR LF, '\a' to the bell, '_' to '-', '<' '[' '{' to '(' and '>' ']' '}' to ')', and '@', '*',

@@ -1,9 +1,9 @@
 // TTY conversation turns: splitting received text at the turn-taking words TTY users type.
 //
-// TTY lines are half duplex by convention, so users end each turn with a word: GA ("go ahead",
-// the other side may type), SK ("stop keying", ready to hang up; often doubled as SK SK or
-// SKSK), or GA OR SK (offers the other side the choice to end). A "Q" typed as a word stands
-// for a question mark and does not end the turn; it marks the turn as a question.
+// TTY lines are half duplex by convention, so users end each turn with a word. GA ("go ahead")
+// lets the other side type. SK ("stop keying", often doubled as SK SK or SKSK) means ready to
+// hang up. GA OR SK offers the other side the choice to continue or end. A "Q" typed as a word
+// stands for a question mark and does not end the turn, but marks the turn as a question.
 #pragma once
 
 #include <span>

@@ -225,6 +225,7 @@ TEST_CASE("baudot auto guesses held word by plausibility", "[tty][baudot]") {
       {"QNWEU", "5 1,237"},                  // 1,237
       {"DQWMPP", "5 $12.00"},                // money
       {"KTTTLTTTAQWER", "5 (555)555-1234"},  // phone number
+      {"POUT", "5 0975"},  // known limit: an unlisted word whose figures reading is a number
   };
   for (const Case& c : cases) {
     Codes codes = {FIGS};

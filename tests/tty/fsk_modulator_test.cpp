@@ -48,8 +48,8 @@ struct FrameCheck {
   int framing_errors = 0;  // start bit not space or stop bit not mark
 };
 
-// Reads `count` characters at their exact ideal times, the way a receiver that knows the
-// timing would. Any drift in the modulator's bit clock shows up as wrong bits late in a long
+// Reads `count` characters at their exact ideal times, like a receiver given the timing in
+// advance. Any drift in the modulator's bit clock shows up as wrong bits late in a long
 // transmission.
 FrameCheck read_frames(const std::vector<float>& samples, const ModulatorConfig& config,
                        std::size_t count) {
