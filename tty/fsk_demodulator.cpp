@@ -77,7 +77,11 @@ struct FskDemodulator::Impl {
   void rotate_history(std::int64_t from);
   void run_hunter();
   bool try_character(std::int64_t candidate);
-  void evaluate(std::int64_t start, double bit_blocks, FrameCandidate& best) const;
+  // Block offsets of the bit boundaries from the start of a frame, 0 to 7 bits.
+  using BitEdges = std::array<std::int64_t, 8>;
+  static BitEdges bit_edges(double bit_blocks);
+  void evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
+                FrameCandidate& best) const;
   void search_baud(std::int64_t low, std::int64_t high, BaudRate baud, FrameCandidate& best) const;
   double window_difference(std::int64_t from, std::int64_t to) const;
   double seconds(std::int64_t block) const { return block * seconds_per_block_; }
@@ -90,6 +94,8 @@ struct FskDemodulator::Impl {
   double samples_per_block_ = 8.0;
   double bit_blocks_45_ = 22.0;
   double bit_blocks_50_ = 20.0;
+  BitEdges edges_45_{};
+  BitEdges edges_50_{};
   std::int64_t half_bit_ = 11;
   std::int64_t blocks_needed_ = 0;
 
@@ -133,6 +139,8 @@ FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listen
   samples_per_block_ = mixer_.block_size();
   bit_blocks_45_ = block_rate / bits_per_second(BaudRate::Baud45_45);
   bit_blocks_50_ = block_rate / bits_per_second(BaudRate::Baud50);
+  edges_45_ = bit_edges(bit_blocks_45_);
+  edges_50_ = bit_edges(bit_blocks_50_);
   half_bit_ = static_cast<std::int64_t>(std::lround(bit_blocks_45_ / 2.0));
   // The timing search reaches two half bits past a candidate, then needs seven bits.
   blocks_needed_ = 2 * half_bit_ + static_cast<std::int64_t>(std::ceil(7.0 * bit_blocks_45_)) + 4;
@@ -274,14 +282,14 @@ void FskDemodulator::Impl::run_hunter() {
   }
 }
 
-void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks,
+void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
                                     FrameCandidate& candidate) const {
   std::array<double, 7> difference{};
   std::array<double, 7> quality{};
   double metric = 0.0;
   std::int64_t from = start;
   for (int bit = 0; bit < 7; ++bit) {
-    const std::int64_t to = start + std::lround((bit + 1) * bit_blocks);
+    const std::int64_t to = start + edges[bit + 1];
     const auto a = static_cast<std::size_t>(from & (kRingBlocks - 1));
     const auto b = static_cast<std::size_t>(to & (kRingBlocks - 1));
     const double d = std::norm(prefix_mark_[b] - prefix_mark_[a]) -
@@ -310,17 +318,26 @@ void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks,
   }
 }
 
+FskDemodulator::Impl::BitEdges FskDemodulator::Impl::bit_edges(double bit_blocks) {
+  BitEdges edges{};
+  for (std::size_t bit = 0; bit < edges.size(); ++bit) {
+    edges[bit] = std::lround(static_cast<double>(bit) * bit_blocks);
+  }
+  return edges;
+}
+
 void FskDemodulator::Impl::search_baud(std::int64_t low, std::int64_t high, BaudRate baud,
                                        FrameCandidate& best) const {
   const double bit_blocks = baud == BaudRate::Baud50 ? bit_blocks_50_ : bit_blocks_45_;
+  const BitEdges& edges = baud == BaudRate::Baud50 ? edges_50_ : edges_45_;
   best.baud = baud;
   for (std::int64_t t = low; t <= high; ++t) {
-    evaluate(t, bit_blocks, best);
+    evaluate(t, bit_blocks, edges, best);
   }
   // Follow the metric further if it still rises at the end of the range.
   while (best.start == high && high < low + 3 * half_bit_) {
     ++high;
-    evaluate(high, bit_blocks, best);
+    evaluate(high, bit_blocks, edges, best);
   }
 }
 

@@ -1,15 +1,30 @@
 #include "tty/detail/block_mixer.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <numeric>
 
 namespace relaygw::tty::detail {
 namespace {
 
-// Lanes of the per-sample accumulators; 8 floats fill one AVX register, and the compiler turns
-// the fixed-length lane loops below into vector code.
-constexpr int kLanes = 8;
+// Per-sample accumulators: 4 floats, one SSE or NEON register.
+constexpr int kLanes = 4;
+using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+Lanes load(const float* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+float horizontal_sum(Lanes v) {
+  float total = 0.0f;
+  for (int lane = 0; lane < kLanes; ++lane) {
+    total += v[lane];
+  }
+  return total;
+}
 
 }  // namespace
 
@@ -44,23 +59,23 @@ BlockSums BlockMixer::mix_block(const float* samples) {
   const float* sc = space_cos_.data() + table_pos_;
   const float* ss = space_sin_.data() + table_pos_;
 
-  float acc_mr[kLanes] = {};
-  float acc_mi[kLanes] = {};
-  float acc_sr[kLanes] = {};
-  float acc_si[kLanes] = {};
-  float acc_sum[kLanes] = {};
-  float acc_sq[kLanes] = {};
+  // Four lanes at a time (a GCC/Clang vector type, so no per-target intrinsics), then the
+  // remainder one sample at a time in lane 0.
+  Lanes acc_mr{};
+  Lanes acc_mi{};
+  Lanes acc_sr{};
+  Lanes acc_si{};
+  Lanes acc_sum{};
+  Lanes acc_sq{};
   int n = 0;
   for (; n + kLanes <= block_size_; n += kLanes) {
-    for (int lane = 0; lane < kLanes; ++lane) {
-      const float x = samples[n + lane];
-      acc_mr[lane] += x * mc[n + lane];
-      acc_mi[lane] += x * ms[n + lane];
-      acc_sr[lane] += x * sc[n + lane];
-      acc_si[lane] += x * ss[n + lane];
-      acc_sum[lane] += x;
-      acc_sq[lane] += x * x;
-    }
+    const Lanes x = load(samples + n);
+    acc_mr += x * load(mc + n);
+    acc_mi += x * load(ms + n);
+    acc_sr += x * load(sc + n);
+    acc_si += x * load(ss + n);
+    acc_sum += x;
+    acc_sq += x * x;
   }
   for (; n < block_size_; ++n) {
     const float x = samples[n];
@@ -72,27 +87,15 @@ BlockSums BlockMixer::mix_block(const float* samples) {
     acc_sq[0] += x * x;
   }
 
-  float mr = 0.0f;
-  float mi = 0.0f;
-  float sr = 0.0f;
-  float si = 0.0f;
-  float sum = 0.0f;
-  float sq = 0.0f;
-  for (int lane = 0; lane < kLanes; ++lane) {
-    mr += acc_mr[lane];
-    mi += acc_mi[lane];
-    sr += acc_sr[lane];
-    si += acc_si[lane];
-    sum += acc_sum[lane];
-    sq += acc_sq[lane];
-  }
-
+  const float sum = horizontal_sum(acc_sum);
+  const float energy = horizontal_sum(acc_sq) - sum * sum / static_cast<float>(block_size_);
   table_pos_ += static_cast<std::size_t>(block_size_);
   if (table_pos_ == table_size_) {
     table_pos_ = 0;
   }
-  const float energy = sq - sum * sum / static_cast<float>(block_size_);
-  return BlockSums{{mr, mi}, {sr, si}, energy > 0.0f ? energy : 0.0f};
+  return BlockSums{{horizontal_sum(acc_mr), horizontal_sum(acc_mi)},
+                   {horizontal_sum(acc_sr), horizontal_sum(acc_si)},
+                   energy > 0.0f ? energy : 0.0f};
 }
 
 }  // namespace relaygw::tty::detail
