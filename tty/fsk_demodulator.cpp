@@ -100,7 +100,7 @@ struct FskDemodulator::Impl {
   std::int64_t blocks_needed_ = 0;
 
   // Ring buffers indexed by block number & (kRingBlocks - 1). The prefix sums at index k
-  // hold the sum of the rotated block sums before block k.
+  // contain the sum of the rotated block sums before block k.
   std::vector<std::complex<float>> raw_mark_;
   std::vector<std::complex<float>> raw_space_;
   std::vector<std::complex<double>> prefix_mark_;
