@@ -1,0 +1,293 @@
+// Authorizer: screening for collect and third-number calls, calling-card checks, atomic
+// prepaid holds under concurrency, and emergency calls that skip every check.
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "billing/authorization.hpp"
+#include "billing/cards.hpp"
+#include "billing/directory.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+using relaygw::Result;
+using relaygw::StatusCode;
+
+namespace {
+
+constexpr const char* kCard = "5550142000001";
+constexpr const char* kPin = "2468";
+
+const NumberPlan& number_plan() {
+  static const NumberPlan plan = [] {
+    auto loaded = NumberPlan::load(std::string(RELAYGW_SOURCE_DIR) + "/data");
+    if (!loaded) {
+      FAIL(loaded.status().message());
+    }
+    return std::move(loaded).value();
+  }();
+  return plan;
+}
+
+// $0.04 a minute at all times: a 60 s first block (400 u), then per second, rounded up.
+RateDeck card_deck() {
+  std::string text =
+      "name = \"authorization test\"\n[[version]]\nname = \"v1\"\neffective = 2020-01-01\n"
+      "rounding = \"up\"\ninitial_seconds = 60\nadditional_seconds = 1\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.0400\" }\n";
+  }
+  auto deck = RateDeck::parse(text, "authorization-test.toml");
+  if (!deck) {
+    FAIL(deck.status().message());
+  }
+  return std::move(deck).value();
+}
+
+class AuthorizationFixture {
+ public:
+  AuthorizationFixture() : deck_(card_deck()), rater_(&number_plan(), &deck_) {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-authorization-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    store_ = open();
+  }
+  ~AuthorizationFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<SqliteStore> open() {
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open((dir_ / "billing.db").string(), options);
+    REQUIRE(opened);
+    return std::move(opened).value();
+  }
+  WriteContext context() const {
+    return WriteContext{"gateway", parse_instant("2026-03-10T14:00:00Z").value()};
+  }
+  void add_directory_line(const std::string& number, LineType type, Screening screening) {
+    Line line;
+    line.number = number;
+    line.listing_name = "Listing " + number;
+    line.type = type;
+    line.screening = screening;
+    line.state = "IL";
+    line.rate_center = "CHICAGO";
+    line.time_zone = "America/Chicago";
+    REQUIRE(add_line(*store_, line, context()));
+  }
+  void add_prepaid(Money balance) {
+    NewCard card;
+    card.number = kCard;
+    card.opening_balance = balance;
+    card.pin_iterations = 1'000;
+    REQUIRE(add_card(*store_, card, kPin, context()));
+  }
+  AuthorizationRequest request(BillingMethod billing) const {
+    AuthorizationRequest request;
+    request.call_id = "call-test";
+    request.from = "3125550107";
+    request.to = "2125550101";
+    request.billing = billing;
+    return request;
+  }
+  Authorization authorize(const AuthorizationRequest& request) {
+    Authorizer authorizer(store_.get(), &number_plan(), &rater_);
+    auto decision = authorizer.authorize(request, context());
+    if (!decision) {
+      FAIL(decision.status().message());
+    }
+    return *decision;
+  }
+  CardFunds funds(const std::string& call_id = "") {
+    return store_->card_funds(kCard, call_id).value();
+  }
+
+  RateDeck deck_;
+  Rater rater_;
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(AuthorizationFixture, "collect refused by called line screening",
+                 "[billing][authorization]") {
+  add_directory_line("2125550101", LineType::Residential, Screening::NoCollect);
+  add_directory_line("2125550102", LineType::Residential, Screening::Both);
+  add_directory_line("2125550103", LineType::Residential, Screening::NoThirdNumber);
+  add_directory_line("2125550104", LineType::Residential, Screening::None);
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"2125550101", false}, {"2125550102", false}, {"2125550103", true}, {"2125550104", true}};
+  for (const auto& [called, granted] : cases) {
+    INFO("called " << called);
+    AuthorizationRequest collect = request(BillingMethod::Collect);
+    collect.to = called;
+    const Authorization decision = authorize(collect);
+    CHECK(decision.granted == granted);
+    if (granted) {
+      CHECK(decision.acceptance_required);
+      CHECK(decision.billed_number == "+1" + called);
+    } else {
+      CHECK(decision.reason == RefusalReason::CollectBlocked);
+      CHECK(to_string(decision.reason) == "collect-blocked");
+      CHECK(decision.message.find("+1" + called) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE_METHOD(AuthorizationFixture, "third number refused by its screening",
+                 "[billing][authorization]") {
+  add_directory_line("2125550101", LineType::Residential, Screening::NoThirdNumber);
+  add_directory_line("2125550102", LineType::Residential, Screening::Both);
+  add_directory_line("2125550103", LineType::Residential, Screening::NoCollect);
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"2125550101", false}, {"2125550102", false}, {"2125550103", true}};
+  for (const auto& [third, granted] : cases) {
+    INFO("third " << third);
+    AuthorizationRequest billed = request(BillingMethod::ThirdNumber);
+    billed.to = "4155550108";
+    billed.third_number = third;
+    const Authorization decision = authorize(billed);
+    CHECK(decision.granted == granted);
+    CHECK(decision.reason == (granted ? RefusalReason::None : RefusalReason::ThirdNumberBlocked));
+    CHECK(decision.acceptance_required == granted);
+  }
+  AuthorizationRequest malformed = request(BillingMethod::ThirdNumber);
+  malformed.third_number = "555-0101";
+  const Authorization refused = authorize(malformed);
+  CHECK(refused.reason == RefusalReason::InvalidRequest);
+  CHECK(refused.message.find("555-0101") != std::string::npos);
+}
+
+TEST_CASE_METHOD(AuthorizationFixture, "payphone and inmate lines not billable",
+                 "[billing][authorization]") {
+  add_directory_line("2125550103", LineType::Payphone, Screening::None);
+  add_directory_line("3125550105", LineType::Inmate, Screening::None);
+  for (const char* line : {"2125550103", "3125550105"}) {
+    INFO("line " << line);
+    AuthorizationRequest collect = request(BillingMethod::Collect);
+    collect.to = line;
+    CHECK(authorize(collect).reason == RefusalReason::LineNotBillable);
+    AuthorizationRequest third = request(BillingMethod::ThirdNumber);
+    third.third_number = line;
+    CHECK(authorize(third).reason == RefusalReason::LineNotBillable);
+  }
+}
+
+TEST_CASE_METHOD(AuthorizationFixture, "calling card refusals name the reason",
+                 "[billing][authorization]") {
+  add_prepaid(10'000);
+  AuthorizationRequest card = request(BillingMethod::CallingCard);
+  card.card_number = kCard;
+
+  SECTION("unknown card") {
+    card.card_number = "5550142999999";
+    card.pin = kPin;
+    const Authorization decision = authorize(card);
+    CHECK(decision.reason == RefusalReason::CardNotFound);
+    CHECK(decision.message.find("5550142999999") == std::string::npos);
+  }
+  SECTION("wrong pin, then locked") {
+    card.pin = "1111";
+    CHECK(authorize(card).reason == RefusalReason::WrongPin);
+    CHECK(authorize(card).reason == RefusalReason::WrongPin);
+    CHECK(authorize(card).reason == RefusalReason::WrongPin);
+    card.pin = kPin;
+    const Authorization locked = authorize(card);
+    CHECK(locked.reason == RefusalReason::CardLocked);
+    CHECK(locked.message.find(kCard) == std::string::npos);
+    CHECK(funds().available == 10'000);
+  }
+  SECTION("malformed pin") {
+    card.pin = "12";
+    CHECK(authorize(card).reason == RefusalReason::InvalidRequest);
+  }
+  SECTION("granted with a hold") {
+    card.pin = kPin;
+    card.max_call_seconds = 600;
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.granted);
+    REQUIRE(decision.max_seconds);
+    CHECK(*decision.max_seconds == 600);
+    CHECK(decision.held == 4'000);  // 10 minutes at $0.04
+    CHECK(funds("call-test").held_for_call == 4'000);
+    CHECK(funds().available == 6'000);
+    CHECK(funds().balance == 10'000);
+  }
+}
+
+TEST_CASE_METHOD(AuthorizationFixture, "concurrent holds never overspend a card",
+                 "[billing][authorization]") {
+  add_prepaid(2'000);  // five first blocks of 400 u
+  constexpr int kCalls = 12;
+  std::atomic<int> granted{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      // Separate connections, as separate gateway processes would have.
+      std::unique_ptr<SqliteStore> own = open();
+      Authorizer authorizer(own.get(), &number_plan(), &rater_);
+      AuthorizationRequest card = request(BillingMethod::CallingCard);
+      card.call_id = "call-" + std::to_string(i);
+      card.card_number = kCard;
+      card.pin = kPin;
+      card.max_call_seconds = 60;
+      auto decision = authorizer.authorize(card, context());
+      if (!decision) {
+        ++failed;
+      } else if (decision->granted) {
+        ++granted;
+      } else if (decision->reason == RefusalReason::InsufficientFunds) {
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  CHECK(failed == 0);
+  CHECK(granted == 5);
+  CHECK(refused == kCalls - 5);
+  CHECK(funds().available == 0);
+  CHECK(funds().balance == 2'000);
+}
+
+TEST_CASE("emergency authorized with no store or deck", "[billing][authorization]") {
+  const Authorizer authorizer(nullptr, nullptr, nullptr);
+  for (BillingMethod billing : {BillingMethod::SentPaid, BillingMethod::Collect,
+                                BillingMethod::CallingCard, BillingMethod::ThirdNumber}) {
+    AuthorizationRequest request;
+    request.from = "3125550107";
+    request.to = "911";
+    request.billing = billing;
+    request.card_number = "not a card";
+    auto decision = authorizer.authorize(request, WriteContext{"gateway", {}});
+    REQUIRE(decision);
+    CHECK(decision->granted);
+    CHECK(decision->emergency);
+    CHECK(decision->held == 0);
+  }
+  AuthorizationRequest ordinary;
+  ordinary.from = "3125550107";
+  ordinary.to = "2125550101";
+  auto unavailable = authorizer.authorize(ordinary, WriteContext{"gateway", {}});
+  REQUIRE_FALSE(unavailable);
+  CHECK(unavailable.status().code() == StatusCode::Unavailable);
+}

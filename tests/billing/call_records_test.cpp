@@ -1,0 +1,256 @@
+// Call records: lifecycle events, durations from UTC instants, acceptance before charges,
+// person-to-person surcharges and posting once per completion.
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+
+#include "billing/call_records.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+using relaygw::Result;
+using relaygw::StatusCode;
+
+namespace {
+
+const NumberPlan& number_plan() {
+  static const NumberPlan plan = [] {
+    auto loaded = NumberPlan::load(std::string(RELAYGW_SOURCE_DIR) + "/data");
+    if (!loaded) {
+      FAIL(loaded.status().message());
+    }
+    return std::move(loaded).value();
+  }();
+  return plan;
+}
+
+// $0.10 a minute in 60 s increments everywhere, and a $3.25 person-to-person surcharge.
+RateDeck call_deck() {
+  std::string text =
+      "name = \"call records test\"\n[[version]]\nname = \"v1\"\neffective = 2020-01-01\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.1000\" }\n";
+  }
+  text +=
+      "[[version.surcharge]]\nbilling = \"person-to-person\"\namount = \"3.2500\"\n"
+      "description = \"person-to-person\"\n";
+  auto deck = RateDeck::parse(text, "call-records-test.toml");
+  if (!deck) {
+    FAIL(deck.status().message());
+  }
+  return std::move(deck).value();
+}
+
+Instant at(const std::string& text) { return parse_instant(text).value(); }
+
+class CallFixture {
+ public:
+  CallFixture() : deck_(call_deck()), rater_(&number_plan(), &deck_) {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-calls-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open(path(), options);
+    REQUIRE(opened);
+    store_ = std::move(opened).value();
+  }
+  ~CallFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string path() const { return (dir_ / "calls.db").string(); }
+  CallRecords calls() { return CallRecords(store_.get(), &rater_); }
+  SqliteStore& store() { return *store_; }
+
+  // Opens a call at `requested` and adds the given events, one second apart from `first`.
+  std::string open_call(BillingMethod billing, const std::string& requested,
+                        AccessTag access = AccessTag::None) {
+    CallRequest request;
+    request.from = "3125550107";
+    request.to = "2125550101";
+    request.billing = billing;
+    request.access = access;
+    request.handling = Handling::OperatorAssisted;
+    auto opened = calls().open(request, WriteContext{"gateway", at(requested)});
+    REQUIRE(opened);
+    return opened->id;
+  }
+  void event(const std::string& id, CallEvent kind, const std::string& when) {
+    REQUIRE(calls().add_event(id, CallEventRecord{kind, at(when), "gateway", {}, {}}));
+  }
+  void accept(const std::string& id, const std::string& when) {
+    REQUIRE(calls().add_event(id, CallEventRecord{CallEvent::Accepted, at(when), "adapter:tty0",
+                                                  AcceptanceMethod::TtyText, "called party"}));
+  }
+  Result<CallPosting> complete(const std::string& id, const std::string& when,
+                               const std::string& key, bool reached = false) {
+    return calls().complete(Completion{id, at(when), reached, key},
+                            WriteContext{"gateway", at(when)});
+  }
+  std::string count(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path().c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    std::string value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return value;
+  }
+
+  RateDeck deck_;
+  Rater rater_;
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(CallFixture, "call keeps every lifecycle event", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  event(id, CallEvent::Validated, "2026-03-10T14:00:01Z");
+  event(id, CallEvent::Quoted, "2026-03-10T14:00:02Z");
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:03Z");
+  event(id, CallEvent::Announced, "2026-03-10T14:00:10Z");
+  accept(id, "2026-03-10T14:00:20Z");
+  event(id, CallEvent::Connected, "2026-03-10T14:00:21Z");
+  auto posting = complete(id, "2026-03-10T14:05:21Z", "done-1");
+  REQUIRE(posting);
+  CHECK(posting->total == 5 * 1'000);
+  CHECK(posting->billable_seconds == 300);
+
+  auto record = store().find_call(id);
+  REQUIRE(record->has_value());
+  const std::vector<CallEvent> expected = {
+      CallEvent::Requested, CallEvent::Validated, CallEvent::Quoted,    CallEvent::Authorized,
+      CallEvent::Announced, CallEvent::Accepted,  CallEvent::Connected, CallEvent::Disconnected};
+  REQUIRE((*record)->events.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    INFO("event " << i);
+    CHECK((*record)->events[i].event == expected[i]);
+  }
+  CHECK(format_instant((*record)->events[5].at) == "2026-03-10T14:00:20Z");
+  REQUIRE((*record)->events[5].acceptance_method);
+  CHECK(*(*record)->events[5].acceptance_method == AcceptanceMethod::TtyText);
+  CHECK((*record)->events[5].accepted_by == "called party");
+  CHECK((*record)->posting->total == 5'000);
+}
+
+TEST_CASE_METHOD(CallFixture, "call event checks order and fields", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  auto early = calls().add_event(
+      id, CallEventRecord{CallEvent::Connected, at("2026-03-10T13:59:59Z"), "gateway", {}, {}});
+  CHECK(early.code() == StatusCode::InvalidArgument);
+  CHECK(early.message().find("before call") != std::string::npos);
+  auto anonymous = calls().add_event(
+      id, CallEventRecord{CallEvent::Accepted, at("2026-03-10T14:00:05Z"), "gateway", {}, {}});
+  CHECK(anonymous.code() == StatusCode::InvalidArgument);
+  REQUIRE(complete(id, "2026-03-10T14:00:09Z", "done-2"));
+  auto late = calls().add_event(
+      id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}});
+  CHECK(late.code() == StatusCode::FailedPrecondition);
+}
+
+TEST_CASE_METHOD(CallFixture, "relay call keeps session and conversation", "[billing][calls]") {
+  const std::string id =
+      open_call(BillingMethod::SentPaid, "2026-03-10T14:00:00Z", AccessTag::RelayTty);
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:05Z");
+  event(id, CallEvent::Connected, "2026-03-10T14:02:30Z");
+  REQUIRE(complete(id, "2026-03-10T14:10:00Z", "relay-1"));
+  auto record = store().find_call(id);
+  REQUIRE(record->has_value());
+  const CallDurations durations = call_durations(**record);
+  REQUIRE(durations.session_seconds);
+  REQUIRE(durations.conversation_seconds);
+  CHECK(*durations.session_seconds == 600);
+  CHECK(*durations.conversation_seconds == 450);
+  CHECK((*record)->request.access == AccessTag::RelayTty);
+  // No column of a call record can hold relayed conversation text.
+  CHECK(count("SELECT COUNT(*) FROM pragma_table_info('calls') WHERE name LIKE '%text%' OR "
+              "name LIKE '%transcript%' OR name LIKE '%message%'") == "0");
+  CHECK(count("SELECT COUNT(*) FROM pragma_table_info('call_events')") == "7");
+}
+
+TEST_CASE_METHOD(CallFixture, "collect charged only after acceptance", "[billing][calls]") {
+  const std::string accepted = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  event(accepted, CallEvent::Authorized, "2026-03-10T14:00:01Z");
+  accept(accepted, "2026-03-10T14:00:15Z");
+  event(accepted, CallEvent::Connected, "2026-03-10T14:00:16Z");
+  auto billed = complete(accepted, "2026-03-10T14:02:16Z", "collect-a");
+  REQUIRE(billed);
+  CHECK(billed->total == 2'000);
+
+  // Connected but never accepted (the called party hung up at the prompt): nothing is charged.
+  const std::string refused = open_call(BillingMethod::Collect, "2026-03-10T15:00:00Z");
+  event(refused, CallEvent::Authorized, "2026-03-10T15:00:01Z");
+  event(refused, CallEvent::Connected, "2026-03-10T15:00:16Z");
+  auto free = complete(refused, "2026-03-10T15:02:16Z", "collect-b");
+  REQUIRE(free);
+  CHECK(free->total == 0);
+  CHECK(free->lines.empty());
+}
+
+TEST_CASE_METHOD(CallFixture, "person to person surcharge needs person", "[billing][calls]") {
+  auto run = [&](const std::string& key, bool reached) {
+    const std::string id = open_call(BillingMethod::PersonToPerson, "2026-03-10T14:00:00Z");
+    event(id, CallEvent::Authorized, "2026-03-10T14:00:01Z");
+    event(id, CallEvent::Connected, "2026-03-10T14:00:30Z");
+    auto posting = complete(id, "2026-03-10T14:01:30Z", key, reached);
+    REQUIRE(posting);
+    return *posting;
+  };
+  const CallPosting reached = run("p2p-reached", true);
+  const CallPosting absent = run("p2p-absent", false);
+  auto surcharge_total = [](const CallPosting& posting) {
+    Money sum = 0;
+    for (const PostedChargeLine& line : posting.lines) {
+      if (line.kind == "surcharge") {
+        sum += line.amount;
+      }
+    }
+    return sum;
+  };
+  CHECK(surcharge_total(reached) == 32'500);
+  CHECK(surcharge_total(absent) == 0);
+  CHECK(reached.total == absent.total + 32'500);
+  CHECK(reached.person_reached);
+  CHECK_FALSE(absent.person_reached);
+}
+
+TEST_CASE_METHOD(CallFixture, "completion delivered twice posts once", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::SentPaid, "2026-03-10T14:00:00Z");
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:01Z");
+  event(id, CallEvent::Connected, "2026-03-10T14:00:10Z");
+  auto first = complete(id, "2026-03-10T14:03:10Z", "end-1");
+  const std::string audit_rows = count("SELECT COUNT(*) FROM audit_log");
+  auto second = complete(id, "2026-03-10T14:03:10Z", "end-1");
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->total == 3'000);
+  CHECK(second->total == first->total);
+  CHECK(count("SELECT COUNT(*) FROM call_postings") == "1");
+  CHECK(count("SELECT COUNT(*) FROM charge_lines") == std::to_string(first->lines.size()));
+  CHECK(count("SELECT COUNT(*) FROM call_events WHERE event = 'disconnected'") == "1");
+  CHECK(count("SELECT COUNT(*) FROM audit_log") == audit_rows);
+
+  auto other_key = complete(id, "2026-03-10T14:03:10Z", "end-2");
+  REQUIRE_FALSE(other_key);
+  CHECK(other_key.status().code() == StatusCode::FailedPrecondition);
+  auto other_time = complete(id, "2026-03-10T14:04:10Z", "end-1");
+  REQUIRE_FALSE(other_time);
+  CHECK(other_time.status().code() == StatusCode::AlreadyExists);
+  CHECK(count("SELECT COUNT(*) FROM call_postings") == "1");
+}
