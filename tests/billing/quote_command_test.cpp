@@ -1,0 +1,191 @@
+// Runs the real relaygw binary: relaygw quote as staff use it.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "billing/money.hpp"
+
+using namespace relaygw::billing;
+
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `relaygw quote` with `arguments` (already shell-quoted) and an optional environment
+// prefix, capturing standard output and standard error.
+RunResult run_quote(const std::string& arguments, const std::string& environment = "") {
+  const std::filesystem::path err_path =
+      std::filesystem::temp_directory_path() /
+      ("relaygw-quote-test-" + std::to_string(::getpid()) + ".err");
+  const std::string command = environment + " '" + std::string(RELAYGW_BINARY) + "' quote " +
+                              arguments + " 2>'" + err_path.string() + "'";
+  RunResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    result.out.append(buffer.data(), n);
+  }
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  std::ostringstream text;
+  text << err.rdbuf();
+  result.err = text.str();
+  std::filesystem::remove(err_path);
+  return result;
+}
+
+const std::string kCall =
+    "--from 212-555-0107 --to 312-555-0142 --start 2026-03-10T09:30:00-05:00 --minutes 5";
+
+Money units(const nlohmann::json& amount) {
+  auto parsed = parse_dollars(amount.get<std::string>());
+  REQUIRE(parsed);
+  return *parsed;
+}
+
+}  // namespace
+
+TEST_CASE("quote prints itemized lines", "[billing][quote][cli]") {
+  const RunResult result = run_quote(kCall + " --billing collect");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("Total USD") != std::string::npos);
+  CHECK(result.out.find("usage") != std::string::npos);
+  CHECK(result.out.find("Collect call surcharge") != std::string::npos);
+  CHECK(result.out.find("Other payment options") != std::string::npos);
+  CHECK(result.out.find("calling-card") != std::string::npos);
+}
+
+TEST_CASE("quote JSON lines add to total", "[billing][quote][cli]") {
+  for (const char* billing :
+       {"sent-paid", "collect", "third-party", "person-to-person", "calling-card"}) {
+    for (const char* access : {"none", "tty", "relay-tty", "captioned"}) {
+      const RunResult result = run_quote(kCall + " --json --billing " + billing + " --access " +
+                                         access + " --handling operator");
+      INFO("billing " << billing << " access " << access << " " << result.err);
+      REQUIRE(result.exit_code == 0);
+      const nlohmann::json quote = nlohmann::json::parse(result.out);
+      CHECK(quote["currency"] == "USD");
+      Money sum = 0;
+      for (const nlohmann::json& line : quote["lines"]) {
+        const std::string kind = line["kind"];
+        CHECK((kind == "usage" || kind == "surcharge" || kind == "discount" || kind == "tax" ||
+               kind == "fee"));
+        CHECK(line["description"].get<std::string>().size() > 0);
+        if (kind == "discount") {
+          CHECK(units(line["amount"]) < 0);
+        }
+        sum += units(line["amount"]);
+      }
+      CHECK(format_dollars(sum) == quote["total"].get<std::string>());
+      CHECK(quote["alternatives"].size() == 4);
+    }
+  }
+}
+
+TEST_CASE("quote to 911 needs no data", "[billing][quote][cli]") {
+  const RunResult result = run_quote(
+      "--from 2125550107 --to 911 --billing collect --start 2026-03-10T14:30:00Z "
+      "--minutes 30 --access relay-tty --json --deck /nonexistent/deck.toml "
+      "--data-dir /nonexistent");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const nlohmann::json quote = nlohmann::json::parse(result.out);
+  CHECK(quote["total"] == "0.00");
+  CHECK(quote["emergency"] == true);
+}
+
+TEST_CASE("quote converts decimal minutes", "[billing][quote][cli]") {
+  struct Row {
+    const char* minutes;
+    int billed;  // example deck: 60 s first, then 6 s increments, 60 s minimum
+  };
+  for (const Row& row : {Row{"2.5", 150}, Row{"0.25", 60}, Row{"1.01", 66}, Row{"10", 600}}) {
+    const RunResult result = run_quote(
+        "--from 2125550107 --to 3125550142 --billing sent-paid --start "
+        "2026-03-10T14:30:00Z --json --minutes " +
+        std::string(row.minutes));
+    INFO("minutes " << row.minutes << " " << result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(nlohmann::json::parse(result.out)["billed_seconds"] == row.billed);
+  }
+}
+
+TEST_CASE("quote rejects bad input by name", "[billing][quote][cli]") {
+  struct Row {
+    std::string arguments;
+    const char* named;
+  };
+  const std::string start = " --start 2026-03-10T14:30:00Z --minutes 5";
+  const Row rows[] = {
+      {"--from 2125550107 --to 3125550142 --billing prepaid" + start, "prepaid"},
+      {"--from 2125550107 --to 3125550142 --billing collect --access braille" + start, "braille"},
+      {"--from 2125550107 --to 3125550142 --billing collect --handling robot" + start, "robot"},
+      {"--from 2125550107 --to 31255501 --billing collect" + start, "31255501"},
+      {"--from 0125550107 --to 3125550142 --billing collect" + start, "0125550107"},
+      {"--from 2125550107 --to 3125550142 --billing collect --minutes 5 --start "
+       "'2026-03-10 09:30'",
+       "2026-03-10 09:30"},
+      {"--from 2125550107 --to 3125550142 --billing collect --minutes 5 --start "
+       "2026-03-10T09:30:00",
+       "2026-03-10T09:30:00"},
+      {"--from 2125550107 --to 3125550142 --billing collect --start 2026-03-10T14:30:00Z "
+       "--minutes -1",
+       "-1"},
+      {"--from 2125550107 --to 3125550142 --billing collect --start 2026-03-10T14:30:00Z "
+       "--minutes five",
+       "five"},
+      {"--from 2125550107 --to 3125550142 --billing collect --deck /nonexistent/x.toml" + start,
+       "/nonexistent/x.toml"},
+      {"--from 2125550107 --to 3125550142 --billing collect --data-dir /nonexistent" + start,
+       "/nonexistent"},
+  };
+  for (const Row& row : rows) {
+    const RunResult result = run_quote(row.arguments);
+    INFO("arguments " << row.arguments << "\nstderr " << result.err);
+    CHECK(result.exit_code != 0);
+    CHECK(result.err.find(row.named) != std::string::npos);
+  }
+}
+
+TEST_CASE("quote reads data dir from environment", "[billing][quote][cli]") {
+  const RunResult result = run_quote(kCall + " --billing collect", "RELAYGW_DATA_DIR=/nonexistent");
+  CHECK(result.exit_code != 0);
+  CHECK(result.err.find("/nonexistent/nanp") != std::string::npos);
+}
+
+TEST_CASE("quote uses the deck given", "[billing][quote][cli]") {
+  const std::filesystem::path deck_path =
+      std::filesystem::temp_directory_path() /
+      ("relaygw-quote-deck-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(deck_path) << R"(
+[[version]]
+name = "flat"
+effective = 2020-01-01
+[[version.rate]]
+jurisdiction = "interstate"
+per_minute = { night = "0.5000" }
+)";
+  const RunResult result =
+      run_quote(kCall + " --billing sent-paid --json --deck '" + deck_path.string() + "'");
+  std::filesystem::remove(deck_path);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const nlohmann::json quote = nlohmann::json::parse(result.out);
+  CHECK(quote["total"] == "2.50");
+  CHECK(quote["deck_version"] == "flat");
+}
