@@ -310,6 +310,28 @@ std::size_t decode_utf8(std::string_view text, std::size_t pos, char32_t& cp) {
   return length;
 }
 
+// The ASCII character sent for typographic punctuation that word processors put in text, or
+// '\0' for any other character above U+007F.
+char ascii_for(char32_t cp) {
+  switch (cp) {
+    case U'\u00A0':  // no-break space
+      return ' ';
+    case U'\u2018':  // left and right single quotation marks
+    case U'\u2019':
+      return '\'';
+    case U'\u201C':  // left and right double quotation marks
+    case U'\u201D':
+      return '"';
+    case U'\u2010':  // hyphen, en dash, em dash, minus sign
+    case U'\u2013':
+    case U'\u2014':
+    case U'\u2212':
+      return '-';
+    default:
+      return '\0';
+  }
+}
+
 // The word sent for a character that has no code, or an empty view.
 std::string_view word_for(char c) {
   switch (c) {
@@ -411,8 +433,12 @@ EncodedText BaudotEncoder::encode(std::string_view utf8_text) {
     const std::size_t offset = pos;
     pos += length;
     if (cp >= 0x80) {
-      result.unencodable.push_back({cp, offset});
-      continue;
+      const char ascii = ascii_for(cp);
+      if (ascii == '\0') {
+        result.unencodable.push_back({cp, offset});
+        continue;
+      }
+      cp = static_cast<unsigned char>(ascii);
     }
 
     const char c = static_cast<char>(cp);

@@ -340,6 +340,10 @@ TEST_CASE("baudot encoder maps and reports characters", "[tty][baudot]") {
       {"50% off", "50 PERCENT OFF", {}},
       {"a_b <c> [d] {e}", "A-B (C) (D) (E)", {}},
       {"*", "STAR", {}},
+      {"\xE2\x80\x9CIt\xE2\x80\x99s 9\xE2\x80\x93"
+       "5\xE2\x80\x9D\xC2\xA0ok",
+       "\"IT'S 9-5\" OK",
+       {}},                           // curly quotes, en dash, no-break space
       {"caf\xC3\xA9!", "CAF!", {3}},  // e acute is one entry
       {"\xE2\x82\xAC"
        "5",
