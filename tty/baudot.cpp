@@ -164,8 +164,8 @@ void BaudotDecoder::push(std::uint8_t code, double time_s, std::vector<TimedChar
       return;
     case kCodeCarriageReturn:
     case kCodeLineFeed:
-      // CR and LF end a held word but keep the after-space state: no sender convention
-      // shifts on them.
+      // CR and LF end a held word but keep the after-space state, because neither sender
+      // convention handled here shifts on them.
       resolve_pending(out);
       emit(code, state_, time_s, out);
       return;
