@@ -312,6 +312,21 @@ struct ErrorCount {
   }
 };
 
+std::string remove_spaces(std::string text) {
+  std::erase(text, ' ');
+  return text;
+}
+
+// CER with spaces removed on both sides. Used for the long file, where the decoders print
+// nothing between two transmissions that the reference separates with a space.
+double cer_ignoring_spaces(const std::string& reference, const std::string& decoded) {
+  const std::string ref = remove_spaces(normalise(reference));
+  if (ref.empty()) {
+    return 0.0;
+  }
+  return static_cast<double>(levenshtein(ref, remove_spaces(normalise(decoded)))) / ref.size();
+}
+
 std::string read_text_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream contents;
@@ -526,9 +541,7 @@ int run_speed(const fs::path& corpus, const fs::path& work_dir, double seconds, 
     if (run == 0) {
       const std::string text = line.text();
       decoded_chars = text.size();
-      ErrorCount count;
-      count.add(long_file->reference, text);
-      in_process.cer = count.cer();
+      in_process.cer = cer_ignoring_spaces(long_file->reference, text);
     }
   }
   rows.push_back(in_process);
@@ -552,9 +565,7 @@ int run_speed(const fs::path& corpus, const fs::path& work_dir, double seconds, 
         row.max_rss_kib = result.max_rss_kib;
       }
       if (run == 0) {
-        ErrorCount count;
-        count.add(long_file->reference, result.output);
-        row.cer = count.cer();
+        row.cer = cer_ignoring_spaces(long_file->reference, result.output);
       }
     }
     rows.push_back(row);
@@ -565,7 +576,7 @@ int run_speed(const fs::path& corpus, const fs::path& work_dir, double seconds, 
       "concatenated with {} s of silence between them), best of {} runs.\n\n",
       long_file->path.filename().string(), audio_s, kGapSeconds, runs);
   std::cout << "| decoder | method | wall s | x real time | CPU s | x real time by CPU | "
-               "max RSS MiB | CER on long file |\n"
+               "max RSS MiB | CER on long file, spaces ignored |\n"
                "|---|---|---:|---:|---:|---:|---:|---:|\n";
   for (const SpeedRow& row : rows) {
     const std::string rss =
