@@ -14,4 +14,10 @@ void add_tty_encode_command(CLI::App& tty);
 // relaygw quote
 void add_quote_command(CLI::App& app);
 
+// relaygw db, line, card and call: the billing database and the staff commands over it
+void add_db_commands(CLI::App& app);
+void add_line_commands(CLI::App& app);
+void add_card_commands(CLI::App& app);
+void add_call_commands(CLI::App& app);
+
 }  // namespace relaygw::gateway

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_tty_decode_command(*tty);
   relaygw::gateway::add_tty_encode_command(*tty);
   relaygw::gateway::add_quote_command(app);
+  relaygw::gateway::add_db_commands(app);
+  relaygw::gateway::add_line_commands(app);
+  relaygw::gateway::add_card_commands(app);
+  relaygw::gateway::add_call_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,380 @@
+// relaygw call create | event | debit | complete | show: staff commands over the call record
+// library, one step of a call's life per command. Times are ISO 8601 with an offset and are
+// stored in UTC; a missing --at means now.
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "billing/authorization.hpp"
+#include "billing/call_records.hpp"
+#include "billing/cards.hpp"
+#include "gateway/commands.hpp"
+#include "gateway/db_support.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+struct CallOptions {
+  DatabaseOptions database;
+  std::string id;
+  std::string from;
+  std::string to;
+  std::string billing = "sent-paid";
+  std::string access = "none";
+  std::string handling = "operator";
+  std::string third_number;
+  std::string card;
+  std::string person;
+  std::string at;
+  std::string event;
+  std::string how;
+  std::string by;
+  std::string key;
+  bool person_reached = false;
+  bool json = false;
+};
+
+billing::Instant instant_or_now(const CallOptions& options, const std::string& command) {
+  return options.at.empty() ? write_context(options.database).at
+                            : parse_instant_option(options.at, "--at", command);
+}
+
+billing::WriteContext context_at(const CallOptions& options, billing::Instant at) {
+  billing::WriteContext context = write_context(options.database);
+  context.at = at;
+  return context;
+}
+
+// The data a call command needs to rate: the number plan and the stored rate deck.
+struct RatingData {
+  std::optional<billing::NumberPlan> plan;
+  std::optional<billing::RateDeck> deck;
+  std::optional<billing::Rater> rater;
+};
+
+void load_rating(RatingData& data, billing::Store& store, const CallOptions& options,
+                 const std::string& command) {
+  data.plan.emplace(load_number_plan(options.database, command));
+  data.deck = load_stored_deck(store, command);
+  data.rater.emplace(&*data.plan, data.deck ? &*data.deck : nullptr);
+}
+
+billing::AuthorizationRequest authorization_request(const CallOptions& options,
+                                                    const billing::CallRequest& call) {
+  billing::AuthorizationRequest request;
+  request.call_id = call.id;
+  request.from = options.from;
+  request.to = options.to;
+  request.billing = call.billing;
+  request.access = call.access;
+  request.handling = call.handling;
+  request.third_number = options.third_number;
+  request.card_number = options.card;
+  request.requested_person = options.person;
+  return request;
+}
+
+void print_decision(const billing::CallRequest& call, const billing::Authorization& decision) {
+  if (decision.granted) {
+    std::cout << fmt::format("call {} authorized: {}\n", call.id, decision.message);
+    if (decision.max_seconds) {
+      std::cout << fmt::format("  longest call the card pays for: {} s (held ${})\n",
+                               *decision.max_seconds, billing::format_dollars(decision.held, 4));
+    }
+    return;
+  }
+  std::cout << fmt::format("call {} refused: {}\n", call.id, billing::to_string(decision.reason));
+  std::cerr << "relaygw call create: " << decision.message << "\n";
+}
+
+void run_create(const CallOptions& options) {
+  const std::string command = "call create";
+  billing::CallRequest call;
+  call.id = options.id;
+  call.from = options.from;
+  call.to = options.to;
+  auto billing_method = billing::parse_billing_method(options.billing);
+  auto access = billing::parse_access_tag(options.access);
+  auto handling = billing::parse_handling(options.handling);
+  if (!billing_method || !access || !handling) {
+    fail_command(command, "invalid --billing, --access or --handling value ('" + options.billing +
+                              "', '" + options.access + "', '" + options.handling +
+                              "'); see relaygw call create --help");
+  }
+  call.billing = *billing_method;
+  call.access = *access;
+  call.handling = *handling;
+  call.card_number = options.card;
+  call.requested_person = options.person;
+  call.emergency = billing::is_emergency_number(options.to);
+  const billing::WriteContext context = context_at(options, instant_or_now(options, command));
+
+  // Emergency calls are authorized even when the database cannot be opened.
+  if (call.emergency) {
+    auto store = billing::SqliteStore::open(options.database.db);
+    if (!store) {
+      std::cout << "emergency call authorized with no billing checks\n";
+      std::cerr << "relaygw call create: not recorded: " << store.status().message() << "\n";
+      return;
+    }
+  }
+  std::string pin;
+  if (call.billing == billing::BillingMethod::CallingCard && !call.emergency) {
+    pin = read_pin_from_stdin("Card PIN: ");
+  }
+  auto store = open_database(options.database, command);
+  RatingData rating;
+  if (!call.emergency) {
+    load_rating(rating, *store, options, command);
+    auto dialed = rating.plan->classify(options.to);
+    if (!dialed) {
+      fail_command(command, "--to: " + dialed.status().message());
+    }
+  }
+  const billing::Rater* rater = rating.rater ? &*rating.rater : nullptr;
+  billing::CallRecords records(store.get(), rater);
+  auto opened = records.open(call, context);
+  if (!opened) {
+    fail_command(command, opened.status().message());
+  }
+  (void)records.add_event(
+      opened->id,
+      billing::CallEventRecord{billing::CallEvent::Validated, context.at, context.actor, {}, {}});
+
+  billing::AuthorizationRequest request = authorization_request(options, *opened);
+  request.pin = pin;
+  billing::Authorizer authorizer(store.get(), rating.plan ? &*rating.plan : nullptr, rater);
+  auto decision = authorizer.authorize(request, context);
+  if (!decision) {
+    fail_command(command, decision.status().message());
+  }
+  const Status recorded = records.record_authorization(opened->id, *decision, context);
+  if (!recorded) {
+    fail_command(command, recorded.message());
+  }
+  print_decision(*opened, *decision);
+  if (!decision->granted) {
+    throw CLI::RuntimeError(1);
+  }
+}
+
+void run_event(const CallOptions& options) {
+  const std::string command = "call event";
+  auto event = billing::parse_call_event(options.event);
+  if (!event) {
+    fail_command(command, "invalid --event '" + options.event +
+                              "'; use validated, quoted, authorized, announced, accepted, "
+                              "connected or disconnected (complete a call with `relaygw call "
+                              "complete`)");
+  }
+  billing::CallEventRecord record{*event, instant_or_now(options, command), "", {}, {}};
+  record.actor = write_context(options.database).actor;
+  if (!options.how.empty()) {
+    record.acceptance_method = billing::parse_acceptance_method(options.how);
+    if (!record.acceptance_method) {
+      fail_command(command, "invalid --how '" + options.how + "'; use voice, tty-text or keypad");
+    }
+    record.accepted_by = options.by;
+  }
+  if (*event == billing::CallEvent::Disconnected) {
+    fail_command(command, "use `relaygw call complete` to disconnect a call, so it is posted");
+  }
+  auto store = open_database(options.database, command);
+  billing::CallRecords records(store.get(), nullptr);
+  const Status added = records.add_event(options.id, record);
+  if (!added) {
+    fail_command(command, added.message());
+  }
+  std::cout << fmt::format("call {}: {} at {}\n", options.id, options.event,
+                           billing::format_instant(record.at));
+}
+
+void print_posting(const billing::CallPosting& posting) {
+  for (const billing::PostedChargeLine& line : posting.lines) {
+    std::cout << fmt::format("  {:<10} {:<48} {:>10}\n", line.kind, line.description,
+                             billing::format_dollars(line.amount));
+  }
+  std::cout << fmt::format("  {:<59} {:>10}\n", "total", billing::format_dollars(posting.total));
+}
+
+void run_debit(const CallOptions& options) {
+  const std::string command = "call debit";
+  auto store = open_database(options.database, command);
+  RatingData rating;
+  load_rating(rating, *store, options, command);
+  billing::CallRecords records(store.get(), &*rating.rater);
+  const billing::Instant at = instant_or_now(options, command);
+  auto funds = records.interim_debit(options.id, at, options.key, context_at(options, at));
+  if (!funds) {
+    fail_command(command, funds.status().message());
+  }
+  std::cout << fmt::format("call {}: debited ${} so far; card balance ${}\n", options.id,
+                           billing::format_dollars(funds->debited_for_call, 4),
+                           billing::format_dollars(funds->balance, 4));
+}
+
+void run_complete(const CallOptions& options) {
+  const std::string command = "call complete";
+  auto store = open_database(options.database, command);
+  RatingData rating;
+  load_rating(rating, *store, options, command);
+  billing::CallRecords records(store.get(), &*rating.rater);
+  const billing::Instant at = instant_or_now(options, command);
+  auto posting =
+      records.complete(billing::Completion{options.id, at, options.person_reached, options.key},
+                       context_at(options, at));
+  if (!posting) {
+    fail_command(command, posting.status().message());
+  }
+  std::cout << fmt::format("call {} posted\n", options.id);
+  print_posting(*posting);
+}
+
+nlohmann::json call_json(const billing::CallRecord& record) {
+  const billing::CallRequest& request = record.request;
+  nlohmann::json out = {{"id", request.id},
+                        {"from", request.from},
+                        {"to", request.to},
+                        {"billing", billing::to_string(request.billing)},
+                        {"access", billing::to_string(request.access)},
+                        {"handling", billing::to_string(request.handling)},
+                        {"emergency", request.emergency}};
+  if (!request.card_number.empty()) {
+    out["card"] = billing::mask_card_number(request.card_number);
+  }
+  nlohmann::json events = nlohmann::json::array();
+  for (const billing::CallEventRecord& event : record.events) {
+    nlohmann::json item = {{"event", billing::to_string(event.event)},
+                           {"at", billing::format_instant(event.at)},
+                           {"actor", event.actor}};
+    if (event.acceptance_method) {
+      item["how"] = billing::to_string(*event.acceptance_method);
+      item["by"] = event.accepted_by;
+    }
+    events.push_back(item);
+  }
+  out["events"] = events;
+  const billing::CallDurations durations = billing::call_durations(record);
+  auto optional_seconds = [](const std::optional<std::int64_t>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  };
+  out["session_seconds"] = optional_seconds(durations.session_seconds);
+  out["conversation_seconds"] = optional_seconds(durations.conversation_seconds);
+  if (record.posting) {
+    nlohmann::json lines = nlohmann::json::array();
+    for (const billing::PostedChargeLine& line : record.posting->lines) {
+      lines.push_back({{"kind", line.kind},
+                       {"description", line.description},
+                       {"amount", billing::format_dollars(line.amount)}});
+    }
+    out["lines"] = lines;
+    out["total"] = billing::format_dollars(record.posting->total);
+  }
+  return out;
+}
+
+void run_show(const CallOptions& options) {
+  const std::string command = "call show";
+  auto store = open_database(options.database, command);
+  auto record = store->find_call(options.id);
+  if (!record) {
+    fail_command(command, record.status().message());
+  }
+  if (!record->has_value()) {
+    fail_command(command, "call '" + options.id + "' does not exist");
+  }
+  const nlohmann::json out = call_json(**record);
+  if (options.json) {
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::cout << fmt::format("call {}: {} to {}, {}, access {}{}\n", options.id,
+                           out["from"].get<std::string>(), out["to"].get<std::string>(),
+                           out["billing"].get<std::string>(), out["access"].get<std::string>(),
+                           (*record)->request.emergency ? ", EMERGENCY" : "");
+  for (const nlohmann::json& event : out["events"]) {
+    std::cout << fmt::format("  {:<13} {} by {}\n", event["event"].get<std::string>(),
+                             event["at"].get<std::string>(), event["actor"].get<std::string>());
+  }
+  std::cout << fmt::format("  session {} s, conversation {} s\n", out["session_seconds"].dump(),
+                           out["conversation_seconds"].dump());
+  if ((*record)->posting) {
+    print_posting(*(*record)->posting);
+  }
+}
+
+void add_call_options(CLI::App& command, CallOptions& options, bool id_required) {
+  add_database_options(command, options.database);
+  auto* id = command.add_option("--id", options.id, "Call id");
+  if (id_required) {
+    id->required();
+  }
+  command.add_option("--at", options.at,
+                     "When it happened, ISO 8601 with an offset (default: now)");
+}
+
+}  // namespace
+
+void add_call_commands(CLI::App& app) {
+  CLI::App* call = app.add_subcommand("call", "Create, advance, complete and show calls");
+  call->require_subcommand(1);
+
+  auto create_options = std::make_shared<CallOptions>();
+  CLI::App* create = call->add_subcommand(
+      "create",
+      "Open and authorize a call; exit status 1 when refused. Calling-card calls read the PIN "
+      "from standard input");
+  add_call_options(*create, *create_options, false);
+  create->add_option("--from", create_options->from, "Calling number")->required();
+  create->add_option("--to", create_options->to, "Dialed number")->required();
+  create
+      ->add_option("--billing", create_options->billing,
+                   "sent-paid, collect, third-party, person-to-person or calling-card")
+      ->capture_default_str();
+  create
+      ->add_option("--access", create_options->access,
+                   "none, tty, relay-tty, relay-ip, captioned, video or speech")
+      ->capture_default_str();
+  create->add_option("--handling", create_options->handling, "automated or operator")
+      ->capture_default_str();
+  create->add_option("--third-number", create_options->third_number, "Line billed (third-party)");
+  create->add_option("--card", create_options->card, "Calling card number (calling-card)");
+  create->add_option("--person", create_options->person, "Requested person (person-to-person)");
+  create->callback([create_options] { run_create(*create_options); });
+
+  auto event_options = std::make_shared<CallOptions>();
+  CLI::App* event = call->add_subcommand("event", "Record a lifecycle event of a call");
+  add_call_options(*event, *event_options, true);
+  event
+      ->add_option("--event", event_options->event,
+                   "validated, quoted, authorized, announced, accepted or connected")
+      ->required();
+  event->add_option("--how", event_options->how, "accepted: voice, tty-text or keypad");
+  event->add_option("--by", event_options->by, "accepted: who accepted the charges");
+  event->callback([event_options] { run_event(*event_options); });
+
+  auto debit_options = std::make_shared<CallOptions>();
+  CLI::App* debit = call->add_subcommand("debit", "Interim debit of a calling-card call so far");
+  add_call_options(*debit, *debit_options, true);
+  debit->add_option("--key", debit_options->key, "Idempotency key of this debit")->required();
+  debit->callback([debit_options] { run_debit(*debit_options); });
+
+  auto complete_options = std::make_shared<CallOptions>();
+  CLI::App* complete = call->add_subcommand(
+      "complete", "Disconnect, rate and post a call once; repeat with the same --key safely");
+  add_call_options(*complete, *complete_options, true);
+  complete->add_option("--key", complete_options->key, "Idempotency key of this completion")
+      ->required();
+  complete->add_flag("--person-reached", complete_options->person_reached,
+                     "person-to-person: the requested person came to the phone");
+  complete->callback([complete_options] { run_complete(*complete_options); });
+
+  auto show_options = std::make_shared<CallOptions>();
+  CLI::App* show = call->add_subcommand("show", "Show a call's events, durations and charges");
+  add_call_options(*show, *show_options, true);
+  show->add_flag("--json", show_options->json, "Print JSON");
+  show->callback([show_options] { run_show(*show_options); });
+}
+
+}  // namespace relaygw::gateway

@@ -1,0 +1,150 @@
+// relaygw card add | show | unlock: calling cards. The PIN is read only from standard input
+// (a prompt with echo off on a terminal), never from an argument, so it stays out of shell
+// history and process listings. Card numbers are printed masked.
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "billing/cards.hpp"
+#include "billing/directory.hpp"
+#include "gateway/commands.hpp"
+#include "gateway/db_support.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+struct CardOptions {
+  DatabaseOptions database;
+  std::string number;
+  std::string funding = "prepaid";
+  std::string balance = "0";
+  std::string limit = "0";
+  std::string billed_line;
+  std::int32_t max_pin_attempts = 3;
+  bool json = false;
+};
+
+void print_card(billing::Store& store, const std::string& number, bool json,
+                const std::string& command) {
+  auto state = store.find_card(number);
+  if (!state) {
+    fail_command(command, state.status().message());
+  }
+  if (!state->has_value()) {
+    fail_command(command, "card " + billing::mask_card_number(number) + " does not exist");
+  }
+  auto funds = store.card_funds(number, "");
+  if (!funds) {
+    fail_command(command, funds.status().message());
+  }
+  const billing::CardState& card = **state;
+  const std::string masked = billing::mask_card_number(number);
+  if (json) {
+    nlohmann::json out = {{"card", masked},
+                          {"status", billing::to_string(card.status)},
+                          {"funding", billing::to_string(card.card.funding)},
+                          {"billed_line", card.card.billed_line},
+                          {"failed_pin_attempts", card.failed_pin_attempts},
+                          {"max_pin_attempts", card.card.max_pin_attempts},
+                          {"balance", billing::format_dollars(funds->balance, 4)},
+                          {"available", billing::format_dollars(funds->available, 4)}};
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::cout << fmt::format(
+      "card {}: {}, {}{}\n", masked, billing::to_string(card.status),
+      billing::to_string(card.card.funding),
+      card.card.billed_line.empty() ? "" : " billed to " + card.card.billed_line);
+  std::cout << fmt::format("  wrong PINs {} of {}\n", card.failed_pin_attempts,
+                           card.card.max_pin_attempts);
+  if (funds->has_entries) {
+    std::cout << fmt::format("  balance ${}, available ${}\n",
+                             billing::format_dollars(funds->balance, 4),
+                             billing::format_dollars(funds->available, 4));
+  } else {
+    std::cout << "  no spending limit\n";
+  }
+}
+
+void run_add(const CardOptions& options) {
+  const std::string command = "card add";
+  billing::NewCard card;
+  card.number = options.number;
+  auto funding = billing::parse_card_funding(options.funding);
+  if (!funding) {
+    fail_command(command, "invalid --funding '" + options.funding + "'; use prepaid or postpaid");
+  }
+  card.funding = *funding;
+  card.opening_balance = parse_money_option(options.balance, "--balance", command);
+  card.credit_limit = parse_money_option(options.limit, "--limit", command);
+  card.max_pin_attempts = options.max_pin_attempts;
+  if (!options.billed_line.empty()) {
+    auto line = billing::normalize_line_number(options.billed_line);
+    if (!line) {
+      fail_command(command, "--billed-line: " + line.status().message());
+    }
+    card.billed_line = *line;
+  }
+  const std::string pin = read_pin_from_stdin("New PIN: ");
+  auto store = open_database(options.database, command);
+  const Status added = billing::add_card(*store, card, pin, write_context(options.database));
+  if (!added) {
+    fail_command(command, added.message());
+  }
+  print_card(*store, options.number, false, command);
+}
+
+void run_show(const CardOptions& options) {
+  auto store = open_database(options.database, "card show");
+  print_card(*store, options.number, options.json, "card show");
+}
+
+void run_unlock(const CardOptions& options) {
+  const std::string command = "card unlock";
+  auto store = open_database(options.database, command);
+  auto unlocked = billing::unlock_card(*store, options.number, write_context(options.database));
+  if (!unlocked) {
+    fail_command(command, unlocked.status().message());
+  }
+  print_card(*store, options.number, false, command);
+}
+
+}  // namespace
+
+void add_card_commands(CLI::App& app) {
+  CLI::App* card = app.add_subcommand("card", "Add, show and unlock calling cards");
+  card->require_subcommand(1);
+
+  auto add_options = std::make_shared<CardOptions>();
+  CLI::App* add = card->add_subcommand(
+      "add", "Add a calling card; the PIN (4 to 8 digits) is read from standard input");
+  add_database_options(*add, add_options->database);
+  add->add_option("--number", add_options->number, "Card number, 10 to 19 digits")->required();
+  add->add_option("--funding", add_options->funding, "prepaid or postpaid")->capture_default_str();
+  add->add_option("--balance", add_options->balance, "Prepaid opening balance in dollars")
+      ->capture_default_str();
+  add->add_option("--limit", add_options->limit,
+                  "Postpaid spending limit in dollars; 0 for no limit")
+      ->capture_default_str();
+  add->add_option("--billed-line", add_options->billed_line, "Line billed for a postpaid card");
+  add->add_option("--max-pin-attempts", add_options->max_pin_attempts,
+                  "Consecutive wrong PINs that lock the card")
+      ->capture_default_str();
+  add->callback([add_options] { run_add(*add_options); });
+
+  auto show_options = std::make_shared<CardOptions>();
+  CLI::App* show = card->add_subcommand("show", "Show a card's status and funds (masked)");
+  add_database_options(*show, show_options->database);
+  show->add_option("--number", show_options->number, "Card number")->required();
+  show->add_flag("--json", show_options->json, "Print JSON");
+  show->callback([show_options] { run_show(*show_options); });
+
+  auto unlock_options = std::make_shared<CardOptions>();
+  CLI::App* unlock = card->add_subcommand("unlock", "Unlock a card locked by wrong PINs");
+  add_database_options(*unlock, unlock_options->database);
+  unlock->add_option("--number", unlock_options->number, "Card number")->required();
+  unlock->callback([unlock_options] { run_unlock(*unlock_options); });
+}
+
+}  // namespace relaygw::gateway

@@ -1,0 +1,276 @@
+// relaygw db init | db status | db load-deck: create a billing database, show what it holds,
+// and store a new rate deck. Also the helpers in gateway/db_support.hpp.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "billing/directory.hpp"
+#include "billing/migrations.hpp"
+#include "gateway/commands.hpp"
+#include "gateway/db_support.hpp"
+#include "gateway/logging.hpp"
+
+namespace relaygw::gateway {
+
+void add_database_options(CLI::App& command, DatabaseOptions& options) {
+  command.add_option("--db", options.db, "Billing database file (SQLite)")->capture_default_str();
+  command.add_option("--actor", options.actor,
+                     "Who makes the change, recorded with it (default: staff:$USER)");
+  command.add_option("--data-dir", options.data_dir,
+                     "Reference data folder with nanp/ (default: the bundled data/)");
+}
+
+void fail_command(const std::string& command, const std::string& message) {
+  std::cerr << "relaygw " << command << ": " << message << "\n";
+  throw CLI::RuntimeError(1);
+}
+
+std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& options,
+                                                    const std::string& command) {
+  auto store = billing::SqliteStore::open(options.db);
+  if (!store) {
+    fail_command(command, store.status().message());
+  }
+  return std::move(store).value();
+}
+
+billing::WriteContext write_context(const DatabaseOptions& options) {
+  std::string actor = options.actor;
+  if (actor.empty()) {
+    const char* user = std::getenv("USER");
+    actor = std::string("staff:") + (user != nullptr && *user != '\0' ? user : "unknown");
+  }
+  return billing::WriteContext{
+      actor, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
+}
+
+billing::NumberPlan load_number_plan(const DatabaseOptions& options, const std::string& command) {
+  const std::filesystem::path dir = options.data_dir.empty()
+                                        ? billing::default_data_dir()
+                                        : std::filesystem::path(options.data_dir);
+  auto plan = billing::NumberPlan::load(dir);
+  if (!plan) {
+    fail_command(command, plan.status().message());
+  }
+  return std::move(plan).value();
+}
+
+std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
+                                                  const std::string& command) {
+  auto stored = store.current_rate_deck();
+  if (!stored) {
+    fail_command(command, stored.status().message());
+  }
+  if (!stored->has_value()) {
+    return std::nullopt;
+  }
+  auto deck = billing::RateDeck::parse((*stored)->text, (*stored)->source_path);
+  if (!deck) {
+    fail_command(command, "the stored rate deck does not parse: " + deck.status().message());
+  }
+  return std::move(deck).value();
+}
+
+std::string read_pin_from_stdin(const std::string& prompt) {
+  const bool terminal = isatty(STDIN_FILENO) != 0;
+  termios saved{};
+  if (terminal) {
+    std::cerr << prompt << std::flush;
+    tcgetattr(STDIN_FILENO, &saved);
+    termios silent = saved;
+    silent.c_lflag &= static_cast<tcflag_t>(~ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &silent);
+  }
+  std::string pin;
+  std::getline(std::cin, pin);
+  if (terminal) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  while (!pin.empty() && (pin.back() == '\r' || pin.back() == ' ')) {
+    pin.pop_back();
+  }
+  return pin;
+}
+
+billing::Money parse_money_option(const std::string& text, const std::string& option,
+                                  const std::string& command) {
+  auto amount = billing::parse_dollars(text);
+  if (!amount) {
+    fail_command(command, option + ": " + amount.status().message());
+  }
+  return *amount;
+}
+
+billing::Instant parse_instant_option(const std::string& text, const std::string& option,
+                                      const std::string& command) {
+  auto instant = billing::parse_instant(text);
+  if (!instant) {
+    fail_command(command, option + ": " + instant.status().message());
+  }
+  return *instant;
+}
+
+namespace {
+
+struct InitOptions {
+  DatabaseOptions database;
+  std::string rates;      // empty: DATA_DIR/rates/example.toml
+  std::string directory;  // empty: DATA_DIR/directory/sample_lines.csv
+  bool no_directory = false;
+};
+
+// Reads a rate deck file, checks that it parses, and builds its stored form.
+billing::StoredRateDeck read_deck_file(const std::filesystem::path& path,
+                                       const std::string& command) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    fail_command(command, "cannot read rate deck '" + path.string() +
+                              "'; pass an existing .toml file with --rates");
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  auto deck = billing::RateDeck::parse(text.str(), path.string());
+  if (!deck) {
+    fail_command(command, deck.status().message());
+  }
+  billing::StoredRateDeck stored;
+  stored.name = deck->name();
+  stored.text = text.str();
+  stored.sha256_hex = billing::sha256_hex(stored.text);
+  stored.source_path = path.string();
+  if (!deck->versions().empty()) {
+    const billing::LocalDate first = deck->versions().front().effective;
+    stored.effective_from = fmt::format("{:04}-{:02}-{:02}", first.year, first.month, first.day);
+  }
+  return stored;
+}
+
+std::filesystem::path data_dir(const DatabaseOptions& options) {
+  return options.data_dir.empty() ? billing::default_data_dir()
+                                  : std::filesystem::path(options.data_dir);
+}
+
+void run_init(const InitOptions& options) {
+  const std::string command = "db init";
+  if (std::filesystem::exists(options.database.db)) {
+    fail_command(command, "database '" + options.database.db +
+                              "' already exists; choose a new --db path (opening an existing "
+                              "database migrates it automatically)");
+  }
+  const std::filesystem::path deck_path = options.rates.empty()
+                                              ? data_dir(options.database) / "rates/example.toml"
+                                              : std::filesystem::path(options.rates);
+  // Check every input before the file is created, so a bad input leaves nothing behind.
+  const billing::StoredRateDeck deck = read_deck_file(deck_path, command);
+  const std::filesystem::path directory_path =
+      options.directory.empty() ? data_dir(options.database) / "directory/sample_lines.csv"
+                                : std::filesystem::path(options.directory);
+  std::ifstream directory;
+  if (!options.no_directory) {
+    directory.open(directory_path);
+    if (!directory) {
+      fail_command(command, "cannot read directory CSV '" + directory_path.string() +
+                                "'; pass one with --directory or use --no-directory");
+    }
+  }
+
+  billing::SqliteOptions create;
+  create.create = true;
+  auto store = billing::SqliteStore::open(options.database.db, create);
+  if (!store) {
+    fail_command(command, store.status().message());
+  }
+  const billing::WriteContext context = write_context(options.database);
+  const Status added = (*store)->add_rate_deck(deck, context);
+  if (!added) {
+    fail_command(command, added.message());
+  }
+  std::cout << fmt::format("created {} at schema version {}\n", options.database.db,
+                           (*store)->schema_version());
+  std::cout << fmt::format("rate deck '{}' from {} (sha256 {})\n", deck.name, deck.source_path,
+                           deck.sha256_hex);
+  if (!options.no_directory) {
+    auto report = billing::import_lines_csv(**store, directory, context);
+    if (!report) {
+      fail_command(command, report.status().message());
+    }
+    std::cout << fmt::format("directory: {} lines from {}\n", report->added,
+                             directory_path.string());
+    for (const billing::RowError& error : report->errors) {
+      std::cerr << fmt::format("{} row {}: {}\n", directory_path.string(), error.row,
+                               error.message);
+    }
+  }
+  logger("billing")->info("database created: db={} schema={}", options.database.db,
+                          (*store)->schema_version());
+}
+
+void run_status(const DatabaseOptions& options) {
+  auto store = open_database(options, "db status");
+  std::cout << fmt::format("database: {}\nschema version: {} (this relaygw supports {})\n",
+                           options.db, store->schema_version(), billing::latest_schema_version());
+  auto deck = store->current_rate_deck();
+  if (deck && deck->has_value()) {
+    std::cout << fmt::format("rate deck: '{}' from {}, effective {}, sha256 {}\n", (*deck)->name,
+                             (*deck)->source_path, (*deck)->effective_from, (*deck)->sha256_hex);
+  } else {
+    std::cout << "rate deck: none; store one with `relaygw db load-deck`\n";
+  }
+  auto lines = store->list_lines();
+  if (lines) {
+    std::cout << fmt::format("directory lines: {}\n", lines->size());
+  }
+}
+
+void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
+  const std::string command = "db load-deck";
+  auto store = open_database(options, command);
+  const billing::StoredRateDeck deck = read_deck_file(rates, command);
+  const Status added = store->add_rate_deck(deck, write_context(options));
+  if (!added) {
+    fail_command(command, added.message());
+  }
+  std::cout << fmt::format("rate deck '{}' stored (sha256 {}); it is now the current deck\n",
+                           deck.name, deck.sha256_hex);
+}
+
+}  // namespace
+
+void add_db_commands(CLI::App& app) {
+  CLI::App* db = app.add_subcommand("db", "Create and inspect the billing database");
+  db->require_subcommand(1);
+
+  auto init_options = std::make_shared<InitOptions>();
+  CLI::App* init = db->add_subcommand(
+      "init", "Create a database with the bundled rate deck and sample directory");
+  add_database_options(*init, init_options->database);
+  init->add_option("--rates", init_options->rates,
+                   "Rate deck .toml file to store (default: DATA_DIR/rates/example.toml)");
+  init->add_option("--directory", init_options->directory,
+                   "Directory CSV to import (default: DATA_DIR/directory/sample_lines.csv)");
+  init->add_flag("--no-directory", init_options->no_directory, "Import no directory lines");
+  init->callback([init_options] { run_init(*init_options); });
+
+  auto status_options = std::make_shared<DatabaseOptions>();
+  CLI::App* status = db->add_subcommand("status", "Show schema version, rate deck and counts");
+  add_database_options(*status, *status_options);
+  status->callback([status_options] { run_status(*status_options); });
+
+  auto deck_options = std::make_shared<DatabaseOptions>();
+  auto rates = std::make_shared<std::string>();
+  CLI::App* load_deck =
+      db->add_subcommand("load-deck", "Store a rate deck file as the current rate deck");
+  add_database_options(*load_deck, *deck_options);
+  load_deck->add_option("--rates", *rates, "Rate deck .toml file")->required();
+  load_deck->callback([deck_options, rates] { run_load_deck(*deck_options, *rates); });
+}
+
+}  // namespace relaygw::gateway

@@ -1,0 +1,57 @@
+// Helpers shared by the commands that use the billing database (db, line, card, call): the
+// --db, --actor and --data-dir options, opening the store, and reading a PIN from standard
+// input.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
+#include "billing/sqlite_store.hpp"
+
+namespace relaygw::gateway {
+
+struct DatabaseOptions {
+  std::string db = "relaygw.db";
+  std::string actor;     // empty: "staff:" and $USER
+  std::string data_dir;  // empty: billing::default_data_dir()
+};
+
+// Adds --db, --actor and --data-dir to `command`.
+void add_database_options(CLI::App& command, DatabaseOptions& options);
+
+// Prints "relaygw COMMAND: MESSAGE" to standard error and exits with status 1.
+[[noreturn]] void fail_command(const std::string& command, const std::string& message);
+
+// Opens the existing database named by --db, or fails the command.
+std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& options,
+                                                    const std::string& command);
+
+// Returns a WriteContext for the --actor (or "staff:$USER") at the current UTC second.
+billing::WriteContext write_context(const DatabaseOptions& options);
+
+// Returns the number plan from --data-dir, or fails the command.
+billing::NumberPlan load_number_plan(const DatabaseOptions& options, const std::string& command);
+
+// Returns the rate deck stored in the database (the one most recently loaded), or nullopt when
+// none is stored.
+std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
+                                                  const std::string& command);
+
+// Reads one line from standard input as a PIN. When standard input is a terminal it prompts
+// on standard error and turns echo off while the PIN is typed.
+std::string read_pin_from_stdin(const std::string& prompt);
+
+// Parses a dollar amount option ("12.50") into units, or fails the command naming the option.
+billing::Money parse_money_option(const std::string& text, const std::string& option,
+                                  const std::string& command);
+
+// Parses an ISO 8601 instant with an offset, or fails the command naming the option.
+billing::Instant parse_instant_option(const std::string& text, const std::string& option,
+                                      const std::string& command);
+
+}  // namespace relaygw::gateway
