@@ -14,7 +14,8 @@
 
 namespace relaygw::billing {
 
-// What a dialed number reaches. Fictional 555-01XX numbers are rated like geographic ones.
+// Kind of destination a dialed number reaches. Fictional 555-01XX numbers are rated like geographic
+// ones.
 enum class NumberKind {
   Geographic,           // an assigned NANP area code with a state or province
   Fictional,            // NXX 555, line 0100-0199: reserved for fiction, rated as geographic
@@ -28,7 +29,7 @@ enum class NumberKind {
   International,        // outside NANP: 011 + country code, or E.164 with a code other than 1
 };
 
-// How the number was dialed.
+// Dialing prefix in front of the number.
 enum class DialPrefix {
   None,           // 10 digits, or a 3-digit N11 code
   One,            // 1 + 10 digits

@@ -91,9 +91,11 @@ struct TtyDiscount {
 };
 
 struct Accessibility {
-  bool emergency_free = true;      // NOTE: emergency calls are free even if a deck says false
-  bool relay_service_free = true;  // relay (communications assistant) time is never charged
-  bool cap_at_voice = true;        // toll charges never above the equivalent voice call
+  // Always true: the Rater rates emergency calls to zero before it reads any deck.
+  bool emergency_free = true;
+  // Always true: the Rater bills only the conversation seconds it is given, never relay time.
+  bool relay_service_free = true;
+  bool cap_at_voice = true;  // toll charges never above the equivalent voice call
   // Handling that an operator-handled relay call is surcharged as: the communications
   // assistant's work is the relay service, which is not charged as operator assistance.
   Handling relay_handling = Handling::Automated;

@@ -91,14 +91,14 @@ PeriodWindow period_at(const RateDeckVersion& version, const date::time_zone& zo
 
 std::int64_t billed_seconds_for(std::int64_t actual, const RateDeckVersion& version, int initial,
                                 int additional) {
-  const std::int64_t wanted = std::max<std::int64_t>(actual, version.minimum_seconds);
-  if (wanted <= 0) {
+  const std::int64_t requested = std::max<std::int64_t>(actual, version.minimum_seconds);
+  if (requested <= 0) {
     return 0;
   }
-  if (wanted <= initial) {
+  if (requested <= initial) {
     return initial;
   }
-  const std::int64_t extra = wanted - initial;
+  const std::int64_t extra = requested - initial;
   return initial + (extra + additional - 1) / additional * additional;
 }
 
@@ -173,7 +173,7 @@ Result<const UsageRate*> select_rate(const CallContext& context) {
   const std::vector<UsageRate>& rates = context.version->rates;
   const UsageRate* best = nullptr;
   if (context.jurisdiction == Jurisdiction::International) {
-    // Longest matching destination prefix wins; an entry without prefixes is the fallback.
+    // The longest matching destination prefix wins. An entry without prefixes is the fallback.
     const std::string digits = context.to.e164.substr(1);
     std::size_t best_length = 0;
     for (const UsageRate& rate : rates) {

@@ -234,6 +234,7 @@ void add_quote_command(CLI::App& app) {
       ->add_option("--minutes", options->minutes,
                    "Conversation time in minutes; decimals allowed, rounded up to whole seconds")
       ->required();
+
   quote
       ->add_option("--access", options->access,
                    "Access tag: none, tty, relay-tty, relay-ip, captioned, video or speech")
@@ -246,6 +247,7 @@ void add_quote_command(CLI::App& app) {
   quote->add_option("--data-dir", options->data_dir,
                     "Reference data folder containing nanp/ (default: $RELAYGW_DATA_DIR or "
                     "the repository's data/)");
+
   quote->callback([options] { run_quote(*options); });
 }
 
