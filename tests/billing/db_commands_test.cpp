@@ -1,0 +1,208 @@
+// The relaygw db, line, card and call commands, run as real processes on real database files.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string output;  // standard output and standard error together
+};
+
+class CommandFixture {
+ public:
+  CommandFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-db-commands-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+  }
+  ~CommandFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string db() const { return path("billing.db"); }
+
+  // Runs relaygw with `arguments` (already shell-quoted), feeding `input` on standard input.
+  Run relaygw(const std::string& arguments, const std::string& input = "") {
+    const std::string input_file = path("stdin.txt");
+    std::ofstream(input_file) << input;
+    const std::string command =
+        std::string("'") + RELAYGW_BINARY + "' " + arguments + " <'" + input_file + "' 2>&1";
+    Run run;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    std::size_t read = 0;
+    while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+      run.output.append(buffer, read);
+    }
+    const int status = pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+  Run init() {
+    Run run = relaygw("db init --db '" + db() + "' --actor staff:test");
+    REQUIRE(run.status == 0);
+    return run;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandFixture, "db init loads deck and directory", "[billing][commands]") {
+  const Run created = init();
+  CHECK(created.output.find("schema version 3") != std::string::npos);
+  CHECK(created.output.find("directory: 15 lines") != std::string::npos);
+  const Run status = relaygw("db status --db '" + db() + "'");
+  CHECK(status.status == 0);
+  CHECK(status.output.find("sha256 ") != std::string::npos);
+  CHECK(status.output.find("directory lines: 15") != std::string::npos);
+
+  const Run again = relaygw("db init --db '" + db() + "'");
+  CHECK(again.status == 1);
+  CHECK(again.output.find("already exists") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "commands need an existing database", "[billing][commands]") {
+  const Run missing = relaygw("line show --db '" + path("typo.db") + "' --number 3125550107");
+  CHECK(missing.status == 1);
+  CHECK(missing.output.find("does not exist") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(path("typo.db")));
+
+  const Run bad_deck =
+      relaygw("db init --db '" + db() + "' --rates '" + path("missing.toml") + "'");
+  CHECK(bad_deck.status == 1);
+  CHECK(bad_deck.output.find("missing.toml") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(db()));
+}
+
+TEST_CASE_METHOD(CommandFixture, "newer database refused by commands", "[billing][commands]") {
+  init();
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db().c_str(), &raw) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(raw,
+                       "INSERT INTO schema_version VALUES (7, 'future', '2030-01-01T00:00:00Z')",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+  const Run status = relaygw("db status --db '" + db() + "'");
+  CHECK(status.status == 1);
+  CHECK(status.output.find("version 7 is newer than this relaygw supports") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "line import reports bad rows", "[billing][commands]") {
+  init();
+  std::ofstream(path("lines.csv"))
+      << "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,is_tty,"
+         "tty_discount_eligible\n"
+         "7735550120,Good Line,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550121,Bad Zone,business,none,IL,CHICAGO,Central Time,,no,no\n";
+  const Run imported =
+      relaygw("line import --db '" + db() + "' --file '" + path("lines.csv") + "'");
+  CHECK(imported.status == 1);
+  CHECK(imported.output.find("row 3: unknown time zone 'Central Time'") != std::string::npos);
+  CHECK(imported.output.find("1 added, 0 changed, 0 unchanged, 1 rejected") != std::string::npos);
+  CHECK(relaygw("line show --db '" + db() + "' --number 7735550120").status == 0);
+  CHECK(relaygw("line show --db '" + db() + "' --number 7735550121").status == 1);
+
+  const Run changed = relaygw("line change --db '" + db() +
+                              "' --number 7735550120 --screening both --reason 'fraud hold'");
+  CHECK(changed.status == 0);
+  const Run history = relaygw("line show --db '" + db() + "' --number 7735550120 --history --json");
+  REQUIRE(history.status == 0);
+  const nlohmann::json versions = nlohmann::json::parse(history.output);
+  REQUIRE(versions.size() == 2);
+  CHECK(versions[1]["screening"] == "both");
+  CHECK(versions[1]["reason"] == "fraud hold");
+  CHECK(versions[0]["screening"] == "none");
+}
+
+TEST_CASE_METHOD(CommandFixture, "card pin only from standard input", "[billing][commands]") {
+  init();
+  const Run added =
+      relaygw("card add --db '" + db() + "' --number 5550142000077 --balance 2.50", "4826\n");
+  CHECK(added.status == 0);
+  CHECK(added.output.find("*********0077") != std::string::npos);
+  CHECK(added.output.find("5550142000077") == std::string::npos);
+  CHECK(added.output.find("4826") == std::string::npos);
+  CHECK(added.output.find("balance $2.5000") != std::string::npos);
+
+  const Run argument = relaygw("card add --db '" + db() + "' --number 5550142000078 --pin 4826");
+  CHECK(argument.status != 0);
+  const Run shown = relaygw("card show --db '" + db() + "' --number 5550142000078");
+  CHECK(shown.status == 1);
+  CHECK(shown.output.find("5550142000078") == std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "call completed twice posts once", "[billing][commands]") {
+  init();
+  const std::string db_option = "--db '" + db() + "' ";
+  REQUIRE(relaygw("call create " + db_option +
+                  "--id c1 --from 3125550107 --to 2125550101 --billing collect "
+                  "--access relay-tty --at 2026-03-10T14:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option +
+                  "--id c1 --event accepted --how tty-text --by 'Grace Okafor' "
+                  "--at 2026-03-10T14:00:20Z")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option + "--id c1 --event connected --at 2026-03-10T14:00:21Z")
+              .status == 0);
+  const std::string complete =
+      "call complete " + db_option + "--id c1 --at 2026-03-10T14:05:21Z --key end-c1";
+  const Run first = relaygw(complete);
+  const Run second = relaygw(complete);
+  REQUIRE(first.status == 0);
+  REQUIRE(second.status == 0);
+  CHECK(first.output == second.output);
+
+  const Run shown = relaygw("call show " + db_option + "--id c1 --json");
+  REQUIRE(shown.status == 0);
+  const nlohmann::json call = nlohmann::json::parse(shown.output);
+  CHECK(call["events"].size() == 6);
+  CHECK(call["session_seconds"] == 321);
+  CHECK(call["conversation_seconds"] == 300);
+  // The printed lines add up to the total, in cents.
+  long cents = 0;
+  for (const nlohmann::json& line : call["lines"]) {
+    const std::string amount = line["amount"];
+    const std::size_t dot = amount.find('.');
+    cents += std::stol(amount.substr(0, dot)) * 100 + std::stol(amount.substr(dot + 1));
+  }
+  const std::string total = call["total"];
+  CHECK(cents == std::stol(total.substr(0, total.find('.'))) * 100 +
+                     std::stol(total.substr(total.find('.') + 1)));
+  CHECK(cents > 0);
+
+  const Run conflicting =
+      relaygw("call complete " + db_option + "--id c1 --at 2026-03-10T14:06:00Z --key end-c1");
+  CHECK(conflicting.status == 1);
+  CHECK(conflicting.output.find("already disconnected") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "call create emergency and refusal", "[billing][commands]") {
+  const Run run = relaygw("call create --db '" + path("none.db") +
+                          "' --from 3125550107 --to 911 --access relay-tty");
+  CHECK(run.status == 0);
+  CHECK(run.output.find("emergency call authorized") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(path("none.db")));
+
+  init();
+  const Run payphone = relaygw("call create --db '" + db() +
+                               "' --from 3125550107 --to 2125550103 --billing collect");
+  CHECK(payphone.status == 1);
+  CHECK(payphone.output.find("refused: line-not-billable") != std::string::npos);
+}
