@@ -522,9 +522,9 @@ int run_speed(const fs::path& corpus, const fs::path& work_dir, double seconds, 
     const auto bytes_before = g_allocated_bytes.load();
     const auto allocations_before = g_allocations.load();
     LineDecoder line(long_file->audio.sample_rate_hz);
-    line.chars.reserve(long_file->reference.size() * 2);
-    line_state_bytes = sizeof(LineDecoder) + g_allocated_bytes.load() - bytes_before;
+    line_state_bytes = sizeof(relaygw::tty::TtyReceiver) + g_allocated_bytes.load() - bytes_before;
     line_state_allocations = g_allocations.load() - allocations_before;
+    line.chars.reserve(long_file->reference.size() * 2);
 
     const auto decode_allocations_before = g_allocations.load();
     const double cpu_start = thread_cpu_seconds();
