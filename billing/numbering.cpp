@@ -101,18 +101,13 @@ std::size_t country_code_length(std::string_view digits) {
   if (digits[0] == '1' || digits[0] == '7') {
     return 1;
   }
-  static constexpr std::array<std::string_view, 41> kTwoDigit = {
-      "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
-      "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61",
-      "62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93"};
-  static constexpr std::array<std::string_view, 3> kMoreTwoDigit = {"94", "95", "98"};
+  // Every two-digit ITU-T E.164 country code; all others outside 1 and 7 have three digits.
+  static constexpr std::array<std::string_view, 44> kTwoDigit = {
+      "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+      "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+      "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
   const std::string_view two = digits.substr(0, 2);
   for (std::string_view code : kTwoDigit) {
-    if (code == two) {
-      return 2;
-    }
-  }
-  for (std::string_view code : kMoreTwoDigit) {
     if (code == two) {
       return 2;
     }
@@ -295,6 +290,7 @@ Result<NumberInfo> NumberPlan::Data::classify_nanp(NumberInfo info) const {
     return info;
   }
   const AreaCode& area = area_codes[std::stoi(info.npa)];
+  // NOTE: area codes assigned after the 2018-10-04 report are rejected until the file is updated.
   if (!area.assigned) {
     return invalid(dialed, "area code " + info.npa +
                                " is not assigned in the NANPA report of 2018-10-04; check the "
