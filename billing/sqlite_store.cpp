@@ -160,11 +160,13 @@ class SqliteStore::Transaction {
     if (open_) {
       (void)store_.exec("ROLLBACK");
     }
+    store_.chain_head_.reset();
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
   Status begin() {
+    store_.chain_head_.reset();
     Status status = store_.exec("BEGIN IMMEDIATE");
     open_ = status.is_ok();
     return status;
@@ -193,7 +195,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   }
   sqlite3* db = nullptr;
   const int flags =
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -203,7 +205,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
 
   const std::string pragmas =
-      std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; ") +
+      std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; ") +
       (options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
   Status status = store->exec(pragmas.c_str());
   if (!status) {
@@ -252,12 +254,17 @@ Status SqliteStore::exec(const char* sql) {
 Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
                           std::string_view entity_id, std::string_view action,
                           const std::string& payload) {
-  ScopedStatement last = statement("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-  Result<bool> has_row = last.next();
-  if (!has_row) {
-    return has_row.status();
+  // The write lock is held for the whole transaction, so the chain head read once stays valid
+  // until commit or rollback clears it.
+  if (!chain_head_) {
+    ScopedStatement last = statement("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    Result<bool> has_row = last.next();
+    if (!has_row) {
+      return has_row.status();
+    }
+    chain_head_ = *has_row ? last.text(0) : std::string(kGenesisHash);
   }
-  const std::string prev_hash = *has_row ? last.text(0) : std::string(kGenesisHash);
+  const std::string prev_hash = *chain_head_;
   const std::string at = format_instant(context.at);
   std::string hashed = prev_hash;
   for (std::string_view field : {std::string_view(at), std::string_view(context.actor), entity,
@@ -265,18 +272,23 @@ Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
     hashed += '\n';
     hashed += field;
   }
-  return statement(
-             "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, prev_hash, "
-             "row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind(at)
-      .bind(context.actor)
-      .bind(entity)
-      .bind(entity_id)
-      .bind(action)
-      .bind(payload)
-      .bind(prev_hash)
-      .bind(sha256_hex(hashed))
-      .run();
+  std::string row_hash = sha256_hex(hashed);
+  Status inserted = statement(
+                        "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, "
+                        "prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                        .bind(at)
+                        .bind(context.actor)
+                        .bind(entity)
+                        .bind(entity_id)
+                        .bind(action)
+                        .bind(payload)
+                        .bind(prev_hash)
+                        .bind(row_hash)
+                        .run();
+  if (inserted) {
+    chain_head_ = std::move(row_hash);
+  }
+  return inserted;
 }
 
 Result<std::int64_t> SqliteStore::verify_audit_chain() {

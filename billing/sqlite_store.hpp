@@ -105,6 +105,8 @@ class SqliteStore final : public Store {
 
   sqlite3* db_ = nullptr;
   int schema_version_ = 0;
+  // Last audit_log row_hash, cached inside a write transaction only.
+  std::optional<std::string> chain_head_;
   std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
 };
 
