@@ -135,7 +135,15 @@ std::string capitalized(std::string text) {
 }
 
 Jurisdiction decide_jurisdiction(const NumberInfo& from, const NumberInfo& to) {
-  if (!from.is_nanp() || !to.is_nanp() || from.country != to.country) {
+  if (!from.is_nanp() || !to.is_nanp()) {
+    return Jurisdiction::International;
+  }
+  // Toll-free, premium 900 and other non-geographic NANP codes have no state or country of
+  // their own; they are carried across state lines, so they rate as interstate.
+  if (to.country.empty()) {
+    return Jurisdiction::Interstate;
+  }
+  if (from.country != to.country) {
     return Jurisdiction::International;
   }
   if (from.state != to.state) {

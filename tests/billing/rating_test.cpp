@@ -509,6 +509,8 @@ TEST_CASE("rater prices service codes and premium", "[billing][rating][services]
   const RatedCall premium =
       rate_ok(make_call("2125550107", "19005550100", "2026-03-10T15:00:00Z", 120));
   CHECK(sum_of(premium, ChargeKind::Usage) == 40'000);
+  REQUIRE(premium.jurisdiction.has_value());
+  CHECK(*premium.jurisdiction == Jurisdiction::Interstate);
 
   const Rater rater(&number_plan(), &deck());
   Result<RatedCall> service =
