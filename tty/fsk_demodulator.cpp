@@ -30,26 +30,46 @@ constexpr std::int64_t kLookbackBlocks = 320;
 // a fraction of the bit's band energy: about 1 for a clean signal, 0.1 at -9 dB SNR and 0.01
 // for noise alone).
 constexpr double kMinQuality = 0.03;
-// The start bit must be space, and the stop bit mark, by at least this fraction of the
-// character's quality. Speech that happens to pass the other checks rarely keeps a tone
-// through the stop bit.
-constexpr double kFramingMargin = 0.1;
+// The bit before the start bit and the stop bit must be mark, and the start bit space, by at
+// least this fraction of the frame's median quality. Speech that happens to pass the other
+// checks rarely keeps a tone through the stop bit, and noise before a carrier is rarely mark.
+// A frame that starts where the previous character ends needs only the right signs.
+constexpr double kFramingMargin = 0.2;
+// Once a transmission has characters, a frame's median quality must reach this fraction of
+// their running median (updated with weight kLevelWeight), which rejects frames of noise
+// after the carrier ends.
+constexpr double kLevelFraction = 0.35;
+constexpr double kLevelWeight = 0.2;
+// Blocks either side of the expected start of a character that follows another at once.
+constexpr std::int64_t kExpectedSlack = 3;
+// Weight of the spacing of consecutive characters in the choice of rate.
+constexpr double kTimingEvidence = 1.0;
 
-double frame_quality(const std::array<double, 7>& q) {
-  return (-q[0] + std::abs(q[1]) + std::abs(q[2]) + std::abs(q[3]) + std::abs(q[4]) +
-          std::abs(q[5]) + q[6]) /
-         7.0;
+// Windows of a frame: the mark before the start bit (the previous character's stop bits or the
+// carrier lead-in), the start bit, five data bits and the first stop bit.
+constexpr std::size_t kWindows = 8;
+constexpr std::size_t kStartWindow = 1;
+constexpr std::size_t kStopWindow = 7;
+using Windows = std::array<double, kWindows>;
+
+// Mean decision quality, counting the windows of known polarity only when they agree with it.
+double frame_quality(const Windows& q) {
+  double sum = q[0] - q[kStartWindow] + q[kStopWindow];
+  for (std::size_t i = kStartWindow + 1; i < kStopWindow; ++i) {
+    sum += std::abs(q[i]);
+  }
+  return sum / static_cast<double>(kWindows);
 }
 
-// Median of |q| over the seven bits: a burst of speech or noise that fills two or three bits
-// of a frame cannot raise it, while a carrier raises every bit.
-double median_magnitude(const std::array<double, 7>& q) {
-  std::array<double, 7> magnitude{};
+// Median of |q| over the windows: a burst of speech or noise that fills two or three bits of a
+// frame cannot raise it, while a carrier raises every bit.
+double median_magnitude(const Windows& q) {
+  Windows magnitude{};
   for (std::size_t i = 0; i < q.size(); ++i) {
     magnitude[i] = std::abs(q[i]);
   }
-  std::nth_element(magnitude.begin(), magnitude.begin() + 3, magnitude.end());
-  return magnitude[3];
+  std::nth_element(magnitude.begin(), magnitude.begin() + kWindows / 2, magnitude.end());
+  return magnitude[kWindows / 2];
 }
 
 struct FrameCandidate {
@@ -57,9 +77,18 @@ struct FrameCandidate {
   double bit_blocks = 0.0;
   BaudRate baud = BaudRate::Baud45_45;
   double metric = -std::numeric_limits<double>::infinity();
-  std::array<double, 7> difference{};  // mark minus space energy of start, data, stop bits
-  std::array<double, 7> quality{};     // difference as a fraction of the bit's band energy
+  Windows difference{};  // mark minus space energy of each window
+  Windows quality{};     // difference as a fraction of the window's band energy
 };
+
+// 1 when `frame` starts where a character at `previous_start` with 1.5 or 2 stop bits at the
+// frame's rate ends, else 0.
+double follows(const FrameCandidate& frame, std::int64_t previous_start) {
+  const std::int64_t gap = frame.start - previous_start;
+  const bool at_once = gap >= std::lround(7.5 * frame.bit_blocks) - kExpectedSlack &&
+                       gap <= std::lround(8.0 * frame.bit_blocks) + kExpectedSlack;
+  return at_once ? 1.0 : 0.0;
+}
 
 }  // namespace
 
@@ -122,6 +151,12 @@ struct FskDemodulator::Impl {
   std::int64_t hunt_pos_ = 0;
   std::int64_t hunt_limit_ = 0;
   double baud_evidence_ = 0.0;  // > 0 favours 45.45, < 0 favours 50
+  double level_ = 0.0;          // running median quality of this transmission's characters
+  // Where the next character starts if it follows the last one without a pause.
+  std::int64_t next_earliest_ = -1;
+  std::int64_t next_latest_ = -1;
+  BaudRate last_baud_ = BaudRate::Baud45_45;
+  std::int64_t last_start_ = -1;  // start block of the last character, -1 before the first
 };
 
 FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listener)
@@ -182,7 +217,7 @@ void FskDemodulator::Impl::on_block(const BlockSums& block) {
   const detail::CarrierChange change = detector_.push(block);
   if (change == detail::CarrierChange::OffsetsChanged && session_open_) {
     set_rotation();
-    rotate_history(session_start_ - 4);
+    rotate_history(session_start_ - 4 - 2 * half_bit_);
   } else if (change != detail::CarrierChange::None) {
     if (detector_.on()) {
       start_session();
@@ -211,13 +246,17 @@ void FskDemodulator::Impl::start_session() {
   }
 
   set_rotation();
-  rotate_history(start - 4);
+  rotate_history(start - 4 - 2 * half_bit_);
 
   session_open_ = true;
   session_start_ = start;
   hunt_pos_ = start;
   hunt_limit_ = std::numeric_limits<std::int64_t>::max();
   baud_evidence_ = 0.0;
+  level_ = 0.0;
+  next_earliest_ = -1;
+  next_latest_ = -1;
+  last_start_ = -1;
   if (config_.baud == BaudSetting::Baud45_45) {
     baud_evidence_ = 1e9;
   } else if (config_.baud == BaudSetting::Baud50) {
@@ -284,23 +323,23 @@ void FskDemodulator::Impl::run_hunter() {
 
 void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
                                     FrameCandidate& candidate) const {
-  std::array<double, 7> difference{};
-  std::array<double, 7> quality{};
+  Windows difference{};
+  Windows quality{};
   double metric = 0.0;
-  std::int64_t from = start;
-  for (int bit = 0; bit < 7; ++bit) {
-    const std::int64_t to = start + edges[bit + 1];
+  std::int64_t from = start - edges[1];
+  for (std::size_t w = 0; w < kWindows; ++w) {
+    const std::int64_t to = start + edges[w];
     const auto a = static_cast<std::size_t>(from & (kRingBlocks - 1));
     const auto b = static_cast<std::size_t>(to & (kRingBlocks - 1));
     const double d = std::norm(prefix_mark_[b] - prefix_mark_[a]) -
                      std::norm(prefix_space_[b] - prefix_space_[a]);
     const double energy = prefix_energy_[b] - prefix_energy_[a];
-    difference[bit] = d;
+    difference[w] = d;
     const double samples = static_cast<double>(to - from) * samples_per_block_;
-    quality[bit] = energy > 0.0 ? 2.0 * d / (samples * energy) : 0.0;
-    if (bit == 0) {
+    quality[w] = energy > 0.0 ? 2.0 * d / (samples * energy) : 0.0;
+    if (w == kStartWindow) {
       metric -= d;
-    } else if (bit == 6) {
+    } else if (w == 0 || w == kStopWindow) {
       metric += d;
     } else {
       metric += std::abs(d);
@@ -363,29 +402,45 @@ bool FskDemodulator::Impl::try_character(std::int64_t candidate) {
     const double quality50 = frame_quality(rate50.quality);
     const double scale = std::max({quality45, quality50, 1e-30});
     preference += (quality45 - quality50) / scale;
+    // A character that follows the previous one at once starts 7.5 to 8 bits after it, which
+    // tells the rates apart better than the quality of one noisy frame.
+    if (last_start_ >= 0) {
+      preference += kTimingEvidence * (follows(rate45, last_start_) - follows(rate50, last_start_));
+    }
   }
   const FrameCandidate& best = preference >= 0.0 ? rate45 : rate50;
 
   // Frame checks: enough tone energy overall, a space start bit and a mark stop bit.
   const auto& q = best.quality;
-  const double quality = frame_quality(q);
-  if (median_magnitude(q) < kMinQuality || q[0] > -kFramingMargin * quality ||
-      q[6] < kFramingMargin * quality) {
+  const double median = median_magnitude(q);
+  const double margin = kFramingMargin * median;
+  // A frame where the previous character's stop bits end is expected, so it needs only the
+  // right sign in its framing windows.
+  const bool expected =
+      best.baud == last_baud_ && best.start >= next_earliest_ && best.start <= next_latest_;
+  const double framing = expected ? 0.0 : margin;
+  if (median < kMinQuality || median < kLevelFraction * level_ || q[0] < framing ||
+      q[kStartWindow] > -framing || q[kStopWindow] < framing) {
     return false;
   }
+  level_ = level_ == 0.0 ? median : level_ + kLevelWeight * (median - level_);
   if (std::abs(baud_evidence_) < 1e8) {
     baud_evidence_ = std::clamp(preference, -4.0, 4.0);
   }
 
   std::uint8_t code = 0;
   for (int bit = 0; bit < 5; ++bit) {
-    if (best.difference[bit + 1] > 0.0) {
+    if (best.difference[kStartWindow + 1 + bit] > 0.0) {
       code |= static_cast<std::uint8_t>(1u << bit);
     }
   }
   listener_.on_code(ReceivedCode{code, seconds(best.start), best.baud});
   // The next start bit can follow 1.5 stop bits after this one.
   hunt_pos_ = best.start + std::lround(7.5 * best.bit_blocks) - 2;
+  next_earliest_ = best.start + std::lround(7.5 * best.bit_blocks) - kExpectedSlack;
+  next_latest_ = best.start + std::lround(8.0 * best.bit_blocks) + kExpectedSlack;
+  last_baud_ = best.baud;
+  last_start_ = best.start;
   return true;
 }
 
