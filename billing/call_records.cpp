@@ -11,7 +11,8 @@ std::string hex_id(int bytes) {
   unsigned char random[16];
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  // RAND_bytes fails only without an entropy source; then the clock keeps ids distinct.
+  // RAND_bytes fails only without an entropy source. The clock fallback keeps ids distinct
+  // unless two calls open in the same clock tick.
   if (RAND_bytes(random, bytes) != 1) {
     return std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   }
@@ -22,7 +23,28 @@ std::string hex_id(int bytes) {
   return hex;
 }
 
+// A settlement whose card funds changed between its read and its commit is recomputed; past
+// this many tries the card is too busy to settle now.
+constexpr int kMaxSettleAttempts = 20;
+
 std::int64_t seconds_between(Instant from, Instant to) { return (to - from).count(); }
+
+// Ledger entries that settle a call costing `total`: the rest of its hold comes back, and the
+// card is debited for what interim debits did not cover (or refunded what they overcharged).
+std::vector<LedgerEntry> settlement_entries(const CardFunds& funds, Money total,
+                                            const std::string& call_id) {
+  std::vector<LedgerEntry> entries;
+  if (funds.held_for_call > 0) {
+    entries.push_back({LedgerKind::Release, funds.held_for_call, call_id});
+  }
+  const Money remaining = total - funds.debited_for_call;
+  if (remaining > 0) {
+    entries.push_back({LedgerKind::Debit, -remaining, call_id});
+  } else if (remaining < 0) {
+    entries.push_back({LedgerKind::Refund, -remaining, call_id});
+  }
+  return entries;
+}
 
 }  // namespace
 
@@ -124,9 +146,9 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   const CallRequest& request = (*record)->request;
   const std::optional<Instant> connected = event_time(**record, CallEvent::Connected);
   if (!connected || at < *connected) {
-    return Status(StatusCode::FailedPrecondition,
-                  "call '" + call_id + "' was not connected by " + format_instant(at) +
-                      ", so there is nothing to debit yet");
+    return Status(StatusCode::FailedPrecondition, "call '" + call_id + "' was not connected by " +
+                                                      format_instant(at) +
+                                                      ", so there is nothing to debit yet");
   }
   if (rater_ == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded to price the interim debit");
@@ -177,9 +199,9 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
     return posting;
   }
   if (rater_ == nullptr) {
-    return Status(StatusCode::Unavailable,
-                  "no rate deck is loaded, so call '" + request.id + "' cannot be rated; load "
-                                                                     "one and complete it again");
+    return Status(StatusCode::Unavailable, "no rate deck is loaded, so call '" + request.id +
+                                               "' cannot be rated; load "
+                                               "one and complete it again");
   }
 
   CallToRate call;
@@ -224,51 +246,52 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
   if (!*record) {
     return Status(StatusCode::NotFound, "call '" + completion.call_id + "' does not exist");
   }
+  const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
+  if (requested && completion.disconnected_at < *requested) {
+    return Status(StatusCode::InvalidArgument,
+                  "disconnect time " + format_instant(completion.disconnected_at) +
+                      " is before call '" + completion.call_id + "' was requested at " +
+                      format_instant(*requested) + "; send the UTC instant of the hangup");
+  }
   const std::optional<Instant> disconnected = event_time(**record, CallEvent::Disconnected);
   if (disconnected && *disconnected != completion.disconnected_at) {
     return Status(StatusCode::AlreadyExists,
                   "call '" + completion.call_id + "' was already disconnected at " +
-                      format_instant(*disconnected) + "; a repeated completion must carry the "
-                                                      "same time");
+                      format_instant(*disconnected) +
+                      "; a repeated completion must carry the same time");
   }
+  const CallEventRecord disconnect{
+      CallEvent::Disconnected, completion.disconnected_at, context.actor, {}, {}};
   if (!disconnected) {
-    Status added = add_event(completion.call_id,
-                             CallEventRecord{CallEvent::Disconnected, completion.disconnected_at,
-                                             context.actor, {}, {}});
-    if (!added) {
-      return added;
-    }
-    (*record)->events.push_back(
-        CallEventRecord{CallEvent::Disconnected, completion.disconnected_at, context.actor, {}, {}});
+    (*record)->events.push_back(disconnect);  // rate as if stored; the store appends it
   }
+  const IdempotencyKey key{completion.idempotency_key,
+                           sha256_hex("complete|" + completion.call_id + "|" +
+                                      format_instant(completion.disconnected_at) + "|" +
+                                      (completion.person_reached ? "reached" : "not-reached"))};
 
   Result<CallPosting> posting = rate_posting(**record, completion);
   if (!posting) {
     return posting;
   }
-  const std::string& card = (*record)->request.card_number;
-  std::vector<LedgerEntry> entries;
-  if (!card.empty()) {
-    Result<CardFunds> funds = store_->card_funds(card, completion.call_id);
-    if (!funds) {
-      return funds.status();
+  Store::PostingRequest request{*posting, disconnect, (*record)->request.card_number, {}, {}};
+  for (int attempt = 0; attempt < kMaxSettleAttempts; ++attempt) {
+    if (!request.card_number.empty()) {
+      Result<CardFunds> funds = store_->card_funds(request.card_number, completion.call_id);
+      if (!funds) {
+        return funds.status();
+      }
+      request.expected_funds = *funds;
+      request.card_entries = settlement_entries(*funds, posting->total, completion.call_id);
     }
-    if (funds->held_for_call > 0) {
-      entries.push_back({LedgerKind::Release, funds->held_for_call, completion.call_id});
-    }
-    const Money remaining = posting->total - funds->debited_for_call;
-    if (remaining > 0) {
-      entries.push_back({LedgerKind::Debit, -remaining, completion.call_id});
-    } else if (remaining < 0) {
-      entries.push_back({LedgerKind::Refund, -remaining, completion.call_id});
+    Result<CallPosting> posted = store_->post_call(request, key, context);
+    if (posted || posted.status().code() != StatusCode::Unavailable) {
+      return posted;
     }
   }
-  const IdempotencyKey key{
-      completion.idempotency_key,
-      sha256_hex("complete|" + completion.call_id + "|" +
-                 format_instant(completion.disconnected_at) + "|" +
-                 (completion.person_reached ? "reached" : "not-reached"))};
-  return store_->post_call(*posting, card, entries, key, context);
+  return Status(StatusCode::Unavailable, "call '" + completion.call_id +
+                                             "' could not be settled because its card kept "
+                                             "changing; retry the completion");
 }
 
 }  // namespace relaygw::billing

@@ -41,8 +41,8 @@ Result<bool> parse_flag(std::string_view field, std::string_view text) {
   if (text == "no" || text == "false" || text == "0" || text.empty()) {
     return false;
   }
-  return Status(StatusCode::InvalidArgument, "invalid " + std::string(field) + " '" +
-                                                 std::string(text) + "'; use yes or no");
+  return Status(StatusCode::InvalidArgument,
+                "invalid " + std::string(field) + " '" + std::string(text) + "'; use yes or no");
 }
 
 bool same_line(const Line& a, const Line& b) {
@@ -61,6 +61,7 @@ Result<Line> line_from_record(const std::vector<std::string>& fields) {
   }
   line.number = *number;
   line.listing_name = fields[1];
+
   std::optional<LineType> type = parse_line_type(fields[2]);
   if (!type) {
     return Status(StatusCode::InvalidArgument,
@@ -71,15 +72,16 @@ Result<Line> line_from_record(const std::vector<std::string>& fields) {
   line.type = *type;
   std::optional<Screening> screening = parse_screening(fields[3].empty() ? "none" : fields[3]);
   if (!screening) {
-    return Status(StatusCode::InvalidArgument,
-                  "invalid screening '" + fields[3] +
-                      "'; use none, no-collect, no-third-number or both");
+    return Status(
+        StatusCode::InvalidArgument,
+        "invalid screening '" + fields[3] + "'; use none, no-collect, no-third-number or both");
   }
   line.screening = *screening;
   line.state = fields[4];
   line.rate_center = fields[5];
   line.time_zone = fields[6];
   line.pic = fields[7];
+
   Result<bool> is_tty = parse_flag("is_tty", fields[8]);
   if (!is_tty) {
     return is_tty.status();
@@ -153,9 +155,9 @@ Status validate_line(const Line& line) {
   }
   if (line.state.size() != 2 || !std::isupper(static_cast<unsigned char>(line.state[0])) ||
       !std::isupper(static_cast<unsigned char>(line.state[1]))) {
-    return Status(StatusCode::InvalidArgument,
-                  "invalid state '" + line.state + "' for line " + line.number +
-                      "; use a two-letter postal code such as IL");
+    return Status(StatusCode::InvalidArgument, "invalid state '" + line.state + "' for line " +
+                                                   line.number +
+                                                   "; use a two-letter postal code such as IL");
   }
   if (line.rate_center.empty()) {
     return Status(StatusCode::InvalidArgument,
@@ -258,8 +260,8 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
                                       const WriteContext& context) {
   std::string header;
   if (!std::getline(input, header)) {
-    return Status(StatusCode::InvalidArgument, "the CSV file is empty; the first row must be " +
-                                                   std::string(kLineCsvHeader));
+    return Status(StatusCode::InvalidArgument,
+                  "the CSV file is empty; the first row must be " + std::string(kLineCsvHeader));
   }
   Result<std::vector<std::string>> names = split_csv_record(header);
   std::map<std::string, std::size_t> position;
@@ -317,8 +319,8 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
       continue;
     }
     const std::int64_t version = *current ? (*current)->version : 0;
-    Result<LineVersion> stored = store.append_line(
-        *line, version, "CSV import row " + std::to_string(row), context);
+    Result<LineVersion> stored =
+        store.append_line(*line, version, "CSV import row " + std::to_string(row), context);
     if (!stored) {
       report.errors.push_back({row, stored.status().message()});
       continue;
@@ -343,8 +345,7 @@ Status export_lines_csv(Store& store, std::ostream& output) {
            << (line.is_tty ? "yes" : "no") << ',' << (line.tty_discount_eligible ? "yes" : "no")
            << "\n";
   }
-  return output ? Status::ok()
-                : Status(StatusCode::Unavailable, "writing the CSV output failed");
+  return output ? Status::ok() : Status(StatusCode::Unavailable, "writing the CSV output failed");
 }
 
 }  // namespace relaygw::billing

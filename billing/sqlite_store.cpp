@@ -697,8 +697,8 @@ Result<CardState> SqliteStore::append_card_state(const std::string& number, Card
 }
 
 Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::string& call_id) {
-  // NOTE: sums the card's whole ledger on every read; fine for cards with thousands of
-  // entries, and a running-balance row would be the next step past that.
+  // NOTE: sums the card's whole ledger on every read. That is fast for thousands of entries;
+  // past that, a running-balance row would be needed.
   ScopedStatement totals = statement(
       "SELECT COALESCE(SUM(amount), 0), "
       "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), 0), "
@@ -1029,10 +1029,45 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
   return status;
 }
 
-Result<CallPosting> SqliteStore::post_call(const CallPosting& posting,
-                                           const std::string& card_number,
-                                           const std::vector<LedgerEntry>& card_entries,
-                                           const IdempotencyKey& key, const WriteContext& context) {
+Status SqliteStore::check_disconnect(const std::string& call_id, const CallEventRecord& disconnect,
+                                     bool& already_stored) {
+  ScopedStatement select =
+      statement("SELECT at FROM call_events WHERE call_id = ? AND event = 'disconnected'");
+  select.bind(call_id);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  already_stored = *row;
+  const std::string wanted = format_instant(disconnect.at);
+  if (*row && select.text(0) != wanted) {
+    return Status(StatusCode::AlreadyExists,
+                  "call '" + call_id + "' was already disconnected at " + select.text(0) +
+                      ", not " + wanted + "; a repeated completion must carry the same time");
+  }
+  return Status::ok();
+}
+
+Status SqliteStore::check_card_funds(const PostingRequest& request) {
+  if (request.card_number.empty()) {
+    return Status::ok();
+  }
+  Result<CardFunds> funds = read_funds(request.card_number, request.posting.call_id);
+  if (!funds) {
+    return funds.status();
+  }
+  if (funds->held_for_call != request.expected_funds.held_for_call ||
+      funds->debited_for_call != request.expected_funds.debited_for_call) {
+    return Status(StatusCode::Unavailable,
+                  "card funds of call " + request.posting.call_id +
+                      " changed while it was being settled; retry the completion");
+  }
+  return Status::ok();
+}
+
+Result<CallPosting> SqliteStore::post_call(const PostingRequest& request, const IdempotencyKey& key,
+                                           const WriteContext& context) {
+  const CallPosting& posting = request.posting;
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (!status) {
@@ -1059,7 +1094,20 @@ Result<CallPosting> SqliteStore::post_call(const CallPosting& posting,
                       " is already posted under another idempotency key; post a correction "
                       "instead of a second posting");
   }
-  status = insert_posting(posting, card_number, card_entries, key, context);
+
+  bool disconnect_stored = false;
+  if (request.disconnect) {
+    status = check_disconnect(posting.call_id, *request.disconnect, disconnect_stored);
+  }
+  if (status && request.disconnect && !disconnect_stored) {
+    status = insert_event(posting.call_id, *request.disconnect);
+  }
+  if (status) {
+    status = check_card_funds(request);
+  }
+  if (status) {
+    status = insert_posting(posting, request.card_number, request.card_entries, key, context);
+  }
   if (status) {
     status = transaction.commit();
   }

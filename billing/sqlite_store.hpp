@@ -64,9 +64,8 @@ class SqliteStore final : public Store {
   Status create_call(const CallRequest& request, const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
-  Result<CallPosting> post_call(const CallPosting& posting, const std::string& card_number,
-                                const std::vector<LedgerEntry>& card_entries,
-                                const IdempotencyKey& key, const WriteContext& context) override;
+  Result<CallPosting> post_call(const PostingRequest& request, const IdempotencyKey& key,
+                                const WriteContext& context) override;
   Status post_completed_calls(const std::vector<BatchPosting>& batch,
                               const WriteContext& context) override;
 
@@ -99,6 +98,9 @@ class SqliteStore final : public Store {
   Status insert_call(const CallRequest& request, const WriteContext& context);
   Status insert_event(const std::string& call_id, const CallEventRecord& event);
   Result<std::optional<CallPosting>> read_posting(const std::string& call_id);
+  Status check_disconnect(const std::string& call_id, const CallEventRecord& disconnect,
+                          bool& already_stored);
+  Status check_card_funds(const PostingRequest& request);
   Status insert_posting(const CallPosting& posting, const std::string& card_number,
                         const std::vector<LedgerEntry>& card_entries, const IdempotencyKey& key,
                         const WriteContext& context);

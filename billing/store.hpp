@@ -44,14 +44,14 @@ enum class LineType { Residential, Business, Payphone, Inmate, Hotel, Cellular, 
 enum class Screening { None, NoCollect, NoThirdNumber, Both };
 
 struct Line {
-  std::string number;        // E.164, for example "+13125550142"
+  std::string number;  // E.164, for example "+13125550142"
   std::string listing_name;
   LineType type = LineType::Residential;
   Screening screening = Screening::None;
-  std::string state;         // two-letter postal code
+  std::string state;  // two-letter postal code
   std::string rate_center;
-  std::string time_zone;     // IANA zone of the rate center, for example "America/Chicago"
-  std::string pic;           // preferred long-distance carrier code, empty when none
+  std::string time_zone;  // IANA zone of the rate center, for example "America/Chicago"
+  std::string pic;        // preferred long-distance carrier code, empty when none
   bool is_tty = false;
   bool tty_discount_eligible = false;  // state-certified TTY user entitled to a toll discount
 };
@@ -78,9 +78,9 @@ struct PinHash {
 };
 
 struct Card {
-  std::string number;        // digits only; print it only through mask_card_number
+  std::string number;  // digits only; print it only through mask_card_number
   CardFunding funding = CardFunding::Prepaid;
-  std::string billed_line;   // E.164 line billed for a postpaid card, empty for prepaid
+  std::string billed_line;  // E.164 line billed for a postpaid card, empty for prepaid
   PinHash pin;
   std::int32_t max_pin_attempts = 3;  // consecutive wrong PINs that lock the card
 };
@@ -105,10 +105,10 @@ struct LedgerEntry {
 };
 
 struct CardFunds {
-  Money balance = 0;    // credits minus debits
-  Money available = 0;  // balance minus open holds
-  Money held_for_call = 0;       // open hold of the call asked about, if any
-  Money debited_for_call = 0;    // debits already taken for that call
+  Money balance = 0;           // credits minus debits
+  Money available = 0;         // balance minus open holds
+  Money held_for_call = 0;     // open hold of the call asked about, if any
+  Money debited_for_call = 0;  // debits already taken for that call
   bool has_entries = false;
 };
 
@@ -141,8 +141,8 @@ struct CallEventRecord {
 // never part of a call record.
 struct CallRequest {
   std::string id;
-  std::string from;        // E.164 calling number
-  std::string to;          // dialed number as normalized by the number plan
+  std::string from;  // E.164 calling number
+  std::string to;    // dialed number as normalized by the number plan
   BillingMethod billing = BillingMethod::SentPaid;
   AccessTag access = AccessTag::None;
   Handling handling = Handling::Automated;
@@ -218,8 +218,7 @@ class Store {
                                               const std::string& reason,
                                               const WriteContext& context) = 0;
   // Returns the card's funds, with the hold and debits of `call_id` when it is not empty.
-  virtual Result<CardFunds> card_funds(const std::string& number,
-                                       const std::string& call_id) = 0;
+  virtual Result<CardFunds> card_funds(const std::string& number, const std::string& call_id) = 0;
   // Appends `entries` atomically. With `require_available` the append fails with
   // ResourceExhausted, changing nothing, when available funds would drop below zero; this is
   // what makes concurrent holds on one card safe. With an idempotency key a repeat returns the
@@ -233,14 +232,21 @@ class Store {
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
   virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;
-  // Posts a completed call: its charge lines and card ledger entries, in one transaction, at
-  // most once per call. A repeat with the same key returns the stored posting; a different
-  // request under the same key fails with AlreadyExists; a second posting of the same call
-  // under another key fails with FailedPrecondition.
-  virtual Result<CallPosting> post_call(const CallPosting& posting,
-                                        const std::string& card_number,
-                                        const std::vector<LedgerEntry>& card_entries,
-                                        const IdempotencyKey& key,
+  // Posts a completed call at most once, in one transaction: its disconnected event (unless
+  // the call already has one at the same instant), its charge lines and its card ledger
+  // entries. A repeat with the same key returns the stored posting and writes nothing; a
+  // different request under the same key, or a different disconnect instant, fails with
+  // AlreadyExists; a second posting of the call under another key fails with
+  // FailedPrecondition. When the call's card funds no longer match `expected_funds`, so the
+  // entries were computed from a stale read, it fails with Unavailable and the caller retries.
+  struct PostingRequest {
+    CallPosting posting;
+    std::optional<CallEventRecord> disconnect;
+    std::string card_number;  // empty when no card is settled
+    std::vector<LedgerEntry> card_entries;
+    CardFunds expected_funds;  // held_for_call and debited_for_call the entries assume
+  };
+  virtual Result<CallPosting> post_call(const PostingRequest& request, const IdempotencyKey& key,
                                         const WriteContext& context) = 0;
   // Posts many completed calls in one transaction (bulk import, benchmarks). Each element is
   // handled as post_call would; the first failure rolls back the whole batch.

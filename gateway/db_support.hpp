@@ -24,7 +24,8 @@ struct DatabaseOptions {
 // Adds --db, --actor and --data-dir to `command`.
 void add_database_options(CLI::App& command, DatabaseOptions& options);
 
-// Prints "relaygw COMMAND: MESSAGE" to standard error and exits with status 1.
+// Prints "relaygw COMMAND: MESSAGE" to standard error and throws CLI::RuntimeError(1), so
+// relaygw exits with status 1.
 [[noreturn]] void fail_command(const std::string& command, const std::string& message);
 
 // Opens the existing database named by --db, or fails the command.

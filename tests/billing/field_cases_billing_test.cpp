@@ -1,10 +1,13 @@
 // Field cases on the billing side: authorization against the minimum first block (case 5),
 // unanswered calls (case 6), interim debits with a replayed hangup (case 7) and emergency calls
 // that skip every billing check (case 8). Amounts are in units of 1/10,000 dollar.
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
@@ -409,4 +412,41 @@ TEST_CASE("case 8 emergency skips every billing check", "[billing][field][case8]
       CHECK(decision->emergency);
     }
   }
+}
+
+TEST_CASE("case 7 concurrent hangup deliveries post once", "[billing][field][case7]") {
+  BillingCase world(flat_deck("60.0000", "initial_seconds = 1\nadditional_seconds = 1"));
+  world.add_prepaid(1'000'000);
+  const Instant start = at("2026-03-10T14:00:00Z");
+  auto [id, decision] = world.card_call(start);
+  REQUIRE(decision.granted);
+  const RateDeck deck = flat_deck("60.0000", "initial_seconds = 1\nadditional_seconds = 1");
+  const Rater rater(&number_plan(), &deck);
+
+  // The same end-of-call event arrives on four connections at once.
+  std::atomic<int> posted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto own = SqliteStore::open(world.path());
+      if (!own) {
+        return;
+      }
+      CallRecords records(own->get(), &rater);
+      auto posting = records.complete(Completion{id, plus(start, 30), false, "hangup"},
+                                      WriteContext{"gateway", plus(start, 30)});
+      if (posting && posting->total == 300'000) {
+        ++posted;
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  CHECK(posted == 4);
+  CHECK(world.balance() == 700'000);
+  CHECK(world.available() == 700'000);
+  CHECK(world.query("SELECT COUNT(*) FROM call_postings") == "1");
+  CHECK(world.query("SELECT COUNT(*) FROM call_events WHERE event = 'disconnected'") == "1");
+  CHECK(world.query("SELECT COUNT(*) FROM card_ledger WHERE kind = 'debit'") == "1");
 }

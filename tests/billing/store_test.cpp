@@ -101,7 +101,8 @@ TEST_CASE("sqlite store enforces foreign keys", "[billing][store]") {
   // A posting for an unknown call is refused by the foreign key itself.
   CallPosting posting;
   posting.call_id = "call-missing";
-  auto posted = store->post_call(posting, "", {}, IdempotencyKey{"k1", "h1"}, staff());
+  Store::PostingRequest request{posting, std::nullopt, "", {}, {}};
+  auto posted = store->post_call(request, IdempotencyKey{"k1", "h1"}, staff());
   REQUIRE_FALSE(posted);
   CHECK(posted.status().message().find("FOREIGN KEY") != std::string::npos);
 }
