@@ -72,7 +72,7 @@ class CallFixture {
   CallRecords calls() { return CallRecords(store_.get(), &rater_); }
   SqliteStore& store() { return *store_; }
 
-  // Opens a call at `requested` and adds the given events, one second apart from `first`.
+  // Opens a call requested at `requested` and returns its id.
   std::string open_call(BillingMethod billing, const std::string& requested,
                         AccessTag access = AccessTag::None) {
     CallRequest request;

@@ -1,6 +1,6 @@
-// Field cases on the billing side: authorization against the minimum first block (case 5),
-// unanswered calls (case 6), interim debits with a replayed hangup (case 7) and emergency calls
-// that skip every billing check (case 8). Amounts are in units of 1/10,000 dollar.
+// Billing field cases: authorization against the minimum first block, unanswered calls,
+// interim debits with a replayed hangup, and emergency calls that skip every billing check.
+// Amounts are in units of 1/10,000 dollar.
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -146,7 +146,7 @@ RateDeck case5_deck() {
 
 }  // namespace
 
-TEST_CASE("case 5 balance below first block refused", "[billing][field][case5]") {
+TEST_CASE("card balance below first block refused", "[billing][field][case5]") {
   for (Money balance : {Money{0}, Money{100}, Money{399}}) {
     INFO("balance " << balance);
     BillingCase world(case5_deck());
@@ -168,7 +168,7 @@ TEST_CASE("case 5 balance below first block refused", "[billing][field][case5]")
   }
 }
 
-TEST_CASE("case 5 balance grants time it covers", "[billing][field][case5]") {
+TEST_CASE("card balance grants time it covers", "[billing][field][case5]") {
   // Balance, the longest call it pays for, and the balance after a call cut at that length.
   const std::vector<std::pair<Money, std::int64_t>> cases = {
       {400, 60}, {600, 90}, {1'000, 150}, {605, 90}};
@@ -193,7 +193,7 @@ TEST_CASE("case 5 balance grants time it covers", "[billing][field][case5]") {
   }
 }
 
-TEST_CASE("case 5 call ended early refunds the hold", "[billing][field][case5]") {
+TEST_CASE("card call ended early releases hold", "[billing][field][case5]") {
   BillingCase world(case5_deck());
   world.add_prepaid(600);
   const Instant start = at("2025-12-10T14:00:00Z");
@@ -209,7 +209,7 @@ TEST_CASE("case 5 call ended early refunds the hold", "[billing][field][case5]")
   CHECK(world.available() == 200);
 }
 
-TEST_CASE("case 6 unanswered call bills nothing", "[billing][field][case6]") {
+TEST_CASE("unanswered call bills nothing", "[billing][field][case6]") {
   // Collect at $0.2500/min with a $0.1000 connect fee.
   BillingCase world(flat_deck("0.2500", "", "connect = \"0.1000\"\n"));
   CallRequest request;
@@ -283,7 +283,7 @@ TEST_CASE("case 6 unanswered call bills nothing", "[billing][field][case6]") {
   }
 }
 
-TEST_CASE("case 7 interim debits then one settlement", "[billing][field][case7]") {
+TEST_CASE("interim debits then one settlement", "[billing][field][case7]") {
   // $1.0000 a second, billed per second.
   BillingCase world(flat_deck("60.0000", "initial_seconds = 1\nadditional_seconds = 1"));
   world.add_prepaid(1'000'000);
@@ -320,7 +320,7 @@ TEST_CASE("case 7 interim debits then one settlement", "[billing][field][case7]"
   CHECK(world.query("SELECT -SUM(amount) FROM card_ledger WHERE kind = 'debit'") == "1000000");
 }
 
-TEST_CASE("case 7 settlement debits only the rest", "[billing][field][case7]") {
+TEST_CASE("settlement debits only the rest", "[billing][field][case7]") {
   BillingCase world(flat_deck("60.0000", "initial_seconds = 1\nadditional_seconds = 1"));
   world.add_prepaid(1'000'000);
   const Instant start = at("2026-03-10T14:00:00Z");
@@ -342,7 +342,7 @@ TEST_CASE("case 7 settlement debits only the rest", "[billing][field][case7]") {
                     "LIMIT 1") == "50000");
 }
 
-TEST_CASE("case 8 emergency skips every billing check", "[billing][field][case8]") {
+TEST_CASE("emergency skips every billing check", "[billing][field][case8]") {
   BillingCase world(case5_deck());
   world.add_prepaid(0);
   const Instant start = at("2026-03-10T14:00:00Z");
@@ -414,7 +414,7 @@ TEST_CASE("case 8 emergency skips every billing check", "[billing][field][case8]
   }
 }
 
-TEST_CASE("case 7 concurrent hangup deliveries post once", "[billing][field][case7]") {
+TEST_CASE("concurrent hangup deliveries post once", "[billing][field][case7]") {
   BillingCase world(flat_deck("60.0000", "initial_seconds = 1\nadditional_seconds = 1"));
   world.add_prepaid(1'000'000);
   const Instant start = at("2026-03-10T14:00:00Z");
