@@ -95,7 +95,12 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
 
   switch (request.billing) {
     case BillingMethod::SentPaid:
+      return grant(*from);
     case BillingMethod::PersonToPerson:
+      if (request.requested_person.empty()) {
+        return refuse(RefusalReason::InvalidRequest,
+                      "a person-to-person call needs the name of the requested person");
+      }
       return grant(*from);
     case BillingMethod::Collect:
       return authorize_screened(request, request.to);
@@ -134,13 +139,15 @@ Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest&
         found.screening == Screening::NoThirdNumber || found.screening == Screening::Both;
     if (collect && blocks_collect) {
       return refuse(RefusalReason::CollectBlocked,
-                    "line " + *number + " does not accept collect calls; choose another "
-                                        "billing method");
+                    "line " + *number +
+                        " does not accept collect calls; choose another "
+                        "billing method");
     }
     if (!collect && blocks_third) {
       return refuse(RefusalReason::ThirdNumberBlocked,
-                    "line " + *number + " does not accept third-number billing; choose another "
-                                        "billing method");
+                    "line " + *number +
+                        " does not accept third-number billing; choose another "
+                        "billing method");
     }
   }
   Authorization granted = grant(*number);
@@ -193,8 +200,9 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
   }
   if (rater_ == nullptr) {
     return refuse(RefusalReason::RatingUnavailable,
-                  "card " + masked + " needs a rate deck to check its funds, and none is "
-                                     "loaded");
+                  "card " + masked +
+                      " needs a rate deck to check its funds, and none is "
+                      "loaded");
   }
 
   const CallToRate call = call_to_rate(request, context.at);
@@ -224,8 +232,8 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     // The store appends the hold only if available funds stay >= 0 at commit, so two calls
     // racing for the same money cannot both get it.
     Result<CardFunds> held = store_->append_ledger(
-        card.card.number, {LedgerEntry{LedgerKind::Hold, -cost->total, request.call_id}},
-        true, std::nullopt, context);
+        card.card.number, {LedgerEntry{LedgerKind::Hold, -cost->total, request.call_id}}, true,
+        std::nullopt, context);
     if (held) {
       granted.max_seconds = *seconds;
       granted.held = cost->total;
@@ -240,8 +248,9 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     }
   }
   return Status(StatusCode::Unavailable,
-                "card " + masked + " is in use by other calls that keep changing its funds; "
-                                   "retry the authorization");
+                "card " + masked +
+                    " is in use by other calls that keep changing its funds; "
+                    "retry the authorization");
 }
 
 }  // namespace relaygw::billing

@@ -217,9 +217,16 @@ void run_debit(const CallOptions& options) {
 void run_complete(const CallOptions& options) {
   const std::string command = "call complete";
   auto store = open_database(options.database, command);
+  auto call = store->find_call(options.id);
+  if (!call) {
+    fail_command(command, call.status().message());
+  }
+  // Emergency calls bill zero, so they complete even without numbering data or a rate deck.
   RatingData rating;
-  load_rating(rating, *store, options, command);
-  billing::CallRecords records(store.get(), &*rating.rater);
+  if (!call->has_value() || !(*call)->request.emergency) {
+    load_rating(rating, *store, options, command);
+  }
+  billing::CallRecords records(store.get(), rating.rater ? &*rating.rater : nullptr);
   const billing::Instant at = instant_or_now(options, command);
   auto posting =
       records.complete(billing::Completion{options.id, at, options.person_reached, options.key},

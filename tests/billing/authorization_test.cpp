@@ -269,6 +269,20 @@ TEST_CASE_METHOD(AuthorizationFixture, "concurrent holds never overspend a card"
   CHECK(funds().balance == 2'000);
 }
 
+TEST_CASE_METHOD(AuthorizationFixture, "person to person needs a name",
+                 "[billing][authorization]") {
+  AuthorizationRequest unnamed = request(BillingMethod::PersonToPerson);
+  const Authorization refused = authorize(unnamed);
+  CHECK_FALSE(refused.granted);
+  CHECK(refused.reason == RefusalReason::InvalidRequest);
+  AuthorizationRequest named = unnamed;
+  named.requested_person = "Dr. Lee";
+  const Authorization granted = authorize(named);
+  CHECK(granted.granted);
+  CHECK(granted.billed_number == "+13125550107");
+  CHECK_FALSE(granted.acceptance_required);
+}
+
 TEST_CASE("emergency authorized with no store or deck", "[billing][authorization]") {
   const Authorizer authorizer(nullptr, nullptr, nullptr);
   for (BillingMethod billing : {BillingMethod::SentPaid, BillingMethod::Collect,
