@@ -51,6 +51,8 @@ Store::BatchPosting completed_call(const Rater& rater, long index, Instant start
   call.billable_seconds = seconds;
   auto rated = rater.rate(call);
   item.posting.call_id = item.request.id;
+  item.posting.session_seconds = seconds + 20;
+  item.posting.conversation_seconds = seconds;
   if (rated) {
     item.posting.total = rated->total;
     item.posting.billable_seconds = rated->billed_seconds;

@@ -192,6 +192,8 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
   posting.call_id = request.id;
   posting.person_reached = completion.person_reached;
   posting.billable_seconds = 0;
+  posting.session_seconds = durations.session_seconds;
+  posting.conversation_seconds = durations.conversation_seconds;
   const bool needs_acceptance =
       request.billing == BillingMethod::Collect || request.billing == BillingMethod::ThirdNumber;
   if (request.emergency || !durations.answered || !durations.authorized ||

@@ -157,8 +157,8 @@ Result<int> current_version(sqlite3* db) {
     return created;
   }
   sqlite3_stmt* statement = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
-                         &statement, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &statement,
+                         nullptr) != SQLITE_OK) {
     return Status(StatusCode::Internal,
                   std::string("cannot read schema_version: ") + sqlite3_errmsg(db));
   }
@@ -170,6 +170,15 @@ Result<int> current_version(sqlite3* db) {
   return version;
 }
 
+// Session time (request to hangup) and conversation time (answer to hangup) of each posted
+// call, so relay minutes can be reported without recomputing them. NULL means the instant
+// was missing, for example an unanswered call has no conversation time.
+constexpr std::string_view kPostingDurations = R"sql(
+ALTER TABLE call_postings ADD COLUMN session_seconds INTEGER CHECK (session_seconds >= 0);
+ALTER TABLE call_postings ADD COLUMN conversation_seconds INTEGER
+  CHECK (conversation_seconds >= 0);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -177,6 +186,7 @@ const std::vector<Migration>& migrations() {
       {1, "directory, cards, card ledger, idempotency keys, audit chain", kCoreTables},
       {2, "call records, events, postings and charge lines", kCallTables},
       {3, "stored rate decks", kRateDeckTable},
+      {4, "session and conversation seconds of posted calls", kPostingDurations},
   };
   return kMigrations;
 }

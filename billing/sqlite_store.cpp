@@ -895,7 +895,8 @@ Status SqliteStore::append_call_event(const std::string& call_id, const CallEven
 
 Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& call_id) {
   ScopedStatement select = statement(
-      "SELECT total, billable_seconds, person_reached FROM call_postings WHERE call_id = ?");
+      "SELECT total, billable_seconds, person_reached, session_seconds, conversation_seconds "
+      "FROM call_postings WHERE call_id = ?");
   select.bind(call_id);
   Result<bool> row = select.next();
   if (!row) {
@@ -909,6 +910,8 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
   posting.total = select.integer(0);
   posting.billable_seconds = select.optional_integer(1);
   posting.person_reached = select.integer(2) != 0;
+  posting.session_seconds = select.optional_integer(3);
+  posting.conversation_seconds = select.optional_integer(4);
   (void)select.next();
 
   ScopedStatement lines = statement(
@@ -989,10 +992,13 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
   const std::string at = format_instant(context.at);
   Status status = statement(
                       "INSERT INTO call_postings (call_id, total, billable_seconds, "
-                      "person_reached, idempotency_key, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                      "session_seconds, conversation_seconds, person_reached, idempotency_key, "
+                      "actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                       .bind(posting.call_id)
                       .bind(posting.total)
                       .bind(posting.billable_seconds)
+                      .bind(posting.session_seconds)
+                      .bind(posting.conversation_seconds)
                       .bind(posting.person_reached)
                       .bind(key.key)
                       .bind(context.actor)

@@ -163,7 +163,9 @@ struct CallPosting {
   std::string call_id;
   std::vector<PostedChargeLine> lines;
   Money total = 0;
-  std::optional<std::int64_t> billable_seconds;  // conversation seconds billed, 0 if unanswered
+  std::optional<std::int64_t> billable_seconds;      // conversation seconds billed, 0 if unanswered
+  std::optional<std::int64_t> session_seconds;       // request to hangup; relay session time
+  std::optional<std::int64_t> conversation_seconds;  // answer to hangup; none if unanswered
   bool person_reached = false;
 };
 

@@ -169,7 +169,14 @@ TEST_CASE_METHOD(CallFixture, "relay call keeps session and conversation", "[bil
       open_call(BillingMethod::SentPaid, "2026-03-10T14:00:00Z", AccessTag::RelayTty);
   event(id, CallEvent::Authorized, "2026-03-10T14:00:05Z");
   event(id, CallEvent::Connected, "2026-03-10T14:02:30Z");
-  REQUIRE(complete(id, "2026-03-10T14:10:00Z", "relay-1"));
+  auto posting = complete(id, "2026-03-10T14:10:00Z", "relay-1");
+  REQUIRE(posting);
+  REQUIRE(posting->session_seconds);
+  REQUIRE(posting->conversation_seconds);
+  CHECK(*posting->session_seconds == 600);
+  CHECK(*posting->conversation_seconds == 450);
+  CHECK(count("SELECT session_seconds || ' ' || conversation_seconds FROM call_postings") ==
+        "600 450");
   auto record = store().find_call(id);
   REQUIRE(record->has_value());
   const CallDurations durations = call_durations(**record);

@@ -245,6 +245,9 @@ TEST_CASE("unanswered call bills nothing", "[billing][field][case6]") {
     CHECK(world.query("SELECT COUNT(*) FROM call_events WHERE event = 'connected'") == "0");
     CHECK(world.query("SELECT COUNT(*) FROM call_postings WHERE total < 0 OR "
                       "billable_seconds < 0") == "0");
+    CHECK(world.query("SELECT session_seconds FROM call_postings") == "3");
+    CHECK(world.query("SELECT COUNT(*) FROM call_postings WHERE conversation_seconds IS NULL") ==
+          "1");
   }
   SECTION("answered but never accepted") {
     auto opened = world.calls().open(request, WriteContext{"gateway", setup});
