@@ -18,9 +18,8 @@ constexpr std::size_t kHashBytes = 32;
 constexpr int kMaxStateRetries = 50;
 
 bool all_digits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
-    return std::isdigit(c) != 0;
-  });
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
 std::string to_hex(const unsigned char* bytes, std::size_t size) {
@@ -124,9 +123,9 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
     return status;
   }
   if (card.max_pin_attempts < 1) {
-    return Status(StatusCode::InvalidArgument,
-                  "max PIN attempts " + std::to_string(card.max_pin_attempts) +
-                      " is invalid; use 1 or more");
+    return Status(
+        StatusCode::InvalidArgument,
+        "max PIN attempts " + std::to_string(card.max_pin_attempts) + " is invalid; use 1 or more");
   }
   if (card.funding == CardFunding::Postpaid && card.billed_line.empty()) {
     return Status(StatusCode::InvalidArgument,

@@ -34,9 +34,9 @@ bool verify_pin(std::string_view pin, const PinHash& stored);
 struct NewCard {
   std::string number;
   CardFunding funding = CardFunding::Prepaid;
-  std::string billed_line;     // postpaid: the E.164 line billed
-  Money opening_balance = 0;   // prepaid: the starting balance
-  Money credit_limit = 0;      // postpaid: spending limit, 0 for none
+  std::string billed_line;    // postpaid: the E.164 line billed
+  Money opening_balance = 0;  // prepaid: the starting balance
+  Money credit_limit = 0;     // postpaid: spending limit, 0 for none
   std::int32_t max_pin_attempts = 3;
   std::int32_t pin_iterations = kDefaultPinIterations;
 };
@@ -53,7 +53,6 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
                                  const WriteContext& context);
 
 // Sets a locked card back to active with no failures (staff action, audited).
-Result<CardState> unlock_card(Store& store, const std::string& number,
-                              const WriteContext& context);
+Result<CardState> unlock_card(Store& store, const std::string& number, const WriteContext& context);
 
 }  // namespace relaygw::billing
