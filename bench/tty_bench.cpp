@@ -195,9 +195,9 @@ std::string read_all(int fd) {
 
 // Runs `args` and returns its standard output, wall time, CPU time and max RSS.
 //
-// The program is started through a second copy of tty_bench (kMeasureFlag), because Linux
-// carries a process's peak RSS across execve: a program spawned straight from this process,
-// which keeps an hour of audio in memory, would report this process's peak instead of its own.
+// The program is started through a second, small copy of tty_bench (kMeasureFlag), because
+// Linux carries a process's peak RSS across execve. A program spawned straight from this
+// process, which keeps an hour of audio in memory, would report this process's peak.
 ProcessRun run_program(const std::vector<std::string>& args) {
   ProcessRun run;
   int out_pipe[2];
