@@ -131,6 +131,8 @@ void add_card_commands(CLI::App& app) {
   add->add_option("--max-pin-attempts", add_options->max_pin_attempts,
                   "Consecutive wrong PINs that lock the card")
       ->capture_default_str();
+  // Accepted so scripts can state where the PIN comes from; standard input is the only source.
+  add->add_flag("--pin-stdin", "Read the PIN from standard input (always the case)");
   add->callback([add_options] { run_add(*add_options); });
 
   auto show_options = std::make_shared<CardOptions>();

@@ -137,8 +137,8 @@ TEST_CASE_METHOD(CommandFixture, "line import reports bad rows", "[billing][comm
 
 TEST_CASE_METHOD(CommandFixture, "card pin only from standard input", "[billing][commands]") {
   init();
-  const Run added =
-      relaygw("card add --db '" + db() + "' --number 5550142000077 --balance 2.50", "4826\n");
+  const Run added = relaygw(
+      "card add --db '" + db() + "' --number 5550142000077 --balance 2.50 --pin-stdin", "4826\n");
   CHECK(added.status == 0);
   CHECK(added.output.find("*********0077") != std::string::npos);
   CHECK(added.output.find("5550142000077") == std::string::npos);
