@@ -348,8 +348,8 @@ void add_call_commands(CLI::App& app) {
   create->add_option("--third-number", create_options->third_number, "Line billed (third-party)");
   create->add_option("--card", create_options->card, "Calling card number (calling-card)");
   create->add_option("--person", create_options->person, "Requested person (person-to-person)");
-  create->add_flag("--pin-stdin",
-                   "Read the card PIN from standard input (always the case for calling-card)");
+  create->add_flag("--pin-stdin")
+      ->description("Read the card PIN from standard input (always the case for calling-card)");
   create->callback([create_options] { run_create(*create_options); });
 
   auto event_options = std::make_shared<CallOptions>();

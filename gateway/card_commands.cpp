@@ -132,7 +132,7 @@ void add_card_commands(CLI::App& app) {
                   "Consecutive wrong PINs that lock the card")
       ->capture_default_str();
   // Accepted so scripts can state where the PIN comes from; standard input is the only source.
-  add->add_flag("--pin-stdin", "Read the PIN from standard input (always the case)");
+  add->add_flag("--pin-stdin")->description("Read the PIN from standard input (always the case)");
   add->callback([add_options] { run_add(*add_options); });
 
   auto show_options = std::make_shared<CardOptions>();
