@@ -42,8 +42,18 @@ constexpr double kLevelFraction = 0.35;
 constexpr double kLevelWeight = 0.2;
 // Blocks either side of the expected start of a character that follows another at once.
 constexpr std::int64_t kExpectedSlack = 3;
+// The first character of a transmission has no level to compare with, and some senders (spandsp)
+// send no mark lead-in before it, so it needs this higher median quality instead.
+constexpr double kMinFirstQuality = 0.06;
 // Weight of the spacing of consecutive characters in the choice of rate.
 constexpr double kTimingEvidence = 1.0;
+// Inside a burst the next character is searched this many blocks either side of where the
+// character clock puts it, after 1.5 and after 2 stop bits.
+constexpr std::int64_t kTrackSlack = 2;
+// Fraction of a tracked character's timing error that moves the character clock. Senders
+// keep their own clock through a burst, so the clock averages the timing over characters
+// instead of trusting one noisy frame.
+constexpr double kClockGain = 0.3;
 
 // Windows of a frame: the mark before the start bit (the previous character's stop bits or the
 // carrier lead-in), the start bit, five data bits and the first stop bit.
@@ -106,6 +116,10 @@ struct FskDemodulator::Impl {
   void rotate_history(std::int64_t from);
   void run_hunter();
   bool try_character(std::int64_t candidate);
+  bool try_tracked();
+  void accept(const FrameCandidate& frame, double median);
+  void emit(const FrameCandidate& frame);
+  void emit_held();
   // Block offsets of the bit boundaries from the start of a frame, 0 to 7 bits.
   using BitEdges = std::array<std::int64_t, 8>;
   static BitEdges bit_edges(double bit_blocks);
@@ -127,6 +141,7 @@ struct FskDemodulator::Impl {
   BitEdges edges_50_{};
   std::int64_t half_bit_ = 11;
   std::int64_t blocks_needed_ = 0;
+  std::int64_t history_margin_ = 0;  // blocks before a session's start that its frames read
 
   // Ring buffers indexed by block number & (kRingBlocks - 1). The prefix sums at index k
   // contain the sum of the rotated block sums before block k.
@@ -157,6 +172,13 @@ struct FskDemodulator::Impl {
   std::int64_t next_latest_ = -1;
   BaudRate last_baud_ = BaudRate::Baud45_45;
   std::int64_t last_start_ = -1;  // start block of the last character, -1 before the first
+  // Character clock of the current burst: start of the last character in fractional blocks,
+  // and whether the next character is still to be looked for at the clock.
+  double clock_ = 0.0;
+  bool track_pending_ = false;
+  double stop_evidence_ = 0.0;  // > 0 favours 2 stop bits, < 0 favours 1.5
+  FrameCandidate held_;         // first character of the transmission, not yet delivered
+  bool held_valid_ = false;
 };
 
 FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listener)
@@ -177,6 +199,8 @@ FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listen
   edges_45_ = bit_edges(bit_blocks_45_);
   edges_50_ = bit_edges(bit_blocks_50_);
   half_bit_ = static_cast<std::int64_t>(std::lround(bit_blocks_45_ / 2.0));
+  // Frames start at most 2 blocks before the session, and their windows reach back one bit.
+  history_margin_ = 4 + 2 * half_bit_;
   // The timing search reaches two half bits past a candidate, then needs seven bits.
   blocks_needed_ = 2 * half_bit_ + static_cast<std::int64_t>(std::ceil(7.0 * bit_blocks_45_)) + 4;
 }
@@ -217,7 +241,7 @@ void FskDemodulator::Impl::on_block(const BlockSums& block) {
   const detail::CarrierChange change = detector_.push(block);
   if (change == detail::CarrierChange::OffsetsChanged && session_open_) {
     set_rotation();
-    rotate_history(session_start_ - 4 - 2 * half_bit_);
+    rotate_history(session_start_ - history_margin_);
   } else if (change != detail::CarrierChange::None) {
     if (detector_.on()) {
       start_session();
@@ -246,7 +270,7 @@ void FskDemodulator::Impl::start_session() {
   }
 
   set_rotation();
-  rotate_history(start - 4 - 2 * half_bit_);
+  rotate_history(start - history_margin_);
 
   session_open_ = true;
   session_start_ = start;
@@ -257,6 +281,8 @@ void FskDemodulator::Impl::start_session() {
   next_earliest_ = -1;
   next_latest_ = -1;
   last_start_ = -1;
+  track_pending_ = false;
+  stop_evidence_ = 0.0;
   if (config_.baud == BaudSetting::Baud45_45) {
     baud_evidence_ = 1e9;
   } else if (config_.baud == BaudSetting::Baud50) {
@@ -267,6 +293,7 @@ void FskDemodulator::Impl::start_session() {
 }
 
 void FskDemodulator::Impl::end_session() {
+  emit_held();
   session_open_ = false;
   off_pending_ = false;
   session_end_ = hunt_limit_;
@@ -306,6 +333,12 @@ double FskDemodulator::Impl::window_difference(std::int64_t from, std::int64_t t
 
 void FskDemodulator::Impl::run_hunter() {
   while (hunt_pos_ < hunt_limit_ && hunt_pos_ + blocks_needed_ <= blocks_) {
+    if (track_pending_) {
+      track_pending_ = false;
+      if (try_tracked()) {
+        continue;
+      }
+    }
     const std::int64_t k = hunt_pos_;
     // A start bit begins where the next half bit turns space.
     if (window_difference(k, k + half_bit_) >= 0.0) {
@@ -423,25 +456,122 @@ bool FskDemodulator::Impl::try_character(std::int64_t candidate) {
       q[kStartWindow] > -framing || q[kStopWindow] < framing) {
     return false;
   }
-  level_ = level_ == 0.0 ? median : level_ + kLevelWeight * (median - level_);
+  if (last_start_ < 0 && median < kMinFirstQuality) {
+    return false;
+  }
   if (std::abs(baud_evidence_) < 1e8) {
     baud_evidence_ = std::clamp(preference, -4.0, 4.0);
   }
+  clock_ = static_cast<double>(best.start);
+  accept(best, median);
+  return true;
+}
 
-  std::uint8_t code = 0;
-  for (int bit = 0; bit < 5; ++bit) {
-    if (best.difference[kStartWindow + 1 + bit] > 0.0) {
-      code |= static_cast<std::uint8_t>(1u << bit);
+// Looks for the next character of a burst where the character clock expects it, after 1.5 or
+// 2 stop bits. Returns false when the line idles there (the start window is mark), the stop
+// window is space or the frame is too weak, and the wide search then takes over.
+bool FskDemodulator::Impl::try_tracked() {
+  // One candidate per rate, each after the more likely of 1.5 and 2 stop bits at that rate.
+  FrameCandidate candidates[2];
+  double stop_preference[2] = {0.0, 0.0};
+  double predicted[2] = {0.0, 0.0};
+  const BaudRate rates[2] = {BaudRate::Baud45_45, BaudRate::Baud50};
+  for (int r = 0; r < 2; ++r) {
+    if ((r == 0 && baud_evidence_ <= -1e8) || (r == 1 && baud_evidence_ >= 1e8)) {
+      continue;
     }
+    const double bit_blocks = r == 0 ? bit_blocks_45_ : bit_blocks_50_;
+    const BitEdges& edges = r == 0 ? edges_45_ : edges_50_;
+    FrameCandidate short_gap;
+    FrameCandidate long_gap;
+    const double predicted_short = clock_ + 7.5 * bit_blocks;
+    const double predicted_long = clock_ + 8.0 * bit_blocks;
+    const std::int64_t short_center = std::lround(predicted_short);
+    const std::int64_t long_center = std::lround(predicted_long);
+    for (std::int64_t t = short_center - kTrackSlack; t <= short_center + kTrackSlack; ++t) {
+      evaluate(t, bit_blocks, edges, short_gap);
+    }
+    for (std::int64_t t = long_center - kTrackSlack; t <= long_center + kTrackSlack; ++t) {
+      evaluate(t, bit_blocks, edges, long_gap);
+    }
+    const double scale = std::max({std::abs(short_gap.metric), std::abs(long_gap.metric), 1e-30});
+    stop_preference[r] = stop_evidence_ + (long_gap.metric - short_gap.metric) / scale;
+    const bool two_stop_bits = stop_preference[r] >= 0.0;
+    candidates[r] = two_stop_bits ? long_gap : short_gap;
+    candidates[r].baud = rates[r];
+    predicted[r] = two_stop_bits ? predicted_long : predicted_short;
   }
-  listener_.on_code(ReceivedCode{code, seconds(best.start), best.baud});
+
+  // The rate as in try_character: a locked setting, or the evidence so far plus this frame.
+  double rate_preference = baud_evidence_;
+  if (std::abs(baud_evidence_) < 1e8) {
+    const double quality45 = frame_quality(candidates[0].quality);
+    const double quality50 = frame_quality(candidates[1].quality);
+    const double scale = std::max({quality45, quality50, 1e-30});
+    rate_preference += (quality45 - quality50) / scale;
+  }
+  const int r = rate_preference >= 0.0 ? 0 : 1;
+  const FrameCandidate& best = candidates[r];
+
+  const double median = median_magnitude(best.quality);
+  if (best.difference[kStartWindow] >= 0.0 || best.difference[kStopWindow] <= 0.0 ||
+      median < kMinQuality || median < kLevelFraction * level_) {
+    return false;
+  }
+  if (std::abs(baud_evidence_) < 1e8) {
+    baud_evidence_ = std::clamp(rate_preference, -4.0, 4.0);
+  }
+  if (held_valid_) {
+    // Decode the held first character again where the clock puts it, at the chosen rate.
+    const double bit_blocks = r == 0 ? bit_blocks_45_ : bit_blocks_50_;
+    const double gap = stop_preference[r] >= 0.0 ? 8.0 : 7.5;
+    FrameCandidate first;
+    evaluate(best.start - std::lround(gap * bit_blocks), bit_blocks, r == 0 ? edges_45_ : edges_50_,
+             first);
+    first.baud = rates[r];
+    held_ = first;
+  }
+  stop_evidence_ = std::clamp(stop_preference[r], -4.0, 4.0);
+  clock_ = predicted[r] + kClockGain * (static_cast<double>(best.start) - predicted[r]);
+  accept(best, median);
+  return true;
+}
+
+void FskDemodulator::Impl::accept(const FrameCandidate& best, double median) {
+  level_ = level_ == 0.0 ? median : level_ + kLevelWeight * (median - level_);
+  if (last_start_ < 0) {
+    // The first character of a transmission is held until the next one, whose timing and rate
+    // come from the character clock and correct the first frame's.
+    held_ = best;
+    held_valid_ = true;
+  } else {
+    emit_held();
+    emit(best);
+  }
   // The next start bit can follow 1.5 stop bits after this one.
   hunt_pos_ = best.start + std::lround(7.5 * best.bit_blocks) - 2;
   next_earliest_ = best.start + std::lround(7.5 * best.bit_blocks) - kExpectedSlack;
   next_latest_ = best.start + std::lround(8.0 * best.bit_blocks) + kExpectedSlack;
   last_baud_ = best.baud;
   last_start_ = best.start;
-  return true;
+  track_pending_ = true;
+}
+
+void FskDemodulator::Impl::emit(const FrameCandidate& frame) {
+  std::uint8_t code = 0;
+  for (int bit = 0; bit < 5; ++bit) {
+    if (frame.difference[kStartWindow + 1 + bit] > 0.0) {
+      code |= static_cast<std::uint8_t>(1u << bit);
+    }
+  }
+  listener_.on_code(ReceivedCode{code, seconds(frame.start), frame.baud});
+}
+
+void FskDemodulator::Impl::emit_held() {
+  if (held_valid_) {
+    held_valid_ = false;
+    emit(held_);
+  }
 }
 
 FskDemodulator::FskDemodulator(DemodulatorConfig config, DemodulatorListener& listener)
