@@ -51,6 +51,8 @@ std::string_view to_string(RefusalReason reason) {
       return "insufficient-funds";
     case RefusalReason::RatingUnavailable:
       return "rating-unavailable";
+    case RefusalReason::PremiumBlocked:
+      return "premium-blocked";
   }
   return "unknown";
 }
@@ -90,6 +92,14 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
     Result<NumberInfo> dialed = plan_->classify(request.to);
     if (!dialed) {
       return refuse(RefusalReason::InvalidRequest, dialed.status().message());
+    }
+    // Pay-per-call (900, NXX 976) charges go on the calling line's own bill, where the
+    // subscriber can block them; operator billing to another party or a card is refused.
+    if (dialed->kind == NumberKind::Premium && request.billing != BillingMethod::SentPaid) {
+      return refuse(RefusalReason::PremiumBlocked,
+                    "premium number " + request.to +
+                        " can only be billed to the calling line; "
+                        "use sent-paid billing or dial another number");
     }
   }
 

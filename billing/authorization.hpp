@@ -28,6 +28,7 @@ enum class RefusalReason {
   WrongPin,            // wrong-pin
   InsufficientFunds,   // insufficient-funds: balance or limit below the minimum first block
   RatingUnavailable,   // rating-unavailable: no rate deck or number plan to price the call
+  PremiumBlocked,      // premium-blocked: 900 and 976 numbers only bill to the calling line
 };
 
 std::string_view to_string(RefusalReason reason);

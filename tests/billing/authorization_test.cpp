@@ -283,6 +283,32 @@ TEST_CASE_METHOD(AuthorizationFixture, "person to person needs a name",
   CHECK_FALSE(granted.acceptance_required);
 }
 
+TEST_CASE_METHOD(AuthorizationFixture, "premium numbers bill only sent paid",
+                 "[billing][authorization]") {
+  add_prepaid(100'000);
+  for (const char* premium : {"9005550142", "19005550142", "3129765555"}) {
+    for (BillingMethod billing : {BillingMethod::Collect, BillingMethod::ThirdNumber,
+                                  BillingMethod::PersonToPerson, BillingMethod::CallingCard}) {
+      AuthorizationRequest call = request(billing);
+      call.to = premium;
+      call.third_number = "2125550101";
+      call.requested_person = "Dr. Lee";
+      call.card_number = kCard;
+      call.pin = kPin;
+      INFO("to " << premium << " billed " << to_string(billing));
+      const Authorization refused = authorize(call);
+      CHECK_FALSE(refused.granted);
+      CHECK(refused.reason == RefusalReason::PremiumBlocked);
+      CHECK(refused.message.find(premium) != std::string::npos);
+    }
+    AuthorizationRequest sent_paid = request(BillingMethod::SentPaid);
+    sent_paid.to = premium;
+    INFO("to " << premium << " sent paid");
+    CHECK(authorize(sent_paid).granted);
+  }
+  CHECK(funds().available == 100'000);
+}
+
 TEST_CASE("emergency authorized with no store or deck", "[billing][authorization]") {
   const Authorizer authorizer(nullptr, nullptr, nullptr);
   for (BillingMethod billing : {BillingMethod::SentPaid, BillingMethod::Collect,
