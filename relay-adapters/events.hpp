@@ -2,8 +2,8 @@
 // protocol, and the replies the gateway sends back through it.
 //
 // These types use plain strings and enums, not billing headers, so adapters stay independent
-// of billing internals; the gateway maps them to billing types (for example RelayService to
-// billing::AccessTag). Wire names, such as "relay-tty" or "calling-card", are the same as the
+// of billing internals. The gateway maps them to billing types, for example RelayService to
+// billing::AccessTag. Wire names, such as "relay-tty" or "calling-card", are the same as the
 // billing command-line names. Instants are UTC.
 #pragma once
 
@@ -22,13 +22,13 @@ namespace relaygw::relay {
 // A UTC instant with millisecond resolution.
 using Instant = std::chrono::sys_time<std::chrono::milliseconds>;
 
-// Which adapter produced an event.
+// The adapter that produced an event.
 enum class Adapter {
   TtyLine,       // (tty-line) one TTY line's audio
   ProviderLink,  // (provider-link) a relay provider's JSON link
 };
 
-// How the caller reaches the gateway; the gateway maps it to the billing access tag.
+// The way the caller reaches the gateway, which the gateway maps to the billing access tag.
 enum class RelayService {
   Tty,        // (tty) direct TTY
   RelayTty,   // (relay-tty) TTY through a communications assistant
@@ -46,7 +46,7 @@ enum class BillingMethod {
   CallingCard,     // (calling-card) billed to a card after PIN verification
 };
 
-// How the billed party accepted the charges.
+// The way the billed party accepted the charges.
 enum class AcceptanceMethod {
   Voice,    // (voice) spoken to an agent
   TtyText,  // (tty-text) typed on a TTY or relay app

@@ -145,7 +145,7 @@ bool has_control_char(std::string_view text) {
                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
 }
 
-// What a string field must look like; each kind has its own check and error wording.
+// The format a string field must have. Each kind has its own check and error wording.
 enum class Kind { Id, Phone, Name, Location, Text, Word, Secret };
 
 // One message being read: the object, its type, its ref, and the first error found.
@@ -563,6 +563,9 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
     return std::move(*problem);
   }
 
+  // NOTE: for a repeated key nlohmann::json keeps the last value, so {"billing":"collect",
+  // "billing":"calling-card"} reads as calling-card. The parsed object and `line` still contain
+  // any PIN until they are freed, without the wipe that SecretDigits does.
   json message;
   try {
     message = json::parse(line);

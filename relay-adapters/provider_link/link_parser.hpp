@@ -38,8 +38,8 @@ using ParsedLine = std::variant<LinkMessage, ErrorReply>;
 
 // Parses one line (without its newline; a trailing '\r' is ignored). `provider_id` comes from
 // the TLS certificate and goes into SessionOpened. `received_at` stamps a call.accept that has
-// no "at". Never throws; every failure is an ErrorReply whose message names the field and the
-// fix and never contains a card number or PIN.
+// no "at". Throws nothing but std::bad_alloc. Every failure is an ErrorReply whose message
+// names the field and the fix and contains no card number or PIN.
 ParsedLine parse_link_message(std::string_view line, std::string_view provider_id,
                               Instant received_at);
 

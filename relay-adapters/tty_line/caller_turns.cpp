@@ -54,8 +54,8 @@ void CallerTurns::finish(std::vector<tty::Turn>& out) {
 }
 
 void CallerTurns::take_up_to(std::size_t limit, bool open_turn_too, std::vector<tty::Turn>& out) {
-  // Split a copy whose times are the character indexes, so each turn's end_s tells where its
-  // characters end in chars_; the real times are put back below.
+  // Split a copy whose times are the character indexes, so each turn's end_s is the index of
+  // its last character in chars_. The real times are put back below.
   std::vector<tty::TimedChar> indexed(chars_.size());
   for (std::size_t i = 0; i < chars_.size(); ++i) {
     indexed[i] = {chars_[i].ch, static_cast<double>(i)};

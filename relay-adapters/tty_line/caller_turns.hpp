@@ -2,8 +2,8 @@
 //
 // tty::split_turns works on complete text. On a live line a marker is not final as soon as it
 // is typed: "GA" may become "GAS", be followed by "OR SK", and "SK" may be followed by more
-// SKs. CallerTurns holds a turn back until two whole words follow its marker or the caller's
-// transmission ends (carrier off), and then returns it with the same text and marker that
+// SKs. CallerTurns delays a turn until two whole words follow its marker or the caller's
+// transmission ends (carrier off). It then returns the turn with the same text and marker that
 // tty::split_turns gives for the whole text.
 //
 // Thread rules: one instance per line, used from one thread (or strand) at a time.
@@ -31,7 +31,7 @@ class CallerTurns {
   // Marks the end of the caller's transmission: markers received so far are final.
   void end_transmission();
 
-  // Appends the turns that are final to `out`, oldest first, and forgets their characters.
+  // Appends the turns that are final to `out`, oldest first, and drops their characters.
   void take_turns(std::vector<tty::Turn>& out);
 
   // Appends everything still held as turns, the last one open when it has no marker, for

@@ -1,7 +1,7 @@
 // LineReceiver: the receive side of a TTY line connection, from audio bytes to timed text.
 //
 // The gateway passes every audio byte that follows the header, in whatever chunks the socket
-// delivers; a chunk may end in the middle of a 16-bit sample. The bytes are decoded into a
+// delivers, and a chunk may end in the middle of a 16-bit sample. The bytes are decoded into a
 // fixed block of floats and fed to tty::TtyReceiver, so the receive path allocates nothing
 // beyond what TtyReceiver and the caller's output vectors do.
 //
