@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -563,12 +564,27 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
     return std::move(*problem);
   }
 
-  // NOTE: for a repeated key nlohmann::json keeps the last value, so {"billing":"collect",
-  // "billing":"calling-card"} reads as calling-card. The parsed object and `line` still contain
-  // any PIN until they are freed, without the wipe that SecretDigits does.
+  // nlohmann::json keeps the last of repeated keys, which would let {"billing":"collect",
+  // "billing":"calling-card"} mean different things to different readers, so the parser callback
+  // records the first repeated top-level key and the message is rejected.
+  // NOTE: the parsed object and `line` still contain any PIN until they are freed, without the
+  // wipe that SecretDigits does.
+  std::vector<std::string> keys;
+  std::string repeated_key;
+  const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t event,
+                                                json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1 && parsed.is_string()) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (repeated_key.empty() && std::find(keys.begin(), keys.end(), key) != keys.end()) {
+        repeated_key = key;
+      }
+      keys.push_back(key);
+    }
+    return true;
+  };
   json message;
   try {
-    message = json::parse(line);
+    message = json::parse(line, note_keys);
   } catch (const json::parse_error& e) {
     // e.what() quotes the last token read, which may be a PIN, so only the position is shown.
     return error("", "invalid-json",
@@ -580,6 +596,11 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
     return error("", "invalid-json",
                  std::string("message is ") + json_type_name(message) +
                      ", not a JSON object; send one JSON object per line");
+  }
+
+  if (!repeated_key.empty()) {
+    return error("", "invalid-json",
+                 "field " + quote_value(repeated_key) + " appears more than once; send it once");
   }
 
   try {

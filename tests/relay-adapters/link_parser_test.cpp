@@ -213,6 +213,8 @@ TEST_CASE("link parser rejects bad lines", "[relay][provider_link]") {
       {R"({"type":"call.connect","call":"C-7","at":1714572300,"idempotency_key":"k"})",
        "wrong-type", "must be a string"},
       {R"({"type":"session.close","session":"S-1","id":5})", "invalid-value", "\"id\" must be"},
+      {request + R"("billing":"collect","billing":"calling-card"})", "invalid-json",
+       "field \"billing\" appears more than once"},
   };
   for (const Case& c : cases) {
     INFO("line: " << c.line);
