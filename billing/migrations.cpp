@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include "billing/record_chain.hpp"
+
 namespace relaygw::billing {
 namespace {
 
@@ -179,14 +181,109 @@ ALTER TABLE call_postings ADD COLUMN conversation_seconds INTEGER
   CHECK (conversation_seconds >= 0);
 )sql";
 
+// Billing operations (schema 5). Every table is append-only like the core tables.
+//
+// credits: one credit or refund request on one charge line, with its reason ("misdialed",
+//   "dropped-call", "bad-connection", "duplicate-charge", "rating-error" or "other" with staff
+//   text), amount in units (positive), the policy rule that set it ("manual", "dropped-call",
+//   "re-rate", "wrong-number") and the dispute it resolves, if any.
+// credit_decisions: the state changes of a credit, appended in order: "pending" (waiting for a
+//   supervisor), "applied" (posted to the journal) or "rejected". The last row is the state.
+// disputes: a dispute on a call, or on one charge line when line_no is set, with the
+//   customer's account of it and the instant it is due.
+// dispute_steps: every step of a dispute in order: opened, note, investigated, escalated,
+//   adjusted (resolved with the credit in credit_id) or denied. state is the state after the
+//   step: open, escalated or resolved.
+// journal_entries: the double-entry general ledger. Every call posting and every applied
+//   credit is one journal (journal_id "call:ID" or "credit:ID") whose entries sum to zero.
+//   amount is in units, debit positive and credit negative. Accounts: "receivable:+1..." (a
+//   line owner), "card:DIGITS" (a calling card), "revenue:usage", "revenue:surcharge",
+//   "revenue:fee", "revenue:discount", "taxes-payable" and "credits:REASON".
+// record_chain: a SHA-256 chain over every row inserted into the billing tables, kept by
+//   triggers (see billing/record_chain.hpp).
+constexpr std::string_view kOperationsTables = R"sql(
+CREATE TABLE credits (
+  id TEXT PRIMARY KEY,
+  call_id TEXT NOT NULL REFERENCES call_postings (call_id),
+  line_no INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  reason_text TEXT NOT NULL,
+  amount INTEGER NOT NULL CHECK (amount > 0),
+  rule TEXT NOT NULL,
+  dispute_id TEXT,
+  idempotency_key TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL,
+  FOREIGN KEY (call_id, line_no) REFERENCES charge_lines (call_id, line_no)
+);
+CREATE INDEX credits_by_line ON credits (call_id, line_no);
+CREATE TABLE credit_decisions (
+  seq INTEGER PRIMARY KEY,
+  credit_id TEXT NOT NULL REFERENCES credits (id),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'rejected')),
+  note TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX credit_decisions_by_credit ON credit_decisions (credit_id);
+CREATE TABLE disputes (
+  id TEXT PRIMARY KEY,
+  call_id TEXT NOT NULL REFERENCES calls (id),
+  line_no INTEGER,
+  customer_account TEXT NOT NULL,
+  due_at TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE TABLE dispute_steps (
+  seq INTEGER PRIMARY KEY,
+  dispute_id TEXT NOT NULL REFERENCES disputes (id),
+  action TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('open', 'escalated', 'resolved')),
+  note TEXT NOT NULL,
+  credit_id TEXT REFERENCES credits (id),
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX dispute_steps_by_dispute ON dispute_steps (dispute_id);
+CREATE TABLE journal_entries (
+  seq INTEGER PRIMARY KEY,
+  journal_id TEXT NOT NULL,
+  account TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  call_id TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX journal_entries_by_journal ON journal_entries (journal_id);
+CREATE INDEX journal_entries_by_account ON journal_entries (account);
+CREATE INDEX journal_entries_by_at ON journal_entries (at);
+INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at)
+SELECT 'call:' || p.call_id,
+       CASE WHEN c.card_number <> '' THEN 'card:' || c.card_number
+            ELSE 'receivable:' || c.billed_number END,
+       p.total, p.call_id, p.actor, p.at
+FROM call_postings p JOIN calls c ON c.id = p.call_id WHERE p.total <> 0 ORDER BY p.rowid;
+INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at)
+SELECT 'call:' || l.call_id,
+       CASE l.kind WHEN 'tax' THEN 'taxes-payable' ELSE 'revenue:' || l.kind END,
+       -l.amount, l.call_id, p.actor, p.at
+FROM charge_lines l JOIN call_postings p ON p.call_id = l.call_id
+WHERE l.amount <> 0 ORDER BY l.rowid;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
+  static const std::string kOperationsSql =
+      std::string(kOperationsTables) + record_chain_migration_sql();
   static const std::vector<Migration> kMigrations = {
       {1, "directory, cards, card ledger, idempotency keys, audit chain", kCoreTables},
       {2, "call records, events, postings and charge lines", kCallTables},
       {3, "stored rate decks", kRateDeckTable},
       {4, "session and conversation seconds of posted calls", kPostingDurations},
+      {5, "credits, disputes, journal entries and the record chain", kOperationsSql},
   };
   return kMigrations;
 }

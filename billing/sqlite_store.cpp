@@ -7,6 +7,7 @@
 
 #include "billing/cards.hpp"
 #include "billing/migrations.hpp"
+#include "billing/record_chain.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -210,6 +211,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   Status status = store->exec(pragmas.c_str());
   if (!status) {
     return Status(status.code(), "cannot set up database '" + path + "': " + status.message());
+  }
+  // The record chain triggers of schema 5 call relaygw_sha256 on every insert.
+  status = register_record_functions(db);
+  if (!status) {
+    return status;
   }
   Result<int> version = migrate(db, options.migrate_to);
   if (!version) {
