@@ -46,7 +46,8 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
 // The error reply as a Status (InvalidArgument), for logging.
 Status to_status(const ErrorReply& error);
 
-// Splits received bytes into lines and parses each one.
+// Splits received bytes into lines and parses each one. Complete lines wait in the reader
+// until next() takes them, so call next() until it returns std::nullopt after every push().
 class LinkReader {
  public:
   explicit LinkReader(std::string provider_id) : provider_id_(std::move(provider_id)) {}
