@@ -1157,4 +1157,109 @@ Status SqliteStore::post_completed_calls(const std::vector<BatchPosting>& batch,
   return status ? transaction.commit() : status;
 }
 
+// ---- Read-only queries ----
+
+Result<std::int64_t> SqliteStore::count_calls_requested(Instant from, Instant to) {
+  ScopedStatement select = statement(
+      "SELECT COUNT(*) FROM call_events WHERE event = 'requested' AND at >= ? AND at < ?");
+  select.bind(format_instant(from)).bind(format_instant(to));
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  return *row ? select.integer(0) : 0;
+}
+
+// One row per charge line (or one row for a call without lines), in the order of the
+// call_events_by_event_time index, so the rows of one call are adjacent and SQLite needs no
+// sort. The instants are ISO 8601 UTC text of one fixed width, so text order is time order.
+Status SqliteStore::scan_calls_requested(Instant from, Instant to,
+                                         const std::function<bool(const CallFact&)>& visit) {
+  ScopedStatement select = statement(
+      "SELECT e.call_id, e.at, c.from_number, c.to_number, c.billing, c.access, c.handling, "
+      "c.billed_number, c.emergency, p.call_id IS NOT NULL, p.total, p.billable_seconds, "
+      "p.session_seconds, p.conversation_seconds, l.kind, l.amount "
+      "FROM call_events e JOIN calls c ON c.id = e.call_id "
+      "LEFT JOIN call_postings p ON p.call_id = e.call_id "
+      "LEFT JOIN charge_lines l ON l.call_id = p.call_id "
+      "WHERE e.event = 'requested' AND e.at >= ? AND e.at < ? "
+      "ORDER BY e.at, e.call_id");
+  select.bind(format_instant(from)).bind(format_instant(to));
+
+  std::optional<CallFact> fact;
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (*row && fact && fact->call_id == select.text(0)) {
+      // Another charge line of the same call.
+    } else {
+      if (fact && !visit(*fact)) {
+        return Status::ok();
+      }
+      if (!*row) {
+        return Status::ok();
+      }
+      fact.emplace();
+      fact->call_id = select.text(0);
+      Result<Instant> requested = parse_instant(select.text(1));
+      if (!requested) {
+        return Status(StatusCode::Corrupt, "call " + fact->call_id +
+                                               " has an unreadable requested instant: " +
+                                               requested.status().message());
+      }
+      fact->requested_at = *requested;
+      fact->from = select.text(2);
+      fact->to = select.text(3);
+      fact->billing = parse_billing_method(select.text(4)).value_or(BillingMethod::SentPaid);
+      fact->access = parse_access_tag(select.text(5)).value_or(AccessTag::None);
+      fact->handling = parse_handling(select.text(6)).value_or(Handling::Automated);
+      fact->billed_number = select.text(7);
+      fact->emergency = select.integer(8) != 0;
+      fact->posted = select.integer(9) != 0;
+      fact->total = select.integer(10);
+      fact->billable_seconds = select.optional_integer(11);
+      fact->session_seconds = select.optional_integer(12);
+      fact->conversation_seconds = select.optional_integer(13);
+    }
+    if (select.is_null(14)) {
+      continue;
+    }
+    const std::string kind = select.text(14);
+    const Money amount = select.integer(15);
+    if (kind == "usage") {
+      fact->usage += amount;
+    } else if (kind == "surcharge") {
+      fact->surcharges += amount;
+    } else if (kind == "discount") {
+      fact->discounts += amount;
+    } else if (kind == "tax") {
+      fact->taxes += amount;
+    } else {
+      fact->fees += amount;
+    }
+  }
+}
+
+Result<std::vector<std::string>> SqliteStore::call_ids_of_line(const std::string& number,
+                                                               Instant from, Instant to) {
+  ScopedStatement select = statement(
+      "SELECT c.id FROM calls c JOIN call_events e ON e.call_id = c.id AND e.event = 'requested' "
+      "WHERE (c.from_number = ? OR c.billed_number = ?) AND e.at >= ? AND e.at < ? "
+      "ORDER BY e.at, c.id");
+  select.bind(number).bind(number).bind(format_instant(from)).bind(format_instant(to));
+  std::vector<std::string> ids;
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      return ids;
+    }
+    ids.push_back(select.text(0));
+  }
+}
+
 }  // namespace relaygw::billing

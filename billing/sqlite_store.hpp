@@ -68,6 +68,11 @@ class SqliteStore final : public Store {
                                 const WriteContext& context) override;
   Status post_completed_calls(const std::vector<BatchPosting>& batch,
                               const WriteContext& context) override;
+  Result<std::int64_t> count_calls_requested(Instant from, Instant to) override;
+  Status scan_calls_requested(Instant from, Instant to,
+                              const std::function<bool(const CallFact&)>& visit) override;
+  Result<std::vector<std::string>> call_ids_of_line(const std::string& number, Instant from,
+                                                    Instant to) override;
 
   // Checks every audit_log row's hash against its content and its predecessor. Returns the
   // number of rows checked, or Corrupt naming the first bad row.

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -185,6 +186,30 @@ struct StoredRateDeck {
   std::string source_path;
 };
 
+// One call as reports read it: the request, the instant it was requested and its posting.
+// A call that is not posted yet has `posted` false and zero amounts.
+struct CallFact {
+  std::string call_id;
+  Instant requested_at;
+  std::string from;
+  std::string to;
+  BillingMethod billing = BillingMethod::SentPaid;
+  AccessTag access = AccessTag::None;
+  Handling handling = Handling::Automated;
+  std::string billed_number;
+  bool emergency = false;
+  bool posted = false;
+  Money total = 0;
+  Money usage = 0;  // sums of the posted charge lines by kind
+  Money surcharges = 0;
+  Money discounts = 0;  // negative or zero
+  Money taxes = 0;
+  Money fees = 0;
+  std::optional<std::int64_t> billable_seconds;
+  std::optional<std::int64_t> session_seconds;
+  std::optional<std::int64_t> conversation_seconds;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -260,6 +285,19 @@ class Store {
   };
   virtual Status post_completed_calls(const std::vector<BatchPosting>& batch,
                                       const WriteContext& context) = 0;
+
+  // ---- Read-only queries for reports and plan advice ----
+
+  // Returns how many calls were requested in [from, to).
+  virtual Result<std::int64_t> count_calls_requested(Instant from, Instant to) = 0;
+  // Calls `visit` once per call requested in [from, to), in order of that instant, and stops
+  // early when `visit` returns false.
+  virtual Status scan_calls_requested(Instant from, Instant to,
+                                      const std::function<bool(const CallFact&)>& visit) = 0;
+  // Returns the ids of calls requested in [from, to) that `number` made or was billed for
+  // (calling number or billed number), oldest first.
+  virtual Result<std::vector<std::string>> call_ids_of_line(const std::string& number,
+                                                            Instant from, Instant to) = 0;
 };
 
 // Names used in storage, the command line and CSV files.

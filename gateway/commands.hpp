@@ -20,4 +20,9 @@ void add_line_commands(CLI::App& app);
 void add_card_commands(CLI::App& app);
 void add_call_commands(CLI::App& app);
 
+// relaygw report, plans and profile: staff reports, calling plan advice and billing profiles
+void add_report_command(CLI::App& app);
+void add_plans_command(CLI::App& app);
+void add_profile_command(CLI::App& app);
+
 }  // namespace relaygw::gateway

@@ -1,0 +1,494 @@
+#include "billing/reports.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <sstream>
+
+#include <date/date.h>
+#include <date/tz.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace relaygw::billing {
+namespace {
+
+constexpr std::int64_t kProgressEvery = 20'000;
+
+date::year_month_day to_ymd(const LocalDate& day) {
+  return date::year{day.year} / date::month{static_cast<unsigned>(day.month)} /
+         date::day{static_cast<unsigned>(day.day)};
+}
+
+LocalDate from_ymd(const date::year_month_day& ymd) {
+  return {static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+          static_cast<int>(static_cast<unsigned>(ymd.day()))};
+}
+
+Result<const date::time_zone*> find_zone(const std::string& name) {
+  try {
+    return date::locate_zone(name);
+  } catch (const std::exception&) {
+    return Status(
+        StatusCode::InvalidArgument,
+        "unknown time zone '" + name + "'; use an IANA zone name such as UTC or America/Chicago");
+  }
+}
+
+// Maps UTC instants to local days of one zone. Calls arrive in time order, so the day of the
+// previous call is cached and the zone rules are consulted once per day, not once per call.
+class DayBucketer {
+ public:
+  explicit DayBucketer(const date::time_zone* zone) : zone_(zone) {}
+
+  LocalDate day_of(Instant instant) {
+    if (instant < day_start_ || instant >= day_end_) {
+      const auto local = zone_->to_local(instant);
+      const auto local_day = date::floor<date::days>(local);
+      day_ = from_ymd(date::year_month_day{local_day});
+      day_start_ = zone_->to_sys(date::local_seconds{local_day}, date::choose::earliest);
+      day_end_ =
+          zone_->to_sys(date::local_seconds{local_day + date::days{1}}, date::choose::earliest);
+    }
+    return day_;
+  }
+
+ private:
+  const date::time_zone* zone_;
+  LocalDate day_;
+  Instant day_start_ = Instant::max();
+  Instant day_end_ = Instant::min();
+};
+
+std::string format_month(const LocalDate& day) {
+  return fmt::format("{:04}-{:02}", day.year, day.month);
+}
+
+std::string period_name(const LocalDate& day, ReportPeriod by) {
+  return by == ReportPeriod::Day ? format_local_date(day) : format_month(day);
+}
+
+void add_call(SummaryRow& row, const CallFact& call) {
+  ++row.calls;
+  if (call.conversation_seconds && *call.conversation_seconds > 0) {
+    ++row.answered;
+    row.conversation_seconds += *call.conversation_seconds;
+  }
+  row.emergency += call.emergency ? 1 : 0;
+  row.billable_seconds += call.billable_seconds.value_or(0);
+  row.usage += call.usage;
+  row.surcharges += call.surcharges;
+  row.discounts += call.discounts;
+  row.taxes += call.taxes;
+  row.fees += call.fees;
+  row.total += call.total;
+}
+
+// Reads every call of the request's range, reporting progress, and hands it to `visit` with
+// its local reporting day.
+Status scan_range(Store& store, const ReportRequest& request,
+                  const std::function<void(const CallFact&, const LocalDate&)>& visit) {
+  Result<std::pair<Instant, Instant>> range = report_range(request);
+  if (!range) {
+    return range.status();
+  }
+  Result<const date::time_zone*> zone = find_zone(request.time_zone);
+  if (!zone) {
+    return zone.status();
+  }
+  std::int64_t total = 0;
+  if (request.progress) {
+    Result<std::int64_t> counted = store.count_calls_requested(range->first, range->second);
+    if (!counted) {
+      return counted.status();
+    }
+    total = *counted;
+  }
+  DayBucketer days(*zone);
+  std::int64_t done = 0;
+  Status scanned =
+      store.scan_calls_requested(range->first, range->second, [&](const CallFact& call) {
+        visit(call, days.day_of(call.requested_at));
+        ++done;
+        if (request.progress && done % kProgressEvery == 0) {
+          request.progress(done, total);
+        }
+        return true;
+      });
+  if (scanned && request.progress) {
+    request.progress(done, total);
+  }
+  return scanned;
+}
+
+std::vector<SummaryRow> rows_of(std::map<std::pair<std::string, std::string>, SummaryRow>& map) {
+  std::vector<SummaryRow> rows;
+  rows.reserve(map.size());
+  for (auto& [key, row] : map) {
+    row.period = key.first;
+    row.group = key.second;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string minutes_text(std::int64_t seconds) {
+  const std::int64_t tenths = seconds_to_tenths_of_minute(seconds);
+  return fmt::format("{}.{}", tenths / 10, tenths % 10);
+}
+
+nlohmann::json summary_row_json(const SummaryRow& row) {
+  return {{"period", row.period},
+          {"group", row.group},
+          {"calls", row.calls},
+          {"answered", row.answered},
+          {"emergency", row.emergency},
+          {"conversation_seconds", row.conversation_seconds},
+          {"conversation_minutes", minutes_text(row.conversation_seconds)},
+          {"billable_seconds", row.billable_seconds},
+          {"usage", format_dollars(row.usage)},
+          {"surcharges", format_dollars(row.surcharges)},
+          {"discounts", format_dollars(row.discounts)},
+          {"taxes", format_dollars(row.taxes)},
+          {"fees", format_dollars(row.fees)},
+          {"total", format_dollars(row.total)}};
+}
+
+constexpr std::string_view kSummaryCsvHeader =
+    "period,group_by,group,calls,answered,emergency,conversation_seconds,conversation_minutes,"
+    "billable_seconds,usage,surcharges,discounts,taxes,fees,total\n";
+
+std::string summary_csv_line(const SummaryRow& row, std::string_view group_by) {
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", row.period, group_by,
+                     row.group, row.calls, row.answered, row.emergency, row.conversation_seconds,
+                     minutes_text(row.conversation_seconds), row.billable_seconds,
+                     format_dollars(row.usage), format_dollars(row.surcharges),
+                     format_dollars(row.discounts), format_dollars(row.taxes),
+                     format_dollars(row.fees), format_dollars(row.total));
+}
+
+std::string summary_text_line(const SummaryRow& row, bool show_period) {
+  return fmt::format("{:<10} {:<18} {:>8} {:>8} {:>10} {:>12} {:>11} {:>10} {:>10} {:>12}\n",
+                     show_period ? row.period : "", row.group, row.calls, row.answered,
+                     minutes_text(row.conversation_seconds), format_dollars(row.usage),
+                     format_dollars(row.surcharges), format_dollars(row.discounts),
+                     format_dollars(row.taxes + row.fees), format_dollars(row.total));
+}
+
+std::string range_title(const ReportRequest& request) {
+  return fmt::format("{} to {} ({}), by {}", format_local_date(request.from),
+                     format_local_date(request.to), request.time_zone,
+                     request.by == ReportPeriod::Day ? "day" : "month");
+}
+
+}  // namespace
+
+std::optional<ReportPeriod> parse_report_period(std::string_view name) {
+  if (name == "day") {
+    return ReportPeriod::Day;
+  }
+  if (name == "month") {
+    return ReportPeriod::Month;
+  }
+  return std::nullopt;
+}
+
+std::optional<ReportFormat> parse_report_format(std::string_view name) {
+  if (name == "text") {
+    return ReportFormat::Text;
+  }
+  if (name == "csv") {
+    return ReportFormat::Csv;
+  }
+  if (name == "json") {
+    return ReportFormat::Json;
+  }
+  return std::nullopt;
+}
+
+std::string format_local_date(const LocalDate& date) {
+  return fmt::format("{:04}-{:02}-{:02}", date.year, date.month, date.day);
+}
+
+Result<LocalDate> parse_local_date(std::string_view text) {
+  std::istringstream input{std::string(text)};
+  date::year_month_day ymd{};
+  input >> date::parse("%Y-%m-%d", ymd);
+  if (input.fail() || text.size() != 10 || !ymd.ok()) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid date '" + std::string(text) + "'; write it as YYYY-MM-DD");
+  }
+  return from_ymd(ymd);
+}
+
+Result<std::pair<Instant, Instant>> report_range(const ReportRequest& request) {
+  if (!to_ymd(request.from).ok() || !to_ymd(request.to).ok()) {
+    return Status(StatusCode::InvalidArgument, "report dates must be real calendar dates");
+  }
+  if (request.to < request.from) {
+    return Status(StatusCode::InvalidArgument,
+                  "report end " + format_local_date(request.to) + " is before its start " +
+                      format_local_date(request.from) + "; swap --from and --to");
+  }
+  Result<const date::time_zone*> zone = find_zone(request.time_zone);
+  if (!zone) {
+    return zone.status();
+  }
+  const date::local_days first{to_ymd(request.from)};
+  const date::local_days after_last = date::local_days{to_ymd(request.to)} + date::days{1};
+  const Instant start = (*zone)->to_sys(date::local_seconds{first}, date::choose::earliest);
+  const Instant end = (*zone)->to_sys(date::local_seconds{after_last}, date::choose::earliest);
+  return std::make_pair(start, end);
+}
+
+Result<SummaryReport> summarize_billing(Store& store, const ReportRequest& request) {
+  std::map<std::pair<std::string, std::string>, SummaryRow> by_period;
+  std::map<std::pair<std::string, std::string>, SummaryRow> by_billing;
+  std::map<std::pair<std::string, std::string>, SummaryRow> by_access;
+  std::map<std::pair<std::string, std::string>, SummaryRow> daily;
+  SummaryReport report;
+  report.request = request;
+  report.grand_total.period = "total";
+  report.grand_total.group = "all";
+
+  Status scanned = scan_range(store, request, [&](const CallFact& call, const LocalDate& day) {
+    const std::string period = period_name(day, request.by);
+    add_call(by_period[{period, "all"}], call);
+    add_call(by_billing[{period, std::string(to_string(call.billing))}], call);
+    add_call(by_access[{period, std::string(to_string(call.access))}], call);
+    add_call(daily[{format_local_date(day), "all"}], call);
+    add_call(report.grand_total, call);
+  });
+  if (!scanned) {
+    return scanned;
+  }
+  report.by_period = rows_of(by_period);
+  report.by_billing = rows_of(by_billing);
+  report.by_access = rows_of(by_access);
+  report.daily = rows_of(daily);
+  return report;
+}
+
+std::int64_t seconds_to_tenths_of_minute(std::int64_t seconds) { return (seconds + 3) / 6; }
+
+Result<std::vector<RelayMinutesRow>> relay_minutes(Store& store, const ReportRequest& request,
+                                                   const StateLookup& state_of) {
+  struct Key {
+    std::string month;
+    std::string service;
+    std::string state;
+    bool operator<(const Key& other) const {
+      return std::tie(month, service, state) < std::tie(other.month, other.service, other.state);
+    }
+  };
+  std::map<Key, RelayMinutesRow> rows;
+  std::map<std::string, std::string> states;  // cache: calling number -> state
+
+  Status scanned = scan_range(store, request, [&](const CallFact& call, const LocalDate& day) {
+    if (!is_relay_service(call.access)) {
+      return;
+    }
+    auto cached = states.find(call.from);
+    if (cached == states.end()) {
+      std::string state = state_of ? state_of(call.from) : std::string();
+      cached = states.emplace(call.from, state.empty() ? "unknown" : state).first;
+    }
+    RelayMinutesRow& row =
+        rows[{format_month(day), std::string(to_string(call.access)), cached->second}];
+    ++row.calls;
+    row.conversation_seconds += call.conversation_seconds.value_or(0);
+  });
+  if (!scanned) {
+    return scanned;
+  }
+  std::vector<RelayMinutesRow> result;
+  for (auto& [key, row] : rows) {
+    row.month = key.month;
+    row.service = key.service;
+    row.state = key.state;
+    row.tenths_of_minute = seconds_to_tenths_of_minute(row.conversation_seconds);
+    result.push_back(row);
+  }
+  return result;
+}
+
+Result<std::vector<EmergencyCallRow>> emergency_calls(Store& store, const ReportRequest& request) {
+  Result<const date::time_zone*> zone = find_zone(request.time_zone);
+  if (!zone) {
+    return zone.status();
+  }
+  std::vector<EmergencyCallRow> rows;
+  Status scanned = scan_range(store, request, [&](const CallFact& call, const LocalDate&) {
+    if (!call.emergency) {
+      return;
+    }
+    EmergencyCallRow row;
+    row.call_id = call.call_id;
+    row.requested_at = call.requested_at;
+    row.local_time =
+        date::format("%Y-%m-%d %H:%M:%S %Z", date::make_zoned(*zone, call.requested_at));
+    row.caller = call.from;
+    row.dialed = call.to;
+    row.psap = "not recorded";
+    row.conversation_seconds = call.conversation_seconds;
+    row.billed = call.total;
+    rows.push_back(row);
+  });
+  if (!scanned) {
+    return scanned;
+  }
+  return rows;
+}
+
+std::string render_summary(const SummaryReport& report, ReportFormat format) {
+  const std::vector<std::pair<std::string_view, const std::vector<SummaryRow>*>> sections = {
+      {"period", &report.by_period},
+      {"billing", &report.by_billing},
+      {"access", &report.by_access}};
+  if (format == ReportFormat::Json) {
+    nlohmann::json json = {{"report", "summary"},
+                           {"from", format_local_date(report.request.from)},
+                           {"to", format_local_date(report.request.to)},
+                           {"time_zone", report.request.time_zone},
+                           {"by", report.request.by == ReportPeriod::Day ? "day" : "month"},
+                           {"currency", "USD"},
+                           {"total", summary_row_json(report.grand_total)}};
+    for (const auto& [name, rows] : sections) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const SummaryRow& row : *rows) {
+        list.push_back(summary_row_json(row));
+      }
+      json["by_" + std::string(name)] = list;
+    }
+    return json.dump(2) + "\n";
+  }
+  std::string out;
+  if (format == ReportFormat::Csv) {
+    out = std::string(kSummaryCsvHeader);
+    for (const auto& [name, rows] : sections) {
+      for (const SummaryRow& row : *rows) {
+        out += summary_csv_line(row, name);
+      }
+    }
+    out += summary_csv_line(report.grand_total, "total");
+    return out;
+  }
+
+  out = "Billing summary, " + range_title(report.request) + ", amounts in USD\n";
+  const std::string header = fmt::format(
+      "{:<10} {:<18} {:>8} {:>8} {:>10} {:>12} {:>11} {:>10} {:>10} {:>12}\n", "period", "group",
+      "calls", "answered", "minutes", "usage", "surcharges", "discounts", "tax+fees", "total");
+  for (const auto& [name, rows] : sections) {
+    out += "\nBy " +
+           std::string(name == "period"    ? "period"
+                       : name == "billing" ? "billing method"
+                                           : "access tag") +
+           "\n" + header;
+    std::string last_period;
+    for (const SummaryRow& row : *rows) {
+      out += summary_text_line(row, row.period != last_period);
+      last_period = row.period;
+    }
+  }
+  out += "\n" + header + summary_text_line(report.grand_total, true);
+  return out;
+}
+
+std::string render_relay_minutes(const std::vector<RelayMinutesRow>& rows,
+                                 const ReportRequest& request, ReportFormat format) {
+  if (format == ReportFormat::Json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const RelayMinutesRow& row : rows) {
+      list.push_back({{"month", row.month},
+                      {"service", row.service},
+                      {"state", row.state},
+                      {"calls", row.calls},
+                      {"conversation_seconds", row.conversation_seconds},
+                      {"minutes", minutes_text(row.conversation_seconds)}});
+    }
+    return nlohmann::json{{"report", "relay-minutes"},
+                          {"from", format_local_date(request.from)},
+                          {"to", format_local_date(request.to)},
+                          {"time_zone", request.time_zone},
+                          {"rounding",
+                           "seconds summed per row, then rounded to 0.1 minute, "
+                           "half up"},
+                          {"rows", list}}
+               .dump(2) +
+           "\n";
+  }
+  std::string out;
+  if (format == ReportFormat::Csv) {
+    out = "month,service,state,calls,conversation_seconds,minutes\n";
+    for (const RelayMinutesRow& row : rows) {
+      out += fmt::format("{},{},{},{},{},{}\n", row.month, row.service, row.state, row.calls,
+                         row.conversation_seconds, minutes_text(row.conversation_seconds));
+    }
+    return out;
+  }
+  out = fmt::format(
+      "Relay conversation minutes, {} to {} ({})\nSeconds are summed per row, then rounded to "
+      "0.1 minute (half up).\n\n{:<8} {:<10} {:<8} {:>8} {:>12}\n",
+      format_local_date(request.from), format_local_date(request.to), request.time_zone, "month",
+      "service", "state", "calls", "minutes");
+  for (const RelayMinutesRow& row : rows) {
+    out += fmt::format("{:<8} {:<10} {:<8} {:>8} {:>12}\n", row.month, row.service, row.state,
+                       row.calls, minutes_text(row.conversation_seconds));
+  }
+  if (rows.empty()) {
+    out += "(no relay calls in range)\n";
+  }
+  return out;
+}
+
+std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
+                                   const ReportRequest& request, ReportFormat format) {
+  auto seconds_text = [](const std::optional<std::int64_t>& seconds) {
+    return seconds ? std::to_string(*seconds) : std::string();
+  };
+  if (format == ReportFormat::Json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const EmergencyCallRow& row : rows) {
+      list.push_back({{"call_id", row.call_id},
+                      {"requested_at", format_instant(row.requested_at)},
+                      {"local_time", row.local_time},
+                      {"caller", row.caller},
+                      {"dialed", row.dialed},
+                      {"psap", row.psap},
+                      {"conversation_seconds", row.conversation_seconds
+                                                   ? nlohmann::json(*row.conversation_seconds)
+                                                   : nlohmann::json(nullptr)},
+                      {"billed", format_dollars(row.billed)}});
+    }
+    return nlohmann::json{{"report", "emergency"},
+                          {"from", format_local_date(request.from)},
+                          {"to", format_local_date(request.to)},
+                          {"time_zone", request.time_zone},
+                          {"count", rows.size()},
+                          {"calls", list}}
+               .dump(2) +
+           "\n";
+  }
+  std::string out;
+  if (format == ReportFormat::Csv) {
+    out = "call_id,requested_at,local_time,caller,dialed,psap,conversation_seconds,billed\n";
+    for (const EmergencyCallRow& row : rows) {
+      out += fmt::format("{},{},{},{},{},{},{},{}\n", row.call_id, format_instant(row.requested_at),
+                         row.local_time, row.caller, row.dialed, row.psap,
+                         seconds_text(row.conversation_seconds), format_dollars(row.billed));
+    }
+    return out;
+  }
+  out = fmt::format(
+      "Emergency calls, {} to {} ({}): {}\n\n{:<24} {:<28} {:<14} {:<8} {:<14} "
+      "{:>8} {:>7}\n",
+      format_local_date(request.from), format_local_date(request.to), request.time_zone,
+      rows.size(), "call", "local time", "caller", "dialed", "PSAP", "seconds", "billed");
+  for (const EmergencyCallRow& row : rows) {
+    out += fmt::format("{:<24} {:<28} {:<14} {:<8} {:<14} {:>8} {:>7}\n", row.call_id,
+                       row.local_time, row.caller, row.dialed, row.psap,
+                       seconds_text(row.conversation_seconds), format_dollars(row.billed));
+  }
+  return out;
+}
+
+}  // namespace relaygw::billing

@@ -1,0 +1,343 @@
+// Reports over a real SQLite file holding a small hand-made set of posted calls, with the
+// expected sums worked out below.
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "billing/report_chart.hpp"
+#include "billing/reports.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+
+namespace {
+
+class ReportFixture {
+ public:
+  ReportFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-reports-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open((dir_ / "reports.db").string(), options);
+    REQUIRE(opened);
+    store_ = std::move(opened).value();
+    load_calls();
+  }
+  ~ReportFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  Store& store() { return *store_; }
+
+ private:
+  struct Line {
+    const char* kind;
+    Money amount;
+  };
+
+  static Store::BatchPosting call(const std::string& id, const std::string& requested,
+                                  BillingMethod billing, AccessTag access,
+                                  std::optional<std::int64_t> conversation, std::vector<Line> lines,
+                                  bool emergency = false) {
+    Store::BatchPosting item;
+    item.request.id = id;
+    item.request.from = "+13125550107";
+    item.request.to = emergency ? "911" : "+12125550101";
+    item.request.billing = billing;
+    item.request.access = access;
+    item.request.emergency = emergency;
+    const Instant start = parse_instant(requested).value();
+    item.events = {{CallEvent::Requested, start, "gateway", {}, {}}};
+    item.posting.call_id = id;
+    item.posting.conversation_seconds = conversation;
+    item.posting.billable_seconds = conversation ? (*conversation + 59) / 60 * 60 : 0;
+    for (const Line& line : lines) {
+      item.posting.lines.push_back({line.kind, line.kind, line.amount});
+      item.posting.total += line.amount;
+    }
+    item.key = IdempotencyKey{"complete-" + id, id};
+    return item;
+  }
+
+  // c1  2026-03-01T03:00Z (Feb 28 21:00 CST)  sent-paid none     125 s  3.00 + 0.09 tax = 3.09
+  // c2  2026-03-01T15:00Z                     collect  relay-tty  61 s  2.00 + 2.49 - 1.00
+  //                                                                      + 0.10 tax = 3.59
+  // c3  2026-03-02T10:00Z                     sent-paid relay-tty 32 s  1.00
+  // c4  2026-03-02T12:00Z  emergency 911      sent-paid none     300 s  0.00, no lines
+  // c5  2026-03-31T23:30Z                     sent-paid none   unanswered, 0.00
+  // c6  2026-04-01T02:00Z (Mar 31 21:00 CDT)  sent-paid relay-ip   3 s  0.50
+  void load_calls() {
+    std::vector<Store::BatchPosting> batch = {
+        call("c1", "2026-03-01T03:00:00Z", BillingMethod::SentPaid, AccessTag::None, 125,
+             {{"usage", 30000}, {"tax", 900}}),
+        call("c2", "2026-03-01T15:00:00Z", BillingMethod::Collect, AccessTag::RelayTty, 61,
+             {{"usage", 20000}, {"surcharge", 24900}, {"discount", -10000}, {"tax", 1000}}),
+        call("c3", "2026-03-02T10:00:00Z", BillingMethod::SentPaid, AccessTag::RelayTty, 32,
+             {{"usage", 10000}}),
+        call("c4", "2026-03-02T12:00:00Z", BillingMethod::SentPaid, AccessTag::None, 300, {}, true),
+        call("c5", "2026-03-31T23:30:00Z", BillingMethod::SentPaid, AccessTag::None, std::nullopt,
+             {}),
+        call("c6", "2026-04-01T02:00:00Z", BillingMethod::SentPaid, AccessTag::RelayIp, 3,
+             {{"usage", 5000}}),
+    };
+    WriteContext context{"staff:test", parse_instant("2026-04-02T00:00:00Z").value()};
+    REQUIRE(store_->post_completed_calls(batch, context));
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+ReportRequest march(const std::string& zone, ReportPeriod by = ReportPeriod::Day) {
+  ReportRequest request;
+  request.from = {2026, 3, 1};
+  request.to = {2026, 3, 31};
+  request.by = by;
+  request.time_zone = zone;
+  return request;
+}
+
+const SummaryRow* find_row(const std::vector<SummaryRow>& rows, const std::string& period,
+                           const std::string& group) {
+  for (const SummaryRow& row : rows) {
+    if (row.period == period && row.group == group) {
+      return &row;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("summary sums UTC days", "[billing][reports]") {
+  ReportFixture fixture;
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE(report);
+
+  // UTC March holds c1..c5; c6 is on April 1 in UTC.
+  CHECK(report->grand_total.calls == 5);
+  CHECK(report->grand_total.total == 30900 + 35900 + 10000);
+  CHECK(report->grand_total.answered == 4);
+  CHECK(report->grand_total.emergency == 1);
+  CHECK(report->grand_total.conversation_seconds == 125 + 61 + 32 + 300);
+
+  const SummaryRow* first = find_row(report->by_period, "2026-03-01", "all");
+  REQUIRE(first != nullptr);
+  CHECK(first->calls == 2);
+  CHECK(first->usage == 50000);
+  CHECK(first->surcharges == 24900);
+  CHECK(first->discounts == -10000);
+  CHECK(first->taxes == 1900);
+  CHECK(first->total == 66800);
+  CHECK(first->usage + first->surcharges + first->discounts + first->taxes + first->fees ==
+        first->total);
+
+  const SummaryRow* second = find_row(report->by_period, "2026-03-02", "all");
+  REQUIRE(second != nullptr);
+  CHECK(second->calls == 2);
+  CHECK(second->total == 10000);
+  CHECK(report->by_period.size() == 3);  // March 1, 2 and 31
+}
+
+TEST_CASE("summary groups by billing and access", "[billing][reports]") {
+  ReportFixture fixture;
+  auto report = summarize_billing(fixture.store(), march("UTC", ReportPeriod::Month));
+  REQUIRE(report);
+  REQUIRE(report->by_period.size() == 1);
+  CHECK(report->by_period[0].period == "2026-03");
+
+  const SummaryRow* collect = find_row(report->by_billing, "2026-03", "collect");
+  REQUIRE(collect != nullptr);
+  CHECK(collect->calls == 1);
+  CHECK(collect->total == 35900);
+  const SummaryRow* sent_paid = find_row(report->by_billing, "2026-03", "sent-paid");
+  REQUIRE(sent_paid != nullptr);
+  CHECK(sent_paid->calls == 4);
+  CHECK(sent_paid->total == 30900 + 10000);
+
+  const SummaryRow* relay = find_row(report->by_access, "2026-03", "relay-tty");
+  REQUIRE(relay != nullptr);
+  CHECK(relay->calls == 2);
+  CHECK(relay->conversation_seconds == 93);
+  CHECK(relay->total == 45900);
+  // The daily rows stay per day even when the report is by month.
+  CHECK(report->daily.size() == 3);
+}
+
+TEST_CASE("summary follows reporting zone days", "[billing][reports]") {
+  ReportFixture fixture;
+  auto report = summarize_billing(fixture.store(), march("America/Chicago"));
+  REQUIRE(report);
+  // c1 is on February 28 in Chicago, so it is out; c6 is on March 31 in Chicago, so it is in.
+  CHECK(report->grand_total.calls == 5);
+  CHECK(report->grand_total.total == 35900 + 10000 + 5000);
+  CHECK(find_row(report->by_period, "2026-02-28", "all") == nullptr);
+  const SummaryRow* last = find_row(report->by_period, "2026-03-31", "all");
+  REQUIRE(last != nullptr);
+  CHECK(last->calls == 2);  // c5 at 18:30 CDT and c6 at 21:00 CDT
+  CHECK(last->total == 5000);
+
+  auto range = report_range(march("America/Chicago"));
+  REQUIRE(range);
+  CHECK(format_instant(range->first) == "2026-03-01T06:00:00Z");   // CST, UTC-6
+  CHECK(format_instant(range->second) == "2026-04-01T05:00:00Z");  // CDT, UTC-5
+}
+
+TEST_CASE("report range rejects bad input", "[billing][reports]") {
+  ReportRequest request = march("Mars/Olympus");
+  auto range = report_range(request);
+  REQUIRE_FALSE(range);
+  CHECK(range.status().message().find("Mars/Olympus") != std::string::npos);
+
+  request = march("UTC");
+  request.to = {2026, 2, 1};
+  CHECK_FALSE(report_range(request));
+  CHECK_FALSE(parse_local_date("2026-02-30"));
+  CHECK_FALSE(parse_local_date("03/01/2026"));
+  CHECK(parse_local_date("2026-02-28").value() == LocalDate{2026, 2, 28});
+}
+
+TEST_CASE("relay minutes round after summing", "[billing][reports]") {
+  CHECK(seconds_to_tenths_of_minute(0) == 0);
+  CHECK(seconds_to_tenths_of_minute(2) == 0);
+  CHECK(seconds_to_tenths_of_minute(3) == 1);
+  CHECK(seconds_to_tenths_of_minute(6) == 1);
+  CHECK(seconds_to_tenths_of_minute(8) == 1);
+  CHECK(seconds_to_tenths_of_minute(9) == 2);
+  CHECK(seconds_to_tenths_of_minute(93) == 16);
+
+  ReportFixture fixture;
+  auto state_of = [](const std::string& number) {
+    return number == "+13125550107" ? std::string("IL") : std::string();
+  };
+  auto rows = relay_minutes(fixture.store(), march("America/Chicago"), state_of);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  // relay-ip sorts before relay-tty.
+  CHECK((*rows)[0].service == "relay-ip");
+  CHECK((*rows)[0].conversation_seconds == 3);
+  CHECK((*rows)[0].tenths_of_minute == 1);
+  CHECK((*rows)[1].month == "2026-03");
+  CHECK((*rows)[1].service == "relay-tty");
+  CHECK((*rows)[1].state == "IL");
+  CHECK((*rows)[1].calls == 2);
+  CHECK((*rows)[1].conversation_seconds == 93);
+  // 61 s and 32 s rounded one by one would give 1.0 + 0.5 = 1.5 minutes; summed first, 1.6.
+  CHECK((*rows)[1].tenths_of_minute == 16);
+
+  const std::string csv = render_relay_minutes(*rows, march("America/Chicago"), ReportFormat::Csv);
+  CHECK(csv.find("2026-03,relay-tty,IL,2,93,1.6\n") != std::string::npos);
+}
+
+TEST_CASE("emergency report lists free calls", "[billing][reports]") {
+  ReportFixture fixture;
+  auto rows = emergency_calls(fixture.store(), march("America/Chicago"));
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  const EmergencyCallRow& row = rows->front();
+  CHECK(row.call_id == "c4");
+  CHECK(row.caller == "+13125550107");
+  CHECK(row.dialed == "911");
+  CHECK(row.billed == 0);
+  CHECK(row.psap == "not recorded");
+  CHECK(row.local_time == "2026-03-02 06:00:00 CST");
+  CHECK(row.conversation_seconds == 300);
+}
+
+TEST_CASE("summary renders csv and json", "[billing][reports]") {
+  ReportFixture fixture;
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE(report);
+  const std::string csv = render_summary(*report, ReportFormat::Csv);
+  CHECK(csv.rfind("period,group_by,group,calls", 0) == 0);
+  CHECK(csv.find("2026-03-01,period,all,2,2,0,186,3.1,300,5.00,2.49,-1.00,0.19,0.00,6.68\n") !=
+        std::string::npos);
+  CHECK(csv.find("total,total,all,5,4,1,518,8.6,") != std::string::npos);
+  const std::string json = render_summary(*report, ReportFormat::Json);
+  CHECK(json.find("\"total\": \"7.68\"") != std::string::npos);
+  const std::string text = render_summary(*report, ReportFormat::Text);
+  CHECK(text.find("7.68") != std::string::npos);
+}
+
+TEST_CASE("progress reports the final count", "[billing][reports]") {
+  ReportFixture fixture;
+  ReportRequest request = march("UTC");
+  std::int64_t last_done = -1;
+  std::int64_t last_total = -1;
+  request.progress = [&](std::int64_t done, std::int64_t total) {
+    last_done = done;
+    last_total = total;
+  };
+  REQUIRE(summarize_billing(fixture.store(), request));
+  CHECK(last_done == 5);
+  CHECK(last_total == 5);
+}
+
+namespace {
+
+// Checks that every tag opened in `xml` is closed in order; returns the first problem or "".
+std::string check_well_formed(const std::string& xml) {
+  std::vector<std::string> open;
+  std::size_t at = 0;
+  while ((at = xml.find('<', at)) != std::string::npos) {
+    const std::size_t end = xml.find('>', at);
+    if (end == std::string::npos) {
+      return "unclosed '<' at " + std::to_string(at);
+    }
+    const std::string tag = xml.substr(at + 1, end - at - 1);
+    at = end + 1;
+    if (tag.empty() || tag[0] == '?' || tag[0] == '!') {
+      continue;
+    }
+    if (tag[0] == '/') {
+      if (open.empty() || open.back() != tag.substr(1)) {
+        return "unexpected </" + tag.substr(1) + ">";
+      }
+      open.pop_back();
+      continue;
+    }
+    if (tag.back() == '/') {
+      continue;
+    }
+    open.push_back(tag.substr(0, tag.find(' ')));
+  }
+  return open.empty() ? "" : "<" + open.back() + "> is never closed";
+}
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t found = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++found;
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("chart is well formed svg", "[billing][reports][chart]") {
+  ReportFixture fixture;
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE(report);
+  const std::string svg =
+      render_daily_chart_svg(report->daily, {2026, 3, 1}, {2026, 3, 31}, "Minutes & <revenue>");
+  CHECK(check_well_formed(svg) == "");
+  CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+  CHECK(svg.find("Minutes &amp; &lt;revenue&gt;") != std::string::npos);
+  CHECK(svg.find("<g id=\"minutes\"") != std::string::npos);
+  CHECK(svg.find("<g id=\"revenue\"") != std::string::npos);
+  CHECK(svg.find("<g id=\"legend\"") != std::string::npos);
+  // One bar and one revenue marker per day of March.
+  CHECK(count(svg, "<circle ") == 31);
+  CHECK(svg.find("2026-03-01: $6.68") != std::string::npos);
+  CHECK(svg.find("2026-03-02: 5.5 min") != std::string::npos);
+  CHECK(svg.find("Revenue per day (USD)") != std::string::npos);
+}
