@@ -188,11 +188,15 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
     if (pin_ok) {
       return appended;
     }
+    if (lock) {
+      return Status(StatusCode::PermissionDenied,
+                    "wrong PIN for card " + masked + "; the card is now locked");
+    }
+    const int attempts_left = state.card.max_pin_attempts - failures;
     return Status(StatusCode::PermissionDenied,
-                  lock ? "wrong PIN for card " + masked + "; the card is now locked"
-                       : "wrong PIN for card " + masked + "; " +
-                             std::to_string(state.card.max_pin_attempts - failures) +
-                             " attempts left before the card locks");
+                  "wrong PIN for card " + masked + "; " + std::to_string(attempts_left) +
+                      (attempts_left == 1 ? " attempt" : " attempts") +
+                      " left before the card locks");
   }
   return Status(StatusCode::Unavailable,
                 "card " + masked + " kept changing during the PIN check; retry");
