@@ -2,6 +2,7 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,41 @@ void print_plain(const tty::DecodedAudio& decoded, bool with_turns) {
   }
 }
 
+// Decodes `file` block by block, so memory use does not grow with the file's length. The reader
+// rejects rates outside 8000 to 48000 Hz, the range TtyReceiver requires.
+Result<tty::DecodedAudio> decode_file(const std::string& file, tty::AudioFileKind kind,
+                                      const tty::DecodeOptions& options) {
+  Result<tty::AudioFileReader> reader = tty::AudioFileReader::open(file, kind);
+  if (!reader) {
+    return reader.status();
+  }
+  tty::TtyReceiver receiver(
+      tty::ReceiverConfig{reader->sample_rate_hz(), options.baud, options.convention});
+  // 8192 samples are about 1 s at 8000 Hz.
+  std::vector<float> block(8192);
+  while (true) {
+    Result<std::size_t> got = reader->read(block);
+    if (!got) {
+      return got.status();
+    }
+    if (*got == 0) {
+      break;
+    }
+    receiver.push(std::span<const float>(block.data(), *got));
+  }
+  receiver.flush();
+
+  tty::DecodedAudio decoded;
+  receiver.take_text(decoded.chars);
+  decoded.text.reserve(decoded.chars.size());
+  for (const tty::TimedChar& c : decoded.chars) {
+    decoded.text.push_back(c.ch);
+  }
+  decoded.baud = receiver.detected_baud();
+  decoded.carrier = receiver.carrier_events();
+  return decoded;
+}
+
 void run_decode(const DecodeCommandOptions& options) {
   tty::DecodeOptions decode_options;
   if (options.baud == "45.45") {
@@ -107,16 +143,10 @@ void run_decode(const DecodeCommandOptions& options) {
 
   int failures = 0;
   for (const std::string& file : options.files) {
-    auto audio = tty::read_audio_file(file, kind);
-    if (!audio.is_ok()) {
-      // The audio reader's messages already name the file.
-      std::cerr << "relaygw tty decode: " << audio.status().message() << "\n";
-      ++failures;
-      continue;
-    }
-    auto decoded = tty::decode_audio(audio.value(), decode_options);
+    Result<tty::DecodedAudio> decoded = decode_file(file, kind, decode_options);
     if (!decoded.is_ok()) {
-      std::cerr << "relaygw tty decode: " << file << ": " << decoded.status().message() << "\n";
+      // The audio reader's messages already name the file.
+      std::cerr << "relaygw tty decode: " << decoded.status().message() << "\n";
       ++failures;
       continue;
     }

@@ -1,6 +1,12 @@
 #include "tty/audio_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace relaygw::tty {
 namespace {
@@ -147,57 +154,91 @@ Status parse_format(const std::uint8_t* body, std::uint32_t size, const std::str
   return Status::ok();
 }
 
-float decode_sample(const std::uint8_t* p, std::uint16_t code, std::uint16_t bits) {
-  switch (code) {
-    case kFormatPcm:
-      if (bits == 8) {
-        return (static_cast<float>(p[0]) - 128.0f) / 128.0f;
-      }
-      return static_cast<float>(static_cast<std::int16_t>(read_u16(p))) / 32768.0f;
-    case kFormatMulaw:
-      return static_cast<float>(mulaw_to_linear(p[0])) / 32768.0f;
-    case kFormatAlaw:
-      return static_cast<float>(alaw_to_linear(p[0])) / 32768.0f;
-    case kFormatFloat: {
-      const std::uint32_t raw = read_u32(p);
-      float value = 0.0f;
-      std::memcpy(&value, &raw, sizeof value);
-      if (!std::isfinite(value)) {
-        return 0.0f;
-      }
-      return std::clamp(value, -1.0f, 1.0f);
-    }
-    default:
-      return 0.0f;
+// Samples of 8-bit PCM, mu-law or A-law, indexed by the code byte.
+using ByteSampleTable = std::array<float, 256>;
+
+template <typename Decode>
+ByteSampleTable make_byte_table(Decode decode) {
+  ByteSampleTable table{};
+  for (int code = 0; code < 256; ++code) {
+    table[code] = decode(static_cast<std::uint8_t>(code));
   }
+  return table;
 }
 
-std::vector<float> decode_samples(const std::uint8_t* data, std::size_t frames,
-                                  const WavFormat& format) {
-  std::vector<float> samples(frames);
-  const std::size_t bytes_per_sample = format.bits_per_sample / 8u;
+const ByteSampleTable& byte_table(std::uint16_t code) {
+  static const ByteSampleTable kPcm8 =
+      make_byte_table([](std::uint8_t c) { return (static_cast<float>(c) - 128.0f) / 128.0f; });
+  static const ByteSampleTable kMulaw = make_byte_table(
+      [](std::uint8_t c) { return static_cast<float>(mulaw_to_linear(c)) / 32768.0f; });
+  static const ByteSampleTable kAlaw = make_byte_table(
+      [](std::uint8_t c) { return static_cast<float>(alaw_to_linear(c)) / 32768.0f; });
+  if (code == kFormatMulaw) {
+    return kMulaw;
+  }
+  return code == kFormatAlaw ? kAlaw : kPcm8;
+}
+
+float decode_pcm16(const std::uint8_t* p) {
+  std::int16_t value = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    // A plain load, which lets the compiler vectorise the loops below.
+    std::memcpy(&value, p, sizeof value);
+  } else {
+    value = static_cast<std::int16_t>(read_u16(p));
+  }
+  return static_cast<float>(value) / 32768.0f;
+}
+
+// Non-finite samples become silence and the rest are clamped to [-1, 1].
+float decode_float32(const std::uint8_t* p) {
+  const std::uint32_t raw = read_u32(p);
+  float value = 0.0f;
+  std::memcpy(&value, &raw, sizeof value);
+  if (!std::isfinite(value)) {
+    return 0.0f;
+  }
+  return std::clamp(value, -1.0f, 1.0f);
+}
+
+// Writes the mono mix of `frames` frames of kBytesPerSample-byte samples to `out`. Each
+// channel count has its own loop with a compile-time stride.
+template <std::size_t kBytesPerSample, typename Decode>
+void mix_frames(const std::uint8_t* data, std::size_t frames, std::uint16_t channels, float* out,
+                Decode decode) {
+  if (channels == 1) {
+    for (std::size_t i = 0; i < frames; ++i) {
+      out[i] = decode(data + i * kBytesPerSample);
+    }
+    return;
+  }
   for (std::size_t i = 0; i < frames; ++i) {
-    const std::uint8_t* frame = data + i * format.block_align;
-    float sum = 0.0f;
-    for (std::uint16_t ch = 0; ch < format.channels; ++ch) {
-      sum += decode_sample(frame + ch * bytes_per_sample, format.code, format.bits_per_sample);
-    }
-    samples[i] = sum / static_cast<float>(format.channels);
+    const std::uint8_t* frame = data + i * 2 * kBytesPerSample;
+    out[i] = (decode(frame) + decode(frame + kBytesPerSample)) / 2.0f;
   }
-  return samples;
 }
 
-Result<std::vector<std::uint8_t>> read_whole_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) {
-    return Status(errno == ENOENT ? StatusCode::NotFound : StatusCode::Unavailable,
-                  path + ": cannot open audio file: " + std::strerror(errno));
+// Converts `frames` whole frames of `format` at `data` to mono floats in [-1, 1]. Requires: the
+// format passed parse_format, so it has 1 or 2 channels and a supported encoding.
+void convert_frames(const std::uint8_t* data, std::size_t frames, const WavFormat& format,
+                    float* out) {
+  if (format.code == kFormatPcm && format.bits_per_sample == 16) {
+    mix_frames<2>(data, frames, format.channels, out, decode_pcm16);
+  } else if (format.code == kFormatFloat) {
+    mix_frames<4>(data, frames, format.channels, out, decode_float32);
+  } else {
+    const ByteSampleTable& table = byte_table(format.code);
+    mix_frames<1>(data, frames, format.channels, out,
+                  [&table](const std::uint8_t* p) { return table[*p]; });
   }
+}
+
+// Reads `file` to its end, keeping read_audio_file's size limit.
+Result<std::vector<std::uint8_t>> read_stream(std::FILE* file, const std::string& path) {
   std::vector<std::uint8_t> bytes;
   std::uint8_t buffer[65536];
   while (true) {
-    const std::size_t got = std::fread(buffer, 1, sizeof buffer, file.get());
+    const std::size_t got = std::fread(buffer, 1, sizeof buffer, file);
     if (got > 0) {
       if (bytes.size() + got > kMaxFileBytes) {
         return Status(StatusCode::InvalidArgument, path + ": audio file is larger than " +
@@ -210,95 +251,261 @@ Result<std::vector<std::uint8_t>> read_whole_file(const std::string& path) {
       break;
     }
   }
-  if (std::ferror(file.get())) {
+  if (std::ferror(file)) {
     return Status(StatusCode::Unavailable, path + ": read failed: " + std::strerror(errno));
   }
   return bytes;
 }
 
-Result<Audio> parse_raw_pcm16(std::span<const std::uint8_t> bytes, const std::string& name) {
-  if (bytes.size() % 2 != 0) {
-    return wav_error(name, "raw 16-bit audio has an odd byte count (" +
-                               std::to_string(bytes.size()) +
-                               "); the file is truncated or not 16-bit PCM");
-  }
-  Audio audio;
-  audio.sample_rate_hz = 8000.0;
-  audio.samples.resize(bytes.size() / 2);
-  for (std::size_t i = 0; i < audio.samples.size(); ++i) {
-    audio.samples[i] =
-        static_cast<float>(static_cast<std::int16_t>(read_u16(&bytes[2 * i]))) / 32768.0f;
-  }
-  return audio;
+Status open_error(const std::string& path) {
+  return Status(errno == ENOENT ? StatusCode::NotFound : StatusCode::Unavailable,
+                path + ": cannot open audio file: " + std::strerror(errno));
 }
 
-}  // namespace
+Result<std::vector<std::uint8_t>> read_whole_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) {
+    return open_error(path);
+  }
+  return read_stream(file.get(), path);
+}
 
-Result<Audio> parse_wav(std::span<const std::uint8_t> bytes, const std::string& name) {
-  if (bytes.size() < 12) {
-    return wav_error(name, "file is " + std::to_string(bytes.size()) +
+// Random access to the bytes of an audio file, held in memory or read from disk on request.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+
+  virtual std::uint64_t size() const = 0;
+
+  // Copies up to `count` bytes from `offset` to `out` and returns how many it copied, which is
+  // fewer than `count` only where the bytes end.
+  virtual Result<std::size_t> read_at(std::uint64_t offset, std::size_t count,
+                                      std::uint8_t* out) = 0;
+};
+
+class MemorySource : public ByteSource {
+ public:
+  explicit MemorySource(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  explicit MemorySource(std::vector<std::uint8_t> owned)
+      : owned_(std::move(owned)), bytes_(owned_) {}
+
+  std::uint64_t size() const override { return bytes_.size(); }
+
+  Result<std::size_t> read_at(std::uint64_t offset, std::size_t count, std::uint8_t* out) override {
+    if (offset >= bytes_.size()) {
+      return std::size_t{0};
+    }
+    const std::size_t copied =
+        std::min<std::size_t>(count, bytes_.size() - static_cast<std::size_t>(offset));
+    std::memcpy(out, bytes_.data() + offset, copied);
+    return copied;
+  }
+
+ private:
+  std::vector<std::uint8_t> owned_;
+  std::span<const std::uint8_t> bytes_;
+};
+
+// A regular file read with pread(), so reads need no seek and memory use is the caller's.
+class FileSource : public ByteSource {
+ public:
+  FileSource(int fd, std::uint64_t size, std::string name)
+      : fd_(fd), size_(size), name_(std::move(name)) {}
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+  ~FileSource() override { ::close(fd_); }
+
+  std::uint64_t size() const override { return size_; }
+
+  Result<std::size_t> read_at(std::uint64_t offset, std::size_t count, std::uint8_t* out) override {
+    std::size_t done = 0;
+    while (done < count) {
+      const ssize_t got = ::pread(fd_, out + done, count - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      if (got < 0) {
+        return Status(StatusCode::Unavailable, name_ + ": read failed at byte offset " +
+                                                   std::to_string(offset + done) + ": " +
+                                                   std::strerror(errno));
+      }
+      if (got == 0) {
+        break;
+      }
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+  std::string name_;
+};
+
+// Opens `path` as a FileSource when it is a regular file. Anything else (a pipe, a character
+// device) has no size until it is read, so its bytes are read into memory.
+Result<std::unique_ptr<ByteSource>> open_source(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return open_error(path);
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+    return std::unique_ptr<ByteSource>(
+        std::make_unique<FileSource>(fd, static_cast<std::uint64_t>(info.st_size), path));
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(::fdopen(fd, "rb"), &std::fclose);
+  if (!file) {
+    const Status status = open_error(path);
+    ::close(fd);
+    return status;
+  }
+  Result<std::vector<std::uint8_t>> bytes = read_stream(file.get(), path);
+  if (!bytes) {
+    return bytes.status();
+  }
+  return std::unique_ptr<ByteSource>(std::make_unique<MemorySource>(std::move(*bytes)));
+}
+
+// Reads exactly `count` header bytes. A short read means the file shrank after it was
+// measured, because the callers only ask for bytes inside source.size().
+Status read_header_bytes(ByteSource& source, std::uint64_t offset, std::size_t count,
+                         std::uint8_t* out, const std::string& name) {
+  Result<std::size_t> got = source.read_at(offset, count, out);
+  if (!got) {
+    return got.status();
+  }
+  if (*got < count) {
+    return wav_error(name, "file ends at byte offset " + std::to_string(offset + *got) +
+                               ", inside the WAV header; the file is truncated");
+  }
+  return Status::ok();
+}
+
+// Location and sample format of a file's data chunk.
+struct WavLayout {
+  WavFormat format;
+  std::uint64_t data_offset = 0;
+  std::uint64_t data_size = 0;
+};
+
+// Parses the RIFF/WAVE header of `source`, reading only chunk headers and the fmt chunk.
+Result<WavLayout> parse_wav_layout(ByteSource& source, const std::string& name) {
+  const std::uint64_t file_size = source.size();
+  if (file_size < 12) {
+    return wav_error(name, "file is " + std::to_string(file_size) +
                                " bytes, too short for a RIFF/WAVE header (12 bytes)");
   }
-  if (std::memcmp(bytes.data(), "RIFF", 4) != 0 || std::memcmp(bytes.data() + 8, "WAVE", 4) != 0) {
+  std::uint8_t riff[12];
+  if (Status status = read_header_bytes(source, 0, sizeof riff, riff, name); !status) {
+    return status;
+  }
+  if (std::memcmp(riff, "RIFF", 4) != 0 || std::memcmp(riff + 8, "WAVE", 4) != 0) {
     return wav_error(name,
                      "not a RIFF/WAVE file (the header does not start with RIFF....WAVE); "
                      "for headerless 16-bit 8 kHz audio use the raw option");
   }
   // The RIFF size field is not checked: streaming writers often leave it 0 or 0xFFFFFFFF.
-  // Every chunk below is checked against the real end of the bytes instead.
+  // Every chunk below is checked against the real end of the file instead.
 
-  const std::uint8_t* fmt_body = nullptr;
+  bool have_fmt = false;
+  std::uint64_t fmt_offset = 0;
   std::uint32_t fmt_size = 0;
-  const std::uint8_t* data_body = nullptr;
-  std::uint32_t data_size = 0;
+  bool have_data = false;
+  WavLayout layout;
 
-  std::size_t pos = 12;
-  while (bytes.size() - pos >= 8) {
-    const std::uint8_t* header = bytes.data() + pos;
+  std::uint64_t pos = 12;
+  while (file_size - pos >= 8) {
+    std::uint8_t header[8];
+    if (Status status = read_header_bytes(source, pos, sizeof header, header, name); !status) {
+      return status;
+    }
     const std::uint32_t size = read_u32(header + 4);
-    const std::size_t remaining = bytes.size() - pos - 8;
+    const std::uint64_t remaining = file_size - pos - 8;
     if (size > remaining) {
       return wav_error(name, "chunk '" + printable_tag(header) + "' at offset " +
                                  std::to_string(pos) + " claims " + std::to_string(size) +
                                  " bytes but only " + std::to_string(remaining) +
                                  " remain in the file; the file is truncated or corrupt");
     }
-    if (std::memcmp(header, "fmt ", 4) == 0 && fmt_body == nullptr) {
-      fmt_body = header + 8;
+    if (std::memcmp(header, "fmt ", 4) == 0 && !have_fmt) {
+      have_fmt = true;
+      fmt_offset = pos + 8;
       fmt_size = size;
-    } else if (std::memcmp(header, "data", 4) == 0 && data_body == nullptr) {
-      data_body = header + 8;
-      data_size = size;
+    } else if (std::memcmp(header, "data", 4) == 0 && !have_data) {
+      have_data = true;
+      layout.data_offset = pos + 8;
+      layout.data_size = size;
     }
     // Chunks are padded to an even size; a missing final pad byte is tolerated.
-    const std::size_t advance = 8 + static_cast<std::size_t>(size) + (size & 1u);
-    if (advance > bytes.size() - pos) {
+    const std::uint64_t advance = 8 + std::uint64_t{size} + (size & 1u);
+    if (advance > file_size - pos) {
       break;
     }
     pos += advance;
   }
 
-  if (fmt_body == nullptr) {
+  if (!have_fmt) {
     return wav_error(name, "missing fmt chunk; the file is truncated or not a WAV file");
   }
-  WavFormat format;
-  if (Status status = parse_format(fmt_body, fmt_size, name, format); !status) {
+  // parse_format reads at most the 40 bytes of a WAVE_FORMAT_EXTENSIBLE fmt chunk.
+  std::uint8_t fmt_body[40] = {};
+  const std::size_t fmt_read = std::min<std::size_t>(fmt_size, sizeof fmt_body);
+  if (Status status = read_header_bytes(source, fmt_offset, fmt_read, fmt_body, name); !status) {
     return status;
   }
-  if (data_body == nullptr) {
+  if (Status status = parse_format(fmt_body, fmt_size, name, layout.format); !status) {
+    return status;
+  }
+  if (!have_data) {
     return wav_error(name, "missing data chunk; the file is truncated");
   }
-  if (data_size % format.block_align != 0) {
-    return wav_error(name, "data chunk is " + std::to_string(data_size) +
+  if (layout.data_size % layout.format.block_align != 0) {
+    return wav_error(name, "data chunk is " + std::to_string(layout.data_size) +
                                " bytes, not a whole number of " +
-                               std::to_string(format.block_align) +
+                               std::to_string(layout.format.block_align) +
                                "-byte sample frames; the file is truncated or corrupt");
   }
+  return layout;
+}
 
+// A headerless file of 16-bit little-endian mono PCM at 8000 Hz.
+Result<WavLayout> raw_pcm16_layout(std::uint64_t size, const std::string& name) {
+  if (size % 2 != 0) {
+    return wav_error(name, "raw 16-bit audio has an odd byte count (" + std::to_string(size) +
+                               "); the file is truncated or not 16-bit PCM");
+  }
+  WavLayout layout;
+  layout.format.code = kFormatPcm;
+  layout.format.channels = 1;
+  layout.format.sample_rate_hz = 8000;
+  layout.format.block_align = 2;
+  layout.format.bits_per_sample = 16;
+  layout.data_size = size;
+  return layout;
+}
+
+// Converts the data chunk of an in-memory file described by `layout`.
+Audio convert_image(std::span<const std::uint8_t> bytes, const WavLayout& layout) {
   Audio audio;
-  audio.sample_rate_hz = static_cast<double>(format.sample_rate_hz);
-  audio.samples = decode_samples(data_body, data_size / format.block_align, format);
+  audio.sample_rate_hz = static_cast<double>(layout.format.sample_rate_hz);
+  audio.samples.resize(static_cast<std::size_t>(layout.data_size / layout.format.block_align));
+  convert_frames(bytes.data() + layout.data_offset, audio.samples.size(), layout.format,
+                 audio.samples.data());
   return audio;
+}
+
+}  // namespace
+
+Result<Audio> parse_wav(std::span<const std::uint8_t> bytes, const std::string& name) {
+  MemorySource source(bytes);
+  Result<WavLayout> layout = parse_wav_layout(source, name);
+  if (!layout) {
+    return layout.status();
+  }
+  return convert_image(bytes, *layout);
 }
 
 Result<Audio> read_audio_file(const std::string& path, AudioFileKind kind) {
@@ -307,9 +514,117 @@ Result<Audio> read_audio_file(const std::string& path, AudioFileKind kind) {
     return bytes.status();
   }
   if (kind == AudioFileKind::RawPcm16At8k) {
-    return parse_raw_pcm16(*bytes, path);
+    Result<WavLayout> layout = raw_pcm16_layout(bytes->size(), path);
+    if (!layout) {
+      return layout.status();
+    }
+    return convert_image(*bytes, *layout);
   }
   return parse_wav(*bytes, path);
+}
+
+struct AudioFileReader::State {
+  std::string name;
+  std::unique_ptr<ByteSource> source;
+  WavLayout layout;
+  std::uint64_t next_offset = 0;  // the next data byte to read from `source`
+  std::uint64_t frames_remaining = 0;
+  std::size_t block_bytes = 0;
+  // Bytes read and not yet converted are buffer[begin, end). Only a partial frame is left over
+  // when a block ends, so the buffer holds one block plus one frame.
+  std::vector<std::uint8_t> buffer;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+
+  // Moves the leftover partial frame to the front of the buffer and appends the next block.
+  Status read_next_block();
+};
+
+Status AudioFileReader::State::read_next_block() {
+  const std::size_t leftover = end - begin;
+  std::memmove(buffer.data(), buffer.data() + begin, leftover);
+  begin = 0;
+  end = leftover;
+
+  const std::uint64_t data_end = layout.data_offset + layout.data_size;
+  const std::size_t wanted =
+      static_cast<std::size_t>(std::min<std::uint64_t>(block_bytes, data_end - next_offset));
+  if (wanted == 0) {
+    return Status(StatusCode::Internal, name + ": data chunk ended inside a sample frame");
+  }
+  Result<std::size_t> got = source->read_at(next_offset, wanted, buffer.data() + leftover);
+  if (!got) {
+    return got.status();
+  }
+  next_offset += *got;
+  end += *got;
+  if (*got < wanted) {
+    return wav_error(name, "file ends at byte offset " + std::to_string(next_offset) +
+                               " inside the data chunk, which should end at byte offset " +
+                               std::to_string(data_end) + "; the file is truncated");
+  }
+  return Status::ok();
+}
+
+AudioFileReader::AudioFileReader(std::unique_ptr<State> state) : state_(std::move(state)) {}
+AudioFileReader::AudioFileReader(AudioFileReader&&) noexcept = default;
+AudioFileReader& AudioFileReader::operator=(AudioFileReader&&) noexcept = default;
+AudioFileReader::~AudioFileReader() = default;
+
+Result<AudioFileReader> AudioFileReader::open(const std::string& path, AudioFileKind kind,
+                                              std::size_t block_bytes) {
+  Result<std::unique_ptr<ByteSource>> source = open_source(path);
+  if (!source) {
+    return source.status();
+  }
+  Result<WavLayout> layout = kind == AudioFileKind::RawPcm16At8k
+                                 ? raw_pcm16_layout((*source)->size(), path)
+                                 : parse_wav_layout(**source, path);
+  if (!layout) {
+    return layout.status();
+  }
+
+  auto state = std::make_unique<State>();
+  state->name = path;
+  state->source = std::move(*source);
+  state->layout = *layout;
+  state->next_offset = layout->data_offset;
+  state->frames_remaining = layout->data_size / layout->format.block_align;
+  state->block_bytes = std::max<std::size_t>(block_bytes, 1);
+  state->buffer.resize(state->block_bytes + layout->format.block_align - 1);
+  return AudioFileReader(std::move(state));
+}
+
+double AudioFileReader::sample_rate_hz() const {
+  return static_cast<double>(state_->layout.format.sample_rate_hz);
+}
+
+std::uint64_t AudioFileReader::frame_count() const {
+  return state_->layout.data_size / state_->layout.format.block_align;
+}
+
+std::uint64_t AudioFileReader::frames_remaining() const { return state_->frames_remaining; }
+
+Result<std::size_t> AudioFileReader::read(std::span<float> out) {
+  State& state = *state_;
+  const WavFormat& format = state.layout.format;
+  std::size_t written = 0;
+  while (written < out.size() && state.frames_remaining > 0) {
+    const std::size_t buffered_frames = (state.end - state.begin) / format.block_align;
+    if (buffered_frames == 0) {
+      if (Status status = state.read_next_block(); !status) {
+        return status;
+      }
+      continue;
+    }
+    const std::size_t frames = static_cast<std::size_t>(
+        std::min<std::uint64_t>({buffered_frames, out.size() - written, state.frames_remaining}));
+    convert_frames(state.buffer.data() + state.begin, frames, format, out.data() + written);
+    state.begin += frames * format.block_align;
+    state.frames_remaining -= frames;
+    written += frames;
+  }
+  return written;
 }
 
 Status write_wav_file(const std::string& path, const Audio& audio, AudioEncoding encoding) {
