@@ -1028,6 +1028,9 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
     status = insert_ledger(card_number, card_entries, context);
   }
   if (status) {
+    status = insert_call_journal(posting.call_id, context);
+  }
+  if (status) {
     status = store_idempotent(key, "post_call", posting.call_id, context);
   }
   if (status) {

@@ -7,6 +7,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "billing/credits.hpp"
+#include "billing/disputes.hpp"
+#include "billing/ledger.hpp"
+#include "billing/record_chain.hpp"
 #include "billing/store.hpp"
 
 struct sqlite3;
@@ -78,10 +82,49 @@ class SqliteStore final : public Store {
   // number of rows checked, or Corrupt naming the first bad row.
   Result<std::int64_t> verify_audit_chain();
 
+  // ---- Billing operations (schema 5), in billing/sqlite_operations.cpp ----
+  // NOTE: these are SqliteStore methods, not yet part of the abstract Store interface.
+
+  // Appends a credit on one charge line in one write transaction. The amount is checked inside
+  // that transaction against the charge minus earlier pending and applied credits, so
+  // concurrent requests cannot together exceed the charge (FailedPrecondition otherwise). A
+  // repeat with the same key returns the first credit and writes nothing. A credit at or below
+  // request.approval_above is applied at once: journal entries, and a refund entry for a card.
+  Result<CreditRecord> request_credit(const CreditRequest& request, const IdempotencyKey& key,
+                                      const WriteContext& context);
+  // Approves (applies) or rejects a pending credit; FailedPrecondition when already decided.
+  Result<CreditRecord> decide_credit(const std::string& credit_id, bool approve,
+                                     const std::string& note, const WriteContext& context);
+  Result<std::optional<CreditRecord>> find_credit(const std::string& credit_id);
+  // Credits of one call, or of every call when `call_id` is empty, in request order.
+  Result<std::vector<CreditRecord>> list_credits(const std::string& call_id);
+  // The charge of a line minus its pending and applied credits.
+  Result<Money> credit_remaining(const std::string& call_id, std::int64_t line_no);
+
+  Result<Dispute> open_dispute(const DisputeOpenRequest& request, const IdempotencyKey& key,
+                               const WriteContext& context);
+  // Appends a note, investigation, escalation or resolution. Adjusted needs `adjustment`, a
+  // credit appended in the same transaction. A resolved dispute rejects every further step.
+  Result<Dispute> append_dispute_step(const std::string& dispute_id, DisputeAction action,
+                                      const std::string& note,
+                                      const std::optional<CreditRequest>& adjustment,
+                                      const WriteContext& context);
+  Result<std::optional<Dispute>> find_dispute(const std::string& dispute_id);
+  Result<std::vector<Dispute>> list_disputes();
+
+  // Sums the journal and names every journal whose entries do not sum to zero.
+  Result<JournalCheck> check_journal();
+  Result<std::vector<AccountBalance>> account_balances();
+  // Compares one UTC day's call totals, charge lines, credits and journal entries.
+  Result<Reconciliation> reconcile_day(const std::string& date);
+  // Compares every chained table with the record chain (billing/record_chain.hpp).
+  Result<RecordCheck> verify_records();
+
  private:
   class Statement;
   class ScopedStatement;
   class Transaction;
+  class WriteScope;
 
   explicit SqliteStore(sqlite3* db);
 
@@ -109,6 +152,15 @@ class SqliteStore final : public Store {
   Status insert_posting(const CallPosting& posting, const std::string& card_number,
                         const std::vector<LedgerEntry>& card_entries, const IdempotencyKey& key,
                         const WriteContext& context);
+
+  // Journal entries of a just-posted call; InvalidArgument when its total is not the sum of
+  // its lines, so the journal never takes an unbalanced posting.
+  Status insert_call_journal(const std::string& call_id, const WriteContext& context);
+  Status post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
+                             const WriteContext& context);
+  Result<CreditRecord> insert_credit(const CreditRequest& request, const WriteContext& context);
+  Status insert_dispute_step(const std::string& dispute_id, const DisputeStep& step,
+                             const WriteContext& context);
 
   sqlite3* db_ = nullptr;
   int schema_version_ = 0;

@@ -1,0 +1,136 @@
+#include "billing/credit_policy.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace relaygw::billing {
+
+Result<CreditPolicy> parse_credit_policy(const std::string& text, const std::string& origin) {
+  CreditPolicy policy;
+  toml::table table;
+  try {
+    table = toml::parse(text, origin);
+  } catch (const toml::parse_error& error) {
+    return Status(StatusCode::InvalidArgument, "credit policy " + origin + " is invalid TOML: " +
+                                                   std::string(error.description()));
+  }
+  auto integer = [&](const char* section, const char* key, std::int64_t minimum,
+                     std::int64_t& value) -> Status {
+    const toml::node_view<toml::node> node = table[section][key];
+    if (!node) {
+      return Status::ok();
+    }
+    std::optional<std::int64_t> parsed = node.value<std::int64_t>();
+    if (!parsed || *parsed < minimum) {
+      return Status(StatusCode::InvalidArgument, "credit policy " + origin + ": " + section + "." +
+                                                     key + " must be an integer of at least " +
+                                                     std::to_string(minimum));
+    }
+    value = *parsed;
+    return Status::ok();
+  };
+  std::int64_t due_days = policy.dispute_due_days;
+  Status status = integer("credits", "dropped_call_seconds", 0, policy.dropped_call_seconds);
+  if (status) {
+    status = integer("credits", "wrong_number_hours", 0, policy.wrong_number_hours);
+  }
+  if (status) {
+    status = integer("disputes", "due_days", 1, due_days);
+  }
+  if (!status) {
+    return status;
+  }
+  policy.dispute_due_days = static_cast<std::int32_t>(due_days);
+  if (const toml::node_view<toml::node> node = table["credits"]["approval_above"]; node) {
+    std::optional<std::string> value = node.value<std::string>();
+    Result<Money> amount = value ? parse_dollars(*value)
+                                 : Result<Money>(Status(StatusCode::InvalidArgument, "not text"));
+    if (!amount || *amount < 0) {
+      return Status(StatusCode::InvalidArgument,
+                    "credit policy " + origin +
+                        ": credits.approval_above must be a dollar string such as \"25.00\"");
+    }
+    policy.approval_above = *amount;
+  }
+  return policy;
+}
+
+Result<CreditPolicy> load_credit_policy(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return Status(StatusCode::NotFound, "credit policy file '" + path +
+                                            "' cannot be read; pass --policy with a readable "
+                                            "file or omit it for the defaults");
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_credit_policy(text.str(), path);
+}
+
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          const CreditAsk& ask) {
+  if (!call.posting) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call " + ask.call_id + " is not posted yet, so it has nothing to credit");
+  }
+  if (ask.line_no < 1 || ask.line_no > static_cast<std::int64_t>(call.posting->lines.size())) {
+    return Status(StatusCode::InvalidArgument, "charge line " + std::to_string(ask.line_no) +
+                                                   " is invalid; call " + ask.call_id +
+                                                   " has lines 1 to " +
+                                                   std::to_string(call.posting->lines.size()));
+  }
+  const Money charged = call.posting->lines[static_cast<std::size_t>(ask.line_no - 1)].amount;
+
+  CreditRequest request;
+  request.id = ask.id;
+  request.call_id = ask.call_id;
+  request.line_no = ask.line_no;
+  request.reason = ask.reason;
+  request.reason_text = ask.reason_text;
+  request.amount = ask.amount;
+  request.approval_above = policy.approval_above;
+
+  std::optional<Instant> disconnected;
+  for (const CallEventRecord& event : call.events) {
+    if (event.event == CallEvent::Disconnected) {
+      disconnected = event.at;
+    }
+  }
+  const std::optional<std::int64_t> conversation = call.posting->conversation_seconds;
+
+  if (ask.reason == CreditReason::DroppedCall && conversation &&
+      *conversation <= policy.dropped_call_seconds) {
+    request.rule = "dropped-call";
+    request.amount = std::nullopt;
+    request.approval_above = std::nullopt;
+    return request;
+  }
+  if (ask.reason == CreditReason::Misdialed && disconnected &&
+      ask.reported_at <= *disconnected + std::chrono::hours(policy.wrong_number_hours)) {
+    request.rule = "wrong-number";
+    request.amount = std::nullopt;
+    return request;
+  }
+  if (ask.reason == CreditReason::RatingError && ask.rerated_amount) {
+    if (*ask.rerated_amount < 0 || *ask.rerated_amount >= charged) {
+      return Status(StatusCode::InvalidArgument,
+                    "re-rated amount " + format_dollars(*ask.rerated_amount, 4) +
+                        " must be at least 0 and below the charged " + format_dollars(charged, 4) +
+                        "; nothing to credit otherwise");
+    }
+    request.rule = "re-rate";
+    request.amount = charged - *ask.rerated_amount;
+    return request;
+  }
+  if (!ask.amount) {
+    return Status(StatusCode::InvalidArgument,
+                  "no policy rule sets the amount of this " + std::string(to_string(ask.reason)) +
+                      " credit on call " + ask.call_id + "; pass --amount DOLLARS");
+  }
+  request.rule = "manual";
+  return request;
+}
+
+}  // namespace relaygw::billing

@@ -1,0 +1,48 @@
+// Credit policy: the configured rules that turn a staff credit request into an amount, a rule
+// name and an approval requirement. Loaded from TOML (data/policy/credit-policy.toml).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "billing/credits.hpp"
+#include "billing/money.hpp"
+#include "billing/store.hpp"
+
+namespace relaygw::billing {
+
+struct CreditPolicy {
+  std::int64_t dropped_call_seconds = 30;
+  std::int64_t wrong_number_hours = 24;
+  Money approval_above = 25 * kUnitsPerDollar;
+  std::int32_t dispute_due_days = 14;
+};
+
+// Parses policy TOML text; missing keys keep their defaults. `origin` names the source in
+// error messages.
+Result<CreditPolicy> parse_credit_policy(const std::string& text, const std::string& origin);
+Result<CreditPolicy> load_credit_policy(const std::string& path);
+
+// What staff asked for, before the policy applies.
+struct CreditAsk {
+  std::string id;
+  std::string call_id;
+  std::int64_t line_no = 0;
+  CreditReason reason = CreditReason::Other;
+  std::string reason_text;
+  std::optional<Money> amount;          // staff amount; nullopt asks for the policy amount
+  std::optional<Money> rerated_amount;  // rating-error: the line re-rated at actual duration
+  Instant reported_at;                  // when the customer reported the problem
+};
+
+// Applies the policy to `ask` for the posted `call`:
+// - dropped-call with conversation at most dropped_call_seconds: full line, no approval;
+// - misdialed reported within wrong_number_hours of the disconnect: full line;
+// - rating-error with rerated_amount: the charged amount minus the re-rated amount;
+// - otherwise the staff amount, required.
+// Every credit above approval_above waits for a supervisor, except the dropped-call rule.
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          const CreditAsk& ask);
+
+}  // namespace relaygw::billing

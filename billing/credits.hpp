@@ -1,0 +1,61 @@
+// Credits and refunds on posted charge lines. A credit is appended once with its reason, the
+// policy rule that set it, and a state that a supervisor may change from pending to applied or
+// rejected. An applied credit posts a balanced journal and, for a calling card, restores the
+// card's funds with a refund entry.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "billing/money.hpp"
+#include "billing/store.hpp"
+
+namespace relaygw::billing {
+
+enum class CreditReason {
+  Misdialed,
+  DroppedCall,
+  BadConnection,
+  DuplicateCharge,
+  RatingError,
+  Other
+};
+enum class CreditState { Pending, Applied, Rejected };
+
+std::string_view to_string(CreditReason reason);
+std::string_view to_string(CreditState state);
+std::optional<CreditReason> parse_credit_reason(std::string_view name);
+
+// What a caller asks the store to append. The policy (billing/credit_policy.hpp) fills `rule`,
+// `amount` and `needs_approval`.
+struct CreditRequest {
+  std::string id;  // caller-chosen credit id, unique
+  std::string call_id;
+  std::int64_t line_no = 0;  // 1-based charge line of the call
+  CreditReason reason = CreditReason::Other;
+  std::string reason_text;              // staff text; required for CreditReason::Other
+  std::optional<Money> amount;          // units; nullopt credits all that is left on the line
+  std::string rule = "manual";          // policy rule that set the amount
+  std::optional<Money> approval_above;  // amounts above this wait for a supervisor
+  std::string dispute_id;               // dispute this credit resolves, empty when none
+};
+
+struct CreditRecord {
+  std::string id;
+  std::string call_id;
+  std::int64_t line_no = 0;
+  CreditReason reason = CreditReason::Other;
+  std::string reason_text;
+  Money amount = 0;
+  std::string rule;
+  std::string dispute_id;
+  CreditState state = CreditState::Pending;
+  std::string actor;       // who requested it
+  Instant at;              // when it was requested
+  std::string decided_by;  // who approved or rejected it; empty while pending
+  std::string decision_note;
+};
+
+}  // namespace relaygw::billing

@@ -1,0 +1,52 @@
+// Disputes on a call or a charge line. Each step (opened, note, investigated, escalated,
+// adjusted, denied) is appended with who and when; adjusted and denied resolve the dispute,
+// and a resolved dispute takes no further steps.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "billing/store.hpp"
+
+namespace relaygw::billing {
+
+enum class DisputeAction { Opened, Note, Investigated, Escalated, Adjusted, Denied };
+enum class DisputeState { Open, Escalated, Resolved };
+
+std::string_view to_string(DisputeAction action);
+std::string_view to_string(DisputeState state);
+std::optional<DisputeAction> parse_dispute_action(std::string_view name);
+
+struct DisputeStep {
+  DisputeAction action = DisputeAction::Opened;
+  DisputeState state = DisputeState::Open;  // state after this step
+  std::string note;
+  std::string credit_id;  // adjusted only
+  std::string actor;
+  Instant at;
+};
+
+struct Dispute {
+  std::string id;
+  std::string call_id;
+  std::optional<std::int64_t> line_no;  // nullopt: the whole call
+  std::string customer_account;
+  Instant due_at;
+  std::string actor;
+  Instant at;
+  std::vector<DisputeStep> steps;  // in order; the first is Opened
+  DisputeState state() const { return steps.empty() ? DisputeState::Open : steps.back().state; }
+};
+
+struct DisputeOpenRequest {
+  std::string id;
+  std::string call_id;
+  std::optional<std::int64_t> line_no;
+  std::string customer_account;
+  std::int32_t due_days = 14;
+};
+
+}  // namespace relaygw::billing

@@ -1,0 +1,900 @@
+// SqliteStore methods for billing operations (schema 5): credits, disputes, the double-entry
+// journal, reconciliation and the record check. They use raw prepared statements because the
+// cached-statement helpers are private to sqlite_store.cpp.
+#include <map>
+
+#include <sqlite3.h>
+#include <nlohmann/json.hpp>
+
+#include "billing/cards.hpp"
+#include "billing/sqlite_store.hpp"
+
+namespace relaygw::billing {
+namespace {
+
+// One prepared statement, finalized at the end of its scope.
+class Query {
+ public:
+  Query(sqlite3* db, const char* sql) : db_(db) {
+    prepared_ = sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr);
+  }
+  ~Query() { sqlite3_finalize(statement_); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& bind(std::string_view text) {
+    sqlite3_bind_text(statement_, ++index_, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& bind(const std::string& text) { return bind(std::string_view(text)); }
+  Query& bind(const char* text) { return bind(std::string_view(text)); }
+  Query& bind(std::int64_t value) {
+    sqlite3_bind_int64(statement_, ++index_, value);
+    return *this;
+  }
+  Query& bind_null() {
+    sqlite3_bind_null(statement_, ++index_);
+    return *this;
+  }
+  Query& bind_optional(const std::optional<std::int64_t>& value) {
+    return value ? bind(*value) : bind_null();
+  }
+  Query& bind_optional_text(const std::string& text) {
+    return text.empty() ? bind_null() : bind(text);
+  }
+
+  Result<bool> next() {
+    if (prepared_ != SQLITE_OK) {
+      return Status(StatusCode::Internal, std::string("SQL prepare failed: ") +
+                                              sqlite3_errmsg(db_) +
+                                              "; the database may be older than schema 5");
+    }
+    const int code = sqlite3_step(statement_);
+    if (code == SQLITE_ROW) {
+      return true;
+    }
+    if (code == SQLITE_DONE) {
+      return false;
+    }
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+      return Status(StatusCode::Unavailable, std::string("database is locked: ") +
+                                                 sqlite3_errmsg(db_) + "; retry the request");
+    }
+    return Status(StatusCode::Internal,
+                  std::string("SQLite statement failed: ") + sqlite3_errmsg(db_));
+  }
+  Status run() {
+    Result<bool> stepped = next();
+    return stepped ? Status::ok() : stepped.status();
+  }
+  std::string text(int column) const {
+    const auto* value = sqlite3_column_text(statement_, column);
+    return value != nullptr ? reinterpret_cast<const char*>(value) : std::string();
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* statement_ = nullptr;
+  int prepared_ = SQLITE_OK;
+  int index_ = 0;
+};
+
+Instant instant_or_epoch(const std::string& text) {
+  Result<Instant> parsed = parse_instant(text);
+  return parsed ? *parsed : Instant{};
+}
+
+constexpr const char* kCreditColumns =
+    "SELECT c.id, c.call_id, c.line_no, c.reason, c.reason_text, c.amount, c.rule, "
+    "COALESCE(c.dispute_id, ''), c.actor, c.at, d.state, d.actor, d.note FROM credits c "
+    "JOIN credit_decisions d ON d.seq = (SELECT MAX(seq) FROM credit_decisions "
+    "WHERE credit_id = c.id) ";
+
+CreditRecord read_credit(const Query& row) {
+  CreditRecord credit;
+  credit.id = row.text(0);
+  credit.call_id = row.text(1);
+  credit.line_no = row.integer(2);
+  credit.reason = parse_credit_reason(row.text(3)).value_or(CreditReason::Other);
+  credit.reason_text = row.text(4);
+  credit.amount = row.integer(5);
+  credit.rule = row.text(6);
+  credit.dispute_id = row.text(7);
+  credit.actor = row.text(8);
+  credit.at = instant_or_epoch(row.text(9));
+  const std::string state = row.text(10);
+  credit.state = state == "applied"    ? CreditState::Applied
+                 : state == "rejected" ? CreditState::Rejected
+                                       : CreditState::Pending;
+  if (credit.state != CreditState::Pending) {
+    credit.decided_by = row.text(11);
+    credit.decision_note = row.text(12);
+  }
+  return credit;
+}
+
+nlohmann::json credit_json(const CreditRecord& credit) {
+  return {{"call_id", credit.call_id},
+          {"line_no", credit.line_no},
+          {"reason", to_string(credit.reason)},
+          {"reason_text", credit.reason_text},
+          {"amount", credit.amount},
+          {"rule", credit.rule},
+          {"dispute_id", credit.dispute_id},
+          {"state", to_string(credit.state)}};
+}
+
+}  // namespace
+
+// BEGIN IMMEDIATE for the whole read-check-append sequence; rolls back unless committed.
+class SqliteStore::WriteScope {
+ public:
+  explicit WriteScope(SqliteStore& store) : store_(store) {}
+  ~WriteScope() {
+    if (open_) {
+      (void)store_.exec("ROLLBACK");
+    }
+    store_.chain_head_.reset();
+  }
+  WriteScope(const WriteScope&) = delete;
+  WriteScope& operator=(const WriteScope&) = delete;
+  Status begin() {
+    store_.chain_head_.reset();
+    Status status = store_.exec("BEGIN IMMEDIATE");
+    open_ = status.is_ok();
+    return status;
+  }
+  Status commit() {
+    Status status = store_.exec("COMMIT");
+    if (status) {
+      open_ = false;
+    }
+    return status;
+  }
+
+ private:
+  SqliteStore& store_;
+  bool open_ = false;
+};
+
+// ---- Journal ----
+
+Status SqliteStore::insert_call_journal(const std::string& call_id, const WriteContext& context) {
+  // The same statements as the schema 5 backfill, for one call: the customer account is
+  // debited with the total and each charge line is credited to its revenue or tax account.
+  Query customer(db_,
+                 "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at) "
+                 "SELECT 'call:' || p.call_id, CASE WHEN c.card_number <> '' THEN 'card:' || "
+                 "c.card_number ELSE 'receivable:' || c.billed_number END, p.total, p.call_id, "
+                 "?, ? FROM call_postings p JOIN calls c ON c.id = p.call_id "
+                 "WHERE p.call_id = ? AND p.total <> 0");
+  const std::string at = format_instant(context.at);
+  Status status = customer.bind(context.actor).bind(at).bind(call_id).run();
+  if (!status) {
+    return status;
+  }
+  Query lines(db_,
+              "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at) "
+              "SELECT 'call:' || call_id, CASE kind WHEN 'tax' THEN 'taxes-payable' ELSE "
+              "'revenue:' || kind END, -amount, call_id, ?, ? FROM charge_lines "
+              "WHERE call_id = ? AND amount <> 0 ORDER BY line_no");
+  status = lines.bind(context.actor).bind(at).bind(call_id).run();
+  if (!status) {
+    return status;
+  }
+  Query sum(db_, "SELECT COALESCE(SUM(amount), 0) FROM journal_entries WHERE journal_id = ?");
+  sum.bind("call:" + call_id);
+  Result<bool> row = sum.next();
+  if (!row) {
+    return row.status();
+  }
+  if (sum.integer(0) != 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "call " + call_id + " total differs from the sum of its charge lines by " +
+                      format_dollars(sum.integer(0), 4) +
+                      "; post a total equal to the sum of the lines");
+  }
+  return Status::ok();
+}
+
+Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
+                                        const WriteContext& context) {
+  Query call(db_, "SELECT card_number, billed_number FROM calls WHERE id = ?");
+  call.bind(credit.call_id);
+  Result<bool> row = call.next();
+  if (!row) {
+    return row.status();
+  }
+  const std::string card_number = call.text(0);
+  const std::string customer =
+      card_number.empty() ? "receivable:" + call.text(1) : "card:" + card_number;
+  // A credited tax comes back out of taxes payable; anything else is a contra-revenue entry.
+  const std::string debit = line_kind == "tax" ? std::string("taxes-payable")
+                                               : "credits:" + std::string(to_string(credit.reason));
+  const std::string at = format_instant(context.at);
+  for (const auto& [account, amount] :
+       {std::pair<std::string, Money>{debit, credit.amount}, {customer, -credit.amount}}) {
+    Status status = Query(db_,
+                          "INSERT INTO journal_entries (journal_id, account, amount, call_id, "
+                          "actor, at) VALUES (?, ?, ?, ?, ?, ?)")
+                        .bind("credit:" + credit.id)
+                        .bind(account)
+                        .bind(amount)
+                        .bind(credit.call_id)
+                        .bind(context.actor)
+                        .bind(at)
+                        .run();
+    if (!status) {
+      return status;
+    }
+  }
+  if (!card_number.empty()) {
+    // A refund restores the card's funds: the card ledger counts refunds in the balance.
+    return insert_ledger(card_number,
+                         {LedgerEntry{LedgerKind::Refund, credit.amount, credit.call_id}}, context);
+  }
+  return Status::ok();
+}
+
+Result<JournalCheck> SqliteStore::check_journal() {
+  JournalCheck check;
+  Query totals(db_,
+               "SELECT COUNT(DISTINCT journal_id), COUNT(*), COALESCE(SUM(amount), 0) "
+               "FROM journal_entries");
+  Result<bool> row = totals.next();
+  if (!row) {
+    return row.status();
+  }
+  check.journals = totals.integer(0);
+  check.entries = totals.integer(1);
+  check.total = totals.integer(2);
+  Query unbalanced(db_,
+                   "SELECT journal_id, SUM(amount) FROM journal_entries GROUP BY journal_id "
+                   "HAVING SUM(amount) <> 0 ORDER BY MIN(seq)");
+  while (true) {
+    Result<bool> next = unbalanced.next();
+    if (!next) {
+      return next.status();
+    }
+    if (!*next) {
+      break;
+    }
+    check.imbalances.push_back({unbalanced.text(0), unbalanced.integer(1)});
+  }
+  return check;
+}
+
+Result<std::vector<AccountBalance>> SqliteStore::account_balances() {
+  std::vector<AccountBalance> balances;
+  Query select(db_,
+               "SELECT account, SUM(amount) FROM journal_entries GROUP BY account "
+               "ORDER BY account");
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      break;
+    }
+    balances.push_back({select.text(0), select.integer(1)});
+  }
+  return balances;
+}
+
+Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
+  Reconciliation report;
+  report.date = date;
+  if (!parse_instant(date + "T00:00:00Z")) {
+    return Status(StatusCode::InvalidArgument,
+                  "date '" + date + "' is invalid; use YYYY-MM-DD, for example 2026-03-10");
+  }
+  const std::string pattern = date + "T%";
+  auto single = [&](const char* sql, std::int64_t& count, Money& sum) -> Status {
+    Query query(db_, sql);
+    query.bind(pattern);
+    Result<bool> row = query.next();
+    if (!row) {
+      return row.status();
+    }
+    count = query.integer(0);
+    sum = query.integer(1);
+    return Status::ok();
+  };
+  std::int64_t ignored = 0;
+  Status status =
+      single("SELECT COUNT(*), COALESCE(SUM(total), 0) FROM call_postings WHERE at LIKE ?",
+             report.calls_posted, report.call_totals);
+  if (status) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(SUM(l.amount), 0) FROM charge_lines l "
+        "JOIN call_postings p ON p.call_id = l.call_id WHERE p.at LIKE ?",
+        ignored, report.charge_lines);
+  }
+  if (status) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0) FROM journal_entries e "
+        "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
+        "WHERE p.at LIKE ? AND (e.account LIKE 'receivable:%' OR "
+        "e.account LIKE 'card:%')",
+        ignored, report.call_journal);
+  }
+  if (status) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(SUM(c.amount), 0) FROM credits c "
+        "JOIN credit_decisions d ON d.credit_id = c.id AND d.state = 'applied' "
+        "WHERE d.at LIKE ?",
+        report.credits_applied, report.credit_amounts);
+  }
+  if (status) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0) FROM journal_entries e "
+        "JOIN credit_decisions d ON e.journal_id = 'credit:' || d.credit_id "
+        "AND d.state = 'applied' WHERE d.at LIKE ? AND (e.account LIKE "
+        "'receivable:%' OR e.account LIKE 'card:%')",
+        ignored, report.credit_journal);
+  }
+  if (status) {
+    Money day_total = 0;
+    status = single(
+        "SELECT COUNT(DISTINCT journal_id), COALESCE(SUM(amount), 0) "
+        "FROM journal_entries WHERE at LIKE ?",
+        report.journal.journals, day_total);
+    report.journal.total = day_total;
+  }
+  if (!status) {
+    return status;
+  }
+  Query unbalanced(db_,
+                   "SELECT journal_id, SUM(amount) FROM journal_entries WHERE at LIKE ? "
+                   "GROUP BY journal_id HAVING SUM(amount) <> 0");
+  unbalanced.bind(pattern);
+  while (true) {
+    Result<bool> row = unbalanced.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      break;
+    }
+    report.journal.imbalances.push_back({unbalanced.text(0), unbalanced.integer(1)});
+  }
+
+  auto mismatch = [&](const std::string& what, Money left, Money right) {
+    if (left != right) {
+      report.mismatches.push_back(what + ": " + format_dollars(left, 4) + " against " +
+                                  format_dollars(right, 4));
+    }
+  };
+  mismatch("call totals against charge lines", report.call_totals, report.charge_lines);
+  mismatch("call totals against customer journal entries", report.call_totals, report.call_journal);
+  mismatch("credits applied against credit journal entries", report.credit_amounts,
+           report.credit_journal);
+  if (report.journal.total != 0) {
+    report.mismatches.push_back("journal entries of the day sum to " +
+                                format_dollars(report.journal.total, 4) + ", not zero");
+  }
+  for (const JournalImbalance& imbalance : report.journal.imbalances) {
+    report.mismatches.push_back("journal " + imbalance.journal_id + " sums to " +
+                                format_dollars(imbalance.sum, 4));
+  }
+  return report;
+}
+
+Result<RecordCheck> SqliteStore::verify_records() { return billing::verify_records(db_); }
+
+// ---- Credits ----
+
+Result<Money> SqliteStore::credit_remaining(const std::string& call_id, std::int64_t line_no) {
+  Query line(db_, "SELECT amount FROM charge_lines WHERE call_id = ? AND line_no = ?");
+  line.bind(call_id).bind(line_no);
+  Result<bool> row = line.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return Status(StatusCode::NotFound,
+                  "call " + call_id + " has no posted charge line " + std::to_string(line_no) +
+                      "; list the call's lines with `relaygw call show` and pick one");
+  }
+  const Money charged = line.integer(0);
+  // Pending credits count against the line too, so two waiting requests cannot together
+  // exceed the charge once both are approved.
+  Query given(db_,
+              "SELECT COALESCE(SUM(c.amount), 0) FROM credits c JOIN credit_decisions d "
+              "ON d.seq = (SELECT MAX(seq) FROM credit_decisions WHERE credit_id = c.id) "
+              "WHERE c.call_id = ? AND c.line_no = ? AND d.state IN ('pending', 'applied')");
+  given.bind(call_id).bind(line_no);
+  row = given.next();
+  if (!row) {
+    return row.status();
+  }
+  return charged - given.integer(0);
+}
+
+Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
+                                                const WriteContext& context) {
+  if (request.reason == CreditReason::Other && request.reason_text.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "credit reason 'other' needs a text naming the reason; pass --text");
+  }
+  Query kind(db_, "SELECT kind FROM charge_lines WHERE call_id = ? AND line_no = ?");
+  kind.bind(request.call_id).bind(request.line_no);
+  Result<bool> kind_row = kind.next();
+  if (!kind_row) {
+    return kind_row.status();
+  }
+  const std::string line_kind = *kind_row ? kind.text(0) : std::string();
+  Result<Money> remaining = credit_remaining(request.call_id, request.line_no);
+  if (!remaining) {
+    return remaining.status();
+  }
+  const std::string where = "call " + request.call_id + " line " + std::to_string(request.line_no);
+  if (*remaining <= 0) {
+    return Status(StatusCode::FailedPrecondition,
+                  where + " has nothing left to credit (" + format_dollars(*remaining, 4) +
+                      " after earlier credits); check `relaygw credit list --call " +
+                      request.call_id + "`");
+  }
+  const Money amount = request.amount.value_or(*remaining);
+  if (amount <= 0) {
+    return Status(StatusCode::InvalidArgument, "credit amount " + format_dollars(amount, 4) +
+                                                   " is invalid; give a positive amount");
+  }
+  if (amount > *remaining) {
+    return Status(StatusCode::FailedPrecondition,
+                  "credit of " + format_dollars(amount, 4) + " exceeds the " +
+                      format_dollars(*remaining, 4) + " left to credit on " + where +
+                      "; request at most that amount");
+  }
+
+  CreditRecord credit;
+  credit.id = request.id;
+  credit.call_id = request.call_id;
+  credit.line_no = request.line_no;
+  credit.reason = request.reason;
+  credit.reason_text = request.reason_text;
+  credit.amount = amount;
+  credit.rule = request.rule;
+  credit.dispute_id = request.dispute_id;
+  credit.actor = context.actor;
+  credit.at = context.at;
+  const bool needs_approval = request.approval_above && amount > *request.approval_above;
+  credit.state = needs_approval ? CreditState::Pending : CreditState::Applied;
+  if (!needs_approval) {
+    credit.decided_by = context.actor;
+    credit.decision_note = "applied by policy rule " + request.rule;
+  }
+
+  const std::string at = format_instant(context.at);
+  Status status = Query(db_,
+                        "INSERT INTO credits (id, call_id, line_no, reason, reason_text, amount, "
+                        "rule, dispute_id, idempotency_key, actor, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                      .bind(credit.id)
+                      .bind(credit.call_id)
+                      .bind(credit.line_no)
+                      .bind(to_string(credit.reason))
+                      .bind(credit.reason_text)
+                      .bind(credit.amount)
+                      .bind(credit.rule)
+                      .bind_optional_text(credit.dispute_id)
+                      .bind(request.id)
+                      .bind(context.actor)
+                      .bind(at)
+                      .run();
+  if (!status) {
+    if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return Status(StatusCode::AlreadyExists,
+                    "credit id '" + credit.id + "' is taken; choose another id");
+    }
+    return status;
+  }
+  status = Query(db_,
+                 "INSERT INTO credit_decisions (credit_id, state, note, actor, at) "
+                 "VALUES (?, ?, ?, ?, ?)")
+               .bind(credit.id)
+               .bind(to_string(credit.state))
+               .bind(needs_approval ? "waiting for a supervisor" : credit.decision_note)
+               .bind(context.actor)
+               .bind(at)
+               .run();
+  if (status && credit.state == CreditState::Applied) {
+    status = post_credit_journal(credit, line_kind, context);
+  }
+  if (status) {
+    status = audit(context, "credit", credit.id, "request", credit_json(credit).dump());
+  }
+  if (!status) {
+    return status;
+  }
+  return credit;
+}
+
+Result<CreditRecord> SqliteStore::request_credit(const CreditRequest& request,
+                                                 const IdempotencyKey& key,
+                                                 const WriteContext& context) {
+  WriteScope scope(*this);
+  Status status = scope.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<std::string>> stored = find_idempotent(key, "credit");
+  if (!stored) {
+    return stored.status();
+  }
+  if (*stored) {
+    Result<std::optional<CreditRecord>> earlier = find_credit(**stored);
+    if (!earlier) {
+      return earlier.status();
+    }
+    return **earlier;
+  }
+  Result<CreditRecord> credit = insert_credit(request, context);
+  if (!credit) {
+    return credit;
+  }
+  status = store_idempotent(key, "credit", credit->id, context);
+  if (status) {
+    status = scope.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return credit;
+}
+
+Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bool approve,
+                                                const std::string& note,
+                                                const WriteContext& context) {
+  WriteScope scope(*this);
+  Status status = scope.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<CreditRecord>> found = find_credit(credit_id);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return Status(StatusCode::NotFound, "credit '" + credit_id +
+                                            "' does not exist; list credits with "
+                                            "`relaygw credit list`");
+  }
+  CreditRecord credit = **found;
+  if (credit.state != CreditState::Pending) {
+    return Status(StatusCode::FailedPrecondition,
+                  "credit '" + credit_id + "' was already " + std::string(to_string(credit.state)) +
+                      " by " + credit.decided_by + "; a decided credit cannot change");
+  }
+  credit.state = approve ? CreditState::Applied : CreditState::Rejected;
+  credit.decided_by = context.actor;
+  credit.decision_note = note;
+  status = Query(db_,
+                 "INSERT INTO credit_decisions (credit_id, state, note, actor, at) "
+                 "VALUES (?, ?, ?, ?, ?)")
+               .bind(credit.id)
+               .bind(to_string(credit.state))
+               .bind(note)
+               .bind(context.actor)
+               .bind(format_instant(context.at))
+               .run();
+  if (status && approve) {
+    Query kind(db_, "SELECT kind FROM charge_lines WHERE call_id = ? AND line_no = ?");
+    kind.bind(credit.call_id).bind(credit.line_no);
+    Result<bool> row = kind.next();
+    status = row ? post_credit_journal(credit, *row ? kind.text(0) : "", context) : row.status();
+  }
+  if (status) {
+    status = audit(context, "credit", credit.id, approve ? "approve" : "reject",
+                   nlohmann::json{{"note", note}, {"amount", credit.amount}}.dump());
+  }
+  if (status) {
+    status = scope.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return credit;
+}
+
+Result<std::optional<CreditRecord>> SqliteStore::find_credit(const std::string& credit_id) {
+  Query select(db_, (std::string(kCreditColumns) + "WHERE c.id = ?").c_str());
+  select.bind(credit_id);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<CreditRecord>();
+  }
+  return std::optional<CreditRecord>(read_credit(select));
+}
+
+Result<std::vector<CreditRecord>> SqliteStore::list_credits(const std::string& call_id) {
+  Query select(
+      db_,
+      (std::string(kCreditColumns) + "WHERE ?1 = '' OR c.call_id = ?1 ORDER BY c.rowid").c_str());
+  select.bind(call_id);
+  std::vector<CreditRecord> credits;
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      break;
+    }
+    credits.push_back(read_credit(select));
+  }
+  return credits;
+}
+
+// ---- Disputes ----
+
+Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& dispute_id) {
+  Query select(db_,
+               "SELECT call_id, line_no, customer_account, due_at, actor, at FROM disputes "
+               "WHERE id = ?");
+  select.bind(dispute_id);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<Dispute>();
+  }
+  Dispute dispute;
+  dispute.id = dispute_id;
+  dispute.call_id = select.text(0);
+  if (!select.is_null(1)) {
+    dispute.line_no = select.integer(1);
+  }
+  dispute.customer_account = select.text(2);
+  dispute.due_at = instant_or_epoch(select.text(3));
+  dispute.actor = select.text(4);
+  dispute.at = instant_or_epoch(select.text(5));
+
+  Query steps(db_,
+              "SELECT action, state, note, COALESCE(credit_id, ''), actor, at "
+              "FROM dispute_steps WHERE dispute_id = ? ORDER BY seq");
+  steps.bind(dispute_id);
+  while (true) {
+    Result<bool> step_row = steps.next();
+    if (!step_row) {
+      return step_row.status();
+    }
+    if (!*step_row) {
+      break;
+    }
+    DisputeStep step;
+    step.action = parse_dispute_action(steps.text(0)).value_or(DisputeAction::Note);
+    const std::string state = steps.text(1);
+    step.state = state == "resolved"    ? DisputeState::Resolved
+                 : state == "escalated" ? DisputeState::Escalated
+                                        : DisputeState::Open;
+    step.note = steps.text(2);
+    step.credit_id = steps.text(3);
+    step.actor = steps.text(4);
+    step.at = instant_or_epoch(steps.text(5));
+    dispute.steps.push_back(std::move(step));
+  }
+  return std::optional<Dispute>(std::move(dispute));
+}
+
+Result<std::vector<Dispute>> SqliteStore::list_disputes() {
+  std::vector<std::string> ids;
+  {
+    Query select(db_, "SELECT id FROM disputes ORDER BY rowid");
+    while (true) {
+      Result<bool> row = select.next();
+      if (!row) {
+        return row.status();
+      }
+      if (!*row) {
+        break;
+      }
+      ids.push_back(select.text(0));
+    }
+  }
+  std::vector<Dispute> disputes;
+  for (const std::string& id : ids) {
+    Result<std::optional<Dispute>> dispute = find_dispute(id);
+    if (!dispute) {
+      return dispute.status();
+    }
+    disputes.push_back(std::move(**dispute));
+  }
+  return disputes;
+}
+
+Status SqliteStore::insert_dispute_step(const std::string& dispute_id, const DisputeStep& step,
+                                        const WriteContext& context) {
+  Status status = Query(db_,
+                        "INSERT INTO dispute_steps (dispute_id, action, state, note, credit_id, "
+                        "actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                      .bind(dispute_id)
+                      .bind(to_string(step.action))
+                      .bind(to_string(step.state))
+                      .bind(step.note)
+                      .bind_optional_text(step.credit_id)
+                      .bind(context.actor)
+                      .bind(format_instant(context.at))
+                      .run();
+  if (status) {
+    status = audit(
+        context, "dispute", dispute_id, to_string(step.action),
+        nlohmann::json{
+            {"state", to_string(step.state)}, {"note", step.note}, {"credit_id", step.credit_id}}
+            .dump());
+  }
+  return status;
+}
+
+Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
+                                          const IdempotencyKey& key, const WriteContext& context) {
+  if (request.customer_account.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "a dispute needs the customer's account of it; pass --account TEXT");
+  }
+  if (request.due_days < 1) {
+    return Status(StatusCode::InvalidArgument,
+                  "due days " + std::to_string(request.due_days) + " is invalid; give at least 1");
+  }
+  WriteScope scope(*this);
+  Status status = scope.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<std::string>> stored = find_idempotent(key, "dispute");
+  if (!stored) {
+    return stored.status();
+  }
+  if (*stored) {
+    Result<std::optional<Dispute>> earlier = find_dispute(**stored);
+    if (!earlier) {
+      return earlier.status();
+    }
+    return **earlier;
+  }
+  Query call(db_, "SELECT 1 FROM calls WHERE id = ?");
+  call.bind(request.call_id);
+  Result<bool> exists = call.next();
+  if (!exists) {
+    return exists.status();
+  }
+  if (!*exists) {
+    return Status(StatusCode::NotFound,
+                  "call '" + request.call_id + "' does not exist; check the call id");
+  }
+  if (request.line_no) {
+    Query line(db_, "SELECT 1 FROM charge_lines WHERE call_id = ? AND line_no = ?");
+    line.bind(request.call_id).bind(*request.line_no);
+    Result<bool> line_exists = line.next();
+    if (!line_exists) {
+      return line_exists.status();
+    }
+    if (!*line_exists) {
+      return Status(StatusCode::NotFound, "call " + request.call_id + " has no charge line " +
+                                              std::to_string(*request.line_no) +
+                                              "; omit --line to dispute the whole call");
+    }
+  }
+  const Instant due = context.at + std::chrono::days(request.due_days);
+  status = Query(db_,
+                 "INSERT INTO disputes (id, call_id, line_no, customer_account, due_at, "
+                 "idempotency_key, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+               .bind(request.id)
+               .bind(request.call_id)
+               .bind_optional(request.line_no)
+               .bind(request.customer_account)
+               .bind(format_instant(due))
+               .bind(key.key)
+               .bind(context.actor)
+               .bind(format_instant(context.at))
+               .run();
+  if (!status && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Status(StatusCode::AlreadyExists,
+                  "dispute id '" + request.id + "' is taken; choose another id");
+  }
+  DisputeStep opened{DisputeAction::Opened, DisputeState::Open, request.customer_account, "",
+                     context.actor,         context.at};
+  if (status) {
+    status = insert_dispute_step(request.id, opened, context);
+  }
+  if (status) {
+    status = store_idempotent(key, "dispute", request.id, context);
+  }
+  if (status) {
+    status = scope.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<Dispute>> dispute = find_dispute(request.id);
+  if (!dispute) {
+    return dispute.status();
+  }
+  return **dispute;
+}
+
+Result<Dispute> SqliteStore::append_dispute_step(const std::string& dispute_id,
+                                                 DisputeAction action, const std::string& note,
+                                                 const std::optional<CreditRequest>& adjustment,
+                                                 const WriteContext& context) {
+  WriteScope scope(*this);
+  Status status = scope.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<Dispute>> found = find_dispute(dispute_id);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return Status(StatusCode::NotFound, "dispute '" + dispute_id +
+                                            "' does not exist; list disputes with "
+                                            "`relaygw dispute list`");
+  }
+  const Dispute& dispute = **found;
+  if (dispute.state() == DisputeState::Resolved) {
+    const DisputeStep& last = dispute.steps.back();
+    return Status(StatusCode::FailedPrecondition,
+                  "dispute '" + dispute_id + "' was already resolved (" +
+                      std::string(to_string(last.action)) + ") by " + last.actor + " at " +
+                      format_instant(last.at) + "; open a new dispute if the customer disagrees");
+  }
+  DisputeStep step;
+  step.action = action;
+  step.note = note;
+  step.actor = context.actor;
+  step.at = context.at;
+  switch (action) {
+    case DisputeAction::Opened:
+      return Status(StatusCode::InvalidArgument,
+                    "dispute '" + dispute_id + "' is already open; add a note instead");
+    case DisputeAction::Note:
+    case DisputeAction::Investigated:
+      step.state = dispute.state();
+      break;
+    case DisputeAction::Escalated:
+      step.state = DisputeState::Escalated;
+      break;
+    case DisputeAction::Denied:
+      step.state = DisputeState::Resolved;
+      break;
+    case DisputeAction::Adjusted: {
+      if (!adjustment) {
+        return Status(StatusCode::InvalidArgument,
+                      "resolving dispute '" + dispute_id + "' with an adjustment needs a credit");
+      }
+      CreditRequest credit = *adjustment;
+      credit.dispute_id = dispute_id;
+      credit.call_id = dispute.call_id;
+      Result<CreditRecord> inserted = insert_credit(credit, context);
+      if (!inserted) {
+        return inserted.status();
+      }
+      step.credit_id = inserted->id;
+      step.state = DisputeState::Resolved;
+      break;
+    }
+  }
+  status = insert_dispute_step(dispute_id, step, context);
+  if (status) {
+    status = scope.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<Dispute>> updated = find_dispute(dispute_id);
+  if (!updated) {
+    return updated.status();
+  }
+  return **updated;
+}
+
+}  // namespace relaygw::billing

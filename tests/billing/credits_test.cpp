@@ -1,0 +1,429 @@
+// Credits, disputes, the journal and the record chain on real SQLite files.
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+
+#include "billing/credit_policy.hpp"
+#include "billing/sqlite_store.hpp"
+
+using namespace relaygw::billing;
+using relaygw::StatusCode;
+
+namespace {
+
+Instant at(const std::string& text) { return parse_instant(text).value(); }
+
+class OperationsFixture {
+ public:
+  OperationsFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-ops-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    store_ = open();
+  }
+  ~OperationsFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string path() const { return (dir_ / "ops.db").string(); }
+  std::unique_ptr<SqliteStore> open() {
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open(path(), options);
+    REQUIRE(opened);
+    return std::move(opened).value();
+  }
+  SqliteStore& store() { return *store_; }
+
+  // Posts a call billed to a line: usage $1.20 and tax $0.12, connected for `seconds`.
+  void post_call(const std::string& id, std::int64_t seconds, const std::string& card = "") {
+    CallRequest request;
+    request.id = id;
+    request.from = "+13125550107";
+    request.to = "+12125550101";
+    request.billed_number = card.empty() ? "+13125550107" : "";
+    request.card_number = card;
+    REQUIRE(store().create_call(request, WriteContext{"gateway", at("2026-03-10T14:00:00Z")}));
+    REQUIRE(store().append_call_event(
+        id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
+    Store::PostingRequest posting;
+    posting.posting.call_id = id;
+    posting.posting.lines = {{"usage", "usage", 12'000}, {"tax", "tax", 1'200}};
+    posting.posting.total = 13'200;
+    posting.posting.conversation_seconds = seconds;
+    posting.disconnect = CallEventRecord{CallEvent::Disconnected,
+                                         at("2026-03-10T14:00:10Z") + std::chrono::seconds(seconds),
+                                         "gateway",
+                                         {},
+                                         {}};
+    if (!card.empty()) {
+      posting.card_number = card;
+      posting.card_entries = {LedgerEntry{LedgerKind::Debit, -13'200, id}};
+    }
+    REQUIRE(store().post_call(posting, IdempotencyKey{"post-" + id, "h-" + id},
+                              WriteContext{"gateway", at("2026-03-10T14:05:00Z")}));
+    require_balanced();
+  }
+  void require_balanced() {
+    auto check = store().check_journal();
+    REQUIRE(check);
+    CHECK(check->total == 0);
+    CHECK(check->imbalances.empty());
+  }
+  CallRecord call(const std::string& id) { return store().find_call(id).value().value(); }
+  std::string raw(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path().c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(code == SQLITE_OK);
+    return message;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+CreditAsk ask(const std::string& id, const std::string& call_id, std::int64_t line,
+              CreditReason reason) {
+  CreditAsk request;
+  request.id = id;
+  request.call_id = call_id;
+  request.line_no = line;
+  request.reason = reason;
+  request.reported_at = at("2026-03-10T15:00:00Z");
+  return request;
+}
+
+const WriteContext kStaff{"staff:alice", at("2026-03-10T16:00:00Z")};
+
+}  // namespace
+
+TEST_CASE_METHOD(OperationsFixture, "credit policy dropped call credits in full",
+                 "[billing][credits]") {
+  post_call("c1", 12);
+  auto request = apply_credit_policy(CreditPolicy{}, call("c1"),
+                                     ask("cr1", "c1", 1, CreditReason::DroppedCall));
+  REQUIRE(request);
+  CHECK(request->rule == "dropped-call");
+  auto credit = store().request_credit(*request, IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE(credit);
+  CHECK(credit->amount == 12'000);
+  CHECK(credit->state == CreditState::Applied);
+  require_balanced();
+  CHECK(store().credit_remaining("c1", 1).value() == 0);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit policy long call needs amount", "[billing][credits]") {
+  post_call("c1", 300);
+  auto request = apply_credit_policy(CreditPolicy{}, call("c1"),
+                                     ask("cr1", "c1", 1, CreditReason::DroppedCall));
+  REQUIRE_FALSE(request);
+  CHECK(request.status().message().find("--amount") != std::string::npos);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit policy wrong number window", "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk inside = ask("cr1", "c1", 1, CreditReason::Misdialed);
+  auto request = apply_credit_policy(CreditPolicy{}, call("c1"), inside);
+  REQUIRE(request);
+  CHECK(request->rule == "wrong-number");
+  CreditAsk late = inside;
+  late.reported_at = at("2026-03-12T15:00:00Z");
+  CHECK_FALSE(apply_credit_policy(CreditPolicy{}, call("c1"), late));
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit policy re-rate credits difference",
+                 "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk rerate = ask("cr1", "c1", 1, CreditReason::RatingError);
+  rerate.rerated_amount = 9'000;
+  auto request = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE(request);
+  CHECK(request->rule == "re-rate");
+  auto credit = store().request_credit(*request, IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE(credit);
+  CHECK(credit->amount == 3'000);
+  require_balanced();
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit above threshold waits for approval",
+                 "[billing][credits]") {
+  post_call("c1", 300);
+  CreditPolicy policy;
+  policy.approval_above = 5'000;
+  CreditAsk big = ask("cr1", "c1", 1, CreditReason::BadConnection);
+  big.amount = 8'000;
+  auto credit = store().request_credit(apply_credit_policy(policy, call("c1"), big).value(),
+                                       IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE(credit);
+  CHECK(credit->state == CreditState::Pending);
+  CHECK(store().check_journal().value().entries == 3);  // the call only
+  auto approved = store().decide_credit("cr1", true, "checked the trail",
+                                        WriteContext{"staff:sup", at("2026-03-10T17:00:00Z")});
+  REQUIRE(approved);
+  CHECK(approved->state == CreditState::Applied);
+  CHECK(approved->decided_by == "staff:sup");
+  CHECK(store().check_journal().value().entries == 5);
+  require_balanced();
+  auto again = store().decide_credit("cr1", false, "", kStaff);
+  REQUIRE_FALSE(again);
+  CHECK(again.status().code() == StatusCode::FailedPrecondition);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "rejected credit frees the line", "[billing][credits]") {
+  post_call("c1", 300);
+  CreditPolicy policy;
+  policy.approval_above = 0;
+  CreditAsk all = ask("cr1", "c1", 1, CreditReason::DuplicateCharge);
+  all.amount = 12'000;
+  REQUIRE(store().request_credit(apply_credit_policy(policy, call("c1"), all).value(),
+                                 IdempotencyKey{"k1", "h1"}, kStaff));
+  CHECK(store().credit_remaining("c1", 1).value() == 0);
+  REQUIRE(store().decide_credit("cr1", false, "not a duplicate", kStaff));
+  CHECK(store().credit_remaining("c1", 1).value() == 12'000);
+  require_balanced();
+}
+
+TEST_CASE_METHOD(OperationsFixture, "repeated credit request applies once", "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk part = ask("cr1", "c1", 1, CreditReason::BadConnection);
+  part.amount = 2'000;
+  const CreditRequest request = apply_credit_policy(CreditPolicy{}, call("c1"), part).value();
+  auto first = store().request_credit(request, IdempotencyKey{"k1", "h1"}, kStaff);
+  auto second = store().request_credit(request, IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(second->id == "cr1");
+  CHECK(store().list_credits("c1").value().size() == 1);
+  CHECK(store().credit_remaining("c1", 1).value() == 10'000);
+  auto conflicting = store().request_credit(request, IdempotencyKey{"k1", "other"}, kStaff);
+  CHECK_FALSE(conflicting);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit larger than charge rejected", "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk big = ask("cr1", "c1", 2, CreditReason::Other);
+  big.reason_text = "goodwill";
+  big.amount = 1'300;
+  auto credit = store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), big).value(),
+                                       IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE_FALSE(credit);
+  CHECK(credit.status().code() == StatusCode::FailedPrecondition);
+  CHECK(credit.status().message().find("0.1200") != std::string::npos);
+  CHECK(store().list_credits("").value().empty());
+  require_balanced();
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit other reason needs text", "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk other = ask("cr1", "c1", 1, CreditReason::Other);
+  other.amount = 100;
+  auto credit =
+      store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), other).value(),
+                             IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE_FALSE(credit);
+  CHECK(credit.status().code() == StatusCode::InvalidArgument);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "concurrent credits never exceed charge",
+                 "[billing][credits]") {
+  post_call("c1", 300);
+  constexpr int kThreads = 6;
+  std::vector<std::thread> threads;
+  std::vector<bool> succeeded(kThreads, false);
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto store = open();
+      CreditRequest request;
+      request.id = "cr" + std::to_string(i);
+      request.call_id = "c1";
+      request.line_no = 1;
+      request.reason = CreditReason::BadConnection;
+      request.amount = 5'000;
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        auto credit =
+            store->request_credit(request, IdempotencyKey{"k" + std::to_string(i), "h"}, kStaff);
+        if (credit || credit.status().code() != StatusCode::Unavailable) {
+          succeeded[static_cast<std::size_t>(i)] = credit.is_ok();
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  int granted = 0;
+  for (bool ok : succeeded) {
+    granted += ok ? 1 : 0;
+  }
+  CHECK(granted == 2);  // 2 x $0.50 fit in $1.20, a third does not
+  CHECK(store().credit_remaining("c1", 1).value() == 2'000);
+  require_balanced();
+}
+
+TEST_CASE_METHOD(OperationsFixture, "card refund restores balance", "[billing][credits]") {
+  Card card;
+  card.number = "4000123412341234";
+  card.funding = CardFunding::Prepaid;
+  card.pin = PinHash{"00", 1, "00"};
+  REQUIRE(store().add_card(card, {LedgerEntry{LedgerKind::Credit, 200'000, ""}},
+                           WriteContext{"staff:alice", at("2026-03-01T00:00:00Z")}));
+  post_call("c1", 10, card.number);
+  CHECK(store().card_funds(card.number, "").value().balance == 200'000 - 13'200);
+  auto request = apply_credit_policy(CreditPolicy{}, call("c1"),
+                                     ask("cr1", "c1", 1, CreditReason::DroppedCall));
+  REQUIRE(store().request_credit(request.value(), IdempotencyKey{"k1", "h1"}, kStaff));
+  CHECK(store().card_funds(card.number, "").value().balance == 200'000 - 1'200);
+  require_balanced();
+  bool card_account_seen = false;
+  const auto balances = store().account_balances();
+  REQUIRE(balances);
+  for (const AccountBalance& account : *balances) {
+    if (account.account == "card:" + card.number) {
+      card_account_seen = true;
+      CHECK(account.balance == 1'200);
+    }
+  }
+  CHECK(card_account_seen);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "dispute resolved twice rejected", "[billing][disputes]") {
+  post_call("c1", 300);
+  DisputeOpenRequest open_request{"d1", "c1", 1, "I never made this call", 14};
+  auto opened = store().open_dispute(open_request, IdempotencyKey{"dk1", "h"}, kStaff);
+  REQUIRE(opened);
+  CHECK(opened->state() == DisputeState::Open);
+  REQUIRE(store().append_dispute_step("d1", DisputeAction::Note, "called customer back",
+                                      std::nullopt, kStaff));
+  REQUIRE(store().append_dispute_step("d1", DisputeAction::Escalated, "needs a supervisor",
+                                      std::nullopt, kStaff));
+  CreditRequest adjustment;
+  adjustment.id = "cr-d1";
+  adjustment.line_no = 1;
+  adjustment.reason = CreditReason::BadConnection;
+  adjustment.amount = 4'000;
+  auto resolved = store().append_dispute_step("d1", DisputeAction::Adjusted, "line was noisy",
+                                              adjustment, WriteContext{"staff:sup", kStaff.at});
+  REQUIRE(resolved);
+  CHECK(resolved->state() == DisputeState::Resolved);
+  CHECK(resolved->steps.size() == 4);
+  CHECK(resolved->steps.back().credit_id == "cr-d1");
+  CHECK(store().find_credit("cr-d1").value()->dispute_id == "d1");
+  require_balanced();
+  auto twice = store().append_dispute_step("d1", DisputeAction::Denied, "", std::nullopt, kStaff);
+  REQUIRE_FALSE(twice);
+  CHECK(twice.status().code() == StatusCode::FailedPrecondition);
+  CHECK(twice.status().message().find("already resolved (adjusted) by staff:sup") !=
+        std::string::npos);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "dispute open repeated takes effect once",
+                 "[billing][disputes]") {
+  post_call("c1", 300);
+  DisputeOpenRequest request{"d1", "c1", std::nullopt, "charged twice", 3};
+  REQUIRE(store().open_dispute(request, IdempotencyKey{"dk1", "h"}, kStaff));
+  REQUIRE(store().open_dispute(request, IdempotencyKey{"dk1", "h"}, kStaff));
+  const auto disputes = store().list_disputes();
+  REQUIRE(disputes);
+  REQUIRE(disputes->size() == 1);
+  CHECK(disputes->front().due_at == kStaff.at + std::chrono::days(3));
+  CHECK_FALSE(store().open_dispute(DisputeOpenRequest{"d2", "nope", std::nullopt, "x", 3},
+                                   IdempotencyKey{"dk2", "h"}, kStaff));
+}
+
+TEST_CASE_METHOD(OperationsFixture, "reconciliation agrees for a day", "[billing][ledger]") {
+  post_call("c1", 12);
+  post_call("c2", 300);
+  REQUIRE(store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"),
+                                                     ask("cr1", "c1", 1, CreditReason::DroppedCall))
+                                     .value(),
+                                 IdempotencyKey{"k1", "h1"}, kStaff));
+  auto day = store().reconcile_day("2026-03-10");
+  REQUIRE(day);
+  CHECK(day->calls_posted == 2);
+  CHECK(day->call_totals == 26'400);
+  CHECK(day->credit_amounts == 12'000);
+  CHECK(day->agrees());
+  raw("UPDATE charge_lines SET amount = 99999 WHERE call_id = 'c2' AND line_no = 1");
+  auto tampered = store().reconcile_day("2026-03-10");
+  REQUIRE(tampered);
+  CHECK_FALSE(tampered->agrees());
+  CHECK_FALSE(store().reconcile_day("2026-13-40"));
+}
+
+TEST_CASE_METHOD(OperationsFixture, "journal check reports imbalance", "[billing][ledger]") {
+  post_call("c1", 300);
+  raw("UPDATE journal_entries SET amount = amount + 1 WHERE seq = 1");
+  auto check = store().check_journal();
+  REQUIRE(check);
+  CHECK(check->total == 1);
+  REQUIRE(check->imbalances.size() == 1);
+  CHECK(check->imbalances.front().journal_id == "call:c1");
+}
+
+TEST_CASE_METHOD(OperationsFixture, "record check passes untouched database", "[billing][audit]") {
+  post_call("c1", 300);
+  auto check = store().verify_records();
+  REQUIRE(check);
+  CHECK(check->problems.empty());
+  CHECK(check->rows_checked >= 10);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "record check finds edited charge", "[billing][audit]") {
+  post_call("c1", 300);
+  raw("UPDATE charge_lines SET amount = 99999 WHERE call_id = 'c1' AND line_no = 1");
+  auto check = store().verify_records();
+  REQUIRE(check);
+  REQUIRE(check->problems.size() == 1);
+  CHECK(check->problems[0].table == "charge_lines");
+  CHECK(check->problems[0].kind == "edited");
+  CHECK(check->problems[0].detail.find("column amount recorded 12000, found 99999") !=
+        std::string::npos);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "record check finds removed row", "[billing][audit]") {
+  post_call("c1", 300);
+  raw("DELETE FROM call_events WHERE event = 'connected'");
+  auto check = store().verify_records();
+  REQUIRE(check);
+  REQUIRE(check->problems.size() == 1);
+  CHECK(check->problems[0].table == "call_events");
+  CHECK(check->problems[0].kind == "removed");
+}
+
+TEST_CASE_METHOD(OperationsFixture, "record check finds swapped rows", "[billing][audit]") {
+  post_call("c1", 300);
+  raw("UPDATE call_events SET seq = -seq WHERE seq IN (1, 2);"
+      "UPDATE call_events SET seq = 2 WHERE seq = -1;"
+      "UPDATE call_events SET seq = 1 WHERE seq = -2;");
+  auto check = store().verify_records();
+  REQUIRE(check);
+  REQUIRE_FALSE(check->problems.empty());
+  CHECK(check->problems[0].table == "call_events");
+  CHECK(check->problems[0].kind == "reordered");
+}
+
+TEST_CASE_METHOD(OperationsFixture, "record check finds edited chain", "[billing][audit]") {
+  post_call("c1", 300);
+  raw("UPDATE record_chain SET content = replace(content, '12000', '1') "
+      "WHERE table_name = 'charge_lines'");
+  raw("UPDATE charge_lines SET amount = 1 WHERE amount = 12000");
+  auto check = store().verify_records();
+  REQUIRE(check);
+  REQUIRE_FALSE(check->problems.empty());
+  CHECK(check->problems[0].kind == "chain-broken");
+}
