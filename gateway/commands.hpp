@@ -25,4 +25,7 @@ void add_report_command(CLI::App& app);
 void add_plans_command(CLI::App& app);
 void add_profile_command(CLI::App& app);
 
+// relaygw audit: record and journal verification, daily reconciliation
+void add_audit_command(CLI::App& app);
+
 }  // namespace relaygw::gateway

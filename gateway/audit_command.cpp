@@ -1,0 +1,136 @@
+// relaygw audit verify / reconcile: checks the audit chain, the record chain and the journal,
+// and reconciles one UTC day's calls, charges, credits and journal entries.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/commands.hpp"
+#include "gateway/db_support.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+struct AuditOptions {
+  DatabaseOptions database;
+  std::string date;
+  bool json = false;
+};
+
+void run_verify(const AuditOptions& options) {
+  auto store = open_database(options.database, "audit verify");
+  nlohmann::json report = {{"ok", true}};
+  std::string first_problem;
+
+  Result<std::int64_t> chain = store->verify_audit_chain();
+  report["audit_log_rows"] = chain ? nlohmann::json(*chain) : nlohmann::json(nullptr);
+  if (!chain) {
+    first_problem = chain.status().message();
+    report["problems"].push_back({{"table", "audit_log"}, {"detail", first_problem}});
+  }
+  Result<billing::RecordCheck> records = store->verify_records();
+  if (!records) {
+    fail_command("audit verify", records.status().message());
+  }
+  report["rows_checked"] = records->rows_checked;
+  for (const billing::RecordProblem& problem : records->problems) {
+    report["problems"].push_back({{"table", problem.table},
+                                  {"row_id", problem.row_id},
+                                  {"kind", problem.kind},
+                                  {"detail", problem.detail}});
+    if (first_problem.empty()) {
+      first_problem = problem.table + " row " + std::to_string(problem.row_id) + " " +
+                      problem.kind + ": " + problem.detail;
+    }
+  }
+  Result<billing::JournalCheck> journal = store->check_journal();
+  if (!journal) {
+    fail_command("audit verify", journal.status().message());
+  }
+  report["journal_total"] = billing::format_dollars(journal->total, 4);
+  for (const billing::JournalImbalance& imbalance : journal->imbalances) {
+    report["problems"].push_back(
+        {{"table", "journal_entries"},
+         {"journal_id", imbalance.journal_id},
+         {"kind", "unbalanced"},
+         {"detail", "sums to " + billing::format_dollars(imbalance.sum, 4)}});
+    if (first_problem.empty()) {
+      first_problem = "journal " + imbalance.journal_id + " sums to " +
+                      billing::format_dollars(imbalance.sum, 4) + ", not zero";
+    }
+  }
+  report["ok"] = first_problem.empty();
+  if (options.json) {
+    std::cout << report.dump(2) << "\n";
+  } else if (first_problem.empty()) {
+    std::cout << "audit verify: ok, " << records->rows_checked << " rows and "
+              << (chain ? *chain : 0) << " audit entries match their hashes; journal balances\n";
+  }
+  if (!first_problem.empty()) {
+    fail_command("audit verify", "first problem: " + first_problem);
+  }
+}
+
+void run_reconcile(const AuditOptions& options) {
+  auto store = open_database(options.database, "audit reconcile");
+  Result<billing::Reconciliation> day = store->reconcile_day(options.date);
+  if (!day) {
+    fail_command("audit reconcile", day.status().message());
+  }
+  using billing::format_dollars;
+  if (options.json) {
+    nlohmann::json report = {{"date", day->date},
+                             {"agrees", day->agrees()},
+                             {"calls_posted", day->calls_posted},
+                             {"call_totals", format_dollars(day->call_totals, 4)},
+                             {"charge_lines", format_dollars(day->charge_lines, 4)},
+                             {"call_journal", format_dollars(day->call_journal, 4)},
+                             {"credits_applied", day->credits_applied},
+                             {"credit_amounts", format_dollars(day->credit_amounts, 4)},
+                             {"credit_journal", format_dollars(day->credit_journal, 4)},
+                             {"journal_total", format_dollars(day->journal.total, 4)},
+                             {"mismatches", day->mismatches}};
+    std::cout << report.dump(2) << "\n";
+  } else {
+    std::cout << "Reconciliation for " << day->date << " (UTC)\n"
+              << "  calls posted      " << day->calls_posted << "\n"
+              << "  call totals       " << format_dollars(day->call_totals, 4) << "\n"
+              << "  charge lines      " << format_dollars(day->charge_lines, 4) << "\n"
+              << "  call journal      " << format_dollars(day->call_journal, 4) << "\n"
+              << "  credits applied   " << day->credits_applied << " totalling "
+              << format_dollars(day->credit_amounts, 4) << "\n"
+              << "  credit journal    " << format_dollars(day->credit_journal, 4) << "\n";
+    for (const std::string& mismatch : day->mismatches) {
+      std::cout << "  MISMATCH: " << mismatch << "\n";
+    }
+    std::cout << (day->agrees() ? "  everything agrees\n" : "");
+  }
+  if (!day->agrees()) {
+    fail_command("audit reconcile",
+                 std::to_string(day->mismatches.size()) + " mismatches on " + day->date);
+  }
+}
+
+}  // namespace
+
+void add_audit_command(CLI::App& app) {
+  CLI::App* audit = app.add_subcommand("audit", "Verify stored records and reconcile a day");
+  audit->require_subcommand(1);
+  auto options = std::make_shared<AuditOptions>();
+
+  CLI::App* verify = audit->add_subcommand(
+      "verify", "Report the first record edited, removed or reordered, and journal imbalances");
+  add_database_options(*verify, options->database);
+  verify->add_flag("--json", options->json, "Print the result as JSON");
+  verify->callback([options] { run_verify(*options); });
+
+  CLI::App* reconcile = audit->add_subcommand(
+      "reconcile", "Check that one UTC day's calls, charges, credits and journal agree");
+  add_database_options(*reconcile, options->database);
+  reconcile->add_option("--date", options->date, "UTC day, YYYY-MM-DD")->required();
+  reconcile->add_flag("--json", options->json, "Print the report as JSON");
+  reconcile->callback([options] { run_reconcile(*options); });
+}
+
+}  // namespace relaygw::gateway
