@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_card_commands(app);
   relaygw::gateway::add_call_commands(app);
   relaygw::gateway::add_report_command(app);
+  relaygw::gateway::add_profile_command(app);
   relaygw::gateway::add_audit_command(app);
 
   try {
