@@ -608,8 +608,8 @@ int run_speed(const fs::path& corpus, const fs::path& work_dir, double seconds, 
       "object and {} heap allocations at construction, so {} lines take {:.2f} MiB.\n"
       "- Heap allocations while decoding {:.0f} s of audio: {} (the output vector was reserved "
       "in advance; {} characters decoded).\n"
-      "- relaygw's read_audio_file takes {:.3f} s to read the long file (best of {}), which is "
-      "part of the `relaygw tty decode` time.\n",
+      "- relaygw's read_audio_file takes {:.3f} s to read the whole long file into memory (best "
+      "of {}); `relaygw tty decode` streams the file instead, so this is not part of its time.\n",
       audio_s / in_process.best_wall_s, cpu_speed, kLinesForCost, 100.0 * kLinesForCost / cpu_speed,
       line_state_bytes, line_state_allocations, kLinesForCost,
       static_cast<double>(line_state_bytes) * kLinesForCost / (1024.0 * 1024.0), audio_s,
