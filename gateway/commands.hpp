@@ -28,4 +28,8 @@ void add_profile_command(CLI::App& app);
 // relaygw audit: record and journal verification, daily reconciliation
 void add_audit_command(CLI::App& app);
 
+// relaygw credit and dispute: credits on charge lines and billing disputes
+void add_credit_command(CLI::App& app);
+void add_dispute_command(CLI::App& app);
+
 }  // namespace relaygw::gateway

@@ -1,0 +1,261 @@
+// relaygw credit request | approve | reject | show | list: staff commands over the credit
+// library. The credit policy (data/policy/credit-policy.toml) sets the amount of rule-based
+// credits and the amount above which a supervisor must approve.
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway/commands.hpp"
+#include "gateway/credit_support.hpp"
+
+namespace relaygw::gateway {
+
+billing::CreditPolicy load_policy_option(const DatabaseOptions& options,
+                                         const std::string& policy_path,
+                                         const std::string& command) {
+  std::filesystem::path path = policy_path;
+  if (policy_path.empty()) {
+    const std::filesystem::path dir = options.data_dir.empty()
+                                          ? billing::default_data_dir()
+                                          : std::filesystem::path(options.data_dir);
+    path = dir / "policy" / "credit-policy.toml";
+    if (!std::filesystem::exists(path)) {
+      return billing::CreditPolicy{};
+    }
+  }
+  Result<billing::CreditPolicy> policy = billing::load_credit_policy(path.string());
+  if (!policy) {
+    fail_command(command, policy.status().message());
+  }
+  return *policy;
+}
+
+std::string id_from_key(const std::string& prefix, const std::string& key) {
+  return prefix + billing::sha256_hex(key).substr(0, 12);
+}
+
+void print_credit(const billing::CreditRecord& credit) {
+  std::cout << fmt::format(
+      "credit {}: call {} line {}, {} ${}, {} (rule {}), requested by {} at {}", credit.id,
+      credit.call_id, credit.line_no, to_string(credit.reason),
+      billing::format_dollars(credit.amount, 4), to_string(credit.state), credit.rule, credit.actor,
+      billing::format_instant(credit.at));
+  if (!credit.decided_by.empty()) {
+    std::cout << fmt::format(", decided by {}", credit.decided_by);
+  }
+  if (!credit.reason_text.empty()) {
+    std::cout << fmt::format("\n  reason: {}", credit.reason_text);
+  }
+  if (!credit.dispute_id.empty()) {
+    std::cout << fmt::format("\n  resolves dispute {}", credit.dispute_id);
+  }
+  std::cout << "\n";
+}
+
+namespace {
+
+struct CreditOptions {
+  DatabaseOptions database;
+  std::string policy;
+  std::string call_id;
+  std::int64_t line_no = 0;
+  std::string reason;
+  std::string text;
+  std::string amount;
+  std::string key;
+  std::string credit_id;
+  bool json = false;
+};
+
+nlohmann::json credit_json(const billing::CreditRecord& credit) {
+  return {{"id", credit.id},
+          {"call_id", credit.call_id},
+          {"line", credit.line_no},
+          {"reason", billing::to_string(credit.reason)},
+          {"text", credit.reason_text},
+          {"amount", billing::format_dollars(credit.amount, 4)},
+          {"rule", credit.rule},
+          {"state", billing::to_string(credit.state)},
+          {"dispute_id", credit.dispute_id},
+          {"requested_by", credit.actor},
+          {"requested_at", billing::format_instant(credit.at)},
+          {"decided_by", credit.decided_by},
+          {"decision_note", credit.decision_note}};
+}
+
+// Accepts the library's reason names and the short forms "dropped" and "duplicate".
+std::optional<billing::CreditReason> parse_reason_option(const std::string& name) {
+  if (name == "dropped") {
+    return billing::CreditReason::DroppedCall;
+  }
+  if (name == "duplicate") {
+    return billing::CreditReason::DuplicateCharge;
+  }
+  return billing::parse_credit_reason(name);
+}
+
+void output_credit(const billing::CreditRecord& credit, bool json) {
+  if (json) {
+    std::cout << credit_json(credit).dump(2) << "\n";
+  } else {
+    print_credit(credit);
+  }
+}
+
+void run_request(const CreditOptions& options) {
+  const std::string command = "credit request";
+  const std::optional<billing::CreditReason> reason = parse_reason_option(options.reason);
+  if (!reason) {
+    fail_command(command, "invalid --reason '" + options.reason +
+                              "'; use misdialed, dropped, bad-connection, duplicate, "
+                              "rating-error or other");
+  }
+  if (options.key.empty()) {
+    fail_command(command, "--key is empty; pass a unique idempotency key for this request");
+  }
+  std::optional<billing::Money> amount;
+  if (!options.amount.empty()) {
+    amount = parse_money_option(options.amount, "--amount", command);
+  }
+  const billing::CreditPolicy policy =
+      load_policy_option(options.database, options.policy, command);
+  auto store = open_database(options.database, command);
+  auto call = store->find_call(options.call_id);
+  if (!call) {
+    fail_command(command, call.status().message());
+  }
+  if (!call->has_value()) {
+    fail_command(command, "call '" + options.call_id +
+                              "' does not exist; check the id with `relaygw call show`");
+  }
+  const billing::WriteContext context = write_context(options.database);
+
+  billing::CreditAsk ask;
+  ask.id = id_from_key("cr-", options.key);
+  ask.call_id = options.call_id;
+  ask.line_no = options.line_no;
+  ask.reason = *reason;
+  ask.reason_text = options.text;
+  ask.amount = amount;
+  ask.reported_at = context.at;
+  Result<billing::CreditRequest> request = billing::apply_credit_policy(policy, **call, ask);
+  if (!request) {
+    fail_command(command, request.status().message());
+  }
+  const std::string request_hash = billing::sha256_hex(
+      fmt::format("{}|{}|{}|{}|{}", options.call_id, options.line_no, billing::to_string(*reason),
+                  options.text, amount ? std::to_string(*amount) : std::string("policy")));
+  Result<billing::CreditRecord> credit =
+      store->request_credit(*request, billing::IdempotencyKey{options.key, request_hash}, context);
+  if (!credit) {
+    fail_command(command, credit.status().message());
+  }
+  output_credit(*credit, options.json);
+}
+
+void run_decide(const CreditOptions& options, bool approve) {
+  const std::string command = approve ? "credit approve" : "credit reject";
+  auto store = open_database(options.database, command);
+  Result<billing::CreditRecord> credit = store->decide_credit(
+      options.credit_id, approve, options.text, write_context(options.database));
+  if (!credit) {
+    fail_command(command, credit.status().message());
+  }
+  output_credit(*credit, options.json);
+}
+
+void run_show(const CreditOptions& options) {
+  const std::string command = "credit show";
+  auto store = open_database(options.database, command);
+  auto credit = store->find_credit(options.credit_id);
+  if (!credit) {
+    fail_command(command, credit.status().message());
+  }
+  if (!credit->has_value()) {
+    fail_command(command, "credit '" + options.credit_id +
+                              "' does not exist; list credits with `relaygw credit list`");
+  }
+  output_credit(**credit, options.json);
+}
+
+void run_list(const CreditOptions& options) {
+  const std::string command = "credit list";
+  auto store = open_database(options.database, command);
+  auto credits = store->list_credits(options.call_id);
+  if (!credits) {
+    fail_command(command, credits.status().message());
+  }
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const billing::CreditRecord& credit : *credits) {
+      out.push_back(credit_json(credit));
+    }
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  for (const billing::CreditRecord& credit : *credits) {
+    print_credit(credit);
+  }
+  std::cout << credits->size() << " credits\n";
+}
+
+void add_common_options(CLI::App& command, CreditOptions& options, bool json) {
+  add_database_options(command, options.database);
+  if (json) {
+    command.add_flag("--json", options.json, "Print JSON");
+  }
+}
+
+}  // namespace
+
+void add_credit_command(CLI::App& app) {
+  CLI::App* credit =
+      app.add_subcommand("credit", "Request, approve, reject and list credits on charge lines");
+  credit->require_subcommand(1);
+
+  auto request_options = std::make_shared<CreditOptions>();
+  CLI::App* request = credit->add_subcommand(
+      "request",
+      "Credit one charge line under the credit policy; repeat with the same --key safely");
+  add_common_options(*request, *request_options, true);
+  request->add_option("--call", request_options->call_id, "Call id")->required();
+  request->add_option("--line", request_options->line_no, "Charge line number, from 1")->required();
+  request
+      ->add_option("--reason", request_options->reason,
+                   "misdialed, dropped, bad-connection, duplicate, rating-error or other")
+      ->required();
+  request->add_option("--text", request_options->text, "Reason in words (required for other)");
+  request->add_option("--amount", request_options->amount,
+                      "Credit in dollars, such as 1.25 (default: what the policy sets)");
+  request->add_option("--key", request_options->key, "Idempotency key of this request")->required();
+  request->add_option("--policy", request_options->policy,
+                      "Credit policy TOML (default: policy/credit-policy.toml in --data-dir)");
+  request->callback([request_options] { run_request(*request_options); });
+
+  for (const bool approve : {true, false}) {
+    auto options = std::make_shared<CreditOptions>();
+    CLI::App* decide = credit->add_subcommand(
+        approve ? "approve" : "reject",
+        approve ? "Approve a pending credit, which posts it" : "Reject a pending credit");
+    add_common_options(*decide, *options, true);
+    decide->add_option("--credit", options->credit_id, "Credit id")->required();
+    decide->add_option("--text", options->text, "Note recorded with the decision");
+    decide->callback([options, approve] { run_decide(*options, approve); });
+  }
+
+  auto show_options = std::make_shared<CreditOptions>();
+  CLI::App* show = credit->add_subcommand("show", "Show one credit");
+  add_common_options(*show, *show_options, true);
+  show->add_option("--credit", show_options->credit_id, "Credit id")->required();
+  show->callback([show_options] { run_show(*show_options); });
+
+  auto list_options = std::make_shared<CreditOptions>();
+  CLI::App* list = credit->add_subcommand("list", "List credits in request order");
+  add_common_options(*list, *list_options, true);
+  list->add_option("--call", list_options->call_id, "Only the credits of this call");
+  list->callback([list_options] { run_list(*list_options); });
+}
+
+}  // namespace relaygw::gateway

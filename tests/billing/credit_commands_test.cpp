@@ -1,0 +1,206 @@
+// The relaygw credit, dispute and audit commands, run as real processes on real database
+// files.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string output;  // standard output and standard error together
+};
+
+class CreditCommandFixture {
+ public:
+  CreditCommandFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-credit-commands-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+  }
+  ~CreditCommandFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string db_option() const { return "--db '" + path("billing.db") + "' "; }
+
+  // Runs relaygw with `arguments` (already shell-quoted), standard input empty.
+  Run relaygw(const std::string& arguments) {
+    const std::string command =
+        std::string("'") + RELAYGW_BINARY + "' " + arguments + " </dev/null 2>&1";
+    Run run;
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    std::size_t read = 0;
+    while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+      run.output.append(buffer, read);
+    }
+    const int status = pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+
+  // Creates the database and posts collect call c1, whose charges Grace Okafor accepted by TTY
+  // text.
+  void post_call() {
+    REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+    REQUIRE(relaygw("call create " + db_option() +
+                    "--id c1 --from 3125550107 --to 2125550101 --billing collect "
+                    "--access relay-tty --at 2026-03-10T14:00:00Z")
+                .status == 0);
+    REQUIRE(relaygw("call event " + db_option() +
+                    "--id c1 --event accepted --how tty-text --by 'Grace Okafor' "
+                    "--at 2026-03-10T14:00:20Z")
+                .status == 0);
+    REQUIRE(
+        relaygw("call event " + db_option() + "--id c1 --event connected --at 2026-03-10T14:00:21Z")
+            .status == 0);
+    REQUIRE(
+        relaygw("call complete " + db_option() + "--id c1 --at 2026-03-10T14:05:21Z --key end-c1")
+            .status == 0);
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(CreditCommandFixture, "credit request repeated key applies once",
+                 "[billing][commands][credits]") {
+  post_call();
+  const std::string request = "credit request " + db_option() +
+                              "--call c1 --line 1 --reason bad-connection --amount 0.10 "
+                              "--key credit-c1 --json";
+  const Run first = relaygw(request);
+  const Run second = relaygw(request);
+  REQUIRE(first.status == 0);
+  REQUIRE(second.status == 0);
+  CHECK(first.output == second.output);
+  const nlohmann::json credit = nlohmann::json::parse(first.output);
+  CHECK(credit["state"] == "applied");
+  CHECK(credit["amount"] == "0.1000");
+  CHECK(credit["reason"] == "bad-connection");
+
+  const Run listed = relaygw("credit list " + db_option() + "--call c1 --json");
+  REQUIRE(listed.status == 0);
+  CHECK(nlohmann::json::parse(listed.output).size() == 1);
+  const Run shown =
+      relaygw("credit show " + db_option() + "--credit " + credit["id"].get<std::string>());
+  CHECK(shown.status == 0);
+  CHECK(shown.output.find("applied") != std::string::npos);
+
+  const Run changed = relaygw("credit request " + db_option() +
+                              "--call c1 --line 1 --reason bad-connection --amount 0.20 "
+                              "--key credit-c1");
+  CHECK(changed.status == 1);
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "credit request rejects bad input",
+                 "[billing][commands][credits]") {
+  post_call();
+  const Run too_large = relaygw("credit request " + db_option() +
+                                "--call c1 --line 1 --reason rating-error --amount 999.00 "
+                                "--key credit-big");
+  CHECK(too_large.status == 1);
+  CHECK(too_large.output.find("credit of 999.0000 exceeds") != std::string::npos);
+
+  const Run reason = relaygw("credit request " + db_option() +
+                             "--call c1 --line 1 --reason weather --amount 0.10 --key k3");
+  CHECK(reason.status == 1);
+  CHECK(reason.output.find("invalid --reason 'weather'") != std::string::npos);
+
+  const Run line = relaygw("credit request " + db_option() +
+                           "--call c1 --line 99 --reason other --text x --amount 0.10 --key k4");
+  CHECK(line.status == 1);
+  CHECK(line.output.find("charge line 99 is invalid") != std::string::npos);
+
+  const Run listed = relaygw("credit list " + db_option() + "--json");
+  REQUIRE(listed.status == 0);
+  CHECK(nlohmann::json::parse(listed.output).empty());
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "credit above approval waits for supervisor",
+                 "[billing][commands][credits]") {
+  post_call();
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.05\"\n";
+  const Run requested =
+      relaygw("credit request " + db_option() + "--policy '" + path("policy.toml") +
+              "' --call c1 --line 1 --reason duplicate --amount 0.10 "
+              "--key credit-approve --json");
+  REQUIRE(requested.status == 0);
+  const nlohmann::json credit = nlohmann::json::parse(requested.output);
+  CHECK(credit["state"] == "pending");
+  const std::string id = credit["id"];
+  const Run approved =
+      relaygw("credit approve " + db_option() + "--actor staff:sup --credit " + id + " --json");
+  REQUIRE(approved.status == 0);
+  CHECK(nlohmann::json::parse(approved.output)["state"] == "applied");
+  CHECK(nlohmann::json::parse(approved.output)["decided_by"] == "staff:sup");
+  const Run rejected = relaygw("credit reject " + db_option() + "--credit " + id);
+  CHECK(rejected.status == 1);
+  CHECK(rejected.output.find("already applied") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "dispute command steps through resolution",
+                 "[billing][commands][disputes]") {
+  post_call();
+  const Run opened = relaygw("dispute open " + db_option() +
+                             "--call c1 --line 1 --account 'never accepted the charges' "
+                             "--key dispute-c1 --json");
+  REQUIRE(opened.status == 0);
+  const std::string id = nlohmann::json::parse(opened.output)["id"];
+  const Run again = relaygw("dispute open " + db_option() +
+                            "--call c1 --line 1 --account 'never accepted the charges' "
+                            "--key dispute-c1 --json");
+  REQUIRE(again.status == 0);
+  CHECK(nlohmann::json::parse(again.output)["id"] == id);
+
+  CHECK(relaygw("dispute note " + db_option() + "--dispute " + id +
+                " --text 'called the customer back'")
+            .status == 0);
+  const Run investigated = relaygw("dispute investigate " + db_option() + "--dispute " + id);
+  REQUIRE(investigated.status == 0);
+  CHECK(investigated.output.find("charges accepted by Grace Okafor via tty-text at "
+                                 "2026-03-10T14:00:20Z") != std::string::npos);
+  CHECK(investigated.output.find("connected") != std::string::npos);
+  CHECK(investigated.output.find("record chain verified") != std::string::npos);
+
+  const Run resolved = relaygw("dispute resolve " + db_option() + "--actor staff:sup --dispute " +
+                               id + " --adjust 0.05 --key resolve-c1 --json");
+  REQUIRE(resolved.status == 0);
+  const nlohmann::json dispute = nlohmann::json::parse(resolved.output);
+  CHECK(dispute["state"] == "resolved");
+  REQUIRE(dispute["steps"].size() == 4);
+  CHECK(dispute["steps"][2]["action"] == "investigated");
+  CHECK(dispute["steps"][3]["action"] == "adjusted");
+  const std::string credit_id = dispute["steps"][3]["credit_id"];
+  const Run credit = relaygw("credit show " + db_option() + "--credit " + credit_id + " --json");
+  REQUIRE(credit.status == 0);
+  CHECK(nlohmann::json::parse(credit.output)["dispute_id"] == id);
+  CHECK(nlohmann::json::parse(credit.output)["amount"] == "0.0500");
+
+  const Run twice =
+      relaygw("dispute resolve " + db_option() + "--dispute " + id + " --deny --key resolve-2");
+  CHECK(twice.status == 1);
+  CHECK(twice.output.find("already resolved (adjusted) by staff:sup") != std::string::npos);
+
+  const Run overdue = relaygw("dispute list " + db_option() + "--overdue");
+  CHECK(overdue.status == 0);
+  CHECK(overdue.output.find("0 overdue disputes") != std::string::npos);
+  const Run verified = relaygw("audit verify " + db_option());
+  CHECK(verified.status == 0);
+  CHECK(verified.output.find("audit verify: ok") != std::string::npos);
+}
