@@ -414,13 +414,42 @@ Accessibility read_accessibility(const DeckReader& reader, const toml::table& ta
   return accessibility;
 }
 
+CallingPlan read_plan(const DeckReader& reader, const toml::table& table) {
+  const std::string path = "version.plan";
+  reader.check_keys(
+      table, path,
+      {"name", "description", "monthly_fee", "included_minutes", "per_minute", "tty_discount"});
+  CallingPlan plan;
+  plan.name = reader.text(table, path, "name");
+  plan.description = reader.text(table, path, "description", "");
+  plan.monthly_fee = reader.money(table, path, "monthly_fee", 0);
+  plan.included_minutes = reader.integer(table, path, "included_minutes", 0, 0, 1'000'000);
+  plan.tty_discount = reader.boolean(table, path, "tty_discount", true);
+  if (const toml::node* prices = table.get("per_minute")) {
+    if (!prices->is_table()) {
+      reader.fail(prices, path + ".per_minute", "is not a table",
+                  "write per_minute = { interstate = \"0.0500\" }");
+    }
+    for (const auto& [key, node] : *prices->as_table()) {
+      const std::optional<Jurisdiction> jurisdiction = parse_jurisdiction(key.str());
+      if (!jurisdiction) {
+        reader.fail(&node, path + ".per_minute." + std::string(key.str()), "is not a jurisdiction",
+                    "use one of: " + std::string(kJurisdictions));
+      }
+      plan.per_minute.emplace_back(
+          *jurisdiction, reader.money(*prices->as_table(), path + ".per_minute", key.str()));
+    }
+  }
+  return plan;
+}
+
 RateDeckVersion read_version(const DeckReader& reader, const toml::table& table) {
   const std::string path = "version";
   reader.check_keys(
       table, path,
       {"name", "effective", "rounding", "initial_seconds", "additional_seconds", "minimum_seconds",
        "default_period", "holiday_period", "holidays", "period", "rate", "surcharge", "tax", "fee",
-       "accessibility", "premium_per_minute", "service_code"});
+       "accessibility", "premium_per_minute", "service_code", "plan"});
   RateDeckVersion version;
   version.source = reader.source();
   version.name = reader.text(table, path, "name");
@@ -498,6 +527,11 @@ RateDeckVersion read_version(const DeckReader& reader, const toml::table& table)
       charge.amount = reader.money(entry, item_path, "amount");
       charge.description = reader.text(entry, item_path, "description");
       version.service_codes.push_back(std::move(charge));
+    }
+  }
+  if (const toml::array* plans = reader.tables(table, path, "plan")) {
+    for (const toml::node& node : *plans) {
+      version.plans.push_back(read_plan(reader, *node.as_table()));
     }
   }
   return version;

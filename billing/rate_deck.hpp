@@ -108,6 +108,19 @@ struct ServiceCodeCharge {
   std::string description;
 };
 
+// A calling plan a line can subscribe to instead of paying deck rates call by call. Plan
+// minutes replace only usage charges: surcharges and fees of the payment method still apply.
+struct CallingPlan {
+  std::string name;  // "Relay Saver 300"
+  std::string description;
+  Money monthly_fee = 0;
+  std::int64_t included_minutes = 0;  // per month, used before any per-minute charge
+  // Per-minute rate after the included minutes, by jurisdiction; a jurisdiction not listed
+  // keeps the deck's rate for the call's period.
+  std::vector<std::pair<Jurisdiction, Money>> per_minute;
+  bool tty_discount = true;  // the state TTY discount still applies to plan usage
+};
+
 struct RateDeckVersion {
   std::string name;
   LocalDate effective;  // in force from 00:00 of this date in the originating local time
@@ -127,6 +140,7 @@ struct RateDeckVersion {
   Accessibility accessibility;
   std::optional<Money> premium_per_minute;  // NPA 900 and NXX 976 calls; none = not rated
   std::vector<ServiceCodeCharge> service_codes;
+  std::vector<CallingPlan> plans;
 };
 
 // V&H coordinates of a rate center, keyed by the rate center name the number plan returns.

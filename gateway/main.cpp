@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_call_commands(app);
   relaygw::gateway::add_report_command(app);
   relaygw::gateway::add_profile_command(app);
+  relaygw::gateway::add_plans_command(app);
   relaygw::gateway::add_audit_command(app);
   relaygw::gateway::add_credit_command(app);
   relaygw::gateway::add_dispute_command(app);

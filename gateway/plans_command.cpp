@@ -1,0 +1,142 @@
+// relaygw plans advise: compares a line's last 90 days of calls under each calling plan and
+// payment method of the stored rate deck and recommends the cheapest, as text, JSON or short
+// TTY text.
+#include <cctype>
+#include <chrono>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "billing/plans.hpp"
+#include "gateway/commands.hpp"
+#include "gateway/db_support.hpp"
+#include "tty/baudot.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+struct PlansOptions {
+  DatabaseOptions database;
+  std::string line;
+  std::string as_of;
+  bool tty = false;
+  bool json = false;
+};
+
+std::string upper(std::string text) {
+  for (char& c : text) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+// Short advice for a TTY user: upper case, only Baudot characters, ending with GA (go ahead).
+std::string tty_text(const billing::PlanAdvice& advice) {
+  const billing::PlanOption& best = advice.options.front();
+  std::string text = fmt::format("BEST FOR {} {} WITH {} ABOUT {} DOLLARS FOR {} DAYS.",
+                                 best.plan == "no plan" ? "YOU IS" : "YOU IS PLAN", best.plan,
+                                 billing::to_string(best.billing),
+                                 billing::format_dollars(best.total), advice.window_days);
+  if (advice.saving > 0) {
+    text += fmt::format(" SAVES {} DOLLARS.", billing::format_dollars(advice.saving));
+  } else {
+    text += " NO SAVING.";
+  }
+  text += " GA";
+  // Keep only letters, figures, space and the Baudot punctuation used above.
+  std::string cleaned;
+  for (char c : upper(text)) {
+    cleaned +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '-') ? c : ' ';
+  }
+  return cleaned;
+}
+
+void run_advise(const PlansOptions& options) {
+  const std::string command = "plans advise";
+  auto store = open_database(options.database, command);
+  const billing::Instant as_of =
+      options.as_of.empty()
+          ? std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())
+          : parse_instant_option(options.as_of, "--as-of", command);
+  const billing::NumberPlan plan = load_number_plan(options.database, command);
+  const std::optional<billing::RateDeck> deck = load_stored_deck(*store, command);
+  if (!deck) {
+    fail_command(command, "the database has no rate deck; load one with `relaygw db init`");
+  }
+  const billing::Rater rater(&plan, &*deck);
+  auto advice = billing::advise_plans(*store, rater, *deck, options.line, as_of);
+  if (!advice) {
+    fail_command(command, advice.status().message());
+  }
+  if (options.tty) {
+    const std::string text = tty_text(*advice);
+    tty::BaudotEncoder encoder;
+    const tty::EncodedText encoded = encoder.encode(text);
+    if (!encoded.unencodable.empty()) {
+      fail_command(command, "the TTY advice has characters Baudot cannot send: " + text);
+    }
+    std::cout << text << "\n";
+    return;
+  }
+  const billing::PlanOption& best = advice->options.front();
+  if (options.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const billing::PlanOption& option : advice->options) {
+      list.push_back({{"plan", option.plan},
+                      {"billing", billing::to_string(option.billing)},
+                      {"monthly_fees", billing::format_dollars(option.monthly_fees)},
+                      {"calls", billing::format_dollars(option.calls)},
+                      {"total", billing::format_dollars(option.total)}});
+    }
+    std::cout << nlohmann::json{{"line", advice->line},
+                                {"from", billing::format_instant(advice->from)},
+                                {"to", billing::format_instant(advice->to)},
+                                {"calls", advice->calls},
+                                {"billed_minutes", advice->billed_minutes},
+                                {"actual", billing::format_dollars(advice->actual)},
+                                {"recommended", list.front()},
+                                {"saving", billing::format_dollars(advice->saving)},
+                                {"currency", "USD"},
+                                {"options", list}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << fmt::format(
+      "Line {}: {} calls, {} billed minutes from {} to {}; posted charges {} USD\n\n", advice->line,
+      advice->calls, advice->billed_minutes, billing::format_instant(advice->from),
+      billing::format_instant(advice->to), billing::format_dollars(advice->actual));
+  std::cout << fmt::format("{:<24} {:<16} {:>12} {:>12} {:>12}\n", "plan", "payment", "plan fees",
+                           "calls", "total");
+  for (const billing::PlanOption& option : advice->options) {
+    std::cout << fmt::format(
+        "{:<24} {:<16} {:>12} {:>12} {:>12}\n", option.plan, billing::to_string(option.billing),
+        billing::format_dollars(option.monthly_fees), billing::format_dollars(option.calls),
+        billing::format_dollars(option.total));
+  }
+  std::cout << fmt::format("\nRecommended: {} with {}, {} USD, saving {} USD\n", best.plan,
+                           billing::to_string(best.billing), billing::format_dollars(best.total),
+                           billing::format_dollars(advice->saving));
+}
+
+}  // namespace
+
+void add_plans_command(CLI::App& app) {
+  CLI::App* plans = app.add_subcommand("plans", "Calling plan advice from the rate deck");
+  plans->require_subcommand(1);
+  auto options = std::make_shared<PlansOptions>();
+  CLI::App* advise = plans->add_subcommand(
+      "advise", "Cost of a line's last 90 days of calls under each plan and payment method");
+  add_database_options(*advise, options->database);
+  advise->add_option("--line", options->line, "Line number (10-digit or E.164)")->required();
+  advise->add_option("--as-of", options->as_of,
+                     "End of the 90-day window, ISO 8601 with an offset (default: now)");
+  advise->add_flag("--tty", options->tty, "Print short upper-case TTY text ending with GA");
+  advise->add_flag("--json", options->json, "Print JSON");
+  advise->callback([options] { run_advise(*options); });
+}
+
+}  // namespace relaygw::gateway
