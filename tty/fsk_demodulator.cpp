@@ -20,9 +20,10 @@ using detail::BlockSums;
 constexpr double kMarkHz = 1400.0;
 constexpr double kSpaceHz = 1800.0;
 
-// History of block sums kept for timing searches and for decoding the characters that arrived
-// before the carrier detector was sure (a power of two, about 1 s at 1 kHz).
-constexpr std::int64_t kRingBlocks = 1024;
+// History of block sums kept for timing searches, for decoding the characters that arrived
+// before the carrier detector was sure and for decoding a transmission's first characters again
+// once its rate is settled (a power of two, about 2 s at 1 kHz).
+constexpr std::int64_t kRingBlocks = 2048;
 // How far back from the carrier-on decision the receiver searches for characters, in blocks
 // (about 1 ms each). Detection at -9 dB SNR takes up to about 200 ms.
 constexpr std::int64_t kLookbackBlocks = 320;
@@ -47,6 +48,14 @@ constexpr std::int64_t kExpectedSlack = 3;
 constexpr double kMinFirstQuality = 0.06;
 // Weight of the spacing of consecutive characters in the choice of rate.
 constexpr double kTimingEvidence = 1.0;
+// Limit of the rate evidence (about one per clear character).
+constexpr double kMaxBaudEvidence = 4.0;
+// In Auto, a transmission's characters are held until the rate evidence reaches this or
+// kMaxHeld characters arrive. If any held character was read at the other rate, the
+// transmission is decoded again from its start at the settled rate, because a wrong rate early
+// on misplaces every following frame until the evidence turns.
+constexpr double kSettledEvidence = 3.9;
+constexpr std::size_t kMaxHeld = 5;
 // Inside a burst the next character is searched this many blocks either side of where the
 // character clock puts it, after 1.5 and after 2 stop bits.
 constexpr std::int64_t kTrackSlack = 2;
@@ -127,6 +136,7 @@ struct FskDemodulator::Impl {
   void accept(const FrameCandidate& frame, double median);
   void emit(const FrameCandidate& frame);
   void emit_held();
+  void settle_rate();
   void refine_offsets(const FrameCandidate& frame);
   // Block offsets of the bit boundaries from the start of a frame, 0 to 7 bits.
   using BitEdges = std::array<std::int64_t, 8>;
@@ -187,8 +197,12 @@ struct FskDemodulator::Impl {
   double clock_ = 0.0;
   bool track_pending_ = false;
   double stop_evidence_ = 0.0;  // > 0 favours 2 stop bits, < 0 favours 1.5
-  FrameCandidate held_;         // first character of the transmission, not yet delivered
-  bool held_valid_ = false;
+  // Characters of the transmission not yet delivered: the first one until the next gives its
+  // timing, and in Auto all of them until the rate is settled.
+  std::array<FrameCandidate, kMaxHeld> held_{};
+  std::size_t held_count_ = 0;
+  bool rate_settled_ = false;
+  bool redecoded_ = false;  // this transmission was decoded again from its start
   // Tone offsets measured from the characters, on top of the carrier detector's, in Hz.
   double mark_residual_hz_ = 0.0;
   double space_residual_hz_ = 0.0;
@@ -300,6 +314,9 @@ void FskDemodulator::Impl::start_session() {
   last_start_ = -1;
   track_pending_ = false;
   stop_evidence_ = 0.0;
+  held_count_ = 0;
+  rate_settled_ = config_.baud != BaudSetting::Auto;
+  redecoded_ = false;
   if (config_.baud == BaudSetting::Baud45_45) {
     baud_evidence_ = 1e9;
   } else if (config_.baud == BaudSetting::Baud50) {
@@ -479,7 +496,7 @@ bool FskDemodulator::Impl::try_character(std::int64_t candidate) {
     return false;
   }
   if (std::abs(baud_evidence_) < 1e8) {
-    baud_evidence_ = std::clamp(preference, -4.0, 4.0);
+    baud_evidence_ = std::clamp(preference, -kMaxBaudEvidence, kMaxBaudEvidence);
   }
   clock_ = static_cast<double>(best.start);
   accept(best, median);
@@ -562,9 +579,9 @@ bool FskDemodulator::Impl::try_tracked() {
     return false;
   }
   if (std::abs(baud_evidence_) < 1e8) {
-    baud_evidence_ = std::clamp(rate_preference, -4.0, 4.0);
+    baud_evidence_ = std::clamp(rate_preference, -kMaxBaudEvidence, kMaxBaudEvidence);
   }
-  if (held_valid_) {
+  if (held_count_ == 1) {
     // Decode the held first character again where the clock puts it, at the chosen rate.
     const double bit_blocks = r == 0 ? bit_blocks_45_ : bit_blocks_50_;
     const double gap = stop_preference[r] >= 0.0 ? 8.0 : 7.5;
@@ -572,7 +589,7 @@ bool FskDemodulator::Impl::try_tracked() {
     evaluate(best.start - std::lround(gap * bit_blocks), bit_blocks, r == 0 ? edges_45_ : edges_50_,
              first);
     first.baud = rates[r];
-    held_ = first;
+    held_[0] = first;
   }
   stop_evidence_ = std::clamp(stop_preference[r], -4.0, 4.0);
   const double error = static_cast<double>(best.start) - predicted[r];
@@ -583,11 +600,10 @@ bool FskDemodulator::Impl::try_tracked() {
 
 void FskDemodulator::Impl::accept(const FrameCandidate& best, double median) {
   level_ = level_ == 0.0 ? median : level_ + kLevelWeight * (median - level_);
-  if (last_start_ < 0) {
+  if (last_start_ < 0 || (!rate_settled_ && held_count_ < kMaxHeld)) {
     // The first character of a transmission is held until the next one, whose timing and rate
     // come from the character clock and correct the first frame's.
-    held_ = best;
-    held_valid_ = true;
+    held_[held_count_++] = best;
   } else {
     emit_held();
     emit(best);
@@ -603,6 +619,36 @@ void FskDemodulator::Impl::accept(const FrameCandidate& best, double median) {
   if (refine) {
     refine_offsets(best);
   }
+  if (!rate_settled_ && (std::abs(baud_evidence_) >= kSettledEvidence || held_count_ >= kMaxHeld)) {
+    settle_rate();
+  }
+}
+
+// Fixes the transmission's rate to the evidence so far. When a held character was read at the
+// other rate and the ring still contains the transmission's start, the hunt restarts there.
+void FskDemodulator::Impl::settle_rate() {
+  rate_settled_ = true;
+  const BaudRate rate = baud_evidence_ >= 0.0 ? BaudRate::Baud45_45 : BaudRate::Baud50;
+  bool mixed = false;
+  for (std::size_t i = 0; i < held_count_; ++i) {
+    mixed = mixed || held_[i].baud != rate;
+  }
+  const std::int64_t from = session_start_ - history_margin_;
+  if (!mixed || redecoded_ || std::abs(baud_evidence_) < kSettledEvidence ||
+      from <= blocks_ - kRingBlocks + 1) {
+    return;
+  }
+  redecoded_ = true;
+  held_count_ = 0;
+  baud_evidence_ = rate == BaudRate::Baud45_45 ? 1e9 : -1e9;
+  hunt_pos_ = session_start_;
+  level_ = 0.0;
+  next_earliest_ = -1;
+  next_latest_ = -1;
+  last_start_ = -1;
+  track_pending_ = false;
+  stop_evidence_ = 0.0;
+  rotate_history(from);
 }
 
 // Measures how far the tones still turn within each bit of `frame` (the phase from the first to
@@ -641,20 +687,24 @@ void FskDemodulator::Impl::refine_offsets(const FrameCandidate& frame) {
 }
 
 void FskDemodulator::Impl::emit(const FrameCandidate& frame) {
-  std::uint8_t code = 0;
-  for (int bit = 0; bit < 5; ++bit) {
-    if (frame.difference[kStartWindow + 1 + bit] > 0.0) {
-      code |= static_cast<std::uint8_t>(1u << bit);
+  ReceivedCode received{0, seconds(frame.start), frame.baud};
+  const double median = median_magnitude(frame.quality);
+  for (std::size_t bit = 0; bit < 5; ++bit) {
+    const std::size_t window = kStartWindow + 1 + bit;
+    if (frame.difference[window] > 0.0) {
+      received.code |= static_cast<std::uint8_t>(1u << bit);
     }
+    received.bit_confidence[bit] =
+        median > 0.0 ? static_cast<float>(std::abs(frame.quality[window]) / median) : 0.0F;
   }
-  listener_.on_code(ReceivedCode{code, seconds(frame.start), frame.baud});
+  listener_.on_code(received);
 }
 
 void FskDemodulator::Impl::emit_held() {
-  if (held_valid_) {
-    held_valid_ = false;
-    emit(held_);
+  for (std::size_t i = 0; i < held_count_; ++i) {
+    emit(held_[i]);
   }
+  held_count_ = 0;
 }
 
 FskDemodulator::FskDemodulator(DemodulatorConfig config, DemodulatorListener& listener)

@@ -8,6 +8,7 @@
 // Thread rules: one instance per line, used from one thread (or strand) at a time.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 
@@ -26,6 +27,10 @@ struct ReceivedCode {
   std::uint8_t code = 0;  // 0..31
   double time_s = 0.0;    // start of the start bit, seconds from the stream start
   BaudRate baud = BaudRate::Baud45_45;
+  // Decision margin of each data bit (index 0 is the least significant) as a fraction of the
+  // frame's median margin over its eight windows. A typical bit has about 1, and a bit that was
+  // almost read the other way has near 0.
+  std::array<float, 5> bit_confidence{1.0F, 1.0F, 1.0F, 1.0F, 1.0F};
 };
 
 struct CarrierEvent {

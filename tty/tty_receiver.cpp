@@ -1,9 +1,33 @@
 #include "tty/tty_receiver.hpp"
 
+#include <bit>
 #include <iterator>
 #include <utility>
 
 namespace relaygw::tty {
+namespace {
+
+// A first code is read as the nearby shift when the bit that differs has less than this
+// fraction of the frame's median margin.
+constexpr float kFirstCodeDoubt = 0.5F;
+
+}  // namespace
+
+ReceivedCode correct_first_code(const ReceivedCode& code, float max_confidence) {
+  // Only LTRS is restored: a new transmission starts in letters, so a wrong LTRS costs nothing,
+  // while some senders (minimodem) start with a letter and a wrong FIGS would garble a word.
+  const auto differing = static_cast<std::uint8_t>(code.code ^ kCodeLetters);
+  if (code.code == kCodeFigures || std::popcount(differing) != 1) {
+    return code;
+  }
+  const int bit = std::countr_zero(differing);
+  if (code.bit_confidence[static_cast<std::size_t>(bit)] >= max_confidence) {
+    return code;
+  }
+  ReceivedCode corrected = code;
+  corrected.code = kCodeLetters;
+  return corrected;
+}
 
 TtyReceiver::TtyReceiver(ReceiverConfig config)
     : listener_(*this),
@@ -35,7 +59,10 @@ void TtyReceiver::Listener::on_code(const ReceivedCode& code) {
   } else {
     ++receiver_.codes_45_;
   }
-  receiver_.decoder_.push(code.code, code.time_s, receiver_.text_);
+  const ReceivedCode read =
+      receiver_.first_code_ ? correct_first_code(code, kFirstCodeDoubt) : code;
+  receiver_.first_code_ = false;
+  receiver_.decoder_.push(read.code, read.time_s, receiver_.text_);
 }
 
 void TtyReceiver::Listener::on_carrier(const CarrierEvent& event) {
@@ -44,6 +71,7 @@ void TtyReceiver::Listener::on_carrier(const CarrierEvent& event) {
     // A new transmission starts in letters, and held-back characters belong to this one.
     receiver_.decoder_.flush(receiver_.text_);
     receiver_.decoder_.reset();
+    receiver_.first_code_ = true;
   }
 }
 

@@ -1,5 +1,8 @@
 // TTY receiver: FSK demodulator plus Baudot decoder, from line audio to timed text.
 //
+// Most encoders send LTRS or FIGS first, so a doubtful first code one bit away from LTRS is
+// read as LTRS (see correct_first_code).
+//
 // The receiver starts every transmission in letters shift: when the carrier drops it flushes
 // the characters the Baudot decoder holds back and resets the shift, so a new caller's first
 // letters are never read as figures.
@@ -67,7 +70,14 @@ class TtyReceiver {
   std::vector<CarrierEvent> carrier_events_;
   std::size_t codes_45_ = 0;
   std::size_t codes_50_ = 0;
+  // No code of the current transmission has reached the decoder yet.
+  bool first_code_ = true;
 };
+
+// Returns `code` read as LTRS when it is one bit away from LTRS (V, X, Q or K) and that bit's
+// confidence is below `max_confidence`, else `code` itself. The receiver applies it to the first
+// code of each transmission, because encoders send a shift first.
+ReceivedCode correct_first_code(const ReceivedCode& code, float max_confidence);
 
 struct DecodeOptions {
   BaudSetting baud = BaudSetting::Auto;

@@ -294,3 +294,16 @@ TEST_CASE("demodulator skips babble before transmission", "[tty][demodulator]") 
   audio.insert(audio.end(), burst.begin(), burst.end());
   CHECK(demodulate(audio).code_values() == kHelloGa);
 }
+
+TEST_CASE("demodulator reports bit confidence", "[tty][demodulator]") {
+  const Recorder clean = demodulate(transmission(kHelloGa, field_case_config(1.0)));
+  REQUIRE(clean.codes.size() == kHelloGa.size());
+  // Every bit of a clean frame has about the frame's median margin.
+  for (std::size_t i = 0; i < clean.codes.size(); ++i) {
+    for (std::size_t bit = 0; bit < 5; ++bit) {
+      INFO("code " << i << " bit " << bit);
+      CHECK(clean.codes[i].bit_confidence[bit] > 0.5F);
+      CHECK(clean.codes[i].bit_confidence[bit] < 2.0F);
+    }
+  }
+}

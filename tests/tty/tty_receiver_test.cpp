@@ -112,3 +112,29 @@ TEST_CASE("decode audio of silence is empty", "[tty][receiver]") {
   CHECK_FALSE(decoded->baud.has_value());
   CHECK(decoded->carrier.empty());
 }
+
+TEST_CASE("first code correction reads doubtful V as LTRS", "[tty][receiver]") {
+  using relaygw::tty::correct_first_code;
+  using relaygw::tty::ReceivedCode;
+  // V is 0x1E, LTRS 0x1F: they differ in bit 0 only.
+  ReceivedCode doubtful{0x1E, 0.0, BaudRate::Baud45_45, {0.2F, 1.0F, 1.0F, 1.0F, 1.0F}};
+  CHECK(correct_first_code(doubtful, 1.0F).code == relaygw::tty::kCodeLetters);
+  ReceivedCode figures{0x1B, 0.0, BaudRate::Baud45_45, {1.0F, 1.0F, 0.0F, 1.0F, 1.0F}};
+  CHECK(correct_first_code(figures, 1.0F).code == relaygw::tty::kCodeFigures);
+
+  ReceivedCode sure{0x1E, 0.0, BaudRate::Baud45_45, {1.5F, 1.0F, 1.0F, 1.0F, 1.0F}};
+  CHECK(correct_first_code(sure, 1.0F).code == 0x1E);
+
+  // A doubtful bit elsewhere does not make V a shift.
+  ReceivedCode other_bit{0x1E, 0.0, BaudRate::Baud45_45, {1.5F, 0.1F, 1.0F, 1.0F, 1.0F}};
+  CHECK(correct_first_code(other_bit, 1.0F).code == 0x1E);
+
+  // H (0x14) is three bits from LTRS, so even a weak H stays H.
+  ReceivedCode far{0x14, 0.0, BaudRate::Baud45_45, {0.0F, 0.0F, 0.0F, 0.0F, 0.0F}};
+  CHECK(correct_first_code(far, 1.0F).code == 0x14);
+
+  // G (0x1A) is one bit from FIGS, but senders such as minimodem start without a shift, so a
+  // first G is never turned into FIGS.
+  ReceivedCode near_figures{0x1A, 0.0, BaudRate::Baud45_45, {1.0F, 1.0F, 0.0F, 1.0F, 1.0F}};
+  CHECK(correct_first_code(near_figures, 1.0F).code == 0x1A);
+}
