@@ -120,6 +120,23 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
     return Status(StatusCode::InvalidArgument,
                   "a call is requested once, when it is opened; send a later event");
   }
+  // A refused call never gets an authorized event, so it cannot be announced, accepted or
+  // connected, and nothing can be charged to it later.
+  const bool follows_authorization = event.event == CallEvent::Announced ||
+                                     event.event == CallEvent::Accepted ||
+                                     event.event == CallEvent::Connected;
+  if (follows_authorization && !event_time(**record, CallEvent::Authorized)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' was not authorized, so it cannot be " +
+                      std::string(to_string(event.event)) +
+                      "; open a new call with another billing method");
+  }
+  if (event.event != CallEvent::Validated && event.event != CallEvent::Quoted &&
+      event_time(**record, event.event)) {
+    return Status(StatusCode::AlreadyExists, "call '" + call_id + "' already has a " +
+                                                 std::string(to_string(event.event)) +
+                                                 " event; record each step once");
+  }
   return store_->append_call_event(call_id, event);
 }
 
@@ -144,6 +161,16 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
     return Status(StatusCode::NotFound, "call '" + call_id + "' is not a calling-card call");
   }
   const CallRequest& request = (*record)->request;
+  if (!event_time(**record, CallEvent::Authorized)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' was not authorized, so nothing can be debited");
+  }
+  if (event_time(**record, CallEvent::Disconnected)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id +
+                      "' is already disconnected and settled; post a credit "
+                      "if the charge is wrong");
+  }
   const std::optional<Instant> connected = event_time(**record, CallEvent::Connected);
   if (!connected || at < *connected) {
     return Status(StatusCode::FailedPrecondition, "call '" + call_id + "' was not connected by " +

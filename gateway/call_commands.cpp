@@ -162,11 +162,14 @@ void run_create(const CallOptions& options) {
 void run_event(const CallOptions& options) {
   const std::string command = "call event";
   auto event = billing::parse_call_event(options.event);
-  if (!event) {
+  const bool recorded_elsewhere = event && (*event == billing::CallEvent::Authorized ||
+                                            *event == billing::CallEvent::Disconnected ||
+                                            *event == billing::CallEvent::Requested);
+  if (!event || recorded_elsewhere) {
     fail_command(command, "invalid --event '" + options.event +
-                              "'; use validated, quoted, authorized, announced, accepted, "
-                              "connected or disconnected (complete a call with `relaygw call "
-                              "complete`)");
+                              "'; use validated, quoted, announced, accepted or connected "
+                              "(`relaygw call create` records the authorization and `relaygw "
+                              "call complete` the disconnect)");
   }
   billing::CallEventRecord record{*event, instant_or_now(options, command), "", {}, {}};
   record.actor = write_context(options.database).actor;
@@ -357,7 +360,7 @@ void add_call_commands(CLI::App& app) {
   add_call_options(*event, *event_options, true);
   event
       ->add_option("--event", event_options->event,
-                   "validated, quoted, authorized, announced, accepted or connected")
+                   "validated, quoted, announced, accepted or connected")
       ->required();
   event->add_option("--how", event_options->how, "accepted: voice, tty-text or keypad");
   event->add_option("--by", event_options->by, "accepted: who accepted the charges");

@@ -13,6 +13,7 @@
 
 using namespace relaygw::billing;
 using relaygw::Result;
+using relaygw::Status;
 using relaygw::StatusCode;
 
 namespace {
@@ -260,4 +261,33 @@ TEST_CASE_METHOD(CallFixture, "completion delivered twice posts once", "[billing
   REQUIRE_FALSE(other_time);
   CHECK(other_time.status().code() == StatusCode::AlreadyExists);
   CHECK(count("SELECT COUNT(*) FROM call_postings") == "1");
+}
+
+TEST_CASE_METHOD(CallFixture, "unauthorized call takes no later events", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  for (CallEvent kind : {CallEvent::Announced, CallEvent::Accepted, CallEvent::Connected}) {
+    INFO("event " << to_string(kind));
+    const Status status = calls().add_event(
+        id, CallEventRecord{kind, at("2026-03-10T14:00:10Z"), "gateway",
+                            AcceptanceMethod::TtyText, "called party"});
+    CHECK(status.code() == StatusCode::FailedPrecondition);
+    CHECK(status.message().find("not authorized") != std::string::npos);
+  }
+  auto posting = complete(id, "2026-03-10T14:05:00Z", "refused-end");
+  REQUIRE(posting);
+  CHECK(posting->total == 0);
+}
+
+TEST_CASE_METHOD(CallFixture, "call step recorded only once", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:01Z");
+  accept(id, "2026-03-10T14:00:15Z");
+  const Status second = calls().add_event(
+      id, CallEventRecord{CallEvent::Accepted, at("2026-03-10T14:00:18Z"), "adapter:tty0",
+                          AcceptanceMethod::Voice, "someone else"});
+  CHECK(second.code() == StatusCode::AlreadyExists);
+  event(id, CallEvent::Connected, "2026-03-10T14:00:20Z");
+  const Status reconnect = calls().add_event(
+      id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:30Z"), "gateway", {}, {}});
+  CHECK(reconnect.code() == StatusCode::AlreadyExists);
 }

@@ -321,6 +321,13 @@ TEST_CASE("interim debits then one settlement", "[billing][field][case7]") {
   CHECK(world.balance() == 0);
   CHECK(world.query("SELECT COUNT(*) FROM call_postings") == "1");
   CHECK(world.query("SELECT -SUM(amount) FROM card_ledger WHERE kind = 'debit'") == "1000000");
+
+  // An interim debit that arrives after the settlement is refused and changes nothing.
+  auto late = world.calls().interim_debit(id, plus(start, 120), "interim-late",
+                                          WriteContext{"gateway", plus(start, 120)});
+  REQUIRE_FALSE(late);
+  CHECK(late.status().code() == relaygw::StatusCode::FailedPrecondition);
+  CHECK(world.query("SELECT -SUM(amount) FROM card_ledger WHERE kind = 'debit'") == "1000000");
 }
 
 TEST_CASE("settlement debits only the rest", "[billing][field][case7]") {
