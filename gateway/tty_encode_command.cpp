@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "gateway/commands.hpp"
@@ -55,6 +56,9 @@ std::string describe(const tty::UnencodableChar& bad, const std::string& text) {
   return description + " at byte offset " + std::to_string(bad.offset);
 }
 
+// Longest audio one command writes: an hour is about 20,000 characters at 45.45 bit/s.
+constexpr double kMaxAudioSeconds = 3600.0;
+
 void run_encode(const EncodeOptions& options) {
   std::string text;
   if (options.text) {
@@ -86,6 +90,18 @@ void run_encode(const EncodeOptions& options) {
     fail(status.message());
   }
 
+  // Check the length before building the audio, so very long input is rejected without
+  // allocating gigabytes of samples.
+  const double bits_per_code = 1.0 + 5.0 + config.stop_bits;
+  const double seconds = encoded.codes.size() * bits_per_code / tty::bits_per_second(config.baud) +
+                         (config.lead_in_ms + config.hang_time_ms) / 1000.0;
+  if (seconds > kMaxAudioSeconds) {
+    fail(
+        fmt::format("the text is {} codes long and would take {:.0f} s to send; one file holds "
+                    "at most {:.0f} s, so split the text into several files",
+                    encoded.codes.size(), seconds, kMaxAudioSeconds));
+  }
+
   tty::Audio audio;
   audio.sample_rate_hz = config.sample_rate_hz;
   tty::FskModulator modulator(config);
@@ -110,7 +126,7 @@ void add_tty_encode_command(CLI::App& tty) {
                       "Text to send; standard input is read when this option is absent");
   command->add_option("-o,--output", options->output, "WAV file to write")->required();
   command->add_option("--rate", options->rate_hz, "Sample rate in Hz")
-      ->check(CLI::Range(4000, 192000))
+      ->check(CLI::Range(8000, 48000))
       ->capture_default_str();
   command->add_option("--baud", options->baud, "Bit rate in bit/s: 45.45 or 50")
       ->check(CLI::IsMember({"45.45", "50"}))
