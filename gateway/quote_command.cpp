@@ -185,6 +185,18 @@ void run_quote(const QuoteOptions& options) {
   logger("billing")->info("quote data loaded: data_dir={} deck={}", data_dir.string(),
                           deck_path.string());
 
+  // Authorization refuses operator billing of pay-per-call numbers, so the quote does too.
+  bool premium = false;
+  if (plan && !emergency) {
+    Result<billing::NumberInfo> dialed = plan->classify(call.to);
+    premium = dialed && dialed->kind == billing::NumberKind::Premium;
+  }
+  if (premium && call.billing != billing::BillingMethod::SentPaid) {
+    fail("premium number " + call.to +
+         " can only be billed to the calling line; quote it with "
+         "--billing sent-paid");
+  }
+
   const billing::Rater rater(plan ? &*plan : nullptr, deck ? &*deck : nullptr);
   Result<billing::RatedCall> rated = rater.rate(call);
   if (!rated) {
@@ -197,6 +209,10 @@ void run_quote(const QuoteOptions& options) {
         billing::BillingMethod::ThirdNumber, billing::BillingMethod::PersonToPerson,
         billing::BillingMethod::CallingCard}) {
     if (method == call.billing) {
+      continue;
+    }
+    if (premium) {
+      alternatives.emplace_back(std::string(billing::to_string(method)), "not allowed");
       continue;
     }
     billing::CallToRate other = call;

@@ -189,3 +189,22 @@ per_minute = { night = "0.5000" }
   CHECK(quote["total"] == "2.50");
   CHECK(quote["deck_version"] == "flat");
 }
+
+TEST_CASE("quote to premium needs sent paid", "[billing][quote][cli]") {
+  const std::string premium_call =
+      "--from 212-555-0107 --to 900-555-0142 --start 2026-03-10T09:30:00-05:00 --minutes 2";
+  for (const char* billing : {"collect", "third-party", "person-to-person", "calling-card"}) {
+    const RunResult refused = run_quote(premium_call + " --billing " + billing);
+    INFO("billing " << billing << ": " << refused.err);
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("900-555-0142") != std::string::npos);
+    CHECK(refused.err.find("sent-paid") != std::string::npos);
+  }
+  const RunResult sent_paid = run_quote(premium_call + " --billing sent-paid --json");
+  INFO(sent_paid.err);
+  REQUIRE(sent_paid.exit_code == 0);
+  const nlohmann::json quote = nlohmann::json::parse(sent_paid.out);
+  for (const nlohmann::json& other : quote["alternatives"]) {
+    CHECK(other["total"] == "not allowed");
+  }
+}
