@@ -140,6 +140,56 @@ Result<std::string> normalize_line_number(std::string_view text) {
   return "+" + digits;
 }
 
+namespace {
+
+// Longest listing name or rate center accepted, in bytes; directory listings are far shorter.
+constexpr std::size_t kMaxTextField = 200;
+
+// True when `text` is well-formed UTF-8 with no control characters (NUL, tab, line breaks).
+bool is_clean_text(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    if (lead < 0x80) {
+      if (lead < 0x20 || lead == 0x7F) {
+        return false;
+      }
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+        return false;
+      }
+    }
+    i += length;
+  }
+  return true;
+}
+
+Status check_text_field(const Line& line, const char* field, const std::string& value) {
+  if (value.size() > kMaxTextField || !is_clean_text(value)) {
+    return Status(StatusCode::InvalidArgument,
+                  std::string("invalid ") + field + " for line " + line.number +
+                      ": it must be UTF-8 text of at most " + std::to_string(kMaxTextField) +
+                      " bytes with no control characters; fix the value and retry");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status validate_line(const Line& line) {
   Result<std::string> number = normalize_line_number(line.number);
   if (!number) {
@@ -152,6 +202,12 @@ Status validate_line(const Line& line) {
   if (line.listing_name.empty()) {
     return Status(StatusCode::InvalidArgument,
                   "line " + line.number + " has no listing name; give the name it is listed as");
+  }
+  if (Status text = check_text_field(line, "listing name", line.listing_name); !text) {
+    return text;
+  }
+  if (Status text = check_text_field(line, "rate center", line.rate_center); !text) {
+    return text;
   }
   if (line.state.size() != 2 || !std::isupper(static_cast<unsigned char>(line.state[0])) ||
       !std::isupper(static_cast<unsigned char>(line.state[1]))) {

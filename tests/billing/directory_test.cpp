@@ -236,3 +236,27 @@ TEST_CASE_METHOD(DirectoryFixture, "csv export round trips import", "[billing][d
   CHECK(changed->changed == 1);
   CHECK(store().find_line("+13125550104")->value().version == 2);
 }
+
+TEST_CASE("line text fields must be clean utf8", "[billing][directory]") {
+  Line line;
+  line.number = "+13125550185";
+  line.listing_name = "Okafor, Grace";
+  line.type = LineType::Residential;
+  line.state = "IL";
+  line.rate_center = "CHICAGO";
+  line.time_zone = "America/Chicago";
+  REQUIRE(validate_line(line));
+  const std::string bad_names[] = {std::string("Bad \xff name"), std::string("Name\0Nul", 8),
+                                   "Tab\there", std::string(201, 'A'), "Cut \xe2\x82"};
+  for (const std::string& name : bad_names) {
+    Line bad = line;
+    bad.listing_name = name;
+    INFO("listing name of " << name.size() << " bytes");
+    const relaygw::Status status = validate_line(bad);
+    CHECK(status.code() == relaygw::StatusCode::InvalidArgument);
+    CHECK(status.message().find("listing name") != std::string::npos);
+  }
+  Line accented = line;
+  accented.listing_name = "Nuñez, José";
+  CHECK(validate_line(accented));
+}
