@@ -187,6 +187,11 @@ class SqliteStore::Transaction {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                                        const SqliteOptions& options) {
+  // SQLite opens an empty name as a private temporary database, which would lose every write.
+  if (path.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "the database path is empty; pass --db FILE, such as --db relaygw.db");
+  }
   std::error_code ignored;
   if (!options.create && !std::filesystem::exists(path, ignored)) {
     return Status(StatusCode::NotFound, "database '" + path +

@@ -150,6 +150,15 @@ TEST_CASE("sqlite store open needs existing file", "[billing][store]") {
   CHECK_FALSE(std::filesystem::exists(dir.file("missing.db")));
 }
 
+TEST_CASE("sqlite store rejects empty path", "[billing][store]") {
+  SqliteOptions options;
+  options.create = true;
+  auto opened = SqliteStore::open("", options);
+  REQUIRE_FALSE(opened);
+  CHECK(opened.status().code() == StatusCode::InvalidArgument);
+  CHECK(opened.status().message().find("--db") != std::string::npos);
+}
+
 TEST_CASE("idempotency key takes effect once", "[billing][store]") {
   TempDir dir;
   auto store = create(dir.file("idem.db"));
