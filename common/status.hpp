@@ -42,7 +42,7 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-// Result<T> holds either a value or a failed Status.
+// Result<T> contains either a value or a failed Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:

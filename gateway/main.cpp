@@ -1,5 +1,5 @@
 // relaygw: accessibility relay billing gateway. Subcommands are registered per area in
-// gateway/commands.hpp; exceptions end here with a non-zero exit status.
+// gateway/commands.hpp, and an exception that reaches main ends the program with exit status 1.
 #include <exception>
 #include <iostream>
 #include <string>
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&log_level] {
     if (!relaygw::gateway::init_logging(log_level)) {
       throw CLI::ValidationError("--log-level",
-                                 "unknown level '" + log_level +
+                                 "invalid level '" + log_level +
                                      "'; use trace, debug, info, warn, err, critical or off");
     }
   });
