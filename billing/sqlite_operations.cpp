@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
+#include "billing/detail/sqlite_transaction.hpp"
 #include "billing/sqlite_store.hpp"
 
 namespace relaygw::billing {
@@ -129,36 +130,6 @@ nlohmann::json credit_json(const CreditRecord& credit) {
 
 }  // namespace
 
-// BEGIN IMMEDIATE for the whole read-check-append sequence; rolls back unless committed.
-class SqliteStore::WriteScope {
- public:
-  explicit WriteScope(SqliteStore& store) : store_(store) {}
-  ~WriteScope() {
-    if (open_) {
-      (void)store_.exec("ROLLBACK");
-    }
-    store_.chain_head_.reset();
-  }
-  WriteScope(const WriteScope&) = delete;
-  WriteScope& operator=(const WriteScope&) = delete;
-  Status begin() {
-    store_.chain_head_.reset();
-    Status status = store_.exec("BEGIN IMMEDIATE");
-    open_ = status.is_ok();
-    return status;
-  }
-  Status commit() {
-    Status status = store_.exec("COMMIT");
-    if (status) {
-      open_ = false;
-    }
-    return status;
-  }
-
- private:
-  SqliteStore& store_;
-  bool open_ = false;
-};
 
 // ---- Journal ----
 
@@ -517,7 +488,7 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
 Result<CreditRecord> SqliteStore::request_credit(const CreditRequest& request,
                                                  const IdempotencyKey& key,
                                                  const WriteContext& context) {
-  WriteScope scope(*this);
+  Transaction scope(*this);
   Status status = scope.begin();
   if (!status) {
     return status;
@@ -550,7 +521,7 @@ Result<CreditRecord> SqliteStore::request_credit(const CreditRequest& request,
 Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bool approve,
                                                 const std::string& note,
                                                 const WriteContext& context) {
-  WriteScope scope(*this);
+  Transaction scope(*this);
   Status status = scope.begin();
   if (!status) {
     return status;
@@ -744,7 +715,7 @@ Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
     return Status(StatusCode::InvalidArgument,
                   "due days " + std::to_string(request.due_days) + " is invalid; give at least 1");
   }
-  WriteScope scope(*this);
+  Transaction scope(*this);
   Status status = scope.begin();
   if (!status) {
     return status;
@@ -825,7 +796,7 @@ Result<Dispute> SqliteStore::append_dispute_step(const std::string& dispute_id,
                                                  DisputeAction action, const std::string& note,
                                                  const std::optional<CreditRequest>& adjustment,
                                                  const WriteContext& context) {
-  WriteScope scope(*this);
+  Transaction scope(*this);
   Status status = scope.begin();
   if (!status) {
     return status;

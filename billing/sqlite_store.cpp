@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
+#include "billing/detail/sqlite_transaction.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
 
@@ -152,38 +153,6 @@ class SqliteStore::ScopedStatement {
   Statement* statement_;
 };
 
-// BEGIN IMMEDIATE takes the write lock up front, so a read-check-append sequence cannot
-// interleave with another connection's. Rolls back unless commit() succeeded.
-class SqliteStore::Transaction {
- public:
-  explicit Transaction(SqliteStore& store) : store_(store) {}
-  ~Transaction() {
-    if (open_) {
-      (void)store_.exec("ROLLBACK");
-    }
-    store_.chain_head_.reset();
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
-  Status begin() {
-    store_.chain_head_.reset();
-    Status status = store_.exec("BEGIN IMMEDIATE");
-    open_ = status.is_ok();
-    return status;
-  }
-  Status commit() {
-    Status status = store_.exec("COMMIT");
-    if (status) {
-      open_ = false;
-    }
-    return status;
-  }
-
- private:
-  SqliteStore& store_;
-  bool open_ = false;
-};
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                                        const SqliteOptions& options) {

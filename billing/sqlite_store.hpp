@@ -124,7 +124,6 @@ class SqliteStore final : public Store {
   class Statement;
   class ScopedStatement;
   class Transaction;
-  class WriteScope;
 
   explicit SqliteStore(sqlite3* db);
 
