@@ -43,6 +43,7 @@
 #include "tty/audio_file.hpp"
 #include "tty/baudot.hpp"
 #include "tty/fsk_demodulator.hpp"
+#include "tty/text_score.hpp"
 #include "tty/tty_receiver.hpp"
 
 extern char** environ;
@@ -263,40 +264,10 @@ struct PeerProgram {
 // ---------------------------------------------------------------------------------------------
 // Scoring
 
-std::string normalise(const std::string& text) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\r' || c == '\n' || std::isspace(byte)) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) {
-      out.push_back(' ');
-      pending_space = false;
-    }
-    out.push_back(static_cast<char>(std::toupper(byte)));
-  }
-  return out;
-}
+std::string normalise(const std::string& text) { return relaygw::tty::normalize_for_scoring(text); }
 
-// Levenshtein distance with two rows, O(|a| * |b|) time and O(|b|) memory.
 std::size_t levenshtein(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> previous(b.size() + 1);
-  std::vector<std::size_t> current(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    previous[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    current[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
-    }
-    std::swap(previous, current);
-  }
-  return previous[b.size()];
+  return relaygw::tty::edit_distance(a, b);
 }
 
 struct ErrorCount {

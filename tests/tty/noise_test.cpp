@@ -26,6 +26,7 @@
 #include <catch2/catch.hpp>
 
 #include "tty/audio_file.hpp"
+#include "tty/text_score.hpp"
 #include "tty/tty_receiver.hpp"
 
 namespace {
@@ -43,40 +44,10 @@ const std::vector<std::string> kCleanFiles = {
     "clean__d01", "clean__d02",     "py45__d04",      "py45__d05",      "py50__d05",
     "py50__d06",  "spandsp45__d01", "spandsp45__d02", "spandsp50__d03", "spandsp50__d04"};
 
-std::string normalise(const std::string& text) {
-  std::string out;
-  bool pending_space = false;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isspace(byte) != 0) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) {
-      out.push_back(' ');
-      pending_space = false;
-    }
-    out.push_back(static_cast<char>(std::toupper(byte)));
-  }
-  return out;
-}
+std::string normalise(const std::string& text) { return relaygw::tty::normalize_for_scoring(text); }
 
 std::size_t levenshtein(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      const std::size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
+  return relaygw::tty::edit_distance(a, b);
 }
 
 std::string read_text(const fs::path& path) {
