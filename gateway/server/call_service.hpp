@@ -1,0 +1,84 @@
+// CallService: where every adapter's session and call events enter billing. It maps relay
+// events to billing requests (the relay service becomes the access tag), quotes, authorizes,
+// records events and posts completed calls, answers a retried message with its first reply,
+// and passes emergency sessions to the EmergencyDispatcher before any billing work.
+//
+// When the database or rate deck is unavailable, normal calls are refused with
+// "rating-unavailable" or answered with an "unavailable" error, and emergency calls still go
+// ahead; their records are kept by the dispatcher until storage is back.
+//
+// Thread rules: every method is safe from any thread; billing writes are serialized inside.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/status.hpp"
+#include "gateway/server/config.hpp"
+#include "gateway/server/session_registry.hpp"
+#include "relay-adapters/events.hpp"
+
+namespace relaygw::gateway::server {
+
+class EmergencyDispatcher;
+
+// The message was accepted: `of` is its wire type ("call.connect"), `id` its session or call.
+struct Ack {
+  std::string of;
+  std::string id;
+};
+
+using Reply = std::variant<relay::Quote, relay::AuthorizationResult, relay::ErrorReply, Ack>;
+
+// What an authorized call needs next, for adapters that run the call themselves (TTY lines).
+struct CallProgress {
+  bool authorized = false;
+  bool acceptance_required = false;  // collect and third-number: announce and take acceptance
+  bool emergency = false;
+  std::string billed_number;
+};
+
+class CallService {
+ public:
+  // Keeps the references, which must outlive the service.
+  CallService(const BillingConfig& config, SessionRegistry& sessions,
+              EmergencyDispatcher& emergency);
+  ~CallService();
+  CallService(const CallService&) = delete;
+  CallService& operator=(const CallService&) = delete;
+
+  // Opens the database and loads the number plan, rate deck and credit policy. A failure is
+  // logged and returned, and the service keeps running in emergency-only mode; call
+  // retry_storage() to try again.
+  Status start();
+  Status retry_storage();
+  bool storage_available() const;
+
+  // Handles one inbound event from an adapter and returns the replies to send back, in order:
+  // a call request gets a quote and then an authorization (or only an authorization for an
+  // emergency call); other messages get an ack or an error. `ref` is echoed in every reply
+  // that has one. A message whose idempotency key was seen before gets the first replies again
+  // and changes nothing.
+  std::vector<Reply> handle(const relay::InboundEvent& event, const std::string& ref,
+                            relay::Instant now);
+
+  // Prices a call without authorizing or recording anything, for a TTY menu's quote step.
+  Result<relay::Quote> quote(const relay::CallRequested& request, relay::Instant now);
+
+  // After handle() authorized a call request: what the adapter must do next.
+  std::optional<CallProgress> progress(const std::string& call_id) const;
+
+  // An adapter connection ended: every open call of `session_id` is disconnected at `now`
+  // and posted, and the session is closed. Emergency sessions stay with the dispatcher, which
+  // redials the PSAP leg if it dropped.
+  void connection_lost(const std::string& session_id, relay::Instant now);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace relaygw::gateway::server
