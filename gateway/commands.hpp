@@ -32,4 +32,7 @@ void add_audit_command(CLI::App& app);
 void add_credit_command(CLI::App& app);
 void add_dispute_command(CLI::App& app);
 
+// relaygw replay: a bundled day of relay calls driven against a running gateway
+void add_replay_command(CLI::App& app);
+
 }  // namespace relaygw::gateway

@@ -1,0 +1,181 @@
+#include "gateway/replay/replay.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "gateway/logging.hpp"
+#include "gateway/replay/staff_client.hpp"
+#include "gateway/replay/steps.hpp"
+
+namespace relaygw::gateway::replay {
+namespace {
+
+// Checks what each enabled part needs before any call is placed.
+Status check_options(const Day& day, const ReplayOptions& options) {
+  if (options.provider_port != 0) {
+    for (const std::string& provider : day.providers()) {
+      for (const std::string& name :
+           {std::string("ca.pem"), provider + ".pem", provider + "-key.pem"}) {
+        const std::filesystem::path path = std::filesystem::path(options.certs_dir) / name;
+        if (!std::filesystem::exists(path)) {
+          return Status(StatusCode::NotFound, "certificate file " + path.string() +
+                                                  " not found; run relaygw certs "
+                                                  "generate --out " +
+                                                  options.certs_dir + " --provider " + provider);
+        }
+      }
+    }
+  }
+  if (!options.database.empty() && !std::filesystem::exists(options.database)) {
+    return Status(StatusCode::NotFound,
+                  "database " + options.database + " not found; create it with relaygw db init");
+  }
+  return Status::ok();
+}
+
+void fetch_admin_figures(ReplayContext& context) {
+  const ReplayOptions& options = context.options;
+  if (options.admin_port == 0) {
+    return;
+  }
+  auto queues = admin_get(options.admin_address, options.admin_port, options.admin_token, "/queues",
+                          options.timeout);
+  if (!queues.is_ok()) {
+    context.problem("admin API: " + queues.status().message());
+    return;
+  }
+  context.summary.admin_queues = std::move(queues.value());
+}
+
+// Finds the emergency dispatch latencies in the admin API's /queues answer: the first array
+// of numbers under a key that names latencies.
+const nlohmann::json* find_latencies(const nlohmann::json& node) {
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if (key.find("latenc") != std::string::npos && value.is_array()) {
+        return &value;
+      }
+      if (const nlohmann::json* found = find_latencies(value)) {
+        return found;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<ReplaySummary> run_day(const Day& day, const ReplayOptions& options) {
+  Status checked = check_options(day, options);
+  if (!checked.is_ok()) {
+    return checked;
+  }
+  ReplaySummary summary;
+  ReplayContext context{day, options, summary, {}, 0};
+  logger("gateway")->info("replay start day={} date={}", day.source_file, day.date);
+
+  if (!options.database.empty()) {
+    Status cards = add_cards(context);
+    if (!cards.is_ok()) {
+      return cards;
+    }
+  }
+  if (options.provider_port != 0) {
+    auto first = context.link(day.providers().front());
+    if (!first.is_ok()) {
+      return first.status();
+    }
+    run_provider_calls(context);
+  }
+  if (options.tty_port != 0) {
+    run_tty_calls(context);
+  }
+  run_emergencies_under_load(context);
+  for (auto& [name, link] : context.links) {
+    link->close();
+  }
+  if (!options.database.empty()) {
+    run_staff_steps(context);
+  }
+  fetch_admin_figures(context);
+  logger("gateway")->info("replay stop calls={} problems={}", summary.calls.size(),
+                          summary.problems.size());
+  return summary;
+}
+
+nlohmann::json summary_json(const ReplaySummary& summary) {
+  nlohmann::json calls = nlohmann::json::array();
+  for (const CallOutcome& call : summary.calls) {
+    calls.push_back({{"id", call.id},
+                     {"kind", call.kind},
+                     {"service", call.service},
+                     {"billing", call.billing},
+                     {"expected", call.expected},
+                     {"result", call.result},
+                     {"reason", call.reason},
+                     {"quote_total", call.quote_total}});
+  }
+  nlohmann::json emergencies = nlohmann::json::array();
+  for (const EmergencyOutcome& emergency : summary.emergencies) {
+    emergencies.push_back({{"id", emergency.id},
+                           {"kind", emergency.kind},
+                           {"authorized", emergency.authorized},
+                           {"reply_ms", emergency.reply_ms}});
+  }
+  return {{"calls", calls},
+          {"emergencies", emergencies},
+          {"load_sessions_opened", summary.load_sessions_opened},
+          {"credits_posted", summary.credits_posted},
+          {"disputes_resolved", summary.disputes_resolved},
+          {"admin_queues", summary.admin_queues},
+          {"problems", summary.problems}};
+}
+
+void print_summary(const ReplaySummary& summary, std::ostream& out) {
+  std::map<std::string, std::pair<int, int>> by_kind;  // accepted, refused
+  for (const CallOutcome& call : summary.calls) {
+    auto& counts = by_kind[call.kind + " " + call.service];
+    (call.result == "accepted" ? counts.first : counts.second)++;
+  }
+  out << "Replayed calls (authorized / refused) by adapter and relay service:\n";
+  for (const auto& [kind, counts] : by_kind) {
+    out << fmt::format("  {:<28} {:>3} / {:<3}\n", kind, counts.first, counts.second);
+  }
+  out << fmt::format("Normal sessions open during the emergency calls: {}\n",
+                     summary.load_sessions_opened);
+  for (const EmergencyOutcome& emergency : summary.emergencies) {
+    out << fmt::format("  emergency {:<26} {:<17} {}  gateway reply {:.1f} ms\n", emergency.id,
+                       emergency.kind, emergency.authorized ? "dispatched" : "NOT AUTHORIZED",
+                       emergency.reply_ms);
+  }
+  if (const nlohmann::json* latencies = find_latencies(summary.admin_queues)) {
+    std::vector<double> values;
+    for (const nlohmann::json& value : *latencies) {
+      if (value.is_number()) {
+        values.push_back(value.get<double>());
+      }
+    }
+    std::sort(values.begin(), values.end());
+    if (!values.empty()) {
+      out << fmt::format(
+          "PSAP dispatch latency (gateway figures, {} dispatches): median {:.2f} ms, max {:.2f} "
+          "ms\n",
+          values.size(), values[values.size() / 2], values.back());
+    }
+  }
+  out << fmt::format("Credits applied: {}   disputes resolved: {}\n", summary.credits_posted,
+                     summary.disputes_resolved);
+  if (summary.problems.empty()) {
+    out << "Every call ended as the day expects.\n";
+    return;
+  }
+  out << summary.problems.size() << " problem(s):\n";
+  for (const std::string& problem : summary.problems) {
+    out << "  " << problem << "\n";
+  }
+}
+
+}  // namespace relaygw::gateway::replay

@@ -1,0 +1,55 @@
+// The parts of a replay, shared by replay.cpp and the files that run each part.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/replay/day.hpp"
+#include "gateway/replay/provider_client.hpp"
+#include "gateway/replay/replay.hpp"
+#include "gateway/replay/tty_client.hpp"
+
+namespace relaygw::gateway::replay {
+
+struct ReplayContext {
+  const Day& day;
+  const ReplayOptions& options;
+  ReplaySummary& summary;
+  // One open link per provider, made on first use.
+  std::map<std::string, std::unique_ptr<ProviderClient>> links;
+  int next_message = 0;
+
+  // Returns the provider's open link, connecting it first if needed.
+  Result<ProviderClient*> link(const std::string& provider);
+  // Opens a new link for `provider` that the caller owns.
+  Result<std::unique_ptr<ProviderClient>> open_link(const std::string& provider);
+  // A message id unique within this replay, for replies to name in `ref`.
+  std::string message_id();
+  void problem(const std::string& text) { summary.problems.push_back(text); }
+};
+
+// The billing call id the gateway gives a provider's call: the provider id, a colon and the
+// provider's call id, so two providers' calls never share an id.
+std::string billing_call_id(const std::string& provider, const std::string& call);
+
+// Runs `command` of the relaygw binary against the database with the replay's actor, and
+// returns its JSON output or a problem naming the command.
+Result<nlohmann::json> run_staff_command(ReplayContext& context, std::vector<std::string> command,
+                                         const std::string& input = {});
+
+Status add_cards(ReplayContext& context);
+void run_provider_calls(ReplayContext& context);
+void run_tty_calls(ReplayContext& context);
+void run_staff_steps(ReplayContext& context);
+void run_emergencies_under_load(ReplayContext& context);
+
+// Drives one TTY line through `answers`: waits for each prompt, then sends the answer's audio.
+// Records the prompts in `prompts`; returns the first failure.
+Status answer_prompts(TtyLineClient& line, const std::vector<TtyAnswer>& answers,
+                      const std::string& audio_dir, std::chrono::milliseconds timeout,
+                      std::vector<std::string>& prompts);
+
+}  // namespace relaygw::gateway::replay

@@ -1,0 +1,167 @@
+// relaygw replay: drives a bundled day of a relay center against a running gateway over
+// loopback and prints what happened.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "gateway/commands.hpp"
+#include "gateway/db_support.hpp"
+#include "gateway/replay/day.hpp"
+#include "gateway/replay/replay.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+struct ReplayCommandOptions {
+  std::string day_file;
+  std::string provider;
+  std::string tty;
+  std::string admin;
+  std::string admin_token_file;
+  std::string certs_dir;
+  std::string database;
+  std::string relaygw = "/proc/self/exe";
+  int timeout_ms = 30000;
+  bool json = false;
+  bool list_audio = false;
+};
+
+// Splits "ADDRESS:PORT" (an IPv4 literal); fails the command naming the option.
+void parse_endpoint(const std::string& text, const std::string& option, std::string& address,
+                    std::uint16_t& port) {
+  const std::size_t colon = text.rfind(':');
+  int value = -1;
+  if (colon != std::string::npos) {
+    try {
+      value = std::stoi(text.substr(colon + 1));
+    } catch (const std::exception&) {
+      value = -1;
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || value < 1 || value > 65535) {
+    fail_command("replay",
+                 option + " \"" + text + "\" is not ADDRESS:PORT; use for example 127.0.0.1:7443");
+  }
+  address = text.substr(0, colon);
+  port = static_cast<std::uint16_t>(value);
+}
+
+std::string read_token(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty()) {
+    fail_command("replay", "cannot read a token from the first line of " + path +
+                               "; pass the admin token file of the running gateway");
+  }
+  return token;
+}
+
+// Prints each recorded answer as "AUDIO<TAB>TEXT", once per file, for scripts/make-day-audio.
+void list_audio(const replay::Day& day) {
+  std::set<std::string> seen;
+  auto print = [&](const replay::TtyAnswer& answer) {
+    if (seen.insert(answer.audio).second) {
+      std::cout << answer.audio << "\t" << answer.text << "\n";
+    }
+  };
+  for (const replay::TtyCall& call : day.tty_calls) {
+    for (const replay::TtyAnswer& answer : call.answers) {
+      print(answer);
+    }
+    for (const replay::TtyAnswer& answer : call.called_answers) {
+      print(answer);
+    }
+  }
+  for (const replay::EmergencyCall& call : day.emergencies) {
+    for (const replay::TtyAnswer& answer : call.answers) {
+      print(answer);
+    }
+  }
+  print(replay::TtyAnswer{"SK SK", "tty-hangup.wav"});
+}
+
+void run_replay(const ReplayCommandOptions& command) {
+  auto day = replay::load_day(command.day_file);
+  if (!day.is_ok()) {
+    fail_command("replay", day.status().message());
+  }
+  if (command.list_audio) {
+    list_audio(*day);
+    return;
+  }
+  replay::ReplayOptions options;
+  if (!command.provider.empty()) {
+    parse_endpoint(command.provider, "--provider", options.provider_address, options.provider_port);
+    if (command.certs_dir.empty()) {
+      fail_command("replay", "--provider needs --certs DIR with the providers' certificates");
+    }
+  }
+  if (!command.tty.empty()) {
+    parse_endpoint(command.tty, "--tty", options.tty_address, options.tty_port);
+  }
+  if (!command.admin.empty()) {
+    parse_endpoint(command.admin, "--admin", options.admin_address, options.admin_port);
+    if (command.admin_token_file.empty()) {
+      fail_command("replay", "--admin needs --admin-token-file FILE");
+    }
+    options.admin_token = read_token(command.admin_token_file);
+  }
+  options.certs_dir = command.certs_dir;
+  options.database = command.database;
+  options.relaygw = command.relaygw;
+  options.timeout = std::chrono::milliseconds(command.timeout_ms);
+
+  // A staff command that exits before reading its standard input must not kill the replay.
+  std::signal(SIGPIPE, SIG_IGN);
+  auto summary = replay::run_day(*day, options);
+  if (!summary.is_ok()) {
+    fail_command("replay", summary.status().message());
+  }
+  if (command.json) {
+    std::cout << replay::summary_json(*summary).dump(2) << "\n";
+  } else {
+    replay::print_summary(*summary, std::cout);
+  }
+  if (!summary->problems.empty()) {
+    throw CLI::RuntimeError(1);
+  }
+}
+
+}  // namespace
+
+void add_replay_command(CLI::App& app) {
+  auto options = std::make_shared<ReplayCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "replay", "Drive a bundled day of relay calls against a running gateway on loopback");
+  command->add_option("--day", options->day_file, "Day file, such as data/day/day.toml")
+      ->required();
+  command->add_option("--provider", options->provider,
+                      "Relay provider TLS listener, ADDRESS:PORT (omit to skip provider calls)");
+  command->add_option("--tty", options->tty,
+                      "TTY line listener, ADDRESS:PORT (omit to skip TTY line calls)");
+  command->add_option("--admin", options->admin,
+                      "Admin API, ADDRESS:PORT, for the emergency dispatch figures");
+  command->add_option("--admin-token-file", options->admin_token_file,
+                      "File whose first line is the admin API token");
+  command->add_option("--certs", options->certs_dir,
+                      "Folder with ca.pem and each provider's PROVIDER.pem and PROVIDER-key.pem");
+  command->add_option("--db", options->database,
+                      "Billing database for the staff steps: cards, credits and the dispute "
+                      "(omit to skip them)");
+  command->add_option("--relaygw", options->relaygw,
+                      "relaygw binary that runs the staff commands (default: this program)");
+  command
+      ->add_option("--timeout-ms", options->timeout_ms,
+                   "How long to wait for each reply or prompt, in milliseconds")
+      ->capture_default_str();
+  command->add_flag("--json", options->json, "Print the summary as JSON");
+  command->add_flag("--list-audio", options->list_audio,
+                    "Print each TTY answer's audio file and text, and exit");
+  command->callback([options] { run_replay(*options); });
+}
+
+}  // namespace relaygw::gateway
