@@ -1,0 +1,24 @@
+// The gateway clock: the instant every listener stamps on calls it times itself (TTY line
+// calls, provider call requests, emergency receipt).
+//
+// By default it is the system clock. A replay of a bundled day sets a start instant with
+// start_clock_at(), which the `clock_start` configuration key calls. From then on clock_now()
+// returns that instant plus the real time elapsed since the call. A replayed day is then
+// stamped on the same date every run and bills the same. Differences between two clock_now()
+// values are real durations either way.
+//
+// Thread rules: safe from any thread. start_clock_at() is meant for start-up, before the
+// listeners run; a later call moves every following stamp at once.
+#pragma once
+
+#include "relay-adapters/events.hpp"
+
+namespace relaygw::gateway::server {
+
+// Starts the gateway clock at `start`, running at real speed from this call on.
+void start_clock_at(relay::Instant start);
+
+// The gateway clock's current instant, UTC, in milliseconds.
+relay::Instant clock_now();
+
+}  // namespace relaygw::gateway::server
