@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <string_view>
 
@@ -112,12 +113,117 @@ bool looks_numeric(std::string_view text) {
   return group_fits();
 }
 
+// TTY abbreviations without a vowel, which plausibility_score would otherwise count as
+// unlikely letter words.
+constexpr std::string_view kVowellessWords =
+    "GA SK SKSK GA OR PLS PLZ MSG THX NBR MR MRS DR ST HR HRS TX ";
+
+bool is_vowelless_word(std::string_view word) {
+  for (std::size_t pos = kVowellessWords.find(word); pos != std::string_view::npos;
+       pos = kVowellessWords.find(word, pos + 1)) {
+    const std::size_t end = pos + word.size();
+    if ((pos == 0 || kVowellessWords[pos - 1] == ' ') && kVowellessWords[end] == ' ') {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_letter(char c) { return c >= 'A' && c <= 'Z'; }
+
+bool is_vowel(char c) { return std::string_view("AEIOUY").find(c) != std::string_view::npos; }
+
+// True when `word` (letters only) breaks a spelling rule of English that holds for almost every
+// word, abbreviation and name: Q is followed by U, and no more than three consonants are in a
+// row. Misread shifts turn figures into letter strings such as RIWQE (48213) or TTT (555).
+bool breaks_spelling(std::string_view word) {
+  std::size_t consonants = 0;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    if (word[i] == 'Q' && (i + 1 >= word.size() || word[i + 1] != 'U') && word.size() > 1) {
+      return true;
+    }
+    consonants = is_vowel(word[i]) ? 0 : consonants + 1;
+    if (consonants > 3) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Scores one word (no whitespace) for plausibility_score.
+int word_score(std::string_view word) {
+  const std::string_view whole = word;
+  // One opening and one closing mark may surround a word or a number.
+  if (!word.empty() && std::string_view("($#\"'").find(word.front()) != std::string_view::npos) {
+    word.remove_prefix(1);
+  }
+  if (!word.empty() && std::string_view(".,)?!:;\"'").find(word.back()) != std::string_view::npos) {
+    word.remove_suffix(1);
+  }
+  if (word.empty()) {
+    return 0;
+  }
+  std::size_t letters = 0;
+  std::size_t digits = 0;
+  std::size_t number_marks = 0;  // - . , : / between digit groups
+  std::size_t word_marks = 0;    // ' and - inside a word, as in DON'T or X-RAY
+  for (const char c : word) {
+    if (is_letter(c)) {
+      ++letters;
+    } else if (is_digit(c)) {
+      ++digits;
+    } else if (std::string_view("-.,:/").find(c) != std::string_view::npos) {
+      ++number_marks;
+      word_marks += c == '-' ? 1 : 0;
+    } else if (c == '\'') {
+      ++word_marks;
+    } else {
+      return -2;  // a bell, quote, semicolon, ! & # ( ) ? inside a word
+    }
+  }
+  if (letters > 0 && digits > 0) {
+    return -2;
+  }
+  // A one-character word is weak evidence either way: many codes read as a plausible single
+  // letter or digit.
+  if (word.size() == 1) {
+    return 1;
+  }
+  if (digits > 0) {
+    return looks_numeric(whole) || looks_numeric(word) ? 3 : 0;
+  }
+  if (number_marks > word_marks) {
+    return -2;  // a letter word with . , : or / inside
+  }
+  if (is_known_word(word) || is_vowelless_word(word)) {
+    return 3;
+  }
+  if (breaks_spelling(word) || !std::any_of(word.begin(), word.end(), is_vowel)) {
+    return 0;
+  }
+  return word.size() >= 3 ? 3 : 2;
+}
+
 bool is_printable_code(std::uint8_t code) {
   return code != kCodeNull && code != kCodeLineFeed && code != kCodeSpace &&
          code != kCodeCarriageReturn && code != kCodeFigures && code != kCodeLetters;
 }
 
 }  // namespace
+
+int plausibility_score(std::string_view text) {
+  int score = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find_first_of(" \r\n", start);
+    const std::size_t stop = end == std::string_view::npos ? text.size() : end;
+    if (stop > start) {
+      score += word_score(text.substr(start, stop - start));
+    }
+    start = stop + 1;
+  }
+  return score;
+}
 
 char baudot_char(std::uint8_t code, ShiftState state) {
   if (code > 31) {
@@ -130,10 +236,72 @@ char baudot_char(std::uint8_t code, ShiftState state) {
 // Decoder
 
 BaudotDecoder::BaudotDecoder(ShiftConvention convention) : convention_(convention) {
-  pending_.reserve(kMaxPendingCodes);
+  trial_.reserve(2 * kMaxPendingCodes + 2);
 }
 
 void BaudotDecoder::push(std::uint8_t code, double time_s, std::vector<TimedChar>& out) {
+  if (doubt_.active) {
+    resolve_doubt(out);
+  }
+  push_code(state_, code, time_s, out);
+}
+
+namespace {
+
+// Returns the code that `code` would be if its least certain bit was misread, when that changes
+// a shift code into another code or another code into a shift code; else `code` itself.
+std::uint8_t doubtful_alternative(std::uint8_t code, const std::array<float, 5>& confidence,
+                                  float doubtful) {
+  if (code == kCodeFigures || code == kCodeLetters) {
+    const auto weakest = static_cast<std::size_t>(
+        std::min_element(confidence.begin(), confidence.end()) - confidence.begin());
+    return confidence[weakest] < doubtful ? static_cast<std::uint8_t>(code ^ (1u << weakest))
+                                          : code;
+  }
+  for (const std::uint8_t shift : {kCodeFigures, kCodeLetters}) {
+    const auto differing = static_cast<unsigned>(code ^ shift);
+    if (std::popcount(differing) == 1 &&
+        confidence[static_cast<std::size_t>(std::countr_zero(differing))] < doubtful) {
+      return shift;
+    }
+  }
+  return code;
+}
+
+// Codes that continue a word held after a doubtful code; any other code ends it.
+bool continues_word(std::uint8_t code) {
+  return code <= 31 && code != kCodeSpace && code != kCodeCarriageReturn && code != kCodeLineFeed &&
+         code != kCodeFigures && code != kCodeLetters;
+}
+
+}  // namespace
+
+void BaudotDecoder::push(std::uint8_t code, const std::array<float, 5>& bit_confidence,
+                         double time_s, std::vector<TimedChar>& out) {
+  if (doubt_.active) {
+    if (continues_word(code) && doubt_.word_count < kMaxPendingCodes) {
+      doubt_.word[doubt_.word_count++] = {code, time_s};
+      return;
+    }
+    resolve_doubt(out);
+  }
+  if (code > 31) {
+    return;
+  }
+  const std::uint8_t alternative = doubtful_alternative(code, bit_confidence, kDoubtfulBit);
+  if (alternative != code) {
+    doubt_.active = true;
+    doubt_.received = code;
+    doubt_.alternative = alternative;
+    doubt_.time_s = time_s;
+    doubt_.word_count = 0;
+    return;
+  }
+  push_code(state_, code, time_s, out);
+}
+
+void BaudotDecoder::push_code(State& s, std::uint8_t code, double time_s,
+                              std::vector<TimedChar>& out) const {
   if (code > 31 || code == kCodeNull) {
     return;
   }
@@ -144,82 +312,88 @@ void BaudotDecoder::push(std::uint8_t code, double time_s, std::vector<TimedChar
       // A shift right after a space received in figures shows the sender's convention: only
       // a sender that assumes the receiver unshifted on the space re-sends FIGS there, and
       // only a sender that assumes figures continue needs LTRS there.
-      if (after_space_in_figures_) {
-        learned_ =
+      if (s.after_space_in_figures) {
+        s.learned =
             code == kCodeFigures ? ShiftConvention::UnshiftOnSpace : ShiftConvention::ExplicitOnly;
       }
-      resolve_pending(out);
-      state_ = code == kCodeFigures ? ShiftState::Figures : ShiftState::Letters;
-      after_space_in_figures_ = false;
+      resolve_pending(s, out);
+      s.shift = code == kCodeFigures ? ShiftState::Figures : ShiftState::Letters;
+      s.after_space_in_figures = false;
       return;
     }
     case kCodeSpace:
-      resolve_pending(out);
-      emit(code, state_, time_s, out);
+      resolve_pending(s, out);
+      emit(code, s.shift, time_s, out);
       if (convention_ == ShiftConvention::UnshiftOnSpace) {
-        state_ = ShiftState::Letters;
-      } else if (convention_ == ShiftConvention::Auto && state_ == ShiftState::Figures) {
-        after_space_in_figures_ = true;
+        s.shift = ShiftState::Letters;
+      } else if (convention_ == ShiftConvention::Auto && s.shift == ShiftState::Figures) {
+        s.after_space_in_figures = true;
       }
       return;
     case kCodeCarriageReturn:
     case kCodeLineFeed:
       // CR and LF end a held word but keep the after-space state, because neither sender
       // convention handled here shifts on them.
-      resolve_pending(out);
-      emit(code, state_, time_s, out);
+      resolve_pending(s, out);
+      emit(code, s.shift, time_s, out);
       return;
     default:
       break;
   }
 
-  if (!pending_.empty()) {
-    pending_.push_back({code, time_s});
-    if (pending_.size() >= kMaxPendingCodes) {
-      resolve_pending(out);
+  if (s.pending_count > 0) {
+    s.pending[s.pending_count++] = {code, time_s};
+    if (s.pending_count >= kMaxPendingCodes) {
+      resolve_pending(s, out);
     }
     return;
   }
-  if (after_space_in_figures_) {
-    after_space_in_figures_ = false;
-    switch (learned_) {
+  if (s.after_space_in_figures) {
+    s.after_space_in_figures = false;
+    switch (s.learned) {
       case ShiftConvention::UnshiftOnSpace:
-        state_ = ShiftState::Letters;
+        s.shift = ShiftState::Letters;
         break;
       case ShiftConvention::ExplicitOnly:
         break;
       case ShiftConvention::Auto:
-        pending_.push_back({code, time_s});
+        s.pending[s.pending_count++] = {code, time_s};
         return;
     }
   }
-  emit(code, state_, time_s, out);
+  emit(code, s.shift, time_s, out);
 }
 
-void BaudotDecoder::flush(std::vector<TimedChar>& out) { resolve_pending(out); }
+void BaudotDecoder::flush(std::vector<TimedChar>& out) {
+  if (doubt_.active) {
+    resolve_doubt(out);
+  }
+  resolve_pending(state_, out);
+}
 
 void BaudotDecoder::reset() {
-  state_ = ShiftState::Letters;
-  after_space_in_figures_ = false;
-  pending_.clear();
+  state_.shift = ShiftState::Letters;
+  state_.after_space_in_figures = false;
+  state_.pending_count = 0;
+  doubt_.active = false;
 }
 
-void BaudotDecoder::emit(std::uint8_t code, ShiftState state, double time_s,
+void BaudotDecoder::emit(std::uint8_t code, ShiftState shift, double time_s,
                          std::vector<TimedChar>& out) {
-  const char c = baudot_char(code, state);
+  const char c = baudot_char(code, shift);
   if (c != '\0') {
     out.push_back({c, time_s});
   }
 }
 
-ShiftState BaudotDecoder::choose_pending_shift() const {
+ShiftState BaudotDecoder::choose_pending_shift(const State& s) {
   // Fixed buffers keep push() free of allocations.
   std::array<char, kMaxPendingCodes> letters{};
   std::array<char, kMaxPendingCodes> figures{};
-  const std::size_t count = std::min(pending_.size(), kMaxPendingCodes);
+  const std::size_t count = std::min(s.pending_count, kMaxPendingCodes);
   for (std::size_t i = 0; i < count; ++i) {
-    letters[i] = baudot_char(pending_[i].code, ShiftState::Letters);
-    figures[i] = baudot_char(pending_[i].code, ShiftState::Figures);
+    letters[i] = baudot_char(s.pending[i].code, ShiftState::Letters);
+    figures[i] = baudot_char(s.pending[i].code, ShiftState::Figures);
   }
   if (is_known_word(std::string_view(letters.data(), count))) {
     return ShiftState::Letters;
@@ -230,15 +404,53 @@ ShiftState BaudotDecoder::choose_pending_shift() const {
   return ShiftState::Letters;
 }
 
-void BaudotDecoder::resolve_pending(std::vector<TimedChar>& out) {
-  if (pending_.empty()) {
+void BaudotDecoder::resolve_pending(State& s, std::vector<TimedChar>& out) {
+  if (s.pending_count == 0) {
     return;
   }
-  state_ = choose_pending_shift();
-  for (const Pending& p : pending_) {
-    emit(p.code, state_, p.time_s, out);
+  s.shift = choose_pending_shift(s);
+  for (std::size_t i = 0; i < s.pending_count; ++i) {
+    emit(s.pending[i].code, s.shift, s.pending[i].time_s, out);
   }
-  pending_.clear();
+  s.pending_count = 0;
+}
+
+// Feeds the doubtful code, read as `first`, and the rest of its word to `s`.
+void BaudotDecoder::replay_doubt(State& s, std::uint8_t first, std::vector<TimedChar>& out) const {
+  push_code(s, first, doubt_.time_s, out);
+  for (std::size_t i = 0; i < doubt_.word_count; ++i) {
+    push_code(s, doubt_.word[i].code, doubt_.word[i].time_s, out);
+  }
+}
+
+// Scores the text that the held word gives when its doubtful code is read as `first`, together
+// with any word the decoder still holds back from before it.
+int BaudotDecoder::score_reading(std::uint8_t first) {
+  State trial_state = state_;
+  trial_.clear();
+  replay_doubt(trial_state, first, trial_);
+  resolve_pending(trial_state, trial_);
+  std::array<char, 2 * kMaxPendingCodes + 2> text{};
+  const std::size_t length = std::min(trial_.size(), text.size());
+  for (std::size_t i = 0; i < length; ++i) {
+    text[i] = trial_[i].ch;
+  }
+  return plausibility_score(std::string_view(text.data(), length));
+}
+
+void BaudotDecoder::resolve_doubt(std::vector<TimedChar>& out) {
+  doubt_.active = false;
+  std::uint8_t chosen = doubt_.received;
+  // The other reading must be plausible text on its own, not only less implausible, and beat the
+  // received reading by as much as an implausible word (score 0) turning into a number or a word
+  // of three or more letters (score 3). Smaller margins flipped more right words than wrong ones
+  // on the generated -9 dB set.
+  const int alternative_score = score_reading(doubt_.alternative);
+  if (alternative_score >= 2 &&
+      alternative_score >= score_reading(doubt_.received) + kDoubtMargin) {
+    chosen = doubt_.alternative;
+  }
+  replay_doubt(state_, chosen, out);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ ReceivedCode correct_first_code(const ReceivedCode& code, float max_confidence) 
   }
   ReceivedCode corrected = code;
   corrected.code = kCodeLetters;
+  // The correction already used the doubtful bit, so the Baudot decoder need not doubt it again.
+  corrected.bit_confidence[static_cast<std::size_t>(bit)] = 1.0F;
   return corrected;
 }
 
@@ -62,7 +64,7 @@ void TtyReceiver::Listener::on_code(const ReceivedCode& code) {
   const ReceivedCode read =
       receiver_.first_code_ ? correct_first_code(code, kFirstCodeDoubt) : code;
   receiver_.first_code_ = false;
-  receiver_.decoder_.push(read.code, read.time_s, receiver_.text_);
+  receiver_.decoder_.push(read.code, read.bit_confidence, read.time_s, receiver_.text_);
 }
 
 void TtyReceiver::Listener::on_carrier(const CarrierEvent& event) {
