@@ -44,6 +44,9 @@ struct TtyLinesConfig {
   // How long a called party has to accept a collect or third-number call.
   std::chrono::seconds acceptance_timeout{60};
   std::chrono::seconds idle_timeout{900};
+  // Send reply audio paced at real time, as a telephone line carries it. Tests turn it off so
+  // the gateway writes audio as fast as the socket takes it.
+  bool realtime_pacing = true;
 };
 
 // [admin]: the staff HTTP and JSON API, loopback only, bearer token.
