@@ -23,6 +23,7 @@
 #include <boost/asio/write.hpp>
 
 #include "gateway/logging.hpp"
+#include "gateway/server/clock.hpp"
 #include "relay-adapters/tty_line/caller_turns.hpp"
 #include "relay-adapters/tty_line/line_header.hpp"
 #include "relay-adapters/tty_line/line_receiver.hpp"
@@ -46,9 +47,8 @@ constexpr double kPacingChunkSeconds = 0.02;
 constexpr auto kPacingLead = std::chrono::milliseconds(60);
 constexpr std::string_view kNumberPrompt = "NUMBER TO CALL GA";
 
-relay::Instant now_instant() {
-  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
+// The gateway clock, so a replayed day is stamped on its own date (`clock_start`).
+relay::Instant now_instant() { return clock_now(); }
 
 // The outcome of a routed call on the called line, as reported to the calling line.
 enum class Answer { Accepted, Refused, Unanswered, Busy };
