@@ -1,0 +1,476 @@
+// load_config: reads the `relaygw serve` TOML file into ServerConfig. Every key is optional
+// and keeps the default in config.hpp; an unknown key is an error, so a misspelt key is
+// reported rather than ignored.
+#include "gateway/server/config.hpp"
+
+#include <cctype>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+#include <boost/asio/ip/address.hpp>
+
+namespace relaygw::gateway::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads keys of one file, and builds messages that name the file, the key and the fix.
+class ConfigReader {
+ public:
+  ConfigReader(std::string file_name, fs::path folder)
+      : file_name_(std::move(file_name)), folder_(std::move(folder)) {}
+
+  const Status& status() const { return status_; }
+  bool failed() const { return !status_.is_ok(); }
+
+  void fail(const std::string& where, const std::string& message) {
+    if (!failed()) {
+      status_ =
+          Status(StatusCode::InvalidArgument, fmt::format("{}: {} {}", file_name_, where, message));
+    }
+  }
+
+  // Fails on any key of `table` that is not in `known`.
+  void check_keys(const toml::table& table, const std::string& section,
+                  const std::set<std::string>& known) {
+    for (const auto& [key, value] : table) {
+      (void)value;
+      if (known.count(std::string(key.str())) == 0) {
+        std::string names;
+        for (const std::string& name : known) {
+          names += names.empty() ? name : ", " + name;
+        }
+        fail(section, fmt::format("has unknown key '{}'; use one of: {}", key.str(), names));
+      }
+    }
+  }
+
+  // Returns the sub-table `key`, or nullptr when it is absent.
+  const toml::table* table(const toml::table& parent, const std::string& key,
+                           const std::string& where) {
+    const toml::node* node = parent.get(key);
+    if (node == nullptr) {
+      return nullptr;
+    }
+    if (!node->is_table()) {
+      fail(where, fmt::format("'{}' must be a table such as [{}]", key, key));
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  void read_bool(const toml::table& table, const std::string& key, const std::string& section,
+                 bool& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_boolean()) {
+      fail(section, fmt::format("{} must be true or false", key));
+      return;
+    }
+    out = node->as_boolean()->get();
+  }
+
+  void read_string(const toml::table& table, const std::string& key, const std::string& section,
+                   std::string& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_string()) {
+      fail(section, fmt::format("{} must be a quoted string", key));
+      return;
+    }
+    out = node->as_string()->get();
+  }
+
+  // Reads a file path; a relative path is resolved against the configuration file's folder.
+  // An empty string stays empty, which means "not set".
+  void read_path(const toml::table& table, const std::string& key, const std::string& section,
+                 std::string& out) {
+    std::string text;
+    const bool present = table.get(key) != nullptr;
+    read_string(table, key, section, text);
+    if (!present || failed()) {
+      return;
+    }
+    if (text.empty()) {
+      out.clear();
+      return;
+    }
+    out = resolve(text);
+  }
+
+  std::string resolve(const std::string& text) const {
+    const fs::path path(text);
+    if (path.is_absolute()) {
+      return path.lexically_normal().string();
+    }
+    return (folder_ / path).lexically_normal().string();
+  }
+
+  void read_int(const toml::table& table, const std::string& key, const std::string& section,
+                std::int64_t min, std::int64_t max, const std::string& unit, std::int64_t& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_integer()) {
+      fail(section,
+           fmt::format("{} must be a whole number of {} from {} to {}", key, unit, min, max));
+      return;
+    }
+    const std::int64_t value = node->as_integer()->get();
+    if (value < min || value > max) {
+      fail(section,
+           fmt::format("{} = {} is out of range; use {} to {} {}", key, value, min, max, unit));
+      return;
+    }
+    out = value;
+  }
+
+  template <typename Duration>
+  void read_duration(const toml::table& table, const std::string& key, const std::string& section,
+                     std::int64_t min, std::int64_t max, const std::string& unit, Duration& out) {
+    std::int64_t value = out.count();
+    read_int(table, key, section, min, max, unit, value);
+    out = Duration(value);
+  }
+
+  // Reads `address` and `port` of an endpoint from `table`. `prefix` is how the keys are
+  // written in the file ("listen." for a listener), for messages.
+  void read_endpoint(const toml::table& table, const std::string& section,
+                     const std::string& prefix, Endpoint& out) {
+    read_string(table, "address", section, out.address);
+    if (failed()) {
+      return;
+    }
+    boost::system::error_code error;
+    boost::asio::ip::make_address(out.address, error);
+    if (error) {
+      fail(section, fmt::format("{}address = \"{}\" is not an IP address; use a literal IPv4 or "
+                                "IPv6 address such as \"127.0.0.1\"",
+                                prefix, out.address));
+      return;
+    }
+    const toml::node* node = table.get("port");
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_integer()) {
+      fail(section, fmt::format("{}port must be a whole number from 0 to 65535", prefix));
+      return;
+    }
+    const std::int64_t port = node->as_integer()->get();
+    if (port < 0 || port > 65535) {
+      fail(section, fmt::format("{}port = {} is not a TCP port; use 1 to 65535, or 0 to let the "
+                                "system choose",
+                                prefix, port));
+      return;
+    }
+    out.port = static_cast<std::uint16_t>(port);
+  }
+
+  void read_string_list(const toml::table& table, const std::string& key,
+                        const std::string& section, std::vector<std::string>& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      return;
+    }
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      fail(section, fmt::format("{} must be an array of strings such as [\"NY\", \"NJ\"]", key));
+      return;
+    }
+    out.clear();
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) {
+        fail(section, fmt::format("{} must contain only quoted strings", key));
+        return;
+      }
+      out.push_back(item.as_string()->get());
+    }
+  }
+
+ private:
+  std::string file_name_;
+  fs::path folder_;
+  Status status_;
+};
+
+const std::int64_t kMaxSeconds = 7 * 24 * 3600;
+
+void read_provider_link(ConfigReader& reader, const toml::table& root, ProviderLinkConfig& out) {
+  const std::string section = "[provider_link]";
+  const toml::table* table = reader.table(root, "provider_link", section);
+  if (table == nullptr) {
+    return;
+  }
+  reader.check_keys(*table, section,
+                    {"enabled", "listen", "certificate_file", "private_key_file", "client_ca_file",
+                     "idle_timeout_seconds"});
+  reader.read_bool(*table, "enabled", section, out.enabled);
+  if (const toml::table* listen = reader.table(*table, "listen", section)) {
+    reader.check_keys(*listen, section + " listen", {"address", "port"});
+    reader.read_endpoint(*listen, section, "listen.", out.listen);
+  }
+  reader.read_path(*table, "certificate_file", section, out.certificate_file);
+  reader.read_path(*table, "private_key_file", section, out.private_key_file);
+  reader.read_path(*table, "client_ca_file", section, out.client_ca_file);
+  reader.read_duration(*table, "idle_timeout_seconds", section, 1, kMaxSeconds, "seconds",
+                       out.idle_timeout);
+}
+
+void read_tty_lines(ConfigReader& reader, const toml::table& root, TtyLinesConfig& out) {
+  const std::string section = "[tty_lines]";
+  const toml::table* table = reader.table(root, "tty_lines", section);
+  if (table == nullptr) {
+    return;
+  }
+  reader.check_keys(*table, section,
+                    {"enabled", "listen", "max_lines", "tty_detect_timeout_seconds",
+                     "acceptance_timeout_seconds", "idle_timeout_seconds"});
+  reader.read_bool(*table, "enabled", section, out.enabled);
+  if (const toml::table* listen = reader.table(*table, "listen", section)) {
+    reader.check_keys(*listen, section + " listen", {"address", "port"});
+    reader.read_endpoint(*listen, section, "listen.", out.listen);
+  }
+  std::int64_t max_lines = static_cast<std::int64_t>(out.max_lines);
+  reader.read_int(*table, "max_lines", section, 1, 100'000, "lines", max_lines);
+  out.max_lines = static_cast<std::size_t>(max_lines);
+  reader.read_duration(*table, "tty_detect_timeout_seconds", section, 1, 600, "seconds",
+                       out.tty_detect_timeout);
+  reader.read_duration(*table, "acceptance_timeout_seconds", section, 1, 3600, "seconds",
+                       out.acceptance_timeout);
+  reader.read_duration(*table, "idle_timeout_seconds", section, 1, kMaxSeconds, "seconds",
+                       out.idle_timeout);
+}
+
+void read_admin(ConfigReader& reader, const toml::table& root, AdminConfig& out) {
+  const std::string section = "[admin]";
+  const toml::table* table = reader.table(root, "admin", section);
+  if (table == nullptr) {
+    return;
+  }
+  reader.check_keys(*table, section, {"enabled", "listen", "token_file"});
+  reader.read_bool(*table, "enabled", section, out.enabled);
+  if (const toml::table* listen = reader.table(*table, "listen", section)) {
+    reader.check_keys(*listen, section + " listen", {"address", "port"});
+    reader.read_endpoint(*listen, section, "listen.", out.listen);
+  }
+  reader.read_path(*table, "token_file", section, out.token_file);
+}
+
+void read_psap_routes(ConfigReader& reader, const toml::table& root, std::vector<PsapRoute>& out) {
+  const toml::node* node = root.get("psap");
+  if (node == nullptr) {
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    reader.fail("[[psap]]", "must be an array of tables: write each route as a [[psap]] section");
+    return;
+  }
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::table& table = *array->get(i)->as_table();
+    const std::string section = fmt::format("[[psap]] number {}", i + 1);
+    reader.check_keys(table, section, {"id", "address", "port", "states", "area_codes", "default"});
+    PsapRoute route;
+    route.endpoint.port = 0;
+    reader.read_string(table, "id", section, route.id);
+    reader.read_endpoint(table, section, "", route.endpoint);
+    reader.read_string_list(table, "states", section, route.states);
+    reader.read_string_list(table, "area_codes", section, route.area_codes);
+    reader.read_bool(table, "default", section, route.default_route);
+    if (reader.failed()) {
+      return;
+    }
+    if (route.id.empty()) {
+      reader.fail(section, "has no id; add id = \"psap-...\" naming the PSAP");
+      return;
+    }
+    if (!ids.insert(route.id).second) {
+      reader.fail(section,
+                  fmt::format("id = \"{}\" is used twice; give each PSAP its own id", route.id));
+      return;
+    }
+    if (route.endpoint.port == 0) {
+      reader.fail(section, "has no port; add the PSAP's text link port (1 to 65535)");
+      return;
+    }
+    for (const std::string& state : route.states) {
+      const bool two_letters = state.size() == 2 &&
+                               std::isupper(static_cast<unsigned char>(state[0])) &&
+                               std::isupper(static_cast<unsigned char>(state[1]));
+      if (!two_letters) {
+        reader.fail(section, fmt::format("states entry \"{}\" is not a two-letter state code; "
+                                         "use upper-case postal codes such as \"NY\"",
+                                         state));
+        return;
+      }
+    }
+    for (const std::string& npa : route.area_codes) {
+      const bool three_digits =
+          npa.size() == 3 && npa.find_first_not_of("0123456789") == std::string::npos;
+      if (!three_digits) {
+        reader.fail(section, fmt::format("area_codes entry \"{}\" is not an area code; use "
+                                         "three digits such as \"212\"",
+                                         npa));
+        return;
+      }
+    }
+    out.push_back(std::move(route));
+  }
+}
+
+void read_emergency(ConfigReader& reader, const toml::table& root, EmergencyConfig& out) {
+  read_psap_routes(reader, root, out.routes);
+  const std::string section = "[emergency]";
+  const toml::table* table = reader.table(root, "emergency", section);
+  if (table == nullptr) {
+    return;
+  }
+  reader.check_keys(*table, section,
+                    {"reserved_threads", "redial_interval_ms", "max_redials", "spool_file"});
+  std::int64_t threads = out.reserved_threads;
+  reader.read_int(*table, "reserved_threads", section, 1, 16, "threads", threads);
+  out.reserved_threads = static_cast<int>(threads);
+  reader.read_duration(*table, "redial_interval_ms", section, 10, 60'000, "milliseconds",
+                       out.redial_interval);
+  std::int64_t redials = out.max_redials;
+  reader.read_int(*table, "max_redials", section, 0, 1'000'000, "redials", redials);
+  out.max_redials = static_cast<int>(redials);
+  reader.read_path(*table, "spool_file", section, out.spool_file);
+  if (!reader.failed() && out.spool_file.empty()) {
+    reader.fail(section,
+                "spool_file is empty; name the file that keeps emergency call records "
+                "while the database is unavailable");
+  }
+}
+
+void read_billing(ConfigReader& reader, const toml::table& root, BillingConfig& out) {
+  const std::string section = "[billing]";
+  const toml::table* table = reader.table(root, "billing", section);
+  if (table != nullptr) {
+    reader.check_keys(*table, section, {"database", "data_dir", "credit_policy_file", "actor"});
+    reader.read_path(*table, "database", section, out.database);
+    reader.read_path(*table, "data_dir", section, out.data_dir);
+    reader.read_path(*table, "credit_policy_file", section, out.credit_policy_file);
+    reader.read_string(*table, "actor", section, out.actor);
+  }
+  if (reader.failed()) {
+    return;
+  }
+  if (out.database.empty()) {
+    reader.fail(section,
+                "database is empty; name the SQLite file, for example "
+                "database = \"out/relaygw.db\"");
+    return;
+  }
+  if (out.actor.empty()) {
+    reader.fail(section,
+                "actor is empty; name who the gateway records as the author of its "
+                "writes, for example actor = \"gateway\"");
+  }
+}
+
+// Checks that no two enabled listeners ask for the same fixed address and port.
+void check_listeners(ConfigReader& reader, const ServerConfig& config) {
+  struct Listener {
+    const char* section;
+    bool enabled;
+    const Endpoint* endpoint;
+  };
+  const Listener listeners[] = {
+      {"[provider_link]", config.provider_link.enabled, &config.provider_link.listen},
+      {"[tty_lines]", config.tty_lines.enabled, &config.tty_lines.listen},
+      {"[admin]", config.admin.enabled, &config.admin.listen},
+  };
+  for (std::size_t i = 0; i < std::size(listeners); ++i) {
+    for (std::size_t j = i + 1; j < std::size(listeners); ++j) {
+      const Listener& a = listeners[i];
+      const Listener& b = listeners[j];
+      if (a.enabled && b.enabled && a.endpoint->port != 0 && a.endpoint->port == b.endpoint->port &&
+          a.endpoint->address == b.endpoint->address) {
+        reader.fail(b.section, fmt::format("listen port {} is already used by {}; give each "
+                                           "listener its own port",
+                                           b.endpoint->port, a.section));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Result<ServerConfig> load_config(const std::string& path) {
+  const fs::path file(path);
+  const std::string file_name = file.filename().string();
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    std::error_code exists_error;
+    if (!fs::exists(file, exists_error)) {
+      return Status(StatusCode::NotFound,
+                    fmt::format("configuration file '{}' does not exist; pass an existing file "
+                                "with --config, for example config/relaygw.toml",
+                                path));
+    }
+    const auto& where = error.source().begin;
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("{}: line {}, column {}: {}; fix the TOML syntax there", file_name,
+                              where.line, where.column, error.description()));
+  }
+
+  std::error_code absolute_error;
+  fs::path folder = fs::absolute(file, absolute_error).parent_path();
+  if (absolute_error) {
+    folder = file.parent_path();
+  }
+  ConfigReader reader(file_name, folder);
+  ServerConfig config;
+  config.source_file = path;
+  // The relative defaults in config.hpp are relative to the file's folder too.
+  config.emergency.spool_file = reader.resolve(config.emergency.spool_file);
+  config.billing.database = reader.resolve(config.billing.database);
+
+  reader.check_keys(
+      root, "top level",
+      {"worker_threads", "provider_link", "tty_lines", "admin", "psap", "emergency", "billing"});
+  std::int64_t workers = config.worker_threads;
+  reader.read_int(root, "worker_threads", "top level", 1, 256, "threads", workers);
+  config.worker_threads = static_cast<int>(workers);
+  read_provider_link(reader, root, config.provider_link);
+  read_tty_lines(reader, root, config.tty_lines);
+  read_admin(reader, root, config.admin);
+  read_emergency(reader, root, config.emergency);
+  read_billing(reader, root, config.billing);
+  check_listeners(reader, config);
+  if (reader.failed()) {
+    return reader.status();
+  }
+
+  const ProviderLinkConfig& link = config.provider_link;
+  if (link.enabled && (link.certificate_file.empty() || link.private_key_file.empty() ||
+                       link.client_ca_file.empty())) {
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("{}: [provider_link] needs certificate_file, private_key_file and "
+                              "client_ca_file; set all three (`relaygw certs generate` makes "
+                              "test ones) or set enabled = false",
+                              file_name));
+  }
+  if (config.admin.enabled && config.admin.token_file.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("{}: [admin] needs token_file, a file whose first line is the "
+                              "bearer token; set it or set enabled = false",
+                              file_name));
+  }
+  return config;
+}
+
+}  // namespace relaygw::gateway::server
