@@ -189,7 +189,6 @@ CREATE INDEX calls_by_from_number ON calls (from_number);
 CREATE INDEX calls_by_billed_number ON calls (billed_number);
 )sql";
 
-
 // Billing operations (schema 5). Every table is append-only like the core tables.
 //
 // credits: one credit or refund request on one charge line, with its reason ("misdialed",
@@ -208,8 +207,8 @@ CREATE INDEX calls_by_billed_number ON calls (billed_number);
 //   amount is in units, debit positive and credit negative. Accounts: "receivable:+1..." (a
 //   line owner), "card:DIGITS" (a calling card), "revenue:usage", "revenue:surcharge",
 //   "revenue:fee", "revenue:discount", "taxes-payable" and "credits:REASON".
-// record_chain: a SHA-256 chain over every row inserted into the billing tables, kept by
-//   triggers (see billing/record_chain.hpp).
+// record_chain: a copy of every row inserted into the billing tables, hashed by triggers.
+//   Migration 7 replaces it with hashes in audit_log (see billing/record_chain.hpp).
 constexpr std::string_view kOperationsTables = R"sql(
 CREATE TABLE credits (
   id TEXT PRIMARY KEY,
@@ -293,6 +292,8 @@ const std::vector<Migration>& migrations() {
       {4, "session and conversation seconds of posted calls", kPostingDurations},
       {5, "credits, disputes, journal entries and the record chain", kOperationsSql},
       {6, "indexes for reports and plan advice", kReportIndexes},
+      {7, "record hashes in the audit chain in place of the record_chain table", "",
+       convert_record_chain},
   };
   return kMigrations;
 }
@@ -324,6 +325,9 @@ Result<int> migrate(sqlite3* db, int target_version) {
     Status status = exec(db, "BEGIN IMMEDIATE");
     if (status) {
       status = exec(db, std::string(migration.sql));
+    }
+    if (status && migration.convert != nullptr) {
+      status = migration.convert(db);
     }
     if (status) {
       status = exec(db, "INSERT INTO schema_version (version, description, applied_at) VALUES (" +

@@ -16,6 +16,9 @@ struct Migration {
   int version;
   std::string_view description;
   std::string_view sql;
+  // A step in C++ run after `sql` in the same transaction, for conversions SQL cannot do
+  // (hashing rows with OpenSSL). Null when the migration is SQL only.
+  Status (*convert)(sqlite3* db) = nullptr;
 };
 
 // All migrations in version order.

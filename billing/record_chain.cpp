@@ -1,10 +1,15 @@
 #include "billing/record_chain.hpp"
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
+#include "billing/detail/record_chain_legacy.hpp"
 #include "billing/store.hpp"
 
 namespace relaygw::billing {
@@ -13,114 +18,243 @@ namespace {
 constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-void sha256_function(sqlite3_context* context, int argc, sqlite3_value** argv) {
-  if (argc != 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-    sqlite3_result_null(context);
+// Records entries per audit row that migration 7 writes, so no blob grows past about 400 KB.
+constexpr std::size_t kConvertEntriesPerAuditRow = 10'000;
+
+constexpr std::size_t kDigestSize = 32;
+
+std::string sha256_bytes(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (const char byte : bytes) {
+    const auto value = static_cast<unsigned char>(byte);
+    hex.push_back(kHex[value >> 4]);
+    hex.push_back(kHex[value & 0x0f]);
+  }
+  return hex;
+}
+
+Status exec(sqlite3* db, const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error != nullptr ? error : sqlite3_errmsg(db);
+    sqlite3_free(error);
+    return Status(StatusCode::Internal, "SQLite statement failed: " + message);
+  }
+  return Status::ok();
+}
+
+// One prepared statement, finalized at the end of its scope.
+class Prepared {
+ public:
+  Prepared(sqlite3* db, const std::string& sql) {
+    code_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr);
+  }
+  ~Prepared() { sqlite3_finalize(statement_); }
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  bool ok() const { return code_ == SQLITE_OK; }
+  sqlite3_stmt* get() const { return statement_; }
+
+ private:
+  sqlite3_stmt* statement_ = nullptr;
+  int code_ = SQLITE_OK;
+};
+
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const auto* value = sqlite3_column_text(statement, column);
+  const int size = sqlite3_column_bytes(statement, column);
+  return value != nullptr ? std::string(reinterpret_cast<const char*>(value), size) : std::string();
+}
+
+// Reads every row of `table` in rowid order and passes its rowid and canonical bytes on.
+Status scan_table(sqlite3* db, const ChainedTable& table,
+                  const std::function<void(std::int64_t, const std::string&)>& visit) {
+  std::string sql = "SELECT rowid";
+  for (std::string_view column : table.columns) {
+    sql += ", ";
+    sql += column;
+  }
+  sql += " FROM ";
+  sql += table.name;
+  sql += " ORDER BY rowid";
+  Prepared select(db, sql);
+  if (!select.ok()) {
+    return Status(StatusCode::Internal,
+                  "cannot read table " + std::string(table.name) + ": " + sqlite3_errmsg(db));
+  }
+  std::string canonical;
+  const int columns = static_cast<int>(table.columns.size());
+  int code = SQLITE_ROW;
+  while ((code = sqlite3_step(select.get())) == SQLITE_ROW) {
+    canonical.clear();
+    for (int column = 1; column <= columns; ++column) {
+      if (sqlite3_column_type(select.get(), column) == SQLITE_NULL) {
+        append_canonical_null(canonical);
+      } else {
+        append_canonical_text(canonical, column_text(select.get(), column));
+      }
+    }
+    visit(sqlite3_column_int64(select.get(), 0), canonical);
+  }
+  if (code != SQLITE_DONE) {
+    return Status(StatusCode::Internal,
+                  "reading table " + std::string(table.name) + " failed: " + sqlite3_errmsg(db));
+  }
+  return Status::ok();
+}
+
+// Appends one audit row in the migration's transaction and moves `head` to its hash.
+Status append_audit_row(sqlite3* db, std::string& head, const std::string& at,
+                        std::string_view entity, std::string_view entity_id,
+                        std::string_view action, const std::string& payload,
+                        const std::string& records) {
+  constexpr std::string_view kActor = "relaygw:migration-7";
+  std::optional<std::string_view> records_view;
+  if (!records.empty()) {
+    records_view = records;
+  }
+  const std::string row_hash =
+      audit_row_hash({head, at, kActor, entity, entity_id, action, payload, records_view});
+  Prepared insert(db,
+                  "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, "
+                  "prev_hash, row_hash, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!insert.ok()) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot append to audit_log: ") + sqlite3_errmsg(db));
+  }
+  sqlite3_stmt* statement = insert.get();
+  auto bind = [&](int index, std::string_view text) {
+    sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+  };
+  bind(1, at);
+  bind(2, kActor);
+  bind(3, entity);
+  bind(4, entity_id);
+  bind(5, action);
+  bind(6, payload);
+  bind(7, head);
+  bind(8, row_hash);
+  if (records.empty()) {
+    sqlite3_bind_null(statement, 9);
+  } else {
+    sqlite3_bind_blob(statement, 9, records.data(), static_cast<int>(records.size()),
+                      SQLITE_TRANSIENT);
+  }
+  if (sqlite3_step(statement) != SQLITE_DONE) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot append to audit_log: ") + sqlite3_errmsg(db));
+  }
+  head = row_hash;
+  return Status::ok();
+}
+
+Result<std::string> read_chain_head(sqlite3* db) {
+  Prepared last(db, "SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (!last.ok()) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read audit_log: ") + sqlite3_errmsg(db));
+  }
+  if (sqlite3_step(last.get()) == SQLITE_ROW) {
+    return column_text(last.get(), 0);
+  }
+  return std::string(kGenesisHash);
+}
+
+bool has_table(sqlite3* db, std::string_view name) {
+  Prepared select(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  sqlite3_bind_text(select.get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  return select.ok() && sqlite3_step(select.get()) == SQLITE_ROW;
+}
+
+// A records entry as verify_records reads it back.
+struct RecordedRow {
+  std::int64_t row_id = 0;
+  std::string digest;  // 32 bytes
+  std::int64_t audit_seq = 0;
+};
+
+std::int64_t read_row_id(std::string_view entry) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 1; i <= 8; ++i) {
+    value = (value << 8) | static_cast<unsigned char>(entry[i]);
+  }
+  return static_cast<std::int64_t>(value);
+}
+
+// Compares one table's rows with the entries recorded for it and returns the first problem.
+std::optional<RecordProblem> compare_table(const std::string& name,
+                                           const std::vector<RecordedRow>& recorded,
+                                           const std::map<std::int64_t, std::string>& found) {
+  std::map<std::string, std::int64_t, std::less<>> recorded_by_digest;
+  std::map<std::int64_t, const RecordedRow*> recorded_by_row;
+  for (const RecordedRow& row : recorded) {
+    recorded_by_digest.emplace(row.digest, row.row_id);
+    recorded_by_row[row.row_id] = &row;
+  }
+  const auto where = [](const RecordedRow& row) {
+    return "row " + std::to_string(row.row_id) + ", recorded by audit_log row " +
+           std::to_string(row.audit_seq) + ",";
+  };
+  for (const RecordedRow& row : recorded) {
+    auto live = found.find(row.row_id);
+    if (live == found.end()) {
+      return RecordProblem{name, row.row_id, "removed", where(row) + " was removed"};
+    }
+    if (live->second == row.digest) {
+      continue;
+    }
+    auto moved = recorded_by_digest.find(live->second);
+    if (moved != recorded_by_digest.end() && moved->second != row.row_id) {
+      return RecordProblem{name, row.row_id, "reordered",
+                           where(row) + " now holds the content recorded for row " +
+                               std::to_string(moved->second) + "; rows were swapped or renumbered"};
+    }
+    return RecordProblem{name, row.row_id, "edited",
+                         where(row) + " no longer matches its recorded SHA-256 (recorded " +
+                             to_hex(row.digest).substr(0, 16) + "..., found " +
+                             to_hex(live->second).substr(0, 16) +
+                             "...); it was changed after it was written"};
+  }
+  for (const auto& [row_id, digest] : found) {
+    if (recorded_by_row.count(row_id) == 0) {
+      return RecordProblem{name, row_id, "added",
+                           "row " + std::to_string(row_id) +
+                               " is not in the record chain; it was inserted outside relaygw"};
+    }
+  }
+  return std::nullopt;
+}
+
+// Re-reports the problems migration 7 found in the schema 6 record_chain table.
+void add_conversion_problems(const std::string& payload, RecordCheck& check) {
+  const nlohmann::json json = nlohmann::json::parse(payload, nullptr, false);
+  if (!json.is_object() || !json.contains("problems") || !json["problems"].is_array()) {
     return;
   }
-  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  const int size = sqlite3_value_bytes(argv[0]);
-  const std::string digest = sha256_hex(std::string_view(text, static_cast<std::size_t>(size)));
-  sqlite3_result_text(context, digest.c_str(), static_cast<int>(digest.size()), SQLITE_TRANSIENT);
-}
-
-// json_array(prefix.col1, prefix.col2, ...): the recorded content of one row.
-std::string content_expression(const ChainedTable& table, std::string_view prefix) {
-  std::string sql = "json_array(";
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    if (i > 0) {
-      sql += ", ";
-    }
-    sql += prefix;
-    sql += table.columns[i];
+  for (const nlohmann::json& problem : json["problems"]) {
+    check.problems.push_back({problem.value("table", std::string()),
+                              problem.value("row_id", std::int64_t{0}),
+                              problem.value("kind", std::string()),
+                              "found when the record chain was converted to schema 7: " +
+                                  problem.value("detail", std::string())});
   }
-  sql += ")";
-  return sql;
 }
-
-std::string build_migration_sql() {
-  std::string sql = R"sql(
-CREATE TABLE record_chain (
-  seq INTEGER PRIMARY KEY,
-  table_name TEXT NOT NULL,
-  row_id INTEGER NOT NULL,
-  content TEXT NOT NULL,
-  prev_hash TEXT NOT NULL DEFAULT '',
-  row_hash TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX record_chain_by_row ON record_chain (table_name, row_id);
-CREATE TRIGGER record_chain_hash AFTER INSERT ON record_chain BEGIN
-  UPDATE record_chain SET
-    prev_hash = COALESCE((SELECT row_hash FROM record_chain WHERE seq < NEW.seq
-                          ORDER BY seq DESC LIMIT 1), ')sql";
-  sql += kGenesisHash;
-  sql += R"sql('),
-    row_hash = relaygw_sha256(
-        COALESCE((SELECT row_hash FROM record_chain WHERE seq < NEW.seq
-                  ORDER BY seq DESC LIMIT 1), ')sql";
-  sql += kGenesisHash;
-  sql += R"sql(') || char(10) || NEW.table_name || char(10) || NEW.row_id || char(10) ||
-        NEW.content)
-  WHERE seq = NEW.seq;
-END;
-)sql";
-  for (const ChainedTable& table : chained_tables()) {
-    const std::string name(table.name);
-    sql += "INSERT INTO record_chain (table_name, row_id, content) SELECT '" + name + "', rowid, " +
-           content_expression(table, "") + " FROM " + name + " ORDER BY rowid;\n";
-    sql += "CREATE TRIGGER " + name + "_record_chain AFTER INSERT ON " + name +
-           " BEGIN INSERT INTO record_chain (table_name, row_id, content) VALUES ('" + name +
-           "', NEW.rowid, " + content_expression(table, "NEW.") + "); END;\n";
-  }
-  return sql;
-}
-
-std::string shorten(const std::string& text) {
-  constexpr std::size_t kMax = 160;
-  return text.size() <= kMax ? text : text.substr(0, kMax) + "...";
-}
-
-// Names the first column whose recorded and found values differ.
-std::string describe_edit(const ChainedTable& table, const std::string& recorded,
-                          const std::string& found, sqlite3* db) {
-  // Split both JSON arrays through SQLite's own json_each, so the comparison uses the same
-  // JSON text rules as the triggers.
-  sqlite3_stmt* statement = nullptr;
-  const char* sql =
-      "SELECT r.key, r.value, f.value FROM json_each(?1) r JOIN json_each(?2) f "
-      "ON r.key = f.key WHERE r.value IS NOT f.value OR r.type IS NOT f.type ORDER BY r.key "
-      "LIMIT 1";
-  std::string detail = "recorded " + shorten(recorded) + ", found " + shorten(found);
-  if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) {
-    return detail;
-  }
-  sqlite3_bind_text(statement, 1, recorded.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(statement, 2, found.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(statement) == SQLITE_ROW) {
-    const auto index = static_cast<std::size_t>(sqlite3_column_int64(statement, 0));
-    auto text = [&](int column) {
-      const auto* value = sqlite3_column_text(statement, column);
-      return value != nullptr ? std::string(reinterpret_cast<const char*>(value))
-                              : std::string("NULL");
-    };
-    if (index < table.columns.size()) {
-      detail = "column " + std::string(table.columns[index]) + " recorded " + shorten(text(1)) +
-               ", found " + shorten(text(2));
-    }
-  }
-  sqlite3_finalize(statement);
-  return detail;
-}
-
-struct ChainRow {
-  std::int64_t seq = 0;
-  std::int64_t row_id = 0;
-  std::string content;
-};
 
 }  // namespace
 
 const std::vector<ChainedTable>& chained_tables() {
+  // Columns follow each INSERT's bound values in the store, in that order.
   static const std::vector<ChainedTable> kTables = {
       {"line_versions",
        {"number", "version", "supersedes_version", "listing_name", "line_type", "screening",
@@ -137,11 +271,11 @@ const std::vector<ChainedTable>& chained_tables() {
         "card_number", "requested_person", "emergency", "actor", "at"}},
       {"call_events", {"call_id", "event", "at", "actor", "acceptance_method", "accepted_by"}},
       {"call_postings",
-       {"call_id", "total", "billable_seconds", "person_reached", "idempotency_key", "actor", "at",
-        "session_seconds", "conversation_seconds"}},
+       {"call_id", "total", "billable_seconds", "session_seconds", "conversation_seconds",
+        "person_reached", "idempotency_key", "actor", "at"}},
       {"charge_lines", {"call_id", "line_no", "kind", "description", "amount"}},
       {"rate_decks",
-       {"name", "sha256", "effective_from", "effective_to", "source_path", "actor", "at"}},
+       {"name", "text", "sha256", "effective_from", "effective_to", "source_path", "actor", "at"}},
       {"idempotency_keys", {"key", "scope", "request_hash", "result", "actor", "at"}},
       {"credits",
        {"id", "call_id", "line_no", "reason", "reason_text", "amount", "rule", "dispute_id",
@@ -156,126 +290,208 @@ const std::vector<ChainedTable>& chained_tables() {
   return kTables;
 }
 
-Status register_record_functions(sqlite3* db) {
-  const int code =
-      sqlite3_create_function(db, "relaygw_sha256", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                              sha256_function, nullptr, nullptr);
-  if (code != SQLITE_OK) {
-    return Status(StatusCode::Internal,
-                  std::string("cannot register relaygw_sha256: ") + sqlite3_errmsg(db));
+void append_canonical_null(std::string& canonical) { canonical += 'N'; }
+
+void append_canonical_text(std::string& canonical, std::string_view text) {
+  canonical += 'V';
+  canonical += std::to_string(text.size());
+  canonical += ':';
+  canonical += text;
+}
+
+void append_canonical_integer(std::string& canonical, std::int64_t value) {
+  append_canonical_text(canonical, std::to_string(value));
+}
+
+void append_record_entry(std::string& records, ChainedTableId table, std::int64_t row_id,
+                         std::string_view canonical) {
+  records += static_cast<char>(table);
+  const auto value = static_cast<std::uint64_t>(row_id);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    records += static_cast<char>((value >> shift) & 0xff);
+  }
+  records += sha256_bytes(canonical);
+}
+
+std::string audit_row_hash(const AuditRowFields& fields) {
+  std::string hashed(fields.prev_hash);
+  for (std::string_view field :
+       {fields.at, fields.actor, fields.entity, fields.entity_id, fields.action, fields.payload}) {
+    hashed += '\n';
+    hashed += field;
+  }
+  if (fields.records && !fields.records->empty()) {
+    hashed += '\n';
+    hashed += *fields.records;
+  }
+  return sha256_hex(hashed);
+}
+
+Status convert_record_chain(sqlite3* db) {
+  std::vector<RecordProblem> legacy_problems;
+  if (has_table(db, "record_chain")) {
+    Result<RecordCheck> legacy = check_legacy_record_chain(db);
+    if (!legacy) {
+      return legacy.status();
+    }
+    legacy_problems = legacy->problems;
+  }
+
+  std::string sql = "DROP TRIGGER IF EXISTS record_chain_hash;\n";
+  for (const ChainedTable& table : legacy_chained_tables()) {
+    sql += "DROP TRIGGER IF EXISTS " + std::string(table.name) + "_record_chain;\n";
+  }
+  sql += "DROP TABLE IF EXISTS record_chain;\nALTER TABLE audit_log ADD COLUMN records BLOB;\n";
+  Status status = exec(db, sql);
+  if (!status) {
+    return status;
+  }
+
+  Result<std::string> head = read_chain_head(db);
+  if (!head) {
+    return head.status();
+  }
+  const std::string at =
+      format_instant(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  if (!legacy_problems.empty()) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const RecordProblem& problem : legacy_problems) {
+      problems.push_back({{"table", problem.table},
+                          {"row_id", problem.row_id},
+                          {"kind", problem.kind},
+                          {"detail", problem.detail}});
+    }
+    status = append_audit_row(db, *head, at, "record_chain", "schema-6", "legacy-check",
+                              nlohmann::json{{"problems", problems}}.dump(), "");
+    if (!status) {
+      return status;
+    }
+  }
+
+  const std::vector<ChainedTable>& tables = chained_tables();
+  for (std::size_t index = 0; index < tables.size(); ++index) {
+    std::string records;
+    std::int64_t first_row = 0;
+    std::int64_t rows = 0;
+    auto flush = [&](std::int64_t last_row) -> Status {
+      const nlohmann::json payload = {
+          {"rows", rows}, {"first_row_id", first_row}, {"last_row_id", last_row}};
+      Status written = append_audit_row(db, *head, at, "record_chain", tables[index].name,
+                                        "convert", payload.dump(), records);
+      records.clear();
+      rows = 0;
+      return written;
+    };
+    Status flushed = Status::ok();
+    std::int64_t last_row = 0;
+    status = scan_table(db, tables[index], [&](std::int64_t row_id, const std::string& canonical) {
+      if (!flushed) {
+        return;
+      }
+      if (rows == 0) {
+        first_row = row_id;
+      }
+      append_record_entry(records, static_cast<ChainedTableId>(index), row_id, canonical);
+      ++rows;
+      last_row = row_id;
+      if (static_cast<std::size_t>(rows) == kConvertEntriesPerAuditRow) {
+        flushed = flush(row_id);
+      }
+    });
+    if (status && flushed && rows > 0) {
+      flushed = flush(last_row);
+    }
+    if (!status) {
+      return status;
+    }
+    if (!flushed) {
+      return flushed;
+    }
   }
   return Status::ok();
 }
 
-const std::string& record_chain_migration_sql() {
-  static const std::string kSql = build_migration_sql();
-  return kSql;
-}
-
 Result<RecordCheck> verify_records(sqlite3* db) {
   RecordCheck check;
-  std::map<std::string, std::vector<ChainRow>, std::less<>> recorded;
+  const std::vector<ChainedTable>& tables = chained_tables();
+  std::vector<std::vector<RecordedRow>> recorded(tables.size());
 
-  // Pass 1: the chain's own hashes, in seq order.
-  sqlite3_stmt* statement = nullptr;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT seq, table_name, row_id, content, prev_hash, row_hash "
-                         "FROM record_chain ORDER BY seq",
-                         -1, &statement, nullptr) != SQLITE_OK) {
+  // Pass 1: the audit chain's own hashes, in seq order, and the records entries it carries.
+  Prepared audit(db,
+                 "SELECT seq, at, actor, entity, entity_id, action, payload, prev_hash, row_hash, "
+                 "records FROM audit_log ORDER BY seq");
+  if (!audit.ok()) {
     return Status(StatusCode::FailedPrecondition,
-                  std::string("cannot read record_chain: ") + sqlite3_errmsg(db) +
-                      "; open the database with relaygw once so it migrates to schema 5");
+                  std::string("cannot read audit_log records: ") + sqlite3_errmsg(db) +
+                      "; open the database with relaygw once so it migrates to schema " +
+                      std::to_string(kRecordsInAuditSchema));
   }
+  sqlite3_stmt* row = audit.get();
   std::string expected_prev(kGenesisHash);
   bool chain_broken = false;
-  while (sqlite3_step(statement) == SQLITE_ROW) {
-    auto text = [&](int column) {
-      const auto* value = sqlite3_column_text(statement, column);
-      return value != nullptr ? std::string(reinterpret_cast<const char*>(value)) : std::string();
-    };
-    ChainRow row{sqlite3_column_int64(statement, 0), sqlite3_column_int64(statement, 2), text(3)};
-    const std::string table = text(1);
-    const std::string prev_hash = text(4);
-    const std::string hashed =
-        prev_hash + "\n" + table + "\n" + std::to_string(row.row_id) + "\n" + row.content;
-    if (!chain_broken && (prev_hash != expected_prev || sha256_hex(hashed) != text(5))) {
+  while (sqlite3_step(row) == SQLITE_ROW) {
+    const std::int64_t seq = sqlite3_column_int64(row, 0);
+    std::optional<std::string> records;
+    if (sqlite3_column_type(row, 9) != SQLITE_NULL) {
+      const auto* blob = static_cast<const char*>(sqlite3_column_blob(row, 9));
+      records = std::string(blob != nullptr ? blob : "",
+                            static_cast<std::size_t>(sqlite3_column_bytes(row, 9)));
+    }
+    const std::string entity = column_text(row, 3);
+    const std::string action = column_text(row, 5);
+    const std::string payload = column_text(row, 6);
+    const std::string prev_hash = column_text(row, 7);
+    const std::string row_hash = column_text(row, 8);
+    const std::string at = column_text(row, 1);
+    const std::string actor = column_text(row, 2);
+    const std::string entity_id = column_text(row, 4);
+    std::optional<std::string_view> records_view;
+    if (records) {
+      records_view = *records;
+    }
+    const std::string computed =
+        audit_row_hash({prev_hash, at, actor, entity, entity_id, action, payload, records_view});
+    const bool malformed = records && records->size() % kRecordEntrySize != 0;
+    if (!chain_broken && (prev_hash != expected_prev || computed != row_hash || malformed)) {
       chain_broken = true;
       check.problems.push_back(
-          {"record_chain", row.seq, "chain-broken",
-           "record_chain row " + std::to_string(row.seq) + " (" + table + " row " +
-               std::to_string(row.row_id) +
-               ") does not match its hash; the chain itself was edited, removed or reordered"});
+          {"audit_log", seq, "chain-broken",
+           "audit_log row " + std::to_string(seq) + " (" + entity + " " + entity_id + " " + action +
+               ") does not match its hash; the audit chain itself was edited, removed or "
+               "reordered"});
     }
-    expected_prev = text(5);
-    recorded[table].push_back(std::move(row));
-  }
-  sqlite3_finalize(statement);
-
-  // Pass 2: each table's rows against what the chain recorded for it, in rowid order.
-  for (const ChainedTable& table : chained_tables()) {
-    const std::string name(table.name);
-    const std::string sql =
-        "SELECT rowid, " + content_expression(table, "") + " FROM " + name + " ORDER BY rowid";
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
-      check.problems.push_back(
-          {name, 0, "removed", "table " + name + " cannot be read: " + sqlite3_errmsg(db)});
+    expected_prev = row_hash;
+    if (entity == "record_chain" && action == "legacy-check") {
+      add_conversion_problems(payload, check);
+    }
+    if (!records || malformed) {
       continue;
     }
-    std::map<std::int64_t, std::string> found;
-    while (sqlite3_step(statement) == SQLITE_ROW) {
-      const auto* value = sqlite3_column_text(statement, 1);
-      found[sqlite3_column_int64(statement, 0)] =
-          value != nullptr ? reinterpret_cast<const char*>(value) : "";
-    }
-    sqlite3_finalize(statement);
-
-    const std::vector<ChainRow>& rows = recorded[name];
-    std::map<std::string, std::int64_t, std::less<>> recorded_by_content;
-    std::map<std::int64_t, const ChainRow*> recorded_by_row;
-    for (const ChainRow& row : rows) {
-      recorded_by_content.emplace(row.content, row.row_id);
-      recorded_by_row[row.row_id] = &row;
-    }
-    check.rows_checked += static_cast<std::int64_t>(found.size());
-
-    std::optional<RecordProblem> problem;
-    for (const ChainRow& row : rows) {
-      auto live = found.find(row.row_id);
-      if (live == found.end()) {
-        problem = RecordProblem{
-            name, row.row_id, "removed",
-            "row " + std::to_string(row.row_id) + " was removed; recorded " + shorten(row.content)};
-        break;
-      }
-      if (live->second == row.content) {
+    for (std::size_t offset = 0; offset < records->size(); offset += kRecordEntrySize) {
+      const std::string_view entry = std::string_view(*records).substr(offset, kRecordEntrySize);
+      const auto table = static_cast<unsigned char>(entry[0]);
+      if (table >= tables.size()) {
         continue;
       }
-      auto moved = recorded_by_content.find(live->second);
-      if (moved != recorded_by_content.end()) {
-        problem =
-            RecordProblem{name, row.row_id, "reordered",
-                          "row " + std::to_string(row.row_id) +
-                              " holds the content "
-                              "recorded for row " +
-                              std::to_string(moved->second) + "; rows were swapped or renumbered"};
-      } else {
-        problem = RecordProblem{name, row.row_id, "edited",
-                                describe_edit(table, row.content, live->second, db)};
-      }
-      break;
+      recorded[table].push_back(
+          {read_row_id(entry), std::string(entry.substr(9, kDigestSize)), seq});
     }
-    if (!problem) {
-      for (const auto& [row_id, content] : found) {
-        if (recorded_by_row.count(row_id) == 0) {
-          problem = RecordProblem{name, row_id, "added",
-                                  "row " + std::to_string(row_id) +
-                                      " is not in the record chain; it was inserted outside "
-                                      "relaygw: " +
-                                      shorten(content)};
-          break;
-        }
-      }
+  }
+
+  // Pass 2: each table's rows against the hashes recorded for it.
+  for (std::size_t index = 0; index < tables.size(); ++index) {
+    const std::string name(tables[index].name);
+    std::map<std::int64_t, std::string> found;
+    Status scanned =
+        scan_table(db, tables[index], [&](std::int64_t row_id, const std::string& canonical) {
+          found[row_id] = sha256_bytes(canonical);
+        });
+    if (!scanned) {
+      check.problems.push_back({name, 0, "removed", scanned.message()});
+      continue;
     }
+    check.rows_checked += static_cast<std::int64_t>(found.size());
+    std::optional<RecordProblem> problem = compare_table(name, recorded[index], found);
     if (problem) {
       check.problems.push_back(std::move(*problem));
     }

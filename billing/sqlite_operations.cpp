@@ -1,6 +1,7 @@
 // SqliteStore methods for billing operations (schema 5): credits, disputes, the double-entry
 // journal, reconciliation and the record check. They use raw prepared statements because the
-// cached-statement helpers are private to sqlite_store.cpp.
+// cached-statement helpers are private to sqlite_store.cpp, and record each inserted row's
+// canonical bytes for the record chain themselves.
 #include <map>
 
 #include <sqlite3.h>
@@ -26,16 +27,19 @@ class Query {
   Query& bind(std::string_view text) {
     sqlite3_bind_text(statement_, ++index_, text.data(), static_cast<int>(text.size()),
                       SQLITE_TRANSIENT);
+    append_canonical_text(canonical_, text);
     return *this;
   }
   Query& bind(const std::string& text) { return bind(std::string_view(text)); }
   Query& bind(const char* text) { return bind(std::string_view(text)); }
   Query& bind(std::int64_t value) {
     sqlite3_bind_int64(statement_, ++index_, value);
+    append_canonical_integer(canonical_, value);
     return *this;
   }
   Query& bind_null() {
     sqlite3_bind_null(statement_, ++index_);
+    append_canonical_null(canonical_);
     return *this;
   }
   Query& bind_optional(const std::optional<std::int64_t>& value) {
@@ -75,12 +79,15 @@ class Query {
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
   bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  // Canonical bytes of the values bound so far (billing/record_chain.hpp).
+  const std::string& canonical() const { return canonical_; }
 
  private:
   sqlite3* db_;
   sqlite3_stmt* statement_ = nullptr;
   int prepared_ = SQLITE_OK;
   int index_ = 0;
+  std::string canonical_;
 };
 
 Instant instant_or_epoch(const std::string& text) {
@@ -130,46 +137,7 @@ nlohmann::json credit_json(const CreditRecord& credit) {
 
 }  // namespace
 
-
 // ---- Journal ----
-
-Status SqliteStore::insert_call_journal(const std::string& call_id, const WriteContext& context) {
-  // The same statements as the schema 5 backfill, for one call: the customer account is
-  // debited with the total and each charge line is credited to its revenue or tax account.
-  Query customer(db_,
-                 "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at) "
-                 "SELECT 'call:' || p.call_id, CASE WHEN c.card_number <> '' THEN 'card:' || "
-                 "c.card_number ELSE 'receivable:' || c.billed_number END, p.total, p.call_id, "
-                 "?, ? FROM call_postings p JOIN calls c ON c.id = p.call_id "
-                 "WHERE p.call_id = ? AND p.total <> 0");
-  const std::string at = format_instant(context.at);
-  Status status = customer.bind(context.actor).bind(at).bind(call_id).run();
-  if (!status) {
-    return status;
-  }
-  Query lines(db_,
-              "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at) "
-              "SELECT 'call:' || call_id, CASE kind WHEN 'tax' THEN 'taxes-payable' ELSE "
-              "'revenue:' || kind END, -amount, call_id, ?, ? FROM charge_lines "
-              "WHERE call_id = ? AND amount <> 0 ORDER BY line_no");
-  status = lines.bind(context.actor).bind(at).bind(call_id).run();
-  if (!status) {
-    return status;
-  }
-  Query sum(db_, "SELECT COALESCE(SUM(amount), 0) FROM journal_entries WHERE journal_id = ?");
-  sum.bind("call:" + call_id);
-  Result<bool> row = sum.next();
-  if (!row) {
-    return row.status();
-  }
-  if (sum.integer(0) != 0) {
-    return Status(StatusCode::InvalidArgument,
-                  "call " + call_id + " total differs from the sum of its charge lines by " +
-                      format_dollars(sum.integer(0), 4) +
-                      "; post a total equal to the sum of the lines");
-  }
-  return Status::ok();
-}
 
 Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
                                         const WriteContext& context) {
@@ -188,16 +156,8 @@ Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::s
   const std::string at = format_instant(context.at);
   for (const auto& [account, amount] :
        {std::pair<std::string, Money>{debit, credit.amount}, {customer, -credit.amount}}) {
-    Status status = Query(db_,
-                          "INSERT INTO journal_entries (journal_id, account, amount, call_id, "
-                          "actor, at) VALUES (?, ?, ?, ?, ?, ?)")
-                        .bind("credit:" + credit.id)
-                        .bind(account)
-                        .bind(amount)
-                        .bind(credit.call_id)
-                        .bind(context.actor)
-                        .bind(at)
-                        .run();
+    Status status =
+        insert_journal_entry("credit:" + credit.id, account, amount, credit.call_id, context);
     if (!status) {
       return status;
     }
@@ -441,11 +401,11 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
   }
 
   const std::string at = format_instant(context.at);
-  Status status = Query(db_,
-                        "INSERT INTO credits (id, call_id, line_no, reason, reason_text, amount, "
-                        "rule, dispute_id, idempotency_key, actor, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                      .bind(credit.id)
+  Query insert(db_,
+               "INSERT INTO credits (id, call_id, line_no, reason, reason_text, amount, "
+               "rule, dispute_id, idempotency_key, actor, at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Status status = insert.bind(credit.id)
                       .bind(credit.call_id)
                       .bind(credit.line_no)
                       .bind(to_string(credit.reason))
@@ -457,6 +417,9 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
                       .bind(context.actor)
                       .bind(at)
                       .run();
+  if (status) {
+    record_appended(ChainedTableId::Credits, insert.canonical());
+  }
   if (!status) {
     if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
       return Status(StatusCode::AlreadyExists,
@@ -464,15 +427,18 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
     }
     return status;
   }
-  status = Query(db_,
+  Query decision(db_,
                  "INSERT INTO credit_decisions (credit_id, state, note, actor, at) "
-                 "VALUES (?, ?, ?, ?, ?)")
-               .bind(credit.id)
+                 "VALUES (?, ?, ?, ?, ?)");
+  status = decision.bind(credit.id)
                .bind(to_string(credit.state))
                .bind(needs_approval ? "waiting for a supervisor" : credit.decision_note)
                .bind(context.actor)
                .bind(at)
                .run();
+  if (status) {
+    record_appended(ChainedTableId::CreditDecisions, decision.canonical());
+  }
   if (status && credit.state == CreditState::Applied) {
     status = post_credit_journal(credit, line_kind, context);
   }
@@ -544,15 +510,18 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
   credit.state = approve ? CreditState::Applied : CreditState::Rejected;
   credit.decided_by = context.actor;
   credit.decision_note = note;
-  status = Query(db_,
-                 "INSERT INTO credit_decisions (credit_id, state, note, actor, at) "
-                 "VALUES (?, ?, ?, ?, ?)")
-               .bind(credit.id)
+  Query insert(db_,
+               "INSERT INTO credit_decisions (credit_id, state, note, actor, at) "
+               "VALUES (?, ?, ?, ?, ?)");
+  status = insert.bind(credit.id)
                .bind(to_string(credit.state))
                .bind(note)
                .bind(context.actor)
                .bind(format_instant(context.at))
                .run();
+  if (status) {
+    record_appended(ChainedTableId::CreditDecisions, insert.canonical());
+  }
   if (status && approve) {
     Query kind(db_, "SELECT kind FROM charge_lines WHERE call_id = ? AND line_no = ?");
     kind.bind(credit.call_id).bind(credit.line_no);
@@ -684,10 +653,10 @@ Result<std::vector<Dispute>> SqliteStore::list_disputes() {
 
 Status SqliteStore::insert_dispute_step(const std::string& dispute_id, const DisputeStep& step,
                                         const WriteContext& context) {
-  Status status = Query(db_,
-                        "INSERT INTO dispute_steps (dispute_id, action, state, note, credit_id, "
-                        "actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                      .bind(dispute_id)
+  Query insert(db_,
+               "INSERT INTO dispute_steps (dispute_id, action, state, note, credit_id, "
+               "actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  Status status = insert.bind(dispute_id)
                       .bind(to_string(step.action))
                       .bind(to_string(step.state))
                       .bind(step.note)
@@ -695,6 +664,9 @@ Status SqliteStore::insert_dispute_step(const std::string& dispute_id, const Dis
                       .bind(context.actor)
                       .bind(format_instant(context.at))
                       .run();
+  if (status) {
+    record_appended(ChainedTableId::DisputeSteps, insert.canonical());
+  }
   if (status) {
     status = audit(
         context, "dispute", dispute_id, to_string(step.action),
@@ -755,10 +727,10 @@ Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
     }
   }
   const Instant due = context.at + std::chrono::days(request.due_days);
-  status = Query(db_,
-                 "INSERT INTO disputes (id, call_id, line_no, customer_account, due_at, "
-                 "idempotency_key, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-               .bind(request.id)
+  Query insert(db_,
+               "INSERT INTO disputes (id, call_id, line_no, customer_account, due_at, "
+               "idempotency_key, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  status = insert.bind(request.id)
                .bind(request.call_id)
                .bind_optional(request.line_no)
                .bind(request.customer_account)
@@ -767,6 +739,9 @@ Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
                .bind(context.actor)
                .bind(format_instant(context.at))
                .run();
+  if (status) {
+    record_appended(ChainedTableId::Disputes, insert.canonical());
+  }
   if (!status && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(StatusCode::AlreadyExists,
                   "dispute id '" + request.id + "' is taken; choose another id");
@@ -813,6 +788,13 @@ Result<Dispute> SqliteStore::append_dispute_step(const std::string& dispute_id,
   const Dispute& dispute = **found;
   if (dispute.state() == DisputeState::Resolved) {
     const DisputeStep& last = dispute.steps.back();
+    return Status(StatusCode::FailedPrecondition,
+                    "dispute '" + dispute_id + "' was already resolved (" +
+                        std::string(to_string(last.action)) + ") by " + last.actor + " at " +
+                        format_instant(last.at) + " with a different outcome than this " +
+                        std::string(to_string(action)) +
+                        " request; open a new dispute if the customer disagrees");
+    }
     return Status(StatusCode::FailedPrecondition,
                   "dispute '" + dispute_id + "' was already resolved (" +
                       std::string(to_string(last.action)) + ") by " + last.actor + " at " +

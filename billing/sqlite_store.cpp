@@ -67,28 +67,42 @@ class SqliteStore::Statement {
     sqlite3_reset(statement_);
     sqlite3_clear_bindings(statement_);
     index_ = 0;
+    canonical_.clear();
     return *this;
   }
   Statement& bind(std::string_view text) {
     sqlite3_bind_text(statement_, ++index_, text.data(), static_cast<int>(text.size()),
                       SQLITE_TRANSIENT);
+    append_canonical_text(canonical_, text);
     return *this;
   }
   Statement& bind(const char* text) { return bind(std::string_view(text)); }
   Statement& bind(const std::string& text) { return bind(std::string_view(text)); }
   Statement& bind(std::int64_t value) {
     sqlite3_bind_int64(statement_, ++index_, value);
+    append_canonical_integer(canonical_, value);
     return *this;
   }
   Statement& bind(int value) { return bind(static_cast<std::int64_t>(value)); }
   Statement& bind(bool value) { return bind(static_cast<std::int64_t>(value ? 1 : 0)); }
   Statement& bind_null() {
     sqlite3_bind_null(statement_, ++index_);
+    append_canonical_null(canonical_);
     return *this;
   }
   template <typename T>
   Statement& bind(const std::optional<T>& value) {
     return value ? bind(*value) : bind_null();
+  }
+  // Binds bytes as a BLOB, or NULL when empty. Not part of the canonical bytes.
+  Statement& bind_blob(std::string_view bytes) {
+    if (bytes.empty()) {
+      sqlite3_bind_null(statement_, ++index_);
+    } else {
+      sqlite3_bind_blob(statement_, ++index_, bytes.data(), static_cast<int>(bytes.size()),
+                        SQLITE_TRANSIENT);
+    }
+    return *this;
   }
 
   // Steps once: true with a row, false when done.
@@ -119,11 +133,22 @@ class SqliteStore::Statement {
   std::optional<std::int64_t> optional_integer(int column) const {
     return is_null(column) ? std::nullopt : std::optional<std::int64_t>(integer(column));
   }
+  std::optional<std::string> optional_blob(int column) const {
+    if (is_null(column)) {
+      return std::nullopt;
+    }
+    const auto* bytes = static_cast<const char*>(sqlite3_column_blob(statement_, column));
+    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement_, column));
+    return bytes != nullptr ? std::string(bytes, size) : std::string();
+  }
+  // Canonical bytes of the values bound so far (billing/record_chain.hpp).
+  const std::string& canonical() const { return canonical_; }
 
  private:
   sqlite3* db_;
   sqlite3_stmt* statement_;
   int index_ = 0;
+  std::string canonical_;
 };
 
 // Use of a cached Statement that resets it at the end of its scope. An unreset statement would
@@ -142,17 +167,32 @@ class SqliteStore::ScopedStatement {
   }
   Result<bool> next() { return statement_->next(); }
   Status run() { return statement_->run(); }
+  // Runs a one-row INSERT into a chained table and records the row's hash for the next audit
+  // entry. The statement must bind every column of the table's ChainedTable, in that order.
+  Status append_row(SqliteStore& store, ChainedTableId table) {
+    Status status = statement_->run();
+    if (status) {
+      store.record_appended(table, statement_->canonical());
+    }
+    return status;
+  }
   std::string text(int column) const { return statement_->text(column); }
   std::int64_t integer(int column) const { return statement_->integer(column); }
   bool is_null(int column) const { return statement_->is_null(column); }
   std::optional<std::int64_t> optional_integer(int column) const {
     return statement_->optional_integer(column);
   }
+  std::optional<std::string> optional_blob(int column) const {
+    return statement_->optional_blob(column);
+  }
+  ScopedStatement& bind_blob(std::string_view bytes) {
+    statement_->bind_blob(bytes);
+    return *this;
+  }
 
  private:
   Statement* statement_;
 };
-
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                                        const SqliteOptions& options) {
@@ -186,7 +226,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (!status) {
     return Status(status.code(), "cannot set up database '" + path + "': " + status.message());
   }
-  // The record chain triggers of schema 5 call relaygw_sha256 on every insert.
+  // The record_chain triggers of schemas 5 and 6 call relaygw_sha256 on every insert, until
+  // migration 7 drops them.
   status = register_record_functions(db);
   if (!status) {
     return status;
@@ -244,37 +285,72 @@ Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
     }
     chain_head_ = *has_row ? last.text(0) : std::string(kGenesisHash);
   }
+  last_write_context_ = context;
   const std::string prev_hash = *chain_head_;
   const std::string at = format_instant(context.at);
-  std::string hashed = prev_hash;
-  for (std::string_view field : {std::string_view(at), std::string_view(context.actor), entity,
-                                 entity_id, action, std::string_view(payload)}) {
-    hashed += '\n';
-    hashed += field;
+  std::optional<std::string_view> records;
+  if (!pending_records_.empty()) {
+    records = pending_records_;
   }
-  std::string row_hash = sha256_hex(hashed);
-  Status inserted = statement(
-                        "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, "
-                        "prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                        .bind(at)
-                        .bind(context.actor)
-                        .bind(entity)
-                        .bind(entity_id)
-                        .bind(action)
-                        .bind(payload)
-                        .bind(prev_hash)
-                        .bind(row_hash)
-                        .run();
+  std::string row_hash =
+      audit_row_hash({prev_hash, at, context.actor, entity, entity_id, action, payload, records});
+  Status inserted = Status::ok();
+  if (schema_version_ >= kRecordsInAuditSchema) {
+    ScopedStatement insert = statement(
+        "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, prev_hash, "
+        "row_hash, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(at).bind(context.actor).bind(entity).bind(entity_id).bind(action).bind(payload);
+    insert.bind(prev_hash).bind(row_hash);
+    insert.bind_blob(pending_records_);
+    inserted = insert.run();
+  } else {
+    inserted = statement(
+                   "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, "
+                   "prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                   .bind(at)
+                   .bind(context.actor)
+                   .bind(entity)
+                   .bind(entity_id)
+                   .bind(action)
+                   .bind(payload)
+                   .bind(prev_hash)
+                   .bind(row_hash)
+                   .run();
+  }
   if (inserted) {
     chain_head_ = std::move(row_hash);
+    pending_records_.clear();
   }
   return inserted;
 }
 
+void SqliteStore::record_appended(ChainedTableId table, std::string_view canonical) {
+  // Before schema 7 the record_chain triggers copy the row instead.
+  if (schema_version_ >= kRecordsInAuditSchema) {
+    append_record_entry(pending_records_, table, sqlite3_last_insert_rowid(db_), canonical);
+  }
+}
+
+Status SqliteStore::flush_records() {
+  if (pending_records_.empty()) {
+    return Status::ok();
+  }
+  // Rows appended after the write's own audit entry (an idempotency key stored last) get an
+  // entry of their own, so no appended row is left out of the chain.
+  if (!last_write_context_) {
+    return Status(StatusCode::Internal,
+                  "rows were appended without a write context; this is a bug in SqliteStore");
+  }
+  return audit(*last_write_context_, "records", "", "append", "{}");
+}
+
 Result<std::int64_t> SqliteStore::verify_audit_chain() {
   ScopedStatement rows = statement(
-      "SELECT seq, at, actor, entity, entity_id, action, payload, prev_hash, row_hash "
-      "FROM audit_log ORDER BY seq");
+      schema_version_ >= kRecordsInAuditSchema
+          ? "SELECT seq, at, actor, entity, entity_id, action, payload, prev_hash, row_hash, "
+            "records FROM audit_log ORDER BY seq"
+          : "SELECT seq, at, actor, entity, entity_id, action, payload, prev_hash, row_hash, "
+            "NULL FROM audit_log ORDER BY seq");
   std::string expected_prev(kGenesisHash);
   std::int64_t checked = 0;
   while (true) {
@@ -285,12 +361,16 @@ Result<std::int64_t> SqliteStore::verify_audit_chain() {
     if (!*row) {
       break;
     }
-    std::string hashed = rows.text(7);
-    for (int column = 1; column <= 6; ++column) {
-      hashed += '\n';
-      hashed += rows.text(column);
+    const std::string fields[] = {rows.text(1), rows.text(2), rows.text(3), rows.text(4),
+                                  rows.text(5), rows.text(6), rows.text(7)};
+    const std::optional<std::string> records = rows.optional_blob(9);
+    std::optional<std::string_view> records_view;
+    if (records) {
+      records_view = *records;
     }
-    if (rows.text(7) != expected_prev || sha256_hex(hashed) != rows.text(8)) {
+    const std::string computed = audit_row_hash({fields[6], fields[0], fields[1], fields[2],
+                                                 fields[3], fields[4], fields[5], records_view});
+    if (fields[6] != expected_prev || computed != rows.text(8)) {
       return Status(StatusCode::Corrupt, "audit_log row " + std::to_string(rows.integer(0)) +
                                              " does not match its hash chain; the row or its "
                                              "predecessor was changed after it was written");
@@ -324,6 +404,7 @@ Result<std::optional<std::string>> SqliteStore::find_idempotent(const Idempotenc
 
 Status SqliteStore::store_idempotent(const IdempotencyKey& key, std::string_view scope,
                                      const std::string& result, const WriteContext& context) {
+  last_write_context_ = context;
   return statement(
              "INSERT INTO idempotency_keys (key, scope, request_hash, result, actor, at) "
              "VALUES (?, ?, ?, ?, ?, ?)")
@@ -333,7 +414,7 @@ Status SqliteStore::store_idempotent(const IdempotencyKey& key, std::string_view
       .bind(result)
       .bind(context.actor)
       .bind(format_instant(context.at))
-      .run();
+      .append_row(*this, ChainedTableId::IdempotencyKeys);
 }
 
 // ---- Rate decks ----
@@ -358,7 +439,7 @@ Status SqliteStore::add_rate_deck(const StoredRateDeck& deck, const WriteContext
                .bind(deck.source_path)
                .bind(context.actor)
                .bind(format_instant(context.at))
-               .run();
+               .append_row(*this, ChainedTableId::RateDecks);
   if (status) {
     const nlohmann::json payload = {{"name", deck.name},
                                     {"sha256", deck.sha256_hex},
@@ -443,7 +524,7 @@ Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expe
           .bind(reason)
           .bind(context.actor)
           .bind(format_instant(context.at))
-          .run();
+          .append_row(*this, ChainedTableId::LineVersions);
   if (!status) {
     return status;
   }
@@ -569,15 +650,19 @@ Status SqliteStore::add_card(const Card& card, const std::vector<LedgerEntry>& o
                .bind(card.max_pin_attempts)
                .bind(context.actor)
                .bind(format_instant(context.at))
-               .run();
+               .append_row(*this, ChainedTableId::Cards);
   if (status) {
     status = statement(
                  "INSERT INTO card_states (number, version, status, failed_pin_attempts, reason, "
-                 "actor, at) VALUES (?, 1, 'active', 0, 'card added', ?, ?)")
+                 "actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
                  .bind(card.number)
+                 .bind(std::int64_t{1})
+                 .bind(to_string(CardStatus::Active))
+                 .bind(std::int64_t{0})
+                 .bind("card added")
                  .bind(context.actor)
                  .bind(format_instant(context.at))
-                 .run();
+                 .append_row(*this, ChainedTableId::CardStates);
   }
   if (status) {
     status = insert_ledger(card.number, opening, context);
@@ -659,7 +744,7 @@ Result<CardState> SqliteStore::append_card_state(const std::string& number, Card
                        .bind(reason)
                        .bind(context.actor)
                        .bind(format_instant(context.at))
-                       .run();
+                       .append_row(*this, ChainedTableId::CardStates);
   if (written) {
     const nlohmann::json payload = {{"old_status", to_string(old_status)},
                                     {"new_status", to_string(status)},
@@ -721,7 +806,7 @@ Status SqliteStore::insert_ledger(const std::string& number,
                         .bind(entry.call_id)
                         .bind(context.actor)
                         .bind(at)
-                        .run();
+                        .append_row(*this, ChainedTableId::CardLedger);
     if (!status) {
       return status;
     }
@@ -808,7 +893,7 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
       .bind(request.emergency)
       .bind(context.actor)
       .bind(format_instant(context.at))
-      .run();
+      .append_row(*this, ChainedTableId::Calls);
 }
 
 Status SqliteStore::insert_event(const std::string& call_id, const CallEventRecord& event) {
@@ -827,7 +912,7 @@ Status SqliteStore::insert_event(const std::string& call_id, const CallEventReco
       .bind(event.actor)
       .bind(method)
       .bind(accepted_by)
-      .run();
+      .append_row(*this, ChainedTableId::CallEvents);
 }
 
 Status SqliteStore::create_call(const CallRequest& request, const WriteContext& context) {
@@ -983,7 +1068,7 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
                       .bind(key.key)
                       .bind(context.actor)
                       .bind(at)
-                      .run();
+                      .append_row(*this, ChainedTableId::CallPostings);
   nlohmann::json lines = nlohmann::json::array();
   for (std::size_t i = 0; status && i < posting.lines.size(); ++i) {
     const PostedChargeLine& line = posting.lines[i];
@@ -995,14 +1080,14 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
                  .bind(line.kind)
                  .bind(line.description)
                  .bind(line.amount)
-                 .run();
+                 .append_row(*this, ChainedTableId::ChargeLines);
     lines.push_back({{"kind", line.kind}, {"amount", line.amount}});
   }
   if (status && !card_entries.empty()) {
     status = insert_ledger(card_number, card_entries, context);
   }
   if (status) {
-    status = insert_call_journal(posting.call_id, context);
+    status = insert_call_journal(posting, context);
   }
   if (status) {
     status = store_idempotent(key, "post_call", posting.call_id, context);
@@ -1014,6 +1099,63 @@ Status SqliteStore::insert_posting(const CallPosting& posting, const std::string
                                                       : nlohmann::json(nullptr)},
         {"lines", lines}};
     status = audit(context, "call", posting.call_id, "post", payload.dump());
+  }
+  return status;
+}
+
+Status SqliteStore::insert_journal_entry(const std::string& journal_id, const std::string& account,
+                                         Money amount, const std::string& call_id,
+                                         const WriteContext& context) {
+  return statement(
+             "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, at) "
+             "VALUES (?, ?, ?, ?, ?, ?)")
+      .bind(journal_id)
+      .bind(account)
+      .bind(amount)
+      .bind(call_id)
+      .bind(context.actor)
+      .bind(format_instant(context.at))
+      .append_row(*this, ChainedTableId::JournalEntries);
+}
+
+Status SqliteStore::insert_call_journal(const CallPosting& posting, const WriteContext& context) {
+  Money lines_total = 0;
+  for (const PostedChargeLine& line : posting.lines) {
+    lines_total += line.amount;
+  }
+  if (lines_total != posting.total) {
+    return Status(StatusCode::InvalidArgument,
+                  "call " + posting.call_id +
+                      " total differs from the sum of its charge lines by " +
+                      format_dollars(posting.total - lines_total, 4) +
+                      "; post a total equal to the sum of the lines");
+  }
+  ScopedStatement call = statement("SELECT card_number, billed_number FROM calls WHERE id = ?");
+  call.bind(posting.call_id);
+  Result<bool> row = call.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return Status(StatusCode::NotFound, "call '" + posting.call_id + "' does not exist");
+  }
+  const std::string card_number = call.text(0);
+  const std::string customer =
+      card_number.empty() ? "receivable:" + call.text(1) : "card:" + card_number;
+
+  // The customer account is debited with the total and each charge line is credited to its
+  // revenue or tax account.
+  const std::string journal_id = "call:" + posting.call_id;
+  Status status = Status::ok();
+  if (posting.total != 0) {
+    status = insert_journal_entry(journal_id, customer, posting.total, posting.call_id, context);
+  }
+  for (std::size_t i = 0; status && i < posting.lines.size(); ++i) {
+    const PostedChargeLine& line = posting.lines[i];
+    if (line.amount != 0) {
+      status = insert_journal_entry(journal_id, revenue_account_for(line.kind), -line.amount,
+                                    posting.call_id, context);
+    }
   }
   return status;
 }
@@ -1182,9 +1324,9 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
       fact->call_id = select.text(0);
       Result<Instant> requested = parse_instant(select.text(1));
       if (!requested) {
-        return Status(StatusCode::Corrupt, "call " + fact->call_id +
-                                               " has an unreadable requested instant: " +
-                                               requested.status().message());
+        return Status(StatusCode::Corrupt,
+                      "call " + fact->call_id +
+                          " has an unreadable requested instant: " + requested.status().message());
       }
       fact->requested_at = *requested;
       fact->from = select.text(2);

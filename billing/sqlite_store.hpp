@@ -152,9 +152,16 @@ class SqliteStore final : public Store {
                         const std::vector<LedgerEntry>& card_entries, const IdempotencyKey& key,
                         const WriteContext& context);
 
-  // Journal entries of a just-posted call; InvalidArgument when its total is not the sum of
+  // Journal entries of a call being posted; InvalidArgument when its total is not the sum of
   // its lines, so the journal never takes an unbalanced posting.
-  Status insert_call_journal(const std::string& call_id, const WriteContext& context);
+  Status insert_call_journal(const CallPosting& posting, const WriteContext& context);
+  Status insert_journal_entry(const std::string& journal_id, const std::string& account,
+                              Money amount, const std::string& call_id,
+                              const WriteContext& context);
+  // Adds the hash of a row just inserted into `table` to the records of the next audit entry.
+  void record_appended(ChainedTableId table, std::string_view canonical);
+  // Writes an audit entry for records still pending at commit.
+  Status flush_records();
   Status post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
                              const WriteContext& context);
   Result<CreditRecord> insert_credit(const CreditRequest& request, const WriteContext& context);
@@ -165,6 +172,9 @@ class SqliteStore final : public Store {
   int schema_version_ = 0;
   // Last audit_log row_hash, cached inside a write transaction only.
   std::optional<std::string> chain_head_;
+  // Records entries (billing/record_chain.hpp) of rows appended since the last audit entry.
+  std::string pending_records_;
+  std::optional<WriteContext> last_write_context_;
   std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
 };
 

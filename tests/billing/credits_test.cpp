@@ -391,7 +391,8 @@ TEST_CASE_METHOD(OperationsFixture, "record check finds edited charge", "[billin
   REQUIRE(check->problems.size() == 1);
   CHECK(check->problems[0].table == "charge_lines");
   CHECK(check->problems[0].kind == "edited");
-  CHECK(check->problems[0].detail.find("column amount recorded 12000, found 99999") !=
+  CHECK(check->problems[0].row_id == 1);
+  CHECK(check->problems[0].detail.find("no longer matches its recorded SHA-256") !=
         std::string::npos);
 }
 
@@ -419,11 +420,11 @@ TEST_CASE_METHOD(OperationsFixture, "record check finds swapped rows", "[billing
 
 TEST_CASE_METHOD(OperationsFixture, "record check finds edited chain", "[billing][audit]") {
   post_call("c1", 300);
-  raw("UPDATE record_chain SET content = replace(content, '12000', '1') "
-      "WHERE table_name = 'charge_lines'");
-  raw("UPDATE charge_lines SET amount = 1 WHERE amount = 12000");
+  // Rewriting a recorded hash to match an edited row breaks the audit row's own hash.
+  raw("UPDATE audit_log SET records = zeroblob(length(records)) WHERE action = 'post'");
   auto check = store().verify_records();
   REQUIRE(check);
   REQUIRE_FALSE(check->problems.empty());
+  CHECK(check->problems[0].table == "audit_log");
   CHECK(check->problems[0].kind == "chain-broken");
 }
