@@ -78,47 +78,28 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> call_ids_of_line(const std::string& number, Instant from,
                                                     Instant to) override;
 
-  // Checks every audit_log row's hash against its content and its predecessor. Returns the
-  // number of rows checked, or Corrupt naming the first bad row.
-  Result<std::int64_t> verify_audit_chain();
+  Result<std::int64_t> verify_audit_chain() override;
 
-  // ---- Billing operations (schema 5), in billing/sqlite_operations.cpp ----
-  // NOTE: these are SqliteStore methods, not yet part of the abstract Store interface.
-
-  // Appends a credit on one charge line in one write transaction. The amount is checked inside
-  // that transaction against the charge minus earlier pending and applied credits, so
-  // concurrent requests cannot together exceed the charge (FailedPrecondition otherwise). A
-  // repeat with the same key returns the first credit and writes nothing. A credit at or below
-  // request.approval_above is applied at once: journal entries, and a refund entry for a card.
+  // Billing operations, in billing/sqlite_operations.cpp.
   Result<CreditRecord> request_credit(const CreditRequest& request, const IdempotencyKey& key,
-                                      const WriteContext& context);
-  // Approves (applies) or rejects a pending credit; FailedPrecondition when already decided.
+                                      const WriteContext& context) override;
   Result<CreditRecord> decide_credit(const std::string& credit_id, bool approve,
-                                     const std::string& note, const WriteContext& context);
-  Result<std::optional<CreditRecord>> find_credit(const std::string& credit_id);
-  // Credits of one call, or of every call when `call_id` is empty, in request order.
-  Result<std::vector<CreditRecord>> list_credits(const std::string& call_id);
-  // The charge of a line minus its pending and applied credits.
-  Result<Money> credit_remaining(const std::string& call_id, std::int64_t line_no);
-
+                                     const std::string& note, const WriteContext& context) override;
+  Result<std::optional<CreditRecord>> find_credit(const std::string& credit_id) override;
+  Result<std::vector<CreditRecord>> list_credits(const std::string& call_id) override;
+  Result<Money> credit_remaining(const std::string& call_id, std::int64_t line_no) override;
   Result<Dispute> open_dispute(const DisputeOpenRequest& request, const IdempotencyKey& key,
-                               const WriteContext& context);
-  // Appends a note, investigation, escalation or resolution. Adjusted needs `adjustment`, a
-  // credit appended in the same transaction. A resolved dispute rejects every further step.
+                               const WriteContext& context) override;
   Result<Dispute> append_dispute_step(const std::string& dispute_id, DisputeAction action,
                                       const std::string& note,
                                       const std::optional<CreditRequest>& adjustment,
-                                      const WriteContext& context);
-  Result<std::optional<Dispute>> find_dispute(const std::string& dispute_id);
-  Result<std::vector<Dispute>> list_disputes();
-
-  // Sums the journal and names every journal whose entries do not sum to zero.
-  Result<JournalCheck> check_journal();
-  Result<std::vector<AccountBalance>> account_balances();
-  // Compares one UTC day's call totals, charge lines, credits and journal entries.
-  Result<Reconciliation> reconcile_day(const std::string& date);
-  // Compares every chained table with the record chain (billing/record_chain.hpp).
-  Result<RecordCheck> verify_records();
+                                      const WriteContext& context) override;
+  Result<std::optional<Dispute>> find_dispute(const std::string& dispute_id) override;
+  Result<std::vector<Dispute>> list_disputes() override;
+  Result<JournalCheck> check_journal() override;
+  Result<std::vector<AccountBalance>> account_balances() override;
+  Result<Reconciliation> reconcile_day(const std::string& date) override;
+  Result<RecordCheck> verify_records() override;
 
  private:
   class Statement;

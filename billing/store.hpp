@@ -20,6 +20,18 @@
 
 namespace relaygw::billing {
 
+// Billing operations records, defined in billing/credits.hpp, billing/disputes.hpp,
+// billing/ledger.hpp and billing/record_chain.hpp. Include those to call the methods below.
+struct CreditRequest;
+struct CreditRecord;
+struct Dispute;
+struct DisputeOpenRequest;
+enum class DisputeAction;
+struct JournalCheck;
+struct AccountBalance;
+struct Reconciliation;
+struct RecordCheck;
+
 // A UTC instant with one-second resolution, the unit every call timestamp uses.
 using Instant = std::chrono::sys_seconds;
 
@@ -296,8 +308,50 @@ class Store {
                                       const std::function<bool(const CallFact&)>& visit) = 0;
   // Returns the ids of calls requested in [from, to) that `number` made or was billed for
   // (calling number or billed number), oldest first.
-  virtual Result<std::vector<std::string>> call_ids_of_line(const std::string& number,
-                                                            Instant from, Instant to) = 0;
+  virtual Result<std::vector<std::string>> call_ids_of_line(const std::string& number, Instant from,
+                                                            Instant to) = 0;
+
+  // ---- Billing operations: credits, disputes, the journal and the audit checks ----
+
+  // Appends a credit on one charge line in one write transaction. The amount is checked inside
+  // that transaction against the charge minus earlier pending and applied credits, so
+  // concurrent requests cannot together exceed the charge (FailedPrecondition otherwise). A
+  // repeat with the same key returns the first credit and writes nothing. A credit at or below
+  // request.approval_above is applied at once: journal entries, and a refund entry for a card.
+  virtual Result<CreditRecord> request_credit(const CreditRequest& request,
+                                              const IdempotencyKey& key,
+                                              const WriteContext& context) = 0;
+  // Approves (applies) or rejects a pending credit; FailedPrecondition when already decided.
+  virtual Result<CreditRecord> decide_credit(const std::string& credit_id, bool approve,
+                                             const std::string& note,
+                                             const WriteContext& context) = 0;
+  virtual Result<std::optional<CreditRecord>> find_credit(const std::string& credit_id) = 0;
+  // Credits of one call, or of every call when `call_id` is empty, in request order.
+  virtual Result<std::vector<CreditRecord>> list_credits(const std::string& call_id) = 0;
+  // The charge of a line minus its pending and applied credits.
+  virtual Result<Money> credit_remaining(const std::string& call_id, std::int64_t line_no) = 0;
+
+  virtual Result<Dispute> open_dispute(const DisputeOpenRequest& request, const IdempotencyKey& key,
+                                       const WriteContext& context) = 0;
+  // Appends a note, investigation, escalation or resolution. Adjusted needs `adjustment`, a
+  // credit appended in the same transaction. A resolved dispute rejects every further step.
+  virtual Result<Dispute> append_dispute_step(const std::string& dispute_id, DisputeAction action,
+                                              const std::string& note,
+                                              const std::optional<CreditRequest>& adjustment,
+                                              const WriteContext& context) = 0;
+  virtual Result<std::optional<Dispute>> find_dispute(const std::string& dispute_id) = 0;
+  virtual Result<std::vector<Dispute>> list_disputes() = 0;
+
+  // Sums the journal and names every journal whose entries do not sum to zero.
+  virtual Result<JournalCheck> check_journal() = 0;
+  virtual Result<std::vector<AccountBalance>> account_balances() = 0;
+  // Compares one UTC day's call totals, charge lines, credits and journal entries.
+  virtual Result<Reconciliation> reconcile_day(const std::string& date) = 0;
+  // Checks every audit entry's hash against its content and its predecessor. Returns the
+  // number of entries checked, or Corrupt naming the first bad one.
+  virtual Result<std::int64_t> verify_audit_chain() = 0;
+  // Compares every appended row with the hash recorded for it (billing/record_chain.hpp).
+  virtual Result<RecordCheck> verify_records() = 0;
 };
 
 // Names used in storage, the command line and CSV files.
