@@ -255,6 +255,7 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
   }
   posting.billable_seconds = rated->billed_seconds;
   posting.total = rated->total;
+  posting.relay_fund = rated->relay_fund;
   for (const ChargeLine& line_item : rated->lines) {
     posting.lines.push_back(PostedChargeLine{std::string(to_string(line_item.kind)),
                                              line_item.description, line_item.amount});

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "billing/money.hpp"
@@ -37,14 +38,24 @@ struct Reconciliation {
   Money charge_lines = 0;  // sum of the charge lines of those calls
   Money call_journal = 0;  // sum of customer-side entries of those calls' journals
   std::int64_t credits_applied = 0;
-  Money credit_amounts = 0;             // credits applied that day
-  Money credit_journal = 0;             // credit-side entries of those credits' journals
-  JournalCheck journal;                 // balance of that day's journal entries
-  std::vector<std::string> mismatches;  // plain sentences, empty when everything agrees
+  Money credit_amounts = 0;                 // credits applied that day
+  Money credit_journal = 0;                 // credit-side entries of those credits' journals
+  Money relay_fund_entries = 0;             // "relay-fund:*" entries of those calls' journals
+  Money relay_service_revenue = 0;          // "revenue:relay-service" entries, negated
+  std::vector<AccountBalance> relay_funds;  // that day's entries per relay fund account
+  JournalCheck journal;                     // balance of that day's journal entries
+  std::vector<std::string> mismatches;      // plain sentences, empty when everything agrees
   bool agrees() const { return mismatches.empty(); }
 };
 
 // The journal account a charge line of `kind` is posted to.
 std::string revenue_account_for(const std::string& kind);
+
+// The relay service fund account of a relay service (an access tag name such as "relay-tty"):
+// "relay-fund:relay-tty". It is debited with what the fund owes for a relay call.
+std::string relay_fund_account_for(const std::string& service);
+
+// The account credited with the relay service part of relay calls.
+inline constexpr std::string_view kRelayServiceRevenueAccount = "revenue:relay-service";
 
 }  // namespace relaygw::billing

@@ -383,7 +383,8 @@ Fee read_fee(const DeckReader& reader, const toml::table& table) {
 
 Accessibility read_accessibility(const DeckReader& reader, const toml::table& table) {
   const std::string path = "version.accessibility";
-  reader.check_keys(table, path, {"cap_at_voice", "relay_handling", "tty_discount"});
+  reader.check_keys(table, path,
+                    {"cap_at_voice", "relay_handling", "tty_discount", "relay_fund_per_minute"});
   Accessibility accessibility;
   accessibility.cap_at_voice = reader.boolean(table, path, "cap_at_voice", true);
   accessibility.relay_handling = reader.parse_name<Handling>(
@@ -409,6 +410,22 @@ Accessibility read_accessibility(const DeckReader& reader, const toml::table& ta
       discount.jurisdictions = reader.parse_names<Jurisdiction>(entry, item_path, "jurisdictions",
                                                                 parse_jurisdiction, kJurisdictions);
       accessibility.tty_discounts.push_back(std::move(discount));
+    }
+  }
+  if (const toml::node* rates = table.get("relay_fund_per_minute"); rates != nullptr) {
+    const std::string rates_path = path + ".relay_fund_per_minute";
+    if (!rates->is_table()) {
+      reader.fail(rates, rates_path, "is not a table",
+                  "write relay_fund_per_minute = { relay-tty = \"3.1000\", ... }");
+    }
+    for (const auto& [key, node] : *rates->as_table()) {
+      const std::optional<AccessTag> tag = parse_access_tag(key.str());
+      if (!tag || !is_relay_service(*tag)) {
+        reader.fail(&node, rates_path + "." + std::string(key.str()), "is not a relay service",
+                    "use relay-tty, relay-ip, captioned, video or speech");
+      }
+      accessibility.relay_fund_per_minute.emplace_back(
+          *tag, reader.money(*rates->as_table(), rates_path, key.str()));
     }
   }
   return accessibility;

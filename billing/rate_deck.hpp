@@ -100,6 +100,10 @@ struct Accessibility {
   // assistant's work is the relay service, which is not charged as operator assistance.
   Handling relay_handling = Handling::Automated;
   std::vector<TtyDiscount> tty_discounts;
+  // What the relay service fund (the TRS fund) pays per conversation minute for each relay
+  // service, in units. The caller never pays it; it is posted to the fund's ledger account.
+  // A relay service not listed is posted at zero.
+  std::vector<std::pair<AccessTag, Money>> relay_fund_per_minute;
 };
 
 struct ServiceCodeCharge {

@@ -541,7 +541,16 @@ Result<RatedCall> Rater::rate(const CallToRate& call) const {
                     "[[version]] with an earlier effective date",
                     deck_->name(), start_date.year, start_date.month, start_date.day));
   }
-  return rate_in_context(context, *deck_);
+  Result<RatedCall> rated = rate_in_context(context, *deck_);
+  if (rated && call.answered && is_relay_service(call.access)) {
+    for (const auto& [tag, per_minute] : context.version->accessibility.relay_fund_per_minute) {
+      if (tag == call.access) {
+        const std::int64_t tenths = (call.billable_seconds + 3) / 6;
+        rated->relay_fund = round_to_cents(per_minute * tenths, 10, CentRounding::HalfUp);
+      }
+    }
+  }
+  return rated;
 }
 
 Result<Money> Rater::minimum_charge(const CallToRate& call) const {

@@ -65,6 +65,10 @@ struct RatedCall {
   std::string deck_version;                  // name of the version used, empty if none
   std::string time_zone;                     // zone that decided the periods
   Money voice_equivalent = 0;                // toll charges of the same call by voice
+  // Relay service compensation the relay service fund pays for this call, in whole cents:
+  // the deck's relay_fund_per_minute times the conversation time in tenths of a minute (6
+  // seconds a tenth, 3 seconds round up). Never part of `lines` or `total`.
+  Money relay_fund = 0;
 };
 
 class Rater {

@@ -269,6 +269,20 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
         ignored, report.credit_journal);
   }
   if (status) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0) FROM journal_entries e "
+        "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
+        "WHERE p.at LIKE ? AND e.account LIKE 'relay-fund:%'",
+        ignored, report.relay_fund_entries);
+  }
+  if (status) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0) FROM journal_entries e "
+        "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
+        "WHERE p.at LIKE ? AND e.account = 'revenue:relay-service'",
+        ignored, report.relay_service_revenue);
+  }
+  if (status) {
     Money day_total = 0;
     status = single(
         "SELECT COUNT(DISTINCT journal_id), COALESCE(SUM(amount), 0) "
@@ -294,6 +308,23 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
     report.journal.imbalances.push_back({unbalanced.text(0), unbalanced.integer(1)});
   }
 
+  Query funds(db_,
+              "SELECT e.account, SUM(e.amount) FROM journal_entries e "
+              "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
+              "WHERE p.at LIKE ? AND e.account LIKE 'relay-fund:%' "
+              "GROUP BY e.account ORDER BY e.account");
+  funds.bind(pattern);
+  while (true) {
+    Result<bool> row = funds.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      break;
+    }
+    report.relay_funds.push_back({funds.text(0), funds.integer(1)});
+  }
+
   auto mismatch = [&](const std::string& what, Money left, Money right) {
     if (left != right) {
       report.mismatches.push_back(what + ": " + format_dollars(left, 4) + " against " +
@@ -304,6 +335,8 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
   mismatch("call totals against customer journal entries", report.call_totals, report.call_journal);
   mismatch("credits applied against credit journal entries", report.credit_amounts,
            report.credit_journal);
+  mismatch("relay fund entries against relay service revenue", report.relay_fund_entries,
+           report.relay_service_revenue);
   if (report.journal.total != 0) {
     report.mismatches.push_back("journal entries of the day sum to " +
                                 format_dollars(report.journal.total, 4) + ", not zero");

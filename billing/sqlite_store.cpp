@@ -1130,7 +1130,8 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const WriteC
                       format_dollars(posting.total - lines_total, 4) +
                       "; post a total equal to the sum of the lines");
   }
-  ScopedStatement call = statement("SELECT card_number, billed_number FROM calls WHERE id = ?");
+  ScopedStatement call =
+      statement("SELECT card_number, billed_number, access FROM calls WHERE id = ?");
   call.bind(posting.call_id);
   Result<bool> row = call.next();
   if (!row) {
@@ -1142,6 +1143,7 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const WriteC
   const std::string card_number = call.text(0);
   const std::string customer =
       card_number.empty() ? "receivable:" + call.text(1) : "card:" + card_number;
+  const std::string access = call.text(2);
 
   // The customer account is debited with the total and each charge line is credited to its
   // revenue or tax account.
@@ -1156,6 +1158,15 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const WriteC
       status = insert_journal_entry(journal_id, revenue_account_for(line.kind), -line.amount,
                                     posting.call_id, context);
     }
+  }
+  // The relay service part, which the caller never pays, is owed by the relay service fund.
+  if (status && posting.relay_fund != 0) {
+    status = insert_journal_entry(journal_id, relay_fund_account_for(access), posting.relay_fund,
+                                  posting.call_id, context);
+  }
+  if (status && posting.relay_fund != 0) {
+    status = insert_journal_entry(journal_id, std::string(kRelayServiceRevenueAccount),
+                                  -posting.relay_fund, posting.call_id, context);
   }
   return status;
 }

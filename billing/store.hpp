@@ -180,6 +180,10 @@ struct CallPosting {
   std::optional<std::int64_t> session_seconds;       // request to hangup; relay session time
   std::optional<std::int64_t> conversation_seconds;  // answer to hangup; none if unanswered
   bool person_reached = false;
+  // Relay service compensation owed by the relay service fund (RatedCall::relay_fund). It is
+  // posted to the journal only, as "relay-fund:SERVICE" against "revenue:relay-service", and
+  // is never part of `total`. Not read back by find_call.
+  Money relay_fund = 0;
 };
 
 struct CallRecord {

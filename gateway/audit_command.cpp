@@ -80,17 +80,25 @@ void run_reconcile(const AuditOptions& options) {
   }
   using billing::format_dollars;
   if (options.json) {
-    nlohmann::json report = {{"date", day->date},
-                             {"agrees", day->agrees()},
-                             {"calls_posted", day->calls_posted},
-                             {"call_totals", format_dollars(day->call_totals, 4)},
-                             {"charge_lines", format_dollars(day->charge_lines, 4)},
-                             {"call_journal", format_dollars(day->call_journal, 4)},
-                             {"credits_applied", day->credits_applied},
-                             {"credit_amounts", format_dollars(day->credit_amounts, 4)},
-                             {"credit_journal", format_dollars(day->credit_journal, 4)},
-                             {"journal_total", format_dollars(day->journal.total, 4)},
-                             {"mismatches", day->mismatches}};
+    nlohmann::json report = {
+        {"date", day->date},
+        {"agrees", day->agrees()},
+        {"calls_posted", day->calls_posted},
+        {"call_totals", format_dollars(day->call_totals, 4)},
+        {"charge_lines", format_dollars(day->charge_lines, 4)},
+        {"call_journal", format_dollars(day->call_journal, 4)},
+        {"credits_applied", day->credits_applied},
+        {"credit_amounts", format_dollars(day->credit_amounts, 4)},
+        {"credit_journal", format_dollars(day->credit_journal, 4)},
+        {"journal_total", format_dollars(day->journal.total, 4)},
+        {"relay_fund_entries", format_dollars(day->relay_fund_entries, 4)},
+        {"relay_service_revenue", format_dollars(day->relay_service_revenue, 4)},
+        {"mismatches", day->mismatches}};
+    nlohmann::json funds = nlohmann::json::object();
+    for (const billing::AccountBalance& fund : day->relay_funds) {
+      funds[fund.account] = format_dollars(fund.balance, 4);
+    }
+    report["relay_funds"] = funds;
     std::cout << report.dump(2) << "\n";
   } else {
     std::cout << "Reconciliation for " << day->date << " (UTC)\n"
@@ -100,7 +108,13 @@ void run_reconcile(const AuditOptions& options) {
               << "  call journal      " << format_dollars(day->call_journal, 4) << "\n"
               << "  credits applied   " << day->credits_applied << " totalling "
               << format_dollars(day->credit_amounts, 4) << "\n"
-              << "  credit journal    " << format_dollars(day->credit_journal, 4) << "\n";
+              << "  credit journal    " << format_dollars(day->credit_journal, 4) << "\n"
+              << "  relay fund owed   " << format_dollars(day->relay_fund_entries, 4)
+              << " (relay service revenue " << format_dollars(day->relay_service_revenue, 4)
+              << ")\n";
+    for (const billing::AccountBalance& fund : day->relay_funds) {
+      std::cout << "    " << fund.account << "  " << format_dollars(fund.balance, 4) << "\n";
+    }
     for (const std::string& mismatch : day->mismatches) {
       std::cout << "  MISMATCH: " << mismatch << "\n";
     }
