@@ -263,6 +263,26 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
   return posting;
 }
 
+Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
+  Result<std::optional<CallRecord>> record = store_->find_call(call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!*record) {
+    return Status(StatusCode::NotFound, "call '" + call_id + "' does not exist");
+  }
+  const std::optional<Instant> disconnected = event_time(**record, CallEvent::Disconnected);
+  if (!(*record)->posting || !disconnected) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' is not posted yet, so there is nothing to re-rate");
+  }
+  Completion completion;
+  completion.call_id = call_id;
+  completion.disconnected_at = *disconnected;
+  completion.person_reached = (*record)->posting->person_reached;
+  return rate_posting(**record, completion);
+}
+
 Result<CallPosting> CallRecords::complete(const Completion& completion,
                                           const WriteContext& context) const {
   if (completion.idempotency_key.empty()) {

@@ -68,6 +68,10 @@ class CallRecords {
   // hold is released, and the card is debited only for what interim debits did not cover.
   Result<CallPosting> complete(const Completion& completion, const WriteContext& context) const;
 
+  // Rates a posted call again with the current rate deck at its actual conversation time, as
+  // complete() would, and writes nothing. FailedPrecondition when the call is not posted.
+  Result<CallPosting> rerate(const std::string& call_id) const;
+
  private:
   Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion) const;
 

@@ -133,4 +133,40 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
   return request;
 }
 
+Money rerated_line_amount(const CallPosting& charged, const CallPosting& rerated,
+                          std::int64_t line_no) {
+  if (line_no < 1 || line_no > static_cast<std::int64_t>(charged.lines.size())) {
+    return 0;
+  }
+  const auto index = static_cast<std::size_t>(line_no - 1);
+  const PostedChargeLine& line = charged.lines[index];
+  auto same = [&](const PostedChargeLine& other) {
+    return other.kind == line.kind && other.description == line.description;
+  };
+  if (index < rerated.lines.size() && same(rerated.lines[index])) {
+    return rerated.lines[index].amount;
+  }
+  for (const PostedChargeLine& other : rerated.lines) {
+    if (same(other)) {
+      return other.amount;
+    }
+  }
+  return 0;
+}
+
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          CreditAsk ask, const CallRecords& records) {
+  if (ask.reason == CreditReason::RatingError && !ask.amount && !ask.rerated_amount &&
+      call.posting) {
+    Result<CallPosting> rerated = records.rerate(call.request.id);
+    if (!rerated) {
+      return Status(rerated.status().code(),
+                    "cannot re-rate call " + call.request.id +
+                        " for a rating-error credit: " + rerated.status().message());
+    }
+    ask.rerated_amount = rerated_line_amount(*call.posting, *rerated, ask.line_no);
+  }
+  return apply_credit_policy(policy, call, ask);
+}
+
 }  // namespace relaygw::billing

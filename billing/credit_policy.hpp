@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "billing/call_records.hpp"
 #include "billing/credits.hpp"
 #include "billing/money.hpp"
 #include "billing/store.hpp"
@@ -44,5 +45,18 @@ struct CreditAsk {
 // Every credit above approval_above waits for a supervisor, except the dropped-call rule.
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           const CreditAsk& ask);
+
+// Applies the policy as above, but a rating-error credit without a staff amount is first
+// re-rated through `records` (the Rater and current deck, at the call's actual conversation
+// time), and the credit is the charged line minus the same line re-rated. A line the re-rated
+// call no longer has re-rates to zero, so it is credited in full.
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          CreditAsk ask, const CallRecords& records);
+
+// Returns the amount of charge line `line_no` (1-based) of `charged` in `rerated`: the line at
+// the same position when its kind and description match, else the first line of the same kind
+// and description, else 0.
+Money rerated_line_amount(const CallPosting& charged, const CallPosting& rerated,
+                          std::int64_t line_no);
 
 }  // namespace relaygw::billing
