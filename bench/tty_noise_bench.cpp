@@ -35,6 +35,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tty/audio_file.hpp"
+#include "tty/baudot.hpp"
 #include "tty/text_score.hpp"
 #include "tty/tty_receiver.hpp"
 
@@ -95,6 +96,73 @@ Audio add_noise(const Audio& clean, double snr_db, std::uint64_t seed) {
     }
   }
   return noisy;
+}
+
+// Character errors by kind, from one minimum-cost alignment of the reference and the decoded
+// text. A shift flip is a substitution by the character on the same Baudot code in the other
+// table (5 for T, or #9.3 for HOME). Such a substitution comes from a misread, missed or spurious
+// LTRS or FIGS.
+struct ErrorBreakdown {
+  std::size_t shift_flips = 0;
+  std::size_t other_substitutions = 0;
+  std::size_t deletions = 0;
+  std::size_t insertions = 0;
+};
+
+// Returns the character on the same Baudot code in the other table, or '\0' when there is none.
+char other_table_char(char c) {
+  using relaygw::tty::baudot_char;
+  using relaygw::tty::ShiftState;
+  for (std::uint8_t code = 0; code < 32; ++code) {
+    const char letter = baudot_char(code, ShiftState::Letters);
+    const char figure = baudot_char(code, ShiftState::Figures);
+    if (letter != figure && (letter == c || figure == c)) {
+      return letter == c ? figure : letter;
+    }
+  }
+  return '\0';
+}
+
+void add_breakdown(const std::string& reference, const std::string& hypothesis,
+                   ErrorBreakdown& total) {
+  const std::size_t rows = reference.size() + 1;
+  const std::size_t columns = hypothesis.size() + 1;
+  std::vector<std::size_t> cost(rows * columns);
+  const auto at = [&](std::size_t i, std::size_t j) -> std::size_t& {
+    return cost[i * columns + j];
+  };
+  for (std::size_t i = 0; i < rows; ++i) {
+    at(i, 0) = i;
+  }
+  for (std::size_t j = 0; j < columns; ++j) {
+    at(0, j) = j;
+  }
+  for (std::size_t i = 1; i < rows; ++i) {
+    for (std::size_t j = 1; j < columns; ++j) {
+      const std::size_t substitution = reference[i - 1] == hypothesis[j - 1] ? 0 : 1;
+      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + substitution});
+    }
+  }
+  std::size_t i = rows - 1;
+  std::size_t j = columns - 1;
+  while (i > 0 || j > 0) {
+    const bool differ = i > 0 && j > 0 && reference[i - 1] != hypothesis[j - 1];
+    if (i > 0 && j > 0 && at(i, j) == at(i - 1, j - 1) + (differ ? 1 : 0)) {
+      if (differ && other_table_char(reference[i - 1]) == hypothesis[j - 1]) {
+        ++total.shift_flips;
+      } else if (differ) {
+        ++total.other_substitutions;
+      }
+      --i;
+      --j;
+    } else if (i > 0 && at(i, j) == at(i - 1, j) + 1) {
+      ++total.deletions;
+      --i;
+    } else {
+      ++total.insertions;
+      --j;
+    }
+  }
 }
 
 std::string decode_with_relaygw(const Audio& audio) {
@@ -165,12 +233,16 @@ int main(int argc, char** argv) {
   std::vector<double> snrs = {-6.0, -9.0, -10.0, -11.0};
   int seeds = 8;
   bool show_errors = false;
+  bool breakdown = false;
   std::string only;
   app.add_option("--corpus", corpus, "folder of the corpus WAV and text files");
   app.add_option("--minimodem", minimodem, "minimodem program; empty to leave it out");
   app.add_option("--snr", snrs, "SNRs in dB as CORPUS.md defines them");
   app.add_option("--seeds", seeds, "noise seeds per file and SNR (295 characters each)");
   app.add_flag("--show-errors", show_errors, "print relaygw's wrong decodings to standard error");
+  app.add_flag("--breakdown", breakdown,
+               "print relaygw's errors by kind (shift flips, other substitutions, deletions, "
+               "insertions) per transmitter and SNR");
   app.add_option("--file", only, "decode only the clean file of this name, e.g. py45__d04");
   CLI11_PARSE(app, argc, argv);
 
@@ -199,6 +271,8 @@ int main(int argc, char** argv) {
 
   // scores[decoder][transmitter or "all"][snr index]
   std::map<std::string, std::map<std::string, std::vector<Score>>> scores;
+  // breakdowns[transmitter or "all"][snr index], relaygw only
+  std::map<std::string, std::vector<ErrorBreakdown>> breakdowns;
   for (std::size_t s = 0; s < snrs.size(); ++s) {
     for (std::size_t f = 0; f < files.size(); ++f) {
       const CleanFile& file = files[f];
@@ -228,6 +302,13 @@ int main(int argc, char** argv) {
             row.resize(snrs.size());
             row[s].errors += errors;
             row[s].reference_chars += file.reference.size();
+          }
+          if (breakdown && decoder == "relaygw") {
+            for (const std::string& group : {file.transmitter, std::string("all")}) {
+              auto& row = breakdowns[group];
+              row.resize(snrs.size());
+              add_breakdown(file.reference, hypothesis, row[s]);
+            }
           }
           if (show_errors && decoder == "relaygw" && errors > 0) {
             std::fprintf(stderr, "%+.0f dB %s seed %d: %zu errors\n  ref: %s\n  got: %s\n", snrs[s],
@@ -263,6 +344,19 @@ int main(int argc, char** argv) {
         std::printf(" %s |", score.percent().c_str());
       }
       std::printf("\n");
+    }
+  }
+  if (breakdown) {
+    std::printf(
+        "\nrelaygw errors by kind (shift flip / other substitution / deletion / "
+        "insertion)\n\n| transmitter | SNR | shift flips | other substitutions | deletions "
+        "| insertions |\n|---|---|---|---|---|---|\n");
+    for (const auto& [group, row] : breakdowns) {
+      for (std::size_t s = 0; s < row.size(); ++s) {
+        std::printf("| %s | %+.0f dB | %zu | %zu | %zu | %zu |\n", group.c_str(), snrs[s],
+                    row[s].shift_flips, row[s].other_substitutions, row[s].deletions,
+                    row[s].insertions);
+      }
     }
   }
   return 0;

@@ -218,11 +218,33 @@ void mix_frames(const std::uint8_t* data, std::size_t frames, std::uint16_t chan
   }
 }
 
+// Converts mono 16-bit PCM eight samples at a time with GCC/Clang vector types. GCC 12 at -O2
+// does not vectorise the plain loop in mix_frames, and this conversion was then 10% of the
+// instructions of `relaygw tty decode` on a PCM16 file. Dividing by 32768 is exact in both.
+void convert_mono_pcm16(const std::uint8_t* data, std::size_t frames, float* out) {
+  using Int16x8 = std::int16_t __attribute__((vector_size(16)));
+  using Floatx8 = float __attribute__((vector_size(32)));
+  std::size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= frames; i += 8) {
+      Int16x8 pcm;
+      std::memcpy(&pcm, data + 2 * i, sizeof pcm);
+      const Floatx8 samples = __builtin_convertvector(pcm, Floatx8) / 32768.0f;
+      std::memcpy(out + i, &samples, sizeof samples);
+    }
+  }
+  for (; i < frames; ++i) {
+    out[i] = decode_pcm16(data + 2 * i);
+  }
+}
+
 // Converts `frames` whole frames of `format` at `data` to mono floats in [-1, 1]. Requires: the
 // format passed parse_format, so it has 1 or 2 channels and a supported encoding.
 void convert_frames(const std::uint8_t* data, std::size_t frames, const WavFormat& format,
                     float* out) {
-  if (format.code == kFormatPcm && format.bits_per_sample == 16) {
+  if (format.code == kFormatPcm && format.bits_per_sample == 16 && format.channels == 1) {
+    convert_mono_pcm16(data, frames, out);
+  } else if (format.code == kFormatPcm && format.bits_per_sample == 16) {
     mix_frames<2>(data, frames, format.channels, out, decode_pcm16);
   } else if (format.code == kFormatFloat) {
     mix_frames<4>(data, frames, format.channels, out, decode_float32);

@@ -85,6 +85,12 @@ constexpr std::size_t kStartWindow = 1;
 constexpr std::size_t kStopWindow = 7;
 using Windows = std::array<double, kWindows>;
 
+// Returns a * b without the NaN and infinity checks of std::complex's operator*, which cost
+// a branch per product in the per-block path. The inputs here are always finite.
+std::complex<double> multiply(std::complex<double> a, std::complex<double> b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+
 // Mean decision quality, counting the windows of known polarity only when they agree with it.
 double frame_quality(const Windows& q) {
   double sum = q[0] - q[kStartWindow] + q[kStopWindow];
@@ -263,11 +269,11 @@ void FskDemodulator::Impl::on_block(const BlockSums& block) {
   const auto next = static_cast<std::size_t>((k + 1) & (kRingBlocks - 1));
   raw_mark_[slot] = block.mark;
   raw_space_[slot] = block.space;
-  prefix_mark_[next] = prefix_mark_[slot] + std::complex<double>(block.mark) * mark_phasor_;
-  prefix_space_[next] = prefix_space_[slot] + std::complex<double>(block.space) * space_phasor_;
+  prefix_mark_[next] = prefix_mark_[slot] + multiply(block.mark, mark_phasor_);
+  prefix_space_[next] = prefix_space_[slot] + multiply(block.space, space_phasor_);
   prefix_energy_[next] = prefix_energy_[slot] + block.energy;
-  mark_phasor_ *= mark_step_;
-  space_phasor_ *= space_step_;
+  mark_phasor_ = multiply(mark_phasor_, mark_step_);
+  space_phasor_ = multiply(space_phasor_, space_step_);
   if ((k & 1023) == 0) {
     mark_phasor_ /= std::abs(mark_phasor_);
     space_phasor_ /= std::abs(space_phasor_);
@@ -363,11 +369,10 @@ void FskDemodulator::Impl::rotate_history(std::int64_t from) {
   for (std::int64_t k = from; k < blocks_; ++k) {
     const auto slot = static_cast<std::size_t>(k & (kRingBlocks - 1));
     const auto next = static_cast<std::size_t>((k + 1) & (kRingBlocks - 1));
-    prefix_mark_[next] = prefix_mark_[slot] + std::complex<double>(raw_mark_[slot]) * mark_phasor_;
-    prefix_space_[next] =
-        prefix_space_[slot] + std::complex<double>(raw_space_[slot]) * space_phasor_;
-    mark_phasor_ *= mark_step_;
-    space_phasor_ *= space_step_;
+    prefix_mark_[next] = prefix_mark_[slot] + multiply(raw_mark_[slot], mark_phasor_);
+    prefix_space_[next] = prefix_space_[slot] + multiply(raw_space_[slot], space_phasor_);
+    mark_phasor_ = multiply(mark_phasor_, mark_step_);
+    space_phasor_ = multiply(space_phasor_, space_step_);
   }
 }
 
@@ -404,20 +409,21 @@ void FskDemodulator::Impl::run_hunter() {
 
 void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
                                     FrameCandidate& candidate) const {
-  Windows difference{};
-  Windows quality{};
-  double metric = 0.0;
-  std::int64_t from = start - edges[1];
+  // Window boundaries in the ring, from one bit before the start bit to the end of the stop bit.
+  std::array<std::size_t, kWindows + 1> slots{};
+  slots[0] = static_cast<std::size_t>((start - edges[1]) & (kRingBlocks - 1));
   for (std::size_t w = 0; w < kWindows; ++w) {
-    const std::int64_t to = start + edges[w];
-    const auto a = static_cast<std::size_t>(from & (kRingBlocks - 1));
-    const auto b = static_cast<std::size_t>(to & (kRingBlocks - 1));
+    slots[w + 1] = static_cast<std::size_t>((start + edges[w]) & (kRingBlocks - 1));
+  }
+
+  Windows difference{};
+  double metric = 0.0;
+  for (std::size_t w = 0; w < kWindows; ++w) {
+    const std::size_t a = slots[w];
+    const std::size_t b = slots[w + 1];
     const double d = std::norm(prefix_mark_[b] - prefix_mark_[a]) -
                      std::norm(prefix_space_[b] - prefix_space_[a]);
-    const double energy = prefix_energy_[b] - prefix_energy_[a];
     difference[w] = d;
-    const double samples = static_cast<double>(to - from) * samples_per_block_;
-    quality[w] = energy > 0.0 ? 2.0 * d / (samples * energy) : 0.0;
     if (w == kStartWindow) {
       metric -= d;
     } else if (w == 0 || w == kStopWindow) {
@@ -425,17 +431,29 @@ void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const
     } else {
       metric += std::abs(d);
     }
-    from = to;
   }
   // Energies grow with the square of the bit length, so compare rates per unit length.
   metric /= bit_blocks * bit_blocks;
-  if (metric > candidate.metric) {
-    candidate.start = start;
-    candidate.bit_blocks = bit_blocks;
-    candidate.metric = metric;
-    candidate.difference = difference;
-    candidate.quality = quality;
+  if (!(metric > candidate.metric)) {
+    return;
   }
+
+  // The quality (eight divisions) is needed only for the best candidate, so it is computed
+  // only when this one is the best so far.
+  Windows quality{};
+  std::int64_t from = start - edges[1];
+  for (std::size_t w = 0; w < kWindows; ++w) {
+    const std::int64_t to = start + edges[w];
+    const double energy = prefix_energy_[slots[w + 1]] - prefix_energy_[slots[w]];
+    const double samples = static_cast<double>(to - from) * samples_per_block_;
+    quality[w] = energy > 0.0 ? 2.0 * difference[w] / (samples * energy) : 0.0;
+    from = to;
+  }
+  candidate.start = start;
+  candidate.bit_blocks = bit_blocks;
+  candidate.metric = metric;
+  candidate.difference = difference;
+  candidate.quality = quality;
 }
 
 FskDemodulator::Impl::BitEdges FskDemodulator::Impl::bit_edges(double bit_blocks) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numbers>
 #include <numeric>
+#include <type_traits>
 
 namespace relaygw::tty::detail {
 namespace {
@@ -18,12 +19,37 @@ Lanes load(const float* p) {
   return v;
 }
 
-float horizontal_sum(Lanes v) {
-  float total = 0.0f;
-  for (int lane = 0; lane < kLanes; ++lane) {
-    total += v[lane];
+// Returns {a0 + a1, a2 + a3, b0 + b1, b2 + b3}.
+Lanes pair_sums(Lanes a, Lanes b) {
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6) + __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
+
+// Sums of x times each table over one block, plus the sum and the sum of squares of x.
+struct Accumulators {
+  Lanes mark_re{};
+  Lanes mark_im{};
+  Lanes space_re{};
+  Lanes space_im{};
+  Lanes sum{};
+  Lanes squares{};
+};
+
+// Accumulates the whole groups of four samples among `count`. With `count` a compile-time
+// constant (the 8-sample blocks of 8000 Hz audio) the loop unrolls completely.
+template <typename Count>
+int accumulate_lanes(const float* x, const float* mc, const float* ms, const float* sc,
+                     const float* ss, Count count, Accumulators& acc) {
+  int n = 0;
+  for (; n + kLanes <= count; n += kLanes) {
+    const Lanes v = load(x + n);
+    acc.mark_re += v * load(mc + n);
+    acc.mark_im += v * load(ms + n);
+    acc.space_re += v * load(sc + n);
+    acc.space_im += v * load(ss + n);
+    acc.sum += v;
+    acc.squares += v * v;
   }
-  return total;
+  return n;
 }
 
 }  // namespace
@@ -61,41 +87,32 @@ BlockSums BlockMixer::mix_block(const float* samples) {
 
   // Four lanes at a time (a GCC/Clang vector type, so no per-target intrinsics), then the
   // remainder one sample at a time in lane 0.
-  Lanes acc_mr{};
-  Lanes acc_mi{};
-  Lanes acc_sr{};
-  Lanes acc_si{};
-  Lanes acc_sum{};
-  Lanes acc_sq{};
-  int n = 0;
-  for (; n + kLanes <= block_size_; n += kLanes) {
-    const Lanes x = load(samples + n);
-    acc_mr += x * load(mc + n);
-    acc_mi += x * load(ms + n);
-    acc_sr += x * load(sc + n);
-    acc_si += x * load(ss + n);
-    acc_sum += x;
-    acc_sq += x * x;
-  }
+  Accumulators acc;
+  int n = block_size_ == 8
+              ? accumulate_lanes(samples, mc, ms, sc, ss, std::integral_constant<int, 8>{}, acc)
+              : accumulate_lanes(samples, mc, ms, sc, ss, block_size_, acc);
   for (; n < block_size_; ++n) {
     const float x = samples[n];
-    acc_mr[0] += x * mc[n];
-    acc_mi[0] += x * ms[n];
-    acc_sr[0] += x * sc[n];
-    acc_si[0] += x * ss[n];
-    acc_sum[0] += x;
-    acc_sq[0] += x * x;
+    acc.mark_re[0] += x * mc[n];
+    acc.mark_im[0] += x * ms[n];
+    acc.space_re[0] += x * sc[n];
+    acc.space_im[0] += x * ss[n];
+    acc.sum[0] += x;
+    acc.squares[0] += x * x;
   }
 
-  const float sum = horizontal_sum(acc_sum);
-  const float energy = horizontal_sum(acc_sq) - sum * sum / static_cast<float>(block_size_);
+  // Add up the lanes of all four tone sums with three shuffled additions instead of four
+  // separate horizontal sums. The result is {mark re, mark im, space re, space im}.
+  const Lanes tones =
+      pair_sums(pair_sums(acc.mark_re, acc.mark_im), pair_sums(acc.space_re, acc.space_im));
+  const Lanes moments = pair_sums(acc.sum, acc.squares);
+  const float sum = moments[0] + moments[1];
+  const float energy = moments[2] + moments[3] - sum * sum / static_cast<float>(block_size_);
   table_pos_ += static_cast<std::size_t>(block_size_);
   if (table_pos_ == table_size_) {
     table_pos_ = 0;
   }
-  return BlockSums{{horizontal_sum(acc_mr), horizontal_sum(acc_mi)},
-                   {horizontal_sum(acc_sr), horizontal_sum(acc_si)},
-                   energy > 0.0f ? energy : 0.0f};
+  return BlockSums{{tones[0], tones[1]}, {tones[2], tones[3]}, energy > 0.0f ? energy : 0.0f};
 }
 
 }  // namespace relaygw::tty::detail
