@@ -27,6 +27,10 @@
 #include "gateway/server/config.hpp"
 #include "relay-adapters/events.hpp"
 
+namespace relaygw::billing {
+class NumberPlan;
+}  // namespace relaygw::billing
+
 namespace relaygw::gateway::server {
 
 struct EmergencySession {
@@ -52,6 +56,11 @@ class EmergencyDispatcher {
   ~EmergencyDispatcher();
   EmergencyDispatcher(const EmergencyDispatcher&) = delete;
   EmergencyDispatcher& operator=(const EmergencyDispatcher&) = delete;
+
+  // Uses `plan` to place a caller's area code in its state for routing. Without it, route_for
+  // loads the plan from billing::default_data_dir() on first use, and routes by area code,
+  // location and default only if that fails. Requires: called before start().
+  void set_number_plan(std::shared_ptr<const billing::NumberPlan> plan);
 
   // Starts the reserved threads. Fails when no PSAP route is configured.
   Status start();

@@ -1,0 +1,440 @@
+#include "gateway/server/emergency_spool.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "billing/call_records.hpp"
+#include "gateway/logging.hpp"
+#include "gateway/server/emergency.hpp"
+
+namespace relaygw::gateway::server {
+
+namespace {
+
+// A writer that cannot write the spool (disk full, folder missing) tries again this often.
+constexpr std::chrono::seconds kWriteRetryInterval{1};
+
+std::string to_line(const nlohmann::json& record) {
+  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+Status errno_status(const std::string& what, const std::string& path) {
+  return Status(StatusCode::Unavailable, what + " emergency spool '" + path +
+                                             "' failed: " + std::strerror(errno) +
+                                             "; check that its folder exists and is writable");
+}
+
+Status write_all(int fd, const std::string& data, const std::string& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t written = ::write(fd, data.data() + done, data.size() - done);
+    if (written < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno_status("writing", path);
+    }
+    done += static_cast<std::size_t>(written);
+  }
+  return Status::ok();
+}
+
+// One emergency call as the spool lines describe it.
+struct SpooledCall {
+  std::optional<nlohmann::json> dispatch;
+  std::optional<relay::Instant> acked_at;
+  std::optional<relay::Instant> closed_at;
+  std::vector<std::string> lines;  // kept verbatim when the call stays in the spool
+};
+
+billing::AccessTag access_tag(relay::RelayService service) {
+  switch (service) {
+    case relay::RelayService::Tty:
+      return billing::AccessTag::Tty;
+    case relay::RelayService::RelayTty:
+      return billing::AccessTag::RelayTty;
+    case relay::RelayService::RelayIp:
+      return billing::AccessTag::RelayIp;
+    case relay::RelayService::Captioned:
+      return billing::AccessTag::Captioned;
+    case relay::RelayService::Video:
+      return billing::AccessTag::Video;
+    case relay::RelayService::Speech:
+      return billing::AccessTag::Speech;
+  }
+  return billing::AccessTag::None;
+}
+
+billing::Instant to_seconds(relay::Instant at) {
+  return std::chrono::floor<std::chrono::seconds>(at);
+}
+
+std::optional<relay::Instant> instant_field(const nlohmann::json& record, const char* key) {
+  if (!record.contains(key) || !record[key].is_string()) {
+    return std::nullopt;
+  }
+  Result<relay::Instant> parsed = relay::parse_instant(record[key].get<std::string>());
+  if (!parsed) {
+    return std::nullopt;
+  }
+  return *parsed;
+}
+
+// Parses one spool line into `calls`; false when the line is damaged.
+bool read_line(const std::string& line, std::map<std::string, SpooledCall>& calls,
+               std::vector<std::string>& order) {
+  const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+  if (record.is_discarded() || !record.is_object() || !record.contains("record") ||
+      !record.contains("call") || !record["call"].is_string() ||
+      record["call"].get<std::string>().empty()) {
+    return false;
+  }
+  const std::string kind = record.value("record", "");
+  const std::string call_id = record["call"].get<std::string>();
+  if (kind == "dispatch") {
+    if (!instant_field(record, "received_at")) {
+      return false;
+    }
+  } else if ((kind != "acked" && kind != "close") || !instant_field(record, "at")) {
+    return false;
+  }
+  if (!calls.contains(call_id)) {
+    order.push_back(call_id);
+  }
+  SpooledCall& call = calls[call_id];
+  if (kind == "dispatch") {
+    call.dispatch = record;
+  } else if (kind == "acked") {
+    call.acked_at = instant_field(record, "at");
+  } else {
+    call.closed_at = instant_field(record, "at");
+  }
+  call.lines.push_back(line + "\n");
+  return true;
+}
+
+Status add_event_once(const billing::CallRecords& records, const billing::CallRecord& record,
+                      billing::CallEvent event, billing::Instant at, const std::string& actor) {
+  if (billing::event_time(record, event)) {
+    return Status::ok();
+  }
+  return records.add_event(record.request.id, billing::CallEventRecord{event, at, actor, {}, {}});
+}
+
+// Stores one finished call; sets `already_stored` when the store had posted it before.
+Status store_call(billing::Store& store, const std::string& actor, const std::string& call_id,
+                  const SpooledCall& call, bool& already_stored) {
+  const nlohmann::json& dispatch = *call.dispatch;
+  const billing::Instant requested = to_seconds(*instant_field(dispatch, "received_at"));
+  billing::Instant disconnected = requested;
+  if (call.closed_at) {
+    disconnected = std::max(requested, to_seconds(*call.closed_at));
+  } else if (call.acked_at) {
+    // NOTE: the gateway stopped during this call, so its true end is unknown; the last
+    // recorded instant is used instead.
+    disconnected = std::max(requested, to_seconds(*call.acked_at));
+  }
+
+  Result<std::optional<billing::CallRecord>> found = store.find_call(call_id);
+  if (!found) {
+    return found.status();
+  }
+  if (*found && (*found)->posting) {
+    already_stored = true;
+    return Status::ok();
+  }
+
+  const billing::CallRecords records(&store, nullptr);
+  if (!*found) {
+    billing::CallRequest request;
+    request.id = call_id;
+    request.from = dispatch.value("caller_number", "");
+    request.to = "911";
+    request.billing = billing::BillingMethod::SentPaid;
+    const auto service = relay::parse_relay_service(dispatch.value("service", "tty"));
+    request.access = access_tag(service.value_or(relay::RelayService::Tty));
+    request.handling = dispatch.value("agent", "").empty() ? billing::Handling::Automated
+                                                           : billing::Handling::OperatorAssisted;
+    request.emergency = true;
+    Result<billing::CallRequest> opened = records.open(request, {actor, requested});
+    if (!opened) {
+      return opened.status();
+    }
+    found = store.find_call(call_id);
+    if (!found || !*found) {
+      return found ? Status(StatusCode::Internal,
+                            "emergency call '" + call_id + "' was opened but cannot be read back")
+                   : found.status();
+    }
+  }
+
+  // A flush that stopped halfway may have stored some of these events already.
+  const billing::CallRecord& record = **found;
+  Status status = add_event_once(records, record, billing::CallEvent::Authorized, requested, actor);
+  if (status && call.acked_at) {
+    const billing::Instant connected =
+        std::clamp(to_seconds(*call.acked_at), requested, disconnected);
+    status = add_event_once(records, record, billing::CallEvent::Connected, connected, actor);
+  }
+  if (!status) {
+    return status;
+  }
+  const billing::Completion completion{call_id, disconnected, false, "emergency-close:" + call_id};
+  Result<billing::CallPosting> posted = records.complete(completion, {actor, disconnected});
+  return posted ? Status::ok() : posted.status();
+}
+
+}  // namespace
+
+EmergencySpool::EmergencySpool(std::string path) : path_(std::move(path)) {
+  writer_ = std::thread([this] { run_writer(); });
+}
+
+EmergencySpool::~EmergencySpool() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_changed_.notify_all();
+  writer_.join();
+}
+
+void EmergencySpool::append_dispatch(const EmergencySession& session, const std::string& route_id) {
+  enqueue(to_line({{"record", "dispatch"},
+                   {"session", session.session_id},
+                   {"call", session.call_id},
+                   {"caller_number", session.caller_number},
+                   {"provider", session.provider_id},
+                   {"agent", session.agent_id},
+                   {"service", relay::to_string(session.service)},
+                   {"received_at", relay::format_instant(session.received_at)},
+                   {"route", route_id}}));
+}
+
+void EmergencySpool::append_acked(const std::string& session_id, const std::string& call_id,
+                                  relay::Instant at) {
+  enqueue(to_line({{"record", "acked"},
+                   {"session", session_id},
+                   {"call", call_id},
+                   {"at", relay::format_instant(at)}}));
+}
+
+void EmergencySpool::append_close(const std::string& session_id, const std::string& call_id,
+                                  relay::Instant at) {
+  enqueue(to_line({{"record", "close"},
+                   {"session", session_id},
+                   {"call", call_id},
+                   {"at", relay::format_instant(at)}}));
+}
+
+void EmergencySpool::enqueue(std::string line) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    queue_.push_back(std::move(line));
+  }
+  queue_changed_.notify_all();
+}
+
+std::uint64_t EmergencySpool::write_failures() const {
+  std::lock_guard lock(queue_mutex_);
+  return write_failures_;
+}
+
+Status EmergencySpool::write_lines(const std::deque<std::string>& lines) {
+  std::string data;
+  for (const std::string& line : lines) {
+    data += line;
+  }
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return errno_status("opening", path_);
+  }
+  Status status = write_all(fd, data, path_);
+  if (status && ::fsync(fd) != 0) {
+    status = errno_status("syncing", path_);
+  }
+  ::close(fd);
+  return status;
+}
+
+void EmergencySpool::run_writer() {
+  while (true) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        return;  // stopping with nothing left to write
+      }
+    }
+    // The file lock comes first, so a flush never reads the file while a batch taken from the
+    // queue is still unwritten.
+    std::deque<std::string> batch;
+    Status status;
+    {
+      std::lock_guard file_lock(file_mutex_);
+      {
+        std::lock_guard lock(queue_mutex_);
+        batch.swap(queue_);
+      }
+      if (batch.empty()) {
+        continue;  // a flush wrote them
+      }
+      status = write_lines(batch);
+    }
+    if (status) {
+      continue;
+    }
+
+    // Keep the records and try again; they are lost only if the process stops first.
+    std::unique_lock lock(queue_mutex_);
+    ++write_failures_;
+    logger("gateway")->error("emergency spool write of {} record(s) failed: {}; retrying in {} s",
+                             batch.size(), status.message(), kWriteRetryInterval.count());
+    queue_.insert(queue_.begin(), batch.begin(), batch.end());
+    if (stopping_) {
+      logger("gateway")->critical("emergency spool stopping with {} record(s) never written",
+                                  queue_.size());
+      return;
+    }
+    queue_changed_.wait_for(lock, kWriteRetryInterval, [this] { return stopping_; });
+  }
+}
+
+Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
+                                               const billing::WriteContext& context,
+                                               const std::set<std::string>& live_sessions) {
+  std::lock_guard file_lock(file_mutex_);
+  // Records still queued go to the file first, so the flush sees every call.
+  {
+    std::deque<std::string> pending;
+    {
+      std::lock_guard lock(queue_mutex_);
+      pending.swap(queue_);
+    }
+    if (!pending.empty()) {
+      Status status = write_lines(pending);
+      std::lock_guard lock(queue_mutex_);
+      if (!status) {
+        queue_.insert(queue_.begin(), pending.begin(), pending.end());
+        return status;
+      }
+    }
+  }
+
+  std::map<std::string, SpooledCall> calls;
+  std::vector<std::string> order;
+  std::vector<std::string> rejected;
+  {
+    std::ifstream in(path_);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && !read_line(line, calls, order)) {
+        rejected.push_back(line + "\n");
+      }
+    }
+  }
+
+  SpoolFlushCounts counts;
+  counts.rejected_lines = rejected.size();
+  std::string kept;
+  Status store_status;
+  for (const std::string& call_id : order) {
+    SpooledCall& call = calls[call_id];
+    const std::string session_id = call.dispatch ? call.dispatch->value("session", "") : "";
+    const bool live = !call.closed_at && live_sessions.contains(session_id);
+    // After one store error the rest stay in the spool for the next flush.
+    if (store_status.is_ok() && call.dispatch && !live) {
+      bool already_stored = false;
+      store_status = store_call(store, context.actor, call_id, call, already_stored);
+      if (store_status.is_ok()) {
+        ++(already_stored ? counts.already_stored : counts.stored);
+        continue;
+      }
+      logger("gateway")->error("emergency spool flush failed session={} call={}: {}", session_id,
+                               call_id, store_status.message());
+    } else if (!call.dispatch) {
+      logger("gateway")->warn("emergency spool call={} has no dispatch record; kept", call_id);
+    }
+    counts.kept_open += live ? 1 : 0;
+    for (const std::string& line : call.lines) {
+      kept += line;
+    }
+  }
+
+  const Status rewritten = rewrite(kept, rejected);
+  if (!rewritten.is_ok()) {
+    return rewritten;
+  }
+  if (!store_status.is_ok()) {
+    return store_status;
+  }
+  return counts;
+}
+
+Status EmergencySpool::rewrite(const std::string& kept, const std::vector<std::string>& rejected) {
+  if (!rejected.empty()) {
+    const std::string rejected_path = path_ + ".rejected";
+    logger("gateway")->warn("emergency spool has {} unreadable line(s); moved to {}",
+                            rejected.size(), rejected_path);
+    const int fd = ::open(rejected_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return errno_status("opening the rejected lines of", path_);
+    }
+    std::string data;
+    for (const std::string& line : rejected) {
+      data += line;
+    }
+    Status status = write_all(fd, data, rejected_path);
+    if (status.is_ok() && ::fsync(fd) != 0) {
+      status = errno_status("syncing the rejected lines of", path_);
+    }
+    ::close(fd);
+    if (!status.is_ok()) {
+      return status;
+    }
+  }
+
+  // Write the calls that stay to a new file and rename it over the spool, so a crash leaves
+  // either the old spool or the new one, never half of each.
+  const std::string temporary = path_ + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return errno_status("creating a new", path_);
+  }
+  Status status = write_all(fd, kept, temporary);
+  if (status.is_ok() && ::fsync(fd) != 0) {
+    status = errno_status("syncing a new", path_);
+  }
+  ::close(fd);
+  if (status.is_ok() && ::rename(temporary.c_str(), path_.c_str()) != 0) {
+    status = errno_status("replacing", path_);
+  }
+  if (!status.is_ok()) {
+    return status;
+  }
+  std::filesystem::path folder = std::filesystem::path(path_).parent_path();
+  if (folder.empty()) {
+    folder = ".";
+  }
+  const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (folder_fd >= 0) {
+    ::fsync(folder_fd);
+    ::close(folder_fd);
+  }
+  return Status::ok();
+}
+
+}  // namespace relaygw::gateway::server
