@@ -165,7 +165,7 @@ TEST_CASE_METHOD(FundFixture, "re-rate uses actual duration", "[billing][credits
   auto record = store().find_call("c1");
   REQUIRE(record);
   auto request = apply_credit_policy(CreditPolicy{}, **record, rating_error("c1"), calls());
-  CHECK(request.code() == StatusCode::InvalidArgument);
+  CHECK(request.status().code() == StatusCode::InvalidArgument);
 }
 
 TEST_CASE_METHOD(FundFixture, "re-rate rejects unposted call", "[billing][credits]") {
@@ -175,8 +175,8 @@ TEST_CASE_METHOD(FundFixture, "re-rate rejects unposted call", "[billing][credit
   request.to = "2125550101";
   REQUIRE(calls().open(request, WriteContext{"gateway", at("2026-03-10T13:59:00Z")}));
   auto rerated = calls().rerate("open-call");
-  CHECK(rerated.code() == StatusCode::FailedPrecondition);
-  CHECK(calls().rerate("no-such-call").code() == StatusCode::NotFound);
+  CHECK(rerated.status().code() == StatusCode::FailedPrecondition);
+  CHECK(calls().rerate("no-such-call").status().code() == StatusCode::NotFound);
 }
 
 TEST_CASE_METHOD(FundFixture, "relay call posts relay fund", "[billing][ledger]") {
