@@ -800,6 +800,27 @@ Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
   return **dispute;
 }
 
+Result<bool> SqliteStore::is_repeated_resolution(const DisputeStep& last, DisputeAction action,
+                                                 const std::optional<CreditRequest>& adjustment) {
+  if (action != last.action) {
+    return false;
+  }
+  if (action == DisputeAction::Denied) {
+    return true;
+  }
+  if (action != DisputeAction::Adjusted || !adjustment) {
+    return false;
+  }
+  Result<std::optional<CreditRecord>> credit = find_credit(last.credit_id);
+  if (!credit) {
+    return credit.status();
+  }
+  // The same charge line, and the same amount unless the request left it to the policy.
+  return *credit && (*credit)->line_no == adjustment->line_no &&
+         (!adjustment->amount || *adjustment->amount == (*credit)->amount) &&
+         adjustment->reason == (*credit)->reason;
+}
+
 Result<Dispute> SqliteStore::append_dispute_step(const std::string& dispute_id,
                                                  DisputeAction action, const std::string& note,
                                                  const std::optional<CreditRequest>& adjustment,
@@ -821,7 +842,15 @@ Result<Dispute> SqliteStore::append_dispute_step(const std::string& dispute_id,
   const Dispute& dispute = **found;
   if (dispute.state() == DisputeState::Resolved) {
     const DisputeStep& last = dispute.steps.back();
-    return Status(StatusCode::FailedPrecondition,
+    Result<bool> repeated = is_repeated_resolution(last, action, adjustment);
+    if (!repeated) {
+      return repeated.status();
+    }
+    if (*repeated) {
+      return dispute;  // a repeated resolve is the same resolution, written once
+    }
+    if (action == DisputeAction::Adjusted || action == DisputeAction::Denied) {
+      return Status(StatusCode::FailedPrecondition,
                     "dispute '" + dispute_id + "' was already resolved (" +
                         std::string(to_string(last.action)) + ") by " + last.actor + " at " +
                         format_instant(last.at) + " with a different outcome than this " +

@@ -146,6 +146,10 @@ class SqliteStore final : public Store {
   Status post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
                              const WriteContext& context);
   Result<CreditRecord> insert_credit(const CreditRequest& request, const WriteContext& context);
+  // True when `action` with `adjustment` repeats the resolution `last`: the same action and,
+  // for an adjustment, a credit on the same line for the same reason and amount.
+  Result<bool> is_repeated_resolution(const DisputeStep& last, DisputeAction action,
+                                      const std::optional<CreditRequest>& adjustment);
   Status insert_dispute_step(const std::string& dispute_id, const DisputeStep& step,
                              const WriteContext& context);
 

@@ -338,7 +338,9 @@ class Store {
   virtual Result<Dispute> open_dispute(const DisputeOpenRequest& request, const IdempotencyKey& key,
                                        const WriteContext& context) = 0;
   // Appends a note, investigation, escalation or resolution. Adjusted needs `adjustment`, a
-  // credit appended in the same transaction. A resolved dispute rejects every further step.
+  // credit appended in the same transaction. A resolved dispute rejects every further step
+  // with FailedPrecondition, except a repeat of its resolution (the same action, and for an
+  // adjustment the same line, reason and amount), which returns the dispute unchanged.
   virtual Result<Dispute> append_dispute_step(const std::string& dispute_id, DisputeAction action,
                                               const std::string& note,
                                               const std::optional<CreditRequest>& adjustment,

@@ -428,3 +428,63 @@ TEST_CASE_METHOD(OperationsFixture, "record check finds edited chain", "[billing
   CHECK(check->problems[0].table == "audit_log");
   CHECK(check->problems[0].kind == "chain-broken");
 }
+
+TEST_CASE_METHOD(OperationsFixture, "dispute resolve repeated is one resolution",
+                 "[billing][disputes]") {
+  post_call("c1", 300);
+  REQUIRE(store().open_dispute(DisputeOpenRequest{"d1", "c1", 1, "line was noisy", 14},
+                               IdempotencyKey{"dk1", "h"}, kStaff));
+  CreditRequest adjustment;
+  adjustment.id = "cr-d1";
+  adjustment.line_no = 1;
+  adjustment.reason = CreditReason::BadConnection;
+  adjustment.amount = 4'000;
+  auto first =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff);
+  REQUIRE(first);
+  auto again =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff);
+  REQUIRE(again);
+  CHECK(again->steps.size() == first->steps.size());
+  CHECK(again->steps.back().credit_id == "cr-d1");
+  auto credits = store().list_credits("c1");
+  REQUIRE(credits);
+  CHECK(credits->size() == 1);
+  require_balanced();
+
+  // The same action with another amount is a different outcome.
+  CreditRequest larger = adjustment;
+  larger.amount = 5'000;
+  auto different =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", larger, kStaff);
+  REQUIRE_FALSE(different);
+  CHECK(different.status().code() == StatusCode::FailedPrecondition);
+  CHECK(different.status().message().find("different outcome") != std::string::npos);
+  auto denied = store().append_dispute_step("d1", DisputeAction::Denied, "", std::nullopt, kStaff);
+  CHECK(denied.status().code() == StatusCode::FailedPrecondition);
+  auto records = store().verify_records();
+  REQUIRE(records);
+  CHECK(records->problems.empty());
+}
+
+TEST_CASE_METHOD(OperationsFixture, "dispute deny repeated is one resolution",
+                 "[billing][disputes]") {
+  post_call("c1", 300);
+  REQUIRE(store().open_dispute(DisputeOpenRequest{"d1", "c1", std::nullopt, "not mine", 14},
+                               IdempotencyKey{"dk1", "h"}, kStaff));
+  auto first = store().append_dispute_step("d1", DisputeAction::Denied, "caller confirmed",
+                                           std::nullopt, kStaff);
+  REQUIRE(first);
+  auto again = store().append_dispute_step("d1", DisputeAction::Denied, "caller confirmed",
+                                           std::nullopt, kStaff);
+  REQUIRE(again);
+  CHECK(again->steps.size() == 2);
+  CreditRequest adjustment;
+  adjustment.id = "cr-d1";
+  adjustment.line_no = 1;
+  adjustment.amount = 100;
+  auto adjusted =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "", adjustment, kStaff);
+  CHECK(adjusted.status().code() == StatusCode::FailedPrecondition);
+  CHECK(store().list_credits("c1").value().empty());
+}
