@@ -1,5 +1,5 @@
-// relaygw report summary | relay-minutes | emergency: staff reports over the billing database,
-// as text, CSV or JSON, with an optional SVG chart of daily minutes and revenue.
+// relaygw report summary | relay-minutes | emergency | credits: staff reports over the billing
+// database, as text, CSV or JSON, with an optional SVG chart of daily minutes and revenue.
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "billing/credit_report.hpp"
 #include "billing/report_chart.hpp"
 #include "billing/reports.hpp"
 #include "gateway/commands.hpp"
@@ -23,6 +24,7 @@ struct ReportOptions {
   std::string format = "text";
   std::string time_zone = "UTC";
   std::string chart;
+  std::string as_of;  // credits report: instant that decides which disputes are overdue
   bool json = false;
 };
 
@@ -144,6 +146,27 @@ void run_emergency(const ReportOptions& options) {
   std::cout << billing::render_emergency_calls(*rows, request, format);
 }
 
+void run_credits(const ReportOptions& options) {
+  const std::string command = "report credits";
+  billing::ReportFormat format;
+  const billing::ReportRequest request = build_request(options, command, format);
+  billing::Instant as_of =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  if (!options.as_of.empty()) {
+    Result<billing::Instant> parsed = billing::parse_instant(options.as_of);
+    if (!parsed) {
+      fail_command(command, "--as-of: " + parsed.status().message());
+    }
+    as_of = *parsed;
+  }
+  auto store = open_database(options.database, command);
+  auto report = billing::credits_and_disputes(*store, request, as_of);
+  if (!report) {
+    fail_command(command, report.status().message());
+  }
+  std::cout << billing::render_credits_report(*report, format);
+}
+
 void add_range_options(CLI::App& command, ReportOptions& options) {
   add_database_options(command, options.database);
   command.add_option("--from", options.from, "First reporting day, YYYY-MM-DD (inclusive)")
@@ -161,8 +184,8 @@ void add_range_options(CLI::App& command, ReportOptions& options) {
 }  // namespace
 
 void add_report_command(CLI::App& app) {
-  CLI::App* report =
-      app.add_subcommand("report", "Billing summary, relay minutes and emergency call reports");
+  CLI::App* report = app.add_subcommand(
+      "report", "Billing summary, relay minutes, emergency calls, credits and disputes");
   report->require_subcommand(1);
 
   auto summary_options = std::make_shared<ReportOptions>();
@@ -185,6 +208,14 @@ void add_report_command(CLI::App& app) {
       "emergency", "Emergency calls: time, caller, answering point and amount billed");
   add_range_options(*emergency, *emergency_options);
   emergency->callback([emergency_options] { run_emergency(*emergency_options); });
+
+  auto credits_options = std::make_shared<ReportOptions>();
+  CLI::App* credits = report->add_subcommand(
+      "credits", "Credits by reason and state, disputes by state, and overdue disputes");
+  add_range_options(*credits, *credits_options);
+  credits->add_option("--as-of", credits_options->as_of,
+                      "ISO 8601 instant at which disputes count as overdue (default: now)");
+  credits->callback([credits_options] { run_credits(*credits_options); });
 }
 
 }  // namespace relaygw::gateway

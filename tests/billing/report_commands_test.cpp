@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/credits.hpp"
+#include "billing/disputes.hpp"
 #include "billing/sqlite_store.hpp"
 
 using namespace relaygw::billing;
@@ -156,4 +158,42 @@ TEST_CASE("report rejects bad options", "[billing][reports][command]") {
   Run help = fixture.relaygw("report summary --help");
   CHECK(help.status == 0);
   CHECK(help.output.find("--chart") != std::string::npos);
+}
+
+TEST_CASE("report credits prints json", "[billing][reports][command]") {
+  ReportCommandFixture fixture;
+  {
+    auto store = SqliteStore::open(fixture.db());
+    REQUIRE(store);
+    const WriteContext staff{"staff:test", parse_instant("2026-03-03T09:00:00Z").value()};
+    CreditRequest credit;
+    credit.id = "cr1";
+    credit.call_id = "r1";
+    credit.line_no = 1;
+    credit.reason = CreditReason::BadConnection;
+    credit.amount = 2'500;
+    REQUIRE((*store)->request_credit(credit, IdempotencyKey{"k-cr1", "h"}, staff));
+    REQUIRE((*store)->open_dispute(DisputeOpenRequest{"d1", "r2", std::nullopt, "too long", 2},
+                                   IdempotencyKey{"k-d1", "h"}, staff));
+  }
+  const std::string db = " --db '" + fixture.db() + "'";
+  Run run = fixture.relaygw("report credits --from 2026-03-01 --to 2026-03-31 --json" +
+                            std::string(" --as-of 2026-03-10T09:00:00Z") + db);
+  REQUIRE(run.status == 0);
+  const nlohmann::json json = nlohmann::json::parse(run.output);
+  CHECK(json["credits_applied"] == "0.25");
+  REQUIRE(json["credits"].size() == 1);
+  CHECK(json["credits"][0]["reason"] == "bad-connection");
+  REQUIRE(json["overdue"].size() == 1);
+  CHECK(json["overdue"][0]["dispute_id"] == "d1");
+  CHECK(json["overdue"][0]["days_overdue"] == 5);
+
+  Run csv = fixture.relaygw("report credits --from 2026-03-01 --to 2026-03-31 --format csv" +
+                            std::string(" --as-of 2026-03-10T09:00:00Z") + db);
+  REQUIRE(csv.status == 0);
+  CHECK(csv.output.find("credits,bad-connection,applied,1,0.25,,,,\n") != std::string::npos);
+  Run bad =
+      fixture.relaygw("report credits --from 2026-03-01 --to 2026-03-31 --as-of yesterday" + db);
+  CHECK(bad.status != 0);
+  CHECK(bad.output.find("--as-of") != std::string::npos);
 }

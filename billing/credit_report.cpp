@@ -1,0 +1,173 @@
+#include "billing/credit_report.hpp"
+
+#include <map>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "billing/credits.hpp"
+#include "billing/disputes.hpp"
+
+namespace relaygw::billing {
+namespace {
+
+bool in_range(Instant at, const std::pair<Instant, Instant>& range) {
+  return at >= range.first && at < range.second;
+}
+
+std::string dollars(Money amount) {
+  // Credits are whole cents when a policy sets them, but a staff amount may carry four places.
+  return amount % kUnitsPerCent == 0 ? format_dollars(amount, 2) : format_dollars(amount, 4);
+}
+
+std::string render_json(const CreditsReport& report) {
+  nlohmann::json credits = nlohmann::json::array();
+  for (const CreditGroupRow& row : report.credits) {
+    credits.push_back({{"reason", row.reason},
+                       {"state", row.state},
+                       {"count", row.count},
+                       {"amount", dollars(row.amount)}});
+  }
+  nlohmann::json disputes = nlohmann::json::array();
+  for (const DisputeStateRow& row : report.disputes) {
+    disputes.push_back({{"state", row.state}, {"count", row.count}});
+  }
+  nlohmann::json overdue = nlohmann::json::array();
+  for (const OverdueDisputeRow& row : report.overdue) {
+    overdue.push_back({{"dispute_id", row.dispute_id},
+                       {"call_id", row.call_id},
+                       {"state", row.state},
+                       {"opened_at", format_instant(row.opened_at)},
+                       {"due_at", format_instant(row.due_at)},
+                       {"days_overdue", row.days_overdue}});
+  }
+  return nlohmann::json{{"report", "credits"},
+                        {"from", format_local_date(report.request.from)},
+                        {"to", format_local_date(report.request.to)},
+                        {"time_zone", report.request.time_zone},
+                        {"as_of", format_instant(report.as_of)},
+                        {"credit_count", report.credit_count},
+                        {"credits_applied", dollars(report.credits_applied)},
+                        {"credits_pending", dollars(report.credits_pending)},
+                        {"credits", credits},
+                        {"disputes", disputes},
+                        {"overdue", overdue}}
+             .dump(2) +
+         "\n";
+}
+
+std::string render_csv(const CreditsReport& report) {
+  std::string out = "section,reason,state,count,amount,dispute_id,call_id,due_at,days_overdue\n";
+  for (const CreditGroupRow& row : report.credits) {
+    out += fmt::format("credits,{},{},{},{},,,,\n", row.reason, row.state, row.count,
+                       dollars(row.amount));
+  }
+  for (const DisputeStateRow& row : report.disputes) {
+    out += fmt::format("disputes,,{},{},,,,,\n", row.state, row.count);
+  }
+  for (const OverdueDisputeRow& row : report.overdue) {
+    out += fmt::format("overdue,,{},1,,{},{},{},{}\n", row.state, row.dispute_id, row.call_id,
+                       format_instant(row.due_at), row.days_overdue);
+  }
+  return out;
+}
+
+std::string render_text(const CreditsReport& report) {
+  std::string out =
+      fmt::format("Credits and disputes, {} to {} ({}), overdue as of {}\n\n",
+                  format_local_date(report.request.from), format_local_date(report.request.to),
+                  report.request.time_zone, format_instant(report.as_of));
+  out += fmt::format("Credits: {} requested, {} applied, {} pending\n", report.credit_count,
+                     dollars(report.credits_applied), dollars(report.credits_pending));
+  out += fmt::format("  {:<18} {:<9} {:>6} {:>12}\n", "reason", "state", "count", "amount");
+  for (const CreditGroupRow& row : report.credits) {
+    out += fmt::format("  {:<18} {:<9} {:>6} {:>12}\n", row.reason, row.state, row.count,
+                       dollars(row.amount));
+  }
+  out += "\nDisputes opened, by state now\n";
+  for (const DisputeStateRow& row : report.disputes) {
+    out += fmt::format("  {:<10} {:>6}\n", row.state, row.count);
+  }
+  out += fmt::format("\nOverdue disputes: {}\n", report.overdue.size());
+  for (const OverdueDisputeRow& row : report.overdue) {
+    out += fmt::format("  {:<18} call {:<20} {:<9} due {} ({} days overdue)\n", row.dispute_id,
+                       row.call_id, row.state, format_instant(row.due_at), row.days_overdue);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<CreditsReport> credits_and_disputes(Store& store, const ReportRequest& request,
+                                           Instant as_of) {
+  Result<std::pair<Instant, Instant>> range = report_range(request);
+  if (!range) {
+    return range.status();
+  }
+  CreditsReport report;
+  report.request = request;
+  report.as_of = as_of;
+
+  Result<std::vector<CreditRecord>> credits = store.list_credits("");
+  if (!credits) {
+    return credits.status();
+  }
+  std::map<std::pair<std::string, std::string>, CreditGroupRow> groups;
+  for (const CreditRecord& credit : *credits) {
+    if (!in_range(credit.at, *range)) {
+      continue;
+    }
+    const std::string reason(to_string(credit.reason));
+    const std::string state(to_string(credit.state));
+    CreditGroupRow& row = groups[{reason, state}];
+    row.reason = reason;
+    row.state = state;
+    ++row.count;
+    row.amount += credit.amount;
+    ++report.credit_count;
+    if (credit.state == CreditState::Applied) {
+      report.credits_applied += credit.amount;
+    } else if (credit.state == CreditState::Pending) {
+      report.credits_pending += credit.amount;
+    }
+  }
+  for (auto& [key, row] : groups) {
+    report.credits.push_back(std::move(row));
+  }
+
+  Result<std::vector<Dispute>> disputes = store.list_disputes();
+  if (!disputes) {
+    return disputes.status();
+  }
+  std::map<std::string, std::int64_t> by_state;
+  for (const Dispute& dispute : *disputes) {
+    const DisputeState state = dispute.state();
+    if (in_range(dispute.at, *range)) {
+      ++by_state[std::string(to_string(state))];
+    }
+    if (state != DisputeState::Resolved && dispute.due_at < as_of) {
+      const auto late = std::chrono::floor<std::chrono::days>(as_of - dispute.due_at);
+      report.overdue.push_back({dispute.id, dispute.call_id, std::string(to_string(state)),
+                                dispute.at, dispute.due_at, late.count()});
+    }
+  }
+  for (const auto& [state, count] : by_state) {
+    report.disputes.push_back({state, count});
+  }
+  return report;
+}
+
+std::string render_credits_report(const CreditsReport& report, ReportFormat format) {
+  switch (format) {
+    case ReportFormat::Json:
+      return render_json(report);
+    case ReportFormat::Csv:
+      return render_csv(report);
+    case ReportFormat::Text:
+      break;
+  }
+  return render_text(report);
+}
+
+}  // namespace relaygw::billing
