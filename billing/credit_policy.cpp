@@ -169,4 +169,31 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
   return apply_credit_policy(policy, call, ask);
 }
 
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          CreditAsk ask, Store& store,
+                                          const std::filesystem::path& data_dir) {
+  if (ask.reason != CreditReason::RatingError || ask.amount || ask.rerated_amount) {
+    return apply_credit_policy(policy, call, ask);
+  }
+  Result<std::optional<StoredRateDeck>> stored = store.current_rate_deck();
+  if (!stored) {
+    return stored.status();
+  }
+  if (!*stored) {
+    return Status(StatusCode::FailedPrecondition,
+                  "the database has no rate deck to re-rate call " + call.request.id +
+                      " with; load one with `relaygw db load-deck` or pass --amount");
+  }
+  Result<RateDeck> deck = RateDeck::parse((*stored)->text, (*stored)->source_path);
+  if (!deck) {
+    return deck.status();
+  }
+  Result<NumberPlan> plan = NumberPlan::load(data_dir);
+  if (!plan) {
+    return plan.status();
+  }
+  const Rater rater(&*plan, &*deck);
+  return apply_credit_policy(policy, call, std::move(ask), CallRecords(&store, &rater));
+}
+
 }  // namespace relaygw::billing

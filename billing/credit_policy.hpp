@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -52,6 +53,13 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
 // call no longer has re-rates to zero, so it is credited in full.
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           CreditAsk ask, const CallRecords& records);
+
+// Applies the policy as above, re-rating with the store's current rate deck and the number
+// plan in `data_dir`. Both are loaded only for a rating-error credit without a staff amount;
+// a store without a deck then fails with FailedPrecondition.
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          CreditAsk ask, Store& store,
+                                          const std::filesystem::path& data_dir);
 
 // Returns the amount of charge line `line_no` (1-based) of `charged` in `rerated`: the line at
 // the same position when its kind and description match, else the first line of the same kind

@@ -30,7 +30,7 @@ const NumberPlan& number_plan() {
 
 // `per_minute` everywhere in 60 s increments; the relay fund pays $3.10 a minute for
 // relay-tty and $1.20 for captioned calls.
-RateDeck deck_at(const std::string& per_minute) {
+std::string deck_text(const std::string& per_minute) {
   std::string text =
       "name = \"relay fund test\"\n[[version]]\nname = \"v1\"\n"
       "effective = 2020-01-01\n";
@@ -42,7 +42,11 @@ RateDeck deck_at(const std::string& per_minute) {
   text +=
       "[version.accessibility]\n"
       "relay_fund_per_minute = { relay-tty = \"3.1000\", captioned = \"1.2000\" }\n";
-  auto deck = RateDeck::parse(text, "relay-fund-test.toml");
+  return text;
+}
+
+RateDeck deck_at(const std::string& per_minute) {
+  auto deck = RateDeck::parse(deck_text(per_minute), "relay-fund-test.toml");
   if (!deck) {
     FAIL(deck.status().message());
   }
@@ -150,6 +154,27 @@ TEST_CASE_METHOD(FundFixture, "rating error credit re-rates call", "[billing][cr
   REQUIRE(credit);
   CHECK(credit->state == CreditState::Applied);
   CHECK(credit->amount == 10'000);
+}
+
+TEST_CASE_METHOD(FundFixture, "rating error credit uses stored deck", "[billing][credits]") {
+  post(wrong_calls(), "c1", AccessTag::None, 300);
+  auto record = store().find_call("c1");
+  REQUIRE(record);
+  const std::string data_dir = std::string(RELAYGW_SOURCE_DIR) + "/data";
+  auto no_deck =
+      apply_credit_policy(CreditPolicy{}, **record, rating_error("c1"), store(), data_dir);
+  CHECK(no_deck.status().code() == StatusCode::FailedPrecondition);
+
+  const std::string text = deck_text("0.1000");
+  REQUIRE(
+      store().add_rate_deck(StoredRateDeck{"fixed", text, sha256_hex(text), "", "", "fixed.toml"},
+                            WriteContext{"staff:alice", at("2026-03-11T08:00:00Z")}));
+  auto request =
+      apply_credit_policy(CreditPolicy{}, **record, rating_error("c1"), store(), data_dir);
+  REQUIRE(request);
+  CHECK(request->rule == "re-rate");
+  REQUIRE(request->amount);
+  CHECK(*request->amount == 10'000);
 }
 
 TEST_CASE_METHOD(FundFixture, "re-rate uses actual duration", "[billing][credits]") {
