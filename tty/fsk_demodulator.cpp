@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <limits>
 #include <numbers>
-#include <optional>
 #include <vector>
 
 #include "tty/detail/block_mixer.hpp"
@@ -59,10 +58,6 @@ constexpr double kMaxBaudEvidence = 4.0;
 // holds with the look-back before the carrier decision.
 constexpr double kSettledEvidence = 3.9;
 constexpr std::size_t kMaxHeld = 8;
-// In Auto, a transmission starts with this much evidence for the rate the previous
-// transmission settled on, because the same device is usually still on the line. Less than
-// kSettledEvidence, so that two or three clear characters at the other rate still turn it.
-constexpr double kPriorEvidence = 2.0;
 // Inside a burst the next character is searched this many blocks either side of where the
 // character clock puts it, after 1.5 and after 2 stop bits.
 constexpr std::int64_t kTrackSlack = 2;
@@ -216,8 +211,6 @@ struct FskDemodulator::Impl {
   std::size_t held_count_ = 0;
   bool rate_settled_ = false;
   bool redecoded_ = false;  // this transmission was decoded again from its start
-  // The rate the last transmission with a settled rate (in Auto) was received at.
-  std::optional<BaudRate> previous_rate_;
   // Tone offsets measured from the characters, on top of the carrier detector's, in Hz.
   double mark_residual_hz_ = 0.0;
   double space_residual_hz_ = 0.0;
@@ -323,9 +316,6 @@ void FskDemodulator::Impl::start_session() {
   hunt_pos_ = start;
   hunt_limit_ = std::numeric_limits<std::int64_t>::max();
   baud_evidence_ = 0.0;
-  if (previous_rate_) {
-    baud_evidence_ = *previous_rate_ == BaudRate::Baud45_45 ? kPriorEvidence : -kPriorEvidence;
-  }
   level_ = 0.0;
   next_earliest_ = -1;
   next_latest_ = -1;
@@ -656,12 +646,9 @@ void FskDemodulator::Impl::accept(const FrameCandidate& best, double median) {
 
 // Fixes the transmission's rate to the evidence so far. When a held character was read at the
 // other rate and the ring still contains the transmission's start, the hunt restarts there.
-// NOTE: with kPriorEvidence a later transmission starts leaning to the previous rate; measured
-// on the generated -9 dB set it changed nothing, because each file is one transmission.
 void FskDemodulator::Impl::settle_rate() {
   rate_settled_ = true;
   const BaudRate rate = baud_evidence_ >= 0.0 ? BaudRate::Baud45_45 : BaudRate::Baud50;
-  previous_rate_ = rate;
   bool mixed = false;
   for (std::size_t i = 0; i < held_count_; ++i) {
     mixed = mixed || held_[i].baud != rate;
