@@ -280,6 +280,14 @@ SELECT 'call:' || l.call_id,
 FROM charge_lines l JOIN call_postings p ON p.call_id = l.call_id
 WHERE l.amount <> 0 ORDER BY l.rowid;
 )sql";
+// Schema 7 drops two journal indexes that no query uses but every posting maintains: reports
+// filter journal entries by LIKE on the instant, which SQLite cannot answer from an index
+// with the default case-insensitive LIKE, and account balances scan the whole journal.
+constexpr std::string_view kJournalIndexCut = R"sql(
+DROP INDEX IF EXISTS journal_entries_by_account;
+DROP INDEX IF EXISTS journal_entries_by_at;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -292,7 +300,7 @@ const std::vector<Migration>& migrations() {
       {4, "session and conversation seconds of posted calls", kPostingDurations},
       {5, "credits, disputes, journal entries and the record chain", kOperationsSql},
       {6, "indexes for reports and plan advice", kReportIndexes},
-      {7, "record hashes in the audit chain in place of the record_chain table", "",
+      {7, "record hashes in the audit chain in place of the record_chain table", kJournalIndexCut,
        convert_record_chain},
   };
   return kMigrations;
