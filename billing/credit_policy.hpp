@@ -47,10 +47,10 @@ struct CreditAsk {
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           const CreditAsk& ask);
 
-// Applies the policy as above, but a rating-error credit without a staff amount is first
-// re-rated through `records` (the Rater and current deck, at the call's actual conversation
-// time), and the credit is the charged line minus the same line re-rated. A line the re-rated
-// call no longer has re-rates to zero, so it is credited in full.
+// Applies the policy as above, but first re-rates a rating-error credit without a staff amount
+// through `records`, with the current deck at the call's actual conversation time. The credit
+// is the charged line minus the same line re-rated. A line that the re-rated call no longer
+// has re-rates to zero, so it is credited in full.
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           CreditAsk ask, const CallRecords& records);
 

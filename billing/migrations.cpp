@@ -280,9 +280,10 @@ SELECT 'call:' || l.call_id,
 FROM charge_lines l JOIN call_postings p ON p.call_id = l.call_id
 WHERE l.amount <> 0 ORDER BY l.rowid;
 )sql";
-// Schema 7 drops two journal indexes that no query uses but every posting maintains: reports
-// filter journal entries by LIKE on the instant, which SQLite cannot answer from an index
-// with the default case-insensitive LIKE, and account balances scan the whole journal.
+
+// Schema 7 drops two journal indexes that every posting maintained but no query used. Reports
+// filter journal entries with LIKE on the instant, which SQLite cannot serve from an index
+// under its default case-insensitive LIKE, and account balances scan the whole journal.
 constexpr std::string_view kJournalIndexCut = R"sql(
 DROP INDEX IF EXISTS journal_entries_by_account;
 DROP INDEX IF EXISTS journal_entries_by_at;
