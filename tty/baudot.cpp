@@ -113,16 +113,16 @@ bool looks_numeric(std::string_view text) {
   return group_fits();
 }
 
-// TTY abbreviations without a vowel, which plausibility_score would otherwise count as
-// unlikely letter words.
-constexpr std::string_view kVowellessWords =
-    "GA SK SKSK GA OR PLS PLZ MSG THX NBR MR MRS DR ST HR HRS TX ";
+// TTY abbreviations that plausibility_score counts as known words. Most have no vowel, so they
+// would otherwise score as unlikely letter strings, and GA is too short to score as high.
+constexpr std::string_view kAbbreviations =
+    "GA SK SKSK PLS PLZ MSG THX NBR MR MRS DR ST HR HRS TX ";
 
-bool is_vowelless_word(std::string_view word) {
-  for (std::size_t pos = kVowellessWords.find(word); pos != std::string_view::npos;
-       pos = kVowellessWords.find(word, pos + 1)) {
+bool is_abbreviation(std::string_view word) {
+  for (std::size_t pos = kAbbreviations.find(word); pos != std::string_view::npos;
+       pos = kAbbreviations.find(word, pos + 1)) {
     const std::size_t end = pos + word.size();
-    if ((pos == 0 || kVowellessWords[pos - 1] == ' ') && kVowellessWords[end] == ' ') {
+    if ((pos == 0 || kAbbreviations[pos - 1] == ' ') && kAbbreviations[end] == ' ') {
       return true;
     }
   }
@@ -195,7 +195,7 @@ int word_score(std::string_view word) {
   if (number_marks > word_marks) {
     return -2;  // a letter word with . , : or / inside
   }
-  if (is_known_word(word) || is_vowelless_word(word)) {
+  if (is_known_word(word) || is_abbreviation(word)) {
     return 3;
   }
   if (breaks_spelling(word) || !std::any_of(word.begin(), word.end(), is_vowel)) {
