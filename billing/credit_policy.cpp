@@ -140,14 +140,13 @@ Money rerated_line_amount(const CallPosting& charged, const CallPosting& rerated
   }
   const auto index = static_cast<std::size_t>(line_no - 1);
   const PostedChargeLine& line = charged.lines[index];
-  auto same = [&](const PostedChargeLine& other) {
-    return other.kind == line.kind && other.description == line.description;
-  };
-  if (index < rerated.lines.size() && same(rerated.lines[index])) {
+  // Usage descriptions name the rate applied, so a corrected rate changes the description:
+  // a line at the same position matches on its kind alone.
+  if (index < rerated.lines.size() && rerated.lines[index].kind == line.kind) {
     return rerated.lines[index].amount;
   }
   for (const PostedChargeLine& other : rerated.lines) {
-    if (same(other)) {
+    if (other.kind == line.kind && other.description == line.description) {
       return other.amount;
     }
   }

@@ -62,8 +62,8 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
                                           const std::filesystem::path& data_dir);
 
 // Returns the amount of charge line `line_no` (1-based) of `charged` in `rerated`: the line at
-// the same position when its kind and description match, else the first line of the same kind
-// and description, else 0.
+// the same position when its kind matches, else the first line of the same kind and
+// description, else 0.
 Money rerated_line_amount(const CallPosting& charged, const CallPosting& rerated,
                           std::int64_t line_no);
 

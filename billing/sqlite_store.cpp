@@ -1131,7 +1131,7 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const WriteC
                       "; post a total equal to the sum of the lines");
   }
   ScopedStatement call =
-      statement("SELECT card_number, billed_number, access FROM calls WHERE id = ?");
+      statement("SELECT card_number, billed_number, access, from_number FROM calls WHERE id = ?");
   call.bind(posting.call_id);
   Result<bool> row = call.next();
   if (!row) {
@@ -1140,9 +1140,10 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const WriteC
   if (!*row) {
     return Status(StatusCode::NotFound, "call '" + posting.call_id + "' does not exist");
   }
+  // A sent-paid call has no billed number of its own, so the calling line owes it.
   const std::string card_number = call.text(0);
-  const std::string customer =
-      card_number.empty() ? "receivable:" + call.text(1) : "card:" + card_number;
+  const std::string billed = call.text(1).empty() ? call.text(3) : call.text(1);
+  const std::string customer = card_number.empty() ? "receivable:" + billed : "card:" + card_number;
   const std::string access = call.text(2);
 
   // The customer account is debited with the total and each charge line is credited to its
