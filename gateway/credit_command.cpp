@@ -3,6 +3,8 @@
 // credits and the amount above which a supervisor must approve.
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,20 +14,24 @@
 
 namespace relaygw::gateway {
 
-billing::CreditPolicy load_policy_option(const DatabaseOptions& options,
-                                         const std::string& policy_path,
-                                         const std::string& command) {
+Result<billing::CreditPolicy> load_policy(const std::string& data_dir,
+                                          const std::string& policy_path) {
   std::filesystem::path path = policy_path;
   if (policy_path.empty()) {
-    const std::filesystem::path dir = options.data_dir.empty()
-                                          ? billing::default_data_dir()
-                                          : std::filesystem::path(options.data_dir);
+    const std::filesystem::path dir =
+        data_dir.empty() ? billing::default_data_dir() : std::filesystem::path(data_dir);
     path = dir / "policy" / "credit-policy.toml";
     if (!std::filesystem::exists(path)) {
       return billing::CreditPolicy{};
     }
   }
-  Result<billing::CreditPolicy> policy = billing::load_credit_policy(path.string());
+  return billing::load_credit_policy(path.string());
+}
+
+billing::CreditPolicy load_policy_option(const DatabaseOptions& options,
+                                         const std::string& policy_path,
+                                         const std::string& command) {
+  Result<billing::CreditPolicy> policy = load_policy(options.data_dir, policy_path);
   if (!policy) {
     fail_command(command, policy.status().message());
   }
@@ -54,21 +60,6 @@ void print_credit(const billing::CreditRecord& credit) {
   std::cout << "\n";
 }
 
-namespace {
-
-struct CreditOptions {
-  DatabaseOptions database;
-  std::string policy;
-  std::string call_id;
-  std::int64_t line_no = 0;
-  std::string reason;
-  std::string text;
-  std::string amount;
-  std::string key;
-  std::string credit_id;
-  bool json = false;
-};
-
 nlohmann::json credit_json(const billing::CreditRecord& credit) {
   return {{"id", credit.id},
           {"call_id", credit.call_id},
@@ -85,8 +76,7 @@ nlohmann::json credit_json(const billing::CreditRecord& credit) {
           {"decision_note", credit.decision_note}};
 }
 
-// Accepts the library's reason names and the short forms "dropped" and "duplicate".
-std::optional<billing::CreditReason> parse_reason_option(const std::string& name) {
+std::optional<billing::CreditReason> parse_credit_reason_name(const std::string& name) {
   if (name == "dropped") {
     return billing::CreditReason::DroppedCall;
   }
@@ -95,6 +85,70 @@ std::optional<billing::CreditReason> parse_reason_option(const std::string& name
   }
   return billing::parse_credit_reason(name);
 }
+
+Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
+                                                    const billing::CreditPolicy& policy,
+                                                    const CreditFields& fields,
+                                                    const billing::WriteContext& context,
+                                                    std::string_view field_prefix) {
+  const std::string prefix(field_prefix);
+  const std::optional<billing::CreditReason> reason = parse_credit_reason_name(fields.reason);
+  if (!reason) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid " + prefix + "reason '" + fields.reason +
+                      "'; use misdialed, dropped, bad-connection, duplicate, rating-error or "
+                      "other");
+  }
+  if (fields.key.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  prefix + "key is empty; pass a unique idempotency key for this request");
+  }
+  std::optional<billing::Money> amount;
+  if (!fields.amount.empty()) {
+    Result<billing::Money> parsed = billing::parse_dollars(fields.amount);
+    if (!parsed) {
+      return Status(StatusCode::InvalidArgument, prefix + "amount: " + parsed.status().message());
+    }
+    amount = *parsed;
+  }
+  auto call = store.find_call(fields.call_id);
+  if (!call) {
+    return call.status();
+  }
+  if (!call->has_value()) {
+    return Status(StatusCode::NotFound, "call '" + fields.call_id +
+                                            "' does not exist; check the id with `relaygw call "
+                                            "show`");
+  }
+
+  billing::CreditAsk ask;
+  ask.id = id_from_key("cr-", fields.key);
+  ask.call_id = fields.call_id;
+  ask.line_no = fields.line_no;
+  ask.reason = *reason;
+  ask.reason_text = fields.text;
+  ask.amount = amount;
+  ask.reported_at = context.at;
+  // A rating-error credit without an amount is re-rated with the stored deck.
+  Result<billing::CreditRequest> request =
+      billing::apply_credit_policy(policy, **call, ask, store, billing::default_data_dir());
+  if (!request) {
+    return request.status();
+  }
+  const std::string request_hash = billing::sha256_hex(
+      fmt::format("{}|{}|{}|{}|{}", fields.call_id, fields.line_no, billing::to_string(*reason),
+                  fields.text, amount ? std::to_string(*amount) : std::string("policy")));
+  return store.request_credit(*request, billing::IdempotencyKey{fields.key, request_hash}, context);
+}
+
+namespace {
+
+struct CreditOptions : CreditFields {
+  DatabaseOptions database;
+  std::string policy;
+  std::string credit_id;
+  bool json = false;
+};
 
 void output_credit(const billing::CreditRecord& credit, bool json) {
   if (json) {
@@ -106,49 +160,11 @@ void output_credit(const billing::CreditRecord& credit, bool json) {
 
 void run_request(const CreditOptions& options) {
   const std::string command = "credit request";
-  const std::optional<billing::CreditReason> reason = parse_reason_option(options.reason);
-  if (!reason) {
-    fail_command(command, "invalid --reason '" + options.reason +
-                              "'; use misdialed, dropped, bad-connection, duplicate, "
-                              "rating-error or other");
-  }
-  if (options.key.empty()) {
-    fail_command(command, "--key is empty; pass a unique idempotency key for this request");
-  }
-  std::optional<billing::Money> amount;
-  if (!options.amount.empty()) {
-    amount = parse_money_option(options.amount, "--amount", command);
-  }
   const billing::CreditPolicy policy =
       load_policy_option(options.database, options.policy, command);
   auto store = open_database(options.database, command);
-  auto call = store->find_call(options.call_id);
-  if (!call) {
-    fail_command(command, call.status().message());
-  }
-  if (!call->has_value()) {
-    fail_command(command, "call '" + options.call_id +
-                              "' does not exist; check the id with `relaygw call show`");
-  }
-  const billing::WriteContext context = write_context(options.database);
-
-  billing::CreditAsk ask;
-  ask.id = id_from_key("cr-", options.key);
-  ask.call_id = options.call_id;
-  ask.line_no = options.line_no;
-  ask.reason = *reason;
-  ask.reason_text = options.text;
-  ask.amount = amount;
-  ask.reported_at = context.at;
-  Result<billing::CreditRequest> request = billing::apply_credit_policy(policy, **call, ask);
-  if (!request) {
-    fail_command(command, request.status().message());
-  }
-  const std::string request_hash = billing::sha256_hex(
-      fmt::format("{}|{}|{}|{}|{}", options.call_id, options.line_no, billing::to_string(*reason),
-                  options.text, amount ? std::to_string(*amount) : std::string("policy")));
   Result<billing::CreditRecord> credit =
-      store->request_credit(*request, billing::IdempotencyKey{options.key, request_hash}, context);
+      request_policy_credit(*store, policy, options, write_context(options.database), "--");
   if (!credit) {
     fail_command(command, credit.status().message());
   }

@@ -1,0 +1,193 @@
+#include "gateway/quote_support.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <sstream>
+
+#include <date/date.h>
+
+#include "billing/call_types.hpp"
+#include "billing/money.hpp"
+#include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
+#include "gateway/logging.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+using billing::format_dollars;
+
+// Parses ISO 8601 with seconds optional and an offset or "Z": 2026-03-10T09:30:00-05:00.
+std::optional<std::chrono::sys_seconds> parse_start(const std::string& text) {
+  for (const char* format : {"%FT%T%Ez", "%FT%R%Ez", "%FT%TZ", "%FT%RZ"}) {
+    std::istringstream in(text);
+    date::sys_seconds instant;
+    in >> date::parse(format, instant);
+    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) {
+      return instant;
+    }
+  }
+  return std::nullopt;
+}
+
+// Converts decimal minutes ("2", "2.5", "0.75") to whole seconds, rounding a started second
+// up. Accepts at most 1440 minutes and four decimals.
+std::optional<std::int64_t> parse_minutes(const std::string& text) {
+  Result<billing::Money> ten_thousandths = billing::parse_dollars(text);
+  if (!ten_thousandths || *ten_thousandths < 0 || *ten_thousandths > 1440 * 10'000) {
+    return std::nullopt;
+  }
+  return (*ten_thousandths * 60 + 9'999) / 10'000;
+}
+
+Status invalid(std::string_view prefix, const std::string& name, const std::string& value,
+               const std::string& fix) {
+  return Status(StatusCode::InvalidArgument,
+                "invalid " + std::string(prefix) + name + " '" + value + "'; " + fix);
+}
+
+Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_view prefix) {
+  billing::CallToRate call;
+  call.from = fields.from;
+  call.to = fields.to;
+
+  const auto billing_method = billing::parse_billing_method(fields.billing);
+  if (!billing_method) {
+    return invalid(prefix, "billing", fields.billing,
+                   "use sent-paid, collect, third-party, person-to-person or calling-card");
+  }
+  call.billing = *billing_method;
+  const auto access = billing::parse_access_tag(fields.access);
+  if (!access) {
+    return invalid(prefix, "access", fields.access,
+                   "use none, tty, relay-tty, relay-ip, captioned, video or speech");
+  }
+  call.access = *access;
+  const auto handling = billing::parse_handling(fields.handling);
+  if (!handling) {
+    return invalid(prefix, "handling", fields.handling, "use automated or operator");
+  }
+  call.handling = *handling;
+  const auto start = parse_start(fields.start);
+  if (!start) {
+    return invalid(prefix, "start", fields.start,
+                   "write ISO 8601 with an offset, such as 2026-03-10T09:30:00-05:00 or "
+                   "2026-03-10T14:30:00Z");
+  }
+  call.start = *start;
+  const auto seconds = parse_minutes(fields.minutes);
+  if (!seconds) {
+    return invalid(prefix, "minutes", fields.minutes,
+                   "give 0 to 1440 minutes with at most four decimals, such as 2.5");
+  }
+  call.billable_seconds = *seconds;
+  call.answered = true;
+  call.person_reached = true;  // a quote assumes the requested person comes to the phone
+  return call;
+}
+
+}  // namespace
+
+Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix) {
+  Result<billing::CallToRate> built = build_call(fields, field_prefix);
+  if (!built) {
+    return built.status();
+  }
+  QuoteOutcome outcome;
+  outcome.call = std::move(built).value();
+  const billing::CallToRate& call = outcome.call;
+  const bool emergency = billing::is_emergency_number(call.to);
+
+  // Emergency quotes need no data: a missing plan or deck only matters for other calls.
+  const std::filesystem::path data_dir = fields.data_dir.empty()
+                                             ? billing::default_data_dir()
+                                             : std::filesystem::path(fields.data_dir);
+  std::optional<billing::NumberPlan> plan;
+  std::optional<billing::RateDeck> deck;
+  Result<billing::NumberPlan> loaded_plan = billing::NumberPlan::load(data_dir);
+  if (loaded_plan) {
+    plan = std::move(loaded_plan).value();
+  } else if (!emergency) {
+    return loaded_plan.status();
+  }
+  const std::filesystem::path deck_path =
+      fields.deck.empty() ? data_dir / "rates" : std::filesystem::path(fields.deck);
+  Result<billing::RateDeck> loaded_deck = billing::RateDeck::load(deck_path);
+  if (loaded_deck) {
+    deck = std::move(loaded_deck).value();
+  } else if (!emergency) {
+    return loaded_deck.status();
+  }
+  logger("billing")->info("quote data loaded: data_dir={} deck={}", data_dir.string(),
+                          deck_path.string());
+
+  // Authorization refuses operator billing of pay-per-call numbers, so the quote does too.
+  bool premium = false;
+  if (plan && !emergency) {
+    Result<billing::NumberInfo> dialed = plan->classify(call.to);
+    premium = dialed && dialed->kind == billing::NumberKind::Premium;
+  }
+  if (premium && call.billing != billing::BillingMethod::SentPaid) {
+    return Status(StatusCode::InvalidArgument,
+                  "premium number " + call.to +
+                      " can only be billed to the calling line; quote it with " +
+                      std::string(field_prefix) + "billing sent-paid");
+  }
+
+  const billing::Rater rater(plan ? &*plan : nullptr, deck ? &*deck : nullptr);
+  Result<billing::RatedCall> rated = rater.rate(call);
+  if (!rated) {
+    return rated.status();
+  }
+  outcome.rated = std::move(rated).value();
+
+  for (billing::BillingMethod method :
+       {billing::BillingMethod::SentPaid, billing::BillingMethod::Collect,
+        billing::BillingMethod::ThirdNumber, billing::BillingMethod::PersonToPerson,
+        billing::BillingMethod::CallingCard}) {
+    if (method == call.billing) {
+      continue;
+    }
+    if (premium) {
+      outcome.alternatives.emplace_back(std::string(billing::to_string(method)), "not allowed");
+      continue;
+    }
+    billing::CallToRate other = call;
+    other.billing = method;
+    Result<billing::RatedCall> other_rated = rater.rate(other);
+    outcome.alternatives.emplace_back(
+        std::string(billing::to_string(method)),
+        other_rated ? format_dollars(other_rated->total) : "unavailable");
+  }
+  return outcome;
+}
+
+nlohmann::json quote_json(const QuoteOutcome& quote) {
+  const billing::RatedCall& rated = quote.rated;
+  nlohmann::json out;
+  out["total"] = format_dollars(rated.total);
+  out["currency"] = rated.currency;
+  out["emergency"] = rated.emergency;
+  out["lines"] = nlohmann::json::array();
+  for (const billing::ChargeLine& line : rated.lines) {
+    out["lines"].push_back({{"kind", std::string(billing::to_string(line.kind))},
+                            {"description", line.description},
+                            {"amount", format_dollars(line.amount)}});
+  }
+  out["jurisdiction"] = rated.jurisdiction
+                            ? nlohmann::json(std::string(billing::to_string(*rated.jurisdiction)))
+                            : nlohmann::json(nullptr);
+  out["miles"] = rated.miles ? nlohmann::json(*rated.miles) : nlohmann::json(nullptr);
+  out["periods"] = rated.periods;
+  out["billed_seconds"] = rated.billed_seconds;
+  out["deck_version"] = rated.deck_version;
+  out["time_zone"] = rated.time_zone;
+  out["alternatives"] = nlohmann::json::array();
+  for (const auto& [method, total] : quote.alternatives) {
+    out["alternatives"].push_back({{"billing", method}, {"total", total}});
+  }
+  return out;
+}
+
+}  // namespace relaygw::gateway

@@ -1,0 +1,48 @@
+// Rate quotes shared by `relaygw quote` and the admin API's POST /quote: the same fields, the
+// same checks and the same JSON, so both give the same answer for the same call.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "billing/rating.hpp"
+#include "common/status.hpp"
+
+namespace relaygw::gateway {
+
+// One call to quote, as text in the command-line forms ("sent-paid", "2.5" minutes,
+// "2026-03-10T09:30:00-05:00").
+struct QuoteFields {
+  std::string from;
+  std::string to;
+  std::string billing = "sent-paid";
+  std::string start;
+  std::string minutes;
+  std::string access = "none";
+  std::string handling = "automated";
+  std::string deck;      // rate deck file or folder; empty: DATA_DIR/rates
+  std::string data_dir;  // empty: billing::default_data_dir()
+};
+
+struct QuoteOutcome {
+  billing::CallToRate call;
+  billing::RatedCall rated;
+  // The total under each other billing method: (method, dollars, "not allowed" or
+  // "unavailable").
+  std::vector<std::pair<std::string, std::string>> alternatives;
+};
+
+// Checks `fields`, loads the number plan and rate deck, and rates the call and its
+// alternatives. Errors name the field as `field_prefix` + name ("--billing" on the command
+// line, "billing" in JSON) and the value, with InvalidArgument for bad input and the loader's
+// code (NotFound, Corrupt) for missing or damaged data.
+Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix);
+
+// The `relaygw quote --json` object.
+nlohmann::json quote_json(const QuoteOutcome& quote);
+
+}  // namespace relaygw::gateway
