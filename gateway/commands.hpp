@@ -32,6 +32,9 @@ void add_audit_command(CLI::App& app);
 void add_credit_command(CLI::App& app);
 void add_dispute_command(CLI::App& app);
 
+// relaygw admin: a client of the staff admin API of a running gateway
+void add_admin_command(CLI::App& app);
+
 // relaygw psap listen: a loopback PSAP console for demos and staff training
 void add_psap_command(CLI::App& app);
 

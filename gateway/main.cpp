@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_audit_command(app);
   relaygw::gateway::add_credit_command(app);
   relaygw::gateway::add_dispute_command(app);
+  relaygw::gateway::add_admin_command(app);
   relaygw::gateway::add_psap_command(app);
   relaygw::gateway::add_replay_command(app);
 

@@ -1,0 +1,452 @@
+// relaygw admin: a command-line client of the staff admin API (gateway/server/admin_api.hpp)
+// over HTTP on a loopback address. Prints text, or the API's JSON with --json.
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "gateway/commands.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+
+struct AdminOptions {
+  std::string url = "http://127.0.0.1:7080";
+  std::string token_file;
+  bool json = false;
+  std::chrono::seconds timeout{30};
+};
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << "relaygw admin: " << message << "\n";
+  throw CLI::RuntimeError(1);
+}
+
+struct ApiEndpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// Accepts http://HOST:PORT with a loopback HOST: 127.x.x.x, [::1] or localhost.
+ApiEndpoint parse_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) {
+    fail("invalid --url '" + url + "'; use http://127.0.0.1:PORT");
+  }
+  std::string rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') {
+    rest.pop_back();
+  }
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || rest.find('/') != std::string::npos) {
+    fail("invalid --url '" + url + "'; give the port, as in http://127.0.0.1:7080");
+  }
+  std::string host = rest.substr(0, colon);
+  if (host == "localhost") {
+    host = "127.0.0.1";
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code error;
+  const asio::ip::address address = asio::ip::make_address(host, error);
+  if (error || !address.is_loopback()) {
+    fail("--url host '" + rest.substr(0, colon) +
+         "' is not a loopback address; the admin API listens only on 127.0.0.1 or ::1");
+  }
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(rest.substr(colon + 1), &used);
+    if (used != rest.size() - colon - 1) {
+      port = 0;
+    }
+  } catch (const std::exception&) {
+    port = 0;
+  }
+  if (port == 0 || port > 65535) {
+    fail("invalid port in --url '" + url + "'; use 1 to 65535");
+  }
+  return {address.to_string(), static_cast<std::uint16_t>(port)};
+}
+
+std::string read_token(const std::string& path) {
+  if (path.empty()) {
+    fail("--token-file is required; name the file whose first line is the admin token");
+  }
+  std::ifstream file(path);
+  std::string token;
+  if (!file || !std::getline(file, token)) {
+    fail("cannot read --token-file '" + path + "'; check the path and its permissions");
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.empty()) {
+    fail("--token-file '" + path + "' has an empty first line; put the token there");
+  }
+  return token;
+}
+
+// Sends one request and returns the JSON body of a 2xx response; any other status fails the
+// command with the API's error code and message.
+json call_api(const AdminOptions& options, http::verb method, const std::string& target,
+              const std::optional<json>& body = std::nullopt) {
+  const ApiEndpoint endpoint = parse_url(options.url);
+  const std::string token = read_token(options.token_file);
+
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  http::response<http::string_body> response;
+  try {
+    stream.expires_after(options.timeout);
+    stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(endpoint.host), endpoint.port));
+    http::request<http::string_body> request(method, target, 11);
+    request.set(http::field::host, endpoint.host);
+    request.set(http::field::authorization, "Bearer " + token);
+    if (body) {
+      request.set(http::field::content_type, "application/json");
+      request.body() = body->dump();
+    }
+    request.prepare_payload();
+    http::write(stream, request);
+    beast::flat_buffer buffer;
+    http::read(stream, buffer, response);
+  } catch (const boost::system::system_error& error) {
+    fail(
+        fmt::format("request to {} failed: {}; check that `relaygw serve` runs with [admin] "
+                    "on that port",
+                    options.url, error.code().message()));
+  }
+
+  json parsed = json::parse(response.body(), nullptr, false);
+  const int status = static_cast<int>(response.result_int());
+  if (status < 200 || status > 299) {
+    if (parsed.is_object() && parsed.contains("error")) {
+      fail(fmt::format("HTTP {} {}: {}", status, parsed["error"].value("code", ""),
+                       parsed["error"].value("message", "")));
+    }
+    fail(fmt::format("HTTP {} from {}", status, options.url));
+  }
+  if (parsed.is_discarded()) {
+    fail("the admin API sent a body that is not JSON");
+  }
+  return parsed;
+}
+
+void print_sessions(const json& body) {
+  for (const json& session : body["sessions"]) {
+    std::cout << fmt::format(
+        "{} {} {} caller {} state {}{} open {:.0f} s\n", session.value("session_id", ""),
+        session.value("adapter", ""), session.value("service", ""),
+        session.value("caller_number", ""), session.value("state", ""),
+        session.value("emergency", false) ? " EMERGENCY" : "", session.value("seconds_open", 0.0));
+  }
+  std::cout << body["sessions"].size() << " sessions\n";
+}
+
+void print_collect_entry(const json& entry) {
+  std::cout << fmt::format("{} called {} billed {} state {} waiting {:.0f} s tty tones {}{}\n",
+                           entry.value("call_id", ""), entry.value("called_number", ""),
+                           entry.value("billed_number", ""), entry.value("state", ""),
+                           entry.value("seconds_waiting", 0.0),
+                           entry.value("tty_tones_heard", false) ? "heard" : "not heard",
+                           entry.value("taken_over_by", "").empty()
+                               ? ""
+                               : " taken over by " + entry.value("taken_over_by", ""));
+}
+
+void print_queues(const json& body) {
+  const json& sessions = body["sessions"];
+  std::cout << fmt::format("sessions: {} live, {} emergency\n", sessions.value("total", 0),
+                           sessions.value("emergency", 0));
+  for (const auto& [state, count] : sessions["by_state"].items()) {
+    std::cout << fmt::format("  {:<24} {}\n", state, count.get<int>());
+  }
+  const json& collect = body["collect"];
+  std::cout << fmt::format("collect calls: {} waiting, oldest {:.0f} s\n",
+                           collect.value("waiting", 0), collect.value("oldest_wait_seconds", 0.0));
+  for (const auto& [state, count] : collect["by_state"].items()) {
+    std::cout << fmt::format("  {:<24} {}\n", state, count.get<int>());
+  }
+  if (body["emergency"].is_object()) {
+    const json& emergency = body["emergency"];
+    std::cout << fmt::format("emergency: {} dispatched, {} redials\n",
+                             emergency.value("dispatched", 0), emergency.value("redials", 0));
+  }
+}
+
+void print_quote(const json& body) {
+  for (const json& line : body["lines"]) {
+    std::cout << fmt::format("  {:<10} {:<62} {:>9}\n", line.value("kind", ""),
+                             line.value("description", ""), line.value("amount", ""));
+  }
+  std::cout << fmt::format("  {:<73} {:>9}\n", "Total " + body.value("currency", ""),
+                           body.value("total", ""));
+  std::cout << "Other payment options:\n";
+  for (const json& other : body["alternatives"]) {
+    std::cout << fmt::format("  {:<73} {:>9}\n", other.value("billing", ""),
+                             other.value("total", ""));
+  }
+}
+
+void print_credit(const json& credit) {
+  std::cout << fmt::format(
+      "credit {}: call {} line {}, {} ${}, {}, requested by {}\n", credit.value("id", ""),
+      credit.value("call_id", ""), credit.value("line", 0), credit.value("reason", ""),
+      credit.value("amount", ""), credit.value("state", ""), credit.value("requested_by", ""));
+}
+
+void print_summary(const json& body) {
+  const json& total = body["total"];
+  std::cout << fmt::format("calls {} answered {} emergency {} conversation {} s total ${}\n",
+                           total.value("calls", 0), total.value("answered", 0),
+                           total.value("emergency", 0), total.value("conversation_seconds", 0),
+                           total.value("total", ""));
+}
+
+// Prints `body` as JSON with --json, otherwise with `print_text`.
+template <typename Printer>
+void output(const AdminOptions& options, const json& body, Printer print_text) {
+  if (options.json) {
+    std::cout << body.dump(2) << "\n";
+  } else {
+    print_text(body);
+  }
+}
+
+std::string url_encode(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+struct CallOptions {
+  std::string call_id;
+  std::string staff;
+  std::string how = "voice";
+  std::string key;
+};
+
+struct QuoteOptions {
+  std::string from, to, billing, start, minutes, access = "none", handling = "automated";
+};
+
+struct CreditOptions {
+  std::string call_id, reason, text, amount, key, staff, credit_id, note;
+  std::int64_t line_no = 0;
+};
+
+struct ReportOptions {
+  std::string from, to, by = "day", time_zone = "UTC";
+};
+
+void add_call_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  admin.add_subcommand("health", "Check that the admin API answers")->callback([options] {
+    output(*options, call_api(*options, http::verb::get, "/health"),
+           [](const json& body) { std::cout << "status " << body.value("status", "") << "\n"; });
+  });
+  admin.add_subcommand("sessions", "List live sessions")->callback([options] {
+    output(*options, call_api(*options, http::verb::get, "/sessions"), print_sessions);
+  });
+  admin.add_subcommand("queues", "Count sessions and collect calls by state")->callback([options] {
+    output(*options, call_api(*options, http::verb::get, "/queues"), print_queues);
+  });
+  admin.add_subcommand("collect", "List automated collect calls")->callback([options] {
+    output(*options, call_api(*options, http::verb::get, "/collect"), [](const json& body) {
+      for (const json& entry : body["collect"]) {
+        print_collect_entry(entry);
+      }
+      std::cout << body["collect"].size() << " collect calls\n";
+    });
+  });
+
+  auto take_over_options = std::make_shared<CallOptions>();
+  CLI::App* take_over =
+      admin.add_subcommand("take-over", "Hand a waiting collect call to a staff member");
+  take_over->add_option("call", take_over_options->call_id, "Call id")->required();
+  take_over->add_option("--staff", take_over_options->staff, "Staff id")->required();
+  take_over->callback([options, take_over_options] {
+    const json body = call_api(*options, http::verb::post,
+                               "/collect/" + url_encode(take_over_options->call_id) + "/take-over",
+                               json{{"staff", take_over_options->staff}});
+    output(*options, body, print_collect_entry);
+  });
+
+  auto accept_options = std::make_shared<CallOptions>();
+  CLI::App* accept =
+      admin.add_subcommand("accept", "Record that the billed party accepted a collect call");
+  accept->add_option("call", accept_options->call_id, "Call id")->required();
+  accept->add_option("--staff", accept_options->staff, "Staff id")->required();
+  accept->add_option("--how", accept_options->how, "voice, tty-text or keypad")
+      ->capture_default_str();
+  accept->add_option("--key", accept_options->key,
+                     "Idempotency key (default: one per call, so a repeat records nothing)");
+  accept->callback([options, accept_options] {
+    json request = {{"staff", accept_options->staff}, {"how", accept_options->how}};
+    if (!accept_options->key.empty()) {
+      request["key"] = accept_options->key;
+    }
+    const json body =
+        call_api(*options, http::verb::post,
+                 "/collect/" + url_encode(accept_options->call_id) + "/accept", request);
+    output(*options, body, [](const json& reply) {
+      std::cout << "call " << reply.value("call_id", "") << " accepted\n";
+    });
+  });
+}
+
+void add_quote_subcommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  auto quote_options = std::make_shared<QuoteOptions>();
+  CLI::App* quote = admin.add_subcommand("quote", "Quote a call through the admin API");
+  quote->add_option("--from", quote_options->from, "Calling number")->required();
+  quote->add_option("--to", quote_options->to, "Called number")->required();
+  quote
+      ->add_option("--billing", quote_options->billing,
+                   "sent-paid, collect, third-party, person-to-person or calling-card")
+      ->required();
+  quote->add_option("--start", quote_options->start, "Answer time, ISO 8601 with an offset")
+      ->required();
+  quote->add_option("--minutes", quote_options->minutes, "Conversation time in minutes")
+      ->required();
+  quote
+      ->add_option("--access", quote_options->access,
+                   "none, tty, relay-tty, relay-ip, captioned, video or speech")
+      ->capture_default_str();
+  quote->add_option("--handling", quote_options->handling, "automated or operator")
+      ->capture_default_str();
+  quote->callback([options, quote_options] {
+    const QuoteOptions& q = *quote_options;
+    const json body = call_api(*options, http::verb::post, "/quote",
+                               json{{"from", q.from},
+                                    {"to", q.to},
+                                    {"billing", q.billing},
+                                    {"start", q.start},
+                                    {"minutes", q.minutes},
+                                    {"access", q.access},
+                                    {"handling", q.handling}});
+    output(*options, body, print_quote);
+  });
+}
+
+void add_credit_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* credit = admin.add_subcommand("credit", "Request, list and decide credits");
+  credit->require_subcommand(1);
+
+  auto request_options = std::make_shared<CreditOptions>();
+  CLI::App* request = credit->add_subcommand("request", "Request a credit on a charge line");
+  request->add_option("--call", request_options->call_id, "Call id")->required();
+  request->add_option("--line", request_options->line_no, "Charge line number, from 1")->required();
+  request
+      ->add_option("--reason", request_options->reason,
+                   "misdialed, dropped, bad-connection, duplicate, rating-error or other")
+      ->required();
+  request->add_option("--text", request_options->text, "Reason in words");
+  request->add_option("--amount", request_options->amount, "Credit in dollars, such as 1.25");
+  request->add_option("--key", request_options->key, "Idempotency key")->required();
+  request->add_option("--staff", request_options->staff, "Staff id")->required();
+  request->callback([options, request_options] {
+    const CreditOptions& c = *request_options;
+    json ask = {{"call", c.call_id}, {"line", c.line_no}, {"reason", c.reason},
+                {"text", c.text},    {"key", c.key},      {"staff", c.staff}};
+    if (!c.amount.empty()) {
+      ask["amount"] = c.amount;
+    }
+    output(*options, call_api(*options, http::verb::post, "/credits", ask), print_credit);
+  });
+
+  auto list_options = std::make_shared<CreditOptions>();
+  CLI::App* list = credit->add_subcommand("list", "List credits");
+  list->add_option("--call", list_options->call_id, "Only the credits of this call");
+  list->callback([options, list_options] {
+    const json body =
+        call_api(*options, http::verb::get, "/credits?call=" + url_encode(list_options->call_id));
+    output(*options, body, [](const json& reply) {
+      for (const json& entry : reply["credits"]) {
+        print_credit(entry);
+      }
+      std::cout << reply["credits"].size() << " credits\n";
+    });
+  });
+
+  for (const bool approve : {true, false}) {
+    auto decide_options = std::make_shared<CreditOptions>();
+    CLI::App* decide =
+        credit->add_subcommand(approve ? "approve" : "reject",
+                               approve ? "Approve a pending credit" : "Reject a pending credit");
+    decide->add_option("--credit", decide_options->credit_id, "Credit id")->required();
+    decide->add_option("--staff", decide_options->staff, "Staff id")->required();
+    decide->add_option("--note", decide_options->note, "Note recorded with the decision");
+    decide->callback([options, decide_options, approve] {
+      const json body = call_api(
+          *options, http::verb::post,
+          "/credits/" + url_encode(decide_options->credit_id) + (approve ? "/approve" : "/reject"),
+          json{{"staff", decide_options->staff}, {"note", decide_options->note}});
+      output(*options, body, print_credit);
+    });
+  }
+}
+
+void add_report_subcommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* report = admin.add_subcommand("report", "Run a report through the admin API");
+  report->require_subcommand(1);
+  auto report_options = std::make_shared<ReportOptions>();
+  CLI::App* summary = report->add_subcommand("summary", "Billing summary for a range of days");
+  summary->add_option("--from", report_options->from, "First day, YYYY-MM-DD")->required();
+  summary->add_option("--to", report_options->to, "Last day, YYYY-MM-DD (inclusive)")->required();
+  summary->add_option("--by", report_options->by, "day or month")->capture_default_str();
+  summary->add_option("--time-zone", report_options->time_zone, "IANA zone of reporting days")
+      ->capture_default_str();
+  summary->callback([options, report_options] {
+    const ReportOptions& r = *report_options;
+    const std::string target = "/reports/summary?from=" + url_encode(r.from) +
+                               "&to=" + url_encode(r.to) + "&by=" + url_encode(r.by) +
+                               "&time_zone=" + url_encode(r.time_zone);
+    output(*options, call_api(*options, http::verb::get, target), print_summary);
+  });
+}
+
+}  // namespace
+
+void add_admin_command(CLI::App& app) {
+  auto options = std::make_shared<AdminOptions>();
+  CLI::App* admin =
+      app.add_subcommand("admin", "Use the staff admin API of a running gateway (loopback only)");
+  admin->require_subcommand(1);
+  admin->fallthrough();
+  admin->add_option("--url", options->url, "Admin API address, http://127.0.0.1:PORT")
+      ->capture_default_str();
+  admin->add_option("--token-file", options->token_file, "File whose first line is the admin token")
+      ->required();
+  admin->add_flag("--json", options->json, "Print the API's JSON instead of text");
+
+  add_call_subcommands(*admin, options);
+  add_quote_subcommand(*admin, options);
+  add_credit_subcommands(*admin, options);
+  add_report_subcommand(*admin, options);
+}
+
+}  // namespace relaygw::gateway

@@ -1,0 +1,638 @@
+#include "gateway/server/admin_handlers.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "billing/reports.hpp"
+#include "billing/sqlite_store.hpp"
+#include "gateway/credit_support.hpp"
+#include "gateway/logging.hpp"
+#include "gateway/quote_support.hpp"
+#include "gateway/server/call_service.hpp"
+#include "gateway/server/emergency.hpp"
+#include "gateway/server/session_registry.hpp"
+
+namespace relaygw::gateway::server {
+namespace {
+
+using nlohmann::json;
+
+// Splits "/collect/c1/take-over" into {"collect", "c1", "take-over"}.
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> segments;
+  std::size_t begin = 1;
+  while (begin <= path.size()) {
+    const std::size_t end = std::min(path.find('/', begin), path.size());
+    segments.push_back(path.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  if (!segments.empty() && segments.back().empty()) {
+    segments.pop_back();
+  }
+  return segments;
+}
+
+std::string error_code_name(StatusCode code) {
+  std::string name = to_string(code);
+  std::replace(name.begin(), name.end(), ' ', '-');
+  return name;
+}
+
+int http_status_for(StatusCode code) {
+  switch (code) {
+    case StatusCode::InvalidArgument:
+      return 400;
+    case StatusCode::NotFound:
+      return 404;
+    case StatusCode::AlreadyExists:
+    case StatusCode::FailedPrecondition:
+    case StatusCode::ResourceExhausted:
+      return 409;
+    case StatusCode::PermissionDenied:
+      return 403;
+    case StatusCode::Unavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+AdminResponse status_error(const Status& status) {
+  return admin_error(http_status_for(status.code()), error_code_name(status.code()),
+                     status.message());
+}
+
+// The parsed JSON object of a POST body, or the 400 response that rejects it.
+using BodyOrError = std::variant<json, AdminResponse>;
+
+BodyOrError parse_object(const std::string& body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return admin_error(400, "invalid-json",
+                       "the request body is not valid JSON; send one JSON object");
+  }
+  if (!parsed.is_object()) {
+    return admin_error(400, "invalid-json",
+                       "the request body is JSON but not an object; send one JSON object");
+  }
+  return parsed;
+}
+
+// Reads string field `name`. A number is taken as its JSON text ("2.5"), so minutes and amounts
+// may be sent either way. Returns nullopt when the field is missing or null.
+std::optional<std::string> text_field(const json& body, const std::string& name,
+                                      std::string& problem) {
+  const auto found = body.find(name);
+  if (found == body.end() || found->is_null()) {
+    return std::nullopt;
+  }
+  if (found->is_string()) {
+    return found->get<std::string>();
+  }
+  if (found->is_number()) {
+    return found->dump();
+  }
+  problem = "field '" + name + "' must be a string";
+  return std::nullopt;
+}
+
+// Checks that `body` has only `allowed` fields and that each `required` one is a non-empty
+// string. Returns the 400 response when not.
+std::optional<AdminResponse> check_fields(const json& body, const std::vector<std::string>& allowed,
+                                          const std::vector<std::string>& required) {
+  for (const auto& [name, value] : body.items()) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string known;
+      for (const std::string& field : allowed) {
+        known += (known.empty() ? "" : ", ") + field;
+      }
+      return admin_error(400, "unknown-field",
+                         "unknown field '" + name + "'; the fields are " + known);
+    }
+  }
+  for (const std::string& name : required) {
+    std::string problem;
+    const std::optional<std::string> value = text_field(body, name, problem);
+    if (!problem.empty()) {
+      return admin_error(400, "invalid-field", problem);
+    }
+    if (!value || value->empty()) {
+      return admin_error(400, "missing-field", "field '" + name + "' is missing or empty");
+    }
+  }
+  for (const std::string& name : allowed) {
+    std::string problem;
+    (void)text_field(body, name, problem);
+    if (!problem.empty()) {
+      return admin_error(400, "invalid-field", problem);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string field_or(const json& body, const std::string& name, std::string fallback) {
+  std::string problem;
+  std::optional<std::string> value = text_field(body, name, problem);
+  return value ? *value : std::move(fallback);
+}
+
+std::string format_time(Clock::time_point at) {
+  return relay::format_instant(std::chrono::time_point_cast<std::chrono::milliseconds>(at));
+}
+
+double seconds_since(Clock::time_point since, Clock::time_point now) {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
+  return static_cast<double>(std::max<std::int64_t>(elapsed.count(), 0)) / 1000.0;
+}
+
+bool collect_is_waiting(CollectState state) {
+  return state == CollectState::Ringing || state == CollectState::VoicePrompt ||
+         state == CollectState::TextPrompt || state == CollectState::AwaitingStaff;
+}
+
+json session_json(const SessionInfo& session, Clock::time_point now) {
+  return {{"session_id", session.session_id},
+          {"adapter", std::string(relay::to_string(session.adapter))},
+          {"service", std::string(relay::to_string(session.service))},
+          {"provider_id", session.provider_id},
+          {"caller_number", session.caller_number},
+          {"agent_id", session.agent_id},
+          {"emergency", session.emergency},
+          {"state", session.state},
+          {"opened_at", format_time(session.opened_at)},
+          {"seconds_open", seconds_since(session.opened_at, now)}};
+}
+
+json collect_json(const CollectSession& collect, Clock::time_point now) {
+  return {{"call_id", collect.call_id},
+          {"session_id", collect.session_id},
+          {"called_number", collect.called_number},
+          {"billed_number", collect.billed_number},
+          {"state", std::string(to_string(collect.state))},
+          {"waiting_since", format_time(collect.waiting_since)},
+          {"seconds_waiting", seconds_since(collect.waiting_since, now)},
+          {"tty_tones_heard", collect.tty_tones_heard},
+          {"taken_over_by", collect.taken_over_by}};
+}
+
+std::optional<CollectSession> find_collect(const SessionRegistry& sessions,
+                                           const std::string& call_id) {
+  for (CollectSession& collect : sessions.collect_sessions()) {
+    if (collect.call_id == call_id) {
+      return collect;
+    }
+  }
+  return std::nullopt;
+}
+
+// Nearest-rank percentile of `values`, which must not be empty.
+double percentile(std::vector<double> values, double fraction) {
+  std::sort(values.begin(), values.end());
+  const auto rank = static_cast<std::size_t>(fraction * static_cast<double>(values.size()) + 0.5);
+  return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
+json emergency_json(const EmergencyDispatcher& emergency) {
+  const DispatchFigures figures = emergency.figures();
+  json latency = {{"count", figures.latencies_ms.size()}};
+  if (!figures.latencies_ms.empty()) {
+    latency["p50"] = percentile(figures.latencies_ms, 0.50);
+    latency["p99"] = percentile(figures.latencies_ms, 0.99);
+    latency["max"] = *std::max_element(figures.latencies_ms.begin(), figures.latencies_ms.end());
+  }
+  return {
+      {"dispatched", figures.dispatched}, {"redials", figures.redials}, {"latency_ms", latency}};
+}
+
+billing::WriteContext staff_context(const std::string& staff) {
+  return billing::WriteContext{
+      "staff:" + staff, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
+}
+
+Result<std::unique_ptr<billing::SqliteStore>> open_store(const AdminApiParts& parts) {
+  return billing::SqliteStore::open(parts.billing.database);
+}
+
+// GET /health
+AdminResponse get_health(const AdminApiParts& parts) {
+  json body = {{"status", "ok"}};
+  body["storage"] = parts.calls != nullptr ? json(parts.calls->storage_available()) : json(nullptr);
+  return {200, body, {}};
+}
+
+// GET /sessions
+AdminResponse get_sessions(const AdminApiParts& parts) {
+  const Clock::time_point now = Clock::now();
+  json list = json::array();
+  for (const SessionInfo& session : parts.sessions.sessions()) {
+    list.push_back(session_json(session, now));
+  }
+  return {200, {{"sessions", list}}, {}};
+}
+
+// GET /queues
+AdminResponse get_queues(const AdminApiParts& parts) {
+  const Clock::time_point now = Clock::now();
+  json sessions_by_state = json::object();
+  std::size_t emergency_sessions = 0;
+  const std::vector<SessionInfo> sessions = parts.sessions.sessions();
+  for (const SessionInfo& session : sessions) {
+    sessions_by_state[session.state] = sessions_by_state.value(session.state, 0) + 1;
+    emergency_sessions += session.emergency ? 1 : 0;
+  }
+
+  json collect_by_state = json::object();
+  std::size_t waiting = 0;
+  double oldest_wait = 0;
+  for (const CollectSession& collect : parts.sessions.collect_sessions()) {
+    const std::string state(to_string(collect.state));
+    collect_by_state[state] = collect_by_state.value(state, 0) + 1;
+    if (collect_is_waiting(collect.state)) {
+      ++waiting;
+      oldest_wait = std::max(oldest_wait, seconds_since(collect.waiting_since, now));
+    }
+  }
+
+  json body;
+  body["sessions"] = {{"total", sessions.size()},
+                      {"emergency", emergency_sessions},
+                      {"by_state", sessions_by_state}};
+  body["collect"] = {
+      {"waiting", waiting}, {"oldest_wait_seconds", oldest_wait}, {"by_state", collect_by_state}};
+  body["emergency"] = parts.emergency != nullptr ? emergency_json(*parts.emergency) : json(nullptr);
+  return {200, body, {}};
+}
+
+// GET /collect
+AdminResponse get_collect(const AdminApiParts& parts) {
+  const Clock::time_point now = Clock::now();
+  json list = json::array();
+  for (const CollectSession& collect : parts.sessions.collect_sessions()) {
+    list.push_back(collect_json(collect, now));
+  }
+  return {200, {{"collect", list}}, {}};
+}
+
+// POST /collect/{call}/take-over {"staff": ...}
+AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call_id,
+                             const json& body) {
+  if (auto rejected = check_fields(body, {"staff"}, {"staff"})) {
+    return *rejected;
+  }
+  const std::string staff = field_or(body, "staff", "");
+  const Status taken = parts.sessions.take_over(call_id, staff);
+  if (!taken) {
+    logger("gateway")->warn("call={} admin take-over rejected: staff={} error={}", call_id, staff,
+                            taken.message());
+    return status_error(taken);
+  }
+  logger("gateway")->info("call={} collect call taken over: staff={}", call_id, staff);
+  const std::optional<CollectSession> collect = find_collect(parts.sessions, call_id);
+  if (!collect) {
+    return admin_error(404, "not-found", "collect call '" + call_id + "' ended after take-over");
+  }
+  return {200, collect_json(*collect, Clock::now()), {}};
+}
+
+json reply_json(const Reply& reply) {
+  return std::visit(
+      [](const auto& value) -> json {
+        using T = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, Ack>) {
+          return {{"type", "ack"}, {"of", value.of}, {"id", value.id}};
+        } else if constexpr (std::is_same_v<T, relay::ErrorReply>) {
+          return {{"type", "error"}, {"code", value.code}, {"message", value.message}};
+        } else if constexpr (std::is_same_v<T, relay::AuthorizationResult>) {
+          return {{"type", "authorization"},
+                  {"call_id", value.call_id},
+                  {"accepted", value.accepted},
+                  {"reason_code", value.reason_code},
+                  {"message", value.message}};
+        } else {
+          return {{"type", "quote"}, {"call_id", value.call_id}, {"total", value.total}};
+        }
+      },
+      reply);
+}
+
+// POST /collect/{call}/accept {"staff": ..., "how": "voice", "key": ...}
+AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id,
+                          const json& body) {
+  if (auto rejected = check_fields(body, {"staff", "how", "key"}, {"staff"})) {
+    return *rejected;
+  }
+  const std::string staff = field_or(body, "staff", "");
+  const std::string how_name = field_or(body, "how", "voice");
+  const std::optional<relay::AcceptanceMethod> how = relay::parse_acceptance_method(how_name);
+  if (!how) {
+    return admin_error(400, "invalid-field",
+                       "invalid how '" + how_name + "'; use voice, tty-text or keypad");
+  }
+  if (parts.calls == nullptr) {
+    return admin_error(503, "unavailable",
+                       "the call service is not running, so acceptances cannot be recorded");
+  }
+  const std::optional<CollectSession> collect = find_collect(parts.sessions, call_id);
+  if (!collect) {
+    return admin_error(404, "not-found",
+                       "collect call '" + call_id + "' is not live; list calls with GET /collect");
+  }
+  if (!collect->taken_over_by.empty() && collect->taken_over_by != staff) {
+    return admin_error(409, "taken-over",
+                       "collect call '" + call_id + "' is taken over by " + collect->taken_over_by +
+                           "; only that staff member can accept it");
+  }
+
+  // The default key makes a repeated accept of the same call a replay, not a second record.
+  const relay::Instant now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  relay::Acceptance acceptance;
+  acceptance.call_id = call_id;
+  acceptance.how = *how;
+  acceptance.accepted_by = "staff:" + staff;
+  acceptance.at = now;
+  acceptance.idempotency_key = field_or(body, "key", "admin-accept:" + call_id);
+  const std::vector<Reply> replies = parts.calls->handle(acceptance, "admin-" + call_id, now);
+
+  json replies_json = json::array();
+  const relay::ErrorReply* error = nullptr;
+  for (const Reply& reply : replies) {
+    replies_json.push_back(reply_json(reply));
+    if (error == nullptr) {
+      error = std::get_if<relay::ErrorReply>(&reply);
+    }
+  }
+  if (error != nullptr) {
+    logger("gateway")->warn("call={} admin accept rejected: staff={} code={}", call_id, staff,
+                            error->code);
+    return admin_error(error->code == "unavailable" ? 503 : 409, error->code, error->message);
+  }
+  parts.sessions.update_collect(call_id, CollectState::Accepted, collect->tty_tones_heard);
+  logger("gateway")->info("call={} collect call accepted by staff: staff={} how={}", call_id, staff,
+                          how_name);
+  return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}}, {}};
+}
+
+// POST /quote with the fields of `relaygw quote`.
+AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
+  if (auto rejected =
+          check_fields(body, {"from", "to", "billing", "start", "minutes", "access", "handling"},
+                       {"from", "to", "billing", "start", "minutes"})) {
+    return *rejected;
+  }
+  QuoteFields fields;
+  fields.from = field_or(body, "from", "");
+  fields.to = field_or(body, "to", "");
+  fields.billing = field_or(body, "billing", fields.billing);
+  fields.start = field_or(body, "start", "");
+  fields.minutes = field_or(body, "minutes", "");
+  fields.access = field_or(body, "access", fields.access);
+  fields.handling = field_or(body, "handling", fields.handling);
+  fields.data_dir = parts.billing.data_dir;
+  Result<QuoteOutcome> quote = compute_quote(fields, "");
+  if (!quote) {
+    if (quote.status().code() == StatusCode::InvalidArgument) {
+      return status_error(quote.status());
+    }
+    // A missing or damaged number plan or rate deck is the server's problem, not the client's.
+    logger("gateway")->error("admin quote failed: error={}", quote.status().message());
+    return admin_error(503, "rating-unavailable", quote.status().message());
+  }
+  return {200, quote_json(*quote), {}};
+}
+
+// POST /credits {"call", "line", "reason", "text", "amount", "key", "staff"}
+AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
+  if (auto rejected =
+          check_fields(body, {"call", "line", "reason", "text", "amount", "key", "staff"},
+                       {"call", "reason", "key", "staff"})) {
+    return *rejected;
+  }
+  const auto line = body.find("line");
+  if (line == body.end() || !line->is_number_integer()) {
+    return admin_error(400, "invalid-field", "field 'line' must be a charge line number, from 1");
+  }
+  CreditFields fields;
+  fields.call_id = field_or(body, "call", "");
+  fields.line_no = line->get<std::int64_t>();
+  fields.reason = field_or(body, "reason", "");
+  fields.text = field_or(body, "text", "");
+  fields.amount = field_or(body, "amount", "");
+  fields.key = field_or(body, "key", "");
+  const std::string staff = field_or(body, "staff", "");
+
+  Result<billing::CreditPolicy> policy =
+      load_policy(parts.billing.data_dir, parts.billing.credit_policy_file);
+  if (!policy) {
+    logger("gateway")->error("admin credit request failed: error={}", policy.status().message());
+    return admin_error(503, "unavailable", policy.status().message());
+  }
+  auto store = open_store(parts);
+  if (!store) {
+    logger("gateway")->error("admin credit request failed: error={}", store.status().message());
+    return admin_error(503, "unavailable", store.status().message());
+  }
+  Result<billing::CreditRecord> credit =
+      request_policy_credit(**store, *policy, fields, staff_context(staff), "");
+  if (!credit) {
+    return status_error(credit.status());
+  }
+  logger("gateway")->info("call={} credit requested: credit={} staff={}", fields.call_id,
+                          credit->id, staff);
+  return {201, credit_json(*credit), {}};
+}
+
+// GET /credits?call=ID
+AdminResponse get_credits(const AdminApiParts& parts, const AdminRequest& request) {
+  const auto call = request.query.find("call");
+  auto store = open_store(parts);
+  if (!store) {
+    return admin_error(503, "unavailable", store.status().message());
+  }
+  auto credits = (*store)->list_credits(call == request.query.end() ? "" : call->second);
+  if (!credits) {
+    return status_error(credits.status());
+  }
+  json list = json::array();
+  for (const billing::CreditRecord& credit : *credits) {
+    list.push_back(credit_json(credit));
+  }
+  return {200, {{"credits", list}}, {}};
+}
+
+// POST /credits/{id}/approve or /reject {"staff": ..., "note": ...}
+AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string& credit_id,
+                                   bool approve, const json& body) {
+  if (auto rejected = check_fields(body, {"staff", "note"}, {"staff"})) {
+    return *rejected;
+  }
+  const std::string staff = field_or(body, "staff", "");
+  auto store = open_store(parts);
+  if (!store) {
+    return admin_error(503, "unavailable", store.status().message());
+  }
+  Result<billing::CreditRecord> credit =
+      (*store)->decide_credit(credit_id, approve, field_or(body, "note", ""), staff_context(staff));
+  if (!credit) {
+    return status_error(credit.status());
+  }
+  logger("gateway")->info("credit={} {} by staff={}", credit_id, approve ? "approved" : "rejected",
+                          staff);
+  return {200, credit_json(*credit), {}};
+}
+
+// GET /reports/summary?from=YYYY-MM-DD&to=YYYY-MM-DD[&by=day|month][&time_zone=ZONE]
+AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& request) {
+  auto query = [&request](const std::string& name, std::string fallback) {
+    const auto found = request.query.find(name);
+    return found == request.query.end() ? fallback : found->second;
+  };
+  billing::ReportRequest report_request;
+  auto from = billing::parse_local_date(query("from", ""));
+  if (!from) {
+    return admin_error(400, "invalid-argument", "from: " + from.status().message());
+  }
+  auto to = billing::parse_local_date(query("to", ""));
+  if (!to) {
+    return admin_error(400, "invalid-argument", "to: " + to.status().message());
+  }
+  const std::string by_name = query("by", "day");
+  auto by = billing::parse_report_period(by_name);
+  if (!by) {
+    return admin_error(400, "invalid-argument", "invalid by '" + by_name + "'; use day or month");
+  }
+  report_request.from = *from;
+  report_request.to = *to;
+  report_request.by = *by;
+  report_request.time_zone = query("time_zone", "UTC");
+  auto range = billing::report_range(report_request);
+  if (!range) {
+    return status_error(range.status());
+  }
+
+  auto store = open_store(parts);
+  if (!store) {
+    return admin_error(503, "unavailable", store.status().message());
+  }
+  auto report = billing::summarize_billing(**store, report_request);
+  if (!report) {
+    return status_error(report.status());
+  }
+  return {200, json::parse(billing::render_summary(*report, billing::ReportFormat::Json)), {}};
+}
+
+// One route: a path pattern where "*" matches any one segment, and a handler per method.
+struct Route {
+  std::vector<std::string> pattern;
+  std::string method;
+  std::function<AdminResponse(const AdminApiParts&, const AdminRequest&,
+                              const std::vector<std::string>& segments, const json& body)>
+      handle;
+};
+
+const std::vector<Route>& routes() {
+  static const std::vector<Route> kRoutes = {
+      {{"health"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_health(parts); }},
+      {{"sessions"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_sessions(parts); }},
+      {{"queues"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_queues(parts); }},
+      {{"collect"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_collect(parts); }},
+      {{"collect", "*", "take-over"},
+       "POST",
+       [](auto& parts, auto&, auto& segments, auto& body) {
+         return post_take_over(parts, segments[1], body);
+       }},
+      {{"collect", "*", "accept"},
+       "POST",
+       [](auto& parts, auto&, auto& segments, auto& body) {
+         return post_accept(parts, segments[1], body);
+       }},
+      {{"quote"},
+       "POST",
+       [](auto& parts, auto&, auto&, auto& body) { return post_quote(parts, body); }},
+      {{"credits"},
+       "GET",
+       [](auto& parts, auto& request, auto&, auto&) { return get_credits(parts, request); }},
+      {{"credits"},
+       "POST",
+       [](auto& parts, auto&, auto&, auto& body) { return post_credit(parts, body); }},
+      {{"credits", "*", "approve"},
+       "POST",
+       [](auto& parts, auto&, auto& segments, auto& body) {
+         return post_credit_decision(parts, segments[1], true, body);
+       }},
+      {{"credits", "*", "reject"},
+       "POST",
+       [](auto& parts, auto&, auto& segments, auto& body) {
+         return post_credit_decision(parts, segments[1], false, body);
+       }},
+      {{"reports", "summary"},
+       "GET",
+       [](auto& parts, auto& request, auto&, auto&) { return get_summary(parts, request); }},
+  };
+  return kRoutes;
+}
+
+bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segments) {
+  if (pattern.size() != segments.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != "*" && pattern[i] != segments[i]) {
+      return false;
+    }
+    if (pattern[i] == "*" && segments[i].empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+AdminResponse admin_error(int status, const std::string& code, const std::string& message) {
+  return {status, {{"error", {{"code", code}, {"message", message}}}}, {}};
+}
+
+AdminResponse handle_admin_request(const AdminApiParts& parts, const AdminRequest& request) {
+  const std::vector<std::string> segments = split_path(request.path);
+  std::string allow;
+  for (const Route& route : routes()) {
+    if (!matches(route.pattern, segments)) {
+      continue;
+    }
+    if (route.method != request.method) {
+      allow += (allow.empty() ? "" : ", ") + route.method;
+      continue;
+    }
+    json body = json::object();
+    if (route.method == "POST") {
+      BodyOrError parsed = parse_object(request.body.empty() ? "{}" : request.body);
+      if (auto* rejected = std::get_if<AdminResponse>(&parsed)) {
+        return *rejected;
+      }
+      body = std::get<json>(std::move(parsed));
+    }
+    return route.handle(parts, request, segments, body);
+  }
+  if (!allow.empty()) {
+    AdminResponse response =
+        admin_error(405, "method-not-allowed",
+                    request.method + " is not allowed on " + request.path + "; use " + allow);
+    response.allow = allow;
+    return response;
+  }
+  return admin_error(404, "not-found",
+                     "no endpoint at " + request.path +
+                         "; the endpoints are /health, /sessions, /queues, /collect, /quote, "
+                         "/credits and /reports/summary");
+}
+
+}  // namespace relaygw::gateway::server

@@ -1,0 +1,589 @@
+// The staff admin API over real HTTP on loopback, with a real SessionRegistry, real SQLite
+// files made by the relaygw binary, and the relaygw binary as the reference for quotes.
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "billing/sqlite_store.hpp"
+#include "gateway/server/admin_api.hpp"
+#include "gateway/server/call_service.hpp"
+#include "gateway/server/emergency.hpp"
+#include "gateway/server/session_registry.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+using relaygw::gateway::server::AdminApi;
+using relaygw::gateway::server::AdminApiLimits;
+using relaygw::gateway::server::AdminApiParts;
+using relaygw::gateway::server::AdminConfig;
+using relaygw::gateway::server::BillingConfig;
+using relaygw::gateway::server::CallService;
+using relaygw::gateway::server::Clock;
+using relaygw::gateway::server::CollectSession;
+using relaygw::gateway::server::CollectState;
+using relaygw::gateway::server::EmergencyConfig;
+using relaygw::gateway::server::EmergencyDispatcher;
+using relaygw::gateway::server::SessionInfo;
+using relaygw::gateway::server::SessionRegistry;
+
+constexpr const char* kToken = "s3cret-admin-token-7f2c";
+
+struct HttpReply {
+  int status = 0;
+  json body;
+  std::string allow;
+  std::string www_authenticate;
+};
+
+struct Run {
+  int status = -1;
+  std::string output;  // standard output only
+};
+
+// Runs the relaygw binary with `arguments` (already shell-quoted); standard error is dropped.
+Run run_relaygw(const std::string& arguments) {
+  const std::string command =
+      std::string("'") + RELAYGW_BINARY + "' " + arguments + " </dev/null 2>/dev/null";
+  Run run;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  std::size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    run.output.append(buffer, read);
+  }
+  const int status = pclose(pipe);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+// A running AdminApi on 127.0.0.1, port chosen by the system, served by one io_context thread
+// so that a blocked connection would block every other one.
+class AdminApiFixture {
+ public:
+  AdminApiFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-admin-api-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    std::ofstream(path("token")) << kToken << "\n";
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~AdminApiFixture() {
+    if (api_) {
+      api_->stop();
+      api_.reset();
+    }
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Starts the API on the fixture's database and, when given, a credit policy file and a call
+  // service.
+  void start_api(AdminApiLimits limits = {}, const std::string& credit_policy_file = "",
+                 CallService* calls = nullptr) {
+    AdminConfig config;
+    config.listen = {"127.0.0.1", 0};
+    config.token_file = path("token");
+    BillingConfig billing;
+    billing.database = path("billing.db");
+    billing.credit_policy_file = credit_policy_file;
+    api_ = std::make_unique<AdminApi>(io_, config,
+                                      AdminApiParts{registry_, calls, nullptr, billing}, limits);
+    const relaygw::Status started = api_->start();
+    INFO(started.message());
+    REQUIRE(started.is_ok());
+    REQUIRE(api_->endpoint().port != 0);
+  }
+
+  void stop_api() {
+    api_->stop();
+    api_.reset();
+  }
+
+  tcp::endpoint api_endpoint() const {
+    return {asio::ip::make_address("127.0.0.1"), api_->endpoint().port};
+  }
+
+  // Sends one request on a new connection and reads the response.
+  HttpReply request(http::verb method, const std::string& target, const std::string& body = "",
+                    std::optional<std::string> authorization = std::string("Bearer ") + kToken) {
+    asio::io_context client_io;
+    beast::tcp_stream stream(client_io);
+    stream.connect(api_endpoint());
+    http::request<http::string_body> message(method, target, 11);
+    message.set(http::field::host, "127.0.0.1");
+    if (authorization) {
+      message.set(http::field::authorization, *authorization);
+    }
+    if (method == http::verb::post) {
+      message.set(http::field::content_type, "application/json");
+      message.body() = body;
+    }
+    message.prepare_payload();
+    http::write(stream, message);
+    return read_reply(stream);
+  }
+
+  HttpReply get(const std::string& target) { return request(http::verb::get, target); }
+  HttpReply post(const std::string& target, const json& body) {
+    return request(http::verb::post, target, body.dump());
+  }
+
+  static HttpReply read_reply(beast::tcp_stream& stream) {
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    http::read(stream, buffer, response);
+    HttpReply reply;
+    reply.status = static_cast<int>(response.result_int());
+    reply.body = json::parse(response.body(), nullptr, false);
+    reply.allow = std::string(response[http::field::allow]);
+    reply.www_authenticate = std::string(response[http::field::www_authenticate]);
+    return reply;
+  }
+
+  // Creates the database and collect call c1, not yet accepted.
+  void create_collect_call() {
+    const std::string db = "--db '" + path("billing.db") + "' ";
+    REQUIRE(run_relaygw("db init " + db + "--actor staff:test").status == 0);
+    REQUIRE(run_relaygw("call create " + db +
+                        "--id c1 --from 3125550107 --to 2125550101 --billing collect "
+                        "--access relay-tty --at 2026-03-10T14:00:00Z")
+                .status == 0);
+  }
+
+  // Creates the database and posts collect call c1 from Chicago to New York, accepted by TTY
+  // text, five minutes long.
+  void post_call() {
+    const std::string db = "--db '" + path("billing.db") + "' ";
+    REQUIRE(run_relaygw("db init " + db + "--actor staff:test").status == 0);
+    REQUIRE(run_relaygw("call create " + db +
+                        "--id c1 --from 3125550107 --to 2125550101 --billing collect "
+                        "--access relay-tty --at 2026-03-10T14:00:00Z")
+                .status == 0);
+    REQUIRE(run_relaygw("call event " + db +
+                        "--id c1 --event accepted --how tty-text --by 'Grace Okafor' "
+                        "--at 2026-03-10T14:00:20Z")
+                .status == 0);
+    REQUIRE(run_relaygw("call event " + db + "--id c1 --event connected --at 2026-03-10T14:00:21Z")
+                .status == 0);
+    REQUIRE(run_relaygw("call complete " + db + "--id c1 --at 2026-03-10T14:05:21Z --key end-c1")
+                .status == 0);
+  }
+
+  SessionRegistry& registry() { return registry_; }
+
+ private:
+  std::filesystem::path dir_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+  std::thread thread_;
+  SessionRegistry registry_;
+  std::unique_ptr<AdminApi> api_;
+};
+
+CollectSession waiting_collect(const std::string& call_id) {
+  CollectSession collect;
+  collect.call_id = call_id;
+  collect.session_id = "s-" + call_id;
+  collect.called_number = "+12125550101";
+  collect.billed_number = "+12125550101";
+  collect.state = CollectState::AwaitingStaff;
+  collect.tty_tones_heard = true;
+  collect.waiting_since = Clock::now() - std::chrono::seconds(30);
+  return collect;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects missing or wrong token", "[gateway][admin]") {
+  start_api();
+  const HttpReply missing = request(http::verb::get, "/health", "", std::nullopt);
+  CHECK(missing.status == 401);
+  CHECK(missing.www_authenticate == "Bearer");
+  CHECK(missing.body["error"]["code"] == "unauthorized");
+
+  const HttpReply wrong = request(http::verb::get, "/health", "", std::string("Bearer nope"));
+  CHECK(wrong.status == 401);
+  const HttpReply longer =
+      request(http::verb::get, "/health", "", std::string("Bearer ") + kToken + "x");
+  CHECK(longer.status == 401);
+  const HttpReply basic = request(http::verb::get, "/health", "", std::string("Basic ") + kToken);
+  CHECK(basic.status == 401);
+  const HttpReply unknown_path_without_token =
+      request(http::verb::get, "/no-such-thing", "", std::nullopt);
+  CHECK(unknown_path_without_token.status == 401);
+
+  const HttpReply good = get("/health");
+  CHECK(good.status == 200);
+  CHECK(good.body["status"] == "ok");
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api unknown path and method", "[gateway][admin]") {
+  start_api();
+  const HttpReply unknown = get("/calls");
+  CHECK(unknown.status == 404);
+  CHECK(unknown.body["error"]["code"] == "not-found");
+  CHECK(unknown.body["error"]["message"].get<std::string>().find("/calls") != std::string::npos);
+
+  const HttpReply wrong_method = get("/quote");
+  CHECK(wrong_method.status == 405);
+  CHECK(wrong_method.allow == "POST");
+
+  const HttpReply take_over_get = get("/collect/c1/take-over");
+  CHECK(take_over_get.status == 405);
+  const HttpReply empty_call = post("/collect//take-over", json{{"staff", "s1"}});
+  CHECK(empty_call.status == 404);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects malformed JSON", "[gateway][admin]") {
+  start_api();
+  struct Row {
+    std::string target;
+    std::string body;
+    std::string code;
+  };
+  const Row rows[] = {
+      {"/quote", "{\"from\": ", "invalid-json"},
+      {"/quote", "[1, 2]", "invalid-json"},
+      {"/quote", "{\"from\":\"2125550107\"}", "missing-field"},
+      {"/quote", "{\"from\":\"2125550107\",\"deck\":\"/etc/passwd\"}", "unknown-field"},
+      {"/collect/c1/take-over", "{\"staff\": 42}", "invalid-field"},
+      {"/collect/c1/take-over", "{}", "missing-field"},
+      {"/credits",
+       "{\"call\":\"c1\",\"line\":\"one\",\"reason\":\"other\",\"key\":\"k\","
+       "\"staff\":\"s1\"}",
+       "invalid-field"},
+  };
+  for (const Row& row : rows) {
+    const HttpReply reply = request(http::verb::post, row.target, row.body);
+    INFO("POST " << row.target << " " << row.body << " -> " << reply.body.dump());
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == row.code);
+  }
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects oversize body", "[gateway][admin]") {
+  AdminApiLimits limits;
+  limits.max_body_bytes = 1024;
+  start_api(limits);
+
+  // Only the header is sent, so the API must respond from Content-Length alone.
+  asio::io_context client_io;
+  beast::tcp_stream stream(client_io);
+  stream.connect(api_endpoint());
+  const std::string header =
+      std::string("POST /quote HTTP/1.1\r\nHost: 127.0.0.1\r\n") + "Authorization: Bearer " +
+      kToken + "\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n";
+  asio::write(stream, asio::buffer(header));
+  const HttpReply reply = read_reply(stream);
+  CHECK(reply.status == 413);
+  CHECK(reply.body["error"]["code"] == "body-too-large");
+
+  // A body under the limit on a new connection is read as usual.
+  const HttpReply small = post("/quote", json{{"from", "x"}});
+  CHECK(small.status == 400);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin take-over notifies adapter once", "[gateway][admin]") {
+  start_api();
+  std::atomic<int> calls{0};
+  std::string notified_staff;
+  registry().add_collect(waiting_collect("c7"), [&](const std::string& staff) {
+    notified_staff = staff;
+    ++calls;
+  });
+
+  const HttpReply listed = get("/collect");
+  REQUIRE(listed.status == 200);
+  REQUIRE(listed.body["collect"].size() == 1);
+  const json& entry = listed.body["collect"][0];
+  CHECK(entry["call_id"] == "c7");
+  CHECK(entry["state"] == "awaiting-staff");
+  CHECK(entry["tty_tones_heard"] == true);
+  CHECK(entry["seconds_waiting"].get<double>() >= 30.0);
+
+  const HttpReply taken = post("/collect/c7/take-over", json{{"staff", "s-ana"}});
+  CHECK(taken.status == 200);
+  CHECK(taken.body["state"] == "taken-over");
+  CHECK(taken.body["taken_over_by"] == "s-ana");
+  CHECK(calls == 1);
+  CHECK(notified_staff == "s-ana");
+
+  const HttpReply second = post("/collect/c7/take-over", json{{"staff", "s-ben"}});
+  CHECK(second.status == 409);
+  CHECK(calls == 1);
+
+  const HttpReply unknown = post("/collect/c99/take-over", json{{"staff", "s-ana"}});
+  CHECK(unknown.status == 404);
+
+  const HttpReply accept_without_service =
+      post("/collect/c7/accept", json{{"staff", "s-ana"}, {"how", "voice"}});
+  CHECK(accept_without_service.status == 503);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin accept records through call service", "[gateway][admin]") {
+  create_collect_call();
+  EmergencyConfig emergency_config;
+  emergency_config.spool_file = path("emergency-spool.jsonl");
+  EmergencyDispatcher dispatcher(emergency_config);
+  BillingConfig billing;
+  billing.database = path("billing.db");
+  CallService calls(billing, registry(), dispatcher);
+  const relaygw::Status started = calls.start();
+  INFO(started.message());
+  REQUIRE(started.is_ok());
+  start_api({}, "", &calls);
+  registry().add_collect(waiting_collect("c1"));
+
+  REQUIRE(post("/collect/c1/take-over", json{{"staff", "s-ana"}}).status == 200);
+  const HttpReply other_staff = post("/collect/c1/accept", json{{"staff", "s-ben"}});
+  CHECK(other_staff.status == 409);
+  CHECK(other_staff.body["error"]["code"] == "taken-over");
+
+  const HttpReply accepted =
+      post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "tty-text"}});
+  INFO(accepted.body.dump());
+  REQUIRE(accepted.status == 200);
+  CHECK(accepted.body["accepted"] == true);
+  const HttpReply listed = get("/collect");
+  CHECK(listed.body["collect"][0]["state"] == "accepted");
+
+  // A repeat carries the same default key, so it records nothing new.
+  const HttpReply repeated = post("/collect/c1/accept", json{{"staff", "s-ana"}});
+  CHECK(repeated.status == 200);
+  stop_api();
+
+  const Run shown = run_relaygw("call show --db '" + path("billing.db") + "' --id c1 --json");
+  REQUIRE(shown.status == 0);
+  const json call = json::parse(shown.output);
+  int acceptances = 0;
+  for (const json& event : call["events"]) {
+    if (event["event"] == "accepted") {
+      ++acceptances;
+      CHECK(event["by"] == "staff:s-ana");
+      CHECK(event["how"] == "tty-text");
+    }
+  }
+  CHECK(acceptances == 1);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin queues count sessions by state", "[gateway][admin]") {
+  start_api();
+  SessionInfo in_call;
+  in_call.session_id = "s1";
+  in_call.state = "in-call";
+  in_call.opened_at = Clock::now();
+  registry().open_session(in_call);
+  SessionInfo menu = in_call;
+  menu.session_id = "s2";
+  menu.state = "menu:billing";
+  registry().open_session(menu);
+  SessionInfo emergency = in_call;
+  emergency.session_id = "s3";
+  emergency.emergency = true;
+  registry().open_session(emergency);
+  registry().add_collect(waiting_collect("c1"));
+  CollectSession accepted = waiting_collect("c2");
+  accepted.state = CollectState::Accepted;
+  registry().add_collect(accepted);
+
+  const HttpReply sessions = get("/sessions");
+  REQUIRE(sessions.status == 200);
+  CHECK(sessions.body["sessions"].size() == 3);
+
+  const HttpReply queues = get("/queues");
+  REQUIRE(queues.status == 200);
+  CHECK(queues.body["sessions"]["total"] == 3);
+  CHECK(queues.body["sessions"]["emergency"] == 1);
+  CHECK(queues.body["sessions"]["by_state"]["in-call"] == 2);
+  CHECK(queues.body["sessions"]["by_state"]["menu:billing"] == 1);
+  CHECK(queues.body["collect"]["waiting"] == 1);
+  CHECK(queues.body["collect"]["by_state"]["accepted"] == 1);
+  CHECK(queues.body["emergency"].is_null());
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway][admin]") {
+  start_api();
+  const Run command = run_relaygw(
+      "quote --from 3125550107 --to 2125550101 --billing collect --access relay-tty "
+      "--start 2026-03-10T09:30:00-05:00 --minutes 7.5 --json");
+  REQUIRE(command.status == 0);
+  const json expected = json::parse(command.output);
+
+  const HttpReply reply = post("/quote", json{{"from", "3125550107"},
+                                              {"to", "2125550101"},
+                                              {"billing", "collect"},
+                                              {"access", "relay-tty"},
+                                              {"start", "2026-03-10T09:30:00-05:00"},
+                                              {"minutes", 7.5}});
+  REQUIRE(reply.status == 200);
+  CHECK(reply.body == expected);
+  CHECK(reply.body["lines"].size() >= 1);
+
+  const HttpReply bad = post("/quote", json{{"from", "3125550107"},
+                                            {"to", "2125550101"},
+                                            {"billing", "prepaid"},
+                                            {"start", "2026-03-10T09:30:00-05:00"},
+                                            {"minutes", "2"}});
+  CHECK(bad.status == 400);
+  CHECK(bad.body["error"]["message"].get<std::string>().find("prepaid") != std::string::npos);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gateway][admin]") {
+  post_call();
+  // Credits above 0.10 wait for a supervisor, so the approval below has work to do.
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";
+  start_api({}, path("policy.toml"));
+  const json ask = {{"call", "c1"},     {"line", 1},      {"reason", "bad-connection"},
+                    {"amount", "0.25"}, {"key", "CR-77"}, {"staff", "s-ana"}};
+  const HttpReply created = post("/credits", ask);
+  INFO(created.body.dump());
+  REQUIRE(created.status == 201);
+  CHECK(created.body["call_id"] == "c1");
+  CHECK(created.body["amount"] == "0.2500");
+  CHECK(created.body["requested_by"] == "staff:s-ana");
+  CHECK(created.body["state"] == "pending");
+  const std::string credit_id = created.body["id"];
+
+  const HttpReply repeated = post("/credits", ask);
+  CHECK(repeated.status == 201);
+  CHECK(repeated.body["id"] == credit_id);
+
+  // The record is in the database file, read back without the API.
+  auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+  REQUIRE(store.is_ok());
+  auto stored = (*store)->list_credits("c1");
+  REQUIRE(stored.is_ok());
+  REQUIRE(stored->size() == 1);
+  CHECK((*stored)[0].id == credit_id);
+  CHECK((*stored)[0].amount == 2'500);
+
+  const HttpReply listed = get("/credits?call=c1");
+  REQUIRE(listed.status == 200);
+  CHECK(listed.body["credits"].size() == 1);
+
+  const HttpReply unknown_call = post("/credits", json{{"call", "c404"},
+                                                       {"line", 1},
+                                                       {"reason", "dropped"},
+                                                       {"key", "CR-78"},
+                                                       {"staff", "s-ana"}});
+  CHECK(unknown_call.status == 404);
+
+  const HttpReply approved =
+      post("/credits/" + credit_id + "/approve", json{{"staff", "s-sup"}, {"note", "checked"}});
+  INFO(approved.body.dump());
+  CHECK(approved.status == 200);
+  CHECK(approved.body["state"] == "applied");
+  CHECK(approved.body["decided_by"] == "staff:s-sup");
+
+  const HttpReply approved_again =
+      post("/credits/" + credit_id + "/approve", json{{"staff", "s-sup"}});
+  CHECK(approved_again.status == 409);
+
+  const HttpReply unknown_credit = post("/credits/cr-none/approve", json{{"staff", "s-sup"}});
+  CHECK(unknown_credit.status == 404);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin summary report reads the database", "[gateway][admin]") {
+  post_call();
+  start_api();
+  const HttpReply report = get("/reports/summary?from=2026-03-01&to=2026-03-31");
+  INFO(report.body.dump());
+  REQUIRE(report.status == 200);
+  CHECK(report.body["report"] == "summary");
+  CHECK(report.body["total"]["calls"] == 1);
+
+  const HttpReply bad_date = get("/reports/summary?from=2026-13-01&to=2026-03-31");
+  CHECK(bad_date.status == 400);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin stalled client blocks no one", "[gateway][admin]") {
+  start_api();
+
+  // The stalled client sends half a request line and then nothing.
+  asio::io_context client_io;
+  tcp::socket stalled(client_io);
+  stalled.connect(api_endpoint());
+  asio::write(stalled, asio::buffer(std::string("GET /health HT")));
+
+  const HttpReply other = get("/health");
+  CHECK(other.status == 200);
+
+  // The stalled connection is still open, so the response above did not wait for its deadline.
+  stalled.non_blocking(true);
+  char byte = 0;
+  boost::system::error_code error;
+  stalled.read_some(asio::buffer(&byte, 1), error);
+  CHECK(error == asio::error::would_block);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api closes stalled client", "[gateway][admin]") {
+  AdminApiLimits limits;
+  limits.io_timeout = std::chrono::milliseconds(300);
+  start_api(limits);
+
+  asio::io_context client_io;
+  tcp::socket stalled(client_io);
+  stalled.connect(api_endpoint());
+  asio::write(stalled, asio::buffer(std::string("GET /health HT")));
+
+  // A blocking read returns once the API gives up on the request and closes the socket.
+  char byte = 0;
+  boost::system::error_code error;
+  stalled.read_some(asio::buffer(&byte, 1), error);
+  CHECK((error == asio::error::eof || error == asio::error::connection_reset));
+}
+
+TEST_CASE("admin api rejects non-loopback address", "[gateway][admin]") {
+  asio::io_context io;
+  SessionRegistry registry;
+  for (const std::string address : {"0.0.0.0", "192.0.2.10", "::", "localhost"}) {
+    AdminConfig config;
+    config.listen = {address, 0};
+    config.token_file = "/nonexistent/token";
+    AdminApi api(io, config, AdminApiParts{registry, nullptr, nullptr, BillingConfig{}});
+    const relaygw::Status started = api.start();
+    INFO("address " << address << ": " << started.message());
+    CHECK(started.code() == relaygw::StatusCode::InvalidArgument);
+    CHECK(started.message().find("'" + address + "'") != std::string::npos);
+  }
+
+  AdminConfig no_token;
+  no_token.listen = {"127.0.0.1", 0};
+  no_token.token_file = "/nonexistent/token";
+  AdminApi api(io, no_token, AdminApiParts{registry, nullptr, nullptr, BillingConfig{}});
+  const relaygw::Status started = api.start();
+  CHECK(started.code() == relaygw::StatusCode::NotFound);
+  CHECK(started.message().find("/nonexistent/token") != std::string::npos);
+}
