@@ -66,7 +66,8 @@ class AdminApi {
   Status start();
 
   // Stops accepting, closes open connections and waits for running handlers; safe to call
-  // twice.
+  // twice. It waits for `io` to run the closes, up to 5 seconds for each step.
+  // NOTE: called on the only thread running `io`, it waits out both 5-second limits.
   void stop();
 
   // The bound endpoint after start(), with the port the system chose when the config had 0.
