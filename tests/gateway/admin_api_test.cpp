@@ -278,7 +278,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects malformed JSON", "[gateway]
       {"/quote", "[1, 2]", "invalid-json"},
       {"/quote", "{\"from\":\"2125550107\"}", "missing-field"},
       {"/quote", "{\"from\":\"2125550107\",\"deck\":\"/etc/passwd\"}", "unknown-field"},
-      {"/collect/c1/take-over", "{\"staff\": 42}", "invalid-field"},
+      {"/collect/c1/take-over", "{\"staff\": true}", "invalid-field"},
       {"/collect/c1/take-over", "{}", "missing-field"},
       {"/credits",
        "{\"call\":\"c1\",\"line\":\"one\",\"reason\":\"other\",\"key\":\"k\","
