@@ -397,6 +397,8 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   fields.access = field_or(body, "access", fields.access);
   fields.handling = field_or(body, "handling", fields.handling);
   fields.data_dir = parts.billing.data_dir;
+  // NOTE: like relaygw quote, this loads the number plan and rate deck from files on every
+  // request; nothing is cached between quotes.
   Result<QuoteOutcome> quote = compute_quote(fields, "");
   if (!quote) {
     if (quote.status().code() == StatusCode::InvalidArgument) {
