@@ -15,6 +15,7 @@
 
 #include "billing/numbering.hpp"
 #include "gateway/logging.hpp"
+#include "gateway/server/clock.hpp"
 #include "gateway/server/emergency_spool.hpp"
 #include "gateway/server/psap_link.hpp"
 
@@ -111,7 +112,7 @@ struct EmergencyDispatcher::State {
   Status check_config() const;
   std::shared_ptr<PsapLink> link_of(const std::string& route_id) const;
   void record_latency(std::chrono::microseconds latency);
-  void on_acked(const std::string& session_id);
+  void on_acked(const EmergencySession& session);
   void fail_over(const std::string& from_route, std::vector<EmergencySession> waiting);
 };
 
@@ -176,19 +177,9 @@ void EmergencyDispatcher::State::record_latency(std::chrono::microseconds latenc
   }
 }
 
-void EmergencyDispatcher::State::on_acked(const std::string& session_id) {
-  std::string call_id;
-  {
-    std::lock_guard lock(mutex);
-    const auto found = sessions.find(session_id);
-    if (found == sessions.end()) {
-      return;  // closed before the ack came; the close record ends the call
-    }
-    call_id = found->second.session.call_id;
-  }
-  spool->append_acked(
-      session_id, call_id,
-      std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+// The ack may come after the session closed, so the call id comes from the link.
+void EmergencyDispatcher::State::on_acked(const EmergencySession& session) {
+  spool->append_acked(session.session_id, session.call_id, clock_now());
 }
 
 // A leg gave up: its waiting dispatches go to the default route, or, when the failed leg is
@@ -245,7 +236,7 @@ Status EmergencyDispatcher::start() {
     hooks.on_dispatch_written = [&state](const std::string&, std::chrono::microseconds latency) {
       state.record_latency(latency);
     };
-    hooks.on_acked = [&state](const std::string& session_id) { state.on_acked(session_id); };
+    hooks.on_acked = [&state](const EmergencySession& session) { state.on_acked(session); };
     hooks.on_redial = [&state] {
       std::lock_guard lock(state.mutex);
       ++state.figures.redials;

@@ -351,14 +351,17 @@ struct PsapLinkSteps {
       return;
     }
     const std::string session_id = message.value("session", "");
-    if (link->unacknowledged.erase(session_id) == 0) {
+    const auto found = link->unacknowledged.find(session_id);
+    if (found == link->unacknowledged.end()) {
       link->log->debug("psap route={} acknowledged session={} twice or unknown",
                        link->options.route_id, session_id);
       return;
     }
+    const EmergencySession session = std::move(found->second);
+    link->unacknowledged.erase(found);
     link->log->debug("psap route={} acknowledged session={}", link->options.route_id, session_id);
     if (link->hooks.on_acked) {
-      link->hooks.on_acked(session_id);
+      link->hooks.on_acked(session);
     }
   }
 };

@@ -50,8 +50,8 @@ struct PsapLinkHooks {
   // the session's received_at.
   std::function<void(const std::string& session_id, std::chrono::microseconds latency)>
       on_dispatch_written;
-  // The PSAP acknowledged a dispatch.
-  std::function<void(const std::string& session_id)> on_acked;
+  // The PSAP acknowledged the dispatch of `session`.
+  std::function<void(const EmergencySession& session)> on_acked;
   std::function<void()> on_redial;
   // The leg gave up after max_redials; these dispatches were never acknowledged.
   std::function<void(std::vector<EmergencySession> waiting)> on_gave_up;

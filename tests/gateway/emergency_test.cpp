@@ -1,0 +1,553 @@
+// EmergencyDispatcher and the PSAP text link, over real TCP on loopback against a PSAP test
+// server, with the spool flushed into a real SQLite file.
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "billing/call_records.hpp"
+#include "billing/numbering.hpp"
+#include "billing/sqlite_store.hpp"
+#include "gateway/server/emergency.hpp"
+
+using namespace relaygw::gateway::server;
+using nlohmann::json;
+using relaygw::StatusCode;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::chrono::seconds kWait{10};
+
+std::shared_ptr<const relaygw::billing::NumberPlan> number_plan() {
+  static const std::shared_ptr<const relaygw::billing::NumberPlan> plan = [] {
+    auto loaded = relaygw::billing::NumberPlan::load(std::string(RELAYGW_SOURCE_DIR) + "/data");
+    REQUIRE(loaded.is_ok());
+    return std::make_shared<const relaygw::billing::NumberPlan>(std::move(loaded).value());
+  }();
+  return plan;
+}
+
+relaygw::relay::Instant now_ms() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+// A PSAP on loopback: records every JSON line it receives and acks each dispatch. It can drop
+// every connection and stop listening, then listen again on the same port.
+class PsapServer {
+ public:
+  PsapServer() : work_(io_.get_executor()) {
+    listen(0);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~PsapServer() {
+    run_on_io([this] { close_everything(); });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  std::uint16_t port() const { return port_; }
+
+  Endpoint endpoint() const { return Endpoint{"127.0.0.1", port_}; }
+
+  // Closes every connection and the listening socket.
+  void go_down() {
+    run_on_io([this] { close_everything(); });
+  }
+
+  void come_back() {
+    run_on_io([this] { listen(port_); });
+  }
+
+  int connections() const {
+    std::lock_guard lock(mutex_);
+    return connections_;
+  }
+
+  std::vector<json> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+  // Waits until `count` messages of `type` arrived; returns false on timeout.
+  bool wait_for(const std::string& type, std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kWait, [&] { return count_locked(type) >= count; });
+  }
+
+  std::vector<json> of_type(const std::string& type) const {
+    std::vector<json> found;
+    for (const json& message : messages()) {
+      if (message.value("type", "") == type) {
+        found.push_back(message);
+      }
+    }
+    return found;
+  }
+
+ private:
+  struct Connection {
+    explicit Connection(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    asio::streambuf buffer;
+  };
+
+  std::size_t count_locked(const std::string& type) const {
+    std::size_t count = 0;
+    for (const json& message : messages_) {
+      count += message.value("type", "") == type ? 1 : 0;
+    }
+    return count;
+  }
+
+  void run_on_io(std::function<void()> work) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      work();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  void listen(std::uint16_t port) {
+    acceptor_.emplace(io_);
+    const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+    acceptor_->open(endpoint.protocol());
+    acceptor_->set_option(tcp::acceptor::reuse_address(true));
+    acceptor_->bind(endpoint);
+    acceptor_->listen();
+    port_ = acceptor_->local_endpoint().port();
+    accept();
+  }
+
+  void accept() {
+    auto connection = std::make_shared<Connection>(io_);
+    acceptor_->async_accept(connection->socket, [this, connection](boost::system::error_code ec) {
+      if (ec) {
+        return;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        ++connections_;
+      }
+      open_.push_back(connection);
+      read(connection);
+      accept();
+    });
+  }
+
+  void read(std::shared_ptr<Connection> connection) {
+    asio::async_read_until(
+        connection->socket, connection->buffer, '\n',
+        [this, connection](boost::system::error_code ec, std::size_t length) {
+          if (ec) {
+            return;
+          }
+          std::string line(asio::buffers_begin(connection->buffer.data()),
+                           asio::buffers_begin(connection->buffer.data()) + length);
+          connection->buffer.consume(length);
+          const json message = json::parse(line);
+          if (message.value("type", "") == "dispatch") {
+            auto ack = std::make_shared<std::string>(
+                json{{"type", "ack"}, {"session", message["session"]}}.dump() + "\n");
+            asio::async_write(connection->socket, asio::buffer(*ack),
+                              [ack](boost::system::error_code, std::size_t) {});
+          }
+          {
+            std::lock_guard lock(mutex_);
+            messages_.push_back(message);
+          }
+          changed_.notify_all();
+          read(connection);
+        });
+  }
+
+  void close_everything() {
+    boost::system::error_code ignored;
+    if (acceptor_) {
+      acceptor_->close(ignored);
+    }
+    for (auto& connection : open_) {
+      connection->socket.shutdown(tcp::socket::shutdown_both, ignored);
+      connection->socket.close(ignored);
+    }
+    open_.clear();
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::vector<std::shared_ptr<Connection>> open_;  // io thread only
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<json> messages_;
+  int connections_ = 0;
+};
+
+// A fresh folder under the system temp folder, removed at the end of the test.
+class TempFolder {
+ public:
+  TempFolder() {
+    std::random_device random;
+    path_ = std::filesystem::temp_directory_path() /
+            ("relaygw-emergency-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+PsapRoute route(std::string id, const PsapServer& server, std::vector<std::string> states,
+                std::vector<std::string> area_codes, bool is_default = false) {
+  return PsapRoute{std::move(id), server.endpoint(), std::move(states), std::move(area_codes),
+                   is_default};
+}
+
+EmergencyConfig config_with(std::vector<PsapRoute> routes, const TempFolder& folder) {
+  EmergencyConfig config;
+  config.routes = std::move(routes);
+  config.redial_interval = std::chrono::milliseconds(50);
+  config.max_redials = 200;
+  config.spool_file = (folder.path() / "emergency-spool.jsonl").string();
+  return config;
+}
+
+EmergencySession session(std::string id, std::string caller, std::string location = "") {
+  EmergencySession built;
+  built.session_id = id;
+  built.call_id = "call-" + id;
+  built.caller_number = std::move(caller);
+  built.caller_location = std::move(location);
+  built.provider_id = "provider-a";
+  built.agent_id = "ca-1042";
+  built.service = relaygw::relay::RelayService::RelayIp;
+  built.received_at = now_ms();
+  return built;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+relaygw::billing::WriteContext flush_context() {
+  return {"gateway", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
+}
+
+}  // namespace
+
+TEST_CASE("emergency dispatch routes by area code, state, default", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer new_york;
+  PsapServer california;
+  PsapServer fallback;
+  EmergencyDispatcher dispatcher(config_with(
+      {route("psap-ny", new_york, {"NY"}, {"212"}), route("psap-ca", california, {"CA"}, {}),
+       route("psap-default", fallback, {}, {}, true)},
+      folder));
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+
+  // Area code 212 is listed on the New York route.
+  REQUIRE(dispatcher.dispatch(session("s-npa", "+12125550100")).is_ok());
+  // 617 (Massachusetts) is listed nowhere, but the location names California.
+  REQUIRE(dispatcher.dispatch(session("s-loc", "+16175550100", "100 Main St NE, Fresno, CA 93721"))
+              .is_ok());
+  // 310 is in California by the NANP data; there is no location.
+  REQUIRE(dispatcher.dispatch(session("s-nanp", "+13105550100")).is_ok());
+  // 617 with no location: Massachusetts has no route, so the default takes it.
+  REQUIRE(dispatcher.dispatch(session("s-default", "+16175550100")).is_ok());
+
+  REQUIRE(new_york.wait_for("dispatch", 1));
+  REQUIRE(california.wait_for("dispatch", 2));
+  REQUIRE(fallback.wait_for("dispatch", 1));
+  const json first = new_york.of_type("dispatch").at(0);
+  CHECK(first["session"] == "s-npa");
+  CHECK(first["call"] == "call-s-npa");
+  CHECK(first["caller_number"] == "+12125550100");
+  CHECK(first["provider"] == "provider-a");
+  CHECK(first["agent"] == "ca-1042");
+  CHECK(first["service"] == "relay-ip");
+  CHECK(first.contains("received_at"));
+  std::vector<std::string> california_sessions;
+  for (const json& message : california.of_type("dispatch")) {
+    california_sessions.push_back(message["session"].get<std::string>());
+  }
+  CHECK_THAT(california_sessions,
+             Catch::Matchers::UnorderedEquals(std::vector<std::string>{"s-loc", "s-nanp"}));
+  CHECK(fallback.of_type("dispatch").at(0)["session"] == "s-default");
+  CHECK(fallback.of_type("dispatch").size() == 1);
+  CHECK(new_york.of_type("dispatch").size() == 1);
+
+  // The PSAP can read a dispatch before the dispatcher's write handler records its latency.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (dispatcher.figures().latencies_ms.size() < 4 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const DispatchFigures figures = dispatcher.figures();
+  CHECK(figures.dispatched == 4);
+  CHECK(figures.latencies_ms.size() == 4);
+}
+
+TEST_CASE("emergency route lookup table", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer unused;
+  EmergencyDispatcher dispatcher(config_with(
+      {route("psap-ny", unused, {"NY"}, {"212", "646"}), route("psap-dc", unused, {"DC"}, {})},
+      folder));
+  dispatcher.set_number_plan(number_plan());
+
+  struct Case {
+    std::string caller;
+    std::string location;
+    std::string expected;  // route id, or "" for NotFound
+  };
+  const std::vector<Case> cases = {
+      {"+16465550100", "", "psap-ny"},
+      {"6465550100", "", "psap-ny"},
+      {"+15185550100", "", "psap-ny"},  // 518 is upstate New York by NANP data
+      {"+13105550100", "100 Main St NE, Washington, DC 20002", "psap-dc"},
+      {"+13105550100", "38.8977,-77.0365", ""},
+      {"+13105550100", "", ""},
+      {"", "", ""},
+  };
+  for (const Case& item : cases) {
+    INFO("caller '" << item.caller << "' location '" << item.location << "'");
+    const auto found = dispatcher.route_for(item.caller, item.location);
+    if (item.expected.empty()) {
+      REQUIRE_FALSE(found.is_ok());
+      CHECK(found.status().code() == StatusCode::NotFound);
+      CHECK_THAT(found.status().message(), Catch::Matchers::Contains("default_route"));
+    } else {
+      REQUIRE(found.is_ok());
+      CHECK(found->id == item.expected);
+    }
+  }
+}
+
+TEST_CASE("emergency caller text follows dispatch", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  EmergencyDispatcher dispatcher(config_with({route("psap", psap, {}, {}, true)}, folder));
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+
+  REQUIRE(dispatcher.dispatch(session("s1", "+12125550100", "1 Centre St, New York, NY")).is_ok());
+  dispatcher.forward_text("s1", "FIRE IN KITCHEN GA");
+  dispatcher.forward_text("s1", "2 PEOPLE INSIDE GA");
+  dispatcher.close("s1", now_ms());
+  REQUIRE(psap.wait_for("close", 1));
+
+  const std::vector<json> messages = psap.messages();
+  REQUIRE(messages.size() == 4);
+  CHECK(messages[0]["type"] == "dispatch");
+  CHECK(messages[0]["location"] == "1 Centre St, New York, NY");
+  CHECK(messages[1]["type"] == "text");
+  CHECK(messages[1]["session"] == "s1");
+  CHECK(messages[1]["text"] == "FIRE IN KITCHEN GA");
+  CHECK(messages[2]["text"] == "2 PEOPLE INSIDE GA");
+  CHECK(messages[3]["type"] == "close");
+  CHECK(messages[3]["session"] == "s1");
+  CHECK(messages[3].contains("at"));
+}
+
+TEST_CASE("emergency leg redialed with queued text", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  EmergencyDispatcher dispatcher(config_with({route("psap", psap, {}, {}, true)}, folder));
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+  REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
+  REQUIRE(psap.wait_for("dispatch", 1));
+
+  psap.go_down();
+  // Give the dispatcher time to see the drop, so the text below is typed while the leg is down.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  dispatcher.forward_text("s1", "ARE YOU THERE GA");
+  REQUIRE(dispatcher.dispatch(session("s2", "+12125550199")).is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(psap.of_type("text").empty());
+  psap.come_back();
+
+  REQUIRE(psap.wait_for("text", 1));
+  REQUIRE(psap.wait_for("dispatch", 2));
+  CHECK(psap.of_type("text").at(0)["text"] == "ARE YOU THERE GA");
+  CHECK(psap.of_type("dispatch").at(1)["session"] == "s2");
+  CHECK(psap.connections() == 2);
+  CHECK(dispatcher.figures().redials >= 1);
+  CHECK(dispatcher.figures().dispatched == 2);
+}
+
+TEST_CASE("emergency dispatch fails over after max redials", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer dead;
+  PsapServer fallback;
+  dead.go_down();  // nothing listens on its port now
+  EmergencyConfig config = config_with(
+      {route("psap-ny", dead, {}, {"212"}), route("psap-default", fallback, {}, {}, true)}, folder);
+  config.max_redials = 3;
+  EmergencyDispatcher dispatcher(config);
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+
+  REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
+  REQUIRE(fallback.wait_for("dispatch", 1));
+  CHECK(fallback.of_type("dispatch").at(0)["session"] == "s1");
+  // Text typed after the fail-over goes to the route that took the dispatch.
+  dispatcher.forward_text("s1", "HELP GA");
+  REQUIRE(fallback.wait_for("text", 1));
+  CHECK(dead.messages().empty());
+}
+
+TEST_CASE("emergency dispatcher without routes fails", "[gateway][emergency]") {
+  TempFolder folder;
+  EmergencyDispatcher dispatcher(config_with({}, folder));
+  const relaygw::Status status = dispatcher.start();
+  REQUIRE_FALSE(status.is_ok());
+  CHECK(status.code() == StatusCode::FailedPrecondition);
+  CHECK_THAT(status.message(), Catch::Matchers::Contains("no PSAP route is configured"));
+  CHECK_THAT(status.message(), Catch::Matchers::Contains("[[psap]]"));
+  CHECK(dispatcher.dispatch(session("s1", "+12125550100")).code() ==
+        StatusCode::FailedPrecondition);
+}
+
+TEST_CASE("emergency spool flushed once database returns", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  // The database folder does not exist yet, so the store cannot open.
+  const std::filesystem::path database = folder.path() / "not-yet" / "relaygw.db";
+  REQUIRE_FALSE(relaygw::billing::SqliteStore::open(database.string(), {.create = true}).is_ok());
+
+  {
+    EmergencyDispatcher dispatcher(config);
+    dispatcher.set_number_plan(number_plan());
+    REQUIRE(dispatcher.start().is_ok());
+    REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
+    REQUIRE(dispatcher.dispatch(session("s2", "+13105550100")).is_ok());
+    REQUIRE(psap.wait_for("dispatch", 2));
+    dispatcher.close("s1", now_ms());
+    dispatcher.close("s2", now_ms());
+    REQUIRE(psap.wait_for("close", 2));
+  }  // stopping writes the spool
+
+  const std::string spooled = read_file(config.spool_file);
+  CHECK(spooled.find("\"record\":\"dispatch\"") != std::string::npos);
+  CHECK(spooled.find("\"record\":\"close\"") != std::string::npos);
+
+  std::filesystem::create_directories(database.parent_path());
+  auto store = relaygw::billing::SqliteStore::open(database.string(), {.create = true});
+  REQUIRE(store.is_ok());
+  EmergencyDispatcher restarted(config);
+  REQUIRE(restarted.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file).empty());
+
+  for (const char* call_id : {"call-s1", "call-s2"}) {
+    INFO(call_id);
+    auto record = (*store)->find_call(call_id);
+    REQUIRE(record.is_ok());
+    REQUIRE(record->has_value());
+    const relaygw::billing::CallRecord& call = **record;
+    CHECK(call.request.emergency);
+    CHECK(call.request.to == "911");
+    CHECK(call.request.access == relaygw::billing::AccessTag::RelayIp);
+    REQUIRE(call.posting.has_value());
+    CHECK(call.posting->total == 0);
+    CHECK(relaygw::billing::event_time(call, relaygw::billing::CallEvent::Connected));
+    CHECK(relaygw::billing::event_time(call, relaygw::billing::CallEvent::Disconnected));
+  }
+
+  // A flush that stopped before truncating the spool runs again on the same records.
+  std::ofstream(config.spool_file) << spooled;
+  REQUIRE(restarted.flush_spool(**store, flush_context()).is_ok());
+  REQUIRE(restarted.flush_spool(**store, flush_context()).is_ok());
+  const auto day_start = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  auto count = (*store)->count_calls_requested(day_start - std::chrono::days(1),
+                                               day_start + std::chrono::days(2));
+  REQUIRE(count.is_ok());
+  CHECK(*count == 2);
+  CHECK(read_file(config.spool_file).empty());
+}
+
+TEST_CASE("emergency spool completes half-stored call", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  const std::string database = (folder.path() / "relaygw.db").string();
+  auto store = relaygw::billing::SqliteStore::open(database, {.create = true});
+  REQUIRE(store.is_ok());
+
+  EmergencyDispatcher dispatcher(config);
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+  REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
+  REQUIRE(dispatcher.dispatch(session("live", "+12125550101")).is_ok());
+  REQUIRE(psap.wait_for("dispatch", 2));
+  dispatcher.close("s1", now_ms());
+
+  // An earlier flush stopped after opening call-s1 in the store and before completing it.
+  relaygw::billing::CallRequest request;
+  request.id = "call-s1";
+  request.from = "+12125550100";
+  request.to = "911";
+  request.emergency = true;
+  const relaygw::billing::CallRecords records(store->get(), nullptr);
+  relaygw::billing::WriteContext earlier = flush_context();
+  earlier.at -= std::chrono::seconds(5);
+  REQUIRE(records.open(request, earlier).is_ok());
+
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  auto record = (*store)->find_call("call-s1");
+  REQUIRE(record.is_ok());
+  REQUIRE(record->has_value());
+  REQUIRE((*record)->posting.has_value());
+  CHECK((*record)->posting->total == 0);
+  // The live session stays in the spool until it closes.
+  auto live = (*store)->find_call("call-live");
+  REQUIRE(live.is_ok());
+  CHECK_FALSE(live->has_value());
+  CHECK(read_file(config.spool_file).find("call-live") != std::string::npos);
+
+  dispatcher.close("live", now_ms());
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  live = (*store)->find_call("call-live");
+  REQUIRE(live.is_ok());
+  REQUIRE(live->has_value());
+  CHECK((*live)->posting.has_value());
+  CHECK(read_file(config.spool_file).empty());
+}
