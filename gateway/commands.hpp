@@ -38,6 +38,10 @@ void add_admin_command(CLI::App& app);
 // relaygw psap listen: a loopback PSAP console for demos and staff training
 void add_psap_command(CLI::App& app);
 
+// relaygw serve and certs: the gateway server and its development certificates
+void add_serve_command(CLI::App& app);
+void add_certs_command(CLI::App& app);
+
 // relaygw replay: a bundled day of relay calls driven against a running gateway
 void add_replay_command(CLI::App& app);
 

@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_dispute_command(app);
   relaygw::gateway::add_admin_command(app);
   relaygw::gateway::add_psap_command(app);
+  relaygw::gateway::add_serve_command(app);
+  relaygw::gateway::add_certs_command(app);
   relaygw::gateway::add_replay_command(app);
 
   try {

@@ -233,8 +233,9 @@ void read_tty_lines(ConfigReader& reader, const toml::table& root, TtyLinesConfi
   }
   reader.check_keys(*table, section,
                     {"enabled", "listen", "max_lines", "tty_detect_timeout_seconds",
-                     "acceptance_timeout_seconds", "idle_timeout_seconds"});
+                     "acceptance_timeout_seconds", "idle_timeout_seconds", "realtime_pacing"});
   reader.read_bool(*table, "enabled", section, out.enabled);
+  reader.read_bool(*table, "realtime_pacing", section, out.realtime_pacing);
   if (const toml::table* listen = reader.table(*table, "listen", section)) {
     reader.check_keys(*listen, section + " listen", {"address", "port"});
     reader.read_endpoint(*listen, section, "listen.", out.listen);
@@ -353,6 +354,29 @@ void read_emergency(ConfigReader& reader, const toml::table& root, EmergencyConf
   }
 }
 
+void read_server(ConfigReader& reader, const toml::table& root,
+                 std::optional<relay::Instant>& clock_start) {
+  const std::string section = "[server]";
+  const toml::table* table = reader.table(root, "server", section);
+  if (table == nullptr) {
+    return;
+  }
+  reader.check_keys(*table, section, {"clock_start"});
+  std::string text;
+  reader.read_string(*table, "clock_start", section, text);
+  if (reader.failed() || table->get("clock_start") == nullptr) {
+    return;
+  }
+  Result<relay::Instant> start = relay::parse_instant(text);
+  if (!start) {
+    reader.fail(section, fmt::format("clock_start = \"{}\" is not an RFC 3339 instant; write it "
+                                     "like \"2026-03-10T15:00:00Z\"",
+                                     text.substr(0, 40)));
+    return;
+  }
+  clock_start = *start;
+}
+
 void read_billing(ConfigReader& reader, const toml::table& root, BillingConfig& out) {
   const std::string section = "[billing]";
   const toml::table* table = reader.table(root, "billing", section);
@@ -445,6 +469,7 @@ Result<ServerConfig> load_config(const std::string& path) {
   std::int64_t workers = config.worker_threads;
   reader.read_int(root, "worker_threads", "top level", 1, 256, "threads", workers);
   config.worker_threads = static_cast<int>(workers);
+  read_server(reader, root, config.clock_start);
   read_provider_link(reader, root, config.provider_link);
   read_tty_lines(reader, root, config.tty_lines);
   read_admin(reader, root, config.admin);

@@ -8,10 +8,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.hpp"
+#include "relay-adapters/events.hpp"
 
 namespace relaygw::gateway::server {
 
@@ -93,6 +95,9 @@ struct ServerConfig {
   AdminConfig admin;
   EmergencyConfig emergency;
   BillingConfig billing;
+  // [server] clock_start (RFC 3339): when set, the gateway clock (gateway/server/clock.hpp)
+  // starts at this instant and runs at real speed, so a replayed day bills the same each run.
+  std::optional<relay::Instant> clock_start;
 };
 
 // Reads and checks a configuration file. Every error names the file, the key and the fix,

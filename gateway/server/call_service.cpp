@@ -1,0 +1,873 @@
+// CallService: relay events into billing. See call_service.hpp for the contract.
+//
+// Locking: `billing_mutex` serializes every use of the store, number plan and rate deck, and
+// `state_mutex` guards the in-memory maps for a few statements at a time. Emergency work takes
+// only `state_mutex` and hands the session to the EmergencyDispatcher, which returns at once,
+// so handling an emergency call never waits for a normal call's SQLite write.
+// NOTE: the adapter thread that calls handle() can still be busy: a provider connection
+// handles its messages in order, and when every worker thread is inside a billing write, an
+// emergency message waits for a free thread before handle() runs.
+//
+// Idempotency has two layers. An in-memory cache returns the first replies of a repeated key
+// (bounded by kMaxCachedKeys, oldest dropped first). Behind it the store itself refuses to
+// record a step twice: a call that already exists is answered from its stored record, a step
+// already recorded is acknowledged, and a posting under the same key returns the stored one.
+// So a retry after a restart, when the cache is empty, is not billed twice.
+#include "gateway/server/call_service.hpp"
+
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "billing/authorization.hpp"
+#include "billing/call_records.hpp"
+#include "billing/credit_policy.hpp"
+#include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
+#include "billing/rating.hpp"
+#include "billing/sqlite_store.hpp"
+#include "gateway/logging.hpp"
+#include "gateway/server/emergency.hpp"
+#include "relay-adapters/provider_link/replies.hpp"
+
+namespace relaygw::gateway::server {
+namespace {
+
+// A quote prices the first three minutes of conversation, the customary operator quote.
+constexpr std::int64_t kQuoteSeconds = 180;
+// Idempotency keys whose replies stay in memory; older keys fall back to the store's checks.
+constexpr std::size_t kMaxCachedKeys = 100'000;
+
+billing::AccessTag access_tag(relay::RelayService service) {
+  switch (service) {
+    case relay::RelayService::Tty:
+      return billing::AccessTag::Tty;
+    case relay::RelayService::RelayTty:
+      return billing::AccessTag::RelayTty;
+    case relay::RelayService::RelayIp:
+      return billing::AccessTag::RelayIp;
+    case relay::RelayService::Captioned:
+      return billing::AccessTag::Captioned;
+    case relay::RelayService::Video:
+      return billing::AccessTag::Video;
+    case relay::RelayService::Speech:
+      return billing::AccessTag::Speech;
+  }
+  return billing::AccessTag::None;
+}
+
+billing::BillingMethod billing_method(relay::BillingMethod method) {
+  switch (method) {
+    case relay::BillingMethod::SentPaid:
+      return billing::BillingMethod::SentPaid;
+    case relay::BillingMethod::Collect:
+      return billing::BillingMethod::Collect;
+    case relay::BillingMethod::ThirdParty:
+      return billing::BillingMethod::ThirdNumber;
+    case relay::BillingMethod::PersonToPerson:
+      return billing::BillingMethod::PersonToPerson;
+    case relay::BillingMethod::CallingCard:
+      return billing::BillingMethod::CallingCard;
+  }
+  return billing::BillingMethod::SentPaid;
+}
+
+billing::AcceptanceMethod acceptance_method(relay::AcceptanceMethod method) {
+  switch (method) {
+    case relay::AcceptanceMethod::Voice:
+      return billing::AcceptanceMethod::Voice;
+    case relay::AcceptanceMethod::TtyText:
+      return billing::AcceptanceMethod::TtyText;
+    case relay::AcceptanceMethod::Keypad:
+      return billing::AcceptanceMethod::Keypad;
+  }
+  return billing::AcceptanceMethod::Voice;
+}
+
+billing::Instant to_seconds(relay::Instant at) {
+  return std::chrono::floor<std::chrono::seconds>(at);
+}
+
+relay::ErrorReply error_reply(std::string code, std::string message) {
+  return relay::ErrorReply{"", std::move(code), std::move(message)};
+}
+
+relay::AuthorizationResult refusal(const std::string& call_id, std::string reason,
+                                   std::string message) {
+  return relay::AuthorizationResult{call_id, false, std::move(reason), std::move(message)};
+}
+
+relay::AuthorizationResult rating_unavailable(const std::string& call_id) {
+  return refusal(call_id, "rating-unavailable",
+                 "Billing is unavailable right now, so the call cannot be priced. Try again in "
+                 "a few minutes; emergency calls still go through.");
+}
+
+const std::string* idempotency_key(const relay::InboundEvent& event) {
+  if (const auto* request = std::get_if<relay::CallRequested>(&event)) {
+    return &request->idempotency_key;
+  }
+  if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
+    return &acceptance->idempotency_key;
+  }
+  if (const auto* connected = std::get_if<relay::Connected>(&event)) {
+    return &connected->idempotency_key;
+  }
+  if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+    return &disconnected->idempotency_key;
+  }
+  return nullptr;
+}
+
+relay::Quote quote_from(const std::string& call_id, const billing::RatedCall& rated) {
+  relay::Quote quote;
+  quote.call_id = call_id;
+  quote.currency = rated.currency;
+  quote.total = billing::format_dollars(rated.total, 2);
+  for (const billing::ChargeLine& line : rated.lines) {
+    quote.lines.push_back({line.description, billing::format_dollars(line.amount, 2)});
+  }
+  return quote;
+}
+
+}  // namespace
+
+struct CallService::State {
+  State(const BillingConfig& billing_config, SessionRegistry& registry,
+        EmergencyDispatcher& dispatcher)
+      : config(billing_config), sessions(registry), emergency(dispatcher) {}
+
+  struct OpenSession {
+    relay::SessionOpened opened;
+    bool dispatched = false;  // the emergency dispatcher has this session
+  };
+
+  struct OpenCall {
+    std::string session_id;
+    CallProgress progress;
+    bool finished = false;  // disconnected and posted, or handed back to the dispatcher
+  };
+
+  struct CachedReplies {
+    std::string fingerprint;  // describe(event): the request the key was first used for
+    std::vector<Reply> replies;
+  };
+
+  const BillingConfig& config;
+  SessionRegistry& sessions;
+  EmergencyDispatcher& emergency;
+  std::shared_ptr<spdlog::logger> log = logger("gateway");
+
+  std::mutex billing_mutex;
+  std::unique_ptr<billing::SqliteStore> store;
+  std::optional<billing::NumberPlan> plan;
+  std::optional<billing::RateDeck> deck;
+  std::optional<billing::Rater> rater;
+  std::optional<billing::CreditPolicy> credit_policy;
+
+  mutable std::mutex state_mutex;
+  bool storage_ready = false;
+  bool plan_loaded = false;  // `plan` is set and, from then on, never changes
+  std::map<std::string, OpenSession> open_sessions;
+  std::map<std::string, OpenCall> calls;
+  std::map<std::string, CachedReplies> replies_by_key;
+  std::deque<std::string> key_order;
+
+  billing::WriteContext context(relay::Instant at) const {
+    return billing::WriteContext{config.actor, to_seconds(at)};
+  }
+
+  Status open_storage();
+  Status flush_emergency_spool();
+  bool is_emergency_call(const relay::CallRequested& request);
+
+  std::vector<Reply> session_opened(const relay::SessionOpened& opened, relay::Instant now);
+  std::vector<Reply> session_closed(const relay::SessionClosed& closed, relay::Instant now);
+  std::vector<Reply> caller_text(const relay::CallerText& text);
+  std::vector<Reply> emergency_call(const relay::CallRequested& request,
+                                    const relay::SessionOpened& session, relay::Instant now);
+  std::vector<Reply> call_requested(const relay::CallRequested& request,
+                                    const relay::SessionOpened& session, relay::Instant now);
+  std::vector<Reply> call_step(const relay::InboundEvent& event);
+  std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
+  Result<relay::Quote> quote_locked(const relay::CallRequested& request,
+                                    const relay::SessionOpened& session, relay::Instant now);
+  Result<billing::CallPosting> complete_call(const std::string& call_id, relay::Instant at,
+                                             const std::string& key);
+  void finish_session_calls(const std::string& session_id, relay::Instant now);
+  void remember(const std::string& key, const std::string& fingerprint,
+                const std::vector<Reply>& replies);
+};
+
+Status CallService::State::open_storage() {
+  std::lock_guard billing_lock(billing_mutex);
+  const std::filesystem::path data_dir = config.data_dir.empty()
+                                             ? billing::default_data_dir()
+                                             : std::filesystem::path(config.data_dir);
+  if (!plan) {
+    auto loaded = billing::NumberPlan::load(data_dir);
+    if (!loaded) {
+      log->error("billing unavailable: number plan from '{}' failed to load: {}", data_dir.string(),
+                 loaded.status().message());
+      return loaded.status();
+    }
+    plan.emplace(std::move(loaded).value());
+    std::lock_guard state_lock(state_mutex);
+    plan_loaded = true;
+  }
+  if (!credit_policy) {
+    const std::string policy_path = config.credit_policy_file.empty()
+                                        ? (data_dir / "policy" / "credit-policy.toml").string()
+                                        : config.credit_policy_file;
+    auto policy = billing::load_credit_policy(policy_path);
+    if (!policy) {
+      log->error("billing unavailable: credit policy '{}' failed to load: {}", policy_path,
+                 policy.status().message());
+      return policy.status();
+    }
+    credit_policy = *policy;
+  }
+  if (!store) {
+    auto opened = billing::SqliteStore::open(config.database);
+    if (!opened) {
+      log->error("billing unavailable: database '{}' failed to open: {}", config.database,
+                 opened.status().message());
+      return opened.status();
+    }
+    auto stored = (*opened)->current_rate_deck();
+    if (!stored) {
+      log->error("billing unavailable: reading the rate deck from '{}' failed: {}", config.database,
+                 stored.status().message());
+      return stored.status();
+    }
+    if (!stored->has_value()) {
+      const Status missing(StatusCode::Unavailable,
+                           "database '" + config.database +
+                               "' has no rate deck; load one with `relaygw db load-deck`");
+      log->error("billing unavailable: {}", missing.message());
+      return missing;
+    }
+    auto parsed = billing::RateDeck::parse((*stored)->text, (*stored)->source_path);
+    if (!parsed) {
+      log->error("billing unavailable: the stored rate deck does not parse: {}",
+                 parsed.status().message());
+      return parsed.status();
+    }
+    deck.emplace(std::move(parsed).value());
+    rater.emplace(&*plan, &*deck);
+    store = std::move(opened).value();
+    log->info("billing storage open: database={} rate_deck={} area_codes={}", config.database,
+              deck->name(), plan->area_code_count());
+  }
+  std::lock_guard state_lock(state_mutex);
+  storage_ready = true;
+  return Status::ok();
+}
+
+Status CallService::State::flush_emergency_spool() {
+  std::lock_guard billing_lock(billing_mutex);
+  if (!store) {
+    return Status(StatusCode::Unavailable, "billing storage is not open");
+  }
+  const billing::WriteContext write_context{
+      config.actor, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
+  Status flushed = emergency.flush_spool(*store, write_context);
+  if (!flushed) {
+    log->error("moving spooled emergency calls into '{}' failed: {}", config.database,
+               flushed.message());
+  }
+  return flushed;
+}
+
+bool CallService::State::is_emergency_call(const relay::CallRequested& request) {
+  if (billing::is_emergency_number(request.dialed_number)) {
+    return true;
+  }
+  // The number plan also classifies other emergency forms (933 test calls and
+  // so on); it never changes once loaded, so no billing lock is needed.
+  {
+    std::lock_guard state_lock(state_mutex);
+    if (!plan_loaded) {
+      return false;
+    }
+  }
+  auto info = plan->classify(request.dialed_number);
+  return info && info->kind == billing::NumberKind::Emergency;
+}
+
+void CallService::State::remember(const std::string& key, const std::string& fingerprint,
+                                  const std::vector<Reply>& replies) {
+  if (key.empty()) {
+    return;
+  }
+  std::lock_guard state_lock(state_mutex);
+  if (replies_by_key.emplace(key, CachedReplies{fingerprint, replies}).second) {
+    key_order.push_back(key);
+  }
+  while (key_order.size() > kMaxCachedKeys) {
+    replies_by_key.erase(key_order.front());
+    key_order.pop_front();
+  }
+}
+
+std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened& opened,
+                                                      relay::Instant now) {
+  SessionInfo info;
+  info.session_id = opened.session_id;
+  info.adapter = opened.adapter;
+  info.service = opened.service;
+  info.provider_id = opened.provider_id;
+  info.caller_number = opened.caller_number;
+  info.agent_id = opened.agent_id;
+  info.emergency = opened.emergency;
+  info.state = opened.emergency ? "emergency" : "open";
+  info.opened_at = Clock::time_point(now);
+  sessions.open_session(info);
+
+  bool dispatched = false;
+  if (opened.emergency) {
+    // A flagged session goes to its PSAP at once, before any call request arrives.
+    EmergencySession session;
+    session.session_id = opened.session_id;
+    session.call_id = opened.session_id + "/emergency";
+    session.caller_number = opened.caller_number;
+    session.caller_location = opened.caller_location;
+    session.provider_id = opened.provider_id;
+    session.agent_id = opened.agent_id;
+    session.service = opened.service;
+    session.received_at = now;
+    const Status sent = emergency.dispatch(session);
+    if (!sent) {
+      log->error("session={} emergency dispatch failed: {}", opened.session_id, sent.message());
+    } else {
+      log->warn("session={} call={} flagged emergency session dispatched to a PSAP",
+                opened.session_id, session.call_id);
+    }
+    dispatched = sent.is_ok();
+  }
+  {
+    std::lock_guard state_lock(state_mutex);
+    open_sessions[opened.session_id] = OpenSession{opened, dispatched};
+  }
+  log->info("session={} opened: adapter={} service={} provider={} emergency={}", opened.session_id,
+            relay::to_string(opened.adapter), relay::to_string(opened.service), opened.provider_id,
+            opened.emergency);
+  return {Ack{"session.open", opened.session_id}};
+}
+
+std::vector<Reply> CallService::State::session_closed(const relay::SessionClosed& closed,
+                                                      relay::Instant now) {
+  bool dispatched = false;
+  {
+    std::lock_guard state_lock(state_mutex);
+    auto found = open_sessions.find(closed.session_id);
+    if (found == open_sessions.end()) {
+      return {error_reply("unknown-session", "session '" + closed.session_id +
+                                                 "' is not open; send session.open first")};
+    }
+    dispatched = found->second.dispatched;
+  }
+  finish_session_calls(closed.session_id, now);
+  if (dispatched) {
+    emergency.close(closed.session_id, now);
+  }
+  {
+    std::lock_guard state_lock(state_mutex);
+    open_sessions.erase(closed.session_id);
+  }
+  sessions.close_session(closed.session_id);
+  log->info("session={} closed", closed.session_id);
+  return {Ack{"session.close", closed.session_id}};
+}
+
+std::vector<Reply> CallService::State::caller_text(const relay::CallerText& text) {
+  bool dispatched = false;
+  {
+    std::lock_guard state_lock(state_mutex);
+    auto found = open_sessions.find(text.session_id);
+    if (found == open_sessions.end()) {
+      return {error_reply("unknown-session", "session '" + text.session_id +
+                                                 "' is not open; send session.open first")};
+    }
+    dispatched = found->second.dispatched;
+  }
+  // Text of a session that is not an emergency is acknowledged and dropped: the gateway keeps
+  // no conversation text.
+  if (dispatched) {
+    emergency.forward_text(text.session_id, text.text);
+  }
+  return {Ack{"session.text", text.session_id}};
+}
+
+std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested& request,
+                                                      const relay::SessionOpened& session,
+                                                      relay::Instant now) {
+  bool already_dispatched = false;
+  {
+    std::lock_guard state_lock(state_mutex);
+    OpenSession& open = open_sessions[request.session_id];
+    already_dispatched = open.dispatched;
+    open.dispatched = true;
+    OpenCall call;
+    call.session_id = request.session_id;
+    call.progress.authorized = true;
+    call.progress.emergency = true;
+    calls[request.call_id] = call;
+  }
+  if (!already_dispatched) {
+    EmergencySession dispatch;
+    dispatch.session_id = request.session_id;
+    dispatch.call_id = request.call_id;
+    dispatch.caller_number = session.caller_number;
+    dispatch.caller_location = session.caller_location;
+    dispatch.provider_id = session.provider_id;
+    dispatch.agent_id = session.agent_id;
+    dispatch.service = session.service;
+    dispatch.received_at = now;
+    const Status sent = emergency.dispatch(dispatch);
+    if (!sent) {
+      log->error("session={} call={} emergency dispatch failed: {}", request.session_id,
+                 request.call_id, sent.message());
+    }
+  }
+  sessions.set_session_state(request.session_id, "emergency");
+  log->warn("session={} call={} emergency call to {} dispatched; billing checks skipped",
+            request.session_id, request.call_id, request.dialed_number);
+  return {relay::AuthorizationResult{request.call_id, true, "",
+                                     "Emergency call: connected to emergency services with no "
+                                     "charge."}};
+}
+
+Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested& request,
+                                                      const relay::SessionOpened& session,
+                                                      relay::Instant now) {
+  if (!rater) {
+    return Status(StatusCode::Unavailable, "billing storage is not open");
+  }
+  billing::CallToRate call;
+  call.from = session.caller_number;
+  call.to = request.dialed_number;
+  call.billing = billing_method(request.billing);
+  call.access = access_tag(session.service);
+  call.handling = billing::Handling::Automated;
+  call.start = to_seconds(now);
+  call.billable_seconds = kQuoteSeconds;
+  call.answered = true;
+  call.person_reached = true;
+  auto rated = rater->rate(call);
+  if (!rated) {
+    return rated.status();
+  }
+  return quote_from(request.call_id, *rated);
+}
+
+std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRecord& record) {
+  const std::string& call_id = record.request.id;
+  if (billing::event_time(record, billing::CallEvent::Authorized)) {
+    return {relay::AuthorizationResult{call_id, true, "",
+                                       "Call already authorized; this repeats the first reply."}};
+  }
+  return {refusal(
+      call_id, "duplicate-call",
+      "Call '" + call_id + "' was already requested and not authorized; request a new call id.")};
+}
+
+std::vector<Reply> CallService::State::call_requested(const relay::CallRequested& request,
+                                                      const relay::SessionOpened& session,
+                                                      relay::Instant now) {
+  const std::string& call_id = request.call_id;
+  std::lock_guard billing_lock(billing_mutex);
+  if (!store || !plan || !rater) {
+    log->warn("session={} call={} refused: billing storage unavailable", request.session_id,
+              call_id);
+    return {rating_unavailable(call_id)};
+  }
+
+  auto existing = store->find_call(call_id);
+  if (!existing) {
+    log->error("session={} call={} reading the call failed: {}", request.session_id, call_id,
+               existing.status().message());
+    return {rating_unavailable(call_id)};
+  }
+  if (existing->has_value()) {
+    // Requested before, possibly before a restart: reply from the stored record.
+    return stored_call_replies(**existing);
+  }
+
+  auto dialed = plan->classify(request.dialed_number);
+  if (!dialed) {
+    return {refusal(call_id, "invalid-request",
+                    "The dialed number is not valid: " + dialed.status().message())};
+  }
+
+  const billing::WriteContext write_context = context(now);
+  billing::CallRequest call;
+  call.id = call_id;
+  call.from = session.caller_number;
+  call.to = dialed->e164;
+  call.billing = billing_method(request.billing);
+  call.access = access_tag(session.service);
+  call.handling = billing::Handling::Automated;
+  call.card_number = std::string(request.card_number.reveal());
+  call.requested_person = request.person_name;
+  switch (call.billing) {
+    case billing::BillingMethod::Collect:
+      call.billed_number = dialed->e164;
+      break;
+    case billing::BillingMethod::ThirdNumber:
+      call.billed_number = request.third_number;
+      break;
+    case billing::BillingMethod::CallingCard:
+      break;
+    default:
+      call.billed_number = session.caller_number;
+  }
+  billing::CallRecords records(store.get(), &*rater);
+  auto opened = records.open(call, write_context);
+  if (!opened) {
+    log->error("session={} call={} storing the call failed: {}", request.session_id, call_id,
+               opened.status().message());
+    return {rating_unavailable(call_id)};
+  }
+
+  std::vector<Reply> replies;
+  auto quote = quote_locked(request, session, now);
+  if (quote) {
+    replies.push_back(*quote);
+    (void)records.add_event(
+        call_id, billing::CallEventRecord{
+                     billing::CallEvent::Quoted, write_context.at, write_context.actor, {}, {}});
+  } else {
+    log->warn("session={} call={} no quote: {}", request.session_id, call_id,
+              quote.status().message());
+  }
+
+  billing::AuthorizationRequest authorization;
+  authorization.call_id = call_id;
+  authorization.from = session.caller_number;
+  authorization.to = request.dialed_number;
+  authorization.billing = call.billing;
+  authorization.access = call.access;
+  authorization.handling = call.handling;
+  authorization.third_number = request.third_number;
+  authorization.card_number = std::string(request.card_number.reveal());
+  authorization.pin = std::string(request.pin.reveal());
+  authorization.requested_person = request.person_name;
+  billing::Authorizer authorizer(store.get(), &*plan, &*rater);
+  auto decision = authorizer.authorize(authorization, write_context);
+  authorization.pin.assign(authorization.pin.size(), '\0');
+  if (!decision) {
+    log->error("session={} call={} authorization could not be decided: {}", request.session_id,
+               call_id, decision.status().message());
+    replies.push_back(rating_unavailable(call_id));
+    return replies;
+  }
+  const Status recorded = records.record_authorization(call_id, *decision, write_context);
+  if (!recorded) {
+    log->error("session={} call={} recording the authorization failed: {}", request.session_id,
+               call_id, recorded.message());
+    replies.push_back(rating_unavailable(call_id));
+    return replies;
+  }
+  if (decision->granted) {
+    replies.push_back(relay::AuthorizationResult{call_id, true, "", decision->message});
+  } else {
+    replies.push_back(
+        refusal(call_id, std::string(billing::to_string(decision->reason)), decision->message));
+  }
+  {
+    std::lock_guard state_lock(state_mutex);
+    OpenCall& open = calls[call_id];
+    open.session_id = request.session_id;
+    open.progress.authorized = decision->granted;
+    open.progress.acceptance_required = decision->acceptance_required;
+    open.progress.billed_number = decision->billed_number;
+    open.finished = !decision->granted;
+  }
+  sessions.set_session_state(request.session_id,
+                             decision->granted ? "call-authorized" : "call-refused");
+  log->info("session={} call={} {}: billing={} access={}", request.session_id, call_id,
+            decision->granted ? "authorized" : "refused", billing::to_string(call.billing),
+            billing::to_string(call.access));
+  return replies;
+}
+
+Result<billing::CallPosting> CallService::State::complete_call(const std::string& call_id,
+                                                               relay::Instant at,
+                                                               const std::string& key) {
+  // Caller holds billing_mutex.
+  auto record = store->find_call(call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!record->has_value()) {
+    return Status(StatusCode::NotFound,
+                  "call '" + call_id + "' does not exist; send call.request first");
+  }
+  billing::CallRecords records(store.get(), &*rater);
+  // The protocol has no "person reached" field: a person-to-person call that was connected is
+  // billed as reached.
+  const bool connected = billing::event_time(**record, billing::CallEvent::Connected).has_value();
+  billing::Completion completion{call_id, to_seconds(at), connected, key};
+  return records.complete(completion, context(at));
+}
+
+std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& event) {
+  const std::string call_id(relay::provider_link::subject_id(event));
+  const std::string of(relay::provider_link::message_type(event));
+  bool emergency_call = false;
+  std::string session_id;
+  {
+    std::lock_guard state_lock(state_mutex);
+    auto found = calls.find(call_id);
+    if (found != calls.end()) {
+      emergency_call = found->second.progress.emergency;
+      session_id = found->second.session_id;
+    }
+  }
+  if (emergency_call) {
+    // Emergency calls are not billed: the dispatcher records them, rated at zero.
+    if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+      emergency.close(session_id, disconnected->at);
+      std::lock_guard state_lock(state_mutex);
+      calls[call_id].finished = true;
+    }
+    return {Ack{of, call_id}};
+  }
+
+  std::lock_guard billing_lock(billing_mutex);
+  if (!store || !rater) {
+    return {error_reply("unavailable",
+                        "billing storage is unavailable, so " + of + " for call '" + call_id +
+                            "' was not recorded; retry it with the same idempotency key")};
+  }
+  billing::CallRecords records(store.get(), &*rater);
+  Status status;
+  if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
+    billing::CallEventRecord record{billing::CallEvent::Accepted, to_seconds(acceptance->at),
+                                    config.actor, acceptance_method(acceptance->how),
+                                    acceptance->accepted_by};
+    status = records.add_event(call_id, record);
+  } else if (const auto* connected = std::get_if<relay::Connected>(&event)) {
+    billing::CallEventRecord record{
+        billing::CallEvent::Connected, to_seconds(connected->at), config.actor, {}, {}};
+    status = records.add_event(call_id, record);
+  } else if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+    auto posting = complete_call(call_id, disconnected->at, disconnected->idempotency_key);
+    status = posting.status();
+    if (posting) {
+      std::lock_guard state_lock(state_mutex);
+      calls[call_id].finished = true;
+      log->info("session={} call={} posted: total={}", session_id, call_id,
+                billing::format_dollars(posting->total, 2));
+    }
+  }
+
+  if (status) {
+    if (!session_id.empty()) {
+      sessions.set_session_state(session_id, "call:" + of);
+    }
+    return {Ack{of, call_id}};
+  }
+  switch (status.code()) {
+    case StatusCode::AlreadyExists:
+      // The step is already recorded (a retry after a restart, or a repeated delivery).
+      return {Ack{of, call_id}};
+    case StatusCode::NotFound:
+      return {error_reply("unknown-call",
+                          "call '" + call_id + "' does not exist; send call.request for it first")};
+    case StatusCode::FailedPrecondition:
+    case StatusCode::InvalidArgument:
+      return {error_reply("invalid-state", of + " for call '" + call_id +
+                                               "' was not recorded: " + status.message())};
+    default:
+      log->error("session={} call={} {} failed: {}", session_id, call_id, of, status.message());
+      return {error_reply("unavailable",
+                          of + " for call '" + call_id +
+                              "' was not recorded because billing failed: " + status.message() +
+                              "; retry it with the same idempotency key")};
+  }
+}
+
+void CallService::State::finish_session_calls(const std::string& session_id, relay::Instant now) {
+  std::vector<std::string> open;
+  {
+    std::lock_guard state_lock(state_mutex);
+    for (const auto& [call_id, call] : calls) {
+      if (call.session_id == session_id && !call.finished && !call.progress.emergency) {
+        open.push_back(call_id);
+      }
+    }
+  }
+  std::lock_guard billing_lock(billing_mutex);
+  for (const std::string& call_id : open) {
+    if (!store || !rater) {
+      log->error("session={} call={} left open: billing storage unavailable at disconnect",
+                 session_id, call_id);
+      continue;
+    }
+    auto posting = complete_call(call_id, now, call_id + "/session-end");
+    if (posting) {
+      log->info("session={} call={} disconnected at session end and posted: total={}", session_id,
+                call_id, billing::format_dollars(posting->total, 2));
+    } else {
+      log->error("session={} call={} posting at session end failed: {}", session_id, call_id,
+                 posting.status().message());
+    }
+    std::lock_guard state_lock(state_mutex);
+    calls[call_id].finished = true;
+  }
+}
+
+CallService::CallService(const BillingConfig& config, SessionRegistry& sessions,
+                         EmergencyDispatcher& emergency)
+    : state_(std::make_unique<State>(config, sessions, emergency)) {}
+
+CallService::~CallService() = default;
+
+Status CallService::start() {
+  Status opened = state_->open_storage();
+  if (!opened) {
+    state_->log->error("call service running in emergency-only mode: {}", opened.message());
+    return opened;
+  }
+  (void)state_->flush_emergency_spool();
+  return Status::ok();
+}
+
+Status CallService::retry_storage() {
+  if (!storage_available()) {
+    Status opened = state_->open_storage();
+    if (!opened) {
+      return opened;
+    }
+  }
+  return state_->flush_emergency_spool();
+}
+
+bool CallService::storage_available() const {
+  std::lock_guard state_lock(state_->state_mutex);
+  return state_->storage_ready;
+}
+
+std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const std::string& ref,
+                                       relay::Instant now) {
+  State& state = *state_;
+  const std::string* key = idempotency_key(event);
+  const std::string fingerprint = key != nullptr ? relay::describe(event) : std::string();
+  if (key != nullptr && !key->empty()) {
+    std::lock_guard state_lock(state.state_mutex);
+    auto cached = state.replies_by_key.find(*key);
+    if (cached != state.replies_by_key.end()) {
+      if (cached->second.fingerprint != fingerprint) {
+        return {relay::ErrorReply{ref, "idempotency-conflict",
+                                  "idempotency_key '" + *key +
+                                      "' was already used for a different request; use a new "
+                                      "key for a new request"}};
+      }
+      std::vector<Reply> replies = cached->second.replies;
+      for (Reply& reply : replies) {
+        if (auto* error = std::get_if<relay::ErrorReply>(&reply)) {
+          error->ref = ref;
+        }
+      }
+      return replies;
+    }
+  }
+
+  std::vector<Reply> replies;
+  if (const auto* opened = std::get_if<relay::SessionOpened>(&event)) {
+    replies = state.session_opened(*opened, now);
+  } else if (const auto* closed = std::get_if<relay::SessionClosed>(&event)) {
+    replies = state.session_closed(*closed, now);
+  } else if (const auto* text = std::get_if<relay::CallerText>(&event)) {
+    replies = state.caller_text(*text);
+  } else if (const auto* request = std::get_if<relay::CallRequested>(&event)) {
+    std::optional<relay::SessionOpened> session;
+    {
+      std::lock_guard state_lock(state.state_mutex);
+      auto found = state.open_sessions.find(request->session_id);
+      if (found != state.open_sessions.end()) {
+        session = found->second.opened;
+      }
+    }
+    if (!session) {
+      replies = {error_reply("unknown-session", "session '" + request->session_id +
+                                                    "' is not open; send session.open first")};
+    } else if (session->emergency || state.is_emergency_call(*request)) {
+      replies = state.emergency_call(*request, *session, now);
+    } else {
+      replies = state.call_requested(*request, *session, now);
+    }
+  } else {
+    replies = state.call_step(event);
+  }
+
+  // Errors are not cached: the message changed nothing, so a retry is processed afresh.
+  const bool changed_something =
+      replies.empty() || !std::holds_alternative<relay::ErrorReply>(replies.front());
+  if (key != nullptr && changed_something) {
+    state.remember(*key, fingerprint, replies);
+  }
+  for (Reply& reply : replies) {
+    if (auto* error = std::get_if<relay::ErrorReply>(&reply)) {
+      error->ref = ref;
+    }
+  }
+  return replies;
+}
+
+Result<relay::Quote> CallService::quote(const relay::CallRequested& request, relay::Instant now) {
+  State& state = *state_;
+  std::optional<relay::SessionOpened> session;
+  {
+    std::lock_guard state_lock(state.state_mutex);
+    auto found = state.open_sessions.find(request.session_id);
+    if (found != state.open_sessions.end()) {
+      session = found->second.opened;
+    }
+  }
+  if (!session) {
+    return Status(StatusCode::NotFound, "session '" + request.session_id +
+                                            "' is not open; open the session before quoting");
+  }
+  std::lock_guard billing_lock(state.billing_mutex);
+  return state.quote_locked(request, *session, now);
+}
+
+std::optional<CallProgress> CallService::progress(const std::string& call_id) const {
+  std::lock_guard state_lock(state_->state_mutex);
+  auto found = state_->calls.find(call_id);
+  if (found == state_->calls.end()) {
+    return std::nullopt;
+  }
+  return found->second.progress;
+}
+
+void CallService::connection_lost(const std::string& session_id, relay::Instant now) {
+  State& state = *state_;
+  bool emergency = false;
+  {
+    std::lock_guard state_lock(state.state_mutex);
+    auto found = state.open_sessions.find(session_id);
+    if (found == state.open_sessions.end()) {
+      return;
+    }
+    emergency = found->second.dispatched;
+  }
+  state.log->warn("session={} connection lost; open calls are disconnected and posted", session_id);
+  state.finish_session_calls(session_id, now);
+  if (emergency) {
+    // The PSAP leg stays with the dispatcher; the session is not closed there.
+    return;
+  }
+  {
+    std::lock_guard state_lock(state.state_mutex);
+    state.open_sessions.erase(session_id);
+  }
+  state.sessions.close_session(session_id);
+}
+
+}  // namespace relaygw::gateway::server
