@@ -20,6 +20,11 @@ void start_clock_at(relay::Instant start) {
   offset_ms.store((start - system_now()).count(), std::memory_order_relaxed);
 }
 
+std::chrono::system_clock::time_point clock_now_exact() {
+  return std::chrono::system_clock::now() +
+         std::chrono::milliseconds(offset_ms.load(std::memory_order_relaxed));
+}
+
 relay::Instant clock_now() {
   return system_now() + std::chrono::milliseconds(offset_ms.load(std::memory_order_relaxed));
 }

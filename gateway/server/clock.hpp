@@ -11,6 +11,8 @@
 // listeners run; a later call moves every following stamp at once.
 #pragma once
 
+#include <chrono>
+
 #include "relay-adapters/events.hpp"
 
 namespace relaygw::gateway::server {
@@ -20,5 +22,9 @@ void start_clock_at(relay::Instant start);
 
 // The gateway clock's current instant, UTC, in milliseconds.
 relay::Instant clock_now();
+
+// The gateway clock at the system clock's full resolution, for measuring latencies from an
+// instant that clock_now() stamped.
+std::chrono::system_clock::time_point clock_now_exact();
 
 }  // namespace relaygw::gateway::server

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/logging.hpp"
+#include "gateway/server/clock.hpp"
 #include "gateway/server/emergency.hpp"
 
 namespace relaygw::gateway::server {
@@ -300,8 +301,10 @@ struct PsapLinkSteps {
       return;
     }
     if (written.dispatch && !written.resend && link->hooks.on_dispatch_written) {
+      // received_at is on the gateway clock, which clock_start may set apart from the system
+      // clock.
       const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now() - written.received_at);
+          clock_now_exact() - written.received_at);
       link->hooks.on_dispatch_written(written.session_id, latency);
     }
     update_queued();
