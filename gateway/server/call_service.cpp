@@ -644,6 +644,19 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                             "' was not recorded; retry it with the same idempotency key")};
   }
   billing::CallRecords records(store.get(), &*rater);
+  const bool is_step = std::holds_alternative<relay::Acceptance>(event) ||
+                       std::holds_alternative<relay::Connected>(event);
+  if (is_step) {
+    // A step the store already has (a retry after a restart, even after the disconnect) is
+    // acknowledged without a second event.
+    auto record = store->find_call(call_id);
+    const billing::CallEvent kind = std::holds_alternative<relay::Acceptance>(event)
+                                        ? billing::CallEvent::Accepted
+                                        : billing::CallEvent::Connected;
+    if (record && record->has_value() && billing::event_time(**record, kind)) {
+      return {Ack{of, call_id}};
+    }
+  }
   Status status;
   if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
     billing::CallEventRecord record{billing::CallEvent::Accepted, to_seconds(acceptance->at),

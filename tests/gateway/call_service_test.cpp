@@ -1,0 +1,291 @@
+// CallService against a real SQLite database made by `relaygw db init`, a real
+// EmergencyDispatcher and a loopback PSAP.
+#include <catch2/catch.hpp>
+
+#include "billing/call_records.hpp"
+#include "billing/sqlite_store.hpp"
+#include "gateway/server/call_service.hpp"
+#include "gateway/server/emergency.hpp"
+#include "gateway/server/session_registry.hpp"
+#include "tests/gateway/test_support.hpp"
+
+namespace relaygw::gateway::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+relay::Instant at(const std::string& text) { return relay::parse_instant(text).value(); }
+
+// A gateway call service over a fresh database in its own folder.
+struct Fixture {
+  explicit Fixture(bool with_database = true) {
+    certs = test::make_certificates(dir.file("certs"), {});
+    config = test::test_server_config(dir, certs, psap.port());
+    if (with_database) {
+      test::init_billing_database(config.billing.database);
+    }
+    dispatcher = std::make_unique<EmergencyDispatcher>(config.emergency);
+    REQUIRE(dispatcher->start());
+    calls = std::make_unique<CallService>(config.billing, registry, *dispatcher);
+    storage = calls->start();
+  }
+
+  ~Fixture() {
+    calls.reset();
+    dispatcher->stop();
+  }
+
+  std::vector<Reply> open_session(const std::string& session, relay::RelayService service,
+                                  const std::string& caller, bool emergency = false) {
+    relay::SessionOpened opened;
+    opened.session_id = session;
+    opened.adapter = relay::Adapter::ProviderLink;
+    opened.provider_id = "acme";
+    opened.service = service;
+    opened.caller_number = caller;
+    opened.caller_location = "350 5th Ave, New York, NY 10118";
+    opened.agent_id = "CA-4411";
+    opened.emergency = emergency;
+    return calls->handle(opened, "m-open", at("2026-03-10T15:00:00Z"));
+  }
+
+  std::vector<Reply> request(const std::string& session, const std::string& call,
+                             const std::string& to, relay::BillingMethod billing,
+                             const std::string& key) {
+    relay::CallRequested request;
+    request.session_id = session;
+    request.call_id = call;
+    request.dialed_number = to;
+    request.billing = billing;
+    request.caller_name = "Grace Okafor";
+    request.idempotency_key = key;
+    return calls->handle(request, "m-request", at("2026-03-10T15:00:05Z"));
+  }
+
+  std::vector<Reply> accept(const std::string& call) {
+    relay::Acceptance acceptance{call, relay::AcceptanceMethod::TtyText, "called party",
+                                 at("2026-03-10T15:00:30Z"), call + "/accept"};
+    return calls->handle(acceptance, "m-accept", at("2026-03-10T15:00:30Z"));
+  }
+
+  std::vector<Reply> connect(const std::string& call) {
+    relay::Connected connected{call, at("2026-03-10T15:01:00Z"), call + "/connect"};
+    return calls->handle(connected, "m-connect", at("2026-03-10T15:01:00Z"));
+  }
+
+  std::vector<Reply> disconnect(const std::string& call) {
+    relay::Disconnected disconnected{call, at("2026-03-10T15:05:00Z"), call + "/disconnect"};
+    return calls->handle(disconnected, "m-disconnect", at("2026-03-10T15:05:00Z"));
+  }
+
+  billing::CallRecord stored_call(const std::string& call) {
+    auto store = billing::SqliteStore::open(config.billing.database);
+    REQUIRE(store);
+    auto record = (*store)->find_call(call);
+    REQUIRE(record);
+    REQUIRE(record->has_value());
+    return **record;
+  }
+
+  test::TempDir dir;
+  test::TestPsap psap;
+  DevCertificateFiles certs;
+  ServerConfig config;
+  SessionRegistry registry;
+  std::unique_ptr<EmergencyDispatcher> dispatcher;
+  std::unique_ptr<CallService> calls;
+  Status storage;
+};
+
+const relay::AuthorizationResult& authorization_of(const std::vector<Reply>& replies) {
+  REQUIRE(!replies.empty());
+  const auto* result = std::get_if<relay::AuthorizationResult>(&replies.back());
+  REQUIRE(result != nullptr);
+  return *result;
+}
+
+bool is_ack(const std::vector<Reply>& replies) {
+  return replies.size() == 1 && std::holds_alternative<Ack>(replies.front());
+}
+
+}  // namespace
+
+TEST_CASE("call service posts collect call with tag", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  const auto replies =
+      fixture.request("S-1", "C-7", "+13125550104", relay::BillingMethod::Collect, "k-7");
+  REQUIRE(replies.size() == 2);
+  const auto* quote = std::get_if<relay::Quote>(&replies.front());
+  REQUIRE(quote != nullptr);
+  CHECK(quote->call_id == "C-7");
+  CHECK_FALSE(quote->lines.empty());
+  const auto& authorization = authorization_of(replies);
+  CHECK(authorization.accepted);
+  CHECK(authorization.call_id == "C-7");
+
+  auto progress = fixture.calls->progress("C-7");
+  REQUIRE(progress);
+  CHECK(progress->authorized);
+  CHECK(progress->acceptance_required);
+  CHECK(progress->billed_number == "+13125550104");
+
+  CHECK(is_ack(fixture.accept("C-7")));
+  CHECK(is_ack(fixture.connect("C-7")));
+  CHECK(is_ack(fixture.disconnect("C-7")));
+
+  const billing::CallRecord record = fixture.stored_call("C-7");
+  CHECK(record.request.access == billing::AccessTag::RelayIp);
+  CHECK(record.request.billing == billing::BillingMethod::Collect);
+  CHECK(record.request.from == "+12125550101");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->total > 0);
+  CHECK(record.posting->conversation_seconds == 240);
+}
+
+TEST_CASE("call service repeats replies for repeated key", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayTty, "+12125550101")));
+  const auto first =
+      fixture.request("S-1", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+  const auto second =
+      fixture.request("S-1", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+  REQUIRE(first.size() == second.size());
+  CHECK(authorization_of(second).accepted == authorization_of(first).accepted);
+
+  REQUIRE(is_ack(fixture.connect("C-1")));
+  REQUIRE(is_ack(fixture.disconnect("C-1")));
+  REQUIRE(is_ack(fixture.disconnect("C-1")));
+  const billing::CallRecord record = fixture.stored_call("C-1");
+  std::size_t disconnects = 0;
+  for (const auto& event : record.events) {
+    disconnects += event.event == billing::CallEvent::Disconnected ? 1 : 0;
+  }
+  CHECK(disconnects == 1);
+
+  SECTION("same key with another request is a conflict") {
+    const auto conflict =
+        fixture.request("S-1", "C-2", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+    REQUIRE(conflict.size() == 1);
+    const auto* error = std::get_if<relay::ErrorReply>(&conflict.front());
+    REQUIRE(error != nullptr);
+    CHECK(error->code == "idempotency-conflict");
+    CHECK(error->ref == "m-request");
+  }
+}
+
+TEST_CASE("call service bills retry after restart once", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-3", "+13125550104", relay::BillingMethod::SentPaid, "k-3"))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-3")));
+  REQUIRE(is_ack(fixture.disconnect("C-3")));
+  const billing::CallRecord before = fixture.stored_call("C-3");
+  REQUIRE(before.posting.has_value());
+
+  // A new service on the same database has an empty reply cache.
+  fixture.calls =
+      std::make_unique<CallService>(fixture.config.billing, fixture.registry, *fixture.dispatcher);
+  REQUIRE(fixture.calls->start());
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  const auto again =
+      fixture.request("S-1", "C-3", "+13125550104", relay::BillingMethod::SentPaid, "k-3");
+  CHECK(authorization_of(again).accepted);
+  CHECK(is_ack(fixture.connect("C-3")));
+  CHECK(is_ack(fixture.disconnect("C-3")));
+
+  const billing::CallRecord after = fixture.stored_call("C-3");
+  REQUIRE(after.posting.has_value());
+  CHECK(after.posting->total == before.posting->total);
+  CHECK(after.events.size() == before.events.size());
+}
+
+TEST_CASE("call service refuses blocked collect call", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::Tty, "+12125550101")));
+  // The sample directory lists +13125550106 (a hotel front desk) as refusing collect calls.
+  const auto replies =
+      fixture.request("S-1", "C-9", "+13125550106", relay::BillingMethod::Collect, "k-9");
+  const auto& refused = authorization_of(replies);
+  CHECK_FALSE(refused.accepted);
+  CHECK(refused.reason_code == "collect-blocked");
+  const auto connect = fixture.connect("C-9");
+  REQUIRE(connect.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&connect.front());
+  REQUIRE(error != nullptr);
+  CHECK(error->code == "invalid-state");
+}
+
+TEST_CASE("call service refuses calls without storage", "[gateway][call-service]") {
+  Fixture fixture(false);
+  CHECK_FALSE(fixture.storage);
+  CHECK_FALSE(fixture.calls->storage_available());
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  const auto replies =
+      fixture.request("S-1", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+  REQUIRE(replies.size() == 1);
+  const auto& refused = authorization_of(replies);
+  CHECK_FALSE(refused.accepted);
+  CHECK(refused.reason_code == "rating-unavailable");
+
+  SECTION("911 still goes to the PSAP with no quote") {
+    const auto emergency =
+        fixture.request("S-1", "C-911", "911", relay::BillingMethod::SentPaid, "k-911");
+    REQUIRE(emergency.size() == 1);
+    CHECK(authorization_of(emergency).accepted);
+    auto progress = fixture.calls->progress("C-911");
+    REQUIRE(progress);
+    CHECK(progress->emergency);
+    CHECK(fixture.psap.wait_for("\"dispatch\""));
+    CHECK(fixture.psap.wait_for("+12125550101"));
+  }
+}
+
+TEST_CASE("call service dispatches flagged session at open", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(is_ack(fixture.open_session("S-E", relay::RelayService::Video, "+12125550101", true)));
+  CHECK(fixture.psap.wait_for("S-E"));
+  // A call in a flagged session skips billing even to an ordinary number.
+  const auto replies =
+      fixture.request("S-E", "C-E", "+13125550104", relay::BillingMethod::Collect, "k-e");
+  REQUIRE(replies.size() == 1);
+  CHECK(authorization_of(replies).accepted);
+
+  relay::CallerText text{"S-E", "HELP AT 12 ELM ST GA"};
+  CHECK(is_ack(fixture.calls->handle(text, "", at("2026-03-10T15:00:10Z"))));
+  CHECK(fixture.psap.wait_for("HELP AT 12 ELM ST GA"));
+}
+
+TEST_CASE("call service rejects call for unknown session", "[gateway][call-service]") {
+  Fixture fixture;
+  const auto replies =
+      fixture.request("S-404", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+  REQUIRE(replies.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
+  REQUIRE(error != nullptr);
+  CHECK(error->code == "unknown-session");
+  CHECK(error->message.find("S-404") != std::string::npos);
+}
+
+TEST_CASE("call service posts open calls on connection loss", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-5", "+13125550104", relay::BillingMethod::SentPaid, "k-5"))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-5")));
+  fixture.calls->connection_lost("S-1", at("2026-03-10T15:03:00Z"));
+  const billing::CallRecord record = fixture.stored_call("C-5");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->conversation_seconds == 120);
+  CHECK_FALSE(fixture.registry.find_session("S-1").has_value());
+}
+
+}  // namespace relaygw::gateway::server

@@ -1,0 +1,168 @@
+// load_config on the shipped sample and on files with mistakes.
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "gateway/server/config.hpp"
+#include "tests/gateway/test_support.hpp"
+
+namespace relaygw::gateway::server {
+namespace {
+
+std::string write_file(const test::TempDir& dir, const std::string& text) {
+  const std::string path = dir.file("relaygw.toml");
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Loads `text` and returns the error message; fails the test if it loads.
+std::string load_error(const std::string& text) {
+  test::TempDir dir;
+  auto config = load_config(write_file(dir, text));
+  REQUIRE_FALSE(config);
+  return config.status().message();
+}
+
+const char* const kMinimal = R"(
+[provider_link]
+certificate_file = "certs/server.pem"
+private_key_file = "certs/server-key.pem"
+client_ca_file = "certs/ca.pem"
+[admin]
+enabled = false
+)";
+
+}  // namespace
+
+TEST_CASE("config sample listens on loopback only", "[gateway][config]") {
+  const std::string path = std::string(RELAYGW_SOURCE_DIR) + "/config/relaygw.toml";
+  auto config = load_config(path);
+  INFO((config ? "" : config.status().message()));
+  REQUIRE(config);
+  CHECK(config->provider_link.listen.address == "127.0.0.1");
+  CHECK(config->tty_lines.listen.address == "127.0.0.1");
+  CHECK(config->admin.listen.address == "127.0.0.1");
+  REQUIRE_FALSE(config->emergency.routes.empty());
+  bool has_default = false;
+  for (const PsapRoute& route : config->emergency.routes) {
+    CHECK(route.endpoint.address == "127.0.0.1");
+    has_default = has_default || route.default_route;
+  }
+  CHECK(has_default);
+  // Relative paths are resolved against the file's folder.
+  const std::string config_dir = std::string(RELAYGW_SOURCE_DIR) + "/config/";
+  CHECK(config->provider_link.certificate_file == config_dir + "certs/server.pem");
+  CHECK(config->billing.database == std::string(RELAYGW_SOURCE_DIR) + "/out/relaygw.db");
+  CHECK(config->emergency.spool_file ==
+        std::string(RELAYGW_SOURCE_DIR) + "/out/emergency-spool.jsonl");
+}
+
+TEST_CASE("config reads every section's keys", "[gateway][config]") {
+  test::TempDir dir;
+  auto config = load_config(write_file(dir, "worker_threads = 3\n" + std::string(kMinimal) + R"(
+[tty_lines]
+listen = { address = "::1", port = 0 }
+max_lines = 10
+tty_detect_timeout_seconds = 4
+acceptance_timeout_seconds = 30
+idle_timeout_seconds = 60
+[emergency]
+reserved_threads = 2
+redial_interval_ms = 250
+max_redials = 5
+spool_file = "/var/tmp/spool.jsonl"
+[[psap]]
+id = "psap-a"
+address = "127.0.0.1"
+port = 7911
+states = ["NY", "NJ"]
+area_codes = ["212"]
+[billing]
+database = "data/gw.db"
+actor = "gateway-2"
+)"));
+  INFO((config ? "" : config.status().message()));
+  REQUIRE(config);
+  CHECK(config->worker_threads == 3);
+  CHECK(config->tty_lines.listen.address == "::1");
+  CHECK(config->tty_lines.listen.port == 0);
+  CHECK(config->tty_lines.max_lines == 10);
+  CHECK(config->tty_lines.tty_detect_timeout == std::chrono::seconds(4));
+  CHECK(config->tty_lines.acceptance_timeout == std::chrono::seconds(30));
+  CHECK(config->tty_lines.idle_timeout == std::chrono::seconds(60));
+  CHECK(config->emergency.reserved_threads == 2);
+  CHECK(config->emergency.redial_interval == std::chrono::milliseconds(250));
+  CHECK(config->emergency.max_redials == 5);
+  CHECK(config->emergency.spool_file == "/var/tmp/spool.jsonl");
+  REQUIRE(config->emergency.routes.size() == 1);
+  CHECK(config->emergency.routes[0].states == std::vector<std::string>{"NY", "NJ"});
+  CHECK(config->emergency.routes[0].area_codes == std::vector<std::string>{"212"});
+  CHECK(config->emergency.routes[0].endpoint.port == 7911);
+  CHECK(config->billing.database == dir.file("data/gw.db"));
+  CHECK(config->billing.actor == "gateway-2");
+}
+
+TEST_CASE("config errors name file key and fix", "[gateway][config]") {
+  SECTION("port out of range") {
+    const std::string message = load_error(std::string(kMinimal) + R"(
+[tty_lines]
+listen = { address = "127.0.0.1", port = 70000 }
+)");
+    CHECK(message.find("relaygw.toml") != std::string::npos);
+    CHECK(message.find("[tty_lines]") != std::string::npos);
+    CHECK(message.find("70000") != std::string::npos);
+    CHECK(message.find("65535") != std::string::npos);
+  }
+  SECTION("misspelt key") {
+    const std::string message =
+        load_error(std::string(kMinimal) + "[billing]\ndatabse = \"x.db\"\n");
+    CHECK(message.find("databse") != std::string::npos);
+    CHECK(message.find("database") != std::string::npos);
+  }
+  SECTION("address that is a host name") {
+    const std::string message =
+        load_error(std::string(kMinimal) + "[tty_lines]\nlisten.address = \"localhost\"\n");
+    CHECK(message.find("localhost") != std::string::npos);
+    CHECK(message.find("IP address") != std::string::npos);
+  }
+  SECTION("PSAP route with bad state") {
+    const std::string message = load_error(std::string(kMinimal) + R"(
+[[psap]]
+id = "p"
+address = "127.0.0.1"
+port = 9
+states = ["New York"]
+)");
+    CHECK(message.find("New York") != std::string::npos);
+    CHECK(message.find("two-letter") != std::string::npos);
+  }
+  SECTION("two listeners on one port") {
+    const std::string message = load_error(std::string(kMinimal) + R"(
+[tty_lines]
+listen = { address = "127.0.0.1", port = 7443 }
+)");
+    CHECK(message.find("7443") != std::string::npos);
+  }
+  SECTION("provider link without certificates") {
+    const std::string message = load_error("[admin]\nenabled = false\n");
+    CHECK(message.find("certificate_file") != std::string::npos);
+    CHECK(message.find("relaygw certs generate") != std::string::npos);
+  }
+  SECTION("TOML syntax error") {
+    const std::string message = load_error("worker_threads = = 2\n");
+    CHECK(message.find("line 1") != std::string::npos);
+  }
+  SECTION("wrong value type") {
+    const std::string message = load_error("worker_threads = \"two\"\n" + std::string(kMinimal));
+    CHECK(message.find("worker_threads") != std::string::npos);
+  }
+}
+
+TEST_CASE("config missing file is not found", "[gateway][config]") {
+  auto config = load_config("/nonexistent/relaygw.toml");
+  REQUIRE_FALSE(config);
+  CHECK(config.status().code() == StatusCode::NotFound);
+  CHECK(config.status().message().find("/nonexistent/relaygw.toml") != std::string::npos);
+}
+
+}  // namespace relaygw::gateway::server

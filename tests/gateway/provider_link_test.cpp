@@ -1,0 +1,299 @@
+// The relay provider link over real TLS on loopback: a gateway Server with certificates made
+// by the tests, a real SQLite database and a loopback PSAP.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "billing/sqlite_store.hpp"
+#include "gateway/server/server.hpp"
+#include "gateway/server/session_registry.hpp"
+#include "relay-adapters/events.hpp"
+#include "tests/gateway/test_support.hpp"
+
+namespace relaygw::gateway::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+struct Gateway {
+  explicit Gateway(std::chrono::seconds idle_timeout = 300s) {
+    certs = test::make_certificates(dir.file("certs"), {"acme", "beacon"});
+    config = test::test_server_config(dir, certs, psap.port());
+    config.provider_link.idle_timeout = idle_timeout;
+    test::init_billing_database(config.billing.database);
+    server = std::make_unique<Server>(config);
+    const Status started = server->start();
+    INFO(started.message());
+    REQUIRE(started);
+    port = server->provider_link_endpoint().value().port;
+  }
+
+  ~Gateway() { server->stop(); }
+
+  // A connected client with the certificate of `provider` ("acme" or "beacon").
+  std::unique_ptr<test::TlsLineClient> client(const std::string& provider) {
+    const std::size_t index = provider == "acme" ? 0 : 1;
+    auto connection = std::make_unique<test::TlsLineClient>(
+        port, certs.ca_certificate, certs.client_certificates[index], certs.client_keys[index]);
+    const std::string error = connection->connect();
+    INFO(error);
+    REQUIRE(error.empty());
+    return connection;
+  }
+
+  billing::CallRecord stored_call(const std::string& call) {
+    auto store = billing::SqliteStore::open(config.billing.database);
+    REQUIRE(store);
+    auto record = (*store)->find_call(call);
+    REQUIRE(record);
+    REQUIRE(record->has_value());
+    return **record;
+  }
+
+  test::TempDir dir;
+  test::TestPsap psap;
+  DevCertificateFiles certs;
+  ServerConfig config;
+  std::unique_ptr<Server> server;
+  std::uint16_t port = 0;
+};
+
+// An instant `seconds` after the test started, as RFC 3339: event times must not be before the
+// call was requested, which the gateway stamps with the current time.
+std::string later(int seconds) {
+  static const auto start =
+      std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return relay::format_instant(start + std::chrono::seconds(seconds));
+}
+
+json read_json(test::TlsLineClient& client) {
+  const std::optional<std::string> line = client.read_line();
+  REQUIRE(line.has_value());
+  const json message = json::parse(*line, nullptr, false);
+  INFO(*line);
+  REQUIRE(message.is_object());
+  return message;
+}
+
+std::string session_open(const std::string& session, const std::string& id = "m-open") {
+  return json{{"type", "session.open"},   {"id", id},
+              {"session", session},       {"service", "relay-ip"},
+              {"caller", "+12125550101"}, {"location", "350 5th Ave, New York, NY 10118"},
+              {"agent", "CA-4411"}}
+             .dump() +
+         "\n";
+}
+
+std::string call_request(const std::string& session, const std::string& call,
+                         const std::string& billing = "collect") {
+  return json{{"type", "call.request"},
+              {"id", "m-" + call},
+              {"session", session},
+              {"call", call},
+              {"to", "+13125550104"},
+              {"billing", billing},
+              {"idempotency_key", session + ":" + call + ":request"}}
+             .dump() +
+         "\n";
+}
+
+std::string call_step(const std::string& type, const std::string& call, const std::string& at,
+                      const std::string& key) {
+  json message = {{"type", type}, {"call", call}, {"at", at}, {"idempotency_key", key}};
+  if (type == "call.accept") {
+    message["how"] = "tty-text";
+    message["by"] = "called party";
+  }
+  return message.dump() + "\n";
+}
+
+// Runs accept, connect and disconnect for `call` and checks each is acknowledged.
+void finish_call(test::TlsLineClient& client, const std::string& call) {
+  REQUIRE(client.send(call_step("call.accept", call, later(30), call + ":a")));
+  CHECK(read_json(client)["of"] == "call.accept");
+  REQUIRE(client.send(call_step("call.connect", call, later(60), call + ":c")));
+  CHECK(read_json(client)["of"] == "call.connect");
+  REQUIRE(client.send(call_step("call.disconnect", call, later(300), call + ":d")));
+  const json ack = read_json(client);
+  CHECK(ack["type"] == "ack");
+  CHECK(ack["of"] == "call.disconnect");
+  CHECK(ack["call"] == call);
+}
+
+}  // namespace
+
+TEST_CASE("provider link bills relay session end to end", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  const json opened = read_json(*client);
+  CHECK(opened["type"] == "ack");
+  CHECK(opened["session"] == "S-1");
+  CHECK(opened["ref"] == "m-open");
+
+  REQUIRE(client->send(call_request("S-1", "C-7")));
+  const json quote = read_json(*client);
+  CHECK(quote["type"] == "quote");
+  CHECK(quote["call"] == "C-7");
+  CHECK(quote["ref"] == "m-C-7");
+  const json authorization = read_json(*client);
+  CHECK(authorization["type"] == "authorization");
+  CHECK(authorization["result"] == "accepted");
+
+  finish_call(*client, "C-7");
+  // Billing keeps the provider's call id under the provider's prefix.
+  const billing::CallRecord record = gateway.stored_call("acme/C-7");
+  CHECK(record.request.access == billing::AccessTag::RelayIp);
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->total > 0);
+  CHECK(record.posting->conversation_seconds == 240);
+}
+
+TEST_CASE("provider link bills retried request once", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  REQUIRE(client->send(call_request("S-1", "C-1", "sent-paid")));
+  const json first_quote = read_json(*client);
+  const json first_authorization = read_json(*client);
+  REQUIRE(client->send(call_request("S-1", "C-1", "sent-paid")));
+  CHECK(read_json(*client) == first_quote);
+  CHECK(read_json(*client) == first_authorization);
+
+  REQUIRE(client->send(call_step("call.connect", "C-1", later(60), "C-1:connect")));
+  read_json(*client);
+  const std::string disconnect = call_step("call.disconnect", "C-1", later(300), "C-1:disconnect");
+  REQUIRE(client->send(disconnect));
+  CHECK(read_json(*client)["type"] == "ack");
+  REQUIRE(client->send(disconnect));
+  CHECK(read_json(*client)["type"] == "ack");
+
+  const billing::CallRecord record = gateway.stored_call("acme/C-1");
+  REQUIRE(record.posting.has_value());
+  std::size_t requests = 0;
+  for (const auto& event : record.events) {
+    requests += event.event == billing::CallEvent::Requested ? 1 : 0;
+  }
+  CHECK(requests == 1);
+}
+
+TEST_CASE("provider link keeps providers' call ids apart", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto acme = gateway.client("acme");
+  auto beacon = gateway.client("beacon");
+  for (auto* client : {acme.get(), beacon.get()}) {
+    REQUIRE(client->send(session_open("S-1")));
+    CHECK(read_json(*client)["type"] == "ack");
+    REQUIRE(client->send(call_request("S-1", "C-1")));
+    CHECK(read_json(*client)["type"] == "quote");
+    CHECK(read_json(*client)["result"] == "accepted");
+  }
+  CHECK(gateway.stored_call("acme/C-1").request.id == "acme/C-1");
+  CHECK(gateway.stored_call("beacon/C-1").request.id == "beacon/C-1");
+}
+
+TEST_CASE("provider link refuses client without certificate", "[gateway][provider-link]") {
+  Gateway gateway;
+  test::TlsLineClient client(gateway.port, gateway.certs.ca_certificate);
+  const std::string error = client.connect();
+  // With TLS 1.3 the client's handshake can finish before the server checks the client
+  // certificate, so the refusal may arrive as the first read instead.
+  if (error.empty()) {
+    client.send(session_open("S-1"));
+    CHECK_FALSE(client.read_line().has_value());
+    CHECK(client.closed());
+  }
+  CHECK(gateway.server->sessions().sessions().empty());
+}
+
+TEST_CASE("provider link refuses certificate of other CA", "[gateway][provider-link]") {
+  Gateway gateway;
+  test::TempDir other;
+  const DevCertificateFiles foreign = test::make_certificates(other.file("certs"), {"acme"});
+  test::TlsLineClient client(gateway.port, gateway.certs.ca_certificate,
+                             foreign.client_certificates[0], foreign.client_keys[0]);
+  const std::string error = client.connect();
+  if (error.empty()) {
+    client.send(session_open("S-1"));
+    CHECK_FALSE(client.read_line().has_value());
+    CHECK(client.closed());
+  }
+  CHECK(gateway.server->sessions().sessions().empty());
+}
+
+TEST_CASE("provider link answers malformed lines and continues", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  REQUIRE(client->send(call_request("S-1", "C-7")));
+  CHECK(read_json(*client)["type"] == "quote");
+  CHECK(read_json(*client)["result"] == "accepted");
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"this is not json\n", "invalid-json"},
+      {R"({"type":"call.teleport","id":"m-x","call":"C-7"})"
+       "\n",
+       "unknown-type"},
+      {R"({"type":"call.connect","id":"m-y","call":"C-7","at":"2030-01-01T00:00:00Z"})"
+       "\n",
+       "missing-idempotency-key"},
+      {R"({"type":"session.open","session":"S-2","service":"relay-ip","caller":"+12125550101","location":"x","agent":"a","provider":"evil"})"
+       "\n",
+       "unknown-field"},
+      {call_step("call.connect", "C-404", later(60), "C-404:c"), "unknown-call"},
+  };
+  for (const auto& [line, code] : cases) {
+    INFO(line);
+    REQUIRE(client->send(line));
+    const json reply = read_json(*client);
+    CHECK(reply["type"] == "error");
+    CHECK(reply["code"] == code);
+  }
+  const json error_with_ref = [&] {
+    REQUIRE(client->send(R"({"type":"call.teleport","id":"m-z"})"
+                         "\n"));
+    return read_json(*client);
+  }();
+  CHECK(error_with_ref["ref"] == "m-z");
+
+  // The call that was already running still completes on the same connection.
+  finish_call(*client, "C-7");
+  CHECK(gateway.stored_call("acme/C-7").posting.has_value());
+}
+
+TEST_CASE("provider link serves others past stalled client", "[gateway][provider-link]") {
+  Gateway gateway(3s);
+
+  // One client sends half a line and stops, and another sends many requests and never reads.
+  auto half_line = gateway.client("acme");
+  REQUIRE(half_line->send(R"({"type":"session.open","session":"S-h)"));
+  auto never_reads = gateway.client("acme");
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) {
+    burst += session_open("S-burst-" + std::to_string(i), "m-" + std::to_string(i));
+  }
+  REQUIRE(never_reads->send(burst, 10s));
+
+  // A third opens TCP and never starts TLS.
+  boost::asio::io_context raw_io;
+  boost::asio::ip::tcp::socket raw = test::connect_plain(raw_io, gateway.port);
+
+  auto healthy = gateway.client("beacon");
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(healthy->send(session_open("S-1")));
+  CHECK(read_json(*healthy)["type"] == "ack");
+  REQUIRE(healthy->send(call_request("S-1", "C-1")));
+  CHECK(read_json(*healthy)["type"] == "quote");
+  CHECK(read_json(*healthy)["result"] == "accepted");
+  finish_call(*healthy, "C-1");
+  // Loose bound: the stalled clients must not make the healthy one wait for the idle timeout.
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+
+  // The half-line client is closed by the idle timeout.
+  CHECK_FALSE(half_line->read_line(8s).has_value());
+  CHECK(half_line->closed());
+}
+
+}  // namespace relaygw::gateway::server
