@@ -463,9 +463,9 @@ Result<ServerConfig> load_config(const std::string& path) {
   config.emergency.spool_file = reader.resolve(config.emergency.spool_file);
   config.billing.database = reader.resolve(config.billing.database);
 
-  reader.check_keys(
-      root, "top level",
-      {"worker_threads", "provider_link", "tty_lines", "admin", "psap", "emergency", "billing"});
+  reader.check_keys(root, "top level",
+                    {"worker_threads", "server", "provider_link", "tty_lines", "admin", "psap",
+                     "emergency", "billing"});
   std::int64_t workers = config.worker_threads;
   reader.read_int(root, "worker_threads", "top level", 1, 256, "threads", workers);
   config.worker_threads = static_cast<int>(workers);
