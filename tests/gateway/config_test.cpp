@@ -59,7 +59,9 @@ TEST_CASE("config sample listens on loopback only", "[gateway][config]") {
 
 TEST_CASE("config reads every section's keys", "[gateway][config]") {
   test::TempDir dir;
-  auto config = load_config(write_file(dir, "worker_threads = 3\n" + std::string(kMinimal) + R"(
+  auto config = load_config(
+      write_file(dir, "worker_threads = 3\n[server]\nclock_start = \"2026-03-10T15:00:00Z\"\n" +
+                          std::string(kMinimal) + R"(
 [tty_lines]
 listen = { address = "::1", port = 0 }
 max_lines = 10
@@ -84,6 +86,8 @@ actor = "gateway-2"
   INFO((config ? "" : config.status().message()));
   REQUIRE(config);
   CHECK(config->worker_threads == 3);
+  REQUIRE(config->clock_start.has_value());
+  CHECK(relay::format_instant(*config->clock_start) == "2026-03-10T15:00:00.000Z");
   CHECK(config->tty_lines.listen.address == "::1");
   CHECK(config->tty_lines.listen.port == 0);
   CHECK(config->tty_lines.max_lines == 10);
