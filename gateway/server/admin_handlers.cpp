@@ -351,7 +351,11 @@ AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id
                            "; only that staff member can accept it");
   }
 
-  // The default key makes a repeated accept of the same call a replay, not a second record.
+  // The call service keys acceptances by instant too, so a repeat is answered here.
+  if (collect->state == CollectState::Accepted) {
+    return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", json::array()}}, {}};
+  }
+  // The default key makes a retried accept of the same call a replay, not a second record.
   const relay::Instant now =
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   relay::Acceptance acceptance;

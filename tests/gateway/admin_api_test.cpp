@@ -380,7 +380,9 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept records through call service", "
   CHECK(listed.body["collect"][0]["state"] == "accepted");
 
   // A repeat carries the same default key, so it records nothing new.
-  const HttpReply repeated = post("/collect/c1/accept", json{{"staff", "s-ana"}});
+  const HttpReply repeated =
+      post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "tty-text"}});
+  INFO(repeated.body.dump());
   CHECK(repeated.status == 200);
   stop_api();
 
