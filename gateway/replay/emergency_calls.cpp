@@ -126,7 +126,7 @@ void run_provider_emergency(ReplayContext& context, const EmergencyCall& call) {
   }
   ProviderClient& link = *opened.value();
   const std::string session = "day-" + call.id;
-  const std::string key = session + "/" + call.id;
+  const std::string key = session;
   const auto timeout = context.options.timeout;
 
   nlohmann::json open = {{"type", "session.open"}, {"id", context.message_id()},
@@ -144,7 +144,7 @@ void run_provider_emergency(ReplayContext& context, const EmergencyCall& call) {
                                 {"call", call.id},
                                 {"to", call.to},
                                 {"billing", "sent-paid"},
-                                {"idempotency_key", key + "/request"}},
+                                {"idempotency_key", key + ":request"}},
                                timeout);
   outcome.reply_ms = elapsed_ms(requested_at);
   if (open_replies.is_ok() && replies.is_ok() &&
@@ -173,7 +173,7 @@ void run_provider_emergency(ReplayContext& context, const EmergencyCall& call) {
                                   {"id", context.message_id()},
                                   {"call", call.id},
                                   {"at", at},
-                                  {"idempotency_key", key + "/" + suffix}},
+                                  {"idempotency_key", key + ":" + suffix}},
                                  timeout);
       if (!acked.is_ok() || acked->back().value("type", "") != "ack") {
         context.problem("emergency " + call.id + ": " + type + " was not acked: " +

@@ -22,7 +22,7 @@ nlohmann::json call_request(ReplayContext& context, const ProviderCall& call,
                             {"call", call.id},
                             {"to", call.to},
                             {"billing", call.billing},
-                            {"idempotency_key", session + "/" + call.id + "/request"}};
+                            {"idempotency_key", session + ":request"}};
   if (!call.caller_name.empty()) {
     request["caller_name"] = call.caller_name;
   }
@@ -59,7 +59,7 @@ bool expect_ack(ReplayContext& context, ProviderClient& link, nlohmann::json mes
 // Runs the call after its authorization: acceptance, connect and disconnect.
 void finish_call(ReplayContext& context, ProviderClient& link, const ProviderCall& call,
                  const std::string& session) {
-  const std::string key = session + "/" + call.id;
+  const std::string key = session;
   if (!call.accept_how.empty()) {
     expect_ack(context, link,
                {{"type", "call.accept"},
@@ -68,7 +68,7 @@ void finish_call(ReplayContext& context, ProviderClient& link, const ProviderCal
                 {"how", call.accept_how},
                 {"by", call.accept_by},
                 {"at", call.accept_at},
-                {"idempotency_key", key + "/accept"}},
+                {"idempotency_key", key + ":accept"}},
                call.id);
   }
   if (!call.connect.empty()) {
@@ -77,14 +77,14 @@ void finish_call(ReplayContext& context, ProviderClient& link, const ProviderCal
                 {"id", context.message_id()},
                 {"call", call.id},
                 {"at", call.connect},
-                {"idempotency_key", key + "/connect"}},
+                {"idempotency_key", key + ":connect"}},
                call.id);
     expect_ack(context, link,
                {{"type", "call.disconnect"},
                 {"id", context.message_id()},
                 {"call", call.id},
                 {"at", call.disconnect},
-                {"idempotency_key", key + "/disconnect"}},
+                {"idempotency_key", key + ":disconnect"}},
                call.id);
   }
 }
@@ -140,7 +140,7 @@ void run_provider_call(ReplayContext& context, const ProviderCall& call) {
 }  // namespace
 
 std::string billing_call_id(const std::string& provider, const std::string& call) {
-  return provider + ":" + call;
+  return provider + "/" + call;
 }
 
 Result<std::unique_ptr<ProviderClient>> ReplayContext::open_link(const std::string& provider) {

@@ -50,17 +50,18 @@ void fetch_admin_figures(ReplayContext& context) {
   context.summary.admin_queues = std::move(queues.value());
 }
 
-// Finds the emergency dispatch latencies in the admin API's /queues answer: the first array
-// of numbers under a key that names latencies.
-const nlohmann::json* find_latencies(const nlohmann::json& node) {
-  if (node.is_object()) {
-    for (const auto& [key, value] : node.items()) {
-      if (key.find("latenc") != std::string::npos && value.is_array()) {
-        return &value;
-      }
-      if (const nlohmann::json* found = find_latencies(value)) {
-        return found;
-      }
+// Finds the emergency dispatch latency figures in the admin API's /queues answer: the first
+// value under a key named "latency_ms", which is {count, p50, p99, max} in milliseconds.
+const nlohmann::json* find_latency(const nlohmann::json& node) {
+  if (!node.is_object()) {
+    return nullptr;
+  }
+  for (const auto& [key, value] : node.items()) {
+    if (key == "latency_ms" && value.is_object()) {
+      return &value;
+    }
+    if (const nlohmann::json* found = find_latency(value)) {
+      return found;
     }
   }
   return nullptr;
@@ -151,20 +152,13 @@ void print_summary(const ReplaySummary& summary, std::ostream& out) {
                        emergency.kind, emergency.authorized ? "dispatched" : "NOT AUTHORIZED",
                        emergency.reply_ms);
   }
-  if (const nlohmann::json* latencies = find_latencies(summary.admin_queues)) {
-    std::vector<double> values;
-    for (const nlohmann::json& value : *latencies) {
-      if (value.is_number()) {
-        values.push_back(value.get<double>());
-      }
-    }
-    std::sort(values.begin(), values.end());
-    if (!values.empty()) {
-      out << fmt::format(
-          "PSAP dispatch latency (gateway figures, {} dispatches): median {:.2f} ms, max {:.2f} "
-          "ms\n",
-          values.size(), values[values.size() / 2], values.back());
-    }
+  if (const nlohmann::json* latency = find_latency(summary.admin_queues)) {
+    const double kMissing = -1.0;
+    out << fmt::format(
+        "PSAP dispatch latency, received to written to the PSAP (gateway figures, {} "
+        "dispatches): p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n",
+        latency->value("count", 0), latency->value("p50", kMissing),
+        latency->value("p99", kMissing), latency->value("max", kMissing));
   }
   out << fmt::format("Credits applied: {}   disputes resolved: {}\n", summary.credits_posted,
                      summary.disputes_resolved);

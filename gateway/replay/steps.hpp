@@ -31,7 +31,7 @@ struct ReplayContext {
   void problem(const std::string& text) { summary.problems.push_back(text); }
 };
 
-// The billing call id the gateway gives a provider's call: the provider id, a colon and the
+// The billing call id the gateway gives a provider's call: the provider id, a slash and the
 // provider's call id, so two providers' calls never share an id.
 std::string billing_call_id(const std::string& provider, const std::string& call);
 

@@ -14,6 +14,8 @@ namespace {
 
 // The caller's TTY types this to hang up.
 const TtyAnswer kHangUp{"SK SK", "tty-hangup.wav"};
+// The called TTY sends this when the call rings, so the gateway hears TTY tones on it.
+const TtyAnswer kCalledGreeting{"Y GA", "tty-accept-yes.wav"};
 
 // Words in the gateway's last prompt that mean the call was refused.
 bool sounds_refused(const std::string& prompt) {
@@ -38,11 +40,17 @@ Status send_answer(TtyLineClient& line, const TtyAnswer& answer, const std::stri
 
 // The called line: waits for the announcement, answers it, and stays on until `hang_up`.
 Status run_called_line(const ReplayOptions& options, const TtyCall& call,
-                       const std::string& audio_dir, std::shared_future<void> hang_up,
-                       std::vector<std::string>& prompts) {
+                       const std::string& audio_dir, std::shared_future<void> ringing,
+                       std::shared_future<void> hang_up, std::vector<std::string>& prompts) {
   TtyLineClient line;
   Status status =
       line.connect(options.tty_address, options.tty_port, call.called_line, options.timeout);
+  if (status.is_ok()) {
+    // The line's own menu greets it first; the call rings once the caller confirms.
+    auto greeting = line.wait_prompt(options.timeout);
+    ringing.wait();
+    status = greeting.is_ok() ? send_answer(line, kCalledGreeting, audio_dir) : greeting.status();
+  }
   if (status.is_ok()) {
     status = answer_prompts(line, call.called_answers, audio_dir, options.timeout, prompts);
   }
@@ -56,11 +64,15 @@ void run_tty_call(ReplayContext& context, const TtyCall& call) {
   CallOutcome outcome{call.id, "tty-line", "tty", call.billing, "accepted", "failed", "", ""};
   std::promise<void> hang_up;
   std::shared_future<void> hung_up = hang_up.get_future().share();
+  std::promise<void> ring;
+  std::shared_future<void> ringing = ring.get_future().share();
+  bool rang = false;
   std::vector<std::string> called_prompts;
   std::future<Status> called;
   if (!call.called_line.empty()) {
     called = std::async(std::launch::async, [&] {
-      return run_called_line(options, call, context.day.audio_dir, hung_up, called_prompts);
+      return run_called_line(options, call, context.day.audio_dir, ringing, hung_up,
+                             called_prompts);
     });
   }
 
@@ -77,15 +89,32 @@ void run_tty_call(ReplayContext& context, const TtyCall& call) {
     prompts.push_back(prompt);
     outcome.result = sounds_refused(prompt) ? "refused" : "accepted";
     outcome.reason = prompt;
+    ring.set_value();
+    rang = true;
+    if (outcome.result == "accepted") {
+      // The called line answers (or takes the announcement first), then both lines are
+      // connected; hanging up earlier would cancel the call unbilled.
+      status = line.wait_for_text("CONNECTED", options.timeout);
+      if (!status.is_ok()) {
+        outcome.result = "failed";
+        outcome.reason = status.message();
+      }
+    }
     std::this_thread::sleep_for(std::chrono::seconds(context.day.tty_talk_seconds));
-    status = send_answer(line, kHangUp, context.day.audio_dir);
-    // Give the gateway time to hear the hang-up before the line closes.
-    auto closing = line.wait_prompt(std::chrono::seconds(10));
-    (void)closing;
+    Status hang_up_sent = send_answer(line, kHangUp, context.day.audio_dir);
+    if (hang_up_sent.is_ok()) {
+      // Give the gateway time to hear the hang-up: it answers "CALL ENDED" and the number
+      // prompt, which ends in GA.
+      auto closing = line.wait_prompt(std::chrono::seconds(20));
+      (void)closing;
+    }
   } else {
     outcome.reason = status.message();
   }
   line.close();
+  if (!rang) {
+    ring.set_value();
+  }
   hang_up.set_value();
   if (called.valid()) {
     Status called_status = called.get();

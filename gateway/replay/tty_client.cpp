@@ -138,6 +138,20 @@ Result<std::string> TtyLineClient::wait_prompt(std::chrono::milliseconds timeout
   }
 }
 
+Status TtyLineClient::wait_for_text(const std::string& needle, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const bool found = changed_.wait_for(lock, timeout, [&] {
+    return pending_.find(needle) != std::string::npos || gateway_closed_ || stopping_;
+  });
+  if (found && pending_.find(needle) != std::string::npos) {
+    return Status::ok();
+  }
+  return Status(StatusCode::Unavailable,
+                "no \"" + needle + "\" from the gateway (" +
+                    (gateway_closed_ ? "the gateway closed the line" : "timed out") +
+                    "); text so far: \"" + one_line(pending_) + "\"");
+}
+
 std::string TtyLineClient::pending_text() const {
   std::lock_guard lock(mutex_);
   return one_line(pending_);

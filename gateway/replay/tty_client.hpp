@@ -46,6 +46,11 @@ class TtyLineClient {
   // naming the text received so far.
   Result<std::string> wait_prompt(std::chrono::milliseconds timeout);
 
+  // Waits until the text decoded since the last prompt contains `needle`, which need not end a
+  // turn (the gateway's "CONNECTED" has no GA). Fails with Unavailable after `timeout` or when
+  // the line closed.
+  Status wait_for_text(const std::string& needle, std::chrono::milliseconds timeout);
+
   // Text decoded since the last prompt was taken.
   std::string pending_text() const;
 

@@ -1,0 +1,194 @@
+// The main job end to end: scripts/demo decodes the bundled TTY recordings, starts a PSAP
+// console and `relaygw serve` on loopback, replays data/day/day.toml through them and stops
+// the gateway with SIGTERM. The billing database it leaves must hold the day's calls by
+// billing method and access tag, the totals, the credits and every emergency call billed zero,
+// and a second run must bill exactly the same.
+#include <catch2/catch.hpp>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+// A new folder under the system temporary folder, removed with its contents at the end.
+class DemoDir {
+ public:
+  DemoDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "relaygw_main_job_XXXXXX");
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~DemoDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  DemoDir(const DemoDir&) = delete;
+  DemoDir& operator=(const DemoDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs relaygw with `arguments` (no shell quoting needed: each is single-quoted) and returns
+// its exit status, with standard output in `output`.
+int run_relaygw(const std::vector<std::string>& arguments, std::string& output) {
+  std::string command = std::string("'") + RELAYGW_BINARY + "'";
+  for (const std::string& argument : arguments) {
+    command += " '" + argument + "'";
+  }
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return -1;
+  }
+  std::array<char, 4096> buffer{};
+  std::size_t count = 0;
+  while ((count = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    output.append(buffer.data(), count);
+  }
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+const std::string kDay = "2026-03-10";
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs scripts/demo with its output folder in `dir`, on this build's relaygw and in fast mode
+// (the gateway sends its TTY audio as fast as the socket takes it). Returns the exit status and
+// leaves the demo's output in dir/demo.log.
+int run_demo(const DemoDir& dir) {
+  const std::string command = std::string("RELAYGW_BIN='") + RELAYGW_BINARY +
+                              "' RELAYGW_DEMO_DIR='" + dir.path().string() +
+                              "' RELAYGW_DEMO_FAST=1 '" + RELAYGW_SOURCE_DIR +
+                              "/scripts/demo' > '" + dir.file("demo.log") + "' 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+nlohmann::json relaygw_json(const std::vector<std::string>& arguments) {
+  std::string output;
+  const int status = run_relaygw(arguments, output);
+  INFO("relaygw output: " << output);
+  REQUIRE(status == 0);
+  return nlohmann::json::parse(output);
+}
+
+nlohmann::json summary_report(const DemoDir& dir) {
+  return relaygw_json({"report", "summary", "--db", dir.file("relaygw.db"), "--from", kDay, "--to",
+                       kDay, "--json"});
+}
+
+// Maps each row's group (billing method or access tag) to the row.
+std::map<std::string, nlohmann::json> rows_by_group(const nlohmann::json& rows) {
+  std::map<std::string, nlohmann::json> out;
+  for (const nlohmann::json& row : rows) {
+    out[row.at("group").get<std::string>()] = row;
+  }
+  return out;
+}
+
+int answered(const std::map<std::string, nlohmann::json>& rows, const std::string& group) {
+  auto found = rows.find(group);
+  return found == rows.end() ? 0 : found->second.at("answered").get<int>();
+}
+
+}  // namespace
+
+// One test runs the demo twice, because each run takes a minute or more on 2 cores and the
+// first run's database is what the checks read.
+TEST_CASE("main job replays bundled day twice", "[gateway][main-job]") {
+  DemoDir first;
+  const int status = run_demo(first);
+  INFO("demo output:\n" << read_file(first.file("demo.log")));
+  REQUIRE(status == 0);
+
+  const nlohmann::json summary = summary_report(first);
+  const auto by_billing = rows_by_group(summary.at("by_billing"));
+  const auto by_access = rows_by_group(summary.at("by_access"));
+
+  // Calls answered by billing method. Collect: the provider's collect and dropped collect
+  // calls and the TTY line's. Sent-paid: the provider's relay IP, captioned and misdialed
+  // calls and the TTY line's.
+  CHECK(answered(by_billing, "collect") == 3);
+  // Sent-paid also counts the two provider emergency calls, which are stored as sent-paid.
+  CHECK(answered(by_billing, "sent-paid") == 6);
+  CHECK(answered(by_billing, "third-party") == 2);
+  CHECK(answered(by_billing, "person-to-person") == 2);
+  CHECK(answered(by_billing, "calling-card") == 2);
+
+  // Calls answered by access tag. tty: five TTY line calls and the provider's direct TTY card
+  // call.
+  CHECK(answered(by_access, "tty") == 6);
+  CHECK(answered(by_access, "relay-tty") == 2);
+  CHECK(answered(by_access, "relay-ip") == 3);
+  CHECK(answered(by_access, "captioned") == 1);
+  CHECK(answered(by_access, "video") == 2);
+  CHECK(answered(by_access, "speech") == 1);
+
+  // Day totals: three emergency calls, and revenue from the billed calls.
+  // NOTE: the last verified run stored only the two provider emergency calls; the TTY line's
+  // 911 call reached the PSAP but not the billing database, so the emergency checks fail.
+  // TODO: check the exact total once a verified run has fixed it; the second run below checks
+  // that it does not change.
+  const nlohmann::json& total = summary.at("total");
+  CHECK(total.at("emergency").get<int>() == 3);
+  CHECK(total.at("total").get<std::string>() != "0.00");
+
+  // Two credits and the dispute's adjustment, all applied.
+  const nlohmann::json credits =
+      relaygw_json({"credit", "list", "--db", first.file("relaygw.db"), "--json"});
+  REQUIRE(credits.size() == 3);
+  std::map<std::string, std::string> amount_by_reason;
+  for (const nlohmann::json& credit : credits) {
+    CHECK(credit.at("state").get<std::string>() == "applied");
+    amount_by_reason[credit.at("reason").get<std::string>()] =
+        credit.at("amount").get<std::string>();
+  }
+  CHECK(amount_by_reason.count("misdialed") == 1);
+  CHECK(amount_by_reason.count("dropped-call") == 1);
+  CHECK(amount_by_reason["misdialed"] == "0.2200");
+
+  // Every emergency call reached the PSAP console and was billed zero.
+  const nlohmann::json emergency =
+      relaygw_json({"report", "emergency", "--db", first.file("relaygw.db"), "--from", kDay, "--to",
+                    kDay, "--json"});
+  REQUIRE(emergency.at("count").get<int>() == 3);
+  for (const nlohmann::json& call : emergency.at("calls")) {
+    INFO("emergency call " << call.dump());
+    CHECK(call.at("billed").get<std::string>() == "0.00");
+  }
+  const std::string psap_log = read_file(first.file("psap.log"));
+  INFO("PSAP console output:\n" << psap_log);
+  for (const char* caller : {"+12125550101", "+16175550114", "+13125550107"}) {
+    CHECK(psap_log.find(caller) != std::string::npos);
+  }
+
+  // A second run bills exactly the same.
+  DemoDir second;
+  const int second_status = run_demo(second);
+  INFO("second demo output:\n" << read_file(second.file("demo.log")));
+  REQUIRE(second_status == 0);
+  const nlohmann::json second_summary = summary_report(second);
+  CHECK(second_summary.at("total") == summary.at("total"));
+  CHECK(second_summary.at("by_billing") == summary.at("by_billing"));
+  CHECK(second_summary.at("by_access") == summary.at("by_access"));
+}
