@@ -47,6 +47,9 @@ void run_serve(const std::string& config_path) {
   if (auto endpoint = gateway.tty_lines_endpoint()) {
     std::cout << fmt::format("tty_lines listening {}:{}\n", endpoint->address, endpoint->port);
   }
+  if (auto endpoint = gateway.admin_endpoint()) {
+    std::cout << fmt::format("admin listening {}:{}\n", endpoint->address, endpoint->port);
+  }
   std::cout << "relaygw serve ready\n" << std::flush;
 
   signals_io.run();

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "gateway/logging.hpp"
+#include "gateway/server/admin_api.hpp"
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/clock.hpp"
 #include "gateway/server/emergency.hpp"
@@ -47,9 +48,7 @@ struct Server::State {
   std::unique_ptr<CallService> calls;
   std::unique_ptr<ProviderListener> provider;
   std::unique_ptr<TtyListener> tty_lines;
-  // NOTE: the admin API (gateway/server/admin_api.hpp) is not started yet. It plugs in here as
-  // a member, is started in Server::start after the TTY line listener (logging its bound
-  // endpoint), and is stopped in Server::stop before the worker threads are joined.
+  std::unique_ptr<AdminApi> admin;
 
   std::mutex stop_mutex;
   bool started = false;
@@ -118,7 +117,16 @@ Status Server::start() {
                     state.tty_lines->port());
   }
   if (config.admin.enabled) {
-    state.log->warn("[admin] is enabled but this build does not start the admin API yet");
+    state.admin = std::make_unique<AdminApi>(
+        state.io, config.admin,
+        AdminApiParts{state.registry, state.calls.get(), state.dispatcher.get(), config.billing});
+    Status listening = state.admin->start();
+    if (!listening) {
+      state.log->error("admin API not started: {}", listening.message());
+      return listening;
+    }
+    const Endpoint bound = state.admin->endpoint();
+    state.log->info("admin API listening on {}:{}", bound.address, bound.port);
   }
 
   state.schedule_storage_retry();
@@ -151,6 +159,10 @@ void Server::stop() {
   if (state.tty_lines) {
     state.tty_lines->stop();
   }
+  if (state.admin) {
+    // Runs while the worker threads still run the io_context, which the API's closes need.
+    state.admin->stop();
+  }
   asio::post(state.io, [&state] { state.retry_timer.cancel(); });
   state.work.reset();
 
@@ -178,6 +190,7 @@ void Server::stop() {
   }
   state.provider.reset();
   state.tty_lines.reset();
+  state.admin.reset();
   state.log->info("relaygw serve stopped");
 }
 
@@ -194,6 +207,13 @@ std::optional<Endpoint> Server::tty_lines_endpoint() const {
     return std::nullopt;
   }
   return Endpoint{state_->config.tty_lines.listen.address, state_->tty_lines->port()};
+}
+
+std::optional<Endpoint> Server::admin_endpoint() const {
+  if (!state_->admin) {
+    return std::nullopt;
+  }
+  return state_->admin->endpoint();
 }
 
 CallService& Server::calls() { return *state_->calls; }

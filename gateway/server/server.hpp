@@ -37,6 +37,7 @@ class Server {
   // Bound endpoints of the running listeners; nullopt for a listener that is off.
   std::optional<Endpoint> provider_link_endpoint() const;
   std::optional<Endpoint> tty_lines_endpoint() const;
+  std::optional<Endpoint> admin_endpoint() const;
 
   CallService& calls();
   SessionRegistry& sessions();
