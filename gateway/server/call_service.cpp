@@ -862,6 +862,7 @@ std::optional<CallProgress> CallService::progress(const std::string& call_id) co
 void CallService::connection_lost(const std::string& session_id, relay::Instant now) {
   State& state = *state_;
   bool emergency = false;
+  bool tty_line = false;
   {
     std::lock_guard state_lock(state.state_mutex);
     auto found = state.open_sessions.find(session_id);
@@ -869,12 +870,19 @@ void CallService::connection_lost(const std::string& session_id, relay::Instant 
       return;
     }
     emergency = found->second.dispatched;
+    tty_line = found->second.opened.adapter == relay::Adapter::TtyLine;
   }
   state.log->warn("session={} connection lost; open calls are disconnected and posted", session_id);
   state.finish_session_calls(session_id, now);
-  if (emergency) {
-    // The PSAP leg stays with the dispatcher; the session is not closed there.
+  if (emergency && !tty_line) {
+    // A provider may reconnect and go on with the session, so the PSAP leg stays with the
+    // dispatcher and the session stays open.
     return;
+  }
+  if (emergency) {
+    // A TTY line's connection is the caller's call: when it ends, the emergency call ends, and
+    // the dispatcher records its disconnect so the call is billed (at zero) from the spool.
+    state.emergency.close(session_id, now);
   }
   {
     std::lock_guard state_lock(state.state_mutex);

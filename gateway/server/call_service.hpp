@@ -72,8 +72,9 @@ class CallService {
   std::optional<CallProgress> progress(const std::string& call_id) const;
 
   // An adapter connection ended: every open call of `session_id` is disconnected at `now`
-  // and posted, and the session is closed. Emergency sessions stay with the dispatcher, which
-  // redials the PSAP leg if it dropped.
+  // and posted, and the session is closed. A provider's emergency session stays open with the
+  // dispatcher, because the provider may reconnect; a TTY line's emergency call ends with its
+  // connection and is closed at the dispatcher, which then bills it at zero.
   void connection_lost(const std::string& session_id, relay::Instant now);
 
  private:
