@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "tty/tty_receiver.hpp"
 
@@ -67,6 +68,32 @@ TtyLineClient::~TtyLineClient() { close(); }
 
 Status TtyLineClient::connect(const std::string& address, std::uint16_t port,
                               const std::string& line_number, std::chrono::milliseconds timeout) {
+  // The replay reuses a number soon after its previous call, and the gateway refuses a second
+  // connection for a number until it has closed the first, so that refusal is retried.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    Result<std::string> refusal = open_connection(address, port, line_number, timeout);
+    if (!refusal.is_ok()) {
+      return refusal.status();
+    }
+    if (refusal->empty()) {
+      break;
+    }
+    const bool number_busy = refusal->find("already connected") != std::string::npos;
+    if (!number_busy || std::chrono::steady_clock::now() >= deadline) {
+      return Status(StatusCode::FailedPrecondition,
+                    "the TTY line listener refused line " + line_number + ": " + *refusal);
+    }
+    std::this_thread::sleep_for(kBusyRetryDelay);
+  }
+  reader_ = std::thread([this] { read_loop(); });
+  writer_ = std::thread([this] { write_loop(); });
+  return Status::ok();
+}
+
+Result<std::string> TtyLineClient::open_connection(const std::string& address, std::uint16_t port,
+                                                   const std::string& line_number,
+                                                   std::chrono::milliseconds timeout) {
   sockaddr_in target{};
   target.sin_family = AF_INET;
   target.sin_port = htons(port);
@@ -98,9 +125,40 @@ Status TtyLineClient::connect(const std::string& address, std::uint16_t port,
     return Status(StatusCode::Unavailable, "writing the TTY line header for " + line_number +
                                                " failed: " + std::strerror(errno));
   }
-  reader_ = std::thread([this] { read_loop(); });
-  writer_ = std::thread([this] { write_loop(); });
-  return Status::ok();
+
+  // A refused header is answered at once with "ERROR <message>\n" and the connection closes;
+  // an accepted line starts with audio, whose first bytes never spell "ERROR ".
+  std::string received;
+  const auto wait_until = std::chrono::steady_clock::now() + kRefusalWindow;
+  while (received.size() < 512) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        wait_until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      break;
+    }
+    pollfd ready{fd_, POLLIN, 0};
+    if (::poll(&ready, 1, static_cast<int>(left.count())) <= 0) {
+      break;
+    }
+    char buffer[512];
+    const ssize_t size = ::recv(fd_, buffer, sizeof buffer - received.size(), MSG_PEEK);
+    if (size <= 0 || static_cast<std::size_t>(size) == received.size()) {
+      break;
+    }
+    received.assign(buffer, static_cast<std::size_t>(size));
+    if (received.size() >= 6 && received.compare(0, 6, "ERROR ") != 0) {
+      return std::string();  // audio: the line was accepted
+    }
+    if (received.find('\n') != std::string::npos) {
+      break;
+    }
+  }
+  if (received.size() < 6 || received.compare(0, 6, "ERROR ") != 0) {
+    return std::string();
+  }
+  ::close(fd_);
+  fd_ = -1;
+  return one_line(received.substr(6));
 }
 
 Status TtyLineClient::send_audio(const tty::Audio& audio) {

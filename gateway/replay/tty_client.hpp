@@ -33,7 +33,8 @@ class TtyLineClient {
   TtyLineClient& operator=(const TtyLineClient&) = delete;
 
   // Connects to the listener, sends the header for `line_number` (E.164) and starts the
-  // reader and writer threads.
+  // reader and writer threads. While the gateway refuses the number as already connected, it
+  // tries again until `timeout` has passed; any other refusal fails with its message.
   Status connect(const std::string& address, std::uint16_t port, const std::string& line_number,
                  std::chrono::milliseconds timeout);
 
@@ -61,6 +62,16 @@ class TtyLineClient {
   void close();
 
  private:
+  // How long connect() watches for an "ERROR" refusal after the header, and how long it waits
+  // before trying again a number the gateway still holds from its previous call.
+  static constexpr std::chrono::milliseconds kRefusalWindow{300};
+  static constexpr std::chrono::milliseconds kBusyRetryDelay{200};
+
+  // Connects and sends the header. Returns the gateway's refusal message (the connection is
+  // then closed), or an empty string when the line was accepted.
+  Result<std::string> open_connection(const std::string& address, std::uint16_t port,
+                                      const std::string& line_number,
+                                      std::chrono::milliseconds timeout);
   void read_loop();
   void write_loop();
   bool write_all(const std::uint8_t* data, std::size_t size);

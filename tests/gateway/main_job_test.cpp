@@ -106,6 +106,24 @@ std::map<std::string, nlohmann::json> rows_by_group(const nlohmann::json& rows) 
   return out;
 }
 
+// Keeps the fields of a summary row, or of each row of an array, that billing decides: calls,
+// answers, billable seconds and amounts.
+nlohmann::json billed_fields(const nlohmann::json& rows) {
+  if (rows.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const nlohmann::json& row : rows) {
+      out.push_back(billed_fields(row));
+    }
+    return out;
+  }
+  nlohmann::json out;
+  for (const char* field : {"group", "calls", "answered", "emergency", "billable_seconds", "usage",
+                            "surcharges", "discounts", "taxes", "fees", "total"}) {
+    out[field] = rows.at(field);
+  }
+  return out;
+}
+
 int answered(const std::map<std::string, nlohmann::json>& rows, const std::string& group) {
   auto found = rows.find(group);
   return found == rows.end() ? 0 : found->second.at("answered").get<int>();
@@ -129,29 +147,27 @@ TEST_CASE("main job replays bundled day twice", "[gateway][main-job]") {
   // calls and the TTY line's. Sent-paid: the provider's relay IP, captioned and misdialed
   // calls and the TTY line's.
   CHECK(answered(by_billing, "collect") == 3);
-  // Sent-paid also counts the two provider emergency calls, which are stored as sent-paid.
-  CHECK(answered(by_billing, "sent-paid") == 6);
+  // Sent-paid also counts the TTY line's 911 call, which is stored as sent-paid. The provider
+  // emergency calls end before the gateway clock reaches them, so they record no answer.
+  CHECK(answered(by_billing, "sent-paid") == 5);
   CHECK(answered(by_billing, "third-party") == 2);
   CHECK(answered(by_billing, "person-to-person") == 2);
   CHECK(answered(by_billing, "calling-card") == 2);
 
-  // Calls answered by access tag. tty: five TTY line calls and the provider's direct TTY card
-  // call.
-  CHECK(answered(by_access, "tty") == 6);
+  // Calls answered by access tag. tty: five TTY line calls, the TTY line's 911 call and the
+  // provider's direct TTY card call.
+  CHECK(answered(by_access, "tty") == 7);
   CHECK(answered(by_access, "relay-tty") == 2);
-  CHECK(answered(by_access, "relay-ip") == 3);
+  CHECK(answered(by_access, "relay-ip") == 2);
   CHECK(answered(by_access, "captioned") == 1);
-  CHECK(answered(by_access, "video") == 2);
+  CHECK(answered(by_access, "video") == 1);
   CHECK(answered(by_access, "speech") == 1);
 
   // Day totals: three emergency calls, and revenue from the billed calls.
-  // NOTE: the last verified run stored only the two provider emergency calls; the TTY line's
-  // 911 call reached the PSAP but not the billing database, so the emergency checks fail.
-  // TODO: check the exact total once a verified run has fixed it; the second run below checks
-  // that it does not change.
   const nlohmann::json& total = summary.at("total");
   CHECK(total.at("emergency").get<int>() == 3);
-  CHECK(total.at("total").get<std::string>() != "0.00");
+  CHECK(total.at("calls").get<int>() == 22);
+  CHECK(total.at("total").get<std::string>() == "41.74");
 
   // Two credits and the dispute's adjustment, all applied.
   const nlohmann::json credits =
@@ -188,7 +204,9 @@ TEST_CASE("main job replays bundled day twice", "[gateway][main-job]") {
   INFO("second demo output:\n" << read_file(second.file("demo.log")));
   REQUIRE(second_status == 0);
   const nlohmann::json second_summary = summary_report(second);
-  CHECK(second_summary.at("total") == summary.at("total"));
-  CHECK(second_summary.at("by_billing") == summary.at("by_billing"));
-  CHECK(second_summary.at("by_access") == summary.at("by_access"));
+  // Conversation seconds may differ by a second or two, because TTY line calls and the TTY
+  // 911 call run on the gateway clock at real speed; every billed amount must be equal.
+  CHECK(billed_fields(second_summary.at("total")) == billed_fields(summary.at("total")));
+  CHECK(billed_fields(second_summary.at("by_billing")) == billed_fields(summary.at("by_billing")));
+  CHECK(billed_fields(second_summary.at("by_access")) == billed_fields(summary.at("by_access")));
 }
