@@ -45,6 +45,8 @@ constexpr double kMaxPendingAudioSeconds = 120.0;
 // Paced audio goes out in chunks of this length, up to kPacingLead ahead of real time.
 constexpr double kPacingChunkSeconds = 0.02;
 constexpr auto kPacingLead = std::chrono::milliseconds(60);
+// How often a called line whose call staff have taken over checks for their answer.
+constexpr auto kStaffPollInterval = std::chrono::milliseconds(250);
 constexpr std::string_view kNumberPrompt = "NUMBER TO CALL GA";
 
 // The gateway clock, so a replayed day is stamped on its own date (`clock_start`).
@@ -225,9 +227,10 @@ class Line : public std::enable_shared_from_this<Line> {
   void on_incoming_turn(const tty::Turn& turn);
   void answer_incoming(Answer answer);
   void end_incoming(const std::string& text);
-  void arm_call_timer(std::chrono::seconds after, void (Line::*handler)());
+  void arm_call_timer(std::chrono::milliseconds after, void (Line::*handler)());
   void on_detect_timeout();
   void on_acceptance_timeout();
+  void on_staff_poll();
 
   void update_state();
   std::string number() const { return header_ ? header_->line_number : std::string(); }
@@ -956,9 +959,30 @@ void Line::on_caller_taken_over(const std::string& call_id) {
   call_timer_.cancel();
   phase_ = RingPhase::TakenOver;
   update_state();
+  arm_call_timer(kStaffPollInterval, &Line::on_staff_poll);
 }
 
-void Line::arm_call_timer(std::chrono::seconds after, void (Line::*handler)()) {
+// After a take-over, staff record the acceptance through the admin API, which marks the collect
+// session accepted in the registry; the called line watches for that and connects the call.
+void Line::on_staff_poll() {
+  if (!incoming_ || phase_ != RingPhase::TakenOver) {
+    return;
+  }
+  for (const CollectSession& collect : shared_->sessions.collect_sessions()) {
+    if (collect.call_id != incoming_->call_id) {
+      continue;
+    }
+    if (collect.state == CollectState::Accepted || collect.state == CollectState::Refused) {
+      shared_->log->info("session={} call={} staff={} recorded the answer: {}", session_id_,
+                         collect.call_id, collect.taken_over_by, to_string(collect.state));
+      answer_incoming(collect.state == CollectState::Accepted ? Answer::Accepted : Answer::Refused);
+      return;
+    }
+  }
+  arm_call_timer(kStaffPollInterval, &Line::on_staff_poll);
+}
+
+void Line::arm_call_timer(std::chrono::milliseconds after, void (Line::*handler)()) {
   const std::uint64_t generation = ++call_timer_generation_;
   call_timer_.expires_after(after);
   call_timer_.async_wait(

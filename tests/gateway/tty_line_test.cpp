@@ -217,7 +217,8 @@ class TtyClient {
 // A gateway with a real billing database, emergency dispatcher and TTY listener on loopback,
 // run by two io_context threads. Audio goes out as fast as the socket takes it.
 struct Gateway {
-  Gateway() {
+  // `tty_detect_timeout`: how long automated collect listens for tones on the called line.
+  explicit Gateway(std::chrono::seconds tty_detect_timeout = std::chrono::seconds(10)) {
     certs = test::make_certificates(dir.file("certs"), {});
     config = test::test_server_config(dir, certs, psap.port());
     test::init_billing_database(config.billing.database);
@@ -229,6 +230,7 @@ struct Gateway {
     config.tty_lines.enabled = true;
     config.tty_lines.listen = {"127.0.0.1", 0};
     config.tty_lines.realtime_pacing = false;
+    config.tty_lines.tty_detect_timeout = tty_detect_timeout;
     listener = std::make_unique<TtyListener>(io, config.tty_lines, *calls, registry);
     REQUIRE(listener->start());
     for (int i = 0; i < 2; ++i) {
@@ -383,6 +385,73 @@ TEST_CASE("tty line collect call posts charge", "[gateway][tty_line]") {
   CHECK(record->posting->total > 0);
   CHECK(record->posting->conversation_seconds.has_value());
   CHECK_FALSE(gateway.collect_of(call_id).has_value());
+}
+
+TEST_CASE("tty line staff take-over connects call", "[gateway][tty_line]") {
+  skip_note();
+  Gateway gateway(std::chrono::seconds(1));
+  TtyClient caller(gateway.port(), "+12125550101", gateway.dir);
+  TtyClient called(gateway.port(), "+13125550104", gateway.dir);
+  REQUIRE_FALSE(caller.wait_for("NUMBER TO CALL GA").empty());
+  REQUIRE_FALSE(called.wait_for("NUMBER TO CALL GA").empty());
+  const std::string session = wait_session(gateway, "+12125550101");
+  REQUIRE_FALSE(session.empty());
+  const std::string call_id = session + "-c1";
+
+  caller.type("312 555 0104 GA");
+  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
+  caller.type("2 GA");
+  REQUIRE_FALSE(caller.wait_for("ANNOUNCEMENT GA").empty());
+  caller.type("GRACE OKAFOR GA");
+  REQUIRE_FALSE(caller.wait_for("PLACE CALL Y OR N GA").empty());
+  caller.type("Y GA");
+  REQUIRE_FALSE(caller.wait_for("CALLING 312-555-0104 GA").empty());
+
+  // The called side sends no TTY tones, so after the detect timeout the call waits for staff.
+  REQUIRE_FALSE(caller.wait_for("AN OPERATOR WILL HELP. PLEASE HOLD").empty());
+  std::optional<CollectSession> collect = gateway.collect_of(call_id);
+  REQUIRE(collect.has_value());
+  CHECK(collect->state == CollectState::AwaitingStaff);
+  CHECK_FALSE(collect->tty_tones_heard);
+
+  // Staff take the call over and record the acceptance as the admin API does.
+  REQUIRE(gateway.registry.take_over(call_id, "staff:ana"));
+  REQUIRE_FALSE(caller.wait_for("AN OPERATOR HAS YOUR CALL. PLEASE HOLD").empty());
+  const relay::Instant now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const relay::Acceptance acceptance{call_id, relay::AcceptanceMethod::Voice, "staff:ana", now,
+                                     call_id + "/staff-accept"};
+  std::vector<Reply> replies = gateway.calls->handle(acceptance, "", now);
+  REQUIRE(replies.size() == 1);
+  REQUIRE(std::holds_alternative<Ack>(replies.front()));
+  gateway.registry.update_collect(call_id, CollectState::Accepted, false);
+
+  // The lines connect without any typed acceptance, and the call posts when it ends.
+  REQUIRE_FALSE(caller.wait_for("CALL ACCEPTED. CONNECTED").empty());
+  caller.type("HI MOM GA");
+  REQUIRE_FALSE(called.wait_for("HI MOM GA").empty());
+  caller.type("BYE SK SK");
+  REQUIRE_FALSE(called.wait_for("NUMBER TO CALL GA").empty());
+
+  std::optional<billing::CallRecord> record;
+  for (int i = 0; i < 250; ++i) {
+    record = gateway.stored_call(call_id);
+    if (record && record->posting) {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(record.has_value());
+  REQUIRE(record->posting.has_value());
+  CHECK(record->posting->total > 0);
+  int acceptances = 0;
+  for (const billing::CallEventRecord& event : record->events) {
+    if (event.event == billing::CallEvent::Accepted) {
+      ++acceptances;
+      CHECK(event.accepted_by == "staff:ana");
+    }
+  }
+  CHECK(acceptances == 1);
 }
 
 TEST_CASE("tty line unanswered call bills zero", "[gateway][tty_line]") {
