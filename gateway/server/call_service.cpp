@@ -430,6 +430,16 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
     if (!sent) {
       log->error("session={} call={} emergency dispatch failed: {}", request.session_id,
                  request.call_id, sent.message());
+      {
+        std::lock_guard state_lock(state_mutex);
+        open_sessions[request.session_id].dispatched = false;
+      }
+      sessions.set_session_state(request.session_id, "emergency:dispatch-failed");
+      // The call is still never billed, but the agent must know that no PSAP has it.
+      return {relay::AuthorizationResult{
+          request.call_id, true, "",
+          "Emergency call: no charge, but the gateway could not dispatch it to a PSAP (" +
+              sent.message() + "). Reach 911 by another route now."}};
     }
   }
   sessions.set_session_state(request.session_id, "emergency");

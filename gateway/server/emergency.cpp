@@ -139,7 +139,7 @@ Status EmergencyDispatcher::State::check_config() const {
     return Status(StatusCode::FailedPrecondition,
                   "no PSAP route is configured, so emergency calls cannot be dispatched; add a "
                   "[[psap]] entry with an id, an endpoint and the states or area codes it serves "
-                  "(or default_route = true)");
+                  "(or default = true)");
   }
   if (config.reserved_threads < 1) {
     return Status(StatusCode::InvalidArgument,
@@ -437,7 +437,7 @@ Result<PsapRoute> EmergencyDispatcher::route_for(const std::string& caller_numbe
                 "no PSAP route serves area code '" + npa + "' or state '" +
                     (state_code.empty() ? nanp_state : state_code) +
                     "', and no route is the default; add the area code or state to a [[psap]] "
-                    "entry, or set default_route = true on one");
+                    "entry, or set default = true on one");
 }
 
 DispatchFigures EmergencyDispatcher::figures() const {

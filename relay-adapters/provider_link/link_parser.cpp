@@ -591,6 +591,15 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
                  "invalid JSON near byte " + std::to_string(e.byte) +
                      "; send one JSON object per line, for example {\"type\":\"session.close\","
                      "\"session\":\"S1\"}");
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double, such as 1e999 (nlohmann::json error 406).
+    return error("", "invalid-json",
+                 "a JSON number is out of range (JSON error " + std::to_string(e.id) +
+                     "); no field of this protocol takes a number that large");
+  } catch (const json::exception& e) {
+    return error(
+        "", "invalid-json",
+        "invalid JSON (JSON error " + std::to_string(e.id) + "); send one JSON object per line");
   }
   if (!message.is_object()) {
     return error("", "invalid-json",

@@ -18,9 +18,18 @@ relay::Instant at(const std::string& text) { return relay::parse_instant(text).v
 
 // A gateway call service over a fresh database in its own folder.
 struct Fixture {
-  explicit Fixture(bool with_database = true) {
+  // `california_only`: the one PSAP route serves only area code 415 and California, with no
+  // default, so the fixture's New York and Chicago callers have no route.
+  explicit Fixture(bool with_database = true, bool california_only = false) {
     certs = test::make_certificates(dir.file("certs"), {});
     config = test::test_server_config(dir, certs, psap.port());
+    if (california_only) {
+      for (PsapRoute& route : config.emergency.routes) {
+        route.default_route = false;
+        route.area_codes = {"415"};
+        route.states = {"CA"};
+      }
+    }
     if (with_database) {
       test::init_billing_database(config.billing.database);
     }
@@ -286,6 +295,19 @@ TEST_CASE("call service posts open calls on connection loss", "[gateway][call-se
   REQUIRE(record.posting.has_value());
   CHECK(record.posting->conversation_seconds == 120);
   CHECK_FALSE(fixture.registry.find_session("S-1").has_value());
+}
+
+TEST_CASE("call service reports failed emergency dispatch", "[gateway][call-service]") {
+  Fixture fixture(true, true);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+13125550107")));
+  const auto replies =
+      fixture.request("S-1", "C-911", "911", relay::BillingMethod::SentPaid, "k-911");
+  REQUIRE(replies.size() == 1);
+  const auto& authorization = authorization_of(replies);
+  CHECK(authorization.accepted);
+  CHECK(authorization.message.find("could not dispatch it to a PSAP") != std::string::npos);
+  CHECK(authorization.message.find("Reach 911 by another route") != std::string::npos);
+  CHECK(authorization.message.find("connected to emergency services") == std::string::npos);
 }
 
 }  // namespace relaygw::gateway::server

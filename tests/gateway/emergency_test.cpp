@@ -352,7 +352,7 @@ TEST_CASE("emergency route lookup table", "[gateway][emergency]") {
     if (item.expected.empty()) {
       REQUIRE_FALSE(found.is_ok());
       CHECK(found.status().code() == StatusCode::NotFound);
-      CHECK_THAT(found.status().message(), Catch::Matchers::Contains("default_route"));
+      CHECK_THAT(found.status().message(), Catch::Matchers::Contains("set default = true"));
     } else {
       REQUIRE(found.is_ok());
       CHECK(found->id == item.expected);
