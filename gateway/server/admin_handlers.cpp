@@ -17,6 +17,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/quote_support.hpp"
 #include "gateway/server/call_service.hpp"
+#include "gateway/server/clock.hpp"
 #include "gateway/server/emergency.hpp"
 #include "gateway/server/session_registry.hpp"
 
@@ -212,6 +213,10 @@ json emergency_json(const EmergencyDispatcher& emergency) {
       {"dispatched", figures.dispatched}, {"redials", figures.redials}, {"latency_ms", latency}};
 }
 
+// Now on the gateway clock, which session and collect times use, so ages stay right when the
+// configuration starts the clock at `clock_start`.
+Clock::time_point gateway_time_now() { return clock_now_exact(); }
+
 billing::WriteContext staff_context(const std::string& staff) {
   return billing::WriteContext{
       "staff:" + staff, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
@@ -230,7 +235,7 @@ AdminResponse get_health(const AdminApiParts& parts) {
 
 // GET /sessions
 AdminResponse get_sessions(const AdminApiParts& parts) {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = gateway_time_now();
   json list = json::array();
   for (const SessionInfo& session : parts.sessions.sessions()) {
     list.push_back(session_json(session, now));
@@ -240,7 +245,7 @@ AdminResponse get_sessions(const AdminApiParts& parts) {
 
 // GET /queues
 AdminResponse get_queues(const AdminApiParts& parts) {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = gateway_time_now();
   json sessions_by_state = json::object();
   std::size_t emergency_sessions = 0;
   const std::vector<SessionInfo> sessions = parts.sessions.sessions();
@@ -273,7 +278,7 @@ AdminResponse get_queues(const AdminApiParts& parts) {
 
 // GET /collect
 AdminResponse get_collect(const AdminApiParts& parts) {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = gateway_time_now();
   json list = json::array();
   for (const CollectSession& collect : parts.sessions.collect_sessions()) {
     list.push_back(collect_json(collect, now));
@@ -299,7 +304,7 @@ AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call
   if (!collect) {
     return admin_error(404, "not-found", "collect call '" + call_id + "' ended after take-over");
   }
-  return {200, collect_json(*collect, Clock::now()), {}};
+  return {200, collect_json(*collect, gateway_time_now()), {}};
 }
 
 json reply_json(const Reply& reply) {
@@ -356,8 +361,7 @@ AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id
     return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", json::array()}}, {}};
   }
   // The default key makes a retried accept of the same call a replay, not a second record.
-  const relay::Instant now =
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const relay::Instant now = clock_now();
   relay::Acceptance acceptance;
   acceptance.call_id = call_id;
   acceptance.how = *how;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -227,6 +230,18 @@ Status EmergencyDispatcher::start() {
     return status;
   }
   state.number_plan();  // load now, not during the first emergency call
+  // Emergency records that cannot be spooled would be lost while the database is down, so an
+  // unwritable spool stops the start instead of failing on the first emergency call.
+  if (std::FILE* probe = std::fopen(state.config.spool_file.c_str(), "a")) {
+    std::fclose(probe);
+  } else {
+    status = Status(StatusCode::Unavailable,
+                    "emergency spool file '" + state.config.spool_file +
+                        "' cannot be opened for appending: " + std::strerror(errno) +
+                        "; set [emergency] spool_file to a writable path");
+    logger("gateway")->error("emergency dispatcher not started: {}", status.message());
+    return status;
+  }
   state.spool = std::make_unique<EmergencySpool>(state.config.spool_file);
 
   for (const PsapRoute& route : state.config.routes) {

@@ -653,7 +653,7 @@ void Line::start_call(const relay::CallRequested& request) {
     collect.session_id = session_id_;
     collect.called_number = request.dialed_number;
     collect.billed_number = progress->billed_number;
-    collect.waiting_since = Clock::now();
+    collect.waiting_since = Clock::time_point(clock_now());
     std::weak_ptr<Line> weak_self = weak_from_this();
     shared_->sessions.add_collect(
         collect, [weak_self, call_id = request.call_id](const std::string& staff) {

@@ -446,6 +446,19 @@ TEST_CASE("emergency dispatcher without routes fails", "[gateway][emergency]") {
         StatusCode::FailedPrecondition);
 }
 
+TEST_CASE("emergency dispatcher refuses unwritable spool", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  config.spool_file = (folder.path() / "missing-folder" / "spool.jsonl").string();
+  EmergencyDispatcher dispatcher(config);
+  const relaygw::Status status = dispatcher.start();
+  REQUIRE_FALSE(status.is_ok());
+  CHECK(status.code() == StatusCode::Unavailable);
+  CHECK_THAT(status.message(), Catch::Matchers::Contains("missing-folder/spool.jsonl"));
+  CHECK_THAT(status.message(), Catch::Matchers::Contains("spool_file"));
+}
+
 TEST_CASE("emergency spool flushed once database returns", "[gateway][emergency]") {
   TempFolder folder;
   PsapServer psap;
