@@ -132,6 +132,28 @@ relay::Quote quote_from(const std::string& call_id, const billing::RatedCall& ra
   return quote;
 }
 
+// Whether two spellings of a dialed number name the same line: the same digits, or the same
+// last ten digits when one carries the NANP country code and the other does not.
+bool same_dialed_number(const std::string& stored, const std::string& dialed) {
+  auto digits_of = [](const std::string& text) {
+    std::string digits;
+    for (char c : text) {
+      if (c >= '0' && c <= '9') {
+        digits.push_back(c);
+      }
+    }
+    return digits;
+  };
+  const std::string a = digits_of(stored);
+  const std::string b = digits_of(dialed);
+  if (a == b) {
+    return true;
+  }
+  const std::string& longer = a.size() > b.size() ? a : b;
+  const std::string& shorter = a.size() > b.size() ? b : a;
+  return shorter.size() == 10 && longer == "1" + shorter;
+}
+
 }  // namespace
 
 struct CallService::State {
@@ -502,6 +524,16 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     return {rating_unavailable(call_id)};
   }
   if (existing->has_value()) {
+    const billing::CallRequest& stored = (**existing).request;
+    if (!same_dialed_number(stored.to, request.dialed_number) ||
+        stored.billing != billing_method(request.billing)) {
+      log->warn("session={} call={} call.request rejected: the call id is in use for another call",
+                request.session_id, call_id);
+      return {error_reply("invalid-state", "call '" + call_id + "' already exists for a " +
+                                               std::string(billing::to_string(stored.billing)) +
+                                               " call to " + stored.to +
+                                               "; send a new call id for a different call")};
+    }
     // Requested before, possibly before a restart: reply from the stored record.
     return stored_call_replies(**existing);
   }
@@ -696,6 +728,23 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
   }
   switch (status.code()) {
     case StatusCode::AlreadyExists:
+      if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+        // Only the same completion delivered again is a replay. The store also reports a key
+        // that another call already used, and a second disconnect at another time, as
+        // AlreadyExists; acknowledging those would leave the call unposted or misdated.
+        auto record = store->find_call(call_id);
+        const bool same_completion =
+            record && record->has_value() && (*record)->posting.has_value() &&
+            billing::event_time(**record, billing::CallEvent::Disconnected) ==
+                std::optional<billing::Instant>(to_seconds(disconnected->at));
+        if (!same_completion) {
+          log->warn("session={} call={} call.disconnect rejected: {}", session_id, call_id,
+                    status.message());
+          return {error_reply(
+              "idempotency-conflict",
+              "call.disconnect for call '" + call_id + "' was not recorded: " + status.message())};
+        }
+      }
       // The step is already recorded (a retry after a restart, or a repeated delivery).
       return {Ack{of, call_id}};
     case StatusCode::NotFound:

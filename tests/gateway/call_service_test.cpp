@@ -215,6 +215,70 @@ TEST_CASE("call service bills retry after restart once", "[gateway][call-service
   CHECK(after.events.size() == before.events.size());
 }
 
+TEST_CASE("call service rejects reused disconnect key", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-3", "+13125550104", relay::BillingMethod::SentPaid, "k-3"))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-3")));
+  REQUIRE(is_ack(fixture.disconnect("C-3")));
+
+  // After a restart the reply cache is empty, so only the store can spot the reuse.
+  fixture.calls =
+      std::make_unique<CallService>(fixture.config.billing, fixture.registry, *fixture.dispatcher);
+  REQUIRE(fixture.calls->start());
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-4", "+13125550104", relay::BillingMethod::SentPaid, "k-4"))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-4")));
+
+  // C-4's disconnect carries the key C-3's disconnect used.
+  const relay::Disconnected reused{"C-4", at("2026-03-10T15:09:00Z"), "C-3/disconnect"};
+  const auto replies = fixture.calls->handle(reused, "m-reused", at("2026-03-10T15:09:00Z"));
+  REQUIRE(replies.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
+  REQUIRE(error != nullptr);
+  CHECK(error->code == "idempotency-conflict");
+  CHECK_FALSE(fixture.stored_call("C-4").posting.has_value());
+
+  // A second disconnect of C-3 at another time, with a new key, is not a replay either.
+  const relay::Disconnected later{"C-3", at("2026-03-10T15:19:00Z"), "C-3/disconnect-again"};
+  const auto later_replies = fixture.calls->handle(later, "m-later", at("2026-03-10T15:19:00Z"));
+  REQUIRE(later_replies.size() == 1);
+  CHECK(std::holds_alternative<relay::ErrorReply>(later_replies.front()));
+
+  // C-4's own disconnect still posts it.
+  REQUIRE(is_ack(fixture.disconnect("C-4")));
+  CHECK(fixture.stored_call("C-4").posting.has_value());
+}
+
+TEST_CASE("call service rejects reused call id", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-8", "+13125550104", relay::BillingMethod::SentPaid, "k-8"))
+              .accepted);
+
+  // The same call id with another number and a new key is a different call, not a retry.
+  const auto other_number =
+      fixture.request("S-1", "C-8", "+13125550106", relay::BillingMethod::SentPaid, "k-8b");
+  REQUIRE(other_number.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&other_number.front());
+  REQUIRE(error != nullptr);
+  CHECK(error->code == "invalid-state");
+  CHECK(error->message.find("send a new call id") != std::string::npos);
+
+  // The same call spelled without the country code is still a retry of the first request.
+  const auto same_call =
+      fixture.request("S-1", "C-8", "3125550104", relay::BillingMethod::SentPaid, "k-8c");
+  CHECK(authorization_of(same_call).accepted);
+  CHECK(fixture.stored_call("C-8").request.to == "+13125550104");
+}
+
 TEST_CASE("call service refuses blocked collect call", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
