@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/credits.hpp"
+#include "billing/csv.hpp"
 #include "billing/disputes.hpp"
 
 namespace relaygw::billing {
@@ -66,9 +67,10 @@ std::string render_csv(const CreditsReport& report) {
   for (const DisputeStateRow& row : report.disputes) {
     out += fmt::format("disputes,,{},{},,,,,\n", row.state, row.count);
   }
+  // Dispute and call ids come from staff and callers, so they are guarded as text.
   for (const OverdueDisputeRow& row : report.overdue) {
-    out += fmt::format("overdue,,{},1,,{},{},{},{}\n", row.state, row.dispute_id, row.call_id,
-                       format_instant(row.due_at), row.days_overdue);
+    out += fmt::format("overdue,,{},1,,{},{},{},{}\n", row.state, csv_text_field(row.dispute_id),
+                       csv_text_field(row.call_id), format_instant(row.due_at), row.days_overdue);
   }
   return out;
 }

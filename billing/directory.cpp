@@ -6,6 +6,8 @@
 
 #include <date/tz.h>
 
+#include "billing/csv.hpp"
+
 namespace relaygw::billing {
 namespace {
 
@@ -18,20 +20,6 @@ std::string trim(std::string_view text) {
   }
   const auto last = text.find_last_not_of(" \t\r");
   return std::string(text.substr(first, last - first + 1));
-}
-
-std::string csv_field(std::string_view value) {
-  if (value.find_first_of(",\"\n") == std::string_view::npos) {
-    return std::string(value);
-  }
-  std::string quoted = "\"";
-  for (char c : value) {
-    quoted += c;
-    if (c == '"') {
-      quoted += '"';
-    }
-  }
-  return quoted + "\"";
 }
 
 Result<bool> parse_flag(std::string_view field, std::string_view text) {
@@ -281,37 +269,6 @@ Result<LineVersion> change_line(Store& store, std::string_view number, const Lin
   return store.append_line(line, (*current)->version, reason, context);
 }
 
-Result<std::vector<std::string>> split_csv_record(std::string_view record) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < record.size(); ++i) {
-    const char c = record[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < record.size() && record[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else if (c != '\r') {
-      fields.back() += c;
-    }
-  }
-  if (quoted) {
-    return Status(StatusCode::InvalidArgument, "unclosed quote in CSV record");
-  }
-  for (std::string& field : fields) {
-    field = trim(field);
-  }
-  return fields;
-}
-
 Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
                                       const WriteContext& context) {
   std::string header;
@@ -394,10 +351,12 @@ Status export_lines_csv(Store& store, std::ostream& output) {
   output << kLineCsvHeader << "\n";
   for (const LineVersion& version : *lines) {
     const Line& line = version.line;
-    output << csv_field(line.number) << ',' << csv_field(line.listing_name) << ','
+    // The number, state, time zone and PIC passed validate_line, so only the two free-text
+    // columns can start a spreadsheet formula.
+    output << csv_plain_field(line.number) << ',' << csv_text_field(line.listing_name) << ','
            << to_string(line.type) << ',' << to_string(line.screening) << ','
-           << csv_field(line.state) << ',' << csv_field(line.rate_center) << ','
-           << csv_field(line.time_zone) << ',' << csv_field(line.pic) << ','
+           << csv_plain_field(line.state) << ',' << csv_text_field(line.rate_center) << ','
+           << csv_plain_field(line.time_zone) << ',' << csv_plain_field(line.pic) << ','
            << (line.is_tty ? "yes" : "no") << ',' << (line.tty_discount_eligible ? "yes" : "no")
            << "\n";
   }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "billing/csv.hpp"
 #include "billing/store.hpp"
 
 namespace relaygw::billing {
@@ -70,8 +71,5 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
 
 // Writes the current version of every line as CSV, header first, ordered by number.
 Status export_lines_csv(Store& store, std::ostream& output);
-
-// Splits one CSV record (RFC 4180 quoting, no embedded newlines). Fails on an unclosed quote.
-Result<std::vector<std::string>> split_csv_record(std::string_view record);
 
 }  // namespace relaygw::billing

@@ -177,3 +177,18 @@ TEST_CASE_METHOD(ReportFixture, "credit report rejects reversed range", "[billin
   auto report = credits_and_disputes(store(), request, at("2026-04-01T12:00:00Z"));
   CHECK_FALSE(report);
 }
+
+TEST_CASE("credit report csv guards formula ids", "[billing][reports][csv]") {
+  CreditsReport report;
+  report.request.from = parse_local_date("2026-03-01").value();
+  report.request.to = parse_local_date("2026-03-31").value();
+  report.as_of = at("2026-04-01T12:00:00Z");
+  report.credits.push_back({"dropped-call", "applied", 1, -15'000});
+  report.overdue.push_back({"=HYPERLINK(\"http://x\")", "@call", "open", at("2026-03-01T12:00:00Z"),
+                            at("2026-03-04T12:00:00Z"), 28});
+  const std::string csv = render_credits_report(report, ReportFormat::Csv);
+  // Ids typed by people are text and get the apostrophe; amounts stay numbers.
+  CHECK(csv.find("overdue,,open,1,,\"'=HYPERLINK(\"\"http://x\"\")\",\"'@call\",") !=
+        std::string::npos);
+  CHECK(csv.find("credits,dropped-call,applied,1,-1.50,,,,\n") != std::string::npos);
+}

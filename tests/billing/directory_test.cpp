@@ -260,3 +260,32 @@ TEST_CASE("line text fields must be clean utf8", "[billing][directory]") {
   accented.listing_name = "Nuñez, José";
   CHECK(validate_line(accented));
 }
+
+TEST_CASE_METHOD(DirectoryFixture, "csv export guards formula listings",
+                 "[billing][directory][csv]") {
+  const std::vector<std::string> names = {"=HYPERLINK(\"http://evil\",\"Call me\")", "+Plus",
+                                          "-Minus", "@At", "'Apostrophe"};
+  std::int64_t suffix = 160;
+  for (const std::string& name : names) {
+    Line line = this->line("+1312555" + std::to_string(suffix++).insert(0, "0"));
+    line.listing_name = name;
+    line.rate_center = "=CMD";
+    REQUIRE(add_line(store(), line, context()));
+  }
+  std::ostringstream exported;
+  REQUIRE(export_lines_csv(store(), exported));
+  const std::string csv = exported.str();
+  CHECK(csv.find(",\"'=HYPERLINK(\"\"http://evil\"\",\"\"Call me\"\")\",") != std::string::npos);
+  CHECK(csv.find(",\"'+Plus\",") != std::string::npos);
+  CHECK(csv.find(",\"'-Minus\",") != std::string::npos);
+  CHECK(csv.find(",\"'@At\",") != std::string::npos);
+  CHECK(csv.find(",\"''Apostrophe\",") != std::string::npos);
+  CHECK(csv.find(",\"'=CMD\",") != std::string::npos);
+  CHECK(csv.find("\n+13125550160,") != std::string::npos);  // numbers are not guarded
+
+  auto again = import(csv);
+  REQUIRE(again);
+  CHECK(again->errors.empty());
+  CHECK(again->unchanged == static_cast<std::int64_t>(names.size()));
+  CHECK(store().find_line("+13125550160")->value().line.listing_name == names[0]);
+}

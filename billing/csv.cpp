@@ -1,0 +1,125 @@
+#include "billing/csv.hpp"
+
+namespace relaygw::billing {
+namespace {
+
+// First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+// (OWASP "CSV Injection"), plus the apostrophe, which the guard itself adds.
+bool needs_formula_guard(std::string_view value) {
+  if (value.empty()) {
+    return false;
+  }
+  const char first = value.front();
+  return first == '=' || first == '+' || first == '-' || first == '@' || first == '\t' ||
+         first == '\r' || first == '\'';
+}
+
+bool needs_quotes(std::string_view value) {
+  if (value.find_first_of(",\"\r\n") != std::string_view::npos) {
+    return true;
+  }
+  return !value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
+                            value.back() == '\t');
+}
+
+std::string quote(std::string_view value) {
+  std::string quoted = "\"";
+  for (char c : value) {
+    quoted += c;
+    if (c == '"') {
+      quoted += '"';
+    }
+  }
+  return quoted + "\"";
+}
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = text.find_last_not_of(" \t");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+// Removes the apostrophe that csv_text_field put in front of a guarded value.
+std::string remove_formula_guard(std::string value) {
+  if (value.size() >= 2 && value.front() == '\'' &&
+      needs_formula_guard(std::string_view(value).substr(1))) {
+    value.erase(0, 1);
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string csv_text_field(std::string_view value) {
+  if (needs_formula_guard(value)) {
+    return quote("'" + std::string(value));
+  }
+  return csv_plain_field(value);
+}
+
+std::string csv_plain_field(std::string_view value) {
+  return needs_quotes(value) ? quote(value) : std::string(value);
+}
+
+Result<std::vector<std::string>> split_csv_record(std::string_view record) {
+  if (!record.empty() && record.back() == '\r') {
+    record.remove_suffix(1);
+  }
+  std::vector<std::string> fields;
+  std::size_t i = 0;
+  while (true) {
+    // Skip the spaces before a field, so that `a, "b"` still reads as a quoted field.
+    std::size_t start = i;
+    while (start < record.size() && (record[start] == ' ' || record[start] == '\t')) {
+      ++start;
+    }
+    if (start < record.size() && record[start] == '"') {
+      std::string value;
+      std::size_t k = start + 1;
+      bool closed = false;
+      for (; k < record.size(); ++k) {
+        if (record[k] == '"' && k + 1 < record.size() && record[k + 1] == '"') {
+          value += '"';
+          ++k;
+        } else if (record[k] == '"') {
+          closed = true;
+          ++k;
+          break;
+        } else {
+          value += record[k];
+        }
+      }
+      if (!closed) {
+        return Status(StatusCode::InvalidArgument,
+                      "unclosed quote in CSV field " + std::to_string(fields.size() + 1) +
+                          "; end the field with '\"' and write a quote inside it as '\"\"'");
+      }
+      while (k < record.size() && (record[k] == ' ' || record[k] == '\t')) {
+        ++k;
+      }
+      if (k < record.size() && record[k] != ',') {
+        return Status(StatusCode::InvalidArgument, "text after the closing quote of CSV field " +
+                                                       std::to_string(fields.size() + 1) +
+                                                       "; put the whole field inside the quotes");
+      }
+      fields.push_back(remove_formula_guard(std::move(value)));
+      if (k >= record.size()) {
+        return fields;
+      }
+      i = k + 1;
+      continue;
+    }
+    const std::size_t comma = record.find(',', i);
+    if (comma == std::string_view::npos) {
+      fields.push_back(trim(record.substr(i)));
+      return fields;
+    }
+    fields.push_back(trim(record.substr(i, comma - i)));
+    i = comma + 1;
+  }
+}
+
+}  // namespace relaygw::billing
