@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include <date/date.h>
 #include <toml++/toml.h>
 
 namespace relaygw::billing {
@@ -132,6 +133,11 @@ class DeckReader {
       fail(&node, name, "is not a date", "write a TOML date without quotes, such as 2026-01-01");
     }
     const toml::date value = node.as_date()->get();
+    const date::year_month_day ymd{date::year(value.year), date::month(value.month),
+                                   date::day(value.day)};
+    if (!ymd.ok()) {
+      fail(&node, name, "is not a calendar date", "give a day that exists, such as 2026-02-28");
+    }
     return LocalDate{value.year, value.month, value.day};
   }
 

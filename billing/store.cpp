@@ -1,6 +1,8 @@
 #include "billing/store.hpp"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 
@@ -131,21 +133,121 @@ std::string format_instant(Instant instant) {
   return text;
 }
 
-Result<Instant> parse_instant(std::string_view text) {
-  // %Ez accepts "-05:00"; a trailing "Z" is the zero offset.
-  std::string input(text);
-  if (!input.empty() && (input.back() == 'Z' || input.back() == 'z')) {
-    input.pop_back();
-    input += "+00:00";
+namespace {
+
+// The UTC offsets in use run from -12:00 (IANA zone Etc/GMT+12) to +14:00
+// (Pacific/Kiritimati), so an offset outside that range is a typo.
+constexpr int kMinOffsetMinutes = -12 * 60;
+constexpr int kMaxOffsetMinutes = 14 * 60;
+
+// Returns the number written by the `count` digits at `position`, or -1 when one is not a digit.
+int read_digits(std::string_view text, std::size_t position, std::size_t count) {
+  if (position + count > text.size()) {
+    return -1;
   }
-  std::istringstream stream(input);
-  date::sys_seconds instant;
-  stream >> date::parse("%FT%T%Ez", instant);
-  if (stream.fail() || stream.peek() != std::char_traits<char>::eof()) {
+  int value = 0;
+  for (std::size_t i = position; i < position + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return -1;
+    }
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+// Returns the offset east of UTC in minutes for "Z", "+HH:MM" or "-HH:MM", or a message naming
+// the fault.
+Result<int> read_offset(std::string_view offset) {
+  if (offset == "Z" || offset == "z") {
+    return 0;
+  }
+  if (offset.empty()) {
+    return Status(StatusCode::InvalidArgument, "the offset is missing");
+  }
+  const int hours = read_digits(offset, 1, 2);
+  const int minutes = read_digits(offset, 4, 2);
+  if (offset.size() != 6 || (offset[0] != '+' && offset[0] != '-') || offset[3] != ':' ||
+      hours < 0 || minutes < 0) {
     return Status(StatusCode::InvalidArgument,
-                  "invalid time '" + std::string(text) +
-                      "'; use ISO 8601 with an offset, for example 2026-03-10T14:00:00Z or "
+                  "the offset '" + std::string(offset) + "' is not Z, +HH:MM or -HH:MM");
+  }
+  if (minutes > 59) {
+    return Status(StatusCode::InvalidArgument,
+                  "the offset '" + std::string(offset) + "' has minutes above 59");
+  }
+  const int total = (offset[0] == '-' ? -1 : 1) * (hours * 60 + minutes);
+  if (total < kMinOffsetMinutes || total > kMaxOffsetMinutes) {
+    return Status(StatusCode::InvalidArgument,
+                  "the offset '" + std::string(offset) + "' is outside -12:00 to +14:00");
+  }
+  return total;
+}
+
+}  // namespace
+
+Result<Instant> parse_instant(std::string_view text) {
+  const auto invalid = [text](const std::string& fault) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid time '" + std::string(text) + "': " + fault +
+                      "; use ISO 8601 with an offset, for example 2026-03-10T14:00:00Z or "
                       "2026-03-10T09:00:00-05:00");
+  };
+
+  // Layout: YYYY-MM-DDTHH:MM[:SS] then Z, +HH:MM or -HH:MM.
+  const int year = read_digits(text, 0, 4);
+  const int month = read_digits(text, 5, 2);
+  const int day = read_digits(text, 8, 2);
+  const int hour = read_digits(text, 11, 2);
+  const int minute = read_digits(text, 14, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || text[4] != '-' ||
+      text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':') {
+    return invalid("it does not start with YYYY-MM-DDTHH:MM");
+  }
+  std::size_t offset_at = 16;
+  int second = 0;
+  if (text.size() > 16 && text[16] == ':') {
+    second = read_digits(text, 17, 2);
+    if (second < 0) {
+      return invalid("the seconds are not two digits");
+    }
+    offset_at = 19;
+  }
+  Result<int> offset_minutes = read_offset(text.substr(std::min(offset_at, text.size())));
+  if (!offset_minutes) {
+    return invalid(offset_minutes.status().message());
+  }
+
+  const date::year_month_day ymd{date::year(year), date::month(static_cast<unsigned>(month)),
+                                 date::day(static_cast<unsigned>(day))};
+  if (!ymd.ok()) {
+    return invalid(std::string(text.substr(0, 10)) + " is not a calendar date");
+  }
+  if (hour > 23) {
+    return invalid("hour " + std::to_string(hour) + " is above 23");
+  }
+  if (minute > 59) {
+    return invalid("minute " + std::to_string(minute) + " is above 59");
+  }
+  if (second > 60) {
+    return invalid("second " + std::to_string(second) + " is above 59");
+  }
+
+  const Instant instant = date::sys_days(ymd) + std::chrono::hours(hour) +
+                          std::chrono::minutes(minute - *offset_minutes) +
+                          std::chrono::seconds(std::min(second, 59));
+  if (second == 60) {
+    // Every leap second so far (the tz database's leapseconds file, 27 of them) was inserted
+    // at 23:59:60 UTC on 30 June or 31 December. Instant has no leap seconds, so it becomes
+    // 23:59:59, as POSIX time does.
+    const auto utc_day = std::chrono::floor<date::days>(instant);
+    const date::year_month_day utc_date(utc_day);
+    const bool leap_day = (utc_date.month() == date::June && utc_date.day() == date::day(30)) ||
+                          (utc_date.month() == date::December && utc_date.day() == date::day(31));
+    if (!leap_day || instant - utc_day != std::chrono::seconds(86'399)) {
+      return invalid(
+          "second 60 is valid only for a leap second, 23:59:60 UTC on 30 June or 31 "
+          "December");
+    }
   }
   return instant;
 }

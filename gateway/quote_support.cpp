@@ -3,33 +3,18 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
-#include <sstream>
-
-#include <date/date.h>
 
 #include "billing/call_types.hpp"
 #include "billing/money.hpp"
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
+#include "billing/store.hpp"
 #include "gateway/logging.hpp"
 
 namespace relaygw::gateway {
 namespace {
 
 using billing::format_dollars;
-
-// Parses ISO 8601 with seconds optional and an offset or "Z": 2026-03-10T09:30:00-05:00.
-std::optional<std::chrono::sys_seconds> parse_start(const std::string& text) {
-  for (const char* format : {"%FT%T%Ez", "%FT%R%Ez", "%FT%TZ", "%FT%RZ"}) {
-    std::istringstream in(text);
-    date::sys_seconds instant;
-    in >> date::parse(format, instant);
-    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) {
-      return instant;
-    }
-  }
-  return std::nullopt;
-}
 
 // Converts decimal minutes ("2", "2.5", "0.75") to whole seconds, rounding a started second
 // up. Accepts at most 1440 minutes and four decimals.
@@ -69,11 +54,10 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
     return invalid(prefix, "handling", fields.handling, "use automated or operator");
   }
   call.handling = *handling;
-  const auto start = parse_start(fields.start);
+  const Result<billing::Instant> start = billing::parse_instant(fields.start);
   if (!start) {
-    return invalid(prefix, "start", fields.start,
-                   "write ISO 8601 with an offset, such as 2026-03-10T09:30:00-05:00 or "
-                   "2026-03-10T14:30:00Z");
+    return Status(StatusCode::InvalidArgument,
+                  std::string(prefix) + "start: " + start.status().message());
   }
   call.start = *start;
   const auto seconds = parse_minutes(fields.minutes);
