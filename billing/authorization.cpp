@@ -247,6 +247,10 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     if (held) {
       granted.max_seconds = *seconds;
       granted.held = cost->total;
+      granted.message += "; the hold of $" + format_dollars(cost->total, 4) + " covers at most " +
+                         std::to_string(*seconds / 60) + " min " + std::to_string(*seconds % 60) +
+                         " s, and a charge beyond the hold and the card's free funds is recorded "
+                         "as uncollected";
       return granted;
     }
     if (held.status().code() != StatusCode::ResourceExhausted) {

@@ -1,8 +1,11 @@
 #include "billing/call_records.hpp"
 
+#include <algorithm>
+
 #include <openssl/rand.h>
 
 #include "billing/cards.hpp"
+#include "billing/numbering.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -31,13 +34,19 @@ std::int64_t seconds_between(Instant from, Instant to) { return (to - from).coun
 
 // Ledger entries that settle a call costing `total`: the rest of its hold comes back, and the
 // card is debited for what interim debits did not cover (or refunded what they overcharged).
+// A card with a ledger (prepaid, or postpaid with a limit) is debited at most the rest of its
+// hold here, so these entries never take money the card did not reserve. collect_beyond_hold
+// then takes what it can of the rest from the card's free funds.
 std::vector<LedgerEntry> settlement_entries(const CardFunds& funds, Money total,
                                             const std::string& call_id) {
   std::vector<LedgerEntry> entries;
   if (funds.held_for_call > 0) {
     entries.push_back({LedgerKind::Release, funds.held_for_call, call_id});
   }
-  const Money remaining = total - funds.debited_for_call;
+  Money remaining = total - funds.debited_for_call;
+  if (funds.has_entries) {
+    remaining = std::min(remaining, funds.held_for_call);
+  }
   if (remaining > 0) {
     entries.push_back({LedgerKind::Debit, -remaining, call_id});
   } else if (remaining < 0) {
@@ -76,9 +85,44 @@ CallDurations call_durations(const CallRecord& record) {
 
 std::string new_call_id() { return "call-" + hex_id(8); }
 
+Status CallRecords::check_rateable(const CallRequest& request, Instant start) const {
+  if (request.emergency || is_emergency_number(request.to)) {
+    return Status::ok();
+  }
+  if (rater_ == nullptr) {
+    return Status(StatusCode::Unavailable,
+                  "no number plan or rate deck is loaded, so a call from '" + request.from +
+                      "' to '" + request.to + "' cannot be billed; load them and retry");
+  }
+  // A one-minute answered trial finds every fault that would stop `complete` from rating the
+  // call: an invalid or unassigned number at either end, a calling number with no time zone,
+  // no deck version in force on the local start date, or no rate for the call.
+  CallToRate trial;
+  trial.from = request.from;
+  trial.to = request.to;
+  trial.billing = request.billing;
+  trial.access = request.access;
+  trial.handling = request.handling;
+  trial.start = start;
+  trial.billable_seconds = 60;
+  trial.person_reached = true;
+  Result<RatedCall> rated = rater_->rate(trial);
+  if (!rated) {
+    return Status(rated.status().code(), "the call cannot be billed with the current rate deck: " +
+                                             rated.status().message());
+  }
+  return Status::ok();
+}
+
 Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& context) const {
   if (request.id.empty()) {
     request.id = new_call_id();
+  }
+  if (rater_ != nullptr) {
+    Status rateable = check_rateable(request, context.at);
+    if (!rateable) {
+      return rateable;
+    }
   }
   Status status = store_->create_call(request, context);
   if (status) {
@@ -197,7 +241,12 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   if (!funds) {
     return funds;
   }
-  const Money due = cost->total - funds->debited_for_call;
+  // An interim debit converts hold into debit and takes nothing beyond the hold, so a call
+  // that outlives its hold cannot overdraw the card. Settlement collects the rest if it can.
+  Money due = cost->total - funds->debited_for_call;
+  if (funds->has_entries) {
+    due = std::min(due, funds->held_for_call);
+  }
   if (due <= 0) {
     return funds;
   }
@@ -283,6 +332,56 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
   return rate_posting(**record, completion);
 }
 
+Status CallRecords::collect_beyond_hold(const std::string& card_number, const CallPosting& posting,
+                                        const std::string& completion_key,
+                                        const WriteContext& context) const {
+  // The key's request hash leaves out the amount, so a repeated completion gets the first
+  // delivery's debit back instead of debiting again.
+  // NOTE: when the first delivery found no free funds it appended nothing, so a repeat after a
+  // top-up does collect from the new funds.
+  const IdempotencyKey key{completion_key + ":beyond-hold",
+                           sha256_hex("beyond-hold|" + posting.call_id)};
+  for (int attempt = 0; attempt < kMaxSettleAttempts; ++attempt) {
+    Result<CardFunds> funds = store_->card_funds(card_number, posting.call_id);
+    if (!funds) {
+      return funds.status();
+    }
+    const Money amount = std::min(posting.total - funds->debited_for_call, funds->available);
+    if (amount <= 0) {
+      return Status::ok();
+    }
+    // require_available makes the store reject the debit if another call took the free funds
+    // first, so the balance never goes below zero. The next attempt reads the new funds.
+    Result<CardFunds> debited = store_->append_ledger(
+        card_number, {LedgerEntry{LedgerKind::Debit, -amount, posting.call_id}}, true, key,
+        context);
+    if (debited || debited.status().code() == StatusCode::AlreadyExists) {
+      return Status::ok();
+    }
+    if (debited.status().code() != StatusCode::ResourceExhausted) {
+      return debited.status();
+    }
+  }
+  return Status(StatusCode::Unavailable, "call '" + posting.call_id +
+                                             "' is posted, but its card kept changing while the "
+                                             "charge beyond its hold was collected; the rest is "
+                                             "recorded as uncollected");
+}
+
+Result<Money> CallRecords::uncollected(const CallRecord& record) const {
+  if (!record.posting || record.request.card_number.empty()) {
+    return Money{0};
+  }
+  Result<CardFunds> funds = store_->card_funds(record.request.card_number, record.request.id);
+  if (!funds) {
+    return funds.status();
+  }
+  if (!funds->has_entries) {
+    return Money{0};  // a postpaid card with no limit is billed in full to its line
+  }
+  return std::max(Money{0}, record.posting->total - funds->debited_for_call);
+}
+
 Result<CallPosting> CallRecords::complete(const Completion& completion,
                                           const WriteContext& context) const {
   if (completion.idempotency_key.empty()) {
@@ -335,6 +434,13 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
       request.card_entries = settlement_entries(*funds, posting->total, completion.call_id);
     }
     Result<CallPosting> posted = store_->post_call(request, key, context);
+    if (posted && !request.card_number.empty() && request.expected_funds.has_entries) {
+      const Status collected =
+          collect_beyond_hold(request.card_number, *posted, completion.idempotency_key, context);
+      if (!collected) {
+        return collected;
+      }
+    }
     if (posted || posted.status().code() != StatusCode::Unavailable) {
       return posted;
     }

@@ -1,7 +1,8 @@
 // Call records: a call's lifecycle events with UTC instants, durations computed from those
 // instants, and the posting of a completed call into charge lines, once, even when its
 // completion arrives twice. Prepaid calls settle against their hold: interim debits during the
-// call, then a final settlement that debits only what is still owed.
+// call, then a final settlement that debits only what is still owed. A card is never debited
+// below zero: a charge beyond its hold and free funds stays on the call as uncollected.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +46,15 @@ class CallRecords {
   // unaccepted, emergency) can be completed.
   CallRecords(Store* store, const Rater* rater) : store_(store), rater_(rater) {}
 
-  // Stores a new call (an empty id gets new_call_id()) with its "requested" event.
+  // Stores a new call (an empty id gets new_call_id()) with its "requested" event. With a
+  // rater, a call that is not an emergency call must pass check_rateable at `context.at`, so
+  // nothing is recorded that complete() could not bill later.
   Result<CallRequest> open(CallRequest request, const WriteContext& context) const;
+
+  // Checks that `request` could be rated if it started at `start`: both numbers valid and
+  // assigned, the calling number placed in a time zone, and a deck version in force on the
+  // local start date. Emergency calls always pass. Unavailable without a rater.
+  Status check_rateable(const CallRequest& request, Instant start) const;
 
   // Appends an event after checking it: the call exists and is not disconnected, the instant
   // is not before the call was requested, and an "accepted" event names how and by whom.
@@ -68,11 +76,20 @@ class CallRecords {
   // hold is released, and the card is debited only for what interim debits did not cover.
   Result<CallPosting> complete(const Completion& completion, const WriteContext& context) const;
 
+  // Returns the part of a posted calling-card call's total that its card did not pay: the
+  // charge beyond the card's hold and free funds at settlement. Zero for other calls and for
+  // a postpaid card with no limit.
+  Result<Money> uncollected(const CallRecord& record) const;
+
   // Rates a posted call again with the current rate deck at its actual conversation time, as
   // complete() would, and writes nothing. FailedPrecondition when the call is not posted.
   Result<CallPosting> rerate(const std::string& call_id) const;
 
  private:
+  // Debits a settled call's card for the part of its total beyond the hold, at most the card's
+  // available funds, under an idempotency key derived from `completion_key`.
+  Status collect_beyond_hold(const std::string& card_number, const CallPosting& posting,
+                             const std::string& completion_key, const WriteContext& context) const;
   Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion) const;
 
   Store* store_;

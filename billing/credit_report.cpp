@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/call_records.hpp"
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
 #include "billing/disputes.hpp"
@@ -43,6 +44,13 @@ std::string render_json(const CreditsReport& report) {
                        {"due_at", format_instant(row.due_at)},
                        {"days_overdue", row.days_overdue}});
   }
+  nlohmann::json uncollected = nlohmann::json::array();
+  for (const UncollectedCallRow& row : report.uncollected) {
+    uncollected.push_back({{"call_id", row.call_id},
+                           {"requested_at", format_instant(row.requested_at)},
+                           {"total", dollars(row.total)},
+                           {"uncollected", dollars(row.uncollected)}});
+  }
   return nlohmann::json{{"report", "credits"},
                         {"from", format_local_date(report.request.from)},
                         {"to", format_local_date(report.request.to)},
@@ -53,7 +61,9 @@ std::string render_json(const CreditsReport& report) {
                         {"credits_pending", dollars(report.credits_pending)},
                         {"credits", credits},
                         {"disputes", disputes},
-                        {"overdue", overdue}}
+                        {"overdue", overdue},
+                        {"uncollected_total", dollars(report.uncollected_total)},
+                        {"uncollected", uncollected}}
              .dump(2) +
          "\n";
 }
@@ -71,6 +81,10 @@ std::string render_csv(const CreditsReport& report) {
   for (const OverdueDisputeRow& row : report.overdue) {
     out += fmt::format("overdue,,{},1,,{},{},{},{}\n", row.state, csv_text_field(row.dispute_id),
                        csv_text_field(row.call_id), format_instant(row.due_at), row.days_overdue);
+  }
+  for (const UncollectedCallRow& row : report.uncollected) {
+    out += fmt::format("uncollected,,,1,{},,{},,\n", dollars(row.uncollected),
+                       csv_text_field(row.call_id));
   }
   return out;
 }
@@ -96,7 +110,49 @@ std::string render_text(const CreditsReport& report) {
     out += fmt::format("  {:<18} call {:<20} {:<9} due {} ({} days overdue)\n", row.dispute_id,
                        row.call_id, row.state, format_instant(row.due_at), row.days_overdue);
   }
+  out += fmt::format("\nUncollected card charges: {} calls, {}\n", report.uncollected.size(),
+                     dollars(report.uncollected_total));
+  for (const UncollectedCallRow& row : report.uncollected) {
+    out +=
+        fmt::format("  call {:<24} requested {} total {:>10} uncollected {:>10}\n", row.call_id,
+                    format_instant(row.requested_at), dollars(row.total), dollars(row.uncollected));
+  }
   return out;
+}
+
+// Adds the calling-card calls requested in `range` whose card did not pay their whole total.
+Status add_uncollected_calls(Store& store, const std::pair<Instant, Instant>& range,
+                             CreditsReport& report) {
+  std::vector<std::string> card_calls;
+  Status scanned = store.scan_calls_requested(range.first, range.second, [&](const CallFact& call) {
+    if (call.billing == BillingMethod::CallingCard && call.posted && call.total > 0) {
+      card_calls.push_back(call.call_id);
+    }
+    return true;
+  });
+  if (!scanned) {
+    return scanned;
+  }
+  const CallRecords records(&store, nullptr);
+  for (const std::string& call_id : card_calls) {
+    Result<std::optional<CallRecord>> record = store.find_call(call_id);
+    if (!record) {
+      return record.status();
+    }
+    if (!*record) {
+      continue;
+    }
+    Result<Money> uncollected = records.uncollected(**record);
+    if (!uncollected) {
+      return uncollected.status();
+    }
+    if (*uncollected > 0) {
+      const Instant requested = event_time(**record, CallEvent::Requested).value_or(range.first);
+      report.uncollected.push_back({call_id, requested, (*record)->posting->total, *uncollected});
+      report.uncollected_total += *uncollected;
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -156,6 +212,11 @@ Result<CreditsReport> credits_and_disputes(Store& store, const ReportRequest& re
   }
   for (const auto& [state, count] : by_state) {
     report.disputes.push_back({state, count});
+  }
+
+  Status scanned = add_uncollected_calls(store, *range, report);
+  if (!scanned) {
+    return scanned;
   }
   return report;
 }

@@ -1,6 +1,7 @@
 #include "billing/directory.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <map>
 
@@ -130,6 +131,19 @@ Result<std::string> normalize_line_number(std::string_view text) {
 
 namespace {
 
+// USPS codes of the states, the District of Columbia and the territories with NANP area codes
+// (AS, GU, MP, PR, VI), then Canada Post codes of the provinces and territories, sorted.
+constexpr std::array<std::string_view, 69> kStateCodes = {
+    "AB", "AK", "AL", "AR", "AS", "AZ", "BC", "CA", "CO", "CT", "DC", "DE", "FL", "GA",
+    "GU", "HI", "IA", "ID", "IL", "IN", "KS", "KY", "LA", "MA", "MB", "MD", "ME", "MI",
+    "MN", "MO", "MP", "MS", "MT", "NB", "NC", "ND", "NE", "NH", "NJ", "NL", "NM", "NS",
+    "NT", "NU", "NV", "NY", "OH", "OK", "ON", "OR", "PA", "PE", "PR", "QC", "RI", "SC",
+    "SD", "SK", "TN", "TX", "UT", "VA", "VI", "VT", "WA", "WI", "WV", "WY", "YT"};
+
+bool is_state_code(std::string_view code) {
+  return std::binary_search(kStateCodes.begin(), kStateCodes.end(), code);
+}
+
 // Longest listing name or rate center accepted, in bytes; directory listings are far shorter.
 constexpr std::size_t kMaxTextField = 200;
 
@@ -178,7 +192,7 @@ Status check_text_field(const Line& line, const char* field, const std::string& 
 
 }  // namespace
 
-Status validate_line(const Line& line) {
+Status validate_line(const Line& line, const NumberPlan* plan) {
   Result<std::string> number = normalize_line_number(line.number);
   if (!number) {
     return number.status();
@@ -197,11 +211,19 @@ Status validate_line(const Line& line) {
   if (Status text = check_text_field(line, "rate center", line.rate_center); !text) {
     return text;
   }
-  if (line.state.size() != 2 || !std::isupper(static_cast<unsigned char>(line.state[0])) ||
-      !std::isupper(static_cast<unsigned char>(line.state[1]))) {
-    return Status(StatusCode::InvalidArgument, "invalid state '" + line.state + "' for line " +
-                                                   line.number +
-                                                   "; use a two-letter postal code such as IL");
+  if (plan != nullptr) {
+    // The number plan rejects area codes that are unassigned or reserved, with the reason.
+    Result<NumberInfo> info = plan->classify(line.number);
+    if (!info) {
+      return Status(StatusCode::InvalidArgument,
+                    "line " + line.number + ": " + info.status().message());
+    }
+  }
+  if (!is_state_code(line.state)) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid state '" + line.state + "' for line " + line.number +
+                      "; use the two-letter postal code of a US state, DC, a US territory or a "
+                      "Canadian province, such as IL");
   }
   if (line.rate_center.empty()) {
     return Status(StatusCode::InvalidArgument,
@@ -224,21 +246,34 @@ Status validate_line(const Line& line) {
   return Status::ok();
 }
 
-Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context) {
+Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context,
+                             const NumberPlan* plan) {
   Result<std::string> number = normalize_line_number(line.number);
   if (!number) {
     return number.status();
   }
   line.number = *number;
-  Status valid = validate_line(line);
+  Status valid = validate_line(line, plan);
   if (!valid) {
     return valid;
   }
   return store.append_line(line, 0, "line added", context);
 }
 
-Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
-                                const std::string& reason, const WriteContext& context) {
+Line apply_line_change(Line line, const LineChange& change) {
+  line.listing_name = change.listing_name.value_or(line.listing_name);
+  line.type = change.type.value_or(line.type);
+  line.screening = change.screening.value_or(line.screening);
+  line.state = change.state.value_or(line.state);
+  line.rate_center = change.rate_center.value_or(line.rate_center);
+  line.time_zone = change.time_zone.value_or(line.time_zone);
+  line.pic = change.pic.value_or(line.pic);
+  line.is_tty = change.is_tty.value_or(line.is_tty);
+  line.tty_discount_eligible = change.tty_discount_eligible.value_or(line.tty_discount_eligible);
+  return line;
+}
+
+Result<LineVersion> find_current_line(Store& store, std::string_view number) {
   Result<std::string> normalized = normalize_line_number(number);
   if (!normalized) {
     return normalized.status();
@@ -252,25 +287,26 @@ Result<LineVersion> change_line(Store& store, std::string_view number, const Lin
                                             " is not in the directory; add it with `relaygw "
                                             "line add`");
   }
-  Line line = (*current)->line;
-  line.listing_name = change.listing_name.value_or(line.listing_name);
-  line.type = change.type.value_or(line.type);
-  line.screening = change.screening.value_or(line.screening);
-  line.state = change.state.value_or(line.state);
-  line.rate_center = change.rate_center.value_or(line.rate_center);
-  line.time_zone = change.time_zone.value_or(line.time_zone);
-  line.pic = change.pic.value_or(line.pic);
-  line.is_tty = change.is_tty.value_or(line.is_tty);
-  line.tty_discount_eligible = change.tty_discount_eligible.value_or(line.tty_discount_eligible);
-  Status valid = validate_line(line);
+  return **current;
+}
+
+Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
+                                const std::string& reason, const WriteContext& context,
+                                const NumberPlan* plan) {
+  Result<LineVersion> current = find_current_line(store, number);
+  if (!current) {
+    return current.status();
+  }
+  const Line line = apply_line_change(current->line, change);
+  Status valid = validate_line(line, plan);
   if (!valid) {
     return valid;
   }
-  return store.append_line(line, (*current)->version, reason, context);
+  return store.append_line(line, current->version, reason, context);
 }
 
 Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
-                                      const WriteContext& context) {
+                                      const WriteContext& context, const NumberPlan* plan) {
   std::string header;
   if (!std::getline(input, header)) {
     return Status(StatusCode::InvalidArgument,
@@ -317,7 +353,7 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
       ordered.push_back((*fields)[index]);
     }
     Result<Line> line = line_from_record(ordered);
-    Status valid = line ? validate_line(*line) : line.status();
+    Status valid = line ? validate_line(*line, plan) : line.status();
     if (!valid) {
       report.errors.push_back({row, valid.message()});
       continue;

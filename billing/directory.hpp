@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "billing/csv.hpp"
+#include "billing/numbering.hpp"
 #include "billing/store.hpp"
 
 namespace relaygw::billing {
@@ -21,9 +22,12 @@ namespace relaygw::billing {
 // codes must start with 2-9.
 Result<std::string> normalize_line_number(std::string_view text);
 
-// Checks every field of `line` (number already normalized, a known line type, a two-letter
-// state, a real IANA time zone, a 4-digit carrier code or none) and names the first bad one.
-Status validate_line(const Line& line);
+// Checks every field of `line` and names the first bad one. The number must be normalized and
+// the state the postal code of a US state, DC, a US territory or a Canadian province. The time
+// zone must be a real IANA zone and the carrier code 4 digits or empty. With a `plan`, the
+// number must also pass NumberPlan::classify, which rejects unassigned and reserved area
+// codes. The line commands pass one.
+Status validate_line(const Line& line, const NumberPlan* plan = nullptr);
 
 // Fields that `change_line` may set; unset fields keep their value.
 struct LineChange {
@@ -38,13 +42,22 @@ struct LineChange {
   std::optional<bool> tty_discount_eligible;
 };
 
-// Adds a new line after normalizing its number and validating it.
-Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context);
+// Returns `line` with the fields that `change` sets replaced.
+Line apply_line_change(Line line, const LineChange& change);
+
+// Returns the current version of `number` (10-digit or E.164), or NotFound when the line is
+// not in the directory.
+Result<LineVersion> find_current_line(Store& store, std::string_view number);
+
+// Adds a new line after normalizing its number and validating it with validate_line.
+Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context,
+                             const NumberPlan* plan = nullptr);
 
 // Applies `change` to the current version of `number` and appends the result. Fails with
 // NotFound for an unknown line and InvalidArgument when the changed line is invalid.
 Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
-                                const std::string& reason, const WriteContext& context);
+                                const std::string& reason, const WriteContext& context,
+                                const NumberPlan* plan = nullptr);
 
 // CSV columns, in order, as written by export and expected (by name) on import.
 inline constexpr std::string_view kLineCsvHeader =
@@ -67,7 +80,8 @@ struct ImportReport {
 // values); a bad row is reported with its row number and reason and does not stop the rest.
 // Fails as a whole only when the header is wrong or the store fails.
 Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
-                                      const WriteContext& context);
+                                      const WriteContext& context,
+                                      const NumberPlan* plan = nullptr);
 
 // Writes the current version of every line as CSV, header first, ordered by number.
 Status export_lines_csv(Store& store, std::ostream& output);

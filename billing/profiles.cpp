@@ -75,42 +75,25 @@ Result<std::vector<ProfileChange>> profile_history(Store& store, std::string_vie
 Result<ProfileChange> change_profile(Store& store, std::string_view number,
                                      const LineChange& change, const std::string& reason,
                                      const WriteContext& context) {
-  Result<std::string> normalized = normalize_line_number(number);
-  if (!normalized) {
-    return normalized.status();
-  }
-  Result<std::optional<LineVersion>> current = store.find_line(*normalized);
+  Result<LineVersion> current = find_current_line(store, number);
   if (!current) {
     return current.status();
   }
-  if (!*current) {
-    return Status(StatusCode::NotFound, "line " + *normalized +
-                                            " is not in the directory; add it with `relaygw "
-                                            "line add`");
-  }
-  const Line before = (*current)->line;
-  Line after = before;
-  after.listing_name = change.listing_name.value_or(after.listing_name);
-  after.type = change.type.value_or(after.type);
-  after.screening = change.screening.value_or(after.screening);
-  after.state = change.state.value_or(after.state);
-  after.rate_center = change.rate_center.value_or(after.rate_center);
-  after.time_zone = change.time_zone.value_or(after.time_zone);
-  after.pic = change.pic.value_or(after.pic);
-  after.is_tty = change.is_tty.value_or(after.is_tty);
-  after.tty_discount_eligible = change.tty_discount_eligible.value_or(after.tty_discount_eligible);
+  const std::string& normalized = current->line.number;
+  const Line before = current->line;
+  const Line after = apply_line_change(before, change);
   if (diff_lines(before, after).empty()) {
     return Status(StatusCode::InvalidArgument,
-                  "the change to line " + *normalized +
+                  "the change to line " + normalized +
                       " sets no field to a new value; pass at least one field that differs");
   }
-  Result<LineVersion> changed = change_line(store, *normalized, change, reason, context);
+  Result<LineVersion> changed = change_line(store, normalized, change, reason, context);
   if (!changed) {
     return changed.status();
   }
   // Another writer may have appended a version in between, so the old values come from the
   // version this change superseded, not from the read above.
-  Result<std::vector<ProfileChange>> history = profile_history(store, *normalized);
+  Result<std::vector<ProfileChange>> history = profile_history(store, normalized);
   if (!history) {
     return history.status();
   }

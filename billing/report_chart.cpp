@@ -18,6 +18,63 @@ constexpr double kTop = 60;     // title and legend
 constexpr double kBottom = 70;  // date labels
 constexpr int kTicks = 5;
 
+// Most bars a chart draws. A longer range is drawn as weekly, monthly or yearly totals, so the
+// SVG stays a few hundred kilobytes however long the report range is.
+constexpr std::size_t kMaxBars = 120;
+
+enum class Bucket { Day, Week, Month, Year };
+
+std::string_view bucket_noun(Bucket bucket) {
+  switch (bucket) {
+    case Bucket::Day:
+      return "day";
+    case Bucket::Week:
+      return "week";
+    case Bucket::Month:
+      return "month";
+    case Bucket::Year:
+      return "year";
+  }
+  return "day";
+}
+
+// Returns the number of buckets that the days [first, last] fall into.
+std::size_t bucket_count(Bucket bucket, date::sys_days first, date::sys_days last) {
+  const auto days = static_cast<std::size_t>((last - first).count()) + 1;
+  const date::year_month_day a(first);
+  const date::year_month_day b(last);
+  switch (bucket) {
+    case Bucket::Day:
+      return days;
+    case Bucket::Week:
+      return (days + 6) / 7;
+    case Bucket::Month:
+      return static_cast<std::size_t>((b.year() - a.year()).count() * 12 +
+                                      (static_cast<int>(static_cast<unsigned>(b.month())) -
+                                       static_cast<int>(static_cast<unsigned>(a.month())))) +
+             1;
+    case Bucket::Year:
+      return static_cast<std::size_t>((b.year() - a.year()).count()) + 1;
+  }
+  return days;
+}
+
+// Returns the label of the bucket that `day` falls in: the day itself, the first day of its
+// 7-day week counted from `first`, "YYYY-MM" or "YYYY".
+std::string bucket_label(Bucket bucket, date::sys_days first, date::sys_days day) {
+  switch (bucket) {
+    case Bucket::Day:
+      return date::format("%Y-%m-%d", day);
+    case Bucket::Week:
+      return date::format("%Y-%m-%d", first + date::days{(day - first).count() / 7 * 7});
+    case Bucket::Month:
+      return date::format("%Y-%m", day);
+    case Bucket::Year:
+      return date::format("%Y", day);
+  }
+  return {};
+}
+
 std::string escape_xml(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -63,7 +120,8 @@ std::string axis_number(double value) {
 
 std::string render_daily_chart_svg(const std::vector<SummaryRow>& daily, const LocalDate& from,
                                    const LocalDate& to, const std::string& title) {
-  // One slot per calendar day of the range, zero where no calls were made.
+  // One slot per calendar day of the range, zero where no calls were made, or per week, month
+  // or year when a slot per day would pass kMaxBars.
   std::map<std::string, const SummaryRow*> by_day;
   for (const SummaryRow& row : daily) {
     by_day[row.period] = &row;
@@ -76,18 +134,26 @@ std::string render_daily_chart_svg(const std::vector<SummaryRow>& daily, const L
   std::vector<Day> days;
   const date::sys_days first = date::year{from.year} / from.month / from.day;
   const date::sys_days last = date::year{to.year} / to.month / to.day;
-  for (date::sys_days day = first; day <= last; day += date::days{1}) {
-    const std::string label = date::format("%Y-%m-%d", day);
-    Day point{label};
-    if (auto found = by_day.find(label); found != by_day.end()) {
-      point.minutes = static_cast<double>(found->second->conversation_seconds) / 60.0;
-      point.dollars = static_cast<double>(found->second->total) / kUnitsPerDollar;
+  Bucket bucket = Bucket::Day;
+  for (Bucket wider : {Bucket::Week, Bucket::Month, Bucket::Year}) {
+    if (first <= last && bucket_count(bucket, first, last) > kMaxBars) {
+      bucket = wider;
     }
-    days.push_back(point);
+  }
+  for (date::sys_days day = first; day <= last; day += date::days{1}) {
+    const std::string label = bucket_label(bucket, first, day);
+    if (days.empty() || days.back().label != label) {
+      days.push_back(Day{label});
+    }
+    if (auto found = by_day.find(date::format("%Y-%m-%d", day)); found != by_day.end()) {
+      days.back().minutes += static_cast<double>(found->second->conversation_seconds) / 60.0;
+      days.back().dollars += static_cast<double>(found->second->total) / kUnitsPerDollar;
+    }
   }
   if (days.empty()) {
     days.push_back({format_local_date(from)});
   }
+  const std::string per = std::string(bucket_noun(bucket));
 
   double max_minutes = 0;
   double max_dollars = 0;
@@ -127,10 +193,16 @@ std::string render_daily_chart_svg(const std::vector<SummaryRow>& daily, const L
       "<line x1=\"{3}\" y1=\"{1}\" x2=\"{3}\" y2=\"{2}\" stroke=\"black\"/>\n"
       "<line x1=\"{0}\" y1=\"{2}\" x2=\"{3}\" y2=\"{2}\" stroke=\"black\"/>\n"
       "<text transform=\"translate(20 {4}) rotate(-90)\" text-anchor=\"middle\">"
-      "Conversation minutes per day</text>\n"
+      "Conversation minutes per {6}</text>\n"
       "<text transform=\"translate({5} {4}) rotate(90)\" text-anchor=\"middle\">"
-      "Revenue per day (USD)</text>\n",
-      kLeft, kTop, base, kWidth - kRight, kTop + plot_height / 2, kWidth - 20);
+      "Revenue per {6} (USD)</text>\n",
+      kLeft, kTop, base, kWidth - kRight, kTop + plot_height / 2, kWidth - 20, per);
+  if (bucket != Bucket::Day) {
+    svg += fmt::format(
+        "<text id=\"aggregated\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\">"
+        "{} days shown as {} {} totals, because a chart has at most {} bars</text>\n",
+        kWidth / 2, kHeight - 6, (last - first).count() + 1, days.size(), per, kMaxBars);
+  }
   // Date labels: at most about 15, so they never overlap.
   const std::size_t label_every = std::max<std::size_t>(1, (days.size() + 14) / 15);
   for (std::size_t i = 0; i < days.size(); i += label_every) {

@@ -11,6 +11,7 @@
 
 #include "billing/directory.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
 
 using namespace relaygw::billing;
 using relaygw::Result;
@@ -288,4 +289,77 @@ TEST_CASE_METHOD(DirectoryFixture, "csv export guards formula listings",
   CHECK(again->errors.empty());
   CHECK(again->unchanged == static_cast<std::int64_t>(names.size()));
   CHECK(store().find_line("+13125550160")->value().line.listing_name == names[0]);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line rejects unknown state codes", "[billing][directory]") {
+  for (const std::string state : {"ZZ", "XX", "QQ", "UK"}) {
+    Line bad = line("+13125550150");
+    bad.state = state;
+    INFO("state " << state);
+    auto added =
+        add_line(store(), bad, context(), &relaygw::billing::testing::bundled_number_plan());
+    REQUIRE_FALSE(added);
+    CHECK(added.status().code() == StatusCode::InvalidArgument);
+    CHECK(added.status().message().find("invalid state '" + state + "'") != std::string::npos);
+  }
+  for (const std::string state : {"IL", "DC", "PR", "GU", "ON", "QC"}) {
+    Line good = line("+13125550150");
+    good.state = state;
+    INFO("state " << state);
+    CHECK(validate_line(good, &relaygw::billing::testing::bundled_number_plan()));
+  }
+  CHECK(line_count() == 0);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line rejects unassigned area codes", "[billing][directory]") {
+  auto added = add_line(store(), line("+19995550150"), context(),
+                        &relaygw::billing::testing::bundled_number_plan());
+  REQUIRE_FALSE(added);
+  CHECK(added.status().message().find("area code 999 is not assigned") != std::string::npos);
+  CHECK(added.status().message().find("+19995550150") != std::string::npos);
+
+  REQUIRE(add_line(store(), line("+13125550150"), context(),
+                   &relaygw::billing::testing::bundled_number_plan()));
+  LineChange change;
+  change.state = "ZZ";
+  auto changed = change_line(store(), "3125550150", change, "typo", context(),
+                             &relaygw::billing::testing::bundled_number_plan());
+  REQUIRE_FALSE(changed);
+  CHECK(changed.status().message().find("invalid state 'ZZ'") != std::string::npos);
+  CHECK(store().find_line("+13125550150")->value().version == 1);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv import reports bad states", "[billing][directory]") {
+  std::istringstream input(std::string(kLineCsvHeader) +
+                           "\n3125550151,Good,residential,none,IL,CHICAGO,America/Chicago,,no,no\n"
+                           "3125550152,Bad state,residential,none,ZZ,CHICAGO,America/Chicago,,no,"
+                           "no\n"
+                           "9995550153,Bad area,residential,none,IL,CHICAGO,America/Chicago,,no,"
+                           "no\n");
+  auto report = import_lines_csv(store(), input, context(),
+                                 &relaygw::billing::testing::bundled_number_plan());
+  REQUIRE(report);
+  CHECK(report->added == 1);
+  REQUIRE(report->errors.size() == 2);
+  CHECK(report->errors[0].row == 3);
+  CHECK(report->errors[0].message.find("invalid state 'ZZ'") != std::string::npos);
+  CHECK(report->errors[1].row == 4);
+  CHECK(report->errors[1].message.find("area code 999") != std::string::npos);
+}
+
+TEST_CASE("line change applies set fields only", "[billing][directory]") {
+  Line before;
+  before.number = "+13125550150";
+  before.listing_name = "Old";
+  before.state = "IL";
+  before.pic = "0288";
+  LineChange change;
+  change.listing_name = "New";
+  change.is_tty = true;
+  const Line after = apply_line_change(before, change);
+  CHECK(after.listing_name == "New");
+  CHECK(after.is_tty);
+  CHECK(after.state == "IL");
+  CHECK(after.pic == "0288");
+  CHECK(after.number == before.number);
 }

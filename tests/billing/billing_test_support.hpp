@@ -1,0 +1,74 @@
+// Helpers for billing tests: the bundled number plan, a flat-rate deck, and running the relaygw
+// binary as a real process.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
+
+namespace relaygw::billing::testing {
+
+// Returns the number plan loaded once from the repository's data/ folder.
+inline const NumberPlan& bundled_number_plan() {
+  static const NumberPlan plan = [] {
+    auto loaded = NumberPlan::load(std::string(RELAYGW_SOURCE_DIR) + "/data");
+    if (!loaded) {
+      FAIL(loaded.status().message());
+    }
+    return std::move(loaded).value();
+  }();
+  return plan;
+}
+
+// Returns a deck with one version in force from 2020-01-01 that charges `per_minute` (a
+// dollar string such as "0.0400") in every jurisdiction and period. `version_settings` is
+// TOML added to the version, such as "initial_seconds = 60\n".
+inline RateDeck flat_rate_deck(const std::string& per_minute,
+                               const std::string& version_settings = "") {
+  std::string text =
+      "name = \"flat rate test\"\n[[version]]\nname = \"v1\"\neffective = "
+      "2020-01-01\n" +
+      version_settings;
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"" + per_minute + "\" }\n";
+  }
+  auto deck = RateDeck::parse(text, "flat-rate-test.toml");
+  if (!deck) {
+    FAIL(deck.status().message());
+  }
+  return std::move(deck).value();
+}
+
+struct CommandRun {
+  int status = -1;
+  std::string output;  // standard output and standard error together
+};
+
+// Runs relaygw with `arguments` (already shell-quoted) and standard input from the file
+// `input`.
+inline CommandRun run_relaygw(const std::string& arguments,
+                              const std::string& input = "/dev/null") {
+  const std::string command =
+      std::string("'") + RELAYGW_BINARY + "' " + arguments + " <'" + input + "' 2>&1";
+  CommandRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  std::size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    run.output.append(buffer, read);
+  }
+  const int status = pclose(pipe);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+}  // namespace relaygw::billing::testing

@@ -1,0 +1,199 @@
+// Prepaid card settlement: a call that outlives its hold never takes the card below zero, and
+// the charge the card cannot pay stays on the call as uncollected, even with calls racing.
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "billing/authorization.hpp"
+#include "billing/call_records.hpp"
+#include "billing/cards.hpp"
+#include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
+
+using namespace relaygw::billing;
+using namespace relaygw::billing::testing;
+using relaygw::Result;
+using relaygw::StatusCode;
+
+namespace {
+
+constexpr const char* kCard = "5550142000001";
+constexpr const char* kPin = "2468";
+
+// $0.04 a minute at all times: a 60 s first block (400 u), then per second, rounded up.
+RateDeck card_deck() {
+  return flat_rate_deck("0.0400",
+                        "rounding = \"up\"\ninitial_seconds = 60\nadditional_seconds = 1\n");
+}
+
+Instant at(const std::string& text) { return parse_instant(text).value(); }
+
+class SettlementFixture {
+ public:
+  SettlementFixture() : deck_(card_deck()), rater_(&bundled_number_plan(), &deck_) {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-settlement-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    store_ = open();
+  }
+  ~SettlementFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<SqliteStore> open() {
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open((dir_ / "billing.db").string(), options);
+    REQUIRE(opened);
+    return std::move(opened).value();
+  }
+
+  void add_prepaid(Money balance) {
+    NewCard card;
+    card.number = kCard;
+    card.opening_balance = balance;
+    card.pin_iterations = 1'000;
+    REQUIRE(add_card(*store_, card, kPin, WriteContext{"staff:test", at("2026-03-10T13:00:00Z")}));
+  }
+
+  // Opens and authorizes a card call whose hold covers at most `max_seconds`, then connects it
+  // at 14:00:10Z. Returns the authorization.
+  Authorization start_call(const std::string& id, std::int64_t max_seconds) {
+    const WriteContext context{"gateway", at("2026-03-10T14:00:00Z")};
+    CallRequest call;
+    call.id = id;
+    call.from = "3125550107";
+    call.to = "2125550101";
+    call.billing = BillingMethod::CallingCard;
+    call.card_number = kCard;
+    CallRecords records(store_.get(), &rater_);
+    REQUIRE(records.open(call, context));
+
+    AuthorizationRequest request;
+    request.call_id = id;
+    request.from = call.from;
+    request.to = call.to;
+    request.billing = BillingMethod::CallingCard;
+    request.card_number = kCard;
+    request.pin = kPin;
+    request.max_call_seconds = max_seconds;
+    Authorizer authorizer(store_.get(), &bundled_number_plan(), &rater_);
+    auto decision = authorizer.authorize(request, context);
+    REQUIRE(decision);
+    REQUIRE(decision->granted);
+    REQUIRE(records.record_authorization(id, *decision, context));
+    REQUIRE(records.add_event(
+        id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
+    return *decision;
+  }
+
+  CardFunds funds(const std::string& call_id = "") {
+    return store_->card_funds(kCard, call_id).value();
+  }
+  Money uncollected(const std::string& call_id) {
+    auto record = store_->find_call(call_id);
+    REQUIRE(record);
+    REQUIRE(record->has_value());
+    auto amount = CallRecords(store_.get(), &rater_).uncollected(**record);
+    REQUIRE(amount);
+    return *amount;
+  }
+
+  RateDeck deck_;
+  Rater rater_;
+  std::unique_ptr<SqliteStore> store_;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(SettlementFixture, "card hold states its minutes",
+                 "[billing][cards][settlement]") {
+  add_prepaid(2'000);
+  const Authorization decision = start_call("call-a", 120);
+  REQUIRE(decision.max_seconds);
+  CHECK(*decision.max_seconds == 120);
+  CHECK(decision.held == 800);
+  CHECK(decision.message.find("covers at most 2 min 0 s") != std::string::npos);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "call beyond hold leaves uncollected",
+                 "[billing][cards][settlement]") {
+  add_prepaid(2'000);         // five minutes at $0.04
+  start_call("call-a", 120);  // a hold of two minutes, 800 u
+  CallRecords records(store_.get(), &rater_);
+  // Ten minutes cost 4000 u: the hold pays 800, the free balance 1200, and 2000 is uncollected.
+  auto posting = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
+                                  WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(posting);
+  CHECK(posting->total == 4'000);
+  CHECK(funds().balance == 0);
+  CHECK(funds().available == 0);
+  CHECK(funds("call-a").debited_for_call == 2'000);
+  CHECK(funds("call-a").held_for_call == 0);
+  CHECK(uncollected("call-a") == 2'000);
+
+  // A repeated delivery takes nothing more, even after a top-up.
+  REQUIRE(store_->append_ledger(kCard, {LedgerEntry{LedgerKind::Credit, 5'000, ""}}, false,
+                                std::nullopt,
+                                WriteContext{"staff:test", at("2026-03-10T15:00:00Z")}));
+  auto again = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
+                                WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(again);
+  CHECK(funds().balance == 5'000);
+  CHECK(uncollected("call-a") == 2'000);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "interim debit stops at hold", "[billing][cards][settlement]") {
+  add_prepaid(2'000);
+  start_call("call-a", 120);
+  CallRecords records(store_.get(), &rater_);
+  auto interim = records.interim_debit("call-a", at("2026-03-10T14:10:10Z"), "interim-1",
+                                       WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(interim);
+  CHECK(interim->debited_for_call == 800);
+  CHECK(interim->held_for_call == 0);
+  CHECK(funds().balance == 1'200);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "racing card calls never overdraw",
+                 "[billing][cards][settlement]") {
+  add_prepaid(2'000);
+  start_call("call-a", 120);  // 800 u held
+  start_call("call-b", 120);  // 800 u held, 400 u left free
+  // Both calls run ten minutes (4000 u each) and settle at once on separate connections.
+  std::vector<std::thread> threads;
+  std::vector<Result<CallPosting>> results(2, Result<CallPosting>(StatusCode::Internal, "unset"));
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      std::unique_ptr<SqliteStore> own = open();
+      CallRecords records(own.get(), &rater_);
+      const std::string id = i == 0 ? "call-a" : "call-b";
+      results[i] = records.complete(Completion{id, at("2026-03-10T14:10:10Z"), false, "end-" + id},
+                                    WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (const auto& result : results) {
+    INFO(result.status().message());
+    REQUIRE(result);
+  }
+  CHECK(funds().balance == 0);
+  CHECK(funds().available == 0);
+  CHECK(funds("call-a").debited_for_call + funds("call-b").debited_for_call == 2'000);
+  CHECK(funds("call-a").debited_for_call >= 800);
+  CHECK(funds("call-b").debited_for_call >= 800);
+  CHECK(uncollected("call-a") + uncollected("call-b") == 6'000);
+}
