@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 
@@ -19,6 +20,7 @@ struct AuditOptions {
 };
 
 void run_verify(const AuditOptions& options) {
+  const CommandLog log("audit verify");
   auto store = open_database(options.database, "audit verify");
   nlohmann::json report = {{"ok", true}};
   std::string first_problem;
@@ -73,6 +75,7 @@ void run_verify(const AuditOptions& options) {
 }
 
 void run_reconcile(const AuditOptions& options) {
+  const CommandLog log("audit reconcile");
   auto store = open_database(options.database, "audit reconcile");
   Result<billing::Reconciliation> day = store->reconcile_day(options.date);
   if (!day) {
@@ -145,6 +148,7 @@ void add_audit_command(CLI::App& app) {
   reconcile->add_option("--date", options->date, "UTC day, YYYY-MM-DD")->required();
   reconcile->add_flag("--json", options->json, "Print the report as JSON");
   reconcile->callback([options] { run_reconcile(*options); });
+  add_staff_command_checks(*audit);
 }
 
 }  // namespace relaygw::gateway

@@ -9,6 +9,7 @@
 #include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 
@@ -90,6 +91,7 @@ void print_decision(const billing::CallRequest& call, const billing::Authorizati
 
 void run_create(const CallOptions& options) {
   const std::string command = "call create";
+  const CommandLog log(command);
   billing::CallRequest call;
   call.id = options.id;
   call.from = options.from;
@@ -154,6 +156,8 @@ void run_create(const CallOptions& options) {
     fail_command(command, recorded.message());
   }
   print_decision(*opened, *decision);
+  log.done("call " + opened->id + (decision->granted ? " authorized" : " refused: ") +
+           (decision->granted ? "" : std::string(billing::to_string(decision->reason))));
   if (!decision->granted) {
     throw CLI::RuntimeError(1);
   }
@@ -161,6 +165,7 @@ void run_create(const CallOptions& options) {
 
 void run_event(const CallOptions& options) {
   const std::string command = "call event";
+  const CommandLog log(command);
   auto event = billing::parse_call_event(options.event);
   const bool recorded_elsewhere = event && (*event == billing::CallEvent::Authorized ||
                                             *event == billing::CallEvent::Disconnected ||
@@ -201,8 +206,16 @@ void print_posting(const billing::CallPosting& posting) {
   std::cout << fmt::format("  {:<59} {:>10}\n", "total", billing::format_dollars(posting.total));
 }
 
+void print_uncollected(billing::Money uncollected) {
+  if (uncollected > 0) {
+    std::cout << fmt::format("  {:<59} {:>10}\n", "uncollected (beyond the card's hold and funds)",
+                             billing::format_dollars(uncollected));
+  }
+}
+
 void run_debit(const CallOptions& options) {
   const std::string command = "call debit";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   RatingData rating;
   load_rating(rating, *store, options, command);
@@ -219,6 +232,7 @@ void run_debit(const CallOptions& options) {
 
 void run_complete(const CallOptions& options) {
   const std::string command = "call complete";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto call = store->find_call(options.id);
   if (!call) {
@@ -239,9 +253,20 @@ void run_complete(const CallOptions& options) {
   }
   std::cout << fmt::format("call {} posted\n", options.id);
   print_posting(*posting);
+  auto record = store->find_call(options.id);
+  if (!record || !record->has_value()) {
+    fail_command(command, "call '" + options.id + "' was posted but cannot be read back");
+  }
+  const Result<billing::Money> uncollected = records.uncollected(**record);
+  if (!uncollected) {
+    fail_command(command, uncollected.status().message());
+  }
+  print_uncollected(*uncollected);
+  log.done("posted, total " + billing::format_dollars(posting->total) + ", uncollected " +
+           billing::format_dollars(*uncollected));
 }
 
-nlohmann::json call_json(const billing::CallRecord& record) {
+nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncollected) {
   const billing::CallRequest& request = record.request;
   nlohmann::json out = {{"id", request.id},
                         {"from", request.from},
@@ -280,12 +305,14 @@ nlohmann::json call_json(const billing::CallRecord& record) {
     }
     out["lines"] = lines;
     out["total"] = billing::format_dollars(record.posting->total);
+    out["uncollected"] = billing::format_dollars(uncollected);
   }
   return out;
 }
 
 void run_show(const CallOptions& options) {
   const std::string command = "call show";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto record = store->find_call(options.id);
   if (!record) {
@@ -294,7 +321,13 @@ void run_show(const CallOptions& options) {
   if (!record->has_value()) {
     fail_command(command, "call '" + options.id + "' does not exist");
   }
-  const nlohmann::json out = call_json(**record);
+  // The part of a card call's charge beyond its hold and the card's funds.
+  const billing::CallRecords records(store.get(), nullptr);
+  const Result<billing::Money> uncollected = records.uncollected(**record);
+  if (!uncollected) {
+    fail_command(command, uncollected.status().message());
+  }
+  const nlohmann::json out = call_json(**record, *uncollected);
   if (options.json) {
     std::cout << out.dump(2) << "\n";
     return;
@@ -311,6 +344,7 @@ void run_show(const CallOptions& options) {
                            out["conversation_seconds"].dump());
   if ((*record)->posting) {
     print_posting(*(*record)->posting);
+    print_uncollected(*uncollected);
   }
 }
 
@@ -387,6 +421,7 @@ void add_call_commands(CLI::App& app) {
   add_call_options(*show, *show_options, true);
   show->add_flag("--json", show_options->json, "Print JSON");
   show->callback([show_options] { run_show(*show_options); });
+  add_staff_command_checks(*call);
 }
 
 }  // namespace relaygw::gateway

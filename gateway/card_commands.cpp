@@ -8,6 +8,7 @@
 
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 
@@ -69,6 +70,7 @@ void print_card(billing::Store& store, const std::string& number, bool json,
 
 void run_add(const CardOptions& options) {
   const std::string command = "card add";
+  const CommandLog log(command);
   billing::NewCard card;
   card.number = options.number;
   auto funding = billing::parse_card_funding(options.funding);
@@ -96,12 +98,14 @@ void run_add(const CardOptions& options) {
 }
 
 void run_show(const CardOptions& options) {
+  const CommandLog log("card show");
   auto store = open_database(options.database, "card show");
   print_card(*store, options.number, options.json, "card show");
 }
 
 void run_unlock(const CardOptions& options) {
   const std::string command = "card unlock";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto unlocked = billing::unlock_card(*store, options.number, write_context(options.database));
   if (!unlocked) {
@@ -147,6 +151,7 @@ void add_card_commands(CLI::App& app) {
   add_database_options(*unlock, unlock_options->database);
   unlock->add_option("--number", unlock_options->number, "Card number")->required();
   unlock->callback([unlock_options] { run_unlock(*unlock_options); });
+  add_staff_command_checks(*card);
 }
 
 }  // namespace relaygw::gateway

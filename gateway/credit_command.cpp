@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/credit_support.hpp"
 
@@ -160,6 +161,7 @@ void output_credit(const billing::CreditRecord& credit, bool json) {
 
 void run_request(const CreditOptions& options) {
   const std::string command = "credit request";
+  const CommandLog log(command);
   const billing::CreditPolicy policy =
       load_policy_option(options.database, options.policy, command);
   auto store = open_database(options.database, command);
@@ -173,6 +175,7 @@ void run_request(const CreditOptions& options) {
 
 void run_decide(const CreditOptions& options, bool approve) {
   const std::string command = approve ? "credit approve" : "credit reject";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   Result<billing::CreditRecord> credit = store->decide_credit(
       options.credit_id, approve, options.text, write_context(options.database));
@@ -184,6 +187,7 @@ void run_decide(const CreditOptions& options, bool approve) {
 
 void run_show(const CreditOptions& options) {
   const std::string command = "credit show";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto credit = store->find_credit(options.credit_id);
   if (!credit) {
@@ -198,6 +202,7 @@ void run_show(const CreditOptions& options) {
 
 void run_list(const CreditOptions& options) {
   const std::string command = "credit list";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto credits = store->list_credits(options.call_id);
   if (!credits) {
@@ -272,6 +277,7 @@ void add_credit_command(CLI::App& app) {
   add_common_options(*list, *list_options, true);
   list->add_option("--call", list_options->call_id, "Only the credits of this call");
   list->callback([list_options] { run_list(*list_options); });
+  add_staff_command_checks(*credit);
 }
 
 }  // namespace relaygw::gateway

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/call_records.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/credit_support.hpp"
 
@@ -91,6 +92,7 @@ void output_dispute(const billing::Dispute& dispute, bool json) {
 
 void run_open(const DisputeOptions& options) {
   const std::string command = "dispute open";
+  const CommandLog log(command);
   if (options.key.empty() || options.account.empty()) {
     fail_command(command, "--key and --account must not be empty");
   }
@@ -116,6 +118,7 @@ void run_open(const DisputeOptions& options) {
 
 void append_step(const DisputeOptions& options, billing::DisputeAction action,
                  const std::string& command) {
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto dispute = store->append_dispute_step(options.dispute_id, action, options.text, std::nullopt,
                                             write_context(options.database));
@@ -194,6 +197,7 @@ std::string print_chain_check(billing::SqliteStore& store, const std::string& co
 
 void run_investigate(const DisputeOptions& options) {
   const std::string command = "dispute investigate";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   const billing::Dispute dispute = find_dispute_or_fail(*store, options.dispute_id, command);
   print_dispute(dispute);
@@ -234,6 +238,7 @@ void run_investigate(const DisputeOptions& options) {
 
 void run_resolve(const DisputeOptions& options) {
   const std::string command = "dispute resolve";
+  const CommandLog log(command);
   if (options.deny == !options.adjust.empty()) {
     fail_command(command, "give exactly one of --adjust DOLLARS or --deny");
   }
@@ -276,6 +281,7 @@ void run_resolve(const DisputeOptions& options) {
 
 void run_list(const DisputeOptions& options) {
   const std::string command = "dispute list";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   auto disputes = store->list_disputes();
   if (!disputes) {
@@ -372,6 +378,7 @@ void add_dispute_command(CLI::App& app) {
   list->add_flag("--overdue", options->overdue,
                  "Only open or escalated disputes past their due date");
   list->callback([options] { run_list(*options); });
+  add_staff_command_checks(*dispute);
 }
 
 }  // namespace relaygw::gateway

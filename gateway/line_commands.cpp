@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/directory.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 
@@ -109,6 +110,7 @@ void print_line(const billing::LineVersion& version) {
 
 void run_add(const LineOptions& options) {
   const std::string command = "line add";
+  const CommandLog log(command);
   const billing::LineChange fields = change_from(options, command);
   billing::Line line;
   line.number = options.number;
@@ -122,7 +124,8 @@ void run_add(const LineOptions& options) {
   line.is_tty = fields.is_tty.value_or(false);
   line.tty_discount_eligible = fields.tty_discount_eligible.value_or(false);
   auto store = open_database(options.database, command);
-  auto added = billing::add_line(*store, line, write_context(options.database));
+  const billing::NumberPlan plan = load_number_plan(options.database, command);
+  auto added = billing::add_line(*store, line, write_context(options.database), &plan);
   if (!added) {
     fail_command(command, added.status().message());
   }
@@ -131,9 +134,11 @@ void run_add(const LineOptions& options) {
 
 void run_change(const LineOptions& options) {
   const std::string command = "line change";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
+  const billing::NumberPlan plan = load_number_plan(options.database, command);
   auto changed = billing::change_line(*store, options.number, change_from(options, command),
-                                      options.reason, write_context(options.database));
+                                      options.reason, write_context(options.database), &plan);
   if (!changed) {
     fail_command(command, changed.status().message());
   }
@@ -142,6 +147,7 @@ void run_change(const LineOptions& options) {
 
 void run_show(const LineOptions& options) {
   const std::string command = "line show";
+  const CommandLog log(command);
   auto number = billing::normalize_line_number(options.number);
   if (!number) {
     fail_command(command, number.status().message());
@@ -172,12 +178,14 @@ void run_show(const LineOptions& options) {
 
 void run_import(const LineOptions& options) {
   const std::string command = "line import";
+  const CommandLog log(command);
   std::ifstream file(options.file);
   if (!file) {
     fail_command(command, "cannot read '" + options.file + "'; pass an existing CSV file");
   }
   auto store = open_database(options.database, command);
-  auto report = billing::import_lines_csv(*store, file, write_context(options.database));
+  const billing::NumberPlan plan = load_number_plan(options.database, command);
+  auto report = billing::import_lines_csv(*store, file, write_context(options.database), &plan);
   if (!report) {
     fail_command(command, report.status().message());
   }
@@ -193,6 +201,7 @@ void run_import(const LineOptions& options) {
 
 void run_export(const LineOptions& options) {
   const std::string command = "line export";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   std::ofstream file;
   if (!options.file.empty() && options.file != "-") {
@@ -239,18 +248,19 @@ void add_line_commands(CLI::App& app) {
   show->callback([show_options] { run_show(*show_options); });
 
   auto import_options = std::make_shared<LineOptions>();
-  CLI::App* import = line->add_subcommand(
+  CLI::App* import_command = line->add_subcommand(
       "import", "Import lines from CSV; bad rows are reported and skipped, exit status 1");
-  add_database_options(*import, import_options->database);
-  import->add_option("--file", import_options->file, "CSV file with a header row")->required();
-  import->callback([import_options] { run_import(*import_options);
-});
+  add_database_options(*import_command, import_options->database);
+  import_command->add_option("--file", import_options->file, "CSV file with a header row")
+      ->required();
+  import_command->callback([import_options] { run_import(*import_options); });
 
-auto export_options = std::make_shared<LineOptions>();
-CLI::App* exported = line->add_subcommand("export", "Export the current lines as CSV");
-add_database_options(*exported, export_options->database);
-exported->add_option("--file", export_options->file, "Output file (default: standard output)");
-exported->callback([export_options] { run_export(*export_options); });
-}  // namespace relaygw::gateway
+  auto export_options = std::make_shared<LineOptions>();
+  CLI::App* exported = line->add_subcommand("export", "Export the current lines as CSV");
+  add_database_options(*exported, export_options->database);
+  exported->add_option("--file", export_options->file, "Output file (default: standard output)");
+  exported->callback([export_options] { run_export(*export_options); });
+  add_staff_command_checks(*line);
+}
 
 }  // namespace relaygw::gateway

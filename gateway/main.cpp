@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/logging.hpp"
 
@@ -48,6 +49,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    if (const std::string unknown = relaygw::gateway::unknown_subcommand_message(app);
+        !unknown.empty()) {
+      std::cerr << "relaygw: " << unknown << "\n";
+      return error.get_exit_code();
+    }
     return app.exit(error);
   } catch (const std::exception& error) {
     std::cerr << "relaygw: " << error.what() << "\n";

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/plans.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 #include "tty/baudot.hpp"
@@ -56,6 +57,7 @@ std::string tty_text(const billing::PlanAdvice& advice) {
 
 void run_advise(const PlansOptions& options) {
   const std::string command = "plans advise";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   const billing::Instant as_of =
       options.as_of.empty()
@@ -137,6 +139,7 @@ void add_plans_command(CLI::App& app) {
   advise->add_flag("--tty", options->tty, "Print short upper-case TTY text ending with GA");
   advise->add_flag("--json", options->json, "Print JSON");
   advise->callback([options] { run_advise(*options); });
+  add_staff_command_checks(*plans);
 }
 
 }  // namespace relaygw::gateway

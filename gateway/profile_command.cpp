@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/profiles.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 
@@ -56,6 +57,7 @@ std::vector<billing::ProfileChange> history_or_fail(billing::Store& store, const
 
 void run_show(const ProfileOptions& options) {
   const std::string command = "profile show";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   const auto history = history_or_fail(*store, options.line, command);
   auto current = store->find_line(history.back().number);
@@ -89,6 +91,7 @@ void run_show(const ProfileOptions& options) {
 
 void run_change(const ProfileOptions& options) {
   const std::string command = "profile change";
+  const CommandLog log(command);
   billing::LineChange change;
   change.listing_name = options.name;
   if (options.type) {
@@ -124,6 +127,7 @@ void run_change(const ProfileOptions& options) {
 
 void run_history(const ProfileOptions& options) {
   const std::string command = "profile history";
+  const CommandLog log(command);
   auto store = open_database(options.database, command);
   const auto history = history_or_fail(*store, options.line, command);
   if (options.json) {
@@ -181,6 +185,7 @@ void add_profile_command(CLI::App& app) {
       "history", "List every change of a line: who, when, why, old and new values");
   add_line_option(*history, *history_options);
   history->callback([history_options] { run_history(*history_options); });
+  add_staff_command_checks(*profile);
 }
 
 }  // namespace relaygw::gateway

@@ -7,6 +7,7 @@
 
 #include "billing/call_types.hpp"
 #include "billing/money.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/quote_support.hpp"
 
@@ -50,6 +51,7 @@ void print_text(const QuoteOptions& options, const QuoteOutcome& quote) {
 }
 
 void run_quote(const QuoteOptions& options) {
+  const CommandLog log("quote");
   Result<QuoteOutcome> quote = compute_quote(options, "--");
   if (!quote) {
     fail(quote.status().message());
@@ -97,6 +99,7 @@ void add_quote_command(CLI::App& app) {
                     "the repository's data/)");
 
   quote->callback([options] { run_quote(*options); });
+  add_staff_command_checks(*quote);
 }
 
 }  // namespace relaygw::gateway

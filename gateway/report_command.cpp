@@ -9,7 +9,9 @@
 
 #include "billing/credit_report.hpp"
 #include "billing/report_chart.hpp"
+#include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 
@@ -63,6 +65,10 @@ billing::ReportRequest build_request(const ReportOptions& options, const std::st
   if (!to) {
     fail_command(command, "--to: " + to.status().message());
   }
+  const Status dates = billing::check_report_dates(*from, *to);
+  if (!dates) {
+    fail_command(command, dates.message());
+  }
   request.from = *from;
   request.to = *to;
   auto by = billing::parse_report_period(options.by);
@@ -105,6 +111,7 @@ void write_chart(const billing::SummaryReport& report, const std::string& path,
 
 void run_summary(const ReportOptions& options) {
   const std::string command = "report summary";
+  const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
   auto store = open_database(options.database, command);
@@ -120,6 +127,7 @@ void run_summary(const ReportOptions& options) {
 
 void run_relay_minutes(const ReportOptions& options) {
   const std::string command = "report relay-minutes";
+  const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
   auto store = open_database(options.database, command);
@@ -136,6 +144,7 @@ void run_relay_minutes(const ReportOptions& options) {
 
 void run_emergency(const ReportOptions& options) {
   const std::string command = "report emergency";
+  const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
   auto store = open_database(options.database, command);
@@ -148,6 +157,7 @@ void run_emergency(const ReportOptions& options) {
 
 void run_credits(const ReportOptions& options) {
   const std::string command = "report credits";
+  const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
   billing::Instant as_of =
@@ -216,6 +226,7 @@ void add_report_command(CLI::App& app) {
   credits->add_option("--as-of", credits_options->as_of,
                       "ISO 8601 instant at which disputes count as overdue (default: now)");
   credits->callback([credits_options] { run_credits(*credits_options); });
+  add_staff_command_checks(*report);
 }
 
 }  // namespace relaygw::gateway

@@ -1,0 +1,172 @@
+#include "gateway/command_log.hpp"
+
+#include <array>
+#include <map>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "billing/cards.hpp"
+#include "gateway/logging.hpp"
+
+namespace relaygw::gateway {
+namespace {
+
+constexpr std::array<std::string_view, 6> kPathOptions = {"--db",    "--data-dir", "--file",
+                                                          "--chart", "--deck",     "--policy"};
+
+bool is_path_option(const CLI::Option& option) {
+  for (std::string_view name : kPathOptions) {
+    if (option.check_lname(std::string(name.substr(2)))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string check_utf8_text(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    unsigned char low = 0x80;   // range of the second byte, which rules out overlong forms,
+    unsigned char high = 0xBF;  // UTF-16 surrogates and code points above U+10FFFF
+    if (lead == 0) {
+      return "contains a NUL byte at byte " + std::to_string(i + 1);
+    }
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      low = lead == 0xE0 ? 0xA0 : 0x80;
+      high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      low = lead == 0xF0 ? 0x90 : 0x80;
+      high = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return "is not valid UTF-8 at byte " + std::to_string(i + 1);
+    }
+    if (i + length > text.size()) {
+      return "is not valid UTF-8: it ends inside a character at byte " + std::to_string(i + 1);
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      const unsigned char min = k == 1 ? low : 0x80;
+      const unsigned char max = k == 1 ? high : 0xBF;
+      if (next < min || next > max) {
+        return "is not valid UTF-8 at byte " + std::to_string(i + k + 1);
+      }
+    }
+    i += length;
+  }
+  return {};
+}
+
+namespace {
+
+// Subcommands registered by add_staff_command_checks, by path such as "call create". Filled
+// while main builds the CLI::App tree, before any command runs, and read-only afterwards.
+std::map<std::string, const CLI::App*>& registered_commands() {
+  static std::map<std::string, const CLI::App*> commands;
+  return commands;
+}
+
+void add_checks(CLI::App& command, const std::string& path, const CLI::Validator& utf8) {
+  registered_commands()[path] = &command;
+  for (CLI::Option* option : command.get_options()) {
+    if (option->get_type_size() != 0 && !is_path_option(*option) &&
+        option->get_type_name() == "TEXT") {
+      option->check(utf8);
+    }
+  }
+  for (CLI::App* subcommand : command.get_subcommands({})) {
+    add_checks(*subcommand, path + " " + subcommand->get_name(), utf8);
+  }
+}
+
+std::string describe_options(const std::string& path) {
+  auto found = registered_commands().find(path);
+  if (found == registered_commands().end()) {
+    return "(options not registered)";
+  }
+  const bool card_command = path.rfind("card ", 0) == 0;
+  std::string details;
+  for (const CLI::Option* option : found->second->get_options()) {
+    if (option->count() == 0) {
+      continue;
+    }
+    const std::string name = option->get_name(false, true);
+    const bool card_number = name == "--card" || (card_command && name == "--number");
+    for (const std::string& value : option->results()) {
+      details += details.empty() ? "" : " ";
+      details += name;
+      if (option->get_type_size() != 0) {
+        details += "=" + (card_number ? billing::mask_card_number(value) : value);
+      }
+    }
+  }
+  return details.empty() ? "no options" : details;
+}
+
+}  // namespace
+
+void add_staff_command_checks(CLI::App& command) {
+  const CLI::Validator utf8(
+      [](std::string& value) {
+        const std::string fault = check_utf8_text(value);
+        return fault.empty() ? std::string() : "the value " + fault + "; retype it as UTF-8 text";
+      },
+      "", "UTF-8");
+  add_checks(command, command.get_name(), utf8);
+}
+
+std::string unknown_subcommand_message(const CLI::App& app) {
+  const CLI::App* current = &app;
+  std::string path = app.get_name().empty() ? "relaygw" : app.get_name();
+  while (true) {
+    const std::vector<const CLI::App*> parsed =
+        current->get_subcommands([](const CLI::App* subcommand) { return subcommand->parsed(); });
+    if (parsed.empty()) {
+      break;
+    }
+    current = parsed.front();
+    path += " " + current->get_name();
+  }
+  if (current->get_require_subcommand_min() == 0) {
+    return {};
+  }
+  for (const std::string& word : current->remaining()) {
+    if (!word.empty() && word.front() != '-') {
+      return "unknown command '" + word + "' for " + path + "; run `" + path +
+             " --help` to list the commands";
+    }
+  }
+  return {};
+}
+
+CommandLog::CommandLog(std::string command) : command_(std::move(command)) {
+  logger("gateway")->debug("{} started: {}", command_, describe_options(command_));
+}
+
+CommandLog::~CommandLog() {
+  if (done_) {
+    return;
+  }
+  if (std::uncaught_exceptions() > exceptions_at_start_) {
+    logger("gateway")->debug("{} failed", command_);
+  } else {
+    logger("gateway")->debug("{} done", command_);
+  }
+}
+
+void CommandLog::done(const std::string& result) const {
+  done_ = true;
+  logger("gateway")->debug("{} done: {}", command_, result);
+}
+
+}  // namespace relaygw::gateway

@@ -1,0 +1,50 @@
+// Checks and debug logs shared by the staff commands (line, card, call, profile, quote, credit,
+// dispute, report, plans, audit). Text options must be clean UTF-8. Each command logs its
+// start, with its options, and its result on the "gateway" logger.
+#pragma once
+
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace relaygw::gateway {
+
+// Returns an empty string when `text` is well-formed UTF-8 with no NUL, or a message saying
+// what is wrong with it at which byte.
+std::string check_utf8_text(const std::string& text);
+
+// Adds a UTF-8 check to every text option of `command` and of its subcommands, so a bad byte
+// in --actor, --id or --by is rejected with the option's name before it reaches JSON output or
+// the database. File path options (--db, --data-dir, --file, --chart, --deck, --policy) are
+// left out, because a Linux path may be any bytes. Also registers each subcommand by its path
+// ("call create") so CommandLog can log the options it was given. `command` must outlive the
+// parse, as the CLI::App tree does in main.
+void add_staff_command_checks(CLI::App& command);
+
+// Returns a message naming the unknown subcommand word after a failed parse of `app`, such as
+// "unknown command 'frob' for relaygw call; run `relaygw call --help` to list the commands",
+// or an empty string when the failure was something else.
+std::string unknown_subcommand_message(const CLI::App& app);
+
+// Logs "COMMAND started: --OPTION=VALUE ..." at debug level when made, and "COMMAND done" or
+// "COMMAND failed" (an exception, the command's failure, left the run function) when
+// destroyed. Card numbers (--card, and --number of card commands) are masked; PINs are never
+// options, so they never appear.
+class CommandLog {
+ public:
+  explicit CommandLog(std::string command);
+  ~CommandLog();
+  CommandLog(const CommandLog&) = delete;
+  CommandLog& operator=(const CommandLog&) = delete;
+
+  // Logs "COMMAND done: RESULT" now, in place of the plain "COMMAND done" at the end.
+  void done(const std::string& result) const;
+
+ private:
+  std::string command_;
+  int exceptions_at_start_ = std::uncaught_exceptions();
+  mutable bool done_ = false;
+};
+
+}  // namespace relaygw::gateway

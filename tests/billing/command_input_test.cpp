@@ -1,0 +1,197 @@
+// Bad input at the relaygw command line, run as real processes on real database files. Covers
+// calls that could not be rated, invalid times, unknown states, invalid UTF-8 text options,
+// report dates out of range, unknown subcommands, and the debug log of each command.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "tests/billing/billing_test_support.hpp"
+
+using relaygw::billing::testing::CommandRun;
+using relaygw::billing::testing::run_relaygw;
+
+namespace {
+
+class CommandInputFixture {
+ public:
+  CommandInputFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-command-input-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+  }
+  ~CommandInputFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string db_option() const { return "--db '" + (dir_ / "billing.db").string() + "' "; }
+
+  CommandRun relaygw(const std::string& arguments, const std::string& input = "/dev/null") {
+    return run_relaygw(arguments, input);
+  }
+
+  void init() { REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0); }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandInputFixture, "call create rejects unratable calls", "[billing][cli]") {
+  init();
+  const CommandRun unassigned = relaygw("call create " + db_option() +
+                                        "--id c1 --from 9995550107 --to 2125550101 "
+                                        "--at 2026-03-10T14:00:00Z");
+  INFO(unassigned.output);
+  CHECK(unassigned.status != 0);
+  CHECK(contains(unassigned.output, "'9995550107'"));
+  CHECK(contains(unassigned.output, "area code 999 is not assigned"));
+
+  const CommandRun early = relaygw("call create " + db_option() +
+                                   "--id c2 --from 3125550107 --to 2125550101 "
+                                   "--at 2019-06-01T14:00:00Z");
+  INFO(early.output);
+  CHECK(early.status != 0);
+  CHECK(contains(early.output, "no version in force on 2019-06-01"));
+
+  const CommandRun emergency =
+      relaygw("call create " + db_option() +
+              "--id c3 --from 9995550107 --to 911 --at 2019-06-01T14:00:00Z");
+  INFO(emergency.output);
+  CHECK(emergency.status == 0);
+  CHECK(relaygw("call show " + db_option() + "--id c3").status == 0);
+  CHECK(relaygw("call show " + db_option() + "--id c1").status != 0);
+  CHECK(relaygw("call show " + db_option() + "--id c2").status != 0);
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "commands reject invalid offsets", "[billing][cli]") {
+  init();
+  for (const std::string at :
+       {"2026-03-10T14:00:00-25:00", "2026-03-10T14:00:00+14:01", "2026-03-10T24:00:00Z",
+        "2026-03-10T14:60:00Z", "2026-03-10T14:00:60Z", "2026-02-30T14:00:00Z"}) {
+    INFO("time " << at);
+    const CommandRun quote = relaygw(
+        "quote --from 3125550107 --to 2125550101 --billing sent-paid "
+        "--minutes 2 --start " +
+        at);
+    CHECK(quote.status != 0);
+    CHECK(contains(quote.output, "'" + at + "'"));
+    const CommandRun create =
+        relaygw("call create " + db_option() + "--from 3125550107 --to 2125550101 --at " + at);
+    CHECK(create.status != 0);
+    CHECK(contains(create.output, "--at"));
+    CHECK(contains(create.output, "'" + at + "'"));
+  }
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "line add rejects unknown state", "[billing][cli]") {
+  init();
+  const CommandRun state =
+      relaygw("line add " + db_option() +
+              "--number 3125550160 --name Test --state ZZ --rate-center CHICAGO "
+              "--time-zone America/Chicago");
+  INFO(state.output);
+  CHECK(state.status != 0);
+  CHECK(contains(state.output, "invalid state 'ZZ'"));
+  const CommandRun area =
+      relaygw("line add " + db_option() +
+              "--number 9995550160 --name Test --state IL --rate-center CHICAGO "
+              "--time-zone America/Chicago");
+  INFO(area.output);
+  CHECK(area.status != 0);
+  CHECK(contains(area.output, "area code 999"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "text options reject invalid utf8", "[billing][cli]") {
+  init();
+  // printf writes two bytes that are never valid in UTF-8, 0xFF and 0xFE.
+  const std::string bad = "\"$(printf 'bad\\377\\376')\"";
+  const CommandRun actor =
+      relaygw("call create " + db_option() +
+              "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z --actor " + bad);
+  INFO(actor.output);
+  CHECK(actor.status != 0);
+  CHECK(contains(actor.output, "--actor"));
+  CHECK(contains(actor.output, "UTF-8"));
+  CHECK_FALSE(contains(actor.output, "json"));
+
+  const CommandRun id =
+      relaygw("call create " + db_option() +
+              "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z --id " + bad);
+  INFO(id.output);
+  CHECK(id.status != 0);
+  CHECK(contains(id.output, "--id"));
+
+  const CommandRun by =
+      relaygw("call event " + db_option() + "--id c1 --event accepted --how voice --by " + bad);
+  INFO(by.output);
+  CHECK(by.status != 0);
+  CHECK(contains(by.output, "--by"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "report rejects dates out of range", "[billing][cli]") {
+  init();
+  const CommandRun late =
+      relaygw("report summary " + db_option() + "--from 2026-03-01 --to 9999-12-31");
+  INFO(late.output);
+  CHECK(late.status != 0);
+  CHECK(contains(late.output, "--to 9999-12-31 is outside"));
+  const CommandRun early =
+      relaygw("report credits " + db_option() + "--from 0000-01-01 --to 2026-03-01");
+  INFO(early.output);
+  CHECK(early.status != 0);
+  CHECK(contains(early.output, "--from 0000-01-01 is outside"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "unknown subcommand is named", "[billing][cli]") {
+  const CommandRun top = relaygw("frobnicate");
+  INFO(top.output);
+  CHECK(top.status != 0);
+  CHECK(contains(top.output, "'frobnicate'"));
+  CHECK(contains(top.output, "relaygw --help"));
+  const CommandRun nested = relaygw("call frobnicate");
+  INFO(nested.output);
+  CHECK(nested.status != 0);
+  CHECK(contains(nested.output, "'frobnicate'"));
+  CHECK(contains(nested.output, "relaygw call --help"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "commands log start and result", "[billing][cli]") {
+  init();
+  const CommandRun created = relaygw("--log-level debug call create " + db_option() +
+                                     "--id c1 --from 3125550107 --to 2125550101 "
+                                     "--at 2026-03-10T14:00:00Z");
+  INFO(created.output);
+  CHECK(created.status == 0);
+  CHECK(contains(created.output, "call create started: "));
+  CHECK(contains(created.output, "--id=c1"));
+  CHECK(contains(created.output, "call create done: call c1 authorized"));
+
+  const CommandRun missing = relaygw("--log-level debug call show " + db_option() + "--id nothing");
+  INFO(missing.output);
+  CHECK(missing.status != 0);
+  CHECK(contains(missing.output, "call show failed"));
+
+  // The card number is masked and the PIN, read from standard input, never appears.
+  const std::filesystem::path pin = std::filesystem::temp_directory_path() / "relaygw-card-pin";
+  REQUIRE(std::system(("printf '739164\\n' > '" + pin.string() + "'").c_str()) == 0);
+  const CommandRun card =
+      relaygw("--log-level debug card add " + db_option() + "--number 5550142000001 --balance 5.00",
+              pin.string());
+  std::filesystem::remove(pin);
+  INFO(card.output);
+  CHECK(card.status == 0);
+  CHECK(contains(card.output, "card add started: "));
+  CHECK_FALSE(contains(card.output, "5550142000001"));
+  CHECK_FALSE(contains(card.output, "739164"));
+}
