@@ -154,6 +154,49 @@ bool same_dialed_number(const std::string& stored, const std::string& dialed) {
   return shorter.size() == 10 && longer == "1" + shorter;
 }
 
+// The instant a provider stamped on a call step, or nullopt for a message that has none.
+std::optional<relay::Instant> step_instant(const relay::InboundEvent& event) {
+  if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
+    return acceptance->at;
+  }
+  if (const auto* connected = std::get_if<relay::Connected>(&event)) {
+    return connected->at;
+  }
+  if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+    return disconnected->at;
+  }
+  return std::nullopt;
+}
+
+// Whether `at` lies within `skew` of the gateway clock's `now`.
+bool plausible_instant(relay::Instant at, relay::Instant now, std::chrono::seconds skew) {
+  return at >= now - skew && at <= now + skew;
+}
+
+relay::ErrorReply time_out_of_range(std::string_view of, const std::string& call_id,
+                                    relay::Instant at, relay::Instant now,
+                                    std::chrono::seconds skew) {
+  return error_reply(
+      "time-out-of-range",
+      fmt::format("{} for call '{}' has \"at\" = {}, more than {} s from the gateway clock "
+                  "({}); send the step's real UTC instant, between {} and {}",
+                  of, call_id, relay::format_instant(at), skew.count(), relay::format_instant(now),
+                  relay::format_instant(now - skew), relay::format_instant(now + skew)));
+}
+
+// The message of a granted authorization. Billing leaves it empty for calls billed to the
+// calling line, and the agent still needs a sentence to relay.
+std::string granted_message(const billing::Authorization& decision, billing::BillingMethod method) {
+  if (!decision.message.empty()) {
+    return decision.message;
+  }
+  if (method == billing::BillingMethod::PersonToPerson) {
+    return "authorized; charges go to the calling line " + decision.billed_number +
+           " once the requested person is reached";
+  }
+  return "authorized; charges go to the calling line " + decision.billed_number;
+}
+
 }  // namespace
 
 struct CallService::State {
@@ -212,12 +255,17 @@ struct CallService::State {
                                     const relay::SessionOpened& session, relay::Instant now);
   std::vector<Reply> call_requested(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now);
-  std::vector<Reply> call_step(const relay::InboundEvent& event);
+  std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now);
   std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
+  std::optional<relay::AuthorizationResult> refuse_self_billing(
+      const relay::CallRequested& request, const relay::SessionOpened& session,
+      const billing::NumberInfo& dialed) const;
   Result<relay::Quote> quote_locked(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now);
   Result<billing::CallPosting> complete_call(const std::string& call_id, relay::Instant at,
                                              const std::string& key);
+  billing::Instant capped_end(const billing::CallRecord& record, relay::Instant at,
+                              bool& capped) const;
   void finish_session_calls(const std::string& session_id, relay::Instant now);
   void remember(const std::string& key, const std::string& fingerprint,
                 const std::vector<Reply>& replies);
@@ -506,6 +554,42 @@ std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRe
       "Call '" + call_id + "' was already requested and not authorized; request a new call id.")};
 }
 
+// Refuses billing that names a party of the call itself: collect from the calling line to
+// itself, or a third number that is the called or calling line. Caller holds billing_mutex.
+std::optional<relay::AuthorizationResult> CallService::State::refuse_self_billing(
+    const relay::CallRequested& request, const relay::SessionOpened& session,
+    const billing::NumberInfo& dialed) const {
+  auto e164_of = [this](const std::string& number) {
+    auto info = plan->classify(number);
+    return info ? info->e164 : std::string();
+  };
+  const std::string caller = e164_of(session.caller_number);
+  if (request.billing == relay::BillingMethod::Collect && !caller.empty() &&
+      caller == dialed.e164) {
+    return refusal(request.call_id, "collect-to-own-line",
+                   "A collect call from " + session.caller_number + " to " + request.dialed_number +
+                       ", the same line, cannot be billed; call another number or use "
+                       "sent-paid billing.");
+  }
+  if (request.billing != relay::BillingMethod::ThirdParty) {
+    return std::nullopt;
+  }
+  const std::string third = e164_of(request.third_number);
+  if (!third.empty() && third == dialed.e164) {
+    return refusal(request.call_id, "third-number-is-called-line",
+                   "The third number " + request.third_number +
+                       " is the dialed number itself; bill it as a collect call or give "
+                       "another number to bill.");
+  }
+  if (!third.empty() && third == caller) {
+    return refusal(request.call_id, "third-number-is-calling-line",
+                   "The third number " + request.third_number +
+                       " is the calling line; use sent-paid billing or give another number "
+                       "to bill.");
+  }
+  return std::nullopt;
+}
+
 std::vector<Reply> CallService::State::call_requested(const relay::CallRequested& request,
                                                       const relay::SessionOpened& session,
                                                       relay::Instant now) {
@@ -542,6 +626,11 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (!dialed) {
     return {refusal(call_id, "invalid-request",
                     "The dialed number is not valid: " + dialed.status().message())};
+  }
+
+  if (auto refused = refuse_self_billing(request, session, *dialed)) {
+    log->info("session={} call={} refused: {}", request.session_id, call_id, refused->message);
+    return {*refused};
   }
 
   const billing::WriteContext write_context = context(now);
@@ -614,7 +703,8 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     return replies;
   }
   if (decision->granted) {
-    replies.push_back(relay::AuthorizationResult{call_id, true, "", decision->message});
+    replies.push_back(
+        relay::AuthorizationResult{call_id, true, "", granted_message(*decision, call.billing)});
   } else {
     replies.push_back(
         refusal(call_id, std::string(billing::to_string(decision->reason)), decision->message));
@@ -652,11 +742,33 @@ Result<billing::CallPosting> CallService::State::complete_call(const std::string
   // The protocol has no "person reached" field: a person-to-person call that was connected is
   // billed as reached.
   const bool connected = billing::event_time(**record, billing::CallEvent::Connected).has_value();
-  billing::Completion completion{call_id, to_seconds(at), connected, key};
-  return records.complete(completion, context(at));
+  bool capped = false;
+  const billing::Instant end = capped_end(**record, at, capped);
+  billing::WriteContext write_context = context(at);
+  if (capped) {
+    write_context.actor = config.actor + "/length-capped";
+    log->warn(
+        "call={} length capped: disconnect at {} is more than {} s after the connect, so "
+        "the call is billed as disconnected at {}",
+        call_id, relay::format_instant(at), config.max_call_length.count(),
+        billing::format_instant(end));
+  }
+  billing::Completion completion{call_id, end, connected, key};
+  return records.complete(completion, write_context);
 }
 
-std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& event) {
+// The disconnect instant to record for a hangup at `at`: `at`, or the connect instant plus
+// max_call_length when the call would be longer (then `capped` is set).
+billing::Instant CallService::State::capped_end(const billing::CallRecord& record,
+                                                relay::Instant at, bool& capped) const {
+  const billing::Instant end = to_seconds(at);
+  const auto connected = billing::event_time(record, billing::CallEvent::Connected);
+  capped = connected && end - *connected > config.max_call_length;
+  return capped ? *connected + config.max_call_length : end;
+}
+
+std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& event,
+                                                 relay::Instant now) {
   const std::string call_id(relay::provider_link::subject_id(event));
   const std::string of(relay::provider_link::message_type(event));
   bool emergency_call = false;
@@ -669,10 +781,25 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
       session_id = found->second.session_id;
     }
   }
+  const std::optional<relay::Instant> at = step_instant(event);
+  const bool plausible = !at || plausible_instant(*at, now, config.max_clock_skew);
+  if (!plausible && !emergency_call) {
+    log->warn("session={} call={} {} rejected: at={} is more than {} s from the gateway clock",
+              session_id, call_id, of, relay::format_instant(*at), config.max_clock_skew.count());
+    return {time_out_of_range(of, call_id, *at, now, config.max_clock_skew)};
+  }
   if (emergency_call) {
-    // Emergency calls are not billed: the dispatcher records them, rated at zero.
+    // Emergency calls are not billed: the dispatcher records them, rated at zero. An emergency
+    // step is never rejected, so an implausible hangup instant becomes the gateway's own.
     if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
-      emergency.close(session_id, disconnected->at);
+      if (!plausible) {
+        log->warn(
+            "session={} call={} emergency call.disconnect at={} is more than {} s from the "
+            "gateway clock; recorded at {} instead",
+            session_id, call_id, relay::format_instant(disconnected->at),
+            config.max_clock_skew.count(), relay::format_instant(now));
+      }
+      emergency.close(session_id, plausible ? disconnected->at : now);
       std::lock_guard state_lock(state_mutex);
       calls[call_id].finished = true;
     }
@@ -733,10 +860,11 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
         // that another call already used, and a second disconnect at another time, as
         // AlreadyExists; acknowledging those would leave the call unposted or misdated.
         auto record = store->find_call(call_id);
+        bool capped = false;
         const bool same_completion =
             record && record->has_value() && (*record)->posting.has_value() &&
             billing::event_time(**record, billing::CallEvent::Disconnected) ==
-                std::optional<billing::Instant>(to_seconds(disconnected->at));
+                std::optional<billing::Instant>(capped_end(**record, disconnected->at, capped));
         if (!same_completion) {
           log->warn("session={} call={} call.disconnect rejected: {}", session_id, call_id,
                     status.message());
@@ -874,7 +1002,7 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
       replies = state.call_requested(*request, *session, now);
     }
   } else {
-    replies = state.call_step(event);
+    replies = state.call_step(event, now);
   }
 
   // Errors are not cached: the message changed nothing, so a retry is processed afresh.

@@ -300,8 +300,14 @@ void read_psap_routes(ConfigReader& reader, const toml::table& root, std::vector
                   fmt::format("id = \"{}\" is used twice; give each PSAP its own id", route.id));
       return;
     }
-    if (route.endpoint.port == 0) {
+    if (table.get("port") == nullptr) {
       reader.fail(section, "has no port; add the PSAP's text link port (1 to 65535)");
+      return;
+    }
+    if (route.endpoint.port == 0) {
+      reader.fail(section,
+                  "port = 0 is not a PSAP port: the gateway dials the PSAP, so set "
+                  "the port its text link listens on (1 to 65535)");
       return;
     }
     for (const std::string& state : route.states) {
@@ -381,11 +387,17 @@ void read_billing(ConfigReader& reader, const toml::table& root, BillingConfig& 
   const std::string section = "[billing]";
   const toml::table* table = reader.table(root, "billing", section);
   if (table != nullptr) {
-    reader.check_keys(*table, section, {"database", "data_dir", "credit_policy_file", "actor"});
+    reader.check_keys(*table, section,
+                      {"database", "data_dir", "credit_policy_file", "actor",
+                       "max_clock_skew_seconds", "max_call_length_seconds"});
     reader.read_path(*table, "database", section, out.database);
     reader.read_path(*table, "data_dir", section, out.data_dir);
     reader.read_path(*table, "credit_policy_file", section, out.credit_policy_file);
     reader.read_string(*table, "actor", section, out.actor);
+    reader.read_duration(*table, "max_clock_skew_seconds", section, 60, 7 * 86400, "seconds",
+                         out.max_clock_skew);
+    reader.read_duration(*table, "max_call_length_seconds", section, 60, 7 * 86400, "seconds",
+                         out.max_call_length);
   }
   if (reader.failed()) {
     return;
@@ -434,6 +446,13 @@ void check_listeners(ConfigReader& reader, const ServerConfig& config) {
 Result<ServerConfig> load_config(const std::string& path) {
   const fs::path file(path);
   const std::string file_name = file.filename().string();
+  std::error_code kind_error;
+  if (fs::is_directory(file, kind_error)) {
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("configuration file '{}' is a folder; pass the TOML file inside "
+                              "it with --config, for example {}/relaygw.toml",
+                              path, path));
+  }
   toml::table root;
   try {
     root = toml::parse_file(path);

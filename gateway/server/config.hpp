@@ -85,6 +85,14 @@ struct BillingConfig {
   std::string data_dir;            // NANP reference data; empty: the bundled data/nanp
   std::string credit_policy_file;  // empty: the bundled data/policy/credit-policy.toml
   std::string actor = "gateway";   // recorded as who made each write
+  // A provider's acceptance, connect or disconnect instant further than this from the gateway
+  // clock is rejected with the error code "time-out-of-range". The window is wide because a
+  // provider may deliver or retry a step hours late, and the bundled replay day spans 9 hours
+  // of instants on one gateway clock.
+  std::chrono::seconds max_clock_skew{12 * 3600};
+  // Longest conversation billed. A longer call's disconnect event is recorded at the connect
+  // plus this length, by the actor "<actor>/length-capped".
+  std::chrono::seconds max_call_length{24 * 3600};
 };
 
 struct ServerConfig {

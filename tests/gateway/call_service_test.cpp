@@ -255,6 +255,109 @@ TEST_CASE("call service rejects reused disconnect key", "[gateway][call-service]
   CHECK(fixture.stored_call("C-4").posting.has_value());
 }
 
+TEST_CASE("call service rejects implausible step time", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-5", "+13125550104", relay::BillingMethod::SentPaid, "k-5"))
+              .accepted);
+
+  // The gateway clock reads 15:01 on 2026-03-10; the provider stamped the connect in 2099.
+  const relay::Connected future{"C-5", at("2099-01-01T00:00:00Z"), "C-5/connect-2099"};
+  const auto replies = fixture.calls->handle(future, "m-2099", at("2026-03-10T15:01:00Z"));
+  REQUIRE(replies.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
+  REQUIRE(error != nullptr);
+  CHECK(error->code == "time-out-of-range");
+  CHECK(error->ref == "m-2099");
+  CHECK_THAT(error->message, Catch::Matchers::Contains("\"at\" = 2099-01-01T00:00:00.000Z"));
+  CHECK_THAT(error->message, Catch::Matchers::Contains("2026-03-10T03:01:00.000Z"));
+  CHECK_THAT(error->message, Catch::Matchers::Contains("2026-03-11T03:01:00.000Z"));
+  CHECK_FALSE(billing::event_time(fixture.stored_call("C-5"), billing::CallEvent::Connected));
+
+  // The same step with its real instant is recorded.
+  CHECK(is_ack(fixture.connect("C-5")));
+  CHECK(billing::event_time(fixture.stored_call("C-5"), billing::CallEvent::Connected));
+}
+
+TEST_CASE("call service caps call length", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(fixture.config.billing.max_call_length == std::chrono::hours(24));
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  REQUIRE(authorization_of(
+              fixture.request("S-1", "C-6", "+13125550104", relay::BillingMethod::SentPaid, "k-6"))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-6")));
+
+  // Connected at 15:01 and hung up 30 hours later: billed as 24 hours.
+  const relay::Disconnected late{"C-6", at("2026-03-11T21:01:00Z"), "C-6/disconnect"};
+  REQUIRE(is_ack(fixture.calls->handle(late, "m-late", at("2026-03-11T21:01:00Z"))));
+  const billing::CallRecord record = fixture.stored_call("C-6");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->conversation_seconds == 24 * 3600);
+  CHECK(billing::event_time(record, billing::CallEvent::Disconnected) ==
+        std::optional<billing::Instant>(
+            std::chrono::floor<std::chrono::seconds>(at("2026-03-11T15:01:00Z"))));
+  CHECK(record.events.back().event == billing::CallEvent::Disconnected);
+  CHECK(record.events.back().actor == "gateway-test/length-capped");
+
+  // A restart empties the reply cache; the same disconnect is still a replay, not a conflict.
+  fixture.calls =
+      std::make_unique<CallService>(fixture.config.billing, fixture.registry, *fixture.dispatcher);
+  REQUIRE(fixture.calls->start());
+  CHECK(is_ack(fixture.calls->handle(late, "m-late-again", at("2026-03-11T21:01:05Z"))));
+}
+
+TEST_CASE("call service sent-paid reply has message", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  const auto replies =
+      fixture.request("S-1", "C-8", "+13125550104", relay::BillingMethod::SentPaid, "k-8");
+  const auto& authorization = authorization_of(replies);
+  CHECK(authorization.accepted);
+  CHECK(authorization.message == "authorized; charges go to the calling line +12125550101");
+}
+
+TEST_CASE("call service refuses billing a call's own party", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  struct Case {
+    const char* call;
+    relay::BillingMethod billing;
+    const char* to;
+    const char* third;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"C-own", relay::BillingMethod::Collect, "(212) 555-0101", "", "collect-to-own-line"},
+      {"C-third-called", relay::BillingMethod::ThirdParty, "+13125550104", "1-312-555-0104",
+       "third-number-is-called-line"},
+      {"C-third-caller", relay::BillingMethod::ThirdParty, "+13125550104", "2125550101",
+       "third-number-is-calling-line"},
+  };
+  for (const Case& test : cases) {
+    INFO(test.call);
+    relay::CallRequested request;
+    request.session_id = "S-1";
+    request.call_id = test.call;
+    request.dialed_number = test.to;
+    request.billing = test.billing;
+    request.third_number = test.third;
+    request.idempotency_key = std::string(test.call) + "/request";
+    const auto replies = fixture.calls->handle(request, "m", at("2026-03-10T15:00:05Z"));
+    const auto& refused = authorization_of(replies);
+    CHECK_FALSE(refused.accepted);
+    CHECK(refused.reason_code == test.reason);
+    CHECK_THAT(refused.message,
+               Catch::Matchers::Contains(test.third[0] != '\0' ? test.third : test.to));
+  }
+}
+
 TEST_CASE("call service rejects reused call id", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);

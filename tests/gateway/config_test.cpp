@@ -140,6 +140,24 @@ states = ["New York"]
     CHECK(message.find("New York") != std::string::npos);
     CHECK(message.find("two-letter") != std::string::npos);
   }
+  SECTION("PSAP route with port 0") {
+    const std::string message = load_error(std::string(kMinimal) + R"(
+[[psap]]
+id = "p"
+address = "127.0.0.1"
+port = 0
+default = true
+)");
+    CHECK(message.find("port = 0") != std::string::npos);
+    CHECK(message.find("1 to 65535") != std::string::npos);
+    CHECK(message.find("has no port") == std::string::npos);
+  }
+  SECTION("clock skew out of range") {
+    const std::string message =
+        load_error(std::string(kMinimal) + "[billing]\nmax_clock_skew_seconds = 5\n");
+    CHECK(message.find("max_clock_skew_seconds = 5") != std::string::npos);
+    CHECK(message.find("60 to 604800") != std::string::npos);
+  }
   SECTION("two listeners on one port") {
     const std::string message = load_error(std::string(kMinimal) + R"(
 [tty_lines]
@@ -160,6 +178,29 @@ listen = { address = "127.0.0.1", port = 7443 }
     const std::string message = load_error("worker_threads = \"two\"\n" + std::string(kMinimal));
     CHECK(message.find("worker_threads") != std::string::npos);
   }
+}
+
+TEST_CASE("config billing time limits read", "[gateway][config]") {
+  test::TempDir dir;
+  auto defaults = load_config(write_file(dir, kMinimal));
+  REQUIRE(defaults);
+  CHECK(defaults->billing.max_clock_skew == std::chrono::hours(12));
+  CHECK(defaults->billing.max_call_length == std::chrono::hours(24));
+  auto config = load_config(write_file(
+      dir, std::string(kMinimal) +
+               "[billing]\nmax_clock_skew_seconds = 600\nmax_call_length_seconds = 7200\n"));
+  REQUIRE(config);
+  CHECK(config->billing.max_clock_skew == std::chrono::seconds(600));
+  CHECK(config->billing.max_call_length == std::chrono::seconds(7200));
+}
+
+TEST_CASE("config folder path is rejected", "[gateway][config]") {
+  test::TempDir dir;
+  auto config = load_config(dir.path().string());
+  REQUIRE_FALSE(config);
+  CHECK(config.status().code() == StatusCode::InvalidArgument);
+  CHECK(config.status().message().find("is a folder") != std::string::npos);
+  CHECK(config.status().message().find(dir.path().string()) != std::string::npos);
 }
 
 TEST_CASE("config missing file is not found", "[gateway][config]") {
