@@ -328,13 +328,22 @@ Result<std::vector<EmergencyCallRow>> emergency_calls(Store& store, const Report
         date::format("%Y-%m-%d %H:%M:%S %Z", date::make_zoned(*zone, call.requested_at));
     row.caller = call.from;
     row.dialed = call.to;
-    row.psap = "not recorded";
     row.conversation_seconds = call.conversation_seconds;
     row.billed = call.total;
     rows.push_back(row);
   });
   if (!scanned) {
     return scanned;
+  }
+  // The gateway stores an emergency call's PSAP route id as its requested party. The scan
+  // does not read that field, so each emergency call is read once more here.
+  for (EmergencyCallRow& row : rows) {
+    Result<std::optional<CallRecord>> record = store.find_call(row.call_id);
+    if (!record) {
+      return record.status();
+    }
+    const std::string psap = *record ? (*record)->request.requested_person : std::string();
+    row.psap = psap.empty() ? "not recorded" : psap;
   }
   return rows;
 }

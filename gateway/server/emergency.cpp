@@ -115,7 +115,7 @@ struct EmergencyDispatcher::State {
   Status check_config() const;
   std::shared_ptr<PsapLink> link_of(const std::string& route_id) const;
   void record_latency(std::chrono::microseconds latency);
-  void on_acked(const EmergencySession& session);
+  void on_acked(const EmergencySession& session, const std::string& route_id);
   void fail_over(const std::string& from_route, std::vector<EmergencySession> waiting);
 };
 
@@ -181,8 +181,9 @@ void EmergencyDispatcher::State::record_latency(std::chrono::microseconds latenc
 }
 
 // The ack may come after the session closed, so the call id comes from the link.
-void EmergencyDispatcher::State::on_acked(const EmergencySession& session) {
-  spool->append_acked(session.session_id, session.call_id, clock_now());
+void EmergencyDispatcher::State::on_acked(const EmergencySession& session,
+                                          const std::string& route_id) {
+  spool->append_acked(session.session_id, session.call_id, clock_now(), route_id);
 }
 
 // A leg gave up: its waiting dispatches go to the default route, or, when the failed leg is
@@ -251,7 +252,9 @@ Status EmergencyDispatcher::start() {
     hooks.on_dispatch_written = [&state](const std::string&, std::chrono::microseconds latency) {
       state.record_latency(latency);
     };
-    hooks.on_acked = [&state](const EmergencySession& session) { state.on_acked(session); };
+    hooks.on_acked = [&state, id = route.id](const EmergencySession& session) {
+      state.on_acked(session, id);
+    };
     hooks.on_redial = [&state] {
       std::lock_guard lock(state.mutex);
       ++state.figures.redials;
@@ -405,7 +408,10 @@ Status EmergencyDispatcher::flush_spool(billing::Store& store,
                              counts.status().message());
     return counts.status();
   }
-  logger("gateway")->info(
+  // Storage retries flush every few seconds, so a flush that moved nothing logs at debug.
+  const bool moved_something = counts->stored + counts->already_stored + counts->rejected_lines > 0;
+  logger("gateway")->log(
+      moved_something ? spdlog::level::info : spdlog::level::debug,
       "emergency spool {} flushed: stored={} already_stored={} kept_open={} rejected_lines={}",
       spool->path(), counts->stored, counts->already_stored, counts->kept_open,
       counts->rejected_lines);

@@ -56,6 +56,7 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
 struct SpooledCall {
   std::optional<nlohmann::json> dispatch;
   std::optional<relay::Instant> acked_at;
+  std::string acked_route;  // the route whose PSAP acknowledged; empty in older spools
   std::optional<relay::Instant> closed_at;
   std::vector<std::string> lines;  // kept verbatim when the call stays in the spool
 };
@@ -119,6 +120,9 @@ bool read_line(const std::string& line, std::map<std::string, SpooledCall>& call
     call.dispatch = record;
   } else if (kind == "acked") {
     call.acked_at = instant_field(record, "at");
+    if (record.contains("route") && record["route"].is_string()) {
+      call.acked_route = record["route"].get<std::string>();
+    }
   } else {
     call.closed_at = instant_field(record, "at");
   }
@@ -168,6 +172,10 @@ Status store_call(billing::Store& store, const std::string& actor, const std::st
     request.access = access_tag(service.value_or(relay::RelayService::Tty));
     request.handling = dispatch.value("agent", "").empty() ? billing::Handling::Automated
                                                            : billing::Handling::OperatorAssisted;
+    // The requested party of an emergency call is its PSAP: the route that acknowledged it,
+    // or the route it was first sent to.
+    request.requested_person =
+        call.acked_route.empty() ? dispatch.value("route", "") : call.acked_route;
     request.emergency = true;
     Result<billing::CallRequest> opened = records.open(request, {actor, requested});
     if (!opened) {
@@ -184,10 +192,18 @@ Status store_call(billing::Store& store, const std::string& actor, const std::st
   // A flush that stopped halfway may have stored some of these events already.
   const billing::CallRecord& record = **found;
   Status status = add_event_once(records, record, billing::CallEvent::Authorized, requested, actor);
-  if (status && call.acked_at) {
-    const billing::Instant connected =
-        std::clamp(to_seconds(*call.acked_at), requested, disconnected);
-    status = add_event_once(records, record, billing::CallEvent::Connected, connected, actor);
+  // A TTY line's caller is connected to the emergency session from its receipt: the gateway
+  // carries the line and forwards the caller's text from then on, even when the PSAP's
+  // acknowledgement arrives after the caller hung up.
+  const bool tty_line = dispatch.value("provider", "").empty();
+  std::optional<billing::Instant> connected;
+  if (tty_line) {
+    connected = requested;
+  } else if (call.acked_at) {
+    connected = std::clamp(to_seconds(*call.acked_at), requested, disconnected);
+  }
+  if (status && connected) {
+    status = add_event_once(records, record, billing::CallEvent::Connected, *connected, actor);
   }
   if (!status) {
     return status;
@@ -225,11 +241,12 @@ void EmergencySpool::append_dispatch(const EmergencySession& session, const std:
 }
 
 void EmergencySpool::append_acked(const std::string& session_id, const std::string& call_id,
-                                  relay::Instant at) {
+                                  relay::Instant at, const std::string& route_id) {
   enqueue(to_line({{"record", "acked"},
                    {"session", session_id},
                    {"call", call_id},
-                   {"at", relay::format_instant(at)}}));
+                   {"at", relay::format_instant(at)},
+                   {"route", route_id}}));
 }
 
 void EmergencySpool::append_close(const std::string& session_id, const std::string& call_id,
@@ -347,9 +364,14 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
     }
   }
 
+  if (!rejected.empty()) {
+    logger("gateway")->warn(
+        "emergency spool {} has {} unreadable line(s); they move to {}.rejected", path_,
+        rejected.size(), path_);
+  }
   SpoolFlushCounts counts;
-  counts.rejected_lines = rejected.size();
   std::string kept;
+  std::vector<std::string> orphans;  // calls with no dispatch record
   Status store_status;
   for (const std::string& call_id : order) {
     SpooledCall& call = calls[call_id];
@@ -366,7 +388,11 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
       logger("gateway")->error("emergency spool flush failed session={} call={}: {}", session_id,
                                call_id, store_status.message());
     } else if (!call.dispatch) {
-      logger("gateway")->warn("emergency spool call={} has no dispatch record; kept", call_id);
+      // Nothing can be recorded without the dispatch, and keeping the lines would report them
+      // on every flush, so they are moved aside once.
+      orphans.push_back(call_id);
+      rejected.insert(rejected.end(), call.lines.begin(), call.lines.end());
+      continue;
     }
     counts.kept_open += live ? 1 : 0;
     for (const std::string& line : call.lines) {
@@ -374,6 +400,17 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
     }
   }
 
+  if (!orphans.empty()) {
+    std::string ids;
+    for (const std::string& id : orphans) {
+      ids += ids.empty() ? id : ", " + id;
+    }
+    logger("gateway")->warn(
+        "emergency spool {} has records of {} call(s) with no dispatch record ({}); nothing can "
+        "be stored for them, so they move to {}.rejected",
+        path_, orphans.size(), ids, path_);
+  }
+  counts.rejected_lines = rejected.size();
   const Status rewritten = rewrite(kept, rejected);
   if (!rewritten.is_ok()) {
     return rewritten;
@@ -387,8 +424,6 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
 Status EmergencySpool::rewrite(const std::string& kept, const std::vector<std::string>& rejected) {
   if (!rejected.empty()) {
     const std::string rejected_path = path_ + ".rejected";
-    logger("gateway")->warn("emergency spool has {} unreadable line(s); moved to {}",
-                            rejected.size(), rejected_path);
     const int fd = ::open(rejected_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
       return errno_status("opening the rejected lines of", path_);

@@ -4,8 +4,8 @@
 // caller text.
 //
 // Records: {"record":"dispatch", session, call, caller_number, provider, agent, service,
-// received_at, route}, {"record":"acked", session, call, at} when the PSAP acknowledged, and
-// {"record":"close", session, call, at}.
+// received_at, route}, {"record":"acked", session, call, at, route} when the PSAP on `route`
+// acknowledged, and {"record":"close", session, call, at}.
 //
 // Thread rules: every method is safe from any thread.
 #pragma once
@@ -32,7 +32,8 @@ struct SpoolFlushCounts {
   std::uint64_t stored = 0;          // calls added to the store and posted at zero
   std::uint64_t already_stored = 0;  // calls the store had posted before; skipped
   std::uint64_t kept_open = 0;       // calls still live, left in the spool
-  std::uint64_t rejected_lines = 0;  // unreadable lines moved to "<spool>.rejected"
+  // Unreadable lines, and lines of a call with no dispatch record, moved to "<spool>.rejected"
+  std::uint64_t rejected_lines = 0;
 };
 
 class EmergencySpool {
@@ -45,16 +46,20 @@ class EmergencySpool {
 
   // Queue one record for the writer thread and return at once.
   void append_dispatch(const EmergencySession& session, const std::string& route_id);
-  void append_acked(const std::string& session_id, const std::string& call_id, relay::Instant at);
+  void append_acked(const std::string& session_id, const std::string& call_id, relay::Instant at,
+                    const std::string& route_id);
   void append_close(const std::string& session_id, const std::string& call_id, relay::Instant at);
 
-  // Moves every finished emergency call into `store`: opened with its received instant,
-  // authorized, connected when the PSAP acknowledged, and completed rated at zero. A call whose
+  // Moves every finished emergency call into `store`: opened with its received instant and the
+  // PSAP route id as the requested party, authorized, connected, and completed rated at zero.
+  // A TTY line's call is connected from its receipt, because the gateway itself carries the
+  // caller's line. A provider's call is connected when the PSAP acknowledged it. A call whose
   // session is in `live_sessions` and has no close record stays in the spool. A call with no
   // close record that is not live (the gateway stopped during the call) is completed at its
   // last recorded instant. A call the store already posted is skipped, so a flush that stopped
-  // halfway can run again. On a store error the unflushed calls stay in the spool and the
-  // error is returned.
+  // halfway can run again. Records of a call with no dispatch record (a late PSAP
+  // acknowledgement of a call already stored, or a damaged spool) move to "<spool>.rejected".
+  // On a store error the unflushed calls stay in the spool and the error is returned.
   Result<SpoolFlushCounts> flush(billing::Store& store, const billing::WriteContext& context,
                                  const std::set<std::string>& live_sessions);
 

@@ -29,6 +29,7 @@
 #include "billing/numbering.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/emergency.hpp"
+#include "tests/gateway/test_support.hpp"
 
 using namespace relaygw::gateway::server;
 using nlohmann::json;
@@ -563,4 +564,83 @@ TEST_CASE("emergency spool completes half-stored call", "[gateway][emergency]") 
   REQUIRE(live->has_value());
   CHECK((*live)->posting.has_value());
   CHECK(read_file(config.spool_file).empty());
+}
+
+TEST_CASE("emergency spool times TTY call closed before ack", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap-chicago", psap, {}, {}, true)}, folder);
+  // A TTY line's 911 call: the line hung up 40 s after the dispatch, and the PSAP's
+  // acknowledgement arrived after that (on another route, after a fail-over).
+  std::ofstream(config.spool_file)
+      << R"({"record":"dispatch","session":"line-1","call":"line-1/emergency","caller_number":"+13125550107","provider":"","agent":"","service":"tty","received_at":"2026-03-10T15:00:00.000Z","route":"psap-chicago"})"
+      << "\n"
+      << R"({"record":"close","session":"line-1","call":"line-1/emergency","at":"2026-03-10T15:00:40.000Z"})"
+      << "\n"
+      << R"({"record":"acked","session":"line-1","call":"line-1/emergency","at":"2026-03-10T15:00:41.000Z","route":"psap-backup"})"
+      << "\n";
+  auto store = relaygw::billing::SqliteStore::open((folder.path() / "relaygw.db").string(),
+                                                   {.create = true});
+  REQUIRE(store.is_ok());
+  EmergencyDispatcher dispatcher(config);
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+
+  auto record = (*store)->find_call("line-1/emergency");
+  REQUIRE(record.is_ok());
+  REQUIRE(record->has_value());
+  const relaygw::billing::CallRecord& call = **record;
+  CHECK(call.request.emergency);
+  CHECK(call.request.access == relaygw::billing::AccessTag::Tty);
+  CHECK(call.request.requested_person == "psap-backup");
+  REQUIRE(call.posting.has_value());
+  CHECK(call.posting->total == 0);
+  CHECK(call.posting->conversation_seconds == 40);
+  CHECK(read_file(config.spool_file).empty());
+  store->reset();
+
+  // The emergency report shows the PSAP route in every format.
+  for (const char* format : {"text", "csv", "json"}) {
+    INFO("format " << format);
+    std::string output;
+    const int status = relaygw::test::run_relaygw(
+        {"report", "emergency", "--db", (folder.path() / "relaygw.db").string(), "--from",
+         "2026-03-10", "--to", "2026-03-10", "--time-zone", "UTC", "--format", format},
+        &output);
+    INFO(output);
+    REQUIRE(status == 0);
+    CHECK(output.find("psap-backup") != std::string::npos);
+    CHECK(output.find("not recorded") == std::string::npos);
+  }
+}
+
+TEST_CASE("emergency spool rejects orphan records once", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  const std::string orphan_close =
+      R"({"record":"close","session":"gone","call":"call-gone","at":"2026-03-10T15:00:40.000Z"})";
+  const std::string late_ack =
+      R"({"record":"acked","session":"s9","call":"call-s9","at":"2026-03-10T15:00:41.000Z","route":"psap"})";
+  std::ofstream(config.spool_file) << orphan_close << "\n" << late_ack << "\n";
+  relaygw::test::LogCapture log;
+  auto store = relaygw::billing::SqliteStore::open((folder.path() / "relaygw.db").string(),
+                                                   {.create = true});
+  REQUIRE(store.is_ok());
+  EmergencyDispatcher dispatcher(config);
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+
+  // Both lines leave the spool for the rejects file, so the next flush has nothing to report.
+  CHECK(read_file(config.spool_file).empty());
+  const std::string rejected = read_file(config.spool_file + ".rejected");
+  CHECK(rejected == orphan_close + "\n" + late_ack + "\n");
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file + ".rejected") == rejected);
+  INFO(log.text());
+  CHECK(log.count("no dispatch record (call-gone, call-s9)") == 1);
+  // The second flush moved nothing, so it logs below the info level.
+  CHECK(log.count("flushed: stored=0 already_stored=0 kept_open=0 rejected_lines=2") == 1);
+  CHECK(log.count("flushed:") == 1);
+  auto gone = (*store)->find_call("call-gone");
+  REQUIRE(gone.is_ok());
+  CHECK_FALSE(gone->has_value());
 }

@@ -191,6 +191,7 @@ TEST_CASE("main job replays bundled day twice", "[gateway][main-job]") {
   for (const nlohmann::json& call : emergency.at("calls")) {
     INFO("emergency call " << call.dump());
     CHECK(call.at("billed").get<std::string>() == "0.00");
+    CHECK(call.at("psap").get<std::string>() == "psap-demo");
   }
   const std::string psap_log = read_file(first.file("psap.log"));
   INFO("PSAP console output:\n" << psap_log);

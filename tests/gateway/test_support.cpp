@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <random>
@@ -13,10 +14,59 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/sinks/base_sink.h>
+
+#include "gateway/logging.hpp"
 #include "gateway/server/emergency.hpp"
 #include "gateway/server/psap_link.hpp"
 
 namespace relaygw::test {
+
+class LogCapture::Sink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string text() {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    text_.append(message.payload.data(), message.payload.size());
+    text_ += '\n';
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
+LogCapture::LogCapture() : sink_(std::make_shared<Sink>()) {
+  gateway::logger("gateway")->sinks().push_back(sink_);
+}
+
+LogCapture::~LogCapture() {
+  auto& sinks = gateway::logger("gateway")->sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+}
+
+std::string LogCapture::text() const { return sink_->text(); }
+
+std::size_t LogCapture::count(const std::string& fragment) const {
+  const std::string all = text();
+  std::size_t found = 0;
+  std::size_t line_start = 0;
+  while (line_start < all.size()) {
+    std::size_t line_end = all.find('\n', line_start);
+    if (line_end == std::string::npos) {
+      line_end = all.size();
+    }
+    if (all.substr(line_start, line_end - line_start).find(fragment) != std::string::npos) {
+      ++found;
+    }
+    line_start = line_end + 1;
+  }
+  return found;
+}
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;

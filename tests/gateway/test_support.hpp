@@ -38,6 +38,24 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Copies every line the "gateway" logger writes while it exists, so a test can check what
+// was logged. Create it before the part under test starts logging.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  std::string text() const;
+  // Number of lines that contain `fragment`.
+  std::size_t count(const std::string& fragment) const;
+
+ private:
+  class Sink;
+  std::shared_ptr<Sink> sink_;
+};
+
 // Runs `relaygw` (RELAYGW_BINARY) with `arguments`, each passed as one argument; returns the
 // exit status and fills `output` with standard output and standard error when given.
 int run_relaygw(const std::vector<std::string>& arguments, std::string* output = nullptr);
