@@ -31,7 +31,8 @@ constexpr std::size_t kMaxLine = 64 * 1024;
 
 struct ListenOptions {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 0;
+  // Wider than a port so that an out-of-range value reaches our own check and message.
+  std::int64_t port = 0;
   std::uint64_t count = 0;
 };
 
@@ -79,7 +80,7 @@ class Console {
       fail("--address " + options.address +
            " is not a loopback address; this console listens on 127.0.0.1 or ::1 only");
     }
-    const tcp::endpoint endpoint(address, options.port);
+    const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(options.port));
     acceptor_.open(endpoint.protocol(), error);
     if (!error) {
       acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
@@ -161,6 +162,10 @@ class Console {
 };
 
 void run_listen(const ListenOptions& options) {
+  if (options.port < 0 || options.port > 65535) {
+    fail("invalid --port " + std::to_string(options.port) +
+         "; use a TCP port from 1 to 65535, or 0 to pick a free port");
+  }
   asio::io_context io;
   Console console(io, options);
   asio::signal_set signals(io, SIGINT, SIGTERM);

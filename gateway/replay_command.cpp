@@ -34,17 +34,16 @@ struct ReplayCommandOptions {
 void parse_endpoint(const std::string& text, const std::string& option, std::string& address,
                     std::uint16_t& port) {
   const std::size_t colon = text.rfind(':');
-  int value = -1;
-  if (colon != std::string::npos) {
-    try {
-      value = std::stoi(text.substr(colon + 1));
-    } catch (const std::exception&) {
-      value = -1;
-    }
-  }
-  if (colon == std::string::npos || colon == 0 || value < 1 || value > 65535) {
+  const std::string digits = colon == std::string::npos ? "" : text.substr(colon + 1);
+  if (colon == std::string::npos || colon == 0 || digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
     fail_command("replay",
                  option + " \"" + text + "\" is not ADDRESS:PORT; use for example 127.0.0.1:7443");
+  }
+  const int value = std::stoi(digits);
+  if (value < 1 || value > 65535) {
+    fail_command("replay", option + " \"" + text + "\" has port " + digits +
+                               ", which is not a TCP port; use 1 to 65535");
   }
   address = text.substr(0, colon);
   port = static_cast<std::uint16_t>(value);

@@ -290,6 +290,13 @@ std::vector<std::string> Day::providers() const {
 }
 
 Result<Day> load_day(const std::string& path) {
+  std::error_code kind_error;
+  if (!std::filesystem::is_regular_file(path, kind_error)) {
+    return Status(StatusCode::NotFound,
+                  "day file '" + path +
+                      "' does not exist or is not a file; pass --day with a day file such as "
+                      "data/day/day.toml");
+  }
   toml::table root;
   try {
     root = toml::parse_file(path);

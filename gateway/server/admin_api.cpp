@@ -218,7 +218,12 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
 
     request_ = parser_->release();
     if (!authorized()) {
-      logger("gateway")->warn("admin connection={} request rejected: missing or wrong token", id_);
+      // The presented token is never logged, only whether one was sent.
+      const std::string_view target(request_.target().data(), request_.target().size());
+      logger("gateway")->warn(
+          "admin connection={} remote={} {} {} rejected with 401: {} token", id_, remote_address(),
+          std::string(request_.method_string()), std::string(target.substr(0, target.find('?'))),
+          request_.find(http::field::authorization) == request_.end() ? "missing" : "wrong");
       AdminResponse response = admin_error(
           401, "unauthorized", "missing or wrong token; send Authorization: Bearer TOKEN");
       write(response, request_.keep_alive(), true);
@@ -243,6 +248,15 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
         self->write(response, self->request_.keep_alive(), false);
       });
     });
+  }
+
+  std::string remote_address() {
+    beast::error_code error;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(error);
+    if (error) {
+      return "unknown";
+    }
+    return remote.address().to_string() + ":" + std::to_string(remote.port());
   }
 
   bool authorized() const {

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "billing/money.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/credit_support.hpp"
@@ -419,6 +420,17 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   return {200, quote_json(*quote), {}};
 }
 
+// A credit as the admin API returns it: credit_json with the amount in dollars and cents.
+// Credits are taken from posted charge lines, which are whole cents; an amount that is not
+// keeps its four decimals rather than being rounded.
+json credit_reply_json(const billing::CreditRecord& credit) {
+  json out = credit_json(credit);
+  if (credit.amount % billing::kUnitsPerCent == 0) {
+    out["amount"] = billing::format_dollars(credit.amount, 2);
+  }
+  return out;
+}
+
 // POST /credits {"call", "line", "reason", "text", "amount", "key", "staff"}
 AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   if (auto rejected =
@@ -457,7 +469,7 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   }
   logger("gateway")->info("call={} credit requested: credit={} staff={}", fields.call_id,
                           credit->id, staff);
-  return {201, credit_json(*credit), {}};
+  return {201, credit_reply_json(*credit), {}};
 }
 
 // GET /credits?call=ID
@@ -473,7 +485,7 @@ AdminResponse get_credits(const AdminApiParts& parts, const AdminRequest& reques
   }
   json list = json::array();
   for (const billing::CreditRecord& credit : *credits) {
-    list.push_back(credit_json(credit));
+    list.push_back(credit_reply_json(credit));
   }
   return {200, {{"credits", list}}, {}};
 }
@@ -496,7 +508,7 @@ AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string
   }
   logger("gateway")->info("credit={} {} by staff={}", credit_id, approve ? "approved" : "rejected",
                           staff);
-  return {200, credit_json(*credit), {}};
+  return {200, credit_reply_json(*credit), {}};
 }
 
 // GET /reports/summary?from=YYYY-MM-DD&to=YYYY-MM-DD[&by=day|month][&time_zone=ZONE]

@@ -1,11 +1,15 @@
 #include "gateway/server/provider_listener.hpp"
 
 #include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
 
 #include <fmt/format.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <boost/asio/bind_executor.hpp>
@@ -24,6 +28,18 @@
 
 namespace relaygw::gateway::server {
 namespace {
+
+// The OpenSSL reason for an error from Boost.Asio's SSL calls, which Boost prints only as
+// "asio.ssl error" for many OpenSSL 3 errors.
+std::string ssl_reason(const boost::system::error_code& code) {
+  if (code.category() == boost::asio::error::get_ssl_category()) {
+    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(code.value()));
+    if (reason != nullptr) {
+      return reason;
+    }
+  }
+  return code.message();
+}
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -361,29 +377,41 @@ Status ProviderListener::State::load_certificates() {
                   ssl::context::single_dh_use);
   struct FileStep {
     const char* key;
+    const char* content;
     const std::string* path;
     void (*load)(ssl::context&, const std::string&);
   };
   const FileStep steps[] = {
-      {"certificate_file", &config.certificate_file,
+      {"certificate_file", "certificate chain", &config.certificate_file,
        [](ssl::context& context, const std::string& path) {
          context.use_certificate_chain_file(path);
        }},
-      {"private_key_file", &config.private_key_file,
+      {"private_key_file", "private key that matches certificate_file", &config.private_key_file,
        [](ssl::context& context, const std::string& path) {
          context.use_private_key_file(path, ssl::context::pem);
        }},
-      {"client_ca_file", &config.client_ca_file,
+      {"client_ca_file", "CA certificate", &config.client_ca_file,
        [](ssl::context& context, const std::string& path) { context.load_verify_file(path); }},
   };
   for (const FileStep& step : steps) {
+    // OpenSSL reports a missing or unreadable file only as "asio.ssl error", so the file is
+    // checked first to name the real cause.
+    std::FILE* probe = std::fopen(step.path->c_str(), "r");
+    if (probe == nullptr) {
+      const int cause = errno;
+      return Status(StatusCode::InvalidArgument,
+                    fmt::format("[provider_link] {} '{}' cannot be read: {}; point it at a "
+                                "readable PEM file (`relaygw certs generate` makes test ones)",
+                                step.key, *step.path, std::strerror(cause)));
+    }
+    std::fclose(probe);
     try {
       step.load(tls, *step.path);
     } catch (const boost::system::system_error& error) {
       return Status(StatusCode::InvalidArgument,
-                    fmt::format("[provider_link] {} '{}' cannot be loaded: {}; point it at a PEM "
-                                "file (`relaygw certs generate` makes test ones)",
-                                step.key, *step.path, error.code().message()));
+                    fmt::format("[provider_link] {} '{}' is not a usable PEM file ({}); point "
+                                "it at a PEM {} (`relaygw certs generate` makes test ones)",
+                                step.key, *step.path, ssl_reason(error.code()), step.content));
     }
   }
   tls.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
@@ -440,10 +468,12 @@ Status ProviderListener::start() {
   boost::system::error_code error;
   const asio::ip::address ip = asio::ip::make_address(address, error);
   if (error) {
-    return Status(StatusCode::InvalidArgument,
-                  fmt::format("[provider_link] listen.address '{}' is not an IP address; use a "
-                              "literal address such as 127.0.0.1",
-                              address));
+    const Status invalid(StatusCode::InvalidArgument,
+                         fmt::format("[provider_link] listen.address '{}' is not an IP address; "
+                                     "use a literal address such as 127.0.0.1",
+                                     address));
+    state_->log->error("provider link not started: {}", invalid.message());
+    return invalid;
   }
   const tcp::endpoint endpoint(ip, state_->config.listen.port);
   tcp::acceptor& acceptor = state_->acceptor;
@@ -491,6 +521,7 @@ void ProviderListener::stop() {
   for (const auto& connection : open) {
     connection->close_for_shutdown();
   }
+  state_->log->info("provider link stopped: {} connections closing", open.size());
 }
 
 std::size_t ProviderListener::connection_count() const {

@@ -85,9 +85,9 @@ Status Server::start() {
     state.log->info("gateway clock starts at {}", relay::format_instant(*config.clock_start));
   }
   state.dispatcher = std::make_unique<EmergencyDispatcher>(config.emergency);
+  // The dispatcher logs its own failure.
   Status dispatcher_started = state.dispatcher->start();
   if (!dispatcher_started) {
-    state.log->error("emergency dispatcher not started: {}", dispatcher_started.message());
     return dispatcher_started;
   }
 
@@ -125,8 +125,6 @@ Status Server::start() {
       state.log->error("admin API not started: {}", listening.message());
       return listening;
     }
-    const Endpoint bound = state.admin->endpoint();
-    state.log->info("admin API listening on {}:{}", bound.address, bound.port);
   }
 
   state.schedule_storage_retry();

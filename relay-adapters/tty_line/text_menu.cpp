@@ -8,7 +8,9 @@ namespace relaygw::relay::tty_line {
 namespace {
 
 constexpr std::size_t kMaxNameChars = 64;
-constexpr std::size_t kMaxQuoteDescriptionChars = 28;
+// Characters per quote line, so a line fits a small TTY printer or display.
+// NOTE: the gateway chose this width; it is not taken from a TTY standard.
+constexpr std::size_t kQuoteLineWidth = 32;
 
 constexpr std::string_view kNumberPrompt = "NUMBER TO CALL GA";
 constexpr std::string_view kBillingPrompt =
@@ -64,18 +66,51 @@ void append(std::vector<MenuAction>& to, std::vector<MenuAction> from) {
   }
 }
 
-// Renders a quote as a total, one short line per charge and the Y or N question.
+// Appends `text` to `out` as lines of at most kQuoteLineWidth characters, each after a
+// newline, breaking at spaces. Only a word longer than a whole line is split.
+void append_wrapped(std::string& out, std::string_view text) {
+  std::string line;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string_view word = text.substr(start, end - start);
+    start = end + 1;
+    if (word.empty()) {
+      continue;
+    }
+    if (!line.empty() && line.size() + 1 + word.size() > kQuoteLineWidth) {
+      out += "\n" + line;
+      line.clear();
+    }
+    while (word.size() > kQuoteLineWidth) {
+      if (!line.empty()) {
+        out += "\n" + line;
+        line.clear();
+      }
+      out += "\n" + std::string(word.substr(0, kQuoteLineWidth));
+      word.remove_prefix(kQuoteLineWidth);
+    }
+    if (!word.empty()) {
+      line += line.empty() ? std::string(word) : " " + std::string(word);
+    }
+  }
+  if (!line.empty()) {
+    out += "\n" + line;
+  }
+}
+
+// Renders a quote as a total, each charge with its amount wrapped at word boundaries, and the
+// Y or N question.
 std::string render_quote(const Quote& quote) {
   std::string text = "COST $" + quote.total;
   if (quote.currency != "USD") {
     text += " " + upper(quote.currency);
   }
   for (const QuoteLine& line : quote.lines) {
-    std::string description = upper(line.description);
-    if (description.size() > kMaxQuoteDescriptionChars) {
-      description.resize(kMaxQuoteDescriptionChars);
-    }
-    text += "\n" + description + " $" + line.amount;
+    append_wrapped(text, upper(line.description) + " $" + line.amount);
   }
   text += "\nPLACE CALL Y OR N GA";
   return text;

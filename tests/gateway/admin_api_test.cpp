@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -28,6 +29,7 @@
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/emergency.hpp"
 #include "gateway/server/session_registry.hpp"
+#include "tests/gateway/test_support.hpp"
 
 namespace {
 
@@ -224,9 +226,25 @@ CollectSession waiting_collect(const std::string& call_id) {
   return collect;
 }
 
+// Checks that every key of `object` is named, in backquotes, in docs/admin-api.md.
+void check_documented(const json& object) {
+  static const std::string docs = [] {
+    std::ifstream in(std::string(RELAYGW_SOURCE_DIR) + "/docs/admin-api.md");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }();
+  REQUIRE_FALSE(docs.empty());
+  for (const auto& [key, value] : object.items()) {
+    INFO("response field " << key);
+    CHECK(docs.find("`" + key + "`") != std::string::npos);
+  }
+}
+
 }  // namespace
 
 TEST_CASE_METHOD(AdminApiFixture, "admin api rejects missing or wrong token", "[gateway][admin]") {
+  relaygw::test::LogCapture log;
   start_api();
   const HttpReply missing = request(http::verb::get, "/health", "", std::nullopt);
   CHECK(missing.status == 401);
@@ -247,6 +265,15 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects missing or wrong token", "[
   const HttpReply good = get("/health");
   CHECK(good.status == 200);
   CHECK(good.body["status"] == "ok");
+
+  // Each 401 is logged once with the remote address, and no token appears in the log.
+  INFO(log.text());
+  CHECK(log.count("rejected with 401") == 5);
+  CHECK(log.count("remote=127.0.0.1:") == 5);
+  CHECK(log.count("GET /health rejected with 401: missing token") == 1);
+  CHECK(log.count("GET /health rejected with 401: wrong token") == 3);
+  CHECK(log.text().find("nope") == std::string::npos);
+  CHECK(log.text().find(kToken) == std::string::npos);
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin api unknown path and method", "[gateway][admin]") {
@@ -332,6 +359,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin take-over notifies adapter once", "[gat
   CHECK(entry["state"] == "awaiting-staff");
   CHECK(entry["tty_tones_heard"] == true);
   CHECK(entry["seconds_waiting"].get<double>() >= 30.0);
+  check_documented(entry);
 
   const HttpReply taken = post("/collect/c7/take-over", json{{"staff", "s-ana"}});
   CHECK(taken.status == 200);
@@ -423,6 +451,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin queues count sessions by state", "[gate
   const HttpReply sessions = get("/sessions");
   REQUIRE(sessions.status == 200);
   CHECK(sessions.body["sessions"].size() == 3);
+  check_documented(sessions.body["sessions"][0]);
 
   const HttpReply queues = get("/queues");
   REQUIRE(queues.status == 200);
@@ -433,6 +462,9 @@ TEST_CASE_METHOD(AdminApiFixture, "admin queues count sessions by state", "[gate
   CHECK(queues.body["collect"]["waiting"] == 1);
   CHECK(queues.body["collect"]["by_state"]["accepted"] == 1);
   CHECK(queues.body["emergency"].is_null());
+  check_documented(queues.body);
+  check_documented(queues.body["sessions"]);
+  check_documented(queues.body["collect"]);
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway][admin]") {
@@ -473,7 +505,8 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
   INFO(created.body.dump());
   REQUIRE(created.status == 201);
   CHECK(created.body["call_id"] == "c1");
-  CHECK(created.body["amount"] == "0.2500");
+  CHECK(created.body["amount"] == "0.25");
+  check_documented(created.body);
   CHECK(created.body["requested_by"] == "staff:s-ana");
   CHECK(created.body["state"] == "pending");
   const std::string credit_id = created.body["id"];
@@ -494,6 +527,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
   const HttpReply listed = get("/credits?call=c1");
   REQUIRE(listed.status == 200);
   CHECK(listed.body["credits"].size() == 1);
+  CHECK(listed.body["credits"][0]["amount"] == "0.25");
 
   const HttpReply unknown_call = post("/credits", json{{"call", "c404"},
                                                        {"line", 1},
@@ -507,6 +541,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
   INFO(approved.body.dump());
   CHECK(approved.status == 200);
   CHECK(approved.body["state"] == "applied");
+  CHECK(approved.body["amount"] == "0.25");
   CHECK(approved.body["decided_by"] == "staff:s-sup");
 
   const HttpReply approved_again =

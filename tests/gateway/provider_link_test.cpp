@@ -1,5 +1,7 @@
 // The relay provider link over real TLS on loopback: a gateway Server with certificates made
 // by the tests, a real SQLite database and a loopback PSAP.
+#include <fstream>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -294,6 +296,40 @@ TEST_CASE("provider link serves others past stalled client", "[gateway][provider
   // The half-line client is closed by the idle timeout.
   CHECK_FALSE(half_line->read_line(8s).has_value());
   CHECK(half_line->closed());
+}
+
+
+TEST_CASE("provider link names unusable certificate file", "[gateway][provider-link]") {
+  test::TempDir dir;
+  test::TestPsap psap;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {});
+  ServerConfig config = test::test_server_config(dir, certs, psap.port());
+  config.tty_lines.enabled = false;
+  config.admin.enabled = false;
+
+  SECTION("missing certificate") {
+    config.provider_link.certificate_file = dir.file("certs/missing.pem");
+    Server server(config);
+    const Status started = server.start();
+    REQUIRE_FALSE(started);
+    CHECK_THAT(started.message(), Catch::Matchers::Contains("certificate_file"));
+    CHECK_THAT(started.message(), Catch::Matchers::Contains(dir.file("certs/missing.pem")));
+    CHECK_THAT(started.message(), Catch::Matchers::Contains("No such file or directory"));
+    CHECK_THAT(started.message(), !Catch::Matchers::Contains("asio.ssl error"));
+  }
+  SECTION("key that is not PEM") {
+    const std::string garbage = dir.file("certs/garbage-key.pem");
+    std::ofstream(garbage) << "not a key\n";
+    config.provider_link.private_key_file = garbage;
+    Server server(config);
+    const Status started = server.start();
+    REQUIRE_FALSE(started);
+    INFO(started.message());
+    CHECK_THAT(started.message(), Catch::Matchers::Contains("private_key_file"));
+    CHECK_THAT(started.message(), Catch::Matchers::Contains(garbage));
+    CHECK_THAT(started.message(), Catch::Matchers::Contains("private key"));
+    CHECK_THAT(started.message(), !Catch::Matchers::Contains("asio.ssl error"));
+  }
 }
 
 }  // namespace relaygw::gateway::server

@@ -265,4 +265,31 @@ TEST_CASE("serve stops on SIGTERM keeping records", "[gateway][serve]") {
   CHECK((*open)->posting->conversation_seconds == 300);
 }
 
+TEST_CASE("commands name bad port and config", "[gateway][serve]") {
+  test::TempDir dir;
+  struct Case {
+    std::vector<std::string> arguments;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"psap", "listen", "--port", "70000"},
+       "invalid --port 70000; use a TCP port from 1 to 65535"},
+      {{"psap", "listen", "--port", "-1"}, "invalid --port -1"},
+      {{"replay", "--day", std::string(RELAYGW_SOURCE_DIR) + "/data/day/day.toml", "--tty",
+        "127.0.0.1:70000"},
+       "--tty \"127.0.0.1:70000\" has port 70000, which is not a TCP port; use 1 to 65535"},
+      {{"admin", "--url", "http://127.0.0.1:70000", "--token-file", dir.file("token"), "sessions"},
+       "invalid port in --url 'http://127.0.0.1:70000'; use 1 to 65535"},
+      {{"serve", "--config", dir.path().string()}, "is a folder"},
+      {{"replay", "--day", dir.file("no-such-day.toml")}, "no-such-day.toml' does not exist"},
+  };
+  for (const Case& test : cases) {
+    std::string output;
+    const int status = test::run_relaygw(test.arguments, &output);
+    INFO(test.arguments[0] << " " << test.arguments[1] << ": " << output);
+    CHECK(status == 1);
+    CHECK(output.find(test.expected) != std::string::npos);
+  }
+}
+
 }  // namespace relaygw::gateway::server

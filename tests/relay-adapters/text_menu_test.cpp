@@ -103,7 +103,7 @@ TEST_CASE_METHOD(MenuFixture, "text menu sent-paid call to authorization",
   CHECK(menu_.step() == MenuStep::Confirm);
   CHECK(sent().find("COST $4.35") != std::string::npos);
   CHECK(sent().find("TOLL, DAY, 3 MIN $4.10") != std::string::npos);
-  CHECK(sent().find("OPERATOR ASSISTED COLLECT SU $0.25") != std::string::npos);
+  CHECK(sent().find("\nOPERATOR ASSISTED COLLECT\nSURCHARGE $0.25\n") != std::string::npos);
   CHECK(sent().find("PLACE CALL Y OR N GA") != std::string::npos);
 
   type("Y");
@@ -356,4 +356,33 @@ TEST_CASE("TTY number format drops plus", "[relay][tty_line][menu]") {
   CHECK(format_number_for_tty("+13035550199") == "303-555-0199");
   CHECK(format_number_for_tty("+442079460018") == "442079460018");
   CHECK(format_number_for_tty("911") == "911");
+}
+
+TEST_CASE_METHOD(MenuFixture, "text menu wraps quote at words", "[relay][tty_line][menu]") {
+  type("(303) 555-0199");
+  type("1");
+  Quote quote = quote_for("tty-7-c1");
+  quote.lines = {{"Interstate toll, evening rate period, first 3 minutes", "12.40"},
+                 {"Accessibility discount (state TTY toll reduction)", "-1.24"},
+                 {"Surcharge-for-operator-assisted-calling-card-calls", "1.05"}};
+  last_ = menu_.on_quote(quote);
+  const std::string text = sent();
+  CHECK(text ==
+        "COST $4.35\n"
+        "INTERSTATE TOLL, EVENING RATE\n"
+        "PERIOD, FIRST 3 MINUTES $12.40\n"
+        "ACCESSIBILITY DISCOUNT (STATE\n"
+        "TTY TOLL REDUCTION) $-1.24\n"
+        "SURCHARGE-FOR-OPERATOR-ASSISTED-\n"
+        "CALLING-CARD-CALLS $1.05\n"
+        "PLACE CALL Y OR N GA");
+  std::size_t line_start = 0;
+  while (line_start < text.size()) {
+    std::size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string::npos) {
+      line_end = text.size();
+    }
+    CHECK(line_end - line_start <= 32);
+    line_start = line_end + 1;
+  }
 }
