@@ -1,10 +1,13 @@
 #include "billing/migrations.hpp"
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include <sqlite3.h>
 
 #include "billing/record_chain.hpp"
+#include "billing/store.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -289,6 +292,75 @@ DROP INDEX IF EXISTS journal_entries_by_account;
 DROP INDEX IF EXISTS journal_entries_by_at;
 )sql";
 
+// Schema 8: the files of each stored rate deck. rate_decks.text stays the deck that is rated;
+// for a deck read from a folder it is the files merged into one TOML document.
+constexpr std::string_view kRateDeckFiles = R"sql(
+CREATE TABLE rate_deck_files (
+  deck_seq INTEGER NOT NULL REFERENCES rate_decks (seq),
+  file_no INTEGER NOT NULL CHECK (file_no >= 1),
+  name TEXT NOT NULL,
+  text TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  PRIMARY KEY (deck_seq, file_no)
+);
+)sql";
+
+// Gives every deck stored before schema 8 its one file, named after the deck's source path,
+// and records the new rows in the audit chain.
+Status add_rate_deck_files(sqlite3* db) {
+  sqlite3_stmt* select = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "SELECT seq, text, source_path FROM rate_decks ORDER BY seq", -1, &select,
+                     nullptr);
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO rate_deck_files (deck_seq, file_no, name, text, sha256) "
+                     "VALUES (?, 1, ?, ?, ?)",
+                     -1, &insert, nullptr);
+  std::string records;
+  std::int64_t decks = 0;
+  Status status = Status::ok();
+  if (select == nullptr || insert == nullptr) {
+    status = Status(StatusCode::Internal,
+                    std::string("cannot prepare the rate deck file copy: ") + sqlite3_errmsg(db));
+  }
+  while (status && sqlite3_step(select) == SQLITE_ROW) {
+    const std::int64_t seq = sqlite3_column_int64(select, 0);
+    const auto* text_bytes = reinterpret_cast<const char*>(sqlite3_column_text(select, 1));
+    const std::string text(text_bytes != nullptr ? text_bytes : "",
+                           static_cast<std::size_t>(sqlite3_column_bytes(select, 1)));
+    const auto* source = reinterpret_cast<const char*>(sqlite3_column_text(select, 2));
+    const std::string name =
+        std::filesystem::path(source != nullptr ? source : "").filename().string();
+    const std::string hash = sha256_hex(text);
+    sqlite3_reset(insert);
+    sqlite3_bind_int64(insert, 1, seq);
+    sqlite3_bind_text(insert, 2, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 3, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 4, hash.c_str(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(insert) != SQLITE_DONE) {
+      status = Status(StatusCode::Internal,
+                      std::string("cannot copy a rate deck's file: ") + sqlite3_errmsg(db));
+      break;
+    }
+    std::string canonical;
+    append_canonical_integer(canonical, seq);
+    append_canonical_integer(canonical, 1);
+    append_canonical_text(canonical, name);
+    append_canonical_text(canonical, text);
+    append_canonical_text(canonical, hash);
+    append_record_entry(records, ChainedTableId::RateDeckFiles, sqlite3_last_insert_rowid(db),
+                        canonical);
+    ++decks;
+  }
+  sqlite3_finalize(select);
+  sqlite3_finalize(insert);
+  if (status && decks > 0) {
+    status = append_audit_row(db, "relaygw:migration-8", "rate_deck_files", "", "convert",
+                              "{\"decks\":" + std::to_string(decks) + "}", records);
+  }
+  return status;
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -303,6 +375,7 @@ const std::vector<Migration>& migrations() {
       {6, "indexes for reports and plan advice", kReportIndexes},
       {7, "record hashes in the audit chain in place of the record_chain table", kJournalIndexCut,
        convert_record_chain},
+      {8, "the files of each stored rate deck", kRateDeckFiles, add_rate_deck_files},
   };
   return kMigrations;
 }

@@ -21,6 +21,9 @@ struct Migration {
   Status (*convert)(sqlite3* db) = nullptr;
 };
 
+// First schema version with the rate_deck_files table.
+constexpr int kRateDeckFilesSchema = 8;
+
 // All migrations in version order.
 const std::vector<Migration>& migrations();
 

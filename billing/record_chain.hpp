@@ -45,6 +45,7 @@ enum class ChainedTableId : std::uint8_t {
   Disputes,
   DisputeSteps,
   JournalEntries,
+  RateDeckFiles,
 };
 
 // Tables covered by the record chain, indexed by ChainedTableId.
@@ -89,6 +90,13 @@ std::string audit_row_hash(const AuditRowFields& fields);
 // existing row. Problems the old check found are kept in those audit rows, so verify_records
 // still reports them. Runs inside the migration's transaction.
 Status convert_record_chain(sqlite3* db);
+
+// Appends one audit row in the caller's transaction, as `actor`, whose records list is
+// `records` (entries from append_record_entry; empty for none). Migrations that add rows use
+// it so that those rows are in the record chain.
+Status append_audit_row(sqlite3* db, std::string_view actor, std::string_view entity,
+                        std::string_view entity_id, std::string_view action,
+                        const std::string& payload, const std::string& records);
 
 // One difference between a table and the record chain.
 struct RecordProblem {

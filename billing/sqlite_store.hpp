@@ -3,6 +3,7 @@
 // every write so that read-check-append sequences (holds on a card) are serialized.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -106,11 +107,22 @@ class SqliteStore final : public Store {
   class ScopedStatement;
   class Transaction;
 
+  // The call fields that decide a posting's journal accounts.
+  struct JournalParties {
+    std::string card_number;
+    std::string billed_number;  // empty for a sent-paid call
+    std::string from_number;
+    std::string access;
+  };
+
   explicit SqliteStore(sqlite3* db);
 
   // Returns the cached statement for `sql`; it is reset when the returned object goes away, so
   // no read stays open past its use.
   ScopedStatement statement(const char* sql);
+  // Returns format_instant(at), cached for the last instant asked for: one write stamps many
+  // rows with the same context.at. The reference stays valid until the next call.
+  const std::string& instant_text(Instant at);
   Status exec(const char* sql);
   Status audit(const WriteContext& context, std::string_view entity, std::string_view entity_id,
                std::string_view action, const std::string& payload);
@@ -125,22 +137,30 @@ class SqliteStore final : public Store {
                        const WriteContext& context);
   Status insert_call(const CallRequest& request, const WriteContext& context);
   Status insert_event(const std::string& call_id, const CallEventRecord& event);
+  // Appends `events` of one call with multi-row INSERTs.
+  Status insert_events(const std::string& call_id, const std::vector<CallEventRecord>& events);
   Result<std::optional<CallPosting>> read_posting(const std::string& call_id);
   Status check_disconnect(const std::string& call_id, const CallEventRecord& disconnect,
                           bool& already_stored);
   Status check_card_funds(const PostingRequest& request);
   Status insert_posting(const CallPosting& posting, const std::string& card_number,
                         const std::vector<LedgerEntry>& card_entries, const IdempotencyKey& key,
-                        const WriteContext& context);
+                        const JournalParties* parties, const WriteContext& context);
 
   // Journal entries of a call being posted; InvalidArgument when its total is not the sum of
-  // its lines, so the journal never takes an unbalanced posting.
-  Status insert_call_journal(const CallPosting& posting, const WriteContext& context);
+  // its lines, so the journal never takes an unbalanced posting. Without `parties` the call
+  // row is read for them.
+  Status insert_call_journal(const CallPosting& posting, const JournalParties* parties,
+                             const WriteContext& context);
   Status insert_journal_entry(const std::string& journal_id, const std::string& account,
                               Money amount, const std::string& call_id,
                               const WriteContext& context);
   // Adds the hash of a row just inserted into `table` to the records of the next audit entry.
   void record_appended(ChainedTableId table, std::string_view canonical);
+  // Adds the hash of row `row_id` of `table` to the records of the next audit entry.
+  void record_row(ChainedTableId table, std::int64_t row_id, std::string_view canonical);
+  // Returns the cached INSERT of `rows` rows into `table`, binding every ChainedTable column.
+  ScopedStatement multi_row_insert(ChainedTableId table, std::size_t rows);
   // Writes an audit entry for records still pending at commit.
   Status flush_records();
   Status post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
@@ -161,6 +181,10 @@ class SqliteStore final : public Store {
   std::string pending_records_;
   std::optional<WriteContext> last_write_context_;
   std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
+  // SQL text of the multi-row INSERTs; statements_ is keyed by these strings' addresses.
+  std::map<std::pair<ChainedTableId, std::size_t>, std::string> multi_row_sql_;
+  std::optional<Instant> cached_instant_;
+  std::string cached_instant_text_;
 };
 
 }  // namespace relaygw::billing

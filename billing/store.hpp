@@ -192,14 +192,26 @@ struct CallRecord {
   std::optional<CallPosting> posting;
 };
 
-// A stored rate deck: its text, content hash and effective dates.
+// One file of a stored rate deck, as it was read.
+struct StoredDeckFile {
+  std::string name;  // file name without its folder, "example.toml"
+  std::string text;
+  std::string sha256_hex;  // of `text`
+};
+
+// A stored rate deck: its text, content hash and effective dates. A deck read from a folder
+// keeps each .toml file in `files`, and `text` is one TOML document with the files merged as
+// RateDeck::load merges them, so RateDeck::parse(text, source_path) rates as the folder does.
 struct StoredRateDeck {
   std::string name;
   std::string text;
-  std::string sha256_hex;
+  std::string sha256_hex;  // of the file's text, or for a folder docs/rate-deck.md's manifest
   std::string effective_from;  // ISO 8601 date, empty when the deck states none
   std::string effective_to;
   std::string source_path;
+  // Files in name order. Empty when adding a one-file deck, which is then stored as one file
+  // named after source_path.
+  std::vector<StoredDeckFile> files = {};
 };
 
 // One call as reports read it: the request, the instant it was requested and its posting.

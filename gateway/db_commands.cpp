@@ -1,5 +1,6 @@
 // relaygw db init | db status | db load-deck: create a billing database, show what it holds,
 // and store a new rate deck. Also the helpers in gateway/db_support.hpp.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
@@ -127,28 +129,142 @@ struct InitOptions {
   bool no_directory = false;
 };
 
-// Reads a rate deck file, checks that it parses, and builds its stored form.
-billing::StoredRateDeck read_deck_file(const std::filesystem::path& path,
-                                       const std::string& command) {
+std::string read_text_file(const std::filesystem::path& path, const std::string& command) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     fail_command(command, "cannot read rate deck '" + path.string() +
-                              "'; pass an existing .toml file with --rates");
+                              "'; pass an existing .toml file or a folder of them with --rates");
   }
   std::ostringstream text;
   text << file.rdbuf();
-  auto deck = billing::RateDeck::parse(text.str(), path.string());
-  if (!deck) {
-    fail_command(command, deck.status().message());
+  return text.str();
+}
+
+// The .toml files of a deck folder in the order RateDeck::load reads them.
+std::vector<std::filesystem::path> deck_folder_files(const std::filesystem::path& folder,
+                                                     const std::string& command) {
+  std::error_code error;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    if (entry.path().extension() == ".toml") {
+      files.push_back(entry.path());
+    }
+  }
+  if (error) {
+    fail_command(command, "cannot list rate deck folder '" + folder.string() +
+                              "': " + error.message() + "; check the --rates path");
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Merges the TOML documents of a deck folder into one, as RateDeck::load merges the decks it
+// parses from them: the first file's name, then every file's rate centers and versions in file
+// order. Each file must already have parsed on its own.
+std::string merge_deck_documents(const std::string& deck_name,
+                                 const std::vector<billing::StoredDeckFile>& files,
+                                 const std::string& command) {
+  toml::table merged;
+  merged.insert("name", deck_name);
+  toml::array rate_centers;
+  toml::array versions;
+  for (const billing::StoredDeckFile& file : files) {
+    toml::table document;
+    try {
+      document = toml::parse(file.text, file.name);
+    } catch (const toml::parse_error& error) {
+      fail_command(command, file.name + ": invalid TOML: " + std::string(error.description()));
+    }
+    for (const char* key : {"rate_center", "version"}) {
+      toml::array& target = std::string_view(key) == "version" ? versions : rate_centers;
+      if (const toml::array* entries = document[key].as_array()) {
+        for (const toml::node& entry : *entries) {
+          if (const toml::table* table = entry.as_table()) {
+            target.push_back(*table);
+          }
+        }
+      }
+    }
+  }
+  if (!rate_centers.empty()) {
+    merged.insert("rate_center", std::move(rate_centers));
+  }
+  merged.insert("version", std::move(versions));
+  std::ostringstream text;
+  text << merged << "\n";
+  return text.str();
+}
+
+// The SHA-256 of a folder deck: of the lines "HASH  NAME\n" that `sha256sum *.toml` prints in
+// that folder, one per file in name order.
+std::string folder_deck_sha256(const std::vector<billing::StoredDeckFile>& files) {
+  std::string manifest;
+  for (const billing::StoredDeckFile& file : files) {
+    manifest += file.sha256_hex + "  " + file.name + "\n";
+  }
+  return billing::sha256_hex(manifest);
+}
+
+std::string first_effective_date(const billing::RateDeck& deck) {
+  if (deck.versions().empty()) {
+    return "";
+  }
+  const billing::LocalDate first = deck.versions().front().effective;
+  return fmt::format("{:04}-{:02}-{:02}", first.year, first.month, first.day);
+}
+
+// Reads a rate deck file, or every .toml file of a folder, checks that it loads as `relaygw
+// quote` loads it, and builds its stored form.
+billing::StoredRateDeck read_deck(const std::filesystem::path& path, const std::string& command) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(path, error)) {
+    const std::string text = read_text_file(path, command);
+    auto deck = billing::RateDeck::parse(text, path.string());
+    if (!deck) {
+      fail_command(command, deck.status().message());
+    }
+    billing::StoredRateDeck stored;
+    stored.name = deck->name();
+    stored.text = text;
+    stored.sha256_hex = billing::sha256_hex(text);
+    stored.source_path = path.string();
+    stored.effective_from = first_effective_date(*deck);
+    return stored;
+  }
+
+  // The quote loader itself checks the folder, so a deck is stored only if quotes can use it.
+  auto loaded = billing::RateDeck::load(path);
+  if (!loaded) {
+    fail_command(command, loaded.status().message());
   }
   billing::StoredRateDeck stored;
-  stored.name = deck->name();
-  stored.text = text.str();
-  stored.sha256_hex = billing::sha256_hex(stored.text);
+  for (const std::filesystem::path& file : deck_folder_files(path, command)) {
+    const std::string text = read_text_file(file, command);
+    stored.files.push_back({file.filename().string(), text, billing::sha256_hex(text)});
+  }
+  stored.name = loaded->name();
+  stored.text = merge_deck_documents(stored.name, stored.files, command);
+  stored.sha256_hex = folder_deck_sha256(stored.files);
   stored.source_path = path.string();
-  if (!deck->versions().empty()) {
-    const billing::LocalDate first = deck->versions().front().effective;
-    stored.effective_from = fmt::format("{:04}-{:02}-{:02}", first.year, first.month, first.day);
+  stored.effective_from = first_effective_date(*loaded);
+
+  // The merged document must rate as the folder does; compare what RateDeck keeps.
+  auto merged = billing::RateDeck::parse(stored.text, stored.source_path);
+  if (!merged) {
+    fail_command(command, "the files of '" + path.string() +
+                              "' do not merge into one deck: " + merged.status().message());
+  }
+  bool same =
+      merged->name() == loaded->name() && merged->versions().size() == loaded->versions().size();
+  for (std::size_t i = 0; same && i < loaded->versions().size(); ++i) {
+    same = merged->versions()[i].name == loaded->versions()[i].name &&
+           merged->versions()[i].effective == loaded->versions()[i].effective &&
+           merged->versions()[i].rates.size() == loaded->versions()[i].rates.size();
+  }
+  if (!same) {
+    fail_command(command, "the merged rate deck of '" + path.string() +
+                              "' differs from the folder; this is a bug in relaygw, store the "
+                              "files as one .toml file meanwhile");
   }
   return stored;
 }
@@ -160,7 +276,12 @@ std::filesystem::path data_dir(const DatabaseOptions& options) {
 
 void run_init(const InitOptions& options) {
   const std::string command = "db init";
-  if (std::filesystem::exists(options.database.db)) {
+  // An empty file is no database yet, and `db status` names `db init` for it, so init may use it.
+  std::error_code error;
+  const bool empty_file = std::filesystem::is_regular_file(options.database.db, error) &&
+                          std::filesystem::file_size(options.database.db, error) == 0 &&
+                          !std::filesystem::exists(options.database.db + "-wal", error);
+  if (std::filesystem::exists(options.database.db, error) && !empty_file) {
     fail_command(command, "database '" + options.database.db +
                               "' already exists; choose a new --db path (opening an existing "
                               "database migrates it automatically)");
@@ -169,7 +290,7 @@ void run_init(const InitOptions& options) {
                                               ? data_dir(options.database) / "rates/example.toml"
                                               : std::filesystem::path(options.rates);
   // Check every input before the file is created, so a bad input leaves nothing behind.
-  const billing::StoredRateDeck deck = read_deck_file(deck_path, command);
+  const billing::StoredRateDeck deck = read_deck(deck_path, command);
   const std::filesystem::path directory_path =
       options.directory.empty() ? data_dir(options.database) / "directory/sample_lines.csv"
                                 : std::filesystem::path(options.directory);
@@ -221,6 +342,11 @@ void run_status(const DatabaseOptions& options) {
   if (deck && deck->has_value()) {
     std::cout << fmt::format("rate deck: '{}' from {}, effective {}, sha256 {}\n", (*deck)->name,
                              (*deck)->source_path, (*deck)->effective_from, (*deck)->sha256_hex);
+    if ((*deck)->files.size() > 1) {
+      for (const billing::StoredDeckFile& file : (*deck)->files) {
+        std::cout << fmt::format("  file {} (sha256 {})\n", file.name, file.sha256_hex);
+      }
+    }
   } else {
     std::cout << "rate deck: none; store one with `relaygw db load-deck`\n";
   }
@@ -233,13 +359,16 @@ void run_status(const DatabaseOptions& options) {
 void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const std::string command = "db load-deck";
   auto store = open_database(options, command);
-  const billing::StoredRateDeck deck = read_deck_file(rates, command);
+  const billing::StoredRateDeck deck = read_deck(rates, command);
   const Status added = store->add_rate_deck(deck, write_context(options));
   if (!added) {
     fail_command(command, added.message());
   }
   std::cout << fmt::format("rate deck '{}' stored (sha256 {}); it is now the current deck\n",
                            deck.name, deck.sha256_hex);
+  if (!deck.files.empty()) {
+    std::cout << fmt::format("{} files from {}\n", deck.files.size(), deck.source_path);
+  }
 }
 
 }  // namespace
@@ -253,7 +382,8 @@ void add_db_commands(CLI::App& app) {
       "init", "Create a database with the bundled rate deck and sample directory");
   add_database_options(*init, init_options->database);
   init->add_option("--rates", init_options->rates,
-                   "Rate deck .toml file to store (default: DATA_DIR/rates/example.toml)");
+                   "Rate deck to store: a .toml file, or a folder whose .toml files are merged "
+                   "as `relaygw quote` merges them (default: DATA_DIR/rates/example.toml)");
   init->add_option("--directory", init_options->directory,
                    "Directory CSV to import (default: DATA_DIR/directory/sample_lines.csv)");
   init->add_flag("--no-directory", init_options->no_directory, "Import no directory lines");
@@ -267,9 +397,13 @@ void add_db_commands(CLI::App& app) {
   auto deck_options = std::make_shared<DatabaseOptions>();
   auto rates = std::make_shared<std::string>();
   CLI::App* load_deck =
-      db->add_subcommand("load-deck", "Store a rate deck file as the current rate deck");
+      db->add_subcommand("load-deck", "Store a rate deck file or folder as the current rate deck");
   add_database_options(*load_deck, *deck_options);
-  load_deck->add_option("--rates", *rates, "Rate deck .toml file")->required();
+  load_deck
+      ->add_option("--rates", *rates,
+                   "Rate deck: a .toml file, or a folder whose .toml files are merged as "
+                   "`relaygw quote` merges them")
+      ->required();
   load_deck->callback([deck_options, rates] { run_load_deck(*deck_options, *rates); });
 }
 

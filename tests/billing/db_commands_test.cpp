@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include <sqlite3.h>
@@ -12,6 +13,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include "billing/migrations.hpp"
+#include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
+#include "billing/rating.hpp"
+#include "billing/sqlite_store.hpp"
 
 namespace {
 
@@ -209,4 +214,174 @@ TEST_CASE_METHOD(CommandFixture, "call create emergency and refusal", "[billing]
                                "' --from 3125550107 --to 2125550103 --billing collect");
   CHECK(payphone.status == 1);
   CHECK(payphone.output.find("refused: line-not-billable") != std::string::npos);
+}
+
+namespace {
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Splits the bundled deck into two files: the name, rate centers and 2025 version, then the
+// 2026 version. `relaygw quote` merges the two back into the bundled deck.
+void write_split_deck(const std::filesystem::path& folder) {
+  const std::string text =
+      read_file(std::filesystem::path(RELAYGW_SOURCE_DIR) / "data/rates/example.toml");
+  const std::size_t first = text.find("\n[[version]]\n");
+  REQUIRE(first != std::string::npos);
+  const std::size_t second = text.find("\n[[version]]\n", first + 1);
+  REQUIRE(second != std::string::npos);
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder / "a-2025.toml") << text.substr(0, second + 1);
+  std::ofstream(folder / "b-2026.toml") << text.substr(second + 1);
+  std::ofstream(folder / "README.txt") << "not part of the deck\n";
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck stores a deck folder", "[billing][commands]") {
+  using namespace relaygw::billing;
+  const std::filesystem::path folder = path("deck");
+  write_split_deck(folder);
+  const Run created =
+      relaygw("db init --no-directory --db '" + db() + "' --rates '" + folder.string() + "'");
+  REQUIRE(created.status == 0);
+  const Run loaded = relaygw("db load-deck --db '" + db() + "' --rates '" + folder.string() + "'");
+  INFO(loaded.output);
+  REQUIRE(loaded.status == 0);
+  CHECK(loaded.output.find("2 files from " + folder.string()) != std::string::npos);
+
+  auto store = SqliteStore::open(db());
+  REQUIRE(store);
+  auto stored = (*store)->current_rate_deck();
+  REQUIRE(stored);
+  REQUIRE(stored->has_value());
+  const StoredRateDeck& deck = **stored;
+  REQUIRE(deck.files.size() == 2);
+  CHECK(deck.files[0].name == "a-2025.toml");
+  CHECK(deck.files[1].name == "b-2026.toml");
+  CHECK(deck.files[0].text == read_file(folder / "a-2025.toml"));
+  CHECK(deck.files[1].text == read_file(folder / "b-2026.toml"));
+  // The deck's hash is what `sha256sum *.toml | sha256sum` prints in the folder.
+  const std::string manifest = sha256_hex(deck.files[0].text) + "  a-2025.toml\n" +
+                               sha256_hex(deck.files[1].text) + "  b-2026.toml\n";
+  CHECK(deck.sha256_hex == sha256_hex(manifest));
+  CHECK(deck.effective_from == "2025-01-01");
+  CHECK(deck.name == "Example relay center tariff");
+
+  const Run status = relaygw("db status --db '" + db() + "'");
+  CHECK(status.status == 0);
+  CHECK(status.output.find("file b-2026.toml (sha256 " + deck.files[1].sha256_hex) !=
+        std::string::npos);
+
+  // Rating from the stored deck gives what rating from the folder gives, in both versions.
+  auto plan = NumberPlan::load(default_data_dir());
+  REQUIRE(plan);
+  auto from_folder = RateDeck::load(folder);
+  REQUIRE(from_folder);
+  auto from_store = RateDeck::parse(deck.text, deck.source_path);
+  REQUIRE(from_store);
+  const Rater folder_rater(&*plan, &*from_folder);
+  const Rater store_rater(&*plan, &*from_store);
+  int compared = 0;
+  for (const char* start :
+       {"2025-06-10T15:00:00Z", "2026-03-10T23:30:00Z", "2026-07-04T16:00:00Z"}) {
+    for (const char* to : {"2125550101", "4155550108", "3125550142", "011442079460000"}) {
+      for (const AccessTag access : {AccessTag::None, AccessTag::RelayTty}) {
+        CallToRate call;
+        call.from = "3125550107";
+        call.to = to;
+        call.billing = access == AccessTag::None ? BillingMethod::Collect : BillingMethod::SentPaid;
+        call.access = access;
+        call.start = parse_instant(start).value();
+        call.billable_seconds = 425;
+        auto expected = folder_rater.rate(call);
+        auto actual = store_rater.rate(call);
+        INFO(start << " to " << to);
+        REQUIRE(expected.is_ok() == actual.is_ok());
+        if (!expected) {
+          continue;
+        }
+        CHECK(actual->total == expected->total);
+        REQUIRE(actual->lines.size() == expected->lines.size());
+        for (std::size_t i = 0; i < expected->lines.size(); ++i) {
+          CHECK(actual->lines[i].description == expected->lines[i].description);
+          CHECK(actual->lines[i].amount == expected->lines[i].amount);
+        }
+        ++compared;
+      }
+    }
+  }
+  CHECK(compared >= 12);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck rejects a bad folder", "[billing][commands]") {
+  init();
+  const std::filesystem::path folder = path("clash");
+  write_split_deck(folder);
+  // A second file with the 2026 version's effective date cannot merge.
+  std::filesystem::copy_file(folder / "b-2026.toml", folder / "c-copy.toml");
+  const Run clash = relaygw("db load-deck --db '" + db() + "' --rates '" + folder.string() + "'");
+  CHECK(clash.status == 1);
+  CHECK(clash.output.find("same effective date") != std::string::npos);
+
+  std::filesystem::create_directories(path("empty-deck"));
+  const Run empty =
+      relaygw("db load-deck --db '" + db() + "' --rates '" + path("empty-deck") + "'");
+  CHECK(empty.status == 1);
+  CHECK(empty.output.find("has no .toml files") != std::string::npos);
+  const Run status = relaygw("db status --db '" + db() + "'");
+  CHECK(status.output.find("from " + std::string(RELAYGW_SOURCE_DIR)) != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db status changes no missing or empty file",
+                 "[billing][commands]") {
+  const Run missing = relaygw("db status --db '" + path("missing.db") + "'");
+  CHECK(missing.status == 1);
+  CHECK(missing.output.find("relaygw db init --db " + path("missing.db")) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(path("missing.db")));
+
+  std::ofstream(path("empty.db")).close();
+  const Run empty = relaygw("db status --db '" + path("empty.db") + "'");
+  CHECK(empty.status == 1);
+  CHECK(empty.output.find("there is no database in '" + path("empty.db") + "'") !=
+        std::string::npos);
+  CHECK(empty.output.find("relaygw db init --db " + path("empty.db")) != std::string::npos);
+  CHECK(std::filesystem::file_size(path("empty.db")) == 0);
+  CHECK_FALSE(std::filesystem::exists(path("empty.db") + "-wal"));
+
+  // The command it names then works on that file.
+  const Run created = relaygw("db init --no-directory --db '" + path("empty.db") + "'");
+  CHECK(created.status == 0);
+  CHECK(relaygw("db status --db '" + path("empty.db") + "'").status == 0);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db status names a non-database file", "[billing][commands]") {
+  std::ofstream(path("notes.txt")) << "call list for March\n";
+  const Run text = relaygw("db status --db '" + path("notes.txt") + "'");
+  CHECK(text.status == 1);
+  CHECK(text.output.find("'" + path("notes.txt") + "' is not a relaygw database") !=
+        std::string::npos);
+  CHECK(text.output.find("file is not a database") == std::string::npos);
+  CHECK(read_file(path("notes.txt")) == "call list for March\n");
+
+  const Run folder = relaygw("call show --id c1 --db '" + path("") + "'");
+  CHECK(folder.status == 1);
+  CHECK(folder.output.find("is a folder, not a database file") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "call create rejects a used id", "[billing][commands]") {
+  init();
+  const std::string create = "call create --db '" + db() +
+                             "' --id c1 --from 3125550107 --to 2125550101 "
+                             "--at 2026-03-10T14:00:00Z";
+  REQUIRE(relaygw(create).status == 0);
+  const Run again = relaygw(create);
+  CHECK(again.status == 1);
+  CHECK(again.output.find("call id 'c1' already exists") != std::string::npos);
+  CHECK(again.output.find("relaygw call show c1") != std::string::npos);
+  CHECK(again.output.find("constraint") == std::string::npos);
 }

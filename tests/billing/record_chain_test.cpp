@@ -170,7 +170,12 @@ void write_every_kind(SqliteStore& store) {
 std::int64_t chained_row_count(ChainFixture& fixture) {
   std::int64_t rows = 0;
   for (const ChainedTable& table : chained_tables()) {
-    rows += fixture.count("SELECT COUNT(*) FROM " + std::string(table.name));
+    // Tables of later schema versions are missing from an older database.
+    const std::string name(table.name);
+    if (fixture.count("SELECT COUNT(*) FROM sqlite_master WHERE name = '" + name + "'") == 0) {
+      continue;
+    }
+    rows += fixture.count("SELECT COUNT(*) FROM " + name);
   }
   return rows;
 }

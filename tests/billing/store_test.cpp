@@ -1,5 +1,8 @@
 // SqliteStore: schema migrations, idempotency keys and the audit hash chain, on real files.
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -9,6 +12,7 @@
 
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
+#include "billing/record_chain.hpp"
 #include "billing/sqlite_store.hpp"
 
 using namespace relaygw::billing;
@@ -239,4 +243,174 @@ TEST_CASE("rate deck stored with hash and dates", "[billing][store]") {
   CHECK((*current)->sha256_hex == sha256_hex(text));
   CHECK((*current)->effective_from == "2026-01-01");
   CHECK((*current)->effective_to.empty());
+}
+
+TEST_CASE("rate deck keeps every file", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("files.db");
+  auto store = create(path);
+  StoredRateDeck deck{"split", "name = \"split\"\n", "", "2026-01-01", "", "/decks/split"};
+  deck.files = {{"a.toml", "name = \"split\"\n", sha256_hex("name = \"split\"\n")},
+                {"b.toml", "# more versions\n", sha256_hex("# more versions\n")}};
+  deck.sha256_hex = sha256_hex("manifest");
+  REQUIRE(store->add_rate_deck(deck, staff()));
+
+  auto current = store->current_rate_deck();
+  REQUIRE(current);
+  REQUIRE(current->has_value());
+  REQUIRE((*current)->files.size() == 2);
+  CHECK((*current)->files[0].name == "a.toml");
+  CHECK((*current)->files[1].name == "b.toml");
+  CHECK((*current)->files[1].text == "# more versions\n");
+  CHECK((*current)->files[1].sha256_hex == sha256_hex("# more versions\n"));
+  CHECK((*current)->sha256_hex == sha256_hex("manifest"));
+
+  auto check = store->verify_records();
+  REQUIRE(check);
+  CHECK(check->problems.empty());
+  raw_query(path, "UPDATE rate_deck_files SET text = '# changed' WHERE file_no = 2");
+  auto tampered = store->verify_records();
+  REQUIRE(tampered);
+  REQUIRE(tampered->problems.size() == 1);
+  CHECK(tampered->problems[0].table == "rate_deck_files");
+  CHECK(tampered->problems[0].kind == "edited");
+}
+
+TEST_CASE("schema 7 deck migrates to one file", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("deck7.db");
+  const std::string text = "name = \"old\"\n";
+  {
+    auto old_store = create(path, 7);
+    CHECK(old_store->schema_version() == 7);
+    StoredRateDeck deck{"old", text, sha256_hex(text), "2026-01-01", "", "data/rates/old.toml"};
+    REQUIRE(old_store->add_rate_deck(deck, staff()));
+    auto at_7 = old_store->current_rate_deck();
+    REQUIRE(at_7);
+    CHECK((*at_7)->files.empty());
+  }
+  CHECK(raw_query(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'rate_deck_files'") ==
+        "0");
+
+  auto store = SqliteStore::open(path);
+  REQUIRE(store);
+  CHECK((*store)->schema_version() == latest_schema_version());
+  auto current = (*store)->current_rate_deck();
+  REQUIRE(current);
+  REQUIRE(current->has_value());
+  CHECK((*current)->text == text);
+  CHECK((*current)->sha256_hex == sha256_hex(text));
+  REQUIRE((*current)->files.size() == 1);
+  CHECK((*current)->files[0].name == "old.toml");
+  CHECK((*current)->files[0].text == text);
+  CHECK((*current)->files[0].sha256_hex == sha256_hex(text));
+  // The migration's copy is in the record chain like any appended row.
+  auto check = (*store)->verify_records();
+  REQUIRE(check);
+  CHECK(check->problems.empty());
+  CHECK((*store)->verify_audit_chain());
+}
+
+TEST_CASE("duplicate call id names the call", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("dup.db"));
+  CallRequest request;
+  request.id = "call-7";
+  request.from = "+13125550107";
+  request.to = "+12125550101";
+  REQUIRE(store->create_call(request, staff()));
+
+  const relaygw::Status again = store->create_call(request, staff());
+  REQUIRE_FALSE(again);
+  CHECK(again.code() == StatusCode::AlreadyExists);
+  CHECK(again.message().find("call id 'call-7' already exists") != std::string::npos);
+  CHECK(again.message().find("relaygw call show call-7") != std::string::npos);
+  CHECK(again.message().find("UNIQUE constraint") == std::string::npos);
+
+  // A batch that repeats the id under a new idempotency key fails the same way.
+  Store::BatchPosting item;
+  item.request = request;
+  item.posting.call_id = request.id;
+  item.key = IdempotencyKey{"post-call-7", "h"};
+  const relaygw::Status batch = store->post_completed_calls({item}, staff());
+  REQUIRE_FALSE(batch);
+  CHECK(batch.code() == StatusCode::AlreadyExists);
+  CHECK(batch.message().find("call id 'call-7' already exists") != std::string::npos);
+}
+
+TEST_CASE("sqlite store rejects files that are not databases", "[billing][store]") {
+  TempDir dir;
+  const std::string text_file = dir.file("notes.txt");
+  std::ofstream(text_file) << "call list for March\nline 2\n";
+  const std::string random_file = dir.file("random.bin");
+  {
+    std::mt19937 bytes(42);
+    std::ofstream out(random_file, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) {
+      out.put(static_cast<char>(bytes() & 0xff));
+    }
+  }
+  for (const std::string& path : {text_file, random_file}) {
+    INFO(path);
+    const auto size_before = std::filesystem::file_size(path);
+    for (const bool create_missing : {false, true}) {
+      SqliteOptions options;
+      options.create = create_missing;
+      auto opened = SqliteStore::open(path, options);
+      REQUIRE_FALSE(opened);
+      CHECK(opened.status().code() == StatusCode::InvalidArgument);
+      CHECK(opened.status().message().find("'" + path + "' is not a relaygw database") !=
+            std::string::npos);
+      CHECK(opened.status().message().find("relaygw db init") != std::string::npos);
+    }
+    CHECK(std::filesystem::file_size(path) == size_before);
+    CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+  }
+
+  auto folder = SqliteStore::open(dir.file(""));
+  REQUIRE_FALSE(folder);
+  CHECK(folder.status().code() == StatusCode::InvalidArgument);
+  CHECK(folder.status().message().find("is a folder, not a database file") != std::string::npos);
+  CHECK(folder.status().message().find("relaygw.db") != std::string::npos);
+}
+
+TEST_CASE("sqlite store leaves empty file unchanged", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("empty.db");
+  std::ofstream(path).close();
+  auto opened = SqliteStore::open(path);
+  REQUIRE_FALSE(opened);
+  CHECK(opened.status().code() == StatusCode::NotFound);
+  CHECK(opened.status().message().find("there is no database in '" + path + "'") !=
+        std::string::npos);
+  CHECK(opened.status().message().find("relaygw db init --db " + path) != std::string::npos);
+  CHECK(std::filesystem::file_size(path) == 0);
+  CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+  CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+
+  // `db init` creates the database in such a file.
+  SqliteOptions options;
+  options.create = true;
+  auto created = SqliteStore::open(path, options);
+  REQUIRE(created);
+  CHECK((*created)->schema_version() == latest_schema_version());
+}
+
+TEST_CASE("sqlite store names unreadable file", "[billing][store]") {
+  if (geteuid() == 0) {
+    // NOTE: root reads any file, so permission errors cannot be produced for this check.
+    WARN("skipped: running as root");
+    return;
+  }
+  TempDir dir;
+  const std::string path = dir.file("locked.db");
+  { auto store = create(path); }
+  std::filesystem::permissions(path, std::filesystem::perms::none);
+  auto opened = SqliteStore::open(path);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  REQUIRE_FALSE(opened);
+  CHECK(opened.status().code() == StatusCode::PermissionDenied);
+  CHECK(opened.status().message().find("'" + path + "'") != std::string::npos);
+  CHECK(opened.status().message().find("permission") != std::string::npos);
 }
