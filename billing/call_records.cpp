@@ -32,6 +32,19 @@ constexpr int kMaxSettleAttempts = 20;
 
 std::int64_t seconds_between(Instant from, Instant to) { return (to - from).count(); }
 
+// Returns the rating input for `request` answered at `start` and talking `seconds`.
+CallToRate call_to_rate(const CallRequest& request, Instant start, std::int64_t seconds) {
+  CallToRate call;
+  call.from = request.from;
+  call.to = request.to;
+  call.billing = request.billing;
+  call.access = request.access;
+  call.handling = request.handling;
+  call.start = start;
+  call.billable_seconds = seconds;
+  return call;
+}
+
 // Ledger entries that settle a call costing `total`: the rest of its hold comes back, and the
 // card is debited for what interim debits did not cover (or refunded what they overcharged).
 // A card with a ledger (prepaid, or postpaid with a limit) is debited at most the rest of its
@@ -97,14 +110,7 @@ Status CallRecords::check_rateable(const CallRequest& request, Instant start) co
   // A one-minute answered trial finds every fault that would stop `complete` from rating the
   // call: an invalid or unassigned number at either end, a calling number with no time zone,
   // no deck version in force on the local start date, or no rate for the call.
-  CallToRate trial;
-  trial.from = request.from;
-  trial.to = request.to;
-  trial.billing = request.billing;
-  trial.access = request.access;
-  trial.handling = request.handling;
-  trial.start = start;
-  trial.billable_seconds = 60;
+  CallToRate trial = call_to_rate(request, start, 60);
   trial.person_reached = true;
   Result<RatedCall> rated = rater_->rate(trial);
   if (!rated) {
@@ -224,14 +230,7 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   if (rater_ == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded to price the interim debit");
   }
-  CallToRate call;
-  call.from = request.from;
-  call.to = request.to;
-  call.billing = request.billing;
-  call.access = request.access;
-  call.handling = request.handling;
-  call.start = *connected;
-  call.billable_seconds = seconds_between(*connected, at);
+  const CallToRate call = call_to_rate(request, *connected, seconds_between(*connected, at));
   Result<RatedCall> cost = rater_->rate(call);
   if (!cost) {
     return cost.status();
@@ -282,14 +281,8 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
                                                "one and complete it again");
   }
 
-  CallToRate call;
-  call.from = request.from;
-  call.to = request.to;
-  call.billing = request.billing;
-  call.access = request.access;
-  call.handling = request.handling;
-  call.start = *event_time(record, CallEvent::Connected);
-  call.billable_seconds = durations.conversation_seconds.value_or(0);
+  CallToRate call = call_to_rate(request, *event_time(record, CallEvent::Connected),
+                                 durations.conversation_seconds.value_or(0));
   call.person_reached = completion.person_reached;
   const std::string& billed = request.billed_number.empty() ? request.from : request.billed_number;
   Result<std::optional<LineVersion>> line = store_->find_line(billed);

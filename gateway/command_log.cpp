@@ -127,7 +127,8 @@ void add_staff_command_checks(CLI::App& command) {
 
 std::string unknown_subcommand_message(const CLI::App& app) {
   const CLI::App* current = &app;
-  std::string path = app.get_name().empty() ? "relaygw" : app.get_name();
+  // After a parse, CLI11 names the root app after argv[0], which may be a full path.
+  std::string path = "relaygw";
   while (true) {
     const std::vector<const CLI::App*> parsed =
         current->get_subcommands([](const CLI::App* subcommand) { return subcommand->parsed(); });

@@ -158,12 +158,12 @@ TEST_CASE_METHOD(CommandInputFixture, "unknown subcommand is named", "[billing][
   INFO(top.output);
   CHECK(top.status != 0);
   CHECK(contains(top.output, "'frobnicate'"));
-  CHECK(contains(top.output, "relaygw --help"));
+  CHECK(contains(top.output, "run `relaygw --help`"));
   const CommandRun nested = relaygw("call frobnicate");
   INFO(nested.output);
   CHECK(nested.status != 0);
   CHECK(contains(nested.output, "'frobnicate'"));
-  CHECK(contains(nested.output, "relaygw call --help"));
+  CHECK(contains(nested.output, "run `relaygw call --help`"));
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "commands log start and result", "[billing][cli]") {
@@ -194,4 +194,41 @@ TEST_CASE_METHOD(CommandInputFixture, "commands log start and result", "[billing
   CHECK(contains(card.output, "card add started: "));
   CHECK_FALSE(contains(card.output, "5550142000001"));
   CHECK_FALSE(contains(card.output, "739164"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call show prints uncollected charge", "[billing][cli]") {
+  init();
+  const std::filesystem::path pin = std::filesystem::temp_directory_path() / "relaygw-card-pin-2";
+  REQUIRE(std::system(("printf '739164\\n' > '" + pin.string() + "'").c_str()) == 0);
+  REQUIRE(
+      relaygw("card add " + db_option() + "--number 5550142000002 --balance 10.00", pin.string())
+          .status == 0);
+  const CommandRun created = relaygw("call create " + db_option() +
+                                         "--id k1 --from 3125550107 --to 2125550101 "
+                                         "--billing calling-card --card 5550142000002 "
+                                         "--at 2026-03-10T14:00:00Z",
+                                     pin.string());
+  std::filesystem::remove(pin);
+  INFO(created.output);
+  REQUIRE(created.status == 0);
+  CHECK(contains(created.output, "covers at most"));
+  REQUIRE(
+      relaygw("call event " + db_option() + "--id k1 --event connected --at 2026-03-10T14:00:10Z")
+          .status == 0);
+  // Two hours cost $19.14 at the example deck's day rate, far beyond the $10.00 hold.
+  const CommandRun completed =
+      relaygw("call complete " + db_option() + "--id k1 --key k1-end --at 2026-03-10T16:00:10Z");
+  INFO(completed.output);
+  REQUIRE(completed.status == 0);
+  CHECK(contains(completed.output, "uncollected"));
+
+  const CommandRun shown = relaygw("call show --json " + db_option() + "--id k1");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  CHECK(contains(shown.output, "\"total\": \"19.14\""));
+  CHECK(contains(shown.output, "\"uncollected\": \"9.14\""));
+  const CommandRun card = relaygw("card show --json " + db_option() + "--number 5550142000002");
+  INFO(card.output);
+  CHECK(card.status == 0);
+  CHECK(contains(card.output, "\"balance\": \"0.0000\""));
 }
