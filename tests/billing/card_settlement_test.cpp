@@ -12,6 +12,7 @@
 #include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
+#include "billing/credit_report.hpp"
 #include "billing/sqlite_store.hpp"
 #include "tests/billing/billing_test_support.hpp"
 
@@ -196,4 +197,34 @@ TEST_CASE_METHOD(SettlementFixture, "racing card calls never overdraw",
   CHECK(funds("call-a").debited_for_call >= 800);
   CHECK(funds("call-b").debited_for_call >= 800);
   CHECK(uncollected("call-a") + uncollected("call-b") == 6'000);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "credit report lists uncollected calls",
+                 "[billing][cards][settlement][reports]") {
+  add_prepaid(2'000);
+  start_call("call-a", 120);
+  CallRecords records(store_.get(), &rater_);
+  REQUIRE(records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
+                           WriteContext{"gateway", at("2026-03-10T14:10:10Z")}));
+  ReportRequest request;
+  request.from = parse_local_date("2026-03-01").value();
+  request.to = parse_local_date("2026-03-31").value();
+  auto report = credits_and_disputes(*store_, request, at("2026-04-01T00:00:00Z"));
+  REQUIRE(report);
+  REQUIRE(report->uncollected.size() == 1);
+  CHECK(report->uncollected[0].call_id == "call-a");
+  CHECK(report->uncollected[0].total == 4'000);
+  CHECK(report->uncollected[0].uncollected == 2'000);
+  CHECK(report->uncollected_total == 2'000);
+  const std::string csv = render_credits_report(*report, ReportFormat::Csv);
+  CHECK(csv.find("uncollected,,,1,0.20,,call-a,,\n") != std::string::npos);
+  const std::string text = render_credits_report(*report, ReportFormat::Text);
+  CHECK(text.find("Uncollected card charges: 1 calls, 0.20") != std::string::npos);
+
+  // A call requested outside the range is left out.
+  request.from = parse_local_date("2026-04-01").value();
+  request.to = parse_local_date("2026-04-30").value();
+  auto april = credits_and_disputes(*store_, request, at("2026-05-01T00:00:00Z"));
+  REQUIRE(april);
+  CHECK(april->uncollected.empty());
 }
