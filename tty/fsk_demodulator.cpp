@@ -72,6 +72,10 @@ constexpr std::int64_t kTrackReach = 5;
 constexpr double kSureEvidence = 2.0;
 // Fraction of the tone offset error measured in one character that corrects the rotation.
 constexpr double kOffsetGain = 0.3;
+// Weight of the previous characters' bit-to-bit tone turn against the current character's.
+constexpr double kTurnDecay = 0.5;
+// A data bit whose one-bit margin is at least this fraction of the frame's median is clear.
+constexpr double kClearBit = 0.5;
 
 // Windows of a frame: the mark before the start bit (the previous character's stop bits or the
 // carrier lead-in), the start bit, five data bits and the first stop bit.
@@ -79,6 +83,42 @@ constexpr std::size_t kWindows = 8;
 constexpr std::size_t kStartWindow = 1;
 constexpr std::size_t kStopWindow = 7;
 using Windows = std::array<double, kWindows>;
+// Bits of a frame that decide() reads: the start bit, five data bits and the first stop bit.
+constexpr std::size_t kFrameBits = 7;
+
+// Runs of equal bits in the frame of each code: tone (1 = mark), first and last bit.
+struct CodeRuns {
+  std::size_t count = 0;
+  std::array<std::uint8_t, kFrameBits> tone{};
+  std::array<std::uint8_t, kFrameBits> first{};
+  std::array<std::uint8_t, kFrameBits> last{};
+};
+
+constexpr std::array<CodeRuns, 32> make_code_runs() {
+  std::array<CodeRuns, 32> table{};
+  for (std::uint32_t code = 0; code < 32; ++code) {
+    // Start bit space, the code least significant bit first, stop bit mark.
+    const std::uint32_t bits = (code << 1) | (1u << 6);
+    CodeRuns& runs = table[code];
+    std::size_t first = 0;
+    for (std::size_t i = 1; i <= kFrameBits; ++i) {
+      const std::uint32_t tone = (bits >> first) & 1u;
+      if (i == kFrameBits || ((bits >> i) & 1u) != tone) {
+        runs.tone[runs.count] = static_cast<std::uint8_t>(tone);
+        runs.first[runs.count] = static_cast<std::uint8_t>(first);
+        runs.last[runs.count] = static_cast<std::uint8_t>(i - 1);
+        ++runs.count;
+        first = i;
+      }
+    }
+  }
+  return table;
+}
+
+constexpr std::array<CodeRuns, 32> kCodeRuns = make_code_runs();
+
+// Tone sums of the start bit, the five data bits and the stop bit.
+using BitSums = std::array<std::complex<double>, kFrameBits>;
 
 // Returns a * b without the NaN and infinity checks of std::complex's operator*, which cost
 // a branch per product in the per-block path. The inputs here are always finite.
@@ -113,6 +153,9 @@ struct FrameCandidate {
   double metric = -std::numeric_limits<double>::infinity();
   Windows difference{};  // mark minus space energy of each window
   Windows quality{};     // difference as a fraction of the window's band energy
+  // Character decision, made by decide() once the frame is chosen.
+  std::uint8_t code = 0;
+  std::array<float, 5> confidence{};
 };
 
 // 1 when `frame` starts where a character at `previous_start` with 1.5 or 2 stop bits at the
@@ -122,6 +165,56 @@ double follows(const FrameCandidate& frame, std::int64_t previous_start) {
   const bool at_once = gap >= std::lround(7.5 * frame.bit_blocks) - kExpectedSlack &&
                        gap <= std::lround(8.0 * frame.bit_blocks) + kExpectedSlack;
   return at_once ? 1.0 : 0.0;
+}
+
+// Reads a frame that has a doubtful bit as the one of the 32 codes whose runs of equal bits best
+// fit the tones. Each data bit's confidence is how much worse the best code with that bit flipped
+// fits, as a fraction of `scale` (the frame's median one-bit margin), squared.
+void read_by_runs(const BitSums& mark, const BitSums& space, double scale, FrameCandidate& frame) {
+  constexpr std::size_t kBits = kFrameBits;
+  // A phase-continuous sender keeps each tone's phase through a run of equal bits, so the
+  // envelope of a run's summed tone is the matched-filter output of the whole run. Each of the
+  // 32 codes is scored by the sum over its runs, with the start bit space and the stop bit mark.
+  // envelope[tone][first][last] is the envelope of bits first..last on that tone (1 = mark).
+  std::array<std::array<std::array<double, kBits>, kBits>, 2> envelope{};
+  for (std::size_t first = 0; first < kBits; ++first) {
+    std::complex<double> mark_run{};
+    std::complex<double> space_run{};
+    for (std::size_t last = first; last < kBits; ++last) {
+      mark_run += mark[last];
+      space_run += space[last];
+      envelope[1][first][last] = std::sqrt(std::norm(mark_run));
+      envelope[0][first][last] = std::sqrt(std::norm(space_run));
+    }
+  }
+
+  std::array<double, 32> score{};
+  for (std::uint32_t code = 0; code < 32; ++code) {
+    const CodeRuns& runs = kCodeRuns[code];
+    double total = 0.0;
+    for (std::size_t r = 0; r < runs.count; ++r) {
+      total += envelope[runs.tone[r]][runs.first[r]][runs.last[r]];
+    }
+    score[code] = total;
+  }
+  std::uint32_t best = 0;
+  for (std::uint32_t code = 1; code < 32; ++code) {
+    if (score[code] > score[best]) {
+      best = code;
+    }
+  }
+  frame.code = static_cast<std::uint8_t>(best);
+
+  for (std::size_t bit = 0; bit < 5; ++bit) {
+    double rival = -std::numeric_limits<double>::infinity();
+    for (std::uint32_t code = 0; code < 32; ++code) {
+      if (((code ^ best) >> bit & 1u) != 0) {
+        rival = std::max(rival, score[code]);
+      }
+    }
+    const double ratio = scale > 0.0 ? (score[best] - rival) / scale : 0.0;
+    frame.confidence[bit] = static_cast<float>(ratio * ratio);
+  }
 }
 
 }  // namespace
@@ -142,6 +235,8 @@ struct FskDemodulator::Impl {
   bool try_character(std::int64_t candidate);
   bool try_tracked();
   void accept(const FrameCandidate& frame, double median);
+  void decide(FrameCandidate& frame);
+  void remove_bit_turn(BitSums& mark, BitSums& space);
   void emit(const FrameCandidate& frame);
   void emit_held();
   void settle_rate();
@@ -214,6 +309,10 @@ struct FskDemodulator::Impl {
   // Tone offsets measured from the characters, on top of the carrier detector's, in Hz.
   double mark_residual_hz_ = 0.0;
   double space_residual_hz_ = 0.0;
+  // Phase turn per bit of each tone left after the rotation, summed over the same-tone bit
+  // pairs of recent characters (decayed by kTurnDecay per character).
+  std::complex<double> mark_bit_turn_{};
+  std::complex<double> space_bit_turn_{};
 };
 
 FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listener)
@@ -277,6 +376,8 @@ void FskDemodulator::Impl::on_block(const BlockSums& block) {
   if (change == detail::CarrierChange::OffsetsChanged && session_open_) {
     mark_residual_hz_ = 0.0;
     space_residual_hz_ = 0.0;
+    mark_bit_turn_ = {};
+    space_bit_turn_ = {};
     set_rotation();
     rotate_history(session_start_ - history_margin_);
   } else if (change != detail::CarrierChange::None) {
@@ -308,6 +409,8 @@ void FskDemodulator::Impl::start_session() {
 
   mark_residual_hz_ = 0.0;
   space_residual_hz_ = 0.0;
+  mark_bit_turn_ = {};
+  space_bit_turn_ = {};
   set_rotation();
   rotate_history(start - history_margin_);
 
@@ -609,6 +712,7 @@ bool FskDemodulator::Impl::try_tracked() {
     evaluate(best.start - std::lround(gap * bit_blocks), bit_blocks, r == 0 ? edges_45_ : edges_50_,
              first);
     first.baud = rates[r];
+    decide(first);
     held_[0] = first;
   }
   stop_evidence_ = std::clamp(stop_preference[r], -4.0, 4.0);
@@ -618,7 +722,9 @@ bool FskDemodulator::Impl::try_tracked() {
   return true;
 }
 
-void FskDemodulator::Impl::accept(const FrameCandidate& best, double median) {
+void FskDemodulator::Impl::accept(const FrameCandidate& chosen, double median) {
+  FrameCandidate best = chosen;
+  decide(best);
   level_ = level_ == 0.0 ? median : level_ + kLevelWeight * (median - level_);
   if (last_start_ < 0 || (!rate_settled_ && held_count_ < kMaxHeld)) {
     // The first character of a transmission is held until the next one, whose timing and rate
@@ -693,11 +799,16 @@ void FskDemodulator::Impl::refine_offsets(const FrameCandidate& frame) {
   }
   const double half_bit_s = 0.5 * frame.bit_blocks * seconds_per_block_;
   const double to_hz = kOffsetGain / (2.0 * std::numbers::pi * half_bit_s);
+  const double bit_s = frame.bit_blocks * seconds_per_block_;
   if (std::norm(mark_turn) > 0.0) {
-    mark_residual_hz_ += to_hz * std::arg(mark_turn);
+    const double step_hz = to_hz * std::arg(mark_turn);
+    mark_residual_hz_ += step_hz;
+    mark_bit_turn_ *= std::polar(1.0, -2.0 * std::numbers::pi * step_hz * bit_s);
   }
   if (std::norm(space_turn) > 0.0) {
-    space_residual_hz_ += to_hz * std::arg(space_turn);
+    const double step_hz = to_hz * std::arg(space_turn);
+    space_residual_hz_ += step_hz;
+    space_bit_turn_ *= std::polar(1.0, -2.0 * std::numbers::pi * step_hz * bit_s);
   }
   set_rotation();
   // Frames from here on start no earlier than a few blocks before hunt_pos_ and read one bit
@@ -705,17 +816,89 @@ void FskDemodulator::Impl::refine_offsets(const FrameCandidate& frame) {
   rotate_history(hunt_pos_ - 2 * half_bit_ - 8);
 }
 
-void FskDemodulator::Impl::emit(const FrameCandidate& frame) {
-  ReceivedCode received{0, seconds(frame.start), frame.baud};
-  const double median = median_magnitude(frame.quality);
-  for (std::size_t bit = 0; bit < 5; ++bit) {
-    const std::size_t window = kStartWindow + 1 + bit;
-    if (frame.difference[window] > 0.0) {
-      received.code |= static_cast<std::uint8_t>(1u << bit);
+// Removes from a frame's bit sums the phase turn that each tone still makes from one bit to the
+// next after the rotation. At -9 dB SNR it is often 0.1 of a cycle (a few Hz of offset error),
+// which would cancel part of a run's sum. The turn is measured on neighbouring bits read as the
+// same tone, in this character and, with weight kTurnDecay per character, in earlier ones.
+void FskDemodulator::Impl::remove_bit_turn(BitSums& mark, BitSums& space) {
+  constexpr std::size_t kBits = kFrameBits;
+  // The start bit counts as space and the stop bit as mark, regardless of their tone sums.
+  std::complex<double> mark_turn{};
+  std::complex<double> space_turn{};
+  for (std::size_t i = 0; i + 1 < kBits; ++i) {
+    const bool first_mark = i > 0 && std::norm(mark[i]) > std::norm(space[i]);
+    const bool second_mark = i + 1 == kBits - 1 || std::norm(mark[i + 1]) > std::norm(space[i + 1]);
+    if (first_mark && second_mark) {
+      mark_turn += multiply(mark[i + 1], std::conj(mark[i]));
+    } else if (!first_mark && !second_mark) {
+      space_turn += multiply(space[i + 1], std::conj(space[i]));
     }
-    received.bit_confidence[bit] =
-        median > 0.0 ? static_cast<float>(std::abs(frame.quality[window]) / median) : 0.0F;
   }
+
+  mark_bit_turn_ = kTurnDecay * mark_bit_turn_ + mark_turn;
+  space_bit_turn_ = kTurnDecay * space_bit_turn_ + space_turn;
+  const std::complex<double> mark_step =
+      std::norm(mark_bit_turn_) > 0.0
+          ? std::conj(mark_bit_turn_) / std::sqrt(std::norm(mark_bit_turn_))
+          : std::complex<double>{1.0, 0.0};
+  const std::complex<double> space_step =
+      std::norm(space_bit_turn_) > 0.0
+          ? std::conj(space_bit_turn_) / std::sqrt(std::norm(space_bit_turn_))
+          : std::complex<double>{1.0, 0.0};
+
+  std::complex<double> mark_phase{1.0, 0.0};
+  std::complex<double> space_phase{1.0, 0.0};
+  for (std::size_t i = 0; i < kBits; ++i) {
+    mark[i] = multiply(mark[i], mark_phase);
+    space[i] = multiply(space[i], space_phase);
+    mark_phase = multiply(mark_phase, mark_step);
+    space_phase = multiply(space_phase, space_step);
+  }
+}
+
+// Reads the code of `frame` from its whole-bit tone sums and sets each data bit's confidence
+// (see ReceivedCode::bit_confidence).
+void FskDemodulator::Impl::decide(FrameCandidate& frame) {
+  const BitEdges& edges = frame.baud == BaudRate::Baud50 ? edges_50_ : edges_45_;
+  constexpr std::size_t kBits = kFrameBits;
+  BitSums mark{};
+  BitSums space{};
+  std::array<double, kBits> amplitude_margin{};
+  for (std::size_t i = 0; i < kBits; ++i) {
+    const auto a = static_cast<std::size_t>((frame.start + edges[i]) & (kRingBlocks - 1));
+    const auto b = static_cast<std::size_t>((frame.start + edges[i + 1]) & (kRingBlocks - 1));
+    mark[i] = prefix_mark_[b] - prefix_mark_[a];
+    space[i] = prefix_space_[b] - prefix_space_[a];
+    amplitude_margin[i] = std::abs(std::sqrt(std::norm(mark[i])) - std::sqrt(std::norm(space[i])));
+  }
+  remove_bit_turn(mark, space);
+
+  std::array<double, kBits> sorted = amplitude_margin;
+  std::nth_element(sorted.begin(), sorted.begin() + kBits / 2, sorted.end());
+  const double scale = sorted[kBits / 2];
+  // When every data bit is clearly one tone, the runs rarely change the reading. The noise
+  // bench's -9 dB set has 3.15% CER with this shortcut and 3.18% without. So each bit is read on
+  // its own, with its own margin as confidence, and most characters skip the 32 codes.
+  std::uint8_t clear_code = 0;
+  bool clear = scale > 0.0;
+  for (std::size_t bit = 0; bit < 5 && clear; ++bit) {
+    const std::size_t i = bit + 1;
+    clear = amplitude_margin[i] >= kClearBit * scale;
+    if (std::norm(mark[i]) > std::norm(space[i])) {
+      clear_code |= static_cast<std::uint8_t>(1u << bit);
+    }
+    const double ratio = amplitude_margin[i] / scale;
+    frame.confidence[bit] = static_cast<float>(ratio * ratio);
+  }
+  if (clear) {
+    frame.code = clear_code;
+    return;
+  }
+  read_by_runs(mark, space, scale, frame);
+}
+
+void FskDemodulator::Impl::emit(const FrameCandidate& frame) {
+  ReceivedCode received{frame.code, seconds(frame.start), frame.baud, frame.confidence};
   listener_.on_code(received);
 }
 

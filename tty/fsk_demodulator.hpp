@@ -27,9 +27,10 @@ struct ReceivedCode {
   std::uint8_t code = 0;  // 0..31
   double time_s = 0.0;    // start of the start bit, seconds from the stream start
   BaudRate baud = BaudRate::Baud45_45;
-  // Decision margin of each data bit (index 0 is the least significant) as a fraction of the
-  // frame's median margin over its eight windows. A typical bit has about 1, and a bit that was
-  // almost read the other way has near 0.
+  // Confidence of each data bit (index 0 is the least significant): how much better the code
+  // fits the tones than the best code with that bit flipped, as a fraction of the frame's median
+  // one-bit margin, squared. A clean bit has about 1 to 4, and a bit that was almost read the
+  // other way has near 0.
   std::array<float, 5> bit_confidence{1.0F, 1.0F, 1.0F, 1.0F, 1.0F};
 };
 
