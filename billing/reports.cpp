@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/csv.hpp"
+
 namespace relaygw::billing {
 namespace {
 
@@ -158,12 +160,12 @@ constexpr std::string_view kSummaryCsvHeader =
     "billable_seconds,usage,surcharges,discounts,taxes,fees,total\n";
 
 std::string summary_csv_line(const SummaryRow& row, std::string_view group_by) {
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", row.period, group_by,
-                     row.group, row.calls, row.answered, row.emergency, row.conversation_seconds,
-                     minutes_text(row.conversation_seconds), row.billable_seconds,
-                     format_dollars(row.usage), format_dollars(row.surcharges),
-                     format_dollars(row.discounts), format_dollars(row.taxes),
-                     format_dollars(row.fees), format_dollars(row.total));
+  return fmt::format(
+      "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_plain_field(row.period),
+      csv_plain_field(group_by), csv_plain_field(row.group), row.calls, row.answered, row.emergency,
+      row.conversation_seconds, minutes_text(row.conversation_seconds), row.billable_seconds,
+      format_dollars(row.usage), format_dollars(row.surcharges), format_dollars(row.discounts),
+      format_dollars(row.taxes), format_dollars(row.fees), format_dollars(row.total));
 }
 
 std::string summary_text_line(const SummaryRow& row, bool show_period) {
@@ -429,7 +431,8 @@ std::string render_relay_minutes(const std::vector<RelayMinutesRow>& rows,
   if (format == ReportFormat::Csv) {
     out = "month,service,state,calls,conversation_seconds,minutes\n";
     for (const RelayMinutesRow& row : rows) {
-      out += fmt::format("{},{},{},{},{},{}\n", row.month, row.service, row.state, row.calls,
+      out += fmt::format("{},{},{},{},{},{}\n", csv_plain_field(row.month),
+                         csv_plain_field(row.service), csv_text_field(row.state), row.calls,
                          row.conversation_seconds, minutes_text(row.conversation_seconds));
     }
     return out;
@@ -481,9 +484,13 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
   if (format == ReportFormat::Csv) {
     out = "call_id,requested_at,local_time,caller,dialed,psap,conversation_seconds,billed\n";
     for (const EmergencyCallRow& row : rows) {
-      out += fmt::format("{},{},{},{},{},{},{},{}\n", row.call_id, format_instant(row.requested_at),
-                         row.local_time, row.caller, row.dialed, row.psap,
-                         seconds_text(row.conversation_seconds), format_dollars(row.billed));
+      // Call ids, numbers and PSAP ids come from providers and configuration, so they are
+      // written as guarded text.
+      out += fmt::format("{},{},{},{},{},{},{},{}\n", csv_text_field(row.call_id),
+                         format_instant(row.requested_at), csv_plain_field(row.local_time),
+                         csv_text_field(row.caller), csv_text_field(row.dialed),
+                         csv_text_field(row.psap), seconds_text(row.conversation_seconds),
+                         format_dollars(row.billed));
     }
     return out;
   }
