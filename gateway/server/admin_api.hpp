@@ -10,9 +10,9 @@
 // touch SQLite or load rate data run on a small thread pool of their own, so a long report
 // does not hold up the io_context's other connections.
 //
-// Thread rules: start() and stop() from one thread; the handlers use the references below from
-// the pool threads, so each must be safe from any thread (SessionRegistry, CallService and
-// EmergencyDispatcher are).
+// Thread rules: call start() and stop() from one thread. The handlers use the references below
+// from the pool threads, so each must be safe from any thread, as SessionRegistry, CallService
+// and EmergencyDispatcher are.
 #pragma once
 
 #include <chrono>
@@ -42,7 +42,7 @@ struct AdminApiLimits {
 // What the API reads and writes. The referenced objects must outlive the AdminApi.
 struct AdminApiParts {
   SessionRegistry& sessions;
-  // Records staff acceptances; null makes POST /collect/{call}/accept answer 503.
+  // Records staff acceptances; null makes POST /collect/{call}/accept return 503.
   CallService* calls = nullptr;
   // Supplies the emergency figures in GET /queues; null leaves them out.
   EmergencyDispatcher* emergency = nullptr;

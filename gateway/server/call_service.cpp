@@ -10,7 +10,7 @@
 //
 // Idempotency has two layers. An in-memory cache returns the first replies of a repeated key
 // (bounded by kMaxCachedKeys, oldest dropped first). Behind it the store itself refuses to
-// record a step twice: a call that already exists is answered from its stored record, a step
+// record a step twice: a call that already exists gets its replies from its stored record, a step
 // already recorded is acknowledged, and a posting under the same key returns the stored one.
 // So a retry after a restart, when the cache is empty, is not billed twice.
 #include "gateway/server/call_service.hpp"
@@ -29,6 +29,7 @@
 #include "billing/rating.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/logging.hpp"
+#include "gateway/server/access_tag.hpp"
 #include "gateway/server/emergency.hpp"
 #include "relay-adapters/provider_link/replies.hpp"
 
@@ -39,24 +40,6 @@ namespace {
 constexpr std::int64_t kQuoteSeconds = 180;
 // Idempotency keys whose replies stay in memory; older keys fall back to the store's checks.
 constexpr std::size_t kMaxCachedKeys = 100'000;
-
-billing::AccessTag access_tag(relay::RelayService service) {
-  switch (service) {
-    case relay::RelayService::Tty:
-      return billing::AccessTag::Tty;
-    case relay::RelayService::RelayTty:
-      return billing::AccessTag::RelayTty;
-    case relay::RelayService::RelayIp:
-      return billing::AccessTag::RelayIp;
-    case relay::RelayService::Captioned:
-      return billing::AccessTag::Captioned;
-    case relay::RelayService::Video:
-      return billing::AccessTag::Video;
-    case relay::RelayService::Speech:
-      return billing::AccessTag::Speech;
-  }
-  return billing::AccessTag::None;
-}
 
 billing::BillingMethod billing_method(relay::BillingMethod method) {
   switch (method) {
@@ -132,26 +115,11 @@ relay::Quote quote_from(const std::string& call_id, const billing::RatedCall& ra
   return quote;
 }
 
-// Whether two spellings of a dialed number name the same line: the same digits, or the same
-// last ten digits when one carries the NANP country code and the other does not.
-bool same_dialed_number(const std::string& stored, const std::string& dialed) {
-  auto digits_of = [](const std::string& text) {
-    std::string digits;
-    for (char c : text) {
-      if (c >= '0' && c <= '9') {
-        digits.push_back(c);
-      }
-    }
-    return digits;
-  };
-  const std::string a = digits_of(stored);
-  const std::string b = digits_of(dialed);
-  if (a == b) {
-    return true;
-  }
-  const std::string& longer = a.size() > b.size() ? a : b;
-  const std::string& shorter = a.size() > b.size() ? b : a;
-  return shorter.size() == 10 && longer == "1" + shorter;
+// Whether `dialed` names the line stored as `stored_e164`, once the number plan normalizes it.
+bool same_dialed_number(const billing::NumberPlan& plan, const std::string& stored_e164,
+                        const std::string& dialed) {
+  auto info = plan.classify(dialed);
+  return info && info->e164 == stored_e164;
 }
 
 // The instant a provider stamped on a call step, or nullopt for a message that has none.
@@ -609,7 +577,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   }
   if (existing->has_value()) {
     const billing::CallRequest& stored = (**existing).request;
-    if (!same_dialed_number(stored.to, request.dialed_number) ||
+    if (!same_dialed_number(*plan, stored.to, request.dialed_number) ||
         stored.billing != billing_method(request.billing)) {
       log->warn("session={} call={} call.request rejected: the call id is in use for another call",
                 request.session_id, call_id);

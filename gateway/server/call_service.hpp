@@ -1,11 +1,11 @@
 // CallService: where every adapter's session and call events enter billing. It maps relay
-// events to billing requests (the relay service becomes the access tag), quotes, authorizes,
-// records events and posts completed calls, answers a retried message with its first reply,
-// and passes emergency sessions to the EmergencyDispatcher before any billing work.
+// events to billing requests, and the relay service becomes the access tag. It quotes,
+// authorizes, records events and posts completed calls. A retried message gets its first
+// replies again. Emergency sessions go to the EmergencyDispatcher before any billing work.
 //
-// When the database or rate deck is unavailable, normal calls are refused with
-// "rating-unavailable" or answered with an "unavailable" error, and emergency calls still go
-// ahead; their records are kept by the dispatcher until storage is back.
+// When the database or rate deck is unavailable, normal call requests are refused with
+// "rating-unavailable" and other billing messages get an "unavailable" error. Emergency calls
+// still go ahead, and the dispatcher keeps their records until storage is back.
 //
 // Thread rules: every method is safe from any thread; billing writes are serialized inside.
 #pragma once
@@ -57,11 +57,11 @@ class CallService {
   Status retry_storage();
   bool storage_available() const;
 
-  // Handles one inbound event from an adapter and returns the replies to send back, in order:
-  // a call request gets a quote and then an authorization (or only an authorization for an
-  // emergency call); other messages get an ack or an error. `ref` is echoed in every reply
-  // that has one. A message whose idempotency key was seen before gets the first replies again
-  // and changes nothing.
+  // Handles one inbound event from an adapter and returns the replies to send back, in order.
+  // A call request gets a quote and then an authorization, and an emergency call only the
+  // authorization. Other messages get an ack or an error. `ref` is echoed in every reply that
+  // has one. A message whose idempotency key was seen before gets the first replies again and
+  // changes nothing.
   std::vector<Reply> handle(const relay::InboundEvent& event, const std::string& ref,
                             relay::Instant now);
 
@@ -73,7 +73,7 @@ class CallService {
 
   // An adapter connection ended: every open call of `session_id` is disconnected at `now`
   // and posted, and the session is closed. A provider's emergency session stays open with the
-  // dispatcher, because the provider may reconnect; a TTY line's emergency call ends with its
+  // dispatcher, because the provider may reconnect. A TTY line's emergency call ends with its
   // connection and is closed at the dispatcher, which then bills it at zero.
   void connection_lost(const std::string& session_id, relay::Instant now);
 

@@ -18,6 +18,7 @@
 
 #include "billing/call_records.hpp"
 #include "gateway/logging.hpp"
+#include "gateway/server/access_tag.hpp"
 #include "gateway/server/emergency.hpp"
 
 namespace relaygw::gateway::server {
@@ -60,24 +61,6 @@ struct SpooledCall {
   std::optional<relay::Instant> closed_at;
   std::vector<std::string> lines;  // kept verbatim when the call stays in the spool
 };
-
-billing::AccessTag access_tag(relay::RelayService service) {
-  switch (service) {
-    case relay::RelayService::Tty:
-      return billing::AccessTag::Tty;
-    case relay::RelayService::RelayTty:
-      return billing::AccessTag::RelayTty;
-    case relay::RelayService::RelayIp:
-      return billing::AccessTag::RelayIp;
-    case relay::RelayService::Captioned:
-      return billing::AccessTag::Captioned;
-    case relay::RelayService::Video:
-      return billing::AccessTag::Video;
-    case relay::RelayService::Speech:
-      return billing::AccessTag::Speech;
-  }
-  return billing::AccessTag::None;
-}
 
 billing::Instant to_seconds(relay::Instant at) {
   return std::chrono::floor<std::chrono::seconds>(at);

@@ -63,22 +63,33 @@ std::vector<SessionInfo> SessionRegistry::sessions() const {
 }
 
 void SessionRegistry::add_collect(CollectSession session,
-                                  std::function<void(const std::string&)> on_take_over) {
+                                  std::function<void(const std::string&)> on_take_over,
+                                  std::function<void(CollectState)> on_state_change) {
   std::lock_guard lock(mutex_);
   std::string id = session.call_id;
-  collect_.insert_or_assign(std::move(id),
-                            CollectEntry{std::move(session), std::move(on_take_over)});
+  collect_.insert_or_assign(std::move(id), CollectEntry{std::move(session), std::move(on_take_over),
+                                                        std::move(on_state_change)});
 }
 
 void SessionRegistry::update_collect(const std::string& call_id, CollectState state,
                                      bool tty_tones_heard) {
-  std::lock_guard lock(mutex_);
-  auto found = collect_.find(call_id);
-  if (found == collect_.end()) {
-    return;
+  std::function<void(CollectState)> notify;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = collect_.find(call_id);
+    if (found == collect_.end()) {
+      return;
+    }
+    CollectSession& session = found->second.session;
+    if (session.state != state) {
+      notify = found->second.on_state_change;
+    }
+    session.state = state;
+    session.tty_tones_heard = session.tty_tones_heard || tty_tones_heard;
   }
-  found->second.session.state = state;
-  found->second.session.tty_tones_heard = found->second.session.tty_tones_heard || tty_tones_heard;
+  if (notify) {
+    notify(state);
+  }
 }
 
 void SessionRegistry::remove_collect(const std::string& call_id) {

@@ -66,11 +66,15 @@ class SessionRegistry {
   std::optional<SessionInfo> find_session(const std::string& session_id) const;
   std::vector<SessionInfo> sessions() const;
 
-  // Automated collect monitoring. `on_take_over` on the entry runs (outside the registry lock)
-  // when staff take the call over, so the adapter can stop its automation.
+  // Automated collect monitoring. The entry's callbacks run outside the registry lock.
+  // `on_take_over` runs when staff take the call over, so the adapter can stop its automation.
+  // `on_state_change` runs when update_collect changes the state, so the adapter learns of an
+  // acceptance that staff recorded.
   void add_collect(CollectSession session,
-                   std::function<void(const std::string& staff)> on_take_over = {});
-  // Updates state and tones-heard; unknown call ids are ignored.
+                   std::function<void(const std::string& staff)> on_take_over = {},
+                   std::function<void(CollectState state)> on_state_change = {});
+  // Updates state and tones-heard, and notifies the adapter when the state changed; unknown
+  // call ids are ignored.
   void update_collect(const std::string& call_id, CollectState state, bool tty_tones_heard);
   void remove_collect(const std::string& call_id);
   std::vector<CollectSession> collect_sessions() const;
@@ -83,6 +87,7 @@ class SessionRegistry {
   struct CollectEntry {
     CollectSession session;
     std::function<void(const std::string&)> on_take_over;
+    std::function<void(CollectState)> on_state_change;
   };
 
   mutable std::mutex mutex_;

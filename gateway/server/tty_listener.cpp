@@ -45,8 +45,6 @@ constexpr double kMaxPendingAudioSeconds = 120.0;
 // Paced audio goes out in chunks of this length, up to kPacingLead ahead of real time.
 constexpr double kPacingChunkSeconds = 0.02;
 constexpr auto kPacingLead = std::chrono::milliseconds(60);
-// How often a called line whose call staff have taken over checks for their answer.
-constexpr auto kStaffPollInterval = std::chrono::milliseconds(250);
 constexpr std::string_view kNumberPrompt = "NUMBER TO CALL GA";
 
 // The gateway clock, so a replayed day is stamped on its own date (`clock_start`).
@@ -193,11 +191,13 @@ class Line : public std::enable_shared_from_this<Line> {
   void ring(IncomingCall call);
   void on_caller_ended(const std::string& call_id, const std::string& text);
   void on_caller_taken_over(const std::string& call_id);
+  void on_staff_answer(const std::string& call_id, CollectState state);
   // Calling-line side (posted by the called line or the registry).
   void on_answer(const std::string& call_id, Answer answer, const std::string& answered_by);
   void on_called_ended(const std::string& call_id);
   void on_waiting_for_staff(const std::string& call_id);
   void on_taken_over(const std::string& call_id, const std::string& staff);
+  void on_collect_state(const std::string& call_id, CollectState state);
   // Either side of a connected call.
   void on_peer_text(const std::string& call_id, const std::string& text);
 
@@ -230,7 +230,6 @@ class Line : public std::enable_shared_from_this<Line> {
   void arm_call_timer(std::chrono::milliseconds after, void (Line::*handler)());
   void on_detect_timeout();
   void on_acceptance_timeout();
-  void on_staff_poll();
 
   void update_state();
   std::string number() const { return header_ ? header_->line_number : std::string(); }
@@ -656,10 +655,17 @@ void Line::start_call(const relay::CallRequested& request) {
     collect.waiting_since = Clock::time_point(clock_now());
     std::weak_ptr<Line> weak_self = weak_from_this();
     shared_->sessions.add_collect(
-        collect, [weak_self, call_id = request.call_id](const std::string& staff) {
+        collect,
+        [weak_self, call_id = request.call_id](const std::string& staff) {
           if (std::shared_ptr<Line> self = weak_self.lock()) {
             asio::post(self->executor(),
                        [self, call_id, staff] { self->on_taken_over(call_id, staff); });
+          }
+        },
+        [weak_self, call_id = request.call_id](CollectState state) {
+          if (std::shared_ptr<Line> self = weak_self.lock()) {
+            asio::post(self->executor(),
+                       [self, call_id, state] { self->on_collect_state(call_id, state); });
           }
         });
     outgoing_->monitored = true;
@@ -790,6 +796,20 @@ void Line::on_taken_over(const std::string& call_id, const std::string& staff) {
   send_text("AN OPERATOR HAS YOUR CALL. PLEASE HOLD");
   if (std::shared_ptr<Line> peer = outgoing_->called.lock()) {
     asio::post(peer->executor(), [peer, call_id] { peer->on_caller_taken_over(call_id); });
+  }
+}
+
+// Staff recorded the billed party's reply through the admin API, so the called line, which
+// staff took over, connects or refuses the call.
+void Line::on_collect_state(const std::string& call_id, CollectState state) {
+  if (closed_ || !outgoing_ || outgoing_->call_id != call_id) {
+    return;
+  }
+  if (state != CollectState::Accepted && state != CollectState::Refused) {
+    return;
+  }
+  if (std::shared_ptr<Line> peer = outgoing_->called.lock()) {
+    asio::post(peer->executor(), [peer, call_id, state] { peer->on_staff_answer(call_id, state); });
   }
 }
 
@@ -959,27 +979,15 @@ void Line::on_caller_taken_over(const std::string& call_id) {
   call_timer_.cancel();
   phase_ = RingPhase::TakenOver;
   update_state();
-  arm_call_timer(kStaffPollInterval, &Line::on_staff_poll);
 }
 
-// After a take-over, staff record the acceptance through the admin API, which marks the collect
-// session accepted in the registry; the called line watches for that and connects the call.
-void Line::on_staff_poll() {
-  if (!incoming_ || phase_ != RingPhase::TakenOver) {
+void Line::on_staff_answer(const std::string& call_id, CollectState state) {
+  if (closed_ || !incoming_ || incoming_->call_id != call_id || phase_ != RingPhase::TakenOver) {
     return;
   }
-  for (const CollectSession& collect : shared_->sessions.collect_sessions()) {
-    if (collect.call_id != incoming_->call_id) {
-      continue;
-    }
-    if (collect.state == CollectState::Accepted || collect.state == CollectState::Refused) {
-      shared_->log->info("session={} call={} staff={} recorded the answer: {}", session_id_,
-                         collect.call_id, collect.taken_over_by, to_string(collect.state));
-      answer_incoming(collect.state == CollectState::Accepted ? Answer::Accepted : Answer::Refused);
-      return;
-    }
-  }
-  arm_call_timer(kStaffPollInterval, &Line::on_staff_poll);
+  shared_->log->info("session={} call={} staff recorded the billed party's reply: {}", session_id_,
+                     call_id, to_string(state));
+  answer_incoming(state == CollectState::Accepted ? Answer::Accepted : Answer::Refused);
 }
 
 void Line::arm_call_timer(std::chrono::milliseconds after, void (Line::*handler)()) {

@@ -16,6 +16,17 @@ using namespace std::chrono_literals;
 
 relay::Instant at(const std::string& text) { return relay::parse_instant(text).value(); }
 
+const relay::AuthorizationResult& authorization_of(const std::vector<Reply>& replies) {
+  REQUIRE(!replies.empty());
+  const auto* result = std::get_if<relay::AuthorizationResult>(&replies.back());
+  REQUIRE(result != nullptr);
+  return *result;
+}
+
+bool is_ack(const std::vector<Reply>& replies) {
+  return replies.size() == 1 && std::holds_alternative<Ack>(replies.front());
+}
+
 // A gateway call service over a fresh database in its own folder.
 struct Fixture {
   // `california_only`: the one PSAP route serves only area code 415 and California, with no
@@ -87,6 +98,20 @@ struct Fixture {
     return calls->handle(disconnected, "m-disconnect", at("2026-03-10T15:05:00Z"));
   }
 
+  // Opens session S-1, relay IP from +12125550101, and authorizes sent-paid call `call` to
+  // +13125550104, whose request carries `key`.
+  void authorize_sent_paid(const std::string& call, const std::string& key) {
+    REQUIRE(is_ack(open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+    const auto replies = request("S-1", call, "+13125550104", relay::BillingMethod::SentPaid, key);
+    REQUIRE(authorization_of(replies).accepted);
+  }
+
+  // Runs authorize_sent_paid, then connects the call.
+  void connect_sent_paid(const std::string& call, const std::string& key) {
+    authorize_sent_paid(call, key);
+    REQUIRE(is_ack(connect(call)));
+  }
+
   billing::CallRecord stored_call(const std::string& call) {
     auto store = billing::SqliteStore::open(config.billing.database);
     REQUIRE(store);
@@ -105,17 +130,6 @@ struct Fixture {
   std::unique_ptr<CallService> calls;
   Status storage;
 };
-
-const relay::AuthorizationResult& authorization_of(const std::vector<Reply>& replies) {
-  REQUIRE(!replies.empty());
-  const auto* result = std::get_if<relay::AuthorizationResult>(&replies.back());
-  REQUIRE(result != nullptr);
-  return *result;
-}
-
-bool is_ack(const std::vector<Reply>& replies) {
-  return replies.size() == 1 && std::holds_alternative<Ack>(replies.front());
-}
 
 }  // namespace
 
@@ -189,11 +203,7 @@ TEST_CASE("call service repeats replies for repeated key", "[gateway][call-servi
 TEST_CASE("call service bills retry after restart once", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-3", "+13125550104", relay::BillingMethod::SentPaid, "k-3"))
-              .accepted);
-  REQUIRE(is_ack(fixture.connect("C-3")));
+  fixture.connect_sent_paid("C-3", "k-3");
   REQUIRE(is_ack(fixture.disconnect("C-3")));
   const billing::CallRecord before = fixture.stored_call("C-3");
   REQUIRE(before.posting.has_value());
@@ -218,22 +228,14 @@ TEST_CASE("call service bills retry after restart once", "[gateway][call-service
 TEST_CASE("call service rejects reused disconnect key", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-3", "+13125550104", relay::BillingMethod::SentPaid, "k-3"))
-              .accepted);
-  REQUIRE(is_ack(fixture.connect("C-3")));
+  fixture.connect_sent_paid("C-3", "k-3");
   REQUIRE(is_ack(fixture.disconnect("C-3")));
 
   // After a restart the reply cache is empty, so only the store can spot the reuse.
   fixture.calls =
       std::make_unique<CallService>(fixture.config.billing, fixture.registry, *fixture.dispatcher);
   REQUIRE(fixture.calls->start());
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-4", "+13125550104", relay::BillingMethod::SentPaid, "k-4"))
-              .accepted);
-  REQUIRE(is_ack(fixture.connect("C-4")));
+  fixture.connect_sent_paid("C-4", "k-4");
 
   // C-4's disconnect carries the key C-3's disconnect used.
   const relay::Disconnected reused{"C-4", at("2026-03-10T15:09:00Z"), "C-3/disconnect"};
@@ -258,10 +260,7 @@ TEST_CASE("call service rejects reused disconnect key", "[gateway][call-service]
 TEST_CASE("call service rejects implausible step time", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-5", "+13125550104", relay::BillingMethod::SentPaid, "k-5"))
-              .accepted);
+  fixture.authorize_sent_paid("C-5", "k-5");
 
   // The gateway clock reads 15:01 on 2026-03-10; the provider stamped the connect in 2099.
   const relay::Connected future{"C-5", at("2099-01-01T00:00:00Z"), "C-5/connect-2099"};
@@ -285,11 +284,7 @@ TEST_CASE("call service caps call length", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
   REQUIRE(fixture.config.billing.max_call_length == std::chrono::hours(24));
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-6", "+13125550104", relay::BillingMethod::SentPaid, "k-6"))
-              .accepted);
-  REQUIRE(is_ack(fixture.connect("C-6")));
+  fixture.connect_sent_paid("C-6", "k-6");
 
   // Connected at 15:01 and hung up 30 hours later: billed as 24 hours.
   const relay::Disconnected late{"C-6", at("2026-03-11T21:01:00Z"), "C-6/disconnect"};
@@ -361,10 +356,7 @@ TEST_CASE("call service refuses billing a call's own party", "[gateway][call-ser
 TEST_CASE("call service rejects reused call id", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-8", "+13125550104", relay::BillingMethod::SentPaid, "k-8"))
-              .accepted);
+  fixture.authorize_sent_paid("C-8", "k-8");
 
   // The same call id with another number and a new key is a different call, not a retry.
   const auto other_number =
@@ -452,11 +444,7 @@ TEST_CASE("call service rejects call for unknown session", "[gateway][call-servi
 
 TEST_CASE("call service posts open calls on connection loss", "[gateway][call-service]") {
   Fixture fixture;
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  REQUIRE(authorization_of(
-              fixture.request("S-1", "C-5", "+13125550104", relay::BillingMethod::SentPaid, "k-5"))
-              .accepted);
-  REQUIRE(is_ack(fixture.connect("C-5")));
+  fixture.connect_sent_paid("C-5", "k-5");
   fixture.calls->connection_lost("S-1", at("2026-03-10T15:03:00Z"));
   const billing::CallRecord record = fixture.stored_call("C-5");
   REQUIRE(record.posting.has_value());

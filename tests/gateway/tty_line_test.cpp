@@ -316,6 +316,21 @@ std::string wait_session(const Gateway& gateway, const std::string& number) {
   return "";
 }
 
+// Walks the caller's menu through a collect call to 312-555-0104 announced as GRACE OKAFOR,
+// confirms the quote and returns its text.
+std::string place_collect_call(TtyClient& caller) {
+  caller.type("312 555 0104 GA");
+  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
+  caller.type("2 GA");
+  REQUIRE_FALSE(caller.wait_for("ANNOUNCEMENT GA").empty());
+  caller.type("GRACE OKAFOR GA");
+  const std::string quote = caller.wait_for("PLACE CALL Y OR N GA");
+  REQUIRE_FALSE(quote.empty());
+  caller.type("Y GA");
+  REQUIRE_FALSE(caller.wait_for("CALLING 312-555-0104 GA").empty());
+  return quote;
+}
+
 void skip_note() {
   if (!minimodem_installed()) {
     WARN("minimodem is not installed; test audio comes from tty::FskModulator instead");
@@ -336,16 +351,8 @@ TEST_CASE("tty line collect call posts charge", "[gateway][tty_line]") {
   const std::string call_id = session + "-c1";
 
   // The caller's menu, from number to confirmation.
-  caller.type("312 555 0104 GA");
-  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
-  caller.type("2 GA");
-  REQUIRE_FALSE(caller.wait_for("ANNOUNCEMENT GA").empty());
-  caller.type("GRACE OKAFOR GA");
-  const std::string quote = caller.wait_for("PLACE CALL Y OR N GA");
-  REQUIRE_FALSE(quote.empty());
+  const std::string quote = place_collect_call(caller);
   CHECK(quote.find("COST $") != std::string::npos);
-  caller.type("Y GA");
-  REQUIRE_FALSE(caller.wait_for("CALLING 312-555-0104 GA").empty());
 
   // Automated collect: ringing until the called TTY answers with tones.
   std::optional<CollectSession> collect = gateway.collect_of(call_id);
@@ -398,14 +405,7 @@ TEST_CASE("tty line staff take-over connects call", "[gateway][tty_line]") {
   REQUIRE_FALSE(session.empty());
   const std::string call_id = session + "-c1";
 
-  caller.type("312 555 0104 GA");
-  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
-  caller.type("2 GA");
-  REQUIRE_FALSE(caller.wait_for("ANNOUNCEMENT GA").empty());
-  caller.type("GRACE OKAFOR GA");
-  REQUIRE_FALSE(caller.wait_for("PLACE CALL Y OR N GA").empty());
-  caller.type("Y GA");
-  REQUIRE_FALSE(caller.wait_for("CALLING 312-555-0104 GA").empty());
+  place_collect_call(caller);
 
   // The called side sends no TTY tones, so after the detect timeout the call waits for staff.
   REQUIRE_FALSE(caller.wait_for("AN OPERATOR WILL HELP. PLEASE HOLD").empty());
