@@ -298,6 +298,44 @@ TEST_CASE("provider link serves others past stalled client", "[gateway][provider
   CHECK(half_line->closed());
 }
 
+TEST_CASE("server logs each start and stop once", "[gateway][provider-link]") {
+  test::LogCapture log;
+  {
+    test::TempDir dir;
+    test::TestPsap psap;
+    const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {});
+    ServerConfig config = test::test_server_config(dir, certs, psap.port());
+    std::ofstream(dir.file("admin-token")) << "token-for-log-test\n";
+    config.admin.enabled = true;
+    config.admin.listen.port = 0;
+    config.admin.token_file = dir.file("admin-token");
+    test::init_billing_database(config.billing.database);
+    Server server(config);
+    const Status started = server.start();
+    INFO(started.message());
+    REQUIRE(started);
+    server.stop();
+  }
+  INFO(log.text());
+  CHECK(log.count("provider link listening") == 1);
+  CHECK(log.count("admin API listening") == 1);
+  CHECK(log.count("provider link stopped") == 1);
+  CHECK(log.count("admin API stopped") == 1);
+  CHECK(log.count("token-for-log-test") == 0);
+}
+
+TEST_CASE("server logs dispatcher failure once", "[gateway][provider-link]") {
+  test::LogCapture log;
+  test::TempDir dir;
+  test::TestPsap psap;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {});
+  ServerConfig config = test::test_server_config(dir, certs, psap.port());
+  config.emergency.routes.clear();
+  Server server(config);
+  REQUIRE_FALSE(server.start());
+  INFO(log.text());
+  CHECK(log.count("emergency dispatcher not started") == 1);
+}
 
 TEST_CASE("provider link names unusable certificate file", "[gateway][provider-link]") {
   test::TempDir dir;
