@@ -45,6 +45,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using relaygw::tty::Audio;
+using relaygw::tty::BaudSetting;
 
 const std::vector<std::string> kCleanFiles = {
     "clean__d01", "clean__d02",     "py45__d04",      "py45__d05",      "py50__d05",
@@ -165,8 +166,10 @@ void add_breakdown(const std::string& reference, const std::string& hypothesis,
   }
 }
 
-std::string decode_with_relaygw(const Audio& audio) {
-  const auto decoded = relaygw::tty::decode_audio(audio);
+std::string decode_with_relaygw(const Audio& audio, relaygw::tty::BaudSetting baud) {
+  relaygw::tty::DecodeOptions options;
+  options.baud = baud;
+  const auto decoded = relaygw::tty::decode_audio(audio, options);
   return decoded.is_ok() ? decoded->text : std::string();
 }
 
@@ -222,6 +225,7 @@ struct CleanFile {
   std::string transmitter;  // file name before "__", e.g. py45
   Audio audio;
   std::string reference;
+  relaygw::tty::BaudSetting baud;  // the transmitter's rate, for --known-rate
 };
 
 }  // namespace
@@ -235,6 +239,7 @@ int main(int argc, char** argv) {
   bool show_errors = false;
   bool breakdown = false;
   std::string only;
+  bool known_rate = false;
   app.add_option("--corpus", corpus, "folder of the corpus WAV and text files");
   app.add_option("--minimodem", minimodem, "minimodem program; empty to leave it out");
   app.add_option("--snr", snrs, "SNRs in dB as CORPUS.md defines them");
@@ -244,6 +249,9 @@ int main(int argc, char** argv) {
                "print relaygw's errors by kind (shift flips, other substitutions, deletions, "
                "insertions) per transmitter and SNR");
   app.add_option("--file", only, "decode only the clean file of this name, e.g. py45__d04");
+  app.add_flag("--known-rate", known_rate,
+               "decode each file at its transmitter's rate instead of detecting it, which shows "
+               "how many errors the rate decision causes");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<CleanFile> files;
@@ -255,7 +263,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     const std::string reference = normalise(read_text(fs::path(wav).replace_extension(".txt")));
-    files.push_back({name, name.substr(0, name.find("__")), std::move(audio.value()), reference});
+    const std::string transmitter = name.substr(0, name.find("__"));
+    const BaudSetting baud =
+        transmitter.ends_with("50") ? BaudSetting::Baud50 : BaudSetting::Baud45_45;
+    files.push_back({name, transmitter, std::move(audio.value()), reference, baud});
   }
 
   fs::path temp_dir;
@@ -283,7 +294,7 @@ int main(int argc, char** argv) {
         const Audio noisy =
             add_noise(file.audio, snrs[s], static_cast<std::uint64_t>(seed) * 1000 + f);
         std::vector<std::pair<std::string, std::string>> outputs = {
-            {"relaygw", decode_with_relaygw(noisy)}};
+            {"relaygw", decode_with_relaygw(noisy, known_rate ? file.baud : BaudSetting::Auto)}};
         if (!minimodem.empty()) {
           const fs::path path = temp_dir / "noisy.wav";
           const auto written = relaygw::tty::write_wav_file(path.string(), noisy,

@@ -58,6 +58,13 @@ constexpr double kMaxBaudEvidence = 4.0;
 // holds with the look-back before the carrier decision.
 constexpr double kSettledEvidence = 3.9;
 constexpr std::size_t kMaxHeld = 8;
+// When the rate is settled, each held character is fitted again at both rates within this many
+// blocks of where it was read, and the relative difference of the summed frame metrics, times
+// kFitEvidence, is added to the rate evidence. A transmission at 45.45 bit/s fits about 10% better
+// at its own rate (a misplaced bit edge costs energy at every change of tone). On the noise
+// bench's -9 dB set, weights 3, 5, 7 and 10 give 3.15%, 2.96%, 3.09% and 3.09% CER.
+constexpr std::int64_t kFitReach = 4;
+constexpr double kFitEvidence = 5.0;
 // Inside a burst the next character is searched this many blocks either side of where the
 // character clock puts it, after 1.5 and after 2 stop bits.
 constexpr std::int64_t kTrackSlack = 2;
@@ -754,6 +761,23 @@ void FskDemodulator::Impl::accept(const FrameCandidate& chosen, double median) {
 // other rate and the ring still contains the transmission's start, the hunt restarts there.
 void FskDemodulator::Impl::settle_rate() {
   rate_settled_ = true;
+  if (held_count_ > 0 && std::abs(baud_evidence_) < 1e8) {
+    // Frame fit: how well the held characters fit whole frames at each rate, found near where
+    // they were read. The per-character evidence can sway with a few noisy frames, and the
+    // spacing of 1.5 stop bits at 45.45 bit/s (165 ms) is close to 2 stop bits at 50 (160 ms).
+    double fit45 = 0.0;
+    double fit50 = 0.0;
+    for (std::size_t i = 0; i < held_count_; ++i) {
+      FrameCandidate at45;
+      FrameCandidate at50;
+      search_around(held_[i].start, kFitReach, bit_blocks_45_, edges_45_, at45);
+      search_around(held_[i].start, kFitReach, bit_blocks_50_, edges_50_, at50);
+      fit45 += at45.metric;
+      fit50 += at50.metric;
+    }
+    const double scale = std::max({fit45, fit50, 1e-30});
+    baud_evidence_ += kFitEvidence * (fit45 - fit50) / scale;
+  }
   const BaudRate rate = baud_evidence_ >= 0.0 ? BaudRate::Baud45_45 : BaudRate::Baud50;
   bool mixed = false;
   for (std::size_t i = 0; i < held_count_; ++i) {
