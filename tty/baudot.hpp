@@ -121,6 +121,7 @@ class BaudotDecoder {
     double time_s = 0.0;
     std::array<Pending, kMaxPendingCodes> word{};
     std::size_t word_count = 0;
+    bool after_space = false;  // the code came right after a space
   };
 
   void push_code(State& state, std::uint8_t code, double time_s, std::vector<TimedChar>& out) const;
@@ -134,6 +135,10 @@ class BaudotDecoder {
   ShiftConvention convention_;
   State state_;
   Doubt doubt_;
+  std::uint8_t last_code_ = 0;  // the code before the current one (confidence overload)
+  // The sender has sent a LTRS right after a space while the decoder was already in letters,
+  // which only senders that shift after every space do (kept across reset(), like `learned`).
+  bool shifts_after_space_ = false;
   std::vector<TimedChar> trial_;  // scratch text for score_reading, reserved once
 };
 

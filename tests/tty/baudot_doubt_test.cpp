@@ -100,3 +100,19 @@ TEST_CASE("plausibility score ranks readings", "[tty][baudot]") {
   CHECK(plausibility_score("X") == 1);
   CHECK(plausibility_score("CALL 555 GA") == 9);
 }
+
+TEST_CASE("baudot doubt expects LTRS after space", "[tty][baudot]") {
+  // "IS THAT" from a sender that sends LTRS after every space; the LTRS before THAT arrived as
+  // K (0x0F, bit 4 flipped) with a weak bit 4. KTHAT and THAT score the same, and LTRS is the
+  // code this sender puts after a space.
+  const std::vector<Code> codes = {{LTRS}, {0x06},          {0x05}, {SP},   {LTRS}, {0x06}, {0x05},
+                                   {SP},   {0x0F, 0.1F, 4}, {0x10}, {0x14}, {0x03}, {0x10}};
+  CHECK(decode(codes) == "IS IS THAT");
+}
+
+TEST_CASE("baudot doubt keeps letter without evidence", "[tty][baudot]") {
+  // The same K after a space from a sender that has not sent LTRS after a space stays a K.
+  const std::vector<Code> codes = {{LTRS}, {0x06},          {0x05}, {SP},   {0x06}, {0x05},
+                                   {SP},   {0x0F, 0.1F, 4}, {0x10}, {0x14}, {0x03}, {0x10}};
+  CHECK(decode(codes) == "IS IS KTHAT");
+}
