@@ -305,6 +305,12 @@ CREATE TABLE rate_deck_files (
 );
 )sql";
 
+// Schema 9: the PSAP route that answered an emergency call, NULL for every other call. Calls
+// stored before schema 9 keep NULL, so an emergency call from then shows no route.
+constexpr std::string_view kCallPsapRoute = R"sql(
+ALTER TABLE calls ADD COLUMN psap_route TEXT;
+)sql";
+
 // Gives every deck stored before schema 8 its one file, named after the deck's source path,
 // and records the new rows in the audit chain.
 Status add_rate_deck_files(sqlite3* db) {
@@ -376,6 +382,7 @@ const std::vector<Migration>& migrations() {
       {7, "record hashes in the audit chain in place of the record_chain table", kJournalIndexCut,
        convert_record_chain},
       {8, "the files of each stored rate deck", kRateDeckFiles, add_rate_deck_files},
+      {9, "the PSAP route of emergency calls", kCallPsapRoute},
   };
   return kMigrations;
 }

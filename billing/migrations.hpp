@@ -24,6 +24,9 @@ struct Migration {
 // First schema version with the rate_deck_files table.
 constexpr int kRateDeckFilesSchema = 8;
 
+// First schema version with the calls.psap_route column.
+constexpr int kCallPsapRouteSchema = 9;
+
 // All migrations in version order.
 const std::vector<Migration>& migrations();
 

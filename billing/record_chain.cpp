@@ -110,6 +110,15 @@ std::string column_text(sqlite3_stmt* statement, int column) {
   return value != nullptr ? std::string(reinterpret_cast<const char*>(value), size) : std::string();
 }
 
+bool has_column(sqlite3* db, std::string_view table, std::string_view column) {
+  Prepared select(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  sqlite3_bind_text(select.get(), 1, table.data(), static_cast<int>(table.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_text(select.get(), 2, column.data(), static_cast<int>(column.size()),
+                    SQLITE_TRANSIENT);
+  return select.ok() && sqlite3_step(select.get()) == SQLITE_ROW;
+}
+
 // Reads every row of `table` in rowid order and passes its rowid and canonical bytes on.
 Status scan_table(sqlite3* db, const ChainedTable& table,
                   const std::function<void(std::int64_t, const std::string&)>& visit) {
@@ -117,6 +126,15 @@ Status scan_table(sqlite3* db, const ChainedTable& table,
   for (std::string_view column : table.columns) {
     sql += ", ";
     sql += column;
+  }
+  // An appended column that a migration has not added yet is NULL in every row.
+  int appended = 0;
+  for (std::string_view column : table.appended_columns) {
+    if (has_column(db, table.name, column)) {
+      sql += ", ";
+      sql += column;
+      ++appended;
+    }
   }
   sql += " FROM ";
   sql += table.name;
@@ -135,6 +153,11 @@ Status scan_table(sqlite3* db, const ChainedTable& table,
       if (sqlite3_column_type(select.get(), column) == SQLITE_NULL) {
         append_canonical_null(canonical);
       } else {
+        append_canonical_text(canonical, column_text(select.get(), column));
+      }
+    }
+    for (int column = columns + 1; column <= columns + appended; ++column) {
+      if (sqlite3_column_type(select.get(), column) != SQLITE_NULL) {
         append_canonical_text(canonical, column_text(select.get(), column));
       }
     }
@@ -303,7 +326,8 @@ const std::vector<ChainedTable>& chained_tables() {
       {"card_ledger", {"number", "kind", "amount", "call_id", "actor", "at"}},
       {"calls",
        {"id", "from_number", "to_number", "billing", "access", "handling", "billed_number",
-        "card_number", "requested_person", "emergency", "actor", "at"}},
+        "card_number", "requested_person", "emergency", "actor", "at"},
+       {"psap_route"}},
       {"call_events", {"call_id", "event", "at", "actor", "acceptance_method", "accepted_by"}},
       {"call_postings",
        {"call_id", "total", "billable_seconds", "session_seconds", "conversation_seconds",

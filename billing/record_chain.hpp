@@ -22,9 +22,13 @@ struct sqlite3;
 namespace relaygw::billing {
 
 // A chained table and the columns whose values are hashed, in the order the store binds them.
+// `appended_columns` were added to the table after the record chain began (schema 7). They
+// are hashed after `columns`, each only when it is not NULL, so rows written before a column
+// existed keep the hash recorded for them. A table without the column reads as all NULL.
 struct ChainedTable {
   std::string_view name;
   std::vector<std::string_view> columns;
+  std::vector<std::string_view> appended_columns = {};
 };
 
 // Index of a table in chained_tables(). The index is stored in every records entry, so the
@@ -55,7 +59,8 @@ const std::vector<ChainedTable>& chained_tables();
 constexpr int kRecordsInAuditSchema = 7;
 
 // Canonical bytes of a row: for each column in ChainedTable order, "N" for NULL, otherwise
-// "V", the byte length in decimal, ":" and the value as SQLite returns it as text. An integer
+// "V", the byte length in decimal, ":" and the value as SQLite returns it as text. Then each
+// appended column that is not NULL, in the same "V" form. An integer
 // bound by the store reads back as the same decimal text, so the bytes hashed at write time
 // equal the bytes read back by verify_records.
 void append_canonical_null(std::string& canonical);

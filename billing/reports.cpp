@@ -337,14 +337,14 @@ Result<std::vector<EmergencyCallRow>> emergency_calls(Store& store, const Report
   if (!scanned) {
     return scanned;
   }
-  // The gateway stores an emergency call's PSAP route id as its requested party. The scan
-  // does not read that field, so each emergency call is read once more here.
+  // The scan does not read the call's PSAP route, so each emergency call is read once more
+  // here.
   for (EmergencyCallRow& row : rows) {
     Result<std::optional<CallRecord>> record = store.find_call(row.call_id);
     if (!record) {
       return record.status();
     }
-    const std::string psap = *record ? (*record)->request.requested_person : std::string();
+    const std::string psap = *record ? (*record)->request.psap_route : std::string();
     row.psap = psap.empty() ? "not recorded" : psap;
   }
   return rows;

@@ -97,7 +97,8 @@ struct EmergencyCallRow {
   std::string local_time;  // requested_at in the report zone, "2026-03-01 21:00:00 CST"
   std::string caller;
   std::string dialed;
-  // PSAP route id, stored as the call's requested party; "not recorded" when the call has none
+  // PSAP route id of the call; "not recorded" when the call has none, as for calls stored
+  // before schema 9
   std::string psap;
   std::optional<std::int64_t> conversation_seconds;
   Money billed = 0;  // always 0 unless a charge was posted by mistake, which the report shows

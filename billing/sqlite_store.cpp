@@ -179,6 +179,15 @@ class SqliteStore::Statement {
   Statement& bind(const std::optional<T>& value) {
     return value ? bind(*value) : bind_null();
   }
+  // Binds an appended column's text (ChainedTable::appended_columns), or NULL when empty. A
+  // NULL adds nothing to the canonical bytes.
+  Statement& bind_appended(std::string_view text) {
+    if (text.empty()) {
+      sqlite3_bind_null(statement_, ++index_);
+      return *this;
+    }
+    return bind(text);
+  }
   // Binds bytes as a BLOB, or NULL when empty. Not part of the canonical bytes.
   Statement& bind_blob(std::string_view bytes) {
     if (bytes.empty()) {
@@ -253,6 +262,10 @@ class SqliteStore::ScopedStatement {
   template <typename T>
   ScopedStatement& bind(const T& value) {
     statement_->bind(value);
+    return *this;
+  }
+  ScopedStatement& bind_appended(std::string_view text) {
+    statement_->bind_appended(text);
     return *this;
   }
   Result<bool> next() { return statement_->next(); }
@@ -1085,23 +1098,37 @@ Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
 // ---- Calls ----
 
 Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& context) {
+  const bool has_psap_route = schema_version_ >= kCallPsapRouteSchema;
+  if (!has_psap_route && !request.psap_route.empty()) {
+    return Status(StatusCode::FailedPrecondition,
+                  "this database is at schema " + std::to_string(schema_version_) +
+                      ", which cannot store the PSAP route '" + request.psap_route + "' of call '" +
+                      request.id + "'; open it with the latest schema (" +
+                      std::to_string(latest_schema_version()) + ") to store PSAP routes");
+  }
   ScopedStatement insert = statement(
-      "INSERT INTO calls (id, from_number, to_number, billing, access, handling, "
-      "billed_number, card_number, requested_person, emergency, actor, at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  Status status = insert.bind(request.id)
-                      .bind(request.from)
-                      .bind(request.to)
-                      .bind(to_string(request.billing))
-                      .bind(to_string(request.access))
-                      .bind(to_string(request.handling))
-                      .bind(request.billed_number)
-                      .bind(request.card_number)
-                      .bind(request.requested_person)
-                      .bind(request.emergency)
-                      .bind(context.actor)
-                      .bind(instant_text(context.at))
-                      .append_row(*this, ChainedTableId::Calls);
+      has_psap_route ? "INSERT INTO calls (id, from_number, to_number, billing, access, handling, "
+                       "billed_number, card_number, requested_person, emergency, actor, at, "
+                       "psap_route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     : "INSERT INTO calls (id, from_number, to_number, billing, access, handling, "
+                       "billed_number, card_number, requested_person, emergency, actor, at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(request.id)
+      .bind(request.from)
+      .bind(request.to)
+      .bind(to_string(request.billing))
+      .bind(to_string(request.access))
+      .bind(to_string(request.handling))
+      .bind(request.billed_number)
+      .bind(request.card_number)
+      .bind(request.requested_person)
+      .bind(request.emergency)
+      .bind(context.actor)
+      .bind(instant_text(context.at));
+  if (has_psap_route) {
+    insert.bind_appended(request.psap_route);
+  }
+  Status status = insert.append_row(*this, ChainedTableId::Calls);
   if (!status && insert.error_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(StatusCode::AlreadyExists, "call id '" + request.id +
                                                  "' already exists; use another id, or see "
@@ -1238,9 +1265,12 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
 }
 
 Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call_id) {
-  ScopedStatement select = statement(
-      "SELECT from_number, to_number, billing, access, billed_number, card_number, "
-      "requested_person, emergency, handling FROM calls WHERE id = ?");
+  ScopedStatement select =
+      statement(schema_version_ >= kCallPsapRouteSchema
+                    ? "SELECT from_number, to_number, billing, access, billed_number, card_number, "
+                      "requested_person, emergency, handling, psap_route FROM calls WHERE id = ?"
+                    : "SELECT from_number, to_number, billing, access, billed_number, card_number, "
+                      "requested_person, emergency, handling, NULL FROM calls WHERE id = ?");
   select.bind(call_id);
   Result<bool> row = select.next();
   if (!row) {
@@ -1260,6 +1290,7 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
   record.request.requested_person = select.text(6);
   record.request.emergency = select.integer(7) != 0;
   record.request.handling = parse_handling(select.text(8)).value_or(Handling::Automated);
+  record.request.psap_route = select.text(9);
   (void)select.next();
 
   ScopedStatement events = statement(

@@ -163,6 +163,7 @@ struct CallRequest {
   std::string card_number;       // calling card, empty otherwise
   std::string requested_person;  // person-to-person only
   bool emergency = false;
+  std::string psap_route;  // emergency calls: the PSAP route that answered; empty otherwise
 };
 
 struct PostedChargeLine {

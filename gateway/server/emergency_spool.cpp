@@ -155,10 +155,8 @@ Status store_call(billing::Store& store, const std::string& actor, const std::st
     request.access = access_tag(service.value_or(relay::RelayService::Tty));
     request.handling = dispatch.value("agent", "").empty() ? billing::Handling::Automated
                                                            : billing::Handling::OperatorAssisted;
-    // The requested party of an emergency call is its PSAP: the route that acknowledged it,
-    // or the route it was first sent to.
-    request.requested_person =
-        call.acked_route.empty() ? dispatch.value("route", "") : call.acked_route;
+    // The PSAP route that acknowledged the call, or the route it was first sent to.
+    request.psap_route = call.acked_route.empty() ? dispatch.value("route", "") : call.acked_route;
     request.emergency = true;
     Result<billing::CallRequest> opened = records.open(request, {actor, requested});
     if (!opened) {

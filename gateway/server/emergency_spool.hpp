@@ -51,7 +51,7 @@ class EmergencySpool {
   void append_close(const std::string& session_id, const std::string& call_id, relay::Instant at);
 
   // Moves every finished emergency call into `store`: opened with its received instant and the
-  // PSAP route id as the requested party, authorized, connected, and completed rated at zero.
+  // PSAP route id in its psap_route field, authorized, connected, and completed rated at zero.
   // A TTY line's call is connected from its receipt, because the gateway itself carries the
   // caller's line. A provider's call is connected when the PSAP acknowledged it. A call whose
   // session is in `live_sessions` and has no close record stays in the spool. A call with no

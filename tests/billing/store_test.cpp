@@ -414,3 +414,113 @@ TEST_CASE("sqlite store names unreadable file", "[billing][store]") {
   CHECK(opened.status().message().find("'" + path + "'") != std::string::npos);
   CHECK(opened.status().message().find("permission") != std::string::npos);
 }
+
+TEST_CASE("call psap route round trips", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("psap.db");
+  auto store = create(path);
+  CallRequest emergency;
+  emergency.id = "call-911";
+  emergency.from = "+13125550107";
+  emergency.to = "911";
+  emergency.emergency = true;
+  emergency.psap_route = "psap-demo";
+  REQUIRE(store->create_call(emergency, staff()));
+  CallRequest ordinary;
+  ordinary.id = "call-1";
+  ordinary.from = "+13125550107";
+  ordinary.to = "+12125550101";
+  REQUIRE(store->create_call(ordinary, staff()));
+
+  auto found = store->find_call("call-911");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->request.psap_route == "psap-demo");
+  CHECK((*found)->request.requested_person.empty());
+  CHECK((*found)->request.emergency);
+  auto other = store->find_call("call-1");
+  REQUIRE(other);
+  REQUIRE(other->has_value());
+  CHECK((*other)->request.psap_route.empty());
+  CHECK(raw_query(path, "SELECT psap_route FROM calls WHERE id = 'call-911'") == "psap-demo");
+  CHECK(raw_query(path, "SELECT requested_person FROM calls WHERE id = 'call-911'").empty());
+  CHECK(raw_query(path, "SELECT typeof(psap_route) FROM calls WHERE id = 'call-1'") == "null");
+
+  auto check = store->verify_records();
+  REQUIRE(check);
+  CHECK(check->problems.empty());
+
+  // The route is in the record chain: setting it on the ordinary call, or clearing it on the
+  // emergency call, each show up as an edited row.
+  raw_query(path, "UPDATE calls SET psap_route = 'psap-other' WHERE id = 'call-1'");
+  auto set = store->verify_records();
+  REQUIRE(set);
+  REQUIRE(set->problems.size() == 1);
+  CHECK(set->problems[0].table == "calls");
+  CHECK(set->problems[0].kind == "edited");
+  raw_query(path, "UPDATE calls SET psap_route = NULL WHERE id = 'call-1'");
+  raw_query(path, "UPDATE calls SET psap_route = NULL WHERE id = 'call-911'");
+  auto cleared = store->verify_records();
+  REQUIRE(cleared);
+  REQUIRE(cleared->problems.size() == 1);
+  CHECK(cleared->problems[0].table == "calls");
+  CHECK(cleared->problems[0].kind == "edited");
+  CHECK(cleared->problems[0].row_id == 1);
+}
+
+TEST_CASE("schema 8 calls migrate without routes", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("calls8.db");
+  CallRequest emergency;
+  emergency.id = "call-911";
+  emergency.from = "+13125550107";
+  emergency.to = "911";
+  emergency.emergency = true;
+  {
+    auto old_store = create(path, 8);
+    CHECK(old_store->schema_version() == 8);
+    REQUIRE(old_store->create_call(emergency, staff()));
+    CallRequest routed = emergency;
+    routed.id = "call-912";
+    routed.psap_route = "psap-demo";
+    const relaygw::Status rejected = old_store->create_call(routed, staff());
+    REQUIRE_FALSE(rejected);
+    CHECK(rejected.code() == StatusCode::FailedPrecondition);
+    CHECK(rejected.message().find("schema 8") != std::string::npos);
+    CHECK(rejected.message().find("psap-demo") != std::string::npos);
+    auto at_8 = old_store->find_call("call-911");
+    REQUIRE(at_8);
+    REQUIRE(at_8->has_value());
+    CHECK((*at_8)->request.psap_route.empty());
+  }
+  CHECK(raw_query(path,
+                  "SELECT COUNT(*) FROM pragma_table_info('calls') "
+                  "WHERE name = 'psap_route'") == "0");
+
+  auto store = SqliteStore::open(path);
+  REQUIRE(store);
+  CHECK((*store)->schema_version() == latest_schema_version());
+  CHECK(raw_query(path, "SELECT typeof(psap_route) FROM calls WHERE id = 'call-911'") == "null");
+  auto migrated = (*store)->find_call("call-911");
+  REQUIRE(migrated);
+  REQUIRE(migrated->has_value());
+  CHECK((*migrated)->request.psap_route.empty());
+  CHECK((*migrated)->request.emergency);
+
+  CallRequest routed = emergency;
+  routed.id = "call-912";
+  routed.psap_route = "psap-demo";
+  REQUIRE((*store)->create_call(routed, staff()));
+  auto found = (*store)->find_call("call-912");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->request.psap_route == "psap-demo");
+  // Rows hashed at schema 8 still match after the column was added.
+  auto check = (*store)->verify_records();
+  REQUIRE(check);
+  for (const RecordProblem& problem : check->problems) {
+    UNSCOPED_INFO(problem.table << " row " << problem.row_id << ": " << problem.detail);
+  }
+  CHECK(check->problems.empty());
+  CHECK((*store)->verify_audit_chain());
+}
