@@ -452,7 +452,7 @@ void BaudotDecoder::resolve_doubt(std::vector<TimedChar>& out) {
   // received reading by as much as an implausible word (score 0) turning into a number or a word
   // of three or more letters (score 3). Smaller margins flipped more right words than wrong ones
   // on the generated -9 dB set. The exception is a letter one bit from LTRS right after a space,
-  // from a sender that has shown that it sends LTRS after spaces: there LTRS is the expected
+  // from a sender that has shown that it sends LTRS after spaces. There LTRS is the expected
   // code, so a tie reads it as LTRS (" XOR" becomes " OR").
   const int alternative_score = score_reading(doubt_.alternative);
   const bool expected_shift =

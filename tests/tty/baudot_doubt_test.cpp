@@ -102,7 +102,7 @@ TEST_CASE("plausibility score ranks readings", "[tty][baudot]") {
 }
 
 TEST_CASE("baudot doubt expects LTRS after space", "[tty][baudot]") {
-  // "IS THAT" from a sender that sends LTRS after every space; the LTRS before THAT arrived as
+  // "IS THAT" from a sender that sends LTRS after every space. The LTRS before THAT arrived as
   // K (0x0F, bit 4 flipped) with a weak bit 4. KTHAT and THAT score the same, and LTRS is the
   // code this sender puts after a space.
   const std::vector<Code> codes = {{LTRS}, {0x06},          {0x05}, {SP},   {LTRS}, {0x06}, {0x05},
