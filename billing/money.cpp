@@ -59,6 +59,10 @@ std::string format_dollars(Money amount, int decimals) {
   return text;
 }
 
+std::string format_dollars_exact(Money amount) {
+  return format_dollars(amount, amount % kUnitsPerCent == 0 ? 2 : 4);
+}
+
 Result<Money> parse_dollars(std::string_view text) {
   auto invalid = [text] {
     return Result<Money>(StatusCode::InvalidArgument,

@@ -27,6 +27,10 @@ Money round_to_cents(Money numerator, std::int64_t denominator, CentRounding rou
 // sub-cent digits are cut off, which callers avoid by rounding first.
 std::string format_dollars(Money amount, int decimals = 2);
 
+// Formats `amount` in cents when it is whole cents ("0.22") and with four places otherwise
+// ("0.2250"), so that no entered sub-cent amount is hidden.
+std::string format_dollars_exact(Money amount);
+
 // Parses a dollar amount with at most four decimals ("0.1290", "-5", "12.5") into units.
 // Rejects anything else with a message naming `text`.
 Result<Money> parse_dollars(std::string_view text);

@@ -47,8 +47,8 @@ void print_credit(const billing::CreditRecord& credit) {
   std::cout << fmt::format(
       "credit {}: call {} line {}, {} ${}, {} (rule {}), requested by {} at {}", credit.id,
       credit.call_id, credit.line_no, to_string(credit.reason),
-      billing::format_dollars(credit.amount, 4), to_string(credit.state), credit.rule, credit.actor,
-      billing::format_instant(credit.at));
+      billing::format_dollars_exact(credit.amount), to_string(credit.state), credit.rule,
+      credit.actor, billing::format_instant(credit.at));
   if (!credit.decided_by.empty()) {
     std::cout << fmt::format(", decided by {}", credit.decided_by);
   }
@@ -67,7 +67,7 @@ nlohmann::json credit_json(const billing::CreditRecord& credit) {
           {"line", credit.line_no},
           {"reason", billing::to_string(credit.reason)},
           {"text", credit.reason_text},
-          {"amount", billing::format_dollars(credit.amount, 4)},
+          {"amount", billing::format_dollars_exact(credit.amount)},
           {"rule", credit.rule},
           {"state", billing::to_string(credit.state)},
           {"dispute_id", credit.dispute_id},

@@ -319,7 +319,8 @@ void run_init(const InitOptions& options) {
   std::cout << fmt::format("rate deck '{}' from {} (sha256 {})\n", deck.name, deck.source_path,
                            deck.sha256_hex);
   if (!options.no_directory) {
-    auto report = billing::import_lines_csv(**store, directory, context);
+    const billing::NumberPlan plan = load_number_plan(options.database, command);
+    auto report = billing::import_lines_csv(**store, directory, context, &plan);
     if (!report) {
       fail_command(command, report.status().message());
     }

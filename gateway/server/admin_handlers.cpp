@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "billing/money.hpp"
+#include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/credit_support.hpp"
@@ -426,7 +427,7 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
 json credit_reply_json(const billing::CreditRecord& credit) {
   json out = credit_json(credit);
   if (credit.amount % billing::kUnitsPerCent == 0) {
-    out["amount"] = billing::format_dollars(credit.amount, 2);
+    out["amount"] = billing::format_dollars_exact(credit.amount);
   }
   return out;
 }
@@ -530,6 +531,10 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
   auto by = billing::parse_report_period(by_name);
   if (!by) {
     return admin_error(400, "invalid-argument", "invalid by '" + by_name + "'; use day or month");
+  }
+  const Status dates = billing::check_report_dates(*from, *to);
+  if (!dates) {
+    return status_error(dates);
   }
   report_request.from = *from;
   report_request.to = *to;

@@ -87,6 +87,20 @@ TEST_CASE_METHOD(CommandFixture, "db init loads deck and directory", "[billing][
   CHECK(again.output.find("already exists") != std::string::npos);
 }
 
+TEST_CASE_METHOD(CommandFixture, "db init checks directory area codes", "[billing][commands]") {
+  std::ofstream(path("lines.csv"))
+      << "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,is_tty,"
+         "tty_discount_eligible\n"
+         "7735550120,Good Line,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "9995550150,No Such Area,business,none,IL,CHICAGO,America/Chicago,,no,no\n";
+  const Run created =
+      relaygw("db init --db '" + db() + "' --directory '" + path("lines.csv") + "'");
+  INFO(created.output);
+  CHECK(created.output.find("directory: 1 lines") != std::string::npos);
+  CHECK(created.output.find("row 3: ") != std::string::npos);
+  CHECK(created.output.find("area code 999 is not assigned") != std::string::npos);
+}
+
 TEST_CASE_METHOD(CommandFixture, "commands need an existing database", "[billing][commands]") {
   const Run missing = relaygw("line show --db '" + path("typo.db") + "' --number 3125550107");
   CHECK(missing.status == 1);

@@ -41,6 +41,14 @@ TEST_CASE("round to cents avoids overflow", "[billing][money]") {
   CHECK(round_to_cents(big, 1'000'000, CentRounding::HalfUp) == 4'000'000'000'000);
 }
 
+TEST_CASE("format dollars exact keeps sub-cents", "[billing][money]") {
+  CHECK(format_dollars_exact(2'200) == "0.22");
+  CHECK(format_dollars_exact(-2'200) == "-0.22");
+  CHECK(format_dollars_exact(2'250) == "0.2250");
+  CHECK(format_dollars_exact(-1) == "-0.0001");
+  CHECK(format_dollars_exact(0) == "0.00");
+}
+
 TEST_CASE("format dollars with two or four places", "[billing][money]") {
   CHECK(format_dollars(48'500) == "4.85");
   CHECK(format_dollars(-1'200) == "-0.12");

@@ -563,6 +563,12 @@ TEST_CASE_METHOD(AdminApiFixture, "admin summary report reads the database", "[g
 
   const HttpReply bad_date = get("/reports/summary?from=2026-13-01&to=2026-03-31");
   CHECK(bad_date.status == 400);
+
+  // The same date range rule as `relaygw report`.
+  const HttpReply far_date = get("/reports/summary?from=2026-03-01&to=9999-12-31");
+  INFO(far_date.body.dump());
+  CHECK(far_date.status == 400);
+  CHECK(far_date.body.dump().find("9999-12-31") != std::string::npos);
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin stalled client blocks no one", "[gateway][admin]") {
