@@ -2,10 +2,13 @@
 
 #include <algorithm>
 
+#include <date/date.h>
 #include <openssl/rand.h>
 
 #include "billing/cards.hpp"
+#include "billing/credits.hpp"
 #include "billing/numbering.hpp"
+#include "billing/report_limits.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -68,6 +71,77 @@ std::vector<LedgerEntry> settlement_entries(const CardFunds& funds, Money total,
   return entries;
 }
 
+// Returns the latest recorded event of `record`, or nullptr when it has none.
+const CallEventRecord* last_event(const CallRecord& record) {
+  const CallEventRecord* last = nullptr;
+  for (const CallEventRecord& stored : record.events) {
+    if (last == nullptr || stored.at >= last->at) {
+      last = &stored;
+    }
+  }
+  return last;
+}
+
+// Calls must fall inside the local dates reports accept (kFirstReportDate to kLastReportDate)
+// in every time zone from -12:00 to +14:00, so any report can show them.
+const Instant kFirstCallInstant = date::sys_days{date::year{kFirstReportDate.year} /
+                                                 kFirstReportDate.month / kFirstReportDate.day} +
+                                  std::chrono::hours{12};
+const Instant kLastCallInstant =
+    date::sys_days{date::year{kLastReportDate.year} / kLastReportDate.month / kLastReportDate.day} +
+    std::chrono::hours{10} - std::chrono::seconds{1};
+
+// Rejects a `step` time that no report could show.
+Status check_call_time(std::string_view step, Instant at) {
+  if (at >= kFirstCallInstant && at <= kLastCallInstant) {
+    return Status::ok();
+  }
+  return Status(
+      StatusCode::InvalidArgument,
+      std::string(step) + " time " + format_instant(at) + " is outside the dates reports accept (" +
+          format_instant(kFirstCallInstant).substr(0, 10) + " to " +
+          format_instant(kLastCallInstant).substr(0, 10) + " local date); send a time from " +
+          format_instant(kFirstCallInstant) + " to " + format_instant(kLastCallInstant) +
+          ", which is inside that range in every time zone");
+}
+
+// Rejects a step named `step` at `at` that would come before the call's last recorded step,
+// because durations and charges assume the steps are in time order.
+Status check_step_order(const CallRecord& record, std::string_view step, Instant at) {
+  if (Status in_range = check_call_time(step, at); !in_range) {
+    return in_range;
+  }
+  const CallEventRecord* last = last_event(record);
+  if (last == nullptr || at >= last->at) {
+    return Status::ok();
+  }
+  return Status(StatusCode::InvalidArgument,
+                std::string(step) + " time " + format_instant(at) +
+                    " is before the last step of call '" + record.request.id + "' (" +
+                    std::string(to_string(last->event)) + " at " + format_instant(last->at) +
+                    "); send the time the " + std::string(step) + " happened, at or after " +
+                    format_instant(last->at));
+}
+
+// Rejects a `step` at `at` that comes before an interim debit already taken. The store keeps no
+// debit times, but an interim debit at time T takes at most the cost of the conversation up to
+// T, and that cost never falls as the conversation grows. So when `cost_at`, the same interim
+// cost up to `at`, is below what was debited, some debit came after `at`.
+// NOTE: a step between two debits of equal cost passes, and so does one after a debit that the
+// hold capped below its cost.
+Status check_after_debits(const std::string& call_id, std::string_view step, Instant at,
+                          Money cost_at, const CardFunds& funds) {
+  if (cost_at >= funds.debited_for_call) {
+    return Status::ok();
+  }
+  return Status(StatusCode::InvalidArgument,
+                std::string(step) + " time " + format_instant(at) +
+                    " is before the last interim debit of call '" + call_id + "', which took $" +
+                    format_dollars(funds.debited_for_call, 4) +
+                    " for a longer conversation; send the time the " + std::string(step) +
+                    " happened, after the last debit");
+}
+
 }  // namespace
 
 std::optional<Instant> event_time(const CallRecord& record, CallEvent event) {
@@ -124,6 +198,12 @@ Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& c
   if (request.id.empty()) {
     request.id = new_call_id();
   }
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
+  if (Status in_range = check_call_time("request", context.at); !in_range) {
+    return in_range;
+  }
   if (rater_ != nullptr) {
     Status rateable = check_rateable(request, context.at);
     if (!rateable) {
@@ -158,7 +238,19 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
     return Status(StatusCode::InvalidArgument,
                   "event time " + format_instant(event.at) + " is before call '" + call_id +
                       "' was requested at " + format_instant(*requested) +
-                      "; send the UTC instant the event happened");
+                      "; send the time the event happened, at or after the request");
+  }
+  if (Status actor = check_name_text("actor", event.actor); !actor) {
+    return actor;
+  }
+  if (Status by = check_name_text("accepted by", event.accepted_by); !by) {
+    return by;
+  }
+  if (event.event != CallEvent::Requested) {
+    const Status ordered = check_step_order(**record, to_string(event.event), event.at);
+    if (!ordered) {
+      return ordered;
+    }
   }
   if (event.event == CallEvent::Accepted &&
       (!event.acceptance_method || event.accepted_by.empty())) {
@@ -203,6 +295,9 @@ Status CallRecords::record_authorization(const std::string& call_id,
 Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant at,
                                              const std::string& idempotency_key,
                                              const WriteContext& context) const {
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
   Result<std::optional<CallRecord>> record = store_->find_call(call_id);
   if (!record) {
     return record.status();
@@ -227,6 +322,10 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
                                                       format_instant(at) +
                                                       ", so there is nothing to debit yet");
   }
+  const Status ordered = check_step_order(**record, "debit", at);
+  if (!ordered) {
+    return ordered;
+  }
   if (rater_ == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded to price the interim debit");
   }
@@ -240,6 +339,9 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   if (!funds) {
     return funds;
   }
+  // NOTE: a debit timed before an earlier debit of the call is not rejected, because the store
+  // keeps no debit times and it looks the same as a retry of that earlier debit. It takes
+  // nothing, since the earlier debit already covers its cost.
   // An interim debit converts hold into debit and takes nothing beyond the hold, so a call
   // that outlives its hold cannot overdraw the card. Settlement collects the rest if it can.
   Money due = cost->total - funds->debited_for_call;
@@ -375,8 +477,68 @@ Result<Money> CallRecords::uncollected(const CallRecord& record) const {
   return std::max(Money{0}, record.posting->total - funds->debited_for_call);
 }
 
+Status CallRecords::check_completion_after_debits(const CallRecord& record,
+                                                  const Completion& completion) const {
+  const std::optional<Instant> connected = event_time(record, CallEvent::Connected);
+  if (record.request.card_number.empty() || !connected || rater_ == nullptr) {
+    return Status::ok();
+  }
+  Result<CardFunds> funds = store_->card_funds(record.request.card_number, record.request.id);
+  if (!funds) {
+    return funds.status();
+  }
+  if (funds->debited_for_call == 0) {
+    return Status::ok();
+  }
+  // Priced as interim_debit prices, so the two costs compare.
+  Result<RatedCall> cost = rater_->rate(call_to_rate(
+      record.request, *connected, seconds_between(*connected, completion.disconnected_at)));
+  if (!cost) {
+    return cost.status();
+  }
+  return check_after_debits(record.request.id, "completion", completion.disconnected_at,
+                            cost->total, *funds);
+}
+
+Result<Money> CallRecords::card_uncollected(const std::string& card_number) const {
+  using std::chrono::seconds;
+  // format_instant writes these as 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the first
+  // and last instants the store's text comparison orders correctly.
+  const Instant first{seconds{-62167219200}};
+  const Instant last{seconds{253402300799}};
+  std::vector<std::string> card_calls;
+  const Status scanned = store_->scan_calls_requested(first, last, [&](const CallFact& call) {
+    if (call.billing == BillingMethod::CallingCard && call.posted && call.total > 0) {
+      card_calls.push_back(call.call_id);
+    }
+    return true;
+  });
+  if (!scanned) {
+    return scanned;
+  }
+  Money total = 0;
+  for (const std::string& call_id : card_calls) {
+    Result<std::optional<CallRecord>> record = store_->find_call(call_id);
+    if (!record) {
+      return record.status();
+    }
+    if (!*record || (*record)->request.card_number != card_number) {
+      continue;
+    }
+    Result<Money> owed = uncollected(**record);
+    if (!owed) {
+      return owed.status();
+    }
+    total += *owed;
+  }
+  return total;
+}
+
 Result<CallPosting> CallRecords::complete(const Completion& completion,
                                           const WriteContext& context) const {
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
   if (completion.idempotency_key.empty()) {
     return Status(StatusCode::InvalidArgument,
                   "a completion needs an idempotency key so a repeated delivery bills once");
@@ -393,7 +555,8 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
     return Status(StatusCode::InvalidArgument,
                   "disconnect time " + format_instant(completion.disconnected_at) +
                       " is before call '" + completion.call_id + "' was requested at " +
-                      format_instant(*requested) + "; send the UTC instant of the hangup");
+                      format_instant(*requested) +
+                      "; send the time of the hangup, at or after the request");
   }
   const std::optional<Instant> disconnected = event_time(**record, CallEvent::Disconnected);
   if (disconnected && *disconnected != completion.disconnected_at) {
@@ -401,6 +564,12 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
                   "call '" + completion.call_id + "' was already disconnected at " +
                       format_instant(*disconnected) +
                       "; a repeated completion must carry the same time");
+  }
+  if (!disconnected) {
+    const Status ordered = check_step_order(**record, "completion", completion.disconnected_at);
+    if (!ordered) {
+      return ordered;
+    }
   }
   const CallEventRecord disconnect{
       CallEvent::Disconnected, completion.disconnected_at, context.actor, {}, {}};
@@ -415,6 +584,12 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
   Result<CallPosting> posting = rate_posting(**record, completion);
   if (!posting) {
     return posting;
+  }
+  // A repeated completion finds the settlement debit too, so only a first delivery is checked.
+  if (!disconnected) {
+    if (Status after = check_completion_after_debits(**record, completion); !after) {
+      return after;
+    }
   }
   Store::PostingRequest request{*posting, disconnect, (*record)->request.card_number, {}, {}};
   for (int attempt = 0; attempt < kMaxSettleAttempts; ++attempt) {

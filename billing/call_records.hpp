@@ -81,6 +81,11 @@ class CallRecords {
   // a postpaid card with no limit.
   Result<Money> uncollected(const CallRecord& record) const;
 
+  // Returns the sum of uncollected() over every posted call charged to `card_number`.
+  // NOTE: reads every call requested from year 0000 to the last second of 9999, so it is meant
+  // for one-card commands such as `card show`, not for loops over many cards.
+  Result<Money> card_uncollected(const std::string& card_number) const;
+
   // Rates a posted call again with the current rate deck at its actual conversation time, as
   // complete() would, and writes nothing. FailedPrecondition when the call is not posted.
   Result<CallPosting> rerate(const std::string& call_id) const;
@@ -90,6 +95,9 @@ class CallRecords {
   // available funds, under an idempotency key derived from `completion_key`.
   Status collect_beyond_hold(const std::string& card_number, const CallPosting& posting,
                              const std::string& completion_key, const WriteContext& context) const;
+  // Rejects a completion of a card call timed before an interim debit already taken.
+  Status check_completion_after_debits(const CallRecord& record,
+                                       const Completion& completion) const;
   Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion) const;
 
   Store* store_;

@@ -1,6 +1,7 @@
 #include "billing/credits.hpp"
 
 #include <array>
+#include <string>
 #include <utility>
 
 namespace relaygw::billing {
@@ -14,6 +15,15 @@ constexpr std::array<std::pair<CreditReason, std::string_view>, 6> kReasons = {{
     {CreditReason::RatingError, "rating-error"},
     {CreditReason::Other, "other"},
 }};
+
+// Describes code point `code` (a control character) as "contains control character U+001B".
+std::string describe_control(unsigned code) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string text = "contains control character U+00";
+  text.push_back(kHex[(code >> 4) & 0x0F]);
+  text.push_back(kHex[code & 0x0F]);
+  return text;
+}
 
 }  // namespace
 
@@ -36,6 +46,48 @@ std::string_view to_string(CreditState state) {
       return "rejected";
   }
   return "pending";
+}
+
+Status check_name_text(std::string_view field, std::string_view text) {
+  auto reject = [&](std::string_view what, std::size_t offset) {
+    return Status(StatusCode::InvalidArgument,
+                  std::string(field) + " " + std::string(what) + " at byte " +
+                      std::to_string(offset + 1) +
+                      "; names and ids must be UTF-8 text with no control characters, so "
+                      "remove it and retry");
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x20 || lead == 0x7F) {
+      return reject(describe_control(lead), i);
+    }
+    std::size_t length = 1;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+    } else if (lead >= 0x80) {
+      return reject("is not valid UTF-8", i);
+    }
+    if (i + length > text.size()) {
+      return reject("is not valid UTF-8", i);
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+        return reject("is not valid UTF-8", i + k);
+      }
+    }
+    // U+0080 to U+009F (C1 controls) are encoded as C2 80 to C2 9F.
+    const auto second = length == 2 ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (lead == 0xC2 && second <= 0x9F) {
+      return reject(describe_control(second), i);
+    }
+    i += length;
+  }
+  return Status::ok();
 }
 
 std::optional<CreditReason> parse_credit_reason(std::string_view name) {

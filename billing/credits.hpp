@@ -28,6 +28,12 @@ std::string_view to_string(CreditReason reason);
 std::string_view to_string(CreditState state);
 std::optional<CreditReason> parse_credit_reason(std::string_view name);
 
+// Checks a stored name or id, such as an actor, a staff name or who accepted a call: it must be
+// valid UTF-8 with no control character (C0 U+0000 to U+001F, DEL U+007F or C1 U+0080 to
+// U+009F), because these names are printed on terminals and written to the audit log. The
+// InvalidArgument message names `field`, the character and its byte offset.
+Status check_name_text(std::string_view field, std::string_view text);
+
 // What a caller asks the store to append. The policy (billing/credit_policy.hpp) fills `rule`,
 // `amount` and `needs_approval`.
 struct CreditRequest {

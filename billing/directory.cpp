@@ -7,6 +7,7 @@
 
 #include <date/tz.h>
 
+#include "billing/credits.hpp"
 #include "billing/csv.hpp"
 
 namespace relaygw::billing {
@@ -248,6 +249,9 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
 
 Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context,
                              const NumberPlan* plan) {
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
   Result<std::string> number = normalize_line_number(line.number);
   if (!number) {
     return number.status();
@@ -293,11 +297,19 @@ Result<LineVersion> find_current_line(Store& store, std::string_view number) {
 Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
                                 const std::string& reason, const WriteContext& context,
                                 const NumberPlan* plan) {
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
   Result<LineVersion> current = find_current_line(store, number);
   if (!current) {
     return current.status();
   }
   const Line line = apply_line_change(current->line, change);
+  if (same_line(line, current->line)) {
+    return Status(StatusCode::InvalidArgument,
+                  "nothing to change for line " + current->line.number +
+                      ": every given field already has that value; pass a field with a new value");
+  }
   Status valid = validate_line(line, plan);
   if (!valid) {
     return valid;

@@ -54,7 +54,8 @@ Result<LineVersion> add_line(Store& store, Line line, const WriteContext& contex
                              const NumberPlan* plan = nullptr);
 
 // Applies `change` to the current version of `number` and appends the result. Fails with
-// NotFound for an unknown line and InvalidArgument when the changed line is invalid.
+// NotFound for an unknown line and InvalidArgument when the changed line is invalid or equal
+// to the current version, so a change that changes nothing adds no version.
 Result<LineVersion> change_line(Store& store, std::string_view number, const LineChange& change,
                                 const std::string& reason, const WriteContext& context,
                                 const NumberPlan* plan = nullptr);

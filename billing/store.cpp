@@ -212,6 +212,9 @@ Result<Instant> parse_instant(std::string_view text) {
     }
     offset_at = 19;
   }
+  if (offset_at < text.size() && (text[offset_at] == '.' || text[offset_at] == ',')) {
+    return invalid("fractional seconds are not accepted; write whole seconds");
+  }
   Result<int> offset_minutes = read_offset(text.substr(std::min(offset_at, text.size())));
   if (!offset_minutes) {
     return invalid(offset_minutes.status().message());

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "billing/call_records.hpp"
+#include "billing/credits.hpp"
 #include "billing/sqlite_store.hpp"
 
 using namespace relaygw::billing;
@@ -267,9 +268,9 @@ TEST_CASE_METHOD(CallFixture, "unauthorized call takes no later events", "[billi
   const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
   for (CallEvent kind : {CallEvent::Announced, CallEvent::Accepted, CallEvent::Connected}) {
     INFO("event " << to_string(kind));
-    const Status status = calls().add_event(
-        id, CallEventRecord{kind, at("2026-03-10T14:00:10Z"), "gateway",
-                            AcceptanceMethod::TtyText, "called party"});
+    const Status status =
+        calls().add_event(id, CallEventRecord{kind, at("2026-03-10T14:00:10Z"), "gateway",
+                                              AcceptanceMethod::TtyText, "called party"});
     CHECK(status.code() == StatusCode::FailedPrecondition);
     CHECK(status.message().find("not authorized") != std::string::npos);
   }
@@ -290,4 +291,83 @@ TEST_CASE_METHOD(CallFixture, "call step recorded only once", "[billing][calls]"
   const Status reconnect = calls().add_event(
       id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:30Z"), "gateway", {}, {}});
   CHECK(reconnect.code() == StatusCode::AlreadyExists);
+}
+
+TEST_CASE_METHOD(CallFixture, "call steps rejected out of order", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::SentPaid, "2026-03-10T14:00:00Z");
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:05Z");
+  event(id, CallEvent::Connected, "2026-03-10T14:05:00Z");
+
+  auto early_announce = calls().add_event(
+      id, CallEventRecord{CallEvent::Announced, at("2026-03-10T14:04:00Z"), "gateway", {}, {}});
+  CHECK(early_announce.code() == StatusCode::InvalidArgument);
+  CHECK(early_announce.message().find("announced time 2026-03-10T14:04:00Z") != std::string::npos);
+  CHECK(early_announce.message().find("connected at 2026-03-10T14:05:00Z") != std::string::npos);
+
+  auto early_completion = complete(id, "2026-03-10T14:03:00Z", "order-1");
+  REQUIRE_FALSE(early_completion);
+  CHECK(early_completion.status().code() == StatusCode::InvalidArgument);
+  CHECK(early_completion.status().message().find(
+            "completion time 2026-03-10T14:03:00Z is before the last step") != std::string::npos);
+  CHECK(count("SELECT COUNT(*) FROM call_postings") == "0");
+
+  auto on_time = complete(id, "2026-03-10T14:07:00Z", "order-2");
+  REQUIRE(on_time);
+  CHECK(on_time->billable_seconds == 120);
+}
+
+TEST_CASE_METHOD(CallFixture, "call times outside report range", "[billing][calls]") {
+  CallRequest request;
+  request.from = "3125550107";
+  request.to = "2125550101";
+  for (const std::string when :
+       {"9999-12-31T23:00:00Z", "2099-12-31T10:00:00Z", "2000-01-01T11:59:59Z"}) {
+    INFO("request time " << when);
+    auto opened = calls().open(request, WriteContext{"gateway", at(when)});
+    REQUIRE_FALSE(opened);
+    CHECK(opened.status().code() == StatusCode::InvalidArgument);
+    CHECK(opened.status().message().find("request time " + when) != std::string::npos);
+    CHECK(opened.status().message().find("2000-01-01 to 2099-12-31") != std::string::npos);
+  }
+  CHECK(count("SELECT COUNT(*) FROM calls") == "0");
+
+  const std::string id = open_call(BillingMethod::SentPaid, "2099-12-31T09:00:00Z");
+  event(id, CallEvent::Authorized, "2099-12-31T09:00:05Z");
+  auto late_connect = calls().add_event(
+      id, CallEventRecord{CallEvent::Connected, at("2100-01-01T00:00:00Z"), "gateway", {}, {}});
+  CHECK(late_connect.code() == StatusCode::InvalidArgument);
+  CHECK(late_connect.message().find("connected time 2100-01-01T00:00:00Z is outside") !=
+        std::string::npos);
+  event(id, CallEvent::Connected, "2099-12-31T09:00:10Z");
+  auto late_completion = complete(id, "2099-12-31T10:00:00Z", "range-1");
+  REQUIRE_FALSE(late_completion);
+  CHECK(late_completion.status().message().find("completion time 2099-12-31T10:00:00Z") !=
+        std::string::npos);
+  REQUIRE(complete(id, "2099-12-31T09:59:59Z", "range-2"));
+}
+
+TEST_CASE_METHOD(CallFixture, "call actor rejects control characters", "[billing][calls]") {
+  CallRequest request;
+  request.from = "3125550107";
+  request.to = "2125550101";
+  auto escape = calls().open(request, WriteContext{"a\x1b[31mred", at("2026-03-10T14:00:00Z")});
+  REQUIRE_FALSE(escape);
+  CHECK(escape.status().code() == StatusCode::InvalidArgument);
+  CHECK(escape.status().message().find("actor contains control character U+001B at byte 2") !=
+        std::string::npos);
+  CHECK(count("SELECT COUNT(*) FROM calls") == "0");
+
+  const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:01Z");
+  auto c1_control = calls().add_event(
+      id, CallEventRecord{CallEvent::Accepted, at("2026-03-10T14:00:05Z"), "adapter:tty0",
+                          AcceptanceMethod::Voice, "called\xc2\x9bparty"});
+  CHECK(c1_control.code() == StatusCode::InvalidArgument);
+  CHECK(c1_control.message().find("accepted by contains control character U+009B") !=
+        std::string::npos);
+  auto del = calls().add_event(
+      id, CallEventRecord{CallEvent::Announced, at("2026-03-10T14:00:05Z"), "gate\x7fway", {}, {}});
+  CHECK(del.message().find("U+007F") != std::string::npos);
+  CHECK(check_name_text("staff", "Zoë O'Neil 李"));
+  CHECK_FALSE(check_name_text("staff", std::string("evil\0nul", 8)));
 }

@@ -228,3 +228,34 @@ TEST_CASE_METHOD(SettlementFixture, "credit report lists uncollected calls",
   REQUIRE(april);
   CHECK(april->uncollected.empty());
 }
+
+TEST_CASE_METHOD(SettlementFixture, "card completion before debit rejected",
+                 "[billing][cards][settlement]") {
+  add_prepaid(20'000);
+  start_call("call-a", 600);  // connected at 14:00:10Z
+  CallRecords records(store_.get(), &rater_);
+  auto first = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
+                                     WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  REQUIRE(first);
+  CHECK(first->debited_for_call == 2'000);
+
+  auto early_completion =
+      records.complete(Completion{"call-a", at("2026-03-10T14:01:10Z"), false, "end-early"},
+                       WriteContext{"gateway", at("2026-03-10T14:01:10Z")});
+  REQUIRE_FALSE(early_completion);
+  CHECK(early_completion.status().code() == StatusCode::InvalidArgument);
+  CHECK(early_completion.status().message().find(
+            "completion time 2026-03-10T14:01:10Z is before the last interim debit") !=
+        std::string::npos);
+  auto record = store_->find_call("call-a");
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  CHECK_FALSE((*record)->posting);
+
+  auto completed =
+      records.complete(Completion{"call-a", at("2026-03-10T14:06:10Z"), false, "end-a"},
+                       WriteContext{"gateway", at("2026-03-10T14:06:10Z")});
+  REQUIRE(completed);
+  CHECK(completed->total == 2'400);
+  CHECK(funds("call-a").debited_for_call == 2'400);
+}

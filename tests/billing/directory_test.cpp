@@ -363,3 +363,24 @@ TEST_CASE("line change applies set fields only", "[billing][directory]") {
   CHECK(after.pic == "0288");
   CHECK(after.number == before.number);
 }
+
+TEST_CASE_METHOD(DirectoryFixture, "line change without difference rejected",
+                 "[billing][directory]") {
+  REQUIRE(add_line(store(), line("312-555-0105"), context()));
+  LineChange empty;
+  auto nothing = change_line(store(), "3125550105", empty, "no fields", context());
+  REQUIRE_FALSE(nothing);
+  CHECK(nothing.status().code() == StatusCode::InvalidArgument);
+  CHECK(nothing.status().message().find("nothing to change for line +13125550105") !=
+        std::string::npos);
+
+  LineChange same_pic;
+  same_pic.pic = "0288";
+  auto same = change_line(store(), "3125550105", same_pic, "same value", context());
+  REQUIRE_FALSE(same);
+  CHECK(same.status().message().find("nothing to change") != std::string::npos);
+
+  auto history = store().line_history("+13125550105");
+  REQUIRE(history);
+  CHECK(history->size() == 1);
+}

@@ -40,6 +40,8 @@ TEST_CASE("parse instant rejects out of range", "[billing][time]") {
       {"2026-03-10T24:00:00Z", "hour 24 is above 23"},
       {"2026-03-10T14:60:00Z", "minute 60 is above 59"},
       {"2026-03-10T14:00:61Z", "second 61 is above 59"},
+      {"2026-03-10T09:30:00.5Z", "fractional seconds are not accepted; write whole seconds"},
+      {"2026-03-10T09:30:00,25-05:00", "fractional seconds are not accepted"},
       {"2026-03-10T14:00:60Z", "leap second"},
       {"2026-06-30T23:58:60Z", "leap second"},
       {"2016-12-31T23:59:60+01:00", "leap second"},
