@@ -591,7 +591,8 @@ TEST_CASE("emergency spool times TTY call closed before ack", "[gateway][emergen
   const relaygw::billing::CallRecord& call = **record;
   CHECK(call.request.emergency);
   CHECK(call.request.access == relaygw::billing::AccessTag::Tty);
-  CHECK(call.request.requested_person == "psap-backup");
+  CHECK(call.request.psap_route == "psap-backup");
+  CHECK(call.request.requested_person.empty());
   REQUIRE(call.posting.has_value());
   CHECK(call.posting->total == 0);
   CHECK(call.posting->conversation_seconds == 40);

@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "billing/sqlite_store.hpp"
+
 namespace {
 
 // A new folder under the system temporary folder, removed with its contents at the end.
@@ -188,11 +190,20 @@ TEST_CASE("main job replays bundled day twice", "[gateway][main-job]") {
       relaygw_json({"report", "emergency", "--db", first.file("relaygw.db"), "--from", kDay, "--to",
                     kDay, "--json"});
   REQUIRE(emergency.at("count").get<int>() == 3);
+  auto store = relaygw::billing::SqliteStore::open(first.file("relaygw.db"));
+  REQUIRE(store.is_ok());
   for (const nlohmann::json& call : emergency.at("calls")) {
     INFO("emergency call " << call.dump());
     CHECK(call.at("billed").get<std::string>() == "0.00");
     CHECK(call.at("psap").get<std::string>() == "psap-demo");
+    // The route is the call's PSAP, not a person asked for on a person-to-person call.
+    auto record = (*store)->find_call(call.at("call_id").get<std::string>());
+    REQUIRE(record.is_ok());
+    REQUIRE(record->has_value());
+    CHECK((*record)->request.psap_route == "psap-demo");
+    CHECK((*record)->request.requested_person.empty());
   }
+  store->reset();
   const std::string psap_log = read_file(first.file("psap.log"));
   INFO("PSAP console output:\n" << psap_log);
   for (const char* caller : {"+12125550101", "+16175550114", "+13125550107"}) {
