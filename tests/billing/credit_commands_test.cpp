@@ -90,7 +90,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "credit request repeated key applies once
   CHECK(first.output == second.output);
   const nlohmann::json credit = nlohmann::json::parse(first.output);
   CHECK(credit["state"] == "applied");
-  CHECK(credit["amount"] == "0.1000");
+  CHECK(credit["amount"] == "0.10");
   CHECK(credit["reason"] == "bad-connection");
 
   const Run listed = relaygw("credit list " + db_option() + "--call c1 --json");
@@ -190,7 +190,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute command steps through resolution
   const Run credit = relaygw("credit show " + db_option() + "--credit " + credit_id + " --json");
   REQUIRE(credit.status == 0);
   CHECK(nlohmann::json::parse(credit.output)["dispute_id"] == id);
-  CHECK(nlohmann::json::parse(credit.output)["amount"] == "0.0500");
+  CHECK(nlohmann::json::parse(credit.output)["amount"] == "0.05");
 
   const Run twice =
       relaygw("dispute resolve " + db_option() + "--dispute " + id + " --deny --key resolve-2");

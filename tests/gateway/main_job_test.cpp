@@ -183,7 +183,7 @@ TEST_CASE("main job replays bundled day twice", "[gateway][main-job]") {
   }
   CHECK(amount_by_reason.count("misdialed") == 1);
   CHECK(amount_by_reason.count("dropped-call") == 1);
-  CHECK(amount_by_reason["misdialed"] == "0.2200");
+  CHECK(amount_by_reason["misdialed"] == "0.22");
 
   // Every emergency call reached the PSAP console and was billed zero.
   const nlohmann::json emergency =
