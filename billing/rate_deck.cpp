@@ -605,6 +605,11 @@ int vh_distance_miles(int v1, int h1, int v2, int h2) {
 }
 
 Result<RateDeck> RateDeck::parse(std::string_view toml_text, std::string_view source_name) {
+  return parse_document(toml_text, source_name, true);
+}
+
+Result<RateDeck> RateDeck::parse_document(std::string_view toml_text, std::string_view source_name,
+                                          bool require_versions) {
   const std::string source(source_name);
   toml::table root;
   try {
@@ -636,11 +641,13 @@ Result<RateDeck> RateDeck::parse(std::string_view toml_text, std::string_view so
       }
     }
     const toml::array* versions = reader.tables(root, "deck", "version");
-    if (versions == nullptr || versions->empty()) {
+    if (require_versions && (versions == nullptr || versions->empty())) {
       reader.fail(nullptr, "version", "is missing", "add at least one [[version]] table");
     }
-    for (const toml::node& node : *versions) {
-      deck.versions_.push_back(read_version(reader, *node.as_table()));
+    if (versions != nullptr) {
+      for (const toml::node& node : *versions) {
+        deck.versions_.push_back(read_version(reader, *node.as_table()));
+      }
     }
   } catch (const DeckError& error) {
     return Result<RateDeck>(StatusCode::InvalidArgument, error.message);
@@ -681,21 +688,66 @@ Status RateDeck::merge(RateDeck&& other) {
   return Status::ok();
 }
 
-Result<RateDeck> RateDeck::load(const std::filesystem::path& path) {
+namespace {
+
+// Describes a directory entry that is neither a regular file nor a folder, for messages.
+std::string special_file_kind(const std::filesystem::file_status& status) {
+  switch (status.type()) {
+    case std::filesystem::file_type::fifo:
+      return "a FIFO";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    case std::filesystem::file_type::block:
+    case std::filesystem::file_type::character:
+      return "a device";
+    case std::filesystem::file_type::not_found:
+      return "a broken symbolic link";
+    default:
+      return "not a regular file";
+  }
+}
+
+}  // namespace
+
+Result<RateDeck> RateDeck::load(const std::filesystem::path& path, std::string_view option) {
+  const std::string fix = "pass " + std::string(option) + " FILE";
   std::error_code error;
   std::vector<std::filesystem::path> files;
-  if (std::filesystem::is_directory(path, error)) {
+  const bool folder = std::filesystem::is_directory(path, error);
+  if (folder) {
     for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
-      if (entry.path().extension() == ".toml") {
-        files.push_back(entry.path());
+      if (entry.path().extension() != ".toml") {
+        continue;
       }
+      // status() follows links; opening a FIFO would block until a writer appears.
+      const std::filesystem::file_status status = entry.status(error);
+      if (std::filesystem::is_directory(status)) {
+        continue;
+      }
+      if (!std::filesystem::is_regular_file(status)) {
+        return Result<RateDeck>(StatusCode::InvalidArgument,
+                                "rate deck file '" + entry.path().string() + "' is " +
+                                    special_file_kind(status) +
+                                    "; remove it from the deck folder or replace it with a "
+                                    "regular .toml file");
+      }
+      files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) {
-      return Result<RateDeck>(StatusCode::NotFound, "rate deck folder '" + path.string() +
-                                                        "' has no .toml files; pass --deck FILE");
+      return Result<RateDeck>(StatusCode::NotFound,
+                              "rate deck folder '" + path.string() +
+                                  "' has no .toml files (names ending in upper-case .TOML are "
+                                  "not read); " +
+                                  fix);
     }
   } else {
+    const std::filesystem::file_status status = std::filesystem::status(path, error);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      return Result<RateDeck>(
+          StatusCode::InvalidArgument,
+          "rate deck '" + path.string() + "' is " + special_file_kind(status) + "; " + fix);
+    }
     files.push_back(path);
   }
 
@@ -704,11 +756,11 @@ Result<RateDeck> RateDeck::load(const std::filesystem::path& path) {
     std::ifstream in(file);
     if (!in) {
       return Result<RateDeck>(StatusCode::NotFound,
-                              "rate deck '" + file.string() + "' not found; pass --deck FILE");
+                              "rate deck '" + file.string() + "' not found; " + fix);
     }
     std::ostringstream text;
     text << in.rdbuf();
-    Result<RateDeck> deck = parse(text.str(), file.string());
+    Result<RateDeck> deck = parse_document(text.str(), file.string(), !folder);
     if (!deck) {
       return deck;
     }
@@ -717,6 +769,11 @@ Result<RateDeck> RateDeck::load(const std::filesystem::path& path) {
     } else if (Status status = merged->merge(std::move(deck).value()); !status) {
       return status;
     }
+  }
+  if (merged->versions_.empty()) {
+    return Result<RateDeck>(StatusCode::InvalidArgument,
+                            "rate deck folder '" + path.string() +
+                                "' has no [[version]] table in any file; add at least one");
   }
   return std::move(*merged);
 }

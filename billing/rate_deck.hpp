@@ -159,8 +159,12 @@ class RateDeck {
   // Parses one TOML document; `source_name` names it in error messages. Fails with
   // InvalidArgument naming the source, line, key, bad value and the fix.
   static Result<RateDeck> parse(std::string_view toml_text, std::string_view source_name);
-  // Loads one .toml file, or every .toml file in a directory (their versions are merged).
-  static Result<RateDeck> load(const std::filesystem::path& path);
+  // Loads one .toml file, or every regular file named *.toml in a directory (their rate
+  // centers and versions are merged, and only the merged deck needs a version). Subfolders and
+  // other names are skipped; a FIFO, socket, device or broken link named *.toml is rejected
+  // unread. `option` is the command-line option that errors tell the user to fix.
+  static Result<RateDeck> load(const std::filesystem::path& path,
+                               std::string_view option = "--deck");
 
   // Returns the version in force on `local_date`, or nullptr when the date is before every
   // version's effective date.
@@ -173,6 +177,10 @@ class RateDeck {
   const std::string& name() const { return name_; }
 
  private:
+  // Parses like parse(); with `require_versions` off, a document without [[version]] tables
+  // (one file of a folder deck) is accepted.
+  static Result<RateDeck> parse_document(std::string_view toml_text, std::string_view source_name,
+                                         bool require_versions);
   Status merge(RateDeck&& other);
 
   std::string name_;

@@ -338,8 +338,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     return file;
   }
   sqlite3* db = nullptr;
-  const int flags =
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+  const int flags = options.read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                                            (options.create ? SQLITE_OPEN_CREATE : 0);
   const int opened = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (opened != SQLITE_OK) {
     Status status = db != nullptr ? open_error(db, path)
@@ -355,6 +356,59 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (sqlite3_exec(db, "SELECT COUNT(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
       SQLITE_OK) {
     return open_error(db, path);
+  }
+  // A file with tables but no schema_version table belongs to another program. Migrating it
+  // would add relaygw's tables to that program's data, so it is rejected unchanged.
+  sqlite3_stmt* probe = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                         "name NOT LIKE 'sqlite!_%' ESCAPE '!'), EXISTS (SELECT 1 FROM "
+                         "sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+                         -1, &probe, nullptr) != SQLITE_OK) {
+    return open_error(db, path);
+  }
+  const bool probed = sqlite3_step(probe) == SQLITE_ROW;
+  const bool has_tables = probed && sqlite3_column_int(probe, 0) != 0;
+  const bool has_schema_version = probed && sqlite3_column_int(probe, 1) != 0;
+  sqlite3_finalize(probe);
+  if (has_tables && !has_schema_version) {
+    return Status(StatusCode::InvalidArgument,
+                  "'" + path +
+                      "' is not a relaygw database (it is an SQLite file of another program: it "
+                      "has tables but no relaygw schema_version table), so relaygw leaves it "
+                      "unchanged; check the path, or create a new database with `relaygw db "
+                      "init --db NEW-FILE`");
+  }
+  if (options.read_only) {
+    // Reads the version without migrating, so the file stays unchanged.
+    int version = 0;
+    if (has_schema_version) {
+      sqlite3_stmt* read = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &read,
+                             nullptr) != SQLITE_OK) {
+        return open_error(db, path);
+      }
+      if (sqlite3_step(read) == SQLITE_ROW) {
+        version = sqlite3_column_int(read, 0);
+      }
+      sqlite3_finalize(read);
+    }
+    if (version == 0) {
+      return Status(StatusCode::InvalidArgument,
+                    "'" + path +
+                        "' is not a relaygw database (it is an SQLite file without the relaygw "
+                        "schema); check the path, or create a new database with `relaygw db "
+                        "init --db NEW-FILE`");
+    }
+    if (version > latest_schema_version()) {
+      return Status(StatusCode::FailedPrecondition,
+                    "database '" + path + "' is at schema version " + std::to_string(version) +
+                        ", newer than this relaygw supports (" +
+                        std::to_string(latest_schema_version()) +
+                        "); use a newer relaygw with this database");
+    }
+    store->schema_version_ = version;
+    return store;
   }
 
   const std::string pragmas =

@@ -26,6 +26,9 @@ struct SqliteOptions {
   // Create the file when it does not exist. Commands other than `db init` leave this off, so a
   // mistyped --db path fails instead of creating an empty database.
   bool create = false;
+  // Open without writing: no migration and no journal mode change, for commands that only
+  // read, such as `db status`. An older schema stays as it is, and queries see that version.
+  bool read_only = false;
   int busy_timeout_ms = 10'000;
   // FULL syncs the WAL on every commit. NORMAL syncs only at checkpoints: a committed
   // transaction can be lost on power failure (never on a process crash), and the database

@@ -130,6 +130,14 @@ struct InitOptions {
 };
 
 std::string read_text_file(const std::filesystem::path& path, const std::string& command) {
+  // Opening a FIFO would block until a writer appears, so only regular files are read.
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    fail_command(command, "rate deck '" + path.string() +
+                              "' is not a regular file; pass a .toml file or a folder of them "
+                              "with --rates");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     fail_command(command, "cannot read rate deck '" + path.string() +
@@ -146,7 +154,8 @@ std::vector<std::filesystem::path> deck_folder_files(const std::filesystem::path
   std::error_code error;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
-    if (entry.path().extension() == ".toml") {
+    // RateDeck::load has already rejected every other kind of entry named *.toml.
+    if (entry.path().extension() == ".toml" && entry.is_regular_file(error)) {
       files.push_back(entry.path());
     }
   }
@@ -233,7 +242,7 @@ billing::StoredRateDeck read_deck(const std::filesystem::path& path, const std::
   }
 
   // The quote loader itself checks the folder, so a deck is stored only if quotes can use it.
-  auto loaded = billing::RateDeck::load(path);
+  auto loaded = billing::RateDeck::load(path, "--rates");
   if (!loaded) {
     fail_command(command, loaded.status().message());
   }
@@ -281,6 +290,17 @@ void run_init(const InitOptions& options) {
   const bool empty_file = std::filesystem::is_regular_file(options.database.db, error) &&
                           std::filesystem::file_size(options.database.db, error) == 0 &&
                           !std::filesystem::exists(options.database.db + "-wal", error);
+  if (std::filesystem::is_directory(options.database.db, error)) {
+    fail_command(command, "'" + options.database.db +
+                              "' is a folder; pass a new database file path, such as --db " +
+                              (std::filesystem::path(options.database.db) / "relaygw.db").string());
+  }
+  const std::filesystem::path parent = std::filesystem::path(options.database.db).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, error)) {
+    fail_command(command, "folder '" + parent.string() + "' of --db '" + options.database.db +
+                              "' does not exist; create it first (mkdir -p " + parent.string() +
+                              ")");
+  }
   if (std::filesystem::exists(options.database.db, error) && !empty_file) {
     fail_command(command, "database '" + options.database.db +
                               "' already exists; choose a new --db path (opening an existing "
@@ -336,9 +356,22 @@ void run_init(const InitOptions& options) {
 }
 
 void run_status(const DatabaseOptions& options) {
-  auto store = open_database(options, "db status");
+  // Status only reads, so an older schema is shown as it is and not migrated.
+  billing::SqliteOptions read_only;
+  read_only.read_only = true;
+  auto opened = billing::SqliteStore::open(options.db, read_only);
+  if (!opened) {
+    fail_command("db status", opened.status().message());
+  }
+  const std::unique_ptr<billing::SqliteStore> store = std::move(opened).value();
   std::cout << fmt::format("database: {}\nschema version: {} (this relaygw supports {})\n",
                            options.db, store->schema_version(), billing::latest_schema_version());
+  if (store->schema_version() < billing::latest_schema_version()) {
+    std::cout << fmt::format(
+        "schema {} is older than {}; a command that writes migrates it, such as `relaygw db "
+        "load-deck`, so back up the file first\n",
+        store->schema_version(), billing::latest_schema_version());
+  }
   auto deck = store->current_rate_deck();
   if (deck && deck->has_value()) {
     std::cout << fmt::format("rate deck: '{}' from {}, effective {}, sha256 {}\n", (*deck)->name,

@@ -2,6 +2,7 @@
 #include <fstream>
 #include <string>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -83,6 +84,58 @@ TEST_CASE("rate deck merges versions from files", "[billing][deck]") {
     CHECK(clash.status().message().find("c.toml") != std::string::npos);
     CHECK(clash.status().message().find("same effective date") != std::string::npos);
   }
+}
+
+TEST_CASE("rate deck folder rejects FIFO", "[billing][deck]") {
+  TempFolder folder;
+  folder.write("a.toml", std::string("name = \"a\"\n") + kMinimalVersion);
+  const std::filesystem::path fifo = folder.path() / "b.toml";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opening the FIFO would block this test until a writer appears.
+  Result<RateDeck> deck = RateDeck::load(folder.path(), "--rates");
+  REQUIRE_FALSE(deck);
+  CHECK(deck.status().message().find("'" + fifo.string() + "' is a FIFO") != std::string::npos);
+
+  Result<RateDeck> direct = RateDeck::load(fifo, "--rates");
+  REQUIRE_FALSE(direct);
+  CHECK(direct.status().message().find("is a FIFO; pass --rates FILE") != std::string::npos);
+}
+
+TEST_CASE("rate deck merges centers-only file", "[billing][deck]") {
+  TempFolder folder;
+  folder.write("a-centers.toml", "[[rate_center]]\nname = \"Chicago, IL\"\nv = 5986\nh = 3426\n");
+  folder.write("b-2026.toml", std::string("name = \"split\"\n") + kMinimalVersion);
+  // Subfolders are not part of the deck, whatever their name.
+  std::filesystem::create_directory(folder.path() / "x.toml");
+  Result<RateDeck> deck = RateDeck::load(folder.path());
+  INFO((deck ? std::string() : deck.status().message()));
+  REQUIRE(deck);
+  CHECK(deck->versions().size() == 1);
+  const RateCenterCoordinates* chicago = deck->coordinates("Chicago, IL");
+  REQUIRE(chicago != nullptr);
+  CHECK(chicago->v == 5986);
+
+  SECTION("no file with a version") {
+    std::filesystem::remove(folder.path() / "b-2026.toml");
+    Result<RateDeck> centers_only = RateDeck::load(folder.path());
+    REQUIRE_FALSE(centers_only);
+    CHECK(centers_only.status().message().find("no [[version]] table in any file") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("rate deck errors name caller option", "[billing][deck]") {
+  TempFolder folder;
+  folder.write("A.TOML", std::string("name = \"a\"\n") + kMinimalVersion);
+  Result<RateDeck> empty = RateDeck::load(folder.path(), "--rates");
+  REQUIRE_FALSE(empty);
+  CHECK(empty.status().message().find("pass --rates FILE") != std::string::npos);
+  CHECK(empty.status().message().find("--deck") == std::string::npos);
+  CHECK(empty.status().message().find(".TOML are not read") != std::string::npos);
+
+  Result<RateDeck> missing = RateDeck::load(folder.path() / "none.toml", "--rates");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.status().message().find("pass --rates FILE") != std::string::npos);
 }
 
 TEST_CASE("rate deck reports missing files", "[billing][deck]") {
