@@ -10,8 +10,52 @@
 #include "gateway/commands.hpp"
 #include "gateway/logging.hpp"
 
+namespace {
+
+// The option named `name` in `app` or in one of the subcommands parsed, or nullptr.
+const CLI::Option* find_parsed_option(const CLI::App* app, const std::string& name) {
+  if (const CLI::Option* option = app->get_option_no_throw(name)) {
+    return option;
+  }
+  for (const CLI::App* subcommand : app->get_subcommands()) {
+    if (const CLI::Option* option = find_parsed_option(subcommand, name)) {
+      return option;
+    }
+  }
+  return nullptr;
+}
+
+// Rewrites CLI11's conversion and repeat errors so they name the option, the value and the
+// expected form. The texts matched are those of CLI11 2.1 (CLI/Error.hpp); other errors keep
+// CLI11's own message.
+std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error) {
+  const std::string text = error.what();
+  const std::string convert_prefix = "Could not convert: ";
+  const std::size_t equals = text.find(" = ");
+  if (text.rfind(convert_prefix, 0) == 0 && equals != std::string::npos) {
+    const std::string name = text.substr(convert_prefix.size(), equals - convert_prefix.size());
+    const std::string value = text.substr(equals + 3);
+    const CLI::Option* option = find_parsed_option(app, name);
+    const std::string expected = option != nullptr && !option->get_type_name().empty()
+                                     ? option->get_type_name()
+                                     : "a value of the option's type";
+    return "relaygw: invalid value '" + value + "' for " + name + "; expected " + expected +
+           " (see --help)\n";
+  }
+  const std::size_t at_most = text.find(": At Most 1 required but received ");
+  if (at_most != std::string::npos) {
+    return "relaygw: " + text.substr(0, at_most) + " is given " +
+           text.substr(at_most + std::string(": At Most 1 required but received ").size()) +
+           " times; give it once\n";
+  }
+  return CLI::FailureMessage::simple(app, error);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"relaygw: TTY and relay billing gateway for relay centers"};
+  app.failure_message(describe_parse_failure);
   app.require_subcommand(1);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level,

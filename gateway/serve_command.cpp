@@ -50,7 +50,20 @@ void run_serve(const std::string& config_path) {
   if (auto endpoint = gateway.admin_endpoint()) {
     std::cout << fmt::format("admin listening {}:{}\n", endpoint->address, endpoint->port);
   }
-  std::cout << "relaygw serve ready\n" << std::flush;
+  const Status billing = gateway.billing_start_status();
+  if (billing) {
+    std::cout << "relaygw serve ready\n" << std::flush;
+  } else {
+    // The store's message ends with a fix for command-line users ("; pass ... --db ..."), which
+    // does not apply to serve, so only the reason before it is printed.
+    const std::string& message = billing.message();
+    const std::string reason = message.substr(0, message.find("; "));
+    std::cout << fmt::format(
+                     "relaygw serve ready in emergency-only mode: billing unavailable ({}); fix "
+                     "[billing] database in {}\n",
+                     reason, config_path)
+              << std::flush;
+  }
 
   signals_io.run();
   gateway.stop();

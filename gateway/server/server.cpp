@@ -53,6 +53,7 @@ struct Server::State {
   std::mutex stop_mutex;
   bool started = false;
   bool stopped = false;
+  Status billing_start = Status::ok();
 
   void schedule_storage_retry() {
     retry_timer.expires_after(kStorageRetryInterval);
@@ -93,7 +94,7 @@ Status Server::start() {
 
   state.calls = std::make_unique<CallService>(config.billing, state.registry, *state.dispatcher);
   // A failure is logged inside and leaves the service in emergency-only mode.
-  (void)state.calls->start();
+  state.billing_start = state.calls->start();
 
   if (config.provider_link.enabled) {
     state.provider =
@@ -191,6 +192,8 @@ void Server::stop() {
   state.admin.reset();
   state.log->info("relaygw serve stopped");
 }
+
+Status Server::billing_start_status() const { return state_->billing_start; }
 
 std::optional<Endpoint> Server::provider_link_endpoint() const {
   if (!state_->provider) {

@@ -39,6 +39,10 @@ class Server {
   std::optional<Endpoint> tty_lines_endpoint() const;
   std::optional<Endpoint> admin_endpoint() const;
 
+  // Result of opening billing during start(): ok, or why the server runs in emergency-only
+  // mode. Later retries that succeed do not change it.
+  Status billing_start_status() const;
+
   CallService& calls();
   SessionRegistry& sessions();
 

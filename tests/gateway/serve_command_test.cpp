@@ -265,6 +265,60 @@ TEST_CASE("serve stops on SIGTERM keeping records", "[gateway][serve]") {
   CHECK((*open)->posting->conversation_seconds == 300);
 }
 
+TEST_CASE("serve ready line names missing billing", "[gateway][serve]") {
+  test::TempDir dir;
+  test::TestPsap psap;
+  std::string output;
+  REQUIRE(test::run_relaygw({"certs", "generate", "--out", dir.file("certs"), "--provider", "acme"},
+                            &output) == 0);
+  std::filesystem::create_directory(dir.file("dirdb"));
+  std::ofstream(dir.file("text.db")) << "not a database\n";
+  struct Case {
+    std::string database;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"dirdb", "is a folder, not a database file"},
+      {"text.db", "is not a relaygw database"},
+  };
+  for (const Case& test : cases) {
+    INFO(test.database);
+    const std::string config_path = dir.file("relaygw-" + test.database + ".toml");
+    std::ofstream(config_path) << "[provider_link]\n"
+                               << "listen = { address = \"127.0.0.1\", port = 0 }\n"
+                               << "certificate_file = \"certs/server.pem\"\n"
+                               << "private_key_file = \"certs/server-key.pem\"\n"
+                               << "client_ca_file = \"certs/ca.pem\"\n"
+                               << "[tty_lines]\nenabled = false\n"
+                               << "[admin]\nenabled = false\n"
+                               << "[emergency]\nspool_file = \"spool.jsonl\"\n"
+                               << "[[psap]]\nid = \"psap-test\"\naddress = \"127.0.0.1\"\n"
+                               << "port = " << psap.port() << "\ndefault = true\n"
+                               << "[billing]\ndatabase = \"" << test.database << "\"\n"
+                               << "data_dir = \"" << test::source_data_dir() << "\"\n";
+    ServeProcess serve(config_path, dir.file("serve-" + test.database + ".log"));
+    const std::smatch ready = serve.wait_for_line(std::regex("^relaygw serve ready.*$"), 20s);
+    const std::string line = ready[0].str();
+    INFO(line);
+    CHECK(line.find("ready in emergency-only mode: billing unavailable") != std::string::npos);
+    CHECK(line.find(test.reason) != std::string::npos);
+    CHECK(line.find("fix [billing] database in " + config_path) != std::string::npos);
+    CHECK(line.find("--db") == std::string::npos);
+    CHECK(serve.stop(SIGTERM, 10s) == 0);
+  }
+}
+
+TEST_CASE("parse errors name option and value", "[gateway][serve]") {
+  std::string output;
+  CHECK(test::run_relaygw({"psap", "listen", "--port", "abc"}, &output) != 0);
+  CHECK(output.find("invalid value 'abc' for --port; expected") != std::string::npos);
+  CHECK(output.find("Could not convert") == std::string::npos);
+
+  output.clear();
+  CHECK(test::run_relaygw({"psap", "listen", "--port", "1", "--port", "2"}, &output) != 0);
+  CHECK(output.find("--port is given 2 times; give it once") != std::string::npos);
+}
+
 TEST_CASE("commands name bad port and config", "[gateway][serve]") {
   test::TempDir dir;
   struct Case {
