@@ -129,6 +129,10 @@ void run_create(const CallOptions& options) {
   RatingData rating;
   if (!call.emergency) {
     load_rating(rating, *store, options, command);
+    auto calling = rating.plan->classify(options.from);
+    if (!calling) {
+      fail_command(command, "--from: " + calling.status().message());
+    }
     auto dialed = rating.plan->classify(options.to);
     if (!dialed) {
       fail_command(command, "--to: " + dialed.status().message());
@@ -238,6 +242,14 @@ void run_complete(const CallOptions& options) {
   if (!call) {
     fail_command(command, call.status().message());
   }
+  // A call refused at `call create` never got an authorized event. Completing it would post a
+  // zero total that reads like a billed call, so the command rejects it.
+  if (call->has_value() && !(*call)->request.emergency &&
+      !billing::event_time(**call, billing::CallEvent::Authorized)) {
+    fail_command(command, "call " + options.id +
+                              " was refused (it has no authorized event); there is nothing to "
+                              "complete");
+  }
   // Emergency calls bill zero, so they complete even without numbering data or a rate deck.
   RatingData rating;
   if (!call->has_value() || !(*call)->request.emergency) {
@@ -264,6 +276,14 @@ void run_complete(const CallOptions& options) {
   print_uncollected(*uncollected);
   log.done("posted, total " + billing::format_dollars(posting->total) + ", uncollected " +
            billing::format_dollars(*uncollected));
+}
+
+// Formats a duration from call_json as "N s", or `missing` when it is null.
+std::string describe_seconds(const nlohmann::json& seconds, const std::string& missing) {
+  if (seconds.is_null()) {
+    return missing;
+  }
+  return std::to_string(seconds.get<std::int64_t>()) + " s";
 }
 
 nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncollected) {
@@ -340,8 +360,13 @@ void run_show(const CallOptions& options) {
     std::cout << fmt::format("  {:<13} {} by {}\n", event["event"].get<std::string>(),
                              event["at"].get<std::string>(), event["actor"].get<std::string>());
   }
-  std::cout << fmt::format("  session {} s, conversation {} s\n", out["session_seconds"].dump(),
-                           out["conversation_seconds"].dump());
+  std::cout << fmt::format(
+      "  session {}, conversation {}\n",
+      describe_seconds(out["session_seconds"], "not disconnected yet"),
+      describe_seconds(out["conversation_seconds"],
+                       billing::event_time(**record, billing::CallEvent::Connected)
+                           ? "not disconnected yet"
+                           : "not connected"));
   if ((*record)->posting) {
     print_posting(*(*record)->posting);
     print_uncollected(*uncollected);

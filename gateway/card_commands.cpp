@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/call_records.hpp"
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
 #include "gateway/command_log.hpp"
@@ -39,6 +40,11 @@ void print_card(billing::Store& store, const std::string& number, bool json,
   if (!funds) {
     fail_command(command, funds.status().message());
   }
+  const billing::CallRecords records(&store, nullptr);
+  const Result<billing::Money> uncollected = records.card_uncollected(number);
+  if (!uncollected) {
+    fail_command(command, uncollected.status().message());
+  }
   const billing::CardState& card = **state;
   const std::string masked = billing::mask_card_number(number);
   if (json) {
@@ -49,7 +55,8 @@ void print_card(billing::Store& store, const std::string& number, bool json,
                           {"failed_pin_attempts", card.failed_pin_attempts},
                           {"max_pin_attempts", card.card.max_pin_attempts},
                           {"balance", billing::format_dollars(funds->balance, 4)},
-                          {"available", billing::format_dollars(funds->available, 4)}};
+                          {"available", billing::format_dollars(funds->available, 4)},
+                          {"uncollected", billing::format_dollars(*uncollected, 4)}};
     std::cout << out.dump(2) << "\n";
     return;
   }
@@ -60,9 +67,10 @@ void print_card(billing::Store& store, const std::string& number, bool json,
   std::cout << fmt::format("  wrong PINs {} of {}\n", card.failed_pin_attempts,
                            card.card.max_pin_attempts);
   if (funds->has_entries) {
-    std::cout << fmt::format("  balance ${}, available ${}\n",
+    std::cout << fmt::format("  balance ${}, available ${}, uncollected ${}\n",
                              billing::format_dollars(funds->balance, 4),
-                             billing::format_dollars(funds->available, 4));
+                             billing::format_dollars(funds->available, 4),
+                             billing::format_dollars(*uncollected, 4));
   } else {
     std::cout << "  no spending limit\n";
   }

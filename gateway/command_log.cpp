@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "billing/cards.hpp"
+#include "billing/credits.hpp"
 #include "gateway/logging.hpp"
 
 namespace relaygw::gateway {
@@ -14,6 +15,19 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kPathOptions = {"--db",    "--data-dir", "--file",
                                                           "--chart", "--deck",     "--policy"};
+
+// Free-text options, which may hold any UTF-8 text. Every other text option is a name, an id,
+// a number or a keyword, and is also checked for control characters.
+constexpr std::array<std::string_view, 3> kFreeTextOptions = {"--text", "--note", "--reason"};
+
+bool is_free_text_option(const CLI::Option& option) {
+  for (std::string_view name : kFreeTextOptions) {
+    if (option.check_lname(std::string(name.substr(2)))) {
+      return true;
+    }
+  }
+  return false;
+}
 
 bool is_path_option(const CLI::Option& option) {
   for (std::string_view name : kPathOptions) {
@@ -76,16 +90,20 @@ std::map<std::string, const CLI::App*>& registered_commands() {
   return commands;
 }
 
-void add_checks(CLI::App& command, const std::string& path, const CLI::Validator& utf8) {
+void add_checks(CLI::App& command, const std::string& path, const CLI::Validator& utf8,
+                const CLI::Validator& name) {
   registered_commands()[path] = &command;
   for (CLI::Option* option : command.get_options()) {
     if (option->get_type_size() != 0 && !is_path_option(*option) &&
         option->get_type_name() == "TEXT") {
       option->check(utf8);
+      if (!is_free_text_option(*option)) {
+        option->check(name);
+      }
     }
   }
   for (CLI::App* subcommand : command.get_subcommands({})) {
-    add_checks(*subcommand, path + " " + subcommand->get_name(), utf8);
+    add_checks(*subcommand, path + " " + subcommand->get_name(), utf8, name);
   }
 }
 
@@ -122,7 +140,10 @@ void add_staff_command_checks(CLI::App& command) {
         return fault.empty() ? std::string() : "the value " + fault + "; retype it as UTF-8 text";
       },
       "", "UTF-8");
-  add_checks(command, command.get_name(), utf8);
+  const CLI::Validator name(
+      [](std::string& value) { return billing::check_name_text("the value", value).message(); }, "",
+      "NAME");
+  add_checks(command, command.get_name(), utf8, name);
 }
 
 std::string unknown_subcommand_message(const CLI::App& app) {

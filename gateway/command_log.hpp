@@ -16,10 +16,11 @@ std::string check_utf8_text(const std::string& text);
 
 // Adds a UTF-8 check to every text option of `command` and of its subcommands, so a bad byte
 // in --actor, --id or --by is rejected with the option's name before it reaches JSON output or
-// the database. File path options (--db, --data-dir, --file, --chart, --deck, --policy) are
-// left out, because a Linux path may be any bytes. Also registers each subcommand by its path
-// ("call create") so CommandLog can log the options it was given. `command` must outlive the
-// parse, as the CLI::App tree does in main.
+// the database. Text options other than --text, --note and --reason also reject control
+// characters (billing::check_name_text). File path options (--db, --data-dir, --file, --chart,
+// --deck, --policy) are left out, because a Linux path may be any bytes. Also registers each
+// subcommand by its path ("call create") so CommandLog can log the options it was given.
+// `command` must outlive the parse, as the CLI::App tree does in main.
 void add_staff_command_checks(CLI::App& command);
 
 // Returns a message naming the unknown subcommand word after a failed parse of `app`, such as

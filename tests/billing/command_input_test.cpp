@@ -231,4 +231,91 @@ TEST_CASE_METHOD(CommandInputFixture, "call show prints uncollected charge", "[b
   INFO(card.output);
   CHECK(card.status == 0);
   CHECK(contains(card.output, "\"balance\": \"0.0000\""));
+  CHECK(contains(card.output, "\"uncollected\": \"9.1400\""));
+  const CommandRun card_text = relaygw("card show " + db_option() + "--number 5550142000002");
+  INFO(card_text.output);
+  CHECK(contains(card_text.output, "uncollected $9.1400"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "refused card call cannot complete", "[billing][cli]") {
+  init();
+  const std::filesystem::path pin = std::filesystem::temp_directory_path() / "relaygw-card-pin-3";
+  REQUIRE(std::system(("printf '739164\\n' > '" + pin.string() + "'").c_str()) == 0);
+  REQUIRE(
+      relaygw("card add " + db_option() + "--number 5550142000003 --balance 10.00", pin.string())
+          .status == 0);
+  REQUIRE(std::system(("printf '111111\\n' > '" + pin.string() + "'").c_str()) == 0);
+  const CommandRun created = relaygw("call create " + db_option() +
+                                         "--id p1 --from 3125550107 --to 2125550101 "
+                                         "--billing calling-card --card 5550142000003 "
+                                         "--at 2026-03-10T14:00:00Z",
+                                     pin.string());
+  std::filesystem::remove(pin);
+  INFO(created.output);
+  REQUIRE(created.status == 1);
+  CHECK(contains(created.output, "refused"));
+
+  const CommandRun shown = relaygw("call show " + db_option() + "--id p1");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  CHECK(contains(shown.output, "conversation not connected"));
+  CHECK_FALSE(contains(shown.output, "null"));
+
+  const CommandRun completed =
+      relaygw("call complete " + db_option() + "--id p1 --key p1-end --at 2026-03-10T14:05:00Z");
+  INFO(completed.output);
+  CHECK(completed.status == 1);
+  CHECK(contains(completed.output, "call p1 was refused"));
+  CHECK(contains(completed.output, "there is nothing to complete"));
+  CHECK_FALSE(contains(completed.output, "posted"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call create checks from and time", "[billing][cli]") {
+  init();
+  const CommandRun unassigned = relaygw("call create " + db_option() +
+                                        "--id f1 --from 2865550101 --to 2125550101 "
+                                        "--at 2026-03-10T14:00:00Z");
+  INFO(unassigned.output);
+  CHECK(unassigned.status != 0);
+  CHECK(contains(unassigned.output, "--from: invalid number '2865550101'"));
+  CHECK_FALSE(contains(unassigned.output, "rate deck"));
+
+  const CommandRun far = relaygw("call create " + db_option() +
+                                 "--id k9 --from 3125550107 --to 2125550101 "
+                                 "--at 9999-12-31T23:00:00Z");
+  INFO(far.output);
+  CHECK(far.status != 0);
+  CHECK(contains(far.output,
+                 "request time 9999-12-31T23:00:00Z is outside the dates reports "
+                 "accept (2000-01-01 to 2099-12-31 local date)"));
+
+  const CommandRun emergency = relaygw("call create " + db_option() +
+                                       "--id e9 --from 3125550107 --to 911 "
+                                       "--at 2100-06-01T00:00:00Z");
+  INFO(emergency.output);
+  CHECK(emergency.status != 0);
+  CHECK(contains(emergency.output, "is outside the dates reports accept"));
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "name options reject control characters", "[billing][cli]") {
+  init();
+  const CommandRun escape =
+      relaygw("call create " + db_option() +
+              "--id c1 --from 3125550107 --to 2125550101 "
+              "--at 2026-03-10T14:00:00Z --actor \"$(printf 'a\\033[31mred')\"");
+  INFO(escape.output);
+  CHECK(escape.status != 0);
+  CHECK(contains(escape.output, "--actor"));
+  CHECK(contains(escape.output, "control character U+001B at byte 2"));
+  CHECK_FALSE(contains(escape.output, "\x1b"));
+
+  const CommandRun c1_control =
+      relaygw("call event " + db_option() +
+              "--id c1 --event accepted --how voice --by \"$(printf 'x\\302\\233y')\"");
+  INFO(c1_control.output);
+  CHECK(c1_control.status != 0);
+  CHECK(contains(c1_control.output, "control character U+009B"));
+
+  const CommandRun shown = relaygw("call show " + db_option() + "--id c1");
+  CHECK(shown.status != 0);  // the call was never stored
 }
