@@ -402,8 +402,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     }
     if (version > latest_schema_version()) {
       return Status(StatusCode::FailedPrecondition,
-                    "database '" + path + "' is at schema version " + std::to_string(version) +
-                        ", newer than this relaygw supports (" +
+                    "database '" + path + "': database schema version " + std::to_string(version) +
+                        " is newer than this relaygw supports (" +
                         std::to_string(latest_schema_version()) +
                         "); use a newer relaygw with this database");
     }
