@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "billing/credits.hpp"
 #include "billing/money.hpp"
 #include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
@@ -133,9 +134,16 @@ std::optional<AdminResponse> check_fields(const json& body, const std::vector<st
   }
   for (const std::string& name : allowed) {
     std::string problem;
-    (void)text_field(body, name, problem);
+    const std::optional<std::string> value = text_field(body, name, problem);
     if (!problem.empty()) {
       return admin_error(400, "invalid-field", problem);
+    }
+    // A staff name is stored as the actor of billing records and printed by every report.
+    if (name == "staff" && value) {
+      const Status clean = billing::check_name_text("staff", *value);
+      if (!clean) {
+        return admin_error(400, "invalid-field", clean.message());
+      }
     }
   }
   return std::nullopt;

@@ -552,6 +552,24 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
   CHECK(unknown_credit.status == 404);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects control characters in staff",
+                 "[gateway][admin]") {
+  post_call();
+  start_api();
+  const json body = {
+      {"call", "c1"}, {"reason", "misdialed"}, {"key", "CR-ESC"}, {"staff", "s-\x1b[31mred"}};
+  const HttpReply created = post("/credits", body);
+  INFO(created.body.dump());
+  CHECK(created.status == 400);
+  CHECK(created.body["error"]["code"] == "invalid-field");
+  CHECK(created.body["error"]["message"].get<std::string>().find("staff") != std::string::npos);
+  auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+  REQUIRE(store.is_ok());
+  auto credits = (*store)->list_credits("c1");
+  REQUIRE(credits.is_ok());
+  CHECK(credits->empty());
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin summary report reads the database", "[gateway][admin]") {
   post_call();
   start_api();
