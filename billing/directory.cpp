@@ -9,6 +9,7 @@
 
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
+#include "billing/state_codes.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -131,19 +132,6 @@ Result<std::string> normalize_line_number(std::string_view text) {
 }
 
 namespace {
-
-// USPS codes of the states, the District of Columbia and the territories with NANP area codes
-// (AS, GU, MP, PR, VI), then Canada Post codes of the provinces and territories, sorted.
-constexpr std::array<std::string_view, 69> kStateCodes = {
-    "AB", "AK", "AL", "AR", "AS", "AZ", "BC", "CA", "CO", "CT", "DC", "DE", "FL", "GA",
-    "GU", "HI", "IA", "ID", "IL", "IN", "KS", "KY", "LA", "MA", "MB", "MD", "ME", "MI",
-    "MN", "MO", "MP", "MS", "MT", "NB", "NC", "ND", "NE", "NH", "NJ", "NL", "NM", "NS",
-    "NT", "NU", "NV", "NY", "OH", "OK", "ON", "OR", "PA", "PE", "PR", "QC", "RI", "SC",
-    "SD", "SK", "TN", "TX", "UT", "VA", "VI", "VT", "WA", "WI", "WV", "WY", "YT"};
-
-bool is_state_code(std::string_view code) {
-  return std::binary_search(kStateCodes.begin(), kStateCodes.end(), code);
-}
 
 // Longest listing name or rate center accepted, in bytes; directory listings are far shorter.
 constexpr std::size_t kMaxTextField = 200;

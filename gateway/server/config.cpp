@@ -12,6 +12,8 @@
 #include <toml++/toml.h>
 #include <boost/asio/ip/address.hpp>
 
+#include "billing/state_codes.hpp"
+
 namespace relaygw::gateway::server {
 namespace {
 
@@ -318,6 +320,14 @@ void read_psap_routes(ConfigReader& reader, const toml::table& root, std::vector
         reader.fail(section, fmt::format("states entry \"{}\" is not a two-letter state code; "
                                          "use upper-case postal codes such as \"NY\"",
                                          state));
+        return;
+      }
+      // A misspelt state would route its callers to the default PSAP without a word.
+      if (!billing::is_state_code(state)) {
+        reader.fail(section,
+                    fmt::format("states entry \"{}\" is not a US state, DC, US territory or "
+                                "Canadian province code; use its postal code, such as \"NY\"",
+                                state));
         return;
       }
     }

@@ -140,6 +140,17 @@ states = ["New York"]
     CHECK(message.find("New York") != std::string::npos);
     CHECK(message.find("two-letter") != std::string::npos);
   }
+  SECTION("PSAP route with unknown state") {
+    const std::string message = load_error(std::string(kMinimal) + R"(
+[[psap]]
+id = "p"
+address = "127.0.0.1"
+port = 9
+states = ["NY", "ZZ"]
+)");
+    CHECK(message.find("\"ZZ\"") != std::string::npos);
+    CHECK(message.find("postal code") != std::string::npos);
+  }
   SECTION("PSAP route with port 0") {
     const std::string message = load_error(std::string(kMinimal) + R"(
 [[psap]]
