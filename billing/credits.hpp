@@ -28,7 +28,7 @@ std::string_view to_string(CreditReason reason);
 std::string_view to_string(CreditState state);
 std::optional<CreditReason> parse_credit_reason(std::string_view name);
 
-// Checks a stored name or id, such as an actor, a staff name or who accepted a call: it must be
+// Checks a stored name or id, such as an actor, a staff name or who accepted a call. It must be
 // valid UTF-8 with no control character (C0 U+0000 to U+001F, DEL U+007F or C1 U+0080 to
 // U+009F), because these names are printed on terminals and written to the audit log. The
 // InvalidArgument message names `field`, the character and its byte offset.

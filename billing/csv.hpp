@@ -18,8 +18,8 @@ namespace relaygw::billing {
 std::string csv_text_field(std::string_view value);
 
 // Formats a value this program generated (an amount such as -1.50, a count, an enum name) as
-// one CSV field: quoted only when it contains a comma, a quote, a line break or edge spaces,
-// and never guarded, so numbers stay numbers.
+// one CSV field. It is quoted only when it contains a comma, a quote, a line break or edge
+// spaces, and never guarded, so numbers stay numbers.
 std::string csv_plain_field(std::string_view value);
 
 // Splits one CSV record (RFC 4180 quoting, no embedded line breaks). Unquoted text is trimmed

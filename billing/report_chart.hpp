@@ -12,7 +12,7 @@ namespace relaygw::billing {
 // Renders `daily` (one row per day, oldest first, as SummaryReport::daily) with `title` above
 // the plot. Days without calls inside the range are drawn as zero. A range of more than 120
 // days is drawn as weekly, monthly or yearly totals, whichever first needs at most 120 bars,
-// and the chart says so under the plot. Text is XML-escaped.
+// and a note under the plot names the period used. Text is XML-escaped.
 std::string render_daily_chart_svg(const std::vector<SummaryRow>& daily, const LocalDate& from,
                                    const LocalDate& to, const std::string& title);
 

@@ -392,8 +392,8 @@ std::optional<AcceptanceMethod> parse_acceptance_method(std::string_view name);
 // ISO 8601 UTC text ("2026-03-10T14:00:00Z") for an instant, and back. parse_instant accepts
 // YYYY-MM-DDTHH:MM[:SS] with "Z" or an offset from -12:00 to +14:00
 // ("2026-03-10T09:00:00-05:00"). It rejects text without an offset, dates that are not on the
-// calendar (2026-02-30), hour 24, minute or offset minutes 60, and second 60 except the leap
-// second 23:59:60 UTC on 30 June or 31 December, which it reads as 23:59:59.
+// calendar (2026-02-30), hour 24, and minute or offset minutes 60. Second 60 is accepted only
+// as the leap second 23:59:60 UTC on 30 June or 31 December, which it reads as 23:59:59.
 std::string format_instant(Instant instant);
 Result<Instant> parse_instant(std::string_view text);
 

@@ -90,8 +90,8 @@ struct BillingConfig {
   // provider may deliver or retry a step hours late, and the bundled replay day spans 9 hours
   // of instants on one gateway clock.
   std::chrono::seconds max_clock_skew{12 * 3600};
-  // Longest conversation billed. A longer call's disconnect event is recorded at the connect
-  // plus this length, by the actor "<actor>/length-capped".
+  // Maximum conversation length billed. A longer call's disconnect event is recorded at the
+  // connect time plus this length, by the actor "<actor>/length-capped".
   std::chrono::seconds max_call_length{24 * 3600};
 };
 
