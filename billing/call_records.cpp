@@ -123,14 +123,28 @@ Status check_step_order(const CallRecord& record, std::string_view step, Instant
                     format_instant(last->at));
 }
 
-// Rejects a `step` at `at` that comes before an interim debit already taken. The store keeps no
-// debit times, but an interim debit at time T takes at most the cost of the conversation up to
+// Rejects a `step` at `at` that comes before the instant the call's last interim debit covered.
+Status check_after_debit_instant(const std::string& call_id, std::string_view step, Instant at,
+                                 Instant last_debit) {
+  if (at >= last_debit) {
+    return Status::ok();
+  }
+  const std::string last = format_instant(last_debit);
+  return Status(StatusCode::InvalidArgument, std::string(step) + " time " + format_instant(at) +
+                                                 " is before the last interim debit of call '" +
+                                                 call_id + "', which covered the conversation to " +
+                                                 last + "; send the time the " + std::string(step) +
+                                                 " happened, at or after " + last);
+}
+
+// Rejects a `step` at `at` that comes before an interim debit stored before schema 10, which
+// has no instant. An interim debit at time T takes at most the cost of the conversation up to
 // T, and that cost never falls as the conversation grows. So when `cost_at`, the same interim
 // cost up to `at`, is below what was debited, some debit came after `at`.
-// NOTE: a step between two debits of equal cost passes, and so does one after a debit that the
-// hold capped below its cost.
-Status check_after_debits(const std::string& call_id, std::string_view step, Instant at,
-                          Money cost_at, const CardFunds& funds) {
+// NOTE: for such debits a step between two debits of equal cost passes, and so does one after
+// a debit that the hold capped below its cost.
+Status check_after_debit_cost(const std::string& call_id, std::string_view step, Instant at,
+                              Money cost_at, const CardFunds& funds) {
   if (cost_at >= funds.debited_for_call) {
     return Status::ok();
   }
@@ -140,6 +154,39 @@ Status check_after_debits(const std::string& call_id, std::string_view step, Ins
                     format_dollars(funds.debited_for_call, 4) +
                     " for a longer conversation; send the time the " + std::string(step) +
                     " happened, after the last debit");
+}
+
+// Returns the refused event of `record`, or nullptr when it has none.
+const CallEventRecord* refusal_event(const CallRecord& record) {
+  for (const CallEventRecord& stored : record.events) {
+    if (stored.event == CallEvent::Refused) {
+      return &stored;
+    }
+  }
+  return nullptr;
+}
+
+// Checks the refusal fields of `event`: a refused event needs a reason code and a message, and
+// every other event leaves them empty.
+Status check_refusal_fields(const CallEventRecord& event) {
+  if (event.event != CallEvent::Refused) {
+    if (event.reason_code.empty() && event.reason_message.empty()) {
+      return Status::ok();
+    }
+    return Status(StatusCode::InvalidArgument,
+                  "a " + std::string(to_string(event.event)) +
+                      " event has no refusal reason, but '" + event.reason_code +
+                      "' was given; send the reason only with a refused event");
+  }
+  if (event.reason_code.empty() || event.reason_message.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "a refused event needs a reason code (such as card-locked) and a plain "
+                  "message; record the refusal with both");
+  }
+  if (Status code = check_name_text("refusal reason code", event.reason_code); !code) {
+    return code;
+  }
+  return check_name_text("refusal message", event.reason_message);
 }
 
 }  // namespace
@@ -171,6 +218,14 @@ CallDurations call_durations(const CallRecord& record) {
 }
 
 std::string new_call_id() { return "call-" + hex_id(8); }
+
+std::string describe_refusal(const CallRecord& record) {
+  const CallEventRecord* refused = refusal_event(record);
+  if (refused == nullptr) {
+    return "";
+  }
+  return refused->reason_code + ": " + refused->reason_message;
+}
 
 Status CallRecords::check_rateable(const CallRequest& request, Instant start) const {
   if (request.emergency || is_emergency_number(request.to)) {
@@ -246,6 +301,9 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
   if (Status by = check_name_text("accepted by", event.accepted_by); !by) {
     return by;
   }
+  if (Status reason = check_refusal_fields(event); !reason) {
+    return reason;
+  }
   if (event.event != CallEvent::Requested) {
     const Status ordered = check_step_order(**record, to_string(event.event), event.at);
     if (!ordered) {
@@ -263,10 +321,29 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
                   "a call is requested once, when it is opened; send a later event");
   }
   // A refused call never gets an authorized event, so it cannot be announced, accepted or
-  // connected, and nothing can be charged to it later.
+  // connected, and nothing can be charged to it later. Its authorization is decided once.
+  const bool decides_authorization =
+      event.event == CallEvent::Authorized || event.event == CallEvent::Refused;
+  if (decides_authorization && refusal_event(**record) != nullptr) {
+    return Status(StatusCode::FailedPrecondition, "call '" + call_id + "' was already refused (" +
+                                                      describe_refusal(**record) +
+                                                      "); open a new call to try again");
+  }
+  if (event.event == CallEvent::Refused && event_time(**record, CallEvent::Authorized)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id +
+                      "' is already authorized, so it cannot be refused; complete it, or post a "
+                      "credit if it should not be billed");
+  }
   const bool follows_authorization = event.event == CallEvent::Announced ||
                                      event.event == CallEvent::Accepted ||
                                      event.event == CallEvent::Connected;
+  if (follows_authorization && refusal_event(**record) != nullptr) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' was refused (" + describe_refusal(**record) +
+                      "), so it cannot be " + std::string(to_string(event.event)) +
+                      "; open a new call with another billing method");
+  }
   if (follows_authorization && !event_time(**record, CallEvent::Authorized)) {
     return Status(StatusCode::FailedPrecondition,
                   "call '" + call_id + "' was not authorized, so it cannot be " +
@@ -279,6 +356,15 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
                                                  std::string(to_string(event.event)) +
                                                  " event; record each step once");
   }
+  if (event.event == CallEvent::Disconnected && !(*record)->request.card_number.empty()) {
+    Result<CardFunds> funds = store_->card_funds((*record)->request.card_number, call_id);
+    if (!funds) {
+      return funds.status();
+    }
+    if (Status after = check_after_debits(**record, "disconnect", event.at, *funds); !after) {
+      return after;
+    }
+  }
   return store_->append_call_event(call_id, event);
 }
 
@@ -286,7 +372,10 @@ Status CallRecords::record_authorization(const std::string& call_id,
                                          const Authorization& authorization,
                                          const WriteContext& context) const {
   if (!authorization.granted) {
-    return Status::ok();
+    CallEventRecord refused{CallEvent::Refused, context.at, context.actor, {}, {}};
+    refused.reason_code = std::string(to_string(authorization.reason));
+    refused.reason_message = authorization.message;
+    return add_event(call_id, refused);
   }
   return add_event(call_id,
                    CallEventRecord{CallEvent::Authorized, context.at, context.actor, {}, {}});
@@ -339,19 +428,18 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   if (!funds) {
     return funds;
   }
-  // NOTE: a debit timed before an earlier debit of the call is not rejected, because the store
-  // keeps no debit times and it looks the same as a retry of that earlier debit. It takes
-  // nothing, since the earlier debit already covers its cost.
   // An interim debit converts hold into debit and takes nothing beyond the hold, so a call
   // that outlives its hold cannot overdraw the card. Settlement collects the rest if it can.
+  // A debit with nothing due is stored as a zero debit, so its instant still orders later
+  // debits and the completion. The store rejects a debit at or before the last debit's
+  // instant, unless the idempotency key and instant repeat an earlier debit, which returns that
+  // debit's stored result.
   Money due = cost->total - funds->debited_for_call;
   if (funds->has_entries) {
     due = std::min(due, funds->held_for_call);
   }
-  if (due <= 0) {
-    return funds;
-  }
-  std::vector<LedgerEntry> entries{{LedgerKind::Debit, -due, call_id}};
+  due = std::max(due, Money{0});
+  std::vector<LedgerEntry> entries{{LedgerKind::Debit, -due, call_id, at}};
   const Money released = std::min(due, funds->held_for_call);
   if (released > 0) {
     entries.push_back({LedgerKind::Release, released, call_id});
@@ -477,27 +565,23 @@ Result<Money> CallRecords::uncollected(const CallRecord& record) const {
   return std::max(Money{0}, record.posting->total - funds->debited_for_call);
 }
 
-Status CallRecords::check_completion_after_debits(const CallRecord& record,
-                                                  const Completion& completion) const {
+Status CallRecords::check_after_debits(const CallRecord& record, std::string_view step, Instant at,
+                                       const CardFunds& funds) const {
+  if (funds.last_debit_covered_until) {
+    return check_after_debit_instant(record.request.id, step, at, *funds.last_debit_covered_until);
+  }
+  // Debits stored before schema 10 keep no instant, so they are ordered by cost.
   const std::optional<Instant> connected = event_time(record, CallEvent::Connected);
-  if (record.request.card_number.empty() || !connected || rater_ == nullptr) {
-    return Status::ok();
-  }
-  Result<CardFunds> funds = store_->card_funds(record.request.card_number, record.request.id);
-  if (!funds) {
-    return funds.status();
-  }
-  if (funds->debited_for_call == 0) {
+  if (funds.debited_for_call == 0 || !connected || rater_ == nullptr || at < *connected) {
     return Status::ok();
   }
   // Priced as interim_debit prices, so the two costs compare.
-  Result<RatedCall> cost = rater_->rate(call_to_rate(
-      record.request, *connected, seconds_between(*connected, completion.disconnected_at)));
+  Result<RatedCall> cost =
+      rater_->rate(call_to_rate(record.request, *connected, seconds_between(*connected, at)));
   if (!cost) {
     return cost.status();
   }
-  return check_after_debits(record.request.id, "completion", completion.disconnected_at,
-                            cost->total, *funds);
+  return check_after_debit_cost(record.request.id, step, at, cost->total, funds);
 }
 
 Result<Money> CallRecords::card_uncollected(const std::string& card_number) const {
@@ -585,18 +669,22 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
   if (!posting) {
     return posting;
   }
-  // A repeated completion finds the settlement debit too, so only a first delivery is checked.
-  if (!disconnected) {
-    if (Status after = check_completion_after_debits(**record, completion); !after) {
-      return after;
-    }
-  }
   Store::PostingRequest request{*posting, disconnect, (*record)->request.card_number, {}, {}};
   for (int attempt = 0; attempt < kMaxSettleAttempts; ++attempt) {
     if (!request.card_number.empty()) {
       Result<CardFunds> funds = store_->card_funds(request.card_number, completion.call_id);
       if (!funds) {
         return funds.status();
+      }
+      // A repeated delivery finds the settlement debit too, so only a first one is checked. The
+      // store rejects the posting if a debit lands after this read, and the next attempt
+      // checks again.
+      if (!disconnected) {
+        const Status after =
+            check_after_debits(**record, "completion", completion.disconnected_at, *funds);
+        if (!after) {
+          return after;
+        }
       }
       request.expected_funds = *funds;
       request.card_entries = settlement_entries(*funds, posting->total, completion.call_id);

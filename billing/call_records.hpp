@@ -30,6 +30,11 @@ CallDurations call_durations(const CallRecord& record);
 // Returns the instant of the first `event` in `record`, or nullopt.
 std::optional<Instant> event_time(const CallRecord& record, CallEvent event);
 
+// Returns "CODE: MESSAGE" from the refused event of `record` ("card-locked: card
+// *********0001 is locked after wrong PINs; staff can unlock it"), or "" when the call has no
+// refused event.
+std::string describe_refusal(const CallRecord& record);
+
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 
@@ -57,15 +62,23 @@ class CallRecords {
   Status check_rateable(const CallRequest& request, Instant start) const;
 
   // Appends an event after checking it: the call exists and is not disconnected, the instant
-  // is not before the call was requested, and an "accepted" event names how and by whom.
+  // is not before the call was requested, and an "accepted" event names how and by whom. A
+  // "refused" event needs a reason code and message, and no other event may carry them. A
+  // call is authorized or refused once, and a refused call gets no announced, accepted or
+  // connected event. A card call's "disconnected" event may not come before the instant its
+  // last interim debit covered.
   Status add_event(const std::string& call_id, const CallEventRecord& event) const;
 
-  // Records the authorization outcome as an "authorized" event when it was granted.
+  // Records the authorization outcome: an "authorized" event when it was granted, otherwise a
+  // "refused" event with the reason code and message.
   Status record_authorization(const std::string& call_id, const Authorization& authorization,
                               const WriteContext& context) const;
 
-  // Debits a prepaid card for the conversation so far (up to `at`), converting hold into debit.
-  // Each interim debit carries its own idempotency key. Returns the card's funds afterwards.
+  // Debits a prepaid card for the conversation so far (up to `at`), converting hold into debit,
+  // and stores `at` with the debit. Each interim debit carries its own idempotency key: a repeat
+  // with the same key and `at` returns the first result and debits nothing more. A new debit at
+  // or before the instant of the call's last debit fails with InvalidArgument. Returns the
+  // card's funds afterwards.
   Result<CardFunds> interim_debit(const std::string& call_id, Instant at,
                                   const std::string& idempotency_key,
                                   const WriteContext& context) const;
@@ -73,7 +86,8 @@ class CallRecords {
   // Appends "disconnected" (unless a delivery already did), rates the call and posts it once.
   // The call bills zero, with no fee or minimum, when it was never connected, never
   // authorized, an emergency call, or a collect or third-number call never accepted. A card
-  // hold is released, and the card is debited only for what interim debits did not cover.
+  // hold is released, and the card is debited only for what interim debits did not cover. A
+  // first delivery timed before the instant the last interim debit covered is rejected.
   Result<CallPosting> complete(const Completion& completion, const WriteContext& context) const;
 
   // Returns the part of a posted calling-card call's total that its card did not pay: the
@@ -95,9 +109,10 @@ class CallRecords {
   // available funds, under an idempotency key derived from `completion_key`.
   Status collect_beyond_hold(const std::string& card_number, const CallPosting& posting,
                              const std::string& completion_key, const WriteContext& context) const;
-  // Rejects a completion of a card call timed before an interim debit already taken.
-  Status check_completion_after_debits(const CallRecord& record,
-                                       const Completion& completion) const;
+  // Rejects a `step` (disconnect or completion) of a card call at `at`, before the instant the
+  // call's last interim debit covered. `funds` is the call's card funds.
+  Status check_after_debits(const CallRecord& record, std::string_view step, Instant at,
+                            const CardFunds& funds) const;
   Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion) const;
 
   Store* store_;

@@ -311,6 +311,15 @@ constexpr std::string_view kCallPsapRoute = R"sql(
 ALTER TABLE calls ADD COLUMN psap_route TEXT;
 )sql";
 
+// Schema 10: the conversation instant each interim card debit covers up to, and the reason a
+// call was refused. Rows stored before schema 10 keep NULL: their debits have no instant, and a
+// call refused then has no refused event at all.
+constexpr std::string_view kDebitInstantsAndRefusals = R"sql(
+ALTER TABLE card_ledger ADD COLUMN covered_until TEXT;
+ALTER TABLE call_events ADD COLUMN reason_code TEXT;
+ALTER TABLE call_events ADD COLUMN reason_message TEXT;
+)sql";
+
 // Gives every deck stored before schema 8 its one file, named after the deck's source path,
 // and records the new rows in the audit chain.
 Status add_rate_deck_files(sqlite3* db) {
@@ -383,6 +392,7 @@ const std::vector<Migration>& migrations() {
        convert_record_chain},
       {8, "the files of each stored rate deck", kRateDeckFiles, add_rate_deck_files},
       {9, "the PSAP route of emergency calls", kCallPsapRoute},
+      {10, "interim debit instants and refusal reasons", kDebitInstantsAndRefusals},
   };
   return kMigrations;
 }

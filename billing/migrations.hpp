@@ -27,6 +27,10 @@ constexpr int kRateDeckFilesSchema = 8;
 // First schema version with the calls.psap_route column.
 constexpr int kCallPsapRouteSchema = 9;
 
+// First schema version with card_ledger.covered_until and call_events.reason_code and
+// reason_message.
+constexpr int kDebitInstantSchema = 10;
+
 // All migrations in version order.
 const std::vector<Migration>& migrations();
 

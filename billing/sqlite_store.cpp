@@ -113,11 +113,15 @@ nlohmann::json line_to_json(const Line& line) {
 }
 
 nlohmann::json funds_to_json(const CardFunds& funds) {
-  return {{"balance", funds.balance},
-          {"available", funds.available},
-          {"held_for_call", funds.held_for_call},
-          {"debited_for_call", funds.debited_for_call},
-          {"has_entries", funds.has_entries}};
+  nlohmann::json json = {{"balance", funds.balance},
+                         {"available", funds.available},
+                         {"held_for_call", funds.held_for_call},
+                         {"debited_for_call", funds.debited_for_call},
+                         {"has_entries", funds.has_entries}};
+  if (funds.last_debit_covered_until) {
+    json["last_debit_covered_until"] = format_instant(*funds.last_debit_covered_until);
+  }
+  return json;
 }
 
 CardFunds funds_from_json(const std::string& text) {
@@ -128,7 +132,33 @@ CardFunds funds_from_json(const std::string& text) {
   funds.held_for_call = json.at("held_for_call").get<Money>();
   funds.debited_for_call = json.at("debited_for_call").get<Money>();
   funds.has_entries = json.at("has_entries").get<bool>();
+  // Results stored before schema 10 have no debit instant.
+  if (json.contains("last_debit_covered_until")) {
+    Result<Instant> covered = parse_instant(json.at("last_debit_covered_until").get<std::string>());
+    if (covered) {
+      funds.last_debit_covered_until = *covered;
+    }
+  }
   return funds;
+}
+
+// Rejects an interim debit whose instant is at or before the latest instant the call's earlier
+// debits covered. A conversation's cost only grows, so such a debit is late or replayed.
+Status check_debit_order(const CardFunds& before, const std::vector<LedgerEntry>& entries) {
+  for (const LedgerEntry& entry : entries) {
+    if (!entry.covered_until || !before.last_debit_covered_until ||
+        *entry.covered_until > *before.last_debit_covered_until) {
+      continue;
+    }
+    const std::string last = format_instant(*before.last_debit_covered_until);
+    return Status(StatusCode::InvalidArgument,
+                  "debit time " + format_instant(*entry.covered_until) +
+                      " is at or before the last interim debit of call '" + entry.call_id +
+                      "', which covered the conversation to " + last +
+                      "; send the time of this debit, after " + last +
+                      ", or resend an earlier debit with its own idempotency key and time");
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -1039,16 +1069,31 @@ Result<CardState> SqliteStore::append_card_state(const std::string& number, Card
 Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::string& call_id) {
   // NOTE: sums the card's whole ledger on every read. That is fast for thousands of entries;
   // past that, a running-balance row would be needed.
+  // A zero debit only records the instant an interim debit covered, so it does not count as an
+  // entry, and a postpaid card with no credit limit still has no ledger.
   ScopedStatement totals = statement(
-      "SELECT COALESCE(SUM(amount), 0), "
-      "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), 0), "
-      "COUNT(*), "
-      "COALESCE(SUM(CASE WHEN call_id = ? AND kind IN ('hold', 'release') THEN -amount "
-      "ELSE 0 END), 0), "
-      "COALESCE(SUM(CASE WHEN call_id = ? AND kind IN ('debit', 'refund') THEN -amount "
-      "ELSE 0 END), 0) "
-      "FROM card_ledger WHERE number = ?");
-  totals.bind(call_id).bind(call_id).bind(number);
+      schema_version_ >= kDebitInstantSchema
+          ? "SELECT COALESCE(SUM(amount), 0), "
+            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), "
+            "0), "
+            "COALESCE(SUM(CASE WHEN kind = 'debit' AND amount = 0 THEN 0 ELSE 1 END), 0), "
+            "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('hold', 'release') THEN -amount "
+            "ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
+            "ELSE 0 END), 0), "
+            "MAX(CASE WHEN call_id = ?1 AND kind = 'debit' THEN covered_until END) "
+            "FROM card_ledger WHERE number = ?2"
+          : "SELECT COALESCE(SUM(amount), 0), "
+            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), "
+            "0), "
+            "COALESCE(SUM(CASE WHEN kind = 'debit' AND amount = 0 THEN 0 ELSE 1 END), 0), "
+            "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('hold', 'release') THEN -amount "
+            "ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
+            "ELSE 0 END), 0), "
+            "NULL "
+            "FROM card_ledger WHERE number = ?2");
+  totals.bind(call_id).bind(number);
   Result<bool> row = totals.next();
   if (!row) {
     return row.status();
@@ -1059,6 +1104,15 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
   funds.has_entries = totals.integer(2) > 0;
   funds.held_for_call = call_id.empty() ? 0 : totals.integer(3);
   funds.debited_for_call = call_id.empty() ? 0 : totals.integer(4);
+  if (!call_id.empty() && !totals.is_null(5)) {
+    Result<Instant> covered = parse_instant(totals.text(5));
+    if (!covered) {
+      return Status(StatusCode::Corrupt, "card_ledger of call '" + call_id +
+                                             "' has an invalid covered_until '" + totals.text(5) +
+                                             "'; run `relaygw db verify` to find the edited row");
+    }
+    funds.last_debit_covered_until = *covered;
+  }
   (void)totals.next();  // step to SQLITE_DONE so the read ends
   return funds;
 }
@@ -1072,15 +1126,39 @@ Status SqliteStore::insert_ledger(const std::string& number,
                                   const WriteContext& context) {
   const std::string& at = instant_text(context.at);
   for (const LedgerEntry& entry : entries) {
+    if (!entry.covered_until) {
+      Status status = statement(
+                          "INSERT INTO card_ledger (number, kind, amount, call_id, actor, at) "
+                          "VALUES (?, ?, ?, ?, ?, ?)")
+                          .bind(number)
+                          .bind(to_string(entry.kind))
+                          .bind(entry.amount)
+                          .bind(entry.call_id)
+                          .bind(context.actor)
+                          .bind(at)
+                          .append_row(*this, ChainedTableId::CardLedger);
+      if (!status) {
+        return status;
+      }
+      continue;
+    }
+    if (schema_version_ < kDebitInstantSchema) {
+      return Status(StatusCode::FailedPrecondition,
+                    "this database is at schema " + std::to_string(schema_version_) +
+                        ", which cannot store the instant of an interim debit of call '" +
+                        entry.call_id + "'; open it with the latest schema (" +
+                        std::to_string(latest_schema_version()) + ") to take interim debits");
+    }
     Status status = statement(
-                        "INSERT INTO card_ledger (number, kind, amount, call_id, actor, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)")
+                        "INSERT INTO card_ledger (number, kind, amount, call_id, actor, at, "
+                        "covered_until) VALUES (?, ?, ?, ?, ?, ?, ?)")
                         .bind(number)
                         .bind(to_string(entry.kind))
                         .bind(entry.amount)
                         .bind(entry.call_id)
                         .bind(context.actor)
                         .bind(at)
+                        .bind_appended(format_instant(*entry.covered_until))
                         .append_row(*this, ChainedTableId::CardLedger);
     if (!status) {
       return status;
@@ -1113,6 +1191,11 @@ Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
   if (!before) {
     return before;
   }
+  // Checked here, inside the write transaction, so two debits racing cannot both pass. A
+  // retry of an earlier debit returned its stored result above and never gets here.
+  if (Status ordered = check_debit_order(*before, entries); !ordered) {
+    return ordered;
+  }
   Money change = 0;
   for (const LedgerEntry& entry : entries) {
     change += entry.amount;
@@ -1132,8 +1215,12 @@ Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
   nlohmann::json payload = funds_to_json(*after);
   nlohmann::json entry_list = nlohmann::json::array();
   for (const LedgerEntry& entry : entries) {
-    entry_list.push_back(
-        {{"kind", to_string(entry.kind)}, {"amount", entry.amount}, {"call_id", entry.call_id}});
+    nlohmann::json item = {
+        {"kind", to_string(entry.kind)}, {"amount", entry.amount}, {"call_id", entry.call_id}};
+    if (entry.covered_until) {
+      item["covered_until"] = format_instant(*entry.covered_until);
+    }
+    entry_list.push_back(item);
   }
   status = audit(context, "card", mask_card_number(number), "ledger",
                  nlohmann::json{{"entries", entry_list}, {"after", payload}}.dump());
@@ -1199,20 +1286,54 @@ Status SqliteStore::insert_event(const std::string& call_id, const CallEventReco
     method = std::string(to_string(*event.acceptance_method));
     accepted_by = event.accepted_by;
   }
+  if (event.reason_code.empty() && event.reason_message.empty()) {
+    return statement(
+               "INSERT INTO call_events (call_id, event, at, actor, acceptance_method, "
+               "accepted_by) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(call_id)
+        .bind(to_string(event.event))
+        .bind(format_instant(event.at))
+        .bind(event.actor)
+        .bind(method)
+        .bind(accepted_by)
+        .append_row(*this, ChainedTableId::CallEvents);
+  }
+  if (schema_version_ < kDebitInstantSchema) {
+    return Status(StatusCode::FailedPrecondition,
+                  "this database is at schema " + std::to_string(schema_version_) +
+                      ", which cannot store the refusal reason '" + event.reason_code +
+                      "' of call '" + call_id + "'; open it with the latest schema (" +
+                      std::to_string(latest_schema_version()) + ") to record refusals");
+  }
   return statement(
              "INSERT INTO call_events (call_id, event, at, actor, acceptance_method, "
-             "accepted_by) VALUES (?, ?, ?, ?, ?, ?)")
+             "accepted_by, reason_code, reason_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(call_id)
       .bind(to_string(event.event))
       .bind(format_instant(event.at))
       .bind(event.actor)
       .bind(method)
       .bind(accepted_by)
+      .bind_appended(event.reason_code)
+      .bind_appended(event.reason_message)
       .append_row(*this, ChainedTableId::CallEvents);
 }
 
 Status SqliteStore::insert_events(const std::string& call_id,
                                   const std::vector<CallEventRecord>& events) {
+  // The multi-row INSERT binds only the columns every schema has, so an event with a refusal
+  // reason goes in on its own.
+  const bool has_reasons = std::any_of(events.begin(), events.end(), [](const auto& event) {
+    return !event.reason_code.empty() || !event.reason_message.empty();
+  });
+  if (has_reasons) {
+    for (const CallEventRecord& event : events) {
+      if (Status inserted = insert_event(call_id, event); !inserted) {
+        return inserted;
+      }
+    }
+    return Status::ok();
+  }
   Status status = Status::ok();
   for (std::size_t first = 0; status && first < events.size(); first += kMaxRowsPerInsert) {
     const std::size_t rows = std::min(kMaxRowsPerInsert, events.size() - first);
@@ -1348,8 +1469,11 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
   (void)select.next();
 
   ScopedStatement events = statement(
-      "SELECT event, at, actor, acceptance_method, accepted_by FROM call_events "
-      "WHERE call_id = ? ORDER BY seq");
+      schema_version_ >= kDebitInstantSchema
+          ? "SELECT event, at, actor, acceptance_method, accepted_by, reason_code, reason_message "
+            "FROM call_events WHERE call_id = ? ORDER BY seq"
+          : "SELECT event, at, actor, acceptance_method, accepted_by, NULL, NULL FROM call_events "
+            "WHERE call_id = ? ORDER BY seq");
   events.bind(call_id);
   while (true) {
     Result<bool> event_row = events.next();
@@ -1367,6 +1491,8 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
       event.acceptance_method = parse_acceptance_method(events.text(3));
       event.accepted_by = events.text(4);
     }
+    event.reason_code = events.text(5);
+    event.reason_message = events.text(6);
     record.events.push_back(event);
   }
 
@@ -1568,7 +1694,8 @@ Status SqliteStore::check_card_funds(const PostingRequest& request) {
     return funds.status();
   }
   if (funds->held_for_call != request.expected_funds.held_for_call ||
-      funds->debited_for_call != request.expected_funds.debited_for_call) {
+      funds->debited_for_call != request.expected_funds.debited_for_call ||
+      funds->last_debit_covered_until != request.expected_funds.last_debit_covered_until) {
     return Status(StatusCode::Unavailable,
                   "card funds of call " + request.posting.call_id +
                       " changed while it was being settled; retry the completion");

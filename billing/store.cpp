@@ -70,7 +70,7 @@ constexpr std::array<std::pair<LedgerKind, std::string_view>, 5> kLedgerKinds{{
     {LedgerKind::Refund, "refund"},
 }};
 
-constexpr std::array<std::pair<CallEvent, std::string_view>, 8> kCallEvents{{
+constexpr std::array<std::pair<CallEvent, std::string_view>, 9> kCallEvents{{
     {CallEvent::Requested, "requested"},
     {CallEvent::Validated, "validated"},
     {CallEvent::Quoted, "quoted"},
@@ -79,6 +79,7 @@ constexpr std::array<std::pair<CallEvent, std::string_view>, 8> kCallEvents{{
     {CallEvent::Accepted, "accepted"},
     {CallEvent::Connected, "connected"},
     {CallEvent::Disconnected, "disconnected"},
+    {CallEvent::Refused, "refused"},
 }};
 
 constexpr std::array<std::pair<AcceptanceMethod, std::string_view>, 3> kAcceptanceMethods{{

@@ -115,6 +115,9 @@ struct LedgerEntry {
   LedgerKind kind = LedgerKind::Credit;
   Money amount = 0;     // signed: holds and debits are negative
   std::string call_id;  // empty for credits not tied to a call
+  // Interim debits only: the conversation instant the debit covers up to. Other entries, and
+  // debits stored before schema 10, have none.
+  std::optional<Instant> covered_until = std::nullopt;
 };
 
 struct CardFunds {
@@ -122,7 +125,10 @@ struct CardFunds {
   Money available = 0;         // balance minus open holds
   Money held_for_call = 0;     // open hold of the call asked about, if any
   Money debited_for_call = 0;  // debits already taken for that call
-  bool has_entries = false;
+  // The latest instant an interim debit of that call covered, or nullopt when no stored debit
+  // carries one (none taken yet, or all taken before schema 10).
+  std::optional<Instant> last_debit_covered_until;
+  bool has_entries = false;  // any entry except a zero debit, which only records an instant
 };
 
 // ---- Call records ----
@@ -136,6 +142,7 @@ enum class CallEvent {
   Accepted,
   Connected,
   Disconnected,
+  Refused,  // authorization was refused; the call can get no later step
 };
 
 // How a called or third party accepted the charges.
@@ -148,6 +155,10 @@ struct CallEventRecord {
   // Accepted only: how and by whom. Other events leave these empty.
   std::optional<AcceptanceMethod> acceptance_method;
   std::string accepted_by;
+  // Refused only: the refusal reason code (to_string of RefusalReason, "card-locked") and its
+  // plain message. Other events leave these empty.
+  std::string reason_code = {};
+  std::string reason_message = {};
 };
 
 // The fixed part of a call, stored once when it is requested. The relayed conversation text is
@@ -278,7 +289,8 @@ class Store {
   // Appends `entries` atomically. With `require_available` the append fails with
   // ResourceExhausted, changing nothing, when available funds would drop below zero; this is
   // what makes concurrent holds on one card safe. With an idempotency key a repeat returns the
-  // first result and appends nothing.
+  // first result and appends nothing. An entry with covered_until at or before the call's
+  // last_debit_covered_until fails with InvalidArgument, changing nothing.
   virtual Result<CardFunds> append_ledger(const std::string& number,
                                           const std::vector<LedgerEntry>& entries,
                                           bool require_available,

@@ -171,14 +171,15 @@ void run_event(const CallOptions& options) {
   const std::string command = "call event";
   const CommandLog log(command);
   auto event = billing::parse_call_event(options.event);
-  const bool recorded_elsewhere = event && (*event == billing::CallEvent::Authorized ||
-                                            *event == billing::CallEvent::Disconnected ||
-                                            *event == billing::CallEvent::Requested);
+  const bool recorded_elsewhere =
+      event &&
+      (*event == billing::CallEvent::Authorized || *event == billing::CallEvent::Refused ||
+       *event == billing::CallEvent::Disconnected || *event == billing::CallEvent::Requested);
   if (!event || recorded_elsewhere) {
     fail_command(command, "invalid --event '" + options.event +
                               "'; use validated, quoted, announced, accepted or connected "
-                              "(`relaygw call create` records the authorization and `relaygw "
-                              "call complete` the disconnect)");
+                              "(`relaygw call create` records the authorization or refusal and "
+                              "`relaygw call complete` the disconnect)");
   }
   billing::CallEventRecord record{*event, instant_or_now(options, command), "", {}, {}};
   record.actor = write_context(options.database).actor;
@@ -243,12 +244,14 @@ void run_complete(const CallOptions& options) {
     fail_command(command, call.status().message());
   }
   // A call refused at `call create` never got an authorized event. Completing it would post a
-  // zero total that reads like a billed call, so the command rejects it.
+  // zero total that reads like a billed call, so the command rejects it. Calls refused before
+  // schema 10 have no refused event, so no stored reason.
   if (call->has_value() && !(*call)->request.emergency &&
       !billing::event_time(**call, billing::CallEvent::Authorized)) {
-    fail_command(command, "call " + options.id +
-                              " was refused (it has no authorized event); there is nothing to "
-                              "complete");
+    const std::string reason = billing::describe_refusal(**call);
+    fail_command(command, "call '" + options.id + "' was refused (" +
+                              (reason.empty() ? "it has no authorized event" : reason) +
+                              "); there is nothing to complete");
   }
   // Emergency calls bill zero, so they complete even without numbering data or a rate deck.
   RatingData rating;
@@ -307,6 +310,10 @@ nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncol
       item["how"] = billing::to_string(*event.acceptance_method);
       item["by"] = event.accepted_by;
     }
+    if (event.event == billing::CallEvent::Refused) {
+      item["reason_code"] = event.reason_code;
+      item["reason_message"] = event.reason_message;
+    }
     events.push_back(item);
   }
   out["events"] = events;
@@ -359,6 +366,10 @@ void run_show(const CallOptions& options) {
   for (const nlohmann::json& event : out["events"]) {
     std::cout << fmt::format("  {:<13} {} by {}\n", event["event"].get<std::string>(),
                              event["at"].get<std::string>(), event["actor"].get<std::string>());
+    if (event.contains("reason_code")) {
+      std::cout << fmt::format("  {:<13} {}: {}\n", "", event["reason_code"].get<std::string>(),
+                               event["reason_message"].get<std::string>());
+    }
   }
   std::cout << fmt::format(
       "  session {}, conversation {}\n",

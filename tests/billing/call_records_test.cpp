@@ -8,9 +8,13 @@
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
 #include "billing/credits.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
 
 using namespace relaygw::billing;
 using relaygw::Result;
@@ -190,7 +194,9 @@ TEST_CASE_METHOD(CallFixture, "relay call keeps session and conversation", "[bil
   // No column of a call record can hold relayed conversation text.
   CHECK(count("SELECT COUNT(*) FROM pragma_table_info('calls') WHERE name LIKE '%text%' OR "
               "name LIKE '%transcript%' OR name LIKE '%message%'") == "0");
-  CHECK(count("SELECT COUNT(*) FROM pragma_table_info('call_events')") == "7");
+  // call_events has the 7 columns of schema 2 plus the refusal reason code and message, which
+  // only a refused event may carry (see "refusal reason only on refusals").
+  CHECK(count("SELECT COUNT(*) FROM pragma_table_info('call_events')") == "9");
 }
 
 TEST_CASE_METHOD(CallFixture, "collect charged only after acceptance", "[billing][calls]") {
@@ -370,4 +376,161 @@ TEST_CASE_METHOD(CallFixture, "call actor rejects control characters", "[billing
   CHECK(del.message().find("U+007F") != std::string::npos);
   CHECK(check_name_text("staff", "Zoë O'Neil 李"));
   CHECK_FALSE(check_name_text("staff", std::string("evil\0nul", 8)));
+}
+
+TEST_CASE_METHOD(CallFixture, "refused call keeps its reason", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
+  Authorization refusal;
+  refusal.reason = RefusalReason::CollectBlocked;
+  refusal.message = "the called line +12125550101 does not accept collect calls";
+  REQUIRE(calls().record_authorization(id, refusal,
+                                       WriteContext{"gateway", at("2026-03-10T14:00:05Z")}));
+  auto record = store().find_call(id);
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  REQUIRE((*record)->events.size() == 2);
+  const CallEventRecord& refused = (*record)->events[1];
+  CHECK(refused.event == CallEvent::Refused);
+  CHECK(refused.at == at("2026-03-10T14:00:05Z"));
+  CHECK(refused.reason_code == "collect-blocked");
+  CHECK(refused.reason_message == refusal.message);
+  CHECK(describe_refusal(**record) ==
+        "collect-blocked: the called line +12125550101 does not accept collect calls");
+
+  // The decision is made once, and a refused call goes no further.
+  const Status authorized = calls().add_event(
+      id, CallEventRecord{CallEvent::Authorized, at("2026-03-10T14:00:06Z"), "gateway", {}, {}});
+  CHECK(authorized.code() == StatusCode::FailedPrecondition);
+  CHECK(authorized.message().find("was already refused (collect-blocked: ") != std::string::npos);
+  const Status again = calls().record_authorization(
+      id, refusal, WriteContext{"gateway", at("2026-03-10T14:00:07Z")});
+  CHECK(again.code() == StatusCode::FailedPrecondition);
+  const Status connected = calls().add_event(
+      id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:08Z"), "gateway", {}, {}});
+  CHECK(connected.code() == StatusCode::FailedPrecondition);
+  CHECK(connected.message().find("was refused (collect-blocked: the called line") !=
+        std::string::npos);
+  CHECK(count("SELECT COUNT(*) FROM call_events WHERE call_id = '" + id + "'") == "2");
+}
+
+TEST_CASE_METHOD(CallFixture, "refusal reason only on refusals", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::SentPaid, "2026-03-10T14:00:00Z");
+  CallEventRecord bare{CallEvent::Refused, at("2026-03-10T14:00:05Z"), "gateway", {}, {}};
+  const Status no_reason = calls().add_event(id, bare);
+  CHECK(no_reason.code() == StatusCode::InvalidArgument);
+  CHECK(no_reason.message().find("needs a reason code") != std::string::npos);
+
+  CallEventRecord control = bare;
+  control.reason_code = "wrong-pin";
+  control.reason_message = "wrong PIN\n";
+  const Status bad_text = calls().add_event(id, control);
+  CHECK(bad_text.code() == StatusCode::InvalidArgument);
+  CHECK(bad_text.message().find("refusal message") != std::string::npos);
+
+  CallEventRecord validated{CallEvent::Validated, at("2026-03-10T14:00:05Z"), "gateway", {}, {}};
+  validated.reason_code = "wrong-pin";
+  const Status stray = calls().add_event(id, validated);
+  CHECK(stray.code() == StatusCode::InvalidArgument);
+  CHECK(stray.message().find("'wrong-pin'") != std::string::npos);
+
+  // An authorized call cannot be refused afterwards.
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:06Z");
+  CallEventRecord late = bare;
+  late.at = at("2026-03-10T14:00:07Z");
+  late.reason_code = "wrong-pin";
+  late.reason_message = "wrong PIN";
+  CHECK(calls().add_event(id, late).code() == StatusCode::FailedPrecondition);
+  CHECK(count("SELECT COUNT(*) FROM call_events WHERE call_id = '" + id + "'") == "2");
+}
+
+namespace {
+
+class CallCommandFixture {
+ public:
+  CallCommandFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-call-commands-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+  }
+  ~CallCommandFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string db_option() const { return "--db '" + (dir_ / "billing.db").string() + "' "; }
+  // Writes `text` to a file to use as a command's standard input, and returns its path.
+  std::string input(const std::string& name, const std::string& text) const {
+    const std::filesystem::path path = dir_ / name;
+    FILE* file = std::fopen(path.string().c_str(), "w");
+    REQUIRE(file != nullptr);
+    std::fputs(text.c_str(), file);
+    std::fclose(file);
+    return path.string();
+  }
+  testing::CommandRun relaygw(const std::string& arguments,
+                              const std::string& stdin_path = "/dev/null") const {
+    return testing::run_relaygw(arguments, stdin_path);
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(CallCommandFixture, "call commands show refusal reason", "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  const testing::CommandRun added = relaygw(
+      "card add " + db_option() + "--number 5550142000004 --balance 10.00 --max-pin-attempts 1",
+      input("pin", "739164\n"));
+  INFO(added.output);
+  REQUIRE(added.status == 0);
+  // One wrong PIN locks the card, so the next call is refused as card-locked.
+  const std::string call =
+      "--from 3125550107 --to 2125550101 --billing calling-card --card 5550142000004 ";
+  REQUIRE(relaygw("call create " + db_option() + "--id r1 " + call + "--at 2026-03-10T14:00:00Z",
+                  input("wrong", "111111\n"))
+              .status == 1);
+  const testing::CommandRun locked =
+      relaygw("call create " + db_option() + "--id r2 " + call + "--at 2026-03-10T14:01:00Z",
+              input("right", "739164\n"));
+  INFO(locked.output);
+  REQUIRE(locked.status == 1);
+  CHECK(locked.output.find("call r2 refused: card-locked") != std::string::npos);
+
+  const testing::CommandRun completed =
+      relaygw("call complete " + db_option() + "--id r2 --key r2-end --at 2026-03-10T14:05:00Z");
+  INFO(completed.output);
+  CHECK(completed.status == 1);
+  CHECK(completed.output.find("call 'r2' was refused (card-locked: card *********0004 is locked "
+                              "after wrong PINs; staff can unlock it); there is nothing to "
+                              "complete") != std::string::npos);
+  CHECK(completed.output.find("posted") == std::string::npos);
+
+  const testing::CommandRun shown = relaygw("call show " + db_option() + "--id r2");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  CHECK(shown.output.find("refused       2026-03-10T14:01:00Z by ") != std::string::npos);
+  CHECK(shown.output.find("card-locked: card *********0004 is locked after wrong PINs") !=
+        std::string::npos);
+  CHECK(shown.output.find("5550142000004") == std::string::npos);
+
+  const testing::CommandRun json = relaygw("call show " + db_option() + "--id r1 --json");
+  INFO(json.output);
+  REQUIRE(json.status == 0);
+  const nlohmann::json out = nlohmann::json::parse(json.output);
+  const nlohmann::json& events = out.at("events");
+  REQUIRE(events.size() == 3);
+  CHECK(events[2].at("event") == "refused");
+  CHECK(events[2].at("reason_code") == "wrong-pin");
+  CHECK(events[2].at("reason_message").get<std::string>().find("wrong PIN for card") !=
+        std::string::npos);
+  CHECK_FALSE(events[1].contains("reason_code"));
+
+  // The command that records other events does not take a refusal.
+  const testing::CommandRun manual =
+      relaygw("call event " + db_option() + "--id r1 --event refused --at 2026-03-10T14:02:00Z");
+  CHECK(manual.status != 0);
+  CHECK(manual.output.find("invalid --event 'refused'") != std::string::npos);
 }

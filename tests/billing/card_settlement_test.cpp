@@ -259,3 +259,148 @@ TEST_CASE_METHOD(SettlementFixture, "card completion before debit rejected",
   CHECK(completed->total == 2'400);
   CHECK(funds("call-a").debited_for_call == 2'400);
 }
+
+TEST_CASE_METHOD(SettlementFixture, "interim debit before last debit rejected",
+                 "[billing][cards][settlement]") {
+  add_prepaid(20'000);
+  start_call("call-a", 600);  // connected at 14:00:10Z
+  CallRecords records(store_.get(), &rater_);
+  auto first = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
+                                     WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  REQUIRE(first);
+  CHECK(first->debited_for_call == 2'000);
+  REQUIRE(first->last_debit_covered_until);
+  CHECK(*first->last_debit_covered_until == at("2026-03-10T14:05:10Z"));
+
+  // A new debit timed before, or at, the last debit's instant is late, not a retry.
+  for (const char* when : {"2026-03-10T14:03:10Z", "2026-03-10T14:05:10Z"}) {
+    INFO("debit at " << when);
+    auto late = records.interim_debit("call-a", at(when), "debit-2",
+                                      WriteContext{"gateway", at("2026-03-10T14:06:00Z")});
+    REQUIRE_FALSE(late);
+    CHECK(late.status().code() == StatusCode::InvalidArgument);
+    CHECK(late.status().message().find(std::string("debit time ") + when +
+                                       " is at or before the last interim debit of call "
+                                       "'call-a', which covered the conversation to "
+                                       "2026-03-10T14:05:10Z") != std::string::npos);
+  }
+  CHECK(funds("call-a").debited_for_call == 2'000);
+
+  // A true retry returns the first debit's result and debits nothing more.
+  auto retry = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
+                                     WriteContext{"gateway", at("2026-03-10T14:06:00Z")});
+  REQUIRE(retry);
+  CHECK(retry->debited_for_call == 2'000);
+  CHECK(retry->balance == first->balance);
+  CHECK(funds("call-a").debited_for_call == 2'000);
+  CHECK(funds().balance == 18'000);
+
+  // The same key for another instant is a different request.
+  auto reused = records.interim_debit("call-a", at("2026-03-10T14:07:10Z"), "debit-1",
+                                      WriteContext{"gateway", at("2026-03-10T14:07:10Z")});
+  REQUIRE_FALSE(reused);
+  CHECK(reused.status().code() == StatusCode::AlreadyExists);
+
+  auto later = records.interim_debit("call-a", at("2026-03-10T14:07:10Z"), "debit-3",
+                                     WriteContext{"gateway", at("2026-03-10T14:07:10Z")});
+  REQUIRE(later);
+  CHECK(later->debited_for_call == 2'800);
+  REQUIRE(later->last_debit_covered_until);
+  CHECK(*later->last_debit_covered_until == at("2026-03-10T14:07:10Z"));
+}
+
+TEST_CASE_METHOD(SettlementFixture, "completion between equal debits rejected",
+                 "[billing][cards][settlement]") {
+  add_prepaid(20'000);
+  start_call("call-a", 600);  // connected at 14:00:10Z
+  CallRecords records(store_.get(), &rater_);
+  // Both debits fall in the 60 s first block, so they cost the same 400 u and the second one
+  // takes nothing.
+  REQUIRE(records.interim_debit("call-a", at("2026-03-10T14:00:20Z"), "debit-1",
+                                WriteContext{"gateway", at("2026-03-10T14:00:20Z")}));
+  auto second = records.interim_debit("call-a", at("2026-03-10T14:00:50Z"), "debit-2",
+                                      WriteContext{"gateway", at("2026-03-10T14:00:50Z")});
+  REQUIRE(second);
+  CHECK(second->debited_for_call == 400);
+  REQUIRE(second->last_debit_covered_until);
+  CHECK(*second->last_debit_covered_until == at("2026-03-10T14:00:50Z"));
+
+  auto between = records.complete(Completion{"call-a", at("2026-03-10T14:00:30Z"), false, "end-1"},
+                                  WriteContext{"gateway", at("2026-03-10T14:00:30Z")});
+  REQUIRE_FALSE(between);
+  CHECK(between.status().code() == StatusCode::InvalidArgument);
+  CHECK(between.status().message().find(
+            "completion time 2026-03-10T14:00:30Z is before the last interim debit of call "
+            "'call-a', which covered the conversation to 2026-03-10T14:00:50Z") !=
+        std::string::npos);
+  auto between_debit = records.interim_debit("call-a", at("2026-03-10T14:00:40Z"), "debit-3",
+                                             WriteContext{"gateway", at("2026-03-10T14:00:40Z")});
+  REQUIRE_FALSE(between_debit);
+  CHECK(between_debit.status().code() == StatusCode::InvalidArgument);
+
+  // A completion at the last debit's instant is on time.
+  auto on_time = records.complete(Completion{"call-a", at("2026-03-10T14:00:50Z"), false, "end-2"},
+                                  WriteContext{"gateway", at("2026-03-10T14:00:50Z")});
+  REQUIRE(on_time);
+  CHECK(on_time->total == 400);
+  CHECK(funds("call-a").debited_for_call == 400);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "completion after capped debit rejected",
+                 "[billing][cards][settlement]") {
+  add_prepaid(20'000);
+  start_call("call-a", 120);  // a hold of two minutes, 800 u
+  CallRecords records(store_.get(), &rater_);
+  // Ten minutes cost 4000 u, but the debit stops at the 800 u hold.
+  auto capped = records.interim_debit("call-a", at("2026-03-10T14:10:10Z"), "debit-1",
+                                      WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(capped);
+  CHECK(capped->debited_for_call == 800);
+
+  auto early = records.complete(Completion{"call-a", at("2026-03-10T14:08:10Z"), false, "end-1"},
+                                WriteContext{"gateway", at("2026-03-10T14:08:10Z")});
+  REQUIRE_FALSE(early);
+  CHECK(early.status().code() == StatusCode::InvalidArgument);
+  CHECK(early.status().message().find("completion time 2026-03-10T14:08:10Z is before the last "
+                                      "interim debit") != std::string::npos);
+
+  // A disconnect event is held to the same instant.
+  const relaygw::Status disconnect = records.add_event(
+      "call-a",
+      CallEventRecord{CallEvent::Disconnected, at("2026-03-10T14:09:10Z"), "gateway", {}, {}});
+  CHECK(disconnect.code() == StatusCode::InvalidArgument);
+  CHECK(disconnect.message().find("disconnect time 2026-03-10T14:09:10Z is before the last "
+                                  "interim debit") != std::string::npos);
+  auto record = store_->find_call("call-a");
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  CHECK_FALSE(event_time(**record, CallEvent::Disconnected));
+  CHECK_FALSE((*record)->posting);
+
+  auto completed =
+      records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-2"},
+                       WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(completed);
+  CHECK(completed->total == 4'000);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "zero debit keeps its instant only",
+                 "[billing][cards][settlement]") {
+  add_prepaid(20'000);
+  start_call("call-a", 600);
+  CallRecords records(store_.get(), &rater_);
+  REQUIRE(records.interim_debit("call-a", at("2026-03-10T14:00:20Z"), "debit-1",
+                                WriteContext{"gateway", at("2026-03-10T14:00:20Z")}));
+  const CardFunds before = funds("call-a");
+  auto zero = records.interim_debit("call-a", at("2026-03-10T14:00:50Z"), "debit-2",
+                                    WriteContext{"gateway", at("2026-03-10T14:00:50Z")});
+  REQUIRE(zero);
+  CHECK(zero->balance == before.balance);
+  CHECK(zero->available == before.available);
+  CHECK(zero->held_for_call == before.held_for_call);
+  CHECK(zero->debited_for_call == before.debited_for_call);
+  // The zero debit is in the record chain like every other ledger row.
+  auto check = store_->verify_records();
+  REQUIRE(check);
+  CHECK(check->problems.empty());
+}

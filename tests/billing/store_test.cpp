@@ -524,3 +524,142 @@ TEST_CASE("schema 8 calls migrate without routes", "[billing][store]") {
   CHECK(check->problems.empty());
   CHECK((*store)->verify_audit_chain());
 }
+
+TEST_CASE("schema 9 ledger and events migrate", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("calls9.db");
+  const Instant covered = parse_instant("2026-03-10T14:05:00Z").value();
+  Card card;
+  card.number = "5550142000009";
+  card.pin = PinHash{"00", 1, "00"};
+  CallRequest call;
+  call.id = "call-9";
+  call.from = "+13125550107";
+  call.to = "+12125550101";
+  call.billing = BillingMethod::CallingCard;
+  call.card_number = card.number;
+  {
+    auto old_store = create(path, 9);
+    CHECK(old_store->schema_version() == 9);
+    REQUIRE(old_store->add_card(card, {LedgerEntry{LedgerKind::Credit, 10'000, ""}}, staff()));
+    REQUIRE(old_store->append_ledger(card.number, {{LedgerKind::Hold, -2'000, "call-9"}}, true,
+                                     std::nullopt, staff()));
+    REQUIRE(old_store->append_ledger(
+        card.number, {{LedgerKind::Debit, -800, "call-9"}, {LedgerKind::Release, 800, "call-9"}},
+        false, IdempotencyKey{"debit-9", "hash-9"}, staff()));
+    REQUIRE(old_store->create_call(call, staff()));
+    REQUIRE(old_store->append_call_event(
+        "call-9", CallEventRecord{CallEvent::Requested, staff().at, "gateway", {}, {}}));
+    REQUIRE(old_store->append_call_event(
+        "call-9", CallEventRecord{CallEvent::Accepted, staff().at, "gateway",
+                                  AcceptanceMethod::Keypad, "called party"}));
+
+    // Schema 9 has no column for a debit instant or a refusal reason, so both writes fail and
+    // name the schema.
+    const auto timed = old_store->append_ledger(
+        card.number, {LedgerEntry{LedgerKind::Debit, -100, "call-9", covered}}, false, std::nullopt,
+        staff());
+    REQUIRE_FALSE(timed);
+    CHECK(timed.status().code() == StatusCode::FailedPrecondition);
+    CHECK(timed.status().message().find("schema 9") != std::string::npos);
+    CallEventRecord refused{CallEvent::Refused, staff().at, "gateway", {}, {}};
+    refused.reason_code = "wrong-pin";
+    refused.reason_message = "wrong PIN";
+    const relaygw::Status no_reason = old_store->append_call_event("call-9", refused);
+    CHECK(no_reason.code() == StatusCode::FailedPrecondition);
+    CHECK(no_reason.message().find("schema 9") != std::string::npos);
+  }
+  CHECK(raw_query(path,
+                  "SELECT COUNT(*) FROM pragma_table_info('card_ledger') "
+                  "WHERE name = 'covered_until'") == "0");
+
+  auto store = SqliteStore::open(path);
+  REQUIRE(store);
+  CHECK((*store)->schema_version() == latest_schema_version());
+  CHECK(raw_query(path, "SELECT COUNT(*) FROM card_ledger WHERE covered_until IS NULL") == "4");
+  auto funds = (*store)->card_funds(card.number, "call-9");
+  REQUIRE(funds);
+  CHECK(funds->balance == 9'200);
+  CHECK(funds->available == 8'000);
+  CHECK(funds->held_for_call == 1'200);
+  CHECK(funds->debited_for_call == 800);
+  CHECK_FALSE(funds->last_debit_covered_until);
+  auto found = (*store)->find_call("call-9");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  REQUIRE((*found)->events.size() == 2);
+  CHECK((*found)->events[1].accepted_by == "called party");
+  CHECK((*found)->events[1].reason_code.empty());
+  CHECK((*found)->events[1].reason_message.empty());
+  // A debit repeated under its schema 9 key returns its first result.
+  auto repeated = (*store)->append_ledger(
+      card.number, {{LedgerKind::Debit, -800, "call-9"}, {LedgerKind::Release, 800, "call-9"}},
+      false, IdempotencyKey{"debit-9", "hash-9"}, staff());
+  REQUIRE(repeated);
+  CHECK(repeated->debited_for_call == 800);
+  CHECK_FALSE(repeated->last_debit_covered_until);
+
+  // New rows carry the schema 10 columns, and old and new rows all match the record chain.
+  REQUIRE((*store)->append_ledger(card.number,
+                                  {LedgerEntry{LedgerKind::Debit, -100, "call-9", covered}}, false,
+                                  std::nullopt, staff()));
+  auto after = (*store)->card_funds(card.number, "call-9");
+  REQUIRE(after);
+  REQUIRE(after->last_debit_covered_until);
+  CHECK(*after->last_debit_covered_until == covered);
+  CallRequest refused_call = call;
+  refused_call.id = "call-10";
+  REQUIRE((*store)->create_call(refused_call, staff()));
+  CallEventRecord refused{CallEvent::Refused, staff().at, "gateway", {}, {}};
+  refused.reason_code = "wrong-pin";
+  refused.reason_message = "wrong PIN for card ********0009; 2 attempts left";
+  REQUIRE((*store)->append_call_event("call-10", refused));
+  auto refused_found = (*store)->find_call("call-10");
+  REQUIRE(refused_found);
+  REQUIRE(refused_found->has_value());
+  REQUIRE((*refused_found)->events.size() == 1);
+  CHECK((*refused_found)->events[0].event == CallEvent::Refused);
+  CHECK((*refused_found)->events[0].reason_code == "wrong-pin");
+  CHECK((*refused_found)->events[0].reason_message == refused.reason_message);
+  auto check = (*store)->verify_records();
+  REQUIRE(check);
+  for (const RecordProblem& problem : check->problems) {
+    UNSCOPED_INFO(problem.table << " row " << problem.row_id << ": " << problem.detail);
+  }
+  CHECK(check->problems.empty());
+  CHECK((*store)->verify_audit_chain());
+
+  // Editing a debit instant or a refusal reason shows up as an edited row.
+  raw_query(path,
+            "UPDATE card_ledger SET covered_until = '2026-03-10T15:00:00Z' "
+            "WHERE covered_until IS NOT NULL");
+  raw_query(path, "UPDATE call_events SET reason_code = 'card-locked' WHERE call_id = 'call-10'");
+  auto edited = (*store)->verify_records();
+  REQUIRE(edited);
+  REQUIRE(edited->problems.size() == 2);
+  for (const RecordProblem& problem : edited->problems) {
+    INFO(problem.table << " row " << problem.row_id);
+    CHECK(problem.kind == "edited");
+  }
+}
+
+TEST_CASE("zero debit gives no ledger", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("zero.db"));
+  Card card;
+  card.number = "5550142000010";
+  card.funding = CardFunding::Postpaid;
+  card.billed_line = "+13125550142";
+  card.pin = PinHash{"00", 1, "00"};
+  REQUIRE(store->add_card(card, {}, staff()));
+  const Instant covered = parse_instant("2026-03-10T14:05:00Z").value();
+  auto zero =
+      store->append_ledger(card.number, {LedgerEntry{LedgerKind::Debit, 0, "call-z", covered}},
+                           false, std::nullopt, staff());
+  REQUIRE(zero);
+  // A postpaid card with no ledger has no credit limit, so a zero debit must not give it one.
+  CHECK_FALSE(zero->has_entries);
+  REQUIRE(zero->last_debit_covered_until);
+  CHECK(*zero->last_debit_covered_until == covered);
+  CHECK(raw_query(dir.file("zero.db"), "SELECT COUNT(*) FROM card_ledger") == "1");
+}
