@@ -23,6 +23,14 @@ const relay::AuthorizationResult& authorization_of(const std::vector<Reply>& rep
   return *result;
 }
 
+// The one reply in `replies`, which must be an error; fails the test otherwise.
+const relay::ErrorReply& error_of(const std::vector<Reply>& replies) {
+  REQUIRE(replies.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
+  REQUIRE(error != nullptr);
+  return *error;
+}
+
 bool is_ack(const std::vector<Reply>& replies) {
   return replies.size() == 1 && std::holds_alternative<Ack>(replies.front());
 }
@@ -192,11 +200,9 @@ TEST_CASE("call service repeats replies for repeated key", "[gateway][call-servi
   SECTION("same key with another request is a conflict") {
     const auto conflict =
         fixture.request("S-1", "C-2", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
-    REQUIRE(conflict.size() == 1);
-    const auto* error = std::get_if<relay::ErrorReply>(&conflict.front());
-    REQUIRE(error != nullptr);
-    CHECK(error->code == "idempotency-conflict");
-    CHECK(error->ref == "m-request");
+    const relay::ErrorReply& error = error_of(conflict);
+    CHECK(error.code == "idempotency-conflict");
+    CHECK(error.ref == "m-request");
   }
 }
 
@@ -240,10 +246,8 @@ TEST_CASE("call service rejects reused disconnect key", "[gateway][call-service]
   // C-4's disconnect carries the key C-3's disconnect used.
   const relay::Disconnected reused{"C-4", at("2026-03-10T15:09:00Z"), "C-3/disconnect"};
   const auto replies = fixture.calls->handle(reused, "m-reused", at("2026-03-10T15:09:00Z"));
-  REQUIRE(replies.size() == 1);
-  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
-  REQUIRE(error != nullptr);
-  CHECK(error->code == "idempotency-conflict");
+  const relay::ErrorReply& error = error_of(replies);
+  CHECK(error.code == "idempotency-conflict");
   CHECK_FALSE(fixture.stored_call("C-4").posting.has_value());
 
   // A second disconnect of C-3 at another time, with a new key, is not a replay either.
@@ -265,14 +269,12 @@ TEST_CASE("call service rejects implausible step time", "[gateway][call-service]
   // The gateway clock reads 15:01 on 2026-03-10; the provider stamped the connect in 2099.
   const relay::Connected future{"C-5", at("2099-01-01T00:00:00Z"), "C-5/connect-2099"};
   const auto replies = fixture.calls->handle(future, "m-2099", at("2026-03-10T15:01:00Z"));
-  REQUIRE(replies.size() == 1);
-  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
-  REQUIRE(error != nullptr);
-  CHECK(error->code == "time-out-of-range");
-  CHECK(error->ref == "m-2099");
-  CHECK_THAT(error->message, Catch::Matchers::Contains("\"at\" = 2099-01-01T00:00:00.000Z"));
-  CHECK_THAT(error->message, Catch::Matchers::Contains("2026-03-10T03:01:00.000Z"));
-  CHECK_THAT(error->message, Catch::Matchers::Contains("2026-03-11T03:01:00.000Z"));
+  const relay::ErrorReply& error = error_of(replies);
+  CHECK(error.code == "time-out-of-range");
+  CHECK(error.ref == "m-2099");
+  CHECK_THAT(error.message, Catch::Matchers::Contains("\"at\" = 2099-01-01T00:00:00.000Z"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("2026-03-10T03:01:00.000Z"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("2026-03-11T03:01:00.000Z"));
   CHECK_FALSE(billing::event_time(fixture.stored_call("C-5"), billing::CallEvent::Connected));
 
   // The same step with its real instant is recorded.
@@ -305,18 +307,7 @@ TEST_CASE("call service caps call length", "[gateway][call-service]") {
   CHECK(is_ack(fixture.calls->handle(late, "m-late-again", at("2026-03-11T21:01:05Z"))));
 }
 
-TEST_CASE("call service sent-paid reply has message", "[gateway][call-service]") {
-  Fixture fixture;
-  REQUIRE(fixture.storage);
-  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
-  const auto replies =
-      fixture.request("S-1", "C-8", "+13125550104", relay::BillingMethod::SentPaid, "k-8");
-  const auto& authorization = authorization_of(replies);
-  CHECK(authorization.accepted);
-  CHECK(authorization.message == "authorized; charges go to the calling line +12125550101");
-}
-
-TEST_CASE("call service refuses billing a call's own party", "[gateway][call-service]") {
+TEST_CASE("call service authorizes by billing party", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
   REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
@@ -326,14 +317,19 @@ TEST_CASE("call service refuses billing a call's own party", "[gateway][call-ser
     relay::BillingMethod billing;
     const char* to;
     const char* third;
-    const char* reason;
+    bool accepted;
+    const char* reason;   // the refusal's reason code; "" when accepted
+    const char* message;  // part of the reply's message
   };
   const Case cases[] = {
-      {"C-own", relay::BillingMethod::Collect, "(212) 555-0101", "", "collect-to-own-line"},
-      {"C-third-called", relay::BillingMethod::ThirdParty, "+13125550104", "1-312-555-0104",
-       "third-number-is-called-line"},
-      {"C-third-caller", relay::BillingMethod::ThirdParty, "+13125550104", "2125550101",
-       "third-number-is-calling-line"},
+      {"C-8", relay::BillingMethod::SentPaid, "+13125550104", "", true, "",
+       "authorized; charges go to the calling line +12125550101"},
+      {"C-own", relay::BillingMethod::Collect, "(212) 555-0101", "", false, "collect-to-own-line",
+       "(212) 555-0101"},
+      {"C-third-called", relay::BillingMethod::ThirdParty, "+13125550104", "1-312-555-0104", false,
+       "third-number-is-called-line", "1-312-555-0104"},
+      {"C-third-caller", relay::BillingMethod::ThirdParty, "+13125550104", "2125550101", false,
+       "third-number-is-calling-line", "2125550101"},
   };
   for (const Case& test : cases) {
     INFO(test.call);
@@ -345,11 +341,10 @@ TEST_CASE("call service refuses billing a call's own party", "[gateway][call-ser
     request.third_number = test.third;
     request.idempotency_key = std::string(test.call) + "/request";
     const auto replies = fixture.calls->handle(request, "m", at("2026-03-10T15:00:05Z"));
-    const auto& refused = authorization_of(replies);
-    CHECK_FALSE(refused.accepted);
-    CHECK(refused.reason_code == test.reason);
-    CHECK_THAT(refused.message,
-               Catch::Matchers::Contains(test.third[0] != '\0' ? test.third : test.to));
+    const auto& authorization = authorization_of(replies);
+    CHECK(authorization.accepted == test.accepted);
+    CHECK(authorization.reason_code == test.reason);
+    CHECK_THAT(authorization.message, Catch::Matchers::Contains(test.message));
   }
 }
 
@@ -361,11 +356,9 @@ TEST_CASE("call service rejects reused call id", "[gateway][call-service]") {
   // The same call id with another number and a new key is a different call, not a retry.
   const auto other_number =
       fixture.request("S-1", "C-8", "+13125550106", relay::BillingMethod::SentPaid, "k-8b");
-  REQUIRE(other_number.size() == 1);
-  const auto* error = std::get_if<relay::ErrorReply>(&other_number.front());
-  REQUIRE(error != nullptr);
-  CHECK(error->code == "invalid-state");
-  CHECK(error->message.find("send a new call id") != std::string::npos);
+  const relay::ErrorReply& error = error_of(other_number);
+  CHECK(error.code == "invalid-state");
+  CHECK(error.message.find("send a new call id") != std::string::npos);
 
   // The same call spelled without the country code is still a retry of the first request.
   const auto same_call =
@@ -385,10 +378,8 @@ TEST_CASE("call service refuses blocked collect call", "[gateway][call-service]"
   CHECK_FALSE(refused.accepted);
   CHECK(refused.reason_code == "collect-blocked");
   const auto connect = fixture.connect("C-9");
-  REQUIRE(connect.size() == 1);
-  const auto* error = std::get_if<relay::ErrorReply>(&connect.front());
-  REQUIRE(error != nullptr);
-  CHECK(error->code == "invalid-state");
+  const relay::ErrorReply& error = error_of(connect);
+  CHECK(error.code == "invalid-state");
 }
 
 TEST_CASE("call service refuses calls without storage", "[gateway][call-service]") {
@@ -435,11 +426,9 @@ TEST_CASE("call service rejects call for unknown session", "[gateway][call-servi
   Fixture fixture;
   const auto replies =
       fixture.request("S-404", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
-  REQUIRE(replies.size() == 1);
-  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
-  REQUIRE(error != nullptr);
-  CHECK(error->code == "unknown-session");
-  CHECK(error->message.find("S-404") != std::string::npos);
+  const relay::ErrorReply& error = error_of(replies);
+  CHECK(error.code == "unknown-session");
+  CHECK(error.message.find("S-404") != std::string::npos);
 }
 
 TEST_CASE("call service posts open calls on connection loss", "[gateway][call-service]") {
