@@ -316,20 +316,55 @@ std::string wait_session(const Gateway& gateway, const std::string& number) {
   return "";
 }
 
+// One turn of a menu walk: what the caller types, then the prompt the gateway answers with.
+struct MenuStep {
+  std::string typed;
+  std::string prompt;
+};
+
+// Types each step's text and waits for its prompt; returns the text that ended with each
+// prompt, in order. Fails the test at the first prompt that does not arrive.
+std::vector<std::string> walk_menu(TtyClient& caller, const std::vector<MenuStep>& steps) {
+  std::vector<std::string> heard;
+  for (const MenuStep& step : steps) {
+    INFO("typed '" << step.typed << "', waiting for '" << step.prompt << "'");
+    caller.type(step.typed);
+    heard.push_back(caller.wait_for(step.prompt));
+    REQUIRE_FALSE(heard.back().empty());
+  }
+  return heard;
+}
+
 // Walks the caller's menu through a collect call to 312-555-0104 announced as GRACE OKAFOR,
 // confirms the quote and returns its text.
 std::string place_collect_call(TtyClient& caller) {
-  caller.type("312 555 0104 GA");
-  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
-  caller.type("2 GA");
-  REQUIRE_FALSE(caller.wait_for("ANNOUNCEMENT GA").empty());
-  caller.type("GRACE OKAFOR GA");
-  const std::string quote = caller.wait_for("PLACE CALL Y OR N GA");
-  REQUIRE_FALSE(quote.empty());
-  caller.type("Y GA");
-  REQUIRE_FALSE(caller.wait_for("CALLING 312-555-0104 GA").empty());
-  return quote;
+  const std::vector<std::string> heard =
+      walk_menu(caller, {
+                            {"312 555 0104 GA", "5 CARD GA"},
+                            {"2 GA", "ANNOUNCEMENT GA"},
+                            {"GRACE OKAFOR GA", "PLACE CALL Y OR N GA"},
+                            {"Y GA", "CALLING 312-555-0104 GA"},
+                        });
+  return heard[2];
 }
+
+// A caller at +12125550101 and a called TTY at +13125550104, both at the menu, and the id of
+// the caller's first call.
+struct CollectLines {
+  explicit CollectLines(Gateway& gateway)
+      : caller(gateway.port(), "+12125550101", gateway.dir),
+        called(gateway.port(), "+13125550104", gateway.dir) {
+    REQUIRE_FALSE(caller.wait_for("NUMBER TO CALL GA").empty());
+    REQUIRE_FALSE(called.wait_for("NUMBER TO CALL GA").empty());
+    const std::string session = wait_session(gateway, "+12125550101");
+    REQUIRE_FALSE(session.empty());
+    call_id = session + "-c1";
+  }
+
+  TtyClient caller;
+  TtyClient called;
+  std::string call_id;
+};
 
 void skip_note() {
   if (!minimodem_installed()) {
@@ -342,13 +377,10 @@ void skip_note() {
 TEST_CASE("tty line collect call posts charge", "[gateway][tty_line]") {
   skip_note();
   Gateway gateway;
-  TtyClient caller(gateway.port(), "+12125550101", gateway.dir);
-  TtyClient called(gateway.port(), "+13125550104", gateway.dir);
-  REQUIRE_FALSE(caller.wait_for("NUMBER TO CALL GA").empty());
-  REQUIRE_FALSE(called.wait_for("NUMBER TO CALL GA").empty());
-  const std::string session = wait_session(gateway, "+12125550101");
-  REQUIRE_FALSE(session.empty());
-  const std::string call_id = session + "-c1";
+  CollectLines lines(gateway);
+  TtyClient& caller = lines.caller;
+  TtyClient& called = lines.called;
+  const std::string& call_id = lines.call_id;
 
   // The caller's menu, from number to confirmation.
   const std::string quote = place_collect_call(caller);
@@ -397,13 +429,10 @@ TEST_CASE("tty line collect call posts charge", "[gateway][tty_line]") {
 TEST_CASE("tty line staff take-over connects call", "[gateway][tty_line]") {
   skip_note();
   Gateway gateway(std::chrono::seconds(1));
-  TtyClient caller(gateway.port(), "+12125550101", gateway.dir);
-  TtyClient called(gateway.port(), "+13125550104", gateway.dir);
-  REQUIRE_FALSE(caller.wait_for("NUMBER TO CALL GA").empty());
-  REQUIRE_FALSE(called.wait_for("NUMBER TO CALL GA").empty());
-  const std::string session = wait_session(gateway, "+12125550101");
-  REQUIRE_FALSE(session.empty());
-  const std::string call_id = session + "-c1";
+  CollectLines lines(gateway);
+  TtyClient& caller = lines.caller;
+  TtyClient& called = lines.called;
+  const std::string& call_id = lines.call_id;
 
   place_collect_call(caller);
 
@@ -461,12 +490,11 @@ TEST_CASE("tty line unanswered call bills zero", "[gateway][tty_line]") {
   const std::string session = wait_session(gateway, "+12125550101");
   REQUIRE_FALSE(session.empty());
 
-  caller.type("312 555 0104 GA");
-  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
-  caller.type("1 GA");
-  REQUIRE_FALSE(caller.wait_for("PLACE CALL Y OR N GA").empty());
-  caller.type("Y GA");
-  REQUIRE_FALSE(caller.wait_for("NO ANSWER AT 312-555-0104. NOT BILLED").empty());
+  walk_menu(caller, {
+                        {"312 555 0104 GA", "5 CARD GA"},
+                        {"1 GA", "PLACE CALL Y OR N GA"},
+                        {"Y GA", "NO ANSWER AT 312-555-0104. NOT BILLED"},
+                    });
 
   std::optional<billing::CallRecord> record = gateway.stored_call(session + "-c1");
   REQUIRE(record.has_value());
@@ -480,51 +508,51 @@ TEST_CASE("tty line wrong PIN heard as text", "[gateway][tty_line]") {
   TtyClient caller(gateway.port(), "+12125550101", gateway.dir);
   REQUIRE_FALSE(caller.wait_for("NUMBER TO CALL GA").empty());
 
-  caller.type("312 555 0104 GA");
-  REQUIRE_FALSE(caller.wait_for("5 CARD GA").empty());
-  caller.type("5 GA");
-  REQUIRE_FALSE(caller.wait_for("CARD NUMBER GA").empty());
-  caller.type("4111 1111 1111 9876 GA");
-  REQUIRE_FALSE(caller.wait_for("PIN GA").empty());
-  caller.type("1234 GA");
-  REQUIRE_FALSE(caller.wait_for("PLACE CALL Y OR N GA").empty());
-  caller.type("Y GA");
-  const std::string refusal = caller.wait_for("NUMBER TO CALL GA");
-  REQUIRE_FALSE(refusal.empty());
+  const std::vector<std::string> heard = walk_menu(caller, {
+                                                               {"312 555 0104 GA", "5 CARD GA"},
+                                                               {"5 GA", "CARD NUMBER GA"},
+                                                               {"4111 1111 1111 9876 GA", "PIN GA"},
+                                                               {"1234 GA", "PLACE CALL Y OR N GA"},
+                                                               {"Y GA", "NUMBER TO CALL GA"},
+                                                           });
+  const std::string& refusal = heard.back();
   CHECK(refusal.find("CALL REFUSED: ") != std::string::npos);
   CHECK(refusal.find("PIN") != std::string::npos);
   CHECK(caller.all_text().find("1234") == std::string::npos);
   CHECK(caller.all_text().find("4111") == std::string::npos);
 }
 
-TEST_CASE("tty line bad header answered and closed", "[gateway][tty_line]") {
-  Gateway gateway;
-  asio::io_context io;
-  tcp::socket socket = test::connect_plain(io, gateway.port());
-  asio::write(socket, asio::buffer(std::string("RELAYGW-TTY/2 line=+12125550101\n")));
-
-  std::string reply;
-  boost::system::error_code error;
-  asio::read(socket, asio::dynamic_buffer(reply), error);
-  CHECK(error == asio::error::eof);
-  CHECK(reply.rfind("ERROR bad magic \"RELAYGW-TTY/2\"", 0) == 0);
-  CHECK(reply.back() == '\n');
-  CHECK(gateway.listener->connected_lines() == 0);
-}
-
-TEST_CASE("tty line duplicate number refused", "[gateway][tty_line]") {
+TEST_CASE("tty line bad headers answered and closed", "[gateway][tty_line]") {
+  struct Case {
+    std::string name;
+    std::string header;
+    std::string reply_start;      // the start of the gateway's one-line reply
+    std::size_t lines_connected;  // lines connected afterwards, counting the one already there
+  };
+  const std::vector<Case> cases = {
+      {"unknown magic", "RELAYGW-TTY/2 line=+12125550101\n", "ERROR bad magic \"RELAYGW-TTY/2\"",
+       1},
+      {"line already connected", "RELAYGW-TTY/1 line=+12125550101 encoding=ulaw\n",
+       "ERROR line +12125550101 is already connected", 1},
+  };
   Gateway gateway;
   TtyClient first(gateway.port(), "+12125550101", gateway.dir);
   REQUIRE_FALSE(first.wait_for("NUMBER TO CALL GA").empty());
+  for (const Case& test : cases) {
+    INFO(test.name);
+    asio::io_context io;
+    tcp::socket socket = test::connect_plain(io, gateway.port());
+    asio::write(socket, asio::buffer(test.header));
 
-  asio::io_context io;
-  tcp::socket socket = test::connect_plain(io, gateway.port());
-  asio::write(socket, asio::buffer(std::string("RELAYGW-TTY/1 line=+12125550101 encoding=ulaw\n")));
-  std::string reply;
-  boost::system::error_code error;
-  asio::read(socket, asio::dynamic_buffer(reply), error);
-  CHECK(reply.rfind("ERROR line +12125550101 is already connected", 0) == 0);
-  CHECK(gateway.listener->connected_lines() == 1);
+    std::string reply;
+    boost::system::error_code error;
+    asio::read(socket, asio::dynamic_buffer(reply), error);
+    CHECK(error == asio::error::eof);
+    CHECK(reply.rfind(test.reply_start, 0) == 0);
+    REQUIRE_FALSE(reply.empty());
+    CHECK(reply.back() == '\n');
+    CHECK(gateway.listener->connected_lines() == test.lines_connected);
+  }
 }
 
 TEST_CASE("tty line stalled caller holds nothing", "[gateway][tty_line]") {
