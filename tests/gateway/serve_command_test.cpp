@@ -129,6 +129,34 @@ std::string later(int seconds) {
 
 std::string message(json body) { return body.dump() + "\n"; }
 
+// A provider link on 127.0.0.1 with the files `relaygw certs generate --out certs` writes, and
+// the TTY line and admin listeners off.
+const std::string kProviderLinkOnly =
+    "[provider_link]\n"
+    "listen = { address = \"127.0.0.1\", port = 0 }\n"
+    "certificate_file = \"certs/server.pem\"\n"
+    "private_key_file = \"certs/server-key.pem\"\n"
+    "client_ca_file = \"certs/ca.pem\"\n"
+    "[tty_lines]\nenabled = false\n"
+    "[admin]\nenabled = false\n";
+
+// Writes a `relaygw serve` configuration to `path`: `listeners` (sections), an emergency spool
+// and one default PSAP route to the loopback PSAP at `psap_port`, then the [billing] section
+// with `billing_keys`.
+void write_serve_config(const std::string& path, const std::string& listeners,
+                        std::uint16_t psap_port, const std::string& billing_keys) {
+  std::ofstream(path) << listeners << "[emergency]\nspool_file = \"spool.jsonl\"\n"
+                      << "[[psap]]\nid = \"psap-test\"\naddress = \"127.0.0.1\"\n"
+                      << "port = " << psap_port << "\ndefault = true\n"
+                      << "[billing]\n"
+                      << billing_keys;
+}
+
+// [billing] keys for the database `file` in the configuration's folder and the bundled data.
+std::string billing_keys(const std::string& file) {
+  return "database = \"" + file + "\"\ndata_dir = \"" + test::source_data_dir() + "\"\n";
+}
+
 }  // namespace
 
 TEST_CASE("certs generate writes provider certificate", "[gateway][serve]") {
@@ -163,19 +191,8 @@ TEST_CASE("serve stops on SIGTERM keeping records", "[gateway][serve]") {
                             &output) == 0);
   test::init_billing_database(dir.file("relaygw.db"));
   const std::string config_path = dir.file("relaygw.toml");
-  std::ofstream(config_path) << "worker_threads = 2\n"
-                             << "[provider_link]\n"
-                             << "listen = { address = \"127.0.0.1\", port = 0 }\n"
-                             << "certificate_file = \"certs/server.pem\"\n"
-                             << "private_key_file = \"certs/server-key.pem\"\n"
-                             << "client_ca_file = \"certs/ca.pem\"\n"
-                             << "[tty_lines]\nenabled = false\n"
-                             << "[admin]\nenabled = false\n"
-                             << "[emergency]\nspool_file = \"spool.jsonl\"\n"
-                             << "[[psap]]\nid = \"psap-test\"\naddress = \"127.0.0.1\"\n"
-                             << "port = " << psap.port() << "\ndefault = true\n"
-                             << "[billing]\ndatabase = \"relaygw.db\"\n"
-                             << "data_dir = \"" << test::source_data_dir() << "\"\n";
+  write_serve_config(config_path, "worker_threads = 2\n" + kProviderLinkOnly, psap.port(),
+                     billing_keys("relaygw.db"));
 
   const std::regex listening("^provider_link listening 127\\.0\\.0\\.1:([0-9]+)$");
   const json session = {{"type", "session.open"}, {"session", "S-1"},
@@ -284,18 +301,7 @@ TEST_CASE("serve ready line names missing billing", "[gateway][serve]") {
   for (const Case& test : cases) {
     INFO(test.database);
     const std::string config_path = dir.file("relaygw-" + test.database + ".toml");
-    std::ofstream(config_path) << "[provider_link]\n"
-                               << "listen = { address = \"127.0.0.1\", port = 0 }\n"
-                               << "certificate_file = \"certs/server.pem\"\n"
-                               << "private_key_file = \"certs/server-key.pem\"\n"
-                               << "client_ca_file = \"certs/ca.pem\"\n"
-                               << "[tty_lines]\nenabled = false\n"
-                               << "[admin]\nenabled = false\n"
-                               << "[emergency]\nspool_file = \"spool.jsonl\"\n"
-                               << "[[psap]]\nid = \"psap-test\"\naddress = \"127.0.0.1\"\n"
-                               << "port = " << psap.port() << "\ndefault = true\n"
-                               << "[billing]\ndatabase = \"" << test.database << "\"\n"
-                               << "data_dir = \"" << test::source_data_dir() << "\"\n";
+    write_serve_config(config_path, kProviderLinkOnly, psap.port(), billing_keys(test.database));
     ServeProcess serve(config_path, dir.file("serve-" + test.database + ".log"));
     const std::smatch ready = serve.wait_for_line(std::regex("^relaygw serve ready.*$"), 20s);
     const std::string line = ready[0].str();
