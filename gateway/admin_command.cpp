@@ -3,7 +3,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -18,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/commands.hpp"
+#include "gateway/server/host_port.hpp"
+#include "gateway/server/token_file.hpp"
 
 namespace relaygw::gateway {
 namespace {
@@ -71,38 +72,24 @@ ApiEndpoint parse_url(const std::string& url) {
     fail("--url host '" + rest.substr(0, colon) +
          "' is not a loopback address; the admin API listens only on 127.0.0.1 or ::1");
   }
-  unsigned long port = 0;
-  try {
-    std::size_t used = 0;
-    port = std::stoul(rest.substr(colon + 1), &used);
-    if (used != rest.size() - colon - 1) {
-      port = 0;
-    }
-  } catch (const std::exception&) {
-    port = 0;
+  const Result<std::uint16_t> port =
+      server::parse_port(rest.substr(colon + 1), "port", server::PortZero::Reject);
+  if (!port) {
+    fail("invalid port in --url '" + url + "': " + port.status().message());
   }
-  if (port == 0 || port > 65535) {
-    fail("invalid port in --url '" + url + "'; use 1 to 65535");
-  }
-  return {address.to_string(), static_cast<std::uint16_t>(port)};
+  return {address.to_string(), *port};
 }
 
+// Where a CLI user finds the right token file.
+constexpr std::string_view kTokenFileFix =
+    "pass the file that [admin] token_file names in the gateway's configuration";
+
 std::string read_token(const std::string& path) {
-  if (path.empty()) {
-    fail("--token-file is required; name the file whose first line is the admin token");
+  Result<std::string> token = server::read_token_file(path, "--token-file", kTokenFileFix);
+  if (!token) {
+    fail(token.status().message());
   }
-  std::ifstream file(path);
-  std::string token;
-  if (!file || !std::getline(file, token)) {
-    fail("cannot read --token-file '" + path + "'; check the path and its permissions");
-  }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty()) {
-    fail("--token-file '" + path + "' has an empty first line; put the token there");
-  }
-  return token;
+  return *token;
 }
 
 // Sends one request and returns the JSON body of a 2xx response; any other status fails the
@@ -119,7 +106,7 @@ json call_api(const AdminOptions& options, http::verb method, const std::string&
     stream.expires_after(options.timeout);
     stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(endpoint.host), endpoint.port));
     http::request<http::string_body> request(method, target, 11);
-    request.set(http::field::host, endpoint.host);
+    request.set(http::field::host, server::format_host_port(endpoint.host, endpoint.port));
     request.set(http::field::authorization, "Bearer " + token);
     if (body) {
       request.set(http::field::content_type, "application/json");
@@ -138,6 +125,14 @@ json call_api(const AdminOptions& options, http::verb method, const std::string&
 
   json parsed = json::parse(response.body(), nullptr, false);
   const int status = static_cast<int>(response.result_int());
+  // The API's own 401 message names the HTTP header to send. A CLI user sets that header only
+  // through --token-file, so this message names the file instead.
+  if (status == 401) {
+    fail(
+        fmt::format("the admin API at {} rejected the token in --token-file '{}' (HTTP 401); "
+                    "{}",
+                    options.url, options.token_file, kTokenFileFix));
+  }
   if (status < 200 || status > 299) {
     if (parsed.is_object() && parsed.contains("error")) {
       fail(fmt::format("HTTP {} {}: {}", status, parsed["error"].value("code", ""),

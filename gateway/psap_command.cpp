@@ -18,6 +18,7 @@
 
 #include "gateway/commands.hpp"
 #include "gateway/logging.hpp"
+#include "gateway/server/host_port.hpp"
 #include "gateway/server/psap_link.hpp"
 
 namespace relaygw::gateway {
@@ -31,8 +32,9 @@ constexpr std::size_t kMaxLine = 64 * 1024;
 
 struct ListenOptions {
   std::string address = "127.0.0.1";
-  // Wider than a port so that an out-of-range value reaches our own check and message.
-  std::int64_t port = 0;
+  // Kept as text and read by server::parse_port, so that an empty or non-numeric value is
+  // rejected by name rather than converted to port 0.
+  std::string port;
   std::uint64_t count = 0;
 };
 
@@ -69,7 +71,7 @@ std::string describe(const nlohmann::json& message) {
 
 class Console {
  public:
-  Console(asio::io_context& io, const ListenOptions& options)
+  Console(asio::io_context& io, const ListenOptions& options, std::uint16_t port)
       : io_(io), acceptor_(io), limit_(options.count) {
     boost::system::error_code error;
     const asio::ip::address address = asio::ip::make_address(options.address, error);
@@ -80,7 +82,7 @@ class Console {
       fail("--address " + options.address +
            " is not a loopback address; this console listens on 127.0.0.1 or ::1 only");
     }
-    const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(options.port));
+    const tcp::endpoint endpoint(address, port);
     acceptor_.open(endpoint.protocol(), error);
     if (!error) {
       acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
@@ -92,14 +94,12 @@ class Console {
       acceptor_.listen(asio::socket_base::max_listen_connections, error);
     }
     if (error) {
-      fail("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " +
+      fail("cannot listen on " + server::format_host_port(address.to_string(), port) + ": " +
            error.message() + "; choose a free --port");
     }
-    const tcp::endpoint bound = acceptor_.local_endpoint();
-    std::cout << "psap listening on " << bound.address().to_string() << ":" << bound.port()
-              << std::endl;
-    logger("gateway")->info("psap console listening on {}:{}", bound.address().to_string(),
-                            bound.port());
+    const std::string bound = server::format_host_port(acceptor_.local_endpoint());
+    std::cout << "psap listening on " << bound << std::endl;
+    logger("gateway")->info("psap console listening on {}", bound);
   }
 
   void accept() {
@@ -107,8 +107,11 @@ class Console {
       if (error) {
         return;  // the acceptor was closed at exit
       }
-      std::cout << "connected from " << socket.remote_endpoint(error) << std::endl;
-      read(std::make_shared<Connection>(std::move(socket)));
+      const tcp::endpoint remote = socket.remote_endpoint(error);
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      connection->peer = error ? "an unknown address" : server::format_host_port(remote);
+      std::cout << "connected from " << connection->peer << std::endl;
+      read(connection);
       accept();
     });
   }
@@ -118,13 +121,14 @@ class Console {
     explicit Connection(tcp::socket s) : socket(std::move(s)), buffer(kMaxLine) {}
     tcp::socket socket;
     asio::streambuf buffer;
+    std::string peer;  // ADDRESS:PORT of the gateway, for messages
   };
 
   void read(std::shared_ptr<Connection> connection) {
     asio::async_read_until(connection->socket, connection->buffer, '\n',
                            [this, connection](boost::system::error_code error, std::size_t length) {
                              if (error) {
-                               std::cout << "disconnected: " << error.message() << std::endl;
+                               report_disconnect(*connection, error);
                                return;
                              }
                              std::string line(
@@ -134,6 +138,23 @@ class Console {
                              handle(connection, line);
                              read(connection);
                            });
+  }
+
+  // A gateway that closes its end (end of file) has ended the link normally; any other error is
+  // printed with its system message.
+  static void report_disconnect(const Connection& connection,
+                                const boost::system::error_code& error) {
+    if (error == asio::error::eof) {
+      std::cout << "disconnected: " << connection.peer << " closed the connection" << std::endl;
+      return;
+    }
+    if (error == asio::error::not_found) {
+      std::cout << "disconnected: " << connection.peer << " sent a line over " << kMaxLine
+                << " bytes" << std::endl;
+      return;
+    }
+    std::cout << "disconnected: connection from " << connection.peer
+              << " failed: " << error.message() << std::endl;
   }
 
   void handle(const std::shared_ptr<Connection>& connection, const std::string& line) {
@@ -162,12 +183,13 @@ class Console {
 };
 
 void run_listen(const ListenOptions& options) {
-  if (options.port < 0 || options.port > 65535) {
-    fail("invalid --port " + std::to_string(options.port) +
-         "; use a TCP port from 1 to 65535, or 0 to pick a free port");
+  const Result<std::uint16_t> port =
+      server::parse_port(options.port, "--port", server::PortZero::PickFree);
+  if (!port) {
+    fail(port.status().message());
   }
   asio::io_context io;
-  Console console(io, options);
+  Console console(io, options, *port);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&io](boost::system::error_code, int) { io.stop(); });
   console.accept();
@@ -184,7 +206,9 @@ void add_psap_command(CLI::App& app) {
   CLI::App* listen = psap->add_subcommand(
       "listen",
       "Accept the gateway's PSAP text link, print what arrives and acknowledge dispatches");
-  listen->add_option("--port", options->port, "TCP port to listen on; 0 picks a free port")
+  listen
+      ->add_option("--port", options->port,
+                   "TCP port to listen on, 1 to 65535; 0 lets the system pick a free one")
       ->required();
   listen->add_option("--address", options->address, "Loopback address to listen on")
       ->capture_default_str();

@@ -32,6 +32,12 @@ Status invalid(std::string_view prefix, const std::string& name, const std::stri
                 "invalid " + std::string(prefix) + name + " '" + value + "'; " + fix);
 }
 
+// A number plan or rate deck that fails to load is the server's data problem, whatever the
+// loader's code, so callers can tell it apart from a request that cannot be rated.
+Status unavailable(const Status& load_failure) {
+  return Status(StatusCode::Unavailable, load_failure.message());
+}
+
 Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_view prefix) {
   billing::CallToRate call;
   call.from = fields.from;
@@ -93,7 +99,7 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
   if (loaded_plan) {
     plan = std::move(loaded_plan).value();
   } else if (!emergency) {
-    return loaded_plan.status();
+    return unavailable(loaded_plan.status());
   }
   const std::filesystem::path deck_path =
       fields.deck.empty() ? data_dir / "rates" : std::filesystem::path(fields.deck);
@@ -101,7 +107,7 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
   if (loaded_deck) {
     deck = std::move(loaded_deck).value();
   } else if (!emergency) {
-    return loaded_deck.status();
+    return unavailable(loaded_deck.status());
   }
   logger("billing")->info("quote data loaded: data_dir={} deck={}", data_dir.string(),
                           deck_path.string());

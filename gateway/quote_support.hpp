@@ -38,8 +38,9 @@ struct QuoteOutcome {
 
 // Checks `fields`, loads the number plan and rate deck, and rates the call and its
 // alternatives. Errors name the field as `field_prefix` + name ("--billing" on the command
-// line, "billing" in JSON) and the value, with InvalidArgument for bad input and the loader's
-// code (NotFound, Corrupt) for missing or damaged data.
+// line, "billing" in JSON) and the value. Bad input fails with InvalidArgument, and a number
+// plan or rate deck that cannot be loaded with Unavailable. A call the rater cannot rate keeps
+// the rater's code, such as NotFound when no deck version is in force on the start date.
 Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix);
 
 // The `relaygw quote --json` object.

@@ -1,7 +1,6 @@
 // relaygw replay: drives a bundled day of a relay center against a running gateway over
 // loopback and prints what happened.
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <string>
@@ -12,6 +11,8 @@
 #include "gateway/db_support.hpp"
 #include "gateway/replay/day.hpp"
 #include "gateway/replay/replay.hpp"
+#include "gateway/server/host_port.hpp"
+#include "gateway/server/token_file.hpp"
 
 namespace relaygw::gateway {
 namespace {
@@ -30,33 +31,25 @@ struct ReplayCommandOptions {
   bool list_audio = false;
 };
 
-// Splits "ADDRESS:PORT" (an IPv4 literal); fails the command naming the option.
+// Splits "ADDRESS:PORT" or "[IPV6]:PORT", or fails the command with a message naming the option.
 void parse_endpoint(const std::string& text, const std::string& option, std::string& address,
                     std::uint16_t& port) {
-  const std::size_t colon = text.rfind(':');
-  const std::string digits = colon == std::string::npos ? "" : text.substr(colon + 1);
-  if (colon == std::string::npos || colon == 0 || digits.empty() || digits.size() > 9 ||
-      digits.find_first_not_of("0123456789") != std::string::npos) {
-    fail_command("replay",
-                 option + " \"" + text + "\" is not ADDRESS:PORT; use for example 127.0.0.1:7443");
+  const Result<server::HostPort> parsed = server::parse_host_port(text, option);
+  if (!parsed) {
+    fail_command("replay", parsed.status().message());
   }
-  const int value = std::stoi(digits);
-  if (value < 1 || value > 65535) {
-    fail_command("replay", option + " \"" + text + "\" has port " + digits +
-                               ", which is not a TCP port; use 1 to 65535");
-  }
-  address = text.substr(0, colon);
-  port = static_cast<std::uint16_t>(value);
+  address = parsed->address;
+  port = parsed->port;
 }
 
 std::string read_token(const std::string& path) {
-  std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token) || token.empty()) {
-    fail_command("replay", "cannot read a token from the first line of " + path +
-                               "; pass the admin token file of the running gateway");
+  Result<std::string> token = server::read_token_file(
+      path, "--admin-token-file",
+      "pass the file that [admin] token_file names in the running gateway's configuration");
+  if (!token) {
+    fail_command("replay", token.status().message());
   }
-  return token;
+  return *token;
 }
 
 // Prints each recorded answer as "AUDIO<TAB>TEXT", once per file, for scripts/make-day-audio.

@@ -12,6 +12,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/server/config.hpp"
 #include "gateway/server/dev_certs.hpp"
+#include "gateway/server/host_port.hpp"
 #include "gateway/server/server.hpp"
 
 namespace relaygw::gateway {
@@ -42,26 +43,25 @@ void run_serve(const std::string& config_path) {
   }
   // One line per listener on standard output, so scripts can find ports chosen with port 0.
   if (auto endpoint = gateway.provider_link_endpoint()) {
-    std::cout << fmt::format("provider_link listening {}:{}\n", endpoint->address, endpoint->port);
+    std::cout << "provider_link listening "
+              << server::format_host_port(endpoint->address, endpoint->port) << "\n";
   }
   if (auto endpoint = gateway.tty_lines_endpoint()) {
-    std::cout << fmt::format("tty_lines listening {}:{}\n", endpoint->address, endpoint->port);
+    std::cout << "tty_lines listening "
+              << server::format_host_port(endpoint->address, endpoint->port) << "\n";
   }
   if (auto endpoint = gateway.admin_endpoint()) {
-    std::cout << fmt::format("admin listening {}:{}\n", endpoint->address, endpoint->port);
+    std::cout << "admin listening " << server::format_host_port(endpoint->address, endpoint->port)
+              << "\n";
   }
   const Status billing = gateway.billing_start_status();
   if (billing) {
     std::cout << "relaygw serve ready\n" << std::flush;
   } else {
-    // The store's message ends with a fix for command-line users ("; pass ... --db ..."), which
-    // does not apply to serve, so only the reason before it is printed.
-    const std::string& message = billing.message();
-    const std::string reason = message.substr(0, message.find("; "));
-    std::cout << fmt::format(
-                     "relaygw serve ready in emergency-only mode: billing unavailable ({}); fix "
-                     "[billing] database in {}\n",
-                     reason, config_path)
+    // The message names the part that failed (database, rate deck, number plan or credit
+    // policy) and the key or command that fixes it.
+    std::cout << "relaygw serve ready in emergency-only mode: billing unavailable: "
+              << billing.message() << "\n"
               << std::flush;
   }
 

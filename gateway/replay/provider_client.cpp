@@ -6,6 +6,8 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include "gateway/server/host_port.hpp"
+
 namespace relaygw::gateway::replay {
 
 namespace asio = boost::asio;
@@ -72,8 +74,9 @@ Status ProviderClient::connect(const std::string& address, std::uint16_t port,
                                              });
   if (!state.run_until(done, timeout) || error) {
     return Status(StatusCode::Unavailable,
-                  "cannot connect to the provider link at " + address + ":" + std::to_string(port) +
-                      ": " + (error ? error.message() : "timed out") +
+                  "cannot connect to the provider link at " +
+                      server::format_host_port(address, port) + ": " +
+                      (error ? error.message() : "timed out") +
                       "; start relaygw serve and check [provider_link] listen");
   }
 
@@ -85,7 +88,7 @@ Status ProviderClient::connect(const std::string& address, std::uint16_t port,
                                 });
   if (!state.run_until(done, timeout) || error) {
     return Status(StatusCode::Unavailable,
-                  "TLS handshake with " + address + ":" + std::to_string(port) +
+                  "TLS handshake with " + server::format_host_port(address, port) +
                       " failed: " + (error ? error.message() : "timed out") +
                       "; check that the gateway and this client use certificates from one CA");
   }

@@ -13,6 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "gateway/server/host_port.hpp"
+
 namespace relaygw::gateway::replay {
 
 namespace asio = boost::asio;
@@ -22,7 +24,7 @@ namespace http = boost::beast::http;
 Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
                                  const std::string& token, const std::string& target,
                                  std::chrono::milliseconds timeout) {
-  const std::string where = "http://" + address + ":" + std::to_string(port) + target;
+  const std::string where = "http://" + server::format_host_port(address, port) + target;
   boost::system::error_code error;
   const asio::ip::address ip = asio::ip::make_address(address, error);
   if (error) {
@@ -41,7 +43,7 @@ Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
   }
 
   http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, address);
+  request.set(http::field::host, server::format_host_port(address, port));
   request.set(http::field::authorization, "Bearer " + token);
   http::write(stream, request, error);
   beast::flat_buffer buffer;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "gateway/server/host_port.hpp"
 #include "tty/tty_receiver.hpp"
 
 namespace relaygw::gateway::replay {
@@ -115,8 +116,8 @@ Result<std::string> TtyLineClient::open_connection(const std::string& address, s
     ::close(fd_);
     fd_ = -1;
     return Status(StatusCode::Unavailable,
-                  "cannot connect to the TTY line listener at " + address + ":" +
-                      std::to_string(port) + ": " + reason +
+                  "cannot connect to the TTY line listener at " +
+                      server::format_host_port(address, port) + ": " + reason +
                       "; start relaygw serve and check [tty_lines] listen");
   }
   const std::string header = "RELAYGW-TTY/1 line=" + line_number +

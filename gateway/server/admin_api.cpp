@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <condition_variable>
-#include <fstream>
 #include <future>
 #include <list>
 #include <mutex>
@@ -24,6 +23,8 @@
 
 #include "gateway/logging.hpp"
 #include "gateway/server/admin_handlers.hpp"
+#include "gateway/server/host_port.hpp"
+#include "gateway/server/token_file.hpp"
 
 namespace relaygw::gateway::server {
 namespace {
@@ -49,29 +50,6 @@ Digest sha256(const std::string& text) {
 bool token_matches(const Digest& expected, const std::string& presented) {
   const Digest digest = sha256(presented);
   return CRYPTO_memcmp(expected.data(), digest.data(), digest.size()) == 0;
-}
-
-Result<std::string> read_token(const std::string& path) {
-  if (path.empty()) {
-    return Status(StatusCode::InvalidArgument,
-                  "[admin] token_file is not set; name a file whose first line is the token");
-  }
-  std::ifstream file(path);
-  if (!file) {
-    return Status(StatusCode::NotFound, "[admin] token_file '" + path +
-                                            "' cannot be read; create it with the token on "
-                                            "its first line");
-  }
-  std::string token;
-  std::getline(file, token);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty()) {
-    return Status(StatusCode::InvalidArgument,
-                  "[admin] token_file '" + path + "' has an empty first line; put the token there");
-  }
-  return token;
 }
 
 int hex_value(char c) {
@@ -256,7 +234,7 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
     if (error) {
       return "unknown";
     }
-    return remote.address().to_string() + ":" + std::to_string(remote.port());
+    return format_host_port(remote);
   }
 
   bool authorized() const {
@@ -383,7 +361,10 @@ Status AdminApi::start() {
                   "[admin] listen.address '" + state.config.listen.address +
                       "' is not a loopback address; the admin API binds only 127.0.0.1 or ::1");
   }
-  Result<std::string> token = read_token(state.config.token_file);
+  Result<std::string> token =
+      read_token_file(state.config.token_file, "[admin] token_file",
+                      "create the file with the admin token on its first line, or set [admin] "
+                      "enabled = false");
   if (!token) {
     return token.status();
   }
@@ -403,17 +384,17 @@ Status AdminApi::start() {
   if (error) {
     beast::error_code ignored;
     state.acceptor.close(ignored);
-    return Status(StatusCode::Unavailable, "[admin] cannot listen on " +
-                                               state.config.listen.address + " port " +
-                                               std::to_string(state.config.listen.port) + ": " +
-                                               error.message() + "; choose a free port");
+    return Status(StatusCode::Unavailable,
+                  "[admin] cannot listen on " +
+                      format_host_port(state.config.listen.address, state.config.listen.port) +
+                      ": " + error.message() + "; choose a free port");
   }
   const tcp::endpoint local = state.acceptor.local_endpoint();
   state.bound = Endpoint{local.address().to_string(), local.port()};
   state.running = true;
   asio::dispatch(state.acceptor.get_executor(), [&state] { state.do_accept(); });
-  logger("gateway")->info("admin API listening on {} port {}", state.bound.address,
-                          state.bound.port);
+  logger("gateway")->info("admin API listening on {}",
+                          format_host_port(state.bound.address, state.bound.port));
   return Status::ok();
 }
 

@@ -69,6 +69,20 @@ int http_status_for(StatusCode code) {
   }
 }
 
+// The HTTP status for an error reply of the call service, by its code (docs/protocol.md).
+int http_status_for_reply(const std::string& code) {
+  if (code == "unavailable") {
+    return 503;
+  }
+  if (code == "unknown-call" || code == "unknown-session") {
+    return 404;
+  }
+  if (code == "time-out-of-range") {
+    return 400;
+  }
+  return 409;  // invalid-state, idempotency-conflict: the call's state forbids the step
+}
+
 AdminResponse status_error(const Status& status) {
   return admin_error(http_status_for(status.code()), error_code_name(status.code()),
                      status.message());
@@ -391,12 +405,32 @@ AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id
   if (error != nullptr) {
     logger("gateway")->warn("call={} admin accept rejected: staff={} code={}", call_id, staff,
                             error->code);
-    return admin_error(error->code == "unavailable" ? 503 : 409, error->code, error->message);
+    return admin_error(http_status_for_reply(error->code), error->code, error->message);
   }
   parts.sessions.update_collect(call_id, CollectState::Accepted, collect->tty_tones_heard);
   logger("gateway")->info("call={} collect call accepted by staff: staff={} how={}", call_id, staff,
                           how_name);
   return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}}, {}};
+}
+
+// Maps a failed quote to a response. Only data the server cannot load now is 503. A call the
+// deck has no price for (no version in force on the start date, no rate for the route) is a
+// request that cannot be quoted as asked, so it is 400 with the rater's message.
+AdminResponse quote_error(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::InvalidArgument:
+      return status_error(status);
+    case StatusCode::Unavailable:
+      logger("gateway")->error("admin quote failed: rating data unavailable: error={}",
+                               status.message());
+      return admin_error(503, "rating-unavailable", status.message());
+    case StatusCode::Internal:
+    case StatusCode::Corrupt:
+      logger("gateway")->error("admin quote failed: error={}", status.message());
+      return status_error(status);
+    default:
+      return admin_error(400, "not-ratable", status.message());
+  }
 }
 
 // POST /quote with the fields of `relaygw quote`.
@@ -419,12 +453,7 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   // request; nothing is cached between quotes.
   Result<QuoteOutcome> quote = compute_quote(fields, "");
   if (!quote) {
-    if (quote.status().code() == StatusCode::InvalidArgument) {
-      return status_error(quote.status());
-    }
-    // A missing or damaged number plan or rate deck is the server's problem, not the client's.
-    logger("gateway")->error("admin quote failed: error={}", quote.status().message());
-    return admin_error(503, "rating-unavailable", quote.status().message());
+    return quote_error(quote.status());
   }
   return {200, quote_json(*quote), {}};
 }

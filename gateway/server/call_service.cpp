@@ -239,17 +239,42 @@ struct CallService::State {
                 const std::vector<Reply>& replies);
 };
 
+namespace {
+
+// The reason in a loader's or store's message, without the fix it gives for command-line users
+// ("...; pass --db ..."), which does not apply to a running server.
+std::string reason_only(const Status& status) {
+  const std::string& message = status.message();
+  return message.substr(0, message.find("; "));
+}
+
+// "fix [billing] KEY in FILE", naming the configuration file when it is known.
+std::string fix_key(const BillingConfig& config, const std::string& key) {
+  const std::string file =
+      config.config_file.empty() ? "the configuration file" : config.config_file;
+  return "fix [billing] " + key + " in " + file;
+}
+
+}  // namespace
+
+// Each failure's message names the part that failed (number plan, credit policy, database or
+// its rate deck) and what to change, because `relaygw serve` prints it in its ready line.
 Status CallService::State::open_storage() {
   std::lock_guard billing_lock(billing_mutex);
   const std::filesystem::path data_dir = config.data_dir.empty()
                                              ? billing::default_data_dir()
                                              : std::filesystem::path(config.data_dir);
+  auto outage = [this](StatusCode code, const std::string& message) {
+    const Status failed(code, message);
+    log->error("billing unavailable: {}", failed.message());
+    return failed;
+  };
   if (!plan) {
     auto loaded = billing::NumberPlan::load(data_dir);
     if (!loaded) {
-      log->error("billing unavailable: number plan from '{}' failed to load: {}", data_dir.string(),
-                 loaded.status().message());
-      return loaded.status();
+      return outage(loaded.status().code(),
+                    fmt::format("number plan in '{}' failed to load ({}); {}", data_dir.string(),
+                                reason_only(loaded.status()), fix_key(config, "data_dir")));
     }
     plan.emplace(std::move(loaded).value());
     std::lock_guard state_lock(state_mutex);
@@ -261,37 +286,42 @@ Status CallService::State::open_storage() {
                                         : config.credit_policy_file;
     auto policy = billing::load_credit_policy(policy_path);
     if (!policy) {
-      log->error("billing unavailable: credit policy '{}' failed to load: {}", policy_path,
-                 policy.status().message());
-      return policy.status();
+      return outage(policy.status().code(),
+                    fmt::format("credit policy '{}' failed to load ({}); {}", policy_path,
+                                reason_only(policy.status()),
+                                fix_key(config, config.credit_policy_file.empty()
+                                                    ? "data_dir or credit_policy_file"
+                                                    : "credit_policy_file")));
     }
     credit_policy = *policy;
   }
   if (!store) {
     auto opened = billing::SqliteStore::open(config.database);
     if (!opened) {
-      log->error("billing unavailable: database '{}' failed to open: {}", config.database,
-                 opened.status().message());
-      return opened.status();
+      return outage(opened.status().code(),
+                    fmt::format("database '{}' failed to open ({}); {}", config.database,
+                                reason_only(opened.status()), fix_key(config, "database")));
     }
     auto stored = (*opened)->current_rate_deck();
     if (!stored) {
-      log->error("billing unavailable: reading the rate deck from '{}' failed: {}", config.database,
-                 stored.status().message());
-      return stored.status();
+      return outage(
+          stored.status().code(),
+          fmt::format("reading the rate deck from database '{}' failed ({}); {}", config.database,
+                      reason_only(stored.status()), fix_key(config, "database")));
     }
     if (!stored->has_value()) {
-      const Status missing(StatusCode::Unavailable,
-                           "database '" + config.database +
-                               "' has no rate deck; load one with `relaygw db load-deck`");
-      log->error("billing unavailable: {}", missing.message());
-      return missing;
+      return outage(StatusCode::Unavailable,
+                    fmt::format("database '{}' has no rate deck; load one with `relaygw db "
+                                "load-deck --db {} --rates FILE`",
+                                config.database, config.database));
     }
     auto parsed = billing::RateDeck::parse((*stored)->text, (*stored)->source_path);
     if (!parsed) {
-      log->error("billing unavailable: the stored rate deck does not parse: {}",
-                 parsed.status().message());
-      return parsed.status();
+      return outage(parsed.status().code(),
+                    fmt::format("the rate deck stored in database '{}' does not parse ({}); load "
+                                "a corrected deck with `relaygw db load-deck --db {} --rates "
+                                "FILE`",
+                                config.database, reason_only(parsed.status()), config.database));
     }
     deck.emplace(std::move(parsed).value());
     rater.emplace(&*plan, &*deck);

@@ -5,8 +5,11 @@
 
 #include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -164,7 +167,12 @@ class ConfigReader {
       return;
     }
     if (!node->is_integer()) {
-      fail(section, fmt::format("{}port must be a whole number from 0 to 65535", prefix));
+      // A quoted port, even "" or "7443", is a string in TOML and never read as a number.
+      const std::string value =
+          node->is_string() ? fmt::format(" = \"{}\"", node->as_string()->get()) : "";
+      fail(section, fmt::format("{}port{} is not a TCP port; write a whole number without "
+                                "quotes, 1 to 65535, or 0 to let the system choose",
+                                prefix, value));
       return;
     }
     const std::int64_t port = node->as_integer()->get();
@@ -451,6 +459,124 @@ void check_listeners(ConfigReader& reader, const ServerConfig& config) {
   }
 }
 
+// Line and column, both from 1, of byte `offset` in `text`. The column counts characters,
+// taking each UTF-8 lead byte as one, as the TOML parser does.
+std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte == '\n') {
+      ++line;
+      column = 1;
+    } else if ((byte & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+// Offset of the first byte that does not start or continue a valid UTF-8 sequence (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or npos when all of `text` is valid.
+std::size_t find_invalid_utf8(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    unsigned char min_second = 0x80;
+    unsigned char max_second = 0xBF;
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      min_second = lead == 0xE0 ? 0xA0 : 0x80;  // 0xE0 0x80..0x9F would be overlong
+      max_second = lead == 0xED ? 0x9F : 0xBF;  // 0xED 0xA0..0xBF would be a surrogate
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      min_second = lead == 0xF0 ? 0x90 : 0x80;  // 0xF0 0x80..0x8F would be overlong
+      max_second = lead == 0xF4 ? 0x8F : 0xBF;  // above 0xF4 0x8F is past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) {
+      return i;
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      const unsigned char low = k == 1 ? min_second : 0x80;
+      const unsigned char high = k == 1 ? max_second : 0xBF;
+      if (next < low || next > high) {
+        return i;
+      }
+    }
+    i += length;
+  }
+  return std::string::npos;
+}
+
+// Reads the configuration file as text and rejects what is not a TOML text file before it is
+// parsed, so the message says what the file is rather than quoting the TOML parser.
+Result<std::string> read_config_text(const std::string& path) {
+  const std::string fix =
+      "pass the TOML configuration file with --config, for example "
+      "config/relaygw.toml";
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    std::error_code exists_error;
+    if (!fs::exists(fs::path(path), exists_error)) {
+      return Status(StatusCode::NotFound,
+                    fmt::format("configuration file '{}' does not exist; pass an existing file "
+                                "with --config, for example config/relaygw.toml",
+                                path));
+    }
+    return Status(StatusCode::PermissionDenied,
+                  fmt::format("configuration file '{}' cannot be opened for reading; check its "
+                              "permissions",
+                              path));
+  }
+
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) {
+    return Status(StatusCode::Unavailable,
+                  fmt::format("configuration file '{}' could not be read to the end; check the "
+                              "disk and read it again",
+                              path));
+  }
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("configuration file '{}' is empty; copy config/relaygw.toml there "
+                              "and edit it, or {}",
+                              path, fix));
+  }
+
+  // TOML 1.0 allows no control character other than tab, line feed and carriage return
+  // anywhere, not even in strings or comments, so one of them means the file is not TOML text.
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7F) {
+      const auto [line, column] = line_and_column(text, i);
+      return Status(StatusCode::InvalidArgument,
+                    fmt::format("configuration file '{}' is not a TOML text file: line {}, "
+                                "column {} has the control byte 0x{:02X}, so it looks like a "
+                                "binary file; {}",
+                                path, line, column, byte, fix));
+    }
+  }
+
+  const std::size_t invalid = find_invalid_utf8(text);
+  if (invalid != std::string::npos) {
+    const auto [line, column] = line_and_column(text, invalid);
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("configuration file '{}' is not a TOML text file: line {}, column {} "
+                              "has the byte 0x{:02X}, which is not valid UTF-8; save the file as "
+                              "UTF-8",
+                              path, line, column, static_cast<unsigned char>(text[invalid])));
+  }
+  return text;
+}
+
 }  // namespace
 
 Result<ServerConfig> load_config(const std::string& path) {
@@ -463,17 +589,14 @@ Result<ServerConfig> load_config(const std::string& path) {
                               "it with --config, for example {}/relaygw.toml",
                               path, path));
   }
+  Result<std::string> text = read_config_text(path);
+  if (!text) {
+    return text.status();
+  }
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(*text, path);
   } catch (const toml::parse_error& error) {
-    std::error_code exists_error;
-    if (!fs::exists(file, exists_error)) {
-      return Status(StatusCode::NotFound,
-                    fmt::format("configuration file '{}' does not exist; pass an existing file "
-                                "with --config, for example config/relaygw.toml",
-                                path));
-    }
     const auto& where = error.source().begin;
     return Status(StatusCode::InvalidArgument,
                   fmt::format("{}: line {}, column {}: {}; fix the TOML syntax there", file_name,
@@ -488,6 +611,7 @@ Result<ServerConfig> load_config(const std::string& path) {
   ConfigReader reader(file_name, folder);
   ServerConfig config;
   config.source_file = path;
+  config.billing.config_file = path;
   // The relative defaults in config.hpp are relative to the file's folder too.
   config.emergency.spool_file = reader.resolve(config.emergency.spool_file);
   config.billing.database = reader.resolve(config.billing.database);

@@ -23,6 +23,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/server/clock.hpp"
 #include "gateway/server/dev_certs.hpp"
+#include "gateway/server/host_port.hpp"
 #include "relay-adapters/provider_link/link_parser.hpp"
 #include "relay-adapters/provider_link/replies.hpp"
 
@@ -133,7 +134,7 @@ class ProviderListener::State::Connection
         reader_("") {
     boost::system::error_code error;
     const tcp::endpoint remote = stream_.lowest_layer().remote_endpoint(error);
-    remote_ = error ? "unknown" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+    remote_ = error ? "unknown" : format_host_port(remote);
   }
 
   void start() {
@@ -488,10 +489,11 @@ Status ProviderListener::start() {
     acceptor.listen(asio::socket_base::max_listen_connections, error);
   }
   if (error) {
-    const Status failed(StatusCode::Unavailable,
-                        fmt::format("[provider_link] cannot listen on {}:{}: {}; choose a free "
-                                    "port or stop the program that uses it",
-                                    address, state_->config.listen.port, error.message()));
+    const Status failed(
+        StatusCode::Unavailable,
+        fmt::format("[provider_link] cannot listen on {}: {}; choose a free "
+                    "port or stop the program that uses it",
+                    format_host_port(address, state_->config.listen.port), error.message()));
     state_->log->error("provider link not started: {}", failed.message());
     return failed;
   }

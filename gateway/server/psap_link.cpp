@@ -21,6 +21,7 @@
 #include "gateway/logging.hpp"
 #include "gateway/server/clock.hpp"
 #include "gateway/server/emergency.hpp"
+#include "gateway/server/host_port.hpp"
 
 namespace relaygw::gateway::server {
 
@@ -158,9 +159,10 @@ struct PsapLinkSteps {
     }
     if (error) {
       ++link->failed_dials;
-      link->log->warn("psap route={} dial {} of {} to {}:{} failed: {}", link->options.route_id,
-                      link->failed_dials, link->options.max_redials, link->options.endpoint.address,
-                      link->options.endpoint.port, error.message());
+      link->log->warn("psap route={} dial {} of {} to {} failed: {}", link->options.route_id,
+                      link->failed_dials, link->options.max_redials,
+                      format_host_port(link->options.endpoint.address, link->options.endpoint.port),
+                      error.message());
       if (link->failed_dials >= link->options.max_redials) {
         give_up();
       } else {
@@ -173,8 +175,8 @@ struct PsapLinkSteps {
     ++link->generation;
     link->is_connected = true;
     link->socket.set_option(tcp::no_delay(true), error);
-    link->log->info("psap route={} connected to {}:{}", link->options.route_id,
-                    link->options.endpoint.address, link->options.endpoint.port);
+    link->log->info("psap route={} connected to {}", link->options.route_id,
+                    format_host_port(link->options.endpoint.address, link->options.endpoint.port));
     requeue_unacknowledged();
     read();
     write();

@@ -15,6 +15,7 @@
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/clock.hpp"
 #include "gateway/server/emergency.hpp"
+#include "gateway/server/host_port.hpp"
 #include "gateway/server/provider_listener.hpp"
 #include "gateway/server/session_registry.hpp"
 #include "gateway/server/tty_listener.hpp"
@@ -104,7 +105,7 @@ Status Server::start() {
       return listening;
     }
     const auto bound = state.provider->local_endpoint();
-    state.log->info("provider link listening on {}:{}", bound.address().to_string(), bound.port());
+    state.log->info("provider link listening on {}", format_host_port(bound));
   }
   if (config.tty_lines.enabled) {
     state.tty_lines =
@@ -114,8 +115,8 @@ Status Server::start() {
       state.log->error("TTY line listener not started: {}", listening.message());
       return listening;
     }
-    state.log->info("TTY line listener listening on {}:{}", config.tty_lines.listen.address,
-                    state.tty_lines->port());
+    state.log->info("TTY line listener listening on {}",
+                    format_host_port(config.tty_lines.listen.address, state.tty_lines->port()));
   }
   if (config.admin.enabled) {
     state.admin = std::make_unique<AdminApi>(

@@ -24,6 +24,7 @@
 
 #include "gateway/logging.hpp"
 #include "gateway/server/clock.hpp"
+#include "gateway/server/host_port.hpp"
 #include "relay-adapters/tty_line/caller_turns.hpp"
 #include "relay-adapters/tty_line/line_header.hpp"
 #include "relay-adapters/tty_line/line_receiver.hpp"
@@ -332,8 +333,7 @@ void Line::on_read(const boost::system::error_code& error, std::size_t size) {
 void Line::reject(const std::string& message) {
   boost::system::error_code ignored;
   tcp::endpoint remote = socket_.remote_endpoint(ignored);
-  shared_->log->warn("tty line from {}:{} rejected: {}", remote.address().to_string(),
-                     remote.port(), message);
+  shared_->log->warn("tty line from {} rejected: {}", format_host_port(remote), message);
   std::string text = "ERROR " + message + "\n";
   pending_.assign(text.begin(), text.end());
   close_after_write_ = true;
@@ -1125,16 +1125,17 @@ Status TtyListener::start() {
   }
   if (error) {
     return Status(StatusCode::Unavailable,
-                  fmt::format("cannot listen for TTY lines on {}:{}: {}; choose a free port in "
+                  fmt::format("cannot listen for TTY lines on {}: {}; choose a free port in "
                               "[tty_lines] listen.port",
-                              listen.address, listen.port, error.message()));
+                              format_host_port(listen.address, listen.port), error.message()));
   }
   shared.port = shared.acceptor.local_endpoint().port();
   const auto started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
   shared.session_prefix = fmt::format("tty-{}-", started_ms.count());
-  shared.log->info("tty line listener bound: {}:{} max_lines={} realtime_pacing={}", listen.address,
-                   shared.port.load(), shared.config.max_lines, shared.config.realtime_pacing);
+  shared.log->info("tty line listener bound: {} max_lines={} realtime_pacing={}",
+                   format_host_port(listen.address, shared.port.load()), shared.config.max_lines,
+                   shared.config.realtime_pacing);
   asio::dispatch(shared.acceptor.get_executor(), [shared = state_->shared] { do_accept(shared); });
   return Status::ok();
 }

@@ -113,13 +113,14 @@ class AdminApiFixture {
   // Starts the API on the fixture's database and, when given, a credit policy file and a call
   // service.
   void start_api(AdminApiLimits limits = {}, const std::string& credit_policy_file = "",
-                 CallService* calls = nullptr) {
+                 CallService* calls = nullptr, const std::string& data_dir = "") {
     AdminConfig config;
     config.listen = {"127.0.0.1", 0};
     config.token_file = path("token");
     BillingConfig billing;
     billing.database = path("billing.db");
     billing.credit_policy_file = credit_policy_file;
+    billing.data_dir = data_dir;
     api_ = std::make_unique<AdminApi>(io_, config,
                                       AdminApiParts{registry_, calls, nullptr, billing}, limits);
     const relaygw::Status started = api_->start();
@@ -492,6 +493,80 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
                                             {"minutes", "2"}});
   CHECK(bad.status == 400);
   CHECK(bad.body["error"]["message"].get<std::string>().find("prepaid") != std::string::npos);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin quote maps failures to statuses", "[gateway][admin]") {
+  // A data folder whose number plan loads but whose rate deck is damaged.
+  const std::filesystem::path broken = path("broken-data");
+  std::filesystem::create_directories(broken / "rates");
+  std::filesystem::create_directory_symlink(relaygw::test::source_data_dir() + "/nanp",
+                                            broken / "nanp");
+  std::ofstream((broken / "rates" / "deck.toml").string()) << "[[version]\n";
+  struct Case {
+    std::string name;
+    std::string data_dir;
+    std::string start;
+    int status;
+    std::string code;
+    std::string message_part;
+  };
+  const std::vector<Case> cases = {
+      // The bundled deck's first version is in force from 2025-01-01.
+      {"start before every deck version", "", "2020-03-10T09:30:00-05:00", 400, "not-ratable",
+       "2020-03-10"},
+      {"missing data folder", path("no-such-data"), "2026-03-10T09:30:00-05:00", 503,
+       "rating-unavailable", "no-such-data"},
+      {"damaged rate deck", broken.string(), "2026-03-10T09:30:00-05:00", 503, "rating-unavailable",
+       "deck.toml"},
+  };
+  for (const Case& test : cases) {
+    INFO(test.name);
+    start_api({}, "", nullptr, test.data_dir);
+    const HttpReply reply = post("/quote", json{{"from", "3125550107"},
+                                                {"to", "2125550101"},
+                                                {"billing", "collect"},
+                                                {"start", test.start},
+                                                {"minutes", "2"}});
+    INFO(reply.body.dump());
+    CHECK(reply.status == test.status);
+    CHECK(reply.body["error"]["code"] == test.code);
+    CHECK(reply.body["error"]["message"].get<std::string>().find(test.message_part) !=
+          std::string::npos);
+    stop_api();
+  }
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin client names token file faults", "[gateway][admin]") {
+  start_api();
+  const std::string url = "http://127.0.0.1:" + std::to_string(api_endpoint().port());
+  std::ofstream(path("empty-token"));
+  std::ofstream(path("blank-token")) << "  \n\n";
+  std::ofstream(path("wrong-token")) << "not-the-token\n";
+  std::filesystem::create_directory(path("token-folder"));
+  struct Case {
+    std::string file;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {path("empty-token"), "--token-file '" + path("empty-token") + "' is empty"},
+      {path("blank-token"), "--token-file '" + path("blank-token") + "' is empty"},
+      {path("token-folder"), "--token-file '" + path("token-folder") + "' is a folder"},
+      {path("no-such-token"), "--token-file '" + path("no-such-token") + "' does not exist"},
+      {path("wrong-token"),
+       "rejected the token in --token-file '" + path("wrong-token") + "' (HTTP 401)"},
+  };
+  for (const Case& test : cases) {
+    std::string output;
+    const int status = relaygw::test::run_relaygw(
+        {"admin", "--url", url, "--token-file", test.file, "health"}, &output);
+    INFO(test.file << ": " << output);
+    CHECK(status == 1);
+    CHECK(output.find(test.expected) != std::string::npos);
+    // Each message names the file a CLI user passes, not the HTTP header an HTTP client sends.
+    CHECK(output.find("[admin] token_file") != std::string::npos);
+    CHECK(output.find("Authorization") == std::string::npos);
+    CHECK(output.find("not-the-token") == std::string::npos);
+  }
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gateway][admin]") {

@@ -191,6 +191,67 @@ listen = { address = "127.0.0.1", port = 7443 }
   }
 }
 
+TEST_CASE("config rejects quoted listen ports", "[gateway][config]") {
+  for (const std::string port : {"\"\"", "\"7443\"", "\"abc\""}) {
+    INFO("port = " << port);
+    const std::string message = load_error(std::string(kMinimal) +
+                                           "[tty_lines]\nlisten = { address = \"127.0.0.1\", "
+                                           "port = " +
+                                           port + " }\n");
+    CHECK(message.find("[tty_lines] listen.port = " + port + " is not a TCP port") !=
+          std::string::npos);
+    CHECK(message.find("without quotes") != std::string::npos);
+  }
+}
+
+TEST_CASE("config rejects non-text files", "[gateway][config]") {
+  struct Case {
+    std::string name;
+    std::string bytes;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"empty file", "", "is empty; copy config/relaygw.toml there"},
+      {"only blank lines", "\n  \n\t\r\n", "is empty; copy config/relaygw.toml there"},
+      {"binary file",
+       std::string("\x7F"
+                   "ELF\x02\x01\x01\0\0\0",
+                   10),
+       "is not a TOML text file: line 1, column 1 has the control byte 0x7F"},
+      {"NUL byte on line two", std::string("worker_threads = 2\nx\0y", 22),
+       "is not a TOML text file: line 2, column 2 has the control byte 0x00"},
+      {"Latin-1 text", "# caf\xE9 menu\nworker_threads = 2\n",
+       "is not a TOML text file: line 1, column 6 has the byte 0xE9, which is not valid UTF-8"},
+      {"overlong UTF-8", "worker_threads = 2\n# \xC0\xAF\n",
+       "line 2, column 3 has the byte 0xC0, which is not valid UTF-8"},
+      {"UTF-16 surrogate in UTF-8", "# \xED\xA0\x80\n",
+       "line 1, column 3 has the byte 0xED, which is not valid UTF-8"},
+  };
+  test::TempDir dir;
+  for (const Case& test : cases) {
+    INFO(test.name);
+    const std::string path = dir.file("relaygw.toml");
+    std::ofstream(path, std::ios::binary) << test.bytes;
+    auto config = load_config(path);
+    REQUIRE_FALSE(config);
+    const std::string& message = config.status().message();
+    INFO(message);
+    CHECK(config.status().code() == StatusCode::InvalidArgument);
+    CHECK(message.find("configuration file '" + path + "'") != std::string::npos);
+    CHECK(message.find(test.expected) != std::string::npos);
+    // These messages come before the TOML parser, so none quotes its wording.
+    CHECK(message.find("Encountered") == std::string::npos);
+  }
+
+  // Text in UTF-8 beyond ASCII stays valid.
+  const std::string path = dir.file("accents.toml");
+  std::ofstream(path, std::ios::binary) << "# caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\x9E\n"
+                                        << kMinimal;
+  auto config = load_config(path);
+  INFO((config ? "" : config.status().message()));
+  CHECK(config);
+}
+
 TEST_CASE("config billing time limits read", "[gateway][config]") {
   test::TempDir dir;
   auto defaults = load_config(write_file(dir, kMinimal));

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <regex>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -24,10 +27,11 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// A `relaygw serve` child process with its standard output on a pipe.
-class ServeProcess {
+// A relaygw child process with its standard output on a pipe and its standard error in a
+// file.
+class RelaygwProcess {
  public:
-  ServeProcess(const std::string& config_path, const std::string& log_path) {
+  RelaygwProcess(std::vector<std::string> arguments, const std::string& log_path) {
     int pipe_fds[2];
     REQUIRE(pipe(pipe_fds) == 0);
     posix_spawn_file_actions_t actions;
@@ -36,8 +40,7 @@ class ServeProcess {
     posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> arguments = {RELAYGW_BINARY, "--log-level", "info",
-                                          "serve",        "--config",    config_path};
+    arguments.insert(arguments.begin(), {RELAYGW_BINARY, "--log-level", "info"});
     std::vector<char*> argv;
     for (std::string& argument : arguments) {
       argv.push_back(argument.data());
@@ -50,7 +53,7 @@ class ServeProcess {
     out_fd_ = pipe_fds[0];
   }
 
-  ~ServeProcess() {
+  ~RelaygwProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -82,7 +85,7 @@ class ServeProcess {
         buffer_.append(chunk, static_cast<std::size_t>(n));
       }
     }
-    FAIL("relaygw serve printed no line matching the expected pattern in time");
+    FAIL("relaygw printed no line matching the expected pattern in time");
     return {};
   }
 
@@ -107,6 +110,13 @@ class ServeProcess {
   int out_fd_ = -1;
   std::string buffer_;
   std::string line_;
+};
+
+// `relaygw serve --config CONFIG` as a child process.
+class ServeProcess : public RelaygwProcess {
+ public:
+  ServeProcess(const std::string& config_path, const std::string& log_path)
+      : RelaygwProcess({"serve", "--config", config_path}, log_path) {}
 };
 
 std::string read_file(const std::string& path) {
@@ -282,7 +292,7 @@ TEST_CASE("serve stops on SIGTERM keeping records", "[gateway][serve]") {
   CHECK((*open)->posting->conversation_seconds == 300);
 }
 
-TEST_CASE("serve ready line names missing billing", "[gateway][serve]") {
+TEST_CASE("serve ready line names billing cause", "[gateway][serve]") {
   test::TempDir dir;
   test::TestPsap psap;
   std::string output;
@@ -290,34 +300,121 @@ TEST_CASE("serve ready line names missing billing", "[gateway][serve]") {
                             &output) == 0);
   std::filesystem::create_directory(dir.file("dirdb"));
   std::ofstream(dir.file("text.db")) << "not a database\n";
+  test::init_billing_database(dir.file("good.db"));
+  {
+    // A relaygw database with its schema but no rate deck stored.
+    billing::SqliteOptions options;
+    options.create = true;
+    auto store = billing::SqliteStore::open(dir.file("nodeck.db"), options);
+    REQUIRE(store);
+  }
+  std::ofstream(dir.file("bad-policy.toml")) << "[credits\n";
   struct Case {
-    std::string database;
-    std::string reason;
+    std::string name;
+    std::string billing;  // the [billing] keys
+    std::string reason;   // the part that failed and why
+    std::string fix;      // the key or command that fixes it
+    std::string absent;   // a fix for another cause, which must not appear
   };
+  const std::string config_path = dir.file("relaygw.toml");
   const std::vector<Case> cases = {
-      {"dirdb", "is a folder, not a database file"},
-      {"text.db", "is not a relaygw database"},
+      {"database is a folder", billing_keys("dirdb"), "is a folder, not a database file",
+       "fix [billing] database in " + config_path, "--db"},
+      {"database is a text file", billing_keys("text.db"), "is not a relaygw database",
+       "fix [billing] database in " + config_path, "--db"},
+      {"database has no rate deck", billing_keys("nodeck.db"),
+       "database '" + dir.file("nodeck.db") + "' has no rate deck",
+       "load one with `relaygw db load-deck --db " + dir.file("nodeck.db"), "fix [billing]"},
+      {"number plan folder missing",
+       "database = \"good.db\"\ndata_dir = \"" + dir.file("no-such-data") + "\"\n",
+       "number plan in '" + dir.file("no-such-data") + "' failed to load",
+       "fix [billing] data_dir in " + config_path, "[billing] database"},
+      {"credit policy damaged",
+       billing_keys("good.db") + "credit_policy_file = \"bad-policy.toml\"\n",
+       "credit policy '" + dir.file("bad-policy.toml") + "' failed to load",
+       "fix [billing] credit_policy_file in " + config_path, "[billing] database"},
   };
   for (const Case& test : cases) {
-    INFO(test.database);
-    const std::string config_path = dir.file("relaygw-" + test.database + ".toml");
-    write_serve_config(config_path, kProviderLinkOnly, psap.port(), billing_keys(test.database));
-    ServeProcess serve(config_path, dir.file("serve-" + test.database + ".log"));
+    INFO(test.name);
+    write_serve_config(config_path, kProviderLinkOnly, psap.port(), test.billing);
+    ServeProcess serve(config_path, dir.file("serve.log"));
     const std::smatch ready = serve.wait_for_line(std::regex("^relaygw serve ready.*$"), 20s);
     const std::string line = ready[0].str();
     INFO(line);
-    CHECK(line.find("ready in emergency-only mode: billing unavailable") != std::string::npos);
+    CHECK(line.find("ready in emergency-only mode: billing unavailable: ") != std::string::npos);
     CHECK(line.find(test.reason) != std::string::npos);
-    CHECK(line.find("fix [billing] database in " + config_path) != std::string::npos);
-    CHECK(line.find("--db") == std::string::npos);
+    CHECK(line.find(test.fix) != std::string::npos);
+    CHECK(line.find(test.absent) == std::string::npos);
     CHECK(serve.stop(SIGTERM, 10s) == 0);
   }
 }
 
+TEST_CASE("psap listen reports peer close plainly", "[gateway][serve]") {
+  test::TempDir dir;
+  struct Case {
+    std::string address;
+    std::string printed;  // the address as printed, before ":PORT"
+  };
+  const std::vector<Case> cases = {{"127.0.0.1", "127.0.0.1"}, {"::1", "\\[::1\\]"}};
+  for (const Case& test : cases) {
+    INFO("--address " << test.address);
+    RelaygwProcess psap({"psap", "listen", "--address", test.address, "--port", "0"},
+                        dir.file("psap.log"));
+    const std::smatch listening =
+        psap.wait_for_line(std::regex("^psap listening on " + test.printed + ":([0-9]+)$"), 20s);
+    const auto port = static_cast<std::uint16_t>(std::stoi(listening[1].str()));
+
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket gateway(io);
+    gateway.connect({boost::asio::ip::make_address(test.address), port});
+    const std::string local = std::to_string(gateway.local_endpoint().port());
+    psap.wait_for_line(std::regex("^connected from " + test.printed + ":" + local + "$"), 10s);
+    const std::string dispatch = message({{"type", "dispatch"}, {"session", "S-1"}});
+    boost::asio::write(gateway, boost::asio::buffer(dispatch));
+    psap.wait_for_line(std::regex("^dispatch session=S-1 "), 10s);
+    // The gateway reads the ack before it closes, as the real PSAP link does. Closing with
+    // unread data would send a reset, which the console reports as a failure.
+    std::string ack;
+    boost::asio::read_until(gateway, boost::asio::dynamic_buffer(ack), '\n');
+    CHECK(ack.find("S-1") != std::string::npos);
+    gateway.close();
+
+    const std::smatch closed = psap.wait_for_line(std::regex("^disconnected: .*$"), 10s);
+    const std::string line = closed[0].str();
+    INFO(line);
+    CHECK(std::regex_match(line, std::regex("^disconnected: " + test.printed + ":" + local +
+                                            " closed the connection$")));
+    CHECK(line.find("End of file") == std::string::npos);
+    CHECK(psap.stop(SIGTERM, 10s) == 0);
+  }
+}
+
+TEST_CASE("serve prints IPv6 listeners in brackets", "[gateway][serve]") {
+  test::TempDir dir;
+  test::TestPsap psap;
+  std::ofstream(dir.file("token")) << "token-for-ipv6-test\n";
+  const std::string config_path = dir.file("relaygw.toml");
+  write_serve_config(config_path,
+                     "[provider_link]\nenabled = false\n"
+                     "[tty_lines]\nlisten = { address = \"::1\", port = 0 }\n"
+                     "[admin]\nlisten = { address = \"::1\", port = 0 }\ntoken_file = \"token\"\n",
+                     psap.port(), billing_keys("relaygw.db"));
+  ServeProcess serve(config_path, dir.file("serve.log"));
+  serve.wait_for_line(std::regex("^tty_lines listening \\[::1\\]:[0-9]+$"), 20s);
+  serve.wait_for_line(std::regex("^admin listening \\[::1\\]:[0-9]+$"), 10s);
+  serve.wait_for_line(std::regex("^relaygw serve ready"), 10s);
+  CHECK(serve.stop(SIGTERM, 10s) == 0);
+  const std::string log = read_file(dir.file("serve.log"));
+  INFO(log);
+  CHECK(log.find("TTY line listener listening on [::1]:") != std::string::npos);
+  CHECK(log.find("admin API listening on [::1]:") != std::string::npos);
+  CHECK_FALSE(std::regex_search(log, std::regex("[^\\[]::1:[0-9]")));
+}
+
 TEST_CASE("parse errors name option and value", "[gateway][serve]") {
   std::string output;
-  CHECK(test::run_relaygw({"psap", "listen", "--port", "abc"}, &output) != 0);
-  CHECK(output.find("invalid value 'abc' for --port; expected") != std::string::npos);
+  CHECK(test::run_relaygw({"psap", "listen", "--port", "0", "--count", "abc"}, &output) != 0);
+  CHECK(output.find("invalid value 'abc' for --count; expected") != std::string::npos);
   CHECK(output.find("Could not convert") == std::string::npos);
 
   output.clear();
@@ -327,20 +424,45 @@ TEST_CASE("parse errors name option and value", "[gateway][serve]") {
 
 TEST_CASE("commands name bad port and config", "[gateway][serve]") {
   test::TempDir dir;
+  const std::string day = std::string(RELAYGW_SOURCE_DIR) + "/data/day/day.toml";
+  const std::string binary_config = dir.file("binary.toml");
+  std::ofstream(binary_config, std::ios::binary) << std::string("\0\x01\x02\xFF", 4);
+  const std::string empty_config = dir.file("empty.toml");
+  std::ofstream{empty_config};
   struct Case {
     std::vector<std::string> arguments;
     std::string expected;
   };
   const std::vector<Case> cases = {
       {{"psap", "listen", "--port", "70000"},
-       "invalid --port 70000; use a TCP port from 1 to 65535"},
-      {{"psap", "listen", "--port", "-1"}, "invalid --port -1"},
-      {{"replay", "--day", std::string(RELAYGW_SOURCE_DIR) + "/data/day/day.toml", "--tty",
-        "127.0.0.1:70000"},
-       "--tty \"127.0.0.1:70000\" has port 70000, which is not a TCP port; use 1 to 65535"},
+       "--port '70000' is not a TCP port; use 1 to 65535, or 0 to let the system pick"},
+      {{"psap", "listen", "--port", "-1"}, "--port '-1' is not a TCP port"},
+      {{"psap", "listen", "--port", ""}, "--port is empty; give a TCP port number"},
+      {{"psap", "listen", "--port", "abc"}, "--port 'abc' is not a TCP port"},
+      {{"psap", "listen", "--port", "+80"}, "--port '+80' is not a TCP port"},
+      {{"psap", "listen", "--port", "0x50"}, "--port '0x50' is not a TCP port"},
+      {{"psap", "listen", "--port", "99999999999"}, "--port '99999999999' is not a TCP port"},
+      {{"replay", "--day", day, "--tty", "127.0.0.1:70000"},
+       "--tty '127.0.0.1:70000' has port '70000', which is not a TCP port; use 1 to 65535"},
+      {{"replay", "--day", day, "--tty", "127.0.0.1:"},
+       "--tty '127.0.0.1:' has port '', which is not a TCP port"},
+      {{"replay", "--day", day, "--tty", "127.0.0.1:0"},
+       "--tty '127.0.0.1:0' has port '0', which is not a TCP port"},
+      {{"replay", "--day", day, "--tty", "::1:7300"},
+       "--tty '::1:7300' has an IPv6 address without brackets; write it as [::1]:PORT"},
+      {{"replay", "--day", day, "--provider", "7443"}, "--provider '7443' is not ADDRESS:PORT"},
       {{"admin", "--url", "http://127.0.0.1:70000", "--token-file", dir.file("token"), "sessions"},
-       "invalid port in --url 'http://127.0.0.1:70000'; use 1 to 65535"},
+       "invalid port in --url 'http://127.0.0.1:70000': port '70000' is not a TCP port; use 1 "
+       "to 65535"},
+      {{"admin", "--url", "http://127.0.0.1:", "--token-file", dir.file("token"), "sessions"},
+       "invalid port in --url 'http://127.0.0.1:': port is empty"},
+      {{"admin", "--url", "http://127.0.0.1:+80", "--token-file", dir.file("token"), "sessions"},
+       "invalid port in --url 'http://127.0.0.1:+80': port '+80' is not a TCP port"},
       {{"serve", "--config", dir.path().string()}, "is a folder"},
+      {{"serve", "--config", binary_config},
+       "configuration file '" + binary_config + "' is not a TOML text file: line 1, column 1"},
+      {{"serve", "--config", empty_config},
+       "configuration file '" + empty_config + "' is empty; copy config/relaygw.toml"},
       {{"replay", "--day", dir.file("no-such-day.toml")}, "no-such-day.toml' does not exist"},
   };
   for (const Case& test : cases) {
