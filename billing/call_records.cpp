@@ -56,13 +56,15 @@ CallToRate call_to_rate(const CallRequest& request, Instant start, std::int64_t 
 std::vector<LedgerEntry> settlement_entries(const CardFunds& funds, Money total,
                                             const std::string& call_id) {
   std::vector<LedgerEntry> entries;
+  // A postpaid card with no credit limit has no ledger, and its calls are billed in full to
+  // its line. A debit here would give it a negative balance that refuses its next call.
+  if (!funds.has_entries) {
+    return entries;
+  }
   if (funds.held_for_call > 0) {
     entries.push_back({LedgerKind::Release, funds.held_for_call, call_id});
   }
-  Money remaining = total - funds.debited_for_call;
-  if (funds.has_entries) {
-    remaining = std::min(remaining, funds.held_for_call);
-  }
+  const Money remaining = std::min(total - funds.debited_for_call, funds.held_for_call);
   if (remaining > 0) {
     entries.push_back({LedgerKind::Debit, -remaining, call_id});
   } else if (remaining < 0) {
@@ -434,9 +436,11 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   // debits and the completion. The store rejects a debit at or before the last debit's
   // instant, unless the idempotency key and instant repeat an earlier debit, which returns that
   // debit's stored result.
-  Money due = cost->total - funds->debited_for_call;
+  // A postpaid card with no credit limit is never debited (see settlement_entries), so its
+  // debits are all zero debits that only keep the instant.
+  Money due = 0;
   if (funds->has_entries) {
-    due = std::min(due, funds->held_for_call);
+    due = std::min(cost->total - funds->debited_for_call, funds->held_for_call);
   }
   due = std::max(due, Money{0});
   std::vector<LedgerEntry> entries{{LedgerKind::Debit, -due, call_id, at}};

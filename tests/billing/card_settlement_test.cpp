@@ -404,3 +404,32 @@ TEST_CASE_METHOD(SettlementFixture, "zero debit keeps its instant only",
   REQUIRE(check);
   CHECK(check->problems.empty());
 }
+
+TEST_CASE_METHOD(SettlementFixture, "postpaid card without limit stays usable",
+                 "[billing][cards][settlement]") {
+  NewCard card;
+  card.number = kCard;
+  card.funding = CardFunding::Postpaid;
+  card.billed_line = "+13125550107";
+  card.pin_iterations = 1'000;
+  REQUIRE(add_card(*store_, card, kPin, WriteContext{"staff:test", at("2026-03-10T13:00:00Z")}));
+  const Authorization first = start_call("call-a", 600);
+  CHECK(first.held == 0);
+  CallRecords records(store_.get(), &rater_);
+  auto debit = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
+                                     WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  REQUIRE(debit);
+  CHECK(debit->debited_for_call == 0);
+  auto posting = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
+                                  WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(posting);
+  CHECK(posting->total == 4'000);
+  CHECK(uncollected("call-a") == 0);
+
+  // The call is billed to the card's line, so the card still has no ledger and no limit.
+  CHECK_FALSE(funds().has_entries);
+  CHECK(funds().balance == 0);
+  CHECK(funds("call-a").debited_for_call == 0);
+  const Authorization second = start_call("call-b", 600);
+  CHECK(second.granted);
+}
