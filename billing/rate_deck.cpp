@@ -707,9 +707,90 @@ std::string special_file_kind(const std::filesystem::file_status& status) {
   }
 }
 
+// Appends the [[rate_center]] and [[version]] tables of one deck file's TOML document to
+// `rate_centers` and `versions`. The document has already parsed as a deck file.
+Status append_deck_tables(const RateDeckFile& file, toml::array& rate_centers,
+                          toml::array& versions) {
+  toml::table document;
+  try {
+    document = toml::parse(file.text, file.name);
+  } catch (const toml::parse_error& error) {
+    return Status(StatusCode::InvalidArgument,
+                  file.name + ": invalid TOML: " + std::string(error.description()));
+  }
+  for (const auto& [key, target] :
+       {std::pair<std::string_view, toml::array*>{"rate_center", &rate_centers},
+        std::pair<std::string_view, toml::array*>{"version", &versions}}) {
+    if (const toml::array* entries = document[key].as_array()) {
+      for (const toml::node& entry : *entries) {
+        if (const toml::table* table = entry.as_table()) {
+          target->push_back(*table);
+        }
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// Merges the TOML documents of a deck folder into one, as RateDeck::merge merges the decks
+// parsed from them: `deck_name`, then every file's rate centers and versions in file order.
+Result<std::string> merge_deck_documents(const std::string& deck_name,
+                                         const std::vector<RateDeckFile>& files) {
+  toml::array rate_centers;
+  toml::array versions;
+  for (const RateDeckFile& file : files) {
+    if (Status appended = append_deck_tables(file, rate_centers, versions); !appended) {
+      return appended;
+    }
+  }
+  toml::table merged;
+  merged.insert("name", deck_name);
+  if (!rate_centers.empty()) {
+    merged.insert("rate_center", std::move(rate_centers));
+  }
+  merged.insert("version", std::move(versions));
+  std::ostringstream text;
+  text << merged << "\n";
+  return text.str();
+}
+
+// Checks that the merged document of a folder rates as the folder does, comparing what
+// RateDeck keeps of each version.
+Status check_merged_deck(const RateDeckSource& source, const std::filesystem::path& path) {
+  Result<RateDeck> merged = RateDeck::parse(source.merged_text, path.string());
+  if (!merged) {
+    return Status(StatusCode::Internal,
+                  "the files of '" + path.string() +
+                      "' do not merge into one deck: " + merged.status().message());
+  }
+  const RateDeck& loaded = source.deck;
+  bool same =
+      merged->name() == loaded.name() && merged->versions().size() == loaded.versions().size();
+  for (std::size_t i = 0; same && i < loaded.versions().size(); ++i) {
+    same = merged->versions()[i].name == loaded.versions()[i].name &&
+           merged->versions()[i].effective == loaded.versions()[i].effective &&
+           merged->versions()[i].rates.size() == loaded.versions()[i].rates.size();
+  }
+  if (!same) {
+    return Status(StatusCode::Internal, "the merged rate deck of '" + path.string() +
+                                            "' differs from the folder; this is a bug in "
+                                            "relaygw, store the files as one .toml file "
+                                            "meanwhile");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<RateDeck> RateDeck::load(const std::filesystem::path& path, std::string_view option) {
+  Result<RateDeckSource> source = read_rate_deck(path, option);
+  if (!source) {
+    return source.status();
+  }
+  return std::move(source->deck);
+}
+
+Result<RateDeckSource> read_rate_deck(const std::filesystem::path& path, std::string_view option) {
   const std::string fix = "pass " + std::string(option) + " FILE";
   std::error_code error;
   std::vector<std::filesystem::path> files;
@@ -725,26 +806,26 @@ Result<RateDeck> RateDeck::load(const std::filesystem::path& path, std::string_v
         continue;
       }
       if (!std::filesystem::is_regular_file(status)) {
-        return Result<RateDeck>(StatusCode::InvalidArgument,
-                                "rate deck file '" + entry.path().string() + "' is " +
-                                    special_file_kind(status) +
-                                    "; remove it from the deck folder or replace it with a "
-                                    "regular .toml file");
+        return Result<RateDeckSource>(StatusCode::InvalidArgument,
+                                      "rate deck file '" + entry.path().string() + "' is " +
+                                          special_file_kind(status) +
+                                          "; remove it from the deck folder or replace it with a "
+                                          "regular .toml file");
       }
       files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) {
-      return Result<RateDeck>(StatusCode::NotFound,
-                              "rate deck folder '" + path.string() +
-                                  "' has no .toml files (names ending in upper-case .TOML are "
-                                  "not read); " +
-                                  fix);
+      return Result<RateDeckSource>(
+          StatusCode::NotFound, "rate deck folder '" + path.string() +
+                                    "' has no .toml files (names ending in upper-case .TOML are "
+                                    "not read); " +
+                                    fix);
     }
   } else {
     const std::filesystem::file_status status = std::filesystem::status(path, error);
     if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
-      return Result<RateDeck>(
+      return Result<RateDeckSource>(
           StatusCode::InvalidArgument,
           "rate deck '" + path.string() + "' is " + special_file_kind(status) + "; " + fix);
     }
@@ -752,30 +833,46 @@ Result<RateDeck> RateDeck::load(const std::filesystem::path& path, std::string_v
   }
 
   std::optional<RateDeck> merged;
+  std::vector<RateDeckFile> texts;
   for (const std::filesystem::path& file : files) {
     std::ifstream in(file);
     if (!in) {
-      return Result<RateDeck>(StatusCode::NotFound,
-                              "rate deck '" + file.string() + "' not found; " + fix);
+      return Result<RateDeckSource>(StatusCode::NotFound,
+                                    "rate deck '" + file.string() + "' not found; " + fix);
     }
     std::ostringstream text;
     text << in.rdbuf();
-    Result<RateDeck> deck = parse_document(text.str(), file.string(), !folder);
+    Result<RateDeck> deck = RateDeck::parse_document(text.str(), file.string(), !folder);
     if (!deck) {
-      return deck;
+      return deck.status();
     }
     if (!merged) {
       merged = std::move(deck).value();
     } else if (Status status = merged->merge(std::move(deck).value()); !status) {
       return status;
     }
+    texts.push_back({file.filename().string(), text.str()});
   }
   if (merged->versions_.empty()) {
-    return Result<RateDeck>(StatusCode::InvalidArgument,
-                            "rate deck folder '" + path.string() +
-                                "' has no [[version]] table in any file; add at least one");
+    return Result<RateDeckSource>(StatusCode::InvalidArgument,
+                                  "rate deck folder '" + path.string() +
+                                      "' has no [[version]] table in any file; add at least one");
   }
-  return std::move(*merged);
+
+  RateDeckSource source{std::move(*merged), std::move(texts), ""};
+  if (!folder) {
+    source.merged_text = source.files.front().text;
+    return source;
+  }
+  Result<std::string> merged_text = merge_deck_documents(source.deck.name(), source.files);
+  if (!merged_text) {
+    return merged_text.status();
+  }
+  source.merged_text = std::move(merged_text).value();
+  if (Status same = check_merged_deck(source, path); !same) {
+    return same;
+  }
+  return source;
 }
 
 const RateDeckVersion* RateDeck::version_for(const LocalDate& local_date) const {

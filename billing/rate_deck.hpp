@@ -154,15 +154,15 @@ struct RateCenterCoordinates {
   int h = 0;
 };
 
+struct RateDeckSource;
+
 class RateDeck {
  public:
   // Parses one TOML document; `source_name` names it in error messages. Fails with
   // InvalidArgument naming the source, line, key, bad value and the fix.
   static Result<RateDeck> parse(std::string_view toml_text, std::string_view source_name);
-  // Loads one .toml file, or every regular file named *.toml in a directory (their rate
-  // centers and versions are merged, and only the merged deck needs a version). Subfolders and
-  // other names are skipped; a FIFO, socket, device or broken link named *.toml is rejected
-  // unread. `option` is the command-line option that errors tell the user to fix.
+  // Loads one .toml file, or every regular file named *.toml in a directory, as
+  // read_rate_deck reads them, and returns the deck alone.
   static Result<RateDeck> load(const std::filesystem::path& path,
                                std::string_view option = "--deck");
 
@@ -183,10 +183,38 @@ class RateDeck {
                                          bool require_versions);
   Status merge(RateDeck&& other);
 
+  friend Result<RateDeckSource> read_rate_deck(const std::filesystem::path& path,
+                                               std::string_view option);
+
   std::string name_;
   std::vector<RateDeckVersion> versions_;  // sorted by effective date
   std::vector<RateCenterCoordinates> coordinates_;
 };
+
+// One .toml file of a rate deck, as it was read.
+struct RateDeckFile {
+  std::string name;  // file name without its folder, "example.toml"
+  std::string text;
+};
+
+// A rate deck with the text it was read from, so that it can be stored and parsed again.
+struct RateDeckSource {
+  RateDeck deck;
+  std::vector<RateDeckFile> files;  // in the order they were read, which is name order
+  // One TOML document that RateDeck::parse reads as `deck`. For one file it is that file's
+  // text. For a folder it has the deck's name, then every file's [[rate_center]] and
+  // [[version]] tables in file order, and keeps no comments.
+  std::string merged_text;
+};
+
+// Reads one .toml file, or every regular file named *.toml in a directory, in byte order of
+// their names. A folder's rate centers and versions are merged, and only the merged deck
+// needs a version; two versions with one effective date are an error. Subfolders and other
+// names are skipped; a FIFO, socket, device or broken link named *.toml is rejected unread.
+// `option` is the command-line option that errors tell the user to fix. For a folder, fails
+// with Internal when merged_text would not parse into the same versions as the files.
+Result<RateDeckSource> read_rate_deck(const std::filesystem::path& path,
+                                      std::string_view option = "--deck");
 
 // Returns the V&H distance in miles between two points, rounded up:
 // sqrt(((v1 - v2)^2 + (h1 - h2)^2) / 10).

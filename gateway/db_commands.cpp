@@ -1,6 +1,5 @@
 // relaygw db init | db status | db load-deck: create a billing database, show what it holds,
 // and store a new rate deck. Also the helpers in gateway/db_support.hpp.
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +10,6 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
@@ -148,62 +146,6 @@ std::string read_text_file(const std::filesystem::path& path, const std::string&
   return text.str();
 }
 
-// The .toml files of a deck folder in the order RateDeck::load reads them.
-std::vector<std::filesystem::path> deck_folder_files(const std::filesystem::path& folder,
-                                                     const std::string& command) {
-  std::error_code error;
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
-    // RateDeck::load has already rejected every other kind of entry named *.toml.
-    if (entry.path().extension() == ".toml" && entry.is_regular_file(error)) {
-      files.push_back(entry.path());
-    }
-  }
-  if (error) {
-    fail_command(command, "cannot list rate deck folder '" + folder.string() +
-                              "': " + error.message() + "; check the --rates path");
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-// Merges the TOML documents of a deck folder into one, as RateDeck::load merges the decks it
-// parses from them: the first file's name, then every file's rate centers and versions in file
-// order. Each file must already have parsed on its own.
-std::string merge_deck_documents(const std::string& deck_name,
-                                 const std::vector<billing::StoredDeckFile>& files,
-                                 const std::string& command) {
-  toml::table merged;
-  merged.insert("name", deck_name);
-  toml::array rate_centers;
-  toml::array versions;
-  for (const billing::StoredDeckFile& file : files) {
-    toml::table document;
-    try {
-      document = toml::parse(file.text, file.name);
-    } catch (const toml::parse_error& error) {
-      fail_command(command, file.name + ": invalid TOML: " + std::string(error.description()));
-    }
-    for (const char* key : {"rate_center", "version"}) {
-      toml::array& target = std::string_view(key) == "version" ? versions : rate_centers;
-      if (const toml::array* entries = document[key].as_array()) {
-        for (const toml::node& entry : *entries) {
-          if (const toml::table* table = entry.as_table()) {
-            target.push_back(*table);
-          }
-        }
-      }
-    }
-  }
-  if (!rate_centers.empty()) {
-    merged.insert("rate_center", std::move(rate_centers));
-  }
-  merged.insert("version", std::move(versions));
-  std::ostringstream text;
-  text << merged << "\n";
-  return text.str();
-}
-
 // The SHA-256 of a folder deck: of the lines "HASH  NAME\n" that `sha256sum *.toml` prints in
 // that folder, one per file in name order.
 std::string folder_deck_sha256(const std::vector<billing::StoredDeckFile>& files) {
@@ -241,40 +183,21 @@ billing::StoredRateDeck read_deck(const std::filesystem::path& path, const std::
     return stored;
   }
 
-  // The quote loader itself checks the folder, so a deck is stored only if quotes can use it.
-  auto loaded = billing::RateDeck::load(path, "--rates");
+  // The quote loader itself reads and checks the folder, so a deck is stored only if quotes
+  // can use it, and the files stored are the texts it read.
+  auto loaded = billing::read_rate_deck(path, "--rates");
   if (!loaded) {
     fail_command(command, loaded.status().message());
   }
   billing::StoredRateDeck stored;
-  for (const std::filesystem::path& file : deck_folder_files(path, command)) {
-    const std::string text = read_text_file(file, command);
-    stored.files.push_back({file.filename().string(), text, billing::sha256_hex(text)});
+  for (const billing::RateDeckFile& file : loaded->files) {
+    stored.files.push_back({file.name, file.text, billing::sha256_hex(file.text)});
   }
-  stored.name = loaded->name();
-  stored.text = merge_deck_documents(stored.name, stored.files, command);
+  stored.name = loaded->deck.name();
+  stored.text = loaded->merged_text;
   stored.sha256_hex = folder_deck_sha256(stored.files);
   stored.source_path = path.string();
-  stored.effective_from = first_effective_date(*loaded);
-
-  // The merged document must rate as the folder does; compare what RateDeck keeps.
-  auto merged = billing::RateDeck::parse(stored.text, stored.source_path);
-  if (!merged) {
-    fail_command(command, "the files of '" + path.string() +
-                              "' do not merge into one deck: " + merged.status().message());
-  }
-  bool same =
-      merged->name() == loaded->name() && merged->versions().size() == loaded->versions().size();
-  for (std::size_t i = 0; same && i < loaded->versions().size(); ++i) {
-    same = merged->versions()[i].name == loaded->versions()[i].name &&
-           merged->versions()[i].effective == loaded->versions()[i].effective &&
-           merged->versions()[i].rates.size() == loaded->versions()[i].rates.size();
-  }
-  if (!same) {
-    fail_command(command, "the merged rate deck of '" + path.string() +
-                              "' differs from the folder; this is a bug in relaygw, store the "
-                              "files as one .toml file meanwhile");
-  }
+  stored.effective_from = first_effective_date(loaded->deck);
   return stored;
 }
 

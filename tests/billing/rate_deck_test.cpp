@@ -86,6 +86,46 @@ TEST_CASE("rate deck merges versions from files", "[billing][deck]") {
   }
 }
 
+TEST_CASE("rate deck read keeps file texts", "[billing][deck]") {
+  TempFolder folder;
+  const std::string centers =
+      "# coordinates\n[[rate_center]]\nname = \"Chicago, IL\"\n"
+      "v = 5986\nh = 3426\n";
+  std::string later = kMinimalVersion;
+  later.replace(later.find("2026-01-01"), 10, "2027-01-01");
+  later.replace(later.find("\"v1\""), 4, "\"v2\"");
+  folder.write("c-2027.toml", later);
+  folder.write("a-centers.toml", centers);
+  folder.write("b-2026.toml", std::string("name = \"split\"\n") + kMinimalVersion);
+
+  Result<RateDeckSource> source = read_rate_deck(folder.path(), "--rates");
+  REQUIRE(source);
+  REQUIRE(source->files.size() == 3);
+  CHECK(source->files[0].name == "a-centers.toml");
+  CHECK(source->files[0].text == centers);
+  CHECK(source->files[1].name == "b-2026.toml");
+  CHECK(source->files[2].name == "c-2027.toml");
+  CHECK(source->files[2].text == later);
+  CHECK(source->deck.versions().size() == 2);
+
+  // The merged document parses into the same deck, without the comments of the files.
+  CHECK(source->merged_text.find("# coordinates") == std::string::npos);
+  Result<RateDeck> merged = RateDeck::parse(source->merged_text, "merged.toml");
+  REQUIRE(merged);
+  CHECK(merged->name() == source->deck.name());
+  REQUIRE(merged->versions().size() == 2);
+  CHECK(merged->versions()[0].name == "v1");
+  CHECK(merged->versions()[1].name == "v2");
+  REQUIRE(merged->coordinates("Chicago, IL") != nullptr);
+  CHECK(merged->coordinates("Chicago, IL")->v == 5986);
+
+  // One file is its own merged document.
+  Result<RateDeckSource> single = read_rate_deck(folder.path() / "c-2027.toml");
+  REQUIRE(single);
+  REQUIRE(single->files.size() == 1);
+  CHECK(single->merged_text == later);
+}
+
 TEST_CASE("rate deck folder rejects FIFO", "[billing][deck]") {
   TempFolder folder;
   folder.write("a.toml", std::string("name = \"a\"\n") + kMinimalVersion);
