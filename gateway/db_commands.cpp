@@ -291,9 +291,9 @@ void run_status(const DatabaseOptions& options) {
                            options.db, store->schema_version(), billing::latest_schema_version());
   if (store->schema_version() < billing::latest_schema_version()) {
     std::cout << fmt::format(
-        "schema {} is older than {}; a command that writes migrates it, such as `relaygw db "
-        "load-deck`, so back up the file first\n",
-        store->schema_version(), billing::latest_schema_version());
+        "schema {} is older than {}; back up the file, then run `relaygw db migrate --db {}` "
+        "(any command that writes also migrates it)\n",
+        store->schema_version(), billing::latest_schema_version(), options.db);
   }
   auto deck = store->current_rate_deck();
   if (deck && deck->has_value()) {
@@ -311,6 +311,30 @@ void run_status(const DatabaseOptions& options) {
   if (lines) {
     std::cout << fmt::format("directory lines: {}\n", lines->size());
   }
+}
+
+void run_migrate(const DatabaseOptions& options) {
+  const std::string command = "db migrate";
+  billing::SqliteOptions read_only;
+  read_only.read_only = true;
+  auto before = billing::SqliteStore::open(options.db, read_only);
+  if (!before) {
+    fail_command(command, before.status().message());
+  }
+  const int old_version = (*before)->schema_version();
+  before->reset();
+
+  // Opening for writing applies every pending migration in its own transaction.
+  auto store = open_database(options, command);
+  if (old_version == store->schema_version()) {
+    std::cout << fmt::format("{} is already at schema version {}; nothing to migrate\n", options.db,
+                             old_version);
+    return;
+  }
+  std::cout << fmt::format("migrated {} from schema version {} to {}\n", options.db, old_version,
+                           store->schema_version());
+  logger("billing")->info("database migrated: db={} from={} to={}", options.db, old_version,
+                          store->schema_version());
 }
 
 void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
@@ -350,6 +374,12 @@ void add_db_commands(CLI::App& app) {
   CLI::App* status = db->add_subcommand("status", "Show schema version, rate deck and counts");
   add_database_options(*status, *status_options);
   status->callback([status_options] { run_status(*status_options); });
+
+  auto migrate_options = std::make_shared<DatabaseOptions>();
+  CLI::App* migrate = db->add_subcommand(
+      "migrate", "Apply pending schema migrations to an existing database (back it up first)");
+  add_database_options(*migrate, *migrate_options);
+  migrate->callback([migrate_options] { run_migrate(*migrate_options); });
 
   auto deck_options = std::make_shared<DatabaseOptions>();
   auto rates = std::make_shared<std::string>();

@@ -399,3 +399,36 @@ TEST_CASE_METHOD(CommandFixture, "call create rejects a used id", "[billing][com
   CHECK(again.output.find("relaygw call show c1") != std::string::npos);
   CHECK(again.output.find("constraint") == std::string::npos);
 }
+
+TEST_CASE_METHOD(CommandFixture, "db status names the migrate command", "[billing][commands]") {
+  using namespace relaygw::billing;
+  const int older = latest_schema_version() - 1;
+  {
+    SqliteOptions options;
+    options.create = true;
+    options.migrate_to = older;
+    auto created = SqliteStore::open(db(), options);
+    REQUIRE(created);
+  }
+  const Run status = relaygw("db status --db '" + db() + "'");
+  INFO(status.output);
+  CHECK(status.status == 0);
+  CHECK(status.output.find("schema " + std::to_string(older) + " is older than " +
+                           std::to_string(latest_schema_version())) != std::string::npos);
+  const std::string named = "relaygw db migrate --db " + db();
+  REQUIRE(status.output.find(named) != std::string::npos);
+
+  // The command the message names migrates the file, and a second run changes nothing.
+  const Run migrated = relaygw("db migrate --db '" + db() + "'");
+  INFO(migrated.output);
+  CHECK(migrated.status == 0);
+  CHECK(migrated.output.find("from schema version " + std::to_string(older) + " to " +
+                             std::to_string(latest_schema_version())) != std::string::npos);
+  const Run again = relaygw("db migrate --db '" + db() + "'");
+  CHECK(again.status == 0);
+  CHECK(again.output.find("nothing to migrate") != std::string::npos);
+  const Run current = relaygw("db status --db '" + db() + "'");
+  CHECK(current.output.find("is older than") == std::string::npos);
+  CHECK(current.output.find("schema version: " + std::to_string(latest_schema_version()) + " (") !=
+        std::string::npos);
+}
