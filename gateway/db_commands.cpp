@@ -5,14 +5,20 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include <termios.h>
 #include <unistd.h>
 
+#include <date/date.h>
 #include <fmt/format.h>
 
+#include "billing/call_records.hpp"
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
+#include "billing/rating.hpp"
+#include "billing/report_limits.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 #include "gateway/logging.hpp"
@@ -337,10 +343,124 @@ void run_migrate(const DatabaseOptions& options) {
                           store->schema_version());
 }
 
+// An authorized or connected call that is not posted yet, with the instant its rating starts:
+// the connect instant, or the authorization instant while it is not connected yet.
+struct OpenCall {
+  billing::CallRecord record;
+  billing::Instant start;
+};
+
+// Returns every call that is authorized or connected but not posted. Emergency calls are left
+// out, because they rate to zero under any deck, and so are calls that ended unconnected.
+// NOTE: this scans every call the database holds, posted ones included, because the Store has
+// no query for unposted calls. On a large database the load takes as long as that scan.
+std::vector<OpenCall> find_open_calls(billing::Store& store, const std::string& command) {
+  using billing::kFirstReportDate;
+  using billing::kLastReportDate;
+  const billing::Instant from{date::sys_days{date::year{kFirstReportDate.year} /
+                                             kFirstReportDate.month / kFirstReportDate.day} -
+                              date::days{1}};
+  const billing::Instant to{date::sys_days{date::year{kLastReportDate.year} /
+                                           kLastReportDate.month / kLastReportDate.day} +
+                            date::days{2}};
+  std::vector<std::string> unposted;
+  const Status scanned = store.scan_calls_requested(from, to, [&](const billing::CallFact& fact) {
+    if (!fact.posted && !fact.emergency) {
+      unposted.push_back(fact.call_id);
+    }
+    return true;
+  });
+  if (!scanned) {
+    fail_command(command, "cannot list the open calls: " + scanned.message());
+  }
+
+  std::vector<OpenCall> open;
+  for (const std::string& id : unposted) {
+    auto record = store.find_call(id);
+    if (!record) {
+      fail_command(command, "cannot read open call '" + id + "': " + record.status().message());
+    }
+    if (!record->has_value() || (*record)->posting || (*record)->request.emergency) {
+      continue;
+    }
+    std::optional<billing::Instant> start =
+        billing::event_time(**record, billing::CallEvent::Connected);
+    // A call that ended before it connected bills zero, so no deck needs to rate it.
+    const bool ended = billing::event_time(**record, billing::CallEvent::Disconnected).has_value();
+    if (!start && !ended) {
+      start = billing::event_time(**record, billing::CallEvent::Authorized);
+    }
+    if (start) {
+      open.push_back({std::move(**record), *start});
+    }
+  }
+  return open;
+}
+
+// Fails the command, storing nothing, when `deck` cannot rate an open call: that call could
+// then never be completed. Each open call gets the trial rating that `relaygw call create`
+// gives a new call (CallRecords::check_rateable), at the instant its rating would start.
+void check_open_calls_rate(billing::Store& store, const billing::StoredRateDeck& stored,
+                           const DatabaseOptions& options, const std::string& command) {
+  const std::vector<OpenCall> open = find_open_calls(store, command);
+  if (open.empty()) {
+    return;
+  }
+  auto deck = billing::RateDeck::parse(stored.text, stored.source_path);
+  if (!deck) {
+    fail_command(command, deck.status().message());
+  }
+  const billing::NumberPlan plan = load_number_plan(options, command);
+  const billing::Rater rater(&plan, &*deck);
+  const billing::CallRecords records(&store, &rater);
+
+  constexpr std::size_t kMaxListed = 10;
+  constexpr std::string_view kTrialPrefix =
+      "the call cannot be billed with the current rate deck: ";
+  std::vector<std::string> failures;
+  std::size_t failed = 0;
+  for (const OpenCall& call : open) {
+    const Status rateable = records.check_rateable(call.record.request, call.start);
+    if (rateable) {
+      continue;
+    }
+    ++failed;
+    if (failures.size() < kMaxListed) {
+      // The trial's message names the current deck, but here the deck is the new one.
+      std::string reason = rateable.message();
+      if (reason.starts_with(kTrialPrefix)) {
+        reason.erase(0, kTrialPrefix.size());
+      }
+      failures.push_back(fmt::format("  call {} from {} to {} (rated from {}): {}",
+                                     call.record.request.id, call.record.request.from,
+                                     call.record.request.to, billing::format_instant(call.start),
+                                     reason));
+    }
+  }
+  if (failed == 0) {
+    return;
+  }
+  std::string message = fmt::format(
+      "rate deck '{}' from {} was not stored: it cannot rate {} open (authorized or connected) "
+      "call{}, which could then never be completed:\n",
+      stored.name, stored.source_path, failed, failed == 1 ? "" : "s");
+  for (const std::string& failure : failures) {
+    message += failure + "\n";
+  }
+  if (failed > failures.size()) {
+    message += fmt::format("  and {} more\n", failed - failures.size());
+  }
+  message +=
+      "add the missing rates or area codes to the deck, or complete those calls first "
+      "(relaygw call complete --id ID --key KEY), then load the deck again";
+  fail_command(command, message);
+}
+
 void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const std::string command = "db load-deck";
   auto store = open_database(options, command);
   const billing::StoredRateDeck deck = read_deck(rates, command);
+  check_open_calls_rate(*store, deck, options, command);
   const Status added = store->add_rate_deck(deck, write_context(options));
   if (!added) {
     fail_command(command, added.message());

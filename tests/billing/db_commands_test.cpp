@@ -432,3 +432,94 @@ TEST_CASE_METHOD(CommandFixture, "db status names the migrate command", "[billin
   CHECK(current.output.find("schema version: " + std::to_string(latest_schema_version()) + " (") !=
         std::string::npos);
 }
+
+namespace {
+
+// A deck with one version from 2020-01-01 that rates every jurisdiction except international.
+void write_domestic_deck(const std::filesystem::path& file) {
+  std::string text =
+      "name = \"domestic only\"\n[[version]]\nname = \"v1\"\neffective = 2020-01-01\n";
+  for (const char* jurisdiction : {"local", "intralata", "interlata-intrastate", "interstate"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.1000\" }\n";
+  }
+  std::ofstream(file) << text;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck keeps open calls rateable", "[billing][commands]") {
+  init();
+  const std::string db_option = "--db '" + db() + "' ";
+  // c1 is connected and c2 authorized only, both to London; c3 is domestic and an emergency
+  // call is open too. Neither of the last two stops the load.
+  REQUIRE(relaygw("call create " + db_option +
+                  "--id c1 --from 3125550107 --to 011442079460000 --at 2026-03-10T14:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option + "--id c1 --event connected --at 2026-03-10T14:00:30Z")
+              .status == 0);
+  REQUIRE(relaygw("call create " + db_option +
+                  "--id c2 --from 3125550107 --to +442079460001 --at 2026-03-10T15:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call create " + db_option +
+                  "--id c3 --from 3125550107 --to 2125550101 --at 2026-03-10T15:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call create " + db_option +
+                  "--id e1 --from 3125550107 --to 911 --at 2026-03-10T15:00:00Z")
+              .status == 0);
+
+  write_domestic_deck(path("domestic.toml"));
+  const std::string load = "db load-deck " + db_option + "--rates '" + path("domestic.toml") + "'";
+  const Run refused = relaygw(load);
+  INFO(refused.output);
+  CHECK(refused.status == 1);
+  CHECK(refused.output.find("cannot rate 2 open (authorized or connected) calls") !=
+        std::string::npos);
+  CHECK(refused.output.find("call c1 from 3125550107 to 011442079460000 (rated from "
+                            "2026-03-10T14:00:30Z): rate deck version 'v1' has no international "
+                            "rate") != std::string::npos);
+  CHECK(refused.output.find("call c2 ") != std::string::npos);
+  CHECK(refused.output.find("call c3 ") == std::string::npos);
+  CHECK(refused.output.find("call e1 ") == std::string::npos);
+  CHECK(refused.output.find("international") != std::string::npos);
+  CHECK(refused.output.find("current rate deck") == std::string::npos);
+  CHECK(refused.output.find("add the missing rates or area codes to the deck, or complete those "
+                            "calls first") != std::string::npos);
+  const Run status = relaygw("db status " + db_option);
+  CHECK(status.output.find("Example relay center tariff") != std::string::npos);
+
+  // Once both calls are completed, nothing open needs an international rate.
+  REQUIRE(
+      relaygw("call complete " + db_option + "--id c1 --at 2026-03-10T14:05:30Z --key k1").status ==
+      0);
+  REQUIRE(
+      relaygw("call complete " + db_option + "--id c2 --at 2026-03-10T15:01:00Z --key k2").status ==
+      0);
+  const Run loaded = relaygw(load);
+  INFO(loaded.output);
+  CHECK(loaded.status == 0);
+  CHECK(relaygw("db status " + db_option).output.find("domestic only") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck lists ten open calls", "[billing][commands]") {
+  init();
+  const std::string db_option = "--db '" + db() + "' ";
+  for (int i = 1; i <= 12; ++i) {
+    REQUIRE(relaygw("call create " + db_option + "--id intl" + std::to_string(i) +
+                    " --from 3125550107 --to 011442079460000 --at 2026-03-10T14:00:00Z")
+                .status == 0);
+  }
+  write_domestic_deck(path("domestic.toml"));
+  const Run refused =
+      relaygw("db load-deck " + db_option + "--rates '" + path("domestic.toml") + "'");
+  INFO(refused.output);
+  CHECK(refused.status == 1);
+  CHECK(refused.output.find("cannot rate 12 open") != std::string::npos);
+  std::size_t listed = 0;
+  for (std::size_t at = refused.output.find("  call intl"); at != std::string::npos;
+       at = refused.output.find("  call intl", at + 1)) {
+    ++listed;
+  }
+  CHECK(listed == 10);
+  CHECK(refused.output.find("and 2 more") != std::string::npos);
+}
