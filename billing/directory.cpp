@@ -4,6 +4,9 @@
 #include <array>
 #include <cctype>
 #include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include <date/tz.h>
 
@@ -179,6 +182,28 @@ Status check_text_field(const Line& line, const char* field, const std::string& 
   return Status::ok();
 }
 
+// Rejects a line whose state is not where the numbering data places its area code. Area
+// codes that the data places in no state or province pass: non-geographic codes (toll-free,
+// 500, 900) and the NANP countries outside the US and Canada, such as Jamaica and Bermuda.
+Status check_state_of_area_code(const Line& line, const NumberInfo& info) {
+  const std::vector<std::string_view> codes = state_codes_of_nanpa_location(info.state);
+  if (codes.empty() || std::find(codes.begin(), codes.end(), line.state) != codes.end()) {
+    return Status::ok();
+  }
+  std::string places;
+  for (std::string_view code : codes) {
+    places += places.empty() ? "" : " or ";
+    places += code;
+  }
+  if (places != info.state) {
+    places += " (" + info.state + ")";
+  }
+  return Status(StatusCode::InvalidArgument,
+                "state '" + line.state + "' does not match line " + line.number + ": area code " +
+                    info.npa + " is in " + places + "; set the state to " +
+                    std::string(codes.front()) + " or correct the number");
+}
+
 }  // namespace
 
 Status validate_line(const Line& line, const NumberPlan* plan) {
@@ -200,19 +225,26 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
   if (Status text = check_text_field(line, "rate center", line.rate_center); !text) {
     return text;
   }
+  std::optional<NumberInfo> info;
   if (plan != nullptr) {
     // The number plan rejects area codes that are unassigned or reserved, with the reason.
-    Result<NumberInfo> info = plan->classify(line.number);
-    if (!info) {
+    Result<NumberInfo> classified = plan->classify(line.number);
+    if (!classified) {
       return Status(StatusCode::InvalidArgument,
-                    "line " + line.number + ": " + info.status().message());
+                    "line " + line.number + ": " + classified.status().message());
     }
+    info = std::move(classified).value();
   }
   if (!is_state_code(line.state)) {
     return Status(StatusCode::InvalidArgument,
                   "invalid state '" + line.state + "' for line " + line.number +
                       "; use the two-letter postal code of a US state, DC, a US territory or a "
                       "Canadian province, such as IL");
+  }
+  if (info) {
+    if (Status placed = check_state_of_area_code(line, *info); !placed) {
+      return placed;
+    }
   }
   if (line.rate_center.empty()) {
     return Status(StatusCode::InvalidArgument,

@@ -74,7 +74,7 @@ Result<std::vector<ProfileChange>> profile_history(Store& store, std::string_vie
 
 Result<ProfileChange> change_profile(Store& store, std::string_view number,
                                      const LineChange& change, const std::string& reason,
-                                     const WriteContext& context) {
+                                     const WriteContext& context, const NumberPlan* plan) {
   Result<LineVersion> current = find_current_line(store, number);
   if (!current) {
     return current.status();
@@ -87,7 +87,7 @@ Result<ProfileChange> change_profile(Store& store, std::string_view number,
                   "the change to line " + normalized +
                       " sets no field to a new value; pass at least one field that differs");
   }
-  Result<LineVersion> changed = change_line(store, normalized, change, reason, context);
+  Result<LineVersion> changed = change_line(store, normalized, change, reason, context, plan);
   if (!changed) {
     return changed.status();
   }

@@ -38,10 +38,11 @@ std::vector<FieldChange> diff_lines(const Line& before, const Line& after);
 // not in the directory.
 Result<std::vector<ProfileChange>> profile_history(Store& store, std::string_view number);
 
-// Applies `change` as a new line version. Fails with InvalidArgument when the change sets no
-// field or sets every field to its current value, so the history never holds an empty change.
+// Applies `change` as a new line version, validated as change_line validates it (with `plan`,
+// also against the numbering data). Fails with InvalidArgument when the change sets no field
+// or sets every field to its current value, so the history never holds an empty change.
 Result<ProfileChange> change_profile(Store& store, std::string_view number,
                                      const LineChange& change, const std::string& reason,
-                                     const WriteContext& context);
+                                     const WriteContext& context, const NumberPlan* plan = nullptr);
 
 }  // namespace relaygw::billing

@@ -113,8 +113,9 @@ void run_change(const ProfileOptions& options) {
   change.is_tty = options.tty;
   change.tty_discount_eligible = options.tty_discount;
   auto store = open_database(options.database, command);
+  const billing::NumberPlan plan = load_number_plan(options.database, command);
   auto changed = billing::change_profile(*store, options.line, change, options.reason,
-                                         write_context(options.database));
+                                         write_context(options.database), &plan);
   if (!changed) {
     fail_command(command, changed.status().message());
   }

@@ -110,6 +110,14 @@ TEST_CASE_METHOD(CommandInputFixture, "line add rejects unknown state", "[billin
   INFO(area.output);
   CHECK(area.status != 0);
   CHECK(contains(area.output, "area code 999"));
+  const CommandRun mismatch =
+      relaygw("line add " + db_option() +
+              "--number 3125550160 --name Test --state NY --rate-center CHICAGO "
+              "--time-zone America/Chicago");
+  INFO(mismatch.output);
+  CHECK(mismatch.status != 0);
+  CHECK(contains(mismatch.output, "state 'NY' does not match line +13125550160: area code 312 "
+                                  "is in IL; set the state to IL"));
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "text options reject invalid utf8", "[billing][cli]") {

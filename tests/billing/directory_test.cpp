@@ -1,16 +1,21 @@
 // Directory: number normalization, line validation, audited changes and CSV import/export.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
 
+#include "billing/csv.hpp"
 #include "billing/directory.hpp"
 #include "billing/sqlite_store.hpp"
+#include "billing/state_codes.hpp"
 #include "tests/billing/billing_test_support.hpp"
 
 using namespace relaygw::billing;
@@ -302,8 +307,12 @@ TEST_CASE_METHOD(DirectoryFixture, "line rejects unknown state codes", "[billing
     CHECK(added.status().code() == StatusCode::InvalidArgument);
     CHECK(added.status().message().find("invalid state '" + state + "'") != std::string::npos);
   }
-  for (const std::string state : {"IL", "DC", "PR", "GU", "ON", "QC"}) {
-    Line good = line("+13125550150");
+  // Each good state with a number whose area code the numbering data places there.
+  const std::vector<std::pair<std::string, std::string>> good_lines = {
+      {"+13125550150", "IL"}, {"+12025550150", "DC"}, {"+17875550150", "PR"},
+      {"+16715550150", "GU"}, {"+14165550150", "ON"}, {"+15145550150", "QC"}};
+  for (const auto& [number, state] : good_lines) {
+    Line good = line(number);
     good.state = state;
     INFO("state " << state);
     CHECK(validate_line(good, &relaygw::billing::testing::bundled_number_plan()));
@@ -383,4 +392,110 @@ TEST_CASE_METHOD(DirectoryFixture, "line change without difference rejected",
   auto history = store().line_history("+13125550105");
   REQUIRE(history);
   CHECK(history->size() == 1);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line state must match area code", "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  Line chicago_as_ny = line("+13125550150");
+  chicago_as_ny.state = "NY";
+  auto added = add_line(store(), chicago_as_ny, context(), plan);
+  REQUIRE_FALSE(added);
+  CHECK(added.status().code() == StatusCode::InvalidArgument);
+  const std::string& message = added.status().message();
+  CHECK(message.find("state 'NY'") != std::string::npos);
+  CHECK(message.find("+13125550150") != std::string::npos);
+  CHECK(message.find("area code 312 is in IL") != std::string::npos);
+  CHECK(message.find("set the state to IL") != std::string::npos);
+  CHECK(line_count() == 0);
+
+  // A province named in full by the numbering data is matched by its postal code.
+  Line toronto = line("+14165550150");
+  toronto.state = "QC";
+  const relaygw::Status ontario = validate_line(toronto, plan);
+  REQUIRE_FALSE(ontario);
+  CHECK(ontario.message().find("area code 416 is in ON (ONTARIO)") != std::string::npos);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line state check spares shared codes", "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  // 902 serves Nova Scotia and Prince Edward Island, and 867 the three northern territories.
+  // Toll-free, 500 and 900 numbers and NANP countries outside the US and Canada have no state
+  // to compare.
+  const std::vector<std::pair<std::string, std::string>> accepted = {
+      {"+19025550150", "NS"}, {"+19025550150", "PE"}, {"+18675550150", "YT"},
+      {"+18675550150", "NT"}, {"+18675550150", "NU"}, {"+18005550150", "NY"},
+      {"+18885550150", "CA"}, {"+15005550150", "IL"}, {"+19005550150", "TX"},
+      {"+18765550150", "FL"}, {"+13405550150", "VI"}, {"+16705550150", "MP"}};
+  for (const auto& [number, state] : accepted) {
+    Line shared = line(number);
+    shared.state = state;
+    INFO(number << " in " << state);
+    const relaygw::Status status = validate_line(shared, plan);
+    INFO(status.message());
+    CHECK(status);
+  }
+
+  Line wrong_province = line("+19025550150");
+  wrong_province.state = "NB";
+  const relaygw::Status rejected = validate_line(wrong_province, plan);
+  REQUIRE_FALSE(rejected);
+  CHECK(rejected.message().find("area code 902 is in NS or PE") != std::string::npos);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line change and import check state", "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  REQUIRE(add_line(store(), line("+13125550150"), context(), plan));
+  LineChange change;
+  change.state = "NY";
+  auto changed = change_line(store(), "3125550150", change, "moved", context(), plan);
+  REQUIRE_FALSE(changed);
+  CHECK(changed.status().message().find("area code 312 is in IL") != std::string::npos);
+  CHECK(store().find_line("+13125550150")->value().version == 1);
+
+  std::istringstream input(std::string(kLineCsvHeader) +
+                           "\n2125550151,Good,residential,none,NY,NWYRCYZN01,America/New_York,,"
+                           "no,no\n"
+                           "2125550152,Wrong state,residential,none,NJ,NWYRCYZN01,"
+                           "America/New_York,,no,no\n");
+  auto report = import_lines_csv(store(), input, context(), plan);
+  REQUIRE(report);
+  CHECK(report->added == 1);
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].row == 3);
+  CHECK(report->errors[0].message.find("state 'NJ' does not match line +12125550152") !=
+        std::string::npos);
+  CHECK(report->errors[0].message.find("area code 212 is in NY") != std::string::npos);
+}
+
+TEST_CASE("state codes cover every NANPA location", "[billing][directory]") {
+  // Every US and Canadian area code in the bundled NPA report names a place that maps to at
+  // least one postal code, so no line in those countries escapes the state check.
+  std::ifstream report(std::string(RELAYGW_SOURCE_DIR) +
+                       "/data/nanp/nanpa_npa_report_2018-10-04.csv");
+  REQUIRE(report);
+  std::string record;
+  std::getline(report, record);  // the file date
+  std::getline(report, record);
+  auto header = split_csv_record(record);
+  REQUIRE(header);
+  const auto column = [&](const std::string& name) {
+    return std::find(header->begin(), header->end(), name) - header->begin();
+  };
+  const auto use = column("USE");
+  const auto location = column("LOCATION");
+  const auto country = column("COUNTRY");
+  REQUIRE(country < static_cast<std::ptrdiff_t>(header->size()));
+  int checked = 0;
+  while (std::getline(report, record)) {
+    auto fields = split_csv_record(record);
+    REQUIRE(fields);
+    if ((*fields)[use] != "G" || (*fields)[location].empty() ||
+        ((*fields)[country] != "US" && (*fields)[country] != "CANADA")) {
+      continue;
+    }
+    INFO("NPA " << (*fields)[0] << " in " << (*fields)[location]);
+    CHECK_FALSE(state_codes_of_nanpa_location((*fields)[location]).empty());
+    ++checked;
+  }
+  CHECK(checked > 300);
 }

@@ -13,6 +13,7 @@
 
 #include "billing/profiles.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
 
 using namespace relaygw::billing;
 
@@ -151,4 +152,32 @@ TEST_CASE("profile commands show history", "[billing][profiles][command]") {
   Run missing = run_relaygw("profile history --line 3125550199" + db);
   CHECK(missing.status != 0);
   CHECK(missing.output.find("+13125550199 is not in the directory") != std::string::npos);
+}
+
+TEST_CASE("profile change checks state of area code", "[billing][profiles]") {
+  ProfileFixture fixture;
+  auto store = fixture.open_with_line();
+  // A line stored without the numbering check, as before states were checked, with a 312
+  // (Illinois) number in NY.
+  LineChange wrong_state;
+  wrong_state.state = "NY";
+  REQUIRE(change_line(*store, "+13125550142", wrong_state, "legacy import",
+                      {"staff:alice", ProfileFixture::at("2026-03-01T11:00:00Z")}));
+
+  LineChange change;
+  change.screening = Screening::NoCollect;
+  auto rejected = change_profile(*store, "+13125550142", change, "customer request",
+                                 {"staff:bob", ProfileFixture::at("2026-03-02T09:30:00Z")},
+                                 &relaygw::billing::testing::bundled_number_plan());
+  REQUIRE_FALSE(rejected);
+  CHECK(rejected.status().message().find("area code 312 is in IL") != std::string::npos);
+  CHECK(rejected.status().message().find("state 'NY'") != std::string::npos);
+  CHECK(profile_history(*store, "+13125550142")->size() == 2);
+
+  // The profile command checks with the numbering data too.
+  store.reset();
+  const Run command = run_relaygw("profile change --line 3125550142 --pic 0288 --reason x --db '" +
+                                  fixture.db() + "'");
+  CHECK(command.status == 1);
+  CHECK(command.output.find("area code 312 is in IL") != std::string::npos);
 }
