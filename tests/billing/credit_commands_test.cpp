@@ -1,8 +1,5 @@
 // The relaygw credit, dispute and audit commands, run as real processes on real database
 // files.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -11,12 +8,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/billing/billing_test_support.hpp"
+
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string output;  // standard output and standard error together
-};
+using Run = relaygw::billing::testing::CommandRun;
 
 class CreditCommandFixture {
  public:
@@ -36,19 +32,7 @@ class CreditCommandFixture {
 
   // Runs relaygw with `arguments` (already shell-quoted), standard input empty.
   Run relaygw(const std::string& arguments) {
-    const std::string command =
-        std::string("'") + RELAYGW_BINARY + "' " + arguments + " </dev/null 2>&1";
-    Run run;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    std::size_t read = 0;
-    while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.output.append(buffer, read);
-    }
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    return ::relaygw::billing::testing::run_relaygw(arguments);
   }
 
   // Creates the database and posts collect call c1, whose charges Grace Okafor accepted by TTY

@@ -1,7 +1,4 @@
 // The relaygw db, line, card and call commands, run as real processes on real database files.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -17,13 +14,11 @@
 #include "billing/rate_deck.hpp"
 #include "billing/rating.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string output;  // standard output and standard error together
-};
+using Run = relaygw::billing::testing::CommandRun;
 
 class CommandFixture {
  public:
@@ -45,19 +40,7 @@ class CommandFixture {
   Run relaygw(const std::string& arguments, const std::string& input = "") {
     const std::string input_file = path("stdin.txt");
     std::ofstream(input_file) << input;
-    const std::string command =
-        std::string("'") + RELAYGW_BINARY + "' " + arguments + " <'" + input_file + "' 2>&1";
-    Run run;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    std::size_t read = 0;
-    while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.output.append(buffer, read);
-    }
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    return ::relaygw::billing::testing::run_relaygw(arguments, input_file);
   }
   Run init() {
     Run run = relaygw("db init --db '" + db() + "' --actor staff:test");

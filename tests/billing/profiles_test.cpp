@@ -1,8 +1,5 @@
 // Billing profiles on real SQLite files: changes, history with old and new values, and the
 // relaygw profile commands as real processes.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -54,25 +51,8 @@ class ProfileFixture {
   std::filesystem::path dir_;
 };
 
-struct Run {
-  int status = -1;
-  std::string output;
-};
-
-Run run_relaygw(const std::string& arguments) {
-  const std::string command = std::string("'") + RELAYGW_BINARY + "' " + arguments + " 2>&1";
-  Run run;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  std::size_t read = 0;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    run.output.append(buffer, read);
-  }
-  const int status = pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using Run = relaygw::billing::testing::CommandRun;
+using relaygw::billing::testing::run_relaygw;
 
 }  // namespace
 

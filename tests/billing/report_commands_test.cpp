@@ -1,7 +1,4 @@
 // relaygw report, run as a real process on a real database file.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -14,15 +11,13 @@
 #include "billing/credits.hpp"
 #include "billing/disputes.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
 
 using namespace relaygw::billing;
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string output;  // standard output and standard error together
-};
+using Run = relaygw::billing::testing::CommandRun;
 
 class ReportCommandFixture {
  public:
@@ -43,18 +38,7 @@ class ReportCommandFixture {
   std::string db() const { return path("billing.db"); }
 
   Run relaygw(const std::string& arguments) {
-    const std::string command = std::string("'") + RELAYGW_BINARY + "' " + arguments + " 2>&1";
-    Run run;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    std::size_t read = 0;
-    while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.output.append(buffer, read);
-    }
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    return ::relaygw::billing::testing::run_relaygw(arguments);
   }
 
  private:
