@@ -71,7 +71,8 @@ class BaudotDecoder {
   // shift into the other table. So a shift code with a bit below kDoubtfulBit, or a code one
   // such bit away from a shift code, is held with the rest of its word (up to a space, CR, LF
   // or shift code). When the word ends, the decoder reads it both ways and takes the other
-  // reading only when its plausibility_score is higher by kDoubtMargin or more.
+  // reading only when its plausibility_score is higher by kDoubtMargin or more. A NULL whose
+  // weakest bit is below kDoubtfulBit is read as the code with that bit flipped.
   void push(std::uint8_t code, const std::array<float, 5>& bit_confidence, double time_s,
             std::vector<TimedChar>& out);
 

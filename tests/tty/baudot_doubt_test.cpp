@@ -116,3 +116,17 @@ TEST_CASE("baudot doubt keeps letter without evidence", "[tty][baudot]") {
                                    {SP},   {0x0F, 0.1F, 4}, {0x10}, {0x14}, {0x03}, {0x10}};
   CHECK(decode(codes) == "IS IS KTHAT");
 }
+
+TEST_CASE("baudot doubt rereads weak NULL", "[tty][baudot]") {
+  // "OK THANK" with the space arrived as NULL (0x00, bit 2 flipped) with a weak bit 2.
+  const std::vector<Code> codes = {{LTRS}, {0x18}, {0x0F}, {0x00, 0.1F, 2}, {0x10},
+                                   {0x14}, {0x03}, {0x0C}, {0x0F}};
+  CHECK(decode(codes) == "OK THANK");
+}
+
+TEST_CASE("baudot doubt drops confident NULL", "[tty][baudot]") {
+  // The same NULL with bit 2 at 0.9 is a NULL, which prints nothing.
+  const std::vector<Code> codes = {{LTRS}, {0x18}, {0x0F}, {0x00, 0.9F, 2}, {0x10},
+                                   {0x14}, {0x03}, {0x0C}, {0x0F}};
+  CHECK(decode(codes) == "OKTHANK");
+}
