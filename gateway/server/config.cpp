@@ -16,6 +16,8 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "billing/state_codes.hpp"
+#include "gateway/server/host_port.hpp"
+#include "relay-adapters/utf8.hpp"
 
 namespace relaygw::gateway::server {
 namespace {
@@ -147,9 +149,13 @@ class ConfigReader {
   }
 
   // Reads `address` and `port` of an endpoint from `table`. `prefix` is how the keys are
-  // written in the file ("listen." for a listener), for messages.
+  // written in the file ("listen." for a listener), for messages. `zero` only sets the range
+  // that messages give, because the caller of a dialed endpoint rejects port 0 with its own
+  // message.
   void read_endpoint(const toml::table& table, const std::string& section,
-                     const std::string& prefix, Endpoint& out) {
+                     const std::string& prefix, PortZero zero, Endpoint& out) {
+    const std::string range =
+        zero == PortZero::PickFree ? "1 to 65535, or 0 to let the system choose" : "1 to 65535";
     read_string(table, "address", section, out.address);
     if (failed()) {
       return;
@@ -171,15 +177,13 @@ class ConfigReader {
       const std::string value =
           node->is_string() ? fmt::format(" = \"{}\"", node->as_string()->get()) : "";
       fail(section, fmt::format("{}port{} is not a TCP port; write a whole number without "
-                                "quotes, 1 to 65535, or 0 to let the system choose",
-                                prefix, value));
+                                "quotes, {}",
+                                prefix, value, range));
       return;
     }
     const std::int64_t port = node->as_integer()->get();
     if (port < 0 || port > 65535) {
-      fail(section, fmt::format("{}port = {} is not a TCP port; use 1 to 65535, or 0 to let the "
-                                "system choose",
-                                prefix, port));
+      fail(section, fmt::format("{}port = {} is not a TCP port; use {}", prefix, port, range));
       return;
     }
     out.port = static_cast<std::uint16_t>(port);
@@ -226,7 +230,7 @@ void read_provider_link(ConfigReader& reader, const toml::table& root, ProviderL
   reader.read_bool(*table, "enabled", section, out.enabled);
   if (const toml::table* listen = reader.table(*table, "listen", section)) {
     reader.check_keys(*listen, section + " listen", {"address", "port"});
-    reader.read_endpoint(*listen, section, "listen.", out.listen);
+    reader.read_endpoint(*listen, section, "listen.", PortZero::PickFree, out.listen);
   }
   reader.read_path(*table, "certificate_file", section, out.certificate_file);
   reader.read_path(*table, "private_key_file", section, out.private_key_file);
@@ -248,7 +252,7 @@ void read_tty_lines(ConfigReader& reader, const toml::table& root, TtyLinesConfi
   reader.read_bool(*table, "realtime_pacing", section, out.realtime_pacing);
   if (const toml::table* listen = reader.table(*table, "listen", section)) {
     reader.check_keys(*listen, section + " listen", {"address", "port"});
-    reader.read_endpoint(*listen, section, "listen.", out.listen);
+    reader.read_endpoint(*listen, section, "listen.", PortZero::PickFree, out.listen);
   }
   std::int64_t max_lines = static_cast<std::int64_t>(out.max_lines);
   reader.read_int(*table, "max_lines", section, 1, 100'000, "lines", max_lines);
@@ -271,7 +275,7 @@ void read_admin(ConfigReader& reader, const toml::table& root, AdminConfig& out)
   reader.read_bool(*table, "enabled", section, out.enabled);
   if (const toml::table* listen = reader.table(*table, "listen", section)) {
     reader.check_keys(*listen, section + " listen", {"address", "port"});
-    reader.read_endpoint(*listen, section, "listen.", out.listen);
+    reader.read_endpoint(*listen, section, "listen.", PortZero::PickFree, out.listen);
   }
   reader.read_path(*table, "token_file", section, out.token_file);
 }
@@ -294,7 +298,7 @@ void read_psap_routes(ConfigReader& reader, const toml::table& root, std::vector
     PsapRoute route;
     route.endpoint.port = 0;
     reader.read_string(table, "id", section, route.id);
-    reader.read_endpoint(table, section, "", route.endpoint);
+    reader.read_endpoint(table, section, "", PortZero::Reject, route.endpoint);
     reader.read_string_list(table, "states", section, route.states);
     reader.read_string_list(table, "area_codes", section, route.area_codes);
     reader.read_bool(table, "default", section, route.default_route);
@@ -476,46 +480,6 @@ std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std
   return {line, column};
 }
 
-// Offset of the first byte that does not start or continue a valid UTF-8 sequence (RFC 3629:
-// no overlong forms, no surrogates, nothing above U+10FFFF), or npos when all of `text` is valid.
-std::size_t find_invalid_utf8(const std::string& text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    unsigned char min_second = 0x80;
-    unsigned char max_second = 0xBF;
-    if (lead < 0x80) {
-      length = 1;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      min_second = lead == 0xE0 ? 0xA0 : 0x80;  // 0xE0 0x80..0x9F would be overlong
-      max_second = lead == 0xED ? 0x9F : 0xBF;  // 0xED 0xA0..0xBF would be a surrogate
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      min_second = lead == 0xF0 ? 0x90 : 0x80;  // 0xF0 0x80..0x8F would be overlong
-      max_second = lead == 0xF4 ? 0x8F : 0xBF;  // above 0xF4 0x8F is past U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + length > text.size()) {
-      return i;
-    }
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      const unsigned char low = k == 1 ? min_second : 0x80;
-      const unsigned char high = k == 1 ? max_second : 0xBF;
-      if (next < low || next > high) {
-        return i;
-      }
-    }
-    i += length;
-  }
-  return std::string::npos;
-}
-
 // Reads the configuration file as text and rejects what is not a TOML text file before it is
 // parsed, so the message says what the file is rather than quoting the TOML parser.
 Result<std::string> read_config_text(const std::string& path) {
@@ -565,7 +529,7 @@ Result<std::string> read_config_text(const std::string& path) {
     }
   }
 
-  const std::size_t invalid = find_invalid_utf8(text);
+  const std::size_t invalid = relay::find_invalid_utf8(text);
   if (invalid != std::string::npos) {
     const auto [line, column] = line_and_column(text, invalid);
     return Status(StatusCode::InvalidArgument,

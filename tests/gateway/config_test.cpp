@@ -191,7 +191,7 @@ listen = { address = "127.0.0.1", port = 7443 }
   }
 }
 
-TEST_CASE("config rejects quoted listen ports", "[gateway][config]") {
+TEST_CASE("config rejects quoted ports", "[gateway][config]") {
   for (const std::string port : {"\"\"", "\"7443\"", "\"abc\""}) {
     INFO("port = " << port);
     const std::string message = load_error(std::string(kMinimal) +
@@ -202,6 +202,14 @@ TEST_CASE("config rejects quoted listen ports", "[gateway][config]") {
           std::string::npos);
     CHECK(message.find("without quotes") != std::string::npos);
   }
+
+  // A PSAP route is dialed, so its message offers no port 0.
+  const std::string message = load_error(std::string(kMinimal) +
+                                         "[[psap]]\nid = \"p\"\naddress = \"127.0.0.1\"\n"
+                                         "port = \"7911\"\ndefault = true\n");
+  CHECK(message.find("port = \"7911\" is not a TCP port") != std::string::npos);
+  CHECK(message.find("1 to 65535") != std::string::npos);
+  CHECK(message.find("or 0") == std::string::npos);
 }
 
 TEST_CASE("config rejects non-text files", "[gateway][config]") {
