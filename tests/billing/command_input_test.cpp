@@ -250,7 +250,7 @@ TEST_CASE_METHOD(CommandInputFixture, "refused card call cannot complete", "[bil
       relaygw("call complete " + db_option() + "--id p1 --key p1-end --at 2026-03-10T14:05:00Z");
   INFO(completed.output);
   CHECK(completed.status == 1);
-  CHECK(contains(completed.output, "call p1 was refused"));
+  CHECK(contains(completed.output, "call 'p1' was refused"));
   CHECK(contains(completed.output, "there is nothing to complete"));
   CHECK_FALSE(contains(completed.output, "posted"));
 }

@@ -434,8 +434,8 @@ void write_domestic_deck(const std::filesystem::path& file) {
 TEST_CASE_METHOD(CommandFixture, "db load-deck keeps open calls rateable", "[billing][commands]") {
   init();
   const std::string db_option = "--db '" + db() + "' ";
-  // c1 is connected and c2 authorized only, both to London; c3 is domestic and an emergency
-  // call is open too. Neither of the last two stops the load.
+  // c1 is connected and c2 only authorized, both to London. c3 is domestic and e1 is an
+  // emergency call, and neither of those two stops the load.
   REQUIRE(relaygw("call create " + db_option +
                   "--id c1 --from 3125550107 --to 011442079460000 --at 2026-03-10T14:00:00Z")
               .status == 0);
