@@ -168,6 +168,23 @@ const CallEventRecord* refusal_event(const CallRecord& record) {
   return nullptr;
 }
 
+// Returns `message` unchanged when it is UTF-8 text with no control characters, else with every
+// byte outside printable ASCII replaced by '?'. A refusal message can quote the caller's input
+// (an invalid number), and the refusal must still be recorded.
+std::string printable_message(const std::string& message) {
+  if (check_name_text("refusal message", message)) {
+    return message;
+  }
+  std::string printable = message;
+  for (char& byte : printable) {
+    const auto value = static_cast<unsigned char>(byte);
+    if (value < 0x20 || value >= 0x7F) {
+      byte = '?';
+    }
+  }
+  return printable;
+}
+
 // Checks the refusal fields of `event`: a refused event needs a reason code and a message, and
 // every other event leaves them empty.
 Status check_refusal_fields(const CallEventRecord& event) {
@@ -376,7 +393,7 @@ Status CallRecords::record_authorization(const std::string& call_id,
   if (!authorization.granted) {
     CallEventRecord refused{CallEvent::Refused, context.at, context.actor, {}, {}};
     refused.reason_code = std::string(to_string(authorization.reason));
-    refused.reason_message = authorization.message;
+    refused.reason_message = printable_message(authorization.message);
     return add_event(call_id, refused);
   }
   return add_event(call_id,

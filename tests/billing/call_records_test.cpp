@@ -534,3 +534,18 @@ TEST_CASE_METHOD(CallCommandFixture, "call commands show refusal reason", "[bill
   CHECK(manual.status != 0);
   CHECK(manual.output.find("invalid --event 'refused'") != std::string::npos);
 }
+
+TEST_CASE_METHOD(CallFixture, "refusal quoting control characters recorded", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::ThirdNumber, "2026-03-10T14:00:00Z");
+  Authorization refusal;
+  refusal.reason = RefusalReason::InvalidRequest;
+  refusal.message = "invalid third number '312\n555\xff'";
+  REQUIRE(calls().record_authorization(id, refusal,
+                                       WriteContext{"gateway", at("2026-03-10T14:00:05Z")}));
+  auto record = store().find_call(id);
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  REQUIRE((*record)->events.size() == 2);
+  CHECK((*record)->events[1].reason_code == "invalid-request");
+  CHECK((*record)->events[1].reason_message == "invalid third number '312?555?'");
+}
