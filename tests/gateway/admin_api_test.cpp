@@ -701,6 +701,40 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api closes stalled client", "[gateway][
   CHECK((error == asio::error::eof || error == asio::error::connection_reset));
 }
 
+TEST_CASE("admin api start names token file faults", "[gateway][admin]") {
+  relaygw::test::TempDir dir;
+  std::filesystem::create_directory(dir.file("token-folder"));
+  std::ofstream(dir.file("empty-token"));
+  std::ofstream(dir.file("blank-first-line")) << "\ntoken-on-line-two\n";
+  struct Case {
+    std::string file;
+    relaygw::StatusCode code;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {dir.file("token-folder"), relaygw::StatusCode::InvalidArgument,
+       "[admin] token_file '" + dir.file("token-folder") + "' is a folder, not a token file"},
+      {dir.file("empty-token"), relaygw::StatusCode::InvalidArgument,
+       "[admin] token_file '" + dir.file("empty-token") + "' is empty"},
+      {dir.file("blank-first-line"), relaygw::StatusCode::InvalidArgument,
+       "has an empty first line; put the admin token there"},
+      {dir.file("no-such-token"), relaygw::StatusCode::NotFound, "does not exist"},
+  };
+  asio::io_context io;
+  SessionRegistry registry;
+  for (const Case& test : cases) {
+    AdminConfig config;
+    config.listen = {"127.0.0.1", 0};
+    config.token_file = test.file;
+    AdminApi api(io, config, AdminApiParts{registry, nullptr, nullptr, BillingConfig{}});
+    const relaygw::Status started = api.start();
+    INFO(test.file << ": " << started.message());
+    CHECK(started.code() == test.code);
+    CHECK(started.message().find(test.expected) != std::string::npos);
+    CHECK(started.message().find("token-on-line-two") == std::string::npos);
+  }
+}
+
 TEST_CASE("admin api rejects non-loopback address", "[gateway][admin]") {
   asio::io_context io;
   SessionRegistry registry;
