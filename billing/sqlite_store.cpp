@@ -1109,7 +1109,7 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
     if (!covered) {
       return Status(StatusCode::Corrupt, "card_ledger of call '" + call_id +
                                              "' has an invalid covered_until '" + totals.text(5) +
-                                             "'; run `relaygw db verify` to find the edited row");
+                                             "'; run `relaygw audit verify` to find the edited row");
     }
     funds.last_debit_covered_until = *covered;
   }
