@@ -1107,9 +1107,9 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
   if (!call_id.empty() && !totals.is_null(5)) {
     Result<Instant> covered = parse_instant(totals.text(5));
     if (!covered) {
-      return Status(StatusCode::Corrupt, "card_ledger of call '" + call_id +
-                                             "' has an invalid covered_until '" + totals.text(5) +
-                                             "'; run `relaygw audit verify` to find the edited row");
+      return Status(StatusCode::Corrupt,
+                    "card_ledger of call '" + call_id + "' has an invalid covered_until '" +
+                        totals.text(5) + "'; run `relaygw audit verify` to find the edited row");
     }
     funds.last_debit_covered_until = *covered;
   }
