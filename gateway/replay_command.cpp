@@ -153,7 +153,16 @@ void add_replay_command(CLI::App& app) {
   command->add_flag("--json", options->json, "Print the summary as JSON");
   command->add_flag("--list-audio", options->list_audio,
                     "Print each TTY answer's audio file and text, and exit");
-  command->callback([options] { run_replay(*options); });
+  command->callback([options, command] {
+    // An endpoint option given as "" is an error, not the same as leaving the option out.
+    for (const char* name : {"--provider", "--tty", "--admin"}) {
+      const CLI::Option* option = command->get_option(name);
+      if (option->count() > 0 && option->as<std::string>().empty()) {
+        fail_command("replay", server::parse_host_port("", name).status().message());
+      }
+    }
+    run_replay(*options);
+  });
 }
 
 }  // namespace relaygw::gateway

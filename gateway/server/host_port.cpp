@@ -58,6 +58,9 @@ Result<std::uint16_t> parse_port(std::string_view text, std::string_view option,
 
 Result<HostPort> parse_host_port(std::string_view text, std::string_view option) {
   const std::string usage = "use ADDRESS:PORT, for example 127.0.0.1:7443 or [::1]:7443";
+  if (text.empty()) {
+    return Status(StatusCode::InvalidArgument, fmt::format("{} is empty; {}", option, usage));
+  }
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || text.back() == ']') {
     return Status(StatusCode::InvalidArgument,

@@ -71,7 +71,7 @@ TEST_CASE("host port parser reads brackets", "[gateway][host-port]") {
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {"", "'' is not ADDRESS:PORT"},
+      {"", "--provider is empty; use ADDRESS:PORT"},
       {"7443", "'7443' is not ADDRESS:PORT"},
       {"[::1]", "'[::1]' is not ADDRESS:PORT"},
       {":7443", "':7443' is not ADDRESS:PORT"},

@@ -451,6 +451,7 @@ TEST_CASE("commands name bad port and config", "[gateway][serve]") {
       {{"replay", "--day", day, "--tty", "::1:7300"},
        "--tty '::1:7300' has an IPv6 address without brackets; write it as [::1]:PORT"},
       {{"replay", "--day", day, "--provider", "7443"}, "--provider '7443' is not ADDRESS:PORT"},
+      {{"replay", "--day", day, "--admin", ""}, "--admin is empty; use ADDRESS:PORT"},
       {{"admin", "--url", "http://127.0.0.1:70000", "--token-file", dir.file("token"), "sessions"},
        "invalid port in --url 'http://127.0.0.1:70000': port '70000' is not a TCP port; use 1 "
        "to 65535"},
