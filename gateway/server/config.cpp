@@ -464,7 +464,7 @@ void check_listeners(ConfigReader& reader, const ServerConfig& config) {
 }
 
 // Line and column, both from 1, of byte `offset` in `text`. The column counts characters,
-// taking each UTF-8 lead byte as one, as the TOML parser does.
+// taking each UTF-8 lead byte as one.
 std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std::size_t offset) {
   std::size_t line = 1;
   std::size_t column = 1;

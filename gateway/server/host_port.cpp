@@ -23,8 +23,8 @@ std::string format_host_port(const boost::asio::ip::tcp::endpoint& endpoint) {
 
 namespace {
 
-// Reads up to five decimal digits; nullopt for an empty, signed or non-numeric text, or one
-// whose six or more digits exceed any port (the bound also keeps the sum from overflowing).
+// Reads up to five decimal digits, or returns nullopt for an empty, signed or non-numeric text.
+// Six or more digits exceed any port, so the bound also keeps the sum from overflowing.
 std::optional<std::uint32_t> read_digits(std::string_view text) {
   if (text.empty() || text.size() > 5 ||
       text.find_first_not_of("0123456789") != std::string_view::npos) {
@@ -66,6 +66,7 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view option)
     return Status(StatusCode::InvalidArgument,
                   fmt::format("{} '{}' is not ADDRESS:PORT; {}", option, text, usage));
   }
+
   std::string_view address = text.substr(0, colon);
   if (address.size() > 1 && address.front() == '[' && address.back() == ']') {
     address = address.substr(1, address.size() - 2);
@@ -84,6 +85,7 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view option)
                               "[{}]:PORT",
                               option, text, address));
   }
+
   const std::string_view port_text = text.substr(colon + 1);
   const std::optional<std::uint32_t> port = read_digits(port_text);
   if (!port || *port < 1 || *port > 65535) {

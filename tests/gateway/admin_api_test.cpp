@@ -701,7 +701,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api closes stalled client", "[gateway][
   CHECK((error == asio::error::eof || error == asio::error::connection_reset));
 }
 
-TEST_CASE("admin api start names token file faults", "[gateway][admin]") {
+TEST_CASE("admin start names token file faults", "[gateway][admin]") {
   relaygw::test::TempDir dir;
   std::filesystem::create_directory(dir.file("token-folder"));
   std::ofstream(dir.file("empty-token"));
