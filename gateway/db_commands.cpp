@@ -397,9 +397,9 @@ std::vector<OpenCall> find_open_calls(billing::Store& store, const std::string& 
   return open;
 }
 
-// Fails the command, storing nothing, when `deck` cannot rate an open call: that call could
-// then never be completed. Each open call gets the trial rating that `relaygw call create`
-// gives a new call (CallRecords::check_rateable), at the instant its rating would start.
+// Fails the command, storing nothing, when the deck `stored` cannot rate an open call, because
+// that call could then never be completed. Each open call gets the trial rating that `relaygw call
+// create` gives a new call (CallRecords::check_rateable), at the instant its rating would start.
 void check_open_calls_rate(billing::Store& store, const billing::StoredRateDeck& stored,
                            const DatabaseOptions& options, const std::string& command) {
   const std::vector<OpenCall> open = find_open_calls(store, command);
@@ -460,6 +460,8 @@ void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const std::string command = "db load-deck";
   auto store = open_database(options, command);
   const billing::StoredRateDeck deck = read_deck(rates, command);
+  // NOTE: the check and the store are two steps, so a call that another process opens in
+  // between is not checked against the new deck.
   check_open_calls_rate(*store, deck, options, command);
   const Status added = store->add_rate_deck(deck, write_context(options));
   if (!added) {
