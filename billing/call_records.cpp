@@ -73,6 +73,24 @@ std::vector<LedgerEntry> settlement_entries(const CardFunds& funds, Money total,
   return entries;
 }
 
+// Ledger entries of an interim debit of a call that has cost `total` up to `at`. The debit
+// converts hold into debit and takes nothing beyond the hold, so a call that outlives its hold
+// cannot overdraw the card, and settlement collects the rest if it can. A postpaid card with
+// no credit limit is never debited (see settlement_entries). When nothing is due the debit is
+// a zero debit, which still stores `at` to order later debits and the completion.
+std::vector<LedgerEntry> interim_debit_entries(const CardFunds& funds, Money total,
+                                               const std::string& call_id, Instant at) {
+  Money due = 0;
+  if (funds.has_entries) {
+    due = std::max(Money{0}, std::min(total - funds.debited_for_call, funds.held_for_call));
+  }
+  std::vector<LedgerEntry> entries{{LedgerKind::Debit, -due, call_id, at}};
+  if (due > 0) {
+    entries.push_back({LedgerKind::Release, due, call_id});
+  }
+  return entries;
+}
+
 // Returns the latest recorded event of `record`, or nullptr when it has none.
 const CallEventRecord* last_event(const CallRecord& record) {
   const CallEventRecord* last = nullptr;
@@ -443,31 +461,23 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
     return cost.status();
   }
 
-  Result<CardFunds> funds = store_->card_funds(request.card_number, call_id);
-  if (!funds) {
-    return funds;
-  }
-  // An interim debit converts hold into debit and takes nothing beyond the hold, so a call
-  // that outlives its hold cannot overdraw the card. Settlement collects the rest if it can.
-  // A debit with nothing due is stored as a zero debit, so its instant still orders later
-  // debits and the completion. The store rejects a debit at or before the last debit's
-  // instant, unless the idempotency key and instant repeat an earlier debit, which returns that
-  // debit's stored result.
-  // A postpaid card with no credit limit is never debited (see settlement_entries), so its
-  // debits are all zero debits that only keep the instant.
-  Money due = 0;
-  if (funds->has_entries) {
-    due = std::min(cost->total - funds->debited_for_call, funds->held_for_call);
-  }
-  due = std::max(due, Money{0});
-  std::vector<LedgerEntry> entries{{LedgerKind::Debit, -due, call_id, at}};
-  const Money released = std::min(due, funds->held_for_call);
-  if (released > 0) {
-    entries.push_back({LedgerKind::Release, released, call_id});
-  }
   const IdempotencyKey key{idempotency_key,
                            sha256_hex("interim|" + call_id + "|" + format_instant(at))};
-  return store_->append_ledger(request.card_number, entries, false, key, context);
+  for (int attempt = 0; attempt < kMaxSettleAttempts; ++attempt) {
+    Result<CardFunds> funds = store_->card_funds(request.card_number, call_id);
+    if (!funds) {
+      return funds;
+    }
+    Result<CardFunds> debited = store_->append_interim_debit(
+        request.card_number, interim_debit_entries(*funds, cost->total, call_id, at), *funds, key,
+        context);
+    if (debited || debited.status().code() != StatusCode::Unavailable) {
+      return debited;
+    }
+  }
+  return Status(StatusCode::Unavailable, "call '" + call_id +
+                                             "' was not debited because its card kept changing; "
+                                             "retry the debit with the same key");
 }
 
 Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,

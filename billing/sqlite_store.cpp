@@ -1172,6 +1172,22 @@ Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
                                              bool require_available,
                                              const std::optional<IdempotencyKey>& key,
                                              const WriteContext& context) {
+  return write_ledger(number, entries, require_available, nullptr, key, context);
+}
+
+Result<CardFunds> SqliteStore::append_interim_debit(const std::string& number,
+                                                    const std::vector<LedgerEntry>& entries,
+                                                    const CardFunds& expected,
+                                                    const IdempotencyKey& key,
+                                                    const WriteContext& context) {
+  return write_ledger(number, entries, false, &expected, key, context);
+}
+
+Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
+                                            const std::vector<LedgerEntry>& entries,
+                                            bool require_available, const CardFunds* expected,
+                                            const std::optional<IdempotencyKey>& key,
+                                            const WriteContext& context) {
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (!status) {
@@ -1195,6 +1211,12 @@ Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
   // retry of an earlier debit returned its stored result above and never gets here.
   if (Status ordered = check_debit_order(*before, entries); !ordered) {
     return ordered;
+  }
+  if (expected != nullptr && (before->held_for_call != expected->held_for_call ||
+                              before->debited_for_call != expected->debited_for_call)) {
+    return Status(StatusCode::Unavailable,
+                  "card funds of call " + call_id +
+                      " changed while its interim debit was priced; retry the debit");
   }
   Money change = 0;
   for (const LedgerEntry& entry : entries) {

@@ -69,6 +69,10 @@ class SqliteStore final : public Store {
                                   const std::vector<LedgerEntry>& entries, bool require_available,
                                   const std::optional<IdempotencyKey>& key,
                                   const WriteContext& context) override;
+  Result<CardFunds> append_interim_debit(const std::string& number,
+                                         const std::vector<LedgerEntry>& entries,
+                                         const CardFunds& expected, const IdempotencyKey& key,
+                                         const WriteContext& context) override;
   Status create_call(const CallRequest& request, const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
@@ -136,6 +140,11 @@ class SqliteStore final : public Store {
   Status store_idempotent(const IdempotencyKey& key, std::string_view scope,
                           const std::string& result, const WriteContext& context);
   Result<CardFunds> read_funds(const std::string& number, const std::string& call_id);
+  // append_ledger and append_interim_debit: with `expected`, the call's funds must still match.
+  Result<CardFunds> write_ledger(const std::string& number, const std::vector<LedgerEntry>& entries,
+                                 bool require_available, const CardFunds* expected,
+                                 const std::optional<IdempotencyKey>& key,
+                                 const WriteContext& context);
   Status insert_ledger(const std::string& number, const std::vector<LedgerEntry>& entries,
                        const WriteContext& context);
   Status insert_call(const CallRequest& request, const WriteContext& context);

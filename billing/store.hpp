@@ -297,6 +297,16 @@ class Store {
                                           const std::optional<IdempotencyKey>& key,
                                           const WriteContext& context) = 0;
 
+  // Appends an interim debit's `entries` as append_ledger does without require_available, but
+  // only while the call's held_for_call and debited_for_call still equal those in `expected`,
+  // the funds the entries were computed from. Otherwise it fails with Unavailable, changing
+  // nothing, and the caller rereads and retries. A repeat of `key` returns the first result.
+  virtual Result<CardFunds> append_interim_debit(const std::string& number,
+                                                 const std::vector<LedgerEntry>& entries,
+                                                 const CardFunds& expected,
+                                                 const IdempotencyKey& key,
+                                                 const WriteContext& context) = 0;
+
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
   virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;

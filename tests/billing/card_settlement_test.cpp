@@ -433,3 +433,34 @@ TEST_CASE_METHOD(SettlementFixture, "postpaid card without limit stays usable",
   const Authorization second = start_call("call-b", 600);
   CHECK(second.granted);
 }
+
+TEST_CASE_METHOD(SettlementFixture, "racing interim debits stay ordered",
+                 "[billing][cards][settlement]") {
+  add_prepaid(20'000);
+  start_call("call-a", 600);  // connected at 14:00:10Z
+  // Two debits sent at once on separate connections: the later one always succeeds, and the
+  // earlier one succeeds only if the store commits it first.
+  const char* times[] = {"2026-03-10T14:03:10Z", "2026-03-10T14:05:10Z"};
+  std::vector<std::thread> threads;
+  std::vector<Result<CardFunds>> results(2, Result<CardFunds>(StatusCode::Internal, "unset"));
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      std::unique_ptr<SqliteStore> own = open();
+      CallRecords records(own.get(), &rater_);
+      results[i] = records.interim_debit("call-a", at(times[i]), "debit-" + std::to_string(i),
+                                         WriteContext{"gateway", at(times[i])});
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  INFO(results[1].status().message());
+  REQUIRE(results[1]);
+  if (!results[0]) {
+    CHECK(results[0].status().code() == StatusCode::InvalidArgument);
+  }
+  // Five minutes cost 2000 u, whichever way the two debits were ordered.
+  CHECK(funds("call-a").debited_for_call == 2'000);
+  REQUIRE(funds("call-a").last_debit_covered_until);
+  CHECK(*funds("call-a").last_debit_covered_until == at("2026-03-10T14:05:10Z"));
+}
