@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "common/utf8.hpp"
+
 namespace relaygw::billing {
 namespace {
 
@@ -56,36 +58,22 @@ Status check_name_text(std::string_view field, std::string_view text) {
                       "; names and ids must be UTF-8 text with no control characters, so "
                       "remove it and retry");
   };
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[offset]);
     if (lead < 0x20 || lead == 0x7F) {
-      return reject(describe_control(lead), i);
+      return reject(describe_control(lead), offset);
     }
-    std::size_t length = 1;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-    } else if (lead >= 0x80) {
-      return reject("is not valid UTF-8", i);
-    }
-    if (i + length > text.size()) {
-      return reject("is not valid UTF-8", i);
-    }
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
-        return reject("is not valid UTF-8", i + k);
-      }
+    const std::size_t length = utf8_char_length(text, offset);
+    if (length == 0) {
+      return reject("is not valid UTF-8", offset);
     }
     // U+0080 to U+009F (C1 controls) are encoded as C2 80 to C2 9F.
-    const auto second = length == 2 ? static_cast<unsigned char>(text[i + 1]) : 0;
+    const auto second = length == 2 ? static_cast<unsigned char>(text[offset + 1]) : 0;
     if (lead == 0xC2 && second <= 0x9F) {
-      return reject(describe_control(second), i);
+      return reject(describe_control(second), offset);
     }
-    i += length;
+    offset += length;
   }
   return Status::ok();
 }

@@ -8,6 +8,7 @@
 
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
+#include "common/utf8.hpp"
 #include "gateway/logging.hpp"
 
 namespace relaygw::gateway {
@@ -41,42 +42,16 @@ bool is_path_option(const CLI::Option& option) {
 }  // namespace
 
 std::string check_utf8_text(const std::string& text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    unsigned char low = 0x80;   // range of the second byte, which rules out overlong forms,
-    unsigned char high = 0xBF;  // UTF-16 surrogates and code points above U+10FFFF
-    if (lead == 0) {
-      return "contains a NUL byte at byte " + std::to_string(i + 1);
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    if (text[offset] == '\0') {
+      return "contains a NUL byte at byte " + std::to_string(offset + 1);
     }
-    if (lead < 0x80) {
-      length = 1;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      low = lead == 0xE0 ? 0xA0 : 0x80;
-      high = lead == 0xED ? 0x9F : 0xBF;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      low = lead == 0xF0 ? 0x90 : 0x80;
-      high = lead == 0xF4 ? 0x8F : 0xBF;
-    } else {
-      return "is not valid UTF-8 at byte " + std::to_string(i + 1);
+    const std::size_t length = utf8_char_length(text, offset);
+    if (length == 0) {
+      return "is not valid UTF-8 at byte " + std::to_string(offset + 1);
     }
-    if (i + length > text.size()) {
-      return "is not valid UTF-8: it ends inside a character at byte " + std::to_string(i + 1);
-    }
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      const unsigned char min = k == 1 ? low : 0x80;
-      const unsigned char max = k == 1 ? high : 0xBF;
-      if (next < min || next > max) {
-        return "is not valid UTF-8 at byte " + std::to_string(i + k + 1);
-      }
-    }
-    i += length;
+    offset += length;
   }
   return {};
 }

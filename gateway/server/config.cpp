@@ -17,7 +17,7 @@
 
 #include "billing/state_codes.hpp"
 #include "gateway/server/host_port.hpp"
-#include "relay-adapters/utf8.hpp"
+#include "common/utf8.hpp"
 
 namespace relaygw::gateway::server {
 namespace {
@@ -529,7 +529,7 @@ Result<std::string> read_config_text(const std::string& path) {
     }
   }
 
-  const std::size_t invalid = relay::find_invalid_utf8(text);
+  const std::size_t invalid = find_invalid_utf8(text);
   if (invalid != std::string::npos) {
     const auto [line, column] = line_and_column(text, invalid);
     return Status(StatusCode::InvalidArgument,

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "relay-adapters/utf8.hpp"
+#include "common/utf8.hpp"
 
 namespace relaygw::relay::provider_link {
 namespace {

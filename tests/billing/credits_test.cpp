@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "billing/credit_policy.hpp"
+#include "billing/credits.hpp"
 #include "billing/sqlite_store.hpp"
 
 using namespace relaygw::billing;
@@ -487,4 +488,16 @@ TEST_CASE_METHOD(OperationsFixture, "dispute deny repeated is one resolution",
       store().append_dispute_step("d1", DisputeAction::Adjusted, "", adjustment, kStaff);
   CHECK(adjusted.status().code() == StatusCode::FailedPrecondition);
   CHECK(store().list_credits("c1").value().empty());
+}
+
+TEST_CASE("staff names refuse malformed UTF-8", "[billing][credits][utf8]") {
+  // Overlong forms and surrogates passed the old check, which looked only at the byte shapes.
+  const std::string bad = GENERATE(as<std::string>{}, "Zo\xE0\x80\xAB", "Zo\xED\xA0\x80",
+                                   "Zo\xC0\xAF", "Zo\xF4\x90\x80\x80", "Zo\xC3");
+  const relaygw::Status status = check_name_text("staff", bad);
+  REQUIRE_FALSE(status);
+  CHECK(status.message() ==
+        "staff is not valid UTF-8 at byte 3; names and ids must be UTF-8 text with no control "
+        "characters, so remove it and retry");
+  CHECK(check_name_text("staff", "Zo\xC3\xAB"));
 }

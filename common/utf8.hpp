@@ -1,0 +1,61 @@
+// UTF-8 checks for text that comes from outside: provider link lines, the configuration file,
+// command-line options and the names stored with billing records. One definition, so every
+// entry point accepts and refuses the same bytes.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace relaygw {
+
+// Returns the byte length of the well-formed UTF-8 character that starts at `offset` in
+// `text`, or 0 when none starts there: a stray continuation byte, an overlong form, a UTF-16
+// surrogate, a code point above U+10FFFF, or a character cut off by the end of the text.
+// The ranges are those of the well-formed byte sequences table in RFC 3629, section 4.
+inline std::size_t utf8_char_length(std::string_view text, std::size_t offset) {
+  const auto lead = static_cast<unsigned char>(text[offset]);
+  std::size_t length = 0;
+  unsigned char low = 0x80;  // range of the second byte
+  unsigned char high = 0xBF;
+  if (lead < 0x80) {
+    return 1;
+  }
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    low = lead == 0xE0 ? 0xA0 : 0x80;   // below: overlong
+    high = lead == 0xED ? 0x9F : 0xBF;  // above: surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    low = lead == 0xF0 ? 0x90 : 0x80;   // below: overlong
+    high = lead == 0xF4 ? 0x8F : 0xBF;  // above: beyond U+10FFFF
+  } else {
+    return 0;
+  }
+  if (offset + length > text.size()) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[offset + k]);
+    if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) {
+      return 0;
+    }
+  }
+  return length;
+}
+
+// Returns the offset of the first byte where `text` stops being well-formed UTF-8, or npos.
+inline std::size_t find_invalid_utf8(std::string_view text) {
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    const std::size_t length = utf8_char_length(text, offset);
+    if (length == 0) {
+      return offset;
+    }
+    offset += length;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace relaygw
