@@ -1,6 +1,6 @@
-// UTF-8 checks for text that comes from outside: provider link lines, the configuration file,
-// command-line options and the names stored with billing records. One definition, so every
-// entry point accepts and refuses the same bytes.
+// UTF-8 checks for outside text: provider link lines, the configuration file, command-line
+// options and names stored with billing records. Every entry point uses this one definition, so
+// all of them accept and reject the same bytes.
 #pragma once
 
 #include <cstddef>
@@ -8,10 +8,10 @@
 
 namespace relaygw {
 
-// Returns the byte length of the well-formed UTF-8 character that starts at `offset` in
-// `text`, or 0 when none starts there: a stray continuation byte, an overlong form, a UTF-16
-// surrogate, a code point above U+10FFFF, or a character cut off by the end of the text.
-// The ranges are those of the well-formed byte sequences table in RFC 3629, section 4.
+// Returns the byte length of the well-formed UTF-8 character at `offset` in `text`, or 0 when
+// none starts there. Invalid starts are stray continuation bytes, overlong forms, UTF-16
+// surrogates, code points above U+10FFFF and characters cut off by the end of the text.
+// The byte ranges follow the UTF-8 syntax in RFC 3629, section 4.
 inline std::size_t utf8_char_length(std::string_view text, std::size_t offset) {
   const auto lead = static_cast<unsigned char>(text[offset]);
   std::size_t length = 0;
