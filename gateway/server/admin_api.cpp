@@ -21,6 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/utf8.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server/admin_handlers.hpp"
 #include "gateway/server/host_port.hpp"
@@ -101,6 +102,41 @@ AdminRequest to_admin_request(const http::request<http::string_body>& message) {
   }
   request.body = message.body();
   return request;
+}
+
+// Returns why the decoded path or query of `request` is not UTF-8 text, or nothing when it is.
+// Handlers copy these values into JSON replies, and JSON text must be UTF-8.
+std::optional<std::string> find_non_utf8(const AdminRequest& request) {
+  if (const std::size_t bad = find_invalid_utf8(request.path); bad != std::string::npos) {
+    return "the path is not valid UTF-8 at byte " + std::to_string(bad + 1) +
+           " after percent-decoding; send ids and names as UTF-8, percent-encoded";
+  }
+  for (const auto& [name, value] : request.query) {
+    if (const std::size_t bad = find_invalid_utf8(name); bad != std::string::npos) {
+      return "a query parameter name is not valid UTF-8 at byte " + std::to_string(bad + 1) +
+             " after percent-decoding; send it as UTF-8, percent-encoded";
+    }
+    if (const std::size_t bad = find_invalid_utf8(value); bad != std::string::npos) {
+      return "query parameter '" + name + "' is not valid UTF-8 at byte " +
+             std::to_string(bad + 1) + " after percent-decoding; send it as UTF-8, percent-encoded";
+    }
+  }
+  return std::nullopt;
+}
+
+// Returns `target` with every byte outside printable ASCII percent-encoded, for logs.
+std::string printable_target(std::string_view target) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : target) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte > 0x20 && byte < 0x7F) {
+      out.push_back(c);
+    } else {
+      out += {'%', kHex[byte >> 4], kHex[byte & 0x0F]};
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -200,7 +236,8 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
       const std::string_view target(request_.target().data(), request_.target().size());
       logger("gateway")->warn(
           "admin connection={} remote={} {} {} rejected with 401: {} token", id_, remote_address(),
-          std::string(request_.method_string()), std::string(target.substr(0, target.find('?'))),
+          std::string(request_.method_string()),
+          printable_target(target.substr(0, target.find('?'))),
           request_.find(http::field::authorization) == request_.end() ? "missing" : "wrong");
       AdminResponse response = admin_error(
           401, "unauthorized", "missing or wrong token; send Authorization: Bearer TOKEN");
@@ -208,11 +245,20 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
       return;
     }
 
+    AdminRequest request = to_admin_request(request_);
+    if (std::optional<std::string> fault = find_non_utf8(request)) {
+      const std::string_view target(request_.target().data(), request_.target().size());
+      logger("gateway")->warn("admin connection={} {} {} rejected with 400: {}", id_,
+                              request.method, printable_target(target.substr(0, target.find('?'))),
+                              *fault);
+      write(admin_error(400, "invalid-utf8", *fault), request_.keep_alive(), false);
+      return;
+    }
+
     // Handlers may block on SQLite, so they run on the pool and the response comes back to
     // this connection's strand.
-    asio::post(state_.pool, [self = shared_from_this()] {
+    asio::post(state_.pool, [self = shared_from_this(), request = std::move(request)] {
       AdminResponse response;
-      const AdminRequest request = to_admin_request(self->request_);
       try {
         response = handle_admin_request(self->state_.parts, request);
       } catch (const std::exception& error) {
@@ -273,7 +319,9 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
       message->set(http::field::www_authenticate, "Bearer");
     }
     message->keep_alive(keep_alive);
-    message->body() = response.body.dump() + "\n";
+    // Replacing invalid UTF-8 keeps a stray byte in a stored name from ending the process.
+    message->body() =
+        response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     message->prepare_payload();
 
     stream_.expires_after(limits_.io_timeout);

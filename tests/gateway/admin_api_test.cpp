@@ -294,6 +294,37 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api unknown path and method", "[gateway
   CHECK(empty_call.status == 404);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects non-UTF-8 targets", "[gateway][admin]") {
+  // These ended the gateway process when the error reply quoted the bytes as JSON text.
+  relaygw::test::LogCapture log;
+  start_api();
+  struct Row {
+    http::verb method;
+    std::string target;
+    std::string expected;
+  };
+  const Row rows[] = {
+      {http::verb::post, "/collect/c%C0%AF/take-over", "the path is not valid UTF-8 at byte 11"},
+      {http::verb::post, "/collect/c\xC0\xAF/take-over", "the path is not valid UTF-8 at byte 11"},
+      {http::verb::post, "/credits/x%C0/approve", "the path is not valid UTF-8 at byte 11"},
+      {http::verb::get, "/nosuch%ED%A0%80", "the path is not valid UTF-8 at byte 8"},
+      {http::verb::get, "/reports/summary?from=2026-01-01&to=2026-01-02&time_zone=%C0",
+       "query parameter 'time_zone' is not valid UTF-8 at byte 1"},
+      {http::verb::get, "/credits?call%FF=c1", "a query parameter name is not valid UTF-8"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.target);
+    const HttpReply reply = request(row.method, row.target, R"({"staff":"ana"})");
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "invalid-utf8");
+    CHECK_THAT(reply.body["error"]["message"].get<std::string>(), Catch::Contains(row.expected));
+  }
+  CHECK(get("/health").status == 200);
+  INFO(log.text());
+  CHECK(log.count("rejected with 400") == 6);
+  CHECK(log.count("/collect/c%C0%AF/take-over") == 2);
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin api rejects malformed JSON", "[gateway][admin]") {
   start_api();
   struct Row {
