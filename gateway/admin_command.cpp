@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/server/host_port.hpp"
 #include "gateway/server/token_file.hpp"
@@ -442,6 +443,7 @@ void add_admin_command(CLI::App& app) {
   add_quote_subcommand(*admin, options);
   add_credit_subcommands(*admin, options);
   add_report_subcommand(*admin, options);
+  add_staff_command_checks(*admin);
 }
 
 }  // namespace relaygw::gateway

@@ -14,8 +14,8 @@
 namespace relaygw::gateway {
 namespace {
 
-constexpr std::array<std::string_view, 6> kPathOptions = {"--db",    "--data-dir", "--file",
-                                                          "--chart", "--deck",     "--policy"};
+constexpr std::array<std::string_view, 7> kPathOptions = {
+    "--db", "--data-dir", "--file", "--chart", "--deck", "--policy", "--token-file"};
 
 // Free-text options, which may hold any UTF-8 text. Every other text option is a name, an id,
 // a number or a keyword, and is also checked for control characters.

@@ -18,8 +18,9 @@ std::string check_utf8_text(const std::string& text);
 // in --actor, --id or --by is rejected with the option's name before it reaches JSON output or
 // the database. Text options other than --text, --note and --reason also reject control
 // characters (billing::check_name_text). File path options (--db, --data-dir, --file, --chart,
-// --deck, --policy) are left out, because a Linux path may be any bytes. Also registers each
-// subcommand by its path ("call create") so CommandLog can log the options it was given.
+// --deck, --policy, --token-file) are left out, because a Linux path may be any bytes. Also
+// registers each subcommand by its path ("call create") so CommandLog can log the options it
+// was given.
 // `command` must outlive the parse, as the CLI::App tree does in main.
 void add_staff_command_checks(CLI::App& command);
 
