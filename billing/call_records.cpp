@@ -319,7 +319,7 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
     return record.status();
   }
   if (!*record) {
-    return Status(StatusCode::NotFound, "call '" + call_id + "' does not exist");
+    return Status(StatusCode::NotFound, "call '" + call_id + "' not found; check the call id");
   }
   if (event_time(**record, CallEvent::Disconnected)) {
     return Status(StatusCode::FailedPrecondition,
@@ -428,13 +428,23 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   if (!record) {
     return record.status();
   }
-  if (!*record || (*record)->request.card_number.empty()) {
-    return Status(StatusCode::NotFound, "call '" + call_id + "' is not a calling-card call");
+  if (!*record) {
+    return Status(StatusCode::NotFound, "call '" + call_id + "' not found; check the call id");
+  }
+  if ((*record)->request.card_number.empty()) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id +
+                      "' is not a calling-card call, so it has no interim debits; complete it "
+                      "to post its charge");
   }
   const CallRequest& request = (*record)->request;
   if (!event_time(**record, CallEvent::Authorized)) {
+    // Calls refused before schema 10 have no refused event, so no stored reason.
+    const std::string reason = describe_refusal(**record);
     return Status(StatusCode::FailedPrecondition,
-                  "call '" + call_id + "' was not authorized, so nothing can be debited");
+                  "call '" + call_id + "' was refused (" +
+                      (reason.empty() ? "it has no authorized event" : reason) +
+                      "), so nothing can be debited");
   }
   if (event_time(**record, CallEvent::Disconnected)) {
     return Status(StatusCode::FailedPrecondition,
@@ -532,7 +542,7 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
     return record.status();
   }
   if (!*record) {
-    return Status(StatusCode::NotFound, "call '" + call_id + "' does not exist");
+    return Status(StatusCode::NotFound, "call '" + call_id + "' not found; check the call id");
   }
   const std::optional<Instant> disconnected = event_time(**record, CallEvent::Disconnected);
   if (!(*record)->posting || !disconnected) {
@@ -663,7 +673,8 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
     return record.status();
   }
   if (!*record) {
-    return Status(StatusCode::NotFound, "call '" + completion.call_id + "' does not exist");
+    return Status(StatusCode::NotFound,
+                  "call '" + completion.call_id + "' not found; check the call id");
   }
   const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
   if (requested && completion.disconnected_at < *requested) {

@@ -78,7 +78,12 @@ billing::AuthorizationRequest authorization_request(const CallOptions& options,
 
 void print_decision(const billing::CallRequest& call, const billing::Authorization& decision) {
   if (decision.granted) {
-    std::cout << fmt::format("call {} authorized: {}\n", call.id, decision.message);
+    // Sent-paid and other calls with nothing to report carry an empty message.
+    if (decision.message.empty()) {
+      std::cout << fmt::format("call {} authorized\n", call.id);
+    } else {
+      std::cout << fmt::format("call {} authorized: {}\n", call.id, decision.message);
+    }
     if (decision.max_seconds) {
       std::cout << fmt::format("  longest call the card pays for: {} s (held ${})\n",
                                *decision.max_seconds, billing::format_dollars(decision.held, 4));
@@ -218,6 +223,27 @@ void print_uncollected(billing::Money uncollected) {
   }
 }
 
+// Prints the result of an interim debit of a card with no ledger: a postpaid card with no
+// credit limit. Its calls are billed in full to its line, so the debit only records `at`.
+void print_unfunded_debit(billing::SqliteStore& store, const std::string& call_id,
+                          billing::Instant at) {
+  auto call = store.find_call(call_id);
+  std::string billed_line = "its line";
+  std::string masked = "the card";
+  if (call && call->has_value()) {
+    const std::string& number = (*call)->request.card_number;
+    masked = "card " + billing::mask_card_number(number);
+    auto card = store.find_card(number);
+    if (card && card->has_value() && !(*card)->card.billed_line.empty()) {
+      billed_line = "line " + (*card)->card.billed_line;
+    }
+  }
+  std::cout << fmt::format(
+      "call {}: recorded up to {}; {} is postpaid with no credit limit, so the call is billed to "
+      "{} when it completes and the card has no balance to debit\n",
+      call_id, billing::format_instant(at), masked, billed_line);
+}
+
 void run_debit(const CallOptions& options) {
   const std::string command = "call debit";
   const CommandLog log(command);
@@ -229,6 +255,10 @@ void run_debit(const CallOptions& options) {
   auto funds = records.interim_debit(options.id, at, options.key, context_at(options, at));
   if (!funds) {
     fail_command(command, funds.status().message());
+  }
+  if (!funds->has_entries) {
+    print_unfunded_debit(*store, options.id, at);
+    return;
   }
   std::cout << fmt::format("call {}: debited ${} so far; card balance ${}\n", options.id,
                            billing::format_dollars(funds->debited_for_call, 4),
@@ -346,7 +376,7 @@ void run_show(const CallOptions& options) {
     fail_command(command, record.status().message());
   }
   if (!record->has_value()) {
-    fail_command(command, "call '" + options.id + "' does not exist");
+    fail_command(command, "call '" + options.id + "' not found; check the --id");
   }
   // The part of a card call's charge beyond its hold and the card's funds.
   const billing::CallRecords records(store.get(), nullptr);
@@ -371,13 +401,20 @@ void run_show(const CallOptions& options) {
                                event["reason_message"].get<std::string>());
     }
   }
-  std::cout << fmt::format(
-      "  session {}, conversation {}\n",
-      describe_seconds(out["session_seconds"], "not disconnected yet"),
-      describe_seconds(out["conversation_seconds"],
-                       billing::event_time(**record, billing::CallEvent::Connected)
-                           ? "not disconnected yet"
-                           : "not connected"));
+  // `call create` authorizes every call it does not refuse, emergency calls included, so a call
+  // with no authorized event was refused and never connected.
+  if (!(*record)->request.emergency &&
+      !billing::event_time(**record, billing::CallEvent::Authorized)) {
+    std::cout << "  refused, so never connected and not billed\n";
+  } else {
+    std::cout << fmt::format(
+        "  session {}, conversation {}\n",
+        describe_seconds(out["session_seconds"], "not disconnected yet"),
+        describe_seconds(out["conversation_seconds"],
+                         billing::event_time(**record, billing::CallEvent::Connected)
+                             ? "not disconnected yet"
+                             : "not connected"));
+  }
   if ((*record)->posting) {
     print_posting(*(*record)->posting);
     print_uncollected(*uncollected);

@@ -1,9 +1,11 @@
 // Call records: lifecycle events, durations from UTC instants, acceptance before charges,
 // person-to-person surcharges and posting once per completion.
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
@@ -504,8 +506,9 @@ TEST_CASE_METHOD(CallCommandFixture, "call commands show refusal reason", "[bill
   INFO(completed.output);
   CHECK(completed.status == 1);
   CHECK(completed.output.find("call 'r2' was refused (card-locked: card *********0004 is locked "
-                              "after wrong PINs; staff can unlock it); there is nothing to "
-                              "complete") != std::string::npos);
+                              "after wrong PINs; staff can unlock it with `relaygw card unlock "
+                              "--number NUMBER`); there is nothing to complete") !=
+        std::string::npos);
   CHECK(completed.output.find("posted") == std::string::npos);
 
   const testing::CommandRun shown = relaygw("call show " + db_option() + "--id r2");
@@ -533,6 +536,153 @@ TEST_CASE_METHOD(CallCommandFixture, "call commands show refusal reason", "[bill
       relaygw("call event " + db_option() + "--id r1 --event refused --at 2026-03-10T14:02:00Z");
   CHECK(manual.status != 0);
   CHECK(manual.output.find("invalid --event 'refused'") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "call commands name missing call", "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  const std::vector<std::string> commands = {
+      "call debit " + db_option() + "--id nosuch --key ns-d",
+      "call complete " + db_option() + "--id nosuch --key ns-c",
+      "call event " + db_option() + "--id nosuch --event connected",
+      "call show " + db_option() + "--id nosuch"};
+  for (const std::string& command : commands) {
+    const testing::CommandRun run = relaygw(command + " --actor staff:test");
+    INFO(command << "\n" << run.output);
+    CHECK(run.status == 1);
+    CHECK(run.output.find("call 'nosuch' not found") != std::string::npos);
+    CHECK(run.output.find("calling-card") == std::string::npos);
+  }
+
+  // A call that exists but is billed another way is named as such.
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id o1 --from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z "
+                  "--actor staff:test")
+              .status == 0);
+  const testing::CommandRun sent_paid = relaygw("call debit " + db_option() +
+                                                "--id o1 --key o1-d --at 2026-03-10T14:01:00Z "
+                                                "--actor staff:test");
+  INFO(sent_paid.output);
+  CHECK(sent_paid.status == 1);
+  CHECK(sent_paid.output.find("call 'o1' is not a calling-card call") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "sent-paid call create prints plain line",
+                 "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  const testing::CommandRun created = relaygw(
+      "call create " + db_option() +
+      "--id o1 --from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z --actor staff:test");
+  INFO(created.output);
+  REQUIRE(created.status == 0);
+  CHECK(created.output.find("call o1 authorized\n") != std::string::npos);
+  CHECK(created.output.find("authorized:") == std::string::npos);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "refused call debit and show", "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  REQUIRE(relaygw("card add " + db_option() +
+                      "--number 5550142000004 --balance 10.00 --max-pin-attempts 1",
+                  input("pin", "739164\n"))
+              .status == 0);
+  const std::string call =
+      "--from 3125550107 --to 2125550101 --billing calling-card --card 5550142000004 ";
+  REQUIRE(relaygw("call create " + db_option() + "--id r1 " + call + "--at 2026-03-10T14:00:00Z",
+                  input("wrong", "111111\n"))
+              .status == 1);
+  const testing::CommandRun locked =
+      relaygw("call create " + db_option() + "--id r2 " + call + "--at 2026-03-10T14:01:00Z",
+              input("right", "739164\n"));
+  INFO(locked.output);
+  REQUIRE(locked.status == 1);
+  CHECK(locked.output.find("staff can unlock it with `relaygw card unlock --number NUMBER`") !=
+        std::string::npos);
+  CHECK(locked.output.find("5550142000004") == std::string::npos);
+
+  const testing::CommandRun debit =
+      relaygw("call debit " + db_option() + "--id r2 --key r2-d --at 2026-03-10T14:02:00Z");
+  INFO(debit.output);
+  CHECK(debit.status == 1);
+  CHECK(debit.output.find("call 'r2' was refused (card-locked: card *********0004 is locked "
+                          "after wrong PINs") != std::string::npos);
+  CHECK(debit.output.find("so nothing can be debited") != std::string::npos);
+  CHECK(debit.output.find("5550142000004") == std::string::npos);
+
+  const testing::CommandRun wrong_pin =
+      relaygw("call debit " + db_option() + "--id r1 --key r1-d --at 2026-03-10T14:02:00Z");
+  INFO(wrong_pin.output);
+  CHECK(wrong_pin.status == 1);
+  CHECK(wrong_pin.output.find("call 'r1' was refused (wrong-pin: ") != std::string::npos);
+
+  const testing::CommandRun shown = relaygw("call show " + db_option() + "--id r2");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  CHECK(shown.output.find("refused, so never connected and not billed") != std::string::npos);
+  CHECK(shown.output.find("not disconnected yet") == std::string::npos);
+  CHECK(shown.output.find("session") == std::string::npos);
+
+  // The command the refusal names exists and lets the card pay again.
+  const testing::CommandRun unlocked =
+      relaygw("card unlock " + db_option() + "--number 5550142000004 --actor staff:test");
+  INFO(unlocked.output);
+  CHECK(unlocked.status == 0);
+  const testing::CommandRun retried =
+      relaygw("call create " + db_option() + "--id r3 " + call + "--at 2026-03-10T14:03:00Z",
+              input("again", "739164\n"));
+  INFO(retried.output);
+  CHECK(retried.status == 0);
+  CHECK(retried.output.find("call r3 authorized") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "unlimited postpaid card debit message",
+                 "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  REQUIRE(relaygw("card add " + db_option() +
+                      "--number 5550142000004 --funding postpaid --billed-line 3125550107",
+                  input("pin", "739164\n"))
+              .status == 0);
+  REQUIRE(relaygw("call create " + db_option() +
+                      "--id p1 --from 3125550107 --to 2125550101 --billing calling-card "
+                      "--card 5550142000004 --at 2026-03-10T14:00:00Z",
+                  input("right", "739164\n"))
+              .status == 0);
+  REQUIRE(
+      relaygw("call event " + db_option() + "--id p1 --event connected --at 2026-03-10T14:00:10Z")
+          .status == 0);
+  const testing::CommandRun debit =
+      relaygw("call debit " + db_option() + "--id p1 --key p1-d --at 2026-03-10T14:03:00Z");
+  INFO(debit.output);
+  REQUIRE(debit.status == 0);
+  CHECK(debit.output.find("call p1: recorded up to 2026-03-10T14:03:00Z") != std::string::npos);
+  CHECK(debit.output.find("card *********0004 is postpaid with no credit limit") !=
+        std::string::npos);
+  CHECK(debit.output.find("billed to line +13125550107") != std::string::npos);
+  CHECK(debit.output.find("card balance $") == std::string::npos);
+  CHECK(debit.output.find("5550142000004") == std::string::npos);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "invalid USER actor names source", "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  // The child relaygw inherits this process's environment, so restore $USER afterwards.
+  const char* saved = std::getenv("USER");
+  const std::string saved_user = saved != nullptr ? saved : "";
+  REQUIRE(setenv("USER", "bad\xff\xfe", 1) == 0);
+  const testing::CommandRun run = relaygw("call create " + db_option() +
+                                          "--id u1 --from 3125550107 --to 2125550101 "
+                                          "--at 2026-03-10T14:00:00Z");
+  const testing::CommandRun with_actor = relaygw("call create " + db_option() +
+                                                 "--id u2 --from 3125550107 --to 2125550101 "
+                                                 "--at 2026-03-10T14:00:00Z --actor staff:test");
+  if (saved != nullptr) {
+    setenv("USER", saved_user.c_str(), 1);
+  } else {
+    unsetenv("USER");
+  }
+  INFO(run.output);
+  CHECK(run.status == 1);
+  CHECK(run.output.find("$USER is not valid UTF-8 at byte 4") != std::string::npos);
+  CHECK(run.output.find("pass --actor NAME") != std::string::npos);
+  INFO(with_actor.output);
+  CHECK(with_actor.status == 0);
 }
 
 TEST_CASE_METHOD(CallFixture, "refusal quoting control characters recorded", "[billing][calls]") {

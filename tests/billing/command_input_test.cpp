@@ -128,7 +128,7 @@ TEST_CASE_METHOD(CommandInputFixture, "line add rejects unknown state", "[billin
       {line_add + "--number 9995550160 --state IL", {"area code 999"}},
       {line_add + "--number 3125550160 --state NY",
        {"state 'NY' does not match line +13125550160: area code 312 is in IL; set the state to "
-        "IL"}},
+        "IL or correct the number"}},
   });
 }
 
@@ -243,7 +243,8 @@ TEST_CASE_METHOD(CommandInputFixture, "refused card call cannot complete", "[bil
   const CommandRun shown = relaygw("call show " + db_option() + "--id p1");
   INFO(shown.output);
   REQUIRE(shown.status == 0);
-  CHECK(contains(shown.output, "conversation not connected"));
+  CHECK(contains(shown.output, "refused, so never connected and not billed"));
+  CHECK_FALSE(contains(shown.output, "not disconnected yet"));
   CHECK_FALSE(contains(shown.output, "null"));
 
   const CommandRun completed =
