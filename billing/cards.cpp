@@ -167,7 +167,9 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
     }
     if (state.status == CardStatus::Locked) {
       return Status(StatusCode::FailedPrecondition,
-                    "card " + masked + " is locked after wrong PINs; staff can unlock it");
+                    "card " + masked +
+                        " is locked after wrong PINs; staff can unlock it with `relaygw card "
+                        "unlock --number NUMBER`");
     }
 
     const bool pin_ok = verify_pin(pin, state.card.pin);

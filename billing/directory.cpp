@@ -190,18 +190,19 @@ Status check_state_of_area_code(const Line& line, const NumberInfo& info) {
   if (codes.empty() || std::find(codes.begin(), codes.end(), line.state) != codes.end()) {
     return Status::ok();
   }
-  std::string places;
+  std::string codes_text;
   for (std::string_view code : codes) {
-    places += places.empty() ? "" : " or ";
-    places += code;
+    codes_text += codes_text.empty() ? "" : " or ";
+    codes_text += code;
   }
+  std::string places = codes_text;
   if (places != info.state) {
     places += " (" + info.state + ")";
   }
   return Status(StatusCode::InvalidArgument,
                 "state '" + line.state + "' does not match line " + line.number + ": area code " +
-                    info.npa + " is in " + places + "; set the state to " +
-                    std::string(codes.front()) + " or correct the number");
+                    info.npa + " is in " + places + "; set the state to " + codes_text +
+                    (codes.size() > 1 ? ", " : " ") + "or correct the number");
 }
 
 }  // namespace

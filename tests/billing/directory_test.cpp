@@ -417,8 +417,11 @@ TEST_CASE_METHOD(DirectoryFixture, "line state must match area code", "[billing]
   const std::vector<Mismatch> mismatches = {
       {"+14165550150", "QC", "area code 416 is in ON (ONTARIO); set the state to ON"},
       {"+19025550150", "NB",
-       "area code 902 is in NS or PE (NOVA SCOTIA - PRINCE EDWARD ISLAND); set the state to NS"},
+       "area code 902 is in NS or PE (NOVA SCOTIA - PRINCE EDWARD ISLAND); set the state to NS or "
+       "PE, or "
+       "correct the number"},
       {"+18675550150", "BC", "area code 867 is in YT or NT or NU"},
+      {"+18675550150", "BC", "set the state to YT or NT or NU, or correct the number"},
       {"+17875550150", "FL", "area code 787 is in PR (PUERTO RICO)"}};
   for (const Mismatch& mismatch : mismatches) {
     Line wrong = line(mismatch.number);
