@@ -19,6 +19,7 @@
 #include "billing/migrations.hpp"
 #include "billing/rating.hpp"
 #include "billing/report_limits.hpp"
+#include "common/utf8.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 #include "gateway/logging.hpp"
@@ -51,7 +52,14 @@ billing::WriteContext write_context(const DatabaseOptions& options) {
   std::string actor = options.actor;
   if (actor.empty()) {
     const char* user = std::getenv("USER");
-    actor = std::string("staff:") + (user != nullptr && *user != '\0' ? user : "unknown");
+    const std::string user_name = user != nullptr && *user != '\0' ? user : "unknown";
+    // The actor check names only the actor, not its source, so name $USER and the fix here.
+    if (const std::size_t bad = find_invalid_utf8(user_name); bad != std::string_view::npos) {
+      std::cerr << "relaygw: $USER is not valid UTF-8 at byte " << bad + 1
+                << ", so it cannot name the actor; pass --actor NAME\n";
+      throw CLI::RuntimeError(1);
+    }
+    actor = "staff:" + user_name;
   }
   return billing::WriteContext{
       actor, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
