@@ -80,6 +80,37 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
 }  // namespace
 
 Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix) {
+  // Emergency quotes need no data: a missing plan or deck only matters for other calls, and
+  // rate_quote() reports it for them.
+  const std::filesystem::path data_dir = fields.data_dir.empty()
+                                             ? billing::default_data_dir()
+                                             : std::filesystem::path(fields.data_dir);
+  std::optional<billing::NumberPlan> plan;
+  std::optional<billing::RateDeck> deck;
+  Status missing_data = Status::ok();
+  Result<billing::NumberPlan> loaded_plan = billing::NumberPlan::load(data_dir);
+  if (loaded_plan) {
+    plan = std::move(loaded_plan).value();
+  } else {
+    missing_data = loaded_plan.status();
+  }
+  const std::filesystem::path deck_path =
+      fields.deck.empty() ? data_dir / "rates" : std::filesystem::path(fields.deck);
+  Result<billing::RateDeck> loaded_deck = billing::RateDeck::load(deck_path);
+  if (loaded_deck) {
+    deck = std::move(loaded_deck).value();
+  } else if (missing_data.is_ok()) {
+    missing_data = loaded_deck.status();
+  }
+  logger("billing")->info("quote data loaded: data_dir={} deck={}", data_dir.string(),
+                          deck_path.string());
+  return rate_quote(fields, field_prefix, plan ? &*plan : nullptr, deck ? &*deck : nullptr,
+                    missing_data);
+}
+
+Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view field_prefix,
+                                const billing::NumberPlan* plan, const billing::RateDeck* deck,
+                                const Status& missing_data) {
   Result<billing::CallToRate> built = build_call(fields, field_prefix);
   if (!built) {
     return built.status();
@@ -88,33 +119,15 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
   outcome.call = std::move(built).value();
   const billing::CallToRate& call = outcome.call;
   const bool emergency = billing::is_emergency_number(call.to);
-
-  // Emergency quotes need no data: a missing plan or deck only matters for other calls.
-  const std::filesystem::path data_dir = fields.data_dir.empty()
-                                             ? billing::default_data_dir()
-                                             : std::filesystem::path(fields.data_dir);
-  std::optional<billing::NumberPlan> plan;
-  std::optional<billing::RateDeck> deck;
-  Result<billing::NumberPlan> loaded_plan = billing::NumberPlan::load(data_dir);
-  if (loaded_plan) {
-    plan = std::move(loaded_plan).value();
-  } else if (!emergency) {
-    return unavailable(loaded_plan.status());
+  if (!emergency && (plan == nullptr || deck == nullptr)) {
+    return unavailable(missing_data.is_ok()
+                           ? Status(StatusCode::Unavailable, "no number plan or rate deck loaded")
+                           : missing_data);
   }
-  const std::filesystem::path deck_path =
-      fields.deck.empty() ? data_dir / "rates" : std::filesystem::path(fields.deck);
-  Result<billing::RateDeck> loaded_deck = billing::RateDeck::load(deck_path);
-  if (loaded_deck) {
-    deck = std::move(loaded_deck).value();
-  } else if (!emergency) {
-    return unavailable(loaded_deck.status());
-  }
-  logger("billing")->info("quote data loaded: data_dir={} deck={}", data_dir.string(),
-                          deck_path.string());
 
   // Authorization refuses operator billing of pay-per-call numbers, so the quote does too.
   bool premium = false;
-  if (plan && !emergency) {
+  if (plan != nullptr && !emergency) {
     Result<billing::NumberInfo> dialed = plan->classify(call.to);
     premium = dialed && dialed->kind == billing::NumberKind::Premium;
   }
@@ -125,7 +138,7 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
                       std::string(field_prefix) + "billing sent-paid");
   }
 
-  const billing::Rater rater(plan ? &*plan : nullptr, deck ? &*deck : nullptr);
+  const billing::Rater rater(plan, deck);
   Result<billing::RatedCall> rated = rater.rate(call);
   if (!rated) {
     return rated.status();

@@ -1,5 +1,5 @@
 // Rate quotes shared by `relaygw quote` and the admin API's POST /quote: the same fields, the
-// same checks and the same JSON, so both give the same answer for the same call.
+// same checks and the same JSON, so both return the same quote for the same call and rate deck.
 #pragma once
 
 #include <string>
@@ -42,6 +42,14 @@ struct QuoteOutcome {
 // plan or rate deck that cannot be loaded with Unavailable. A call the rater cannot rate keeps
 // the rater's code, such as NotFound when no deck version is in force on the start date.
 Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix);
+
+// Checks `fields` and rates the call and its alternatives with an already loaded number plan
+// and rate deck, ignoring `fields.deck` and `fields.data_dir`. A null `plan` or `deck`
+// fails a non-emergency call with Unavailable and the message of `missing_data` (the load
+// failure), as compute_quote() does. Other errors are those of compute_quote().
+Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view field_prefix,
+                                const billing::NumberPlan* plan, const billing::RateDeck* deck,
+                                const Status& missing_data);
 
 // The `relaygw quote --json` object.
 nlohmann::json quote_json(const QuoteOutcome& quote);

@@ -448,10 +448,23 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   fields.minutes = field_or(body, "minutes", "");
   fields.access = field_or(body, "access", fields.access);
   fields.handling = field_or(body, "handling", fields.handling);
-  fields.data_dir = parts.billing.data_dir;
-  // NOTE: like relaygw quote, this loads the number plan and rate deck from files on every
-  // request; nothing is cached between quotes.
-  Result<QuoteOutcome> quote = compute_quote(fields, "");
+  // Quotes use the number plan and rate deck that the call service bills calls with, so a quote
+  // and the posted call agree. That deck is the one stored in the database, read when billing
+  // storage opens, and nothing is loaded per request.
+  Result<QuoteOutcome> quote = Status(StatusCode::Internal, "quote not computed");
+  Status loaded(StatusCode::Unavailable,
+                "the admin API runs without a call service, so no rate deck is loaded; run it "
+                "with `relaygw serve`");
+  if (parts.calls != nullptr) {
+    loaded = parts.calls->use_rating_data(
+        [&](const billing::NumberPlan& plan, const billing::RateDeck& deck) {
+          quote = rate_quote(fields, "", &plan, &deck, Status::ok());
+        });
+  }
+  if (!loaded) {
+    // Emergency calls are quoted at zero without a plan or deck. Other calls fail with `loaded`.
+    quote = rate_quote(fields, "", nullptr, nullptr, loaded);
+  }
   if (!quote) {
     return quote_error(quote.status());
   }

@@ -1035,6 +1035,19 @@ Result<relay::Quote> CallService::quote(const relay::CallRequested& request, rel
   return state.quote_locked(request, *session, now);
 }
 
+Status CallService::use_rating_data(
+    const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use) {
+  State& state = *state_;
+  std::lock_guard billing_lock(state.billing_mutex);
+  if (!state.plan || !state.deck) {
+    return Status(StatusCode::Unavailable,
+                  "billing storage is not open, so no rate deck is loaded from database '" +
+                      state.config.database + "'; see the server log for the cause");
+  }
+  use(*state.plan, *state.deck);
+  return Status::ok();
+}
+
 std::optional<CallProgress> CallService::progress(const std::string& call_id) const {
   std::lock_guard state_lock(state_->state_mutex);
   auto found = state_->calls.find(call_id);

@@ -10,12 +10,15 @@
 // Thread rules: every method is safe from any thread; billing writes are serialized inside.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
 #include "common/status.hpp"
 #include "gateway/server/config.hpp"
 #include "gateway/server/session_registry.hpp"
@@ -67,6 +70,13 @@ class CallService {
 
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step.
   Result<relay::Quote> quote(const relay::CallRequested& request, relay::Instant now);
+
+  // Runs `use` with the number plan and rate deck that bill calls, holding the billing lock so
+  // neither changes meanwhile. They are loaded when billing storage opens (start() or
+  // retry_storage()) and kept until the service ends. Fails with Unavailable, without running
+  // `use`, while billing storage is not open.
+  Status use_rating_data(
+      const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use);
 
   // After handle() authorized a call request: what the adapter must do next.
   std::optional<CallProgress> progress(const std::string& call_id) const;

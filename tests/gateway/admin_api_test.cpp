@@ -101,6 +101,7 @@ class AdminApiFixture {
       api_->stop();
       api_.reset();
     }
+    calls_.reset();
     guard_.reset();
     io_.stop();
     thread_.join();
@@ -132,6 +133,21 @@ class AdminApiFixture {
   void stop_api() {
     api_->stop();
     api_.reset();
+  }
+
+  // Starts a call service on the fixture's database, which must exist, and returns it. Its
+  // billing storage contains the number plan and rate deck that quotes use. The service lives
+  // until the fixture ends.
+  CallService& start_call_service() {
+    EmergencyConfig emergency_config;
+    emergency_config.spool_file = path("emergency-spool.jsonl");
+    dispatcher_ = std::make_unique<EmergencyDispatcher>(emergency_config);
+    service_billing_.database = path("billing.db");
+    calls_ = std::make_unique<CallService>(service_billing_, registry_, *dispatcher_);
+    const relaygw::Status started = calls_->start();
+    INFO(started.message());
+    CHECK(started.is_ok());
+    return *calls_;
   }
 
   tcp::endpoint api_endpoint() const {
@@ -213,6 +229,9 @@ class AdminApiFixture {
   std::thread thread_;
   SessionRegistry registry_;
   std::unique_ptr<AdminApi> api_;
+  BillingConfig service_billing_;
+  std::unique_ptr<EmergencyDispatcher> dispatcher_;
+  std::unique_ptr<CallService> calls_;
 };
 
 CollectSession waiting_collect(const std::string& call_id) {
@@ -500,7 +519,9 @@ TEST_CASE_METHOD(AdminApiFixture, "admin queues count sessions by state", "[gate
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway][admin]") {
-  start_api();
+  // `relaygw db init` stores the bundled deck, which `relaygw quote` reads from data/rates.
+  relaygw::test::init_billing_database(path("billing.db"));
+  start_api({}, "", &start_call_service());
   const Run command = run_relaygw(
       "quote --from 3125550107 --to 2125550101 --billing collect --access relay-tty "
       "--start 2026-03-10T09:30:00-05:00 --minutes 7.5 --json");
@@ -526,44 +547,115 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
   CHECK(bad.body["error"]["message"].get<std::string>().find("prepaid") != std::string::npos);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gateway][admin]") {
+  // A copy of the bundled deck whose day rate per minute is 0.5000 in place of 0.1290.
+  std::ifstream bundled(relaygw::test::source_data_dir() + "/rates/example.toml");
+  std::stringstream deck_text;
+  deck_text << bundled.rdbuf();
+  std::string pricey = deck_text.str();
+  const std::string cheap_rate = "day = \"0.1290\"";
+  REQUIRE(pricey.find(cheap_rate) != std::string::npos);
+  for (std::size_t at = pricey.find(cheap_rate); at != std::string::npos;
+       at = pricey.find(cheap_rate, at)) {
+    pricey.replace(at, cheap_rate.size(), "day = \"0.5000\"");
+  }
+  std::ofstream(path("pricey.toml")) << pricey;
+
+  relaygw::test::init_billing_database(path("billing.db"));
+  const std::string db = "--db '" + path("billing.db") + "' ";
+  REQUIRE(run_relaygw("db load-deck " + db + "--rates '" + path("pricey.toml") + "'").status == 0);
+  start_api({}, "", &start_call_service());
+
+  const std::string call =
+      "--from 3125550107 --to 2125550101 --billing collect --start 2026-03-10T09:30:00-05:00 "
+      "--minutes 7.5 --json";
+  const Run with_pricey = run_relaygw("quote " + call + " --deck '" + path("pricey.toml") + "'");
+  REQUIRE(with_pricey.status == 0);
+  const Run with_bundled = run_relaygw("quote " + call);
+  REQUIRE(with_bundled.status == 0);
+  const json pricey_quote = json::parse(with_pricey.output);
+  const json bundled_quote = json::parse(with_bundled.output);
+  REQUIRE(pricey_quote["total"] != bundled_quote["total"]);
+
+  const json request = {{"from", "3125550107"},
+                        {"to", "2125550101"},
+                        {"billing", "collect"},
+                        {"start", "2026-03-10T09:30:00-05:00"},
+                        {"minutes", "7.5"}};
+  const HttpReply reply = post("/quote", request);
+  INFO(reply.body.dump());
+  REQUIRE(reply.status == 200);
+  CHECK(reply.body["total"] == pricey_quote["total"]);
+  CHECK(reply.body == pricey_quote);
+
+  // Billing reads the stored deck when its storage opens and keeps it, so a deck loaded into
+  // the database later changes neither the call service's prices nor the quotes.
+  REQUIRE(run_relaygw("db load-deck " + db + "--rates '" + relaygw::test::source_data_dir() +
+                      "/rates/example.toml'")
+              .status == 0);
+  const HttpReply after_reload = post("/quote", request);
+  REQUIRE(after_reload.status == 200);
+  CHECK(after_reload.body["total"] == pricey_quote["total"]);
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin quote maps failures to statuses", "[gateway][admin]") {
-  // A data folder whose number plan loads but whose rate deck is damaged.
-  const std::filesystem::path broken = path("broken-data");
-  std::filesystem::create_directories(broken / "rates");
-  std::filesystem::create_directory_symlink(relaygw::test::source_data_dir() + "/nanp",
-                                            broken / "nanp");
-  std::ofstream((broken / "rates" / "deck.toml").string()) << "[[version]\n";
-  struct Case {
-    std::string name;
-    std::string data_dir;
-    std::string start;
-    int status;
-    std::string code;
-    std::string message_part;
-  };
-  const std::vector<Case> cases = {
-      // The bundled deck's first version is in force from 2025-01-01.
-      {"start before every deck version", "", "2020-03-10T09:30:00-05:00", 400, "not-ratable",
-       "2020-03-10"},
-      {"missing data folder", path("no-such-data"), "2026-03-10T09:30:00-05:00", 503,
-       "rating-unavailable", "no-such-data"},
-      {"damaged rate deck", broken.string(), "2026-03-10T09:30:00-05:00", 503, "rating-unavailable",
-       "deck.toml"},
-  };
-  for (const Case& test : cases) {
-    INFO(test.name);
-    start_api({}, "", nullptr, test.data_dir);
-    const HttpReply reply = post("/quote", json{{"from", "3125550107"},
-                                                {"to", "2125550101"},
-                                                {"billing", "collect"},
-                                                {"start", test.start},
-                                                {"minutes", "2"}});
+  const json request = {{"from", "3125550107"},
+                        {"to", "2125550101"},
+                        {"billing", "collect"},
+                        {"start", "2026-03-10T09:30:00-05:00"},
+                        {"minutes", "2"}};
+
+  SECTION("no call service") {
+    start_api();
+    const HttpReply reply = post("/quote", request);
     INFO(reply.body.dump());
-    CHECK(reply.status == test.status);
-    CHECK(reply.body["error"]["code"] == test.code);
-    CHECK(reply.body["error"]["message"].get<std::string>().find(test.message_part) !=
+    CHECK(reply.status == 503);
+    CHECK(reply.body["error"]["code"] == "rating-unavailable");
+    CHECK(reply.body["error"]["message"].get<std::string>().find("relaygw serve") !=
+          std::string::npos);
+
+    // An emergency call is quoted at zero without any rate deck.
+    json emergency = request;
+    emergency["to"] = "911";
+    emergency["billing"] = "sent-paid";
+    const HttpReply free = post("/quote", emergency);
+    INFO(free.body.dump());
+    CHECK(free.status == 200);
+    CHECK(free.body["emergency"] == true);
+    CHECK(free.body["total"] == "0.00");
+  }
+
+  SECTION("billing storage failed to open") {
+    // No database at path("billing.db"), so the call service runs in emergency-only mode.
+    EmergencyConfig emergency_config;
+    emergency_config.spool_file = path("emergency-spool.jsonl");
+    EmergencyDispatcher dispatcher(emergency_config);
+    BillingConfig billing;
+    billing.database = path("no-such-folder") + "/billing.db";
+    CallService calls(billing, registry(), dispatcher);
+    CHECK_FALSE(calls.start().is_ok());
+    start_api({}, "", &calls);
+    const HttpReply reply = post("/quote", request);
+    INFO(reply.body.dump());
+    CHECK(reply.status == 503);
+    CHECK(reply.body["error"]["code"] == "rating-unavailable");
+    CHECK(reply.body["error"]["message"].get<std::string>().find("no-such-folder") !=
           std::string::npos);
     stop_api();
+  }
+
+  SECTION("start before every deck version") {
+    relaygw::test::init_billing_database(path("billing.db"));
+    start_api({}, "", &start_call_service());
+    json early = request;
+    // The bundled deck's first version is in force from 2025-01-01.
+    early["start"] = "2020-03-10T09:30:00-05:00";
+    const HttpReply reply = post("/quote", early);
+    INFO(reply.body.dump());
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "not-ratable");
+    CHECK(reply.body["error"]["message"].get<std::string>().find("2020-03-10") !=
+          std::string::npos);
   }
 }
 

@@ -15,7 +15,7 @@ using relaygw::test::run_relaygw;
 using relaygw::test::TempDir;
 
 constexpr const char* kNoServerUrl = "http://127.0.0.1:1";
-// An overlong encoding of '/', which nlohmann::json refuses to dump.
+// An overlong encoding of '/', on which nlohmann::json::dump throws type_error 316.
 const std::string kOverlongSlash = "an\xC0\xAF";
 
 struct Rejection {
