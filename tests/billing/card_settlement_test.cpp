@@ -65,6 +65,20 @@ class SettlementFixture {
     REQUIRE(add_card(*store_, card, kPin, WriteContext{"staff:test", at("2026-03-10T13:00:00Z")}));
   }
 
+  // Takes an interim debit of call `id` for the conversation up to `time`, recorded at `time`.
+  Result<CardFunds> debit_at(const std::string& id, const std::string& time,
+                             const std::string& key) {
+    return CallRecords(store_.get(), &rater_)
+        .interim_debit(id, at(time), key, WriteContext{"gateway", at(time)});
+  }
+
+  // Completes call `id` at `time`, recorded at `time`, with idempotency key `key`.
+  Result<CallPosting> complete_at(const std::string& id, const std::string& time,
+                                  const std::string& key) {
+    return CallRecords(store_.get(), &rater_)
+        .complete(Completion{id, at(time), false, key}, WriteContext{"gateway", at(time)});
+  }
+
   // Opens and authorizes a card call whose hold covers at most `max_seconds`, then connects it
   // at 14:00:10Z. Returns the authorization.
   Authorization start_call(const std::string& id, std::int64_t max_seconds) {
@@ -132,10 +146,8 @@ TEST_CASE_METHOD(SettlementFixture, "call beyond hold leaves uncollected",
                  "[billing][cards][settlement]") {
   add_prepaid(2'000);         // five minutes at $0.04
   start_call("call-a", 120);  // a hold of two minutes, 800 u
-  CallRecords records(store_.get(), &rater_);
   // Ten minutes cost 4000 u: the hold pays 800, the free balance 1200, and 2000 is uncollected.
-  auto posting = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
-                                  WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  auto posting = complete_at("call-a", "2026-03-10T14:10:10Z", "end-a");
   REQUIRE(posting);
   CHECK(posting->total == 4'000);
   CHECK(funds().balance == 0);
@@ -148,8 +160,7 @@ TEST_CASE_METHOD(SettlementFixture, "call beyond hold leaves uncollected",
   REQUIRE(store_->append_ledger(kCard, {LedgerEntry{LedgerKind::Credit, 5'000, ""}}, false,
                                 std::nullopt,
                                 WriteContext{"staff:test", at("2026-03-10T15:00:00Z")}));
-  auto again = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
-                                WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  auto again = complete_at("call-a", "2026-03-10T14:10:10Z", "end-a");
   REQUIRE(again);
   CHECK(funds().balance == 5'000);
   CHECK(uncollected("call-a") == 2'000);
@@ -158,9 +169,7 @@ TEST_CASE_METHOD(SettlementFixture, "call beyond hold leaves uncollected",
 TEST_CASE_METHOD(SettlementFixture, "interim debit stops at hold", "[billing][cards][settlement]") {
   add_prepaid(2'000);
   start_call("call-a", 120);
-  CallRecords records(store_.get(), &rater_);
-  auto interim = records.interim_debit("call-a", at("2026-03-10T14:10:10Z"), "interim-1",
-                                       WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  auto interim = debit_at("call-a", "2026-03-10T14:10:10Z", "interim-1");
   REQUIRE(interim);
   CHECK(interim->debited_for_call == 800);
   CHECK(interim->held_for_call == 0);
@@ -203,9 +212,7 @@ TEST_CASE_METHOD(SettlementFixture, "credit report lists uncollected calls",
                  "[billing][cards][settlement][reports]") {
   add_prepaid(2'000);
   start_call("call-a", 120);
-  CallRecords records(store_.get(), &rater_);
-  REQUIRE(records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
-                           WriteContext{"gateway", at("2026-03-10T14:10:10Z")}));
+  REQUIRE(complete_at("call-a", "2026-03-10T14:10:10Z", "end-a"));
   ReportRequest request;
   request.from = parse_local_date("2026-03-01").value();
   request.to = parse_local_date("2026-03-31").value();
@@ -233,15 +240,11 @@ TEST_CASE_METHOD(SettlementFixture, "card completion before debit rejected",
                  "[billing][cards][settlement]") {
   add_prepaid(20'000);
   start_call("call-a", 600);  // connected at 14:00:10Z
-  CallRecords records(store_.get(), &rater_);
-  auto first = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
-                                     WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  auto first = debit_at("call-a", "2026-03-10T14:05:10Z", "debit-1");
   REQUIRE(first);
   CHECK(first->debited_for_call == 2'000);
 
-  auto early_completion =
-      records.complete(Completion{"call-a", at("2026-03-10T14:01:10Z"), false, "end-early"},
-                       WriteContext{"gateway", at("2026-03-10T14:01:10Z")});
+  auto early_completion = complete_at("call-a", "2026-03-10T14:01:10Z", "end-early");
   REQUIRE_FALSE(early_completion);
   CHECK(early_completion.status().code() == StatusCode::InvalidArgument);
   CHECK(early_completion.status().message().find(
@@ -252,9 +255,7 @@ TEST_CASE_METHOD(SettlementFixture, "card completion before debit rejected",
   REQUIRE(record->has_value());
   CHECK_FALSE((*record)->posting);
 
-  auto completed =
-      records.complete(Completion{"call-a", at("2026-03-10T14:06:10Z"), false, "end-a"},
-                       WriteContext{"gateway", at("2026-03-10T14:06:10Z")});
+  auto completed = complete_at("call-a", "2026-03-10T14:06:10Z", "end-a");
   REQUIRE(completed);
   CHECK(completed->total == 2'400);
   CHECK(funds("call-a").debited_for_call == 2'400);
@@ -265,8 +266,7 @@ TEST_CASE_METHOD(SettlementFixture, "interim debit before last debit rejected",
   add_prepaid(20'000);
   start_call("call-a", 600);  // connected at 14:00:10Z
   CallRecords records(store_.get(), &rater_);
-  auto first = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
-                                     WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  auto first = debit_at("call-a", "2026-03-10T14:05:10Z", "debit-1");
   REQUIRE(first);
   CHECK(first->debited_for_call == 2'000);
   REQUIRE(first->last_debit_covered_until);
@@ -296,13 +296,11 @@ TEST_CASE_METHOD(SettlementFixture, "interim debit before last debit rejected",
   CHECK(funds().balance == 18'000);
 
   // The same key for another instant is a different request.
-  auto reused = records.interim_debit("call-a", at("2026-03-10T14:07:10Z"), "debit-1",
-                                      WriteContext{"gateway", at("2026-03-10T14:07:10Z")});
+  auto reused = debit_at("call-a", "2026-03-10T14:07:10Z", "debit-1");
   REQUIRE_FALSE(reused);
   CHECK(reused.status().code() == StatusCode::AlreadyExists);
 
-  auto later = records.interim_debit("call-a", at("2026-03-10T14:07:10Z"), "debit-3",
-                                     WriteContext{"gateway", at("2026-03-10T14:07:10Z")});
+  auto later = debit_at("call-a", "2026-03-10T14:07:10Z", "debit-3");
   REQUIRE(later);
   CHECK(later->debited_for_call == 2'800);
   REQUIRE(later->last_debit_covered_until);
@@ -313,34 +311,28 @@ TEST_CASE_METHOD(SettlementFixture, "completion between equal debits rejected",
                  "[billing][cards][settlement]") {
   add_prepaid(20'000);
   start_call("call-a", 600);  // connected at 14:00:10Z
-  CallRecords records(store_.get(), &rater_);
   // Both debits fall in the 60 s first block, so they cost the same 400 u and the second one
   // takes nothing.
-  REQUIRE(records.interim_debit("call-a", at("2026-03-10T14:00:20Z"), "debit-1",
-                                WriteContext{"gateway", at("2026-03-10T14:00:20Z")}));
-  auto second = records.interim_debit("call-a", at("2026-03-10T14:00:50Z"), "debit-2",
-                                      WriteContext{"gateway", at("2026-03-10T14:00:50Z")});
+  REQUIRE(debit_at("call-a", "2026-03-10T14:00:20Z", "debit-1"));
+  auto second = debit_at("call-a", "2026-03-10T14:00:50Z", "debit-2");
   REQUIRE(second);
   CHECK(second->debited_for_call == 400);
   REQUIRE(second->last_debit_covered_until);
   CHECK(*second->last_debit_covered_until == at("2026-03-10T14:00:50Z"));
 
-  auto between = records.complete(Completion{"call-a", at("2026-03-10T14:00:30Z"), false, "end-1"},
-                                  WriteContext{"gateway", at("2026-03-10T14:00:30Z")});
+  auto between = complete_at("call-a", "2026-03-10T14:00:30Z", "end-1");
   REQUIRE_FALSE(between);
   CHECK(between.status().code() == StatusCode::InvalidArgument);
   CHECK(between.status().message().find(
             "completion time 2026-03-10T14:00:30Z is before the last interim debit of call "
             "'call-a', which covered the conversation to 2026-03-10T14:00:50Z") !=
         std::string::npos);
-  auto between_debit = records.interim_debit("call-a", at("2026-03-10T14:00:40Z"), "debit-3",
-                                             WriteContext{"gateway", at("2026-03-10T14:00:40Z")});
+  auto between_debit = debit_at("call-a", "2026-03-10T14:00:40Z", "debit-3");
   REQUIRE_FALSE(between_debit);
   CHECK(between_debit.status().code() == StatusCode::InvalidArgument);
 
   // A completion at the last debit's instant is on time.
-  auto on_time = records.complete(Completion{"call-a", at("2026-03-10T14:00:50Z"), false, "end-2"},
-                                  WriteContext{"gateway", at("2026-03-10T14:00:50Z")});
+  auto on_time = complete_at("call-a", "2026-03-10T14:00:50Z", "end-2");
   REQUIRE(on_time);
   CHECK(on_time->total == 400);
   CHECK(funds("call-a").debited_for_call == 400);
@@ -352,13 +344,11 @@ TEST_CASE_METHOD(SettlementFixture, "completion after capped debit rejected",
   start_call("call-a", 120);  // a hold of two minutes, 800 u
   CallRecords records(store_.get(), &rater_);
   // Ten minutes cost 4000 u, but the debit stops at the 800 u hold.
-  auto capped = records.interim_debit("call-a", at("2026-03-10T14:10:10Z"), "debit-1",
-                                      WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  auto capped = debit_at("call-a", "2026-03-10T14:10:10Z", "debit-1");
   REQUIRE(capped);
   CHECK(capped->debited_for_call == 800);
 
-  auto early = records.complete(Completion{"call-a", at("2026-03-10T14:08:10Z"), false, "end-1"},
-                                WriteContext{"gateway", at("2026-03-10T14:08:10Z")});
+  auto early = complete_at("call-a", "2026-03-10T14:08:10Z", "end-1");
   REQUIRE_FALSE(early);
   CHECK(early.status().code() == StatusCode::InvalidArgument);
   CHECK(early.status().message().find("completion time 2026-03-10T14:08:10Z is before the last "
@@ -377,9 +367,7 @@ TEST_CASE_METHOD(SettlementFixture, "completion after capped debit rejected",
   CHECK_FALSE(event_time(**record, CallEvent::Disconnected));
   CHECK_FALSE((*record)->posting);
 
-  auto completed =
-      records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-2"},
-                       WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  auto completed = complete_at("call-a", "2026-03-10T14:10:10Z", "end-2");
   REQUIRE(completed);
   CHECK(completed->total == 4'000);
 }
@@ -388,12 +376,9 @@ TEST_CASE_METHOD(SettlementFixture, "zero debit keeps its instant only",
                  "[billing][cards][settlement]") {
   add_prepaid(20'000);
   start_call("call-a", 600);
-  CallRecords records(store_.get(), &rater_);
-  REQUIRE(records.interim_debit("call-a", at("2026-03-10T14:00:20Z"), "debit-1",
-                                WriteContext{"gateway", at("2026-03-10T14:00:20Z")}));
+  REQUIRE(debit_at("call-a", "2026-03-10T14:00:20Z", "debit-1"));
   const CardFunds before = funds("call-a");
-  auto zero = records.interim_debit("call-a", at("2026-03-10T14:00:50Z"), "debit-2",
-                                    WriteContext{"gateway", at("2026-03-10T14:00:50Z")});
+  auto zero = debit_at("call-a", "2026-03-10T14:00:50Z", "debit-2");
   REQUIRE(zero);
   CHECK(zero->balance == before.balance);
   CHECK(zero->available == before.available);
@@ -415,13 +400,10 @@ TEST_CASE_METHOD(SettlementFixture, "postpaid card without limit stays usable",
   REQUIRE(add_card(*store_, card, kPin, WriteContext{"staff:test", at("2026-03-10T13:00:00Z")}));
   const Authorization first = start_call("call-a", 600);
   CHECK(first.held == 0);
-  CallRecords records(store_.get(), &rater_);
-  auto debit = records.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
-                                     WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  auto debit = debit_at("call-a", "2026-03-10T14:05:10Z", "debit-1");
   REQUIRE(debit);
   CHECK(debit->debited_for_call == 0);
-  auto posting = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end-a"},
-                                  WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  auto posting = complete_at("call-a", "2026-03-10T14:10:10Z", "end-a");
   REQUIRE(posting);
   CHECK(posting->total == 4'000);
   CHECK(uncollected("call-a") == 0);
