@@ -40,7 +40,7 @@ Result<std::vector<ProfileChange>> profile_history(Store& store, std::string_vie
 
 // Applies `change` as a new line version, validated as change_line validates it (with `plan`,
 // also against the numbering data). Fails with InvalidArgument when the change sets no field
-// or sets every field to its current value, so the history never holds an empty change.
+// or sets every field to its current value, so the history never contains an empty change.
 Result<ProfileChange> change_profile(Store& store, std::string_view number,
                                      const LineChange& change, const std::string& reason,
                                      const WriteContext& context, const NumberPlan* plan = nullptr);

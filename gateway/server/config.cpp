@@ -16,8 +16,8 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "billing/state_codes.hpp"
-#include "gateway/server/host_port.hpp"
 #include "common/utf8.hpp"
+#include "gateway/server/host_port.hpp"
 
 namespace relaygw::gateway::server {
 namespace {
@@ -480,8 +480,8 @@ std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std
   return {line, column};
 }
 
-// Reads the configuration file as text and rejects what is not a TOML text file before it is
-// parsed, so the message says what the file is rather than quoting the TOML parser.
+// Reads the configuration file as text and rejects a file that is not TOML text before parsing.
+// The message then names what the file is instead of quoting the TOML parser.
 Result<std::string> read_config_text(const std::string& path) {
   const std::string fix =
       "pass the TOML configuration file with --config, for example "

@@ -81,8 +81,8 @@ struct EmergencyConfig {
 
 // [billing]
 struct BillingConfig {
-  // The configuration file these keys came from, named in messages that say which key to fix;
-  // empty when the configuration was built in code.
+  // The configuration file these keys came from, named in messages about a key to fix. Empty
+  // when the configuration was built in code.
   std::string config_file;
   std::string database = "relaygw.db";
   std::string data_dir;            // NANP reference data; empty: the bundled data/nanp

@@ -1,6 +1,6 @@
-// Text forms of a TCP address and port, shared by every message, log line and option that
-// shows or reads one, so that IPv6 addresses always appear in brackets ("[::1]:7080", the
-// authority form of RFC 3986) and every port is checked the same way.
+// Text forms of a TCP address and port, for every message, log line and option that shows or
+// reads one. IPv6 addresses appear in brackets ("[::1]:7080", the RFC 3986 authority form), and
+// every port is checked the same way.
 #pragma once
 
 #include <cstdint>

@@ -484,6 +484,7 @@ TEST_CASE("state codes cover every NANPA location", "[billing][directory]") {
   std::ifstream report(std::string(RELAYGW_SOURCE_DIR) +
                        "/data/nanp/nanpa_npa_report_2018-10-04.csv");
   REQUIRE(report);
+
   std::string record;
   std::getline(report, record);  // the file date
   std::getline(report, record);
@@ -496,6 +497,7 @@ TEST_CASE("state codes cover every NANPA location", "[billing][directory]") {
   const auto location = column("LOCATION");
   const auto country = column("COUNTRY");
   REQUIRE(country < static_cast<std::ptrdiff_t>(header->size()));
+
   int checked = 0;
   while (std::getline(report, record)) {
     auto fields = split_csv_record(record);
