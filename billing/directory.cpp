@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -205,6 +206,90 @@ Status check_state_of_area_code(const Line& line, const NumberInfo& info) {
                     (codes.size() > 1 ? ", " : " ") + "or correct the number");
 }
 
+// Names the numbers that a prefix of national digits covers: "area code 850", "exchange
+// 312-555", "exchanges 208-3XX" or "numbers 312-555-1XXX".
+std::string describe_prefix(const std::string& prefix) {
+  if (prefix.size() == 3) {
+    return "area code " + prefix;
+  }
+  if (prefix.size() == 6) {
+    return "exchange " + prefix.substr(0, 3) + "-" + prefix.substr(3);
+  }
+  if (prefix.size() < 6) {
+    const std::string pattern = prefix + std::string(6 - prefix.size(), 'X');
+    return "exchanges " + pattern.substr(0, 3) + "-" + pattern.substr(3);
+  }
+  const std::string pattern =
+      prefix + std::string(10 - std::min<std::size_t>(prefix.size(), 10), 'X');
+  return "numbers " + pattern.substr(0, 3) + "-" + pattern.substr(3, 3) + "-" + pattern.substr(6);
+}
+
+// End of the period over which two zone names must keep the same clock to count as one zone:
+// 2100-01-01T00:00:00Z, after the last year a call may start in.
+constexpr date::sys_seconds kSameClockEnd{std::chrono::seconds(4102444800)};
+
+// True when zones `a` and `b` give the same UTC offset and abbreviation at every instant from
+// `from` until `to`.
+bool same_clock(const date::time_zone& a, const date::time_zone& b, date::sys_seconds from,
+                date::sys_seconds to) {
+  date::sys_seconds instant = from;
+  while (instant < to) {
+    const date::sys_info in_a = a.get_info(instant);
+    const date::sys_info in_b = b.get_info(instant);
+    if (in_a.offset != in_b.offset || in_a.abbrev != in_b.abbrev) {
+      return false;
+    }
+    instant = std::min(in_a.end, in_b.end);
+  }
+  return true;
+}
+
+// True when `name` is one of the `allowed` zones or another name for the same clock from now
+// until 2100. The numbering data names Indiana's exchanges America/New_York and
+// America/Chicago, so staff may also give America/Indiana/Indianapolis or US/Eastern there.
+bool is_allowed_zone(const std::string& name, const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) {
+    return true;
+  }
+  const date::time_zone* line_zone = date::locate_zone(name);
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  for (const std::string& allowed_name : allowed) {
+    const date::time_zone* zone = nullptr;
+    try {
+      zone = date::locate_zone(allowed_name);
+    } catch (const std::exception&) {
+      continue;  // a name in the data that this tz database lacks matches by name only
+    }
+    if (zone == line_zone || same_clock(*line_zone, *zone, now, kSameClockEnd)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Rejects a line whose time zone is not one that the numbering data gives for its number,
+// under that name or another name for the same clock. Numbers that the data places in no
+// zone pass: non-geographic codes (toll-free, 500, 900) and numbers outside NANP.
+// Requires: line.time_zone is a zone that date::locate_zone finds.
+Status check_zone_of_number(const Line& line, const NumberTimeZones& allowed) {
+  if (allowed.zones.empty() || is_allowed_zone(line.time_zone, allowed.zones)) {
+    return Status::ok();
+  }
+  std::string zones_text;
+  for (const std::string& zone : allowed.zones) {
+    zones_text += zones_text.empty() ? "" : " or ";
+    zones_text += zone;
+  }
+  const bool several = allowed.zones.size() > 1;
+  return Status(StatusCode::InvalidArgument,
+                "time zone '" + line.time_zone + "' does not match line " + line.number +
+                    ": the numbering data places " + describe_prefix(allowed.prefix) + " in " +
+                    zones_text + "; set the time zone to " + zones_text +
+                    (several ? " (or a zone with the same clock as one of them)"
+                             : " (or a zone with the same clock)") +
+                    ", or correct the number");
+}
+
 }  // namespace
 
 Status validate_line(const Line& line, const NumberPlan* plan) {
@@ -257,6 +342,11 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
     return Status(StatusCode::InvalidArgument,
                   "unknown time zone '" + line.time_zone + "' for line " + line.number +
                       "; use an IANA zone name such as America/Chicago");
+  }
+  if (info) {
+    if (Status zoned = check_zone_of_number(line, plan->time_zones(*info)); !zoned) {
+      return zoned;
+    }
   }
   const bool pic_ok = line.pic.empty() || (line.pic.size() == 4 &&
                                            std::all_of(line.pic.begin(), line.pic.end(), is_digit));

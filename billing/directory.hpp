@@ -26,7 +26,9 @@ Result<std::string> normalize_line_number(std::string_view text);
 // the state the postal code of a US state, DC, a US territory or a Canadian province. The time
 // zone must be a real IANA zone and the carrier code 4 digits or empty. With a `plan`, the
 // number must also pass NumberPlan::classify, which rejects unassigned and reserved area
-// codes. The line commands pass one.
+// codes, the state must be where the data places the area code, and the time zone one that
+// NumberPlan::time_zones allows or another name for the same clock from now until 2100. The
+// line commands pass a plan.
 Status validate_line(const Line& line, const NumberPlan* plan = nullptr);
 
 // Fields that `change_line` may set; unset fields keep their value.

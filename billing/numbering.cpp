@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -96,6 +97,43 @@ std::string zone_from_nanpa(std::string_view code) {
   return it == kZones.end() ? std::string() : std::string(it->second);
 }
 
+// Returns the IANA zone of each letter in a NANPA time zone code: "CM" gives America/Chicago
+// and America/Denver. "NA" (not applicable) and an empty code give none.
+std::vector<std::string> zones_from_nanpa_letters(std::string_view code) {
+  std::vector<std::string> zones;
+  if (code.empty() || code == "NA") {
+    return zones;
+  }
+  if (code[0] == '(' || code[0] == 'U') {
+    zones.push_back(zone_from_nanpa(code));
+  } else {
+    for (std::size_t i = 0; i < code.size(); ++i) {
+      zones.push_back(zone_from_nanpa(code.substr(i, 1)));
+    }
+  }
+  std::erase(zones, std::string());
+  return zones;
+}
+
+// Splits a libphonenumber zone list ("America/Boise&America/Los_Angeles") into its names.
+std::vector<std::string> split_zone_list(std::string_view list) {
+  std::vector<std::string> zones;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t end = std::min(list.find('&', start), list.size());
+    if (end > start) {
+      zones.emplace_back(list.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return zones;
+}
+
+void sort_unique(std::vector<std::string>& names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+}
+
 // Length of the ITU country code that starts `digits` (E.164 without "+").
 std::size_t country_code_length(std::string_view digits) {
   if (digits[0] == '1' || digits[0] == '7') {
@@ -133,11 +171,17 @@ struct NumberPlan::Data {
   std::array<AreaCode, 1000> area_codes;
   std::unordered_map<std::uint64_t, std::string> zones;   // key: prefix_key("1" + digits)
   std::unordered_map<std::uint64_t, std::string> places;  // key: prefix_key("1" + digits)
+  // Every zone that a time zone prefix of the area code names, by area code.
+  std::array<std::vector<std::string>, 1000> area_code_zones;
   std::size_t area_code_count = 0;
+
+  using PrefixVisitor = std::function<void(std::string_view prefix, std::string_view value)>;
 
   Status load_area_codes(const std::filesystem::path& path);
   Status load_prefix_file(const std::filesystem::path& path,
-                          std::unordered_map<std::uint64_t, std::string>& into);
+                          std::unordered_map<std::uint64_t, std::string>& into,
+                          const PrefixVisitor& visit = nullptr);
+  void index_area_code_zones(std::string_view prefix, std::string_view zone_list);
   Result<NumberInfo> classify_nanp(NumberInfo info) const;
   void place(NumberInfo& info) const;
 };
@@ -197,9 +241,11 @@ Status NumberPlan::Data::load_area_codes(const std::filesystem::path& path) {
   return Status::ok();
 }
 
-// Reads a libphonenumber "prefix|value" file, skipping comments and blank lines.
+// Reads a libphonenumber "prefix|value" file, skipping comments and blank lines. `visit`, when
+// given, also receives each entry.
 Status NumberPlan::Data::load_prefix_file(const std::filesystem::path& path,
-                                          std::unordered_map<std::uint64_t, std::string>& into) {
+                                          std::unordered_map<std::uint64_t, std::string>& into,
+                                          const PrefixVisitor& visit) {
   std::ifstream in(path);
   if (!in) {
     return missing_file(path);
@@ -222,8 +268,24 @@ Status NumberPlan::Data::load_prefix_file(const std::filesystem::path& path,
                                              "'prefix|value': '" + line + "'; restore the file");
     }
     into.emplace(prefix_key(prefix), line.substr(bar + 1));
+    if (visit) {
+      visit(prefix, std::string_view(line).substr(bar + 1));
+    }
   }
   return Status::ok();
+}
+
+// Adds the zones of a NANP prefix that names an area code or more ("1208", "12082") to that
+// area code's list. The country-wide "1" entry names no area code and is skipped.
+void NumberPlan::Data::index_area_code_zones(std::string_view prefix, std::string_view zone_list) {
+  if (prefix.size() < 4 || prefix[0] != '1') {
+    return;
+  }
+  std::vector<std::string>& into = area_code_zones[std::stoi(std::string(prefix.substr(1, 3)))];
+  for (std::string& zone : split_zone_list(zone_list)) {
+    into.push_back(std::move(zone));
+  }
+  sort_unique(into);
 }
 
 // Fills state, country, rate center and time zone of a NANP number from the loaded data.
@@ -391,7 +453,11 @@ Result<NumberPlan> NumberPlan::load(const std::filesystem::path& data_dir) {
   if (Status status = data->load_area_codes(data_dir / kNpaReportFile); !status) {
     return status;
   }
-  if (Status status = data->load_prefix_file(data_dir / kTimeZonesFile, data->zones); !status) {
+  const auto index_zones = [&data](std::string_view prefix, std::string_view zone_list) {
+    data->index_area_code_zones(prefix, zone_list);
+  };
+  if (Status status = data->load_prefix_file(data_dir / kTimeZonesFile, data->zones, index_zones);
+      !status) {
     return status;
   }
   if (Status status = data->load_prefix_file(data_dir / kGeocodingFile, data->places); !status) {
@@ -404,6 +470,39 @@ NumberPlan::NumberPlan(std::unique_ptr<Data> data) : data_(std::move(data)) {}
 NumberPlan::NumberPlan(NumberPlan&&) noexcept = default;
 NumberPlan& NumberPlan::operator=(NumberPlan&&) noexcept = default;
 NumberPlan::~NumberPlan() = default;
+
+NumberTimeZones NumberPlan::time_zones(const NumberInfo& info) const {
+  NumberTimeZones result;
+  if (!info.is_nanp() || info.npa.size() != 3 || info.nxx.size() != 3 || info.line.size() != 4) {
+    return result;
+  }
+  const int npa = std::stoi(info.npa);
+  const AreaCode& area = data_->area_codes[npa];
+  if (!area.assigned || !area.geographic) {
+    return result;
+  }
+
+  // A prefix longer than "1" + area code covers the exchange, or a block of exchanges.
+  const std::string digits = "1" + info.npa + info.nxx + info.line;
+  for (std::size_t length = digits.size(); length > 4; --length) {
+    const auto it = data_->zones.find(prefix_key(std::string_view(digits).substr(0, length)));
+    if (it != data_->zones.end()) {
+      result.prefix = digits.substr(1, length - 1);
+      result.zones = split_zone_list(it->second);
+      sort_unique(result.zones);
+      return result;
+    }
+  }
+
+  result.prefix = info.npa;
+  result.zones = data_->area_code_zones[npa];
+  const std::vector<std::string> lettered = zones_from_nanpa_letters(area.nanpa_time_zone);
+  if (lettered.size() > 1 || result.zones.empty()) {
+    result.zones.insert(result.zones.end(), lettered.begin(), lettered.end());
+  }
+  sort_unique(result.zones);
+  return result;
+}
 
 std::size_t NumberPlan::area_code_count() const { return data_->area_code_count; }
 std::size_t NumberPlan::prefix_count() const { return data_->zones.size() + data_->places.size(); }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.hpp"
 
@@ -66,6 +67,16 @@ struct NumberInfo {
   bool is_placed() const { return !state.empty() && !time_zone.empty(); }
 };
 
+// Time zones that the numbering data gives for a NANP number.
+struct NumberTimeZones {
+  // National digits that the zones are given for: an exchange ("312555"), a block of exchanges
+  // ("2083" for 208-3XX) or only the area code ("850").
+  std::string prefix;
+  // IANA zone names as the data spells them, sorted, without repeats. Empty when the data
+  // places the number in no zone: numbers outside NANP and non-geographic area codes.
+  std::vector<std::string> zones;
+};
+
 // Returns true when `dialed` is an emergency number (911, 1911, 0911 or +1911 after removing
 // spaces, dashes, dots and brackets). Needs no data, so emergency handling works without it.
 bool is_emergency_number(std::string_view dialed);
@@ -89,6 +100,13 @@ class NumberPlan {
   // with InvalidArgument and a message naming the bad value (wrong length, letters, an area
   // or exchange code starting with 0 or 1, an unassigned area code, an unknown country code).
   Result<NumberInfo> classify(std::string_view dialed) const;
+
+  // Returns the time zones that the data allows for `info`, a number that `classify` returned.
+  // The longest libphonenumber prefix that covers the exchange decides when the data has one.
+  // Otherwise the area code decides, and it allows every zone that any of its prefixes names
+  // and, when the NANPA report gives it several zone letters (915 is "CM"), each of those.
+  // So an area code that spans zones accepts each of them.
+  NumberTimeZones time_zones(const NumberInfo& info) const;
 
   // Number of area codes and prefixes loaded, for start-up logs.
   std::size_t area_code_count() const;

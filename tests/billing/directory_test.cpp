@@ -307,13 +307,21 @@ TEST_CASE_METHOD(DirectoryFixture, "line rejects unknown state codes", "[billing
     CHECK(added.status().code() == StatusCode::InvalidArgument);
     CHECK(added.status().message().find("invalid state '" + state + "'") != std::string::npos);
   }
-  // Each good state with a number whose area code the numbering data places there.
-  const std::vector<std::pair<std::string, std::string>> good_lines = {
-      {"+13125550150", "IL"}, {"+12025550150", "DC"}, {"+17875550150", "PR"},
-      {"+16715550150", "GU"}, {"+14165550150", "ON"}, {"+15145550150", "QC"}};
-  for (const auto& [number, state] : good_lines) {
+  // Each good state with a number whose area code the numbering data places there, in the
+  // time zone that the data gives for it.
+  struct Placed {
+    std::string number;
+    std::string state;
+    std::string time_zone;
+  };
+  const std::vector<Placed> good_lines = {
+      {"+13125550150", "IL", "America/Chicago"},     {"+12025550150", "DC", "America/New_York"},
+      {"+17875550150", "PR", "America/Puerto_Rico"}, {"+16715550150", "GU", "Pacific/Guam"},
+      {"+14165550150", "ON", "America/Toronto"},     {"+15145550150", "QC", "America/Toronto"}};
+  for (const auto& [number, state, time_zone] : good_lines) {
     Line good = line(number);
     good.state = state;
+    good.time_zone = time_zone;
     INFO("state " << state);
     CHECK(validate_line(good, &relaygw::billing::testing::bundled_number_plan()));
   }
@@ -438,14 +446,22 @@ TEST_CASE_METHOD(DirectoryFixture, "line state check spares shared codes", "[bil
   // 902 serves Nova Scotia and Prince Edward Island, and 867 the three northern territories.
   // Toll-free, 500 and 900 numbers and NANP countries outside the US and Canada have no state
   // to compare.
-  const std::vector<std::pair<std::string, std::string>> accepted = {
-      {"+19025550150", "NS"}, {"+19025550150", "PE"}, {"+18675550150", "YT"},
-      {"+18675550150", "NT"}, {"+18675550150", "NU"}, {"+18005550150", "NY"},
-      {"+18885550150", "CA"}, {"+15005550150", "IL"}, {"+19005550150", "TX"},
-      {"+18765550150", "FL"}, {"+13405550150", "VI"}, {"+16705550150", "MP"}};
-  for (const auto& [number, state] : accepted) {
+  struct Placed {
+    std::string number;
+    std::string state;
+    std::string time_zone;
+  };
+  const std::vector<Placed> accepted = {
+      {"+19025550150", "NS", "America/Halifax"},     {"+19025550150", "PE", "America/Halifax"},
+      {"+18675550150", "YT", "America/Vancouver"},   {"+18675550150", "NT", "America/Edmonton"},
+      {"+18675550150", "NU", "America/Toronto"},     {"+18005550150", "NY", "America/New_York"},
+      {"+18885550150", "CA", "America/Los_Angeles"}, {"+15005550150", "IL", "America/Chicago"},
+      {"+19005550150", "TX", "America/Chicago"},     {"+18765550150", "FL", "America/Jamaica"},
+      {"+13405550150", "VI", "America/St_Thomas"},   {"+16705550150", "MP", "Pacific/Saipan"}};
+  for (const auto& [number, state, time_zone] : accepted) {
     Line shared = line(number);
     shared.state = state;
+    shared.time_zone = time_zone;
     INFO(number << " in " << state);
     const relaygw::Status status = validate_line(shared, plan);
     INFO(status.message());
@@ -476,6 +492,130 @@ TEST_CASE_METHOD(DirectoryFixture, "line change and import check state", "[billi
   CHECK(report->errors[0].message.find("state 'NJ' does not match line +12125550152") !=
         std::string::npos);
   CHECK(report->errors[0].message.find("area code 212 is in NY") != std::string::npos);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line time zone must match number", "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  Line chicago_in_tokyo = line("+13125550150");
+  chicago_in_tokyo.time_zone = "Asia/Tokyo";
+  auto added = add_line(store(), chicago_in_tokyo, context(), plan);
+  REQUIRE_FALSE(added);
+  CHECK(added.status().code() == StatusCode::InvalidArgument);
+  const std::string& message = added.status().message();
+  CHECK(message.find("time zone 'Asia/Tokyo' does not match line +13125550150") !=
+        std::string::npos);
+  CHECK(message.find("places area code 312 in America/Chicago") != std::string::npos);
+  CHECK(message.find("set the time zone to America/Chicago") != std::string::npos);
+  CHECK(message.find("or correct the number") != std::string::npos);
+  CHECK(line_count() == 0);
+
+  // The exchange decides where the data has it, then a block of exchanges, then the area code.
+  struct Mismatch {
+    std::string number;
+    std::string state;
+    std::string time_zone;
+    std::string expected;
+  };
+  const std::vector<Mismatch> mismatches = {
+      {"+12083205555", "ID", "America/Chicago",
+       "places exchange 208-320 in America/Boise or America/Los_Angeles; set the time zone to "
+       "America/Boise or America/Los_Angeles"},
+      {"+12082015555", "ID", "America/Los_Angeles", "places exchange 208-201 in America/Denver"},
+      {"+12083335555", "ID", "America/Los_Angeles", "places exchanges 208-3XX in America/Denver"},
+      {"+18502005555", "FL", "America/New_York", "places exchange 850-200 in America/Chicago"},
+      {"+18505550150", "FL", "America/Denver",
+       "places area code 850 in America/Chicago or America/New_York"},
+      {"+13175550150", "IN", "America/Chicago", "places area code 317 in America/New_York"},
+      // Same offset in winter, but Phoenix keeps standard time all summer.
+      {"+13035550150", "CO", "America/Phoenix", "places area code 303 in America/Denver"},
+      {"+16025550150", "AZ", "America/Denver", "places area code 602 in America/Phoenix"},
+      {"+13125550150", "IL", "Etc/GMT+6", "places area code 312 in America/Chicago"}};
+  for (const Mismatch& mismatch : mismatches) {
+    Line wrong = line(mismatch.number);
+    wrong.state = mismatch.state;
+    wrong.time_zone = mismatch.time_zone;
+    INFO(mismatch.number << " in " << mismatch.time_zone);
+    const relaygw::Status status = validate_line(wrong, plan);
+    REQUIRE_FALSE(status);
+    INFO(status.message());
+    CHECK(status.message().find(mismatch.expected) != std::string::npos);
+  }
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line time zone accepts same clocks", "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  struct Placed {
+    std::string number;
+    std::string state;
+    std::string time_zone;
+  };
+  const std::vector<Placed> accepted = {
+      {"+13125550150", "IL", "America/Chicago"},
+      // Other names for the zone the data gives: a link, and zones whose clocks have matched
+      // it since 2007 or earlier.
+      {"+13125550150", "IL", "US/Central"},
+      {"+13175550150", "IN", "America/Indiana/Indianapolis"},
+      {"+13175550150", "IN", "America/Indianapolis"},
+      {"+12192005555", "IN", "America/Indiana/Knox"},
+      {"+13135550150", "MI", "America/Detroit"},
+      {"+15025550150", "KY", "America/Kentucky/Louisville"},
+      {"+17015550150", "ND", "America/North_Dakota/New_Salem"},
+      {"+12083205555", "ID", "America/Denver"},
+      // Area codes that span zones accept each zone of their exchanges, and each NANPA letter.
+      {"+18505550150", "FL", "America/Chicago"},
+      {"+18505550150", "FL", "America/New_York"},
+      {"+19155550150", "TX", "America/Denver"},
+      {"+19155550150", "TX", "America/Chicago"},
+      {"+16055550150", "SD", "America/North_Dakota/Center"},
+      {"+12083205555", "ID", "America/Boise"},
+      {"+12083205555", "ID", "America/Los_Angeles"},
+      {"+19075550150", "AK", "America/Anchorage"},
+      {"+19075550150", "AK", "America/Adak"},
+      // The data places toll-free numbers in no zone.
+      {"+18005550150", "IL", "Asia/Tokyo"}};
+  for (const Placed& placed : accepted) {
+    Line good = line(placed.number);
+    good.state = placed.state;
+    good.time_zone = placed.time_zone;
+    INFO(placed.number << " in " << placed.time_zone);
+    const relaygw::Status status = validate_line(good, plan);
+    INFO(status.message());
+    CHECK(status);
+  }
+
+  // The bundled sample directory passes every check.
+  std::ifstream sample(std::string(RELAYGW_SOURCE_DIR) + "/data/directory/sample_lines.csv");
+  REQUIRE(sample);
+  auto report = import_lines_csv(store(), sample, context(), plan);
+  REQUIRE(report);
+  CHECK(report->errors.empty());
+  CHECK(report->added == 15);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "line change and import check zone", "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  REQUIRE(add_line(store(), line("+13125550150"), context(), plan));
+  LineChange change;
+  change.time_zone = "Asia/Tokyo";
+  auto changed = change_line(store(), "3125550150", change, "moved", context(), plan);
+  REQUIRE_FALSE(changed);
+  CHECK(changed.status().message().find("time zone 'Asia/Tokyo'") != std::string::npos);
+  CHECK(store().find_line("+13125550150")->value().version == 1);
+
+  std::istringstream input(std::string(kLineCsvHeader) +
+                           "\n2125550151,Good,residential,none,NY,NWYRCYZN01,America/New_York,,"
+                           "no,no\n"
+                           "2125550152,Wrong zone,residential,none,NY,NWYRCYZN01,"
+                           "America/Los_Angeles,,no,no\n");
+  auto report = import_lines_csv(store(), input, context(), plan);
+  REQUIRE(report);
+  CHECK(report->added == 1);
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].row == 3);
+  CHECK(report->errors[0].message.find(
+            "time zone 'America/Los_Angeles' does not match line +12125550152") !=
+        std::string::npos);
+  CHECK(report->errors[0].message.find("area code 212 in America/New_York") != std::string::npos);
 }
 
 TEST_CASE("state codes cover every NANPA location", "[billing][directory]") {

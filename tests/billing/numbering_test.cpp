@@ -1,5 +1,6 @@
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -168,4 +169,51 @@ TEST_CASE("number plan reports missing files", "[billing][numbering]") {
 TEST_CASE("number plan loads the reference data", "[billing][numbering]") {
   CHECK(number_plan().area_code_count() > 400);
   CHECK(number_plan().prefix_count() > 30'000);
+}
+
+TEST_CASE("number plan zones by exchange and area", "[billing][numbering]") {
+  struct Row {
+    const char* number;
+    const char* prefix;
+    std::vector<std::string> zones;
+  };
+  const std::vector<Row> rows = {
+      // Only the area code has an entry.
+      {"3125550150", "312", {"America/Chicago"}},
+      {"3175550150", "317", {"America/New_York"}},
+      // An exchange entry decides, even where the area code spans zones.
+      {"2083205555", "208320", {"America/Boise", "America/Los_Angeles"}},
+      {"2082015555", "208201", {"America/Denver"}},
+      {"8502005555", "850200", {"America/Chicago"}},
+      // A block of exchanges, 208-3XX, when the exchange itself has no entry.
+      {"2083335555", "2083", {"America/Denver"}},
+      // An exchange without an entry in an area code that spans zones gets every zone named
+      // in that area code.
+      {"8505550150", "850", {"America/Chicago", "America/New_York"}},
+      {"6055550150", "605", {"America/Chicago", "America/Denver", "America/North_Dakota/Center"}},
+      // 915 has one zone in libphonenumber but the NANPA letters CM.
+      {"9155550150", "915", {"America/Chicago", "America/Denver"}},
+      // The NANPA report gives 809 the letter E, which is wrong for the Dominican Republic.
+      // One letter adds nothing when libphonenumber has the area code.
+      {"8095550150", "809", {"America/Santo_Domingo"}},
+  };
+  for (const Row& row : rows) {
+    INFO(row.number);
+    Result<NumberInfo> info = number_plan().classify(row.number);
+    REQUIRE(info);
+    const NumberTimeZones zones = number_plan().time_zones(*info);
+    CHECK(zones.prefix == row.prefix);
+    CHECK(zones.zones == row.zones);
+  }
+}
+
+TEST_CASE("number plan zones skip unplaced numbers", "[billing][numbering]") {
+  for (const char* dialed : {"8005550150", "5005550150", "9005550150", "011442079460000", "911"}) {
+    INFO(dialed);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE(info);
+    const NumberTimeZones zones = number_plan().time_zones(*info);
+    CHECK(zones.zones.empty());
+    CHECK(zones.prefix.empty());
+  }
 }
