@@ -237,6 +237,7 @@ void add_usage_lines(const CallContext& context, RatedCall& rated) {
   rated.billed_seconds = billed;
 
   std::int64_t offset = 0;
+  std::string first_label;  // where the current usage line starts
   while (offset < billed) {
     const sys_seconds segment_start = context.call->start + seconds{offset};
     const PeriodWindow window = period_at(version, *context.zone, segment_start);
@@ -259,6 +260,20 @@ void add_usage_lines(const CallContext& context, RatedCall& rated) {
     }
 
     const Money per_minute = price_for(rate, *window.period);
+    // A window that ends at local midnight or a time zone change without a new period or price
+    // continues the line before it, so the same minutes cost the same wherever they fall.
+    if (offset > 0 && rated.lines.back().period == *window.period &&
+        rated.lines.back().per_minute == per_minute) {
+      ChargeLine& line = rated.lines.back();
+      line.seconds += segment_seconds;
+      line.amount = round_to_cents(per_minute * line.seconds, 60, version.rounding);
+      line.description =
+          fmt::format("{} rate, {} from {} at ${}/min", capitalized(line.period),
+                      describe_duration(line.seconds), first_label, format_dollars(per_minute, 4));
+      offset += segment_seconds;
+      continue;
+    }
+    first_label = window.local_label;
     const Money amount = round_to_cents(per_minute * segment_seconds, 60, version.rounding);
     rated.lines.push_back(
         {ChargeKind::Usage,

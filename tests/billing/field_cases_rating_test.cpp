@@ -120,6 +120,27 @@ TEST_CASE("time of day split starts each increment", "[billing][field][case1]") 
   }
 }
 
+TEST_CASE("split without a period change costs nothing", "[billing][field][case1]") {
+  // The reverse of the case's fault: a window edge that changes neither period nor price
+  // (local midnight, the fall-back hour) must not split the usage into two rounded lines, or
+  // ten minutes at $0.0650 cost 0.33 + 0.33 instead of 0.65.
+  const RateDeck deck = two_period_deck("0.1290", "0.0650", "");
+  const Rater rater(&number_plan(), &deck);
+  std::vector<std::string> starts;
+  for (int minute = 40; minute <= 59; ++minute) {
+    starts.push_back("2025-12-11T04:" + std::to_string(minute) + ":00Z");  // Wed 23:xx EST
+  }
+  starts.push_back("2025-11-02T05:55:00Z");  // Sunday 01:55 EDT, across the fall-back hour
+  for (const std::string& start : starts) {
+    Result<RatedCall> rated = rater.rate(call_from("2125550107", start, 600));
+    REQUIRE(rated);
+    INFO("start " << start);
+    REQUIRE(rated->lines.size() == 1);
+    CHECK(rated->lines[0].seconds == 600);
+    CHECK(rated->lines[0].amount == 6500);
+  }
+}
+
 TEST_CASE("exact units of split calls", "[billing][field][case1]") {
   // With rates in whole cents the printed lines carry the case's exact unit values.
   const RateDeck deck = two_period_deck("0.1300", "0.0800", "");
@@ -174,9 +195,9 @@ TEST_CASE("total is the sum of lines", "[billing][field][case3]") {
     CHECK(rated->total == 1800);
   }
   SECTION("a call split in three segments totals $0.18") {
-    // 23:59:50 EST + 20 s crosses midnight, so the usage prints as two 10 s lines, each
-    // $0.0083 rounded up to $0.01: the total follows the printed lines, not the exact sum.
-    Result<RatedCall> rated = rater.rate(call_from("2125550107", "2025-12-11T04:59:50Z", 20));
+    // 06:59:50 EST + 20 s crosses into the day period, so the usage prints as two 10 s lines,
+    // each $0.0083 rounded up to $0.01: the total follows the printed lines, not the exact sum.
+    Result<RatedCall> rated = rater.rate(call_from("2125550107", "2025-12-10T11:59:50Z", 20));
     REQUIRE(rated);
     REQUIRE(rated->lines.size() == 3);  // two usage segments and the connect charge
     CHECK(rated->lines[0].amount == 100);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <date/date.h>
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include "billing/numbering.hpp"
@@ -266,12 +267,13 @@ TEST_CASE("rater splits at 19:00 after both DST changes", "[billing][rating][dst
 
 TEST_CASE("rater splits a call across the DST jump", "[billing][rating][dst]") {
   SECTION("spring forward in New York") {
-    // 01:59 EST; one minute later it is 03:00 EDT.
+    // 01:59 EST; one minute later it is 03:00 EDT. The night period and its price go on, so
+    // the two minutes stay one line, timed from the UTC instants.
     const RatedCall rated =
         rate_ok(make_call("2125550107", kInterstateTarget, "2026-03-08T06:59:00Z", 120));
-    REQUIRE(line_periods(rated).size() == 2);
-    CHECK(rated.lines[0].description.find("Sun 01:59 EST") != std::string::npos);
-    CHECK(rated.lines[1].description.find("Sun 03:00 EDT") != std::string::npos);
+    REQUIRE(line_periods(rated).size() == 1);
+    CHECK(rated.lines[0].description.find("2 min from Sun 01:59 EST") != std::string::npos);
+    CHECK(rated.lines[0].seconds == 120);
     CHECK(rated.billed_seconds == 120);
     CHECK(sum_of(rated, ChargeKind::Usage) == 1000);
   }
@@ -279,9 +281,9 @@ TEST_CASE("rater splits a call across the DST jump", "[billing][rating][dst]") {
     // 01:59 PDT; one minute later it is 01:00 PST.
     const RatedCall rated =
         rate_ok(make_call("2135550107", kInterstateTarget, "2026-11-01T08:59:00Z", 120));
-    REQUIRE(line_periods(rated).size() == 2);
-    CHECK(rated.lines[0].description.find("Sun 01:59 PDT") != std::string::npos);
-    CHECK(rated.lines[1].description.find("Sun 01:00 PST") != std::string::npos);
+    REQUIRE(line_periods(rated).size() == 1);
+    CHECK(rated.lines[0].description.find("2 min from Sun 01:59 PDT") != std::string::npos);
+    CHECK(rated.lines[0].seconds == 120);
     CHECK(rated.billed_seconds == 120);
   }
   SECTION("Phoenix has no DST jump") {
@@ -298,11 +300,12 @@ TEST_CASE("rater splits at midnight and weekend", "[billing][rating][periods]") 
     CHECK(line_periods(rated) == std::vector<std::string>{"day", "evening"});
   }
   SECTION("Friday 23:59 to Saturday 00:00 in New York") {
+    // Midnight changes neither the period nor the price, so the usage stays one line.
     const RatedCall rated =
         rate_ok(make_call("2125550107", kInterstateTarget, "2026-03-14T03:59:00Z", 120));
-    REQUIRE(line_periods(rated) == std::vector<std::string>{"night", "night"});
-    CHECK(rated.lines[0].description.find("Fri 23:59") != std::string::npos);
-    CHECK(rated.lines[1].description.find("Sat 00:00") != std::string::npos);
+    REQUIRE(line_periods(rated) == std::vector<std::string>{"night"});
+    CHECK(rated.lines[0].description.find("2 min from Fri 23:59") != std::string::npos);
+    CHECK(rated.lines[0].seconds == 120);
   }
   SECTION("Saturday morning is night rate") {
     const RatedCall rated =
@@ -316,6 +319,27 @@ TEST_CASE("rater splits at midnight and weekend", "[billing][rating][periods]") 
     CHECK(line_periods(rated) == std::vector<std::string>{"night", "day"});
     CHECK(sum_of(rated, ChargeKind::Usage) == 2 * 500 + 2 * 2000);
   }
+}
+
+TEST_CASE("rater prices same-rate minutes alike", "[billing][rating][periods]") {
+  // Local midnight and a daylight-saving change end a window but not the period or the price,
+  // so ten night minutes cost the same wherever they start; a second rounded line would add a
+  // cent to some of them.
+  const Money reference =
+      sum_of(rate_ok(make_call("3125550107", kInterstateTarget, "2026-03-11T04:30:00Z", 600)),
+             ChargeKind::Usage);
+  for (int minute = 31; minute <= 59; ++minute) {
+    const std::string start = fmt::format("2026-03-11T04:{:02}:00Z", minute);  // Tue 23:xx CDT
+    const RatedCall rated = rate_ok(make_call("3125550107", kInterstateTarget, start, 600));
+    INFO("start " << start);
+    CHECK(line_periods(rated) == std::vector<std::string>{"night"});
+    CHECK(sum_of(rated, ChargeKind::Usage) == reference);
+  }
+  // Sunday 01:50 CDT to 01:00 CST: the fall-back hour repeats, still one night line.
+  const RatedCall fall_back =
+      rate_ok(make_call("3125550107", kInterstateTarget, "2026-11-01T06:55:00Z", 600));
+  CHECK(line_periods(fall_back) == std::vector<std::string>{"night"});
+  CHECK(sum_of(fall_back, ChargeKind::Usage) == reference);
 }
 
 TEST_CASE("rater applies holidays all day", "[billing][rating][periods]") {
