@@ -79,8 +79,13 @@ Result<Money> parse_dollars(std::string_view text) {
   const auto dot = rest.find('.');
   const std::string_view whole = rest.substr(0, dot);
   const std::string_view fraction = dot == std::string_view::npos ? "" : rest.substr(dot + 1);
-  if (whole.empty() || whole.size() > 12 || fraction.size() > 4 ||
-      (dot != std::string_view::npos && fraction.empty())) {
+  if (whole.size() > 12) {
+    return Result<Money>(StatusCode::InvalidArgument,
+                         "dollar amount '" + std::string(text) +
+                             "' has more than 12 digits before the decimal point; write at most "
+                             "999999999999.9999");
+  }
+  if (whole.empty() || fraction.size() > 4 || (dot != std::string_view::npos && fraction.empty())) {
     return invalid();
   }
   Money units = 0;

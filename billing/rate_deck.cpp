@@ -94,6 +94,13 @@ class DeckReader {
     if (*amount < 0) {
       fail(node, name, "has negative value '" + value + "'", "use zero or a positive amount");
     }
+    if (*amount > kLargestDeckAmount) {
+      fail(node, name,
+           "has value '" + value + "', above the largest deck amount $" +
+               format_dollars(kLargestDeckAmount, 4),
+           "check the amount for a typing error; deck prices are per minute, per call or per "
+           "month");
+    }
     return *amount;
   }
 

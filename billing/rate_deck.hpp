@@ -17,6 +17,11 @@
 
 namespace relaygw::billing {
 
+// The largest amount a deck may give for any price, surcharge, tax base or fee: $10,000. It
+// keeps every product the rater forms (a price times a day of seconds, a line times basis
+// points) well inside 64-bit integers.
+inline constexpr Money kLargestDeckAmount = 10'000 * kUnitsPerDollar;
+
 // Jurisdiction of a call, decided from the two numbers (see rating.hpp).
 enum class Jurisdiction { Local, IntraLata, InterLataIntrastate, Interstate, International };
 

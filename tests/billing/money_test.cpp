@@ -69,10 +69,20 @@ TEST_CASE("parse dollars accepts four decimals", "[billing][money]") {
     REQUIRE(parsed);
     CHECK(*parsed == units);
   }
-  for (const char* text : {"", "1.23456", "abc", "1.", ".5", "1,00", "1e3", "--1", "0.12x"}) {
+  for (const char* text :
+       {"", "1.23456", "abc", "1.", ".5", "1,00", "1e3", "--1", "0.12x", "1234567890123.0000"}) {
     INFO("input '" << text << "'");
     auto parsed = parse_dollars(text);
     REQUIRE_FALSE(parsed);
     CHECK(parsed.status().message().find(std::string("'") + text + "'") != std::string::npos);
   }
+}
+
+TEST_CASE("parse dollars names too many digits", "[billing][money]") {
+  auto parsed = parse_dollars("99999999999999.9999");
+  REQUIRE_FALSE(parsed);
+  CHECK(parsed.status().message().find("more than 12 digits before the decimal point") !=
+        std::string::npos);
+  CHECK(parsed.status().message().find("four decimals") == std::string::npos);
+  CHECK(parse_dollars("999999999999.9999"));
 }

@@ -197,6 +197,8 @@ TEST_CASE("rate deck names bad lines", "[billing][deck]") {
       {"\"0.1000\"", "0.1", 8, "per_minute.night", "quoted"},
       {"\"0.1000\"", "\"0.10000\"", 8, "0.10000", "four decimals"},
       {"\"0.1000\"", "\"-0.10\"", 8, "-0.10", "positive"},
+      {"\"0.1000\"", "\"10000.0001\"", 8, "10000.0001", "typing error"},
+      {"\"0.1000\"", "\"99999999.9999\"", 8, "largest deck amount $10000.0000", "typing error"},
       {"2026-01-01", "\"January\"", 4, "version.effective", "2026-01-01"},
       {"\"interstate\"", "\"interplanetary\"", 7, "interplanetary", "interstate"},
       {"night = ", "nite = ", 8, "nite", "undefined rate period"},
