@@ -29,6 +29,11 @@ enum class AccessTag {
 
 enum class Handling { Automated, OperatorAssisted };
 
+// Handling of a call when staff name none. Relay center staff place quoted and created calls
+// from an operator position, and `relaygw quote`, POST /quote and `relaygw call create` all
+// use this default, so a quote and the call it describes are rated alike.
+inline constexpr Handling kDefaultHandling = Handling::OperatorAssisted;
+
 std::string_view to_string(BillingMethod method);
 std::string_view to_string(AccessTag tag);
 std::string_view to_string(Handling handling);

@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/call_types.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/server/host_port.hpp"
@@ -248,7 +249,9 @@ struct CallOptions {
 };
 
 struct QuoteOptions {
-  std::string from, to, billing, start, minutes, access = "none", handling = "automated";
+  std::string from, to, billing, start, minutes, access = "none";
+  std::string handling =
+      std::string(relaygw::billing::to_string(relaygw::billing::kDefaultHandling));
 };
 
 struct CreditOptions {

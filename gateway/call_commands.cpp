@@ -23,7 +23,8 @@ struct CallOptions {
   std::string to;
   std::string billing = "sent-paid";
   std::string access = "none";
-  std::string handling = "operator";
+  std::string handling =
+      std::string(relaygw::billing::to_string(relaygw::billing::kDefaultHandling));
   std::string third_number;
   std::string card;
   std::string person;

@@ -18,6 +18,7 @@ using billing::format_dollars;
 
 struct QuoteOptions : QuoteFields {
   bool json = false;
+  bool default_handling = false;  // true when --handling was not given
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -28,9 +29,9 @@ struct QuoteOptions : QuoteFields {
 void print_text(const QuoteOptions& options, const QuoteOutcome& quote) {
   const billing::CallToRate& call = quote.call;
   const billing::RatedCall& rated = quote.rated;
-  std::cout << fmt::format("Quote: {} to {}, {}, {} handling, access {}\n", options.from,
+  std::cout << fmt::format("Quote: {} to {}, {}, {} handling{}, access {}\n", options.from,
                            options.to, options.billing, billing::to_string(call.handling),
-                           options.access);
+                           options.default_handling ? " (the default)" : "", options.access);
   if (rated.jurisdiction) {
     std::cout << fmt::format("Jurisdiction: {}{}; rate periods in {}; deck version '{}'\n",
                              billing::to_string(*rated.jurisdiction),
@@ -89,8 +90,9 @@ void add_quote_command(CLI::App& app) {
       ->add_option("--access", options->access,
                    "Access tag: none, tty, relay-tty, relay-ip, captioned, video or speech")
       ->capture_default_str();
-  quote->add_option("--handling", options->handling, "automated or operator")
-      ->capture_default_str();
+  CLI::Option* handling =
+      quote->add_option("--handling", options->handling, "automated or operator")
+          ->capture_default_str();
   quote->add_flag("--json", options->json, "Print one JSON object instead of text");
   quote->add_option("--deck", options->deck,
                     "Rate deck .toml file or folder (default: DATA_DIR/rates)");
@@ -98,7 +100,10 @@ void add_quote_command(CLI::App& app) {
                     "Reference data folder containing nanp/ (default: $RELAYGW_DATA_DIR or "
                     "the repository's data/)");
 
-  quote->callback([options] { run_quote(*options); });
+  quote->callback([options, handling] {
+    options->default_handling = handling->count() == 0;
+    run_quote(*options);
+  });
   add_staff_command_checks(*quote);
 }
 

@@ -171,6 +171,7 @@ nlohmann::json quote_json(const QuoteOutcome& quote) {
   nlohmann::json out;
   out["total"] = format_dollars(rated.total);
   out["currency"] = rated.currency;
+  out["handling"] = billing::to_string(quote.call.handling);
   out["emergency"] = rated.emergency;
   out["lines"] = nlohmann::json::array();
   for (const billing::ChargeLine& line : rated.lines) {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "billing/call_types.hpp"
 #include "billing/rating.hpp"
 #include "common/status.hpp"
 
@@ -23,7 +24,8 @@ struct QuoteFields {
   std::string start;
   std::string minutes;
   std::string access = "none";
-  std::string handling = "automated";
+  std::string handling =
+      std::string(relaygw::billing::to_string(relaygw::billing::kDefaultHandling));
   std::string deck;      // rate deck file or folder; empty: DATA_DIR/rates
   std::string data_dir;  // empty: billing::default_data_dir()
 };

@@ -537,6 +537,8 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
   REQUIRE(reply.status == 200);
   CHECK(reply.body == expected);
   CHECK(reply.body["lines"].size() >= 1);
+  // Neither names the handling, so both quote the operator handling that `call create` uses.
+  CHECK(reply.body["handling"] == "operator");
 
   const HttpReply bad = post("/quote", json{{"from", "3125550107"},
                                             {"to", "2125550101"},
