@@ -5,6 +5,7 @@
 #include <date/date.h>
 #include <openssl/rand.h>
 
+#include "billing/call_time.hpp"
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
 #include "billing/numbering.hpp"
@@ -100,29 +101,6 @@ const CallEventRecord* last_event(const CallRecord& record) {
     }
   }
   return last;
-}
-
-// Calls must fall inside the local dates reports accept (kFirstReportDate to kLastReportDate)
-// in every time zone from -12:00 to +14:00, so any report can show them.
-const Instant kFirstCallInstant = date::sys_days{date::year{kFirstReportDate.year} /
-                                                 kFirstReportDate.month / kFirstReportDate.day} +
-                                  std::chrono::hours{12};
-const Instant kLastCallInstant =
-    date::sys_days{date::year{kLastReportDate.year} / kLastReportDate.month / kLastReportDate.day} +
-    std::chrono::hours{10} - std::chrono::seconds{1};
-
-// Rejects a `step` time that no report could show.
-Status check_call_time(std::string_view step, Instant at) {
-  if (at >= kFirstCallInstant && at <= kLastCallInstant) {
-    return Status::ok();
-  }
-  return Status(
-      StatusCode::InvalidArgument,
-      std::string(step) + " time " + format_instant(at) + " is outside the dates reports accept (" +
-          format_instant(kFirstCallInstant).substr(0, 10) + " to " +
-          format_instant(kLastCallInstant).substr(0, 10) + " local date); send a time from " +
-          format_instant(kFirstCallInstant) + " to " + format_instant(kLastCallInstant) +
-          ", which is inside that range in every time zone");
 }
 
 // Rejects a step named `step` at `at` that would come before the call's last recorded step,

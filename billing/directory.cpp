@@ -11,6 +11,7 @@
 
 #include <date/tz.h>
 
+#include "billing/call_time.hpp"
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
 #include "billing/state_codes.hpp"
@@ -224,10 +225,6 @@ std::string describe_prefix(const std::string& prefix) {
   return "numbers " + pattern.substr(0, 3) + "-" + pattern.substr(3, 3) + "-" + pattern.substr(6);
 }
 
-// End of the period over which two zone names must keep the same clock to count as one zone:
-// 2100-01-01T00:00:00Z, after the last year a call may start in.
-constexpr date::sys_seconds kSameClockEnd{std::chrono::seconds(4102444800)};
-
 // True when zones `a` and `b` give the same UTC offset and abbreviation at every instant from
 // `from` until `to`.
 bool same_clock(const date::time_zone& a, const date::time_zone& b, date::sys_seconds from,
@@ -245,8 +242,9 @@ bool same_clock(const date::time_zone& a, const date::time_zone& b, date::sys_se
 }
 
 // True when `name` is one of the `allowed` zones or another name for the same clock from now
-// until 2100. The numbering data names Indiana's exchanges America/New_York and
-// America/Chicago, so staff may also give America/Indiana/Indianapolis or US/Eastern there.
+// until the last instant a call may have (2099-12-31). The numbering data names Indiana's exchanges
+// America/New_York and America/Chicago, so staff may also give America/Indiana/Indianapolis or
+// US/Eastern there.
 bool is_allowed_zone(const std::string& name, const std::vector<std::string>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) {
     return true;
@@ -260,7 +258,7 @@ bool is_allowed_zone(const std::string& name, const std::vector<std::string>& al
     } catch (const std::exception&) {
       continue;  // a name in the data that this tz database lacks matches by name only
     }
-    if (zone == line_zone || same_clock(*line_zone, *zone, now, kSameClockEnd)) {
+    if (zone == line_zone || same_clock(*line_zone, *zone, now, last_call_instant())) {
       return true;
     }
   }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/call_time.hpp"
 #include "billing/plans.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -63,6 +64,9 @@ void run_advise(const PlansOptions& options) {
       options.as_of.empty()
           ? std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())
           : parse_instant_option(options.as_of, "--as-of", command);
+  if (Status in_range = billing::check_call_time("--as-of", as_of); !in_range) {
+    fail_command(command, in_range.message());
+  }
   const billing::NumberPlan plan = load_number_plan(options.database, command);
   const std::optional<billing::RateDeck> deck = load_stored_deck(*store, command);
   if (!deck) {

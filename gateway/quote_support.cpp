@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "billing/call_time.hpp"
 #include "billing/call_types.hpp"
 #include "billing/money.hpp"
 #include "billing/numbering.hpp"
@@ -65,6 +66,10 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
     return Status(StatusCode::InvalidArgument,
                   std::string(prefix) + "start: " + start.status().message());
   }
+  if (Status in_range = billing::check_call_time(std::string(prefix) + "start", *start);
+      !in_range) {
+    return in_range;
+  }
   call.start = *start;
   const auto seconds = parse_minutes(fields.minutes);
   if (!seconds) {
@@ -72,6 +77,17 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
                    "give 0 to 1440 minutes with at most four decimals, such as 2.5");
   }
   call.billable_seconds = *seconds;
+
+  // The call's disconnect must be a time that call records accept too.
+  const billing::Instant end = call.start + std::chrono::seconds(call.billable_seconds);
+  if (end > billing::last_call_instant()) {
+    return Status(StatusCode::InvalidArgument,
+                  std::string(prefix) + "start " + billing::format_instant(call.start) + " plus " +
+                      std::string(prefix) + "minutes " + fields.minutes + " ends the call at " +
+                      billing::format_instant(end) + ", after the last accepted time " +
+                      billing::format_instant(billing::last_call_instant()) + "; give an earlier " +
+                      std::string(prefix) + "start or fewer " + std::string(prefix) + "minutes");
+  }
   call.answered = true;
   call.person_reached = true;  // a quote assumes the requested person comes to the phone
   return call;

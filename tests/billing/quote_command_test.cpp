@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -207,4 +208,33 @@ TEST_CASE("quote to premium needs sent paid", "[billing][quote][cli]") {
   for (const nlohmann::json& other : quote["alternatives"]) {
     CHECK(other["total"] == "not allowed");
   }
+}
+
+TEST_CASE("quote rejects start outside call times", "[billing][quote][cli]") {
+  struct Case {
+    std::string arguments;
+    std::string expected;
+  };
+  const std::string call = "--from 212-555-0107 --to 312-555-0142 --billing sent-paid ";
+  const std::vector<Case> cases = {
+      {"--start 2100-01-01T00:00:00Z --minutes 5", "--start time 2100-01-01T00:00:00Z"},
+      {"--start 2099-12-31T23:00:00-05:00 --minutes 5", "--start time 2100-01-01T04:00:00Z"},
+      {"--start 1999-12-31T23:00:00Z --minutes 5", "--start time 1999-12-31T23:00:00Z"},
+      {"--start 2000-01-01T11:59:59Z --minutes 5", "--start time 2000-01-01T11:59:59Z"},
+      {"--start 2099-12-31T09:00:00Z --minutes 90",
+       "--start 2099-12-31T09:00:00Z plus --minutes 90 ends the call at 2099-12-31T10:30:00Z"},
+  };
+  for (const Case& bad : cases) {
+    const RunResult result = run_quote(call + bad.arguments);
+    INFO(bad.arguments << ": " << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(result.out.empty());
+    CHECK(result.err.find(bad.expected) != std::string::npos);
+    CHECK(result.err.find("2099-12-31T09:59:59Z") != std::string::npos);
+  }
+
+  // The last accepted instant is quoted like any other time.
+  const RunResult last = run_quote(call + "--start 2099-12-31T09:58:59Z --minutes 1");
+  INFO(last.err);
+  CHECK(last.exit_code == 0);
 }

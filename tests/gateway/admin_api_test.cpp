@@ -659,6 +659,20 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote maps failures to statuses", "[gat
     CHECK(reply.body["error"]["message"].get<std::string>().find("2020-03-10") !=
           std::string::npos);
   }
+
+  SECTION("start outside call times") {
+    relaygw::test::init_billing_database(path("billing.db"));
+    start_api({}, "", &start_call_service());
+    json late = request;
+    late["start"] = "2100-01-01T00:00:00Z";
+    const HttpReply reply = post("/quote", late);
+    INFO(reply.body.dump());
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "invalid-argument");
+    const std::string message = reply.body["error"]["message"];
+    CHECK(message.find("start time 2100-01-01T00:00:00Z") != std::string::npos);
+    CHECK(message.find("from 2000-01-01T12:00:00Z to 2099-12-31T09:59:59Z") != std::string::npos);
+  }
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin client names token file faults", "[gateway][admin]") {
