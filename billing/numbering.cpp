@@ -5,9 +5,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <date/tz.h>
 
 #ifndef RELAYGW_DEFAULT_DATA_DIR
 #define RELAYGW_DEFAULT_DATA_DIR "data"
@@ -173,6 +176,8 @@ struct NumberPlan::Data {
   std::unordered_map<std::uint64_t, std::string> places;  // key: prefix_key("1" + digits)
   // Every zone that a time zone prefix of the area code names, by area code.
   std::array<std::vector<std::string>, 1000> area_code_zones;
+  // For NANP prefixes that list several zones, the zone numbers under them are rated in.
+  std::unordered_map<std::uint64_t, std::string> main_zones;
   std::size_t area_code_count = 0;
 
   using PrefixVisitor = std::function<void(std::string_view prefix, std::string_view value)>;
@@ -182,6 +187,7 @@ struct NumberPlan::Data {
                           std::unordered_map<std::uint64_t, std::string>& into,
                           const PrefixVisitor& visit = nullptr);
   void index_area_code_zones(std::string_view prefix, std::string_view zone_list);
+  void choose_main_zone(std::string_view prefix, std::string_view zone_list);
   Result<NumberInfo> classify_nanp(NumberInfo info) const;
   void place(NumberInfo& info) const;
 };
@@ -288,6 +294,46 @@ void NumberPlan::Data::index_area_code_zones(std::string_view prefix, std::strin
   sort_unique(into);
 }
 
+// Picks the zone a NANP prefix that lists several zones is rated in. The data lists them in
+// alphabetical order, so the first is often the minority: 907 lists America/Adak before
+// America/Anchorage, and 605 and 701 list America/Denver before the Central zone most of their
+// lines keep. In order of preference: the zone of the NANPA code's first letter, then a listed
+// zone with that zone's standard offset, then the first listed. Newfoundland and Labrador has
+// the NANPA code "NA", so its main zone is named here.
+void NumberPlan::Data::choose_main_zone(std::string_view prefix, std::string_view zone_list) {
+  if (prefix.size() < 4 || prefix[0] != '1' || zone_list.find('&') == std::string_view::npos) {
+    return;
+  }
+  const std::vector<std::string> listed = split_zone_list(zone_list);
+  const AreaCode& area = area_codes[std::stoi(std::string(prefix.substr(1, 3)))];
+  auto pick = [&](std::string_view zone) { main_zones[prefix_key(prefix)] = std::string(zone); };
+  const std::string lettered = area.state == "NEWFOUNDLAND AND LABRADOR"
+                                   ? std::string("America/St_Johns")
+                                   : zone_from_nanpa(area.nanpa_time_zone);
+  if (lettered.empty()) {
+    return pick(listed.front());
+  }
+  if (std::find(listed.begin(), listed.end(), lettered) != listed.end()) {
+    return pick(lettered);
+  }
+  // Standard offsets, read in January, when no NANP zone keeps daylight saving time.
+  const date::sys_seconds january = date::sys_days{date::year{2021} / date::January / 15};
+  auto standard_offset = [&january](const std::string& name) -> std::optional<std::int64_t> {
+    try {
+      return date::locate_zone(name)->get_info(january).offset.count();
+    } catch (const std::exception&) {
+      return std::nullopt;  // a zone this system's database lacks cannot be chosen
+    }
+  };
+  const std::optional<std::int64_t> wanted = standard_offset(lettered);
+  for (const std::string& zone : listed) {
+    if (wanted && standard_offset(zone) == wanted) {
+      return pick(zone);
+    }
+  }
+  pick(listed.front());
+}
+
 // Fills state, country, rate center and time zone of a NANP number from the loaded data.
 void NumberPlan::Data::place(NumberInfo& info) const {
   const AreaCode& area = area_codes[std::stoi(info.npa)];
@@ -304,12 +350,14 @@ void NumberPlan::Data::place(NumberInfo& info) const {
       break;
     }
   }
-  // Longest prefix wins. A prefix may list several zones ("America/Boise&America/Los_Angeles");
-  // NOTE: the first listed zone is used, which can be wrong for exchanges on a zone line.
+  // Longest prefix wins. A prefix that lists several zones ("America/Boise&America/Los_Angeles")
+  // gives the main zone chosen for it at load time (see choose_main_zone).
   for (std::size_t length = digits.size(); length >= 2; --length) {
-    const auto it = zones.find(prefix_key(std::string_view(digits).substr(0, length)));
+    const std::uint64_t key = prefix_key(std::string_view(digits).substr(0, length));
+    const auto it = zones.find(key);
     if (it != zones.end()) {
-      info.time_zone = it->second.substr(0, it->second.find('&'));
+      const auto main = main_zones.find(key);
+      info.time_zone = main != main_zones.end() ? main->second : it->second;
       break;
     }
   }
@@ -455,6 +503,7 @@ Result<NumberPlan> NumberPlan::load(const std::filesystem::path& data_dir) {
   }
   const auto index_zones = [&data](std::string_view prefix, std::string_view zone_list) {
     data->index_area_code_zones(prefix, zone_list);
+    data->choose_main_zone(prefix, zone_list);
   };
   if (Status status = data->load_prefix_file(data_dir / kTimeZonesFile, data->zones, index_zones);
       !status) {

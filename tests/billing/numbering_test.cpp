@@ -217,3 +217,26 @@ TEST_CASE("number plan zones skip unplaced numbers", "[billing][numbering]") {
     CHECK(zones.prefix.empty());
   }
 }
+
+TEST_CASE("number plan rates zone lines in main zone", "[billing][numbering]") {
+  // Prefixes that list several zones are rated in the zone most of their lines keep, not in
+  // the first one the data lists (alphabetical order).
+  const std::pair<const char*, const char*> rows[] = {
+      {"9075550113", "America/Anchorage"},            // listed Adak & Anchorage; NANPA UTC-9
+      {"6055550100", "America/North_Dakota/Center"},  // listed Denver & Central; NANPA "CM"
+      {"7015550100", "America/North_Dakota/Center"},
+      {"7095550100", "America/St_Johns"},     // listed Puerto Rico & St. John's; NANPA "NA"
+      {"2085550100", "America/Boise"},        // Boise & Los Angeles; NANPA "MP"
+      {"7755550100", "America/Los_Angeles"},  // Nevada: Boise & Los Angeles; NANPA "P"
+      // Tuba City, in the Navajo Nation, which keeps daylight saving time unlike the rest of
+      // Arizona: listed Denver & Phoenix; NANPA "M" names Denver.
+      {"9282831234", "America/Denver"},
+      {"9285550100", "America/Phoenix"},  // the rest of 928 has its own single-zone entry
+  };
+  for (const auto& [dialed, zone] : rows) {
+    INFO("dialed " << dialed);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE(info);
+    CHECK(info->time_zone == zone);
+  }
+}
