@@ -156,6 +156,23 @@ std::size_t country_code_length(std::string_view digits) {
   return 3;
 }
 
+// Whether a three-digit country code is spare or reserved in ITU-T E.164 (the list of
+// assigned codes, Operational Bulletin annex, 2023), so that no call can reach it. 671 and 684,
+// once Guam and American Samoa, are spare since both joined the NANP.
+bool is_spare_country_code(std::string_view code) {
+  static constexpr std::array<std::string_view, 71> kSpare = {
+      "210", "214", "215", "217", "219", "259", "280", "281", "282", "283", "284", "285",
+      "286", "287", "288", "289", "292", "293", "294", "295", "296", "384", "388", "422",
+      "424", "425", "426", "427", "428", "429", "671", "684", "693", "694", "695", "696",
+      "697", "698", "699", "801", "802", "803", "804", "805", "806", "807", "809", "830",
+      "831", "832", "833", "834", "835", "836", "837", "838", "839", "851", "854", "857",
+      "858", "859", "884", "885", "887", "889", "969", "978", "990", "997", "999"};
+  if (code.size() == 3 && code[0] == '8' && code[1] == '9') {
+    return true;  // 890 to 899
+  }
+  return std::find(kSpare.begin(), kSpare.end(), code) != kSpare.end();
+}
+
 Result<NumberInfo> invalid(std::string_view dialed, const std::string& reason) {
   return Result<NumberInfo>(StatusCode::InvalidArgument,
                             "invalid number '" + std::string(dialed) + "': " + reason);
@@ -618,6 +635,14 @@ Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
     info.e164 = "+" + std::string(international);
     info.country_code = std::string(international.substr(0, country_code_length(international)));
     info.country = "+" + info.country_code;
+    if (is_spare_country_code(info.country_code)) {
+      return invalid(dialed, "country code +" + info.country_code +
+                                 " is not assigned to any country or service (ITU-T E.164); "
+                                 "check the number with the caller");
+    }
+    if (info.country_code == "800") {
+      info.kind = NumberKind::TollFree;  // Universal International Freephone Number
+    }
     return info;
   }
 

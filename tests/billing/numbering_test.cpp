@@ -240,3 +240,27 @@ TEST_CASE("number plan rates zone lines in main zone", "[billing][numbering]") {
     CHECK(info->time_zone == zone);
   }
 }
+
+TEST_CASE("number plan rejects spare country codes", "[billing][numbering]") {
+  for (const char* dialed : {"+9991234567", "+2821234567", "011 289 1234 5678", "+6711234567",
+                             "+8951234567", "+3881234567"}) {
+    INFO("dialed " << dialed);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE_FALSE(info);
+    CHECK(info.status().message().find("is not assigned to any country") != std::string::npos);
+    CHECK(info.status().message().find(dialed) != std::string::npos);
+  }
+  // Assigned neighbours of the spare codes still classify as international.
+  for (const char* dialed :
+       {"+2901234567", "+2971234567", "+3851234567", "+9981234567", "+8821234567", "+8701234567"}) {
+    INFO("dialed " << dialed);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE(info);
+    CHECK(info->kind == NumberKind::International);
+  }
+  // +800 is the Universal International Freephone Number: free to the caller.
+  Result<NumberInfo> freephone = number_plan().classify("+800 1234 5678");
+  REQUIRE(freephone);
+  CHECK(freephone->kind == NumberKind::TollFree);
+  CHECK(freephone->e164 == "+80012345678");
+}
