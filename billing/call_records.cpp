@@ -581,7 +581,20 @@ Result<Money> CallRecords::uncollected(const CallRecord& record) const {
   if (!funds->has_entries) {
     return Money{0};  // a postpaid card with no limit is billed in full to its line
   }
-  return std::max(Money{0}, record.posting->total - funds->debited_for_call);
+  // An applied credit lowers what the call costs and refunds the card the same amount, and the
+  // refund lowers debited_for_call. Counting the credit on both sides keeps a refund from
+  // reading as unpaid.
+  Result<std::vector<CreditRecord>> credits = store_->list_credits(record.request.id);
+  if (!credits) {
+    return credits.status();
+  }
+  Money credited = 0;
+  for (const CreditRecord& credit : *credits) {
+    if (credit.state == CreditState::Applied) {
+      credited += credit.amount;
+    }
+  }
+  return std::max(Money{0}, record.posting->total - credited - funds->debited_for_call);
 }
 
 Status CallRecords::check_after_debits(const CallRecord& record, std::string_view step, Instant at,

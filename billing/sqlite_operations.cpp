@@ -2,6 +2,7 @@
 // journal, reconciliation and the record check. They use raw prepared statements because the
 // cached-statement helpers are private to sqlite_store.cpp, and record each inserted row's
 // canonical bytes for the record chain themselves.
+#include <algorithm>
 #include <map>
 
 #include <sqlite3.h>
@@ -141,15 +142,24 @@ nlohmann::json credit_json(const CreditRecord& credit) {
 
 Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
                                         const WriteContext& context) {
-  Query call(db_, "SELECT card_number, billed_number FROM calls WHERE id = ?");
+  // A postpaid card's charges are billed to its line, so its credits go to that line's
+  // receivable too. A sent-paid call stores no billed number, so its calling line owes it.
+  Query call(db_,
+             "SELECT c.card_number, c.billed_number, c.from_number, "
+             "COALESCE(k.funding, ''), COALESCE(k.billed_line, '') "
+             "FROM calls c LEFT JOIN cards k ON k.number = c.card_number WHERE c.id = ?");
   call.bind(credit.call_id);
   Result<bool> row = call.next();
   if (!row) {
     return row.status();
   }
   const std::string card_number = call.text(0);
-  const std::string customer =
-      card_number.empty() ? "receivable:" + call.text(1) : "card:" + card_number;
+  const std::string billed = call.text(1).empty() ? call.text(2) : call.text(1);
+  const bool postpaid_card = !card_number.empty() && call.text(3) == "postpaid";
+  std::string customer = card_number.empty() ? "receivable:" + billed : "card:" + card_number;
+  if (postpaid_card) {
+    customer = "receivable:" + call.text(4);
+  }
   // A credited tax comes back out of taxes payable; anything else is a contra-revenue entry.
   const std::string debit = line_kind == "tax" ? std::string("taxes-payable")
                                                : "credits:" + std::string(to_string(credit.reason));
@@ -162,12 +172,39 @@ Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::s
       return status;
     }
   }
-  if (!card_number.empty()) {
-    // A refund restores the card's funds: the card ledger counts refunds in the balance.
-    return insert_ledger(card_number,
-                         {LedgerEntry{LedgerKind::Refund, credit.amount, credit.call_id}}, context);
+  if (card_number.empty()) {
+    return Status::ok();
   }
-  return Status::ok();
+  // A postpaid card with no credit limit has no ledger, and a refund entry would give it a
+  // balance that limits its next call. A prepaid card, or a postpaid card's limit, gets back
+  // what it paid: the card ledger counts refunds in the balance.
+  Result<CardFunds> funds = read_funds(card_number, credit.call_id);
+  if (!funds) {
+    return funds.status();
+  }
+  if (postpaid_card && !funds->has_entries) {
+    return Status::ok();
+  }
+  // The credit first writes off what the card never paid (the uncollected amount before this
+  // credit), and only the rest is refunded, so a write-off never pays the card.
+  Query owed(db_,
+             "SELECT p.total - COALESCE((SELECT SUM(c.amount) FROM credits c JOIN "
+             "credit_decisions d ON d.seq = (SELECT MAX(seq) FROM credit_decisions "
+             "WHERE credit_id = c.id) WHERE c.call_id = p.call_id AND d.state = 'applied' "
+             "AND c.id <> ?1), 0) FROM call_postings p WHERE p.call_id = ?2");
+  owed.bind(credit.id).bind(credit.call_id);
+  Result<bool> owed_row = owed.next();
+  if (!owed_row) {
+    return owed_row.status();
+  }
+  const Money still_charged = *owed_row ? owed.integer(0) : 0;
+  const Money uncollected = std::max(Money{0}, still_charged - funds->debited_for_call);
+  const Money refund = credit.amount - std::min(credit.amount, uncollected);
+  if (refund <= 0) {
+    return Status::ok();
+  }
+  return insert_ledger(card_number, {LedgerEntry{LedgerKind::Refund, refund, credit.call_id}},
+                       context);
 }
 
 Result<JournalCheck> SqliteStore::check_journal() {

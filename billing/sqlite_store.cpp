@@ -1648,7 +1648,20 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const Journa
   const std::string& card_number = parties->card_number;
   const std::string& billed =
       parties->billed_number.empty() ? parties->from_number : parties->billed_number;
-  const std::string customer = card_number.empty() ? "receivable:" + billed : "card:" + card_number;
+  std::string customer = card_number.empty() ? "receivable:" + billed : "card:" + card_number;
+  if (!card_number.empty()) {
+    // A postpaid card's charges belong to the line it bills, not to a card account.
+    ScopedStatement card =
+        statement("SELECT billed_line FROM cards WHERE number = ? AND funding = 'postpaid'");
+    card.bind(card_number);
+    Result<bool> row = card.next();
+    if (!row) {
+      return row.status();
+    }
+    if (*row && !card.text(0).empty()) {
+      customer = "receivable:" + card.text(0);
+    }
+  }
   const std::string& access = parties->access;
 
   // The customer account is debited with the total and each charge line is credited to its

@@ -1,0 +1,180 @@
+// Credits on calling-card calls and the card commands, run as real relaygw processes on real
+// database files.
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
+
+using relaygw::billing::AccountBalance;
+using relaygw::billing::Money;
+using relaygw::billing::parse_dollars;
+using relaygw::billing::SqliteOptions;
+using relaygw::billing::SqliteStore;
+
+namespace {
+
+using Run = relaygw::billing::testing::CommandRun;
+
+class CardCreditFixture {
+ public:
+  CardCreditFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-credit-cards-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    std::ofstream(path("pin")) << "1234\n";
+    REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  }
+  ~CardCreditFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string db_option() const { return "--db '" + path("billing.db") + "' "; }
+
+  // Runs relaygw with `arguments` (already shell-quoted) and the PIN 1234 on standard input.
+  Run relaygw(const std::string& arguments) {
+    return ::relaygw::billing::testing::run_relaygw(arguments, path("pin"));
+  }
+
+  // Creates, connects and completes card call `id` from 3125550107 to 2125550101, starting at
+  // 09:30 Chicago time on `day` and lasting `minutes`. Returns the completion's output.
+  Run card_call(const std::string& id, const std::string& card, int minutes = 10,
+                const std::string& day = "2026-03-10") {
+    const Run created = relaygw("call create " + db_option() + "--id " + id + " --at " + day +
+                                "T09:29:00-05:00 --from 3125550107 --to 2125550101 "
+                                "--billing calling-card --card " +
+                                card);
+    REQUIRE(created.status == 0);
+    REQUIRE(relaygw("call event " + db_option() + "--id " + id + " --event connected --at " + day +
+                    "T09:30:00-05:00")
+                .status == 0);
+    const std::string end = "T09:" + std::to_string(30 + minutes) + ":00-05:00";
+    const Run completed = relaygw("call complete " + db_option() + "--id " + id + " --key " + id +
+                                  "-end --at " + day + end);
+    REQUIRE(completed.status == 0);
+    return completed;
+  }
+
+  nlohmann::json card_json(const std::string& card) {
+    const Run shown = relaygw("card show " + db_option() + "--number " + card + " --json");
+    REQUIRE(shown.status == 0);
+    return nlohmann::json::parse(shown.output);
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(CardCreditFixture, "credit on paid card call collects", "[billing][credits]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 5000000000000004 --balance 20.00").status ==
+          0);
+  card_call("y3", "5000000000000004");
+  CHECK(card_json("5000000000000004")["uncollected"] == "0.0000");
+
+  REQUIRE(relaygw("credit request " + db_option() +
+                  "--call y3 --line 1 --reason bad-connection --amount 0.50 --key CR-1")
+              .status == 0);
+  REQUIRE(relaygw("credit request " + db_option() +
+                  "--call y3 --line 1 --reason bad-connection --amount 0.25 --key CR-2")
+              .status == 0);
+  const nlohmann::json card = card_json("5000000000000004");
+  CHECK(card["uncollected"] == "0.0000");
+
+  const Run shown = relaygw("call show " + db_option() + "--id y3");
+  REQUIRE(shown.status == 0);
+  CHECK(shown.output.find("uncollected") == std::string::npos);
+
+  const Run report =
+      relaygw("report credits " + db_option() + "--from 2026-03-10 --to 2026-03-10 --json");
+  REQUIRE(report.status == 0);
+  const nlohmann::json credits = nlohmann::json::parse(report.output);
+  CHECK(credits["uncollected"].empty());
+  CHECK(credits["uncollected_total"] == "0.00");
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "credit writes off uncollected first", "[billing][credits]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 5000000000000004 --balance 5.00").status ==
+          0);
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id long --at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101 "
+                  "--billing calling-card --card 5000000000000004")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option() +
+                  "--id long --event connected --at 2026-03-10T09:30:00-05:00")
+              .status == 0);
+  REQUIRE(relaygw("call complete " + db_option() +
+                  "--id long --key long-end --at 2026-03-10T11:30:00-05:00")
+              .status == 0);
+  const nlohmann::json before = card_json("5000000000000004");
+  CHECK(before["balance"] == "0.0000");
+  const Money owed = parse_dollars(before["uncollected"].get<std::string>()).value();
+  REQUIRE(owed > 10'000);
+
+  // A $1.00 credit writes off $1.00 of what the card never paid and refunds nothing.
+  REQUIRE(relaygw("credit request " + db_option() +
+                  "--call long --line 1 --reason bad-connection --amount 1.00 --key w1")
+              .status == 0);
+  const nlohmann::json after = card_json("5000000000000004");
+  CHECK(after["balance"] == "0.0000");
+  CHECK(parse_dollars(after["uncollected"].get<std::string>()).value() == owed - 10'000);
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "credit on postpaid card bills line", "[billing][credits]") {
+  REQUIRE(relaygw("card add " + db_option() +
+                  "--number 4000000000000009 --funding postpaid --billed-line 2125550102")
+              .status == 0);
+  card_call("pc", "4000000000000009");
+  REQUIRE(relaygw("credit request " + db_option() +
+                  "--call pc --line 2 --reason bad-connection --amount 2.99 --key k1")
+              .status == 0);
+  const Run disputed = relaygw("dispute open " + db_option() +
+                               "--call pc --line 1 --account 'line was noisy' --key d1 --json");
+  REQUIRE(disputed.status == 0);
+  const std::string dispute_id = nlohmann::json::parse(disputed.output)["id"];
+  REQUIRE(relaygw("dispute resolve " + db_option() + "--dispute " + dispute_id +
+                  " --adjust 0.50 --key d1-end")
+              .status == 0);
+
+  const Run shown = relaygw("card show " + db_option() + "--number 4000000000000009");
+  REQUIRE(shown.status == 0);
+  CHECK(shown.output.find("no spending limit") != std::string::npos);
+  CHECK(shown.output.find("balance") == std::string::npos);
+  const Run call = relaygw("call show " + db_option() + "--id pc");
+  REQUIRE(call.status == 0);
+  CHECK(call.output.find("uncollected") == std::string::npos);
+
+  // The next call is authorized, and its charges and the credit land on the billed line.
+  card_call("pc2", "4000000000000009", 5, "2026-03-11");
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+  const Run reconciled = relaygw("audit reconcile " + db_option() + "--date 2026-03-10");
+  INFO(reconciled.output);
+  CHECK(reconciled.status == 0);
+
+  auto store = SqliteStore::open(path("billing.db"), SqliteOptions{});
+  REQUIRE(store);
+  const auto balances = (*store)->account_balances();
+  REQUIRE(balances);
+  Money line_balance = 0;
+  for (const AccountBalance& account : *balances) {
+    CHECK(account.account.rfind("card:", 0) != 0);
+    if (account.account == "receivable:+12125550102") {
+      line_balance = account.balance;
+    }
+  }
+  const Money first = (*store)->find_call("pc").value()->posting->total;
+  const Money second = (*store)->find_call("pc2").value()->posting->total;
+  CHECK(line_balance == first - 29'900 - 5'000 + second);
+}
