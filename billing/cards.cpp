@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "billing/credits.hpp"
+
 namespace relaygw::billing {
 namespace {
 
@@ -134,6 +136,13 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
   if (card.opening_balance < 0 || card.credit_limit < 0) {
     return Status(StatusCode::InvalidArgument,
                   "opening balance and credit limit cannot be negative");
+  }
+
+  if (Status cents = check_whole_cents("opening balance", card.opening_balance); !cents) {
+    return cents;
+  }
+  if (Status cents = check_whole_cents("credit limit", card.credit_limit); !cents) {
+    return cents;
   }
 
   Result<PinHash> pin_hash = hash_pin(pin, card.pin_iterations);

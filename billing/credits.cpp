@@ -78,6 +78,18 @@ Status check_name_text(std::string_view field, std::string_view text) {
   return Status::ok();
 }
 
+Status check_whole_cents(std::string_view field, Money amount) {
+  const Money fraction = amount % kUnitsPerCent;
+  if (fraction == 0) {
+    return Status::ok();
+  }
+  const Money below = amount - (fraction < 0 ? fraction + kUnitsPerCent : fraction);
+  return Status(StatusCode::InvalidArgument, std::string(field) + " " + format_dollars(amount, 4) +
+                                                 " is not a whole number of cents; use " +
+                                                 format_dollars(below) + " or " +
+                                                 format_dollars(below + kUnitsPerCent));
+}
+
 std::optional<CreditReason> parse_credit_reason(std::string_view name) {
   for (const auto& [value, text] : kReasons) {
     if (text == name) {

@@ -34,6 +34,11 @@ std::optional<CreditReason> parse_credit_reason(std::string_view name);
 // InvalidArgument message names `field`, the character and its byte offset.
 Status check_name_text(std::string_view field, std::string_view text);
 
+// Checks that `amount` is a whole number of cents, as every charge line is, so credits,
+// adjustments and card balances never leave a fraction of a cent behind. The InvalidArgument
+// message names `field`, the amount and the nearest whole-cent amounts.
+Status check_whole_cents(std::string_view field, Money amount);
+
 // What a caller asks the store to append. The policy (billing/credit_policy.hpp) fills `rule`,
 // `amount` and `needs_approval`.
 struct CreditRequest {

@@ -445,6 +445,9 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
     return Status(StatusCode::InvalidArgument, "credit amount " + format_dollars(amount, 4) +
                                                    " is invalid; give a positive amount");
   }
+  if (Status cents = check_whole_cents("credit amount", amount); !cents) {
+    return cents;
+  }
   if (amount > *remaining) {
     return Status(StatusCode::FailedPrecondition,
                   "credit of " + format_dollars(amount, 4) + " exceeds the " +

@@ -178,3 +178,48 @@ TEST_CASE_METHOD(CardCreditFixture, "credit on postpaid card bills line", "[bill
   const Money second = (*store)->find_call("pc2").value()->posting->total;
   CHECK(line_balance == first - 29'900 - 5'000 + second);
 }
+
+TEST_CASE_METHOD(CardCreditFixture, "sub-cent credits and balances rejected",
+                 "[billing][credits]") {
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id s --at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option() +
+                  "--id s --event connected --at 2026-03-10T09:30:00-05:00")
+              .status == 0);
+  REQUIRE(
+      relaygw("call complete " + db_option() + "--id s --key s-e --at 2026-03-10T09:33:00-05:00")
+          .status == 0);
+
+  const Run credit = relaygw("credit request " + db_option() +
+                             "--call s --line 1 --reason bad-connection --amount 0.001 --key c1");
+  CHECK(credit.status == 1);
+  CHECK(credit.output.find("credit amount 0.0010 is not a whole number of cents; use 0.00 or "
+                           "0.01") != std::string::npos);
+
+  const Run balance =
+      relaygw("card add " + db_option() + "--number 4000000000000005 --balance 5.001");
+  CHECK(balance.status == 1);
+  CHECK(balance.output.find("opening balance 5.0010 is not a whole number of cents; use 5.00 or "
+                            "5.01") != std::string::npos);
+  const Run limit = relaygw("card add " + db_option() +
+                            "--number 4000000000000013 --funding postpaid --limit 10.0050 "
+                            "--billed-line 2125550102");
+  CHECK(limit.status == 1);
+  CHECK(limit.output.find("credit limit 10.0050 is not a whole number of cents") !=
+        std::string::npos);
+
+  const Run disputed = relaygw("dispute open " + db_option() +
+                               "--call s --line 1 --account 'charged twice' --key d1 --json");
+  REQUIRE(disputed.status == 0);
+  const std::string dispute_id = nlohmann::json::parse(disputed.output)["id"];
+  const Run adjusted = relaygw("dispute resolve " + db_option() + "--dispute " + dispute_id +
+                               " --adjust 0.105 --key d1-end");
+  CHECK(adjusted.status == 1);
+  CHECK(adjusted.output.find("credit amount 0.1050 is not a whole number of cents") !=
+        std::string::npos);
+
+  const Run listed = relaygw("credit list " + db_option() + "--json");
+  REQUIRE(listed.status == 0);
+  CHECK(nlohmann::json::parse(listed.output).empty());
+}
