@@ -466,7 +466,19 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
   credit.dispute_id = request.dispute_id;
   credit.actor = context.actor;
   credit.at = context.at;
-  const bool needs_approval = request.approval_above && amount > *request.approval_above;
+  // The threshold counts the call's earlier pending and applied credits, so splitting one
+  // large credit into pieces below the threshold still needs a supervisor.
+  Query earlier(db_,
+                "SELECT COALESCE(SUM(c.amount), 0) FROM credits c JOIN credit_decisions d "
+                "ON d.seq = (SELECT MAX(seq) FROM credit_decisions WHERE credit_id = c.id) "
+                "WHERE c.call_id = ? AND d.state IN ('pending', 'applied')");
+  earlier.bind(request.call_id);
+  Result<bool> earlier_row = earlier.next();
+  if (!earlier_row) {
+    return earlier_row.status();
+  }
+  const Money call_credits = amount + earlier.integer(0);
+  const bool needs_approval = request.approval_above && call_credits > *request.approval_above;
   credit.state = needs_approval ? CreditState::Pending : CreditState::Applied;
   if (!needs_approval) {
     credit.decided_by = context.actor;
@@ -579,6 +591,14 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
     return Status(StatusCode::FailedPrecondition,
                   "credit '" + credit_id + "' was already " + std::string(to_string(credit.state)) +
                       " by " + credit.decided_by + "; a decided credit cannot change");
+  }
+  // A credit above the approval threshold needs a second person. The requester may still
+  // reject (withdraw) it.
+  if (approve && context.actor == credit.actor) {
+    return Status(StatusCode::PermissionDenied,
+                  "credit '" + credit_id + "' was requested by " + credit.actor + ", so " +
+                      context.actor + " cannot approve it; a supervisor other than the " +
+                      "requester must run `relaygw credit approve`");
   }
   credit.state = approve ? CreditState::Applied : CreditState::Rejected;
   credit.decided_by = context.actor;

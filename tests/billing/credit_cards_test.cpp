@@ -223,3 +223,64 @@ TEST_CASE_METHOD(CardCreditFixture, "sub-cent credits and balances rejected",
   REQUIRE(listed.status == 0);
   CHECK(nlohmann::json::parse(listed.output).empty());
 }
+
+TEST_CASE_METHOD(CardCreditFixture, "credit approval needs second person", "[billing][credits]") {
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id big --at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option() +
+                  "--id big --event connected --at 2026-03-10T09:30:00-05:00")
+              .status == 0);
+  REQUIRE(relaygw("call complete " + db_option() +
+                  "--id big --key big-e --at 2026-03-10T18:30:00-05:00")
+              .status == 0);
+
+  const Run requested = relaygw("credit request " + db_option() +
+                                "--actor clerk:bob --call big --line 1 --reason bad-connection "
+                                "--amount 40 --key k1 --json");
+  REQUIRE(requested.status == 0);
+  const nlohmann::json credit = nlohmann::json::parse(requested.output);
+  CHECK(credit["state"] == "pending");
+  const std::string id = credit["id"];
+
+  const Run own = relaygw("credit approve " + db_option() + "--actor clerk:bob --credit " + id);
+  CHECK(own.status == 1);
+  CHECK(own.output.find("was requested by clerk:bob, so clerk:bob cannot approve it") !=
+        std::string::npos);
+  const Run other =
+      relaygw("credit approve " + db_option() + "--actor staff:sup --credit " + id + " --json");
+  REQUIRE(other.status == 0);
+  CHECK(nlohmann::json::parse(other.output)["state"] == "applied");
+  CHECK(nlohmann::json::parse(other.output)["decided_by"] == "staff:sup");
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "credit approval counts earlier credits",
+                 "[billing][credits]") {
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id big --at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option() +
+                  "--id big --event connected --at 2026-03-10T09:30:00-05:00")
+              .status == 0);
+  REQUIRE(relaygw("call complete " + db_option() +
+                  "--id big --key big-e --at 2026-03-10T18:30:00-05:00")
+              .status == 0);
+
+  // The default threshold is $25.00: the first piece is at it, the second would pass it.
+  const Run first = relaygw("credit request " + db_option() +
+                            "--call big --line 1 --reason bad-connection --amount 25 --key k1 "
+                            "--json");
+  REQUIRE(first.status == 0);
+  CHECK(nlohmann::json::parse(first.output)["state"] == "applied");
+  const Run second = relaygw("credit request " + db_option() +
+                             "--call big --line 1 --reason bad-connection --amount 0.01 --key k2 "
+                             "--json");
+  REQUIRE(second.status == 0);
+  CHECK(nlohmann::json::parse(second.output)["state"] == "pending");
+  // Another line of the same call counts too.
+  const Run tax = relaygw("credit request " + db_option() +
+                          "--call big --line 2 --reason bad-connection --amount 0.01 --key k3 "
+                          "--json");
+  REQUIRE(tax.status == 0);
+  CHECK(nlohmann::json::parse(tax.output)["state"] == "pending");
+}

@@ -150,7 +150,8 @@ void write_every_kind(SqliteStore& store) {
   pending.amount = 3'000;
   pending.approval_above = 2'500;
   REQUIRE(store.request_credit(pending, IdempotencyKey{"credit-cr2", "h"}, kStaff));
-  REQUIRE(store.decide_credit("cr2", true, "approved", kStaff));
+  REQUIRE(store.decide_credit("cr2", true, "approved",
+                              WriteContext{"staff:sup", at("2026-03-10T16:30:00Z")}));
 
   DisputeOpenRequest dispute;
   dispute.id = "d1";
