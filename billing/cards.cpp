@@ -133,6 +133,12 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
     return Status(StatusCode::InvalidArgument,
                   "a postpaid card needs the line it bills; pass --billed-line NUMBER");
   }
+  if (card.funding == CardFunding::Prepaid && !card.billed_line.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "billed line " + card.billed_line +
+                      " is set on a prepaid card, which pays from its balance; drop "
+                      "--billed-line or use --funding postpaid");
+  }
   if (card.opening_balance < 0 || card.credit_limit < 0) {
     return Status(StatusCode::InvalidArgument,
                   "opening balance and credit limit cannot be negative");
@@ -157,6 +163,34 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
     opening.push_back(LedgerEntry{LedgerKind::Credit, credit, ""});
   }
   return store.add_card(stored, opening, context);
+}
+
+Status screen_card_billed_line(Store& store, const std::string& billed_line) {
+  Result<std::optional<LineVersion>> found = store.find_line(billed_line);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return Status(StatusCode::NotFound,
+                  "billed line " + billed_line +
+                      " is not in the directory, so its screening is unknown; add it with "
+                      "`relaygw line add` or bill another line");
+  }
+  const Line& line = (*found)->line;
+  if (line.type == LineType::Payphone || line.type == LineType::Inmate) {
+    const char* article = line.type == LineType::Inmate ? " is an " : " is a ";
+    return Status(StatusCode::FailedPrecondition,
+                  "billed line " + billed_line + article + std::string(to_string(line.type)) +
+                      " line and cannot be billed; bill another line");
+  }
+  if (line.screening == Screening::NoThirdNumber || line.screening == Screening::Both) {
+    return Status(StatusCode::FailedPrecondition,
+                  "billed line " + billed_line + " has screening '" +
+                      std::string(to_string(line.screening)) +
+                      "' and does not accept charges from another line or card; bill another "
+                      "line");
+  }
+  return Status::ok();
 }
 
 Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,

@@ -41,9 +41,16 @@ struct NewCard {
   std::int32_t pin_iterations = kDefaultPinIterations;
 };
 
-// Adds a card with a hash of `pin`.
+// Adds a card with a hash of `pin`. A prepaid card takes no billed line, and balances and
+// limits must be whole cents (InvalidArgument otherwise).
 Status add_card(Store& store, const NewCard& card, std::string_view pin,
                 const WriteContext& context);
+
+// Checks that `billed_line` (E.164) may be billed for a postpaid card, with the screening that
+// third-number billing applies. A line missing from the directory fails with NotFound. A
+// payphone or inmate line, or a line that rejects third-number billing, fails with
+// FailedPrecondition.
+Status screen_card_billed_line(Store& store, const std::string& billed_line);
 
 // Checks `pin` against the card and records the outcome: a success resets the failure count,
 // a failure increments it and locks the card at max_pin_attempts. Returns the new state, or

@@ -98,6 +98,12 @@ void run_add(const CardOptions& options) {
   }
   const std::string pin = read_pin_from_stdin("New PIN: ");
   auto store = open_database(options.database, command);
+  if (card.funding == billing::CardFunding::Postpaid && !card.billed_line.empty()) {
+    const Status screened = billing::screen_card_billed_line(*store, card.billed_line);
+    if (!screened) {
+      fail_command(command, screened.message());
+    }
+  }
   const Status added = billing::add_card(*store, card, pin, write_context(options.database));
   if (!added) {
     fail_command(command, added.message());

@@ -284,3 +284,38 @@ TEST_CASE_METHOD(CardCreditFixture, "credit approval counts earlier credits",
   REQUIRE(tax.status == 0);
   CHECK(nlohmann::json::parse(tax.output)["state"] == "pending");
 }
+
+TEST_CASE_METHOD(CardCreditFixture, "postpaid card billed line screened", "[billing][cards]") {
+  const struct {
+    const char* line;
+    const char* message;
+  } kRefused[] = {
+      {"2125550103", "billed line +12125550103 is a payphone line and cannot be billed"},
+      {"3125550105", "billed line +13125550105 is an inmate line and cannot be billed"},
+      {"3125550104", "billed line +13125550104 has screening 'no-third-number'"},
+      {"2145550115", "billed line +12145550115 has screening 'both'"},
+      {"2125550199", "billed line +12125550199 is not in the directory"},
+  };
+  for (const auto& refused : kRefused) {
+    INFO(refused.line);
+    const Run added =
+        relaygw("card add " + db_option() +
+                "--number 4000000000000009 --funding postpaid --billed-line " + refused.line);
+    CHECK(added.status == 1);
+    CHECK(added.output.find(refused.message) != std::string::npos);
+  }
+  const Run prepaid = relaygw("card add " + db_option() +
+                              "--number 4000000000000009 --balance 5.00 --billed-line 2125550102");
+  CHECK(prepaid.status == 1);
+  CHECK(prepaid.output.find("is set on a prepaid card") != std::string::npos);
+
+  const Run shown = relaygw("card show " + db_option() + "--number 4000000000000009");
+  CHECK(shown.status == 1);
+  CHECK(shown.output.find("does not exist") != std::string::npos);
+
+  const Run accepted = relaygw("card add " + db_option() +
+                               "--number 4000000000000009 --funding postpaid --billed-line "
+                               "212-555-0102");
+  CHECK(accepted.status == 0);
+  CHECK(accepted.output.find("postpaid billed to +12125550102") != std::string::npos);
+}
