@@ -264,4 +264,72 @@ Result<CardState> unlock_card(Store& store, const std::string& number,
                                  "unlocked by staff", context);
 }
 
+Result<CardFunds> fund_card(Store& store, const std::string& number, Money amount,
+                            const IdempotencyKey& key, const WriteContext& context) {
+  const std::string masked = mask_card_number(number);
+  if (amount <= 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "amount " + format_dollars(amount, 4) + " is invalid; give a positive amount");
+  }
+  if (Status cents = check_whole_cents("amount", amount); !cents) {
+    return cents;
+  }
+  if (key.key.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "a top-up needs an idempotency key so a repeated request adds funds once");
+  }
+  Result<std::optional<CardState>> found = store.find_card(number);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return Status(StatusCode::NotFound, "card " + masked + " does not exist");
+  }
+  if ((*found)->card.funding != CardFunding::Prepaid) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked + " is postpaid and bills line " + (*found)->card.billed_line +
+                      ", so it has no balance to fund; only prepaid cards take top-ups");
+  }
+  if ((*found)->status == CardStatus::Closed) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked + " is closed and takes no funds; add a new card instead");
+  }
+  return store.append_ledger(number, {LedgerEntry{LedgerKind::Credit, amount, ""}}, false, key,
+                             context);
+}
+
+Result<CardState> close_card(Store& store, const std::string& number, const std::string& reason,
+                             const WriteContext& context) {
+  const std::string masked = mask_card_number(number);
+  if (reason.empty()) {
+    return Status(StatusCode::InvalidArgument, "closing card " + masked +
+                                                   " needs a reason, such as lost or stolen; pass "
+                                                   "--reason TEXT");
+  }
+  if (Status text = check_name_text("reason", reason); !text) {
+    return text;
+  }
+  for (int attempt = 0; attempt < kMaxStateRetries; ++attempt) {
+    Result<std::optional<CardState>> found = store.find_card(number);
+    if (!found) {
+      return found.status();
+    }
+    if (!*found) {
+      return Status(StatusCode::NotFound, "card " + masked + " does not exist");
+    }
+    if ((*found)->status == CardStatus::Closed) {
+      return Status(StatusCode::FailedPrecondition, "card " + masked + " is already closed");
+    }
+    Result<CardState> closed =
+        store.append_card_state(number, CardStatus::Closed, (*found)->failed_pin_attempts,
+                                (*found)->version, "closed: " + reason, context);
+    if (!closed && closed.status().code() == StatusCode::FailedPrecondition) {
+      continue;  // a PIN check changed the card first; close the new state
+    }
+    return closed;
+  }
+  return Status(StatusCode::Unavailable,
+                "card " + masked + " kept changing while it was closed; retry");
+}
+
 }  // namespace relaygw::billing

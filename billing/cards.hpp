@@ -59,6 +59,20 @@ Status screen_card_billed_line(Store& store, const std::string& billed_line);
 Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,
                                  const WriteContext& context);
 
+// Adds `amount` (positive, whole cents) to a prepaid card's balance as one credit ledger entry
+// that stores who and when. A repeat of `key` returns the first result and adds nothing.
+// FailedPrecondition for a postpaid or closed card, NotFound for an unknown card.
+// NOTE: the closed check reads the card before the ledger write, so a close that lands
+// between the two does not stop the top-up.
+Result<CardFunds> fund_card(Store& store, const std::string& number, Money amount,
+                            const IdempotencyKey& key, const WriteContext& context);
+
+// Closes a card for good (lost, stolen, cancelled). Every later call is rejected with the
+// card-closed reason, and the card cannot be unlocked or funded. `reason` is stored with the state
+// row. FailedPrecondition when it is already closed.
+Result<CardState> close_card(Store& store, const std::string& number, const std::string& reason,
+                             const WriteContext& context);
+
 // Sets a locked card back to active with no failures (staff action, audited).
 Result<CardState> unlock_card(Store& store, const std::string& number, const WriteContext& context);
 

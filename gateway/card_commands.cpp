@@ -1,6 +1,6 @@
-// relaygw card add | show | unlock: calling cards. The PIN is read only from standard input
-// (a prompt with echo off on a terminal), never from an argument, so it stays out of shell
-// history and process listings. Card numbers are printed masked.
+// relaygw card add | show | fund | close | unlock: calling cards. The PIN is read only from
+// standard input (a prompt with echo off on a terminal), never from an argument, so it stays out of
+// shell history and process listings. Card numbers are printed masked.
 #include <iostream>
 
 #include <fmt/format.h>
@@ -24,6 +24,9 @@ struct CardOptions {
   std::string limit = "0";
   std::string billed_line;
   std::int32_t max_pin_attempts = 3;
+  std::string amount;  // card fund: dollars
+  std::string key;     // card fund: idempotency key
+  std::string reason;  // card close
   bool json = false;
 };
 
@@ -117,6 +120,34 @@ void run_show(const CardOptions& options) {
   print_card(*store, options.number, options.json, "card show");
 }
 
+void run_fund(const CardOptions& options) {
+  const std::string command = "card fund";
+  const CommandLog log(command);
+  const billing::Money amount = parse_money_option(options.amount, "--amount", command);
+  // The hash covers the card and the amount, so the same key with another amount is a conflict.
+  const billing::IdempotencyKey key{options.key, billing::sha256_hex("card-fund|" + options.number +
+                                                                     "|" + std::to_string(amount))};
+  auto store = open_database(options.database, command);
+  const Result<billing::CardFunds> funded =
+      billing::fund_card(*store, options.number, amount, key, write_context(options.database));
+  if (!funded) {
+    fail_command(command, funded.status().message());
+  }
+  print_card(*store, options.number, options.json, command);
+}
+
+void run_close(const CardOptions& options) {
+  const std::string command = "card close";
+  const CommandLog log(command);
+  auto store = open_database(options.database, command);
+  const Result<billing::CardState> closed =
+      billing::close_card(*store, options.number, options.reason, write_context(options.database));
+  if (!closed) {
+    fail_command(command, closed.status().message());
+  }
+  print_card(*store, options.number, options.json, command);
+}
+
 void run_unlock(const CardOptions& options) {
   const std::string command = "card unlock";
   const CommandLog log(command);
@@ -131,7 +162,7 @@ void run_unlock(const CardOptions& options) {
 }  // namespace
 
 void add_card_commands(CLI::App& app) {
-  CLI::App* card = app.add_subcommand("card", "Add, show and unlock calling cards");
+  CLI::App* card = app.add_subcommand("card", "Add, show, fund, close and unlock calling cards");
   card->require_subcommand(1);
 
   auto add_options = std::make_shared<CardOptions>();
@@ -159,6 +190,25 @@ void add_card_commands(CLI::App& app) {
   show->add_option("--number", show_options->number, "Card number")->required();
   show->add_flag("--json", show_options->json, "Print JSON");
   show->callback([show_options] { run_show(*show_options); });
+
+  auto fund_options = std::make_shared<CardOptions>();
+  CLI::App* fund = card->add_subcommand(
+      "fund", "Add funds to a prepaid card; a repeat with the same --key adds them once");
+  add_database_options(*fund, fund_options->database);
+  fund->add_option("--number", fund_options->number, "Card number")->required();
+  fund->add_option("--amount", fund_options->amount, "Dollars to add, in whole cents")->required();
+  fund->add_option("--key", fund_options->key, "Idempotency key, unique per top-up")->required();
+  fund->add_flag("--json", fund_options->json, "Print the card as JSON");
+  fund->callback([fund_options] { run_fund(*fund_options); });
+
+  auto close_options = std::make_shared<CardOptions>();
+  CLI::App* close = card->add_subcommand(
+      "close", "Close a card for good; every later call is rejected with card-closed");
+  add_database_options(*close, close_options->database);
+  close->add_option("--number", close_options->number, "Card number")->required();
+  close->add_option("--reason", close_options->reason, "Why, such as lost or stolen")->required();
+  close->add_flag("--json", close_options->json, "Print the card as JSON");
+  close->callback([close_options] { run_close(*close_options); });
 
   auto unlock_options = std::make_shared<CardOptions>();
   CLI::App* unlock = card->add_subcommand("unlock", "Unlock a card locked by wrong PINs");

@@ -319,3 +319,94 @@ TEST_CASE_METHOD(CardCreditFixture, "postpaid card billed line screened", "[bill
   CHECK(accepted.status == 0);
   CHECK(accepted.output.find("postpaid billed to +12125550102") != std::string::npos);
 }
+
+TEST_CASE_METHOD(CardCreditFixture, "card fund tops up once per key", "[billing][cards]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 6000000000000001 --balance 1.00").status ==
+          0);
+  const Run refused = relaygw("call create " + db_option() +
+                              "--id a --at 2026-03-10T09:29:00-05:00 --from 3125550107 "
+                              "--to 2125550101 --billing calling-card --card 6000000000000001");
+  CHECK(refused.output.find("insufficient-funds") != std::string::npos);
+
+  const std::string fund = "card fund " + db_option() +
+                           "--actor staff:ana --number 6000000000000001 --amount 10.00 --key "
+                           "top-1 --json";
+  const Run first = relaygw(fund);
+  REQUIRE(first.status == 0);
+  const Run repeat = relaygw(fund);
+  REQUIRE(repeat.status == 0);
+  CHECK(nlohmann::json::parse(repeat.output)["balance"] == "11.0000");
+  CHECK(first.output.find("6000000000000001") == std::string::npos);
+
+  const Run conflict =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount 20.00 --key top-1");
+  CHECK(conflict.status == 1);
+  CHECK(card_json("6000000000000001")["balance"] == "11.0000");
+
+  const Run sub_cent =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount 0.005 --key top-2");
+  CHECK(sub_cent.status == 1);
+  CHECK(sub_cent.output.find("amount 0.0050 is not a whole number of cents") != std::string::npos);
+  const Run negative =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount 0 --key top-3");
+  CHECK(negative.status == 1);
+
+  REQUIRE(relaygw("card add " + db_option() +
+                  "--number 4000000000000009 --funding postpaid --billed-line 2125550102")
+              .status == 0);
+  const Run postpaid =
+      relaygw("card fund " + db_option() + "--number 4000000000000009 --amount 5.00 --key top-4");
+  CHECK(postpaid.status == 1);
+  CHECK(postpaid.output.find("only prepaid cards take top-ups") != std::string::npos);
+
+  // The ledger row stores who added the funds, and the call now goes through.
+  auto store = SqliteStore::open(path("billing.db"), SqliteOptions{});
+  REQUIRE(store);
+  CHECK((*store)->card_funds("6000000000000001", "").value().balance == 110'000);
+  store->reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path("billing.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* select = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT actor, amount FROM card_ledger WHERE kind = 'credit' "
+                             "ORDER BY seq DESC LIMIT 1",
+                             -1, &select, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(select) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(select, 0))) == "staff:ana");
+  CHECK(sqlite3_column_int64(select, 1) == 100'000);
+  sqlite3_finalize(select);
+  sqlite3_close(db);
+  const Run call = relaygw("call create " + db_option() +
+                           "--id b --at 2026-03-10T09:29:00-05:00 --from 3125550107 "
+                           "--to 2125550101 --billing calling-card --card 6000000000000001");
+  CHECK(call.status == 0);
+  CHECK(call.output.find("authorized") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "closed card rejects every call", "[billing][cards]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 6000000000000001 --balance 20.00").status ==
+          0);
+  const Run closed =
+      relaygw("card close " + db_option() + "--number 6000000000000001 --reason 'reported stolen'");
+  REQUIRE(closed.status == 0);
+  CHECK(closed.output.find("closed") != std::string::npos);
+  CHECK(closed.output.find("6000000000000001") == std::string::npos);
+
+  const Run call = relaygw("call create " + db_option() +
+                           "--id a --at 2026-03-10T09:29:00-05:00 --from 3125550107 "
+                           "--to 2125550101 --billing calling-card --card 6000000000000001");
+  CHECK(call.output.find("card-closed") != std::string::npos);
+  const Run again = relaygw("card close " + db_option() + "--number 6000000000000001 --reason x");
+  CHECK(again.status == 1);
+  CHECK(again.output.find("already closed") != std::string::npos);
+  const Run unlock = relaygw("card unlock " + db_option() + "--number 6000000000000001");
+  CHECK(unlock.status == 1);
+  const Run fund =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount 5.00 --key top-1");
+  CHECK(fund.status == 1);
+  CHECK(fund.output.find("is closed and takes no funds") != std::string::npos);
+  const Run no_reason =
+      relaygw("card close " + db_option() + "--number 6000000000000002 --reason ''");
+  CHECK(no_reason.status == 1);
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
