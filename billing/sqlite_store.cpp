@@ -676,10 +676,28 @@ Status SqliteStore::store_idempotent(const IdempotencyKey& key, std::string_view
 // ---- Rate decks ----
 
 Status SqliteStore::add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) {
+  return add_rate_deck_checked(deck, nullptr, context);
+}
+
+Status SqliteStore::add_rate_deck_checked(const StoredRateDeck& deck,
+                                          const UnpostedCallsCheck& check,
+                                          const WriteContext& context) {
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (!status) {
     return status;
+  }
+  // BEGIN IMMEDIATE holds the write lock from here, so no call can be created or change state
+  // between this list and the commit.
+  if (check) {
+    Result<std::vector<CallRecord>> unposted = list_unposted_calls();
+    if (!unposted) {
+      return unposted.status();
+    }
+    status = check(*unposted);
+    if (!status) {
+      return status;
+    }
   }
   auto optional_text = [](const std::string& text) {
     return text.empty() ? std::nullopt : std::optional<std::string>(text);
@@ -1524,6 +1542,38 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
   }
   record.posting = *posting;
   return std::optional<CallRecord>(record);
+}
+
+Result<std::vector<CallRecord>> SqliteStore::list_unposted_calls() {
+  // The scan reads the covering index of calls.id and probes call_postings by its primary key.
+  std::vector<std::string> ids;
+  {
+    ScopedStatement select = statement(
+        "SELECT c.id FROM calls c WHERE NOT EXISTS "
+        "(SELECT 1 FROM call_postings p WHERE p.call_id = c.id) ORDER BY c.id");
+    while (true) {
+      Result<bool> row = select.next();
+      if (!row) {
+        return row.status();
+      }
+      if (!*row) {
+        break;
+      }
+      ids.push_back(select.text(0));
+    }
+  }
+  std::vector<CallRecord> calls;
+  calls.reserve(ids.size());
+  for (const std::string& id : ids) {
+    Result<std::optional<CallRecord>> record = find_call(id);
+    if (!record) {
+      return record.status();
+    }
+    if (record->has_value()) {
+      calls.push_back(std::move(**record));
+    }
+  }
+  return calls;
 }
 
 namespace {

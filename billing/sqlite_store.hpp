@@ -51,6 +51,8 @@ class SqliteStore final : public Store {
 
   // Store
   Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) override;
+  Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
+                               const WriteContext& context) override;
   Result<std::optional<StoredRateDeck>> current_rate_deck() override;
   Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
                                   const std::string& reason, const WriteContext& context) override;
@@ -76,6 +78,7 @@ class SqliteStore final : public Store {
   Status create_call(const CallRequest& request, const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
+  Result<std::vector<CallRecord>> list_unposted_calls() override;
   Result<CallPosting> post_call(const PostingRequest& request, const IdempotencyKey& key,
                                 const WriteContext& context) override;
   Status post_completed_calls(const std::vector<BatchPosting>& batch,

@@ -217,7 +217,7 @@ struct StoredDeckFile {
 struct StoredRateDeck {
   std::string name;
   std::string text;
-  std::string sha256_hex;  // of the file's text, or for a folder docs/rate-deck.md's manifest
+  std::string sha256_hex;      // of the file's text, or for a folder docs/rate-deck.md's manifest
   std::string effective_from;  // ISO 8601 date, empty when the deck states none
   std::string effective_to;
   std::string source_path;
@@ -259,6 +259,14 @@ class Store {
 
   // Rate decks. The current deck is the most recently added one.
   virtual Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) = 0;
+  // Checks the unposted calls and stores `deck`, in one write transaction. The calls are listed
+  // as list_unposted_calls lists them once the write lock is held, and passed to `check`. When
+  // `check` returns an error, nothing is stored and that error is returned. A call that another
+  // connection creates or changes meanwhile either committed before the list, so `check`
+  // receives it, or waits until this transaction ends.
+  using UnpostedCallsCheck = std::function<Status(const std::vector<CallRecord>& unposted)>;
+  virtual Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
+                                       const WriteContext& context) = 0;
   virtual Result<std::optional<StoredRateDeck>> current_rate_deck() = 0;
 
   // Appends a version of `line`. With `expected_version` 0 the line must not exist yet
@@ -310,6 +318,9 @@ class Store {
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
   virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;
+  // Returns every call that has no posting yet, with its events, in call id order. Emergency
+  // calls and calls that ended before they connected are included.
+  virtual Result<std::vector<CallRecord>> list_unposted_calls() = 0;
   // Posts a completed call at most once, in one transaction: its disconnected event (unless
   // the call already has one at the same instant), its charge lines and its card ledger
   // entries. A repeat with the same key returns the stored posting and writes nothing; a

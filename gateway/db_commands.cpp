@@ -11,14 +11,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <date/date.h>
 #include <fmt/format.h>
 
 #include "billing/call_records.hpp"
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
 #include "billing/rating.hpp"
-#include "billing/report_limits.hpp"
 #include "common/utf8.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -354,81 +352,46 @@ void run_migrate(const DatabaseOptions& options) {
 // An authorized or connected call that is not posted yet, with the instant its rating starts:
 // the connect instant, or the authorization instant while it is not connected yet.
 struct OpenCall {
-  billing::CallRecord record;
+  const billing::CallRecord* record;
   billing::Instant start;
 };
 
-// Returns every call that is authorized or connected but not posted. Emergency calls are left
+// Picks from the unposted calls those that are authorized or connected. Emergency calls are left
 // out, because they rate to zero under any deck, and so are calls that ended unconnected.
-// NOTE: this scans every call the database holds, posted ones included, because the Store has
-// no query for unposted calls. On a large database the load takes as long as that scan.
-std::vector<OpenCall> find_open_calls(billing::Store& store, const std::string& command) {
-  using billing::kFirstReportDate;
-  using billing::kLastReportDate;
-  const billing::Instant from{date::sys_days{date::year{kFirstReportDate.year} /
-                                             kFirstReportDate.month / kFirstReportDate.day} -
-                              date::days{1}};
-  const billing::Instant to{date::sys_days{date::year{kLastReportDate.year} /
-                                           kLastReportDate.month / kLastReportDate.day} +
-                            date::days{2}};
-  std::vector<std::string> unposted;
-  const Status scanned = store.scan_calls_requested(from, to, [&](const billing::CallFact& fact) {
-    if (!fact.posted && !fact.emergency) {
-      unposted.push_back(fact.call_id);
-    }
-    return true;
-  });
-  if (!scanned) {
-    fail_command(command, "cannot list the open calls: " + scanned.message());
-  }
-
+std::vector<OpenCall> find_open_calls(const std::vector<billing::CallRecord>& unposted) {
   std::vector<OpenCall> open;
-  for (const std::string& id : unposted) {
-    auto record = store.find_call(id);
-    if (!record) {
-      fail_command(command, "cannot read open call '" + id + "': " + record.status().message());
-    }
-    if (!record->has_value() || (*record)->posting || (*record)->request.emergency) {
+  for (const billing::CallRecord& record : unposted) {
+    if (record.posting || record.request.emergency) {
       continue;
     }
     std::optional<billing::Instant> start =
-        billing::event_time(**record, billing::CallEvent::Connected);
+        billing::event_time(record, billing::CallEvent::Connected);
     // A call that ended before it connected bills zero, so no deck needs to rate it.
-    const bool ended = billing::event_time(**record, billing::CallEvent::Disconnected).has_value();
+    const bool ended = billing::event_time(record, billing::CallEvent::Disconnected).has_value();
     if (!start && !ended) {
-      start = billing::event_time(**record, billing::CallEvent::Authorized);
+      start = billing::event_time(record, billing::CallEvent::Authorized);
     }
     if (start) {
-      open.push_back({std::move(**record), *start});
+      open.push_back({&record, *start});
     }
   }
   return open;
 }
 
-// Fails the command, storing nothing, when the deck `stored` cannot rate an open call, because
-// that call could then never be completed. Each open call gets the trial rating that `relaygw call
-// create` gives a new call (CallRecords::check_rateable), at the instant its rating would start.
-void check_open_calls_rate(billing::Store& store, const billing::StoredRateDeck& stored,
-                           const DatabaseOptions& options, const std::string& command) {
-  const std::vector<OpenCall> open = find_open_calls(store, command);
-  if (open.empty()) {
-    return;
-  }
-  auto deck = billing::RateDeck::parse(stored.text, stored.source_path);
-  if (!deck) {
-    fail_command(command, deck.status().message());
-  }
-  const billing::NumberPlan plan = load_number_plan(options, command);
-  const billing::Rater rater(&plan, &*deck);
-  const billing::CallRecords records(&store, &rater);
-
+// Returns FailedPrecondition, naming up to ten calls, when `records` cannot rate an open call,
+// because that call could then never be completed. Each open call gets the trial rating that
+// `relaygw call create` gives a new call (CallRecords::check_rateable), at the instant its
+// rating would start.
+Status check_open_calls_rate(const std::vector<billing::CallRecord>& unposted,
+                             const billing::CallRecords& records,
+                             const billing::StoredRateDeck& stored) {
   constexpr std::size_t kMaxListed = 10;
   constexpr std::string_view kTrialPrefix =
       "the call cannot be billed with the current rate deck: ";
   std::vector<std::string> failures;
   std::size_t failed = 0;
-  for (const OpenCall& call : open) {
-    const Status rateable = records.check_rateable(call.record.request, call.start);
+  for (const OpenCall& call : find_open_calls(unposted)) {
+    const Status rateable = records.check_rateable(call.record->request, call.start);
     if (rateable) {
       continue;
     }
@@ -440,13 +403,13 @@ void check_open_calls_rate(billing::Store& store, const billing::StoredRateDeck&
         reason.erase(0, kTrialPrefix.size());
       }
       failures.push_back(fmt::format("  call {} from {} to {} (rated from {}): {}",
-                                     call.record.request.id, call.record.request.from,
-                                     call.record.request.to, billing::format_instant(call.start),
+                                     call.record->request.id, call.record->request.from,
+                                     call.record->request.to, billing::format_instant(call.start),
                                      reason));
     }
   }
   if (failed == 0) {
-    return;
+    return Status::ok();
   }
   std::string message = fmt::format(
       "rate deck '{}' from {} was not stored: it cannot rate {} open (authorized or connected) "
@@ -461,24 +424,37 @@ void check_open_calls_rate(billing::Store& store, const billing::StoredRateDeck&
   message +=
       "add the missing rates or area codes to the deck, or complete those calls first "
       "(relaygw call complete --id ID --key KEY), then load the deck again";
-  fail_command(command, message);
+  return Status(StatusCode::FailedPrecondition, message);
 }
 
 void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const std::string command = "db load-deck";
   auto store = open_database(options, command);
-  const billing::StoredRateDeck deck = read_deck(rates, command);
-  // NOTE: the check and the store are two steps, so a call that another process opens in
-  // between is not checked against the new deck.
-  check_open_calls_rate(*store, deck, options, command);
-  const Status added = store->add_rate_deck(deck, write_context(options));
+  const billing::StoredRateDeck stored = read_deck(rates, command);
+  auto deck = billing::RateDeck::parse(stored.text, stored.source_path);
+  if (!deck) {
+    fail_command(command, deck.status().message());
+  }
+  // The plan and the deck are loaded before the store takes the write lock, so the lock is held
+  // only for the listing and the trial ratings.
+  const billing::NumberPlan plan = load_number_plan(options, command);
+  const billing::Rater rater(&plan, &*deck);
+  const billing::CallRecords records(store.get(), &rater);
+  // NOTE: `relaygw call create` trial-rates a new call with the deck it read before its own
+  // write, so a call created just after this commit was checked against the previous deck only.
+  const Status added = store->add_rate_deck_checked(
+      stored,
+      [&](const std::vector<billing::CallRecord>& unposted) {
+        return check_open_calls_rate(unposted, records, stored);
+      },
+      write_context(options));
   if (!added) {
     fail_command(command, added.message());
   }
   std::cout << fmt::format("rate deck '{}' stored (sha256 {}); it is now the current deck\n",
-                           deck.name, deck.sha256_hex);
-  if (!deck.files.empty()) {
-    std::cout << fmt::format("{} files from {}\n", deck.files.size(), deck.source_path);
+                           stored.name, stored.sha256_hex);
+  if (!stored.files.empty()) {
+    std::cout << fmt::format("{} files from {}\n", stored.files.size(), stored.source_path);
   }
 }
 

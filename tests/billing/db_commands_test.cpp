@@ -1,9 +1,11 @@
 // The relaygw db, line, card and call commands, run as real processes on real database files.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <sqlite3.h>
 
@@ -505,4 +507,47 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck lists ten open calls", "[billing]
   }
   CHECK(listed == 10);
   CHECK(refused.output.find("and 2 more") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck sees call opened meanwhile", "[billing][commands]") {
+  init();
+  write_domestic_deck(path("domestic.toml"));
+  // This connection holds the write lock while load-deck starts, then opens a call to London
+  // that the domestic deck cannot rate. load-deck lists the open calls only once it holds the
+  // write lock itself, so it must see that call and store nothing.
+  sqlite3* db_handle = nullptr;
+  REQUIRE(sqlite3_open(db().c_str(), &db_handle) == SQLITE_OK);
+  sqlite3_busy_timeout(db_handle, 10'000);
+  REQUIRE(sqlite3_exec(db_handle, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const std::string command = std::string("'") + RELAYGW_BINARY + "' db load-deck --db '" + db() +
+                              "' --rates '" + path("domestic.toml") + "' </dev/null 2>&1";
+  FILE* load = popen(command.c_str(), "r");
+  REQUIRE(load != nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const char* open_call =
+      "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
+      "card_number, requested_person, emergency, actor, at) VALUES ('race-1', '+13125550107', "
+      "'+442079460000', 'sent-paid', 'none', 'automated', '', '', '', 0, 'staff:test', "
+      "'2026-03-10T14:00:00Z'); "
+      "INSERT INTO call_events (call_id, event, at, actor) VALUES "
+      "('race-1', 'authorized', '2026-03-10T14:00:01Z', 'staff:test'); COMMIT";
+  const int committed = sqlite3_exec(db_handle, open_call, nullptr, nullptr, nullptr);
+  sqlite3_close(db_handle);
+  REQUIRE(committed == SQLITE_OK);
+
+  std::string output;
+  char buffer[4096];
+  std::size_t read = 0;
+  while ((read = fread(buffer, 1, sizeof(buffer), load)) > 0) {
+    output.append(buffer, read);
+  }
+  const int status = pclose(load);
+  INFO(output);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(output.find("cannot rate 1 open (authorized or connected) call,") != std::string::npos);
+  CHECK(output.find("call race-1 from +13125550107 to +442079460000") != std::string::npos);
+  const Run shown = relaygw("db status --db '" + db() + "'");
+  CHECK(shown.output.find("Example relay center tariff") != std::string::npos);
+  CHECK(shown.output.find("domestic only") == std::string::npos);
 }

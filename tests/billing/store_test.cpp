@@ -1,11 +1,14 @@
 // SqliteStore: schema migrations, idempotency keys and the audit hash chain, on real files.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
@@ -662,4 +665,163 @@ TEST_CASE("zero debit gives no ledger", "[billing][store]") {
   REQUIRE(zero->last_debit_covered_until);
   CHECK(*zero->last_debit_covered_until == covered);
   CHECK(raw_query(dir.file("zero.db"), "SELECT COUNT(*) FROM card_ledger") == "1");
+}
+
+namespace {
+
+// A call to London, authorized at 14:00:01Z and not posted.
+CallRequest london_call(const std::string& id) {
+  CallRequest request;
+  request.id = id;
+  request.from = "+13125550107";
+  request.to = "+442079460000";
+  return request;
+}
+
+relaygw::Status open_call(Store& store, const std::string& id) {
+  relaygw::Status status = store.create_call(london_call(id), staff());
+  if (status) {
+    status = store.append_call_event(
+        id, CallEventRecord{
+                CallEvent::Authorized, staff().at + std::chrono::seconds(1), "gateway", {}, {}});
+  }
+  return status;
+}
+
+StoredRateDeck text_deck(const std::string& name) {
+  const std::string text = "name = \"" + name + "\"\n";
+  return StoredRateDeck{name, text, sha256_hex(text), "2026-01-01", "", name + ".toml"};
+}
+
+// The audit_log seq of the first entry for `entity` `entity_id`, as text.
+std::string audit_seq(const std::string& path, const std::string& entity,
+                      const std::string& entity_id) {
+  return raw_query(path, "SELECT MIN(seq) FROM audit_log WHERE entity = '" + entity +
+                             "' AND entity_id = '" + entity_id + "'");
+}
+
+}  // namespace
+
+TEST_CASE("unposted call list skips posted calls", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("unposted.db"));
+  REQUIRE(open_call(*store, "open-1"));
+  CallRequest emergency = london_call("sos-1");
+  emergency.to = "911";
+  emergency.emergency = true;
+  REQUIRE(store->create_call(emergency, staff()));
+
+  Store::BatchPosting posted;
+  posted.request = london_call("done-1");
+  posted.events = {{CallEvent::Requested, staff().at, "gateway", {}, {}}};
+  posted.posting.call_id = "done-1";
+  posted.key = IdempotencyKey{"post-done-1", "h"};
+  REQUIRE(store->post_completed_calls({posted}, staff()));
+
+  auto unposted = store->list_unposted_calls();
+  REQUIRE(unposted);
+  REQUIRE(unposted->size() == 2);
+  CHECK((*unposted)[0].request.id == "open-1");
+  CHECK((*unposted)[0].request.to == "+442079460000");
+  REQUIRE((*unposted)[0].events.size() == 1);
+  CHECK((*unposted)[0].events[0].event == CallEvent::Authorized);
+  CHECK_FALSE((*unposted)[0].posting.has_value());
+  CHECK((*unposted)[1].request.id == "sos-1");
+  CHECK((*unposted)[1].request.emergency);
+}
+
+TEST_CASE("checked deck load sees earlier calls", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("checked.db"));
+  REQUIRE(store->add_rate_deck(text_deck("first"), staff()));
+  REQUIRE(open_call(*store, "open-1"));
+
+  std::vector<std::string> seen;
+  const relaygw::Status refused = store->add_rate_deck_checked(
+      text_deck("second"),
+      [&](const std::vector<CallRecord>& unposted) {
+        for (const CallRecord& call : unposted) {
+          seen.push_back(call.request.id);
+        }
+        return relaygw::Status(StatusCode::FailedPrecondition, "deck cannot rate open-1");
+      },
+      staff());
+  CHECK(refused.code() == StatusCode::FailedPrecondition);
+  CHECK(refused.message() == "deck cannot rate open-1");
+  CHECK(seen == std::vector<std::string>{"open-1"});
+  auto current = store->current_rate_deck();
+  REQUIRE(current);
+  REQUIRE(current->has_value());
+  CHECK((*current)->name == "first");
+  // The refused load wrote nothing, so the chain still verifies and has no second deck entry.
+  CHECK(store->verify_audit_chain());
+  CHECK(audit_seq(dir.file("checked.db"), "rate_deck", "second").empty());
+
+  REQUIRE(store->add_rate_deck_checked(
+      text_deck("third"), [](const std::vector<CallRecord>&) { return relaygw::Status::ok(); },
+      staff()));
+  current = store->current_rate_deck();
+  REQUIRE(current);
+  REQUIRE(current->has_value());
+  CHECK((*current)->name == "third");
+}
+
+TEST_CASE("call opened during deck load waits", "[billing][store]") {
+  // A second connection opens a call while the first holds the deck load's write transaction.
+  // Its write must wait for the load to end, whether the check accepts the deck or not, so the
+  // check never misses a call that is open when the deck is stored.
+  const bool accept = GENERATE(true, false);
+  TempDir dir;
+  const std::string path = dir.file("race.db");
+  auto loader = create(path);
+  REQUIRE(loader->add_rate_deck(text_deck("first"), staff()));
+  auto other = SqliteStore::open(path);
+  REQUIRE(other);
+
+  std::atomic<bool> opened{false};
+  relaygw::Status opened_status = relaygw::Status::ok();
+  std::thread opener;
+  bool opened_during_check = true;
+  std::size_t listed = 99;
+  const relaygw::Status loaded = loader->add_rate_deck_checked(
+      text_deck("second"),
+      [&](const std::vector<CallRecord>& unposted) {
+        listed = unposted.size();
+        opener = std::thread([&] {
+          opened_status = open_call(**other, "late-1");
+          opened = true;
+        });
+        // The other connection's busy timeout is 10 s, so it is still waiting after 500 ms.
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        opened_during_check = opened.load();
+        return accept ? relaygw::Status::ok()
+                      : relaygw::Status(StatusCode::FailedPrecondition, "refused by the test");
+      },
+      staff());
+  opener.join();
+
+  CHECK(listed == 0);
+  CHECK_FALSE(opened_during_check);
+  INFO(opened_status.message());
+  CHECK(opened_status);
+  auto current = loader->current_rate_deck();
+  REQUIRE(current);
+  REQUIRE(current->has_value());
+  if (accept) {
+    CHECK(loaded);
+    CHECK((*current)->name == "second");
+    // The call was created after the deck was stored, so the next load's check receives it.
+    const std::string deck_seq = audit_seq(path, "rate_deck", "second");
+    const std::string call_seq = audit_seq(path, "call", "late-1");
+    REQUIRE_FALSE(deck_seq.empty());
+    REQUIRE_FALSE(call_seq.empty());
+    CHECK(std::stoll(deck_seq) < std::stoll(call_seq));
+  } else {
+    CHECK(loaded.code() == StatusCode::FailedPrecondition);
+    CHECK((*current)->name == "first");
+  }
+  auto unposted = loader->list_unposted_calls();
+  REQUIRE(unposted);
+  REQUIRE(unposted->size() == 1);
+  CHECK((*unposted)[0].request.id == "late-1");
 }
