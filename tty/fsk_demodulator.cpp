@@ -141,6 +141,58 @@ std::complex<double> multiply(std::complex<double> a, std::complex<double> b) {
   return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
 }
 
+// Two doubles in one vector register (a GCC/Clang vector type, SSE2 on x86-64): lane 0 for the
+// mark tone, lane 1 for the space tone.
+using ToneLanes = double __attribute__((vector_size(2 * sizeof(double))));
+
+// Rotation of both tones' block sums by a phasor that advances one step per block. Every block
+// of a session passes through add_block, so both tones share each vector operation. Each lane
+// does the products and sums of multiply() in the same order, so the sums are bit for bit those
+// of the scalar code.
+struct ToneRotation {
+  ToneLanes phasor_re{1.0, 1.0};
+  ToneLanes phasor_im{0.0, 0.0};
+  ToneLanes step_re{1.0, 1.0};
+  ToneLanes step_im{0.0, 0.0};
+
+  void set_steps(std::complex<double> mark_step, std::complex<double> space_step) {
+    step_re = ToneLanes{mark_step.real(), space_step.real()};
+    step_im = ToneLanes{mark_step.imag(), space_step.imag()};
+  }
+
+  void reset_phasors() {
+    phasor_re = ToneLanes{1.0, 1.0};
+    phasor_im = ToneLanes{0.0, 0.0};
+  }
+
+  // Stores `mark_sum` + mark * phasor in `mark_out` (and the same for space), then advances the
+  // phasors by one step.
+  void add_block(std::complex<float> mark, std::complex<float> space, std::complex<double> mark_sum,
+                 std::complex<double> space_sum, std::complex<double>& mark_out,
+                 std::complex<double>& space_out) {
+    const ToneLanes re{mark.real(), space.real()};
+    const ToneLanes im{mark.imag(), space.imag()};
+    const ToneLanes rotated_re = re * phasor_re - im * phasor_im;
+    const ToneLanes rotated_im = re * phasor_im + im * phasor_re;
+    mark_out = {mark_sum.real() + rotated_re[0], mark_sum.imag() + rotated_im[0]};
+    space_out = {space_sum.real() + rotated_re[1], space_sum.imag() + rotated_im[1]};
+    const ToneLanes next_re = phasor_re * step_re - phasor_im * step_im;
+    const ToneLanes next_im = phasor_re * step_im + phasor_im * step_re;
+    phasor_re = next_re;
+    phasor_im = next_im;
+  }
+
+  // Scales the phasors back to magnitude 1, which rounding moves away from over many steps.
+  void normalise() {
+    std::complex<double> mark{phasor_re[0], phasor_im[0]};
+    std::complex<double> space{phasor_re[1], phasor_im[1]};
+    mark /= std::abs(mark);
+    space /= std::abs(space);
+    phasor_re = ToneLanes{mark.real(), space.real()};
+    phasor_im = ToneLanes{mark.imag(), space.imag()};
+  }
+};
+
 // Mean decision quality, counting the windows of known polarity only when they agree with it.
 double frame_quality(const Windows& q) {
   double sum = q[0] - q[kStartWindow] + q[kStopWindow];
@@ -296,10 +348,16 @@ struct FskDemodulator::Impl {
   // Block offsets of the bit boundaries from the start of a frame, 0 to 7 bits.
   using BitEdges = std::array<std::int64_t, 8>;
   static BitEdges bit_edges(double bit_blocks);
+  // Ring slots of a frame's window boundaries, from one bit before its start to its stop bit.
+  using WindowSlots = std::array<std::size_t, kWindows + 1>;
+  double frame_metric(std::int64_t start, double bit_blocks, const BitEdges& edges,
+                      WindowSlots& slots, Windows& difference) const;
+  double cached_metric(std::int64_t start, BaudRate baud) const;
+  void clear_metric_cache();
   void evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
                 FrameCandidate& best) const;
-  void search_around(std::int64_t center, std::int64_t reach, double bit_blocks,
-                     const BitEdges& edges, FrameCandidate& best) const;
+  void search_around(std::int64_t center, std::int64_t reach, BaudRate baud,
+                     FrameCandidate& best) const;
   void search_baud(std::int64_t low, std::int64_t high, BaudRate baud, FrameCandidate& best) const;
   double window_difference(std::int64_t from, std::int64_t to) const;
   double seconds(std::int64_t block) const { return block * seconds_per_block_; }
@@ -327,11 +385,20 @@ struct FskDemodulator::Impl {
   std::vector<double> prefix_energy_;
   std::int64_t blocks_ = 0;
 
+  // Frame metrics of recent start blocks at each rate, cleared whenever the prefix sums are
+  // rotated again. An entry holds the start block it was computed for, -1 when empty. Between
+  // two rotations the hunt only moves forward, so an entry is read again within a few hundred
+  // blocks, long before the ring overwrites the blocks it was computed from.
+  static constexpr std::size_t kMetricCacheSize = 64;
+  struct MetricCache {
+    std::array<std::int64_t, kMetricCacheSize> start{};
+    std::array<double, kMetricCacheSize> metric{};
+  };
+  mutable MetricCache metric_cache_45_{};
+  mutable MetricCache metric_cache_50_{};
+
   // Rotation that moves the locked tone offsets to 0 Hz.
-  std::complex<double> mark_phasor_{1.0, 0.0};
-  std::complex<double> space_phasor_{1.0, 0.0};
-  std::complex<double> mark_step_{1.0, 0.0};
-  std::complex<double> space_step_{1.0, 0.0};
+  ToneRotation rotation_{};
 
   bool session_open_ = false;
   bool off_pending_ = false;
@@ -386,6 +453,7 @@ FskDemodulator::Impl::Impl(DemodulatorConfig config, DemodulatorListener& listen
       prefix_mark_(kRingBlocks),
       prefix_space_(kRingBlocks),
       prefix_energy_(kRingBlocks) {
+  clear_metric_cache();
   const double block_rate = mixer_.block_rate_hz();
   seconds_per_block_ = 1.0 / block_rate;
   samples_per_block_ = mixer_.block_size();
@@ -426,13 +494,10 @@ void FskDemodulator::Impl::on_block(const BlockSums& block) {
   // Without a session nothing reads the rotated sums, and start_session computes them again
   // from the raw block sums.
   if (session_open_ || off_pending_) {
-    prefix_mark_[next] = prefix_mark_[slot] + multiply(block.mark, mark_phasor_);
-    prefix_space_[next] = prefix_space_[slot] + multiply(block.space, space_phasor_);
-    mark_phasor_ = multiply(mark_phasor_, mark_step_);
-    space_phasor_ = multiply(space_phasor_, space_step_);
-    if ((k & 1023) == 0) {
-      mark_phasor_ /= std::abs(mark_phasor_);
-      space_phasor_ /= std::abs(space_phasor_);
+    rotation_.add_block(block.mark, block.space, prefix_mark_[slot], prefix_space_[slot],
+                        prefix_mark_[next], prefix_space_[next]);
+    if ((k & 1023) == 0) [[unlikely]] {
+      rotation_.normalise();
     }
   }
   blocks_ = k + 1;
@@ -519,24 +584,23 @@ void FskDemodulator::Impl::set_rotation() {
   const double space_hz = detector_.space_offset_hz() + space_residual_hz_;
   const double mark_angle = -2.0 * std::numbers::pi * mark_hz / block_rate;
   const double space_angle = -2.0 * std::numbers::pi * space_hz / block_rate;
-  mark_step_ = std::polar(1.0, mark_angle);
-  space_step_ = std::polar(1.0, space_angle);
+  rotation_.set_steps(std::polar(1.0, mark_angle), std::polar(1.0, space_angle));
   rotation_mark_hz_ = mark_hz;
   rotation_space_hz_ = space_hz;
 }
 
 // Recomputes the prefix sums from block `from` on with the current tone rotation.
 void FskDemodulator::Impl::rotate_history(std::int64_t from) {
-  mark_phasor_ = {1.0, 0.0};
-  space_phasor_ = {1.0, 0.0};
+  clear_metric_cache();
+  ToneRotation rotation = rotation_;
+  rotation.reset_phasors();
   for (std::int64_t k = from; k < blocks_; ++k) {
     const auto slot = static_cast<std::size_t>(k & (kRingBlocks - 1));
     const auto next = static_cast<std::size_t>((k + 1) & (kRingBlocks - 1));
-    prefix_mark_[next] = prefix_mark_[slot] + multiply(raw_mark_[slot], mark_phasor_);
-    prefix_space_[next] = prefix_space_[slot] + multiply(raw_space_[slot], space_phasor_);
-    mark_phasor_ = multiply(mark_phasor_, mark_step_);
-    space_phasor_ = multiply(space_phasor_, space_step_);
+    rotation.add_block(raw_mark_[slot], raw_space_[slot], prefix_mark_[slot], prefix_space_[slot],
+                       prefix_mark_[next], prefix_space_[next]);
   }
+  rotation_ = rotation;
 }
 
 // Mark minus space energy over blocks [from, to).
@@ -570,16 +634,15 @@ void FskDemodulator::Impl::run_hunter() {
   }
 }
 
-void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
-                                    FrameCandidate& candidate) const {
+double FskDemodulator::Impl::frame_metric(std::int64_t start, double bit_blocks,
+                                          const BitEdges& edges, WindowSlots& slots,
+                                          Windows& difference) const {
   // Window boundaries in the ring, from one bit before the start bit to the end of the stop bit.
-  std::array<std::size_t, kWindows + 1> slots{};
   slots[0] = static_cast<std::size_t>((start - edges[1]) & (kRingBlocks - 1));
   for (std::size_t w = 0; w < kWindows; ++w) {
     slots[w + 1] = static_cast<std::size_t>((start + edges[w]) & (kRingBlocks - 1));
   }
 
-  Windows difference{};
   double metric = 0.0;
   for (std::size_t w = 0; w < kWindows; ++w) {
     const std::size_t a = slots[w];
@@ -596,7 +659,39 @@ void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const
     }
   }
   // Energies grow with the square of the bit length, so compare rates per unit length.
-  metric /= bit_blocks * bit_blocks;
+  return metric / (bit_blocks * bit_blocks);
+}
+
+double FskDemodulator::Impl::cached_metric(std::int64_t start, BaudRate baud) const {
+  const bool rate50 = baud == BaudRate::Baud50;
+  const double bit_blocks = rate50 ? bit_blocks_50_ : bit_blocks_45_;
+  const BitEdges& edges = rate50 ? edges_50_ : edges_45_;
+  MetricCache& cache = rate50 ? metric_cache_50_ : metric_cache_45_;
+  const auto entry = static_cast<std::size_t>(start & (kMetricCacheSize - 1));
+  if (cache.start[entry] == start) {
+    return cache.metric[entry];
+  }
+  WindowSlots slots{};
+  Windows difference{};
+  const double metric = frame_metric(start, bit_blocks, edges, slots, difference);
+  // A frame that reaches past the newest block reads ring entries that later blocks overwrite.
+  if (start + edges[kWindows - 1] <= blocks_) {
+    cache.start[entry] = start;
+    cache.metric[entry] = metric;
+  }
+  return metric;
+}
+
+void FskDemodulator::Impl::clear_metric_cache() {
+  metric_cache_45_.start.fill(-1);
+  metric_cache_50_.start.fill(-1);
+}
+
+void FskDemodulator::Impl::evaluate(std::int64_t start, double bit_blocks, const BitEdges& edges,
+                                    FrameCandidate& candidate) const {
+  WindowSlots slots{};
+  Windows difference{};
+  const double metric = frame_metric(start, bit_blocks, edges, slots, difference);
   if (!(metric > candidate.metric)) {
     return;
   }
@@ -632,13 +727,26 @@ void FskDemodulator::Impl::search_baud(std::int64_t low, std::int64_t high, Baud
   const double bit_blocks = baud == BaudRate::Baud50 ? bit_blocks_50_ : bit_blocks_45_;
   const BitEdges& edges = baud == BaudRate::Baud50 ? edges_50_ : edges_45_;
   best.baud = baud;
+  // While no character is found the hunter calls this once per block with a range moved by one
+  // block, so the metrics come from the cache and only the best start is evaluated in full.
+  std::int64_t best_start = best.start;
+  double best_metric = best.metric;
+  const auto consider = [&](std::int64_t t) {
+    const double metric = cached_metric(t, baud);
+    if (metric > best_metric) {
+      best_metric = metric;
+      best_start = t;
+    }
+  };
   for (std::int64_t t = low; t <= high; ++t) {
-    evaluate(t, bit_blocks, edges, best);
+    consider(t);
   }
   // Follow the metric further if it still rises at the end of the range.
-  while (best.start == high && high < low + 3 * half_bit_) {
-    ++high;
-    evaluate(high, bit_blocks, edges, best);
+  while (best_start == high && high < low + 3 * half_bit_) {
+    consider(++high);
+  }
+  if (best_metric > best.metric) {
+    evaluate(best_start, bit_blocks, edges, best);
   }
 }
 
@@ -696,26 +804,40 @@ bool FskDemodulator::Impl::try_character(std::int64_t candidate) {
   return true;
 }
 
-// Looks for the next character of a burst where the character clock expects it, after 1.5 or
-// 2 stop bits. Returns false when the line idles there (the start window is mark), the stop
-// window is space or the frame is too weak, and the wide search then takes over.
 // Finds the best frame within kTrackSlack of `center`, and follows the metric up to `reach`
 // blocks from it while it still rises at an end of that range.
-void FskDemodulator::Impl::search_around(std::int64_t center, std::int64_t reach, double bit_blocks,
-                                         const BitEdges& edges, FrameCandidate& best) const {
+void FskDemodulator::Impl::search_around(std::int64_t center, std::int64_t reach, BaudRate baud,
+                                         FrameCandidate& best) const {
+  std::int64_t best_start = best.start;
+  double best_metric = best.metric;
+  const auto consider = [&](std::int64_t t) {
+    const double metric = cached_metric(t, baud);
+    if (metric > best_metric) {
+      best_metric = metric;
+      best_start = t;
+    }
+  };
   std::int64_t low = center - kTrackSlack;
   std::int64_t high = center + kTrackSlack;
   for (std::int64_t t = low; t <= high; ++t) {
-    evaluate(t, bit_blocks, edges, best);
+    consider(t);
   }
-  while (best.start == high && high < center + reach) {
-    evaluate(++high, bit_blocks, edges, best);
+  while (best_start == high && high < center + reach) {
+    consider(++high);
   }
-  while (best.start == low && low > center - reach) {
-    evaluate(--low, bit_blocks, edges, best);
+  while (best_start == low && low > center - reach) {
+    consider(--low);
+  }
+  if (best_metric > best.metric) {
+    const bool rate50 = baud == BaudRate::Baud50;
+    evaluate(best_start, rate50 ? bit_blocks_50_ : bit_blocks_45_, rate50 ? edges_50_ : edges_45_,
+             best);
   }
 }
 
+// Looks for the next character of a burst where the character clock expects it, after 1.5 or
+// 2 stop bits. Returns false when the line idles there (the start window is mark), the stop
+// window is space or the frame is too weak, and the wide search then takes over.
 bool FskDemodulator::Impl::try_tracked() {
   // One candidate per rate, each after the more likely of 1.5 and 2 stop bits at that rate.
   FrameCandidate candidates[2];
@@ -727,7 +849,6 @@ bool FskDemodulator::Impl::try_tracked() {
       continue;
     }
     const double bit_blocks = r == 0 ? bit_blocks_45_ : bit_blocks_50_;
-    const BitEdges& edges = r == 0 ? edges_45_ : edges_50_;
     FrameCandidate short_gap;
     FrameCandidate long_gap;
     const double predicted_short = clock_ + 7.5 * bit_blocks;
@@ -738,14 +859,14 @@ bool FskDemodulator::Impl::try_tracked() {
     // to pull a drifted clock back. Before that both are searched close to the clock, because
     // the two positions are only half a bit apart.
     if (stop_evidence_ >= kSureEvidence) {
-      search_around(long_center, kTrackReach, bit_blocks, edges, long_gap);
+      search_around(long_center, kTrackReach, rates[r], long_gap);
       stop_preference[r] = stop_evidence_;
     } else if (stop_evidence_ <= -kSureEvidence) {
-      search_around(short_center, kTrackReach, bit_blocks, edges, short_gap);
+      search_around(short_center, kTrackReach, rates[r], short_gap);
       stop_preference[r] = stop_evidence_;
     } else {
-      search_around(short_center, kTrackSlack, bit_blocks, edges, short_gap);
-      search_around(long_center, kTrackSlack, bit_blocks, edges, long_gap);
+      search_around(short_center, kTrackSlack, rates[r], short_gap);
+      search_around(long_center, kTrackSlack, rates[r], long_gap);
       const double scale = std::max({std::abs(short_gap.metric), std::abs(long_gap.metric), 1e-30});
       stop_preference[r] = stop_evidence_ + (long_gap.metric - short_gap.metric) / scale;
     }
@@ -835,8 +956,8 @@ void FskDemodulator::Impl::settle_rate() {
     for (std::size_t i = 0; i < held_count_; ++i) {
       FrameCandidate at45;
       FrameCandidate at50;
-      search_around(held_[i].start, kFitReach, bit_blocks_45_, edges_45_, at45);
-      search_around(held_[i].start, kFitReach, bit_blocks_50_, edges_50_, at50);
+      search_around(held_[i].start, kFitReach, BaudRate::Baud45_45, at45);
+      search_around(held_[i].start, kFitReach, BaudRate::Baud50, at50);
       fit45 += at45.metric;
       fit50 += at50.metric;
     }
