@@ -202,6 +202,22 @@ double frame_quality(const Windows& q) {
   return sum / static_cast<double>(kWindows);
 }
 
+// Returns the element at index N / 2 of `values` sorted, which std::nth_element would also
+// place there. An odd-even transposition sort (N rounds of min and max) has no data-dependent
+// branches, which std::nth_element mispredicts often on a few values.
+template <std::size_t N>
+double middle_element(std::array<double, N> values) {
+  for (std::size_t round = 0; round < N; ++round) {
+    for (std::size_t i = round % 2; i + 1 < N; i += 2) {
+      const double low = std::min(values[i], values[i + 1]);
+      const double high = std::max(values[i], values[i + 1]);
+      values[i] = low;
+      values[i + 1] = high;
+    }
+  }
+  return values[N / 2];
+}
+
 // Median of |q| over the windows: a burst of speech or noise that fills two or three bits of a
 // frame cannot raise it, while a carrier raises every bit.
 double median_magnitude(const Windows& q) {
@@ -209,8 +225,7 @@ double median_magnitude(const Windows& q) {
   for (std::size_t i = 0; i < q.size(); ++i) {
     magnitude[i] = std::abs(q[i]);
   }
-  std::nth_element(magnitude.begin(), magnitude.begin() + kWindows / 2, magnitude.end());
-  return magnitude[kWindows / 2];
+  return middle_element(magnitude);
 }
 
 struct FrameCandidate {
@@ -1096,9 +1111,7 @@ void FskDemodulator::Impl::decide(FrameCandidate& frame) {
   remove_bit_turn(mark, space);
   const double gain = update_signal_estimate(mark_power, space_power);
 
-  std::array<double, kBits> sorted = amplitude_margin;
-  std::nth_element(sorted.begin(), sorted.begin() + kBits / 2, sorted.end());
-  const double scale = sorted[kBits / 2];
+  const double scale = middle_element(amplitude_margin);
   // When every data bit is clearly one tone, the runs rarely change the reading. The noise
   // bench's -9 dB set has 2.24% CER with this shortcut and 2.22% without. So each bit is read on
   // its own, with its own margin as confidence, and most characters skip the 32 codes.
@@ -1133,8 +1146,7 @@ double FskDemodulator::Impl::update_signal_estimate(
     noise += std::min(mark_power[i], space_power[i]);
   }
   noise /= static_cast<double>(kFrameBits);
-  std::nth_element(amplitude.begin(), amplitude.begin() + kFrameBits / 2, amplitude.end());
-  const double median = amplitude[kFrameBits / 2];
+  const double median = middle_element(amplitude);
   if (tone_amplitude_ == 0.0 && noise_power_ == 0.0) {
     tone_amplitude_ = median;
     noise_power_ = noise;
