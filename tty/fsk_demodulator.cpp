@@ -204,7 +204,7 @@ double frame_quality(const Windows& q) {
 
 // Returns the element at index N / 2 of `values` sorted, which std::nth_element would also
 // place there. An odd-even transposition sort (N rounds of min and max) has no data-dependent
-// branches, while those of std::nth_element mispredict often on so few values.
+// branches, while std::nth_element branches on every comparison.
 template <std::size_t N>
 double middle_element(std::array<double, N> values) {
   for (std::size_t round = 0; round < N; ++round) {
