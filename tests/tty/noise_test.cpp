@@ -151,8 +151,10 @@ TEST_CASE("receiver CER at -9 dB SNR", "[tty][noise]") {
   // 40 seeds of 295 characters: 11,800 characters, so one error is 0.008%.
   const Score score = score_noise(-9.0, 40);
   // NOTE: the target is 2%, where non-coherent FSK at 45.45 bit/s is near its limit. The
-  // receiver measures 2.18% (257 errors) on this set, so this ceiling only catches regressions.
-  CHECK(score.cer() <= 0.023);
+  // receiver measures 1.98% (234 errors) on this set. The ceiling of 2.1% (247 errors) leaves a
+  // small margin for changes that trade a few errors, so it catches regressions but does not
+  // enforce the target itself.
+  CHECK(score.cer() <= 0.021);
 }
 
 TEST_CASE("receiver CER at -6 dB SNR", "[tty][noise]") {

@@ -45,19 +45,24 @@ CarrierDetector::CarrierDetector(double block_rate_hz, int block_size) {
 }
 
 CarrierChange CarrierDetector::push(const BlockSums& block) {
-  const int group = block_in_frame_ / kGroupBlocks;
-  mark_groups_[group] += block.mark;
-  space_groups_[group] += block.space;
+  group_mark_ += block.mark;
+  group_space_ += block.space;
   frame_energy_ += block.energy;
   ++blocks_;
-  if (++block_in_frame_ < kFrameBlocks) {
+  if (++block_in_group_ < kGroupBlocks) {
+    return CarrierChange::None;
+  }
+  mark_groups_[group_] = group_mark_;
+  space_groups_[group_] = group_space_;
+  group_mark_ = {};
+  group_space_ = {};
+  block_in_group_ = 0;
+  if (++group_ < kFrameGroups) {
     return CarrierChange::None;
   }
   const CarrierChange changed = finish_frame();
-  mark_groups_.fill({});
-  space_groups_.fill({});
   frame_energy_ = 0.0f;
-  block_in_frame_ = 0;
+  group_ = 0;
   return changed;
 }
 

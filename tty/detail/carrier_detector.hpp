@@ -58,10 +58,14 @@ class CarrierDetector {
   double sample_scale_ = 0.0;  // 2 / (samples per frame): |sum|^2 to tone energy
   std::array<std::array<std::complex<float>, kFrameGroups>, kOffsetCount> bank_{};
 
+  // Tone sums of the frame's completed groups, and of the group in progress.
   std::array<std::complex<float>, kFrameGroups> mark_groups_{};
   std::array<std::complex<float>, kFrameGroups> space_groups_{};
+  std::complex<float> group_mark_{};
+  std::complex<float> group_space_{};
   float frame_energy_ = 0.0f;
-  int block_in_frame_ = 0;
+  int block_in_group_ = 0;
+  int group_ = 0;  // index of the group in progress within the frame
 
   std::array<double, kOffsetCount> mark_average_{};
   std::array<double, kOffsetCount> space_average_{};
