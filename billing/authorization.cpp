@@ -25,7 +25,71 @@ Authorization grant(std::string billed_number) {
   return granted;
 }
 
+// Refuses billing that names a party of the call itself: collect from the calling line to
+// itself, or a third number that is the called or calling line. Numbers are compared in E.164,
+// so 1-212-555-0101, 2125550101 and +12125550101 are one line. `from` is the E.164 calling line.
+std::optional<Authorization> refuse_self_billing(const AuthorizationRequest& request,
+                                                 const std::string& from) {
+  const Result<std::string> to = normalize_line_number(request.to);
+  if (request.billing == BillingMethod::Collect) {
+    if (to && *to == from) {
+      return refuse(RefusalReason::CollectToOwnLine,
+                    "a collect call from " + request.from + " to " + request.to +
+                        ", the same line, cannot be billed; call another number or use "
+                        "sent-paid billing");
+    }
+    return std::nullopt;
+  }
+  if (request.billing != BillingMethod::ThirdNumber) {
+    return std::nullopt;
+  }
+  // An invalid third number is refused later, by authorize_screened, with its reason.
+  const Result<std::string> third = normalize_line_number(request.third_number);
+  if (!third) {
+    return std::nullopt;
+  }
+  if (to && *third == *to) {
+    return refuse(RefusalReason::ThirdNumberIsCalledLine,
+                  "the third number " + request.third_number +
+                      " is the dialed number itself; bill it as a collect call or give another "
+                      "number to bill");
+  }
+  if (*third == from) {
+    return refuse(RefusalReason::ThirdNumberIsCallingLine,
+                  "the third number " + request.third_number +
+                      " is the calling line; use sent-paid billing or give another number to "
+                      "bill");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+Result<std::string> billed_line_number(BillingMethod billing, std::string_view from,
+                                       std::string_view to, std::string_view third_number) {
+  std::string_view number = from;
+  std::string role = "calling number";
+  switch (billing) {
+    case BillingMethod::CallingCard:
+      return std::string();
+    case BillingMethod::Collect:
+      number = to;
+      role = "called number";
+      break;
+    case BillingMethod::ThirdNumber:
+      number = third_number;
+      role = "third number";
+      break;
+    case BillingMethod::SentPaid:
+    case BillingMethod::PersonToPerson:
+      break;
+  }
+  Result<std::string> e164 = normalize_line_number(number);
+  if (!e164) {
+    return Status(StatusCode::InvalidArgument, role + ": " + e164.status().message());
+  }
+  return e164;
+}
 
 std::string_view to_string(RefusalReason reason) {
   switch (reason) {
@@ -53,6 +117,12 @@ std::string_view to_string(RefusalReason reason) {
       return "rating-unavailable";
     case RefusalReason::PremiumBlocked:
       return "premium-blocked";
+    case RefusalReason::CollectToOwnLine:
+      return "collect-to-own-line";
+    case RefusalReason::ThirdNumberIsCalledLine:
+      return "third-number-is-called-line";
+    case RefusalReason::ThirdNumberIsCallingLine:
+      return "third-number-is-calling-line";
   }
   return "unknown";
 }
@@ -103,6 +173,10 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
     }
   }
 
+  if (std::optional<Authorization> refused = refuse_self_billing(request, *from)) {
+    return *refused;
+  }
+
   switch (request.billing) {
     case BillingMethod::SentPaid:
       return grant(*from);
@@ -113,22 +187,20 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
       }
       return grant(*from);
     case BillingMethod::Collect:
-      return authorize_screened(request, request.to);
     case BillingMethod::ThirdNumber:
-      return authorize_screened(request, request.third_number);
+      return authorize_screened(request);
     case BillingMethod::CallingCard:
       return authorize_card(request, context);
   }
   return refuse(RefusalReason::InvalidRequest, "unknown billing method");
 }
 
-Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest& request,
-                                                     const std::string& billed) const {
+Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest& request) const {
   const bool collect = request.billing == BillingMethod::Collect;
-  Result<std::string> number = normalize_line_number(billed);
+  Result<std::string> number =
+      billed_line_number(request.billing, request.from, request.to, request.third_number);
   if (!number) {
-    return refuse(RefusalReason::InvalidRequest,
-                  (collect ? "called number: " : "third number: ") + number.status().message());
+    return refuse(RefusalReason::InvalidRequest, number.status().message());
   }
   Result<std::optional<LineVersion>> line = store_->find_line(*number);
   if (!line) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "billing/call_types.hpp"
 #include "billing/money.hpp"
@@ -18,17 +19,20 @@ namespace relaygw::billing {
 // Why a call was refused. The names (to_string) are stable codes for logs and the wire.
 enum class RefusalReason {
   None,
-  InvalidRequest,      // invalid-request: a number, card number or PIN is malformed
-  CollectBlocked,      // collect-blocked: the called line refuses collect calls
-  ThirdNumberBlocked,  // third-number-blocked: the third line refuses third-number billing
-  LineNotBillable,     // line-not-billable: payphone or inmate lines cannot be billed
-  CardNotFound,        // card-not-found
-  CardClosed,          // card-closed
-  CardLocked,          // card-locked: too many wrong PINs
-  WrongPin,            // wrong-pin
-  InsufficientFunds,   // insufficient-funds: balance or limit below the minimum first block
-  RatingUnavailable,   // rating-unavailable: no rate deck or number plan to price the call
-  PremiumBlocked,      // premium-blocked: 900 and 976 numbers only bill to the calling line
+  InvalidRequest,            // invalid-request: a number, card number or PIN is malformed
+  CollectBlocked,            // collect-blocked: the called line refuses collect calls
+  ThirdNumberBlocked,        // third-number-blocked: the third line refuses third-number billing
+  LineNotBillable,           // line-not-billable: payphone or inmate lines cannot be billed
+  CardNotFound,              // card-not-found
+  CardClosed,                // card-closed
+  CardLocked,                // card-locked: too many wrong PINs
+  WrongPin,                  // wrong-pin
+  InsufficientFunds,         // insufficient-funds: balance or limit below the minimum first block
+  RatingUnavailable,         // rating-unavailable: no rate deck or number plan to price the call
+  PremiumBlocked,            // premium-blocked: 900 and 976 numbers only bill to the calling line
+  CollectToOwnLine,          // collect-to-own-line: a collect call to the calling line itself
+  ThirdNumberIsCalledLine,   // third-number-is-called-line: that is a collect call
+  ThirdNumberIsCallingLine,  // third-number-is-calling-line: that is a sent-paid call
 };
 
 std::string_view to_string(RefusalReason reason);
@@ -75,8 +79,7 @@ class Authorizer {
                                   const WriteContext& context) const;
 
  private:
-  Result<Authorization> authorize_screened(const AuthorizationRequest& request,
-                                           const std::string& billed) const;
+  Result<Authorization> authorize_screened(const AuthorizationRequest& request) const;
   Result<Authorization> authorize_card(const AuthorizationRequest& request,
                                        const WriteContext& context) const;
   Result<Authorization> hold_funds(const AuthorizationRequest& request, const CardState& card,
@@ -86,6 +89,14 @@ class Authorizer {
   const NumberPlan* plan_;
   const Rater* rater_;
 };
+
+// Returns the E.164 line that a call's charges are posted to: the calling line for sent-paid and
+// person-to-person calls, the called line for collect calls and `third_number` for
+// third-number calls. Calling-card calls return "" because the card names its line. Fails with
+// InvalidArgument, naming the option, when that number is not a valid line number. `call
+// create` and the gateway both store this number, and Authorizer grants the same one.
+Result<std::string> billed_line_number(BillingMethod billing, std::string_view from,
+                                       std::string_view to, std::string_view third_number);
 
 // Builds the Rater input for a call that has not started yet, at `start`.
 CallToRate call_to_rate(const AuthorizationRequest& request, Instant start);

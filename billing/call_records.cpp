@@ -8,6 +8,7 @@
 #include "billing/call_time.hpp"
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
+#include "billing/directory.hpp"
 #include "billing/numbering.hpp"
 #include "billing/report_limits.hpp"
 
@@ -493,8 +494,12 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
   CallToRate call = call_to_rate(request, *event_time(record, CallEvent::Connected),
                                  durations.conversation_seconds.value_or(0));
   call.person_reached = completion.person_reached;
-  const std::string& billed = request.billed_number.empty() ? request.from : request.billed_number;
-  Result<std::optional<LineVersion>> line = store_->find_line(billed);
+  // The directory stores E.164 numbers, so a number typed as 4155550108 or (415) 555-0108 is
+  // looked up in that form. Calls opened before `call create` stored the billed number use the
+  // calling number. A number that does not normalize is looked up as stored and finds no line.
+  const std::string& stored = request.billed_number.empty() ? request.from : request.billed_number;
+  const Result<std::string> e164 = normalize_line_number(stored);
+  Result<std::optional<LineVersion>> line = store_->find_line(e164 ? *e164 : stored);
   if (!line) {
     return line.status();
   }

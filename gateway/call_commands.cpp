@@ -34,6 +34,7 @@ struct CallOptions {
   std::string by;
   std::string key;
   bool person_reached = false;
+  bool unaccepted = false;
   bool json = false;
 };
 
@@ -82,6 +83,8 @@ void print_decision(const billing::CallRequest& call, const billing::Authorizati
     // Sent-paid and other calls with nothing to report carry an empty message.
     if (decision.message.empty()) {
       std::cout << fmt::format("call {} authorized\n", call.id);
+    } else if (decision.message.rfind("authorized", 0) == 0) {
+      std::cout << fmt::format("call {} {}\n", call.id, decision.message);
     } else {
       std::cout << fmt::format("call {} authorized: {}\n", call.id, decision.message);
     }
@@ -116,6 +119,15 @@ void run_create(const CallOptions& options) {
   call.card_number = options.card;
   call.requested_person = options.person;
   call.emergency = billing::is_emergency_number(options.to);
+  // The gateway stores the same billed number. An invalid one stays empty, and the Authorizer
+  // below refuses the call with the reason.
+  if (!call.emergency) {
+    auto billed =
+        billing::billed_line_number(call.billing, options.from, options.to, options.third_number);
+    if (billed) {
+      call.billed_number = *billed;
+    }
+  }
   const billing::WriteContext context = context_at(options, instant_or_now(options, command));
 
   // Emergency calls are authorized even when the database cannot be opened.
@@ -266,6 +278,60 @@ void run_debit(const CallOptions& options) {
                            billing::format_dollars(funds->balance, 4));
 }
 
+bool needs_acceptance(const billing::CallRecord& record) {
+  return record.request.billing == billing::BillingMethod::Collect ||
+         record.request.billing == billing::BillingMethod::ThirdNumber;
+}
+
+// Rejects the first completion of a connected collect or third-number call with no acceptance,
+// unless --unaccepted states that the billed party declined. Such a call posts zero, and once it is
+// disconnected a forgotten acceptance can no longer be recorded.
+void check_acceptance(const billing::CallRecord& record, const CallOptions& options,
+                      const std::string& command) {
+  const bool accepted = billing::event_time(record, billing::CallEvent::Accepted).has_value();
+  const std::optional<billing::Instant> connected =
+      billing::event_time(record, billing::CallEvent::Connected);
+  if (record.request.emergency || !needs_acceptance(record) ||
+      billing::event_time(record, billing::CallEvent::Disconnected)) {
+    return;
+  }
+  if (options.unaccepted && accepted) {
+    fail_command(command, "call '" + options.id +
+                              "' has an accepted event, so --unaccepted does not apply; "
+                              "complete it without --unaccepted");
+  }
+  if (!connected || accepted || options.unaccepted) {
+    return;
+  }
+  fail_command(command,
+               "call '" + options.id + "' is a " +
+                   std::string(billing::to_string(record.request.billing)) + " call connected at " +
+                   billing::format_instant(*connected) +
+                   " with no acceptance of its charges, so it would post nothing; record the "
+                   "acceptance first with `relaygw call event --id " +
+                   options.id +
+                   " --event accepted --how voice|tty-text|keypad --by NAME` (billing starts at "
+                   "the later of the connect and the acceptance), or add --unaccepted if the "
+                   "billed party declined the charges");
+}
+
+// Returns why a posted call billed nothing, or "" when it was billed.
+std::string zero_charge_reason(const billing::CallRecord& record) {
+  if (!record.posting || !record.posting->lines.empty()) {
+    return "";
+  }
+  if (record.request.emergency) {
+    return "emergency call";
+  }
+  if (!billing::event_time(record, billing::CallEvent::Connected)) {
+    return "never connected";
+  }
+  if (needs_acceptance(record) && !billing::event_time(record, billing::CallEvent::Accepted)) {
+    return "no acceptance of the charges recorded";
+  }
+  return "no billable conversation (disconnected in the second it connected or was accepted)";
+}
+
 void run_complete(const CallOptions& options) {
   const std::string command = "call complete";
   const CommandLog log(command);
@@ -283,6 +349,9 @@ void run_complete(const CallOptions& options) {
     fail_command(command, "call '" + options.id + "' was refused (" +
                               (reason.empty() ? "it has no authorized event" : reason) +
                               "); there is nothing to complete");
+  }
+  if (call->has_value()) {
+    check_acceptance(**call, options, command);
   }
   // Emergency calls bill zero, so they complete even without numbering data or a rate deck.
   RatingData rating;
@@ -308,6 +377,9 @@ void run_complete(const CallOptions& options) {
     fail_command(command, uncollected.status().message());
   }
   print_uncollected(*uncollected);
+  if (const std::string reason = zero_charge_reason(**record); !reason.empty()) {
+    std::cout << "  not billed: " << reason << "\n";
+  }
   log.done("posted, total " + billing::format_dollars(posting->total) + ", uncollected " +
            billing::format_dollars(*uncollected));
 }
@@ -329,6 +401,9 @@ nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncol
                         {"access", billing::to_string(request.access)},
                         {"handling", billing::to_string(request.handling)},
                         {"emergency", request.emergency}};
+  if (!request.billed_number.empty()) {
+    out["billed_number"] = request.billed_number;
+  }
   if (!request.card_number.empty()) {
     out["card"] = billing::mask_card_number(request.card_number);
   }
@@ -394,9 +469,16 @@ void run_show(const CallOptions& options) {
                            out["from"].get<std::string>(), out["to"].get<std::string>(),
                            out["billing"].get<std::string>(), out["access"].get<std::string>(),
                            (*record)->request.emergency ? ", EMERGENCY" : "");
+  if (out.contains("billed_number")) {
+    std::cout << fmt::format("  billed to {}\n", out["billed_number"].get<std::string>());
+  }
   for (const nlohmann::json& event : out["events"]) {
     std::cout << fmt::format("  {:<13} {} by {}\n", event["event"].get<std::string>(),
                              event["at"].get<std::string>(), event["actor"].get<std::string>());
+    if (event.contains("how")) {
+      std::cout << fmt::format("  {:<13} charges accepted by {} ({})\n", "",
+                               event["by"].get<std::string>(), event["how"].get<std::string>());
+    }
     if (event.contains("reason_code")) {
       std::cout << fmt::format("  {:<13} {}: {}\n", "", event["reason_code"].get<std::string>(),
                                event["reason_message"].get<std::string>());
@@ -419,6 +501,9 @@ void run_show(const CallOptions& options) {
   if ((*record)->posting) {
     print_posting(*(*record)->posting);
     print_uncollected(*uncollected);
+    if (const std::string reason = zero_charge_reason(**record); !reason.empty()) {
+      std::cout << "  not billed: " << reason << "\n";
+    }
   }
 }
 
@@ -488,6 +573,9 @@ void add_call_commands(CLI::App& app) {
       ->required();
   complete->add_flag("--person-reached", complete_options->person_reached,
                      "person-to-person: the requested person came to the phone");
+  complete->add_flag("--unaccepted", complete_options->unaccepted,
+                     "collect or third-party: the billed party declined the charges, so the "
+                     "connected call posts zero");
   complete->callback([complete_options] { run_complete(*complete_options); });
 
   auto show_options = std::make_shared<CallOptions>();

@@ -225,9 +225,6 @@ struct CallService::State {
                                     const relay::SessionOpened& session, relay::Instant now);
   std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now);
   std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
-  std::optional<relay::AuthorizationResult> refuse_self_billing(
-      const relay::CallRequested& request, const relay::SessionOpened& session,
-      const billing::NumberInfo& dialed) const;
   Result<relay::Quote> quote_locked(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now);
   Result<billing::CallPosting> complete_call(const std::string& call_id, relay::Instant at,
@@ -552,42 +549,6 @@ std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRe
       "Call '" + call_id + "' was already requested and not authorized; request a new call id.")};
 }
 
-// Refuses billing that names a party of the call itself: collect from the calling line to
-// itself, or a third number that is the called or calling line. Caller holds billing_mutex.
-std::optional<relay::AuthorizationResult> CallService::State::refuse_self_billing(
-    const relay::CallRequested& request, const relay::SessionOpened& session,
-    const billing::NumberInfo& dialed) const {
-  auto e164_of = [this](const std::string& number) {
-    auto info = plan->classify(number);
-    return info ? info->e164 : std::string();
-  };
-  const std::string caller = e164_of(session.caller_number);
-  if (request.billing == relay::BillingMethod::Collect && !caller.empty() &&
-      caller == dialed.e164) {
-    return refusal(request.call_id, "collect-to-own-line",
-                   "A collect call from " + session.caller_number + " to " + request.dialed_number +
-                       ", the same line, cannot be billed; call another number or use "
-                       "sent-paid billing.");
-  }
-  if (request.billing != relay::BillingMethod::ThirdParty) {
-    return std::nullopt;
-  }
-  const std::string third = e164_of(request.third_number);
-  if (!third.empty() && third == dialed.e164) {
-    return refusal(request.call_id, "third-number-is-called-line",
-                   "The third number " + request.third_number +
-                       " is the dialed number itself; bill it as a collect call or give "
-                       "another number to bill.");
-  }
-  if (!third.empty() && third == caller) {
-    return refusal(request.call_id, "third-number-is-calling-line",
-                   "The third number " + request.third_number +
-                       " is the calling line; use sent-paid billing or give another number "
-                       "to bill.");
-  }
-  return std::nullopt;
-}
-
 std::vector<Reply> CallService::State::call_requested(const relay::CallRequested& request,
                                                       const relay::SessionOpened& session,
                                                       relay::Instant now) {
@@ -626,11 +587,6 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
                     "The dialed number is not valid: " + dialed.status().message())};
   }
 
-  if (auto refused = refuse_self_billing(request, session, *dialed)) {
-    log->info("session={} call={} refused: {}", request.session_id, call_id, refused->message);
-    return {*refused};
-  }
-
   const billing::WriteContext write_context = context(now);
   billing::CallRequest call;
   call.id = call_id;
@@ -641,17 +597,12 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   call.handling = billing::Handling::Automated;
   call.card_number = std::string(request.card_number.reveal());
   call.requested_person = request.person_name;
-  switch (call.billing) {
-    case billing::BillingMethod::Collect:
-      call.billed_number = dialed->e164;
-      break;
-    case billing::BillingMethod::ThirdNumber:
-      call.billed_number = request.third_number;
-      break;
-    case billing::BillingMethod::CallingCard:
-      break;
-    default:
-      call.billed_number = session.caller_number;
+  // An invalid billed number leaves it empty, and the Authorizer below refuses the call with
+  // the reason. Billing to the call's own parties is refused there too.
+  auto billed = billing::billed_line_number(call.billing, session.caller_number,
+                                            request.dialed_number, request.third_number);
+  if (billed) {
+    call.billed_number = *billed;
   }
   billing::CallRecords records(store.get(), &*rater);
   auto opened = records.open(call, write_context);

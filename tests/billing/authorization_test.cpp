@@ -331,3 +331,57 @@ TEST_CASE("emergency authorized with no store or deck", "[billing][authorization
   REQUIRE_FALSE(unavailable);
   CHECK(unavailable.status().code() == StatusCode::Unavailable);
 }
+
+TEST_CASE_METHOD(AuthorizationFixture, "self billing refused in every form",
+                 "[billing][authorization]") {
+  struct Case {
+    BillingMethod billing;
+    const char* to;
+    const char* third;
+    RefusalReason reason;
+    const char* code;
+  };
+  // The calling line is 3125550107, and each case types a party of the call in another form.
+  const Case cases[] = {
+      {BillingMethod::Collect, "1-312-555-0107", "", RefusalReason::CollectToOwnLine,
+       "collect-to-own-line"},
+      {BillingMethod::Collect, "+13125550107", "", RefusalReason::CollectToOwnLine,
+       "collect-to-own-line"},
+      {BillingMethod::ThirdNumber, "4155550109", "(415) 555-0109",
+       RefusalReason::ThirdNumberIsCalledLine, "third-number-is-called-line"},
+      {BillingMethod::ThirdNumber, "+14155550109", "14155550109",
+       RefusalReason::ThirdNumberIsCalledLine, "third-number-is-called-line"},
+      {BillingMethod::ThirdNumber, "4155550109", "+13125550107",
+       RefusalReason::ThirdNumberIsCallingLine, "third-number-is-calling-line"},
+      {BillingMethod::ThirdNumber, "4155550109", "312.555.0107",
+       RefusalReason::ThirdNumberIsCallingLine, "third-number-is-calling-line"},
+  };
+  for (const Case& test : cases) {
+    INFO("to " << test.to << ", third " << test.third);
+    AuthorizationRequest billed = request(test.billing);
+    billed.to = test.to;
+    billed.third_number = test.third;
+    const Authorization decision = authorize(billed);
+    CHECK_FALSE(decision.granted);
+    CHECK(decision.reason == test.reason);
+    CHECK(to_string(decision.reason) == test.code);
+  }
+}
+
+TEST_CASE("billed line number per billing method", "[billing][authorization]") {
+  CHECK(billed_line_number(BillingMethod::SentPaid, "312-555-0107", "2125550101", "").value() ==
+        "+13125550107");
+  CHECK(billed_line_number(BillingMethod::PersonToPerson, "3125550107", "2125550101", "").value() ==
+        "+13125550107");
+  CHECK(billed_line_number(BillingMethod::Collect, "3125550107", "(212) 555-0101", "").value() ==
+        "+12125550101");
+  CHECK(billed_line_number(BillingMethod::ThirdNumber, "3125550107", "2125550101", "1-415-555-0108")
+            .value() == "+14155550108");
+  CHECK(billed_line_number(BillingMethod::CallingCard, "3125550107", "2125550101", "").value() ==
+        "");
+  const Result<std::string> invalid =
+      billed_line_number(BillingMethod::ThirdNumber, "3125550107", "2125550101", "555-0101");
+  REQUIRE_FALSE(invalid);
+  CHECK(invalid.status().code() == StatusCode::InvalidArgument);
+  CHECK(invalid.status().message().find("third number") != std::string::npos);
+}
