@@ -155,6 +155,29 @@ Status check_after_debit_cost(const std::string& call_id, std::string_view step,
                     " happened, after the last debit");
 }
 
+// Rejects a completion whose conversation, from the connect to `completion.disconnected_at`, is
+// longer than `completion.max_conversation`, which is most often a mistyped date.
+Status check_call_length(const CallRecord& record, const Completion& completion) {
+  const std::optional<Instant> connected = event_time(record, CallEvent::Connected);
+  if (!connected) {
+    return Status::ok();
+  }
+  const std::int64_t seconds = seconds_between(*connected, completion.disconnected_at);
+  const std::int64_t limit = completion.max_conversation.count();
+  if (seconds <= limit) {
+    return Status::ok();
+  }
+  return Status(StatusCode::InvalidArgument,
+                "call '" + record.request.id + "' would bill a conversation of " +
+                    std::to_string(seconds) + " s (" + std::to_string(seconds / 3600) +
+                    " h), from its connect at " + format_instant(*connected) + " to " +
+                    format_instant(completion.disconnected_at) + ", longer than the maximum of " +
+                    std::to_string(limit) + " s (" + std::to_string(limit / 3600) +
+                    " h); check the date and time of the disconnect and send the real one, at "
+                    "most " +
+                    format_instant(*connected + completion.max_conversation));
+}
+
 // Returns the refused event of `record`, or nullptr when it has none.
 const CallEventRecord* refusal_event(const CallRecord& record) {
   for (const CallEventRecord& stored : record.events) {
@@ -485,14 +508,26 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
       (needs_acceptance && !durations.accepted)) {
     return posting;
   }
+  // The operator connects a collect or third-number call once its charges are accepted. An
+  // acceptance recorded after the connect means the called line answered the operator first,
+  // so the billed party pays from its acceptance, not for the announcement.
+  Instant start = *event_time(record, CallEvent::Connected);
+  if (needs_acceptance) {
+    start = std::max(start, *event_time(record, CallEvent::Accepted));
+  }
+  const std::int64_t seconds = seconds_between(start, *event_time(record, CallEvent::Disconnected));
+  // No billable conversation (a connect and disconnect in the same second) bills zero, as an
+  // unanswered call does, and reports count such a call as unanswered.
+  if (seconds <= 0) {
+    return posting;
+  }
   if (rater_ == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded, so call '" + request.id +
                                                "' cannot be rated; load "
                                                "one and complete it again");
   }
 
-  CallToRate call = call_to_rate(request, *event_time(record, CallEvent::Connected),
-                                 durations.conversation_seconds.value_or(0));
+  CallToRate call = call_to_rate(request, start, seconds);
   call.person_reached = completion.person_reached;
   // The directory stores E.164 numbers, so a number typed as 4155550108 or (415) 555-0108 is
   // looked up in that form. Calls opened before `call create` stored the billed number use the
@@ -691,6 +726,9 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
     const Status ordered = check_step_order(**record, "completion", completion.disconnected_at);
     if (!ordered) {
       return ordered;
+    }
+    if (Status length = check_call_length(**record, completion); !length) {
+      return length;
     }
   }
   const CallEventRecord disconnect{

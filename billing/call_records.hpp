@@ -5,6 +5,7 @@
 // below zero: a charge beyond its hold and free funds stays on the call as uncollected.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,11 +39,18 @@ std::string describe_refusal(const CallRecord& record);
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 
+// Maximum conversation a completion may bill unless the caller sets another: 24 hours, the
+// default of the gateway's max_call_length_seconds. A longer one is most often a mistyped date.
+inline constexpr std::chrono::seconds kDefaultMaxConversation{24 * 3600};
+
 struct Completion {
   std::string call_id;
   Instant disconnected_at;
   bool person_reached = false;  // person-to-person: the requested person came to the phone
   std::string idempotency_key;  // the same key for every delivery of this completion
+  // A first completion whose conversation (connect to disconnect) is longer fails with
+  // InvalidArgument. The gateway sets its configured maximum and caps calls to it first.
+  std::chrono::seconds max_conversation = kDefaultMaxConversation;
 };
 
 class CallRecords {
@@ -84,8 +92,10 @@ class CallRecords {
                                   const WriteContext& context) const;
 
   // Appends "disconnected" (unless a delivery already did), rates the call and posts it once.
-  // The call bills zero, with no fee or minimum, when it was never connected, never
-  // authorized, an emergency call, or a collect or third-number call never accepted. A card
+  // The call bills zero, with no fee or minimum, when it was never connected, had no
+  // conversation (connect and disconnect in the same second), was never authorized, is an
+  // emergency call, or is a collect or third-number call never accepted. A collect or
+  // third-number call is billed from the later of its connect and its acceptance. A card
   // hold is released, and the card is debited only for what interim debits did not cover. A
   // first delivery timed before the instant the last interim debit covered is rejected.
   Result<CallPosting> complete(const Completion& completion, const WriteContext& context) const;

@@ -703,6 +703,7 @@ Result<billing::CallPosting> CallService::State::complete_call(const std::string
         billing::format_instant(end));
   }
   billing::Completion completion{call_id, end, connected, key};
+  completion.max_conversation = config.max_call_length;
   return records.complete(completion, write_context);
 }
 

@@ -1,0 +1,246 @@
+// The relaygw call commands over a call's life: who is billed, which refusals apply, how long a
+// call may be, and when billing starts. Each test runs the binary as a real process on a real
+// database file.
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/billing/billing_test_support.hpp"
+
+namespace {
+
+using Run = relaygw::billing::testing::CommandRun;
+
+class CallLifecycleFixture {
+ public:
+  CallLifecycleFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-call-lifecycle-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    REQUIRE(relaygw("db init").status == 0);
+  }
+  ~CallLifecycleFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // Runs `relaygw COMMAND --db DB ARGUMENTS`; `arguments` is already shell-quoted.
+  Run relaygw(const std::string& command, const std::string& arguments = "") const {
+    return ::relaygw::billing::testing::run_relaygw(
+        command + " --db '" + (dir_ / "billing.db").string() + "' --actor staff:test " + arguments);
+  }
+
+  // Creates call `id` and requires that it is authorized.
+  void create(const std::string& id, const std::string& arguments) const {
+    const Run created = relaygw("call create", "--id " + id + " " + arguments);
+    INFO(created.output);
+    REQUIRE(created.status == 0);
+  }
+
+  void event(const std::string& id, const std::string& arguments) const {
+    const Run recorded = relaygw("call event", "--id " + id + " " + arguments);
+    INFO(recorded.output);
+    REQUIRE(recorded.status == 0);
+  }
+
+  Run complete(const std::string& id, const std::string& at,
+               const std::string& arguments = "") const {
+    return relaygw("call complete",
+                   "--id " + id + " --key " + id + "-end --at " + at + " " + arguments);
+  }
+
+  nlohmann::json show_json(const std::string& id) const {
+    const Run shown = relaygw("call show", "--id " + id + " --json");
+    INFO(shown.output);
+    REQUIRE(shown.status == 0);
+    return nlohmann::json::parse(shown.output);
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CallLifecycleFixture, "call create stores billed number",
+                 "[billing][commands][calls]") {
+  create("col1",
+         "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101 --billing collect");
+  create("tn1",
+         "--at 2026-03-10T09:29:00-07:00 --from 4155550109 --to 2135550101 --billing third-party "
+         "--third-number 4155550108");
+  create("sp1", "--at 2026-03-10T09:29:00-05:00 --from 312-555-0107 --to 2125550101");
+  CHECK(show_json("col1")["billed_number"] == "+12125550101");
+  CHECK(show_json("tn1")["billed_number"] == "+14155550108");
+  CHECK(show_json("sp1")["billed_number"] == "+13125550107");
+
+  const Run text = relaygw("call show", "--id tn1");
+  CHECK(contains(text.output, "billed to +14155550108"));
+
+  // The third line (Chen, Wei) is TTY discount eligible in CA, and the caller's line is not.
+  event("tn1", "--event accepted --how voice --by 'Wei Chen' --at 2026-03-10T09:29:30-07:00");
+  event("tn1", "--event connected --at 2026-03-10T09:30:00-07:00");
+  const Run completed = complete("tn1", "2026-03-10T09:40:00-07:00");
+  INFO(completed.output);
+  REQUIRE(completed.status == 0);
+  CHECK(contains(completed.output, "CA TTY toll discount"));
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "call create refuses self billing",
+                 "[billing][commands][calls]") {
+  struct Case {
+    const char* id;
+    const char* arguments;
+    const char* code;
+  };
+  const Case cases[] = {
+      {"own", "--to 1-212-555-0101 --billing collect", "collect-to-own-line"},
+      {"tcall", "--to 4155550109 --billing third-party --third-number +12125550101",
+       "third-number-is-calling-line"},
+      {"tcalled", "--to 4155550109 --billing third-party --third-number '(415) 555-0109'",
+       "third-number-is-called-line"},
+  };
+  for (const Case& test : cases) {
+    INFO(test.id);
+    const Run created = relaygw(
+        "call create", std::string("--id ") + test.id +
+                           " --at 2026-03-10T09:29:00-04:00 --from 2125550101 " + test.arguments);
+    INFO(created.output);
+    CHECK(created.status == 1);
+    CHECK(contains(created.output, std::string("refused: ") + test.code));
+  }
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "tty discount for every number form",
+                 "[billing][commands][calls]") {
+  // +14155550108 is TTY discount eligible in CA: 10 min at 09:30 PDT total 2.84 with the
+  // discount and 3.62 without it.
+  const char* forms[] = {"4155550108", "+14155550108", "1-415-555-0108", "'(415) 555-0108'",
+                         "14155550108"};
+  int index = 0;
+  for (const char* from : forms) {
+    INFO("--from " << from);
+    const std::string id = "form" + std::to_string(index++);
+    create(id, std::string("--at 2026-03-10T09:29:00-07:00 --to 2135550101 --from ") + from);
+    event(id, "--event connected --at 2026-03-10T09:30:00-07:00");
+    const Run completed = complete(id, "2026-03-10T09:40:00-07:00");
+    INFO(completed.output);
+    REQUIRE(completed.status == 0);
+    CHECK(contains(completed.output, "CA TTY toll discount"));
+    CHECK(show_json(id)["total"] == "2.84");
+  }
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "call complete rejects over 24 hours",
+                 "[billing][commands][calls]") {
+  create("long", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  event("long", "--event connected --at 2026-03-10T09:30:00-05:00");
+  const Run year = complete("long", "2027-03-10T09:42:00-05:00");
+  CHECK(year.status == 1);
+  CHECK(contains(year.output, "31536720 s"));
+  CHECK(contains(year.output, "maximum of 86400 s (24 h)"));
+  CHECK(contains(year.output, "at most 2026-03-11T14:30:00Z"));
+  CHECK_FALSE(show_json("long").contains("total"));
+
+  // Exactly 24 hours is still billed.
+  const Run day = complete("long", "2026-03-11T09:30:00-05:00");
+  INFO(day.output);
+  CHECK(day.status == 0);
+  CHECK(show_json("long").contains("total"));
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "late acceptance bills from acceptance",
+                 "[billing][commands][calls]") {
+  create("late",
+         "--billing collect --at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  event("late", "--event connected --at 2026-03-10T09:30:00-05:00");
+  event("late",
+        "--event accepted --how tty-text --by 'Grace Okafor' --at "
+        "2026-03-10T09:31:00-05:00");
+  const Run completed = complete("late", "2026-03-10T09:42:00-05:00");
+  INFO(completed.output);
+  REQUIRE(completed.status == 0);
+  CHECK(contains(completed.output, "11 min from Tue 09:31"));
+  CHECK_FALSE(contains(completed.output, "12 min"));
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "collect complete needs acceptance",
+                 "[billing][commands][calls]") {
+  const std::string collect =
+      "--billing collect --at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101";
+  create("none", collect);
+  event("none", "--event connected --at 2026-03-10T09:30:00-05:00");
+
+  SECTION("rejected until the acceptance is recorded") {
+    const Run rejected = complete("none", "2026-03-10T09:42:00-05:00");
+    CHECK(rejected.status == 1);
+    CHECK(contains(rejected.output, "no acceptance"));
+    CHECK(contains(rejected.output, "relaygw call event --id none --event accepted"));
+    CHECK_FALSE(show_json("none").contains("total"));
+
+    event("none",
+          "--event accepted --how voice --by 'Grace Okafor' --at "
+          "2026-03-10T09:30:00-05:00");
+    const Run completed = complete("none", "2026-03-10T09:42:00-05:00");
+    INFO(completed.output);
+    REQUIRE(completed.status == 0);
+    CHECK(show_json("none")["total"] != "0.00");
+  }
+  SECTION("declined charges post zero with the reason") {
+    const Run declined = complete("none", "2026-03-10T09:42:00-05:00", "--unaccepted");
+    INFO(declined.output);
+    REQUIRE(declined.status == 0);
+    CHECK(contains(declined.output, "not billed: no acceptance of the charges recorded"));
+    CHECK(show_json("none")["total"] == "0.00");
+  }
+  SECTION("never connected posts zero with the reason") {
+    create("ring", collect);
+    const Run completed = complete("ring", "2026-03-10T09:42:00-05:00");
+    INFO(completed.output);
+    REQUIRE(completed.status == 0);
+    CHECK(contains(completed.output, "not billed: never connected"));
+  }
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "zero conversation bills nothing",
+                 "[billing][commands][calls]") {
+  create("z", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  event("z", "--event connected --at 2026-03-10T09:30:00-05:00");
+  const Run completed = complete("z", "2026-03-10T09:30:00-05:00");
+  INFO(completed.output);
+  REQUIRE(completed.status == 0);
+  CHECK(contains(completed.output, "not billed: no billable conversation"));
+  CHECK(show_json("z")["total"] == "0.00");
+
+  // The report counts the call as unanswered (columns calls, answered, emergency) and agrees
+  // that it billed nothing.
+  const Run summary = relaygw("report summary", "--from 2026-03-10 --to 2026-03-10 --format csv");
+  INFO(summary.output);
+  CHECK(contains(summary.output, ",1,0,0,"));
+  CHECK_FALSE(contains(summary.output, "2.30"));
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "call show names charge acceptance",
+                 "[billing][commands][calls]") {
+  const Run created = relaygw("call create",
+                              "--id c1 --billing collect --at 2026-03-10T09:29:00-05:00 "
+                              "--from 3125550107 --to 2125550101");
+  REQUIRE(created.status == 0);
+  CHECK(contains(created.output, "call c1 authorized; charges wait for the acceptance of"));
+  CHECK_FALSE(contains(created.output, "authorized: authorized"));
+
+  event("c1",
+        "--event accepted --how tty-text --by 'Grace Okafor' --at "
+        "2026-03-10T09:29:30-05:00");
+  const Run shown = relaygw("call show", "--id c1");
+  INFO(shown.output);
+  CHECK(contains(shown.output, "charges accepted by Grace Okafor (tty-text)"));
+}
