@@ -144,13 +144,6 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
                   "opening balance and credit limit cannot be negative");
   }
 
-  if (Status cents = check_whole_cents("opening balance", card.opening_balance); !cents) {
-    return cents;
-  }
-  if (Status cents = check_whole_cents("credit limit", card.credit_limit); !cents) {
-    return cents;
-  }
-
   Result<PinHash> pin_hash = hash_pin(pin, card.pin_iterations);
   if (!pin_hash) {
     return pin_hash.status();

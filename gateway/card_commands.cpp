@@ -8,6 +8,7 @@
 
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
+#include "billing/credits.hpp"
 #include "billing/directory.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -91,6 +92,13 @@ void run_add(const CardOptions& options) {
   card.funding = *funding;
   card.opening_balance = parse_money_option(options.balance, "--balance", command);
   card.credit_limit = parse_money_option(options.limit, "--limit", command);
+  for (const auto& [field, amount] :
+       {std::pair<const char*, billing::Money>{"opening balance", card.opening_balance},
+        {"credit limit", card.credit_limit}}) {
+    if (const Status cents = billing::check_whole_cents(field, amount); !cents) {
+      fail_command(command, cents.message());
+    }
+  }
   card.max_pin_attempts = options.max_pin_attempts;
   if (!options.billed_line.empty()) {
     auto line = billing::normalize_line_number(options.billed_line);
