@@ -408,6 +408,9 @@ TEST_CASE("tty line collect call posts charge", "[gateway][tty_line]") {
   // Text is bridged both ways, then SK from the called side ends and posts the call.
   caller.type("HI MOM GA");
   REQUIRE_FALSE(called.wait_for("HI MOM GA").empty());
+  // The test audio runs faster than real time; a conversation under one second bills nothing,
+  // so the called side waits before it hangs up.
+  std::this_thread::sleep_for(1100ms);
   called.type("BYE NOW SK SK");
   REQUIRE_FALSE(caller.wait_for("BYE NOW SK SK").empty());
   REQUIRE_FALSE(caller.wait_for("CALL ENDED BY THE OTHER PARTY").empty());
@@ -459,6 +462,7 @@ TEST_CASE("tty line staff take-over connects call", "[gateway][tty_line]") {
   REQUIRE_FALSE(caller.wait_for("CALL ACCEPTED. CONNECTED").empty());
   caller.type("HI MOM GA");
   REQUIRE_FALSE(called.wait_for("HI MOM GA").empty());
+  std::this_thread::sleep_for(1100ms);  // past one second of conversation, which bills
   caller.type("BYE SK SK");
   REQUIRE_FALSE(called.wait_for("NUMBER TO CALL GA").empty());
 
