@@ -608,6 +608,14 @@ Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
                                 : NumberKind::ServiceCode;
     return info;
   }
+  // 988 reaches the 988 Suicide and Crisis Lifeline, which is free to the caller everywhere in
+  // the United States (FCC 20-100).
+  if (code == "988") {
+    info.e164 = "988";
+    info.country_code = "1";
+    info.kind = NumberKind::TollFree;
+    return info;
+  }
   info.prefix = info.prefix == DialPrefix::Plus ? DialPrefix::Plus : DialPrefix::None;
 
   // International: 011 + number, or + and a country code other than 1.

@@ -264,3 +264,13 @@ TEST_CASE("number plan rejects spare country codes", "[billing][numbering]") {
   CHECK(freephone->kind == NumberKind::TollFree);
   CHECK(freephone->e164 == "+80012345678");
 }
+
+TEST_CASE("number plan places 988 crisis line", "[billing][numbering]") {
+  for (const char* dialed : {"988", "1988", "+1988"}) {
+    INFO("dialed " << dialed);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE(info);
+    CHECK(info->kind == NumberKind::TollFree);
+    CHECK(info->e164 == "988");
+  }
+}
