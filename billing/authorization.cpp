@@ -202,6 +202,21 @@ Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest&
   if (!number) {
     return refuse(RefusalReason::InvalidRequest, number.status().message());
   }
+  // A third number must be a line that can carry a bill: an assigned NANP area code and
+  // exchange, not a toll-free, premium, service or international number.
+  if (!collect && plan_ != nullptr) {
+    Result<NumberInfo> third = plan_->classify(*number);
+    if (!third) {
+      return refuse(RefusalReason::InvalidRequest, third.status().message());
+    }
+    if (third->kind != NumberKind::Geographic && third->kind != NumberKind::Fictional) {
+      return refuse(RefusalReason::LineNotBillable,
+                    "third number " + request.third_number + " is a " +
+                        std::string(to_string(third->kind)) +
+                        " number and cannot be billed; ask for the number of a home or "
+                        "business line in the NANP");
+    }
+  }
   Result<std::optional<LineVersion>> line = store_->find_line(*number);
   if (!line) {
     return line.status();

@@ -189,6 +189,39 @@ TEST_CASE_METHOD(AuthorizationFixture, "payphone and inmate lines not billable",
   }
 }
 
+TEST_CASE_METHOD(AuthorizationFixture, "third number must be billable line",
+                 "[billing][authorization]") {
+  // Numbers that no customer line answers for cannot accept charges, listed or not.
+  const std::pair<const char*, RefusalReason> refused[] = {
+      {"8005551212", RefusalReason::LineNotBillable},  // toll-free
+      {"9005550100", RefusalReason::LineNotBillable},  // premium
+      {"5005550100", RefusalReason::LineNotBillable},  // non-geographic
+      {"+442079460000", RefusalReason::LineNotBillable},
+      {"9995550100", RefusalReason::InvalidRequest},  // unassigned area code
+      {"2115550100", RefusalReason::InvalidRequest},  // N11 area code
+  };
+  for (const auto& [third, reason] : refused) {
+    INFO("third " << third);
+    AuthorizationRequest billed = request(BillingMethod::ThirdNumber);
+    billed.to = "4155550108";
+    billed.third_number = third;
+    const Authorization decision = authorize(billed);
+    CHECK_FALSE(decision.granted);
+    CHECK(decision.reason == reason);
+    CHECK(decision.message.find(third) != std::string::npos);
+  }
+  // An unlisted geographic or fictional line is still accepted, pending its acceptance.
+  for (const char* third : {"3035551234", "2125550188"}) {
+    INFO("third " << third);
+    AuthorizationRequest billed = request(BillingMethod::ThirdNumber);
+    billed.to = "4155550108";
+    billed.third_number = third;
+    const Authorization decision = authorize(billed);
+    CHECK(decision.granted);
+    CHECK(decision.acceptance_required);
+  }
+}
+
 TEST_CASE_METHOD(AuthorizationFixture, "calling card refusals name the reason",
                  "[billing][authorization]") {
   add_prepaid(10'000);
