@@ -15,6 +15,21 @@
 namespace relaygw::billing {
 namespace {
 
+// The person an actor string names, for comparing two actors: without surrounding spaces and
+// with ASCII letters in lower case, so "Clerk:Bob " and "clerk:bob" are the same person.
+std::string actor_key(std::string_view actor) {
+  const auto first = actor.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return "";
+  }
+  actor = actor.substr(first, actor.find_last_not_of(" \t") - first + 1);
+  std::string key(actor);
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c);
+  });
+  return key;
+}
+
 // One prepared statement, finalized at the end of its scope.
 class Query {
  public:
@@ -594,7 +609,7 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
   }
   // A credit above the approval threshold needs a second person. The requester may still
   // reject (withdraw) it.
-  if (approve && context.actor == credit.actor) {
+  if (approve && actor_key(context.actor) == actor_key(credit.actor)) {
     return Status(StatusCode::PermissionDenied,
                   "credit '" + credit_id + "' was requested by " + credit.actor + ", so " +
                       context.actor + " cannot approve it; a supervisor other than the " +

@@ -247,6 +247,14 @@ TEST_CASE_METHOD(CardCreditFixture, "credit approval needs second person", "[bil
   CHECK(own.status == 1);
   CHECK(own.output.find("was requested by clerk:bob, so clerk:bob cannot approve it") !=
         std::string::npos);
+  // Another spelling of the same actor is the same person.
+  for (const char* same : {"Clerk:Bob", "CLERK:BOB", "'clerk:bob '", "' clerk:bob'"}) {
+    INFO("actor " << same);
+    const Run respelled =
+        relaygw("credit approve " + db_option() + "--actor " + same + " --credit " + id);
+    CHECK(respelled.status == 1);
+    CHECK(respelled.output.find("cannot approve it") != std::string::npos);
+  }
   const Run other =
       relaygw("credit approve " + db_option() + "--actor staff:sup --credit " + id + " --json");
   REQUIRE(other.status == 0);
