@@ -340,6 +340,9 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
                          "as uncollected";
       return granted;
     }
+    if (held.status().code() == StatusCode::FailedPrecondition) {
+      return refuse(RefusalReason::CardClosed, held.status().message());
+    }
     if (held.status().code() != StatusCode::ResourceExhausted) {
       return held.status();
     }

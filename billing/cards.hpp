@@ -63,8 +63,7 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
 // Adds `amount` (positive, whole cents) to a prepaid card's balance as one credit ledger entry
 // that stores who and when. A repeat of `key` returns the first result and adds nothing.
 // FailedPrecondition for a postpaid or closed card, NotFound for an unknown card.
-// NOTE: the closed check reads the card before the ledger write, so a close that lands
-// between the two does not stop the top-up.
+// A close that lands after that check is caught by the store inside the ledger write.
 Result<CardFunds> fund_card(Store& store, const std::string& number, Money amount,
                             const IdempotencyKey& key, const WriteContext& context);
 

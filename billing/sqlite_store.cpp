@@ -1220,6 +1220,23 @@ Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
       return funds_from_json(**stored);
     }
   }
+  // A card closed after the caller's checks (a lost card closed while a call was being
+  // authorized, or while staff were funding it) takes no new hold or top-up. Checked inside
+  // the write transaction, so the close and the hold cannot both pass.
+  const bool opens_funds = std::any_of(entries.begin(), entries.end(), [](const LedgerEntry& e) {
+    return e.kind == LedgerKind::Hold || (e.kind == LedgerKind::Credit && e.call_id.empty());
+  });
+  if (opens_funds) {
+    Result<std::optional<CardState>> card = find_card(number);
+    if (!card) {
+      return card.status();
+    }
+    if (*card && (*card)->status == CardStatus::Closed) {
+      return Status(StatusCode::FailedPrecondition,
+                    "card " + mask_card_number(number) +
+                        " was closed while this request was checked; bill the call another way");
+    }
+  }
   const std::string call_id = entries.empty() ? std::string() : entries.front().call_id;
   Result<CardFunds> before = read_funds(number, call_id);
   if (!before) {

@@ -114,6 +114,7 @@ class AuthorizationFixture {
   CardFunds funds(const std::string& call_id = "") {
     return store_->card_funds(kCard, call_id).value();
   }
+  SqliteStore& store() { return *store_; }
 
   RateDeck deck_;
   Rater rater_;
@@ -220,6 +221,27 @@ TEST_CASE_METHOD(AuthorizationFixture, "third number must be billable line",
     CHECK(decision.granted);
     CHECK(decision.acceptance_required);
   }
+}
+
+TEST_CASE_METHOD(AuthorizationFixture, "closed card takes no hold or funds",
+                 "[billing][authorization]") {
+  // The authorizer checks the card, then appends its hold in a second transaction. A card
+  // closed between the two (staff closing a lost card during the call) must refuse the hold
+  // inside the hold's own transaction.
+  add_prepaid(50'000);
+  REQUIRE(close_card(store(), kCard, "reported lost", context()));
+  Result<CardFunds> held = store().append_ledger(
+      kCard, {LedgerEntry{LedgerKind::Hold, -3'000, "call-test"}}, true, std::nullopt, context());
+  REQUIRE_FALSE(held);
+  CHECK(held.status().code() == StatusCode::FailedPrecondition);
+  CHECK(held.status().message().find("was closed") != std::string::npos);
+  Result<CardFunds> topped = store().append_ledger(
+      kCard, {LedgerEntry{LedgerKind::Credit, 10'000, ""}}, false, std::nullopt, context());
+  REQUIRE_FALSE(topped);
+  CHECK(topped.status().code() == StatusCode::FailedPrecondition);
+  Result<CardFunds> funds = store().card_funds(kCard, "call-test");
+  REQUIRE(funds);
+  CHECK(funds->available == 50'000);
 }
 
 TEST_CASE_METHOD(AuthorizationFixture, "calling card refusals name the reason",
