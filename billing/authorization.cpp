@@ -312,7 +312,11 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
       return refuse(RefusalReason::InsufficientFunds,
                     "card " + masked + " has $" + format_dollars(funds->available, 4) +
                         " available, less than the $" + format_dollars(*minimum, 4) +
-                        " first block of this call; add funds or choose another billing method");
+                        " first block of this call; " +
+                        (card.card.funding == CardFunding::Prepaid
+                             ? "add funds with `relaygw card fund` or choose another billing "
+                               "method"
+                             : "the card's limit is used up, so choose another billing method"));
     }
     Result<std::int64_t> seconds =
         rater_->max_seconds_for_balance(call, funds->available, request.max_call_seconds);

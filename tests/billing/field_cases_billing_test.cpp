@@ -155,6 +155,7 @@ TEST_CASE("card balance below first block refused", "[billing][field][case5]") {
     CHECK_FALSE(decision.granted);
     CHECK(decision.reason == RefusalReason::InsufficientFunds);
     CHECK(decision.message.find("less than the $0.0400 first block") != std::string::npos);
+    CHECK(decision.message.find("relaygw card fund") != std::string::npos);
     CHECK(decision.message.find(kCard) == std::string::npos);
     CHECK(world.balance() == balance);
     CHECK(world.available() == balance);
