@@ -213,8 +213,8 @@ Status check_refusal_fields(const CallEventRecord& event) {
       return Status::ok();
     }
     return Status(StatusCode::InvalidArgument,
-                  "a " + std::string(to_string(event.event)) +
-                      " event has no refusal reason, but '" + event.reason_code +
+                  "the " + std::string(to_string(event.event)) +
+                      " event takes no refusal reason, but '" + event.reason_code +
                       "' was given; send the reason only with a refused event");
   }
   if (event.reason_code.empty() || event.reason_message.empty()) {
@@ -391,7 +391,7 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
   }
   if (event.event != CallEvent::Validated && event.event != CallEvent::Quoted &&
       event_time(**record, event.event)) {
-    return Status(StatusCode::AlreadyExists, "call '" + call_id + "' already has a " +
+    return Status(StatusCode::AlreadyExists, "call '" + call_id + "' already has its " +
                                                  std::string(to_string(event.event)) +
                                                  " event; record each step once");
   }
