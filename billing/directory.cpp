@@ -433,6 +433,11 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     return Status(StatusCode::InvalidArgument,
                   "the CSV file is empty; the first row must be " + std::string(kLineCsvHeader));
   }
+  // Spreadsheets saving "CSV UTF-8" start the file with a byte order mark; it is not part of
+  // the first column's name.
+  if (header.starts_with("\xEF\xBB\xBF")) {
+    header.erase(0, 3);
+  }
   Result<std::vector<std::string>> names = split_csv_record(header);
   std::map<std::string, std::size_t> position;
   if (names) {

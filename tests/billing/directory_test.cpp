@@ -206,6 +206,18 @@ TEST_CASE_METHOD(DirectoryFixture, "csv import keeps good rows", "[billing][dire
   CHECK(store().find_line("+13125550101")->value().line.listing_name == "Doe, Jane");
 }
 
+TEST_CASE_METHOD(DirectoryFixture, "csv import skips byte order mark", "[billing][directory]") {
+  // Excel's "CSV UTF-8" starts the file with a UTF-8 byte order mark and ends rows with CRLF.
+  const std::string csv = "\xEF\xBB\xBF" + std::string(kLineCsvHeader) +
+                          "\r\n3125550101,Jane Doe,residential,none,IL,CHICAGO,America/Chicago,"
+                          "0288,no,no\r\n";
+  auto report = import(csv);
+  REQUIRE(report);
+  CHECK(report->added == 1);
+  CHECK(report->errors.empty());
+  CHECK(store().find_line("+13125550101")->has_value());
+}
+
 TEST_CASE_METHOD(DirectoryFixture, "csv import rejects wrong header", "[billing][directory]") {
   auto report = import("num,name\n3125550101,Jane\n");
   REQUIRE_FALSE(report);
