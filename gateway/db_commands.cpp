@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <vector>
@@ -251,6 +252,11 @@ void run_init(const InitOptions& options) {
                                 : std::filesystem::path(options.directory);
   std::ifstream directory;
   if (!options.no_directory) {
+    if (std::filesystem::is_directory(directory_path, error)) {
+      fail_command(command, "directory CSV '" + directory_path.string() +
+                                "' is a folder; pass a CSV file with --directory or use "
+                                "--no-directory");
+    }
     directory.open(directory_path);
     if (!directory) {
       fail_command(command, "cannot read directory CSV '" + directory_path.string() +
@@ -264,26 +270,39 @@ void run_init(const InitOptions& options) {
   if (!store) {
     fail_command(command, store.status().message());
   }
+  // A step that fails after the file exists removes it again, so the same command can be run
+  // once the input is fixed, and no half-made database is left to be taken for a real one.
+  const auto abandon = [&](const std::string& message) {
+    store->reset();
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::filesystem::remove(options.database.db + suffix, error);
+    }
+    fail_command(command, message + "; no database was created");
+  };
   const billing::WriteContext context = write_context(options.database);
   const Status added = (*store)->add_rate_deck(deck, context);
   if (!added) {
-    fail_command(command, added.message());
+    abandon(added.message());
+  }
+  std::optional<billing::ImportReport> report;
+  if (!options.no_directory) {
+    const billing::NumberPlan plan = load_number_plan(options.database, command);
+    auto imported = billing::import_lines_csv(**store, directory, context, &plan);
+    if (!imported) {
+      abandon(directory_path.string() + ": " + imported.status().message());
+    }
+    report = std::move(imported).value();
   }
   std::cout << fmt::format("created {} at schema version {}\n", options.database.db,
                            (*store)->schema_version());
   std::cout << fmt::format("rate deck '{}' from {} (sha256 {})\n", deck.name, deck.source_path,
                            deck.sha256_hex);
-  if (!options.no_directory) {
-    const billing::NumberPlan plan = load_number_plan(options.database, command);
-    auto report = billing::import_lines_csv(**store, directory, context, &plan);
-    if (!report) {
-      fail_command(command, report.status().message());
-    }
+  if (report) {
     std::cout << fmt::format("directory: {} lines from {}\n", report->added,
                              directory_path.string());
-    for (const billing::RowError& error : report->errors) {
-      std::cerr << fmt::format("{} row {}: {}\n", directory_path.string(), error.row,
-                               error.message);
+    for (const billing::RowError& row_error : report->errors) {
+      std::cerr << fmt::format("{} row {}: {}\n", directory_path.string(), row_error.row,
+                               row_error.message);
     }
   }
   logger("billing")->info("database created: db={} schema={}", options.database.db,

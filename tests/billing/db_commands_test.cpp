@@ -86,6 +86,28 @@ TEST_CASE_METHOD(CommandFixture, "db init checks directory area codes", "[billin
   CHECK(created.output.find("area code 999 is not assigned") != std::string::npos);
 }
 
+TEST_CASE_METHOD(CommandFixture, "failed db init leaves no database", "[billing][commands]") {
+  // A directory file whose header lacks columns fails after the database file was made.
+  std::ofstream(path("header-only.csv")) << "number\n";
+  const Run bad_header =
+      relaygw("db init --db '" + db() + "' --directory '" + path("header-only.csv") + "'");
+  INFO(bad_header.output);
+  CHECK(bad_header.status == 1);
+  CHECK(bad_header.output.find("no column 'listing_name'") != std::string::npos);
+  CHECK(bad_header.output.find("no database was created") != std::string::npos);
+  CHECK(bad_header.output.find("created " + db()) == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(db()));
+  CHECK_FALSE(std::filesystem::exists(db() + "-wal"));
+
+  const Run folder = relaygw("db init --db '" + db() + "' --directory '" + path("") + "'");
+  CHECK(folder.status == 1);
+  CHECK(folder.output.find("is a folder") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(db()));
+
+  // The same command then works once the input is fixed.
+  CHECK(relaygw("db init --db '" + db() + "' --no-directory").status == 0);
+}
+
 TEST_CASE_METHOD(CommandFixture, "commands need an existing database", "[billing][commands]") {
   const Run missing = relaygw("line show --db '" + path("typo.db") + "' --number 3125550107");
   CHECK(missing.status == 1);
