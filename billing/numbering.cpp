@@ -649,7 +649,12 @@ Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
                                  "check the number with the caller");
     }
     if (info.country_code == "800") {
-      info.kind = NumberKind::TollFree;  // Universal International Freephone Number
+      // Universal International Freephone Numbers are +800 and exactly eight digits.
+      if (international.size() != 11) {
+        return invalid(dialed, digit_count(international.size() - 3) +
+                                   " after +800; an international freephone number has 8");
+      }
+      info.kind = NumberKind::TollFree;
     }
     return info;
   }

@@ -263,6 +263,13 @@ TEST_CASE("number plan rejects spare country codes", "[billing][numbering]") {
   REQUIRE(freephone);
   CHECK(freephone->kind == NumberKind::TollFree);
   CHECK(freephone->e164 == "+80012345678");
+  for (const char* dialed : {"+800123456789", "+8001234567"}) {
+    INFO("dialed " << dialed);
+    Result<NumberInfo> wrong = number_plan().classify(dialed);
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.status().message().find("international freephone number has 8") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("number plan places 988 crisis line", "[billing][numbering]") {
