@@ -168,7 +168,7 @@ Status check_call_length(const CallRecord& record, const Completion& completion)
     return Status::ok();
   }
   return Status(StatusCode::InvalidArgument,
-                "call '" + record.request.id + "' would bill a conversation of " +
+                "call '" + record.request.id + "' has a conversation of " +
                     std::to_string(seconds) + " s (" + std::to_string(seconds / 3600) +
                     " h), from its connect at " + format_instant(*connected) + " to " +
                     format_instant(completion.disconnected_at) + ", longer than the maximum of " +
