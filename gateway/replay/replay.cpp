@@ -148,9 +148,15 @@ void print_summary(const ReplaySummary& summary, std::ostream& out) {
   out << fmt::format("Normal sessions open during the emergency calls: {}\n",
                      summary.load_sessions_opened);
   for (const EmergencyOutcome& emergency : summary.emergencies) {
-    out << fmt::format("  emergency {:<26} {:<17} {}  gateway reply {:.1f} ms\n", emergency.id,
-                       emergency.kind, emergency.authorized ? "dispatched" : "NOT AUTHORIZED",
-                       emergency.reply_ms);
+    // A TTY line's figure spans the whole text exchange at 45.45 bit/s (the greeting, the
+    // caller typing 911 and the gateway's reply text); the gateway opens the emergency session
+    // as soon as it reads 911, which the PSAP latency line below measures.
+    const std::string measured =
+        emergency.kind == "tty"
+            ? fmt::format("TTY text exchange {:.1f} s", emergency.reply_ms / 1000.0)
+            : fmt::format("gateway reply {:.1f} ms", emergency.reply_ms);
+    out << fmt::format("  emergency {:<26} {:<17} {}  {}\n", emergency.id, emergency.kind,
+                       emergency.authorized ? "dispatched" : "NOT AUTHORIZED", measured);
   }
   if (const nlohmann::json* latency = find_latency(summary.admin_queues)) {
     const double kMissing = -1.0;
