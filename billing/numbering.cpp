@@ -321,9 +321,11 @@ void NumberPlan::Data::choose_main_zone(std::string_view prefix, std::string_vie
   if (prefix.size() < 4 || prefix[0] != '1' || zone_list.find('&') == std::string_view::npos) {
     return;
   }
+
   const std::vector<std::string> listed = split_zone_list(zone_list);
   const AreaCode& area = area_codes[std::stoi(std::string(prefix.substr(1, 3)))];
   auto pick = [&](std::string_view zone) { main_zones[prefix_key(prefix)] = std::string(zone); };
+
   const std::string lettered = area.state == "NEWFOUNDLAND AND LABRADOR"
                                    ? std::string("America/St_Johns")
                                    : zone_from_nanpa(area.nanpa_time_zone);
@@ -342,9 +344,9 @@ void NumberPlan::Data::choose_main_zone(std::string_view prefix, std::string_vie
       return std::nullopt;  // a zone this system's database lacks cannot be chosen
     }
   };
-  const std::optional<std::int64_t> wanted = standard_offset(lettered);
+  const std::optional<std::int64_t> expected = standard_offset(lettered);
   for (const std::string& zone : listed) {
-    if (wanted && standard_offset(zone) == wanted) {
+    if (expected && standard_offset(zone) == expected) {
       return pick(zone);
     }
   }

@@ -148,9 +148,9 @@ void print_summary(const ReplaySummary& summary, std::ostream& out) {
   out << fmt::format("Normal sessions open during the emergency calls: {}\n",
                      summary.load_sessions_opened);
   for (const EmergencyOutcome& emergency : summary.emergencies) {
-    // A TTY line's figure spans the whole text exchange at 45.45 bit/s (the greeting, the
-    // caller typing 911 and the gateway's reply text); the gateway opens the emergency session
-    // as soon as it reads 911, which the PSAP latency line below measures.
+    // A TTY line's figure spans the whole text exchange at 45.45 bit/s: the greeting, the
+    // caller typing 911 and the gateway's reply text. The gateway opens the emergency session
+    // as soon as it reads 911, and the PSAP latency line below measures that.
     const std::string measured =
         emergency.kind == "tty"
             ? fmt::format("TTY text exchange {:.1f} s", emergency.reply_ms / 1000.0)

@@ -192,7 +192,7 @@ TEST_CASE_METHOD(AuthorizationFixture, "payphone and inmate lines not billable",
 
 TEST_CASE_METHOD(AuthorizationFixture, "third number must be billable line",
                  "[billing][authorization]") {
-  // Numbers that no customer line answers for cannot accept charges, listed or not.
+  // Numbers with no subscriber line behind them cannot accept charges, listed or not.
   const std::pair<const char*, RefusalReason> refused[] = {
       {"8005551212", RefusalReason::LineNotBillable},  // toll-free
       {"9005550100", RefusalReason::LineNotBillable},  // premium

@@ -121,9 +121,9 @@ TEST_CASE("time of day split starts each increment", "[billing][field][case1]") 
 }
 
 TEST_CASE("split without a period change costs nothing", "[billing][field][case1]") {
-  // The reverse of the case's fault: a window edge that changes neither period nor price
-  // (local midnight, the fall-back hour) must not split the usage into two rounded lines, or
-  // ten minutes at $0.0650 cost 0.33 + 0.33 instead of 0.65.
+  // A window edge that changes neither period nor price, such as local midnight or the
+  // fall-back hour, must not split the usage into two rounded lines. Otherwise ten minutes at
+  // $0.0650 cost 0.33 + 0.33 instead of 0.65.
   const RateDeck deck = two_period_deck("0.1290", "0.0650", "");
   const Rater rater(&number_plan(), &deck);
   std::vector<std::string> starts;

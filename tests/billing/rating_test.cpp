@@ -323,7 +323,7 @@ TEST_CASE("rater splits at midnight and weekend", "[billing][rating][periods]") 
 
 TEST_CASE("rater prices same-rate minutes alike", "[billing][rating][periods]") {
   // Local midnight and a daylight-saving change end a window but not the period or the price,
-  // so ten night minutes cost the same wherever they start; a second rounded line would add a
+  // so ten night minutes cost the same wherever they start. A second rounded line would add a
   // cent to some of them.
   const Money reference =
       sum_of(rate_ok(make_call("3125550107", kInterstateTarget, "2026-03-11T04:30:00Z", 600)),
