@@ -433,7 +433,11 @@ struct FskDemodulator::Impl {
   // and whether the next character is still to be looked for at the clock.
   double clock_ = 0.0;
   bool track_pending_ = false;
-  double stop_evidence_ = 0.0;  // > 0 favours 2 stop bits, < 0 favours 1.5
+  // Stop-bit evidence of each rate (index 0 is 45.45 bit/s, 1 is 50), > 0 favouring 2 stop bits
+  // and < 0 favouring 1.5. Each rate keeps its own, because a 50 bit/s text with 2 stop bits
+  // (160 ms a character) read at 45.45 bit/s looks like 1.5 stop bits (165 ms). Shared evidence
+  // then made the tracker look for the 50 bit/s rival 10 ms early, where it never fits.
+  std::array<double, 2> stop_evidence_{};
   // Characters of the transmission not yet delivered: the first one until the next gives its
   // timing, and in Auto all of them until the rate is settled.
   std::array<FrameCandidate, kMaxHeld> held_{};
@@ -571,7 +575,7 @@ void FskDemodulator::Impl::start_session() {
   next_latest_ = -1;
   last_start_ = -1;
   track_pending_ = false;
-  stop_evidence_ = 0.0;
+  stop_evidence_ = {};
   held_count_ = 0;
   rate_settled_ = config_.baud != BaudSetting::Auto;
   redecoded_ = false;
@@ -873,17 +877,18 @@ bool FskDemodulator::Impl::try_tracked() {
     // Once the stop length is clear only its position is searched, and far enough either side
     // to pull a drifted clock back. Before that both are searched close to the clock, because
     // the two positions are only half a bit apart.
-    if (stop_evidence_ >= kSureEvidence) {
+    const double stop_evidence = stop_evidence_[r];
+    if (stop_evidence >= kSureEvidence) {
       search_around(long_center, kTrackReach, rates[r], long_gap);
-      stop_preference[r] = stop_evidence_;
-    } else if (stop_evidence_ <= -kSureEvidence) {
+      stop_preference[r] = stop_evidence;
+    } else if (stop_evidence <= -kSureEvidence) {
       search_around(short_center, kTrackReach, rates[r], short_gap);
-      stop_preference[r] = stop_evidence_;
+      stop_preference[r] = stop_evidence;
     } else {
       search_around(short_center, kTrackSlack, rates[r], short_gap);
       search_around(long_center, kTrackSlack, rates[r], long_gap);
       const double scale = std::max({std::abs(short_gap.metric), std::abs(long_gap.metric), 1e-30});
-      stop_preference[r] = stop_evidence_ + (long_gap.metric - short_gap.metric) / scale;
+      stop_preference[r] = stop_evidence + (long_gap.metric - short_gap.metric) / scale;
     }
     const bool two_stop_bits = stop_preference[r] >= 0.0;
     candidates[r] = two_stop_bits ? long_gap : short_gap;
@@ -921,7 +926,10 @@ bool FskDemodulator::Impl::try_tracked() {
     decide(first);
     held_[0] = first;
   }
-  stop_evidence_ = std::clamp(stop_preference[r], -4.0, 4.0);
+  // Both rates keep the stop length their own candidate fitted, whichever rate won.
+  for (std::size_t rate = 0; rate < 2; ++rate) {
+    stop_evidence_[rate] = std::clamp(stop_preference[rate], -4.0, 4.0);
+  }
   const double error = static_cast<double>(best.start) - predicted[r];
   clock_ = predicted[r] + kClockGain * error;
   accept(best, median);
@@ -999,7 +1007,7 @@ void FskDemodulator::Impl::settle_rate() {
   next_latest_ = -1;
   last_start_ = -1;
   track_pending_ = false;
-  stop_evidence_ = 0.0;
+  stop_evidence_ = {};
   rotate_history(hunt_pos_ - history_margin_);
 }
 
