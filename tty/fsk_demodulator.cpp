@@ -83,8 +83,11 @@ constexpr double kOffsetGain = 0.3;
 // 0.3 Hz turns a tone by 0.06 of a cycle over the 0.2 s of ring that a new rotation rewrites,
 // and skipping the rewrite saves most of its cost on clean audio.
 constexpr double kMinRotationChangeHz = 0.3;
-// Weight of the previous characters' bit-to-bit tone turn against the current character's.
-constexpr double kTurnDecay = 0.5;
+// Weight of the previous characters' bit-to-bit tone turn against the current character's. The
+// turn comes from a few Hz of offset error that changes slowly, so averaging over about five
+// characters beats trusting the last two. On the noise bench's -9 dB set, seeds 1 to 80, 0.3, 0.5,
+// 0.7, 0.8, 0.9 and 0.95 give 2.13%, 1.94%, 1.84%, 1.82%, 1.83% and 1.84% CER.
+constexpr double kTurnDecay = 0.8;
 // A data bit whose one-bit margin is at least this fraction of the frame's median is clear.
 constexpr double kClearBit = 0.5;
 // Weight of each character in the running tone amplitude and noise power that scale the
