@@ -1,14 +1,20 @@
 // relaygw db init | db status | db load-deck: create a billing database, show what it holds,
 // and store a new rate deck. Also the helpers in gateway/db_support.hpp.
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -219,6 +225,55 @@ std::filesystem::path data_dir(const DatabaseOptions& options) {
                                   : std::filesystem::path(options.data_dir);
 }
 
+// An open descriptor of the database file that one `db init` holds under an exclusive flock()
+// until it has finished, so two `db init` runs on one path never both load the deck and the
+// directory. Destroy it only after the store, because closing a descriptor of a file releases
+// every POSIX lock the process holds on it, SQLite's own locks included.
+class InitClaim {
+ public:
+  explicit InitClaim(int descriptor) : descriptor_(descriptor) {}
+  InitClaim(const InitClaim&) = delete;
+  InitClaim& operator=(const InitClaim&) = delete;
+  ~InitClaim() { ::close(descriptor_); }
+
+ private:
+  int descriptor_;
+};
+
+// Creates the database file (with O_EXCL, so only one process creates it) or, when
+// `empty_file`, opens the empty file there, and takes the claim. Fails the command when another
+// `db init` holds the claim or has already filled the file.
+std::unique_ptr<InitClaim> claim_new_database(const std::string& db, bool empty_file,
+                                              const std::string& command) {
+  const std::string exists_message =
+      "database '" + db +
+      "' already exists; choose a new --db path (opening an existing database migrates it "
+      "automatically)";
+  const int flags = O_RDWR | O_CLOEXEC | (empty_file ? 0 : O_CREAT | O_EXCL);
+  const int descriptor = ::open(db.c_str(), flags, 0644);
+  if (descriptor < 0) {
+    if (errno == EEXIST) {
+      fail_command(command, exists_message);
+    }
+    fail_command(command, "cannot create database '" + db + "': " + std::strerror(errno) +
+                              "; check the folder's permissions or choose another --db path");
+  }
+  auto claim = std::make_unique<InitClaim>(descriptor);
+  if (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
+    fail_command(command, "another `relaygw db init` is creating database '" + db +
+                              "' now; wait for it, then use that database or choose a new --db "
+                              "path");
+  }
+  // Another `db init` may have filled the empty file before this one took the claim.
+  struct stat status {};
+  std::error_code error;
+  if (::fstat(descriptor, &status) != 0 || status.st_size != 0 ||
+      std::filesystem::exists(db + "-wal", error)) {
+    fail_command(command, exists_message);
+  }
+  return claim;
+}
+
 void run_init(const InitOptions& options) {
   const std::string command = "db init";
   // An empty file is no database yet, and `db status` names `db init` for it, so init may use it.
@@ -264,19 +319,25 @@ void run_init(const InitOptions& options) {
     }
   }
 
+  const std::unique_ptr<InitClaim> claim =
+      claim_new_database(options.database.db, empty_file, command);
   billing::SqliteOptions create;
   create.create = true;
-  auto store = billing::SqliteStore::open(options.database.db, create);
-  if (!store) {
-    fail_command(command, store.status().message());
-  }
   // A step that fails after the file exists removes it again, so the same command can be run
   // once the input is fixed, and no half-made database is left to be taken for a real one.
-  const auto abandon = [&](const std::string& message) {
-    store->reset();
+  const auto remove_files = [&] {
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
       std::filesystem::remove(options.database.db + suffix, error);
     }
+  };
+  auto store = billing::SqliteStore::open(options.database.db, create);
+  if (!store) {
+    remove_files();
+    fail_command(command, store.status().message() + "; no database was created");
+  }
+  const auto abandon = [&](const std::string& message) {
+    store->reset();
+    remove_files();
     fail_command(command, message + "; no database was created");
   };
   const billing::WriteContext context = write_context(options.database);
@@ -459,8 +520,6 @@ void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const billing::NumberPlan plan = load_number_plan(options, command);
   const billing::Rater rater(&plan, &*deck);
   const billing::CallRecords records(store.get(), &rater);
-  // NOTE: `relaygw call create` trial-rates a new call with the deck it read before its own
-  // write, so a call created just after this commit was checked against the previous deck only.
   const Status added = store->add_rate_deck_checked(
       stored,
       [&](const std::vector<billing::CallRecord>& unposted) {

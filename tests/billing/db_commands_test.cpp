@@ -1,7 +1,9 @@
 // The relaygw db, line, card and call commands, run as real processes on real database files.
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -70,6 +72,59 @@ TEST_CASE_METHOD(CommandFixture, "db init loads deck and directory", "[billing][
   const Run again = relaygw("db init --db '" + db() + "'");
   CHECK(again.status == 1);
   CHECK(again.output.find("already exists") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "concurrent db init loads once", "[billing][commands]") {
+  // Both a new path and an empty file (which db init also accepts) are raced by four processes.
+  for (const bool empty_file : {false, true}) {
+    DYNAMIC_SECTION("empty file " << empty_file) {
+      if (empty_file) {
+        std::ofstream(db());
+      }
+      constexpr int kRuns = 4;
+      std::ostringstream script;
+      script << "for i in $(seq " << kRuns << "); do ('" << RELAYGW_BINARY << "' db init --db '"
+             << db() << "' --actor staff:init$i >'" << path("out") << "'$i 2>&1; echo $? >'"
+             << path("rc") << "'$i) & done; wait";
+      std::ofstream(path("race.sh")) << script.str() << "\n";
+      REQUIRE(std::system(("bash '" + path("race.sh") + "'").c_str()) == 0);
+
+      int created = 0;
+      for (int run = 1; run <= kRuns; ++run) {
+        std::ifstream rc_file(path("rc" + std::to_string(run)));
+        int status = -1;
+        rc_file >> status;
+        std::ifstream out_file(path("out" + std::to_string(run)));
+        const std::string output((std::istreambuf_iterator<char>(out_file)),
+                                 std::istreambuf_iterator<char>());
+        INFO("run " << run << ": " << output);
+        if (status == 0) {
+          ++created;
+          continue;
+        }
+        CHECK(status == 1);
+        const bool named = output.find("already exists") != std::string::npos ||
+                           output.find("another `relaygw db init` is creating") !=
+                               std::string::npos;
+        CHECK(named);
+      }
+      CHECK(created == 1);
+
+      sqlite3* raw = nullptr;
+      REQUIRE(sqlite3_open(db().c_str(), &raw) == SQLITE_OK);
+      const auto count = [raw](const char* sql) {
+        sqlite3_stmt* statement = nullptr;
+        REQUIRE(sqlite3_prepare_v2(raw, sql, -1, &statement, nullptr) == SQLITE_OK);
+        REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+        const int value = sqlite3_column_int(statement, 0);
+        sqlite3_finalize(statement);
+        return value;
+      };
+      CHECK(count("SELECT COUNT(*) FROM rate_decks") == 1);
+      CHECK(count("SELECT COUNT(*) FROM line_versions") == 15);
+      sqlite3_close(raw);
+    }
+  }
 }
 
 TEST_CASE_METHOD(CommandFixture, "db init checks directory area codes", "[billing][commands]") {
