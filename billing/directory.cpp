@@ -459,6 +459,9 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   }
 
   ImportReport report;
+  // The row that first listed each number, so a later row for the same number is reported
+  // instead of silently replacing the earlier one.
+  std::map<std::string, std::int64_t> first_rows;
   std::string record;
   for (std::int64_t row = 2; std::getline(input, record); ++row) {
     if (trim(record).empty()) {
@@ -482,6 +485,14 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     Status valid = line ? validate_line(*line, plan) : line.status();
     if (!valid) {
       report.errors.push_back({row, valid.message()});
+      continue;
+    }
+    const auto [first, inserted] = first_rows.emplace(line->number, row);
+    if (!inserted) {
+      report.errors.push_back(
+          {row, "number " + line->number + " is also on row " + std::to_string(first->second) +
+                    ", which was imported; keep one row per number and import again to change "
+                    "it"});
       continue;
     }
 

@@ -218,6 +218,27 @@ TEST_CASE_METHOD(DirectoryFixture, "csv import skips byte order mark", "[billing
   CHECK(store().find_line("+13125550101")->has_value());
 }
 
+TEST_CASE_METHOD(DirectoryFixture, "csv import reports repeated number", "[billing][directory]") {
+  // The second row names the first row's line in another form; the third is another line.
+  const std::string csv =
+      std::string(kLineCsvHeader) +
+      "\n3125550101,Jane Doe,residential,none,IL,CHICAGO,America/Chicago,0288,no,no"
+      "\n+1 (312) 555-0101,John Roe,business,both,IL,CHICAGO,America/Chicago,0288,no,no"
+      "\n3125550102,Ann Poe,residential,none,IL,CHICAGO,America/Chicago,0288,no,no\n";
+  auto report = import(csv);
+  REQUIRE(report);
+  CHECK(report->added == 2);
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].row == 3);
+  CHECK(report->errors[0].message.find("number +13125550101 is also on row 2") !=
+        std::string::npos);
+  CHECK(line_count() == 2);
+  const auto first = store().find_line("+13125550101");
+  REQUIRE(first->has_value());
+  CHECK((*first)->line.listing_name == "Jane Doe");
+  CHECK((*first)->version == 1);
+}
+
 TEST_CASE_METHOD(DirectoryFixture, "csv import rejects wrong header", "[billing][directory]") {
   auto report = import("num,name\n3125550101,Jane\n");
   REQUIRE_FALSE(report);
