@@ -90,15 +90,18 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_certs_command(app);
   relaygw::gateway::add_replay_command(app);
 
+  // CLI11 gives each kind of option error its own exit status (105 for a value that fails its
+  // check, 106 for a missing option, and so on). Every bad input exits with status 1 instead,
+  // as the command errors do, so scripts need to test one value.
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (const std::string unknown = relaygw::gateway::unknown_subcommand_message(app);
         !unknown.empty()) {
       std::cerr << "relaygw: " << unknown << "\n";
-      return error.get_exit_code();
+      return 1;
     }
-    return app.exit(error);
+    return app.exit(error) == 0 ? 0 : 1;
   } catch (const std::exception& error) {
     std::cerr << "relaygw: " << error.what() << "\n";
     return 1;

@@ -60,13 +60,14 @@ class CommandInputFixture {
     return file.string();
   }
 
-  // Runs each command and checks that it fails with the expected text in its output.
+  // Runs each command and checks that it fails with status 1 and the expected text in its
+  // output.
   void check_rejected(const std::vector<RejectedCommand>& commands) {
     for (const RejectedCommand& command : commands) {
       const CommandRun run = relaygw(command.arguments);
       INFO("relaygw " << command.arguments);
       INFO(run.output);
-      CHECK(run.status != 0);
+      CHECK(run.status == 1);
       for (const std::string& part : command.expected) {
         CHECK(contains(run.output, part));
       }
@@ -153,6 +154,22 @@ TEST_CASE_METHOD(CommandInputFixture, "report rejects dates out of range", "[bil
       {"report credits " + db_option() + "--from 0000-01-01 --to 2026-03-01",
        {"--from 0000-01-01 is outside"}},
   });
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "option errors exit with status 1", "[billing][cli]") {
+  // CLI11 itself rejects these before any command runs.
+  check_rejected({
+      {"quote --from 3125550107 --to 2125550101 --billing collect --minutes 5",
+       {"--start is required"}},
+      {"quote --from 3125550107 --to 2125550101 --billing collect --start 2026-03-10T09:30:00Z "
+       "--minutes five",
+       {"--minutes", "five"}},
+      {"tty decode --baud 300 x.wav", {"--baud"}},
+      {"line show --number 3125550101 --no-such-option", {"--no-such-option"}},
+  });
+  const CommandRun help = relaygw("quote --help");
+  CHECK(help.status == 0);
+  CHECK(contains(help.output, "--minutes"));
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "unknown subcommand is named", "[billing][cli]") {
