@@ -88,7 +88,9 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
                       billing::format_instant(billing::last_call_instant()) + "; give an earlier " +
                       std::string(prefix) + "start or fewer " + std::string(prefix) + "minutes");
   }
-  call.answered = true;
+  // No conversation bills nothing, as `call complete` bills a call that connects and
+  // disconnects in the same second, so a quote for 0 minutes totals 0.00.
+  call.answered = call.billable_seconds > 0;
   call.person_reached = true;  // a quote assumes the requested person comes to the phone
   return call;
 }

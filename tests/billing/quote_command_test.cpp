@@ -126,6 +126,32 @@ TEST_CASE("quote converts decimal minutes", "[billing][quote][cli]") {
   }
 }
 
+TEST_CASE("quote for zero minutes is free", "[billing][quote][cli]") {
+  // A call with no conversation bills nothing when completed, so its quote must agree, for
+  // every payment option.
+  for (const char* billing : {"sent-paid", "collect", "calling-card", "person-to-person"}) {
+    const RunResult result = run_quote(
+        "--from 2125550107 --to 3125550142 --start 2026-03-10T14:30:00Z --json --minutes 0 "
+        "--billing " +
+        std::string(billing));
+    INFO(billing << " " << result.err);
+    REQUIRE(result.exit_code == 0);
+    const nlohmann::json quote = nlohmann::json::parse(result.out);
+    CHECK(quote["total"] == "0.00");
+    Money sum = 0;
+    for (const nlohmann::json& line : quote["lines"]) {
+      sum += units(line["amount"]);
+    }
+    CHECK(sum == 0);
+  }
+  const RunResult text = run_quote(
+      "--from 2125550107 --to 3125550142 --start 2026-03-10T14:30:00Z --minutes 0 "
+      "--billing collect");
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.find("Billed: 60 s") == std::string::npos);
+  CHECK(text.out.find("no charge") != std::string::npos);
+}
+
 TEST_CASE("quote rejects bad input by name", "[billing][quote][cli]") {
   struct Row {
     std::string arguments;
