@@ -63,7 +63,9 @@ void TtyReceiver::Listener::on_code(const ReceivedCode& code) {
   }
   const ReceivedCode read =
       receiver_.first_code_ ? correct_first_code(code, kFirstCodeDoubt) : code;
-  receiver_.first_code_ = false;
+  // A LTRS prints nothing, so the code after it is still the transmission's first. Noise in a
+  // mark lead-in can pass for a LTRS, and the sender's own LTRS then comes second.
+  receiver_.first_code_ = receiver_.first_code_ && read.code == kCodeLetters;
   receiver_.decoder_.push(read.code, read.bit_confidence, read.time_s, receiver_.text_);
 }
 

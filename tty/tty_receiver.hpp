@@ -70,13 +70,13 @@ class TtyReceiver {
   std::vector<CarrierEvent> carrier_events_;
   std::size_t codes_45_ = 0;
   std::size_t codes_50_ = 0;
-  // No code of the current transmission has reached the decoder yet.
+  // No code other than LTRS of the current transmission has reached the decoder yet.
   bool first_code_ = true;
 };
 
 // Returns `code` read as LTRS when it is one bit away from LTRS (V, X, Q or K) and that bit's
-// confidence is below `max_confidence`, else `code` itself. The receiver applies it to the first
-// code of each transmission, because encoders send a shift first.
+// confidence is below `max_confidence`, else `code` itself. The receiver applies it to each code
+// of a transmission up to the first one that is not LTRS, because encoders send a shift first.
 ReceivedCode correct_first_code(const ReceivedCode& code, float max_confidence);
 
 struct DecodeOptions {
