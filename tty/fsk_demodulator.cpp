@@ -1105,7 +1105,7 @@ void FskDemodulator::Impl::decide(FrameCandidate& frame) {
 
   const double scale = middle_element(amplitude_margin);
   // When every data bit is clearly one tone (kClearBit of the median margin), the tone sums rarely
-  // change the reading, so each bit is read on its own, with its own margin as confidence, and
+  // change the reading. So each bit is read on its own, with its own margin as confidence, and
   // most characters skip the 32 codes. On the noise bench's -9 dB set, seeds 1 to 80, fractions
   // 0.5, 0.6, 0.7 and 0.8 give 1.52%, 1.50%, 1.49% and 1.50% CER. Callgrind counts 0.16% more
   // instructions on the hour file for 0.6 than for 0.5, and a test build three times that for 0.7.
