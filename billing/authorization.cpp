@@ -123,6 +123,8 @@ std::string_view to_string(RefusalReason reason) {
       return "third-number-is-called-line";
     case RefusalReason::ThirdNumberIsCallingLine:
       return "third-number-is-calling-line";
+    case RefusalReason::CardLineNotBillable:
+      return "card-line-not-billable";
   }
   return "unknown";
 }
@@ -279,11 +281,22 @@ Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& req
         return status;
     }
   }
-  return hold_funds(request, *card, context);
+  // The billed line is screened after the PIN check, so a caller without the PIN learns
+  // nothing about it.
+  Result<std::optional<LineVersion>> billed_line = screen_card_for_call(*store_, card->card);
+  if (!billed_line) {
+    const StatusCode code = billed_line.status().code();
+    if (code == StatusCode::NotFound || code == StatusCode::FailedPrecondition) {
+      return refuse(RefusalReason::CardLineNotBillable, billed_line.status().message());
+    }
+    return billed_line.status();
+  }
+  return hold_funds(request, *card, *billed_line, context);
 }
 
 Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request,
                                              const CardState& card,
+                                             const std::optional<LineVersion>& billed_line,
                                              const WriteContext& context) const {
   const std::string masked = mask_card_number(card.card.number);
   Authorization granted = grant(card.card.billed_line);
@@ -302,7 +315,8 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
                       "loaded");
   }
 
-  const CallToRate call = call_to_rate(request, context.at);
+  CallToRate call = call_to_rate(request, context.at);
+  call.tty_discount_eligible = billed_line && billed_line->line.tty_discount_eligible;
   for (int attempt = 0; attempt < kMaxHoldAttempts; ++attempt) {
     Result<Money> minimum = rater_->minimum_charge(call);
     if (!minimum) {
@@ -316,7 +330,9 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
                         (card.card.funding == CardFunding::Prepaid
                              ? "add funds with `relaygw card fund` or choose another billing "
                                "method"
-                             : "the card's limit is used up, so choose another billing method"));
+                             : "the card's limit is used up until staff record the line's "
+                               "payment with `relaygw card payment`, so choose another billing "
+                               "method"));
     }
     Result<std::int64_t> seconds =
         rater_->max_seconds_for_balance(call, funds->available, request.max_call_seconds);

@@ -33,6 +33,9 @@ enum class RefusalReason {
   CollectToOwnLine,          // collect-to-own-line: a collect call to the calling line itself
   ThirdNumberIsCalledLine,   // third-number-is-called-line: that is a collect call
   ThirdNumberIsCallingLine,  // third-number-is-calling-line: that is a sent-paid call
+  // card-line-not-billable: a postpaid card's billed line left the directory, or its type or
+  // screening no longer accepts the card's charges
+  CardLineNotBillable,
 };
 
 std::string_view to_string(RefusalReason reason);
@@ -60,7 +63,9 @@ struct Authorization {
   // Collect and third-number calls: nothing is charged until the billed party's acceptance
   // is recorded as an "accepted" call event.
   bool acceptance_required = false;
-  std::string billed_number;  // E.164 line billed; empty for emergency and prepaid cards
+  // E.164 line billed, the card's billed line for a postpaid card; empty for emergency calls
+  // and prepaid cards
+  std::string billed_number;
   std::optional<std::int64_t> max_seconds;  // cards with funds: the longest call they pay for
   Money held = 0;                           // prepaid hold placed for this call
 };
@@ -82,7 +87,11 @@ class Authorizer {
   Result<Authorization> authorize_screened(const AuthorizationRequest& request) const;
   Result<Authorization> authorize_card(const AuthorizationRequest& request,
                                        const WriteContext& context) const;
+  // Holds the cost of the longest call the card's free funds pay for. `billed_line` is the
+  // directory entry of a postpaid card's billed line, whose TTY discount eligibility the hold
+  // is priced with; nullopt for a prepaid card.
   Result<Authorization> hold_funds(const AuthorizationRequest& request, const CardState& card,
+                                   const std::optional<LineVersion>& billed_line,
                                    const WriteContext& context) const;
 
   Store* store_;

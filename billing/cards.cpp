@@ -158,32 +158,81 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
   return store.add_card(stored, opening, context);
 }
 
+namespace {
+
+// Checks whether `found`, the directory entry of a postpaid card's billed line, can carry the
+// card's charges. When it cannot, the message ends a sentence that starts with the line ("is a
+// payphone line ..."), and the code is NotFound for a missing line, FailedPrecondition else.
+Status billed_line_problem(const std::optional<LineVersion>& found) {
+  if (!found) {
+    return Status(StatusCode::NotFound, "is not in the directory, so its screening is unknown");
+  }
+  const Line& line = found->line;
+  if (line.type == LineType::Payphone || line.type == LineType::Inmate) {
+    const char* article = line.type == LineType::Inmate ? "is an " : "is a ";
+    return Status(StatusCode::FailedPrecondition,
+                  article + std::string(to_string(line.type)) + " line and cannot be billed");
+  }
+  if (line.screening == Screening::NoThirdNumber || line.screening == Screening::Both) {
+    return Status(StatusCode::FailedPrecondition,
+                  "has screening '" + std::string(to_string(line.screening)) +
+                      "' and does not accept charges from another line or card");
+  }
+  return Status::ok();
+}
+
+// Checks the amount and key of a card top-up or payment (`request`): a positive amount in
+// whole cents, and an idempotency key so that a repeated request `effect` once.
+Status check_card_amount(Money amount, const IdempotencyKey& key, std::string_view request,
+                         std::string_view effect) {
+  if (amount <= 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "amount " + format_dollars(amount, 4) + " is invalid; give a positive amount");
+  }
+  if (Status cents = check_whole_cents("amount", amount); !cents) {
+    return cents;
+  }
+  if (key.key.empty()) {
+    return Status(StatusCode::InvalidArgument, "a " + std::string(request) +
+                                                   " needs an idempotency key so a repeated "
+                                                   "request " +
+                                                   std::string(effect) + " once");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status screen_card_billed_line(Store& store, const std::string& billed_line) {
   Result<std::optional<LineVersion>> found = store.find_line(billed_line);
   if (!found) {
     return found.status();
   }
-  if (!*found) {
-    return Status(StatusCode::NotFound,
-                  "billed line " + billed_line +
-                      " is not in the directory, so its screening is unknown; add it with "
-                      "`relaygw line add` or bill another line");
+  const Status problem = billed_line_problem(*found);
+  if (problem) {
+    return problem;
   }
-  const Line& line = (*found)->line;
-  if (line.type == LineType::Payphone || line.type == LineType::Inmate) {
-    const char* article = line.type == LineType::Inmate ? " is an " : " is a ";
-    return Status(StatusCode::FailedPrecondition,
-                  "billed line " + billed_line + article + std::string(to_string(line.type)) +
-                      " line and cannot be billed; bill another line");
+  const std::string fix = problem.code() == StatusCode::NotFound
+                              ? "; add it with `relaygw line add` or bill another line"
+                              : "; bill another line";
+  return Status(problem.code(), "billed line " + billed_line + " " + problem.message() + fix);
+}
+
+Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card& card) {
+  if (card.funding != CardFunding::Postpaid) {
+    return std::optional<LineVersion>();
   }
-  if (line.screening == Screening::NoThirdNumber || line.screening == Screening::Both) {
-    return Status(StatusCode::FailedPrecondition,
-                  "billed line " + billed_line + " has screening '" +
-                      std::string(to_string(line.screening)) +
-                      "' and does not accept charges from another line or card; bill another "
-                      "line");
+  Result<std::optional<LineVersion>> found = store.find_line(card.billed_line);
+  if (!found) {
+    return found.status();
   }
-  return Status::ok();
+  const Status problem = billed_line_problem(*found);
+  if (!problem) {
+    return Status(problem.code(), "card " + mask_card_number(card.number) + " bills line " +
+                                      card.billed_line + ", which " + problem.message() +
+                                      "; choose another billing method");
+  }
+  return found;
 }
 
 Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,
@@ -260,16 +309,8 @@ Result<CardState> unlock_card(Store& store, const std::string& number,
 Result<CardFunds> fund_card(Store& store, const std::string& number, Money amount,
                             const IdempotencyKey& key, const WriteContext& context) {
   const std::string masked = mask_card_number(number);
-  if (amount <= 0) {
-    return Status(StatusCode::InvalidArgument,
-                  "amount " + format_dollars(amount, 4) + " is invalid; give a positive amount");
-  }
-  if (Status cents = check_whole_cents("amount", amount); !cents) {
-    return cents;
-  }
-  if (key.key.empty()) {
-    return Status(StatusCode::InvalidArgument,
-                  "a top-up needs an idempotency key so a repeated request adds funds once");
+  if (Status checked = check_card_amount(amount, key, "top-up", "adds funds"); !checked) {
+    return checked;
   }
   Result<std::optional<CardState>> found = store.find_card(number);
   if (!found) {
@@ -281,7 +322,9 @@ Result<CardFunds> fund_card(Store& store, const std::string& number, Money amoun
   if ((*found)->card.funding != CardFunding::Prepaid) {
     return Status(StatusCode::FailedPrecondition,
                   "card " + masked + " is postpaid and bills line " + (*found)->card.billed_line +
-                      ", so it has no balance to fund; only prepaid cards take top-ups");
+                      ", so it has no balance to fund; only prepaid cards take top-ups, and "
+                      "`relaygw card payment` records the line's payment of a postpaid card's "
+                      "charges");
   }
   if ((*found)->status == CardStatus::Closed) {
     return Status(StatusCode::FailedPrecondition,
@@ -289,6 +332,15 @@ Result<CardFunds> fund_card(Store& store, const std::string& number, Money amoun
   }
   return store.append_ledger(number, {LedgerEntry{LedgerKind::Credit, amount, ""}}, false, key,
                              context);
+}
+
+Result<CardFunds> record_card_payment(Store& store, const std::string& number, Money amount,
+                                      const IdempotencyKey& key, const WriteContext& context) {
+  if (Status checked = check_card_amount(amount, key, "payment", "records it"); !checked) {
+    return checked;
+  }
+  const std::string journal_id = "payment:pm-" + sha256_hex(key.key).substr(0, 16);
+  return store.append_card_payment(number, amount, journal_id, key, context);
 }
 
 Result<CardState> close_card(Store& store, const std::string& number, const std::string& reason,

@@ -53,6 +53,12 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
 // FailedPrecondition.
 Status screen_card_billed_line(Store& store, const std::string& billed_line);
 
+// Screens a postpaid card's billed line again, as screen_card_billed_line does, when a call is
+// authorized on the card: the line may have left the directory or changed its type or
+// screening since `card add`. The messages name the masked card and the line. Returns the
+// line's current version, or nullopt for a prepaid card, which has no billed line.
+Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card& card);
+
 // Checks `pin` against the card and records the outcome: a success resets the failure count,
 // a failure increments it and locks the card at max_pin_attempts. Returns the new state, or
 // PermissionDenied for a wrong PIN, FailedPrecondition for a locked or closed card and
@@ -66,6 +72,15 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
 // A close that lands after that check is caught by the store inside the ledger write.
 Result<CardFunds> fund_card(Store& store, const std::string& number, Money amount,
                             const IdempotencyKey& key, const WriteContext& context);
+
+// Records the billed line's payment of `amount` (positive, whole cents) against a postpaid
+// card's charges: a payment ledger entry that gives that much of the card's credit limit back,
+// and journal "payment:pm-…" (named from the key) that moves it from the line's receivable to
+// "cash", with who and when. A repeat of `key` returns the first result and records nothing.
+// FailedPrecondition for a prepaid card, a card with no limit, or an amount above what the
+// card owes against its limit. NotFound for an unknown card.
+Result<CardFunds> record_card_payment(Store& store, const std::string& number, Money amount,
+                                      const IdempotencyKey& key, const WriteContext& context);
 
 // Closes a card for good (lost, stolen, cancelled). Every later call is rejected with the
 // card-closed reason, and the card cannot be unlocked or funded. `reason` is stored with the state

@@ -1,5 +1,6 @@
 #include "billing/migrations.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -376,6 +377,143 @@ Status add_rate_deck_files(sqlite3* db) {
   return status;
 }
 
+// Reads column `column` of the current row of `statement` as text ("" for NULL).
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+  return std::string(text != nullptr ? text : "",
+                     static_cast<std::size_t>(sqlite3_column_bytes(statement, column)));
+}
+
+// One postpaid card's net amount in one journal, which earlier versions posted to "card:N".
+struct MisplacedCardAmount {
+  std::string journal_id;
+  std::string call_id;
+  std::string card_account;
+  std::string billed_line;
+  std::int64_t amount = 0;
+};
+
+Result<std::vector<MisplacedCardAmount>> find_misplaced_card_amounts(sqlite3* db) {
+  // A journal already reclassified has a "reclass:" journal, so a second run finds nothing.
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT e.journal_id, MIN(e.call_id), e.account, k.billed_line, SUM(e.amount) "
+          "FROM journal_entries e JOIN cards k ON k.number = substr(e.account, 6) "
+          "WHERE e.account LIKE 'card:%' AND k.funding = 'postpaid' AND k.billed_line <> '' "
+          "AND e.journal_id NOT LIKE 'reclass:%' AND NOT EXISTS (SELECT 1 FROM journal_entries "
+          "r WHERE r.journal_id = 'reclass:' || e.journal_id) "
+          "GROUP BY e.journal_id, e.account HAVING SUM(e.amount) <> 0 ORDER BY MIN(e.seq)",
+          -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal, std::string("cannot read postpaid card journal entries: ") +
+                                            sqlite3_errmsg(db));
+  }
+  std::vector<MisplacedCardAmount> found;
+  int code = SQLITE_ROW;
+  while ((code = sqlite3_step(select)) == SQLITE_ROW) {
+    found.push_back({column_text(select, 0), column_text(select, 1), column_text(select, 2),
+                     column_text(select, 3), sqlite3_column_int64(select, 4)});
+  }
+  sqlite3_finalize(select);
+  if (code != SQLITE_DONE) {
+    return Status(StatusCode::Internal, std::string("cannot read postpaid card journal entries: ") +
+                                            sqlite3_errmsg(db));
+  }
+  return found;
+}
+
+// One journal row that a migration appends as kMigrationActor.
+struct JournalRow {
+  std::string journal_id;
+  std::string account;
+  std::int64_t amount = 0;
+  std::string call_id;
+  std::string at;
+};
+
+// Inserts `row` with the prepared INSERT `insert` and adds its record chain entry to `records`.
+Status insert_journal_row(sqlite3* db, sqlite3_stmt* insert, const JournalRow& row,
+                          std::string& records) {
+  sqlite3_reset(insert);
+  sqlite3_bind_text(insert, 1, row.journal_id.c_str(), static_cast<int>(row.journal_id.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert, 2, row.account.c_str(), static_cast<int>(row.account.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_int64(insert, 3, row.amount);
+  sqlite3_bind_text(insert, 4, row.call_id.c_str(), static_cast<int>(row.call_id.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert, 5, kMigrationActor.data(), static_cast<int>(kMigrationActor.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert, 6, row.at.c_str(), static_cast<int>(row.at.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(insert) != SQLITE_DONE) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot append a journal reclassification: ") + sqlite3_errmsg(db));
+  }
+  std::string canonical;
+  append_canonical_text(canonical, row.journal_id);
+  append_canonical_text(canonical, row.account);
+  append_canonical_integer(canonical, row.amount);
+  append_canonical_text(canonical, row.call_id);
+  append_canonical_text(canonical, kMigrationActor);
+  append_canonical_text(canonical, row.at);
+  append_record_entry(records, ChainedTableId::JournalEntries, sqlite3_last_insert_rowid(db),
+                      canonical);
+  return Status::ok();
+}
+
+}  // namespace
+
+Status reclassify_postpaid_card_entries(sqlite3* db, Instant at) {
+  Result<std::vector<MisplacedCardAmount>> found = find_misplaced_card_amounts(db);
+  if (!found) {
+    return found.status();
+  }
+  if (found->empty()) {
+    return Status::ok();
+  }
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO journal_entries (journal_id, account, amount, call_id, "
+                         "actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+                         -1, &insert, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot prepare the journal reclassification: ") + sqlite3_errmsg(db));
+  }
+
+  const std::string when = format_instant(at);
+  std::string records;
+  Status status = Status::ok();
+  for (const MisplacedCardAmount& misplaced : *found) {
+    // The reversal takes the amount out of the card account, and the same amount goes to the
+    // receivable of the line the card bills, so the new journal sums to zero.
+    const JournalRow reversal{"reclass:" + misplaced.journal_id, misplaced.card_account,
+                              -misplaced.amount, misplaced.call_id, when};
+    JournalRow charge = reversal;
+    charge.account = "receivable:" + misplaced.billed_line;
+    charge.amount = misplaced.amount;
+    status = insert_journal_row(db, insert, reversal, records);
+    if (status) {
+      status = insert_journal_row(db, insert, charge, records);
+    }
+    if (!status) {
+      break;
+    }
+  }
+  sqlite3_finalize(insert);
+  if (!status) {
+    return status;
+  }
+  return append_audit_row(db, kMigrationActor, "journal", "", "reclassify",
+                          "{\"journals\":" + std::to_string(found->size()) + "}", records);
+}
+
+namespace {
+
+Status reclassify_postpaid_card_entries_now(sqlite3* db) {
+  return reclassify_postpaid_card_entries(
+      db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -393,6 +531,8 @@ const std::vector<Migration>& migrations() {
       {8, "the files of each stored rate deck", kRateDeckFiles, add_rate_deck_files},
       {9, "the PSAP route of emergency calls", kCallPsapRoute},
       {10, "interim debit instants and refusal reasons", kDebitInstantsAndRefusals},
+      {11, "postpaid card journal entries moved to the billed line", "",
+       reclassify_postpaid_card_entries_now},
   };
   return kMigrations;
 }

@@ -3,6 +3,7 @@
 // schema_version table. A database newer than this program is rejected, never downgraded.
 #pragma once
 
+#include <chrono>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,18 @@ constexpr int kCallPsapRouteSchema = 9;
 // First schema version with card_ledger.covered_until and call_events.reason_code and
 // reason_message.
 constexpr int kDebitInstantSchema = 10;
+
+// Actor of the rows and audit entries that a migration appends.
+inline constexpr std::string_view kMigrationActor = "migration";
+
+// Migration 11. Before postpaid card charges were posted to the billed line's receivable,
+// their calls and credits were posted to the card's "card:N" account. This appends journal
+// "reclass:JOURNAL" for each journal with a nonzero amount on a postpaid card's account: a
+// reversal in card:N and the same amount on "receivable:LINE". The rows are dated `at`, carry
+// actor kMigrationActor and are recorded in the audit chain, and old rows are never changed.
+// A journal that already has its reclass journal is skipped, so a second run appends nothing.
+// Runs in the caller's transaction.
+Status reclassify_postpaid_card_entries(sqlite3* db, std::chrono::sys_seconds at);
 
 // All migrations in version order.
 const std::vector<Migration>& migrations();

@@ -1092,7 +1092,7 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
   ScopedStatement totals = statement(
       schema_version_ >= kDebitInstantSchema
           ? "SELECT COALESCE(SUM(amount), 0), "
-            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), "
+            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount ELSE 0 END), "
             "0), "
             "COALESCE(SUM(CASE WHEN kind = 'debit' AND amount = 0 THEN 0 ELSE 1 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('hold', 'release') THEN -amount "
@@ -1102,7 +1102,7 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
             "MAX(CASE WHEN call_id = ?1 AND kind = 'debit' THEN covered_until END) "
             "FROM card_ledger WHERE number = ?2"
           : "SELECT COALESCE(SUM(amount), 0), "
-            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund') THEN amount ELSE 0 END), "
+            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount ELSE 0 END), "
             "0), "
             "COALESCE(SUM(CASE WHEN kind = 'debit' AND amount = 0 THEN 0 ELSE 1 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('hold', 'release') THEN -amount "
@@ -1199,6 +1199,93 @@ Result<CardFunds> SqliteStore::append_interim_debit(const std::string& number,
                                                     const IdempotencyKey& key,
                                                     const WriteContext& context) {
   return write_ledger(number, entries, false, &expected, key, context);
+}
+
+Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Money amount,
+                                                   const std::string& journal_id,
+                                                   const IdempotencyKey& key,
+                                                   const WriteContext& context) {
+  const std::string masked = mask_card_number(number);
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<std::string>> stored = find_idempotent(key, "card_payment");
+  if (!stored) {
+    return stored.status();
+  }
+  if (*stored) {
+    return funds_from_json(**stored);
+  }
+  Result<std::optional<CardState>> card = find_card(number);
+  if (!card) {
+    return card.status();
+  }
+  if (!*card) {
+    return Status(StatusCode::NotFound, "card " + masked + " does not exist");
+  }
+  const std::string& line = (*card)->card.billed_line;
+  if ((*card)->card.funding != CardFunding::Postpaid || line.empty()) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked +
+                      " is prepaid and has no billed line to take a payment from; add funds "
+                      "with `relaygw card fund`");
+  }
+  // What the card owes against its limit: its credit entries (the limit) minus its balance,
+  // which debits lower and refunds and earlier payments raise.
+  ScopedStatement owed_query = statement(
+      "SELECT COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE 0 END), 0) - "
+      "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount "
+      "ELSE 0 END), 0), COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE 0 END), 0) "
+      "FROM card_ledger WHERE number = ?");
+  owed_query.bind(number);
+  Result<bool> row = owed_query.next();
+  if (!row) {
+    return row.status();
+  }
+  const Money owed = owed_query.integer(0);
+  const Money limit = owed_query.integer(1);
+  (void)owed_query.next();  // step to SQLITE_DONE so the read ends
+  if (limit <= 0 && owed <= 0) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked + " has no credit limit: its calls are billed in full to "
+                      "line " + line + ", so it needs no payment to stay usable");
+  }
+  if (amount > owed) {
+    return Status(StatusCode::FailedPrecondition,
+                  "payment $" + format_dollars(amount, 4) + " on card " + masked +
+                      " is more than the $" + format_dollars(owed, 4) +
+                      " the card owes against its limit; record at most $" +
+                      format_dollars(owed, 4));
+  }
+
+  status = insert_ledger(number, {LedgerEntry{LedgerKind::Payment, amount, ""}}, context);
+  if (status) {
+    status = insert_journal_entry(journal_id, "cash", amount, "", context);
+  }
+  if (status) {
+    status = insert_journal_entry(journal_id, "receivable:" + line, -amount, "", context);
+  }
+  Result<CardFunds> after = status ? read_funds(number, "") : Result<CardFunds>(status);
+  if (!after) {
+    return after;
+  }
+  const nlohmann::json payload = funds_to_json(*after);
+  status = audit(context, "card", masked, "payment",
+                 nlohmann::json{{"amount", amount}, {"journal_id", journal_id},
+                                {"billed_line", line}, {"after", payload}}
+                     .dump());
+  if (status) {
+    status = store_idempotent(key, "card_payment", payload.dump(), context);
+  }
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return after;
 }
 
 Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
@@ -1499,10 +1586,16 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
 Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call_id) {
   ScopedStatement select =
       statement(schema_version_ >= kCallPsapRouteSchema
-                    ? "SELECT from_number, to_number, billing, access, billed_number, card_number, "
-                      "requested_person, emergency, handling, psap_route FROM calls WHERE id = ?"
-                    : "SELECT from_number, to_number, billing, access, billed_number, card_number, "
-                      "requested_person, emergency, handling, NULL FROM calls WHERE id = ?");
+                    ? "SELECT c.from_number, c.to_number, c.billing, c.access, "
+                      "COALESCE(NULLIF(c.billed_number, ''), k.billed_line, ''), c.card_number, "
+                      "c.requested_person, c.emergency, c.handling, c.psap_route FROM calls c "
+                      "LEFT JOIN cards k ON k.number = c.card_number AND k.funding = 'postpaid' "
+                      "WHERE c.id = ?"
+                    : "SELECT c.from_number, c.to_number, c.billing, c.access, "
+                      "COALESCE(NULLIF(c.billed_number, ''), k.billed_line, ''), c.card_number, "
+                      "c.requested_person, c.emergency, c.handling, NULL FROM calls c "
+                      "LEFT JOIN cards k ON k.number = c.card_number AND k.funding = 'postpaid' "
+                      "WHERE c.id = ?");
   select.bind(call_id);
   Result<bool> row = select.next();
   if (!row) {
@@ -1976,9 +2069,10 @@ Result<std::vector<std::string>> SqliteStore::call_ids_of_line(const std::string
                                                                Instant from, Instant to) {
   ScopedStatement select = statement(
       "SELECT c.id FROM calls c JOIN call_events e ON e.call_id = c.id AND e.event = 'requested' "
-      "WHERE (c.from_number = ? OR c.billed_number = ?) AND e.at >= ? AND e.at < ? "
-      "ORDER BY e.at, c.id");
-  select.bind(number).bind(number).bind(format_instant(from)).bind(format_instant(to));
+      "WHERE (c.from_number = ?1 OR c.billed_number = ?1 OR c.card_number IN "
+      "(SELECT number FROM cards WHERE funding = 'postpaid' AND billed_line = ?1)) "
+      "AND e.at >= ?2 AND e.at < ?3 ORDER BY e.at, c.id");
+  select.bind(number).bind(format_instant(from)).bind(format_instant(to));
   std::vector<std::string> ids;
   while (true) {
     Result<bool> row = select.next();

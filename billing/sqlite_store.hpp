@@ -75,6 +75,9 @@ class SqliteStore final : public Store {
                                          const std::vector<LedgerEntry>& entries,
                                          const CardFunds& expected, const IdempotencyKey& key,
                                          const WriteContext& context) override;
+  Result<CardFunds> append_card_payment(const std::string& number, Money amount,
+                                        const std::string& journal_id, const IdempotencyKey& key,
+                                        const WriteContext& context) override;
   Status create_call(const CallRequest& request, const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;

@@ -62,12 +62,13 @@ constexpr std::array<std::pair<CardFunding, std::string_view>, 2> kCardFundings{
     {CardFunding::Prepaid, "prepaid"},
 }};
 
-constexpr std::array<std::pair<LedgerKind, std::string_view>, 5> kLedgerKinds{{
+constexpr std::array<std::pair<LedgerKind, std::string_view>, 6> kLedgerKinds{{
     {LedgerKind::Credit, "credit"},
     {LedgerKind::Hold, "hold"},
     {LedgerKind::Release, "release"},
     {LedgerKind::Debit, "debit"},
     {LedgerKind::Refund, "refund"},
+    {LedgerKind::Payment, "payment"},
 }};
 
 constexpr std::array<std::pair<CallEvent, std::string_view>, 9> kCallEvents{{

@@ -108,8 +108,9 @@ struct CardState {
 
 // One signed entry of a card's ledger. Available funds are the sum of all entries; the
 // balance leaves out holds and releases. A prepaid card opens with a credit of its balance and
-// a postpaid card with a credit limit (no entries means no limit).
-enum class LedgerKind { Credit, Hold, Release, Debit, Refund };
+// a postpaid card with a credit limit (no entries means no limit). A payment is the billed
+// line's payment of a postpaid card's charges, which gives that much of the limit back.
+enum class LedgerKind { Credit, Hold, Release, Debit, Refund, Payment };
 
 struct LedgerEntry {
   LedgerKind kind = LedgerKind::Credit;
@@ -170,7 +171,10 @@ struct CallRequest {
   BillingMethod billing = BillingMethod::SentPaid;
   AccessTag access = AccessTag::None;
   Handling handling = Handling::Automated;
-  std::string billed_number;     // line billed: calling, called or third line; empty for cards
+  // Line billed: the calling, called or third line. Empty for prepaid cards. The call row of
+  // a postpaid card call stores it empty too, because the row is written before the card is
+  // authorized, and find_call fills in the card's billed line.
+  std::string billed_number;
   std::string card_number;       // calling card, empty otherwise
   std::string requested_person;  // person-to-person only
   bool emergency = false;
@@ -315,8 +319,23 @@ class Store {
                                                  const IdempotencyKey& key,
                                                  const WriteContext& context) = 0;
 
+  // Records the billed line's payment of `amount` (positive) against a postpaid card's
+  // charges in one write transaction. A payment entry in the card ledger gives that much of
+  // the credit limit back, and journal `journal_id` moves the amount from the line's
+  // receivable to "cash". The amount may not exceed what the card owes against its limit (its
+  // credit entries minus its balance). That is checked inside the transaction, so two payments
+  // cannot together lift the card above its limit. FailedPrecondition for a larger amount, a
+  // prepaid card or a postpaid card with no limit, and NotFound for an unknown card. A repeat
+  // of `key` returns the first result and writes nothing.
+  virtual Result<CardFunds> append_card_payment(const std::string& number, Money amount,
+                                                const std::string& journal_id,
+                                                const IdempotencyKey& key,
+                                                const WriteContext& context) = 0;
+
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
+  // Returns the call with its events and posting. A postpaid card call's billed_number is the
+  // card's billed line (see CallRequest::billed_number).
   virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;
   // Returns every call that has no posting yet, with its events, in call id order. Emergency
   // calls and calls that ended before they connected are included.
@@ -357,7 +376,7 @@ class Store {
   virtual Status scan_calls_requested(Instant from, Instant to,
                                       const std::function<bool(const CallFact&)>& visit) = 0;
   // Returns the ids of calls requested in [from, to) that `number` made or was billed for
-  // (calling number or billed number), oldest first.
+  // (calling number, billed number, or billed line of the postpaid card used), oldest first.
   virtual Result<std::vector<std::string>> call_ids_of_line(const std::string& number, Instant from,
                                                             Instant to) = 0;
 

@@ -1,4 +1,4 @@
-// relaygw card add | show | fund | close | unlock: calling cards. The PIN is read only from
+// relaygw card add | show | fund | payment | close | unlock: calling cards. The PIN is read only from
 // standard input (a prompt with echo off on a terminal), never from an argument, so it stays out of
 // shell history and process listings. Card numbers are printed masked.
 #include <iostream>
@@ -25,8 +25,8 @@ struct CardOptions {
   std::string limit = "0";
   std::string billed_line;
   std::int32_t max_pin_attempts = 3;
-  std::string amount;  // card fund: dollars
-  std::string key;     // card fund: idempotency key
+  std::string amount;  // card fund and payment: dollars
+  std::string key;     // card fund and payment: idempotency key
   std::string reason;  // card close
   bool json = false;
 };
@@ -144,6 +144,23 @@ void run_fund(const CardOptions& options) {
   print_card(*store, options.number, options.json, command);
 }
 
+void run_payment(const CardOptions& options) {
+  const std::string command = "card payment";
+  const CommandLog log(command);
+  const billing::Money amount = parse_money_option(options.amount, "--amount", command);
+  // The hash covers the card and the amount, so the same key with another amount is a conflict.
+  const billing::IdempotencyKey key{
+      options.key,
+      billing::sha256_hex("card-payment|" + options.number + "|" + std::to_string(amount))};
+  auto store = open_database(options.database, command);
+  const Result<billing::CardFunds> paid = billing::record_card_payment(
+      *store, options.number, amount, key, write_context(options.database));
+  if (!paid) {
+    fail_command(command, paid.status().message());
+  }
+  print_card(*store, options.number, options.json, command);
+}
+
 void run_close(const CardOptions& options) {
   const std::string command = "card close";
   const CommandLog log(command);
@@ -170,7 +187,8 @@ void run_unlock(const CardOptions& options) {
 }  // namespace
 
 void add_card_commands(CLI::App& app) {
-  CLI::App* card = app.add_subcommand("card", "Add, show, fund, close and unlock calling cards");
+  CLI::App* card = app.add_subcommand(
+      "card", "Add, show, fund, close and unlock calling cards, and record postpaid payments");
   card->require_subcommand(1);
 
   auto add_options = std::make_shared<CardOptions>();
@@ -208,6 +226,20 @@ void add_card_commands(CLI::App& app) {
   fund->add_option("--key", fund_options->key, "Idempotency key, unique per top-up")->required();
   fund->add_flag("--json", fund_options->json, "Print the card as JSON");
   fund->callback([fund_options] { run_fund(*fund_options); });
+
+  auto payment_options = std::make_shared<CardOptions>();
+  CLI::App* payment = card->add_subcommand(
+      "payment",
+      "Record the billed line's payment of a postpaid card's charges, which gives that much of "
+      "the card's credit limit back; a repeat with the same --key records it once");
+  add_database_options(*payment, payment_options->database);
+  payment->add_option("--number", payment_options->number, "Card number")->required();
+  payment->add_option("--amount", payment_options->amount, "Dollars paid, in whole cents")
+      ->required();
+  payment->add_option("--key", payment_options->key, "Idempotency key, unique per payment")
+      ->required();
+  payment->add_flag("--json", payment_options->json, "Print the card as JSON");
+  payment->callback([payment_options] { run_payment(*payment_options); });
 
   auto close_options = std::make_shared<CardOptions>();
   CLI::App* close = card->add_subcommand(
