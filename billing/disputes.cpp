@@ -34,6 +34,8 @@ std::string_view to_string(DisputeState state) {
       return "escalated";
     case DisputeState::Resolved:
       return "resolved";
+    case DisputeState::PendingApproval:
+      return "pending-approval";
   }
   return "open";
 }

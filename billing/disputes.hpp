@@ -9,12 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include "billing/credits.hpp"
 #include "billing/store.hpp"
 
 namespace relaygw::billing {
 
 enum class DisputeAction { Opened, Note, Investigated, Escalated, Adjusted, Denied };
-enum class DisputeState { Open, Escalated, Resolved };
+// PendingApproval: resolved with an adjustment whose credit waits for a second staff member's
+// approval, so the customer is not credited yet. It is derived from the credit's decisions
+// when the dispute is read. The stored step state is "resolved", and a rejected
+// adjustment returns the dispute to the state it had before the adjustment.
+enum class DisputeState { Open, Escalated, Resolved, PendingApproval };
 
 std::string_view to_string(DisputeAction action);
 std::string_view to_string(DisputeState state);
@@ -22,11 +27,12 @@ std::optional<DisputeAction> parse_dispute_action(std::string_view name);
 
 struct DisputeStep {
   DisputeAction action = DisputeAction::Opened;
-  DisputeState state = DisputeState::Open;  // state after this step
+  DisputeState state = DisputeState::Open;  // state after this step, as read now
   std::string note;
   std::string credit_id;  // adjusted only
   std::string actor;
   Instant at;
+  std::optional<CreditState> credit_state = std::nullopt;  // adjusted only: its state now
 };
 
 struct Dispute {

@@ -111,6 +111,39 @@ Instant instant_or_epoch(const std::string& text) {
   return parsed ? *parsed : Instant{};
 }
 
+// Reads a stored credit_decisions.state, which the schema limits to these three names.
+CreditState parse_credit_state(const std::string& state) {
+  return state == "applied"    ? CreditState::Applied
+         : state == "rejected" ? CreditState::Rejected
+                               : CreditState::Pending;
+}
+
+// Returns the state a dispute is in after an adjustment whose credit is in `credit`: waiting
+// for approval, resolved once the credit is applied, or back to `before` when it was rejected.
+DisputeState state_after_adjustment(CreditState credit, DisputeState before) {
+  switch (credit) {
+    case CreditState::Pending:
+      return DisputeState::PendingApproval;
+    case CreditState::Applied:
+      return DisputeState::Resolved;
+    case CreditState::Rejected:
+      break;
+  }
+  return before;
+}
+
+// Rejects a step on `dispute` while its adjustment credit waits for approval.
+Status pending_adjustment_error(const Dispute& dispute) {
+  const DisputeStep& adjusted = dispute.steps.back();
+  return Status(StatusCode::FailedPrecondition,
+                "dispute '" + dispute.id + "' was resolved with adjustment credit " +
+                    adjusted.credit_id + ", which waits for approval by a staff member other " +
+                    "than " + adjusted.actor + ", so the customer is not credited yet; approve " +
+                    "it with `relaygw credit approve --credit " + adjusted.credit_id +
+                    "`, or reject it with `relaygw credit reject --credit " + adjusted.credit_id +
+                    "` to reopen the dispute, before taking another step");
+}
+
 constexpr const char* kCreditColumns =
     "SELECT c.id, c.call_id, c.line_no, c.reason, c.reason_text, c.amount, c.rule, "
     "COALESCE(c.dispute_id, ''), c.actor, c.at, d.state, d.actor, d.note FROM credits c "
@@ -129,10 +162,7 @@ CreditRecord read_credit(const Query& row) {
   credit.dispute_id = row.text(7);
   credit.actor = row.text(8);
   credit.at = instant_or_epoch(row.text(9));
-  const std::string state = row.text(10);
-  credit.state = state == "applied"    ? CreditState::Applied
-                 : state == "rejected" ? CreditState::Rejected
-                                       : CreditState::Pending;
+  credit.state = parse_credit_state(row.text(10));
   if (credit.state != CreditState::Pending) {
     credit.decided_by = row.text(11);
     credit.decision_note = row.text(12);
@@ -706,9 +736,12 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
   dispute.actor = select.text(4);
   dispute.at = instant_or_epoch(select.text(5));
 
+  // The latest decision of an adjustment's credit sets the state that adjustment leads to.
   Query steps(db_,
-              "SELECT action, state, note, COALESCE(credit_id, ''), actor, at "
-              "FROM dispute_steps WHERE dispute_id = ? ORDER BY seq");
+              "SELECT s.action, s.state, s.note, COALESCE(s.credit_id, ''), s.actor, s.at, "
+              "(SELECT d.state FROM credit_decisions d WHERE d.credit_id = s.credit_id "
+              "ORDER BY d.seq DESC LIMIT 1) "
+              "FROM dispute_steps s WHERE s.dispute_id = ? ORDER BY s.seq");
   steps.bind(dispute_id);
   while (true) {
     Result<bool> step_row = steps.next();
@@ -728,6 +761,10 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
     step.credit_id = steps.text(3);
     step.actor = steps.text(4);
     step.at = instant_or_epoch(steps.text(5));
+    if (step.action == DisputeAction::Adjusted && !steps.is_null(6)) {
+      step.credit_state = parse_credit_state(steps.text(6));
+      step.state = state_after_adjustment(*step.credit_state, dispute.state());
+    }
     dispute.steps.push_back(std::move(step));
   }
   return std::optional<Dispute>(std::move(dispute));
@@ -915,6 +952,16 @@ Result<Dispute> SqliteStore::append_dispute_step(const std::string& dispute_id,
                                             "`relaygw dispute list`");
   }
   const Dispute& dispute = **found;
+  if (dispute.state() == DisputeState::PendingApproval) {
+    Result<bool> repeated = is_repeated_resolution(dispute.steps.back(), action, adjustment);
+    if (!repeated) {
+      return repeated.status();
+    }
+    if (*repeated) {
+      return dispute;  // a repeated resolve is the same resolution, written once
+    }
+    return pending_adjustment_error(dispute);
+  }
   if (dispute.state() == DisputeState::Resolved) {
     const DisputeStep& last = dispute.steps.back();
     Result<bool> repeated = is_repeated_resolution(last, action, adjustment);

@@ -1,5 +1,5 @@
-// relaygw dispute open | note | investigate | resolve | escalate | list: staff commands over
-// the dispute library. Each step is appended with the --actor and the current UTC second.
+// relaygw dispute open | note | investigate | resolve | escalate | show | list: staff commands
+// over the dispute library. Each step is appended with the --actor and the current UTC second.
 #include <iostream>
 
 #include <fmt/format.h>
@@ -45,6 +45,23 @@ std::string line_text(const billing::Dispute& dispute) {
   return dispute.line_no ? "line " + std::to_string(*dispute.line_no) : std::string("whole call");
 }
 
+// Describes an adjustment's credit by its state now, so a credit that waits for approval never
+// reads as money the customer already has.
+std::string credit_text(const billing::DisputeStep& step) {
+  if (!step.credit_state) {
+    return "credit " + step.credit_id;
+  }
+  switch (*step.credit_state) {
+    case billing::CreditState::Pending:
+      return "credit " + step.credit_id + " pending approval, not credited yet";
+    case billing::CreditState::Applied:
+      return "credit " + step.credit_id + " applied";
+    case billing::CreditState::Rejected:
+      return "credit " + step.credit_id + " rejected, not credited";
+  }
+  return "credit " + step.credit_id;
+}
+
 void print_dispute(const billing::Dispute& dispute) {
   std::cout << fmt::format("dispute {}: call {} ({}), {}, due {}\n", dispute.id, dispute.call_id,
                            line_text(dispute), billing::to_string(dispute.state()),
@@ -54,7 +71,7 @@ void print_dispute(const billing::Dispute& dispute) {
     std::cout << fmt::format("  {:<12} {} by {}", billing::to_string(step.action),
                              billing::format_instant(step.at), step.actor);
     if (!step.credit_id.empty()) {
-      std::cout << fmt::format(", credit {}", step.credit_id);
+      std::cout << ", " << credit_text(step);
     }
     if (!step.note.empty()) {
       std::cout << fmt::format(": {}", step.note);
@@ -66,12 +83,16 @@ void print_dispute(const billing::Dispute& dispute) {
 nlohmann::json dispute_json(const billing::Dispute& dispute) {
   nlohmann::json steps = nlohmann::json::array();
   for (const billing::DisputeStep& step : dispute.steps) {
-    steps.push_back({{"action", billing::to_string(step.action)},
-                     {"state", billing::to_string(step.state)},
-                     {"note", step.note},
-                     {"credit_id", step.credit_id},
-                     {"actor", step.actor},
-                     {"at", billing::format_instant(step.at)}});
+    nlohmann::json item = {{"action", billing::to_string(step.action)},
+                           {"state", billing::to_string(step.state)},
+                           {"note", step.note},
+                           {"credit_id", step.credit_id},
+                           {"actor", step.actor},
+                           {"at", billing::format_instant(step.at)}};
+    if (step.credit_state) {
+      item["credit_state"] = billing::to_string(*step.credit_state);
+    }
+    steps.push_back(item);
   }
   return {{"id", dispute.id},
           {"call_id", dispute.call_id},
@@ -229,6 +250,11 @@ void run_investigate(const DisputeOptions& options) {
     std::cout << "Dispute is resolved, so this investigation is not recorded as a step\n";
     return;
   }
+  if (dispute.state() == billing::DisputeState::PendingApproval) {
+    std::cout << "Dispute waits for approval of its adjustment credit, so this investigation is "
+                 "not recorded as a step\n";
+    return;
+  }
   auto step = store->append_dispute_step(dispute.id, billing::DisputeAction::Investigated, summary,
                                          std::nullopt, write_context(options.database));
   if (!step) {
@@ -245,6 +271,8 @@ void run_resolve(const DisputeOptions& options) {
   if (options.key.empty()) {
     fail_command(command, "--key is empty; pass a unique idempotency key for this resolution");
   }
+  const billing::CreditPolicy policy =
+      load_policy_option(options.database, options.policy, command);
   auto store = open_database(options.database, command);
   const billing::Dispute dispute = find_dispute_or_fail(*store, options.dispute_id, command);
 
@@ -267,16 +295,35 @@ void run_resolve(const DisputeOptions& options) {
         options.text.empty() ? "dispute " + dispute.id + " adjustment" : options.text;
     credit.amount = amount;
     credit.rule = "dispute";
+    // The credit policy's threshold applies as it does to `relaygw credit request`.
+    credit.approval_above = policy.approval_above;
     adjustment = credit;
   }
-  // NOTE: the library keeps no idempotency record for dispute steps, so a repeat with the
-  // same --key fails like any second resolution ("already resolved").
+  // NOTE: the library keeps no idempotency record for dispute steps. A repeat that matches the
+  // last resolution returns the dispute unchanged, but once that adjustment's credit was
+  // rejected, the same --key names the same credit id and fails, so a new resolution needs a
+  // new --key.
   auto resolved = store->append_dispute_step(dispute.id, action, options.text, adjustment,
                                              write_context(options.database));
   if (!resolved) {
     fail_command(command, resolved.status().message());
   }
   output_dispute(*resolved, options.json);
+  if (!options.json && resolved->state() == billing::DisputeState::PendingApproval) {
+    const billing::DisputeStep& adjusted = resolved->steps.back();
+    std::cout << fmt::format(
+        "the adjustment, with the call's other credits, is above the approval amount of ${}, "
+        "so the customer is credited only once a staff member other than {} runs `relaygw "
+        "credit approve --credit {}`\n",
+        billing::format_dollars(policy.approval_above), adjusted.actor, adjusted.credit_id);
+  }
+}
+
+void run_show(const DisputeOptions& options) {
+  const std::string command = "dispute show";
+  const CommandLog log(command);
+  auto store = open_database(options.database, command);
+  output_dispute(find_dispute_or_fail(*store, options.dispute_id, command), options.json);
 }
 
 void run_list(const DisputeOptions& options) {
@@ -372,7 +419,16 @@ void add_dispute_command(CLI::App& app) {
                       "Charge line the adjustment credits (default: the dispute's line)");
   resolve->add_option("--text", options->text, "Note recorded with the resolution");
   resolve->add_option("--key", options->key, "Idempotency key of this resolution")->required();
+  resolve->add_option("--policy", options->policy,
+                      "Credit policy TOML whose credits.approval_above sets the adjustment "
+                      "that waits for approval (default: policy/credit-policy.toml in "
+                      "--data-dir)");
   resolve->callback([options] { run_resolve(*options); });
+
+  CLI::App* show = add_step_command(
+      *dispute, "show", "Show a dispute's state and steps, with the state of its credit", options);
+  show->add_option("--dispute", options->dispute_id, "Dispute id")->required();
+  show->callback([options] { run_show(*options); });
 
   CLI::App* list = add_step_command(*dispute, "list", "List disputes", options);
   list->add_flag("--overdue", options->overdue,

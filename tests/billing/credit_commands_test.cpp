@@ -188,3 +188,51 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute command steps through resolution
   CHECK(verified.status == 0);
   CHECK(verified.output.find("audit verify: ok") != std::string::npos);
 }
+
+TEST_CASE_METHOD(CreditCommandFixture, "dispute adjustment above approval waits",
+                 "[billing][commands][disputes]") {
+  post_call();
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.05\"\n";
+  const std::string policy = "--policy '" + path("policy.toml") + "' ";
+  const Run opened = relaygw("dispute open " + db_option() +
+                             "--call c1 --line 1 --account 'the line was noisy' "
+                             "--key dispute-c1 --json");
+  REQUIRE(opened.status == 0);
+  const std::string id = nlohmann::json::parse(opened.output)["id"];
+
+  const Run resolved =
+      relaygw("dispute resolve " + db_option() + policy + "--actor staff:ana --dispute " + id +
+              " --adjust 0.10 --key resolve-c1");
+  INFO(resolved.output);
+  REQUIRE(resolved.status == 0);
+  CHECK(resolved.output.find(", pending-approval,") != std::string::npos);
+  CHECK(resolved.output.find("pending approval, not credited yet") != std::string::npos);
+  CHECK(resolved.output.find("above the approval amount of $0.05") != std::string::npos);
+
+  const Run shown = relaygw("dispute show " + db_option() + "--dispute " + id + " --json");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  const nlohmann::json dispute = nlohmann::json::parse(shown.output);
+  CHECK(dispute["state"] == "pending-approval");
+  CHECK(dispute["steps"].back()["credit_state"] == "pending");
+  const std::string credit_id = dispute["steps"].back()["credit_id"];
+  const Run credit = relaygw("credit show " + db_option() + "--credit " + credit_id + " --json");
+  CHECK(nlohmann::json::parse(credit.output)["state"] == "pending");
+
+  // The requester cannot approve the adjustment.
+  const Run self =
+      relaygw("credit approve " + db_option() + "--actor staff:ana --credit " + credit_id);
+  CHECK(self.status == 1);
+  CHECK(self.output.find("cannot approve it") != std::string::npos);
+  const Run listed = relaygw("dispute list " + db_option());
+  CHECK(listed.output.find("pending-approval") != std::string::npos);
+
+  const Run approved =
+      relaygw("credit approve " + db_option() + "--actor staff:sup --credit " + credit_id);
+  INFO(approved.output);
+  REQUIRE(approved.status == 0);
+  const Run after = relaygw("dispute show " + db_option() + "--dispute " + id);
+  CHECK(after.output.find(", resolved,") != std::string::npos);
+  CHECK(after.output.find("credit " + credit_id + " applied") != std::string::npos);
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}

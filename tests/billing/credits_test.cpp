@@ -501,3 +501,89 @@ TEST_CASE("staff names refuse malformed UTF-8", "[billing][credits][utf8]") {
         "characters, so remove it and retry");
   CHECK(check_name_text("staff", "Zo\xC3\xAB"));
 }
+
+TEST_CASE_METHOD(OperationsFixture, "dispute adjustment above threshold waits",
+                 "[billing][disputes]") {
+  post_call("c1", 300);
+  REQUIRE(store().open_dispute(DisputeOpenRequest{"d1", "c1", 1, "line was noisy", 14},
+                               IdempotencyKey{"dk1", "h"}, kStaff));
+  CreditRequest adjustment;
+  adjustment.id = "cr-d1";
+  adjustment.line_no = 1;
+  adjustment.reason = CreditReason::Other;
+  adjustment.reason_text = "dispute d1 adjustment";
+  adjustment.amount = 6'000;
+  adjustment.approval_above = 5'000;
+  auto resolved =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff);
+  REQUIRE(resolved);
+  CHECK(resolved->state() == DisputeState::PendingApproval);
+  CHECK(to_string(resolved->state()) == "pending-approval");
+  REQUIRE(resolved->steps.back().credit_state);
+  CHECK(*resolved->steps.back().credit_state == CreditState::Pending);
+  CHECK(store().find_credit("cr-d1").value()->state == CreditState::Pending);
+  // Nothing is credited while the credit waits: the journal has no credits account yet.
+  auto balances = store().account_balances();
+  REQUIRE(balances);
+  for (const AccountBalance& account : *balances) {
+    CHECK(account.account.rfind("credits:", 0) == std::string::npos);
+  }
+
+  // Every other step waits for the decision, and a repeated resolve changes nothing.
+  auto note = store().append_dispute_step("d1", DisputeAction::Note, "x", std::nullopt, kStaff);
+  REQUIRE_FALSE(note);
+  CHECK(note.status().code() == StatusCode::FailedPrecondition);
+  CHECK(note.status().message().find("waits for approval") != std::string::npos);
+  auto again =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff);
+  REQUIRE(again);
+  CHECK(again->steps.size() == resolved->steps.size());
+
+  // The requester cannot approve the credit; another staff member can, and that resolves it.
+  auto self = store().decide_credit("cr-d1", true, "", kStaff);
+  REQUIRE_FALSE(self);
+  CHECK(self.status().code() == StatusCode::PermissionDenied);
+  CHECK(store().find_dispute("d1").value()->state() == DisputeState::PendingApproval);
+  REQUIRE(store().decide_credit("cr-d1", true, "checked", WriteContext{"staff:sup", kStaff.at}));
+  auto approved = store().find_dispute("d1");
+  REQUIRE(approved);
+  CHECK((*approved)->state() == DisputeState::Resolved);
+  CHECK(*(*approved)->steps.back().credit_state == CreditState::Applied);
+  require_balanced();
+  auto records = store().verify_records();
+  REQUIRE(records);
+  CHECK(records->problems.empty());
+}
+
+TEST_CASE_METHOD(OperationsFixture, "rejected dispute adjustment reopens dispute",
+                 "[billing][disputes]") {
+  post_call("c1", 300);
+  REQUIRE(store().open_dispute(DisputeOpenRequest{"d1", "c1", 1, "line was noisy", 14},
+                               IdempotencyKey{"dk1", "h"}, kStaff));
+  REQUIRE(store().append_dispute_step("d1", DisputeAction::Escalated, "needs a supervisor",
+                                      std::nullopt, kStaff));
+  CreditRequest adjustment;
+  adjustment.id = "cr-d1";
+  adjustment.line_no = 1;
+  adjustment.reason = CreditReason::Other;
+  adjustment.reason_text = "dispute d1 adjustment";
+  adjustment.amount = 6'000;
+  adjustment.approval_above = 5'000;
+  REQUIRE(store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff));
+  REQUIRE(store().decide_credit("cr-d1", false, "too much", WriteContext{"staff:sup", kStaff.at}));
+  auto reopened = store().find_dispute("d1");
+  REQUIRE(reopened);
+  CHECK((*reopened)->state() == DisputeState::Escalated);
+  CHECK(*(*reopened)->steps.back().credit_state == CreditState::Rejected);
+
+  // Below the threshold an adjustment is applied at once and resolves the dispute.
+  CreditRequest smaller = adjustment;
+  smaller.id = "cr-d1-2";
+  smaller.amount = 2'000;
+  auto resolved =
+      store().append_dispute_step("d1", DisputeAction::Adjusted, "partial", smaller, kStaff);
+  REQUIRE(resolved);
+  CHECK(resolved->state() == DisputeState::Resolved);
+  CHECK(*resolved->steps.back().credit_state == CreditState::Applied);
+  require_balanced();
+}

@@ -766,6 +766,46 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
   CHECK(unknown_credit.status == 404);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin approves dispute adjustment", "[gateway][admin]") {
+  post_call();
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";
+  const std::string db = "--db '" + path("billing.db") + "' ";
+  const std::string policy = "--policy '" + path("policy.toml") + "' ";
+  const auto opened = run_relaygw("dispute open " + db +
+                                  "--call c1 --line 1 --account 'noisy line' --key D-1 --json");
+  REQUIRE(opened.status == 0);
+  const std::string dispute_id = json::parse(opened.output)["id"];
+  const auto resolved = run_relaygw("dispute resolve " + db + policy + "--actor staff:s-ana " +
+                                    "--dispute " + dispute_id + " --adjust 0.25 --key R-1 --json");
+  INFO(resolved.output);
+  REQUIRE(resolved.status == 0);
+  CHECK(json::parse(resolved.output)["state"] == "pending-approval");
+  start_api({}, path("policy.toml"));
+
+  const HttpReply listed = get("/credits?call=c1");
+  REQUIRE(listed.status == 200);
+  REQUIRE(listed.body["credits"].size() == 1);
+  const json credit = listed.body["credits"][0];
+  CHECK(credit["dispute_id"] == dispute_id);
+  CHECK(credit["state"] == "pending");
+  const std::string credit_id = credit["id"];
+
+  // The staff member who resolved the dispute cannot approve its adjustment.
+  const HttpReply self = post("/credits/" + credit_id + "/approve", json{{"staff", "s-ana"}});
+  CHECK(self.status == 403);
+  const HttpReply approved = post("/credits/" + credit_id + "/approve", json{{"staff", "s-sup"}});
+  INFO(approved.body.dump());
+  CHECK(approved.status == 200);
+  CHECK(approved.body["state"] == "applied");
+
+  auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+  REQUIRE(store.is_ok());
+  auto dispute = (*store)->find_dispute(dispute_id);
+  REQUIRE(dispute.is_ok());
+  REQUIRE(dispute->has_value());
+  CHECK((*dispute)->state() == relaygw::billing::DisputeState::Resolved);
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin api rejects control characters in staff",
                  "[gateway][admin]") {
   post_call();
