@@ -502,11 +502,10 @@ TEST_CASE("staff names refuse malformed UTF-8", "[billing][credits][utf8]") {
   CHECK(check_name_text("staff", "Zo\xC3\xAB"));
 }
 
-TEST_CASE_METHOD(OperationsFixture, "dispute adjustment above threshold waits",
-                 "[billing][disputes]") {
-  post_call("c1", 300);
-  REQUIRE(store().open_dispute(DisputeOpenRequest{"d1", "c1", 1, "line was noisy", 14},
-                               IdempotencyKey{"dk1", "h"}, kStaff));
+namespace {
+
+// A $0.60 adjustment of dispute d1 on line 1 that waits for approval above $0.50.
+CreditRequest pending_adjustment() {
   CreditRequest adjustment;
   adjustment.id = "cr-d1";
   adjustment.line_no = 1;
@@ -514,6 +513,17 @@ TEST_CASE_METHOD(OperationsFixture, "dispute adjustment above threshold waits",
   adjustment.reason_text = "dispute d1 adjustment";
   adjustment.amount = 6'000;
   adjustment.approval_above = 5'000;
+  return adjustment;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(OperationsFixture, "dispute adjustment above threshold waits",
+                 "[billing][disputes]") {
+  post_call("c1", 300);
+  REQUIRE(store().open_dispute(DisputeOpenRequest{"d1", "c1", 1, "line was noisy", 14},
+                               IdempotencyKey{"dk1", "h"}, kStaff));
+  const CreditRequest adjustment = pending_adjustment();
   auto resolved =
       store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff);
   REQUIRE(resolved);
@@ -562,13 +572,7 @@ TEST_CASE_METHOD(OperationsFixture, "rejected dispute adjustment reopens dispute
                                IdempotencyKey{"dk1", "h"}, kStaff));
   REQUIRE(store().append_dispute_step("d1", DisputeAction::Escalated, "needs a supervisor",
                                       std::nullopt, kStaff));
-  CreditRequest adjustment;
-  adjustment.id = "cr-d1";
-  adjustment.line_no = 1;
-  adjustment.reason = CreditReason::Other;
-  adjustment.reason_text = "dispute d1 adjustment";
-  adjustment.amount = 6'000;
-  adjustment.approval_above = 5'000;
+  const CreditRequest adjustment = pending_adjustment();
   REQUIRE(store().append_dispute_step("d1", DisputeAction::Adjusted, "noisy", adjustment, kStaff));
   REQUIRE(store().decide_credit("cr-d1", false, "too much", WriteContext{"staff:sup", kStaff.at}));
   auto reopened = store().find_dispute("d1");
