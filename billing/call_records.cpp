@@ -10,6 +10,7 @@
 #include "billing/credits.hpp"
 #include "billing/directory.hpp"
 #include "billing/numbering.hpp"
+#include "billing/rate_deck.hpp"
 #include "billing/report_limits.hpp"
 
 namespace relaygw::billing {
@@ -155,27 +156,29 @@ Status check_after_debit_cost(const std::string& call_id, std::string_view step,
                     " happened, after the last debit");
 }
 
-// Rejects a completion whose conversation, from the connect to `completion.disconnected_at`, is
-// longer than `completion.max_conversation`, which is most often a mistyped date.
-Status check_call_length(const CallRecord& record, const Completion& completion) {
+// Rejects a `step` (completion or interim debit) at `at` that would make the call's
+// conversation, from its connect to `at`, longer than `max_conversation`. Such a length is most
+// often a mistyped date. The message names the call, the instant and the cap.
+Status check_conversation_length(const CallRecord& record, std::string_view step, Instant at,
+                                 std::chrono::seconds max_conversation) {
   const std::optional<Instant> connected = event_time(record, CallEvent::Connected);
   if (!connected) {
     return Status::ok();
   }
-  const std::int64_t seconds = seconds_between(*connected, completion.disconnected_at);
-  const std::int64_t limit = completion.max_conversation.count();
+  const std::int64_t seconds = seconds_between(*connected, at);
+  const std::int64_t limit = max_conversation.count();
   if (seconds <= limit) {
     return Status::ok();
   }
   return Status(StatusCode::InvalidArgument,
-                "call '" + record.request.id + "' has a conversation of " +
-                    std::to_string(seconds) + " s (" + std::to_string(seconds / 3600) +
-                    " h), from its connect at " + format_instant(*connected) + " to " +
-                    format_instant(completion.disconnected_at) + ", longer than the maximum of " +
+                std::string(step) + " time " + format_instant(at) + " gives call '" +
+                    record.request.id + "' a conversation of " + std::to_string(seconds) + " s (" +
+                    std::to_string(seconds / 3600) + " h) from its connect at " +
+                    format_instant(*connected) + ", longer than the maximum of " +
                     std::to_string(limit) + " s (" + std::to_string(limit / 3600) +
-                    " h); check the date and time of the disconnect and send the real one, at "
-                    "most " +
-                    format_instant(*connected + completion.max_conversation));
+                    " h); check the date and time of the " + std::string(step) +
+                    " and send the real one, at most " +
+                    format_instant(*connected + max_conversation));
 }
 
 // Returns the refused event of `record`, or nullptr when it has none.
@@ -230,6 +233,13 @@ Status check_refusal_fields(const CallEventRecord& event) {
 
 }  // namespace
 
+bool is_declined_call(BillingMethod billing, bool emergency, bool accepted,
+                      std::int64_t billable_seconds) {
+  const bool needs_acceptance =
+      billing == BillingMethod::Collect || billing == BillingMethod::ThirdNumber;
+  return needs_acceptance && !emergency && !accepted && billable_seconds == 0;
+}
+
 std::optional<Instant> event_time(const CallRecord& record, CallEvent event) {
   for (const CallEventRecord& stored : record.events) {
     if (stored.event == event) {
@@ -275,17 +285,56 @@ Status CallRecords::check_rateable(const CallRequest& request, Instant start) co
                   "no number plan or rate deck is loaded, so a call from '" + request.from +
                       "' to '" + request.to + "' cannot be billed; load them and retry");
   }
+  Result<RatedCall> rated = trial_rating(*rater_, request, start);
+  return rated ? Status::ok() : rated.status();
+}
+
+Result<RatedCall> CallRecords::trial_rating(const Rater& rater, const CallRequest& request,
+                                            Instant start) {
   // A one-minute answered trial finds every fault that would stop `complete` from rating the
   // call: an invalid or unassigned number at either end, a calling number with no time zone,
   // no deck version in force on the local start date, or no rate for the call.
   CallToRate trial = call_to_rate(request, start, 60);
   trial.person_reached = true;
-  Result<RatedCall> rated = rater_->rate(trial);
+  Result<RatedCall> rated = rater.rate(trial);
   if (!rated) {
     return Status(rated.status().code(), "the call cannot be billed with the current rate deck: " +
                                              rated.status().message());
   }
-  return Status::ok();
+  return rated;
+}
+
+Result<std::optional<CallQuote>> CallRecords::quote_with_deck(
+    const CallRequest& request, Instant start, const std::optional<StoredRateDeck>& current) const {
+  if (request.emergency || is_emergency_number(request.to)) {
+    return std::optional<CallQuote>();
+  }
+  // The rater's own deck rates the trial when it is the stored current deck, or when the
+  // database contains no deck (tests and tools that rate with a deck file).
+  const RateDeck* own = rater_->deck();
+  if (!current || (own != nullptr && own->text_sha256() == sha256_hex(current->text))) {
+    Result<RatedCall> rated = trial_rating(*rater_, request, start);
+    if (!rated) {
+      return rated.status();
+    }
+    return std::optional<CallQuote>(
+        CallQuote{current ? current->sha256_hex : std::string(), rated->total});
+  }
+  // Another deck became current after the caller read its deck, for example through `relaygw
+  // db load-deck` from another process, so the call is quoted with that deck.
+  Result<RateDeck> deck = RateDeck::parse(current->text, current->source_path);
+  if (!deck) {
+    return Status(StatusCode::FailedPrecondition,
+                  "the current rate deck '" + current->name +
+                      "' does not parse, so the call cannot be quoted: " + deck.status().message() +
+                      "; load a corrected deck with `relaygw db load-deck`");
+  }
+  const Rater current_rater(rater_->plan(), &*deck);
+  Result<RatedCall> rated = trial_rating(current_rater, request, start);
+  if (!rated) {
+    return rated.status();
+  }
+  return std::optional<CallQuote>(CallQuote{current->sha256_hex, rated->total});
 }
 
 Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& context) const {
@@ -298,13 +347,24 @@ Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& c
   if (Status in_range = check_call_time("request", context.at); !in_range) {
     return in_range;
   }
-  if (rater_ != nullptr) {
-    Status rateable = check_rateable(request, context.at);
-    if (!rateable) {
-      return rateable;
+  Status status = Status::ok();
+  if (rater_ == nullptr) {
+    status = store_->create_call(request, context);
+  } else {
+    // The trial rating runs inside the store's write transaction, with the deck that is
+    // current there, so a deck stored after this caller read its own still rates the call.
+    Result<std::optional<CallQuote>> quote = store_->create_quoted_call(
+        request,
+        [&](const std::optional<StoredRateDeck>& current) {
+          return quote_with_deck(request, context.at, current);
+        },
+        context);
+    if (quote) {
+      request.quote = *quote;
+    } else {
+      status = quote.status();
     }
   }
-  Status status = store_->create_call(request, context);
   if (status) {
     status = store_->append_call_event(
         request.id, CallEventRecord{CallEvent::Requested, context.at, context.actor, {}, {}});
@@ -422,7 +482,8 @@ Status CallRecords::record_authorization(const std::string& call_id,
 
 Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant at,
                                              const std::string& idempotency_key,
-                                             const WriteContext& context) const {
+                                             const WriteContext& context,
+                                             std::chrono::seconds max_conversation) const {
   if (Status actor = check_name_text("actor", context.actor); !actor) {
     return actor;
   }
@@ -463,6 +524,9 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   const Status ordered = check_step_order(**record, "debit", at);
   if (!ordered) {
     return ordered;
+  }
+  if (Status length = check_conversation_length(**record, "debit", at, max_conversation); !length) {
+    return length;
   }
   if (rater_ == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded to price the interim debit");
@@ -727,7 +791,9 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
     if (!ordered) {
       return ordered;
     }
-    if (Status length = check_call_length(**record, completion); !length) {
+    if (Status length = check_conversation_length(
+            **record, "disconnect", completion.disconnected_at, completion.max_conversation);
+        !length) {
       return length;
     }
   }

@@ -28,6 +28,12 @@ struct CallDurations {
 
 CallDurations call_durations(const CallRecord& record);
 
+// True for a declined call: a collect or third-number call, not an emergency call, posted with
+// no acceptance of its charges and no billed seconds (`call complete --unaccepted`). It was
+// connected to the operator only, so reports and plan advice count it as not answered.
+bool is_declined_call(BillingMethod billing, bool emergency, bool accepted,
+                      std::int64_t billable_seconds);
+
 // Returns the instant of the first `event` in `record`, or nullopt.
 std::optional<Instant> event_time(const CallRecord& record, CallEvent event);
 
@@ -39,8 +45,9 @@ std::string describe_refusal(const CallRecord& record);
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 
-// Maximum conversation a completion may bill unless the caller sets another: 24 hours, the
-// default of the gateway's max_call_length_seconds. A longer one is most often a mistyped date.
+// Maximum conversation a completion or interim debit may bill unless the caller sets another:
+// 24 hours, the default of the gateway's max_call_length_seconds. A longer one is most often a
+// mistyped date.
 inline constexpr std::chrono::seconds kDefaultMaxConversation{24 * 3600};
 
 struct Completion {
@@ -60,8 +67,11 @@ class CallRecords {
   CallRecords(Store* store, const Rater* rater) : store_(store), rater_(rater) {}
 
   // Stores a new call (an empty id gets new_call_id()) with its "requested" event. With a
-  // rater, a call that is not an emergency call must pass check_rateable at `context.at`, so
-  // nothing is recorded that complete() could not bill later.
+  // rater, a call that is not an emergency call must pass the trial rating of check_rateable at
+  // `context.at`, so nothing is recorded that complete() could not bill later. The trial runs
+  // in the store's write transaction with the rate deck current there, and its total is stored
+  // with the call as its quote (CallRequest::quote). When another deck became current after
+  // the rater's deck was read, that deck is parsed and rates the trial instead.
   Result<CallRequest> open(CallRequest request, const WriteContext& context) const;
 
   // Checks that `request` could be rated if it started at `start`: both numbers valid and
@@ -85,11 +95,13 @@ class CallRecords {
   // Debits a prepaid card for the conversation so far (up to `at`), converting hold into debit,
   // and stores `at` with the debit. Each interim debit carries its own idempotency key: a repeat
   // with the same key and `at` returns the first result and debits nothing more. A new debit at
-  // or before the instant of the call's last debit fails with InvalidArgument. Returns the
-  // card's funds afterwards.
-  Result<CardFunds> interim_debit(const std::string& call_id, Instant at,
-                                  const std::string& idempotency_key,
-                                  const WriteContext& context) const;
+  // or before the instant of the call's last debit fails with InvalidArgument, and so does one
+  // at an `at` more than `max_conversation` after the connect, the cap a completion applies.
+  // Returns the card's funds afterwards.
+  Result<CardFunds> interim_debit(
+      const std::string& call_id, Instant at, const std::string& idempotency_key,
+      const WriteContext& context,
+      std::chrono::seconds max_conversation = kDefaultMaxConversation) const;
 
   // Appends "disconnected" (unless a delivery already did), rates the call and posts it once.
   // The call bills zero, with no fee or minimum, when it was never connected, had no
@@ -124,6 +136,14 @@ class CallRecords {
   Status check_after_debits(const CallRecord& record, std::string_view step, Instant at,
                             const CardFunds& funds) const;
   Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion) const;
+  // Rates `request` as a one-minute answered call starting at `start`, with `rater`.
+  static Result<RatedCall> trial_rating(const Rater& rater, const CallRequest& request,
+                                        Instant start);
+  // Returns the quote of `request` under `current`, the stored current deck (see open()), or
+  // nullopt for an emergency call. Needs a rater.
+  Result<std::optional<CallQuote>> quote_with_deck(
+      const CallRequest& request, Instant start,
+      const std::optional<StoredRateDeck>& current) const;
 
   Store* store_;
   const Rater* rater_;

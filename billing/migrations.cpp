@@ -321,6 +321,14 @@ ALTER TABLE call_events ADD COLUMN reason_code TEXT;
 ALTER TABLE call_events ADD COLUMN reason_message TEXT;
 )sql";
 
+// Schema 12: the quote a call was stored with, the SHA-256 of the rate deck current then and
+// the total of a one-minute answered call under it, in units. Calls stored before schema 12,
+// emergency calls and calls stored without a rater keep NULL.
+constexpr std::string_view kCallQuote = R"sql(
+ALTER TABLE calls ADD COLUMN quote_deck_sha256 TEXT;
+ALTER TABLE calls ADD COLUMN quote_total INTEGER;
+)sql";
+
 // Gives every deck stored before schema 8 its one file, named after the deck's source path,
 // and records the new rows in the audit chain.
 Status add_rate_deck_files(sqlite3* db) {
@@ -533,6 +541,7 @@ const std::vector<Migration>& migrations() {
       {10, "interim debit instants and refusal reasons", kDebitInstantsAndRefusals},
       {11, "postpaid card journal entries moved to the billed line", "",
        reclassify_postpaid_card_entries_now},
+      {12, "the quote each call was stored with", kCallQuote},
   };
   return kMigrations;
 }

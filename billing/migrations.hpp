@@ -32,6 +32,9 @@ constexpr int kCallPsapRouteSchema = 9;
 // reason_message.
 constexpr int kDebitInstantSchema = 10;
 
+// First schema version with calls.quote_deck_sha256 and quote_total.
+constexpr int kCallQuoteSchema = 12;
+
 // Actor of the rows and audit entries that a migration appends.
 inline constexpr std::string_view kMigrationActor = "migration";
 

@@ -148,7 +148,10 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
     advice.actual += call.posting->total;
     const std::optional<Instant> connected = event_time(call, CallEvent::Connected);
     const std::int64_t seconds = call.posting->conversation_seconds.value_or(0);
-    if (call.request.emergency || !connected || seconds <= 0) {
+    const bool declined = is_declined_call(call.request.billing, call.request.emergency,
+                                           event_time(call, CallEvent::Accepted).has_value(),
+                                           call.posting->billable_seconds.value_or(0));
+    if (call.request.emergency || !connected || seconds <= 0 || declined) {
       continue;
     }
     std::vector<RatedOption> per_method;

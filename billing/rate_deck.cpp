@@ -10,6 +10,8 @@
 #include <date/date.h>
 #include <toml++/toml.h>
 
+#include "billing/store.hpp"
+
 namespace relaygw::billing {
 namespace {
 
@@ -612,7 +614,11 @@ int vh_distance_miles(int v1, int h1, int v2, int h2) {
 }
 
 Result<RateDeck> RateDeck::parse(std::string_view toml_text, std::string_view source_name) {
-  return parse_document(toml_text, source_name, true);
+  Result<RateDeck> deck = parse_document(toml_text, source_name, true);
+  if (deck) {
+    deck->text_sha256_ = sha256_hex(toml_text);
+  }
+  return deck;
 }
 
 Result<RateDeck> RateDeck::parse_document(std::string_view toml_text, std::string_view source_name,

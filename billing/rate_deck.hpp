@@ -180,6 +180,9 @@ class RateDeck {
 
   const std::vector<RateDeckVersion>& versions() const { return versions_; }
   const std::string& name() const { return name_; }
+  // Lowercase hex SHA-256 of the text that parse() read, so a caller can tell whether a stored
+  // deck's text is this deck. Empty for a deck that load() read.
+  const std::string& text_sha256() const { return text_sha256_; }
 
  private:
   // Parses like parse(); with `require_versions` off, a document without [[version]] tables
@@ -194,6 +197,7 @@ class RateDeck {
   std::string name_;
   std::vector<RateDeckVersion> versions_;  // sorted by effective date
   std::vector<RateCenterCoordinates> coordinates_;
+  std::string text_sha256_;
 };
 
 // One .toml file of a rate deck, as it was read.

@@ -91,6 +91,9 @@ class Rater {
   Result<std::int64_t> max_seconds_for_balance(const CallToRate& call, Money balance,
                                                std::int64_t limit_seconds = 86'400) const;
 
+  const NumberPlan* plan() const { return plan_; }
+  const RateDeck* deck() const { return deck_; }
+
  private:
   const NumberPlan* plan_;
   const RateDeck* deck_;

@@ -327,7 +327,7 @@ const std::vector<ChainedTable>& chained_tables() {
       {"calls",
        {"id", "from_number", "to_number", "billing", "access", "handling", "billed_number",
         "card_number", "requested_person", "emergency", "actor", "at"},
-       {"psap_route"}},
+       {"psap_route", "quote_deck_sha256", "quote_total"}},
       {"call_events",
        {"call_id", "event", "at", "actor", "acceptance_method", "accepted_by"},
        {"reason_code", "reason_message"}},

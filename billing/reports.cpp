@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/call_records.hpp"
 #include "billing/csv.hpp"
 
 namespace relaygw::billing {
@@ -69,11 +70,22 @@ std::string period_name(const LocalDate& day, ReportPeriod by) {
   return by == ReportPeriod::Day ? format_local_date(day) : format_month(day);
 }
 
+// Returns the conversation seconds of `call` if it was answered, else 0. A declined call
+// (is_declined_call) counts as not answered, with no conversation, although a connect and a
+// disconnect are stored for it.
+std::int64_t answered_seconds(const CallFact& call) {
+  if (!call.conversation_seconds || is_declined_call(call.billing, call.emergency, call.accepted,
+                                                     call.billable_seconds.value_or(0))) {
+    return 0;
+  }
+  return std::max<std::int64_t>(0, *call.conversation_seconds);
+}
+
 void add_call(SummaryRow& row, const CallFact& call) {
   ++row.calls;
-  if (call.conversation_seconds && *call.conversation_seconds > 0) {
+  if (const std::int64_t seconds = answered_seconds(call); seconds > 0) {
     ++row.answered;
-    row.conversation_seconds += *call.conversation_seconds;
+    row.conversation_seconds += seconds;
   }
   row.emergency += call.emergency ? 1 : 0;
   row.billable_seconds += call.billable_seconds.value_or(0);
@@ -297,7 +309,7 @@ Result<std::vector<RelayMinutesRow>> relay_minutes(Store& store, const ReportReq
     RelayMinutesRow& row =
         rows[{format_month(day), std::string(to_string(call.access)), cached->second}];
     ++row.calls;
-    row.conversation_seconds += call.conversation_seconds.value_or(0);
+    row.conversation_seconds += answered_seconds(call);
   });
   if (!scanned) {
     return scanned;

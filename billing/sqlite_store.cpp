@@ -1391,13 +1391,26 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
                       request.id + "'; open it with the latest schema (" +
                       std::to_string(latest_schema_version()) + ") to store PSAP routes");
   }
-  ScopedStatement insert = statement(
-      has_psap_route ? "INSERT INTO calls (id, from_number, to_number, billing, access, handling, "
-                       "billed_number, card_number, requested_person, emergency, actor, at, "
-                       "psap_route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                     : "INSERT INTO calls (id, from_number, to_number, billing, access, handling, "
-                       "billed_number, card_number, requested_person, emergency, actor, at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  // Calls stored before schema 12 have no quote, so a quote is dropped for an older schema.
+  const bool has_quote = schema_version_ >= kCallQuoteSchema;
+  const char* sql = nullptr;
+  if (has_quote) {
+    sql =
+        "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
+        "card_number, requested_person, emergency, actor, at, psap_route, quote_deck_sha256, "
+        "quote_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  } else if (has_psap_route) {
+    sql =
+        "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
+        "card_number, requested_person, emergency, actor, at, psap_route) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  } else {
+    sql =
+        "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
+        "card_number, requested_person, emergency, actor, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  }
+  ScopedStatement insert = statement(sql);
   insert.bind(request.id)
       .bind(request.from)
       .bind(request.to)
@@ -1412,6 +1425,10 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
       .bind(instant_text(context.at));
   if (has_psap_route) {
     insert.bind_appended(request.psap_route);
+  }
+  if (has_quote) {
+    insert.bind_appended(request.quote ? request.quote->deck_sha256 : std::string());
+    insert.bind_appended(request.quote ? std::to_string(request.quote->one_minute) : std::string());
   }
   Status status = insert.append_row(*this, ChainedTableId::Calls);
   if (!status && insert.error_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -1503,19 +1520,58 @@ Status SqliteStore::insert_events(const std::string& call_id,
   return status;
 }
 
+Status SqliteStore::insert_call_audited(const CallRequest& request, const WriteContext& context) {
+  Status status = insert_call(request, context);
+  if (status) {
+    nlohmann::json payload = {{"billing", to_string(request.billing)},
+                              {"access", to_string(request.access)},
+                              {"emergency", request.emergency}};
+    if (request.quote) {
+      payload["quote_deck_sha256"] = request.quote->deck_sha256;
+      payload["quote_total"] = request.quote->one_minute;
+    }
+    status = audit(context, "call", request.id, "create", payload.dump());
+  }
+  return status;
+}
+
 Status SqliteStore::create_call(const CallRequest& request, const WriteContext& context) {
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (status) {
-    status = insert_call(request, context);
-  }
-  if (status) {
-    const nlohmann::json payload = {{"billing", to_string(request.billing)},
-                                    {"access", to_string(request.access)},
-                                    {"emergency", request.emergency}};
-    status = audit(context, "call", request.id, "create", payload.dump());
+    status = insert_call_audited(request, context);
   }
   return status ? transaction.commit() : status;
+}
+
+Result<std::optional<CallQuote>> SqliteStore::create_quoted_call(const CallRequest& request,
+                                                                 const DeckQuote& quote,
+                                                                 const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  // BEGIN IMMEDIATE holds the write lock from here, so no deck can be stored between this read
+  // and the commit.
+  Result<std::optional<StoredRateDeck>> current = current_rate_deck();
+  if (!current) {
+    return current.status();
+  }
+  Result<std::optional<CallQuote>> quoted = quote(*current);
+  if (!quoted) {
+    return quoted.status();
+  }
+  CallRequest stored = request;
+  stored.quote = *quoted;
+  status = insert_call_audited(stored, context);
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return *quoted;
 }
 
 Status SqliteStore::append_call_event(const std::string& call_id, const CallEventRecord& event) {
@@ -1583,6 +1639,23 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
   return std::optional<CallPosting>(posting);
 }
 
+Result<std::optional<CallQuote>> SqliteStore::read_call_quote(const std::string& call_id) {
+  ScopedStatement select = statement(
+      "SELECT COALESCE(quote_deck_sha256, ''), quote_total FROM calls WHERE id = ? AND "
+      "quote_total IS NOT NULL");
+  select.bind(call_id);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<CallQuote>();
+  }
+  CallQuote quote{select.text(0), select.integer(1)};
+  (void)select.next();
+  return std::optional<CallQuote>(std::move(quote));
+}
+
 Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call_id) {
   ScopedStatement select =
       statement(schema_version_ >= kCallPsapRouteSchema
@@ -1617,6 +1690,13 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
   record.request.handling = parse_handling(select.text(8)).value_or(Handling::Automated);
   record.request.psap_route = select.text(9);
   (void)select.next();
+  if (schema_version_ >= kCallQuoteSchema) {
+    Result<std::optional<CallQuote>> quote = read_call_quote(call_id);
+    if (!quote) {
+      return quote.status();
+    }
+    record.request.quote = *quote;
+  }
 
   ScopedStatement events = statement(
       schema_version_ >= kDebitInstantSchema
@@ -2001,7 +2081,9 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
   ScopedStatement select = statement(
       "SELECT e.call_id, e.at, c.from_number, c.to_number, c.billing, c.access, c.handling, "
       "c.billed_number, c.emergency, p.call_id IS NOT NULL, p.total, p.billable_seconds, "
-      "p.session_seconds, p.conversation_seconds, l.kind, l.amount "
+      "p.session_seconds, p.conversation_seconds, l.kind, l.amount, "
+      "EXISTS (SELECT 1 FROM call_events a WHERE a.call_id = e.call_id AND "
+      "a.event = 'accepted') "
       "FROM call_events e JOIN calls c ON c.id = e.call_id "
       "LEFT JOIN call_postings p ON p.call_id = e.call_id "
       "LEFT JOIN charge_lines l ON l.call_id = p.call_id "
@@ -2045,6 +2127,7 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
       fact->billable_seconds = select.optional_integer(11);
       fact->session_seconds = select.optional_integer(12);
       fact->conversation_seconds = select.optional_integer(13);
+      fact->accepted = select.integer(16) != 0;
     }
     if (select.is_null(14)) {
       continue;

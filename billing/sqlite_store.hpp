@@ -79,6 +79,9 @@ class SqliteStore final : public Store {
                                         const std::string& journal_id, const IdempotencyKey& key,
                                         const WriteContext& context) override;
   Status create_call(const CallRequest& request, const WriteContext& context) override;
+  Result<std::optional<CallQuote>> create_quoted_call(const CallRequest& request,
+                                                      const DeckQuote& quote,
+                                                      const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
   Result<std::vector<CallRecord>> list_unposted_calls() override;
@@ -154,10 +157,14 @@ class SqliteStore final : public Store {
   Status insert_ledger(const std::string& number, const std::vector<LedgerEntry>& entries,
                        const WriteContext& context);
   Status insert_call(const CallRequest& request, const WriteContext& context);
+  // Inserts the call row and its audit entry, in the caller's transaction.
+  Status insert_call_audited(const CallRequest& request, const WriteContext& context);
   Status insert_event(const std::string& call_id, const CallEventRecord& event);
   // Appends `events` of one call with multi-row INSERTs.
   Status insert_events(const std::string& call_id, const std::vector<CallEventRecord>& events);
   Result<std::optional<CallPosting>> read_posting(const std::string& call_id);
+  // The quote stored with the call row (schema 12 on), or nullopt when it has none.
+  Result<std::optional<CallQuote>> read_call_quote(const std::string& call_id);
   Status check_disconnect(const std::string& call_id, const CallEventRecord& disconnect,
                           bool& already_stored);
   Status check_card_funds(const PostingRequest& request);

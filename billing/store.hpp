@@ -162,6 +162,14 @@ struct CallEventRecord {
   std::string reason_message = {};
 };
 
+// The quote a call was stored with: the rate deck that was current when the call was stored,
+// and what a one-minute answered call costs under it. The quote comes from the trial rating
+// that checks the call can be billed (CallRecords::check_rateable).
+struct CallQuote {
+  std::string deck_sha256;  // StoredRateDeck::sha256_hex; empty when the database held no deck
+  Money one_minute = 0;     // total of the one-minute trial rating, in units
+};
+
 // The fixed part of a call, stored once when it is requested. The relayed conversation text is
 // never part of a call record.
 struct CallRequest {
@@ -179,6 +187,9 @@ struct CallRequest {
   std::string requested_person;  // person-to-person only
   bool emergency = false;
   std::string psap_route;  // emergency calls: the PSAP route that answered; empty otherwise
+  // Stored by CallRecords::open with a rater from schema 12 on. Emergency calls, calls stored
+  // without a rater and calls stored before schema 12 have none.
+  std::optional<CallQuote> quote = std::nullopt;
 };
 
 struct PostedChargeLine {
@@ -242,6 +253,7 @@ struct CallFact {
   Handling handling = Handling::Automated;
   std::string billed_number;
   bool emergency = false;
+  bool accepted = false;  // an accepted event exists: the billed party accepted the charges
   bool posted = false;
   Money total = 0;
   Money usage = 0;  // sums of the posted charge lines by kind
@@ -333,6 +345,16 @@ class Store {
                                                 const WriteContext& context) = 0;
 
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
+  // Stores `request` as create_call does, with the quote that `quote` returns for the current
+  // rate deck, in one write transaction. The deck is read once the write lock is held, so a
+  // deck that another connection stores meanwhile either committed before the read, and
+  // `quote` receives it, or waits until the call is stored. When `quote` returns an error,
+  // nothing is stored and that error is returned. Returns the stored quote.
+  using DeckQuote =
+      std::function<Result<std::optional<CallQuote>>(const std::optional<StoredRateDeck>& current)>;
+  virtual Result<std::optional<CallQuote>> create_quoted_call(const CallRequest& request,
+                                                              const DeckQuote& quote,
+                                                              const WriteContext& context) = 0;
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
   // Returns the call with its events and posting. A postpaid card call's billed_number is the
   // card's billed line (see CallRequest::billed_number).

@@ -9,6 +9,7 @@
 #include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
+#include "billing/directory.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -155,6 +156,12 @@ void run_create(const CallOptions& options) {
     if (!dialed) {
       fail_command(command, "--to: " + dialed.status().message());
     }
+    // Stored in E.164, as the gateway stores them, so `call show`, reports and lookups by
+    // number read the same call whichever form staff typed.
+    call.from = calling->e164;
+    call.to = dialed->e164;
+  } else if (auto from = billing::normalize_line_number(options.from); from) {
+    call.from = *from;
   }
   const billing::Rater* rater = rating.rater ? &*rating.rater : nullptr;
   billing::CallRecords records(store.get(), rater);
@@ -407,6 +414,10 @@ nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncol
   if (!request.card_number.empty()) {
     out["card"] = billing::mask_card_number(request.card_number);
   }
+  if (request.quote) {
+    out["quote"] = {{"one_minute", billing::format_dollars(request.quote->one_minute, 4)},
+                    {"rate_deck_sha256", request.quote->deck_sha256}};
+  }
   nlohmann::json events = nlohmann::json::array();
   for (const billing::CallEventRecord& event : record.events) {
     nlohmann::json item = {{"event", billing::to_string(event.event)},
@@ -471,6 +482,12 @@ void run_show(const CallOptions& options) {
                            (*record)->request.emergency ? ", EMERGENCY" : "");
   if (out.contains("billed_number")) {
     std::cout << fmt::format("  billed to {}\n", out["billed_number"].get<std::string>());
+  }
+  if (const std::optional<billing::CallQuote>& quote = (*record)->request.quote; quote) {
+    std::cout << fmt::format(
+        "  quoted ${} for a one-minute call with rate deck {}\n",
+        billing::format_dollars(quote->one_minute, 4),
+        quote->deck_sha256.empty() ? std::string("(none stored)") : "sha256 " + quote->deck_sha256);
   }
   for (const nlohmann::json& event : out["events"]) {
     std::cout << fmt::format("  {:<13} {} by {}\n", event["event"].get<std::string>(),

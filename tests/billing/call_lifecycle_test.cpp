@@ -2,6 +2,7 @@
 // call may be, and when billing starts. Each test runs the binary as a real process on a real
 // database file.
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -243,4 +244,110 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show names charge acceptance",
   const Run shown = relaygw("call show", "--id c1");
   INFO(shown.output);
   CHECK(contains(shown.output, "charges accepted by Grace Okafor (tty-text)"));
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "call create stores numbers in E.164",
+                 "[billing][commands][calls]") {
+  const char* froms[] = {"'(312) 555-0107'", "1-312-555-0107", "3125550107", "+13125550107"};
+  const char* tos[] = {"'(212) 555-0101'", "1-212-555-0101", "2125550101", "+12125550101"};
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "e164-" + std::to_string(i);
+    INFO("--from " << froms[i] << " --to " << tos[i]);
+    create(id,
+           std::string("--at 2026-03-10T09:29:00-05:00 --from ") + froms[i] + " --to " + tos[i]);
+    const nlohmann::json shown = show_json(id);
+    CHECK(shown["from"] == "+13125550107");
+    CHECK(shown["to"] == "+12125550101");
+    const Run text = relaygw("call show", "--id " + id);
+    CHECK(contains(text.output, "+13125550107 to +12125550101"));
+    event(id, "--event connected --at 2026-03-10T09:30:00-05:00");
+    const Run completed = complete(id, "2026-03-10T09:35:00-05:00");
+    INFO(completed.output);
+    REQUIRE(completed.status == 0);
+  }
+
+  // A lookup by number finds every call, whichever form staff typed at creation or now.
+  const Run advice = relaygw("plans advise",
+                             "--line '(312) 555-0107' --as-of "
+                             "2026-03-20T00:00:00Z --json");
+  INFO(advice.output);
+  REQUIRE(advice.status == 0);
+  CHECK(nlohmann::json::parse(advice.output)["calls"] == 4);
+
+  // An emergency call skips the number plan but still stores the caller in E.164.
+  create("e164-911", "--at 2026-03-10T09:29:00-05:00 --from '(312) 555-0107' --to 911");
+  CHECK(show_json("e164-911")["from"] == "+13125550107");
+  const Run emergency =
+      relaygw("report emergency", "--from 2026-03-10 --to 2026-03-10 --format json");
+  INFO(emergency.output);
+  REQUIRE(emergency.status == 0);
+  CHECK(contains(emergency.output, "\"caller\": \"+13125550107\""));
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "declined call counts as unanswered",
+                 "[billing][commands][calls][reports]") {
+  create("declined",
+         "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101 "
+         "--billing collect --access relay-tty");
+  event("declined", "--event connected --at 2026-03-10T09:30:00-05:00");
+  const Run completed = complete("declined", "2026-03-10T09:32:00-05:00", "--unaccepted");
+  INFO(completed.output);
+  REQUIRE(completed.status == 0);
+  CHECK(contains(completed.output, "not billed: no acceptance of the charges recorded"));
+
+  const Run summary = relaygw("report summary", "--from 2026-03-10 --to 2026-03-10 --format json");
+  INFO(summary.output);
+  REQUIRE(summary.status == 0);
+  const nlohmann::json report = nlohmann::json::parse(summary.output);
+  CHECK(report["total"]["calls"] == 1);
+  CHECK(report["total"]["answered"] == 0);
+  CHECK(report["total"]["conversation_seconds"] == 0);
+
+  const Run minutes =
+      relaygw("report relay-minutes", "--from 2026-03-10 --to 2026-03-10 --format csv");
+  INFO(minutes.output);
+  REQUIRE(minutes.status == 0);
+  CHECK(contains(minutes.output, "2026-03,relay-tty,IL,1,0,0.0\n"));
+
+  // Plan advice re-rates answered calls only, so the declined call billed to the called line
+  // is left out.
+  const Run advice = relaygw("plans advise",
+                             "--line 2125550101 --as-of 2026-03-20T00:00:00Z "
+                             "--json");
+  INFO(advice.output);
+  REQUIRE(advice.status == 0);
+  CHECK(nlohmann::json::parse(advice.output)["calls"] == 0);
+}
+
+TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
+                 "[billing][commands][calls]") {
+  create("q1", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  const nlohmann::json first = show_json("q1");
+  REQUIRE(first.contains("quote"));
+  CHECK(first["quote"]["rate_deck_sha256"].get<std::string>().size() == 64);
+
+  // A new deck of $0.25 a minute everywhere quotes the next call.
+  std::string deck = "name = \"flat quote\"\n[[version]]\nname = \"v1\"\neffective = 2020-01-01\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.2500\" }\n";
+  }
+  const std::filesystem::path deck_path =
+      std::filesystem::temp_directory_path() /
+      ("relaygw-quote-deck-" + std::to_string(std::random_device()()) + ".toml");
+  std::ofstream(deck_path) << deck;
+  const Run loaded = relaygw("db load-deck", "--rates '" + deck_path.string() + "'");
+  std::filesystem::remove(deck_path);
+  INFO(loaded.output);
+  REQUIRE(loaded.status == 0);
+
+  create("q2", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  const nlohmann::json second = show_json("q2");
+  REQUIRE(second.contains("quote"));
+  CHECK(second["quote"]["one_minute"] == "0.2500");
+  CHECK(second["quote"]["rate_deck_sha256"] != first["quote"]["rate_deck_sha256"]);
+  CHECK(show_json("q1")["quote"] == first["quote"]);
+  const Run text = relaygw("call show", "--id q2");
+  CHECK(contains(text.output, "quoted $0.2500 for a one-minute call with rate deck sha256 "));
 }

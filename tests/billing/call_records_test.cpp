@@ -699,3 +699,108 @@ TEST_CASE_METHOD(CallFixture, "refusal quoting control characters recorded", "[b
   CHECK((*record)->events[1].reason_code == "invalid-request");
   CHECK((*record)->events[1].reason_message == "invalid third number '312?555?'");
 }
+
+namespace {
+
+// A rate deck of `per_minute` dollars a minute everywhere, in force from `effective`.
+std::string flat_deck_text(const std::string& per_minute,
+                           const std::string& effective = "2020-01-01") {
+  std::string text = "name = \"quote test " + per_minute + "\"\n[[version]]\nname = \"v1\"\n" +
+                     "effective = " + effective + "\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"" + per_minute + "\" }\n";
+  }
+  return text;
+}
+
+StoredRateDeck stored_deck(const std::string& text, const std::string& name) {
+  return StoredRateDeck{name, text, sha256_hex(text), "", "", name + ".toml"};
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CallFixture, "call quoted with deck current at store", "[billing][calls][quote]") {
+  const std::string deck_a = flat_deck_text("0.1000");
+  const std::string deck_b = flat_deck_text("0.2500");
+  const WriteContext staff{"staff:test", at("2026-03-10T13:00:00Z")};
+  REQUIRE(store().add_rate_deck(stored_deck(deck_a, "a"), staff));
+
+  // `call create` reads the current deck, deck A, and builds its rater from it.
+  const RateDeck read = RateDeck::parse(deck_a, "a.toml").value();
+  const Rater rater(&number_plan(), &read);
+  CallRequest request;
+  request.from = "+13125550107";
+  request.to = "+12125550101";
+
+  // With no deck stored since, the call is quoted with deck A: $0.10 for one minute.
+  request.id = "before";
+  auto before = CallRecords(&store(), &rater)
+                    .open(request, WriteContext{"gateway", at("2026-03-10T14:00:00Z")});
+  REQUIRE(before);
+  REQUIRE(before->quote);
+  CHECK(before->quote->deck_sha256 == sha256_hex(deck_a));
+  CHECK(before->quote->one_minute == 1'000);
+
+  // Another connection stores deck B between that read and the write that stores the call.
+  {
+    auto other = SqliteStore::open(path());
+    REQUIRE(other);
+    REQUIRE((*other)->add_rate_deck(stored_deck(deck_b, "b"), staff));
+  }
+  request.id = "after";
+  auto after = CallRecords(&store(), &rater)
+                   .open(request, WriteContext{"gateway", at("2026-03-10T14:00:00Z")});
+  REQUIRE(after);
+  auto stored = store().find_call("after");
+  REQUIRE(stored);
+  REQUIRE(stored->has_value());
+  REQUIRE((*stored)->request.quote);
+  CHECK((*stored)->request.quote->deck_sha256 == sha256_hex(deck_b));
+  CHECK((*stored)->request.quote->one_minute == 2'500);
+  // The call stored earlier keeps the quote of deck A.
+  CHECK(store().find_call("before").value()->request.quote->one_minute == 1'000);
+  auto records = store().verify_records();
+  REQUIRE(records);
+  CHECK(records->problems.empty());
+}
+
+TEST_CASE_METHOD(CallFixture, "call rejected by deck stored meanwhile", "[billing][calls][quote]") {
+  const std::string deck_a = flat_deck_text("0.1000");
+  // Deck B has no version in force in 2026, so it cannot rate a call made then.
+  const std::string deck_b = flat_deck_text("0.2500", "2030-01-01");
+  const WriteContext staff{"staff:test", at("2026-03-10T13:00:00Z")};
+  REQUIRE(store().add_rate_deck(stored_deck(deck_a, "a"), staff));
+  const RateDeck read = RateDeck::parse(deck_a, "a.toml").value();
+  const Rater rater(&number_plan(), &read);
+  {
+    auto other = SqliteStore::open(path());
+    REQUIRE(other);
+    REQUIRE((*other)->add_rate_deck(stored_deck(deck_b, "b"), staff));
+  }
+  CallRequest request;
+  request.id = "late";
+  request.from = "+13125550107";
+  request.to = "+12125550101";
+  auto opened = CallRecords(&store(), &rater)
+                    .open(request, WriteContext{"gateway", at("2026-03-10T14:00:00Z")});
+  REQUIRE_FALSE(opened);
+  CHECK(opened.status().message().find("cannot be billed with the current rate deck") !=
+        std::string::npos);
+  auto stored = store().find_call("late");
+  REQUIRE(stored);
+  CHECK_FALSE(stored->has_value());
+}
+
+TEST_CASE_METHOD(CallFixture, "emergency call stores no quote", "[billing][calls][quote]") {
+  CallRequest request;
+  request.id = "e1";
+  request.from = "+13125550107";
+  request.to = "911";
+  request.emergency = true;
+  auto opened = calls().open(request, WriteContext{"gateway", at("2026-03-10T14:00:00Z")});
+  REQUIRE(opened);
+  CHECK_FALSE(opened->quote);
+  CHECK_FALSE(store().find_call("e1").value()->request.quote);
+}

@@ -446,3 +446,34 @@ TEST_CASE_METHOD(SettlementFixture, "racing interim debits stay ordered",
   REQUIRE(funds("call-a").last_debit_covered_until);
   CHECK(*funds("call-a").last_debit_covered_until == at("2026-03-10T14:05:10Z"));
 }
+
+TEST_CASE_METHOD(SettlementFixture, "interim debit capped at 24 hours",
+                 "[billing][cards][settlement]") {
+  add_prepaid(2'000);
+  start_call("call-a", 120);  // connected at 14:00:10Z
+
+  // One second past the 24-hour cap that a completion applies.
+  auto late = debit_at("call-a", "2026-03-11T14:00:11Z", "interim-late");
+  REQUIRE_FALSE(late);
+  CHECK(late.status().code() == StatusCode::InvalidArgument);
+  const std::string message = late.status().message();
+  CHECK(message.find("call 'call-a'") != std::string::npos);
+  CHECK(message.find("debit time 2026-03-11T14:00:11Z") != std::string::npos);
+  CHECK(message.find("maximum of 86400 s (24 h)") != std::string::npos);
+  CHECK(message.find("at most 2026-03-11T14:00:10Z") != std::string::npos);
+  CHECK(funds("call-a").debited_for_call == 0);
+  CHECK(funds("call-a").last_debit_covered_until == std::nullopt);
+
+  // Exactly 24 hours is still debited, as a completion at that instant is billed.
+  auto at_cap = debit_at("call-a", "2026-03-11T14:00:10Z", "interim-cap");
+  REQUIRE(at_cap);
+  CHECK(at_cap->debited_for_call == 800);
+
+  // A gateway configured with a shorter maximum passes it in.
+  auto shorter = CallRecords(store_.get(), &rater_)
+                     .interim_debit("call-a", at("2026-03-11T14:00:20Z"), "interim-short",
+                                    WriteContext{"gateway", at("2026-03-11T14:00:20Z")},
+                                    std::chrono::hours(1));
+  REQUIRE_FALSE(shorter);
+  CHECK(shorter.status().message().find("maximum of 3600 s (1 h)") != std::string::npos);
+}

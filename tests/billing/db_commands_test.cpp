@@ -537,7 +537,7 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck keeps open calls rateable", "[bil
   CHECK(refused.status == 1);
   CHECK(refused.output.find("cannot rate 2 open (authorized or connected) calls") !=
         std::string::npos);
-  CHECK(refused.output.find("call c1 from 3125550107 to 011442079460000 (rated from "
+  CHECK(refused.output.find("call c1 from +13125550107 to +442079460000 (rated from "
                             "2026-03-10T14:00:30Z): rate deck version 'v1' has no international "
                             "rate") != std::string::npos);
   CHECK(refused.output.find("call c2 ") != std::string::npos);

@@ -37,6 +37,16 @@ class ReportFixture {
   }
   Store& store() { return *store_; }
 
+  // Posts call `id` as `call complete --unaccepted` posts a collect or third-number call whose
+  // billed party declined: connected for `conversation` seconds, no acceptance, nothing billed.
+  void add_declined(const std::string& id, const std::string& requested, BillingMethod billing,
+                    AccessTag access, std::int64_t conversation) {
+    Store::BatchPosting item = call(id, requested, billing, access, conversation, {});
+    item.posting.billable_seconds = 0;
+    WriteContext context{"staff:test", parse_instant("2026-04-02T00:00:00Z").value()};
+    REQUIRE(store_->post_completed_calls({item}, context));
+  }
+
  private:
   struct Line {
     const char* kind;
@@ -340,4 +350,66 @@ TEST_CASE("chart is well formed svg", "[billing][reports][chart]") {
   CHECK(svg.find("2026-03-01: $6.68") != std::string::npos);
   CHECK(svg.find("2026-03-02: 5.5 min") != std::string::npos);
   CHECK(svg.find("Revenue per day (USD)") != std::string::npos);
+}
+
+TEST_CASE("summary counts declined calls unanswered", "[billing][reports]") {
+  ReportFixture fixture;
+  fixture.add_declined("d1", "2026-03-05T10:00:00Z", BillingMethod::Collect, AccessTag::RelayTty,
+                       45);
+  fixture.add_declined("d2", "2026-03-05T11:00:00Z", BillingMethod::ThirdNumber, AccessTag::None,
+                       20);
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE(report);
+  // c1..c5 as before, plus two declined calls that are calls but not answered.
+  CHECK(report->grand_total.calls == 7);
+  CHECK(report->grand_total.answered == 4);
+  CHECK(report->grand_total.conversation_seconds == 125 + 61 + 32 + 300);
+  const SummaryRow* day = find_row(report->by_period, "2026-03-05", "all");
+  REQUIRE(day != nullptr);
+  CHECK(day->calls == 2);
+  CHECK(day->answered == 0);
+  CHECK(day->conversation_seconds == 0);
+  const SummaryRow* third = find_row(report->by_billing, "2026-03-05", "third-party");
+  REQUIRE(third != nullptr);
+  CHECK(third->answered == 0);
+  // The billed collect call c2 still counts as answered.
+  const SummaryRow* collect = find_row(report->by_billing, "2026-03-01", "collect");
+  REQUIRE(collect != nullptr);
+  CHECK(collect->answered == 1);
+}
+
+TEST_CASE("relay minutes leave out declined calls", "[billing][reports]") {
+  ReportFixture fixture;
+  fixture.add_declined("d1", "2026-03-05T10:00:00Z", BillingMethod::Collect, AccessTag::RelayTty,
+                       45);
+  auto state_of = [](const std::string& number) {
+    return number == "+13125550107" ? std::string("IL") : std::string();
+  };
+  auto rows = relay_minutes(fixture.store(), march("America/Chicago"), state_of);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[1].service == "relay-tty");
+  CHECK((*rows)[1].calls == 3);
+  CHECK((*rows)[1].conversation_seconds == 93);
+  CHECK((*rows)[1].tenths_of_minute == 16);
+}
+
+TEST_CASE("chart leaves out declined minutes", "[billing][reports][chart]") {
+  ReportFixture fixture;
+  fixture.add_declined("d1", "2026-03-05T10:00:00Z", BillingMethod::Collect, AccessTag::RelayTty,
+                       600);
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE(report);
+  const SummaryRow* day = nullptr;
+  for (const SummaryRow& row : report->daily) {
+    if (row.period == "2026-03-05") {
+      day = &row;
+    }
+  }
+  REQUIRE(day != nullptr);
+  CHECK(day->calls == 1);
+  CHECK(day->conversation_seconds == 0);
+  const std::string svg =
+      render_daily_chart_svg(report->daily, {2026, 3, 1}, {2026, 3, 31}, "Minutes and revenue");
+  CHECK(svg.find("2026-03-05: 10.0 min") == std::string::npos);
 }
