@@ -256,29 +256,29 @@ TEST_CASE_METHOD(PostpaidFixture, "card payment restores postpaid limit",
   CHECK(refused.output.find("relaygw card payment") != std::string::npos);
 
   const std::string payment = "card payment " + db_option() + "--actor staff:ana --number " +
-                              kBusinessCard + " --amount 3.00 --key pay-1 --json";
+                              kBusinessCard + " --amount 4.00 --key pay-1 --json";
   const Run first = relaygw(payment);
   INFO(first.output);
   REQUIRE(first.status == 0);
-  CHECK(nlohmann::json::parse(first.output).at("available") == "3.0000");
+  CHECK(nlohmann::json::parse(first.output).at("available") == "4.0000");
   CHECK(first.output.find(kBusinessCard) == std::string::npos);
   const Run repeat = relaygw(payment);
   REQUIRE(repeat.status == 0);
-  CHECK(nlohmann::json::parse(repeat.output).at("available") == "3.0000");
+  CHECK(nlohmann::json::parse(repeat.output).at("available") == "4.0000");
 
   const Run conflict = relaygw("card payment " + db_option() + "--number " + kBusinessCard +
-                               " --amount 4.00 --key pay-1");
+                               " --amount 3.00 --key pay-1");
   CHECK(conflict.status == 1);
   CHECK(conflict.output.find("pay-1") != std::string::npos);
   const Run too_much = relaygw("card payment " + db_option() + "--number " + kBusinessCard +
-                               " --amount 2.01 --key pay-2");
+                               " --amount 1.01 --key pay-2");
   CHECK(too_much.status == 1);
-  CHECK(too_much.output.find("payment $2.0100 on card ************0025 is more than the $2.0000 "
+  CHECK(too_much.output.find("payment $1.0100 on card ************0025 is more than the $1.0000 "
                              "the card owes against its limit") != std::string::npos);
   const Run sub_cent = relaygw("card payment " + db_option() + "--number " + kBusinessCard +
                                " --amount 0.005 --key pay-3");
   CHECK(sub_cent.status == 1);
-  CHECK(card_json(kBusinessCard).at("available") == "3.0000");
+  CHECK(card_json(kBusinessCard).at("available") == "4.0000");
 
   add_card("--number " + std::string(kPrepaidCard) + " --balance 1.00");
   const Run prepaid = relaygw("card payment " + db_option() + "--number " + kPrepaidCard +
@@ -294,9 +294,9 @@ TEST_CASE_METHOD(PostpaidFixture, "card payment restores postpaid limit",
 
   // The payment is a ledger entry with who made it, and a journal that moves the amount from
   // the line's receivable to cash.
-  CHECK(account_balance("cash") == 30'000);
+  CHECK(account_balance("cash") == 40'000);
   const Money charged = parse_dollars(call_json("long").at("total").get<std::string>()).value();
-  CHECK(account_balance("receivable:+12125550102") == charged - 30'000);
+  CHECK(account_balance("receivable:+12125550102") == charged - 40'000);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path("billing.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* select = nullptr;
@@ -306,12 +306,13 @@ TEST_CASE_METHOD(PostpaidFixture, "card payment restores postpaid limit",
                              -1, &select, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(select) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(select, 0))) == "staff:ana");
-  CHECK(sqlite3_column_int64(select, 1) == 30'000);
+  CHECK(sqlite3_column_int64(select, 1) == 40'000);
   CHECK(sqlite3_column_int64(select, 2) == 1);
   sqlite3_finalize(select);
   sqlite3_close(db);
   CHECK(relaygw("audit verify " + db_option()).status == 0);
 
+  // $4.00 of limit covers the $3.33 first block of an operator-handled call.
   const Run next = create_card_call("next2", kBusinessCard, "3125550107", "2026-03-11");
   INFO(next.output);
   CHECK(next.status == 0);
