@@ -397,7 +397,16 @@ TEST_CASE_METHOD(SettlementFixture, "postpaid card without limit stays usable",
   card.funding = CardFunding::Postpaid;
   card.billed_line = "+13125550107";
   card.pin_iterations = 1'000;
-  REQUIRE(add_card(*store_, card, kPin, WriteContext{"staff:test", at("2026-03-10T13:00:00Z")}));
+  const WriteContext staff{"staff:test", at("2026-03-10T13:00:00Z")};
+  REQUIRE(add_card(*store_, card, kPin, staff));
+  // Each call on the card screens its billed line in the directory.
+  Line line;
+  line.number = card.billed_line;
+  line.listing_name = "Alvarez, Rosa";
+  line.state = "IL";
+  line.rate_center = "CHICAGO";
+  line.time_zone = "America/Chicago";
+  REQUIRE(store_->append_line(line, 0, "billed line of the postpaid card", staff));
   const Authorization first = start_call("call-a", 600);
   CHECK(first.held == 0);
   auto debit = debit_at("call-a", "2026-03-10T14:05:10Z", "debit-1");
