@@ -98,6 +98,15 @@ TEST_CASE("sqlite store creates latest schema in wal", "[billing][store]") {
         std::to_string(latest_schema_version()));
 }
 
+// The store turns SQLite's memory statistics off before SQLite initializes, because they take
+// a global mutex on every allocation. SQLite then counts no memory in use.
+TEST_CASE("sqlite memory statistics are off", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("memory.db"));
+  REQUIRE(add_line(*store, sample_line(), staff()));
+  CHECK(sqlite3_memory_used() == 0);
+}
+
 TEST_CASE("sqlite store enforces foreign keys", "[billing][store]") {
   TempDir dir;
   auto store = create(dir.file("fk.db"));
