@@ -1,7 +1,9 @@
 // ISO 8601 parsing of instants and report dates: every field range and the leap second.
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include <date/date.h>
 #include <catch2/catch.hpp>
 
 #include "billing/rate_deck.hpp"
@@ -29,6 +31,38 @@ TEST_CASE("parse instant accepts valid forms", "[billing][time]") {
     REQUIRE(instant);
     CHECK(format_instant(*instant) == expected);
   }
+}
+
+TEST_CASE("format instant matches date format", "[billing][time]") {
+  // Every field at its smallest and largest, leap days and the four-digit year limits.
+  const std::vector<std::string> texts = {"0000-01-01T00:00:00Z", "0001-02-03T04:05:06Z",
+                                          "0999-12-31T23:59:59Z", "1970-01-01T00:00:00Z",
+                                          "2000-02-29T12:34:56Z", "2026-03-10T14:00:00Z",
+                                          "2099-12-31T09:59:59Z", "9999-12-31T23:59:59Z"};
+  for (const std::string& text : texts) {
+    INFO("instant: " << text);
+    auto instant = parse_instant(text);
+    REQUIRE(instant);
+    CHECK(format_instant(*instant) == text);
+  }
+
+  // One instant every 7 hours 3 minutes 11 seconds across a century, against date::format.
+  Instant instant = parse_instant("1990-01-01T00:00:00Z").value();
+  const Instant end = parse_instant("2090-01-01T00:00:00Z").value();
+  const std::chrono::seconds step =
+      std::chrono::hours(7) + std::chrono::minutes(3) + std::chrono::seconds(11);
+  for (; instant < end; instant += step) {
+    const std::string expected = date::format("%FT%TZ", instant);
+    const std::string formatted = format_instant(instant);
+    if (formatted != expected) {
+      FAIL_CHECK("format_instant wrote " << formatted << ", date::format " << expected);
+      break;
+    }
+  }
+
+  // A year past 9999 is written with all its digits.
+  const Instant after = date::sys_days(date::year(10000) / 1 / 1) + std::chrono::seconds(61);
+  CHECK(format_instant(after) == "10000-01-01T00:01:01Z");
 }
 
 TEST_CASE("parse instant rejects out of range", "[billing][time]") {
