@@ -16,8 +16,10 @@
 #include "gateway/server/call_service.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -71,6 +73,15 @@ billing::AcceptanceMethod acceptance_method(relay::AcceptanceMethod method) {
 
 billing::Instant to_seconds(relay::Instant at) {
   return std::chrono::floor<std::chrono::seconds>(at);
+}
+
+// True when two session.open messages open the same session: every field the gateway keeps
+// is equal.
+bool same_session(const relay::SessionOpened& first, const relay::SessionOpened& second) {
+  return first.adapter == second.adapter && first.service == second.service &&
+         first.provider_id == second.provider_id && first.caller_number == second.caller_number &&
+         first.agent_id == second.agent_id && first.emergency == second.emergency &&
+         first.caller_location == second.caller_location;
 }
 
 relay::ErrorReply error_reply(std::string code, std::string message) {
@@ -175,6 +186,10 @@ struct CallService::State {
   struct OpenSession {
     relay::SessionOpened opened;
     bool dispatched = false;  // the emergency dispatcher has this session
+    std::string emergency_call_id;  // the call id its emergency record is stored under
+    // Set when the provider connection of a dispatched session dropped without session.close;
+    // cleared by the session's next message.
+    std::optional<relay::Instant> connection_lost_at;
   };
 
   struct OpenCall {
@@ -232,6 +247,9 @@ struct CallService::State {
   billing::Instant capped_end(const billing::CallRecord& record, relay::Instant at,
                               bool& capped) const;
   void finish_session_calls(const std::string& session_id, relay::Instant now);
+  void mark_resumed(const std::string& session_id);
+  int close_emergency_sessions(relay::Instant now,
+                               const std::function<bool(const OpenSession&)>& select);
   void remember(const std::string& key, const std::string& fingerprint,
                 const std::vector<Reply>& replies);
 };
@@ -379,6 +397,36 @@ void CallService::State::remember(const std::string& key, const std::string& fin
 
 std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened& opened,
                                                       relay::Instant now) {
+  // A session.open for a session that is already open changes nothing: the same fields are a
+  // repeated delivery, and other fields would move the session's later calls to another caller
+  // or service (or dispatch an emergency session twice).
+  {
+    std::lock_guard state_lock(state_mutex);
+    auto found = open_sessions.find(opened.session_id);
+    bool upgrade_to_emergency = false;
+    if (found != open_sessions.end()) {
+      const relay::SessionOpened& first = found->second.opened;
+      if (same_session(first, opened)) {
+        found->second.connection_lost_at.reset();
+        return {Ack{"session.open", opened.session_id}};
+      }
+      // The one change allowed: an open session becomes an emergency session (a TTY line's
+      // caller types 911, or a provider flags the session), and goes to a PSAP below.
+      relay::SessionOpened flagged = first;
+      flagged.emergency = true;
+      upgrade_to_emergency = opened.emergency && same_session(flagged, opened);
+    }
+    if (found != open_sessions.end() && !upgrade_to_emergency) {
+      const relay::SessionOpened& first = found->second.opened;
+      log->warn("session={} session.open rejected: the session is already open for caller {}",
+                opened.session_id, first.caller_number);
+      return {error_reply(
+          "invalid-state",
+          "session '" + opened.session_id + "' is already open for caller " +
+              first.caller_number + " with service " + std::string(relay::to_string(first.service)) +
+              "; send session.close first, or use a new session id for another caller")};
+    }
+  }
   SessionInfo info;
   info.session_id = opened.session_id;
   info.adapter = opened.adapter;
@@ -414,7 +462,8 @@ std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened
   }
   {
     std::lock_guard state_lock(state_mutex);
-    open_sessions[opened.session_id] = OpenSession{opened, dispatched};
+    open_sessions[opened.session_id] =
+        OpenSession{opened, dispatched, dispatched ? opened.session_id + "/emergency" : ""};
   }
   log->info("session={} opened: adapter={} service={} provider={} emergency={}", opened.session_id,
             relay::to_string(opened.adapter), relay::to_string(opened.service), opened.provider_id,
@@ -457,6 +506,7 @@ std::vector<Reply> CallService::State::caller_text(const relay::CallerText& text
                                                  "' is not open; send session.open first")};
     }
     dispatched = found->second.dispatched;
+    found->second.connection_lost_at.reset();
   }
   // Text of a session that is not an emergency is acknowledged and dropped: the gateway keeps
   // no conversation text.
@@ -470,16 +520,30 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
                                                       const relay::SessionOpened& session,
                                                       relay::Instant now) {
   bool already_dispatched = false;
+  std::string dispatched_call_id;  // the call the session's PSAP record is stored under
   {
     std::lock_guard state_lock(state_mutex);
     OpenSession& open = open_sessions[request.session_id];
     already_dispatched = open.dispatched;
+    dispatched_call_id = already_dispatched ? open.emergency_call_id : request.call_id;
     open.dispatched = true;
+    open.emergency_call_id = dispatched_call_id;
     OpenCall call;
     call.session_id = request.session_id;
     call.progress.authorized = true;
     call.progress.emergency = true;
     calls[request.call_id] = call;
+  }
+  if (already_dispatched) {
+    // The session is already with its PSAP, and the dispatcher keeps one emergency record per
+    // session, so this call is covered by that record; the reply names it.
+    log->warn("session={} call={} call to {} is part of emergency call {}; billing checks skipped",
+              request.session_id, request.call_id, request.dialed_number, dispatched_call_id);
+    return {relay::AuthorizationResult{
+        request.call_id, true, "",
+        "Emergency call: this session is already connected to emergency services, with no "
+        "charge. Its record is call '" +
+            dispatched_call_id + "'."}};
   }
   if (!already_dispatched) {
     EmergencySession dispatch;
@@ -766,14 +830,26 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
   const bool is_step = std::holds_alternative<relay::Acceptance>(event) ||
                        std::holds_alternative<relay::Connected>(event);
   if (is_step) {
-    // A step the store already has (a retry after a restart, even after the disconnect) is
-    // acknowledged without a second event.
+    // A step the store already has at the same second (a retry after a restart, even after
+    // the disconnect) is acknowledged without a second event. The same step at another time
+    // is rejected, because billing keeps the first time.
     auto record = store->find_call(call_id);
     const billing::CallEvent kind = std::holds_alternative<relay::Acceptance>(event)
                                         ? billing::CallEvent::Accepted
                                         : billing::CallEvent::Connected;
-    if (record && record->has_value() && billing::event_time(**record, kind)) {
-      return {Ack{of, call_id}};
+    if (record && record->has_value()) {
+      if (const auto stored = billing::event_time(**record, kind)) {
+        if (at && to_seconds(*at) != *stored) {
+          log->warn("session={} call={} {} rejected: the call already has it at {}", session_id,
+                    call_id, of, billing::format_instant(*stored));
+          return {error_reply("invalid-state",
+                              of + " for call '" + call_id + "' at " +
+                                  relay::format_instant(*at) + " was not recorded: the call " +
+                                  "already has this step at " + billing::format_instant(*stored) +
+                                  ", which billing keeps; repeat a step only with its first at")};
+        }
+        return {Ack{of, call_id}};
+      }
     }
   }
   Status status;
@@ -858,7 +934,16 @@ void CallService::State::finish_session_calls(const std::string& session_id, rel
                  session_id, call_id);
       continue;
     }
-    auto posting = complete_call(call_id, now, call_id + "/session-end");
+    // A provider may stamp a step up to max_clock_skew ahead of the gateway clock, so the call
+    // ends no earlier than its last recorded step, and completion never fails as "before the
+    // connect".
+    relay::Instant end = now;
+    if (auto record = store->find_call(call_id); record && record->has_value()) {
+      for (const billing::CallEventRecord& event : (*record)->events) {
+        end = std::max(end, relay::Instant(event.at));
+      }
+    }
+    auto posting = complete_call(call_id, end, call_id + "/session-end");
     if (posting) {
       log->info("session={} call={} disconnected at session end and posted: total={}", session_id,
                 call_id, billing::format_dollars(posting->total, 2));
@@ -869,6 +954,36 @@ void CallService::State::finish_session_calls(const std::string& session_id, rel
     std::lock_guard state_lock(state_mutex);
     calls[call_id].finished = true;
   }
+}
+
+void CallService::State::mark_resumed(const std::string& session_id) {
+  std::lock_guard state_lock(state_mutex);
+  if (auto found = open_sessions.find(session_id); found != open_sessions.end()) {
+    found->second.connection_lost_at.reset();
+  }
+}
+
+// Closes each dispatched session that `select` picks: the PSAP gets its close, and the session
+// leaves the open sessions and the registry.
+int CallService::State::close_emergency_sessions(
+    relay::Instant now, const std::function<bool(const OpenSession&)>& select) {
+  std::vector<std::string> closing;
+  {
+    std::lock_guard state_lock(state_mutex);
+    for (const auto& [id, open] : open_sessions) {
+      if (open.dispatched && select(open)) {
+        closing.push_back(id);
+      }
+    }
+    for (const std::string& id : closing) {
+      open_sessions.erase(id);
+    }
+  }
+  for (const std::string& id : closing) {
+    emergency.close(id, now);
+    sessions.close_session(id);
+  }
+  return static_cast<int>(closing.size());
 }
 
 CallService::CallService(const BillingConfig& config, SessionRegistry& sessions,
@@ -941,6 +1056,7 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
       auto found = state.open_sessions.find(request->session_id);
       if (found != state.open_sessions.end()) {
         session = found->second.opened;
+        found->second.connection_lost_at.reset();
       }
     }
     if (!session) {
@@ -953,6 +1069,15 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
     }
   } else {
     replies = state.call_step(event, now);
+    const std::string call_id(relay::provider_link::subject_id(event));
+    std::string session_id;
+    {
+      std::lock_guard state_lock(state.state_mutex);
+      if (auto found = state.calls.find(call_id); found != state.calls.end()) {
+        session_id = found->second.session_id;
+      }
+    }
+    state.mark_resumed(session_id);
   }
 
   // Errors are not cached: the message changed nothing, so a retry is processed afresh.
@@ -1026,7 +1151,11 @@ void CallService::connection_lost(const std::string& session_id, relay::Instant 
   state.finish_session_calls(session_id, now);
   if (emergency && !tty_line) {
     // A provider may reconnect and go on with the session, so the PSAP leg stays with the
-    // dispatcher and the session stays open.
+    // dispatcher and the session stays open until close_abandoned_emergency_sessions().
+    std::lock_guard state_lock(state.state_mutex);
+    if (auto found = state.open_sessions.find(session_id); found != state.open_sessions.end()) {
+      found->second.connection_lost_at = now;
+    }
     return;
   }
   if (emergency) {
@@ -1039,6 +1168,37 @@ void CallService::connection_lost(const std::string& session_id, relay::Instant 
     state.open_sessions.erase(session_id);
   }
   state.sessions.close_session(session_id);
+}
+
+int CallService::close_abandoned_emergency_sessions(relay::Instant now,
+                                                    std::chrono::seconds window) {
+  State& state = *state_;
+  std::vector<std::string> abandoned;
+  const int closed =
+      state.close_emergency_sessions(now, [&](const State::OpenSession& open) {
+        if (!open.connection_lost_at || now - *open.connection_lost_at < window) {
+          return false;
+        }
+        abandoned.push_back(open.opened.session_id);
+        return true;
+      });
+  for (const std::string& id : abandoned) {
+    state.log->warn("session={} emergency session closed to its PSAP: its provider connection "
+                    "dropped more than {} s ago and the provider has not resumed it",
+                    id, window.count());
+  }
+  return closed;
+}
+
+int CallService::close_emergency_sessions(relay::Instant now) {
+  State& state = *state_;
+  const int closed =
+      state.close_emergency_sessions(now, [](const State::OpenSession&) { return true; });
+  if (closed > 0) {
+    state.log->warn("{} open emergency sessions closed to their PSAPs because the gateway stops",
+                    closed);
+  }
+  return closed;
 }
 
 }  // namespace relaygw::gateway::server

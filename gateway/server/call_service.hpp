@@ -87,6 +87,13 @@ class CallService {
   // connection and is closed at the dispatcher, which then bills it at zero.
   void connection_lost(const std::string& session_id, relay::Instant now);
 
+  // Closes, to the PSAP and here, every provider emergency session whose connection was lost
+  // at least `window` before `now` and that no message has resumed since. Returns how many.
+  int close_abandoned_emergency_sessions(relay::Instant now, std::chrono::seconds window);
+  // Closes every emergency session still open with the dispatcher at `now`, for a gateway stop:
+  // the sessions live only in this process, so no provider could go on with them after it.
+  int close_emergency_sessions(relay::Instant now);
+
  private:
   struct State;
   std::unique_ptr<State> state_;

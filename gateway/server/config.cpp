@@ -365,7 +365,8 @@ void read_emergency(ConfigReader& reader, const toml::table& root, EmergencyConf
     return;
   }
   reader.check_keys(*table, section,
-                    {"reserved_threads", "redial_interval_ms", "max_redials", "spool_file"});
+                    {"reserved_threads", "redial_interval_ms", "max_redials", "spool_file",
+                     "provider_reconnect_seconds"});
   std::int64_t threads = out.reserved_threads;
   reader.read_int(*table, "reserved_threads", section, 1, 16, "threads", threads);
   out.reserved_threads = static_cast<int>(threads);
@@ -374,6 +375,8 @@ void read_emergency(ConfigReader& reader, const toml::table& root, EmergencyConf
   std::int64_t redials = out.max_redials;
   reader.read_int(*table, "max_redials", section, 0, 1'000'000, "redials", redials);
   out.max_redials = static_cast<int>(redials);
+  reader.read_duration(*table, "provider_reconnect_seconds", section, 10, 86'400, "seconds",
+                       out.provider_reconnect_window);
   reader.read_path(*table, "spool_file", section, out.spool_file);
   if (!reader.failed() && out.spool_file.empty()) {
     reader.fail(section,

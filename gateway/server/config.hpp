@@ -77,6 +77,10 @@ struct EmergencyConfig {
   // Emergency call records wait here (appended, fsynced) while the database is unavailable,
   // and move into the database once it is back.
   std::string spool_file = "emergency-spool.jsonl";
+  // How long an emergency session stays open with its PSAP after its provider connection drops
+  // without session.close, for the provider to reconnect and go on. After that the gateway
+  // closes it to the PSAP, as it does for every open emergency session when it stops.
+  std::chrono::seconds provider_reconnect_window{300};
 };
 
 // [billing]

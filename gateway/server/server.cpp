@@ -25,8 +25,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-// How often billing storage is retried while it is unavailable, and the emergency spool moved
-// into the database once it is back.
+// How often billing storage is retried while it is unavailable, the emergency spool moved into
+// the database once it is back, and abandoned provider emergency sessions closed.
 constexpr std::chrono::seconds kStorageRetryInterval{5};
 // How long a stop waits for running handlers before it stops the io_context outright.
 constexpr std::chrono::seconds kStopGrace{10};
@@ -62,6 +62,8 @@ struct Server::State {
       if (error) {
         return;
       }
+      (void)calls->close_abandoned_emergency_sessions(clock_now(),
+                                                      config.emergency.provider_reconnect_window);
       const bool was_available = calls->storage_available();
       const Status retried = calls->retry_storage();
       if (retried && !was_available) {
@@ -181,6 +183,10 @@ void Server::stop() {
   }
   state.threads.clear();
 
+  if (state.calls) {
+    // The PSAP hears that each open emergency session ended while its leg still runs.
+    (void)state.calls->close_emergency_sessions(clock_now());
+  }
   if (state.dispatcher) {
     state.dispatcher->stop();
   }

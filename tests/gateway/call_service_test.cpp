@@ -16,6 +16,10 @@ using namespace std::chrono_literals;
 
 relay::Instant at(const std::string& text) { return relay::parse_instant(text).value(); }
 
+billing::Instant seconds_at(const std::string& text) {
+  return std::chrono::floor<std::chrono::seconds>(at(text));
+}
+
 const relay::AuthorizationResult& authorization_of(const std::vector<Reply>& replies) {
   REQUIRE(!replies.empty());
   const auto* result = std::get_if<relay::AuthorizationResult>(&replies.back());
@@ -452,6 +456,109 @@ TEST_CASE("call service reports failed emergency dispatch", "[gateway][call-serv
   CHECK(authorization.message.find("could not dispatch it to a PSAP") != std::string::npos);
   CHECK(authorization.message.find("Reach 911 by another route") != std::string::npos);
   CHECK(authorization.message.find("connected to emergency services") == std::string::npos);
+}
+
+TEST_CASE("call service rejects changed session open", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  // The same open again is a repeated delivery.
+  CHECK(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  // Another caller or service would move the session's later calls to them.
+  const relay::ErrorReply& caller =
+      error_of(fixture.open_session("S-1", relay::RelayService::RelayIp, "+14155550108"));
+  CHECK(caller.code == "invalid-state");
+  CHECK(caller.message.find("already open for caller +12125550101") != std::string::npos);
+  CHECK(caller.message.find("send session.close first") != std::string::npos);
+  const auto replies =
+      fixture.request("S-1", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+  REQUIRE(authorization_of(replies).accepted);
+  const billing::CallRecord record = fixture.stored_call("C-1");
+  CHECK(record.request.from == "+12125550101");
+  CHECK(record.request.access == billing::AccessTag::RelayIp);
+  const relay::ErrorReply& service =
+      error_of(fixture.open_session("S-1", relay::RelayService::Video, "+12125550101"));
+  CHECK(service.code == "invalid-state");
+  // The one change allowed: the session becomes an emergency session and goes to a PSAP.
+  CHECK(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101", true)));
+  CHECK(fixture.psap.wait_for("S-1"));
+
+}
+
+TEST_CASE("call service rejects connect at another time", "[gateway][call-service]") {
+  Fixture fixture;
+  fixture.connect_sent_paid("C-1", "k-1");  // connected at 15:01:00
+  relay::Connected later{"C-1", at("2026-03-10T15:01:30Z"), "C-1/connect-again"};
+  const relay::ErrorReply& error =
+      error_of(fixture.calls->handle(later, "m-again", at("2026-03-10T15:01:30Z")));
+  CHECK(error.code == "invalid-state");
+  CHECK(error.message.find("already has this step at 2026-03-10T15:01:00Z") != std::string::npos);
+  // The same instant under another key is the same step, delivered again.
+  relay::Connected same{"C-1", at("2026-03-10T15:01:00Z"), "C-1/connect-same"};
+  CHECK(is_ack(fixture.calls->handle(same, "m-same", at("2026-03-10T15:01:30Z"))));
+
+  REQUIRE(is_ack(fixture.disconnect("C-1")));
+  const billing::CallRecord record = fixture.stored_call("C-1");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->conversation_seconds == 240);
+}
+
+TEST_CASE("call service posts ahead-of-clock call on loss", "[gateway][call-service]") {
+  Fixture fixture;
+  fixture.connect_sent_paid("C-1", "k-1");  // the provider stamped the connect 15:01:00
+  // The gateway clock reads 15:00:40 when the connection drops.
+  fixture.calls->connection_lost("S-1", at("2026-03-10T15:00:40Z"));
+  const billing::CallRecord record = fixture.stored_call("C-1");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->conversation_seconds == 0);
+  CHECK(billing::event_time(record, billing::CallEvent::Disconnected) ==
+        std::optional<billing::Instant>(seconds_at("2026-03-10T15:01:00Z")));
+}
+
+TEST_CASE("call service names emergency record of session", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(is_ack(fixture.open_session("S-E", relay::RelayService::Video, "+12125550101", true)));
+  REQUIRE(fixture.psap.wait_for("S-E"));
+  // Every call of a dispatched session is covered by the session's one emergency record.
+  const auto replies =
+      fixture.request("S-E", "C-E1", "+13125550104", relay::BillingMethod::Collect, "k-e1");
+  const auto& authorization = authorization_of(replies);
+  CHECK(authorization.accepted);
+  CHECK(authorization.message.find("already connected to emergency services") !=
+        std::string::npos);
+  CHECK(authorization.message.find("Its record is call 'S-E/emergency'") != std::string::npos);
+}
+
+TEST_CASE("call service closes abandoned emergency session", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(is_ack(fixture.open_session("S-E", relay::RelayService::Video, "+12125550101", true)));
+  REQUIRE(fixture.psap.wait_for("S-E"));
+  fixture.calls->connection_lost("S-E", at("2026-03-10T15:01:00Z"));
+  CHECK(fixture.registry.find_session("S-E").has_value());
+  CHECK(fixture.calls->close_abandoned_emergency_sessions(at("2026-03-10T15:05:59Z"), 300s) == 0);
+  CHECK(fixture.registry.find_session("S-E").has_value());
+  CHECK(fixture.calls->close_abandoned_emergency_sessions(at("2026-03-10T15:06:00Z"), 300s) == 1);
+  CHECK_FALSE(fixture.registry.find_session("S-E").has_value());
+  CHECK(fixture.psap.wait_for("\"close\""));
+  const relay::ErrorReply& error =
+      error_of(fixture.calls->handle(relay::CallerText{"S-E", "HELLO GA"}, "",
+                                     at("2026-03-10T15:06:10Z")));
+  CHECK(error.code == "unknown-session");
+}
+
+TEST_CASE("call service keeps resumed emergency session", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(is_ack(fixture.open_session("S-E", relay::RelayService::Video, "+12125550101", true)));
+  REQUIRE(fixture.psap.wait_for("S-E"));
+  fixture.calls->connection_lost("S-E", at("2026-03-10T15:01:00Z"));
+  // The provider reconnects and goes on with the session.
+  relay::CallerText text{"S-E", "BACK AGAIN GA"};
+  CHECK(is_ack(fixture.calls->handle(text, "", at("2026-03-10T15:02:00Z"))));
+  CHECK(fixture.calls->close_abandoned_emergency_sessions(at("2026-03-10T15:30:00Z"), 300s) == 0);
+  CHECK(fixture.registry.find_session("S-E").has_value());
+  // A gateway stop closes it to the PSAP.
+  CHECK(fixture.calls->close_emergency_sessions(at("2026-03-10T15:31:00Z")) == 1);
+  CHECK_FALSE(fixture.registry.find_session("S-E").has_value());
+  CHECK(fixture.psap.wait_for("\"close\""));
 }
 
 }  // namespace relaygw::gateway::server
