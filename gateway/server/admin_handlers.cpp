@@ -16,6 +16,7 @@
 #include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
+#include "common/json_keys.hpp"
 #include "gateway/credit_support.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/quote_support.hpp"
@@ -92,7 +93,8 @@ AdminResponse status_error(const Status& status) {
 using BodyOrError = std::variant<json, AdminResponse>;
 
 BodyOrError parse_object(const std::string& body) {
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  RepeatedKeyCheck keys;
+  json parsed = json::parse(body, keys.callback(), /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     return admin_error(400, "invalid-json",
                        "the request body is not valid JSON; send one JSON object");
@@ -100,6 +102,11 @@ BodyOrError parse_object(const std::string& body) {
   if (!parsed.is_object()) {
     return admin_error(400, "invalid-json",
                        "the request body is JSON but not an object; send one JSON object");
+  }
+  if (!keys.repeated_key().empty()) {
+    return admin_error(400, "invalid-json",
+                       "field '" + keys.repeated_key() +
+                           "' appears more than once in the request body; send it once");
   }
   return parsed;
 }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_keys.hpp"
 #include "common/utf8.hpp"
 
 namespace relaygw::relay::provider_link {
@@ -249,7 +250,7 @@ class Reader {
       case Kind::Word:
         return "a non-empty string";
       case Kind::Secret:
-        return "digits only (card number 10 to 19 digits, PIN 4 to 12 digits)";
+        return "digits only: a card number of 10 to 19 digits, a PIN of 4 to 12 digits";
     }
     return "a string";
   }
@@ -527,22 +528,10 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
   // records the first repeated top-level key and the message is rejected.
   // NOTE: the parsed object and `line` still contain any PIN until they are freed, without the
   // wipe that SecretDigits does.
-  std::vector<std::string> keys;
-  std::string repeated_key;
-  const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t event,
-                                                json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1 && parsed.is_string()) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (repeated_key.empty() && std::find(keys.begin(), keys.end(), key) != keys.end()) {
-        repeated_key = key;
-      }
-      keys.push_back(key);
-    }
-    return true;
-  };
+  RepeatedKeyCheck keys;
   json message;
   try {
-    message = json::parse(line, note_keys);
+    message = json::parse(line, keys.callback());
   } catch (const json::parse_error& e) {
     // e.what() quotes the last token read, which may be a PIN, so only the position is shown.
     return error("", "invalid-json",
@@ -565,9 +554,10 @@ ParsedLine parse_link_message(std::string_view line, std::string_view provider_i
                      ", not a JSON object; send one JSON object per line");
   }
 
-  if (!repeated_key.empty()) {
+  if (!keys.repeated_key().empty()) {
     return error("", "invalid-json",
-                 "field " + quote_value(repeated_key) + " appears more than once; send it once");
+                 "field " + quote_value(keys.repeated_key()) +
+                     " appears more than once; send it once");
   }
 
   try {

@@ -354,6 +354,11 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects malformed JSON", "[gateway]
   const Row rows[] = {
       {"/quote", "{\"from\": ", "invalid-json"},
       {"/quote", "[1, 2]", "invalid-json"},
+      // A repeated field would otherwise take its last value.
+      {"/quote",
+       "{\"from\":\"3125550107\",\"to\":\"2125550101\",\"billing\":\"collect\","
+       "\"start\":\"2026-03-10T09:30:00-05:00\",\"minutes\":\"12\",\"minutes\":\"1\"}",
+       "invalid-json"},
       {"/quote", "{\"from\":\"2125550107\"}", "missing-field"},
       {"/quote", "{\"from\":\"2125550107\",\"deck\":\"/etc/passwd\"}", "unknown-field"},
       {"/collect/c1/take-over", "{\"staff\": true}", "invalid-field"},
