@@ -30,6 +30,9 @@
 namespace relaygw::gateway::server {
 namespace {
 
+// Error replies of one connection that are logged one by one; later ones are only counted.
+constexpr std::uint64_t kLoggedErrorReplies = 20;
+
 // The OpenSSL reason for an error from Boost.Asio's SSL calls, which Boost prints only as
 // "asio.ssl error" for many OpenSSL 3 errors.
 std::string ssl_reason(const boost::system::error_code& code) {
@@ -223,8 +226,7 @@ class ProviderListener::State::Connection
         break;
       }
       if (auto* rejected = std::get_if<relay::ErrorReply>(&*parsed)) {
-        listener_->log->warn("provider={} connection {} message rejected: ref={} code={} {}",
-                             provider_id_, id_, rejected->ref, rejected->code, rejected->message);
+        log_error_reply("rejected", *rejected);
         enqueue(relay::provider_link::serialize_error(*rejected));
         continue;
       }
@@ -271,9 +273,25 @@ class ProviderListener::State::Connection
       return relay::provider_link::serialize_ack(ack->of, strip_prefix(ack->id, prefix_), ref);
     }
     const auto& error = std::get<relay::ErrorReply>(reply);
-    listener_->log->warn("provider={} connection {} message refused: ref={} code={} {}",
-                         provider_id_, id_, error.ref, error.code, error.message);
+    log_error_reply("refused", error);
     return relay::provider_link::serialize_error(error);
+  }
+
+  // Logs an error reply of this connection: each of the first kLoggedErrorReplies, then one
+  // line saying the rest are only counted, so a provider sending bad messages in a loop cannot
+  // flood the log. close() logs the count.
+  void log_error_reply(std::string_view verb, const relay::ErrorReply& error) {
+    ++error_replies_;
+    if (error_replies_ <= kLoggedErrorReplies) {
+      listener_->log->warn("provider={} connection {} message {}: ref={} code={} {}",
+                           provider_id_, id_, verb, error.ref, error.code, error.message);
+    }
+    if (error_replies_ == kLoggedErrorReplies) {
+      listener_->log->warn(
+          "provider={} connection {}: {} messages rejected; further rejections on this "
+          "connection are counted and logged when it closes",
+          provider_id_, id_, kLoggedErrorReplies);
+    }
   }
 
   std::string internal_error(const std::string& ref, const Status& status) {
@@ -341,6 +359,11 @@ class ProviderListener::State::Connection
       listener_->log->info("provider={} connection {} from {} closed: {}", provider_id_, id_,
                            remote_, reason);
     }
+    if (error_replies_ > kLoggedErrorReplies) {
+      listener_->log->warn("provider={} connection {} rejected {} messages in all, {} not logged",
+                           provider_id_, id_, error_replies_,
+                           error_replies_ - kLoggedErrorReplies);
+    }
     if (!shutting_down_) {
       const relay::Instant now = clock_now();
       for (const std::string& session_id : sessions_) {
@@ -364,6 +387,7 @@ class ProviderListener::State::Connection
   std::array<char, 16 * 1024> buffer_{};
   std::deque<std::string> queue_;
   std::set<std::string> sessions_;  // prefixed ids of sessions opened here and not closed
+  std::uint64_t error_replies_ = 0;  // error replies sent on this connection
   bool writing_ = false;
   bool closed_ = false;
   bool shutting_down_ = false;

@@ -265,6 +265,23 @@ TEST_CASE("provider link answers malformed lines and continues", "[gateway][prov
   CHECK(gateway.stored_call("acme/C-7").posting.has_value());
 }
 
+TEST_CASE("provider link counts rejections past twenty", "[gateway][provider-link]") {
+  test::LogCapture log;
+  {
+    Gateway gateway;
+    auto client = gateway.client("acme");
+    for (int i = 0; i < 50; ++i) {
+      REQUIRE(client->send("not json " + std::to_string(i) + "\n"));
+      CHECK(read_json(*client)["code"] == "invalid-json");
+    }
+    client.reset();
+  }
+  INFO(log.text());
+  CHECK(log.count("message rejected") == 20);
+  CHECK(log.count("further rejections on this connection are counted") == 1);
+  CHECK(log.count("rejected 50 messages in all, 30 not logged") == 1);
+}
+
 TEST_CASE("provider link serves others past stalled client", "[gateway][provider-link]") {
   Gateway gateway(3s);
 
