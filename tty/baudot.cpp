@@ -712,6 +712,11 @@ EncodedText BaudotEncoder::encode(std::string_view utf8_text) {
       result.unencodable.push_back({cp, offset});
       continue;
     }
+    // Punctuation that closes a phrase follows a mapped word directly: "(3%)" reads
+    // "(3 PERCENT)", not "(3 PERCENT )".
+    if (space_owed_ && std::string_view(").,:;?!'\"").find(mapped) != std::string_view::npos) {
+      space_owed_ = false;
+    }
     put_printable(found.code, found.shift, out);
   }
   return result;

@@ -172,7 +172,8 @@ struct EncodedText {
 //
 // Mappings: lower case to upper case, tab to space, "\r\n", a lone "\n" and a lone "\r" to
 // CR LF, '\a' to the bell, '_' to '-', '<' '[' '{' to '(' and '>' ']' '}' to ')', and '@', '*',
-// '+', '=', '%' to the words AT, STAR, PLUS, EQUALS, PERCENT set off by spaces. Typographic
+// '+', '=', '%' to the words AT, STAR, PLUS, EQUALS, PERCENT set off by spaces (but no space
+// before a closing ')', '.', ',', ':', ';', '?', '!' or quote). Typographic
 // quotation marks, dashes and the no-break space become their ASCII forms. Anything else is
 // reported in `unencodable`, never silently dropped.
 class BaudotEncoder {

@@ -419,7 +419,10 @@ void Line::send_text(const std::string& text) {
     pending_.clear();
     pending_offset_ = 0;
   }
-  auto left_out = transmitter_->transmit(text, pending_);
+  // Each reply ends its line, so the caller's next message or the next reply starts a new
+  // line on the TTY's display instead of running on ("...GANO TTY ANSWER YET").
+  const std::string line = text.ends_with('\n') ? text : text + "\n";
+  auto left_out = transmitter_->transmit(line, pending_);
   if (!left_out) {
     shared_->log->error("session={} reply audio failed: {}", session_id_,
                         left_out.status().message());

@@ -522,6 +522,11 @@ TEST_CASE("tty line wrong PIN heard as text", "[gateway][tty_line]") {
   const std::string& refusal = heard.back();
   CHECK(refusal.find("CALL REFUSED: ") != std::string::npos);
   CHECK(refusal.find("PIN") != std::string::npos);
+  // Each reply ends its line, so the next one starts on a new line of the caller's display.
+  for (std::size_t i = 1; i < heard.size(); ++i) {
+    INFO("reply " << i << ": " << heard[i]);
+    CHECK(heard[i].starts_with("\n"));
+  }
   CHECK(caller.all_text().find("1234") == std::string::npos);
   CHECK(caller.all_text().find("4111") == std::string::npos);
 }

@@ -338,6 +338,9 @@ TEST_CASE("baudot encoder maps and reports characters", "[tty][baudot]") {
       {"mail me@home", "MAIL ME AT HOME", {}},
       {"2+2=4", "2 PLUS 2 EQUALS 4", {}},
       {"50% off", "50 PERCENT OFF", {}},
+      {"tax (3.00%)", "TAX (3.00 PERCENT)", {}},
+      {"up 5%. Ok", "UP 5 PERCENT. OK", {}},
+      {"(a@b)", "(A AT B)", {}},
       {"a_b <c> [d] {e}", "A-B (C) (D) (E)", {}},
       {"*", "STAR", {}},
       {"\xE2\x80\x9CIt\xE2\x80\x99s 9\xE2\x80\x93"
