@@ -419,6 +419,21 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
     return Status(StatusCode::InvalidArgument,
                   "a call is requested once, when it is opened; send a later event");
   }
+  const BillingMethod billing = (*record)->request.billing;
+  if (event.event == CallEvent::Accepted && billing != BillingMethod::Collect &&
+      billing != BillingMethod::ThirdNumber) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' is " + std::string(to_string(billing)) +
+                      ", so no billed party accepts its charges; record acceptance only on "
+                      "collect and third-number calls");
+  }
+  if ((event.event == CallEvent::Validated || event.event == CallEvent::Quoted) &&
+      event_time(**record, CallEvent::Connected)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' is already connected, so it cannot be " +
+                      std::string(to_string(event.event)) +
+                      "; validation and quotes come before the connect");
+  }
   // A refused call never gets an authorized event, so it cannot be announced, accepted or
   // connected, and nothing can be charged to it later. Its authorization is decided once.
   const bool decides_authorization =

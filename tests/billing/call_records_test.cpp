@@ -272,6 +272,27 @@ TEST_CASE_METHOD(CallFixture, "completion delivered twice posts once", "[billing
   CHECK(count("SELECT COUNT(*) FROM call_postings") == "1");
 }
 
+TEST_CASE_METHOD(CallFixture, "call event rejects steps of other calls", "[billing][calls]") {
+  const std::string id = open_call(BillingMethod::SentPaid, "2026-03-10T14:00:00Z");
+  event(id, CallEvent::Authorized, "2026-03-10T14:00:01Z");
+  // A sent-paid call has no billed party to accept its charges.
+  const Status accepted = calls().add_event(
+      id, CallEventRecord{CallEvent::Accepted, at("2026-03-10T14:00:05Z"), "adapter:tty0",
+                          AcceptanceMethod::Voice, "called party"});
+  CHECK(accepted.code() == StatusCode::FailedPrecondition);
+  CHECK(accepted.message().find("record acceptance only on collect and third-number calls") !=
+        std::string::npos);
+  event(id, CallEvent::Connected, "2026-03-10T14:00:10Z");
+  // Validation and quotes come before the connect.
+  for (CallEvent kind : {CallEvent::Validated, CallEvent::Quoted}) {
+    INFO("event " << to_string(kind));
+    const Status late =
+        calls().add_event(id, CallEventRecord{kind, at("2026-03-10T14:06:00Z"), "gateway", {}, {}});
+    CHECK(late.code() == StatusCode::FailedPrecondition);
+    CHECK(late.message().find("already connected") != std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(CallFixture, "unauthorized call takes no later events", "[billing][calls]") {
   const std::string id = open_call(BillingMethod::Collect, "2026-03-10T14:00:00Z");
   for (CallEvent kind : {CallEvent::Announced, CallEvent::Accepted, CallEvent::Connected}) {
