@@ -1467,7 +1467,7 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
   if (!status && insert.error_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(StatusCode::AlreadyExists, "call id '" + request.id +
                                                  "' already exists; use another id, or see "
-                                                 "that call with `relaygw call show " +
+                                                 "that call with `relaygw call show --id " +
                                                  request.id + "`");
   }
   return status;

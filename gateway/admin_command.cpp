@@ -387,7 +387,7 @@ void add_credit_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
       for (const json& entry : reply["credits"]) {
         print_credit(entry);
       }
-      std::cout << reply["credits"].size() << " credits\n";
+      std::cout << reply["credits"].size() << (reply["credits"].size() == 1 ? " credit\n" : " credits\n");
     });
   });
 

@@ -219,7 +219,7 @@ void run_list(const CreditOptions& options) {
   for (const billing::CreditRecord& credit : *credits) {
     print_credit(credit);
   }
-  std::cout << credits->size() << " credits\n";
+  std::cout << credits->size() << (credits->size() == 1 ? " credit\n" : " credits\n");
 }
 
 void add_common_options(CLI::App& command, CreditOptions& options, bool json) {

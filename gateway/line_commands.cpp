@@ -1,5 +1,6 @@
 // relaygw line add | change | show | import | export: the directory (line information
 // database). Every change is stored as a new line version with the actor and time.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -179,6 +180,10 @@ void run_show(const LineOptions& options) {
 void run_import(const LineOptions& options) {
   const std::string command = "line import";
   const CommandLog log(command);
+  std::error_code error;
+  if (std::filesystem::is_directory(options.file, error)) {
+    fail_command(command, "'" + options.file + "' is a folder; pass a CSV file with --file");
+  }
   std::ifstream file(options.file);
   if (!file) {
     fail_command(command, "cannot read '" + options.file + "'; pass an existing CSV file");

@@ -71,7 +71,8 @@ bool read_digits(std::string_view text, std::size_t pos, std::size_t count, int&
 Status invalid_instant(std::string_view text, std::string_view problem) {
   return Status(StatusCode::InvalidArgument,
                 "invalid timestamp \"" + std::string(text.substr(0, 40)) + "\": " +
-                    std::string(problem) + "; send RFC 3339 UTC such as \"2024-05-01T14:03:22Z\"");
+                    std::string(problem) +
+                    "; send RFC 3339 with Z or an offset, such as \"2024-05-01T14:03:22Z\"");
 }
 
 struct Describer {

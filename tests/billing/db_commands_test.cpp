@@ -203,6 +203,9 @@ TEST_CASE_METHOD(CommandFixture, "line import reports bad rows", "[billing][comm
   CHECK(imported.output.find("1 added, 0 changed, 0 unchanged, 1 rejected") != std::string::npos);
   CHECK(relaygw("line show --db '" + db() + "' --number 7735550120").status == 0);
   CHECK(relaygw("line show --db '" + db() + "' --number 7735550121").status == 1);
+  const Run folder = relaygw("line import --db '" + db() + "' --file '" + path("") + "'");
+  CHECK(folder.status == 1);
+  CHECK(folder.output.find("is a folder; pass a CSV file with --file") != std::string::npos);
 
   const Run changed = relaygw("line change --db '" + db() +
                               "' --number 7735550120 --screening both --reason 'fraud hold'");
@@ -458,7 +461,7 @@ TEST_CASE_METHOD(CommandFixture, "call create rejects a used id", "[billing][com
   const Run again = relaygw(create);
   CHECK(again.status == 1);
   CHECK(again.output.find("call id 'c1' already exists") != std::string::npos);
-  CHECK(again.output.find("relaygw call show c1") != std::string::npos);
+  CHECK(again.output.find("relaygw call show --id c1") != std::string::npos);
   CHECK(again.output.find("constraint") == std::string::npos);
 }
 
