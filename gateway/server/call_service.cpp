@@ -397,13 +397,12 @@ void CallService::State::remember(const std::string& key, const std::string& fin
 
 std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened& opened,
                                                       relay::Instant now) {
-  // A session.open for a session that is already open changes nothing: the same fields are a
-  // repeated delivery, and other fields would move the session's later calls to another caller
-  // or service (or dispatch an emergency session twice).
+  // A session.open for an open session with the same fields is a repeated delivery. Other
+  // fields would move the session's later calls to another caller or service, so they are
+  // rejected, except the change to an emergency session.
   {
     std::lock_guard state_lock(state_mutex);
     auto found = open_sessions.find(opened.session_id);
-    bool upgrade_to_emergency = false;
     if (found != open_sessions.end()) {
       const relay::SessionOpened& first = found->second.opened;
       if (same_session(first, opened)) {
@@ -414,17 +413,16 @@ std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened
       // caller types 911, or a provider flags the session), and goes to a PSAP below.
       relay::SessionOpened flagged = first;
       flagged.emergency = true;
-      upgrade_to_emergency = opened.emergency && same_session(flagged, opened);
-    }
-    if (found != open_sessions.end() && !upgrade_to_emergency) {
-      const relay::SessionOpened& first = found->second.opened;
-      log->warn("session={} session.open rejected: the session is already open for caller {}",
-                opened.session_id, first.caller_number);
-      return {error_reply(
-          "invalid-state",
-          "session '" + opened.session_id + "' is already open for caller " +
-              first.caller_number + " with service " + std::string(relay::to_string(first.service)) +
-              "; send session.close first, or use a new session id for another caller")};
+      if (!same_session(flagged, opened)) {
+        log->warn("session={} session.open rejected: the session is already open for caller {}",
+                  opened.session_id, first.caller_number);
+        return {error_reply(
+            "invalid-state",
+            "session '" + opened.session_id + "' is already open for caller " +
+                first.caller_number + " with service " +
+                std::string(relay::to_string(first.service)) +
+                "; send session.close first, or use a new session id for another caller")};
+      }
     }
   }
   SessionInfo info;
@@ -463,7 +461,8 @@ std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened
   {
     std::lock_guard state_lock(state_mutex);
     open_sessions[opened.session_id] =
-        OpenSession{opened, dispatched, dispatched ? opened.session_id + "/emergency" : ""};
+        OpenSession{opened, dispatched, dispatched ? opened.session_id + "/emergency" : "",
+                    std::nullopt};
   }
   log->info("session={} opened: adapter={} service={} provider={} emergency={}", opened.session_id,
             relay::to_string(opened.adapter), relay::to_string(opened.service), opened.provider_id,
@@ -535,8 +534,8 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
     calls[request.call_id] = call;
   }
   if (already_dispatched) {
-    // The session is already with its PSAP, and the dispatcher keeps one emergency record per
-    // session, so this call is covered by that record; the reply names it.
+    // The session is already with its PSAP. The dispatcher keeps one emergency record per
+    // session, which covers this call too, so the reply names that record.
     log->warn("session={} call={} call to {} is part of emergency call {}; billing checks skipped",
               request.session_id, request.call_id, request.dialed_number, dispatched_call_id);
     return {relay::AuthorizationResult{
@@ -545,31 +544,29 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
         "charge. Its record is call '" +
             dispatched_call_id + "'."}};
   }
-  if (!already_dispatched) {
-    EmergencySession dispatch;
-    dispatch.session_id = request.session_id;
-    dispatch.call_id = request.call_id;
-    dispatch.caller_number = session.caller_number;
-    dispatch.caller_location = session.caller_location;
-    dispatch.provider_id = session.provider_id;
-    dispatch.agent_id = session.agent_id;
-    dispatch.service = session.service;
-    dispatch.received_at = now;
-    const Status sent = emergency.dispatch(dispatch);
-    if (!sent) {
-      log->error("session={} call={} emergency dispatch failed: {}", request.session_id,
-                 request.call_id, sent.message());
-      {
-        std::lock_guard state_lock(state_mutex);
-        open_sessions[request.session_id].dispatched = false;
-      }
-      sessions.set_session_state(request.session_id, "emergency:dispatch-failed");
-      // The call is still never billed, but the agent must know that no PSAP has it.
-      return {relay::AuthorizationResult{
-          request.call_id, true, "",
-          "Emergency call: no charge, but the gateway could not dispatch it to a PSAP (" +
-              sent.message() + "). Reach 911 by another route now."}};
+  EmergencySession dispatch;
+  dispatch.session_id = request.session_id;
+  dispatch.call_id = request.call_id;
+  dispatch.caller_number = session.caller_number;
+  dispatch.caller_location = session.caller_location;
+  dispatch.provider_id = session.provider_id;
+  dispatch.agent_id = session.agent_id;
+  dispatch.service = session.service;
+  dispatch.received_at = now;
+  const Status sent = emergency.dispatch(dispatch);
+  if (!sent) {
+    log->error("session={} call={} emergency dispatch failed: {}", request.session_id,
+               request.call_id, sent.message());
+    {
+      std::lock_guard state_lock(state_mutex);
+      open_sessions[request.session_id].dispatched = false;
     }
+    sessions.set_session_state(request.session_id, "emergency:dispatch-failed");
+    // The call is still never billed, but the agent must know that no PSAP has it.
+    return {relay::AuthorizationResult{
+        request.call_id, true, "",
+        "Emergency call: no charge, but the gateway could not dispatch it to a PSAP (" +
+            sent.message() + "). Reach 911 by another route now."}};
   }
   sessions.set_session_state(request.session_id, "emergency");
   log->warn("session={} call={} emergency call to {} dispatched; billing checks skipped",
@@ -795,6 +792,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
       session_id = found->second.session_id;
     }
   }
+  mark_resumed(session_id);
   const std::optional<relay::Instant> at = step_instant(event);
   const bool plausible = !at || plausible_instant(*at, now, config.max_clock_skew);
   if (!plausible && !emergency_call) {
@@ -934,9 +932,8 @@ void CallService::State::finish_session_calls(const std::string& session_id, rel
                  session_id, call_id);
       continue;
     }
-    // A provider may stamp a step up to max_clock_skew ahead of the gateway clock, so the call
-    // ends no earlier than its last recorded step, and completion never fails as "before the
-    // connect".
+    // A provider may stamp a step up to max_clock_skew ahead of the gateway clock. Ending the
+    // call no earlier than its last recorded step keeps its completion after its connect.
     relay::Instant end = now;
     if (auto record = store->find_call(call_id); record && record->has_value()) {
       for (const billing::CallEventRecord& event : (*record)->events) {
@@ -1069,15 +1066,6 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
     }
   } else {
     replies = state.call_step(event, now);
-    const std::string call_id(relay::provider_link::subject_id(event));
-    std::string session_id;
-    {
-      std::lock_guard state_lock(state.state_mutex);
-      if (auto found = state.calls.find(call_id); found != state.calls.end()) {
-        session_id = found->second.session_id;
-      }
-    }
-    state.mark_resumed(session_id);
   }
 
   // Errors are not cached: the message changed nothing, so a retry is processed afresh.
