@@ -171,20 +171,26 @@ Status check_debit_order(const CardFunds& before, const std::vector<LedgerEntry>
 }  // namespace
 
 // A cached prepared statement. Bind values in order with bind(), then step with next() or
-// run(); reset() clears both for the next use.
+// run(); reset() clears both for the next use. A statement SQLite could not prepare (a table
+// missing from a damaged file, say) has no sqlite3_stmt: binding it does nothing and stepping
+// it returns the prepare error.
 class SqliteStore::Statement {
  public:
   Statement(sqlite3* db, sqlite3_stmt* statement)
       : db_(db),
         statement_(statement),
         bound_bytes_(static_cast<std::size_t>(sqlite3_bind_parameter_count(statement))) {}
+  Statement(sqlite3* db, Status prepare_error)
+      : db_(db), statement_(nullptr), prepare_error_(std::move(prepare_error)) {}
   ~Statement() { sqlite3_finalize(statement_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
   Statement& reset() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
+    if (statement_ != nullptr) {
+      sqlite3_reset(statement_);
+      sqlite3_clear_bindings(statement_);
+    }
     index_ = 0;
     canonical_.clear();
     row_ends_.clear();
@@ -243,6 +249,10 @@ class SqliteStore::Statement {
 
   // Steps once: true with a row, false when done.
   Result<bool> next() {
+    if (statement_ == nullptr) {
+      error_code_ = SQLITE_ERROR;
+      return prepare_error_;
+    }
     const int code = sqlite3_step(statement_);
     if (code == SQLITE_ROW) {
       return true;
@@ -311,6 +321,7 @@ class SqliteStore::Statement {
   std::string canonical_;
   std::vector<std::size_t> row_ends_;
   int error_code_ = SQLITE_OK;
+  Status prepare_error_ = Status::ok();
 };
 
 // Use of a cached Statement that resets it at the end of its scope. An unreset statement would
@@ -318,6 +329,10 @@ class SqliteStore::Statement {
 class SqliteStore::ScopedStatement {
  public:
   explicit ScopedStatement(Statement& statement) : statement_(&statement) {}
+  // Takes a statement that failed to prepare. It is not cached, so the next use prepares the
+  // SQL again.
+  explicit ScopedStatement(std::unique_ptr<Statement> failed)
+      : statement_(failed.get()), failed_(std::move(failed)) {}
   ~ScopedStatement() { statement_->reset(); }
   ScopedStatement(const ScopedStatement&) = delete;
   ScopedStatement& operator=(const ScopedStatement&) = delete;
@@ -387,6 +402,7 @@ class SqliteStore::ScopedStatement {
 
  private:
   Statement* statement_;
+  std::unique_ptr<Statement> failed_;
 };
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
@@ -518,10 +534,23 @@ SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {
     return ScopedStatement(*found->second);
   }
   sqlite3_stmt* prepared = nullptr;
-  // A failed prepare is a bug in our SQL, caught by every test that runs the statement.
   const int code = sqlite3_prepare_v2(db_, sql, -1, &prepared, nullptr);
-  assert(code == SQLITE_OK && "invalid SQL in SqliteStore");
-  (void)code;
+  if (code != SQLITE_OK) {
+    // The SQL is fixed and tested, so a failure means the file lacks a table or column of its
+    // schema version: it was changed outside relaygw or is damaged.
+    sqlite3_finalize(prepared);
+    const char* file = sqlite3_db_filename(db_, "main");
+    const std::string path = file != nullptr && *file != '\0' ? file : "(in memory)";
+    Status error =
+        (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED
+            ? sqlite_error(db_, code, "SQLite could not read the schema of '" + path + "'")
+            : Status(StatusCode::Corrupt,
+                     "database '" + path + "' cannot run a query (" + sqlite3_errmsg(db_) +
+                         "): the file was changed outside relaygw or is damaged; check it with "
+                         "`relaygw audit verify --db " +
+                         path + "` and restore it from a backup");
+    return ScopedStatement(std::make_unique<Statement>(db_, std::move(error)));
+  }
   auto [inserted, _] = statements_.emplace(sql, std::make_unique<Statement>(db_, prepared));
   return ScopedStatement(*inserted->second);
 }

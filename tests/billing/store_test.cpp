@@ -931,3 +931,24 @@ TEST_CASE("batch posting keeps its record hashes", "[billing][store]") {
   REQUIRE(tampered);
   CHECK_FALSE(tampered->problems.empty());
 }
+
+// A file changed outside relaygw can lack a table the schema has, so SQLite cannot prepare a
+// query. The store reports it as a damaged database each time instead of stepping a null
+// statement.
+TEST_CASE("sqlite store reports a missing table", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("dropped.db");
+  create(path).reset();
+  raw_query(path, "DROP TABLE call_events");
+  auto reopened = SqliteStore::open(path);
+  REQUIRE(reopened);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto counted =
+        (*reopened)->count_calls_requested(staff().at, staff().at + std::chrono::hours(1));
+    REQUIRE_FALSE(counted);
+    CHECK(counted.status().code() == StatusCode::Corrupt);
+    CHECK(counted.status().message().find("no such table: call_events") != std::string::npos);
+    CHECK(counted.status().message().find("relaygw audit verify --db " + path) !=
+          std::string::npos);
+  }
+}
