@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "billing/credits.hpp"
+#include "common/card_digits.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -74,14 +75,17 @@ std::string mask_card_number(std::string_view number) {
 }
 
 Status validate_pin(std::string_view pin) {
-  if (pin.size() < 4 || pin.size() > 8 || !all_digits(pin)) {
-    return Status(StatusCode::InvalidArgument, "invalid PIN: a PIN is 4 to 8 digits");
+  if (pin.size() < kMinPinDigits || pin.size() > kMaxPinDigits || !all_digits(pin)) {
+    return Status(StatusCode::InvalidArgument, "invalid PIN: a PIN is " +
+                                                   std::to_string(kMinPinDigits) + " to " +
+                                                   std::to_string(kMaxPinDigits) + " digits");
   }
   return Status::ok();
 }
 
 Status validate_card_number(std::string_view number) {
-  if (number.size() < 10 || number.size() > 19 || !all_digits(number)) {
+  if (number.size() < kMinCardNumberDigits || number.size() > kMaxCardNumberDigits ||
+      !all_digits(number)) {
     return Status(StatusCode::InvalidArgument,
                   "invalid card number '" + mask_card_number(number) +
                       "': a card number is 10 to 19 digits with no spaces or dashes");

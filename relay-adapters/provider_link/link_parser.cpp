@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/card_digits.hpp"
 #include "common/json_keys.hpp"
 #include "common/utf8.hpp"
 
@@ -250,7 +251,9 @@ class Reader {
       case Kind::Word:
         return "a non-empty string";
       case Kind::Secret:
-        return "digits only: a card number of 10 to 19 digits, a PIN of 4 to 12 digits";
+        return "digits only: a card number of " + std::to_string(kMinCardNumberDigits) + " to " +
+               std::to_string(kMaxCardNumberDigits) + " digits, a PIN of " +
+               std::to_string(kMinPinDigits) + " to " + std::to_string(kMaxPinDigits) + " digits";
     }
     return "a string";
   }
@@ -329,14 +332,18 @@ void read_billing_fields(Reader& reader, CallRequested& event) {
     std::string pin;
     reader.string("card", true, Kind::Secret, card);
     reader.string("pin", true, Kind::Secret, pin);
-    if (!reader.failed() && (card.size() < 10 || card.size() > 19)) {
-      reader.fail("invalid-value", "card number " + mask_card_digits(card) + " has " +
-                                       std::to_string(card.size()) +
-                                       " digits; send the card number's 10 to 19 digits");
+    if (!reader.failed() &&
+        (card.size() < kMinCardNumberDigits || card.size() > kMaxCardNumberDigits)) {
+      reader.fail("invalid-value",
+                  "card number " + mask_card_digits(card) + " has " + std::to_string(card.size()) +
+                      " digits; send the card number's " + std::to_string(kMinCardNumberDigits) +
+                      " to " + std::to_string(kMaxCardNumberDigits) + " digits");
     }
-    if (!reader.failed() && (pin.size() < 4 || pin.size() > 12)) {
+    if (!reader.failed() && (pin.size() < kMinPinDigits || pin.size() > kMaxPinDigits)) {
       reader.fail("invalid-value", "the PIN has " + std::to_string(pin.size()) +
-                                       " digits; send the card's PIN of 4 to 12 digits");
+                                       " digits; send the card's PIN of " +
+                                       std::to_string(kMinPinDigits) + " to " +
+                                       std::to_string(kMaxPinDigits) + " digits");
     }
     event.card_number = SecretDigits(SecretDigits::Kind::CardNumber, std::move(card));
     event.pin = SecretDigits(SecretDigits::Kind::Pin, std::move(pin));

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 #include <utility>
+
+#include "common/card_digits.hpp"
 
 namespace relaygw::relay::tty_line {
 namespace {
@@ -118,7 +121,27 @@ std::string render_quote(const Quote& quote) {
 
 // Takes the text of a message for TTY: upper case, without a trailing period.
 std::string tty_sentence(std::string_view message) {
-  std::string text = upper(message);
+  // A masked card number ("************2222") would go out as STAR twelve times, about seven
+  // seconds of Baudot, so it is sent as "ENDING 2222".
+  std::string unmasked;
+  for (std::size_t i = 0; i < message.size();) {
+    std::size_t stars = 0;
+    while (i + stars < message.size() && message[i + stars] == '*') {
+      ++stars;
+    }
+    const bool digit_follows = i + stars < message.size() &&
+                               std::isdigit(static_cast<unsigned char>(message[i + stars])) != 0;
+    if (stars >= 2 && digit_follows) {
+      unmasked += "ending ";
+      i += stars;
+    } else if (stars > 0) {
+      unmasked.append(stars, '*');
+      i += stars;
+    } else {
+      unmasked += message[i++];
+    }
+  }
+  std::string text = upper(unmasked);
   while (!text.empty() && (text.back() == '.' || text.back() == ' ')) {
     text.pop_back();
   }
@@ -366,8 +389,10 @@ std::vector<MenuAction> TextMenu::on_pin(const std::string& text) {
   if (!all_digits(digits)) {
     return reprompt("PIN IS DIGITS ONLY", "PIN GA");
   }
-  if (digits.size() < 4 || digits.size() > 12) {
-    return reprompt("PIN NEEDS 4 TO 12 DIGITS", "PIN GA");
+  if (digits.size() < kMinPinDigits || digits.size() > kMaxPinDigits) {
+    return reprompt("PIN NEEDS " + std::to_string(kMinPinDigits) + " TO " +
+                        std::to_string(kMaxPinDigits) + " DIGITS",
+                    "PIN GA");
   }
   request_.pin = SecretDigits(SecretDigits::Kind::Pin, std::move(digits));
   return after_details();

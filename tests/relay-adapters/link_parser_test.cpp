@@ -191,6 +191,8 @@ TEST_CASE("link parser rejects bad lines", "[relay][provider_link]") {
        "*1111 has 5 digits"},
       {request + R"("billing":"calling-card","card":"4111111111111111","pin":"12"})",
        "invalid-value", "PIN has 2 digits"},
+      {request + R"("billing":"calling-card","card":"4111111111111111","pin":"123456789"})",
+       "invalid-value", "PIN has 9 digits; send the card's PIN of 4 to 8 digits"},
       {request + R"("billing":"collect","pin":"1234"})", "unexpected-field",
        "\"pin\" is not used with billing collect"},
       {R"({"type":"call.request","session":"S-1","call":"C-7","to":"+13035550199",)"

@@ -185,7 +185,7 @@ TEST_CASE_METHOD(MenuFixture, "text menu card and PIN not echoed", "[relay][tty_
   CHECK(sent() == "PIN GA");
 
   type("73");
-  CHECK(sent() == "PIN NEEDS 4 TO 12 DIGITS. PIN GA");
+  CHECK(sent() == "PIN NEEDS 4 TO 8 DIGITS. PIN GA");
   type("73O5");
   CHECK(sent() == "PIN IS DIGITS ONLY. PIN GA");
   type("7305");
@@ -216,6 +216,19 @@ TEST_CASE_METHOD(MenuFixture, "text menu wrong PIN refusal shown", "[relay][tty_
   CHECK(sent() ==
         "CALL REFUSED: THE PIN DOES NOT MATCH THE CARD; CHECK IT AND RETRY\nNUMBER TO CALL GA");
   CHECK(sent().find("0000") == std::string::npos);
+}
+
+TEST_CASE_METHOD(MenuFixture, "text menu masked card said briefly", "[relay][tty_line][menu]") {
+  reach_quote("5");
+  type("4111111111119876");
+  type("0000");
+  last_ = menu_.on_quote(quote_for("tty-7-c1"));
+  type("YES");
+  REQUIRE(find<PlaceCall>() != nullptr);
+
+  last_ = menu_.on_authorization(
+      {"tty-7-c1", false, "wrong-pin", "wrong PIN for card ************9876; 2 tries left"});
+  CHECK(sent() == "CALL REFUSED: WRONG PIN FOR CARD ENDING 9876; 2 TRIES LEFT\nNUMBER TO CALL GA");
 }
 
 TEST_CASE_METHOD(MenuFixture, "text menu number errors re-prompt", "[relay][tty_line][menu]") {
