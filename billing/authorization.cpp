@@ -199,25 +199,30 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
 
 Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest& request) const {
   const bool collect = request.billing == BillingMethod::Collect;
+  // The line billed, collect or third number, must be able to carry a bill: an assigned NANP
+  // area code and exchange, not a toll-free, premium, service or international number. It is
+  // classified before it is normalized, so an 011 number gets this reason too.
+  if (plan_ != nullptr) {
+    const std::string_view billed = collect ? request.to : request.third_number;
+    const std::string role = collect ? "called number " : "third number ";
+    Result<NumberInfo> info = plan_->classify(billed);
+    if (!info) {
+      return refuse(RefusalReason::InvalidRequest, role + info.status().message());
+    }
+    if (info->kind != NumberKind::Geographic && info->kind != NumberKind::Fictional) {
+      const std::string kind(to_string(info->kind));
+      const bool vowel = kind.find_first_of("aeiou") == 0;
+      return refuse(RefusalReason::LineNotBillable,
+                    role + std::string(billed) + " is " + (vowel ? "an " : "a ") + kind +
+                        " number, which relaygw cannot bill" +
+                        (collect ? " collect; the caller can pay with a calling card or sent-paid"
+                                 : "; ask for the number of a home or business line in the NANP"));
+    }
+  }
   Result<std::string> number =
       billed_line_number(request.billing, request.from, request.to, request.third_number);
   if (!number) {
     return refuse(RefusalReason::InvalidRequest, number.status().message());
-  }
-  // A third number must be a line that can carry a bill: an assigned NANP area code and
-  // exchange, not a toll-free, premium, service or international number.
-  if (!collect && plan_ != nullptr) {
-    Result<NumberInfo> third = plan_->classify(*number);
-    if (!third) {
-      return refuse(RefusalReason::InvalidRequest, third.status().message());
-    }
-    if (third->kind != NumberKind::Geographic && third->kind != NumberKind::Fictional) {
-      return refuse(RefusalReason::LineNotBillable,
-                    "third number " + request.third_number + " is a " +
-                        std::string(to_string(third->kind)) +
-                        " number and cannot be billed; ask for the number of a home or "
-                        "business line in the NANP");
-    }
   }
   Result<std::optional<LineVersion>> line = store_->find_line(*number);
   if (!line) {

@@ -145,15 +145,29 @@ Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view fiel
 
   // Authorization refuses operator billing of pay-per-call numbers, so the quote does too.
   bool premium = false;
+  // Authorization bills a collect call only to a NANP subscriber line, so the quote does too.
+  std::optional<billing::NumberKind> unbillable_called;
   if (plan != nullptr && !emergency) {
     Result<billing::NumberInfo> dialed = plan->classify(call.to);
     premium = dialed && dialed->kind == billing::NumberKind::Premium;
+    if (dialed && dialed->kind != billing::NumberKind::Geographic &&
+        dialed->kind != billing::NumberKind::Fictional) {
+      unbillable_called = dialed->kind;
+    }
   }
   if (premium && call.billing != billing::BillingMethod::SentPaid) {
     return Status(StatusCode::InvalidArgument,
                   "premium number " + call.to +
                       " can only be billed to the calling line; quote it with " +
                       std::string(field_prefix) + "billing sent-paid");
+  }
+  if (unbillable_called && call.billing == billing::BillingMethod::Collect) {
+    const std::string kind(billing::to_string(*unbillable_called));
+    return Status(StatusCode::InvalidArgument,
+                  "called number " + call.to + " is " +
+                      (kind.find_first_of("aeiou") == 0 ? "an " : "a ") + kind +
+                      " number, which cannot be billed collect; quote it with " +
+                      std::string(field_prefix) + "billing sent-paid or calling-card");
   }
 
   const billing::Rater rater(plan, deck);
@@ -170,7 +184,7 @@ Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view fiel
     if (method == call.billing) {
       continue;
     }
-    if (premium) {
+    if (premium || (unbillable_called && method == billing::BillingMethod::Collect)) {
       outcome.alternatives.emplace_back(std::string(billing::to_string(method)), "not allowed");
       continue;
     }

@@ -190,6 +190,33 @@ TEST_CASE_METHOD(AuthorizationFixture, "payphone and inmate lines not billable",
   }
 }
 
+TEST_CASE_METHOD(AuthorizationFixture, "collect call must reach billable line",
+                 "[billing][authorization]") {
+  // The called line pays a collect call, so it must be a NANP subscriber line, whichever way
+  // an international number is written.
+  const std::pair<const char*, RefusalReason> refused[] = {
+      {"+442071234567", RefusalReason::LineNotBillable},
+      {"011442071234567", RefusalReason::LineNotBillable},
+      {"8005551212", RefusalReason::LineNotBillable},  // toll-free
+      {"411", RefusalReason::LineNotBillable},
+      {"9995550100", RefusalReason::InvalidRequest},  // unassigned area code
+  };
+  for (const auto& [called, reason] : refused) {
+    INFO("called " << called);
+    AuthorizationRequest billed = request(BillingMethod::Collect);
+    billed.to = called;
+    const Authorization decision = authorize(billed);
+    CHECK_FALSE(decision.granted);
+    CHECK(decision.reason == reason);
+    CHECK(decision.message.find(called) != std::string::npos);
+  }
+  AuthorizationRequest international = request(BillingMethod::Collect);
+  international.to = "+442071234567";
+  CHECK(authorize(international).message ==
+        "called number +442071234567 is an international number, which relaygw cannot bill "
+        "collect; the caller can pay with a calling card or sent-paid");
+}
+
 TEST_CASE_METHOD(AuthorizationFixture, "third number must be billable line",
                  "[billing][authorization]") {
   // Numbers with no subscriber line behind them cannot accept charges, listed or not.
@@ -198,6 +225,7 @@ TEST_CASE_METHOD(AuthorizationFixture, "third number must be billable line",
       {"9005550100", RefusalReason::LineNotBillable},  // premium
       {"5005550100", RefusalReason::LineNotBillable},  // non-geographic
       {"+442079460000", RefusalReason::LineNotBillable},
+      {"011442079460000", RefusalReason::LineNotBillable},
       {"9995550100", RefusalReason::InvalidRequest},  // unassigned area code
       {"2115550100", RefusalReason::InvalidRequest},  // N11 area code
   };

@@ -236,6 +236,27 @@ TEST_CASE("quote to premium needs sent paid", "[billing][quote][cli]") {
   }
 }
 
+TEST_CASE("quote collect only to billable lines", "[billing][quote][cli]") {
+  const std::string start = " --start 2026-03-10T09:30:00-05:00 --minutes 2";
+  for (const char* called : {"+442071234567", "011442071234567", "411", "8005551212"}) {
+    const RunResult refused =
+        run_quote(std::string("--from 212-555-0107 --to ") + called + " --billing collect" + start);
+    INFO("called " << called << ": " << refused.err);
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find(std::string("called number ") + called) != std::string::npos);
+    CHECK(refused.err.find("cannot be billed collect") != std::string::npos);
+  }
+  const RunResult sent_paid =
+      run_quote("--from 212-555-0107 --to +442071234567 --billing sent-paid --json" + start);
+  INFO(sent_paid.err);
+  REQUIRE(sent_paid.exit_code == 0);
+  const nlohmann::json quote = nlohmann::json::parse(sent_paid.out);
+  for (const nlohmann::json& other : quote["alternatives"]) {
+    INFO(other.dump());
+    CHECK((other["billing"] == "collect") == (other["total"] == "not allowed"));
+  }
+}
+
 TEST_CASE("quote rejects start outside call times", "[billing][quote][cli]") {
   struct Case {
     std::string arguments;
