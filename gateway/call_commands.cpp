@@ -1,7 +1,11 @@
 // relaygw call create | event | debit | complete | show: staff commands over the call record
 // library, one step of a call's life per command. Times are ISO 8601 with an offset and are
 // stored in UTC; a missing --at means now.
+#include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -97,6 +101,43 @@ void print_decision(const billing::CallRequest& call, const billing::Authorizati
   }
   std::cout << fmt::format("call {} refused: {}\n", call.id, billing::to_string(decision.reason));
   std::cerr << "relaygw call create: " << decision.message << "\n";
+}
+
+// Rejects an empty or overlong --id and the billing options that the chosen --billing does not
+// use, which would otherwise be dropped without a word.
+constexpr std::size_t kMaxCallIdChars = 128;
+
+void check_create_options(const CLI::App& create, const CallOptions& options) {
+  const std::string command = "call create";
+  if (create.count("--id") > 0) {
+    const bool valid_chars = std::all_of(options.id.begin(), options.id.end(), [](unsigned char c) {
+      return std::isalnum(c) != 0 ||
+             std::string_view("-_.:@/").find(static_cast<char>(c)) != std::string_view::npos;
+    });
+    if (options.id.empty() || options.id.size() > kMaxCallIdChars || !valid_chars) {
+      fail_command(command, "invalid --id '" + options.id.substr(0, 40) +
+                                (options.id.size() > 40 ? "..." : "") + "': a call id is 1 to " +
+                                std::to_string(kMaxCallIdChars) +
+                                " letters, digits or - _ . : @ /; leave --id out for a new id");
+    }
+  }
+  const auto method = billing::parse_billing_method(options.billing);
+  if (!method) {
+    return;  // run_create names the bad value
+  }
+  const std::pair<const char*, billing::BillingMethod> billing_options[] = {
+      {"--card", billing::BillingMethod::CallingCard},
+      {"--third-number", billing::BillingMethod::ThirdNumber},
+      {"--person", billing::BillingMethod::PersonToPerson},
+  };
+  for (const auto& [option, used_with] : billing_options) {
+    if (create.count(option) > 0 && *method != used_with) {
+      fail_command(command, std::string(option) + " is used only with --billing " +
+                                std::string(billing::to_string(used_with)) +
+                                ", not with --billing " + options.billing +
+                                "; remove it or change --billing");
+    }
+  }
 }
 
 void run_create(const CallOptions& options) {
@@ -563,7 +604,10 @@ void add_call_commands(CLI::App& app) {
   create->add_option("--person", create_options->person, "Requested person (person-to-person)");
   create->add_flag("--pin-stdin")
       ->description("Read the card PIN from standard input (always the case for calling-card)");
-  create->callback([create_options] { run_create(*create_options); });
+  create->callback([create, create_options] {
+    check_create_options(*create, *create_options);
+    run_create(*create_options);
+  });
 
   auto event_options = std::make_shared<CallOptions>();
   CLI::App* event = call->add_subcommand("event", "Record a lifecycle event of a call");

@@ -105,6 +105,28 @@ TEST_CASE_METHOD(CommandInputFixture, "call create rejects unratable calls", "[b
   CHECK(relaygw("call show " + db_option() + "--id c2").status != 0);
 }
 
+TEST_CASE_METHOD(CommandInputFixture, "call create rejects unused options", "[billing][cli]") {
+  init();
+  const std::string call =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  check_rejected({
+      {call + "--id c1 --card 4111111111111111",
+       {"--card is used only with --billing calling-card, not with --billing sent-paid"}},
+      {call + "--id c2 --billing collect --third-number 4155550108",
+       {"--third-number is used only with --billing third-party"}},
+      {call + "--id c3 --person Bob", {"--person is used only with --billing person-to-person"}},
+      {call + "--id ''", {"invalid --id ''", "leave --id out for a new id"}},
+      {call + "--id " + std::string(129, 'x'), {"a call id is 1 to 128 letters"}},
+      {call + "--id 'c 4'", {"invalid --id 'c 4'"}},
+  });
+  for (const char* id : {"c1", "c2", "c3", "c 4"}) {
+    CHECK(relaygw("call show " + db_option() + "--id '" + id + "'").status != 0);
+  }
+  const CommandRun person = relaygw(call + "--id c5 --billing person-to-person --person Bob");
+  INFO(person.output);
+  CHECK(person.status == 0);
+}
+
 TEST_CASE_METHOD(CommandInputFixture, "commands reject invalid offsets", "[billing][cli]") {
   init();
   for (const std::string at :
