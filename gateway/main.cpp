@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   CLI::App app{"relaygw: TTY and relay billing gateway for relay centers"};
   app.failure_message(describe_parse_failure);
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("relaygw ") + RELAYGW_VERSION);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level,
                  "Log level on standard error: trace, debug, info, warn, err, critical or off")

@@ -39,8 +39,6 @@ std::string one_line(const std::string& text) {
   return line;
 }
 
-std::string baud_name(tty::BaudRate rate) { return rate == tty::BaudRate::Baud50 ? "50" : "45.45"; }
-
 nlohmann::json turns_json(const std::vector<tty::Turn>& turns) {
   nlohmann::json out = nlohmann::json::array();
   for (const tty::Turn& turn : turns) {

@@ -82,6 +82,11 @@ void run_encode(const EncodeOptions& options) {
     fail(message.str());
   }
 
+  if (encoded.codes.empty()) {
+    fail("there is no text to send, so no file was written; give --text with at least one "
+         "character, or pipe the text on standard input");
+  }
+
   tty::ModulatorConfig config;
   config.sample_rate_hz = options.rate_hz;
   config.baud = options.baud == "50" ? tty::BaudRate::Baud50 : tty::BaudRate::Baud45_45;

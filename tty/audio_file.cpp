@@ -427,7 +427,7 @@ Result<WavLayout> parse_wav_layout(ByteSource& source, const std::string& name) 
   if (std::memcmp(riff, "RIFF", 4) != 0 || std::memcmp(riff + 8, "WAVE", 4) != 0) {
     return wav_error(name,
                      "not a RIFF/WAVE file (the header does not start with RIFF....WAVE); "
-                     "for headerless 16-bit 8 kHz audio use the raw option");
+                     "for headerless 16-bit 8 kHz audio pass --raw to relaygw tty decode");
   }
   // The RIFF size field is not checked: streaming writers often leave it 0 or 0xFFFFFFFF.
   // Every chunk below is checked against the real end of the file instead.

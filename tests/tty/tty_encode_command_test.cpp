@@ -68,3 +68,23 @@ TEST_CASE("tty encode rate matches decoder range", "[tty][encode][cli]") {
   CHECK(good.exit_code == 0);
   std::filesystem::remove(wav);
 }
+
+TEST_CASE("tty encode refuses empty text", "[tty][encode][cli]") {
+  const auto wav = std::filesystem::temp_directory_path() / "relaygw-encode-empty-test.wav";
+  std::filesystem::remove(wav);
+  for (const char* input : {"--text ''", "< /dev/null"}) {
+    const CommandResult result = run_command(std::string("'") + RELAYGW_BINARY +
+                                             "' tty encode -o '" + wav.string() + "' " + input);
+    INFO(input << ": " << result.output);
+    CHECK(result.exit_code == 1);
+    CHECK(result.output.find("there is no text to send") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(wav));
+  }
+}
+
+TEST_CASE("relaygw prints its version", "[tty][cli]") {
+  const CommandResult result = run_command(std::string("'") + RELAYGW_BINARY + "' --version");
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.rfind("relaygw ", 0) == 0);
+}
