@@ -268,6 +268,11 @@ CallDurations call_durations(const CallRecord& record) {
 
 std::string new_call_id() { return "call-" + hex_id(8); }
 
+std::string unposted_state(const CallRecord& record) {
+  const std::string refusal = describe_refusal(record);
+  return refusal.empty() ? "is not posted yet" : "was refused (" + refusal + ") and never billed";
+}
+
 std::string describe_refusal(const CallRecord& record) {
   const CallEventRecord* refused = refusal_event(record);
   if (refused == nullptr) {
@@ -644,7 +649,8 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
   const std::optional<Instant> disconnected = event_time(**record, CallEvent::Disconnected);
   if (!(*record)->posting || !disconnected) {
     return Status(StatusCode::FailedPrecondition,
-                  "call '" + call_id + "' is not posted yet, so there is nothing to re-rate");
+                  "call '" + call_id + "' " + unposted_state(**record) +
+                      ", so there is nothing to re-rate");
   }
   Completion completion;
   completion.call_id = call_id;

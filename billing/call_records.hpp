@@ -42,6 +42,10 @@ std::optional<Instant> event_time(const CallRecord& record, CallEvent event);
 // refused event.
 std::string describe_refusal(const CallRecord& record);
 
+// Says why a call has no posting, after "call X": "was refused (code: message) and never
+// billed" for a refused call, otherwise "is not posted yet".
+std::string unposted_state(const CallRecord& record);
+
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 

@@ -73,7 +73,8 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
                                           const CreditAsk& ask) {
   if (!call.posting) {
     return Status(StatusCode::FailedPrecondition,
-                  "call " + ask.call_id + " is not posted yet, so it has nothing to credit");
+                  "call " + ask.call_id + " " + unposted_state(call) +
+                      ", so it has nothing to credit");
   }
   if (ask.line_no < 1 || ask.line_no > static_cast<std::int64_t>(call.posting->lines.size())) {
     return Status(StatusCode::InvalidArgument, "charge line " + std::to_string(ask.line_no) +

@@ -181,7 +181,7 @@ void print_call_trail(const billing::CallRecord& call) {
   }
   std::cout << "Charge lines:\n";
   if (!call.posting) {
-    std::cout << "  not posted yet\n";
+    std::cout << "  none: the call " << billing::unposted_state(call) << "\n";
     return;
   }
   for (std::size_t i = 0; i < call.posting->lines.size(); ++i) {

@@ -116,6 +116,22 @@ TEST_CASE_METHOD(CreditCommandFixture, "credit request rejects bad input",
   CHECK(nlohmann::json::parse(listed.output).empty());
 }
 
+TEST_CASE_METHOD(CreditCommandFixture, "credit on refused call says refused",
+                 "[billing][commands][credits]") {
+  post_call();
+  const Run refused = relaygw("call create " + db_option() +
+                              "--id c2 --from 3125550107 --to +442071234567 --billing collect "
+                              "--at 2026-03-10T15:00:00Z");
+  REQUIRE(refused.status == 1);
+  const Run credit = relaygw("credit request " + db_option() +
+                             "--call c2 --line 1 --reason misdialed --amount 0.10 --key k-c2");
+  INFO(credit.output);
+  CHECK(credit.status == 1);
+  CHECK(credit.output.find("call c2 was refused (line-not-billable: ") != std::string::npos);
+  CHECK(credit.output.find("and never billed, so it has nothing to credit") !=
+        std::string::npos);
+}
+
 TEST_CASE_METHOD(CreditCommandFixture, "credit above approval waits for supervisor",
                  "[billing][commands][credits]") {
   post_call();
