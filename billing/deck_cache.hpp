@@ -45,8 +45,8 @@ class RateDeckCache {
     std::unique_ptr<Rater> rater;
   };
   const NumberPlan* plan_;
-  // NOTE: entries are never evicted. A gateway gains one per deck load, which staff do a few
-  // times a year, and an open call may still need any of them.
+  // NOTE: entries are never evicted, because an open call may still need any stored deck, so
+  // memory grows by one parsed deck for each deck that the cache's owner meets while it runs.
   std::map<std::string, Entry, std::less<>> entries_;
 };
 

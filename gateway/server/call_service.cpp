@@ -336,7 +336,7 @@ Status CallService::State::open_storage() {
                     fmt::format("database '{}' failed to open ({}); {}", config.database,
                                 reason_only(opened.status()), fix_key(config, "database")));
     }
-    // The deck in effect today (UTC date) rates quotes until a call names another deck.
+    // The deck in effect today (UTC date) is the first deck in use, for calls that name none.
     const std::string today =
         billing::format_instant(std::chrono::floor<std::chrono::seconds>(
                                     std::chrono::system_clock::now()))
@@ -738,8 +738,8 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (opened->quote && !opened->quote->deck_sha256.empty()) {
     call_rater = decks->find(opened->quote->deck_sha256);
     if (call_rater == nullptr) {
-      log->error("session={} call={} its rate deck sha256={} is not cached", request.session_id,
-                 call_id, opened->quote->deck_sha256);
+      log->error("session={} call={} stored, but its rate deck sha256={} is not loaded",
+                 request.session_id, call_id, opened->quote->deck_sha256);
       return {rating_unavailable(call_id)};
     }
     use_deck(opened->quote->deck_sha256, call_rater, "call " + call_id);
