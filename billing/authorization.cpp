@@ -299,6 +299,22 @@ Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& req
   return hold_funds(request, *card, *billed_line, context);
 }
 
+Result<const Rater*> Authorizer::hold_rater(const std::string& call_id) const {
+  if (rater_ == nullptr || call_id.empty()) {
+    return rater_;
+  }
+  // The deck a stored call names never changes, so a deck stored between this read and the
+  // hold's own transaction cannot make the hold disagree with the call's quote or rating.
+  Result<std::optional<CallRecord>> record = store_->find_call(call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!*record) {
+    return rater_;
+  }
+  return raters_.for_call(*store_, (*record)->request);
+}
+
 Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request,
                                              const CardState& card,
                                              const std::optional<LineVersion>& billed_line,
@@ -313,7 +329,11 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
   if (!funds->has_entries) {
     return granted;  // a postpaid card with no credit limit
   }
-  if (rater_ == nullptr) {
+  Result<const Rater*> rater = hold_rater(request.call_id);
+  if (!rater) {
+    return rater.status();
+  }
+  if (*rater == nullptr) {
     return refuse(RefusalReason::RatingUnavailable,
                   "card " + masked +
                       " needs a rate deck to check its funds, and none is "
@@ -323,7 +343,7 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
   CallToRate call = call_to_rate(request, context.at);
   call.tty_discount_eligible = billed_line && billed_line->line.tty_discount_eligible;
   for (int attempt = 0; attempt < kMaxHoldAttempts; ++attempt) {
-    Result<Money> minimum = rater_->minimum_charge(call);
+    Result<Money> minimum = (*rater)->minimum_charge(call);
     if (!minimum) {
       return minimum.status();
     }
@@ -340,13 +360,13 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
                                "method"));
     }
     Result<std::int64_t> seconds =
-        rater_->max_seconds_for_balance(call, funds->available, request.max_call_seconds);
+        (*rater)->max_seconds_for_balance(call, funds->available, request.max_call_seconds);
     if (!seconds) {
       return seconds.status();
     }
     CallToRate longest = call;
     longest.billable_seconds = *seconds;
-    Result<RatedCall> cost = rater_->rate(longest);
+    Result<RatedCall> cost = (*rater)->rate(longest);
     if (!cost) {
       return cost.status();
     }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "billing/call_types.hpp"
+#include "billing/deck_cache.hpp"
 #include "billing/money.hpp"
 #include "billing/rating.hpp"
 #include "billing/store.hpp"
@@ -73,9 +74,13 @@ struct Authorization {
 class Authorizer {
  public:
   // Keeps the pointers, which must outlive the Authorizer. Any of them may be null: emergency
-  // calls are still granted, and other calls are refused or fail with Unavailable.
-  Authorizer(Store* store, const NumberPlan* plan, const Rater* rater)
-      : store_(store), plan_(plan), rater_(rater) {}
+  // calls are still granted, and other calls are refused or fail with Unavailable. A prepaid
+  // hold is priced with the deck that the stored call names, as CallRecords rates the call
+  // (see call_records.hpp), and with `rater` for a call that names none. `decks` keeps parsed
+  // decks across calls.
+  Authorizer(Store* store, const NumberPlan* plan, const Rater* rater,
+             RateDeckCache* decks = nullptr)
+      : store_(store), plan_(plan), rater_(rater), raters_(rater, decks) {}
 
   // Decides `request`. A refusal is a granted == false Authorization with a reason; a failed
   // Result means the decision itself could not be made (store or rate deck unavailable).
@@ -94,9 +99,14 @@ class Authorizer {
                                    const std::optional<LineVersion>& billed_line,
                                    const WriteContext& context) const;
 
+  // Returns the rater of the deck that the stored call `call_id` names, or rater_ when the
+  // call is not stored or names none.
+  Result<const Rater*> hold_rater(const std::string& call_id) const;
+
   Store* store_;
   const NumberPlan* plan_;
   const Rater* rater_;
+  CallRaters raters_;
 };
 
 // Returns the E.164 line that a call's charges are posted to: the calling line for sent-paid and

@@ -310,36 +310,27 @@ Result<RatedCall> CallRecords::trial_rating(const Rater& rater, const CallReques
 }
 
 Result<std::optional<CallQuote>> CallRecords::quote_with_deck(
-    const CallRequest& request, Instant start, const std::optional<StoredRateDeck>& current) const {
+    const CallRequest& request, Instant start,
+    const std::optional<RateDeckHeader>& in_effect) const {
   if (request.emergency || is_emergency_number(request.to)) {
     return std::optional<CallQuote>();
   }
-  // The rater's own deck rates the trial when it is the stored current deck, or when the
-  // database contains no deck (tests and tools that rate with a deck file).
-  const RateDeck* own = rater_->deck();
-  if (!current || (own != nullptr && own->text_sha256() == sha256_hex(current->text))) {
-    Result<RatedCall> rated = trial_rating(*rater_, request, start);
-    if (!rated) {
-      return rated.status();
+  // A database with no deck (tests and tools that rate with a deck file) quotes with the
+  // rater's own deck and names none.
+  const Rater* rater = rater_;
+  if (in_effect) {
+    Result<const Rater*> deck_rater = raters_.for_deck(*store_, in_effect->sha256_hex);
+    if (!deck_rater) {
+      return deck_rater.status();
     }
-    return std::optional<CallQuote>(
-        CallQuote{current ? current->sha256_hex : std::string(), rated->total});
+    rater = *deck_rater;
   }
-  // Another deck became current after the caller read its deck, for example through `relaygw
-  // db load-deck` from another process, so the call is quoted with that deck.
-  Result<RateDeck> deck = RateDeck::parse(current->text, current->source_path);
-  if (!deck) {
-    return Status(StatusCode::FailedPrecondition,
-                  "the current rate deck '" + current->name +
-                      "' does not parse, so the call cannot be quoted: " + deck.status().message() +
-                      "; load a corrected deck with `relaygw db load-deck`");
-  }
-  const Rater current_rater(rater_->plan(), &*deck);
-  Result<RatedCall> rated = trial_rating(current_rater, request, start);
+  Result<RatedCall> rated = trial_rating(*rater, request, start);
   if (!rated) {
     return rated.status();
   }
-  return std::optional<CallQuote>(CallQuote{current->sha256_hex, rated->total});
+  return std::optional<CallQuote>(
+      CallQuote{in_effect ? in_effect->sha256_hex : std::string(), rated->total});
 }
 
 Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& context) const {
@@ -356,12 +347,19 @@ Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& c
   if (rater_ == nullptr) {
     status = store_->create_call(request, context);
   } else {
-    // The trial rating runs inside the store's write transaction, with the deck that is
-    // current there, so a deck stored after this caller read its own still rates the call.
+    // The trial rating runs inside the store's write transaction, with the deck in effect
+    // there, so a deck stored after this caller read its own still rates the call. A calling
+    // number with no time zone falls back to the UTC date, and its trial rating then fails
+    // with the reason.
+    Result<std::string> local_date =
+        rater_->plan() != nullptr
+            ? originating_local_date(*rater_->plan(), request.from, context.at)
+            : Result<std::string>(StatusCode::Unavailable, "no number plan is loaded");
+    const std::string date = local_date ? *local_date : format_instant(context.at).substr(0, 10);
     Result<std::optional<CallQuote>> quote = store_->create_quoted_call(
-        request,
-        [&](const std::optional<StoredRateDeck>& current) {
-          return quote_with_deck(request, context.at, current);
+        request, date,
+        [&](const std::optional<RateDeckHeader>& in_effect) {
+          return quote_with_deck(request, context.at, in_effect);
         },
         context);
     if (quote) {
@@ -548,11 +546,22 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
   if (Status length = check_conversation_length(**record, "debit", at, max_conversation); !length) {
     return length;
   }
-  if (rater_ == nullptr) {
+  Result<const Rater*> rater = raters_.for_call(*store_, request);
+  if (!rater) {
+    return rater.status();
+  }
+  if (*rater == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded to price the interim debit");
   }
-  const CallToRate call = call_to_rate(request, *connected, seconds_between(*connected, at));
-  Result<RatedCall> cost = rater_->rate(call);
+  // Priced as complete() prices the call, so settlement finds nothing to refund for the
+  // conversation a debit already covered.
+  CallToRate call = call_to_rate(request, *connected, seconds_between(*connected, at));
+  Result<bool> discount = billed_line_discount_eligible(request);
+  if (!discount) {
+    return discount.status();
+  }
+  call.tty_discount_eligible = *discount;
+  Result<RatedCall> cost = (*rater)->rate(call);
   if (!cost) {
     return cost.status();
   }
@@ -576,8 +585,22 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
                                              "retry the debit with the same key");
 }
 
+Result<bool> CallRecords::billed_line_discount_eligible(const CallRequest& request) const {
+  // The directory stores E.164 numbers, so a number typed as 4155550108 or (415) 555-0108 is
+  // looked up in that form. Calls opened before `call create` stored the billed number use the
+  // calling number. A number that does not normalize is looked up as stored and finds no line.
+  const std::string& stored = request.billed_number.empty() ? request.from : request.billed_number;
+  const Result<std::string> e164 = normalize_line_number(stored);
+  Result<std::optional<LineVersion>> line = store_->find_line(e164 ? *e164 : stored);
+  if (!line) {
+    return line.status();
+  }
+  return *line && (*line)->line.tty_discount_eligible;
+}
+
 Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
-                                              const Completion& completion) const {
+                                              const Completion& completion,
+                                              const Rater* rater) const {
   const CallRequest& request = record.request;
   const CallDurations durations = call_durations(record);
   CallPosting posting;
@@ -605,7 +628,7 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
   if (seconds <= 0) {
     return posting;
   }
-  if (rater_ == nullptr) {
+  if (rater == nullptr) {
     return Status(StatusCode::Unavailable, "no rate deck is loaded, so call '" + request.id +
                                                "' cannot be rated; load "
                                                "one and complete it again");
@@ -613,18 +636,13 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
 
   CallToRate call = call_to_rate(request, start, seconds);
   call.person_reached = completion.person_reached;
-  // The directory stores E.164 numbers, so a number typed as 4155550108 or (415) 555-0108 is
-  // looked up in that form. Calls opened before `call create` stored the billed number use the
-  // calling number. A number that does not normalize is looked up as stored and finds no line.
-  const std::string& stored = request.billed_number.empty() ? request.from : request.billed_number;
-  const Result<std::string> e164 = normalize_line_number(stored);
-  Result<std::optional<LineVersion>> line = store_->find_line(e164 ? *e164 : stored);
-  if (!line) {
-    return line.status();
+  Result<bool> discount = billed_line_discount_eligible(request);
+  if (!discount) {
+    return discount.status();
   }
-  call.tty_discount_eligible = *line && (*line)->line.tty_discount_eligible;
+  call.tty_discount_eligible = *discount;
 
-  Result<RatedCall> rated = rater_->rate(call);
+  Result<RatedCall> rated = rater->rate(call);
   if (!rated) {
     return rated.status();
   }
@@ -656,7 +674,7 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
   completion.call_id = call_id;
   completion.disconnected_at = *disconnected;
   completion.person_reached = (*record)->posting->person_reached;
-  return rate_posting(**record, completion);
+  return rate_posting(**record, completion, rater_);
 }
 
 Status CallRecords::collect_beyond_hold(const std::string& card_number, const CallPosting& posting,
@@ -732,7 +750,8 @@ Status CallRecords::check_after_debits(const CallRecord& record, std::string_vie
   if (funds.debited_for_call == 0 || !connected || rater_ == nullptr || at < *connected) {
     return Status::ok();
   }
-  // Priced as interim_debit prices, so the two costs compare.
+  // Priced as interim debits were priced before schema 10, with the rater's deck and no TTY
+  // discount, so the two costs compare. Calls of that age name no deck of their own.
   Result<RatedCall> cost =
       rater_->rate(call_to_rate(record.request, *connected, seconds_between(*connected, at)));
   if (!cost) {
@@ -828,7 +847,11 @@ Result<CallPosting> CallRecords::complete(const Completion& completion,
                                       format_instant(completion.disconnected_at) + "|" +
                                       (completion.person_reached ? "reached" : "not-reached"))};
 
-  Result<CallPosting> posting = rate_posting(**record, completion);
+  Result<const Rater*> rater = raters_.for_call(*store_, (*record)->request);
+  if (!rater) {
+    return rater.status();
+  }
+  Result<CallPosting> posting = rate_posting(**record, completion, *rater);
   if (!posting) {
     return posting;
   }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "billing/authorization.hpp"
+#include "billing/deck_cache.hpp"
 #include "billing/rating.hpp"
 #include "billing/store.hpp"
 
@@ -64,18 +65,27 @@ struct Completion {
   std::chrono::seconds max_conversation = kDefaultMaxConversation;
 };
 
+// One deck per call: a call is quoted, held, debited and completed with the rate deck that its
+// record names (CallQuote::deck_sha256). open() picks that deck in the write transaction that
+// stores the call: the deck in effect on the local date of the request at the calling number's
+// rate center (Store::rate_deck_in_effect). So a deck stored later, or one whose effective date
+// is still ahead, never changes what a call already opened costs. Calls that name no deck are
+// rated by the rater passed in. rerate() is the exception: it rates with that rater's deck.
 class CallRecords {
  public:
   // Keeps the pointers; `rater` may be null, and then only calls that bill zero (unanswered,
-  // unaccepted, emergency) can be completed.
-  CallRecords(Store* store, const Rater* rater) : store_(store), rater_(rater) {}
+  // unaccepted, emergency) can be completed. The number plan of `rater` rates every deck.
+  // `decks` keeps parsed decks across calls; without it each CallRecords parses the decks its
+  // calls name, unless `rater`'s own deck is that deck.
+  CallRecords(Store* store, const Rater* rater, RateDeckCache* decks = nullptr)
+      : store_(store), rater_(rater), raters_(rater, decks) {}
 
   // Stores a new call (an empty id gets new_call_id()) with its "requested" event. With a
   // rater, a call that is not an emergency call must pass the trial rating of check_rateable at
   // `context.at`, so nothing is recorded that complete() could not bill later. The trial runs
-  // in the store's write transaction with the rate deck current there, and its total is stored
-  // with the call as its quote (CallRequest::quote). When another deck became current after
-  // the rater's deck was read, that deck is parsed and rates the trial instead.
+  // in the store's write transaction with the deck in effect there (see the class comment),
+  // and its total and the deck's SHA-256 are stored with the call as its quote
+  // (CallRequest::quote).
   Result<CallRequest> open(CallRequest request, const WriteContext& context) const;
 
   // Checks that `request` could be rated if it started at `start`: both numbers valid and
@@ -97,7 +107,8 @@ class CallRecords {
                               const WriteContext& context) const;
 
   // Debits a prepaid card for the conversation so far (up to `at`), converting hold into debit,
-  // and stores `at` with the debit. Each interim debit carries its own idempotency key: a repeat
+  // and stores `at` with the debit. The debit is priced as complete() prices the call: with
+  // its deck and the billed line's TTY discount. Each interim debit carries its own idempotency key: a repeat
   // with the same key and `at` returns the first result and debits nothing more. A new debit at
   // or before the instant of the call's last debit fails with InvalidArgument, and so does one
   // at an `at` more than `max_conversation` after the connect, the cap a completion applies.
@@ -126,8 +137,9 @@ class CallRecords {
   // for one-card commands such as `card show`, not for loops over many cards.
   Result<Money> card_uncollected(const std::string& card_number) const;
 
-  // Rates a posted call again with the current rate deck at its actual conversation time, as
-  // complete() would, and writes nothing. FailedPrecondition when the call is not posted.
+  // Rates a posted call again with the rater's deck (the current deck, for rating-error
+  // credits) at its actual conversation time, and writes nothing. FailedPrecondition when the
+  // call is not posted.
   Result<CallPosting> rerate(const std::string& call_id) const;
 
  private:
@@ -139,18 +151,24 @@ class CallRecords {
   // call's last interim debit covered. `funds` is the call's card funds.
   Status check_after_debits(const CallRecord& record, std::string_view step, Instant at,
                             const CardFunds& funds) const;
-  Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion) const;
+  // Rates the completed call `record` with `rater`, which may be null for a call that bills
+  // zero.
+  Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion,
+                                   const Rater* rater) const;
+  // Returns whether the line a call bills is eligible for a state TTY discount.
+  Result<bool> billed_line_discount_eligible(const CallRequest& request) const;
   // Rates `request` as a one-minute answered call starting at `start`, with `rater`.
   static Result<RatedCall> trial_rating(const Rater& rater, const CallRequest& request,
                                         Instant start);
-  // Returns the quote of `request` under `current`, the stored current deck (see open()), or
+  // Returns the quote of `request` under `in_effect`, the deck in effect (see open()), or
   // nullopt for an emergency call. Needs a rater.
   Result<std::optional<CallQuote>> quote_with_deck(
       const CallRequest& request, Instant start,
-      const std::optional<StoredRateDeck>& current) const;
+      const std::optional<RateDeckHeader>& in_effect) const;
 
   Store* store_;
   const Rater* rater_;
+  CallRaters raters_;
 };
 
 }  // namespace relaygw::billing

@@ -568,6 +568,30 @@ Result<RatedCall> Rater::rate(const CallToRate& call) const {
   return rated;
 }
 
+Result<std::string> originating_local_date(const NumberPlan& plan, std::string_view from,
+                                           sys_seconds at) {
+  Result<NumberInfo> calling = plan.classify(from);
+  if (!calling) {
+    return calling.status();
+  }
+  if (!calling->is_placed()) {
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("calling number '{}' is {}, which has no rate center or time zone",
+                              from, to_string(calling->kind)));
+  }
+  const date::time_zone* zone = nullptr;
+  try {
+    zone = date::locate_zone(calling->time_zone);
+  } catch (const std::runtime_error&) {
+    return Status(StatusCode::Unavailable,
+                  fmt::format("time zone '{}' of '{}' is not in the system time zone database; "
+                              "install or update tzdata",
+                              calling->time_zone, from));
+  }
+  const LocalDate local = to_local_date(to_local(*zone, at).day);
+  return fmt::format("{:04}-{:02}-{:02}", local.year, local.month, local.day);
+}
+
 Result<Money> Rater::minimum_charge(const CallToRate& call) const {
   CallToRate first_block = call;
   first_block.answered = true;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "billing/call_types.hpp"
@@ -98,5 +99,11 @@ class Rater {
   const NumberPlan* plan_;
   const RateDeck* deck_;
 };
+
+// Returns the local date ("2026-07-01") at the rate center of calling number `from` at `at`:
+// the date that picks a deck version (RateDeck::version_for) and the deck in effect
+// (Store::rate_deck_in_effect). Fails as Rater::rate does for a number with no time zone.
+Result<std::string> originating_local_date(const NumberPlan& plan, std::string_view from,
+                                           std::chrono::sys_seconds at);
 
 }  // namespace relaygw::billing

@@ -823,6 +823,38 @@ Result<std::optional<StoredRateDeck>> SqliteStore::current_rate_deck() {
   ScopedStatement select = statement(
       "SELECT name, text, sha256, COALESCE(effective_from, ''), COALESCE(effective_to, ''), "
       "source_path, seq FROM rate_decks ORDER BY seq DESC LIMIT 1");
+  return read_stored_deck(select);
+}
+
+Result<std::optional<StoredRateDeck>> SqliteStore::find_rate_deck(std::string_view sha256_hex) {
+  ScopedStatement select = statement(
+      "SELECT name, text, sha256, COALESCE(effective_from, ''), COALESCE(effective_to, ''), "
+      "source_path, seq FROM rate_decks WHERE sha256 = ? ORDER BY seq DESC LIMIT 1");
+  select.bind(sha256_hex);
+  return read_stored_deck(select);
+}
+
+Result<std::optional<RateDeckHeader>> SqliteStore::rate_deck_in_effect(
+    std::string_view local_date) {
+  // ISO 8601 dates order as text. A deck that starts after `local_date` sorts after every
+  // deck in effect, so it is returned only when no deck is in effect yet.
+  ScopedStatement select = statement(
+      "SELECT seq, name, sha256, COALESCE(effective_from, '') FROM rate_decks "
+      "ORDER BY (effective_from IS NULL OR effective_from = '' OR effective_from <= ?) DESC, "
+      "seq DESC LIMIT 1");
+  select.bind(local_date);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<RateDeckHeader>();
+  }
+  return std::optional<RateDeckHeader>(
+      RateDeckHeader{select.integer(0), select.text(1), select.text(2), select.text(3)});
+}
+
+Result<std::optional<StoredRateDeck>> SqliteStore::read_stored_deck(ScopedStatement& select) {
   Result<bool> row = select.next();
   if (!row) {
     return row.status();
@@ -1607,6 +1639,7 @@ Status SqliteStore::create_call(const CallRequest& request, const WriteContext& 
 }
 
 Result<std::optional<CallQuote>> SqliteStore::create_quoted_call(const CallRequest& request,
+                                                                 std::string_view local_date,
                                                                  const DeckQuote& quote,
                                                                  const WriteContext& context) {
   Transaction transaction(*this);
@@ -1616,11 +1649,11 @@ Result<std::optional<CallQuote>> SqliteStore::create_quoted_call(const CallReque
   }
   // BEGIN IMMEDIATE holds the write lock from here, so no deck can be stored between this read
   // and the commit.
-  Result<std::optional<StoredRateDeck>> current = current_rate_deck();
-  if (!current) {
-    return current.status();
+  Result<std::optional<RateDeckHeader>> in_effect = rate_deck_in_effect(local_date);
+  if (!in_effect) {
+    return in_effect.status();
   }
-  Result<std::optional<CallQuote>> quoted = quote(*current);
+  Result<std::optional<CallQuote>> quoted = quote(*in_effect);
   if (!quoted) {
     return quoted.status();
   }

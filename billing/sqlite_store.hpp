@@ -54,6 +54,8 @@ class SqliteStore final : public Store {
   Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
                                const WriteContext& context) override;
   Result<std::optional<StoredRateDeck>> current_rate_deck() override;
+  Result<std::optional<RateDeckHeader>> rate_deck_in_effect(std::string_view local_date) override;
+  Result<std::optional<StoredRateDeck>> find_rate_deck(std::string_view sha256_hex) override;
   Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
                                   const std::string& reason, const WriteContext& context) override;
   Result<std::optional<LineVersion>> find_line(const std::string& number) override;
@@ -80,6 +82,7 @@ class SqliteStore final : public Store {
                                         const WriteContext& context) override;
   Status create_call(const CallRequest& request, const WriteContext& context) override;
   Result<std::optional<CallQuote>> create_quoted_call(const CallRequest& request,
+                                                      std::string_view local_date,
                                                       const DeckQuote& quote,
                                                       const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
@@ -163,6 +166,9 @@ class SqliteStore final : public Store {
   // Appends `events` of one call with multi-row INSERTs.
   Status insert_events(const std::string& call_id, const std::vector<CallEventRecord>& events);
   Result<std::optional<CallPosting>> read_posting(const std::string& call_id);
+  // Reads the deck of the first row of `select`, which lists the columns current_rate_deck
+  // lists, with its files; nullopt when there is no row.
+  Result<std::optional<StoredRateDeck>> read_stored_deck(ScopedStatement& select);
   // The quote stored with the call row (schema 12 on), or nullopt when it has none.
   Result<std::optional<CallQuote>> read_call_quote(const std::string& call_id);
   Status check_disconnect(const std::string& call_id, const CallEventRecord& disconnect,

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "billing/call_types.hpp"
@@ -241,6 +242,15 @@ struct StoredRateDeck {
   std::vector<StoredDeckFile> files = {};
 };
 
+// A stored rate deck without its text: enough to tell which deck is in effect and whether a
+// parsed copy of it is at hand.
+struct RateDeckHeader {
+  std::int64_t seq = 0;  // order of storing: a deck stored later has a higher seq
+  std::string name;
+  std::string sha256_hex;      // StoredRateDeck::sha256_hex
+  std::string effective_from;  // ISO 8601 date, empty when the deck states none
+};
+
 // One call as reports read it: the request, the instant it was requested and its posting.
 // A call that is not posted yet has `posted` false and zero amounts.
 struct CallFact {
@@ -284,6 +294,15 @@ class Store {
   virtual Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
                                        const WriteContext& context) = 0;
   virtual Result<std::optional<StoredRateDeck>> current_rate_deck() = 0;
+  // Returns the deck in effect on `local_date` (ISO 8601, "2026-07-01"): the most recently
+  // stored deck whose effective_from is empty or on or before that date. When every deck
+  // starts later, returns the most recently stored deck, which then rates nothing before its
+  // first version. nullopt when no deck is stored. Reads no deck text.
+  virtual Result<std::optional<RateDeckHeader>> rate_deck_in_effect(
+      std::string_view local_date) = 0;
+  // Returns the most recently stored deck whose sha256_hex is `sha256_hex`, with its text and
+  // files, or nullopt when none is stored.
+  virtual Result<std::optional<StoredRateDeck>> find_rate_deck(std::string_view sha256_hex) = 0;
 
   // Appends a version of `line`. With `expected_version` 0 the line must not exist yet
   // (AlreadyExists otherwise); with n > 0 the current version must be n (FailedPrecondition
@@ -345,14 +364,17 @@ class Store {
                                                 const WriteContext& context) = 0;
 
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;
-  // Stores `request` as create_call does, with the quote that `quote` returns for the current
-  // rate deck, in one write transaction. The deck is read once the write lock is held, so a
-  // deck that another connection stores meanwhile either committed before the read, and
-  // `quote` receives it, or waits until the call is stored. When `quote` returns an error,
-  // nothing is stored and that error is returned. Returns the stored quote.
-  using DeckQuote =
-      std::function<Result<std::optional<CallQuote>>(const std::optional<StoredRateDeck>& current)>;
+  // Stores `request` as create_call does, with the quote that `quote` returns for the rate
+  // deck in effect on `local_date` (see rate_deck_in_effect), in one write transaction. The
+  // deck is chosen once the write lock is held, so a deck that another connection stores
+  // meanwhile either committed before the choice, and `quote` receives it, or waits until the
+  // call is stored. `quote` may read the deck's text with find_rate_deck on this store. When
+  // `quote` returns an error, nothing is stored and that error is returned. Returns the stored
+  // quote.
+  using DeckQuote = std::function<Result<std::optional<CallQuote>>(
+      const std::optional<RateDeckHeader>& in_effect)>;
   virtual Result<std::optional<CallQuote>> create_quoted_call(const CallRequest& request,
+                                                              std::string_view local_date,
                                                               const DeckQuote& quote,
                                                               const WriteContext& context) = 0;
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;

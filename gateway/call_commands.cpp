@@ -54,11 +54,13 @@ billing::WriteContext context_at(const CallOptions& options, billing::Instant at
   return context;
 }
 
-// The data a call command needs to rate: the number plan and the stored rate deck.
+// The data a call command needs to rate: the number plan, the current stored rate deck, and
+// the other stored decks that the call names (see billing/call_records.hpp).
 struct RatingData {
   std::optional<billing::NumberPlan> plan;
   std::optional<billing::RateDeck> deck;
   std::optional<billing::Rater> rater;
+  std::optional<billing::RateDeckCache> decks;  // destroyed before `deck`, which it may use
 };
 
 void load_rating(RatingData& data, billing::Store& store, const CallOptions& options,
@@ -66,6 +68,11 @@ void load_rating(RatingData& data, billing::Store& store, const CallOptions& opt
   data.plan.emplace(load_number_plan(options.database, command));
   data.deck = load_stored_deck(store, command);
   data.rater.emplace(&*data.plan, data.deck ? &*data.deck : nullptr);
+  data.decks.emplace(&*data.plan);
+}
+
+billing::RateDeckCache* deck_cache(RatingData& data) {
+  return data.decks ? &*data.decks : nullptr;
 }
 
 billing::AuthorizationRequest authorization_request(const CallOptions& options,
@@ -205,7 +212,7 @@ void run_create(const CallOptions& options) {
     call.from = *from;
   }
   const billing::Rater* rater = rating.rater ? &*rating.rater : nullptr;
-  billing::CallRecords records(store.get(), rater);
+  billing::CallRecords records(store.get(), rater, deck_cache(rating));
   auto opened = records.open(call, context);
   if (!opened) {
     fail_command(command, opened.status().message());
@@ -216,7 +223,8 @@ void run_create(const CallOptions& options) {
 
   billing::AuthorizationRequest request = authorization_request(options, *opened);
   request.pin = pin;
-  billing::Authorizer authorizer(store.get(), rating.plan ? &*rating.plan : nullptr, rater);
+  billing::Authorizer authorizer(store.get(), rating.plan ? &*rating.plan : nullptr, rater,
+                                 deck_cache(rating));
   auto decision = authorizer.authorize(request, context);
   if (!decision) {
     fail_command(command, decision.status().message());
@@ -311,7 +319,7 @@ void run_debit(const CallOptions& options) {
   auto store = open_database(options.database, command);
   RatingData rating;
   load_rating(rating, *store, options, command);
-  billing::CallRecords records(store.get(), &*rating.rater);
+  billing::CallRecords records(store.get(), &*rating.rater, deck_cache(rating));
   const billing::Instant at = instant_or_now(options, command);
   auto funds = records.interim_debit(options.id, at, options.key, context_at(options, at));
   if (!funds) {
@@ -406,7 +414,8 @@ void run_complete(const CallOptions& options) {
   if (!call->has_value() || !(*call)->request.emergency) {
     load_rating(rating, *store, options, command);
   }
-  billing::CallRecords records(store.get(), rating.rater ? &*rating.rater : nullptr);
+  billing::CallRecords records(store.get(), rating.rater ? &*rating.rater : nullptr,
+                               deck_cache(rating));
   const billing::Instant at = instant_or_now(options, command);
   auto posting =
       records.complete(billing::Completion{options.id, at, options.person_reached, options.key},

@@ -436,12 +436,15 @@ struct OpenCall {
   billing::Instant start;
 };
 
-// Picks from the unposted calls those that are authorized or connected. Emergency calls are left
-// out, because they rate to zero under any deck, and so are calls that ended unconnected.
+// Picks from the unposted calls those that are authorized or connected and that the current
+// deck will rate. Emergency calls are left out, because they rate to zero under any deck, and
+// so are calls that ended unconnected. So are calls whose record names the deck they were
+// quoted with, because that deck rates them to the end (billing/call_records.hpp).
 std::vector<OpenCall> find_open_calls(const std::vector<billing::CallRecord>& unposted) {
   std::vector<OpenCall> open;
   for (const billing::CallRecord& record : unposted) {
-    if (record.posting || record.request.emergency) {
+    const bool names_deck = record.request.quote && !record.request.quote->deck_sha256.empty();
+    if (record.posting || record.request.emergency || names_deck) {
       continue;
     }
     std::optional<billing::Instant> start =
@@ -529,8 +532,13 @@ void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   if (!added) {
     fail_command(command, added.message());
   }
-  std::cout << fmt::format("rate deck '{}' stored (sha256 {}); it is now the current deck\n",
-                           stored.name, stored.sha256_hex);
+  // ISO 8601 dates order as text.
+  const std::string today = billing::format_instant(write_context(options).at).substr(0, 10);
+  const bool starts_later = stored.effective_from > today;
+  std::cout << fmt::format(
+      "rate deck '{}' stored (sha256 {}); calls requested from {} on are rated with it, and calls "
+      "already requested keep the deck they were quoted with\n",
+      stored.name, stored.sha256_hex, starts_later ? stored.effective_from : std::string("now"));
   if (!stored.files.empty()) {
     std::cout << fmt::format("{} files from {}\n", stored.files.size(), stored.source_path);
   }

@@ -455,16 +455,21 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   fields.minutes = field_or(body, "minutes", "");
   fields.access = field_or(body, "access", fields.access);
   fields.handling = field_or(body, "handling", fields.handling);
-  // Quotes use the number plan and rate deck that the call service bills calls with, so a quote
-  // and the posted call agree. That deck is the one stored in the database, read when billing
-  // storage opens, and nothing is loaded per request.
+  // Quotes use the number plan and rate deck that the call service would bill the call with,
+  // the deck in effect at its start, so a quote and the posted call agree. A deck is parsed
+  // once, when it is first needed, not per request. A start that does not parse is reported by
+  // rate_quote, and meanwhile the current time picks the deck.
   Result<QuoteOutcome> quote = Status(StatusCode::Internal, "quote not computed");
   Status loaded(StatusCode::Unavailable,
                 "the admin API runs without a call service, so no rate deck is loaded; run it "
                 "with `relaygw serve`");
   if (parts.calls != nullptr) {
+    const Result<billing::Instant> start = billing::parse_instant(fields.start);
+    const relay::Instant at = start ? relay::Instant(*start)
+                                    : std::chrono::floor<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now());
     loaded = parts.calls->use_rating_data(
-        [&](const billing::NumberPlan& plan, const billing::RateDeck& deck) {
+        fields.from, at, [&](const billing::NumberPlan& plan, const billing::RateDeck& deck) {
           quote = rate_quote(fields, "", &plan, &deck, Status::ok());
         });
   }

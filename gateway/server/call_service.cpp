@@ -1,6 +1,13 @@
 // CallService: relay events into billing. See call_service.hpp for the contract.
 //
-// Locking: `billing_mutex` serializes every use of the store, number plan and rate deck, and
+// Rate decks: every call is quoted, held, debited and posted with the deck its record names,
+// the deck in effect when it was requested (billing/call_records.hpp). The store picks that
+// deck inside the transaction that stores the call, reading only the decks' dates and SHA-256s.
+// `decks` parses each deck once, when a call first needs it, so a deck that `relaygw db
+// load-deck` stores while the gateway runs bills new calls from then on, without a restart,
+// and calls already open keep their deck. A change of deck is logged with both SHA-256s.
+//
+// Locking: `billing_mutex` serializes every use of the store, number plan and rate decks, and
 // `state_mutex` guards the in-memory maps for a few statements at a time. Emergency work takes
 // only `state_mutex` and hands the session to the EmergencyDispatcher, which returns at once,
 // so handling an emergency call never waits for a normal call's SQLite write.
@@ -26,6 +33,7 @@
 #include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
 #include "billing/credit_policy.hpp"
+#include "billing/deck_cache.hpp"
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
 #include "billing/rating.hpp"
@@ -211,8 +219,11 @@ struct CallService::State {
   std::mutex billing_mutex;
   std::unique_ptr<billing::SqliteStore> store;
   std::optional<billing::NumberPlan> plan;
-  std::optional<billing::RateDeck> deck;
-  std::optional<billing::Rater> rater;
+  std::optional<billing::RateDeckCache> decks;
+  // The rater of the deck in effect at the last call or quote, which also rates calls whose
+  // record names no deck (calls stored before schema 12).
+  const billing::Rater* rater = nullptr;
+  std::string deck_sha256;  // StoredRateDeck::sha256_hex of the deck of `rater`
   std::optional<billing::CreditPolicy> credit_policy;
 
   mutable std::mutex state_mutex;
@@ -241,7 +252,15 @@ struct CallService::State {
   std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now);
   std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
   Result<relay::Quote> quote_locked(const relay::CallRequested& request,
-                                    const relay::SessionOpened& session, relay::Instant now);
+                                    const relay::SessionOpened& session, relay::Instant now,
+                                    const billing::Rater& call_rater);
+  // Returns the rater of the deck in effect for a call from `from` at `at`, and makes it the
+  // deck in use. Caller holds billing_mutex and the store is open.
+  Result<const billing::Rater*> rater_in_effect(const std::string& from, relay::Instant at);
+  // Makes deck `sha256_hex`, whose rater is `deck_rater`, the deck in use, and logs the
+  // change when it is another deck than before. `why` names the call or quote that needs it.
+  void use_deck(const std::string& sha256_hex, const billing::Rater* deck_rater,
+                const std::string& why);
   Result<billing::CallPosting> complete_call(const std::string& call_id, relay::Instant at,
                                              const std::string& key);
   billing::Instant capped_end(const billing::CallRecord& record, relay::Instant at,
@@ -317,32 +336,40 @@ Status CallService::State::open_storage() {
                     fmt::format("database '{}' failed to open ({}); {}", config.database,
                                 reason_only(opened.status()), fix_key(config, "database")));
     }
-    auto stored = (*opened)->current_rate_deck();
-    if (!stored) {
+    // The deck in effect today (UTC date) is the first deck in use, for calls that name none.
+    const std::string today =
+        billing::format_instant(std::chrono::floor<std::chrono::seconds>(
+                                    std::chrono::system_clock::now()))
+            .substr(0, 10);
+    auto in_effect = (*opened)->rate_deck_in_effect(today);
+    if (!in_effect) {
       return outage(
-          stored.status().code(),
+          in_effect.status().code(),
           fmt::format("reading the rate deck from database '{}' failed ({}); {}", config.database,
-                      reason_only(stored.status()), fix_key(config, "database")));
+                      reason_only(in_effect.status()), fix_key(config, "database")));
     }
-    if (!stored->has_value()) {
+    if (!in_effect->has_value()) {
       return outage(StatusCode::Unavailable,
                     fmt::format("database '{}' has no rate deck; load one with `relaygw db "
                                 "load-deck --db {} --rates FILE`",
                                 config.database, config.database));
     }
-    auto parsed = billing::RateDeck::parse((*stored)->text, (*stored)->source_path);
+    if (!decks) {
+      decks.emplace(&*plan);
+    }
+    auto parsed = decks->rater(**opened, (*in_effect)->sha256_hex);
     if (!parsed) {
       return outage(parsed.status().code(),
-                    fmt::format("the rate deck stored in database '{}' does not parse ({}); load "
-                                "a corrected deck with `relaygw db load-deck --db {} --rates "
-                                "FILE`",
+                    fmt::format("the rate deck stored in database '{}' cannot be used ({}); "
+                                "load a corrected deck with `relaygw db load-deck --db {} "
+                                "--rates FILE`",
                                 config.database, reason_only(parsed.status()), config.database));
     }
-    deck.emplace(std::move(parsed).value());
-    rater.emplace(&*plan, &*deck);
+    rater = *parsed;
+    deck_sha256 = (*in_effect)->sha256_hex;
     store = std::move(opened).value();
-    log->info("billing storage open: database={} rate_deck={} area_codes={}", config.database,
-              deck->name(), plan->area_code_count());
+    log->info("billing storage open: database={} rate_deck='{}' sha256={} area_codes={}",
+              config.database, rater->deck()->name(), deck_sha256, plan->area_code_count());
   }
   std::lock_guard state_lock(state_mutex);
   storage_ready = true;
@@ -576,12 +603,45 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
                                      "charge."}};
 }
 
+Result<const billing::Rater*> CallService::State::rater_in_effect(const std::string& from,
+                                                                  relay::Instant at) {
+  auto local_date = billing::originating_local_date(*plan, from, to_seconds(at));
+  if (!local_date) {
+    return local_date.status();
+  }
+  auto in_effect = store->rate_deck_in_effect(*local_date);
+  if (!in_effect) {
+    return in_effect.status();
+  }
+  if (!in_effect->has_value()) {
+    return Status(StatusCode::Unavailable, "database '" + config.database +
+                                               "' has no rate deck; load one with `relaygw db "
+                                               "load-deck`");
+  }
+  auto deck_rater = decks->rater(*store, (*in_effect)->sha256_hex);
+  if (!deck_rater) {
+    return deck_rater.status();
+  }
+  use_deck((*in_effect)->sha256_hex, *deck_rater, "a quote for " + from);
+  return *deck_rater;
+}
+
+void CallService::State::use_deck(const std::string& sha256_hex, const billing::Rater* deck_rater,
+                                  const std::string& why) {
+  if (sha256_hex == deck_sha256) {
+    return;
+  }
+  log->info("rate deck switched at {}: old deck '{}' sha256={}, new deck '{}' sha256={}; calls "
+            "already open keep the deck they were quoted with",
+            why, rater->deck()->name(), deck_sha256, deck_rater->deck()->name(), sha256_hex);
+  deck_sha256 = sha256_hex;
+  rater = deck_rater;
+}
+
 Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested& request,
                                                       const relay::SessionOpened& session,
-                                                      relay::Instant now) {
-  if (!rater) {
-    return Status(StatusCode::Unavailable, "billing storage is not open");
-  }
+                                                      relay::Instant now,
+                                                      const billing::Rater& call_rater) {
   billing::CallToRate call;
   call.from = session.caller_number;
   call.to = request.dialed_number;
@@ -592,7 +652,7 @@ Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested
   call.billable_seconds = kQuoteSeconds;
   call.answered = true;
   call.person_reached = true;
-  auto rated = rater->rate(call);
+  auto rated = call_rater.rate(call);
   if (!rated) {
     return rated.status();
   }
@@ -665,16 +725,28 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (billed) {
     call.billed_number = *billed;
   }
-  billing::CallRecords records(store.get(), &*rater);
+  billing::CallRecords records(store.get(), rater, &*decks);
   auto opened = records.open(call, write_context);
   if (!opened) {
     log->error("session={} call={} storing the call failed: {}", request.session_id, call_id,
                opened.status().message());
     return {rating_unavailable(call_id)};
   }
+  // open() quoted the call with the deck in effect and stored that deck's SHA-256, so the
+  // cache has its rater. The quote reply and the hold below use it too.
+  const billing::Rater* call_rater = rater;
+  if (opened->quote && !opened->quote->deck_sha256.empty()) {
+    call_rater = decks->find(opened->quote->deck_sha256);
+    if (call_rater == nullptr) {
+      log->error("session={} call={} stored, but its rate deck sha256={} is not loaded",
+                 request.session_id, call_id, opened->quote->deck_sha256);
+      return {rating_unavailable(call_id)};
+    }
+    use_deck(opened->quote->deck_sha256, call_rater, "call " + call_id);
+  }
 
   std::vector<Reply> replies;
-  auto quote = quote_locked(request, session, now);
+  auto quote = quote_locked(request, session, now, *call_rater);
   if (quote) {
     replies.push_back(*quote);
     (void)records.add_event(
@@ -696,7 +768,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   authorization.card_number = std::string(request.card_number.reveal());
   authorization.pin = std::string(request.pin.reveal());
   authorization.requested_person = request.person_name;
-  billing::Authorizer authorizer(store.get(), &*plan, &*rater);
+  billing::Authorizer authorizer(store.get(), &*plan, rater, &*decks);
   auto decision = authorizer.authorize(authorization, write_context);
   authorization.pin.assign(authorization.pin.size(), '\0');
   if (!decision) {
@@ -748,7 +820,7 @@ Result<billing::CallPosting> CallService::State::complete_call(const std::string
     return Status(StatusCode::NotFound,
                   "call '" + call_id + "' does not exist; send call.request first");
   }
-  billing::CallRecords records(store.get(), &*rater);
+  billing::CallRecords records(store.get(), rater, &*decks);
   // The protocol has no "person reached" field: a person-to-person call that was connected is
   // billed as reached.
   const bool connected = billing::event_time(**record, billing::CallEvent::Connected).has_value();
@@ -824,7 +896,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                         "billing storage is unavailable, so " + of + " for call '" + call_id +
                             "' was not recorded; retry it with the same idempotency key")};
   }
-  billing::CallRecords records(store.get(), &*rater);
+  billing::CallRecords records(store.get(), rater, &*decks);
   const bool is_step = std::holds_alternative<relay::Acceptance>(event) ||
                        std::holds_alternative<relay::Connected>(event);
   if (is_step) {
@@ -1097,19 +1169,36 @@ Result<relay::Quote> CallService::quote(const relay::CallRequested& request, rel
                                             "' is not open; open the session before quoting");
   }
   std::lock_guard billing_lock(state.billing_mutex);
-  return state.quote_locked(request, *session, now);
+  if (!state.store || !state.rater) {
+    return Status(StatusCode::Unavailable, "billing storage is not open");
+  }
+  auto in_effect = state.rater_in_effect(session->caller_number, now);
+  if (!in_effect) {
+    return in_effect.status();
+  }
+  return state.quote_locked(request, *session, now, **in_effect);
 }
 
 Status CallService::use_rating_data(
+    const std::string& from, relay::Instant at,
     const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use) {
   State& state = *state_;
   std::lock_guard billing_lock(state.billing_mutex);
-  if (!state.plan || !state.deck) {
+  if (!state.store || !state.rater) {
     return Status(StatusCode::Unavailable,
                   "billing storage is not open, so no rate deck is loaded from database '" +
                       state.config.database + "'; see the server log for the cause");
   }
-  use(*state.plan, *state.deck);
+  // A calling number with no time zone cannot pick a deck, and `use` reports it with the
+  // reason when it rates, so the deck in use is passed instead.
+  const billing::Rater* deck_rater = state.rater;
+  if (auto in_effect = state.rater_in_effect(from, at); in_effect) {
+    deck_rater = *in_effect;
+  } else if (in_effect.status().code() != StatusCode::InvalidArgument &&
+             in_effect.status().code() != StatusCode::NotFound) {
+    return in_effect.status();
+  }
+  use(*state.plan, *deck_rater->deck());
   return Status::ok();
 }
 

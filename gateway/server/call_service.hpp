@@ -68,14 +68,17 @@ class CallService {
   std::vector<Reply> handle(const relay::InboundEvent& event, const std::string& ref,
                             relay::Instant now);
 
-  // Prices a call without authorizing or recording anything, for a TTY menu's quote step.
+  // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with
+  // the deck in effect at `now`.
   Result<relay::Quote> quote(const relay::CallRequested& request, relay::Instant now);
 
-  // Runs `use` with the number plan and rate deck that bill calls, holding the billing lock so
-  // neither changes meanwhile. They are loaded when billing storage opens (start() or
-  // retry_storage()) and kept until the service ends. Fails with Unavailable, without running
-  // `use`, while billing storage is not open.
+  // Runs `use` with the number plan and the rate deck that would bill a call from `from`
+  // requested at `at` (the deck in effect then, see billing/call_records.hpp), holding the
+  // billing lock so neither changes meanwhile. A deck stored since the last call is read and
+  // parsed once. Fails with Unavailable, without running `use`, while billing storage is not
+  // open.
   Status use_rating_data(
+      const std::string& from, relay::Instant at,
       const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use);
 
   // After handle() authorized a call request: what the adapter must do next.

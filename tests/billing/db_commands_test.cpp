@@ -511,26 +511,42 @@ void write_domestic_deck(const std::filesystem::path& file) {
   std::ofstream(file) << text;
 }
 
+// Stores authorized call `id` to London as schema 11 stored calls, with no quote, so it names
+// no deck and the current deck rates it when it completes.
+void insert_unquoted_call(const std::string& db, const std::string& id) {
+  sqlite3* db_handle = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &db_handle) == SQLITE_OK);
+  const std::string sql =
+      "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
+      "card_number, requested_person, emergency, actor, at) VALUES ('" + id +
+      "', '+13125550107', '+442079460000', 'sent-paid', 'none', 'automated', '', '', '', 0, "
+      "'staff:test', '2026-03-10T14:00:00Z'); "
+      "INSERT INTO call_events (call_id, event, at, actor) VALUES ('" + id +
+      "', 'authorized', '2026-03-10T14:00:01Z', 'staff:test')";
+  const int inserted = sqlite3_exec(db_handle, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db_handle);
+  REQUIRE(inserted == SQLITE_OK);
+}
+
 }  // namespace
 
 TEST_CASE_METHOD(CommandFixture, "db load-deck keeps open calls rateable", "[billing][commands]") {
   init();
   const std::string db_option = "--db '" + db() + "' ";
-  // c1 is connected and c2 only authorized, both to London. c3 is domestic and e1 is an
-  // emergency call, and neither of those two stops the load.
-  REQUIRE(relaygw("call create " + db_option +
-                  "--id c1 --from 3125550107 --to 011442079460000 --at 2026-03-10T14:00:00Z")
-              .status == 0);
-  REQUIRE(relaygw("call event " + db_option + "--id c1 --event connected --at 2026-03-10T14:00:30Z")
-              .status == 0);
-  REQUIRE(relaygw("call create " + db_option +
-                  "--id c2 --from 3125550107 --to +442079460001 --at 2026-03-10T15:00:00Z")
-              .status == 0);
+  // c1 names no deck and needs an international rate. c3 is domestic, e1 is an emergency call,
+  // and q1 to London names the bundled deck, which rates it to the end, so none of those three
+  // stops the load.
+  insert_unquoted_call(db(), "c1");
   REQUIRE(relaygw("call create " + db_option +
                   "--id c3 --from 3125550107 --to 2125550101 --at 2026-03-10T15:00:00Z")
               .status == 0);
   REQUIRE(relaygw("call create " + db_option +
                   "--id e1 --from 3125550107 --to 911 --at 2026-03-10T15:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call create " + db_option +
+                  "--id q1 --from 3125550107 --to 011442079460000 --at 2026-03-10T14:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option + "--id q1 --event connected --at 2026-03-10T14:00:30Z")
               .status == 0);
 
   write_domestic_deck(path("domestic.toml"));
@@ -538,41 +554,42 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck keeps open calls rateable", "[bil
   const Run refused = relaygw(load);
   INFO(refused.output);
   CHECK(refused.status == 1);
-  CHECK(refused.output.find("cannot rate 2 open (authorized or connected) calls") !=
+  CHECK(refused.output.find("cannot rate 1 open (authorized or connected) call,") !=
         std::string::npos);
   CHECK(refused.output.find("call c1 from +13125550107 to +442079460000 (rated from "
-                            "2026-03-10T14:00:30Z): rate deck version 'v1' has no international "
+                            "2026-03-10T14:00:01Z): rate deck version 'v1' has no international "
                             "rate") != std::string::npos);
-  CHECK(refused.output.find("call c2 ") != std::string::npos);
   CHECK(refused.output.find("call c3 ") == std::string::npos);
   CHECK(refused.output.find("call e1 ") == std::string::npos);
-  CHECK(refused.output.find("international") != std::string::npos);
+  CHECK(refused.output.find("call q1 ") == std::string::npos);
   CHECK(refused.output.find("current rate deck") == std::string::npos);
   CHECK(refused.output.find("add the missing rates or area codes to the deck, or complete those "
                             "calls first") != std::string::npos);
   const Run status = relaygw("db status " + db_option);
   CHECK(status.output.find("Example relay center tariff") != std::string::npos);
 
-  // Once both calls are completed, nothing open needs an international rate.
+  // Once c1 is completed, nothing open needs the new deck to rate London.
   REQUIRE(
-      relaygw("call complete " + db_option + "--id c1 --at 2026-03-10T14:05:30Z --key k1").status ==
-      0);
-  REQUIRE(
-      relaygw("call complete " + db_option + "--id c2 --at 2026-03-10T15:01:00Z --key k2").status ==
+      relaygw("call complete " + db_option + "--id c1 --at 2026-03-10T15:01:00Z --key k1").status ==
       0);
   const Run loaded = relaygw(load);
   INFO(loaded.output);
   CHECK(loaded.status == 0);
   CHECK(relaygw("db status " + db_option).output.find("domestic only") != std::string::npos);
+
+  // q1 still completes with the bundled deck's international rate.
+  const Run completed =
+      relaygw("call complete " + db_option + "--id q1 --at 2026-03-10T14:05:30Z --key kq1");
+  INFO(completed.output);
+  CHECK(completed.status == 0);
+  CHECK(completed.output.find("call q1 posted") != std::string::npos);
 }
 
 TEST_CASE_METHOD(CommandFixture, "db load-deck lists ten open calls", "[billing][commands]") {
   init();
   const std::string db_option = "--db '" + db() + "' ";
   for (int i = 1; i <= 12; ++i) {
-    REQUIRE(relaygw("call create " + db_option + "--id intl" + std::to_string(i) +
-                    " --from 3125550107 --to 011442079460000 --at 2026-03-10T14:00:00Z")
-                .status == 0);
+    insert_unquoted_call(db(), "intl" + std::to_string(i));
   }
   write_domestic_deck(path("domestic.toml"));
   const Run refused =

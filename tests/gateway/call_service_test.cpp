@@ -1,5 +1,8 @@
 // CallService against a real SQLite database made by `relaygw db init`, a real
 // EmergencyDispatcher and a loopback PSAP.
+#include <fstream>
+#include <sstream>
+
 #include <catch2/catch.hpp>
 
 #include "billing/call_records.hpp"
@@ -143,7 +146,143 @@ struct Fixture {
   Status storage;
 };
 
+// Writes to `path` the bundled example deck renamed to `name`, with every per-minute price
+// $1.00 higher, and with its versions' effective dates replaced by `first` and `second`
+// (the bundled deck's are 2025-01-01 and 2026-01-01).
+void write_dearer_deck(const std::string& path, const std::string& name, const std::string& first,
+                       const std::string& second) {
+  std::ifstream in(test::source_data_dir() + "/rates/example.toml");
+  REQUIRE(in);
+  std::ostringstream out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("name = \"Example relay center tariff\"", 0) == 0) {
+      line = "name = \"" + name + "\"";
+    } else if (line == "effective = 2025-01-01") {
+      line = "effective = " + first;
+    } else if (line == "effective = 2026-01-01") {
+      line = "effective = " + second;
+    } else if (line.rfind("per_minute = {", 0) == 0) {
+      for (std::size_t at = line.find("\"0."); at != std::string::npos;
+           at = line.find("\"0.", at)) {
+        line[at + 1] = '1';
+      }
+    }
+    out << line << "\n";
+  }
+  std::ofstream file(path);
+  file << out.str();
+  REQUIRE(file.good());
+}
+
+// Stores the deck at `path` with `relaygw db load-deck`, as staff do while the gateway runs.
+void load_deck(const std::string& database, const std::string& path) {
+  std::string output;
+  const int status =
+      test::run_relaygw({"db", "load-deck", "--db", database, "--rates", path}, &output);
+  INFO(output);
+  REQUIRE(status == 0);
+}
+
+billing::Money total_of(const relay::Quote& quote) {
+  return billing::parse_dollars(quote.total).value();
+}
+
+const relay::Quote& quote_of(const std::vector<Reply>& replies) {
+  REQUIRE(replies.size() == 2);
+  const auto* quote = std::get_if<relay::Quote>(&replies.front());
+  REQUIRE(quote != nullptr);
+  return *quote;
+}
+
 }  // namespace
+
+TEST_CASE("call service uses deck loaded while running", "[gateway][call-service][deck]") {
+  test::LogCapture log;
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  // C-ref runs its whole life under the bundled deck, and C-old is connected under it.
+  const auto ref_replies =
+      fixture.request("S-1", "C-ref", "+13125550104", relay::BillingMethod::SentPaid, "k-ref");
+  const billing::Money bundled_quote = total_of(quote_of(ref_replies));
+  REQUIRE(is_ack(fixture.connect("C-ref")));
+  REQUIRE(is_ack(fixture.disconnect("C-ref")));
+  const billing::CallRecord reference = fixture.stored_call("C-ref");
+  REQUIRE(reference.posting);
+  REQUIRE(reference.request.quote);
+  const std::string bundled_sha = reference.request.quote->deck_sha256;
+  CHECK_FALSE(bundled_sha.empty());
+  REQUIRE(authorization_of(fixture.request("S-1", "C-old", "+13125550104",
+                                          relay::BillingMethod::SentPaid, "k-old"))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-old")));
+
+  const std::string deck_file = fixture.dir.file("dearer.toml");
+  write_dearer_deck(deck_file, "Dearer tariff", "2025-01-01", "2026-01-01");
+  load_deck(fixture.config.billing.database, deck_file);
+
+  // A new call is quoted, stored and posted with the new deck, without a restart.
+  const auto new_replies =
+      fixture.request("S-1", "C-new", "+13125550104", relay::BillingMethod::SentPaid, "k-new");
+  CHECK(authorization_of(new_replies).accepted);
+  const billing::Money dearer_quote = total_of(quote_of(new_replies));
+  CHECK(dearer_quote > bundled_quote);
+  REQUIRE(is_ack(fixture.connect("C-new")));
+  REQUIRE(is_ack(fixture.disconnect("C-new")));
+  const billing::CallRecord dearer = fixture.stored_call("C-new");
+  REQUIRE(dearer.request.quote);
+  const std::string dearer_sha = dearer.request.quote->deck_sha256;
+  CHECK(dearer_sha != bundled_sha);
+  CHECK(dearer.request.quote->one_minute > reference.request.quote->one_minute);
+  REQUIRE(dearer.posting);
+  CHECK(dearer.posting->total > reference.posting->total);
+
+  // The call in progress at the load is posted with the deck it was quoted with.
+  REQUIRE(is_ack(fixture.disconnect("C-old")));
+  const billing::CallRecord in_progress = fixture.stored_call("C-old");
+  REQUIRE(in_progress.request.quote);
+  CHECK(in_progress.request.quote->deck_sha256 == bundled_sha);
+  REQUIRE(in_progress.posting);
+  CHECK(in_progress.posting->total == reference.posting->total);
+
+  // A TTY menu quote after the load uses the new deck too.
+  relay::CallRequested menu;
+  menu.session_id = "S-1";
+  menu.call_id = "C-menu";
+  menu.dialed_number = "+13125550104";
+  menu.billing = relay::BillingMethod::SentPaid;
+  auto menu_quote = fixture.calls->quote(menu, at("2026-03-10T15:00:05Z"));
+  REQUIRE(menu_quote);
+  CHECK(total_of(*menu_quote) == dearer_quote);
+
+  CHECK(log.count("rate deck switched") == 1);
+  CHECK(log.count("old deck 'Example relay center tariff' sha256=" + bundled_sha) == 1);
+  CHECK(log.count("new deck 'Dearer tariff' sha256=" + dearer_sha) == 1);
+}
+
+TEST_CASE("call service keeps deck until its date", "[gateway][call-service][deck]") {
+  test::LogCapture log;
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  const auto before =
+      fixture.request("S-1", "C-1", "+13125550104", relay::BillingMethod::SentPaid, "k-1");
+  const std::string bundled_sha = fixture.stored_call("C-1").request.quote->deck_sha256;
+
+  // The dearer deck's first version starts after the fixture's calls on 2026-03-10.
+  const std::string deck_file = fixture.dir.file("next-year.toml");
+  write_dearer_deck(deck_file, "Next year's tariff", "2026-06-01", "2027-01-01");
+  load_deck(fixture.config.billing.database, deck_file);
+
+  const auto after =
+      fixture.request("S-1", "C-2", "+13125550104", relay::BillingMethod::SentPaid, "k-2");
+  CHECK(authorization_of(after).accepted);
+  CHECK(total_of(quote_of(after)) == total_of(quote_of(before)));
+  CHECK(fixture.stored_call("C-2").request.quote->deck_sha256 == bundled_sha);
+  CHECK(log.count("rate deck switched") == 0);
+}
 
 TEST_CASE("call service posts collect call with tag", "[gateway][call-service]") {
   Fixture fixture;

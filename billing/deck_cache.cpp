@@ -1,0 +1,75 @@
+#include "billing/deck_cache.hpp"
+
+namespace relaygw::billing {
+
+Result<const Rater*> RateDeckCache::rater(Store& store, const std::string& deck_sha256,
+                                          const Rater* known) {
+  if (const Rater* cached = find(deck_sha256)) {
+    return cached;
+  }
+  Result<std::optional<StoredRateDeck>> stored = store.find_rate_deck(deck_sha256);
+  if (!stored) {
+    return stored.status();
+  }
+  if (!stored->has_value()) {
+    return Status(StatusCode::NotFound, "no rate deck with SHA-256 " + deck_sha256 +
+                                            " is stored in the database, so the calls quoted "
+                                            "with it cannot be rated; restore the database "
+                                            "from a backup that has it");
+  }
+  const RateDeck* known_deck = known != nullptr ? known->deck() : nullptr;
+  if (known_deck != nullptr && !known_deck->text_sha256().empty() &&
+      known_deck->text_sha256() == sha256_hex((*stored)->text)) {
+    Entry& entry = entries_[deck_sha256];
+    entry.rater = std::make_unique<Rater>(plan_, known_deck);
+    return entry.rater.get();
+  }
+  Result<RateDeck> parsed = RateDeck::parse((*stored)->text, (*stored)->source_path);
+  if (!parsed) {
+    return Status(StatusCode::FailedPrecondition,
+                  "the stored rate deck '" + (*stored)->name + "' (sha256 " + deck_sha256 +
+                      ") does not parse: " + parsed.status().message() +
+                      "; load a corrected deck with `relaygw db load-deck`");
+  }
+  return add(deck_sha256, std::move(parsed).value());
+}
+
+const Rater* RateDeckCache::add(const std::string& sha256_hex, RateDeck deck) {
+  if (const Rater* cached = find(sha256_hex)) {
+    return cached;
+  }
+  Entry& entry = entries_[sha256_hex];
+  entry.owned = std::make_unique<RateDeck>(std::move(deck));
+  entry.rater = std::make_unique<Rater>(plan_, entry.owned.get());
+  return entry.rater.get();
+}
+
+const Rater* RateDeckCache::find(std::string_view sha256_hex) const {
+  auto found = entries_.find(sha256_hex);
+  return found == entries_.end() ? nullptr : found->second.rater.get();
+}
+
+Result<const Rater*> CallRaters::for_deck(Store& store, const std::string& sha256_hex) const {
+  if (fallback_ == nullptr) {
+    return Status(StatusCode::Unavailable,
+                  "no number plan or rate deck is loaded, so rate deck " + sha256_hex +
+                      " cannot be used; load them and retry");
+  }
+  RateDeckCache* decks = decks_;
+  if (decks == nullptr) {
+    if (!own_decks_) {
+      own_decks_ = std::make_shared<RateDeckCache>(fallback_->plan());
+    }
+    decks = own_decks_.get();
+  }
+  return decks->rater(store, sha256_hex, fallback_);
+}
+
+Result<const Rater*> CallRaters::for_call(Store& store, const CallRequest& call) const {
+  if (!call.quote || call.quote->deck_sha256.empty() || fallback_ == nullptr) {
+    return fallback_;
+  }
+  return for_deck(store, call.quote->deck_sha256);
+}
+
+}  // namespace relaygw::billing

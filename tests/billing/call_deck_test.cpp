@@ -1,0 +1,260 @@
+// One rate deck per call: a call is quoted, held, debited and posted with the deck in effect
+// when it was requested, which its record names, whatever deck is stored later.
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "billing/authorization.hpp"
+#include "billing/call_records.hpp"
+#include "billing/cards.hpp"
+#include "billing/deck_cache.hpp"
+#include "billing/sqlite_store.hpp"
+#include "tests/billing/billing_test_support.hpp"
+
+using namespace relaygw::billing;
+using namespace relaygw::billing::testing;
+
+namespace {
+
+constexpr const char* kCard = "5550142000001";
+constexpr const char* kPin = "2468";
+constexpr const char* kTtyLine = "+13125550107";
+
+Instant at(const std::string& text) { return parse_instant(text).value(); }
+
+// The TOML of a deck with one version in force from `effective` that charges `per_minute` in
+// every jurisdiction: a 60 s first block, then per second, rounded up. Calls from Illinois
+// that bill an eligible line get a 50% TTY toll discount.
+std::string flat_deck_text(const std::string& per_minute,
+                           const std::string& effective = "2020-01-01") {
+  std::string text = "name = \"flat " + per_minute + "\"\n[[version]]\nname = \"v1\"\neffective = " +
+                     effective +
+                     "\nrounding = \"up\"\ninitial_seconds = 60\nadditional_seconds = 1\n"
+                     "[[version.accessibility.tty_discount]]\nstate = \"IL\"\n"
+                     "basis_points = 5000\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"" + per_minute + "\" }\n";
+  }
+  return text;
+}
+
+StoredRateDeck stored_deck(const std::string& text, const std::string& effective_from) {
+  StoredRateDeck stored;
+  stored.name = "test deck";
+  stored.text = text;
+  stored.sha256_hex = sha256_hex(text);
+  stored.effective_from = effective_from;
+  stored.source_path = "flat.toml";
+  return stored;
+}
+
+class DeckFixture {
+ public:
+  DeckFixture() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-call-deck-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    SqliteOptions options;
+    options.create = true;
+    auto opened = SqliteStore::open((dir_ / "billing.db").string(), options);
+    REQUIRE(opened);
+    store_ = std::move(opened).value();
+  }
+  ~DeckFixture() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // Stores a flat deck at `per_minute` as `relaygw db load-deck` would, and returns its
+  // SHA-256.
+  std::string load_deck(const std::string& per_minute,
+                        const std::string& effective = "2020-01-01") {
+    const StoredRateDeck deck = stored_deck(flat_deck_text(per_minute, effective),
+                                            effective);
+    REQUIRE(store_->add_rate_deck(deck, WriteContext{"staff:test", at("2026-03-10T12:00:00Z")}));
+    return deck.sha256_hex;
+  }
+
+  // Adds the TTY-discount-eligible Illinois line that postpaid cards bill.
+  void add_tty_line() {
+    Line line;
+    line.number = kTtyLine;
+    line.listing_name = "Alvarez, Rosa";
+    line.state = "IL";
+    line.rate_center = "CHICAGO";
+    line.time_zone = "America/Chicago";
+    line.is_tty = true;
+    line.tty_discount_eligible = true;
+    REQUIRE(store_->append_line(line, 0, "billed line of the postpaid card", staff()));
+  }
+
+  void add_card_with(CardFunding funding, Money amount) {
+    NewCard card;
+    card.number = kCard;
+    card.funding = funding;
+    card.pin_iterations = 1'000;
+    if (funding == CardFunding::Prepaid) {
+      card.opening_balance = amount;
+    } else {
+      card.billed_line = kTtyLine;
+      card.credit_limit = amount;
+    }
+    REQUIRE(add_card(*store_, card, kPin, staff()));
+  }
+
+  // Opens card call `id` from Chicago to New York at 14:00:00Z with `rater` as the caller's
+  // own deck, and authorizes it with a hold of at most `max_seconds`.
+  Authorization open_and_authorize(const std::string& id, const Rater& rater,
+                                   std::int64_t max_seconds) {
+    const WriteContext context{"gateway", at("2026-03-10T14:00:00Z")};
+    CallRequest call;
+    call.id = id;
+    call.from = "3125550107";
+    call.to = "2125550101";
+    call.billing = BillingMethod::CallingCard;
+    call.card_number = kCard;
+    CallRecords records(store_.get(), &rater, &decks_);
+    REQUIRE(records.open(call, context));
+
+    AuthorizationRequest request;
+    request.call_id = id;
+    request.from = call.from;
+    request.to = call.to;
+    request.billing = BillingMethod::CallingCard;
+    request.card_number = kCard;
+    request.pin = kPin;
+    request.max_call_seconds = max_seconds;
+    Authorizer authorizer(store_.get(), &bundled_number_plan(), &rater, &decks_);
+    auto decision = authorizer.authorize(request, context);
+    REQUIRE(decision);
+    REQUIRE(decision->granted);
+    REQUIRE(records.record_authorization(id, *decision, context));
+    return *decision;
+  }
+
+  CallRecord stored_call(const std::string& id) {
+    auto record = store_->find_call(id);
+    REQUIRE(record);
+    REQUIRE(record->has_value());
+    return **record;
+  }
+
+  static WriteContext staff() { return WriteContext{"staff:test", at("2026-03-10T13:00:00Z")}; }
+
+  std::unique_ptr<SqliteStore> store_;
+  RateDeckCache decks_{&bundled_number_plan()};
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(DeckFixture, "card hold priced with call's deck", "[billing][cards][deck]") {
+  // The caller read the $0.04 deck, and a $0.08 deck was stored before the call was opened,
+  // as when `relaygw db load-deck` runs between the two steps of `relaygw call create`.
+  load_deck("0.0400");
+  const RateDeck read_before = RateDeck::parse(flat_deck_text("0.0400"), "a.toml").value();
+  const Rater rater(&bundled_number_plan(), &read_before);
+  const std::string newer = load_deck("0.0800");
+  add_card_with(CardFunding::Prepaid, 10'000);  // $1.00
+
+  const Authorization decision = open_and_authorize("call-a", rater, 4 * 3600);
+
+  const CallRecord record = stored_call("call-a");
+  REQUIRE(record.request.quote);
+  CHECK(record.request.quote->deck_sha256 == newer);
+  CHECK(record.request.quote->one_minute == 800);
+  // $1.00 at $0.08 a minute pays for 12 min 30 s; at $0.04 it would be 25 min.
+  REQUIRE(decision.max_seconds);
+  CHECK(*decision.max_seconds == 750);
+  CHECK(decision.held == 10'000);
+}
+
+TEST_CASE_METHOD(DeckFixture, "open call keeps its deck after a load", "[billing][cards][deck]") {
+  const std::string first = load_deck("0.0400");
+  const RateDeck current = RateDeck::parse(flat_deck_text("0.0400"), "a.toml").value();
+  const Rater rater(&bundled_number_plan(), &current);
+  add_card_with(CardFunding::Prepaid, 100'000);  // $10.00
+  open_and_authorize("call-a", rater, 4 * 3600);
+  CallRecords records(store_.get(), &rater, &decks_);
+  REQUIRE(records.add_event(
+      "call-a", CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
+
+  // A dearer deck is stored mid-call. The debit and the posting still use the call's deck,
+  // even through a rater of the new deck.
+  load_deck("0.0800");
+  const RateDeck newer = RateDeck::parse(flat_deck_text("0.0800"), "b.toml").value();
+  const Rater newer_rater(&bundled_number_plan(), &newer);
+  CallRecords later(store_.get(), &newer_rater);
+  auto debit = later.interim_debit("call-a", at("2026-03-10T14:05:10Z"), "debit-1",
+                                   WriteContext{"gateway", at("2026-03-10T14:05:10Z")});
+  REQUIRE(debit);
+  CHECK(debit->debited_for_call == 2'000);  // 5 min at $0.04
+  auto posting = later.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end"},
+                                WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(posting);
+  CHECK(posting->total == 4'000);  // 10 min at $0.04
+  CHECK(stored_call("call-a").request.quote->deck_sha256 == first);
+
+  // rerate() is for rating-error credits, so it rates with the caller's (current) deck.
+  auto rerated = later.rerate("call-a");
+  REQUIRE(rerated);
+  CHECK(rerated->total == 8'000);
+}
+
+TEST_CASE_METHOD(DeckFixture, "future deck waits for its date", "[billing][deck]") {
+  const std::string current = load_deck("0.0400");
+  const std::string future = load_deck("0.0800", "2026-04-01");
+  const RateDeck latest = RateDeck::parse(flat_deck_text("0.0800", "2026-04-01"),
+                                          "b.toml").value();
+  const Rater rater(&bundled_number_plan(), &latest);
+  CallRecords records(store_.get(), &rater, &decks_);
+  CallRequest call;
+  call.from = "3125550107";
+  call.to = "2125550101";
+
+  // 2026-03-31 at 23:30 in Chicago is still March there, so the current deck quotes it.
+  auto march = records.open(call, WriteContext{"gateway", at("2026-04-01T04:30:00Z")});
+  REQUIRE(march);
+  REQUIRE(march->quote);
+  CHECK(march->quote->deck_sha256 == current);
+  CHECK(march->quote->one_minute == 400);
+
+  auto april = records.open(call, WriteContext{"gateway", at("2026-04-01T05:30:00Z")});
+  REQUIRE(april);
+  REQUIRE(april->quote);
+  CHECK(april->quote->deck_sha256 == future);
+  CHECK(april->quote->one_minute == 800);
+}
+
+TEST_CASE_METHOD(DeckFixture, "interim debit carries TTY discount", "[billing][cards][deck]") {
+  load_deck("0.0400");
+  const RateDeck deck = RateDeck::parse(flat_deck_text("0.0400"), "a.toml").value();
+  const Rater rater(&bundled_number_plan(), &deck);
+  add_tty_line();
+  add_card_with(CardFunding::Postpaid, 100'000);  // $10.00 limit
+  const Authorization decision = open_and_authorize("call-a", rater, 4 * 3600);
+  CHECK(decision.held > 0);
+  CallRecords records(store_.get(), &rater, &decks_);
+  REQUIRE(records.add_event(
+      "call-a", CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
+
+  // 10 min at $0.04 is $0.40, and the billed line's 50% Illinois TTY discount makes it $0.20.
+  auto debit = records.interim_debit("call-a", at("2026-03-10T14:10:10Z"), "debit-1",
+                                     WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(debit);
+  CHECK(debit->debited_for_call == 2'000);
+  auto posting = records.complete(Completion{"call-a", at("2026-03-10T14:10:10Z"), false, "end"},
+                                  WriteContext{"gateway", at("2026-03-10T14:10:10Z")});
+  REQUIRE(posting);
+  CHECK(posting->total == 2'000);
+  CHECK(store_->card_funds(kCard, "call-a").value().debited_for_call == 2'000);
+}
