@@ -68,7 +68,9 @@ class CallService {
   std::vector<Reply> handle(const relay::InboundEvent& event, const std::string& ref,
                             relay::Instant now);
 
-  // Prices a call without authorizing or recording anything, for a TTY menu's quote step.
+  // Prices a call without authorizing or recording anything, for a TTY menu's quote step. A
+  // calling-card request whose card is malformed, unknown, closed or locked gets no quote but
+  // FailedPrecondition, whose message starts with the refusal reason ("card-closed: ...").
   Result<relay::Quote> quote(const relay::CallRequested& request, relay::Instant now);
 
   // Runs `use` with the number plan and rate deck that bill calls, holding the billing lock so
