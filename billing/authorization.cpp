@@ -63,6 +63,24 @@ std::optional<Authorization> refuse_self_billing(const AuthorizationRequest& req
   return std::nullopt;
 }
 
+// Turns the failure of find_usable_card or check_card_pin into a refusal with its reason, or
+// returns nullopt for a failure that is not a refusal (the store could not be read).
+std::optional<Authorization> card_refusal(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::NotFound:
+      return refuse(RefusalReason::CardNotFound, status.message());
+    case StatusCode::PermissionDenied:
+      return refuse(RefusalReason::WrongPin, status.message());
+    case StatusCode::FailedPrecondition:
+      return refuse(status.message().find("closed") != std::string::npos
+                        ? RefusalReason::CardClosed
+                        : RefusalReason::CardLocked,
+                    status.message());
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 Result<std::string> billed_line_number(BillingMethod billing, std::string_view from,
@@ -197,6 +215,25 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
   return refuse(RefusalReason::InvalidRequest, "unknown billing method");
 }
 
+Result<std::optional<Authorization>> Authorizer::reject_unusable_card(
+    const AuthorizationRequest& request) const {
+  if (request.billing != BillingMethod::CallingCard || store_ == nullptr ||
+      is_emergency_number(request.to)) {
+    return std::optional<Authorization>();
+  }
+  if (Status valid = validate_card_number(request.card_number); !valid) {
+    return std::optional<Authorization>(refuse(RefusalReason::InvalidRequest, valid.message()));
+  }
+  Result<CardState> card = find_usable_card(*store_, request.card_number);
+  if (card) {
+    return std::optional<Authorization>();
+  }
+  if (std::optional<Authorization> refused = card_refusal(card.status())) {
+    return refused;
+  }
+  return card.status();
+}
+
 Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest& request) const {
   const bool collect = request.billing == BillingMethod::Collect;
   // The line billed, collect or third number, must be able to carry a bill: an assigned NANP
@@ -271,20 +308,10 @@ Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& req
   }
   Result<CardState> card = check_card_pin(*store_, request.card_number, request.pin, context);
   if (!card) {
-    const Status& status = card.status();
-    switch (status.code()) {
-      case StatusCode::NotFound:
-        return refuse(RefusalReason::CardNotFound, status.message());
-      case StatusCode::PermissionDenied:
-        return refuse(RefusalReason::WrongPin, status.message());
-      case StatusCode::FailedPrecondition:
-        return refuse(status.message().find("closed") != std::string::npos
-                          ? RefusalReason::CardClosed
-                          : RefusalReason::CardLocked,
-                      status.message());
-      default:
-        return status;
+    if (std::optional<Authorization> refused = card_refusal(card.status())) {
+      return *refused;
     }
+    return card.status();
   }
   // The billed line is screened after the PIN check, so a caller without the PIN learns
   // nothing about it.

@@ -88,6 +88,15 @@ class Authorizer {
   Result<Authorization> authorize(const AuthorizationRequest& request,
                                   const WriteContext& context) const;
 
+  // Rejects a calling-card request from the stored card alone, so that `call create` and the
+  // gateway can refuse it before the call is quoted. The refusals are a malformed card number
+  // (invalid-request), an unknown card (card-not-found), a closed card (card-closed) and a
+  // locked card (card-locked). Returns nullopt when the card may go on to authorize(), for
+  // other billing methods, for emergency calls and without a store. It checks no PIN and
+  // writes nothing, so authorize() checks the card again.
+  Result<std::optional<Authorization>> reject_unusable_card(
+      const AuthorizationRequest& request) const;
+
  private:
   Result<Authorization> authorize_screened(const AuthorizationRequest& request) const;
   Result<Authorization> authorize_card(const AuthorizationRequest& request,

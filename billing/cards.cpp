@@ -147,6 +147,20 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
     return Status(StatusCode::InvalidArgument,
                   "opening balance and credit limit cannot be negative");
   }
+  if (card.funding == CardFunding::Prepaid) {
+    if (Status within_max = check_max_prepaid_balance(card.number, 0, card.opening_balance);
+        !within_max) {
+      return within_max;
+    }
+  }
+  if (card.credit_limit > kMaxCreditLimit) {
+    return Status(StatusCode::InvalidArgument,
+                  "credit limit $" + format_dollars_exact(card.credit_limit) + " of card " +
+                      mask_card_number(card.number) + " is above the $" +
+                      format_dollars(kMaxCreditLimit) +
+                      " maximum for a postpaid card; give a limit of at most that, or 0 for no "
+                      "limit");
+  }
 
   Result<PinHash> pin_hash = hash_pin(pin, card.pin_iterations);
   if (!pin_hash) {
@@ -207,6 +221,20 @@ Status check_card_amount(Money amount, const IdempotencyKey& key, std::string_vi
 
 }  // namespace
 
+Status check_max_prepaid_balance(const std::string& number, Money balance, Money amount) {
+  // Written as a subtraction so that no amount, however large, overflows the check.
+  if (amount <= kMaxPrepaidBalance - balance) {
+    return Status::ok();
+  }
+  const Money room = std::max(Money{0}, kMaxPrepaidBalance - balance);
+  return Status(StatusCode::InvalidArgument,
+                "adding $" + format_dollars_exact(amount) + " to card " + mask_card_number(number) +
+                    ", whose balance is $" + format_dollars_exact(balance) + ", would pass the $" +
+                    format_dollars(kMaxPrepaidBalance) +
+                    " maximum balance of a prepaid card; add at most $" +
+                    format_dollars_exact(room));
+}
+
 Status screen_card_billed_line(Store& store, const std::string& billed_line) {
   Result<std::optional<LineVersion>> found = store.find_line(billed_line);
   if (!found) {
@@ -239,27 +267,37 @@ Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card
   return found;
 }
 
+Result<CardState> find_usable_card(Store& store, const std::string& number) {
+  const std::string masked = mask_card_number(number);
+  Result<std::optional<CardState>> found = store.find_card(number);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return Status(StatusCode::NotFound, "card " + masked + " does not exist");
+  }
+  const CardState& state = **found;
+  if (state.status == CardStatus::Closed) {
+    return Status(StatusCode::FailedPrecondition, "card " + masked + " is closed");
+  }
+  if (state.status == CardStatus::Locked) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked +
+                      " is locked after wrong PINs; staff can unlock it with `relaygw card "
+                      "unlock --number NUMBER`");
+  }
+  return state;
+}
+
 Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,
                                  const WriteContext& context) {
   const std::string masked = mask_card_number(number);
   for (int attempt = 0; attempt < kMaxStateRetries; ++attempt) {
-    Result<std::optional<CardState>> found = store.find_card(number);
+    Result<CardState> found = find_usable_card(store, number);
     if (!found) {
       return found.status();
     }
-    if (!*found) {
-      return Status(StatusCode::NotFound, "card " + masked + " does not exist");
-    }
-    const CardState& state = **found;
-    if (state.status == CardStatus::Closed) {
-      return Status(StatusCode::FailedPrecondition, "card " + masked + " is closed");
-    }
-    if (state.status == CardStatus::Locked) {
-      return Status(StatusCode::FailedPrecondition,
-                    "card " + masked +
-                        " is locked after wrong PINs; staff can unlock it with `relaygw card "
-                        "unlock --number NUMBER`");
-    }
+    const CardState& state = *found;
 
     const bool pin_ok = verify_pin(pin, state.card.pin);
     if (pin_ok && state.failed_pin_attempts == 0) {
@@ -334,6 +372,8 @@ Result<CardFunds> fund_card(Store& store, const std::string& number, Money amoun
     return Status(StatusCode::FailedPrecondition,
                   "card " + masked + " is closed and takes no funds; add a new card instead");
   }
+  // The store checks kMaxPrepaidBalance inside the write, after it has looked up `key`, so a
+  // retry of a top-up that reached the maximum returns its first result.
   return store.append_ledger(number, {LedgerEntry{LedgerKind::Credit, amount, ""}}, false, key,
                              context);
 }
@@ -345,6 +385,24 @@ Result<CardFunds> record_card_payment(Store& store, const std::string& number, M
   }
   const std::string journal_id = "payment:pm-" + sha256_hex(key.key).substr(0, 16);
   return store.append_card_payment(number, amount, journal_id, key, context);
+}
+
+Money refundable_funds(const CardState& card, const CardFunds& funds) {
+  if (card.status != CardStatus::Closed || card.card.funding != CardFunding::Prepaid) {
+    return 0;
+  }
+  return std::max(Money{0}, funds.available);
+}
+
+Result<CardRefund> refund_card_balance(Store& store, const std::string& number,
+                                       const std::optional<IdempotencyKey>& key,
+                                       const WriteContext& context) {
+  if (key && key->key.empty()) {
+    return Status(StatusCode::InvalidArgument, "the idempotency key of the refund of card " +
+                                                   mask_card_number(number) +
+                                                   " is empty; give a key, or leave --key out");
+  }
+  return store.append_card_refund(number, key, context);
 }
 
 Result<CardState> close_card(Store& store, const std::string& number, const std::string& reason,

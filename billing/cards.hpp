@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,16 @@ namespace relaygw::billing {
 // Iterations for new PIN hashes: the OWASP 2023 figure for PBKDF2-HMAC-SHA256. The count is
 // stored with each hash, so it can be raised later without breaking existing cards.
 inline constexpr std::int32_t kDefaultPinIterations = 600'000;
+
+// Maximum balance that an opening balance or a top-up may give a prepaid card: $1,000.00.
+// Relay calls cost cents a minute, so a larger balance is more likely a mistyped amount than a
+// deposit, and the maximum keeps every sum of a card's ledger far from int64 overflow. A refund
+// of a call's charge may still lift a balance above it, because that money was the card's.
+inline constexpr Money kMaxPrepaidBalance = 1'000 * kUnitsPerDollar;
+
+// Maximum credit limit of a postpaid card: $100,000.00, which also keeps ledger sums far from
+// int64 overflow.
+inline constexpr Money kMaxCreditLimit = 100'000 * kUnitsPerDollar;
 
 // Returns `number` with every digit but the last four replaced by '*': "************0142".
 // Numbers of four digits or fewer are masked completely.
@@ -41,11 +52,17 @@ struct NewCard {
   std::int32_t pin_iterations = kDefaultPinIterations;
 };
 
-// Adds a card with a hash of `pin`. A prepaid card takes no billed line (InvalidArgument).
+// Adds a card with a hash of `pin`. A prepaid card takes no billed line, an opening balance
+// above kMaxPrepaidBalance or a credit limit above kMaxCreditLimit (InvalidArgument).
 // NOTE: sub-cent balances and limits are accepted here because the field-case tests use them;
 // `relaygw card add` rejects them.
 Status add_card(Store& store, const NewCard& card, std::string_view pin,
                 const WriteContext& context);
+
+// Checks that adding `amount` to a prepaid card whose balance is `balance` keeps the balance at
+// or below kMaxPrepaidBalance. The InvalidArgument message names the masked card, the amount,
+// the balance, the maximum and the most that may still be added.
+Status check_max_prepaid_balance(const std::string& number, Money balance, Money amount);
 
 // Checks that `billed_line` (E.164) may be billed for a postpaid card, with the screening that
 // third-number billing applies. A line missing from the directory fails with NotFound. A
@@ -59,6 +76,11 @@ Status screen_card_billed_line(Store& store, const std::string& billed_line);
 // line's current version, or nullopt for a prepaid card, which has no billed line.
 Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card& card);
 
+// Finds a card that may be used for a call: NotFound for an unknown card, FailedPrecondition
+// for a closed or locked card. It reads only the stored card, with no PIN check, so a call can
+// be rejected before it is quoted. The messages name the masked card and the fix.
+Result<CardState> find_usable_card(Store& store, const std::string& number);
+
 // Checks `pin` against the card and records the outcome: a success resets the failure count,
 // a failure increments it and locks the card at max_pin_attempts. Returns the new state, or
 // PermissionDenied for a wrong PIN, FailedPrecondition for a locked or closed card and
@@ -68,8 +90,10 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
 
 // Adds `amount` (positive, whole cents) to a prepaid card's balance as one credit ledger entry
 // that stores who and when. A repeat of `key` returns the first result and adds nothing.
-// FailedPrecondition for a postpaid or closed card, NotFound for an unknown card.
-// A close that lands after that check is caught by the store inside the ledger write.
+// FailedPrecondition for a postpaid or closed card, NotFound for an unknown card, and
+// InvalidArgument when the balance would pass kMaxPrepaidBalance. The store checks the close
+// and the maximum again inside the ledger write, so a close or top-up that lands meanwhile is
+// caught.
 Result<CardFunds> fund_card(Store& store, const std::string& number, Money amount,
                             const IdempotencyKey& key, const WriteContext& context);
 
@@ -87,6 +111,20 @@ Result<CardFunds> record_card_payment(Store& store, const std::string& number, M
 // row. FailedPrecondition when it is already closed.
 Result<CardState> close_card(Store& store, const std::string& number, const std::string& reason,
                              const WriteContext& context);
+
+// Returns what a closed prepaid card still owes its owner and `card refund` pays out: its free
+// funds (balance less open holds), or 0 for an open or postpaid card and for a card with no
+// free funds. A closed card's funds are not available for calls.
+Money refundable_funds(const CardState& card, const CardFunds& funds);
+
+// Pays out the refundable_funds of a closed prepaid card as one refund ledger entry of minus
+// that amount, with no call, who and when. The amount is read inside the write, so two
+// refunds never pay the same money. With `key`, a repeat returns the first refund and pays
+// nothing more. FailedPrecondition for an open card, a postpaid card or a card with nothing
+// left to refund, NotFound for an unknown card.
+Result<CardRefund> refund_card_balance(Store& store, const std::string& number,
+                                       const std::optional<IdempotencyKey>& key,
+                                       const WriteContext& context);
 
 // Sets a locked card back to active with no failures (staff action, audited).
 Result<CardState> unlock_card(Store& store, const std::string& number, const WriteContext& context);

@@ -1181,29 +1181,34 @@ Result<CardState> SqliteStore::append_card_state(const std::string& number, Card
 Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::string& call_id) {
   // NOTE: sums the card's whole ledger on every read. That is fast for thousands of entries;
   // past that, a running-balance row would be needed.
-  // A zero debit only records the instant an interim debit covered, so it does not count as an
-  // entry, and a postpaid card with no credit limit still has no ledger.
+  // A postpaid card with no credit entry has no limit, and counts as having no ledger while its
+  // entries net to zero. Its zero debits only record the instants that interim debits covered.
+  // Settlement before schema 10 debited such cards, and a card whose debits are paid back in
+  // full (`card payment`) or credited has no ledger again.
   ScopedStatement totals = statement(
       schema_version_ >= kDebitInstantSchema
           ? "SELECT COALESCE(SUM(amount), 0), "
-            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount ELSE 0 END), "
+            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount "
+            "ELSE 0 END), "
             "0), "
-            "COALESCE(SUM(CASE WHEN kind = 'debit' AND amount = 0 THEN 0 ELSE 1 END), 0), "
+            "COALESCE(SUM(CASE WHEN kind = 'credit' THEN 1 ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('hold', 'release') THEN -amount "
             "ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
             "ELSE 0 END), 0), "
-            "MAX(CASE WHEN call_id = ?1 AND kind = 'debit' THEN covered_until END) "
+            "MAX(CASE WHEN call_id = ?1 AND kind = 'debit' THEN covered_until END), "
+            "(SELECT funding FROM cards WHERE number = ?2) "
             "FROM card_ledger WHERE number = ?2"
           : "SELECT COALESCE(SUM(amount), 0), "
-            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount ELSE 0 END), "
+            "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount "
+            "ELSE 0 END), "
             "0), "
-            "COALESCE(SUM(CASE WHEN kind = 'debit' AND amount = 0 THEN 0 ELSE 1 END), 0), "
+            "COALESCE(SUM(CASE WHEN kind = 'credit' THEN 1 ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('hold', 'release') THEN -amount "
             "ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
             "ELSE 0 END), 0), "
-            "NULL "
+            "NULL, (SELECT funding FROM cards WHERE number = ?2) "
             "FROM card_ledger WHERE number = ?2");
   totals.bind(call_id).bind(number);
   Result<bool> row = totals.next();
@@ -1213,7 +1218,9 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
   CardFunds funds;
   funds.available = totals.integer(0);
   funds.balance = totals.integer(1);
-  funds.has_entries = totals.integer(2) > 0;
+  const bool prepaid = totals.text(6) == to_string(CardFunding::Prepaid);
+  funds.has_entries =
+      prepaid || totals.integer(2) > 0 || funds.available != 0 || funds.balance != 0;
   funds.held_for_call = call_id.empty() ? 0 : totals.integer(3);
   funds.debited_for_call = call_id.empty() ? 0 : totals.integer(4);
   if (!call_id.empty() && !totals.is_null(5)) {
@@ -1382,6 +1389,93 @@ Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Mo
   return after;
 }
 
+Result<CardRefund> SqliteStore::append_card_refund(const std::string& number,
+                                                   const std::optional<IdempotencyKey>& key,
+                                                   const WriteContext& context) {
+  const std::string masked = mask_card_number(number);
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  if (key) {
+    Result<std::optional<std::string>> stored = find_idempotent(*key, "card_refund");
+    if (!stored) {
+      return stored.status();
+    }
+    if (*stored) {
+      const nlohmann::json json = nlohmann::json::parse(**stored);
+      return CardRefund{json.at("amount").get<Money>(), funds_from_json(json.at("funds").dump())};
+    }
+  }
+  Result<std::optional<CardState>> card = find_card(number);
+  if (!card) {
+    return card.status();
+  }
+  if (!*card) {
+    return Status(StatusCode::NotFound, "card " + masked + " does not exist");
+  }
+  const CardState& state = **card;
+  if (state.card.funding != CardFunding::Prepaid) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked + " is postpaid and bills line " + state.card.billed_line +
+                      ", so it has no balance to refund; the line pays the card's charges, "
+                      "recorded with `relaygw card payment`");
+  }
+  if (state.status != CardStatus::Closed) {
+    return Status(StatusCode::FailedPrecondition,
+                  "card " + masked + " is " + std::string(to_string(state.status)) +
+                      " and its balance can still pay for calls; close it with `relaygw card "
+                      "close --number NUMBER --reason TEXT` before refunding its balance");
+  }
+  Result<CardFunds> before = read_funds(number, "");
+  if (!before) {
+    return before.status();
+  }
+  const Money amount = refundable_funds(state, *before);
+  if (amount <= 0) {
+    std::string message = "card " + masked + " has nothing left to refund";
+    const Money held = before->balance - before->available;
+    if (held > 0) {
+      message += "; $" + format_dollars_exact(held) +
+                 " is held for calls in progress, and what they leave can be refunded after "
+                 "they complete";
+    }
+    ScopedStatement last = statement(
+        "SELECT -amount, actor, at FROM card_ledger WHERE number = ? AND kind = 'refund' AND "
+        "call_id = '' ORDER BY seq DESC LIMIT 1");
+    last.bind(number);
+    Result<bool> row = last.next();
+    if (!row) {
+      return row.status();
+    }
+    if (*row) {
+      message += "; $" + format_dollars_exact(last.integer(0)) + " was refunded at " +
+                 last.text(2) + " by " + last.text(1);
+      (void)last.next();  // step to SQLITE_DONE so the read ends
+    }
+    return Status(StatusCode::FailedPrecondition, message);
+  }
+
+  status = insert_ledger(number, {LedgerEntry{LedgerKind::Refund, -amount, ""}}, context);
+  Result<CardFunds> after = status ? read_funds(number, "") : Result<CardFunds>(status);
+  if (!after) {
+    return after.status();
+  }
+  const nlohmann::json result = {{"amount", amount}, {"funds", funds_to_json(*after)}};
+  status = audit(context, "card", masked, "refund", result.dump());
+  if (status && key) {
+    status = store_idempotent(*key, "card_refund", result.dump(), context);
+  }
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return CardRefund{amount, *after};
+}
+
 Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
                                             const std::vector<LedgerEntry>& entries,
                                             bool require_available, const CardFunds* expected,
@@ -1407,6 +1501,7 @@ Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
   const bool opens_funds = std::any_of(entries.begin(), entries.end(), [](const LedgerEntry& e) {
     return e.kind == LedgerKind::Hold || (e.kind == LedgerKind::Credit && e.call_id.empty());
   });
+  bool prepaid = false;
   if (opens_funds) {
     Result<std::optional<CardState>> card = find_card(number);
     if (!card) {
@@ -1417,11 +1512,27 @@ Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
                     "card " + mask_card_number(number) +
                         " was closed while this request was checked; bill the call another way");
     }
+    prepaid = *card && (*card)->card.funding == CardFunding::Prepaid;
   }
   const std::string call_id = entries.empty() ? std::string() : entries.front().call_id;
   Result<CardFunds> before = read_funds(number, call_id);
   if (!before) {
     return before;
+  }
+  // Top-ups (credits with no call) are checked against the prepaid maximum balance here, inside
+  // the write transaction, so two top-ups racing cannot together pass it.
+  if (prepaid) {
+    Money balance = before->balance;
+    for (const LedgerEntry& entry : entries) {
+      if (entry.kind != LedgerKind::Credit || !entry.call_id.empty()) {
+        continue;
+      }
+      if (Status within_max = check_max_prepaid_balance(number, balance, entry.amount);
+          !within_max) {
+        return within_max;
+      }
+      balance += entry.amount;
+    }
   }
   // Checked here, inside the write transaction, so two debits racing cannot both pass. A
   // retry of an earlier debit returned its stored result above and never gets here.

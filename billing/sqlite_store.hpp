@@ -80,6 +80,9 @@ class SqliteStore final : public Store {
   Result<CardFunds> append_card_payment(const std::string& number, Money amount,
                                         const std::string& journal_id, const IdempotencyKey& key,
                                         const WriteContext& context) override;
+  Result<CardRefund> append_card_refund(const std::string& number,
+                                        const std::optional<IdempotencyKey>& key,
+                                        const WriteContext& context) override;
   Status create_call(const CallRequest& request, const WriteContext& context) override;
   Result<std::optional<CallQuote>> create_quoted_call(const CallRequest& request,
                                                       std::string_view local_date,

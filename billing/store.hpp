@@ -110,7 +110,9 @@ struct CardState {
 // One signed entry of a card's ledger. Available funds are the sum of all entries; the
 // balance leaves out holds and releases. A prepaid card opens with a credit of its balance and
 // a postpaid card with a credit limit (no entries means no limit). A payment is the billed
-// line's payment of a postpaid card's charges, which gives that much of the limit back.
+// line's payment of a postpaid card's charges, which gives that much of the limit back. A
+// refund with a call gives back part of that call's charge; a refund with no call is the
+// negative payout of a closed prepaid card's remaining balance to its owner.
 enum class LedgerKind { Credit, Hold, Release, Debit, Refund, Payment };
 
 struct LedgerEntry {
@@ -130,7 +132,16 @@ struct CardFunds {
   // The latest instant an interim debit of that call covered, or nullopt when no stored debit
   // carries one (none taken yet, or all taken before schema 10).
   std::optional<Instant> last_debit_covered_until;
-  bool has_entries = false;  // any entry except a zero debit, which only records an instant
+  // Whether the card has funds or a limit of its own: a prepaid card, a card with a credit
+  // entry, or entries that do not net to zero. False for a postpaid card with no credit limit,
+  // whose calls are billed in full to its line.
+  bool has_entries = false;
+};
+
+// The payout of a closed prepaid card's remaining balance to its owner.
+struct CardRefund {
+  Money amount = 0;  // paid out, positive; the ledger entry stores it negative
+  CardFunds funds;   // the card's funds after the refund
 };
 
 // ---- Call records ----
@@ -361,6 +372,14 @@ class Store {
   virtual Result<CardFunds> append_card_payment(const std::string& number, Money amount,
                                                 const std::string& journal_id,
                                                 const IdempotencyKey& key,
+                                                const WriteContext& context) = 0;
+
+  // Pays out the free funds (balance less open holds) of a closed prepaid card in one write
+  // transaction: a refund entry with no call and minus that amount. FailedPrecondition for an
+  // open or postpaid card and for a card with no free funds, NotFound for an unknown card. A
+  // repeat of `key` returns the first refund and writes nothing.
+  virtual Result<CardRefund> append_card_refund(const std::string& number,
+                                                const std::optional<IdempotencyKey>& key,
                                                 const WriteContext& context) = 0;
 
   virtual Status create_call(const CallRequest& request, const WriteContext& context) = 0;

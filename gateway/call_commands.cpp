@@ -212,7 +212,19 @@ void run_create(const CallOptions& options) {
     call.from = *from;
   }
   const billing::Rater* rater = rating.rater ? &*rating.rater : nullptr;
-  billing::CallRecords records(store.get(), rater, deck_cache(rating));
+  billing::Authorizer authorizer(store.get(), rating.plan ? &*rating.plan : nullptr, rater,
+                                 deck_cache(rating));
+  billing::AuthorizationRequest request = authorization_request(options, call);
+  request.pin = pin;
+  // An unknown, closed or locked card is refused before the call is quoted, so the call is
+  // stored with its refusal and no quote.
+  const Result<std::optional<billing::Authorization>> unusable =
+      authorizer.reject_unusable_card(request);
+  if (!unusable) {
+    fail_command(command, unusable.status().message());
+  }
+  billing::CallRecords records(store.get(), unusable->has_value() ? nullptr : rater,
+                               deck_cache(rating));
   auto opened = records.open(call, context);
   if (!opened) {
     fail_command(command, opened.status().message());
@@ -221,11 +233,10 @@ void run_create(const CallOptions& options) {
       opened->id,
       billing::CallEventRecord{billing::CallEvent::Validated, context.at, context.actor, {}, {}});
 
-  billing::AuthorizationRequest request = authorization_request(options, *opened);
-  request.pin = pin;
-  billing::Authorizer authorizer(store.get(), rating.plan ? &*rating.plan : nullptr, rater,
-                                 deck_cache(rating));
-  auto decision = authorizer.authorize(request, context);
+  request.call_id = opened->id;
+  const Result<billing::Authorization> decision = unusable->has_value()
+                                                      ? Result<billing::Authorization>(**unusable)
+                                                      : authorizer.authorize(request, context);
   if (!decision) {
     fail_command(command, decision.status().message());
   }

@@ -1,7 +1,8 @@
-// relaygw card add | show | fund | payment | close | unlock: calling cards. The PIN is read only from
-// standard input (a prompt with echo off on a terminal), never from an argument, so it stays out of
-// shell history and process listings. Card numbers are printed masked.
+// relaygw card add | show | fund | payment | refund | close | unlock: calling cards. The PIN is
+// read only from standard input (a prompt with echo off on a terminal), never from an argument,
+// so it stays out of shell history and process listings. Card numbers are printed masked.
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -26,13 +27,16 @@ struct CardOptions {
   std::string billed_line;
   std::int32_t max_pin_attempts = 3;
   std::string amount;  // card fund and payment: dollars
-  std::string key;     // card fund and payment: idempotency key
+  std::string key;     // card fund, payment and refund: idempotency key
   std::string reason;  // card close
   bool json = false;
 };
 
+// Prints the card, masked. `extra` adds fields to the JSON form, such as the amount a refund
+// paid out.
 void print_card(billing::Store& store, const std::string& number, bool json,
-                const std::string& command) {
+                const std::string& command,
+                const nlohmann::json& extra = nlohmann::json::object()) {
   auto state = store.find_card(number);
   if (!state) {
     fail_command(command, state.status().message());
@@ -51,6 +55,11 @@ void print_card(billing::Store& store, const std::string& number, bool json,
   }
   const billing::CardState& card = **state;
   const std::string masked = billing::mask_card_number(number);
+  // A closed card pays for no more calls, so none of its funds are available. A closed prepaid
+  // card's free funds belong to its owner, who gets them back with `card refund`.
+  const bool closed = card.status == billing::CardStatus::Closed;
+  const billing::Money available = closed ? 0 : funds->available;
+  const billing::Money refundable = billing::refundable_funds(card, *funds);
   if (json) {
     nlohmann::json out = {{"card", masked},
                           {"status", billing::to_string(card.status)},
@@ -59,8 +68,10 @@ void print_card(billing::Store& store, const std::string& number, bool json,
                           {"failed_pin_attempts", card.failed_pin_attempts},
                           {"max_pin_attempts", card.card.max_pin_attempts},
                           {"balance", billing::format_dollars(funds->balance, 4)},
-                          {"available", billing::format_dollars(funds->available, 4)},
+                          {"available", billing::format_dollars(available, 4)},
+                          {"refundable", billing::format_dollars(refundable, 4)},
                           {"uncollected", billing::format_dollars(*uncollected, 4)}};
+    out.update(extra);
     std::cout << out.dump(2) << "\n";
     return;
   }
@@ -70,14 +81,27 @@ void print_card(billing::Store& store, const std::string& number, bool json,
       card.card.billed_line.empty() ? "" : " billed to " + card.card.billed_line);
   std::cout << fmt::format("  wrong PINs {} of {}\n", card.failed_pin_attempts,
                            card.card.max_pin_attempts);
-  if (funds->has_entries) {
-    std::cout << fmt::format("  balance ${}, available ${}, uncollected ${}\n",
-                             billing::format_dollars(funds->balance, 4),
-                             billing::format_dollars(funds->available, 4),
-                             billing::format_dollars(*uncollected, 4));
-  } else {
+  if (!funds->has_entries) {
     std::cout << "  no spending limit\n";
+    return;
   }
+  std::string refund_note;
+  const billing::Money held = funds->balance - funds->available;
+  if (closed && card.card.funding == billing::CardFunding::Prepaid) {
+    if (refundable > 0) {
+      refund_note = fmt::format(", ${} left to refund with `relaygw card refund`",
+                                billing::format_dollars(refundable, 4));
+    } else if (held > 0) {
+      refund_note = fmt::format(", ${} held for calls in progress, to refund after they complete",
+                                billing::format_dollars(held, 4));
+    } else {
+      refund_note = ", nothing left to refund";
+    }
+  }
+  std::cout << fmt::format("  balance ${}, available ${}{}, uncollected ${}\n",
+                           billing::format_dollars(funds->balance, 4),
+                           billing::format_dollars(available, 4), refund_note,
+                           billing::format_dollars(*uncollected, 4));
 }
 
 void run_add(const CardOptions& options) {
@@ -161,6 +185,30 @@ void run_payment(const CardOptions& options) {
   print_card(*store, options.number, options.json, command);
 }
 
+void run_refund(const CardOptions& options) {
+  const std::string command = "card refund";
+  const CommandLog log(command);
+  // The hash covers the card, so the same key on another card is a conflict. Without a key, a
+  // repeat finds nothing left to refund and pays nothing.
+  std::optional<billing::IdempotencyKey> key;
+  if (!options.key.empty()) {
+    key =
+        billing::IdempotencyKey{options.key, billing::sha256_hex("card-refund|" + options.number)};
+  }
+  auto store = open_database(options.database, command);
+  const Result<billing::CardRefund> refunded =
+      billing::refund_card_balance(*store, options.number, key, write_context(options.database));
+  if (!refunded) {
+    fail_command(command, refunded.status().message());
+  }
+  const std::string amount = billing::format_dollars(refunded->amount, 4);
+  if (!options.json) {
+    std::cout << fmt::format("refunded ${} from card {}\n", amount,
+                             billing::mask_card_number(options.number));
+  }
+  print_card(*store, options.number, options.json, command, {{"refunded", amount}});
+}
+
 void run_close(const CardOptions& options) {
   const std::string command = "card close";
   const CommandLog log(command);
@@ -188,7 +236,8 @@ void run_unlock(const CardOptions& options) {
 
 void add_card_commands(CLI::App& app) {
   CLI::App* card = app.add_subcommand(
-      "card", "Add, show, fund, close and unlock calling cards, and record postpaid payments");
+      "card",
+      "Add, show, fund, close, refund and unlock calling cards, and record postpaid payments");
   card->require_subcommand(1);
 
   auto add_options = std::make_shared<CardOptions>();
@@ -240,6 +289,18 @@ void add_card_commands(CLI::App& app) {
       ->required();
   payment->add_flag("--json", payment_options->json, "Print the card as JSON");
   payment->callback([payment_options] { run_payment(*payment_options); });
+
+  auto refund_options = std::make_shared<CardOptions>();
+  CLI::App* refund = card->add_subcommand(
+      "refund",
+      "Pay a closed prepaid card's remaining balance back to its owner as a refund entry in the "
+      "card's ledger");
+  add_database_options(*refund, refund_options->database);
+  refund->add_option("--number", refund_options->number, "Card number")->required();
+  refund->add_option("--key", refund_options->key,
+                     "Idempotency key; a repeat with the same key prints the first refund again");
+  refund->add_flag("--json", refund_options->json, "Print the card as JSON");
+  refund->callback([refund_options] { run_refund(*refund_options); });
 
   auto close_options = std::make_shared<CardOptions>();
   CLI::App* close = card->add_subcommand(

@@ -725,38 +725,6 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (billed) {
     call.billed_number = *billed;
   }
-  billing::CallRecords records(store.get(), rater, &*decks);
-  auto opened = records.open(call, write_context);
-  if (!opened) {
-    log->error("session={} call={} storing the call failed: {}", request.session_id, call_id,
-               opened.status().message());
-    return {rating_unavailable(call_id)};
-  }
-  // open() quoted the call with the deck in effect and stored that deck's SHA-256, so the
-  // cache has its rater. The quote reply and the hold below use it too.
-  const billing::Rater* call_rater = rater;
-  if (opened->quote && !opened->quote->deck_sha256.empty()) {
-    call_rater = decks->find(opened->quote->deck_sha256);
-    if (call_rater == nullptr) {
-      log->error("session={} call={} stored, but its rate deck sha256={} is not loaded",
-                 request.session_id, call_id, opened->quote->deck_sha256);
-      return {rating_unavailable(call_id)};
-    }
-    use_deck(opened->quote->deck_sha256, call_rater, "call " + call_id);
-  }
-
-  std::vector<Reply> replies;
-  auto quote = quote_locked(request, session, now, *call_rater);
-  if (quote) {
-    replies.push_back(*quote);
-    (void)records.add_event(
-        call_id, billing::CallEventRecord{
-                     billing::CallEvent::Quoted, write_context.at, write_context.actor, {}, {}});
-  } else {
-    log->warn("session={} call={} no quote: {}", request.session_id, call_id,
-              quote.status().message());
-  }
-
   billing::AuthorizationRequest authorization;
   authorization.call_id = call_id;
   authorization.from = session.caller_number;
@@ -766,10 +734,56 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   authorization.handling = call.handling;
   authorization.third_number = request.third_number;
   authorization.card_number = std::string(request.card_number.reveal());
-  authorization.pin = std::string(request.pin.reveal());
   authorization.requested_person = request.person_name;
   billing::Authorizer authorizer(store.get(), &*plan, rater, &*decks);
-  auto decision = authorizer.authorize(authorization, write_context);
+  // An unknown, closed or locked card is refused before the call is quoted, so the caller gets
+  // no quote and the call is stored with its refusal and no quote.
+  const Result<std::optional<billing::Authorization>> unusable =
+      authorizer.reject_unusable_card(authorization);
+  if (!unusable) {
+    log->error("session={} call={} reading the card failed: {}", request.session_id, call_id,
+               unusable.status().message());
+    return {rating_unavailable(call_id)};
+  }
+  const bool refused_early = unusable->has_value();
+  billing::CallRecords records(store.get(), refused_early ? nullptr : rater, &*decks);
+  auto opened = records.open(call, write_context);
+  if (!opened) {
+    log->error("session={} call={} storing the call failed: {}", request.session_id, call_id,
+               opened.status().message());
+    return {rating_unavailable(call_id)};
+  }
+
+  std::vector<Reply> replies;
+  if (!refused_early) {
+    // open() quoted the call with the deck in effect and stored that deck's SHA-256, so the
+    // cache has its rater. The quote reply and the hold below use it too.
+    const billing::Rater* call_rater = rater;
+    if (opened->quote && !opened->quote->deck_sha256.empty()) {
+      call_rater = decks->find(opened->quote->deck_sha256);
+      if (call_rater == nullptr) {
+        log->error("session={} call={} stored, but its rate deck sha256={} is not loaded",
+                   request.session_id, call_id, opened->quote->deck_sha256);
+        return {rating_unavailable(call_id)};
+      }
+      use_deck(opened->quote->deck_sha256, call_rater, "call " + call_id);
+    }
+    auto quote = quote_locked(request, session, now, *call_rater);
+    if (quote) {
+      replies.push_back(*quote);
+      (void)records.add_event(
+          call_id, billing::CallEventRecord{
+                       billing::CallEvent::Quoted, write_context.at, write_context.actor, {}, {}});
+    } else {
+      log->warn("session={} call={} no quote: {}", request.session_id, call_id,
+                quote.status().message());
+    }
+    authorization.pin = std::string(request.pin.reveal());
+  }
+
+  const Result<billing::Authorization> decision =
+      refused_early ? Result<billing::Authorization>(**unusable)
+                    : authorizer.authorize(authorization, write_context);
   authorization.pin.assign(authorization.pin.size(), '\0');
   if (!decision) {
     log->error("session={} call={} authorization could not be decided: {}", request.session_id,
@@ -803,8 +817,9 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   sessions.set_session_state(request.session_id,
                              decision->granted ? "call-authorized" : "call-refused");
   log->info("session={} call={} {}: billing={} access={}", request.session_id, call_id,
-            decision->granted ? "authorized" : "refused", billing::to_string(call.billing),
-            billing::to_string(call.access));
+            decision->granted ? "authorized"
+                              : "refused with " + std::string(billing::to_string(decision->reason)),
+            billing::to_string(call.billing), billing::to_string(call.access));
   return replies;
 }
 
@@ -1171,6 +1186,25 @@ Result<relay::Quote> CallService::quote(const relay::CallRequested& request, rel
   std::lock_guard billing_lock(state.billing_mutex);
   if (!state.store || !state.rater) {
     return Status(StatusCode::Unavailable, "billing storage is not open");
+  }
+  if (state.plan) {
+    billing::AuthorizationRequest card_request;
+    card_request.call_id = request.call_id;
+    card_request.to = request.dialed_number;
+    card_request.billing = billing_method(request.billing);
+    card_request.card_number = std::string(request.card_number.reveal());
+    const billing::Authorizer authorizer(state.store.get(), &*state.plan, nullptr);
+    const Result<std::optional<billing::Authorization>> unusable =
+        authorizer.reject_unusable_card(card_request);
+    if (!unusable) {
+      return unusable.status();
+    }
+    if (unusable->has_value()) {
+      const std::string reason(billing::to_string((*unusable)->reason));
+      state.log->info("session={} call={} quote refused: {}", request.session_id, request.call_id,
+                      reason);
+      return Status(StatusCode::FailedPrecondition, reason + ": " + (*unusable)->message);
+    }
   }
   auto in_effect = state.rater_in_effect(session->caller_number, now);
   if (!in_effect) {

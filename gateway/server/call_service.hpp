@@ -69,7 +69,9 @@ class CallService {
                             relay::Instant now);
 
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with
-  // the deck in effect at `now`.
+  // the deck in effect at `now`. A calling-card request whose card is malformed, unknown,
+  // closed or locked gets no quote but FailedPrecondition, whose message starts with the
+  // refusal reason ("card-closed: ...").
   Result<relay::Quote> quote(const relay::CallRequested& request, relay::Instant now);
 
   // Runs `use` with the number plan and the rate deck that would bill a call from `from`

@@ -79,9 +79,9 @@ class SettlementFixture {
         .complete(Completion{id, at(time), false, key}, WriteContext{"gateway", at(time)});
   }
 
-  // Opens and authorizes a card call whose hold covers at most `max_seconds`, then connects it
-  // at 14:00:10Z. Returns the authorization.
-  Authorization start_call(const std::string& id, std::int64_t max_seconds) {
+  // Opens card call `id` at 14:00:00Z and records its authorization, granted or refused, with
+  // a hold that covers at most `max_seconds`. Returns the authorization.
+  Authorization authorize_call(const std::string& id, std::int64_t max_seconds) {
     const WriteContext context{"gateway", at("2026-03-10T14:00:00Z")};
     CallRequest call;
     call.id = id;
@@ -103,11 +103,20 @@ class SettlementFixture {
     Authorizer authorizer(store_.get(), &bundled_number_plan(), &rater_);
     auto decision = authorizer.authorize(request, context);
     REQUIRE(decision);
-    REQUIRE(decision->granted);
     REQUIRE(records.record_authorization(id, *decision, context));
-    REQUIRE(records.add_event(
-        id, CallEventRecord{CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
     return *decision;
+  }
+
+  // Opens and authorizes a card call whose hold covers at most `max_seconds`, then connects it
+  // at 14:00:10Z. Returns the authorization.
+  Authorization start_call(const std::string& id, std::int64_t max_seconds) {
+    const Authorization decision = authorize_call(id, max_seconds);
+    REQUIRE(decision.granted);
+    REQUIRE(CallRecords(store_.get(), &rater_)
+                .add_event(
+                    id, CallEventRecord{
+                            CallEvent::Connected, at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
+    return decision;
   }
 
   CardFunds funds(const std::string& call_id = "") {
@@ -423,6 +432,100 @@ TEST_CASE_METHOD(SettlementFixture, "postpaid card without limit stays usable",
   CHECK(funds("call-a").debited_for_call == 0);
   const Authorization second = start_call("call-b", 600);
   CHECK(second.granted);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "paid-back postpaid card usable again",
+                 "[billing][cards][settlement]") {
+  NewCard card;
+  card.number = kCard;
+  card.funding = CardFunding::Postpaid;
+  card.billed_line = "+13125550107";
+  card.pin_iterations = 1'000;
+  const WriteContext staff{"staff:test", at("2026-03-10T13:00:00Z")};
+  REQUIRE(add_card(*store_, card, kPin, staff));
+  Line line;
+  line.number = card.billed_line;
+  line.listing_name = "Alvarez, Rosa";
+  line.state = "IL";
+  line.rate_center = "CHICAGO";
+  line.time_zone = "America/Chicago";
+  REQUIRE(store_->append_line(line, 0, "billed line of the postpaid card", staff));
+  // Settlement before schema 10 debited a card with no limit in full, with no hold to release
+  // and no debit instant: a $0.40 call left this one debit row.
+  REQUIRE(store_->append_ledger(kCard, {LedgerEntry{LedgerKind::Debit, -4'000, "old-call"}}, false,
+                                std::nullopt, staff));
+  CHECK(funds().has_entries);
+  CHECK(funds().available == -4'000);
+  const Authorization owing = authorize_call("call-a", 600);
+  CHECK_FALSE(owing.granted);
+  CHECK(owing.reason == RefusalReason::InsufficientFunds);
+
+  // A part payment leaves the card owing, so it stays refused.
+  REQUIRE(record_card_payment(*store_, kCard, 2'500, IdempotencyKey{"pay-1", "h1"}, staff));
+  const Authorization part_paid = authorize_call("call-b", 600);
+  CHECK_FALSE(part_paid.granted);
+  CHECK(part_paid.reason == RefusalReason::InsufficientFunds);
+
+  // Paid back in full, the card has no limit again: calls go through with no hold, and it
+  // takes no further payment.
+  auto paid = record_card_payment(*store_, kCard, 1'500, IdempotencyKey{"pay-2", "h2"}, staff);
+  REQUIRE(paid);
+  CHECK(paid->balance == 0);
+  CHECK_FALSE(paid->has_entries);
+  const Authorization restored = start_call("call-c", 600);
+  CHECK(restored.granted);
+  CHECK(restored.held == 0);
+  auto posting = complete_at("call-c", "2026-03-10T14:10:10Z", "end-c");
+  REQUIRE(posting);
+  CHECK(posting->total == 4'000);
+  CHECK(funds().balance == 0);
+  CHECK(uncollected("call-c") == 0);
+  auto extra = record_card_payment(*store_, kCard, 100, IdempotencyKey{"pay-3", "h3"}, staff);
+  REQUIRE_FALSE(extra);
+  CHECK(extra.status().message().find("has no credit limit") != std::string::npos);
+}
+
+TEST_CASE_METHOD(SettlementFixture, "closed card refunds free funds",
+                 "[billing][cards][settlement]") {
+  add_prepaid(2'000);  // five minutes at $0.04
+  const Authorization held = start_call("call-a", 120);
+  REQUIRE(held.held == 800);
+  const WriteContext staff{"staff:ana", at("2026-03-10T14:00:30Z")};
+  REQUIRE(close_card(*store_, kCard, "reported lost", staff));
+
+  // The call in progress keeps its hold, and only the free funds are paid out.
+  auto first = refund_card_balance(*store_, kCard, IdempotencyKey{"refund-1", "h1"}, staff);
+  REQUIRE(first);
+  CHECK(first->amount == 1'200);
+  CHECK(first->funds.balance == 800);
+  CHECK(first->funds.available == 0);
+  auto repeat = refund_card_balance(*store_, kCard, IdempotencyKey{"refund-1", "h1"}, staff);
+  REQUIRE(repeat);
+  CHECK(repeat->amount == 1'200);
+  CHECK(funds().balance == 800);
+  auto held_only = refund_card_balance(*store_, kCard, std::nullopt, staff);
+  REQUIRE_FALSE(held_only);
+  CHECK(held_only.status().code() == StatusCode::FailedPrecondition);
+  CHECK(held_only.status().message().find("$0.08 is held for calls in progress") !=
+        std::string::npos);
+
+  // The call settles against its hold, and what the hold did not use is refunded next.
+  REQUIRE(complete_at("call-a", "2026-03-10T14:01:10Z", "end-a"));
+  CHECK(funds().balance == 400);
+  CHECK(uncollected("call-a") == 0);
+  const WriteContext later{"staff:ana", at("2026-03-10T15:00:00Z")};
+  auto rest = refund_card_balance(*store_, kCard, IdempotencyKey{"refund-2", "h2"}, later);
+  REQUIRE(rest);
+  CHECK(rest->amount == 400);
+  CHECK(rest->funds.balance == 0);
+  auto nothing = refund_card_balance(*store_, kCard, std::nullopt, later);
+  REQUIRE_FALSE(nothing);
+  CHECK(nothing.status().message() ==
+        "card *********0001 has nothing left to refund; $0.04 was refunded at "
+        "2026-03-10T15:00:00Z by staff:ana");
+  auto check = store_->verify_records();
+  REQUIRE(check);
+  CHECK(check->problems.empty());
 }
 
 TEST_CASE_METHOD(SettlementFixture, "racing interim debits stay ordered",

@@ -1,9 +1,12 @@
-// Credits on calling-card calls and the card commands, run as real relaygw processes on real
-// database files.
+// Credits on calling-card calls and the card commands (the maximum prepaid balance, refunds of
+// closed cards, refusal of unusable cards before a quote), run as real relaygw processes on
+// real database files.
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
@@ -417,4 +420,176 @@ TEST_CASE_METHOD(CardCreditFixture, "closed card rejects every call", "[billing]
       relaygw("card close " + db_option() + "--number 6000000000000002 --reason ''");
   CHECK(no_reason.status == 1);
   CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[billing][cards]") {
+  REQUIRE(
+      relaygw("card add " + db_option() + "--number 6000000000000001 --balance 990.00").status ==
+      0);
+  const std::string fund = "card fund " + db_option() + "--number 6000000000000001 ";
+  const Run over = relaygw(fund + "--amount 20.00 --key top-1");
+  INFO(over.output);
+  CHECK(over.status == 1);
+  CHECK(over.output.find("adding $20.00 to card ************0001, whose balance is $990.00, "
+                         "would pass the $1000.00 maximum balance of a prepaid card; add at "
+                         "most $10.00") != std::string::npos);
+  CHECK(card_json("6000000000000001")["balance"] == "990.0000");
+
+  const Run to_ceiling = relaygw(fund + "--amount 10.00 --key top-2");
+  REQUIRE(to_ceiling.status == 0);
+  CHECK(card_json("6000000000000001")["balance"] == "1000.0000");
+  // A retry of the top-up that reached the maximum prints its first result.
+  const Run retry = relaygw(fund + "--amount 10.00 --key top-2 --json");
+  INFO(retry.output);
+  CHECK(retry.status == 0);
+  CHECK(nlohmann::json::parse(retry.output)["balance"] == "1000.0000");
+  const Run one_cent = relaygw(fund + "--amount 0.01 --key top-3");
+  CHECK(one_cent.status == 1);
+  CHECK(one_cent.output.find("add at most $0.00") != std::string::npos);
+
+  // The largest amount the parser takes is rejected by the maximum balance, not by an overflow
+  // in a ledger sum, and repeating it changes nothing.
+  for (const char* key : {"top-4", "top-5", "top-6"}) {
+    const Run huge = relaygw(fund + "--amount 999999999999.99 --key " + std::string(key));
+    INFO(huge.output);
+    CHECK(huge.status == 1);
+    CHECK(huge.output.find("adding $999999999999.99 to card ************0001") !=
+          std::string::npos);
+    CHECK(huge.output.find("overflow") == std::string::npos);
+  }
+  const Run too_long = relaygw(fund + "--amount 9223372036854775807 --key top-7");
+  CHECK(too_long.status == 1);
+  CHECK(too_long.output.find("more than 12 digits before the decimal point") != std::string::npos);
+  CHECK(card_json("6000000000000001")["balance"] == "1000.0000");
+
+  const Run opening =
+      relaygw("card add " + db_option() + "--number 6000000000000027 --balance 1000.01");
+  CHECK(opening.status == 1);
+  CHECK(opening.output.find("adding $1000.01 to card ************0027, whose balance is $0.00") !=
+        std::string::npos);
+  const Run limit = relaygw("card add " + db_option() +
+                            "--number 4000000000000009 --funding postpaid --billed-line "
+                            "2125550102 --limit 100000.01");
+  CHECK(limit.status == 1);
+  CHECK(limit.output.find("credit limit $100000.01 of card ************0009 is above the "
+                          "$100000.00 maximum") != std::string::npos);
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "closed card balance refunded once", "[billing][cards]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 6000000000000001 --balance 20.00").status ==
+          0);
+  card_call("r1", "6000000000000001");
+  const std::string left = card_json("6000000000000001")["balance"];
+  const Money left_units = parse_dollars(left).value();
+  REQUIRE(left_units > 0);
+  REQUIRE(left_units < 200'000);
+
+  const std::string refund = "card refund " + db_option() + "--number 6000000000000001 ";
+  const Run open = relaygw(refund + "--key refund-1");
+  CHECK(open.status == 1);
+  CHECK(open.output.find("card ************0001 is active and its balance can still pay for "
+                         "calls; close it with `relaygw card close") != std::string::npos);
+
+  REQUIRE(relaygw("card close " + db_option() + "--number 6000000000000001 --reason cancelled")
+              .status == 0);
+  const nlohmann::json closed = card_json("6000000000000001");
+  CHECK(closed["balance"] == left);
+  CHECK(closed["available"] == "0.0000");
+  CHECK(closed["refundable"] == left);
+  const Run shown = relaygw("card show " + db_option() + "--number 6000000000000001");
+  CHECK(shown.output.find("available $0.0000, $" + left +
+                          " left to refund with `relaygw card refund`") != std::string::npos);
+
+  const std::string paid = refund + "--actor staff:ana --key refund-2 --json";
+  const Run first = relaygw(paid);
+  INFO(first.output);
+  REQUIRE(first.status == 0);
+  const nlohmann::json after = nlohmann::json::parse(first.output);
+  CHECK(after["balance"] == "0.0000");
+  CHECK(after["refundable"] == "0.0000");
+  CHECK(after["refunded"] == left);
+  CHECK(first.output.find("6000000000000001") == std::string::npos);
+  const Run repeat = relaygw(paid);
+  CHECK(repeat.status == 0);
+  CHECK(nlohmann::json::parse(repeat.output)["balance"] == "0.0000");
+  const Run again = relaygw(refund + "--actor staff:ana");
+  CHECK(again.status == 1);
+  CHECK(again.output.find("card ************0001 has nothing left to refund; $" +
+                          left.substr(0, left.size() - 2) + " was refunded at ") !=
+        std::string::npos);
+  CHECK(again.output.find("by staff:ana") != std::string::npos);
+  const Run other_card =
+      relaygw("card refund " + db_option() + "--number 6000000000000027 --key refund-2");
+  CHECK(other_card.status == 1);
+  CHECK(relaygw("card show " + db_option() + "--number 6000000000000001")
+            .output.find("nothing left to refund") != std::string::npos);
+
+  REQUIRE(relaygw("card add " + db_option() +
+                  "--number 4000000000000009 --funding postpaid --billed-line 2125550102")
+              .status == 0);
+  REQUIRE(relaygw("card close " + db_option() + "--number 4000000000000009 --reason cancelled")
+              .status == 0);
+  const Run postpaid = relaygw("card refund " + db_option() + "--number 4000000000000009");
+  CHECK(postpaid.status == 1);
+  CHECK(postpaid.output.find("is postpaid and bills line +12125550102, so it has no balance to "
+                             "refund") != std::string::npos);
+  const Run unknown = relaygw("card refund " + db_option() + "--number 6000000000000035");
+  CHECK(unknown.status == 1);
+  CHECK(unknown.output.find("card ************0035 does not exist") != std::string::npos);
+
+  // One refund row, negative, with who paid it out, and no call.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path("billing.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* select = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT actor, amount, call_id FROM card_ledger WHERE kind = 'refund'",
+                             -1, &select, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(select) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(select, 0))) == "staff:ana");
+  CHECK(sqlite3_column_int64(select, 1) == -left_units);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(select, 2))).empty());
+  CHECK(sqlite3_step(select) == SQLITE_DONE);
+  sqlite3_finalize(select);
+  sqlite3_close(db);
+  CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "unusable card refused before quote", "[billing][cards]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 6000000000000001 --balance 20.00").status ==
+          0);
+  REQUIRE(relaygw("card add " + db_option() + "--number 6000000000000027 --balance 20.00").status ==
+          0);
+  REQUIRE(
+      relaygw("card close " + db_option() + "--number 6000000000000027 --reason stolen").status ==
+      0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"6000000000000035", "card-not-found"},
+      {"6000000000000027", "card-closed"},
+      {"12345", "invalid-request"},
+  };
+  for (const auto& [number, reason] : cases) {
+    INFO(reason);
+    const std::string id = "q-" + reason;
+    const Run created = relaygw("call create " + db_option() + "--id " + id +
+                                " --at 2026-03-10T09:29:00-05:00 --from 3125550107 "
+                                "--to 2125550101 --billing calling-card --card " +
+                                number);
+    INFO(created.output);
+    CHECK(created.status == 1);
+    CHECK(created.output.find("refused: " + reason) != std::string::npos);
+    const Run shown = relaygw("call show " + db_option() + "--id " + id + " --json");
+    REQUIRE(shown.status == 0);
+    const nlohmann::json call = nlohmann::json::parse(shown.output);
+    CHECK_FALSE(call.contains("quote"));
+    CHECK(shown.output.find("\"reason_code\": \"" + reason + "\"") != std::string::npos);
+  }
+  // A usable card goes on to the PIN check and hold, and its call is quoted.
+  const Run granted = relaygw("call create " + db_option() +
+                              "--id q-ok --at 2026-03-10T09:29:00-05:00 --from 3125550107 "
+                              "--to 2125550101 --billing calling-card --card 6000000000000001");
+  REQUIRE(granted.status == 0);
+  const Run shown = relaygw("call show " + db_option() + "--id q-ok --json");
+  REQUIRE(shown.status == 0);
+  CHECK(nlohmann::json::parse(shown.output).contains("quote"));
 }

@@ -1,11 +1,16 @@
 // CallService against a real SQLite database made by `relaygw db init`, a real
 // EmergencyDispatcher and a loopback PSAP.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "billing/call_records.hpp"
+#include "billing/cards.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/emergency.hpp"
@@ -523,6 +528,71 @@ TEST_CASE("call service refuses blocked collect call", "[gateway][call-service]"
   const auto connect = fixture.connect("C-9");
   const relay::ErrorReply& error = error_of(connect);
   CHECK(error.code == "invalid-state");
+}
+
+TEST_CASE("call service refuses unusable card unquoted", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    const billing::WriteContext staff{"staff:test", seconds_at("2026-03-10T14:00:00Z")};
+    for (const char* number : {"6000000000000027", "6000000000000035"}) {
+      billing::NewCard card;
+      card.number = number;
+      card.opening_balance = 100'000;
+      card.pin_iterations = 1'000;
+      REQUIRE(billing::add_card(**store, card, "1234", staff));
+    }
+    REQUIRE(billing::close_card(**store, "6000000000000027", "reported stolen", staff));
+    auto state = (*store)->find_card("6000000000000035");
+    REQUIRE(state);
+    REQUIRE((*store)->append_card_state("6000000000000035", billing::CardStatus::Locked, 3,
+                                        (**state).version, "wrong PIN, card locked", staff));
+  }
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"6000000000000019", "card-not-found"},
+      {"6000000000000027", "card-closed"},
+      {"6000000000000035", "card-locked"},
+  };
+  for (const auto& [number, reason] : cases) {
+    INFO(reason);
+    const std::string call_id = "C-" + reason;
+    relay::CallRequested request;
+    request.session_id = "S-1";
+    request.call_id = call_id;
+    request.dialed_number = "+13125550104";
+    request.billing = relay::BillingMethod::CallingCard;
+    request.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, number);
+    request.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "1234");
+    request.idempotency_key = call_id + "/request";
+    // A TTY menu asks for a quote before it sends the request, and gets the refusal instead.
+    const Result<relay::Quote> quote = fixture.calls->quote(request, at("2026-03-10T15:00:04Z"));
+    REQUIRE_FALSE(quote);
+    CHECK(quote.status().code() == StatusCode::FailedPrecondition);
+    CHECK(quote.status().message().rfind(reason + ": card ", 0) == 0);
+
+    const auto replies = fixture.calls->handle(request, "m-" + reason, at("2026-03-10T15:00:05Z"));
+
+    // The refusal is the only reply: no quote goes to the caller first.
+    REQUIRE(replies.size() == 1);
+    const auto& refused = authorization_of(replies);
+    CHECK_FALSE(refused.accepted);
+    CHECK(refused.reason_code == reason);
+    CHECK(refused.message.find(number) == std::string::npos);
+
+    const billing::CallRecord record = fixture.stored_call(call_id);
+    CHECK_FALSE(record.request.quote.has_value());
+    CHECK_FALSE(billing::event_time(record, billing::CallEvent::Quoted).has_value());
+    const auto refusal_event = std::find_if(record.events.begin(), record.events.end(),
+                                            [](const billing::CallEventRecord& event) {
+                                              return event.event == billing::CallEvent::Refused;
+                                            });
+    REQUIRE(refusal_event != record.events.end());
+    CHECK(refusal_event->reason_code == reason);
+  }
 }
 
 TEST_CASE("call service refuses calls without storage", "[gateway][call-service]") {
