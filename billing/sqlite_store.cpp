@@ -2124,6 +2124,15 @@ Result<std::int64_t> SqliteStore::count_calls_requested(Instant from, Instant to
   return *row ? select.integer(0) : 0;
 }
 
+// The calls requested in [?1, ?2) that have an accepted event, each once, found by one lookup
+// per call in call_events_by_call. The unary + keeps SQLite 3.40 from reading every accepted
+// event in call_events_by_event_time instead. It chose that plan for the per-row EXISTS
+// subquery this replaces, so a scan's time grew with its charge lines times accepted events.
+#define ACCEPTED_CALLS_IN_RANGE                                                                  \
+  "SELECT r.call_id FROM call_events r JOIN call_events a ON a.call_id = r.call_id AND "         \
+  "+a.event = 'accepted' WHERE r.event = 'requested' AND r.at >= ?1 AND r.at < ?2 "            \
+  "GROUP BY r.call_id"
+
 // One row per charge line (or one row for a call without lines), in the order of the
 // call_events_by_event_time index, so the rows of one call are adjacent and SQLite needs no
 // sort. The instants are ISO 8601 UTC text of one fixed width, so text order is time order.
@@ -2136,23 +2145,23 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
             "COALESCE(n.to_number, c.to_number), c.billing, c.access, c.handling, "
             "COALESCE(n.billed_number, c.billed_number), c.emergency, p.call_id IS NOT NULL, "
             "p.total, p.billable_seconds, p.session_seconds, p.conversation_seconds, l.kind, "
-            "l.amount, EXISTS (SELECT 1 FROM call_events a WHERE a.call_id = e.call_id AND "
-            "a.event = 'accepted') "
+            "l.amount, accepted.call_id IS NOT NULL "
             "FROM call_events e JOIN calls c ON c.id = e.call_id "
             "LEFT JOIN call_number_corrections n ON n.call_id = e.call_id "
+            "LEFT JOIN (" ACCEPTED_CALLS_IN_RANGE ") accepted ON accepted.call_id = e.call_id "
             "LEFT JOIN call_postings p ON p.call_id = e.call_id "
             "LEFT JOIN charge_lines l ON l.call_id = p.call_id "
-            "WHERE e.event = 'requested' AND e.at >= ? AND e.at < ? "
+            "WHERE e.event = 'requested' AND e.at >= ?1 AND e.at < ?2 "
             "ORDER BY e.at, e.call_id"
           : "SELECT e.call_id, e.at, c.from_number, c.to_number, c.billing, c.access, c.handling, "
             "c.billed_number, c.emergency, p.call_id IS NOT NULL, p.total, p.billable_seconds, "
             "p.session_seconds, p.conversation_seconds, l.kind, l.amount, "
-            "EXISTS (SELECT 1 FROM call_events a WHERE a.call_id = e.call_id AND "
-            "a.event = 'accepted') "
+            "accepted.call_id IS NOT NULL "
             "FROM call_events e JOIN calls c ON c.id = e.call_id "
+            "LEFT JOIN (" ACCEPTED_CALLS_IN_RANGE ") accepted ON accepted.call_id = e.call_id "
             "LEFT JOIN call_postings p ON p.call_id = e.call_id "
             "LEFT JOIN charge_lines l ON l.call_id = p.call_id "
-            "WHERE e.event = 'requested' AND e.at >= ? AND e.at < ? "
+            "WHERE e.event = 'requested' AND e.at >= ?1 AND e.at < ?2 "
             "ORDER BY e.at, e.call_id");
   select.bind(format_instant(from)).bind(format_instant(to));
 
