@@ -548,7 +548,7 @@ constexpr std::size_t kUnnormalizedExamples = 20;
 
 constexpr std::string_view kCorrectionReason = "E.164 form of a number stored as typed";
 
-// One stored number that a correction reads differently, or that cannot be normalized.
+// A stored number as its correction reads it, and whether that differs from the stored text.
 struct NumberFix {
   std::string value;
   bool changed = false;

@@ -69,10 +69,10 @@ struct CallNumberRewrite {
 
 // Migration 13. Calls stored before schema 12 by `call create` kept their numbers as staff
 // typed them (3125550142, 1-312-555-0142), so lookups by E.164 missed them. This appends one
-// call_number_corrections row for each call with a number that normalizes to a different text:
-// the calling and called numbers by e164_form (an emergency call keeps its dialed number and
-// normalizes its calling number by normalize_line_number) and the billed number by
-// normalize_line_number. A number that does not normalize stays as stored and is counted. The
+// call_number_corrections row for each call with a number that normalizes to a different text.
+// The calling and called numbers are normalized by e164_form and the billed number by
+// normalize_line_number. An emergency call keeps its dialed number and normalizes its calling
+// number by normalize_line_number. A number that does not normalize stays as stored and is counted. The
 // rows are dated `at`, carry actor kMigrationActor and are recorded in the audit chain, with
 // the counts in the payload of the audit row with action "correct-numbers" (written only when a
 // count is not zero). Calls that already have a correction are skipped, so a second run
