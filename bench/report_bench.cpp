@@ -5,6 +5,11 @@
 //   report_bench [calls] [database path]
 //
 // Defaults: 1000000 calls in March 2026 (UTC), a file in the temp folder, removed at the end.
+// A database path that already exists is kept and reused when it contains exactly `calls` calls
+// requested in March 2026, so before and after runs of a change can read the same file
+// without a load of half an hour each. Any other file at that path is replaced.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,8 +34,9 @@ constexpr const char* kCallers[] = {"+13125550107", "+12125550101", "+1415555010
                                     "+17135550110"};
 
 // Builds call `index` of `calls`, spread evenly over March 2026: requested, connected and
-// disconnected events, a usage line and a tax line (a surcharge for collect calls), and one
-// emergency call in a thousand, billed zero.
+// disconnected events, an accepted event for collect and third-number calls, a usage line and
+// a tax line (a surcharge for collect calls), and one emergency call in a thousand, billed
+// zero.
 Store::BatchPosting bench_call(long index, long calls) {
   const Instant month_start = parse_instant("2026-03-01T00:00:00Z").value();
   const std::int64_t month_seconds = 31LL * 86'400;
@@ -45,10 +51,16 @@ Store::BatchPosting bench_call(long index, long calls) {
   item.request.billing = kBillingMix[index % 5];
   item.request.access = kAccessMix[index % 8];
   const Instant connected = requested + std::chrono::seconds(15);
-  item.events = {
-      {CallEvent::Requested, requested, "gateway", {}, {}},
-      {CallEvent::Connected, connected, "gateway", {}, {}},
-      {CallEvent::Disconnected, connected + std::chrono::seconds(seconds), "gateway", {}, {}}};
+  item.events = {{CallEvent::Requested, requested, "gateway", {}, {}}};
+  // The billed party of a collect or third-number call accepts the charges before it connects.
+  if (!item.request.emergency && (item.request.billing == BillingMethod::Collect ||
+                                  item.request.billing == BillingMethod::ThirdNumber)) {
+    item.events.push_back({CallEvent::Accepted, requested + std::chrono::seconds(10), "gateway",
+                           AcceptanceMethod::TtyText, "billed party"});
+  }
+  item.events.push_back({CallEvent::Connected, connected, "gateway", {}, {}});
+  item.events.push_back(
+      {CallEvent::Disconnected, connected + std::chrono::seconds(seconds), "gateway", {}, {}});
   item.posting.call_id = item.request.id;
   item.posting.session_seconds = seconds + 15;
   item.posting.conversation_seconds = seconds;
@@ -72,6 +84,33 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// User plus system CPU seconds of this process so far. On a machine shared with other work,
+// CPU time varies less than wall time between runs.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& value) {
+    return static_cast<double>(value.tv_sec) + static_cast<double>(value.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Returns true when `path` is a report_bench database that contains exactly `calls` calls
+// requested in March 2026.
+bool holds_bench_calls(const std::string& path, long calls) {
+  if (!std::filesystem::exists(path)) {
+    return false;
+  }
+  auto opened = SqliteStore::open(path, SqliteOptions{});
+  if (!opened) {
+    return false;
+  }
+  relaygw::Result<std::int64_t> count =
+      (*opened)->count_calls_requested(parse_instant("2026-03-01T00:00:00Z").value(),
+                                       parse_instant("2026-04-01T00:00:00Z").value());
+  return count && *count == calls;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,11 +122,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "report_bench: calls must be a positive number\n");
     return 1;
   }
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::filesystem::remove(path + suffix);
+  const bool reuse = argc > 2 && holds_bench_calls(path, calls);
+  if (!reuse) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path + suffix);
+    }
   }
   SqliteOptions options;
-  options.create = true;
+  options.create = !reuse;
   options.synchronous_full = false;
   auto opened = SqliteStore::open(path, options);
   if (!opened) {
@@ -99,7 +141,7 @@ int main(int argc, char** argv) {
   const auto load_start = std::chrono::steady_clock::now();
   const WriteContext context{"bench", parse_instant("2026-04-01T00:00:00Z").value()};
   constexpr long kBatch = 10'000;
-  for (long first = 0; first < calls; first += kBatch) {
+  for (long first = 0; !reuse && first < calls; first += kBatch) {
     std::vector<Store::BatchPosting> batch;
     for (long index = first; index < std::min(calls, first + kBatch); ++index) {
       batch.push_back(bench_call(index, calls));
@@ -110,16 +152,20 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("loaded %ld calls in %.1f s (%s, %.0f MB)\n", calls, seconds_since(load_start),
-              path.c_str(), static_cast<double>(std::filesystem::file_size(path)) / 1e6);
+  std::printf("%s %ld calls in %.1f s (%s, %.0f MB)\n", reuse ? "reused" : "loaded", calls,
+              seconds_since(load_start), path.c_str(),
+              static_cast<double>(std::filesystem::file_size(path)) / 1e6);
 
   ReportRequest request;
   request.from = {2026, 3, 1};
   request.to = {2026, 3, 31};
   auto time_report = [&](const char* name, auto&& run) {
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
     const bool ok = run();
-    std::printf("%-34s %6.2f s%s\n", name, seconds_since(start), ok ? "" : "  FAILED");
+    const double cpu = cpu_seconds() - cpu_start;
+    std::printf("%-34s %6.2f s wall %6.2f s CPU%s\n", name, seconds_since(start), cpu,
+                ok ? "" : "  FAILED");
   };
   time_report("summary by day (UTC)", [&] {
     auto report = summarize_billing(*store, request);

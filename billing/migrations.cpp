@@ -6,7 +6,10 @@
 #include <string>
 
 #include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
+#include "billing/directory.hpp"
+#include "billing/numbering.hpp"
 #include "billing/record_chain.hpp"
 #include "billing/store.hpp"
 
@@ -329,6 +332,25 @@ ALTER TABLE calls ADD COLUMN quote_deck_sha256 TEXT;
 ALTER TABLE calls ADD COLUMN quote_total INTEGER;
 )sql";
 
+// Schema 13: the numbers of a call stored before schema 12 in the E.164 form that `call create`
+// stores now. A call row is never changed, so each corrected call gets one row here with all
+// three numbers as they are to be read (unchanged ones copied), and readers take these in place
+// of the call's own columns. The indexes serve lookups by line.
+constexpr std::string_view kCallNumberCorrections = R"sql(
+CREATE TABLE call_number_corrections (
+  seq INTEGER PRIMARY KEY,
+  call_id TEXT NOT NULL UNIQUE REFERENCES calls (id),
+  from_number TEXT NOT NULL,
+  to_number TEXT NOT NULL,
+  billed_number TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX call_number_corrections_by_from_number ON call_number_corrections (from_number);
+CREATE INDEX call_number_corrections_by_billed_number ON call_number_corrections (billed_number);
+)sql";
+
 // Gives every deck stored before schema 8 its one file, named after the deck's source path,
 // and records the new rows in the audit chain.
 Status add_rate_deck_files(sqlite3* db) {
@@ -517,6 +539,196 @@ Status reclassify_postpaid_card_entries(sqlite3* db, Instant at) {
 
 namespace {
 
+// Records entries per audit row of migration 13, as for migration 7, so no blob grows past
+// about 400 KB on a database with millions of calls.
+constexpr std::size_t kCorrectionsPerAuditRow = 10'000;
+
+// Examples of numbers that did not normalize kept in the audit payload.
+constexpr std::size_t kUnnormalizedExamples = 20;
+
+constexpr std::string_view kCorrectionReason = "E.164 form of a number stored as typed";
+
+// A stored number as its correction reads it, and whether that differs from the stored text.
+struct NumberFix {
+  std::string value;
+  bool changed = false;
+};
+
+// Returns `stored` in E.164 form by `normalize` when it normalizes, and records a number that
+// does not (other than an empty one) in `rewrite`.
+template <typename Normalize>
+NumberFix fix_number(const std::string& call_id, std::string_view column,
+                     const std::string& stored, Normalize normalize, CallNumberRewrite& rewrite) {
+  if (stored.empty()) {
+    return {stored, false};
+  }
+  Result<std::string> e164 = normalize(stored);
+  if (!e164) {
+    ++rewrite.numbers_not_normalized;
+    if (rewrite.not_normalized.size() < kUnnormalizedExamples) {
+      rewrite.not_normalized.push_back({call_id, std::string(column), stored});
+    }
+    return {stored, false};
+  }
+  return {*e164, *e164 != stored};
+}
+
+// The numbers of one call as `call create` stores them since schema 12: the calling and called
+// numbers in the number plan's E.164 form, and the billed line by normalize_line_number. An
+// emergency call keeps the dialed number as typed and normalizes the calling number as a line.
+struct CallNumbers {
+  NumberFix from;
+  NumberFix to;
+  NumberFix billed;
+};
+
+CallNumbers normalize_call_numbers(const std::string& call_id, const std::string& from,
+                                   const std::string& to, const std::string& billed,
+                                   bool emergency, CallNumberRewrite& rewrite) {
+  CallNumbers numbers;
+  if (emergency) {
+    numbers.from = fix_number(call_id, "from_number", from, normalize_line_number, rewrite);
+    numbers.to = {to, false};
+  } else {
+    numbers.from = fix_number(call_id, "from_number", from, e164_form, rewrite);
+    numbers.to = fix_number(call_id, "to_number", to, e164_form, rewrite);
+  }
+  numbers.billed = fix_number(call_id, "billed_number", billed, normalize_line_number, rewrite);
+  return numbers;
+}
+
+nlohmann::json rewrite_payload(const CallNumberRewrite& rewrite) {
+  nlohmann::json examples = nlohmann::json::array();
+  for (const UnnormalizedNumber& number : rewrite.not_normalized) {
+    examples.push_back(
+        {{"call_id", number.call_id}, {"column", number.column}, {"number", number.number}});
+  }
+  return {{"calls_corrected", rewrite.calls_corrected},
+          {"numbers_not_normalized", rewrite.numbers_not_normalized},
+          {"not_normalized", examples}};
+}
+
+}  // namespace
+
+Result<CallNumberRewrite> correct_call_numbers(sqlite3* db, Instant at) {
+  sqlite3_stmt* select = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT c.id, c.from_number, c.to_number, c.billed_number, c.emergency "
+                     "FROM calls c WHERE NOT EXISTS (SELECT 1 FROM call_number_corrections n "
+                     "WHERE n.call_id = c.id) ORDER BY c.rowid",
+                     -1, &select, nullptr);
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO call_number_corrections (call_id, from_number, to_number, "
+                     "billed_number, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     -1, &insert, nullptr);
+  Status status = Status::ok();
+  if (select == nullptr || insert == nullptr) {
+    status = Status(StatusCode::Internal, std::string("cannot prepare the call number correction: ") +
+                                              sqlite3_errmsg(db));
+  }
+
+  const std::string when = format_instant(at);
+  CallNumberRewrite rewrite;
+  std::string records;
+  std::int64_t calls_in_records = 0;
+  int code = SQLITE_ROW;
+  while (status && (code = sqlite3_step(select)) == SQLITE_ROW) {
+    const std::string call_id = column_text(select, 0);
+    const CallNumbers numbers =
+        normalize_call_numbers(call_id, column_text(select, 1), column_text(select, 2),
+                               column_text(select, 3), sqlite3_column_int(select, 4) != 0, rewrite);
+    if (!numbers.from.changed && !numbers.to.changed && !numbers.billed.changed) {
+      continue;
+    }
+    const std::string_view values[] = {call_id,
+                                       numbers.from.value,
+                                       numbers.to.value,
+                                       numbers.billed.value,
+                                       kCorrectionReason,
+                                       kMigrationActor,
+                                       when};
+    sqlite3_reset(insert);
+    std::string canonical;
+    int index = 1;
+    for (std::string_view value : values) {
+      sqlite3_bind_text(insert, index++, value.data(), static_cast<int>(value.size()),
+                        SQLITE_TRANSIENT);
+      append_canonical_text(canonical, value);
+    }
+    if (sqlite3_step(insert) != SQLITE_DONE) {
+      status = Status(StatusCode::Internal, "cannot append the number correction of call '" +
+                                                call_id + "': " + sqlite3_errmsg(db));
+      break;
+    }
+    append_record_entry(records, ChainedTableId::CallNumberCorrections,
+                        sqlite3_last_insert_rowid(db), canonical);
+    ++rewrite.calls_corrected;
+    if (++calls_in_records == static_cast<std::int64_t>(kCorrectionsPerAuditRow)) {
+      status = append_audit_row(db, kMigrationActor, "calls", "", "correct-numbers-part",
+                                nlohmann::json{{"calls_corrected", calls_in_records}}.dump(),
+                                records);
+      records.clear();
+      calls_in_records = 0;
+    }
+  }
+  if (status && code != SQLITE_DONE) {
+    status = Status(StatusCode::Internal,
+                    std::string("cannot read the numbers of stored calls: ") + sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(select);
+  sqlite3_finalize(insert);
+  if (!status) {
+    return status;
+  }
+  if (rewrite.calls_corrected > 0 || rewrite.numbers_not_normalized > 0) {
+    status = append_audit_row(db, kMigrationActor, "calls", "", "correct-numbers",
+                              rewrite_payload(rewrite).dump(), records);
+    if (!status) {
+      return status;
+    }
+  }
+  return rewrite;
+}
+
+Result<std::optional<CallNumberRewrite>> read_call_number_rewrite(sqlite3* db) {
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT payload FROM audit_log WHERE entity = 'calls' AND "
+                         "action = 'correct-numbers' AND actor = ? ORDER BY seq DESC LIMIT 1",
+                         -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read the call number correction: ") + sqlite3_errmsg(db));
+  }
+  sqlite3_bind_text(select, 1, kMigrationActor.data(), static_cast<int>(kMigrationActor.size()),
+                    SQLITE_TRANSIENT);
+  std::optional<CallNumberRewrite> found;
+  if (sqlite3_step(select) == SQLITE_ROW) {
+    const nlohmann::json payload = nlohmann::json::parse(column_text(select, 0), nullptr, false);
+    if (payload.is_object()) {
+      CallNumberRewrite rewrite;
+      rewrite.calls_corrected = payload.value("calls_corrected", std::int64_t{0});
+      rewrite.numbers_not_normalized = payload.value("numbers_not_normalized", std::int64_t{0});
+      for (const nlohmann::json& number : payload.value("not_normalized", nlohmann::json::array())) {
+        rewrite.not_normalized.push_back({number.value("call_id", std::string()),
+                                          number.value("column", std::string()),
+                                          number.value("number", std::string())});
+      }
+      found = std::move(rewrite);
+    }
+  }
+  sqlite3_finalize(select);
+  return found;
+}
+
+namespace {
+
+Status correct_call_numbers_now(sqlite3* db) {
+  Result<CallNumberRewrite> rewrite = correct_call_numbers(
+      db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  return rewrite.status();
+}
+
 Status reclassify_postpaid_card_entries_now(sqlite3* db) {
   return reclassify_postpaid_card_entries(
       db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
@@ -542,6 +754,8 @@ const std::vector<Migration>& migrations() {
       {11, "postpaid card journal entries moved to the billed line", "",
        reclassify_postpaid_card_entries_now},
       {12, "the quote each call was stored with", kCallQuote},
+      {13, "E.164 corrections of call numbers stored as typed", kCallNumberCorrections,
+       correct_call_numbers_now},
   };
   return kMigrations;
 }

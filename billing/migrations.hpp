@@ -4,6 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +38,9 @@ constexpr int kDebitInstantSchema = 10;
 // First schema version with calls.quote_deck_sha256 and quote_total.
 constexpr int kCallQuoteSchema = 12;
 
+// First schema version with the call_number_corrections table.
+constexpr int kCallNumberCorrectionsSchema = 13;
+
 // Actor of the rows and audit entries that a migration appends.
 inline constexpr std::string_view kMigrationActor = "migration";
 
@@ -46,6 +52,36 @@ inline constexpr std::string_view kMigrationActor = "migration";
 // A journal that already has its reclass journal is skipped, so a second run appends nothing.
 // Runs in the caller's transaction.
 Status reclassify_postpaid_card_entries(sqlite3* db, std::chrono::sys_seconds at);
+
+// A stored call number that does not normalize and stays as it was stored.
+struct UnnormalizedNumber {
+  std::string call_id;
+  std::string column;  // from_number, to_number or billed_number
+  std::string number;
+};
+
+// Outcome of correct_call_numbers.
+struct CallNumberRewrite {
+  std::int64_t calls_corrected = 0;         // calls given a call_number_corrections row
+  std::int64_t numbers_not_normalized = 0;  // numbers left as stored
+  std::vector<UnnormalizedNumber> not_normalized;  // the first 20 of them
+};
+
+// Migration 13. Calls stored before schema 12 by `call create` kept their numbers as staff
+// typed them (3125550142, 1-312-555-0142), so lookups by E.164 missed them. This appends one
+// call_number_corrections row for each call with a number that normalizes to a different text.
+// The calling and called numbers are normalized by e164_form and the billed number by
+// normalize_line_number. An emergency call keeps its dialed number and normalizes its calling
+// number by normalize_line_number. A number that does not normalize stays as stored and is counted. The
+// rows are dated `at`, carry actor kMigrationActor and are recorded in the audit chain, with
+// the counts in the payload of the audit row with action "correct-numbers" (written only when a
+// count is not zero). Calls that already have a correction are skipped, so a second run
+// appends nothing. Runs in the caller's transaction.
+Result<CallNumberRewrite> correct_call_numbers(sqlite3* db, std::chrono::sys_seconds at);
+
+// Returns the counts that the last correct_call_numbers run recorded, or nullopt when it
+// recorded none.
+Result<std::optional<CallNumberRewrite>> read_call_number_rewrite(sqlite3* db);
 
 // All migrations in version order.
 const std::vector<Migration>& migrations();

@@ -387,27 +387,7 @@ void NumberPlan::Data::place(NumberInfo& info) const {
 
 Result<NumberInfo> NumberPlan::Data::classify_nanp(NumberInfo info) const {
   const std::string& dialed = info.dialed;
-  info.country_code = "1";
-  info.e164 = "+1" + info.npa + info.nxx + info.line;
-  auto is_n11 = [](std::string_view code) { return code[1] == '1' && code[2] == '1'; };
-
-  if (info.npa[0] == '0' || info.npa[0] == '1') {
-    return invalid(dialed, "area code " + info.npa + " starts with " + info.npa[0] +
-                               "; NANP area codes start with 2-9");
-  }
-  if (is_n11(info.npa)) {
-    return invalid(
-        dialed, "area code " + info.npa + " is an N11 service code; dial the three digits alone");
-  }
-  if (info.nxx[0] == '0' || info.nxx[0] == '1') {
-    return invalid(dialed, "exchange code " + info.nxx + " starts with " + info.nxx[0] +
-                               "; NANP exchange codes start with 2-9");
-  }
-  if (is_n11(info.nxx)) {
-    return invalid(dialed, "exchange code " + info.nxx + " is an N11 service code, which is " +
-                               "never assigned as an exchange");
-  }
-
+  // parse_number_form has checked the form of the area and exchange codes.
   for (std::string_view toll_free : kTollFreeNpas) {
     if (info.npa == toll_free) {
       info.kind = NumberKind::TollFree;
@@ -501,81 +481,11 @@ std::string strip_formatting(std::string_view dialed) {
   return digits;
 }
 
-}  // namespace
-
-bool is_emergency_number(std::string_view dialed) {
-  const std::string digits = strip_formatting(dialed);
-  return digits == "911" || digits == "1911" || digits == "0911" || digits == "+1911";
-}
-
-std::filesystem::path default_data_dir() {
-  if (const char* dir = std::getenv("RELAYGW_DATA_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  return RELAYGW_DEFAULT_DATA_DIR;
-}
-
-Result<NumberPlan> NumberPlan::load(const std::filesystem::path& data_dir) {
-  auto data = std::make_unique<Data>();
-  if (Status status = data->load_area_codes(data_dir / kNpaReportFile); !status) {
-    return status;
-  }
-  const auto index_zones = [&data](std::string_view prefix, std::string_view zone_list) {
-    data->index_area_code_zones(prefix, zone_list);
-    data->choose_main_zone(prefix, zone_list);
-  };
-  if (Status status = data->load_prefix_file(data_dir / kTimeZonesFile, data->zones, index_zones);
-      !status) {
-    return status;
-  }
-  if (Status status = data->load_prefix_file(data_dir / kGeocodingFile, data->places); !status) {
-    return status;
-  }
-  return NumberPlan(std::move(data));
-}
-
-NumberPlan::NumberPlan(std::unique_ptr<Data> data) : data_(std::move(data)) {}
-NumberPlan::NumberPlan(NumberPlan&&) noexcept = default;
-NumberPlan& NumberPlan::operator=(NumberPlan&&) noexcept = default;
-NumberPlan::~NumberPlan() = default;
-
-NumberTimeZones NumberPlan::time_zones(const NumberInfo& info) const {
-  NumberTimeZones result;
-  if (!info.is_nanp() || info.npa.size() != 3 || info.nxx.size() != 3 || info.line.size() != 4) {
-    return result;
-  }
-  const int npa = std::stoi(info.npa);
-  const AreaCode& area = data_->area_codes[npa];
-  if (!area.assigned || !area.geographic) {
-    return result;
-  }
-
-  // A prefix longer than "1" + area code covers the exchange, or a block of exchanges.
-  const std::string digits = "1" + info.npa + info.nxx + info.line;
-  for (std::size_t length = digits.size(); length > 4; --length) {
-    const auto it = data_->zones.find(prefix_key(std::string_view(digits).substr(0, length)));
-    if (it != data_->zones.end()) {
-      result.prefix = digits.substr(1, length - 1);
-      result.zones = split_zone_list(it->second);
-      sort_unique(result.zones);
-      return result;
-    }
-  }
-
-  result.prefix = info.npa;
-  result.zones = data_->area_code_zones[npa];
-  const std::vector<std::string> lettered = zones_from_nanpa_letters(area.nanpa_time_zone);
-  if (lettered.size() > 1 || result.zones.empty()) {
-    result.zones.insert(result.zones.end(), lettered.begin(), lettered.end());
-  }
-  sort_unique(result.zones);
-  return result;
-}
-
-std::size_t NumberPlan::area_code_count() const { return data_->area_code_count; }
-std::size_t NumberPlan::prefix_count() const { return data_->zones.size() + data_->places.size(); }
-
-Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
+// Parses the form of `dialed` without the numbering data: the prefix, and for N11 codes and
+// numbers outside NANP the kind and E.164 form. A NANP number comes back with npa, nxx, line
+// and its E.164 form after checking that its area and exchange codes can exist, but without
+// its kind or place, which classify_nanp looks up.
+Result<NumberInfo> parse_number_form(std::string_view dialed) {
   NumberInfo info;
   info.dialed = std::string(dialed);
   std::string digits = strip_formatting(dialed);
@@ -675,7 +585,116 @@ Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
   info.npa = std::string(national.substr(0, 3));
   info.nxx = std::string(national.substr(3, 3));
   info.line = std::string(national.substr(6, 4));
-  return data_->classify_nanp(std::move(info));
+  info.country_code = "1";
+  info.e164 = "+1" + info.npa + info.nxx + info.line;
+  auto is_n11 = [](std::string_view code) { return code[1] == '1' && code[2] == '1'; };
+  if (info.npa[0] == '0' || info.npa[0] == '1') {
+    return invalid(dialed, "area code " + info.npa + " starts with " + info.npa[0] +
+                               "; NANP area codes start with 2-9");
+  }
+  if (is_n11(info.npa)) {
+    return invalid(
+        dialed, "area code " + info.npa + " is an N11 service code; dial the three digits alone");
+  }
+  if (info.nxx[0] == '0' || info.nxx[0] == '1') {
+    return invalid(dialed, "exchange code " + info.nxx + " starts with " + info.nxx[0] +
+                               "; NANP exchange codes start with 2-9");
+  }
+  if (is_n11(info.nxx)) {
+    return invalid(dialed, "exchange code " + info.nxx + " is an N11 service code, which is " +
+                               "never assigned as an exchange");
+  }
+  return info;
+}
+
+}  // namespace
+
+bool is_emergency_number(std::string_view dialed) {
+  const std::string digits = strip_formatting(dialed);
+  return digits == "911" || digits == "1911" || digits == "0911" || digits == "+1911";
+}
+
+std::filesystem::path default_data_dir() {
+  if (const char* dir = std::getenv("RELAYGW_DATA_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  return RELAYGW_DEFAULT_DATA_DIR;
+}
+
+Result<NumberPlan> NumberPlan::load(const std::filesystem::path& data_dir) {
+  auto data = std::make_unique<Data>();
+  if (Status status = data->load_area_codes(data_dir / kNpaReportFile); !status) {
+    return status;
+  }
+  const auto index_zones = [&data](std::string_view prefix, std::string_view zone_list) {
+    data->index_area_code_zones(prefix, zone_list);
+    data->choose_main_zone(prefix, zone_list);
+  };
+  if (Status status = data->load_prefix_file(data_dir / kTimeZonesFile, data->zones, index_zones);
+      !status) {
+    return status;
+  }
+  if (Status status = data->load_prefix_file(data_dir / kGeocodingFile, data->places); !status) {
+    return status;
+  }
+  return NumberPlan(std::move(data));
+}
+
+NumberPlan::NumberPlan(std::unique_ptr<Data> data) : data_(std::move(data)) {}
+NumberPlan::NumberPlan(NumberPlan&&) noexcept = default;
+NumberPlan& NumberPlan::operator=(NumberPlan&&) noexcept = default;
+NumberPlan::~NumberPlan() = default;
+
+NumberTimeZones NumberPlan::time_zones(const NumberInfo& info) const {
+  NumberTimeZones result;
+  if (!info.is_nanp() || info.npa.size() != 3 || info.nxx.size() != 3 || info.line.size() != 4) {
+    return result;
+  }
+  const int npa = std::stoi(info.npa);
+  const AreaCode& area = data_->area_codes[npa];
+  if (!area.assigned || !area.geographic) {
+    return result;
+  }
+
+  // A prefix longer than "1" + area code covers the exchange, or a block of exchanges.
+  const std::string digits = "1" + info.npa + info.nxx + info.line;
+  for (std::size_t length = digits.size(); length > 4; --length) {
+    const auto it = data_->zones.find(prefix_key(std::string_view(digits).substr(0, length)));
+    if (it != data_->zones.end()) {
+      result.prefix = digits.substr(1, length - 1);
+      result.zones = split_zone_list(it->second);
+      sort_unique(result.zones);
+      return result;
+    }
+  }
+
+  result.prefix = info.npa;
+  result.zones = data_->area_code_zones[npa];
+  const std::vector<std::string> lettered = zones_from_nanpa_letters(area.nanpa_time_zone);
+  if (lettered.size() > 1 || result.zones.empty()) {
+    result.zones.insert(result.zones.end(), lettered.begin(), lettered.end());
+  }
+  sort_unique(result.zones);
+  return result;
+}
+
+std::size_t NumberPlan::area_code_count() const { return data_->area_code_count; }
+std::size_t NumberPlan::prefix_count() const { return data_->zones.size() + data_->places.size(); }
+
+Result<NumberInfo> NumberPlan::classify(std::string_view dialed) const {
+  Result<NumberInfo> parsed = parse_number_form(dialed);
+  if (!parsed || parsed->npa.empty()) {
+    return parsed;
+  }
+  return data_->classify_nanp(std::move(parsed).value());
+}
+
+Result<std::string> e164_form(std::string_view dialed) {
+  Result<NumberInfo> parsed = parse_number_form(dialed);
+  if (!parsed) {
+    return parsed.status();
+  }
+  return parsed->e164;
 }
 
 }  // namespace relaygw::billing

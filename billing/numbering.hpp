@@ -81,6 +81,13 @@ struct NumberTimeZones {
 // spaces, dashes, dots and brackets). Needs no data, so emergency handling works without it.
 bool is_emergency_number(std::string_view dialed);
 
+// Returns the E.164 form that NumberPlan::classify gives `dialed` ("+13125550142", "911" for an
+// N11 code, "+442071234567"), without the numbering data. It checks the same dialing form
+// (digits, prefix, length, country code, first digits of the area and exchange codes) but not
+// whether the area code is assigned, so it also accepts some numbers that classify rejects.
+// Fails with InvalidArgument and the message classify gives for a malformed number.
+Result<std::string> e164_form(std::string_view dialed);
+
 // Returns the data directory to use when no --data-dir is given: $RELAYGW_DATA_DIR if set,
 // otherwise the repository's data/ folder as compiled in.
 std::filesystem::path default_data_dir();

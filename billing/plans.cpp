@@ -1,11 +1,11 @@
 #include "billing/plans.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include <date/date.h>
 
 #include "billing/call_records.hpp"
+#include "billing/credits.hpp"
 #include "billing/directory.hpp"
 
 namespace relaygw::billing {
@@ -80,6 +80,41 @@ Money plan_cost(const RatedOption& option, const CallingPlan& plan,
   return usage + discount + option.other + scale(option.taxes, before_tax_new, before_tax_old);
 }
 
+// One compared call: its rating under each payment method, and its posted total and applied
+// credits.
+struct ComparedCall {
+  std::vector<RatedOption> per_method;  // in kPaymentMethods order
+  Money posted = 0;
+  Money credited = 0;
+};
+
+// Returns `cost` reduced in the proportion that `call`'s applied credits took off its posted
+// total, rounded half up to whole cents.
+Money net_of_credits(Money cost, const ComparedCall& call) {
+  if (call.credited == 0) {
+    return cost;
+  }
+  if (call.credited >= call.posted) {
+    return 0;
+  }
+  return scale(cost, call.posted - call.credited, call.posted);
+}
+
+// Returns the sum of the applied credits of call `call_id`.
+Result<Money> applied_credits(Store& store, const std::string& call_id) {
+  Result<std::vector<CreditRecord>> credits = store.list_credits(call_id);
+  if (!credits) {
+    return credits.status();
+  }
+  Money applied = 0;
+  for (const CreditRecord& credit : *credits) {
+    if (credit.state == CreditState::Applied) {
+      applied += credit.amount;
+    }
+  }
+  return applied;
+}
+
 }  // namespace
 
 Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck& deck,
@@ -115,28 +150,16 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
   advice.window_days = window_days;
   advice.from = as_of - date::days{window_days};
 
-  // Calls are stored with the calling number as given, so look both forms up.
-  std::set<std::string> ids;
-  std::vector<std::string> ordered;
-  std::vector<std::string> forms = {*number};
-  if (number->rfind("+1", 0) == 0) {
-    forms.push_back(number->substr(2));
-  }
-  for (const std::string& form : forms) {
-    Result<std::vector<std::string>> found_ids = store.call_ids_of_line(form, advice.from, as_of);
-    if (!found_ids) {
-      return found_ids.status();
-    }
-    for (const std::string& id : *found_ids) {
-      if (ids.insert(id).second) {
-        ordered.push_back(id);
-      }
-    }
+  // Calls are stored in E.164 form, and calls stored as typed before schema 12 are found
+  // through the E.164 corrections of schema 13, so one lookup finds them all.
+  Result<std::vector<std::string>> ids = store.call_ids_of_line(*number, advice.from, as_of);
+  if (!ids) {
+    return ids.status();
   }
 
   // Rate each answered call under every payment method.
-  std::vector<std::vector<RatedOption>> rated_calls;  // [call][method]
-  for (const std::string& id : ordered) {
+  std::vector<ComparedCall> rated_calls;
+  for (const std::string& id : *ids) {
     Result<std::optional<CallRecord>> record = store.find_call(id);
     if (!record) {
       return record.status();
@@ -145,7 +168,12 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
       continue;
     }
     const CallRecord& call = **record;
-    advice.actual += call.posting->total;
+    Result<Money> credited = applied_credits(store, id);
+    if (!credited) {
+      return credited.status();
+    }
+    advice.posted += call.posting->total;
+    advice.credits += *credited;
     const std::optional<Instant> connected = event_time(call, CallEvent::Connected);
     const std::int64_t seconds = call.posting->conversation_seconds.value_or(0);
     const bool declined = is_declined_call(call.request.billing, call.request.emergency,
@@ -154,7 +182,8 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
     if (call.request.emergency || !connected || seconds <= 0 || declined) {
       continue;
     }
-    std::vector<RatedOption> per_method;
+    ComparedCall compared{{}, call.posting->total, *credited};
+    std::vector<RatedOption>& per_method = compared.per_method;
     for (BillingMethod method : kPaymentMethods) {
       CallToRate to_rate;
       to_rate.from = call.request.from;
@@ -173,16 +202,17 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
       per_method.push_back(split(*rated));
     }
     advice.billed_minutes += per_method.front().rated.billed_seconds / 60;
-    rated_calls.push_back(std::move(per_method));
+    rated_calls.push_back(std::move(compared));
     ++advice.calls;
   }
+  advice.actual = advice.posted - advice.credits;
 
   // Pay per call, then every plan, under every payment method.
   const std::int64_t months = std::max(1, (window_days + 15) / 30);
   for (std::size_t m = 0; m < std::size(kPaymentMethods); ++m) {
     PlanOption per_call{"no plan", kPaymentMethods[m]};
-    for (const auto& per_method : rated_calls) {
-      per_call.calls += per_method[m].rated.total;
+    for (const ComparedCall& compared : rated_calls) {
+      per_call.calls += net_of_credits(compared.per_method[m].rated.total, compared);
     }
     per_call.total = per_call.calls;
     advice.options.push_back(per_call);
@@ -190,8 +220,13 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
       PlanOption option{plan.name, kPaymentMethods[m]};
       option.monthly_fees = plan.monthly_fee * months;
       std::int64_t included_seconds = plan.included_minutes * 60 * months;
-      for (const auto& per_method : rated_calls) {
-        option.calls += plan_cost(per_method[m], plan, included_seconds);
+      for (const ComparedCall& compared : rated_calls) {
+        // A call credited in full uses none of the plan's included minutes.
+        if (compared.credited > 0 && compared.credited >= compared.posted) {
+          continue;
+        }
+        option.calls +=
+            net_of_credits(plan_cost(compared.per_method[m], plan, included_seconds), compared);
       }
       option.total = option.monthly_fees + option.calls;
       advice.options.push_back(option);

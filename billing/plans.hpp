@@ -6,6 +6,11 @@
 // included minutes (per month, times the months in the window) are used first, in call order,
 // then the plan's rate for the call's jurisdiction (or the deck rate when the plan lists none).
 // Surcharges and fees stay; the TTY discount scales with the new usage when the plan keeps it.
+//
+// Credits: the comparison is net of the credits applied (approved) on the line's calls, because
+// the line never paid them. Pending and rejected credits do not count. A call's cost under every
+// option is reduced in the proportion its applied credits took off its posted total, so a call
+// credited in full (a misdial) costs nothing under any option, as it would be credited there too.
 #pragma once
 
 #include <string>
@@ -31,7 +36,9 @@ struct PlanAdvice {
   int window_days = 90;
   std::int64_t calls = 0;           // answered, non-emergency calls compared
   std::int64_t billed_minutes = 0;  // under the deck's billing increments
-  Money actual = 0;                 // what the line's calls were posted at
+  Money posted = 0;                 // what the line's calls were posted at
+  Money credits = 0;                // credits applied on those calls, as of the advice
+  Money actual = 0;                 // posted - credits: what the line was charged net
   std::vector<PlanOption> options;  // cheapest first
   Money saving = 0;                 // actual - options.front().total; negative when dearer
 };

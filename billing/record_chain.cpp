@@ -348,6 +348,8 @@ const std::vector<ChainedTable>& chained_tables() {
       {"dispute_steps", {"dispute_id", "action", "state", "note", "credit_id", "actor", "at"}},
       {"journal_entries", {"journal_id", "account", "amount", "call_id", "actor", "at"}},
       {"rate_deck_files", {"deck_seq", "file_no", "name", "text", "sha256"}},
+      {"call_number_corrections",
+       {"call_id", "from_number", "to_number", "billed_number", "reason", "actor", "at"}},
   };
   return kTables;
 }

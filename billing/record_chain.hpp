@@ -50,6 +50,7 @@ enum class ChainedTableId : std::uint8_t {
   DisputeSteps,
   JournalEntries,
   RateDeckFiles,
+  CallNumberCorrections,
 };
 
 // Tables covered by the record chain, indexed by ChainedTableId.

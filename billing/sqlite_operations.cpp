@@ -693,10 +693,13 @@ Result<std::optional<CreditRecord>> SqliteStore::find_credit(const std::string& 
 }
 
 Result<std::vector<CreditRecord>> SqliteStore::list_credits(const std::string& call_id) {
-  Query select(
-      db_,
-      (std::string(kCreditColumns) + "WHERE ?1 = '' OR c.call_id = ?1 ORDER BY c.rowid").c_str());
-  select.bind(call_id);
+  // One text per case, so a call's credits are found through credits_by_line.
+  Query select(db_, (std::string(kCreditColumns) +
+                     (call_id.empty() ? "ORDER BY c.rowid" : "WHERE c.call_id = ? ORDER BY c.rowid"))
+                        .c_str());
+  if (!call_id.empty()) {
+    select.bind(call_id);
+  }
   std::vector<CreditRecord> credits;
   while (true) {
     Result<bool> row = select.next();

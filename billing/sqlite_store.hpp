@@ -11,6 +11,7 @@
 #include "billing/credits.hpp"
 #include "billing/disputes.hpp"
 #include "billing/ledger.hpp"
+#include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
 #include "billing/store.hpp"
 
@@ -48,6 +49,10 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   int schema_version() const override { return schema_version_; }
+
+  // Returns the counts that migration 13 recorded when it corrected call numbers to E.164, or
+  // nullopt when it corrected none and found none that did not normalize.
+  Result<std::optional<CallNumberRewrite>> call_number_rewrite();
 
   // Store
   Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) override;

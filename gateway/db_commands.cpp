@@ -405,6 +405,34 @@ void run_status(const DatabaseOptions& options) {
   }
 }
 
+// Prints what migration 13 did to the numbers of calls stored as typed.
+void print_call_number_rewrite(billing::SqliteStore& store) {
+  auto rewrite = store.call_number_rewrite();
+  if (!rewrite) {
+    fail_command("db migrate", rewrite.status().message());
+  }
+  if (!*rewrite) {
+    std::cout << "call numbers: every stored call number was already in E.164 form\n";
+    return;
+  }
+  const billing::CallNumberRewrite& counts = **rewrite;
+  std::cout << fmt::format(
+      "call numbers: {} calls given E.164 corrections; {} numbers did not normalize and stay as "
+      "stored\n",
+      counts.calls_corrected, counts.numbers_not_normalized);
+  for (const billing::UnnormalizedNumber& number : counts.not_normalized) {
+    std::cout << fmt::format("  call {} {} '{}'\n", number.call_id, number.column, number.number);
+  }
+  if (counts.numbers_not_normalized > static_cast<std::int64_t>(counts.not_normalized.size())) {
+    std::cout << fmt::format("  and {} more, not listed\n",
+                             counts.numbers_not_normalized -
+                                 static_cast<std::int64_t>(counts.not_normalized.size()));
+  }
+  logger("billing")->info(
+      "call numbers corrected to E.164: calls={} numbers_not_normalized={}",
+      counts.calls_corrected, counts.numbers_not_normalized);
+}
+
 void run_migrate(const DatabaseOptions& options) {
   const std::string command = "db migrate";
   billing::SqliteOptions read_only;
@@ -427,6 +455,10 @@ void run_migrate(const DatabaseOptions& options) {
                            store->schema_version());
   logger("billing")->info("database migrated: db={} from={} to={}", options.db, old_version,
                           store->schema_version());
+  if (old_version < billing::kCallNumberCorrectionsSchema &&
+      store->schema_version() >= billing::kCallNumberCorrectionsSchema) {
+    print_call_number_rewrite(*store);
+  }
 }
 
 // An authorized or connected call that is not posted yet, with the instant its rating starts:

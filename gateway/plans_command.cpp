@@ -1,6 +1,6 @@
 // relaygw plans advise: compares a line's last 90 days of calls under each calling plan and
-// payment method of the stored rate deck and recommends the cheapest, as text, JSON or short
-// TTY text.
+// payment method of the stored rate deck, net of applied credits, and recommends the cheapest,
+// as text, JSON or short TTY text.
 #include <cctype>
 #include <chrono>
 #include <iostream>
@@ -102,6 +102,8 @@ void run_advise(const PlansOptions& options) {
                                 {"to", billing::format_instant(advice->to)},
                                 {"calls", advice->calls},
                                 {"billed_minutes", advice->billed_minutes},
+                                {"posted", billing::format_dollars(advice->posted)},
+                                {"credits", billing::format_dollars(advice->credits)},
                                 {"actual", billing::format_dollars(advice->actual)},
                                 {"recommended", list.front()},
                                 {"saving", billing::format_dollars(advice->saving)},
@@ -111,10 +113,15 @@ void run_advise(const PlansOptions& options) {
               << "\n";
     return;
   }
+  std::cout << fmt::format("Line {}: {} calls, {} billed minutes from {} to {}\n", advice->line,
+                           advice->calls, advice->billed_minutes,
+                           billing::format_instant(advice->from),
+                           billing::format_instant(advice->to));
   std::cout << fmt::format(
-      "Line {}: {} calls, {} billed minutes from {} to {}; posted charges {} USD\n\n", advice->line,
-      advice->calls, advice->billed_minutes, billing::format_instant(advice->from),
-      billing::format_instant(advice->to), billing::format_dollars(advice->actual));
+      "Posted charges {} USD, applied credits {} USD, net {} USD. Plan costs below are net of\n"
+      "each call's applied credits; pending and rejected credits do not count.\n\n",
+      billing::format_dollars(advice->posted), billing::format_dollars(advice->credits),
+      billing::format_dollars(advice->actual));
   std::cout << fmt::format("{:<24} {:<16} {:>12} {:>12} {:>12}\n", "plan", "payment", "plan fees",
                            "calls", "total");
   for (const billing::PlanOption& option : advice->options) {

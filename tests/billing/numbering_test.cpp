@@ -146,6 +146,38 @@ TEST_CASE("number plan rejects bad numbers", "[billing][numbering]") {
   }
 }
 
+TEST_CASE("e164 form matches classify", "[billing][numbering]") {
+  // Every form staff type, including the ones calls kept before they were stored in E.164.
+  const char* accepted[] = {"3125550142",        "312-555-0142",     "(312) 555-0142",
+                            "1 312 555 0142",    "13125550142",      "0 312 555 0142",
+                            "+13125550142",      "+1 (312) 555-0142", "18005551212",
+                            "911",               "1911",             "0911",
+                            "+1911",             "711",              "988",
+                            "011 44 20 7946 0018", "+442079460018",  "+80012345678"};
+  for (const char* dialed : accepted) {
+    INFO("dialed '" << dialed << "'");
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE(info);
+    Result<std::string> e164 = e164_form(dialed);
+    REQUIRE(e164);
+    CHECK(*e164 == info->e164);
+  }
+  // The form checks reject what classify rejects, with the same message.
+  for (const char* dialed : {"", "212555014", "21255501AB", "0125550142", "2121550142",
+                             "9115550142", "0112", "011123456789", "+4412", "+1212555014"}) {
+    INFO("dialed '" << dialed << "'");
+    Result<std::string> e164 = e164_form(dialed);
+    REQUIRE_FALSE(e164);
+    Result<NumberInfo> info = number_plan().classify(dialed);
+    REQUIRE_FALSE(info);
+    CHECK(e164.status().message() == info.status().message());
+  }
+  // Without the data, an unassigned area code keeps its E.164 form.
+  Result<std::string> unassigned = e164_form("3775550142");
+  REQUIRE(unassigned);
+  CHECK(*unassigned == "+13775550142");
+}
+
 TEST_CASE("emergency numbers need no data", "[billing][numbering]") {
   for (const char* dialed : {"911", "1911", "0911", "+1911", "9-1-1", "(911)"}) {
     INFO("dialed " << dialed);

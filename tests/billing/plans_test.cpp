@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "billing/credits.hpp"
 #include "billing/directory.hpp"
 #include "billing/plans.hpp"
 #include "billing/sqlite_store.hpp"
@@ -89,6 +90,43 @@ class PlansFixture {
     return posted;
   }
 
+  // Requests a credit of `amount` (all that is left when nullopt) on line `line_no` of
+  // `call_id`. `approval_above` 0 leaves it pending; nullopt applies it at once.
+  CreditRecord credit(const std::string& id, const std::string& call_id, std::int64_t line_no,
+                      std::optional<Money> amount, std::optional<Money> approval_above) {
+    CreditRequest request;
+    request.id = id;
+    request.call_id = call_id;
+    request.line_no = line_no;
+    request.reason = CreditReason::BadConnection;
+    request.amount = amount;
+    request.approval_above = approval_above;
+    auto credited = store_->request_credit(request, IdempotencyKey{"credit-" + id, id},
+                                           {"staff:test", instant("2026-03-31T12:00:00Z")});
+    REQUIRE(credited);
+    return *credited;
+  }
+
+  // Credits every charged line of `call_id` in full, as for a misdial. Returns the total.
+  Money credit_in_full(const std::string& call_id) {
+    auto call = store_->find_call(call_id);
+    REQUIRE(call);
+    REQUIRE(call->has_value());
+    REQUIRE((*call)->posting);
+    Money credited = 0;
+    for (std::size_t i = 0; i < (*call)->posting->lines.size(); ++i) {
+      if ((*call)->posting->lines[i].amount <= 0) {
+        continue;
+      }
+      credited += credit(call_id + "-line-" + std::to_string(i + 1), call_id,
+                         static_cast<std::int64_t>(i + 1), std::nullopt, std::nullopt)
+                      .amount;
+    }
+    return credited;
+  }
+
+  SqliteStore& store() { return *store_; }
+
   relaygw::Result<PlanAdvice> advise() {
     return advise_plans(*store_, *rater_, *deck_, "312-555-0107", instant("2026-04-01T00:00:00Z"));
   }
@@ -158,6 +196,38 @@ TEST_CASE("plans advice keeps light use per call", "[billing][plans]") {
   CHECK(best.plan == "no plan");
   CHECK(best.billing == BillingMethod::SentPaid);
   CHECK(best.total == posted);
+  CHECK(advice->saving == 0);
+}
+
+TEST_CASE("plans advice nets applied credits", "[billing][plans]") {
+  PlansFixture fixture;
+  const Money posted = fixture.post_calls(3, 120);
+  // call-0 was a misdial credited in full; call-1 got part of its usage back.
+  const Money misdial = fixture.credit_in_full("call-0");
+  REQUIRE(misdial > 0);
+  const CreditRecord partial = fixture.credit("partial", "call-1", 1, 1'000, std::nullopt);
+  REQUIRE(partial.state == CreditState::Applied);
+  // Pending and rejected credits are not money returned to the line.
+  const CreditRecord pending = fixture.credit("pending", "call-2", 1, 500, Money{0});
+  REQUIRE(pending.state == CreditState::Pending);
+  const CreditRecord refused = fixture.credit("refused", "call-2", 1, 500, Money{0});
+  auto rejected = fixture.store().decide_credit(refused.id, false, "not a bad connection",
+                                                {"staff:supervisor", refused.at});
+  REQUIRE(rejected);
+  REQUIRE(rejected->state == CreditState::Rejected);
+
+  auto advice = fixture.advise();
+  REQUIRE(advice);
+  CHECK(advice->calls == 3);
+  CHECK(advice->posted == posted);
+  CHECK(advice->credits == misdial + 1'000);
+  CHECK(advice->actual == posted - misdial - 1'000);
+
+  // Deck rates with the payment method the calls used cost what the line paid, net.
+  const PlanOption* per_call = find_option(*advice, "no plan", BillingMethod::SentPaid);
+  REQUIRE(per_call != nullptr);
+  CHECK(per_call->total == advice->actual);
+  CHECK(advice->options.front().total == advice->actual);
   CHECK(advice->saving == 0);
 }
 

@@ -168,6 +168,23 @@ void write_every_kind(SqliteStore& store) {
       store.append_dispute_step("d1", DisputeAction::Adjusted, "tax refunded", adjustment, kStaff));
 }
 
+// Posts a call whose calling number is stored as staff typed it, as `call create` did before
+// schema 12, so that migration 13 appends its E.164 correction.
+void post_typed_call(Store& store) {
+  Store::BatchPosting batch;
+  batch.request.id = "typed";
+  batch.request.from = "312-555-0107";
+  batch.request.to = "+12125550101";
+  batch.request.billed_number = "+13125550107";
+  batch.events = {{CallEvent::Requested, at("2026-03-09T14:00:00Z"), "gateway", {}, {}},
+                  {CallEvent::Disconnected, at("2026-03-09T14:03:00Z"), "gateway", {}, {}}};
+  batch.posting.call_id = "typed";
+  batch.posting.lines = {{"usage", "usage", 5'000}};
+  batch.posting.total = 5'000;
+  batch.key = IdempotencyKey{"post-typed", "h-typed"};
+  REQUIRE(store.post_completed_calls({batch}, kGateway));
+}
+
 std::int64_t chained_row_count(ChainFixture& fixture) {
   std::int64_t rows = 0;
   for (const ChainedTable& table : chained_tables()) {
@@ -184,6 +201,8 @@ std::int64_t chained_row_count(ChainFixture& fixture) {
 }  // namespace
 
 TEST_CASE_METHOD(ChainFixture, "record chain covers every write path", "[billing][audit]") {
+  // Migration 13 is the only writer of call_number_corrections.
+  post_typed_call(*open(11));
   auto store = open();
   write_every_kind(*store);
   auto check = store->verify_records();
