@@ -349,6 +349,34 @@ TEST_CASE("provider link replies with provider's own ids", "[gateway][provider-l
              Catch::Matchers::Contains("call 'C-404' does not exist"));
 }
 
+TEST_CASE("provider link flags unreachable PSAP", "[gateway][provider-link]") {
+  // A loopback port with nothing listening stands for a PSAP console that is down.
+  std::uint16_t closed_port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = probe.local_endpoint().port();
+  }
+  test::TempDir dir;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {"acme"});
+  const ServerConfig config = test::test_server_config(dir, certs, closed_port);
+  test::init_billing_database(config.billing.database);
+  Server server(config);
+  REQUIRE(server.start());
+  test::TlsLineClient client(server.provider_link_endpoint().value().port, certs.ca_certificate,
+                             certs.client_certificates[0], certs.client_keys[0]);
+  REQUIRE(client.connect().empty());
+
+  json open = json::parse(session_open("S-E"));
+  open["emergency"] = true;
+  REQUIRE(client.send(open.dump() + "\n"));
+  const json ack = read_json(client);
+  CHECK(ack["type"] == "ack");
+  CHECK(ack["session"] == "S-E");
+  CHECK(ack["psap"] == "unreachable");
+  server.stop();
+}
+
 TEST_CASE("provider link logs the handshake timeout", "[gateway][provider-link]") {
   test::LogCapture log;
   test::TempDir dir;
