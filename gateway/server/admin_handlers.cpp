@@ -92,6 +92,83 @@ AdminResponse status_error(const Status& status) {
 // The parsed JSON object of a POST body, or the 400 response that rejects it.
 using BodyOrError = std::variant<json, AdminResponse>;
 
+// Records the text of each number with a fraction or exponent that is the value of a field of
+// the top-level object, as the client wrote it. nlohmann::json keeps only the double, which
+// may already differ from that text ("1e-400" parses as 0).
+class FloatFieldScan : public nlohmann::json_sax<json> {
+ public:
+  // Field name and number text, in body order.
+  const std::vector<std::pair<std::string, std::string>>& floats() const { return floats_; }
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t& text) override {
+    if (depth_ == 1) {
+      floats_.emplace_back(key_, text);
+    }
+    return true;
+  }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& name) override {
+    if (depth_ == 1) {
+      key_ = name;
+    }
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  int depth_ = 0;
+  std::string key_;
+  std::vector<std::pair<std::string, std::string>> floats_;
+};
+
+// The accepted form of a field that a client sent as a JSON number with a fraction or exponent.
+std::string exact_form(const std::string& field) {
+  if (field == "amount") {
+    return "send money as a string of dollars and cents, such as \"0.10\"";
+  }
+  if (field == "minutes") {
+    return "send minutes as a decimal string, such as \"7.5\", or a whole number";
+  }
+  return "send it as a string or a whole number";
+}
+
+// Rejects a body whose top-level fields include a JSON number with a fraction or exponent:
+// money and minutes must never pass through floating point, and no other field takes one.
+std::optional<AdminResponse> reject_float_fields(const std::string& body) {
+  FloatFieldScan scan;
+  json::sax_parse(body, &scan, json::input_format_t::json, /*strict=*/false);
+  if (scan.floats().empty()) {
+    return std::nullopt;
+  }
+  const auto& [field, text] = scan.floats().front();
+  return admin_error(400, "invalid-field",
+                     "field '" + field + "' is the JSON number " + text.substr(0, 40) +
+                         ", which would pass through floating point; " + exact_form(field));
+}
+
 BodyOrError parse_object(const std::string& body) {
   RepeatedKeyCheck keys;
   json parsed = json::parse(body, keys.callback(), /*allow_exceptions=*/false);
@@ -108,11 +185,15 @@ BodyOrError parse_object(const std::string& body) {
                        "field '" + keys.repeated_key() +
                            "' appears more than once in the request body; send it once");
   }
+  if (auto rejected = reject_float_fields(body)) {
+    return *rejected;
+  }
   return parsed;
 }
 
-// Reads string field `name`. A number is taken as its JSON text ("2.5"), so minutes and amounts
-// may be sent either way. Returns nullopt when the field is missing or null.
+// Reads string field `name`. A whole number is taken as its JSON text ("25"); parse_object has
+// already rejected numbers with a fraction or exponent. Returns nullopt when the field is
+// missing or null.
 std::optional<std::string> text_field(const json& body, const std::string& name,
                                       std::string& problem) {
   const auto found = body.find(name);
@@ -504,6 +585,12 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   const auto line = body.find("line");
   if (line == body.end() || !line->is_number_integer()) {
     return admin_error(400, "invalid-field", "field 'line' must be a charge line number, from 1");
+  }
+  // A whole number would leave the unit in doubt (dollars or cents), so money is a string.
+  if (const auto amount = body.find("amount"); amount != body.end() && amount->is_number()) {
+    return admin_error(400, "invalid-field",
+                       "field 'amount' is the JSON number " + amount->dump() + "; " +
+                           exact_form("amount"));
   }
   CreditFields fields;
   fields.call_id = field_or(body, "call", "");

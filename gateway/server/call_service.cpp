@@ -155,20 +155,51 @@ std::optional<relay::Instant> step_instant(const relay::InboundEvent& event) {
   return std::nullopt;
 }
 
-// Whether `at` lies within `skew` of the gateway clock's `now`.
-bool plausible_instant(relay::Instant at, relay::Instant now, std::chrono::seconds skew) {
-  return at >= now - skew && at <= now + skew;
+// Whether `at` lies in the window a provider's step may carry: at most `behind` before the
+// gateway clock's `now` (a late delivery or retry) and at most `ahead` after it (clock drift).
+bool plausible_instant(relay::Instant at, relay::Instant now, std::chrono::seconds behind,
+                       std::chrono::seconds ahead) {
+  return at >= now - behind && at <= now + ahead;
 }
 
 relay::ErrorReply time_out_of_range(std::string_view of, const std::string& call_id,
                                     relay::Instant at, relay::Instant now,
-                                    std::chrono::seconds skew) {
+                                    const BillingConfig& config) {
+  const relay::Instant earliest = now - config.max_clock_skew;
+  const relay::Instant latest = now + config.clock_tolerance;
+  if (at > now) {
+    const auto ahead = std::chrono::floor<std::chrono::seconds>(at - now);
+    return error_reply(
+        "time-out-of-range",
+        fmt::format("{} for call '{}' has \"at\" = {}, {} s ahead of the gateway clock ({}), "
+                    "which accepts steps at most {} s ahead ([billing] "
+                    "clock_tolerance_seconds); nothing was billed. Send the step when it "
+                    "happens with its real UTC instant, no later than {}, and correct the "
+                    "provider's clock",
+                    of, call_id, relay::format_instant(at), ahead.count(),
+                    relay::format_instant(now), config.clock_tolerance.count(),
+                    relay::format_instant(latest)));
+  }
   return error_reply(
       "time-out-of-range",
-      fmt::format("{} for call '{}' has \"at\" = {}, more than {} s from the gateway clock "
+      fmt::format("{} for call '{}' has \"at\" = {}, more than {} s before the gateway clock "
                   "({}); send the step's real UTC instant, between {} and {}",
-                  of, call_id, relay::format_instant(at), skew.count(), relay::format_instant(now),
-                  relay::format_instant(now - skew), relay::format_instant(now + skew)));
+                  of, call_id, relay::format_instant(at), config.max_clock_skew.count(),
+                  relay::format_instant(now), relay::format_instant(earliest),
+                  relay::format_instant(latest)));
+}
+
+// `event` with its step instant set to `at`.
+relay::InboundEvent with_instant(const relay::InboundEvent& event, relay::Instant at) {
+  relay::InboundEvent adjusted = event;
+  if (auto* acceptance = std::get_if<relay::Acceptance>(&adjusted)) {
+    acceptance->at = at;
+  } else if (auto* connected = std::get_if<relay::Connected>(&adjusted)) {
+    connected->at = at;
+  } else if (auto* disconnected = std::get_if<relay::Disconnected>(&adjusted)) {
+    disconnected->at = at;
+  }
+  return adjusted;
 }
 
 // The message of a granted authorization. Billing leaves it empty for calls billed to the
@@ -271,6 +302,17 @@ struct CallService::State {
                                const std::function<bool(const OpenSession&)>& select);
   void remember(const std::string& key, const std::string& fingerprint,
                 const std::vector<Reply>& replies);
+
+  // "unreachable" when `dispatched` and the session's PSAP leg is down, else "".
+  std::string psap_status(const std::string& session_id, bool dispatched) {
+    if (!dispatched || emergency.psap_reachable(session_id)) {
+      return "";
+    }
+    log->warn("session={} PSAP unreachable: the emergency session waits in the spool for a "
+              "redial, and the provider is told",
+              session_id);
+    return "unreachable";
+  }
 };
 
 namespace {
@@ -494,7 +536,7 @@ std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened
   log->info("session={} opened: adapter={} service={} provider={} emergency={}", opened.session_id,
             relay::to_string(opened.adapter), relay::to_string(opened.service), opened.provider_id,
             opened.emergency);
-  return {Ack{"session.open", opened.session_id}};
+  return {Ack{"session.open", opened.session_id, psap_status(opened.session_id, dispatched)}};
 }
 
 std::vector<Reply> CallService::State::session_closed(const relay::SessionClosed& closed,
@@ -539,7 +581,7 @@ std::vector<Reply> CallService::State::caller_text(const relay::CallerText& text
   if (dispatched) {
     emergency.forward_text(text.session_id, text.text);
   }
-  return {Ack{"session.text", text.session_id}};
+  return {Ack{"session.text", text.session_id, psap_status(text.session_id, dispatched)}};
 }
 
 std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested& request,
@@ -598,6 +640,13 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
   sessions.set_session_state(request.session_id, "emergency");
   log->warn("session={} call={} emergency call to {} dispatched; billing checks skipped",
             request.session_id, request.call_id, request.dialed_number);
+  if (!psap_status(request.session_id, true).empty()) {
+    return {relay::AuthorizationResult{
+        request.call_id, true, "psap-unreachable",
+        "Emergency call: no charge. The PSAP cannot be reached right now, so the call is held "
+        "and sent to it when the link is back. Stay with the caller, and reach 911 by another "
+        "route if it does not connect."}};
+  }
   return {relay::AuthorizationResult{request.call_id, true, "",
                                      "Emergency call: connected to emergency services with no "
                                      "charge."}};
@@ -880,12 +929,15 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
     }
   }
   mark_resumed(session_id);
-  const std::optional<relay::Instant> at = step_instant(event);
-  const bool plausible = !at || plausible_instant(*at, now, config.max_clock_skew);
+  std::optional<relay::Instant> at = step_instant(event);
+  const bool plausible = !at || plausible_instant(*at, now, config.max_clock_skew,
+                                                  config.clock_tolerance);
   if (!plausible && !emergency_call) {
-    log->warn("session={} call={} {} rejected: at={} is more than {} s from the gateway clock",
-              session_id, call_id, of, relay::format_instant(*at), config.max_clock_skew.count());
-    return {time_out_of_range(of, call_id, *at, now, config.max_clock_skew)};
+    log->warn("session={} call={} {} rejected: at={} is outside the window of the gateway clock "
+              "{} (from {} s before to {} s ahead)",
+              session_id, call_id, of, relay::format_instant(*at), relay::format_instant(now),
+              config.max_clock_skew.count(), config.clock_tolerance.count());
+    return {time_out_of_range(of, call_id, *at, now, config)};
   }
   if (emergency_call) {
     // Emergency calls are not billed: the dispatcher records them, rated at zero. An emergency
@@ -893,10 +945,10 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
     if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
       if (!plausible) {
         log->warn(
-            "session={} call={} emergency call.disconnect at={} is more than {} s from the "
+            "session={} call={} emergency call.disconnect at={} is outside the window of the "
             "gateway clock; recorded at {} instead",
             session_id, call_id, relay::format_instant(disconnected->at),
-            config.max_clock_skew.count(), relay::format_instant(now));
+            relay::format_instant(now));
       }
       emergency.close(session_id, plausible ? disconnected->at : now);
       std::lock_guard state_lock(state_mutex);
@@ -912,13 +964,33 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                             "' was not recorded; retry it with the same idempotency key")};
   }
   billing::CallRecords records(store.get(), rater, &*decks);
+  auto record = store->find_call(call_id);
+  // The gateway stamps the request with its own clock, so a provider clock that runs a little
+  // behind stamps the next step before it. A step at most clock_tolerance before the call's
+  // last recorded step is recorded at that step's instant; an earlier one stays rejected.
+  relay::InboundEvent clamped_event = event;
+  if (at && record && record->has_value() && !(*record)->events.empty()) {
+    relay::Instant last_step((*record)->events.front().at);
+    for (const billing::CallEventRecord& recorded : (*record)->events) {
+      if (recorded.event != billing::CallEvent::Disconnected) {
+        last_step = std::max(last_step, relay::Instant(recorded.at));
+      }
+    }
+    if (*at < last_step && last_step - *at <= config.clock_tolerance) {
+      log->info("session={} call={} {} at={} is {} ms before the call's last step; recorded at "
+                "{} (within [billing] clock_tolerance_seconds)",
+                session_id, call_id, of, relay::format_instant(*at),
+                (last_step - *at).count(), relay::format_instant(last_step));
+      at = last_step;
+      clamped_event = with_instant(event, last_step);
+    }
+  }
   const bool is_step = std::holds_alternative<relay::Acceptance>(event) ||
                        std::holds_alternative<relay::Connected>(event);
   if (is_step) {
     // A step the store already has at the same second (a retry after a restart, even after
     // the disconnect) is acknowledged without a second event. The same step at another time
     // is rejected, because billing keeps the first time.
-    auto record = store->find_call(call_id);
     const billing::CallEvent kind = std::holds_alternative<relay::Acceptance>(event)
                                         ? billing::CallEvent::Accepted
                                         : billing::CallEvent::Connected;
@@ -938,16 +1010,16 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
     }
   }
   Status status;
-  if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
+  if (const auto* acceptance = std::get_if<relay::Acceptance>(&clamped_event)) {
     billing::CallEventRecord record{billing::CallEvent::Accepted, to_seconds(acceptance->at),
                                     config.actor, acceptance_method(acceptance->how),
                                     acceptance->accepted_by};
     status = records.add_event(call_id, record);
-  } else if (const auto* connected = std::get_if<relay::Connected>(&event)) {
+  } else if (const auto* connected = std::get_if<relay::Connected>(&clamped_event)) {
     billing::CallEventRecord record{
         billing::CallEvent::Connected, to_seconds(connected->at), config.actor, {}, {}};
     status = records.add_event(call_id, record);
-  } else if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+  } else if (const auto* disconnected = std::get_if<relay::Disconnected>(&clamped_event)) {
     auto posting = complete_call(call_id, disconnected->at, disconnected->idempotency_key);
     status = posting.status();
     if (posting) {
@@ -966,16 +1038,16 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
   }
   switch (status.code()) {
     case StatusCode::AlreadyExists:
-      if (const auto* disconnected = std::get_if<relay::Disconnected>(&event)) {
+      if (const auto* disconnected = std::get_if<relay::Disconnected>(&clamped_event)) {
         // Only the same completion delivered again is a replay. The store also reports a key
         // that another call already used, and a second disconnect at another time, as
         // AlreadyExists; acknowledging those would leave the call unposted or misdated.
-        auto record = store->find_call(call_id);
+        auto posted = store->find_call(call_id);
         bool capped = false;
         const bool same_completion =
-            record && record->has_value() && (*record)->posting.has_value() &&
-            billing::event_time(**record, billing::CallEvent::Disconnected) ==
-                std::optional<billing::Instant>(capped_end(**record, disconnected->at, capped));
+            posted && posted->has_value() && (*posted)->posting.has_value() &&
+            billing::event_time(**posted, billing::CallEvent::Disconnected) ==
+                std::optional<billing::Instant>(capped_end(**posted, disconnected->at, capped));
         if (!same_completion) {
           log->warn("session={} call={} call.disconnect rejected: {}", session_id, call_id,
                     status.message());
@@ -1019,7 +1091,7 @@ void CallService::State::finish_session_calls(const std::string& session_id, rel
                  session_id, call_id);
       continue;
     }
-    // A provider may stamp a step up to max_clock_skew ahead of the gateway clock. Ending the
+    // A provider may stamp a step up to clock_tolerance ahead of the gateway clock. Ending the
     // call no earlier than its last recorded step keeps its completion after its connect.
     relay::Instant end = now;
     if (auto record = store->find_call(call_id); record && record->has_value()) {
@@ -1234,6 +1306,12 @@ Status CallService::use_rating_data(
   }
   use(*state.plan, *deck_rater->deck());
   return Status::ok();
+}
+
+std::string CallService::session_of_call(const std::string& call_id) const {
+  std::lock_guard state_lock(state_->state_mutex);
+  auto found = state_->calls.find(call_id);
+  return found == state_->calls.end() ? std::string() : found->second.session_id;
 }
 
 std::optional<CallProgress> CallService::progress(const std::string& call_id) const {

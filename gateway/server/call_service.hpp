@@ -32,6 +32,9 @@ class EmergencyDispatcher;
 struct Ack {
   std::string of;
   std::string id;
+  // For an emergency session: "unreachable" when its PSAP leg is down, so the session waits in
+  // the spool for a redial. Empty otherwise.
+  std::string psap;
 };
 
 using Reply = std::variant<relay::Quote, relay::AuthorizationResult, relay::ErrorReply, Ack>;
@@ -82,6 +85,9 @@ class CallService {
   Status use_rating_data(
       const std::string& from, relay::Instant at,
       const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use);
+
+  // The session of a call that handle() took a request for, or "" for an unknown call.
+  std::string session_of_call(const std::string& call_id) const;
 
   // After handle() authorized a call request: what the adapter must do next.
   std::optional<CallProgress> progress(const std::string& call_id) const;

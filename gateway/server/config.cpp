@@ -414,13 +414,16 @@ void read_billing(ConfigReader& reader, const toml::table& root, BillingConfig& 
   if (table != nullptr) {
     reader.check_keys(*table, section,
                       {"database", "data_dir", "credit_policy_file", "actor",
-                       "max_clock_skew_seconds", "max_call_length_seconds"});
+                       "max_clock_skew_seconds", "clock_tolerance_seconds",
+                       "max_call_length_seconds"});
     reader.read_path(*table, "database", section, out.database);
     reader.read_path(*table, "data_dir", section, out.data_dir);
     reader.read_path(*table, "credit_policy_file", section, out.credit_policy_file);
     reader.read_string(*table, "actor", section, out.actor);
     reader.read_duration(*table, "max_clock_skew_seconds", section, 60, 7 * 86400, "seconds",
                          out.max_clock_skew);
+    reader.read_duration(*table, "clock_tolerance_seconds", section, 0, 86400, "seconds",
+                         out.clock_tolerance);
     reader.read_duration(*table, "max_call_length_seconds", section, 60, 7 * 86400, "seconds",
                          out.max_call_length);
   }

@@ -92,11 +92,15 @@ struct BillingConfig {
   std::string data_dir;            // NANP reference data; empty: the bundled data/nanp
   std::string credit_policy_file;  // empty: the bundled data/policy/credit-policy.toml
   std::string actor = "gateway";   // recorded as who made each write
-  // A provider's acceptance, connect or disconnect instant further than this from the gateway
-  // clock is rejected with the error code "time-out-of-range". The window is wide because a
-  // provider may deliver or retry a step hours late, and the bundled replay day spans 9 hours
-  // of instants on one gateway clock.
+  // A provider's acceptance, connect or disconnect instant further than this before the
+  // gateway clock is rejected with the error code "time-out-of-range". The window is wide
+  // because a provider may deliver or retry a step hours late.
   std::chrono::seconds max_clock_skew{12 * 3600};
+  // Clock drift allowed between a provider and the gateway. A step instant more than this
+  // ahead of the gateway clock is rejected with "time-out-of-range" and bills nothing. A step
+  // up to this before the call's last recorded step (its request, stamped by the gateway) is
+  // recorded at that step's instant.
+  std::chrono::seconds clock_tolerance{5};
   // Maximum conversation length billed. A longer call's disconnect event is recorded at the
   // connect time plus this length, by the actor "<actor>/length-capped".
   std::chrono::seconds max_call_length{24 * 3600};

@@ -385,6 +385,21 @@ void EmergencyDispatcher::close(const std::string& session_id, relay::Instant at
                           closed->session.call_id, closed->route_id);
 }
 
+bool EmergencyDispatcher::psap_reachable(const std::string& session_id) const {
+  const State& state = *state_;
+  std::string route_id;
+  {
+    std::lock_guard lock(state.mutex);
+    const auto found = state.sessions.find(session_id);
+    if (found == state.sessions.end()) {
+      return false;
+    }
+    route_id = found->second.route_id;
+  }
+  const std::shared_ptr<PsapLink> link = state.link_of(route_id);
+  return link != nullptr && link->connected();
+}
+
 Status EmergencyDispatcher::flush_spool(billing::Store& store,
                                         const billing::WriteContext& context) {
   State& state = *state_;

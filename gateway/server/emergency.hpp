@@ -74,6 +74,11 @@ class EmergencyDispatcher {
   // The session ended: the PSAP is told, and the call's disconnect instant is spooled.
   void close(const std::string& session_id, relay::Instant at);
 
+  // Whether the PSAP leg that `session_id` was dispatched on is connected now; false for a
+  // session the dispatcher does not have. A dispatch on a leg that is down waits in the spool
+  // and goes out when a redial succeeds.
+  bool psap_reachable(const std::string& session_id) const;
+
   // Moves spooled emergency call records into `store` as zero-rated emergency calls.
   Status flush_spool(billing::Store& store, const billing::WriteContext& context);
 

@@ -371,6 +371,10 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
     } else if (!call.dispatch) {
       // Nothing can be recorded without the dispatch, and keeping the lines would report them
       // on every flush, so they are moved aside once.
+      // TODO: a PSAP ack that arrives after the call was stored (the PSAP was down until the
+      // caller hung up) also lands here, so the stored call still reads "not connected". It
+      // needs a billing call event for a late PSAP delivery that `call show` and `report
+      // emergency` print.
       orphans.push_back(call_id);
       rejected.insert(rejected.end(), call.lines.begin(), call.lines.end());
       continue;

@@ -1,14 +1,18 @@
 #include "gateway/server/provider_listener.hpp"
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -93,6 +97,30 @@ std::string strip_prefix(const std::string& id, const std::string& prefix) {
   return id;
 }
 
+// Removes `prefix` from every id in a reply's text ("call 'acme/C-7'" becomes "call 'C-7'"),
+// because replies carry the provider's own ids. An occurrence that follows a letter, digit,
+// '-', '_', '.' or '/' is part of a longer word and stays.
+std::string strip_prefix_in_text(const std::string& text, const std::string& prefix) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t from = 0;
+  while (true) {
+    const std::size_t found = text.find(prefix, from);
+    if (found == std::string::npos) {
+      out.append(text, from, std::string::npos);
+      return out;
+    }
+    out.append(text, from, found - from);
+    const char before = found == 0 ? ' ' : text[found - 1];
+    const bool inside_word = std::isalnum(static_cast<unsigned char>(before)) != 0 ||
+                             before == '-' || before == '_' || before == '.' || before == '/';
+    if (inside_word) {
+      out.append(prefix);
+    }
+    from = found + prefix.size();
+  }
+}
+
 }  // namespace
 
 struct ProviderListener::State : std::enable_shared_from_this<ProviderListener::State> {
@@ -117,12 +145,22 @@ struct ProviderListener::State : std::enable_shared_from_this<ProviderListener::
 
   mutable std::mutex mutex;
   std::set<std::shared_ptr<Connection>> connections;
+  // For each open provider session (prefixed id), the live connections that opened it or sent
+  // a message about it. A provider that fails over may use several at once; the session's
+  // calls end with the last of them.
+  std::map<std::string, std::set<std::uint64_t>> session_holders;
   bool stopping = false;
   std::uint64_t next_connection_id = 1;
 
   Status load_certificates();
   void accept();
   void remove(const std::shared_ptr<Connection>& connection);
+  void hold_session(const std::string& session_id, std::uint64_t connection_id);
+  void forget_session(const std::string& session_id);
+  // Removes `connection_id` from the holders of `session_ids` and returns the sessions left
+  // with no live connection.
+  std::vector<std::string> release_sessions(const std::set<std::string>& session_ids,
+                                            std::uint64_t connection_id);
 };
 
 class ProviderListener::State::Connection
@@ -153,18 +191,22 @@ class ProviderListener::State::Connection
   }
 
  private:
-  void arm_timer(std::chrono::milliseconds timeout) {
+  // Closes the connection when `timeout` passes first. `expiry` says what timed out, for the
+  // log line.
+  void arm_timer(std::chrono::milliseconds timeout, std::string_view expiry) {
     timer_.expires_after(timeout);
-    timer_.async_wait([self = shared_from_this(),
-                       generation = ++timer_generation_](const boost::system::error_code& error) {
+    timer_.async_wait([self = shared_from_this(), generation = ++timer_generation_,
+                       reason = fmt::format("timed out: {} ({} ms)", expiry, timeout.count())](
+                          const boost::system::error_code& error) {
       if (!error && generation == self->timer_generation_) {
-        self->close("timed out: nothing received within the idle timeout");
+        self->close(reason);
       }
     });
   }
 
   void handshake() {
-    arm_timer(listener_->limits.handshake_timeout);
+    arm_timer(listener_->limits.handshake_timeout,
+              "TLS handshake not finished within the handshake timeout");
     stream_.async_handshake(
         ssl::stream_base::server,
         asio::bind_executor(strand_,
@@ -201,7 +243,8 @@ class ProviderListener::State::Connection
 
   void read() {
     arm_timer(
-        std::chrono::duration_cast<std::chrono::milliseconds>(listener_->config.idle_timeout));
+        std::chrono::duration_cast<std::chrono::milliseconds>(listener_->config.idle_timeout),
+        "nothing received within the idle timeout");
     stream_.async_read_some(
         asio::buffer(buffer_),
         asio::bind_executor(
@@ -239,15 +282,38 @@ class ProviderListener::State::Connection
 
   void handle(relay::provider_link::LinkMessage message, relay::Instant now) {
     add_provider_prefix(message.event, prefix_);
-    if (const auto* opened = std::get_if<relay::SessionOpened>(&message.event)) {
-      sessions_.insert(opened->session_id);
-    } else if (const auto* closed = std::get_if<relay::SessionClosed>(&message.event)) {
-      sessions_.erase(closed->session_id);
+    const std::string session_id = session_of(message.event);
+    if (std::holds_alternative<relay::SessionClosed>(message.event)) {
+      sessions_.erase(session_id);
+    } else if (!session_id.empty()) {
+      sessions_.insert(session_id);
+      listener_->hold_session(session_id, id_);
     }
     const std::vector<Reply> replies = listener_->calls.handle(message.event, message.ref, now);
+    if (std::holds_alternative<relay::SessionClosed>(message.event)) {
+      listener_->forget_session(session_id);
+    }
     for (const Reply& reply : replies) {
       enqueue(serialize(reply, message.ref));
     }
+  }
+
+  // The prefixed session a message is about. A call step names only its call, so its session
+  // comes from the call service, and is "" for a call the gateway has no record of.
+  std::string session_of(const relay::InboundEvent& event) const {
+    return std::visit(
+        [this](const auto& message) -> std::string {
+          using Message = std::decay_t<decltype(message)>;
+          if constexpr (std::is_same_v<Message, relay::SessionOpened> ||
+                        std::is_same_v<Message, relay::SessionClosed> ||
+                        std::is_same_v<Message, relay::CallerText> ||
+                        std::is_same_v<Message, relay::CallRequested>) {
+            return message.session_id;
+          } else {
+            return listener_->calls.session_of_call(message.call_id);
+          }
+        },
+        event);
   }
 
   std::string serialize(const Reply& reply, const std::string& ref) {
@@ -263,6 +329,7 @@ class ProviderListener::State::Connection
     if (const auto* authorization = std::get_if<relay::AuthorizationResult>(&reply)) {
       relay::AuthorizationResult outgoing = *authorization;
       outgoing.call_id = strip_prefix(outgoing.call_id, prefix_);
+      outgoing.message = strip_prefix_in_text(outgoing.message, prefix_);
       auto line = relay::provider_link::serialize_authorization(outgoing, ref);
       if (line) {
         return *line;
@@ -270,11 +337,20 @@ class ProviderListener::State::Connection
       return internal_error(ref, line.status());
     }
     if (const auto* ack = std::get_if<Ack>(&reply)) {
-      return relay::provider_link::serialize_ack(ack->of, strip_prefix(ack->id, prefix_), ref);
+      std::string line =
+          relay::provider_link::serialize_ack(ack->of, strip_prefix(ack->id, prefix_), ref);
+      if (!ack->psap.empty()) {
+        nlohmann::json message = nlohmann::json::parse(line);
+        message["psap"] = ack->psap;
+        line = message.dump() + "\n";
+      }
+      return line;
     }
     const auto& error = std::get<relay::ErrorReply>(reply);
     log_error_reply("refused", error);
-    return relay::provider_link::serialize_error(error);
+    relay::ErrorReply outgoing = error;
+    outgoing.message = strip_prefix_in_text(outgoing.message, prefix_);
+    return relay::provider_link::serialize_error(outgoing);
   }
 
   // Logs an error reply of this connection: each of the first kLoggedErrorReplies, then one
@@ -365,8 +441,9 @@ class ProviderListener::State::Connection
                            error_replies_ - kLoggedErrorReplies);
     }
     if (!shutting_down_) {
+      // Calls end only in sessions that no other live connection of the provider has used.
       const relay::Instant now = clock_now();
-      for (const std::string& session_id : sessions_) {
+      for (const std::string& session_id : listener_->release_sessions(sessions_, id_)) {
         listener_->calls.connection_lost(session_id, now);
       }
     }
@@ -475,6 +552,35 @@ void ProviderListener::State::accept() {
 void ProviderListener::State::remove(const std::shared_ptr<Connection>& connection) {
   std::lock_guard lock(mutex);
   connections.erase(connection);
+}
+
+void ProviderListener::State::hold_session(const std::string& session_id,
+                                           std::uint64_t connection_id) {
+  std::lock_guard lock(mutex);
+  session_holders[session_id].insert(connection_id);
+}
+
+void ProviderListener::State::forget_session(const std::string& session_id) {
+  std::lock_guard lock(mutex);
+  session_holders.erase(session_id);
+}
+
+std::vector<std::string> ProviderListener::State::release_sessions(
+    const std::set<std::string>& session_ids, std::uint64_t connection_id) {
+  std::lock_guard lock(mutex);
+  std::vector<std::string> released;
+  for (const std::string& session_id : session_ids) {
+    auto found = session_holders.find(session_id);
+    if (found == session_holders.end() || found->second.erase(connection_id) == 0) {
+      // Closed, or reopened since by other connections only.
+      continue;
+    }
+    if (found->second.empty()) {
+      session_holders.erase(found);
+      released.push_back(session_id);
+    }
+  }
+  return released;
 }
 
 ProviderListener::ProviderListener(asio::io_context& io, const ProviderLinkConfig& config,

@@ -97,6 +97,12 @@ struct OutgoingCall {
   bool connected = false;
 };
 
+// Connection problems logged one by one per window; later ones in the window are counted, and
+// the count is logged with the first problem of a later window, so a flood of half-open or
+// malformed connections cannot flood the log.
+constexpr int kLoggedConnectionProblems = 5;
+constexpr auto kConnectionProblemWindow = std::chrono::seconds(60);
+
 // State shared by the listener and its lines.
 struct Shared {
   Shared(asio::io_context& io_context, TtyLinesConfig lines_config, CallService& call_service,
@@ -123,6 +129,42 @@ struct Shared {
   mutable std::mutex mutex;
   std::map<const Line*, std::weak_ptr<Line>> lines;            // every accepted connection
   std::map<std::string, std::weak_ptr<Line>> lines_by_number;  // lines past their header
+
+  std::mutex problem_mutex;
+  SteadyClock::time_point problem_window_start{};
+  int problems_logged = 0;
+  std::uint64_t problems_not_logged = 0;
+
+  // Logs a warning about a connection that never became a line (`line` is the message), at
+  // most kLoggedConnectionProblems per kConnectionProblemWindow.
+  void log_connection_problem(const std::string& line) {
+    std::uint64_t skipped = 0;
+    {
+      std::lock_guard lock(problem_mutex);
+      const SteadyClock::time_point now = SteadyClock::now();
+      if (now - problem_window_start >= kConnectionProblemWindow) {
+        skipped = problems_not_logged;
+        problem_window_start = now;
+        problems_logged = 0;
+        problems_not_logged = 0;
+      }
+      if (problems_logged >= kLoggedConnectionProblems) {
+        ++problems_not_logged;
+        if (problems_not_logged == 1) {
+          log->warn("tty line connection problems: {} logged within {} s; further ones are "
+                    "counted until the window ends",
+                    kLoggedConnectionProblems, kConnectionProblemWindow.count());
+        }
+        return;
+      }
+      ++problems_logged;
+    }
+    if (skipped > 0) {
+      log->warn("tty line connection problems: {} more in the previous window were not logged",
+                skipped);
+    }
+    log->warn("{}", line);
+  }
 
   std::string new_session_id() { return session_prefix + std::to_string(next_session++); }
   std::size_t line_count() const {
@@ -167,7 +209,11 @@ class Line : public std::enable_shared_from_this<Line> {
         socket_(std::move(socket)),
         idle_timer_(executor_),
         pace_timer_(executor_),
-        call_timer_(executor_) {}
+        call_timer_(executor_) {
+    boost::system::error_code error;
+    const tcp::endpoint remote = socket_.remote_endpoint(error);
+    remote_ = error ? "unknown" : format_host_port(remote);
+  }
 
   const asio::any_io_executor& executor() const { return executor_; }
 
@@ -251,6 +297,7 @@ class Line : public std::enable_shared_from_this<Line> {
   relay::tty_line::CallerTurns turns_;
   std::unique_ptr<relay::tty_line::TextMenu> menu_;
   std::string session_id_;
+  std::string remote_;  // the client's address and port, for log lines
   bool registered_ = false;
 
   // Reused receive vectors, so reading allocates nothing once they have grown.
@@ -297,8 +344,13 @@ void Line::on_read(const boost::system::error_code& error, std::size_t size) {
     if (error == asio::error::eof || error == asio::error::connection_reset) {
       close("closed by the client");
     } else if (error != asio::error::operation_aborted) {
-      shared_->log->warn("session={} line={} read failed: {}", session_id_, number(),
-                         error.message());
+      if (header_) {
+        shared_->log->warn("session={} line={} from {} read failed: {}", session_id_, number(),
+                           remote_, error.message());
+      } else {
+        shared_->log_connection_problem(fmt::format(
+            "tty line from {} read failed before its line header: {}", remote_, error.message()));
+      }
       close("read failed");
     }
     return;
@@ -331,9 +383,7 @@ void Line::on_read(const boost::system::error_code& error, std::size_t size) {
 }
 
 void Line::reject(const std::string& message) {
-  boost::system::error_code ignored;
-  tcp::endpoint remote = socket_.remote_endpoint(ignored);
-  shared_->log->warn("tty line from {} rejected: {}", format_host_port(remote), message);
+  shared_->log_connection_problem(fmt::format("tty line from {} rejected: {}", remote_, message));
   std::string text = "ERROR " + message + "\n";
   pending_.assign(text.begin(), text.end());
   close_after_write_ = true;
@@ -507,8 +557,15 @@ void Line::arm_idle_timer() {
       return;
     }
     if (SteadyClock::now() >= self->last_read_ + self->shared_->config.idle_timeout) {
-      self->shared_->log->info("session={} line={} closed: no audio for {} s", self->session_id_,
-                               self->number(), self->shared_->config.idle_timeout.count());
+      if (self->header_) {
+        self->shared_->log->info("session={} line={} closed: no audio for {} s",
+                                 self->session_id_, self->number(),
+                                 self->shared_->config.idle_timeout.count());
+      } else {
+        self->shared_->log_connection_problem(
+            fmt::format("tty line from {} closed: no line header within the {} s idle timeout",
+                        self->remote_, self->shared_->config.idle_timeout.count()));
+      }
       self->close("idle");
       return;
     }

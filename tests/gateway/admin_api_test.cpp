@@ -538,7 +538,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
                                               {"billing", "collect"},
                                               {"access", "relay-tty"},
                                               {"start", "2026-03-10T09:30:00-05:00"},
-                                              {"minutes", 7.5}});
+                                              {"minutes", "7.5"}});
   REQUIRE(reply.status == 200);
   CHECK(reply.body == expected);
   CHECK(reply.body["lines"].size() >= 1);
@@ -552,6 +552,53 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
                                             {"minutes", "2"}});
   CHECK(bad.status == 400);
   CHECK(bad.body["error"]["message"].get<std::string>().find("prepaid") != std::string::npos);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects JSON float money", "[gateway][admin]") {
+  post_call();
+  start_api({}, "", &start_call_service());
+  const std::string quote_fields =
+      "\"from\":\"3125550107\",\"to\":\"2125550101\",\"billing\":\"collect\","
+      "\"start\":\"2026-03-10T09:30:00-05:00\"";
+  const std::string credit_fields =
+      "\"call\":\"c1\",\"line\":1,\"reason\":\"bad-connection\",\"key\":\"CR-F\","
+      "\"staff\":\"s-ana\"";
+  struct Row {
+    std::string target;
+    std::string body;
+    std::string message;  // a part the error message must contain
+  };
+  const Row rows[] = {
+      {"/quote", "{" + quote_fields + ",\"minutes\":1e3}",
+       "field 'minutes' is the JSON number 1e3"},
+      {"/quote", "{" + quote_fields + ",\"minutes\":1e-400}",
+       "field 'minutes' is the JSON number 1e-400"},
+      {"/quote", "{" + quote_fields + ",\"minutes\":7.5}", "such as \"7.5\", or a whole number"},
+      {"/credits", "{" + credit_fields + ",\"amount\":0.10}",
+       "field 'amount' is the JSON number 0.10"},
+      {"/credits", "{" + credit_fields + ",\"amount\":10}",
+       "send money as a string of dollars and cents, such as \"0.10\""},
+  };
+  for (const Row& row : rows) {
+    const HttpReply reply = request(http::verb::post, row.target, row.body);
+    INFO("POST " << row.target << " " << row.body << " -> " << reply.body.dump());
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "invalid-field");
+    CHECK_THAT(reply.body["error"]["message"].get<std::string>(),
+               Catch::Matchers::Contains(row.message));
+  }
+  // Nothing was credited.
+  auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+  REQUIRE(store.is_ok());
+  auto stored = (*store)->list_credits("c1");
+  REQUIRE(stored.is_ok());
+  CHECK(stored->empty());
+
+  // Whole minutes are exact and still accepted.
+  const HttpReply whole = request(http::verb::post, "/quote", "{" + quote_fields +
+                                                                  ",\"minutes\":3}");
+  INFO(whole.body.dump());
+  CHECK(whole.status == 200);
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gateway][admin]") {

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
@@ -421,13 +423,82 @@ TEST_CASE("call service rejects implausible step time", "[gateway][call-service]
   CHECK(error.code == "time-out-of-range");
   CHECK(error.ref == "m-2099");
   CHECK_THAT(error.message, Catch::Matchers::Contains("\"at\" = 2099-01-01T00:00:00.000Z"));
-  CHECK_THAT(error.message, Catch::Matchers::Contains("2026-03-10T03:01:00.000Z"));
-  CHECK_THAT(error.message, Catch::Matchers::Contains("2026-03-11T03:01:00.000Z"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("(2026-03-10T15:01:00.000Z)"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("no later than 2026-03-10T15:01:05.000Z"));
   CHECK_FALSE(billing::event_time(fixture.stored_call("C-5"), billing::CallEvent::Connected));
+
+  // Stamped 13 hours in the past, beyond max_clock_skew_seconds.
+  const relay::Connected past{"C-5", at("2026-03-10T02:00:00Z"), "C-5/connect-past"};
+  const auto past_replies = fixture.calls->handle(past, "m-past", at("2026-03-10T15:01:00Z"));
+  const relay::ErrorReply& late = error_of(past_replies);
+  CHECK(late.code == "time-out-of-range");
+  CHECK_THAT(late.message, Catch::Matchers::Contains("between 2026-03-10T03:01:00.000Z and "
+                                                     "2026-03-10T15:01:05.000Z"));
 
   // The same step with its real instant is recorded.
   CHECK(is_ack(fixture.connect("C-5")));
   CHECK(billing::event_time(fixture.stored_call("C-5"), billing::CallEvent::Connected));
+}
+
+TEST_CASE("call service rejects step ahead of clock", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  REQUIRE(fixture.config.billing.clock_tolerance == 5s);
+  fixture.connect_sent_paid("C-7", "k-7");  // connected at 15:01:00
+
+  // The gateway clock reads 15:01:00; the provider hangs up 11 hours ahead of it.
+  const relay::Disconnected hours{"C-7", at("2026-03-11T02:01:00Z"), "C-7/disconnect-11h"};
+  const auto hours_replies = fixture.calls->handle(hours, "m-11h", at("2026-03-10T15:01:00Z"));
+  const relay::ErrorReply& error = error_of(hours_replies);
+  CHECK(error.code == "time-out-of-range");
+  CHECK_THAT(error.message, Catch::Matchers::Contains("\"at\" = 2026-03-11T02:01:00.000Z"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("39600 s ahead of the gateway clock "
+                                                      "(2026-03-10T15:01:00.000Z)"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("clock_tolerance_seconds"));
+  CHECK_THAT(error.message, Catch::Matchers::Contains("correct the provider's clock"));
+  CHECK_FALSE(fixture.stored_call("C-7").posting.has_value());
+
+  // A hangup one second past the tolerance is rejected, and one at the tolerance is drift.
+  const relay::Disconnected six{"C-7", at("2026-03-10T15:03:06Z"), "C-7/disconnect-6s"};
+  CHECK(error_of(fixture.calls->handle(six, "m-6s", at("2026-03-10T15:03:00Z"))).code ==
+        "time-out-of-range");
+  CHECK_FALSE(fixture.stored_call("C-7").posting.has_value());
+  const relay::Disconnected five{"C-7", at("2026-03-10T15:03:05Z"), "C-7/disconnect-5s"};
+  REQUIRE(is_ack(fixture.calls->handle(five, "m-5s", at("2026-03-10T15:03:00Z"))));
+  const billing::CallRecord record = fixture.stored_call("C-7");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->conversation_seconds == 125);
+}
+
+TEST_CASE("call service clamps drift before request", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  fixture.authorize_sent_paid("C-8", "k-8");  // requested at 15:00:05 by the gateway clock
+
+  // The provider's clock runs 2 s behind: its connect is stamped before the request.
+  const relay::Connected behind{"C-8", at("2026-03-10T15:00:03Z"), "C-8/connect"};
+  REQUIRE(is_ack(fixture.calls->handle(behind, "m-connect", at("2026-03-10T15:00:05Z"))));
+  CHECK(billing::event_time(fixture.stored_call("C-8"), billing::CallEvent::Connected) ==
+        std::optional<billing::Instant>(seconds_at("2026-03-10T15:00:05Z")));
+  // The retry of the same connect is the same step.
+  CHECK(is_ack(fixture.calls->handle(behind, "m-connect-2", at("2026-03-10T15:00:06Z"))));
+
+  // A hangup 2 s before the connect is clamped to it, so it bills no conversation.
+  const relay::Disconnected early{"C-8", at("2026-03-10T15:00:03Z"), "C-8/disconnect"};
+  REQUIRE(is_ack(fixture.calls->handle(early, "m-disconnect", at("2026-03-10T15:00:06Z"))));
+  const billing::CallRecord record = fixture.stored_call("C-8");
+  REQUIRE(record.posting.has_value());
+  CHECK(record.posting->conversation_seconds == 0);
+
+  // A step further before the request than the tolerance stays rejected.
+  REQUIRE(authorization_of(fixture.request("S-1", "C-9", "+13125550104",
+                                           relay::BillingMethod::SentPaid, "k-9"))
+              .accepted);
+  const relay::Connected far{"C-9", at("2026-03-10T14:59:59Z"), "C-9/connect"};
+  const auto far_replies = fixture.calls->handle(far, "m-far", at("2026-03-10T15:00:05Z"));
+  const relay::ErrorReply& error = error_of(far_replies);
+  CHECK(error.code == "invalid-state");
+  CHECK_FALSE(billing::event_time(fixture.stored_call("C-9"), billing::CallEvent::Connected));
 }
 
 TEST_CASE("call service caps call length", "[gateway][call-service]") {
@@ -721,6 +792,57 @@ TEST_CASE("call service posts ahead-of-clock call on loss", "[gateway][call-serv
   CHECK(record.posting->conversation_seconds == 0);
   CHECK(billing::event_time(record, billing::CallEvent::Disconnected) ==
         std::optional<billing::Instant>(seconds_at("2026-03-10T15:01:00Z")));
+}
+
+TEST_CASE("call service tells provider PSAP is down", "[gateway][call-service]") {
+  // A loopback port with nothing listening stands for a PSAP console that is down.
+  std::uint16_t closed_port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor probe(
+        io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = probe.local_endpoint().port();
+  }
+  test::TempDir dir;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {});
+  const ServerConfig config = test::test_server_config(dir, certs, closed_port);
+  test::init_billing_database(config.billing.database);
+  SessionRegistry registry;
+  EmergencyDispatcher dispatcher(config.emergency);
+  REQUIRE(dispatcher.start());
+  {
+    CallService calls(config.billing, registry, dispatcher);
+    REQUIRE(calls.start());
+    relay::SessionOpened opened;
+    opened.session_id = "S-E";
+    opened.adapter = relay::Adapter::ProviderLink;
+    opened.provider_id = "acme";
+    opened.service = relay::RelayService::Video;
+    opened.caller_number = "+12125550101";
+    opened.caller_location = "350 5th Ave, New York, NY 10118";
+    opened.agent_id = "CA-4411";
+    opened.emergency = true;
+    const auto open_replies = calls.handle(opened, "m-open", at("2026-03-10T15:00:00Z"));
+    REQUIRE(open_replies.size() == 1);
+    const auto* ack = std::get_if<Ack>(&open_replies.front());
+    REQUIRE(ack != nullptr);
+    CHECK(ack->psap == "unreachable");
+
+    opened.session_id = "S-2";
+    opened.emergency = false;
+    REQUIRE(is_ack(calls.handle(opened, "m-open-2", at("2026-03-10T15:00:01Z"))));
+    relay::CallRequested request;
+    request.session_id = "S-2";
+    request.call_id = "C-911";
+    request.dialed_number = "911";
+    request.idempotency_key = "k-911";
+    const auto replies = calls.handle(request, "m-911", at("2026-03-10T15:00:02Z"));
+    const relay::AuthorizationResult& authorization = authorization_of(replies);
+    CHECK(authorization.accepted);
+    CHECK(authorization.reason_code == "psap-unreachable");
+    CHECK_THAT(authorization.message, Catch::Matchers::Contains("cannot be reached"));
+  }
+  dispatcher.stop();
 }
 
 TEST_CASE("call service names emergency record of session", "[gateway][call-service]") {

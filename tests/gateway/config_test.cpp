@@ -169,6 +169,12 @@ default = true
     CHECK(message.find("max_clock_skew_seconds = 5") != std::string::npos);
     CHECK(message.find("60 to 604800") != std::string::npos);
   }
+  SECTION("clock tolerance out of range") {
+    const std::string message =
+        load_error(std::string(kMinimal) + "[billing]\nclock_tolerance_seconds = 90000\n");
+    CHECK(message.find("clock_tolerance_seconds = 90000") != std::string::npos);
+    CHECK(message.find("0 to 86400") != std::string::npos);
+  }
   SECTION("two listeners on one port") {
     const std::string message = load_error(std::string(kMinimal) + R"(
 [tty_lines]
@@ -266,11 +272,14 @@ TEST_CASE("config billing time limits read", "[gateway][config]") {
   REQUIRE(defaults);
   CHECK(defaults->billing.max_clock_skew == std::chrono::hours(12));
   CHECK(defaults->billing.max_call_length == std::chrono::hours(24));
+  CHECK(defaults->billing.clock_tolerance == std::chrono::seconds(5));
   auto config = load_config(write_file(
       dir, std::string(kMinimal) +
-               "[billing]\nmax_clock_skew_seconds = 600\nmax_call_length_seconds = 7200\n"));
+               "[billing]\nmax_clock_skew_seconds = 600\nmax_call_length_seconds = 7200\n"
+               "clock_tolerance_seconds = 30\n"));
   REQUIRE(config);
   CHECK(config->billing.max_clock_skew == std::chrono::seconds(600));
+  CHECK(config->billing.clock_tolerance == std::chrono::seconds(30));
   CHECK(config->billing.max_call_length == std::chrono::seconds(7200));
 }
 

@@ -1,11 +1,17 @@
 // The relay provider link over real TLS on loopback: a gateway Server with certificates made
 // by the tests, a real SQLite database and a loopback PSAP.
 #include <fstream>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "billing/sqlite_store.hpp"
+#include "gateway/server/call_service.hpp"
+#include "gateway/server/emergency.hpp"
+#include "gateway/server/provider_listener.hpp"
 #include "gateway/server/server.hpp"
 #include "gateway/server/session_registry.hpp"
 #include "relay-adapters/events.hpp"
@@ -22,6 +28,9 @@ struct Gateway {
     certs = test::make_certificates(dir.file("certs"), {"acme", "beacon"});
     config = test::test_server_config(dir, certs, psap.port());
     config.provider_link.idle_timeout = idle_timeout;
+    // These tests stamp steps minutes after the test starts, ahead of the gateway clock, so
+    // that conversation times are exact.
+    config.billing.clock_tolerance = 900s;
     test::init_billing_database(config.billing.database);
     server = std::make_unique<Server>(config);
     const Status started = server->start();
@@ -263,6 +272,146 @@ TEST_CASE("provider link answers malformed lines and continues", "[gateway][prov
   // The call that was already running still completes on the same connection.
   finish_call(*client, "C-7");
   CHECK(gateway.stored_call("acme/C-7").posting.has_value());
+}
+
+TEST_CASE("provider link keeps calls across failover", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto first = gateway.client("acme");
+  auto second = gateway.client("acme");
+  REQUIRE(first->send(session_open("R-1")));
+  CHECK(read_json(*first)["type"] == "ack");
+  REQUIRE(second->send(session_open("R-1")));
+  CHECK(read_json(*second)["type"] == "ack");
+  REQUIRE(first->send(call_request("R-1", "RC-0", "sent-paid")));
+  CHECK(read_json(*first)["type"] == "quote");
+  CHECK(read_json(*first)["result"] == "accepted");
+
+  // The first connection drops; the second still holds the session, so the call goes on.
+  first->close();
+  first.reset();
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(gateway.stored_call("acme/RC-0").posting.has_value());
+  REQUIRE(second->send(call_step("call.connect", "RC-0", later(60), "RC-0:c")));
+  const json connected = read_json(*second);
+  INFO(connected.dump());
+  CHECK(connected["type"] == "ack");
+  CHECK(connected["of"] == "call.connect");
+
+  // When the last connection holding the session drops, its open call is posted.
+  second->close();
+  second.reset();
+  bool posted = false;
+  for (int i = 0; i < 50 && !posted; ++i) {
+    std::this_thread::sleep_for(100ms);
+    posted = gateway.stored_call("acme/RC-0").posting.has_value();
+  }
+  CHECK(posted);
+}
+
+TEST_CASE("provider link ends session with its connection", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto first = gateway.client("acme");
+  auto other = gateway.client("acme");
+  REQUIRE(first->send(session_open("R-2")));
+  CHECK(read_json(*first)["type"] == "ack");
+  REQUIRE(first->send(call_request("R-2", "RC-2", "sent-paid")));
+  CHECK(read_json(*first)["type"] == "quote");
+  CHECK(read_json(*first)["result"] == "accepted");
+  // Another live connection that never used R-2 does not keep it.
+  first->close();
+  first.reset();
+  bool posted = false;
+  for (int i = 0; i < 50 && !posted; ++i) {
+    std::this_thread::sleep_for(100ms);
+    posted = gateway.stored_call("acme/RC-2").posting.has_value();
+  }
+  CHECK(posted);
+}
+
+TEST_CASE("provider link replies with provider's own ids", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  const std::vector<std::string> lines = {
+      call_step("call.connect", "C-404", later(60), "C-404:c"),
+      call_request("S-404", "C-1"),
+      R"({"type":"session.text","session":"S-405","text":"HELLO GA"})"
+      "\n",
+  };
+  for (const std::string& line : lines) {
+    REQUIRE(client->send(line));
+    const json reply = read_json(*client);
+    INFO(reply.dump());
+    CHECK(reply["type"] == "error");
+    CHECK(reply["message"].get<std::string>().find("acme/") == std::string::npos);
+  }
+  REQUIRE(client->send(call_step("call.connect", "C-404", later(60), "C-404:c2")));
+  CHECK_THAT(read_json(*client)["message"].get<std::string>(),
+             Catch::Matchers::Contains("call 'C-404' does not exist"));
+}
+
+TEST_CASE("provider link flags unreachable PSAP", "[gateway][provider-link]") {
+  // A loopback port with nothing listening stands for a PSAP console that is down.
+  std::uint16_t closed_port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = probe.local_endpoint().port();
+  }
+  test::TempDir dir;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {"acme"});
+  const ServerConfig config = test::test_server_config(dir, certs, closed_port);
+  test::init_billing_database(config.billing.database);
+  Server server(config);
+  REQUIRE(server.start());
+  test::TlsLineClient client(server.provider_link_endpoint().value().port, certs.ca_certificate,
+                             certs.client_certificates[0], certs.client_keys[0]);
+  REQUIRE(client.connect().empty());
+
+  json open = json::parse(session_open("S-E"));
+  open["emergency"] = true;
+  REQUIRE(client.send(open.dump() + "\n"));
+  const json ack = read_json(client);
+  CHECK(ack["type"] == "ack");
+  CHECK(ack["session"] == "S-E");
+  CHECK(ack["psap"] == "unreachable");
+  server.stop();
+}
+
+TEST_CASE("provider link logs the handshake timeout", "[gateway][provider-link]") {
+  test::LogCapture log;
+  test::TempDir dir;
+  test::TestPsap psap;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {"acme"});
+  const ServerConfig config = test::test_server_config(dir, certs, psap.port());
+  SessionRegistry registry;
+  EmergencyDispatcher dispatcher(config.emergency);
+  REQUIRE(dispatcher.start());
+  {
+    CallService calls(config.billing, registry, dispatcher);
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::thread runner([&io] { io.run(); });
+    ProviderListenerLimits limits;
+    limits.handshake_timeout = 200ms;
+    ProviderListener listener(io, config.provider_link, calls, limits);
+    REQUIRE(listener.start());
+
+    // A client that opens TCP and never starts TLS.
+    boost::asio::io_context raw_io;
+    boost::asio::ip::tcp::socket raw = test::connect_plain(raw_io, listener.local_endpoint().port());
+    for (int i = 0; i < 50 && log.count("timed out") == 0; ++i) {
+      std::this_thread::sleep_for(50ms);
+    }
+    listener.stop();
+    work.reset();
+    runner.join();
+  }
+  dispatcher.stop();
+  INFO(log.text());
+  CHECK(log.count("timed out: TLS handshake not finished within the handshake timeout (200 ms)") ==
+        1);
+  CHECK(log.count("idle timeout") == 0);
+  CHECK(log.count("from 127.0.0.1:") >= 1);
 }
 
 TEST_CASE("provider link counts rejections past twenty", "[gateway][provider-link]") {

@@ -163,8 +163,11 @@ void write_serve_config(const std::string& path, const std::string& listeners,
 }
 
 // [billing] keys for the database `file` in the configuration's folder and the bundled data.
+// The tests stamp steps minutes after they start, ahead of the gateway clock, so that
+// conversation times are exact; the clock tolerance allows that.
 std::string billing_keys(const std::string& file) {
-  return "database = \"" + file + "\"\ndata_dir = \"" + test::source_data_dir() + "\"\n";
+  return "database = \"" + file + "\"\ndata_dir = \"" + test::source_data_dir() +
+         "\"\nclock_tolerance_seconds = 900\n";
 }
 
 }  // namespace

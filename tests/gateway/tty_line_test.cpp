@@ -3,6 +3,7 @@
 // gateway's reply audio with tty::TtyReceiver, and the calls land in a real SQLite file.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -218,7 +219,9 @@ class TtyClient {
 // run by two io_context threads. Audio goes out as fast as the socket takes it.
 struct Gateway {
   // `tty_detect_timeout`: how long automated collect listens for tones on the called line.
-  explicit Gateway(std::chrono::seconds tty_detect_timeout = std::chrono::seconds(10)) {
+  // `idle_timeout`: how long a line may stay silent, or a connection without its header.
+  explicit Gateway(std::chrono::seconds tty_detect_timeout = std::chrono::seconds(10),
+                   std::chrono::seconds idle_timeout = std::chrono::seconds(300)) {
     certs = test::make_certificates(dir.file("certs"), {});
     config = test::test_server_config(dir, certs, psap.port());
     test::init_billing_database(config.billing.database);
@@ -231,6 +234,7 @@ struct Gateway {
     config.tty_lines.listen = {"127.0.0.1", 0};
     config.tty_lines.realtime_pacing = false;
     config.tty_lines.tty_detect_timeout = tty_detect_timeout;
+    config.tty_lines.idle_timeout = idle_timeout;
     listener = std::make_unique<TtyListener>(io, config.tty_lines, *calls, registry);
     REQUIRE(listener->start());
     for (int i = 0; i < 2; ++i) {
@@ -589,6 +593,35 @@ TEST_CASE("tty line stalled caller holds nothing", "[gateway][tty_line]") {
   REQUIRE_FALSE(active.wait_for("5 CARD GA").empty());
   CHECK(std::chrono::steady_clock::now() - started < 15s);
   CHECK(gateway.listener->connected_lines() == 2);
+}
+
+TEST_CASE("tty line throttles half-open connection logs", "[gateway][tty_line]") {
+  test::LogCapture log;
+  {
+    Gateway gateway(std::chrono::seconds(10), std::chrono::seconds(1));
+    // Twelve clients connect and never send a line header.
+    asio::io_context io;
+    std::vector<tcp::socket> silent;
+    for (int i = 0; i < 12; ++i) {
+      silent.push_back(test::connect_plain(io, gateway.port()));
+    }
+    for (int i = 0; i < 60 && log.count("further ones are counted") == 0; ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+    // Every silent client is closed by the idle timeout.
+    for (tcp::socket& socket : silent) {
+      std::array<char, 16> buffer{};
+      boost::system::error_code error;
+      socket.read_some(asio::buffer(buffer), error);
+      CHECK(error == asio::error::eof);
+    }
+  }
+  INFO(log.text());
+  CHECK(log.count("no line header within the 1 s idle timeout") == 5);
+  CHECK(log.count("tty line from 127.0.0.1:") == 5);
+  CHECK(log.count("further ones are counted until the window ends") == 1);
+  CHECK(log.count("session= ") == 0);
+  CHECK(log.count("line= ") == 0);
 }
 
 TEST_CASE("tty line survives noise audio", "[gateway][tty_line]") {
