@@ -476,7 +476,7 @@ std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened
       const relay::SessionOpened& first = found->second.opened;
       if (same_session(first, opened)) {
         found->second.connection_lost_at.reset();
-        return {Ack{"session.open", opened.session_id}};
+        return {Ack{"session.open", opened.session_id, {}}};
       }
       // The one change allowed: an open session becomes an emergency session (a TTY line's
       // caller types 911, or a provider flags the session), and goes to a PSAP below.
@@ -561,7 +561,7 @@ std::vector<Reply> CallService::State::session_closed(const relay::SessionClosed
   }
   sessions.close_session(closed.session_id);
   log->info("session={} closed", closed.session_id);
-  return {Ack{"session.close", closed.session_id}};
+  return {Ack{"session.close", closed.session_id, {}}};
 }
 
 std::vector<Reply> CallService::State::caller_text(const relay::CallerText& text) {
@@ -954,7 +954,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
       std::lock_guard state_lock(state_mutex);
       calls[call_id].finished = true;
     }
-    return {Ack{of, call_id}};
+    return {Ack{of, call_id, {}}};
   }
 
   std::lock_guard billing_lock(billing_mutex);
@@ -1005,7 +1005,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                                   "already has this step at " + billing::format_instant(*stored) +
                                   ", which billing keeps; repeat a step only with its first at")};
         }
-        return {Ack{of, call_id}};
+        return {Ack{of, call_id, {}}};
       }
     }
   }
@@ -1034,7 +1034,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
     if (!session_id.empty()) {
       sessions.set_session_state(session_id, "call:" + of);
     }
-    return {Ack{of, call_id}};
+    return {Ack{of, call_id, {}}};
   }
   switch (status.code()) {
     case StatusCode::AlreadyExists:
@@ -1057,7 +1057,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
         }
       }
       // The step is already recorded (a retry after a restart, or a repeated delivery).
-      return {Ack{of, call_id}};
+      return {Ack{of, call_id, {}}};
     case StatusCode::NotFound:
       return {error_reply("unknown-call",
                           "call '" + call_id + "' does not exist; send call.request for it first")};

@@ -79,7 +79,7 @@ TEST_CASE_METHOD(CommandFixture, "concurrent db init loads once", "[billing][com
   for (const bool empty_file : {false, true}) {
     DYNAMIC_SECTION("empty file " << empty_file) {
       if (empty_file) {
-        std::ofstream(db());
+        std::ofstream touched(db());
       }
       constexpr int kRuns = 4;
       std::ostringstream script;
