@@ -744,7 +744,7 @@ TEST_CASE("call service rejects changed session open", "[gateway][call-service]"
   // The same open again is a repeated delivery.
   CHECK(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
   // Another caller or service would move the session's later calls to them.
-  const relay::ErrorReply& caller =
+  const relay::ErrorReply caller =
       error_of(fixture.open_session("S-1", relay::RelayService::RelayIp, "+14155550108"));
   CHECK(caller.code == "invalid-state");
   CHECK(caller.message.find("already open for caller +12125550101") != std::string::npos);
@@ -755,7 +755,7 @@ TEST_CASE("call service rejects changed session open", "[gateway][call-service]"
   const billing::CallRecord record = fixture.stored_call("C-1");
   CHECK(record.request.from == "+12125550101");
   CHECK(record.request.access == billing::AccessTag::RelayIp);
-  const relay::ErrorReply& service =
+  const relay::ErrorReply service =
       error_of(fixture.open_session("S-1", relay::RelayService::Video, "+12125550101"));
   CHECK(service.code == "invalid-state");
   // The one change allowed: the session becomes an emergency session and goes to a PSAP.
@@ -768,7 +768,7 @@ TEST_CASE("call service rejects connect at another time", "[gateway][call-servic
   Fixture fixture;
   fixture.connect_sent_paid("C-1", "k-1");  // connected at 15:01:00
   relay::Connected later{"C-1", at("2026-03-10T15:01:30Z"), "C-1/connect-again"};
-  const relay::ErrorReply& error =
+  const relay::ErrorReply error =
       error_of(fixture.calls->handle(later, "m-again", at("2026-03-10T15:01:30Z")));
   CHECK(error.code == "invalid-state");
   CHECK(error.message.find("already has this step at 2026-03-10T15:01:00Z") != std::string::npos);
@@ -870,7 +870,7 @@ TEST_CASE("call service closes abandoned emergency session", "[gateway][call-ser
   CHECK(fixture.calls->close_abandoned_emergency_sessions(at("2026-03-10T15:06:00Z"), 300s) == 1);
   CHECK_FALSE(fixture.registry.find_session("S-E").has_value());
   CHECK(fixture.psap.wait_for("\"close\""));
-  const relay::ErrorReply& error =
+  const relay::ErrorReply error =
       error_of(fixture.calls->handle(relay::CallerText{"S-E", "HELLO GA"}, "",
                                      at("2026-03-10T15:06:10Z")));
   CHECK(error.code == "unknown-session");
