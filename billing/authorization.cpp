@@ -271,7 +271,8 @@ Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest&
     const Line& found = (*line)->line;
     if (found.type == LineType::Payphone || found.type == LineType::Inmate) {
       return refuse(RefusalReason::LineNotBillable,
-                    "line " + *number + " is a " + std::string(to_string(found.type)) +
+                    "line " + *number + (found.type == LineType::Inmate ? " is an " : " is a ") +
+                        std::string(to_string(found.type)) +
                         " line and cannot be billed; choose another billing method");
     }
     const bool blocks_collect =

@@ -128,10 +128,10 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
   if (!status) {
     return status;
   }
-  if (card.max_pin_attempts < 1) {
-    return Status(
-        StatusCode::InvalidArgument,
-        "max PIN attempts " + std::to_string(card.max_pin_attempts) + " is invalid; use 1 or more");
+  if (card.max_pin_attempts < 1 || card.max_pin_attempts > kMaxPinAttempts) {
+    return Status(StatusCode::InvalidArgument,
+                  "max PIN attempts " + std::to_string(card.max_pin_attempts) +
+                      " is invalid; use 1 to " + std::to_string(kMaxPinAttempts));
   }
   if (card.funding == CardFunding::Postpaid && card.billed_line.empty()) {
     return Status(StatusCode::InvalidArgument,

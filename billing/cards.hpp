@@ -21,6 +21,9 @@ inline constexpr std::int32_t kDefaultPinIterations = 600'000;
 // deposit, and the maximum keeps every sum of a card's ledger far from int64 overflow. A refund
 // of a call's charge may still lift a balance above it, because that money was the card's.
 inline constexpr Money kMaxPrepaidBalance = 1'000 * kUnitsPerDollar;
+// Most wrong PINs a card may allow before it locks. A 4-digit PIN has 10,000 values, so a
+// larger allowance would let a caller try a real share of them.
+inline constexpr std::int32_t kMaxPinAttempts = 10;
 
 // Maximum credit limit of a postpaid card: $100,000.00, which also keeps ledger sums far from
 // int64 overflow.

@@ -253,7 +253,7 @@ void add_card_commands(CLI::App& app) {
       ->capture_default_str();
   add->add_option("--billed-line", add_options->billed_line, "Line billed for a postpaid card");
   add->add_option("--max-pin-attempts", add_options->max_pin_attempts,
-                  "Consecutive wrong PINs that lock the card")
+                  "Consecutive wrong PINs that lock the card (1 to 10)")
       ->capture_default_str();
   // Accepted so scripts can state where the PIN comes from; standard input is the only source.
   add->add_flag("--pin-stdin")->description("Read the PIN from standard input (always the case)");

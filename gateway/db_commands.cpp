@@ -384,7 +384,7 @@ void run_status(const DatabaseOptions& options) {
   if (store->schema_version() < billing::latest_schema_version()) {
     std::cout << fmt::format(
         "schema {} is older than {}; back up the file, then run `relaygw db migrate --db {}` "
-        "(any command that writes also migrates it)\n",
+        "(every other command that opens it migrates it too, even one that only reads)\n",
         store->schema_version(), billing::latest_schema_version(), options.db);
   }
   auto deck = store->current_rate_deck();

@@ -169,6 +169,22 @@ TEST_CASE_METHOD(CardFixture, "lockout threshold is configurable", "[billing][ca
   CHECK(store().find_card(kCard)->value().status == CardStatus::Locked);
 }
 
+TEST_CASE_METHOD(CardFixture, "lockout threshold has a ceiling", "[billing][cards]") {
+  for (const std::int32_t attempts : {0, kMaxPinAttempts + 1, 1'000'000}) {
+    INFO("max attempts " << attempts);
+    NewCard card;
+    card.number = kCard;
+    card.opening_balance = 50'000;
+    card.max_pin_attempts = attempts;
+    card.pin_iterations = kTestIterations;
+    const relaygw::Status added = add_card(store(), card, kPin, context());
+    REQUIRE_FALSE(added);
+    CHECK(added.message().find("use 1 to 10") != std::string::npos);
+  }
+  add(kMaxPinAttempts);
+  CHECK(store().find_card(kCard)->value().card.max_pin_attempts == kMaxPinAttempts);
+}
+
 TEST_CASE_METHOD(CardFixture, "concurrent wrong pins are all counted", "[billing][cards]") {
   add(8);
   std::vector<std::thread> threads;
