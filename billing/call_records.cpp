@@ -674,7 +674,29 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
   completion.call_id = call_id;
   completion.disconnected_at = *disconnected;
   completion.person_reached = (*record)->posting->person_reached;
-  return rate_posting(**record, completion, rater_);
+  // The comparison deck is the one that would rate the call if it were requested again now:
+  // the most recently stored deck in effect on its request date. A deck loaded later to
+  // correct an error then shows the error, and a deck whose date is still ahead is left out.
+  const Rater* rater = rater_;
+  const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
+  if (rater_ != nullptr && rater_->plan() != nullptr && requested) {
+    Result<std::string> date =
+        originating_local_date(*rater_->plan(), (*record)->request.from, *requested);
+    if (date) {
+      Result<std::optional<RateDeckHeader>> in_effect = store_->rate_deck_in_effect(*date);
+      if (!in_effect) {
+        return in_effect.status();
+      }
+      if (*in_effect) {
+        Result<const Rater*> deck_rater = raters_.for_deck(*store_, (*in_effect)->sha256_hex);
+        if (!deck_rater) {
+          return deck_rater.status();
+        }
+        rater = *deck_rater;
+      }
+    }
+  }
+  return rate_posting(**record, completion, rater);
 }
 
 Status CallRecords::collect_beyond_hold(const std::string& card_number, const CallPosting& posting,

@@ -70,7 +70,8 @@ struct Completion {
 // stores the call: the deck in effect on the local date of the request at the calling number's
 // rate center (Store::rate_deck_in_effect). So a deck stored later, or one whose effective date
 // is still ahead, never changes what a call already opened costs. Calls that name no deck are
-// rated by the rater passed in. rerate() is the exception: it rates with that rater's deck.
+// rated by the rater passed in. rerate() is the exception: it rates with the deck that is in
+// effect on the call's request date now.
 class CallRecords {
  public:
   // Keeps the pointers; `rater` may be null, and then only calls that bill zero (unanswered,
@@ -137,9 +138,10 @@ class CallRecords {
   // for one-card commands such as `card show`, not for loops over many cards.
   Result<Money> card_uncollected(const std::string& card_number) const;
 
-  // Rates a posted call again with the rater's deck (the current deck, for rating-error
-  // credits) at its actual conversation time, and writes nothing. FailedPrecondition when the
-  // call is not posted.
+  // Rates a posted call again, for rating-error credits, with the deck stored most recently
+  // among those in effect on its request date (the rater's deck when the store names none), at
+  // its actual conversation time, and writes nothing. FailedPrecondition when the call is not
+  // posted.
   Result<CallPosting> rerate(const std::string& call_id) const;
 
  private:

@@ -97,6 +97,31 @@ std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
   return std::move(deck).value();
 }
 
+std::optional<billing::RateDeck> load_deck_in_effect(billing::Store& store,
+                                                     std::string_view local_date,
+                                                     const std::string& command) {
+  auto in_effect = store.rate_deck_in_effect(local_date);
+  if (!in_effect) {
+    fail_command(command, in_effect.status().message());
+  }
+  if (!in_effect->has_value()) {
+    return std::nullopt;
+  }
+  auto stored = store.find_rate_deck((*in_effect)->sha256_hex);
+  if (!stored) {
+    fail_command(command, stored.status().message());
+  }
+  if (!stored->has_value()) {
+    fail_command(command, "rate deck sha256 " + (*in_effect)->sha256_hex +
+                              " is listed but its text is missing; restore the database");
+  }
+  auto deck = billing::RateDeck::parse((*stored)->text, (*stored)->source_path);
+  if (!deck) {
+    fail_command(command, "the stored rate deck does not parse: " + deck.status().message());
+  }
+  return std::move(deck).value();
+}
+
 std::string read_pin_from_stdin(const std::string& prompt) {
   const bool terminal = isatty(STDIN_FILENO) != 0;
   termios saved{};

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -42,6 +43,13 @@ billing::NumberPlan load_number_plan(const DatabaseOptions& options, const std::
 // none is stored.
 std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
                                                   const std::string& command);
+
+// Loads the stored deck in effect on `local_date` ("2026-07-01", see
+// Store::rate_deck_in_effect), or nullopt when the database has none; exits through
+// fail_command when it cannot be read or parsed.
+std::optional<billing::RateDeck> load_deck_in_effect(billing::Store& store,
+                                                     std::string_view local_date,
+                                                     const std::string& command);
 
 // Reads one line from standard input as a PIN. When standard input is a terminal it prompts
 // on standard error and turns echo off while the PIN is typed.

@@ -68,7 +68,10 @@ void run_advise(const PlansOptions& options) {
     fail_command(command, in_range.message());
   }
   const billing::NumberPlan plan = load_number_plan(options.database, command);
-  const std::optional<billing::RateDeck> deck = load_stored_deck(*store, command);
+  // The deck in effect on the --as-of date prices the plans, so a deck stored for a later
+  // date does not stop the advice before that date.
+  const std::optional<billing::RateDeck> deck =
+      load_deck_in_effect(*store, billing::format_instant(as_of).substr(0, 10), command);
   if (!deck) {
     fail_command(command, "the database has no rate deck; load one with `relaygw db init`");
   }

@@ -258,3 +258,49 @@ TEST_CASE_METHOD(DeckFixture, "interim debit carries TTY discount", "[billing][c
   CHECK(posting->total == 2'000);
   CHECK(store_->card_funds(kCard, "call-a").value().debited_for_call == 2'000);
 }
+
+// A rating-error credit compares the posting with the deck stored most recently among those in
+// effect on the call's date: a later correction counts, a deck that starts later does not.
+TEST_CASE_METHOD(DeckFixture, "rerate uses deck in effect on call date", "[billing][deck]") {
+  load_deck("0.0400");
+  const RateDeck first = RateDeck::parse(flat_deck_text("0.0400"), "a.toml").value();
+  const Rater first_rater(&bundled_number_plan(), &first);
+  CallRecords records(store_.get(), &first_rater, &decks_);
+  CallRequest call;
+  call.id = "r1";
+  call.from = "3125550107";
+  call.to = "2125550101";
+  const WriteContext context{"gateway", at("2026-03-10T14:00:00Z")};
+  REQUIRE(records.open(call, context));
+  Authorizer authorizer(store_.get(), &bundled_number_plan(), &first_rater, &decks_);
+  AuthorizationRequest request;
+  request.call_id = "r1";
+  request.from = call.from;
+  request.to = call.to;
+  auto decision = authorizer.authorize(request, context);
+  REQUIRE(decision);
+  REQUIRE(records.record_authorization("r1", *decision, context));
+  REQUIRE(records.add_event("r1", CallEventRecord{CallEvent::Connected,
+                                                  at("2026-03-10T14:00:10Z"), "gateway", {}, {}}));
+  auto posted = records.complete(Completion{"r1", at("2026-03-10T14:02:10Z"), false, "end-r1"},
+                                 context);
+  REQUIRE(posted);
+  CHECK(posted->total == 800);
+
+  // The latest deck starts in April, so the March call is compared with the deck it was
+  // billed by, and nothing is owed back.
+  load_deck("0.0800", "2026-04-01");
+  const RateDeck future = RateDeck::parse(flat_deck_text("0.0800", "2026-04-01"),
+                                          "b.toml").value();
+  const Rater future_rater(&bundled_number_plan(), &future);
+  const CallRecords after_future(store_.get(), &future_rater, &decks_);
+  auto rerated = after_future.rerate("r1");
+  REQUIRE(rerated);
+  CHECK(rerated->total == 800);
+
+  // A correction in effect since 2020, stored later, is what the call should have cost.
+  load_deck("0.0500");
+  auto corrected = after_future.rerate("r1");
+  REQUIRE(corrected);
+  CHECK(corrected->total == 1000);
+}

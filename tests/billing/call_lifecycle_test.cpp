@@ -351,3 +351,32 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
   const Run text = relaygw("call show", "--id q2");
   CHECK(contains(text.output, "quoted $0.2500 for a one-minute call with rate deck sha256 "));
 }
+
+TEST_CASE_METHOD(CallLifecycleFixture, "plans advise before a future deck",
+                 "[billing][commands][calls]") {
+  create("f1", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  event("f1", "--event connected --at 2026-03-10T09:30:00-05:00");
+  REQUIRE(complete("f1", "2026-03-10T09:35:00-05:00").status == 0);
+
+  // A tariff stored now for next year must not stop advice on this year's calls.
+  std::string deck = "name = \"next year\"\n[[version]]\nname = \"v1\"\neffective = 2027-01-01\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.2500\" }\n";
+  }
+  const std::filesystem::path deck_path =
+      std::filesystem::temp_directory_path() /
+      ("relaygw-future-deck-" + std::to_string(std::random_device()()) + ".toml");
+  std::ofstream(deck_path) << deck;
+  const Run loaded = relaygw("db load-deck", "--rates '" + deck_path.string() + "'");
+  std::filesystem::remove(deck_path);
+  INFO(loaded.output);
+  REQUIRE(loaded.status == 0);
+
+  const Run advice =
+      relaygw("plans advise", "--line 3125550107 --as-of 2026-03-20T00:00:00Z --json");
+  INFO(advice.output);
+  REQUIRE(advice.status == 0);
+  CHECK(nlohmann::json::parse(advice.output)["calls"] == 1);
+}
