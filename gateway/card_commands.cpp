@@ -123,6 +123,15 @@ void run_add(const CardOptions& options) {
       fail_command(command, cents.message());
     }
   }
+  if (card.funding == billing::CardFunding::Postpaid && card.opening_balance != 0) {
+    fail_command(command, "--balance is the opening balance of a prepaid card, and a postpaid "
+                          "card has none; give its credit limit with --limit, or leave it "
+                          "out for no limit");
+  }
+  if (card.funding == billing::CardFunding::Prepaid && card.credit_limit != 0) {
+    fail_command(command, "--limit is the credit limit of a postpaid card; give a prepaid "
+                          "card its funds with --balance");
+  }
   card.max_pin_attempts = options.max_pin_attempts;
   if (!options.billed_line.empty()) {
     auto line = billing::normalize_line_number(options.billed_line);

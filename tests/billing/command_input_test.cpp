@@ -127,6 +127,28 @@ TEST_CASE_METHOD(CommandInputFixture, "call create rejects unused options", "[bi
   CHECK(person.status == 0);
 }
 
+TEST_CASE_METHOD(CommandInputFixture, "card add rejects the other funding's amount",
+                 "[billing][cli]") {
+  init();
+  const std::string pin = pin_file("5678");
+  const CommandRun postpaid =
+      relaygw("card add " + db_option() +
+                  "--number 4002000000000002 --funding postpaid --billed-line 2125550101 "
+                  "--balance 5",
+              pin);
+  INFO(postpaid.output);
+  CHECK(postpaid.status == 1);
+  CHECK(contains(postpaid.output, "a postpaid card has none"));
+  const CommandRun prepaid =
+      relaygw("card add " + db_option() + "--number 4002000000000003 --balance 5 --limit 30", pin);
+  INFO(prepaid.output);
+  CHECK(prepaid.status == 1);
+  CHECK(contains(prepaid.output, "--limit is the credit limit of a postpaid card"));
+  for (const char* number : {"4002000000000002", "4002000000000003"}) {
+    CHECK(relaygw("card show " + db_option() + "--number " + number).status != 0);
+  }
+}
+
 TEST_CASE_METHOD(CommandInputFixture, "commands reject invalid offsets", "[billing][cli]") {
   init();
   for (const std::string at :
