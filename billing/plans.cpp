@@ -168,6 +168,15 @@ Result<PlanAdvice> advise_plans(Store& store, const Rater& rater, const RateDeck
       continue;
     }
     const CallRecord& call = **record;
+    // Only calls this line pays count: a collect or third-number call billed to another line,
+    // and a call paid from a prepaid card, are not the line's to save on. find_call reports a
+    // postpaid card's billed line as the billed number.
+    const std::string& payer = !call.request.billed_number.empty() ? call.request.billed_number
+                               : call.request.card_number.empty()  ? call.request.from
+                                                                   : std::string();
+    if (payer != *number) {
+      continue;
+    }
     Result<Money> credited = applied_credits(store, id);
     if (!credited) {
       return credited.status();

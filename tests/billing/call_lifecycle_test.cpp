@@ -380,3 +380,24 @@ TEST_CASE_METHOD(CallLifecycleFixture, "plans advise before a future deck",
   REQUIRE(advice.status == 0);
   CHECK(nlohmann::json::parse(advice.output)["calls"] == 1);
 }
+
+TEST_CASE_METHOD(CallLifecycleFixture, "plans advise counts only the line's charges",
+                 "[billing][commands][calls]") {
+  // Rosa's line places a call billed to Wei's line, accepted by voice.
+  create("t1",
+         "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101 "
+         "--billing third-party --third-number 4155550108");
+  event("t1", "--event accepted --how voice --by 'Chen Wei' --at 2026-03-10T09:29:30-05:00");
+  event("t1", "--event connected --at 2026-03-10T09:30:00-05:00");
+  REQUIRE(complete("t1", "2026-03-10T09:35:00-05:00").status == 0);
+
+  const std::string window = " --as-of 2026-03-20T00:00:00Z --json";
+  const Run caller = relaygw("plans advise", "--line 3125550107" + window);
+  INFO(caller.output);
+  REQUIRE(caller.status == 0);
+  CHECK(nlohmann::json::parse(caller.output)["calls"] == 0);
+  const Run payer = relaygw("plans advise", "--line 4155550108" + window);
+  INFO(payer.output);
+  REQUIRE(payer.status == 0);
+  CHECK(nlohmann::json::parse(payer.output)["calls"] == 1);
+}
