@@ -5,9 +5,9 @@
 //   report_bench [calls] [database path]
 //
 // Defaults: 1000000 calls in March 2026 (UTC), a file in the temp folder, removed at the end.
-// A database path that already exists is kept and reused when it contains exactly `calls` calls
-// requested in March 2026, so before and after runs of a change can read the same file
-// without a load of half an hour each. Any other file at that path is replaced.
+// A database path that already exists is reused when it contains exactly `calls` calls
+// requested in March 2026. Before and after runs of a change then read the same file, without a
+// load of half an hour each. Any other file at that path is replaced.
 #include <sys/resource.h>
 
 #include <chrono>

@@ -111,7 +111,7 @@ struct CardState {
 // balance leaves out holds and releases. A prepaid card opens with a credit of its balance and
 // a postpaid card with a credit limit (no entries means no limit). A payment is the billed
 // line's payment of a postpaid card's charges, which gives that much of the limit back. A
-// refund with a call gives back part of that call's charge; a refund with no call is the
+// refund with a call gives back part of that call's charge. A refund with no call is the
 // negative payout of a closed prepaid card's remaining balance to its owner.
 enum class LedgerKind { Credit, Hold, Release, Debit, Refund, Payment };
 

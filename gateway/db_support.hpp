@@ -45,8 +45,8 @@ std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
                                                   const std::string& command);
 
 // Loads the stored deck in effect on `local_date` ("2026-07-01", see
-// Store::rate_deck_in_effect), or nullopt when the database has none; exits through
-// fail_command when it cannot be read or parsed.
+// Store::rate_deck_in_effect), or nullopt when the database has none. Exits through
+// fail_command when the deck cannot be read or parsed.
 std::optional<billing::RateDeck> load_deck_in_effect(billing::Store& store,
                                                      std::string_view local_date,
                                                      const std::string& command);

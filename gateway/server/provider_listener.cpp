@@ -191,8 +191,8 @@ class ProviderListener::State::Connection
   }
 
  private:
-  // Closes the connection when `timeout` passes first. `expiry` says what timed out, for the
-  // log line.
+  // Closes the connection when `timeout` passes first. `expiry` names what timed out in the log
+  // line.
   void arm_timer(std::chrono::milliseconds timeout, std::string_view expiry) {
     timer_.expires_after(timeout);
     timer_.async_wait([self = shared_from_this(), generation = ++timer_generation_,

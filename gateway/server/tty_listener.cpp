@@ -97,8 +97,8 @@ struct OutgoingCall {
   bool connected = false;
 };
 
-// Connection problems logged one by one per window; later ones in the window are counted, and
-// the count is logged with the first problem of a later window, so a flood of half-open or
+// Connection problems logged one by one per window. Later ones in the window are only counted,
+// and the count is logged with the first problem of a later window, so a flood of half-open or
 // malformed connections cannot flood the log.
 constexpr int kLoggedConnectionProblems = 5;
 constexpr auto kConnectionProblemWindow = std::chrono::seconds(60);

@@ -42,6 +42,23 @@ class CallLifecycleFixture {
     REQUIRE(created.status == 0);
   }
 
+  // Stores, with `relaygw db load-deck`, a deck named `name` that charges $0.25 a minute in
+  // every jurisdiction from `effective` on.
+  void load_flat_deck(const std::string& name, const std::string& effective) const {
+    std::string deck = "name = \"" + name + "\"\n[[version]]\nname = \"v1\"\neffective = " +
+                       effective + "\n";
+    for (const char* jurisdiction :
+         {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+      deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+              "\"\nper_minute = { night = \"0.2500\" }\n";
+    }
+    const std::filesystem::path deck_path = dir_ / (name + ".toml");
+    std::ofstream(deck_path) << deck;
+    const Run loaded = relaygw("db load-deck", "--rates '" + deck_path.string() + "'");
+    INFO(loaded.output);
+    REQUIRE(loaded.status == 0);
+  }
+
   void event(const std::string& id, const std::string& arguments) const {
     const Run recorded = relaygw("call event", "--id " + id + " " + arguments);
     INFO(recorded.output);
@@ -327,20 +344,7 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
   CHECK(first["quote"]["rate_deck_sha256"].get<std::string>().size() == 64);
 
   // A new deck of $0.25 a minute everywhere quotes the next call.
-  std::string deck = "name = \"flat quote\"\n[[version]]\nname = \"v1\"\neffective = 2020-01-01\n";
-  for (const char* jurisdiction :
-       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
-    deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
-            "\"\nper_minute = { night = \"0.2500\" }\n";
-  }
-  const std::filesystem::path deck_path =
-      std::filesystem::temp_directory_path() /
-      ("relaygw-quote-deck-" + std::to_string(std::random_device()()) + ".toml");
-  std::ofstream(deck_path) << deck;
-  const Run loaded = relaygw("db load-deck", "--rates '" + deck_path.string() + "'");
-  std::filesystem::remove(deck_path);
-  INFO(loaded.output);
-  REQUIRE(loaded.status == 0);
+  load_flat_deck("flat quote", "2020-01-01");
 
   create("q2", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
   const nlohmann::json second = show_json("q2");
@@ -359,20 +363,7 @@ TEST_CASE_METHOD(CallLifecycleFixture, "plans advise before a future deck",
   REQUIRE(complete("f1", "2026-03-10T09:35:00-05:00").status == 0);
 
   // A tariff stored now for next year must not stop advice on this year's calls.
-  std::string deck = "name = \"next year\"\n[[version]]\nname = \"v1\"\neffective = 2027-01-01\n";
-  for (const char* jurisdiction :
-       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
-    deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
-            "\"\nper_minute = { night = \"0.2500\" }\n";
-  }
-  const std::filesystem::path deck_path =
-      std::filesystem::temp_directory_path() /
-      ("relaygw-future-deck-" + std::to_string(std::random_device()()) + ".toml");
-  std::ofstream(deck_path) << deck;
-  const Run loaded = relaygw("db load-deck", "--rates '" + deck_path.string() + "'");
-  std::filesystem::remove(deck_path);
-  INFO(loaded.output);
-  REQUIRE(loaded.status == 0);
+  load_flat_deck("next year", "2027-01-01");
 
   const Run advice =
       relaygw("plans advise", "--line 3125550107 --as-of 2026-03-20T00:00:00Z --json");

@@ -639,7 +639,7 @@ TEST_CASE("call service refuses unusable card unquoted", "[gateway][call-service
     request.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, number);
     request.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "1234");
     request.idempotency_key = call_id + "/request";
-    // A TTY menu asks for a quote before it sends the request, and gets the refusal instead.
+    // A TTY menu requests a quote before it sends the call request, and gets the refusal instead.
     const Result<relay::Quote> quote = fixture.calls->quote(request, at("2026-03-10T15:00:04Z"));
     REQUIRE_FALSE(quote);
     CHECK(quote.status().code() == StatusCode::FailedPrecondition);

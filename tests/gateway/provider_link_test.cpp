@@ -286,7 +286,7 @@ TEST_CASE("provider link keeps calls across failover", "[gateway][provider-link]
   CHECK(read_json(*first)["type"] == "quote");
   CHECK(read_json(*first)["result"] == "accepted");
 
-  // The first connection drops; the second still holds the session, so the call goes on.
+  // The first connection drops. The second still owns the session, so the call goes on.
   first->close();
   first.reset();
   std::this_thread::sleep_for(300ms);
