@@ -266,6 +266,22 @@ CallDurations call_durations(const CallRecord& record) {
   return durations;
 }
 
+std::optional<LatePsapAck> late_psap_ack(const CallRecord& record) {
+  for (const CallEventRecord& stored : record.events) {
+    if (stored.event != CallEvent::PsapAcknowledged) {
+      continue;
+    }
+    LatePsapAck ack{stored.at, stored.accepted_by};
+    if (const std::optional<Instant> requested = event_time(record, CallEvent::Requested)) {
+      ack.seconds_after_request = seconds_between(*requested, stored.at);
+    }
+    const std::optional<Instant> disconnected = event_time(record, CallEvent::Disconnected);
+    ack.after_disconnect = disconnected && stored.at >= *disconnected;
+    return ack;
+  }
+  return std::nullopt;
+}
+
 std::string new_call_id() { return "call-" + hex_id(8); }
 
 std::string unposted_state(const CallRecord& record) {
@@ -422,6 +438,11 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
     return Status(StatusCode::InvalidArgument,
                   "a call is requested once, when it is opened; send a later event");
   }
+  if (event.event == CallEvent::PsapAcknowledged) {
+    return Status(StatusCode::InvalidArgument,
+                  "a psap-acknowledged event is recorded only on a disconnected emergency "
+                  "call, with record_late_psap_ack; send a lifecycle event here");
+  }
   const BillingMethod billing = (*record)->request.billing;
   if (event.event == CallEvent::Accepted && billing != BillingMethod::Collect &&
       billing != BillingMethod::ThirdNumber) {
@@ -483,6 +504,60 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
     }
   }
   return store_->append_call_event(call_id, event);
+}
+
+Result<bool> CallRecords::record_late_psap_ack(const std::string& call_id,
+                                               const std::string& psap_route, Instant at,
+                                               const std::string& actor) const {
+  if (psap_route.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "the PSAP acknowledgement of call '" + call_id +
+                      "' names no PSAP route; send the id of the [[psap]] route that acknowledged");
+  }
+  if (Status route = check_name_text("PSAP route", psap_route); !route) {
+    return route;
+  }
+  if (Status actor_text = check_name_text("actor", actor); !actor_text) {
+    return actor_text;
+  }
+  if (Status in_range = check_call_time("PSAP acknowledgement", at); !in_range) {
+    return in_range;
+  }
+  Result<std::optional<CallRecord>> record = store_->find_call(call_id);
+  if (!record) {
+    return record.status();
+  }
+  if (!*record) {
+    return Status(StatusCode::NotFound, "call '" + call_id + "' not found; check the call id");
+  }
+  if (!(*record)->request.emergency) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id +
+                      "' is not an emergency call, so no PSAP acknowledgement can be recorded "
+                      "on it; check the call id");
+  }
+  if (!event_time(**record, CallEvent::Disconnected)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id +
+                      "' is not disconnected yet, so a PSAP acknowledgement is its connect, not "
+                      "a late acknowledgement; record it with the call's other events");
+  }
+  const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
+  if (requested && at < *requested) {
+    return Status(StatusCode::InvalidArgument,
+                  "PSAP acknowledgement time " + format_instant(at) + " is before call '" +
+                      call_id + "' was requested at " + format_instant(*requested) +
+                      "; send the time the PSAP acknowledged, at or after the request");
+  }
+  CallEventRecord event{CallEvent::PsapAcknowledged, at, actor, {}, psap_route};
+  const Status appended = store_->append_call_event(call_id, event);
+  if (appended.code() == StatusCode::AlreadyExists) {
+    return false;
+  }
+  if (!appended) {
+    return appended;
+  }
+  return true;
 }
 
 Status CallRecords::record_authorization(const std::string& call_id,

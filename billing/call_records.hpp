@@ -47,6 +47,18 @@ std::string describe_refusal(const CallRecord& record);
 // billed" for a refused call, otherwise "is not posted yet".
 std::string unposted_state(const CallRecord& record);
 
+// A PSAP acknowledgement of an emergency call that came after the call was stored and
+// disconnected, as the call's first psap-acknowledged event records it.
+struct LatePsapAck {
+  Instant at;
+  std::string psap_route;
+  std::int64_t seconds_after_request = 0;
+  bool after_disconnect = false;  // at or after the call's disconnected event
+};
+
+// Returns the first psap-acknowledged event of `record`, or nullopt when it has none.
+std::optional<LatePsapAck> late_psap_ack(const CallRecord& record);
+
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 
@@ -106,6 +118,17 @@ class CallRecords {
   // "refused" event with the reason code and message.
   Status record_authorization(const std::string& call_id, const Authorization& authorization,
                               const WriteContext& context) const;
+
+  // Appends a psap-acknowledged event by `actor`, which records that PSAP route `psap_route`
+  // acknowledged the dispatch of emergency call `call_id` at `at`, after the call was stored
+  // and disconnected.
+  // The call's connect and posting stay as they are, so it still bills zero. The event is
+  // recorded once per call and PSAP route: returns true when it was stored and false when the
+  // call already had it. NotFound for an unknown call, FailedPrecondition for a call that is
+  // not an emergency call or not disconnected yet, and InvalidArgument for an empty route or
+  // an `at` before the request.
+  Result<bool> record_late_psap_ack(const std::string& call_id, const std::string& psap_route,
+                                    Instant at, const std::string& actor) const;
 
   // Debits a prepaid card for the conversation so far (up to `at`), converting hold into debit,
   // and stores `at` with the debit. The debit is priced as complete() prices the call: with

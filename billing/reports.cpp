@@ -358,6 +358,13 @@ Result<std::vector<EmergencyCallRow>> emergency_calls(Store& store, const Report
     }
     const std::string psap = *record ? (*record)->request.psap_route : std::string();
     row.psap = psap.empty() ? "not recorded" : psap;
+    if (*record) {
+      row.late_psap_ack = late_psap_ack(**record);
+    }
+    if (row.late_psap_ack) {
+      row.late_psap_ack_local_time = date::format(
+          "%Y-%m-%d %H:%M:%S %Z", date::make_zoned(*zone, row.late_psap_ack->at));
+    }
   }
   return rows;
 }
@@ -472,6 +479,13 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
   if (format == ReportFormat::Json) {
     nlohmann::json list = nlohmann::json::array();
     for (const EmergencyCallRow& row : rows) {
+      nlohmann::json late_ack = nullptr;
+      if (row.late_psap_ack) {
+        late_ack = {{"at", format_instant(row.late_psap_ack->at)},
+                    {"local_time", row.late_psap_ack_local_time},
+                    {"psap", row.late_psap_ack->psap_route},
+                    {"seconds_after_request", row.late_psap_ack->seconds_after_request}};
+      }
       list.push_back({{"call_id", row.call_id},
                       {"requested_at", format_instant(row.requested_at)},
                       {"local_time", row.local_time},
@@ -481,7 +495,8 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
                       {"conversation_seconds", row.conversation_seconds
                                                    ? nlohmann::json(*row.conversation_seconds)
                                                    : nlohmann::json(nullptr)},
-                      {"billed", format_dollars(row.billed)}});
+                      {"billed", format_dollars(row.billed)},
+                      {"late_psap_ack", late_ack}});
     }
     return nlohmann::json{{"report", "emergency"},
                           {"from", format_local_date(request.from)},
@@ -494,15 +509,24 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
   }
   std::string out;
   if (format == ReportFormat::Csv) {
-    out = "call_id,requested_at,local_time,caller,dialed,psap,conversation_seconds,billed\n";
+    out =
+        "call_id,requested_at,local_time,caller,dialed,psap,conversation_seconds,billed,"
+        "late_psap_ack_at,late_psap_ack_psap,late_psap_ack_seconds\n";
     for (const EmergencyCallRow& row : rows) {
       // Call ids, numbers and PSAP ids come from providers and configuration, so they are
       // written as guarded text.
-      out += fmt::format("{},{},{},{},{},{},{},{}\n", csv_text_field(row.call_id),
+      out += fmt::format("{},{},{},{},{},{},{},{},", csv_text_field(row.call_id),
                          format_instant(row.requested_at), csv_plain_field(row.local_time),
                          csv_text_field(row.caller), csv_text_field(row.dialed),
                          csv_text_field(row.psap), seconds_text(row.conversation_seconds),
                          format_dollars(row.billed));
+      if (row.late_psap_ack) {
+        out += fmt::format("{},{},{}\n", format_instant(row.late_psap_ack->at),
+                           csv_text_field(row.late_psap_ack->psap_route),
+                           row.late_psap_ack->seconds_after_request);
+      } else {
+        out += ",,\n";
+      }
     }
     return out;
   }
@@ -515,6 +539,12 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
     out += fmt::format("{:<24} {:<28} {:<14} {:<8} {:<14} {:>8} {:>7}\n", row.call_id,
                        row.local_time, row.caller, row.dialed, row.psap,
                        seconds_text(row.conversation_seconds), format_dollars(row.billed));
+    if (row.late_psap_ack) {
+      out += fmt::format("{:<24} PSAP route {} acknowledged late, at {}, {} s after the request{}\n",
+                         "", row.late_psap_ack->psap_route, row.late_psap_ack_local_time,
+                         row.late_psap_ack->seconds_after_request,
+                         row.late_psap_ack->after_disconnect ? ", after the call ended" : "");
+    }
   }
   return out;
 }

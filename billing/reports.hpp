@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "billing/call_records.hpp"
 #include "billing/rate_deck.hpp"
 #include "billing/store.hpp"
 #include "common/status.hpp"
@@ -102,6 +103,10 @@ struct EmergencyCallRow {
   std::string psap;
   std::optional<std::int64_t> conversation_seconds;
   Money billed = 0;  // always 0 unless a charge was posted by mistake, which the report shows
+  // The call's first PSAP acknowledgement that came after the call was stored (late_psap_ack),
+  // or nullopt when there is none, and its instant in the report zone.
+  std::optional<LatePsapAck> late_psap_ack;
+  std::string late_psap_ack_local_time;
 };
 
 Result<std::vector<EmergencyCallRow>> emergency_calls(Store& store, const ReportRequest& request);

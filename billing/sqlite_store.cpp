@@ -1650,6 +1650,9 @@ Status SqliteStore::insert_event(const std::string& call_id, const CallEventReco
   std::optional<std::string> accepted_by;
   if (event.acceptance_method) {
     method = std::string(to_string(*event.acceptance_method));
+  }
+  // A psap-acknowledged event names its PSAP route in accepted_by with no acceptance method.
+  if (event.acceptance_method || !event.accepted_by.empty()) {
     accepted_by = event.accepted_by;
   }
   if (event.reason_code.empty() && event.reason_message.empty()) {
@@ -1710,6 +1713,8 @@ Status SqliteStore::insert_events(const std::string& call_id,
       std::optional<std::string_view> accepted_by;
       if (event.acceptance_method) {
         method = to_string(*event.acceptance_method);
+      }
+      if (event.acceptance_method || !event.accepted_by.empty()) {
         accepted_by = event.accepted_by;
       }
       insert.bind(call_id)
@@ -1796,12 +1801,29 @@ Status SqliteStore::append_call_event(const std::string& call_id, const CallEven
     return Status(StatusCode::NotFound, "call '" + call_id + "' does not exist");
   }
   (void)exists.next();
+  if (event.event == CallEvent::PsapAcknowledged) {
+    // Checked under the write lock, so two deliveries of one acknowledgement store one event.
+    ScopedStatement recorded = statement(
+        "SELECT at FROM call_events WHERE call_id = ? AND event = ? AND accepted_by = ?");
+    recorded.bind(call_id).bind(to_string(event.event)).bind(event.accepted_by);
+    Result<bool> found = recorded.next();
+    if (!found) {
+      return found.status();
+    }
+    if (*found) {
+      return Status(StatusCode::AlreadyExists,
+                    "call '" + call_id + "' already has a psap-acknowledged event from PSAP route '" +
+                        event.accepted_by + "' at " + recorded.text(0) + "; it is stored once");
+    }
+  }
   status = insert_event(call_id, event);
   if (status) {
     nlohmann::json payload = {{"event", to_string(event.event)}, {"at", format_instant(event.at)}};
     if (event.acceptance_method) {
       payload["how"] = to_string(*event.acceptance_method);
       payload["by"] = event.accepted_by;
+    } else if (event.event == CallEvent::PsapAcknowledged) {
+      payload["psap"] = event.accepted_by;
     }
     status = audit(WriteContext{event.actor, event.at}, "call", call_id, "event", payload.dump());
   }
@@ -1943,6 +1965,8 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
     event.actor = events.text(2);
     if (!events.is_null(3)) {
       event.acceptance_method = parse_acceptance_method(events.text(3));
+    }
+    if (!events.is_null(4)) {
       event.accepted_by = events.text(4);
     }
     event.reason_code = events.text(5);

@@ -71,7 +71,7 @@ constexpr std::array<std::pair<LedgerKind, std::string_view>, 6> kLedgerKinds{{
     {LedgerKind::Payment, "payment"},
 }};
 
-constexpr std::array<std::pair<CallEvent, std::string_view>, 9> kCallEvents{{
+constexpr std::array<std::pair<CallEvent, std::string_view>, 10> kCallEvents{{
     {CallEvent::Requested, "requested"},
     {CallEvent::Validated, "validated"},
     {CallEvent::Quoted, "quoted"},
@@ -81,6 +81,7 @@ constexpr std::array<std::pair<CallEvent, std::string_view>, 9> kCallEvents{{
     {CallEvent::Connected, "connected"},
     {CallEvent::Disconnected, "disconnected"},
     {CallEvent::Refused, "refused"},
+    {CallEvent::PsapAcknowledged, "psap-acknowledged"},
 }};
 
 constexpr std::array<std::pair<AcceptanceMethod, std::string_view>, 3> kAcceptanceMethods{{

@@ -156,6 +156,9 @@ enum class CallEvent {
   Connected,
   Disconnected,
   Refused,  // authorization was refused; the call can get no later step
+  // An emergency call's PSAP acknowledged the dispatch only after the call was stored and
+  // disconnected (CallRecords::record_late_psap_ack). accepted_by is the PSAP route id.
+  PsapAcknowledged,
 };
 
 // How a called or third party accepted the charges.
@@ -165,7 +168,8 @@ struct CallEventRecord {
   CallEvent event = CallEvent::Requested;
   Instant at;
   std::string actor;
-  // Accepted only: how and by whom. Other events leave these empty.
+  // Accepted only: how and by whom. A psap-acknowledged event sets accepted_by to the PSAP
+  // route id and leaves acceptance_method empty. Other events leave both empty.
   std::optional<AcceptanceMethod> acceptance_method;
   std::string accepted_by;
   // Refused only: the refusal reason code (to_string of RefusalReason, "card-locked") and its
@@ -396,6 +400,9 @@ class Store {
                                                               std::string_view local_date,
                                                               const DeckQuote& quote,
                                                               const WriteContext& context) = 0;
+  // Appends `event` to the call, with an audit entry, in one write transaction. NotFound when
+  // the call does not exist. A psap-acknowledged event whose call already has one from the same
+  // PSAP route (accepted_by) is not stored again, and AlreadyExists is returned.
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
   // Returns the call with its events and posting. A postpaid card call's billed_number is the
   // card's billed line (see CallRequest::billed_number).

@@ -259,12 +259,14 @@ void run_event(const CallOptions& options) {
   const bool recorded_elsewhere =
       event &&
       (*event == billing::CallEvent::Authorized || *event == billing::CallEvent::Refused ||
-       *event == billing::CallEvent::Disconnected || *event == billing::CallEvent::Requested);
+       *event == billing::CallEvent::Disconnected || *event == billing::CallEvent::Requested ||
+       *event == billing::CallEvent::PsapAcknowledged);
   if (!event || recorded_elsewhere) {
     fail_command(command, "invalid --event '" + options.event +
                               "'; use validated, quoted, announced, accepted or connected "
-                              "(`relaygw call create` records the authorization or refusal and "
-                              "`relaygw call complete` the disconnect)");
+                              "(`relaygw call create` records the authorization or refusal, "
+                              "`relaygw call complete` the disconnect, and the gateway's "
+                              "emergency spool a late PSAP acknowledgement)");
   }
   billing::CallEventRecord record{*event, instant_or_now(options, command), "", {}, {}};
   record.actor = write_context(options.database).actor;
@@ -492,6 +494,13 @@ nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncol
       item["reason_code"] = event.reason_code;
       item["reason_message"] = event.reason_message;
     }
+    if (event.event == billing::CallEvent::PsapAcknowledged) {
+      item["psap"] = event.accepted_by;
+      if (const std::optional<billing::Instant> requested =
+              billing::event_time(record, billing::CallEvent::Requested)) {
+        item["seconds_after_request"] = (event.at - *requested).count();
+      }
+    }
     events.push_back(item);
   }
   out["events"] = events;
@@ -513,6 +522,22 @@ nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncol
     out["uncollected"] = billing::format_dollars(uncollected);
   }
   return out;
+}
+
+// Returns why a call has no conversation time. It is still connected, it was never connected,
+// or, for an emergency call, its PSAP acknowledged the dispatch only after the call was stored.
+std::string missing_conversation(const billing::CallRecord& record) {
+  if (billing::event_time(record, billing::CallEvent::Connected)) {
+    return "not disconnected yet";
+  }
+  const std::optional<billing::LatePsapAck> late = billing::late_psap_ack(record);
+  if (!late) {
+    return "not connected";
+  }
+  return fmt::format("none: PSAP route {} acknowledged the dispatch at {}, {} s after the request{}",
+                     late->psap_route, billing::format_instant(late->at),
+                     late->seconds_after_request,
+                     late->after_disconnect ? ", after the call ended" : "");
 }
 
 void run_show(const CallOptions& options) {
@@ -561,6 +586,14 @@ void run_show(const CallOptions& options) {
       std::cout << fmt::format("  {:<13} {}: {}\n", "", event["reason_code"].get<std::string>(),
                                event["reason_message"].get<std::string>());
     }
+    if (event.contains("psap")) {
+      std::cout << fmt::format("  {:<13} PSAP route {} acknowledged the dispatch late{}\n", "",
+                               event["psap"].get<std::string>(),
+                               event.contains("seconds_after_request")
+                                   ? fmt::format(", {} s after the request",
+                                                 event["seconds_after_request"].get<std::int64_t>())
+                                   : std::string());
+    }
   }
   // `call create` authorizes every call it does not refuse, emergency calls included, so a call
   // with no authorized event was refused and never connected.
@@ -568,13 +601,10 @@ void run_show(const CallOptions& options) {
       !billing::event_time(**record, billing::CallEvent::Authorized)) {
     std::cout << "  refused, so never connected and not billed\n";
   } else {
-    std::cout << fmt::format(
-        "  session {}, conversation {}\n",
-        describe_seconds(out["session_seconds"], "not disconnected yet"),
-        describe_seconds(out["conversation_seconds"],
-                         billing::event_time(**record, billing::CallEvent::Connected)
-                             ? "not disconnected yet"
-                             : "not connected"));
+    std::cout << fmt::format("  session {}, conversation {}\n",
+                             describe_seconds(out["session_seconds"], "not disconnected yet"),
+                             describe_seconds(out["conversation_seconds"],
+                                              missing_conversation(**record)));
   }
   if ((*record)->posting) {
     print_posting(*(*record)->posting);

@@ -424,12 +424,14 @@ Status EmergencyDispatcher::flush_spool(billing::Store& store,
     return counts.status();
   }
   // Storage retries flush every few seconds, so a flush that moved nothing logs at debug.
-  const bool moved_something = counts->stored + counts->already_stored + counts->rejected_lines > 0;
+  const bool moved_something =
+      counts->stored + counts->already_stored + counts->rejected_lines + counts->late_acks > 0;
   logger("gateway")->log(
       moved_something ? spdlog::level::info : spdlog::level::debug,
-      "emergency spool {} flushed: stored={} already_stored={} kept_open={} rejected_lines={}",
+      "emergency spool {} flushed: stored={} already_stored={} kept_open={} rejected_lines={} "
+      "late_acks={}",
       spool->path(), counts->stored, counts->already_stored, counts->kept_open,
-      counts->rejected_lines);
+      counts->rejected_lines, counts->late_acks);
   return Status::ok();
 }
 

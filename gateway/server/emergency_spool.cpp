@@ -53,13 +53,22 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
   return Status::ok();
 }
 
+// One "acked" record: when the PSAP on `route` acknowledged the dispatch.
+struct SpooledAck {
+  relay::Instant at;
+  std::string route;  // empty in older spools
+  std::string line;
+};
+
 // One emergency call as the spool lines describe it.
 struct SpooledCall {
   std::optional<nlohmann::json> dispatch;
   std::optional<relay::Instant> acked_at;
   std::string acked_route;  // the route whose PSAP acknowledged; empty in older spools
   std::optional<relay::Instant> closed_at;
-  std::vector<std::string> lines;  // kept verbatim when the call stays in the spool
+  std::vector<SpooledAck> acks;          // every acked record, in spool order
+  std::vector<std::string> lines;        // kept verbatim when the call stays in the spool
+  std::vector<std::string> other_lines;  // the lines that are not acked records
 };
 
 billing::Instant to_seconds(relay::Instant at) {
@@ -102,14 +111,20 @@ bool read_line(const std::string& line, std::map<std::string, SpooledCall>& call
   if (kind == "dispatch") {
     call.dispatch = record;
   } else if (kind == "acked") {
-    call.acked_at = instant_field(record, "at");
+    SpooledAck ack{*instant_field(record, "at"), "", line + "\n"};
     if (record.contains("route") && record["route"].is_string()) {
-      call.acked_route = record["route"].get<std::string>();
+      ack.route = record["route"].get<std::string>();
     }
+    call.acked_at = ack.at;
+    call.acked_route = ack.route;
+    call.acks.push_back(std::move(ack));
   } else {
     call.closed_at = instant_field(record, "at");
   }
   call.lines.push_back(line + "\n");
+  if (kind != "acked") {
+    call.other_lines.push_back(line + "\n");
+  }
   return true;
 }
 
@@ -192,6 +207,68 @@ Status store_call(billing::Store& store, const std::string& actor, const std::st
   const billing::Completion completion{call_id, disconnected, false, "emergency-close:" + call_id};
   Result<billing::CallPosting> posted = records.complete(completion, {actor, disconnected});
   return posted ? Status::ok() : posted.status();
+}
+
+// The outcome of the acked records of a call that has no dispatch record in the spool.
+struct LateAckResult {
+  bool call_stored = false;  // the store has the call, so these are late acknowledgements
+  std::uint64_t recorded = 0;              // stored as psap-acknowledged events, or already there
+  std::vector<std::string> rejected_lines;  // acked records the store rejected
+};
+
+// Records each acked record of `call` as a psap-acknowledged event of the stored emergency call
+// `call_id`, because its PSAP acknowledged the dispatch after an earlier flush stored the call.
+// Leaves `call_stored` false when the store has no such call. An ack that the store rejects
+// (not an emergency call, not disconnected) is logged and returned in `rejected_lines`. A store
+// failure is returned, so the lines stay in the spool and a later flush records them once.
+Result<LateAckResult> record_late_acks(billing::Store& store, const std::string& actor,
+                                       const std::string& call_id, const SpooledCall& call) {
+  LateAckResult result;
+  if (call.acks.empty()) {
+    return result;
+  }
+  Result<std::optional<billing::CallRecord>> found = store.find_call(call_id);
+  if (!found) {
+    return found.status();
+  }
+  if (!*found) {
+    return result;
+  }
+  result.call_stored = true;
+  const billing::CallRecord& record = **found;
+  const billing::CallRecords records(&store, nullptr);
+  const std::optional<billing::Instant> requested =
+      billing::event_time(record, billing::CallEvent::Requested);
+  for (const SpooledAck& ack : call.acks) {
+    // An ack in an older spool names no route, so the call's stored route is used instead.
+    const std::string route = ack.route.empty() ? record.request.psap_route : ack.route;
+    // NOTE: an ack timed before the request (the clock stepped back) is recorded at the
+    // request, as the connect of an on-time ack is.
+    billing::Instant at = to_seconds(ack.at);
+    if (requested) {
+      at = std::max(at, *requested);
+    }
+    Result<bool> stored = records.record_late_psap_ack(call_id, route, at, actor);
+    if (stored) {
+      ++result.recorded;
+      logger("gateway")->log(
+          *stored ? spdlog::level::info : spdlog::level::debug,
+          "emergency call={} acknowledged by psap route={} at {} after the call was stored; {}",
+          call_id, route, billing::format_instant(at),
+          *stored ? "recorded as a psap-acknowledged event" : "the store already had it");
+      continue;
+    }
+    const StatusCode code = stored.status().code();
+    if (code != StatusCode::FailedPrecondition && code != StatusCode::InvalidArgument) {
+      return stored.status();
+    }
+    logger("gateway")->warn(
+        "emergency spool ack of call={} by psap route={} cannot be recorded: {}; it moves to the "
+        "spool's .rejected file",
+        call_id, route, stored.status().message());
+    result.rejected_lines.push_back(ack.line);
+  }
+  return result;
 }
 
 }  // namespace
@@ -368,16 +445,27 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
       }
       logger("gateway")->error("emergency spool flush failed session={} call={}: {}", session_id,
                                call_id, store_status.message());
-    } else if (!call.dispatch) {
-      // Nothing can be recorded without the dispatch, and keeping the lines would report them
-      // on every flush, so they are moved aside once.
-      // TODO: a PSAP ack that arrives after the call was stored (the PSAP was down until the
-      // caller hung up) also lands here, so the stored call still reads "not connected". It
-      // needs a billing call event for a late PSAP delivery that `call show` and `report
-      // emergency` print.
-      orphans.push_back(call_id);
-      rejected.insert(rejected.end(), call.lines.begin(), call.lines.end());
-      continue;
+    } else if (!call.dispatch && (store_status.is_ok() || call.acks.empty())) {
+      // When the PSAP was down until an earlier flush stored the call, its ack comes with no
+      // dispatch record and is recorded on the stored call.
+      Result<LateAckResult> late = record_late_acks(store, context.actor, call_id, call);
+      if (!late) {
+        store_status = late.status();
+        logger("gateway")->error("emergency spool flush of the PSAP ack of call={} failed: {}",
+                                 call_id, store_status.message());
+      } else {
+        // Nothing else can be recorded without the dispatch, and keeping the lines would report
+        // them on every flush, so they are moved aside once.
+        const std::vector<std::string>& unrecorded =
+            late->call_stored ? call.other_lines : call.lines;
+        if (!unrecorded.empty()) {
+          orphans.push_back(call_id);
+        }
+        counts.late_acks += late->recorded;
+        rejected.insert(rejected.end(), late->rejected_lines.begin(), late->rejected_lines.end());
+        rejected.insert(rejected.end(), unrecorded.begin(), unrecorded.end());
+        continue;
+      }
     }
     counts.kept_open += live ? 1 : 0;
     for (const std::string& line : call.lines) {

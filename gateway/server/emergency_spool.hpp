@@ -5,7 +5,8 @@
 //
 // Records: {"record":"dispatch", session, call, caller_number, provider, agent, service,
 // received_at, route}, {"record":"acked", session, call, at, route} when the PSAP on `route`
-// acknowledged, and {"record":"close", session, call, at}.
+// acknowledged, and {"record":"close", session, call, at}. An acked record can come after the
+// call was flushed, when the PSAP was down until the call ended.
 //
 // Thread rules: every method is safe from any thread.
 #pragma once
@@ -34,6 +35,9 @@ struct SpoolFlushCounts {
   std::uint64_t kept_open = 0;       // calls still live, left in the spool
   // Unreadable lines, and lines of a call with no dispatch record, moved to "<spool>.rejected"
   std::uint64_t rejected_lines = 0;
+  // PSAP acks of calls stored by an earlier flush, moved into the store as psap-acknowledged
+  // events (a repeat that the store already had counts too)
+  std::uint64_t late_acks = 0;
 };
 
 class EmergencySpool {
@@ -57,9 +61,12 @@ class EmergencySpool {
   // session is in `live_sessions` and has no close record stays in the spool. A call with no
   // close record that is not live (the gateway stopped during the call) is completed at its
   // last recorded instant. A call the store already posted is skipped, so a flush that stopped
-  // halfway can run again. Records of a call with no dispatch record (a late PSAP
-  // acknowledgement of a call already stored, or a damaged spool) move to "<spool>.rejected".
-  // On a store error the unflushed calls stay in the spool and the error is returned.
+  // halfway can run again. An acked record with no dispatch record, of an emergency call an
+  // earlier flush stored (the PSAP acknowledged after the call ended), is appended to that call
+  // as a psap-acknowledged event, once per PSAP route (CallRecords::record_late_psap_ack). The
+  // other records of a call with no dispatch record (an unknown call id, or a damaged spool)
+  // move to "<spool>.rejected". On a store error the unflushed calls stay in the spool and the
+  // error is returned.
   Result<SpoolFlushCounts> flush(billing::Store& store, const billing::WriteContext& context,
                                  const std::set<std::string>& live_sessions);
 

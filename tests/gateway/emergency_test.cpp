@@ -613,7 +613,7 @@ TEST_CASE("emergency spool times TTY call closed before ack", "[gateway][emergen
     CHECK(output.find("not recorded") == std::string::npos);
     if (std::string(format) == "csv") {
       // The caller's number starts with '+', so the CSV writer guards it as text.
-      CHECK(output.find(",\"'+13125550107\",911,psap-backup,40,0.00\n") != std::string::npos);
+      CHECK(output.find(",\"'+13125550107\",911,psap-backup,40,0.00,,,\n") != std::string::npos);
     }
   }
 }
@@ -648,4 +648,104 @@ TEST_CASE("emergency spool rejects orphan records once", "[gateway][emergency]")
   auto gone = (*store)->find_call("call-gone");
   REQUIRE(gone.is_ok());
   CHECK_FALSE(gone->has_value());
+}
+
+TEST_CASE("emergency spool records PSAP ack after store", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  psap.go_down();  // the PSAP is down from the dispatch until after the caller hangs up
+  const EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  const std::string database = (folder.path() / "relaygw.db").string();
+  auto store = relaygw::billing::SqliteStore::open(database, {.create = true});
+  REQUIRE(store.is_ok());
+  relaygw::test::LogCapture log;
+  EmergencyDispatcher dispatcher(config);
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+  REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
+  dispatcher.close("s1", now_ms());
+
+  // The call is stored with no connect, because no PSAP acknowledged it yet.
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  auto stored = (*store)->find_call("call-s1");
+  REQUIRE(stored.is_ok());
+  REQUIRE(stored->has_value());
+  REQUIRE((*stored)->posting.has_value());
+  CHECK_FALSE(relaygw::billing::event_time(**stored, relaygw::billing::CallEvent::Connected));
+  CHECK_FALSE(relaygw::billing::late_psap_ack(**stored));
+  CHECK(read_file(config.spool_file).empty());
+
+  // The PSAP comes back, receives the dispatch it missed and acknowledges it.
+  psap.come_back();
+  REQUIRE(psap.wait_for("dispatch", 1));
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (read_file(config.spool_file).find("\"record\":\"acked\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::string ack_line = read_file(config.spool_file);
+  REQUIRE(ack_line.find("\"record\":\"acked\"") != std::string::npos);
+  CHECK(ack_line.find("\"record\":\"dispatch\"") == std::string::npos);
+
+  // The ack has no dispatch record in the spool, but its call is stored, so it is recorded.
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file).empty());
+  CHECK_FALSE(std::filesystem::exists(config.spool_file + ".rejected"));
+  INFO(log.text());
+  CHECK(log.count("flushed: stored=0 already_stored=0 kept_open=0 rejected_lines=0 "
+                  "late_acks=1") == 1);
+  CHECK(log.count("no dispatch record") == 0);
+  auto acknowledged = (*store)->find_call("call-s1");
+  REQUIRE(acknowledged.is_ok());
+  REQUIRE(acknowledged->has_value());
+  const std::optional<relaygw::billing::LatePsapAck> late =
+      relaygw::billing::late_psap_ack(**acknowledged);
+  REQUIRE(late);
+  CHECK(late->psap_route == "psap");
+  CHECK(late->seconds_after_request >= 0);
+  CHECK(late->after_disconnect);
+  CHECK_FALSE(
+      relaygw::billing::event_time(**acknowledged, relaygw::billing::CallEvent::Connected));
+  CHECK((*acknowledged)->posting->total == 0);
+
+  // A flush that stopped before truncating the spool, and an ack delivered twice, store
+  // nothing more.
+  std::ofstream(config.spool_file) << ack_line << ack_line;
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file).empty());
+  CHECK_FALSE(std::filesystem::exists(config.spool_file + ".rejected"));
+  CHECK(log.count("late_acks=2") == 1);
+  acknowledged = (*store)->find_call("call-s1");
+  REQUIRE(acknowledged.is_ok());
+  std::size_t psap_events = 0;
+  for (const relaygw::billing::CallEventRecord& event : (*acknowledged)->events) {
+    psap_events += event.event == relaygw::billing::CallEvent::PsapAcknowledged ? 1 : 0;
+  }
+  CHECK(psap_events == 1);
+  const std::string day =
+      relaygw::billing::format_instant(
+          *relaygw::billing::event_time(**acknowledged, relaygw::billing::CallEvent::Requested))
+          .substr(0, 10);
+  dispatcher.stop();
+  store->reset();
+
+  // `call show` and `report emergency` print the late acknowledgement in place of "not
+  // connected".
+  std::string shown;
+  REQUIRE(relaygw::test::run_relaygw({"call", "show", "--id", "call-s1", "--db", database},
+                                     &shown) == 0);
+  INFO(shown);
+  CHECK(shown.find("psap-acknowledged") != std::string::npos);
+  CHECK(shown.find("conversation none: PSAP route psap acknowledged the dispatch at") !=
+        std::string::npos);
+  CHECK(shown.find("not connected") == std::string::npos);
+  std::string report;
+  REQUIRE(relaygw::test::run_relaygw({"report", "emergency", "--db", database, "--from", day,
+                                      "--to", day, "--time-zone", "UTC", "--format", "json"},
+                                     &report) == 0);
+  INFO(report);
+  const json calls = json::parse(report)["calls"];
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0]["late_psap_ack"]["psap"] == "psap");
+  CHECK(calls[0]["billed"] == "0.00");
 }
