@@ -63,7 +63,7 @@ std::optional<Authorization> refuse_self_billing(const AuthorizationRequest& req
   return std::nullopt;
 }
 
-// Turns the failure of find_usable_card or check_card_pin into a refusal with its reason, or
+// Turns the failure of find_card_for_pin or check_card_pin into a refusal with its reason, or
 // returns nullopt for a failure that is not a refusal (the store could not be read).
 std::optional<Authorization> card_refusal(const Status& status) {
   switch (status.code()) {
@@ -161,7 +161,8 @@ CallToRate call_to_rate(const AuthorizationRequest& request, Instant start) {
 }
 
 Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
-                                            const WriteContext& context) const {
+                                            const WriteContext& context,
+                                            const CardState* verified_card) const {
   // Emergency first: no store, number plan, rate deck or funds are consulted.
   if (is_emergency_number(request.to)) {
     Authorization granted = grant("");
@@ -173,6 +174,26 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
     return Status(StatusCode::Unavailable,
                   "the billing database is unavailable, so only emergency calls can be "
                   "authorized; check the --db path");
+  }
+  // The card and its PIN come before the numbers, so a wrong PIN is counted whatever the
+  // destination.
+  std::optional<CardState> card;
+  if (request.billing == BillingMethod::CallingCard) {
+    if (verified_card != nullptr) {
+      card = *verified_card;
+    } else {
+      Result<CardCheck> checked = check_card(request, context);
+      if (!checked) {
+        return checked.status();
+      }
+      if (checked->refusal) {
+        return *checked->refusal;
+      }
+      card = checked->card;
+    }
+    if (!card) {
+      return Status(StatusCode::Internal, "the card check returned neither a card nor a refusal");
+    }
   }
   Result<std::string> from = normalize_line_number(request.from);
   if (!from) {
@@ -210,7 +231,7 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
     case BillingMethod::ThirdNumber:
       return authorize_screened(request);
     case BillingMethod::CallingCard:
-      return authorize_card(request, context);
+      return authorize_card(request, *card, context);
   }
   return refuse(RefusalReason::InvalidRequest, "unknown billing method");
 }
@@ -224,7 +245,7 @@ Result<std::optional<Authorization>> Authorizer::reject_unusable_card(
   if (Status valid = validate_card_number(request.card_number); !valid) {
     return std::optional<Authorization>(refuse(RefusalReason::InvalidRequest, valid.message()));
   }
-  Result<CardState> card = find_usable_card(*store_, request.card_number);
+  Result<CardState> card = find_card_for_pin(*store_, request.card_number);
   if (card) {
     return std::optional<Authorization>();
   }
@@ -232,6 +253,34 @@ Result<std::optional<Authorization>> Authorizer::reject_unusable_card(
     return refused;
   }
   return card.status();
+}
+
+Result<Authorizer::CardCheck> Authorizer::check_card(const AuthorizationRequest& request,
+                                                     const WriteContext& context) const {
+  if (request.billing != BillingMethod::CallingCard || store_ == nullptr ||
+      is_emergency_number(request.to)) {
+    return CardCheck{};
+  }
+  // An unknown or locked card is refused before the PIN is read, because that reveals nothing
+  // new to a caller without the PIN. A malformed PIN is not a guess, so it is not counted.
+  Result<std::optional<Authorization>> unusable = reject_unusable_card(request);
+  if (!unusable) {
+    return unusable.status();
+  }
+  if (unusable->has_value()) {
+    return CardCheck{std::move(*unusable), std::nullopt};
+  }
+  if (Status valid = validate_pin(request.pin); !valid) {
+    return CardCheck{refuse(RefusalReason::InvalidRequest, valid.message()), std::nullopt};
+  }
+  Result<CardState> card = check_card_pin(*store_, request.card_number, request.pin, context);
+  if (!card) {
+    if (std::optional<Authorization> refused = card_refusal(card.status())) {
+      return CardCheck{std::move(refused), std::nullopt};
+    }
+    return card.status();
+  }
+  return CardCheck{std::nullopt, std::move(card).value()};
 }
 
 Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest& request) const {
@@ -299,24 +348,11 @@ Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest&
 }
 
 Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& request,
+                                                 const CardState& card,
                                                  const WriteContext& context) const {
-  Status valid = validate_card_number(request.card_number);
-  if (valid) {
-    valid = validate_pin(request.pin);
-  }
-  if (!valid) {
-    return refuse(RefusalReason::InvalidRequest, valid.message());
-  }
-  Result<CardState> card = check_card_pin(*store_, request.card_number, request.pin, context);
-  if (!card) {
-    if (std::optional<Authorization> refused = card_refusal(card.status())) {
-      return *refused;
-    }
-    return card.status();
-  }
   // The billed line is screened after the PIN check, so a caller without the PIN learns
   // nothing about it.
-  Result<std::optional<LineVersion>> billed_line = screen_card_for_call(*store_, card->card);
+  Result<std::optional<LineVersion>> billed_line = screen_card_for_call(*store_, card.card);
   if (!billed_line) {
     const StatusCode code = billed_line.status().code();
     if (code == StatusCode::NotFound || code == StatusCode::FailedPrecondition) {
@@ -324,7 +360,7 @@ Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& req
     }
     return billed_line.status();
   }
-  return hold_funds(request, *card, *billed_line, context);
+  return hold_funds(request, card, *billed_line, context);
 }
 
 Result<const Rater*> Authorizer::hold_rater(const std::string& call_id) const {

@@ -84,22 +84,36 @@ class Authorizer {
 
   // Decides `request`. A refusal is a granted == false Authorization with a reason; a failed
   // Result means the decision itself could not be made (store or rate deck unavailable).
-  // Calling-card checks record the PIN outcome and place the hold, both in the store.
-  Result<Authorization> authorize(const AuthorizationRequest& request,
-                                  const WriteContext& context) const;
+  // A calling-card request runs check_card() first, before any check of the numbers, unless
+  // `verified_card` is the card that check_card() returned for this request. The billed line
+  // screening of a postpaid card and the hold follow, and the hold is placed in the store.
+  Result<Authorization> authorize(const AuthorizationRequest& request, const WriteContext& context,
+                                  const CardState* verified_card = nullptr) const;
 
-  // Rejects a calling-card request from the stored card alone, so that `call create` and the
-  // gateway can refuse it before the call is quoted. The refusals are a malformed card number
-  // (invalid-request), an unknown card (card-not-found), a closed card (card-closed) and a
-  // locked card (card-locked). Returns nullopt when the card may go on to authorize(), for
-  // other billing methods, for emergency calls and without a store. It checks no PIN and
-  // writes nothing, so authorize() checks the card again.
+  // Checks a calling-card request's card in this order: a well-formed card number, the card
+  // exists, the card is not locked, a well-formed PIN, the PIN is correct, the card is not
+  // closed. The PIN outcome is recorded in the store, so a wrong PIN counts toward the lockout
+  // whatever the call's destination. `call create` and the gateway run this before the call is
+  // quoted. Returns the refusal in `refusal`, or the verified card in `card`. Both are empty
+  // for other billing methods, emergency calls and an Authorizer without a store.
+  struct CardCheck {
+    std::optional<Authorization> refusal;
+    std::optional<CardState> card;
+  };
+  Result<CardCheck> check_card(const AuthorizationRequest& request,
+                               const WriteContext& context) const;
+
+  // Rejects a calling-card request from the stored card alone, with no PIN, as a quote request
+  // needs: a malformed card number (invalid-request), an unknown card (card-not-found) and a
+  // locked card (card-locked). A closed card is not rejected here, because its state is reported
+  // only after its PIN is checked. Returns nullopt when the card may go on, for other billing
+  // methods, for emergency calls and without a store. It writes nothing.
   Result<std::optional<Authorization>> reject_unusable_card(
       const AuthorizationRequest& request) const;
 
  private:
   Result<Authorization> authorize_screened(const AuthorizationRequest& request) const;
-  Result<Authorization> authorize_card(const AuthorizationRequest& request,
+  Result<Authorization> authorize_card(const AuthorizationRequest& request, const CardState& card,
                                        const WriteContext& context) const;
   // Holds the cost of the longest call the card's free funds pay for. `billed_line` is the
   // directory entry of a postpaid card's billed line, whose TTY discount eligibility the hold

@@ -267,7 +267,7 @@ Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card
   return found;
 }
 
-Result<CardState> find_usable_card(Store& store, const std::string& number) {
+Result<CardState> find_card_for_pin(Store& store, const std::string& number) {
   const std::string masked = mask_card_number(number);
   Result<std::optional<CardState>> found = store.find_card(number);
   if (!found) {
@@ -277,10 +277,11 @@ Result<CardState> find_usable_card(Store& store, const std::string& number) {
     return Status(StatusCode::NotFound, "card " + masked + " does not exist");
   }
   const CardState& state = **found;
-  if (state.status == CardStatus::Closed) {
-    return Status(StatusCode::FailedPrecondition, "card " + masked + " is closed");
-  }
-  if (state.status == CardStatus::Locked) {
+  // A closed card that ran out of PIN attempts gets the message of a locked card, so a caller
+  // without the PIN cannot tell the two apart.
+  const bool out_of_attempts = state.status == CardStatus::Closed &&
+                               state.failed_pin_attempts >= state.card.max_pin_attempts;
+  if (state.status == CardStatus::Locked || out_of_attempts) {
     return Status(StatusCode::FailedPrecondition,
                   "card " + masked +
                       " is locked after wrong PINs; staff can unlock it with `relaygw card "
@@ -293,21 +294,31 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
                                  const WriteContext& context) {
   const std::string masked = mask_card_number(number);
   for (int attempt = 0; attempt < kMaxStateRetries; ++attempt) {
-    Result<CardState> found = find_usable_card(store, number);
+    Result<CardState> found = find_card_for_pin(store, number);
     if (!found) {
       return found.status();
     }
     const CardState& state = *found;
+    const bool closed = state.status == CardStatus::Closed;
 
     const bool pin_ok = verify_pin(pin, state.card.pin);
+    if (pin_ok && closed) {
+      return Status(StatusCode::FailedPrecondition,
+                    "card " + masked + " is closed; choose another billing method");
+    }
     if (pin_ok && state.failed_pin_attempts == 0) {
       return state;  // nothing to record
     }
     const std::int32_t failures = pin_ok ? 0 : state.failed_pin_attempts + 1;
     const bool lock = failures >= state.card.max_pin_attempts;
-    Result<CardState> appended = store.append_card_state(
-        number, lock ? CardStatus::Locked : CardStatus::Active, failures, state.version,
-        pin_ok ? "correct PIN" : (lock ? "wrong PIN, card locked" : "wrong PIN"), context);
+    CardStatus next = lock ? CardStatus::Locked : CardStatus::Active;
+    std::string reason = pin_ok ? "correct PIN" : (lock ? "wrong PIN, card locked" : "wrong PIN");
+    if (closed) {
+      next = CardStatus::Closed;
+      reason = "wrong PIN, card closed";
+    }
+    Result<CardState> appended =
+        store.append_card_state(number, next, failures, state.version, reason, context);
     if (!appended && appended.status().code() == StatusCode::FailedPrecondition) {
       continue;  // another check changed the card first; count this one on the new state
     }
@@ -317,6 +328,7 @@ Result<CardState> check_card_pin(Store& store, const std::string& number, std::s
     if (pin_ok) {
       return appended;
     }
+    // A closed card gets the messages of an active one, so a wrong PIN reveals nothing more.
     if (lock) {
       return Status(StatusCode::PermissionDenied,
                     "wrong PIN for card " + masked + "; the card is now locked");

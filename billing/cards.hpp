@@ -79,15 +79,21 @@ Status screen_card_billed_line(Store& store, const std::string& billed_line);
 // line's current version, or nullopt for a prepaid card, which has no billed line.
 Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card& card);
 
-// Finds a card that may be used for a call: NotFound for an unknown card, FailedPrecondition
-// for a closed or locked card. It reads only the stored card, with no PIN check, so a call can
-// be rejected before it is quoted. The messages name the masked card and the fix.
-Result<CardState> find_usable_card(Store& store, const std::string& number);
+// Finds a card that may take a PIN check: NotFound for an unknown card, and FailedPrecondition
+// for a card that takes no more PINs, which is a locked card or a closed card whose wrong PINs
+// reached max_pin_attempts. Other closed cards are returned, because a card's closed state is
+// reported only to a caller who gives its PIN (check_card_pin). It reads only the stored card, so
+// a call can be rejected before its PIN is checked. The messages name the masked card and the
+// fix.
+Result<CardState> find_card_for_pin(Store& store, const std::string& number);
 
-// Checks `pin` against the card and records the outcome: a success resets the failure count,
-// a failure increments it and locks the card at max_pin_attempts. Returns the new state, or
-// PermissionDenied for a wrong PIN, FailedPrecondition for a locked or closed card and
-// NotFound for an unknown card. Safe against concurrent checks on one card.
+// Checks `pin` against the card and records the outcome. A wrong PIN increments the failure
+// count and locks an active card at max_pin_attempts. A correct PIN resets the count of an
+// active card. A closed card stays closed: its wrong PINs are counted, so its PIN cannot be
+// guessed either, and a correct PIN records nothing. Returns the new state, or
+// PermissionDenied for a wrong PIN, FailedPrecondition for a locked card (see
+// find_card_for_pin) or for a closed card given its correct PIN, and NotFound for an unknown
+// card. Safe against concurrent checks on one card.
 Result<CardState> check_card_pin(Store& store, const std::string& number, std::string_view pin,
                                  const WriteContext& context);
 

@@ -3,6 +3,7 @@
 // stored in UTC; a missing --at means now.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <iostream>
 #include <string_view>
 #include <utility>
@@ -12,6 +13,7 @@
 
 #include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
+#include "billing/call_time.hpp"
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
 #include "gateway/command_log.hpp"
@@ -114,37 +116,119 @@ void print_decision(const billing::CallRequest& call, const billing::Authorizati
 // use, which would otherwise be dropped without a word.
 constexpr std::size_t kMaxCallIdChars = 128;
 
-void check_create_options(const CLI::App& create, const CallOptions& options) {
-  const std::string command = "call create";
-  if (create.count("--id") > 0) {
-    const bool valid_chars = std::all_of(options.id.begin(), options.id.end(), [](unsigned char c) {
-      return std::isalnum(c) != 0 ||
-             std::string_view("-_.:@/").find(static_cast<char>(c)) != std::string_view::npos;
-    });
-    if (options.id.empty() || options.id.size() > kMaxCallIdChars || !valid_chars) {
-      fail_command(command, "invalid --id '" + options.id.substr(0, 40) +
-                                (options.id.size() > 40 ? "..." : "") + "': a call id is 1 to " +
-                                std::to_string(kMaxCallIdChars) +
-                                " letters, digits or - _ . : @ /; leave --id out for a new id");
-    }
+// How far ahead of this machine's clock a --at may be: the default of the gateway's [billing]
+// clock_tolerance_seconds, because `call create` reads no configuration file.
+constexpr std::chrono::seconds kCreateClockTolerance{5};
+
+void check_call_id(const CLI::App& create, const CallOptions& options, const std::string& command) {
+  if (create.count("--id") == 0) {
+    return;
   }
-  const auto method = billing::parse_billing_method(options.billing);
-  if (!method) {
-    return;  // run_create names the bad value
+  const bool valid_chars = std::all_of(options.id.begin(), options.id.end(), [](unsigned char c) {
+    return std::isalnum(c) != 0 ||
+           std::string_view("-_.:@/").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+  if (options.id.empty() || options.id.size() > kMaxCallIdChars || !valid_chars) {
+    fail_command(command, "invalid --id '" + options.id.substr(0, 40) +
+                              (options.id.size() > 40 ? "..." : "") + "': a call id is 1 to " +
+                              std::to_string(kMaxCallIdChars) +
+                              " letters, digits or - _ . : @ /; leave --id out for a new id");
   }
-  const std::pair<const char*, billing::BillingMethod> billing_options[] = {
-      {"--card", billing::BillingMethod::CallingCard},
-      {"--third-number", billing::BillingMethod::ThirdNumber},
-      {"--person", billing::BillingMethod::PersonToPerson},
+}
+
+// Rejects a --billing, --access or --handling value that is not one of the accepted names.
+void check_call_types(const CallOptions& options, const std::string& command) {
+  if (!billing::parse_billing_method(options.billing)) {
+    fail_command(command, "invalid --billing '" + options.billing +
+                              "'; use sent-paid, collect, third-party, person-to-person or "
+                              "calling-card");
+  }
+  if (!billing::parse_access_tag(options.access)) {
+    fail_command(command, "invalid --access '" + options.access +
+                              "'; use none, tty, relay-tty, relay-ip, captioned, video or speech");
+  }
+  if (!billing::parse_handling(options.handling)) {
+    fail_command(command,
+                 "invalid --handling '" + options.handling + "'; use automated or operator");
+  }
+}
+
+// Rejects the billing options that --billing does not use and a missing one that it needs.
+// An emergency call is authorized whatever its billing options, so it skips these checks.
+void check_billing_options(const CLI::App& create, const CallOptions& options,
+                           billing::BillingMethod method, const std::string& command) {
+  if (billing::is_emergency_number(options.to)) {
+    return;
+  }
+  struct BillingOption {
+    const char* option;
+    billing::BillingMethod used_with;
+    const char* needed;  // what the option names, or nullptr when it is optional
   };
-  for (const auto& [option, used_with] : billing_options) {
-    if (create.count(option) > 0 && *method != used_with) {
-      fail_command(command, std::string(option) + " is used only with --billing " +
-                                std::string(billing::to_string(used_with)) +
+  const BillingOption billing_options[] = {
+      {"--card", billing::BillingMethod::CallingCard, "--card NUMBER, the calling card to bill"},
+      {"--pin-stdin", billing::BillingMethod::CallingCard, nullptr},
+      {"--third-number", billing::BillingMethod::ThirdNumber,
+       "--third-number NUMBER, the line to bill"},
+      {"--person", billing::BillingMethod::PersonToPerson, "--person NAME, the person to reach"},
+  };
+  for (const BillingOption& billing_option : billing_options) {
+    const std::string option = billing_option.option;
+    const std::string used_with(billing::to_string(billing_option.used_with));
+    if (create.count(option) > 0 && method != billing_option.used_with) {
+      fail_command(command, option + " is used only with --billing " + used_with +
                                 ", not with --billing " + options.billing +
                                 "; remove it or change --billing");
     }
+    if (billing_option.needed != nullptr && method == billing_option.used_with &&
+        create.count(option) == 0) {
+      fail_command(command, "--billing " + used_with + " requires " + billing_option.needed +
+                                "; add it or choose another --billing");
+    }
   }
+}
+
+// Rejects a call from a line to itself, comparing the numbers in E.164 form. A number that
+// does not normalize is reported later with its reason.
+void check_distinct_lines(const CallOptions& options, const std::string& command) {
+  const Result<std::string> from = billing::normalize_line_number(options.from);
+  const Result<std::string> to = billing::normalize_line_number(options.to);
+  if (from && to && *from == *to) {
+    fail_command(command, "--from " + options.from + " and --to " + options.to +
+                              " are the same line, " + *from +
+                              "; a call needs a --to other than the calling line");
+  }
+}
+
+// Rejects a --at further ahead of this machine's clock than kCreateClockTolerance, because a
+// call cannot be requested in the future. A --at that does not parse or lies outside the call
+// times that records accept is reported later, with that reason.
+void check_not_future(const CallOptions& options, const std::string& command) {
+  if (options.at.empty()) {
+    return;
+  }
+  const Result<billing::Instant> at = billing::parse_instant(options.at);
+  if (!at || !billing::check_call_time("--at", *at)) {
+    return;
+  }
+  const billing::Instant now = write_context(options.database).at;
+  if (*at > now + kCreateClockTolerance) {
+    fail_command(command, "--at " + options.at + " (" + billing::format_instant(*at) +
+                              ") is in the future: the clock reads " +
+                              billing::format_instant(now) + ", and --at may be at most " +
+                              std::to_string(kCreateClockTolerance.count()) +
+                              " s ahead; give the time the call was requested, or leave --at "
+                              "out for now");
+  }
+}
+
+void check_create_options(const CLI::App& create, const CallOptions& options) {
+  const std::string command = "call create";
+  check_call_id(create, options, command);
+  check_call_types(options, command);
+  check_billing_options(create, options, *billing::parse_billing_method(options.billing), command);
+  check_distinct_lines(options, command);
+  check_not_future(options, command);
 }
 
 void run_create(const CallOptions& options) {
@@ -154,14 +238,10 @@ void run_create(const CallOptions& options) {
   call.id = options.id;
   call.from = options.from;
   call.to = options.to;
-  auto billing_method = billing::parse_billing_method(options.billing);
-  auto access = billing::parse_access_tag(options.access);
-  auto handling = billing::parse_handling(options.handling);
-  if (!billing_method || !access || !handling) {
-    fail_command(command, "invalid --billing, --access or --handling value ('" + options.billing +
-                              "', '" + options.access + "', '" + options.handling +
-                              "'); see relaygw call create --help");
-  }
+  // check_create_options has rejected values that do not parse.
+  const auto billing_method = billing::parse_billing_method(options.billing);
+  const auto access = billing::parse_access_tag(options.access);
+  const auto handling = billing::parse_handling(options.handling);
   call.billing = *billing_method;
   call.access = *access;
   call.handling = *handling;
@@ -216,15 +296,14 @@ void run_create(const CallOptions& options) {
                                  deck_cache(rating));
   billing::AuthorizationRequest request = authorization_request(options, call);
   request.pin = pin;
-  // An unknown, closed or locked card is refused before the call is quoted, so the call is
-  // stored with its refusal and no quote.
-  const Result<std::optional<billing::Authorization>> unusable =
-      authorizer.reject_unusable_card(request);
-  if (!unusable) {
-    fail_command(command, unusable.status().message());
+  // The card and its PIN are checked before the call is quoted, so a refused card call is
+  // stored with its refusal and no quote, and a wrong PIN counts whatever the destination.
+  const Result<billing::Authorizer::CardCheck> card = authorizer.check_card(request, context);
+  if (!card) {
+    fail_command(command, card.status().message());
   }
-  billing::CallRecords records(store.get(), unusable->has_value() ? nullptr : rater,
-                               deck_cache(rating));
+  const bool refused_early = card->refusal.has_value();
+  billing::CallRecords records(store.get(), refused_early ? nullptr : rater, deck_cache(rating));
   auto opened = records.open(call, context);
   if (!opened) {
     fail_command(command, opened.status().message());
@@ -234,9 +313,9 @@ void run_create(const CallOptions& options) {
       billing::CallEventRecord{billing::CallEvent::Validated, context.at, context.actor, {}, {}});
 
   request.call_id = opened->id;
-  const Result<billing::Authorization> decision = unusable->has_value()
-                                                      ? Result<billing::Authorization>(**unusable)
-                                                      : authorizer.authorize(request, context);
+  const Result<billing::Authorization> decision =
+      refused_early ? Result<billing::Authorization>(*card->refusal)
+                    : authorizer.authorize(request, context, card->card ? &*card->card : nullptr);
   if (!decision) {
     fail_command(command, decision.status().message());
   }

@@ -1,4 +1,5 @@
-// relaygw quote: an itemized rate quote for one call, with no database or directory record.
+// relaygw quote: an itemized rate quote for one call, with the bundled rate deck or the deck in
+// effect in a billing database (--db).
 #include <iostream>
 #include <string>
 
@@ -26,6 +27,23 @@ struct QuoteOptions : QuoteFields {
   throw CLI::RuntimeError(1);
 }
 
+// Prints which rate deck priced the quote. An emergency quote needs no deck and names none.
+void print_deck(const QuoteOutcome& quote) {
+  if (!quote.deck) {
+    return;
+  }
+  const QuoteDeck& deck = *quote.deck;
+  const std::string effective =
+      deck.effective_from.empty() ? "no effective date" : "effective " + deck.effective_from;
+  if (deck.database.empty()) {
+    std::cout << fmt::format("Rate deck: '{}', {}, read from {} (no --db given)\n", deck.name,
+                             effective, deck.path);
+    return;
+  }
+  std::cout << fmt::format("Rate deck: '{}', {}, sha256 {}, in effect in database {}\n", deck.name,
+                           effective, deck.sha256.substr(0, 12), deck.database);
+}
+
 void print_text(const QuoteOptions& options, const QuoteOutcome& quote) {
   const billing::CallToRate& call = quote.call;
   const billing::RatedCall& rated = quote.rated;
@@ -49,6 +67,7 @@ void print_text(const QuoteOptions& options, const QuoteOutcome& quote) {
   for (const auto& [method, total] : quote.alternatives) {
     std::cout << fmt::format("  {:<73} {:>9}\n", method, total);
   }
+  print_deck(quote);
 }
 
 void run_quote(const QuoteOptions& options) {
@@ -69,7 +88,9 @@ void run_quote(const QuoteOptions& options) {
 void add_quote_command(CLI::App& app) {
   auto options = std::make_shared<QuoteOptions>();
   CLI::App* quote =
-      app.add_subcommand("quote", "Print an itemized rate quote for one call; needs no database");
+      app.add_subcommand("quote",
+                         "Print an itemized rate quote for one call; needs a database only "
+                         "with --db");
   quote->add_option("--from", options->from, "Calling number, such as 212-555-0107")->required();
   quote->add_option("--to", options->to, "Called number: 10 digits, 1+, 0+, 011+, +E.164 or N11")
       ->required();
@@ -96,6 +117,10 @@ void add_quote_command(CLI::App& app) {
   quote->add_flag("--json", options->json, "Print one JSON object instead of text");
   quote->add_option("--deck", options->deck,
                     "Rate deck .toml file or folder (default: DATA_DIR/rates)");
+  quote->add_option("--db", options->db,
+                    "Billing database whose rate deck in effect on the call's local start date "
+                    "prices the quote, as `call create` picks it (default: no database, the "
+                    "--deck file or folder)");
   quote->add_option("--data-dir", options->data_dir,
                     "Reference data folder containing nanp/ (default: $RELAYGW_DATA_DIR or "
                     "the repository's data/)");

@@ -2,13 +2,18 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
+
+#include <fmt/format.h>
 
 #include "billing/call_time.hpp"
 #include "billing/call_types.hpp"
+#include "billing/deck_cache.hpp"
 #include "billing/money.hpp"
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
+#include "billing/sqlite_store.hpp"
 #include "billing/store.hpp"
 #include "gateway/logging.hpp"
 
@@ -95,9 +100,76 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
   return call;
 }
 
+std::string first_effective_date(const billing::RateDeck& deck) {
+  if (deck.versions().empty()) {
+    return "";
+  }
+  const billing::LocalDate first = deck.versions().front().effective;
+  return fmt::format("{:04}-{:02}-{:02}", first.year, first.month, first.day);
+}
+
+// Rates the quote with the deck stored in `fields.db` that `call create` would pick: the deck in
+// effect on the call's local start date at the calling number's rate center. A start or calling
+// number that does not parse leaves the deck unchosen, and rate_quote() reports the field.
+Result<QuoteOutcome> quote_with_stored_deck(const QuoteFields& fields,
+                                            std::string_view field_prefix,
+                                            const billing::NumberPlan* plan,
+                                            const Status& missing_plan) {
+  billing::SqliteOptions read_only;
+  read_only.read_only = true;
+  Result<std::unique_ptr<billing::SqliteStore>> store =
+      billing::SqliteStore::open(fields.db, read_only);
+  if (!store) {
+    return store.status();
+  }
+  const Result<billing::Instant> start = billing::parse_instant(fields.start);
+  if (plan == nullptr || !start) {
+    return rate_quote(fields, field_prefix, plan, nullptr, missing_plan);
+  }
+  // As CallRecords::open picks the deck: a calling number with no time zone falls back to the
+  // UTC date, and its rating then fails with the reason.
+  const Result<std::string> local_date =
+      billing::originating_local_date(*plan, fields.from, *start);
+  const std::string date = local_date ? *local_date : billing::format_instant(*start).substr(0, 10);
+  Result<std::optional<billing::RateDeckHeader>> in_effect = (*store)->rate_deck_in_effect(date);
+  if (!in_effect) {
+    return in_effect.status();
+  }
+  if (!in_effect->has_value()) {
+    // An emergency call is quoted at zero without a deck, so rate_quote() decides.
+    return rate_quote(
+        fields, field_prefix, plan, nullptr,
+        Status(StatusCode::Unavailable,
+               "database '" + fields.db +
+                   "' has no rate deck; load one with `relaygw db load-deck --db " + fields.db +
+                   " --rates FILE`, or leave --db out to quote with "
+                   "the bundled deck"));
+  }
+  billing::RateDeckCache decks(plan);
+  Result<const billing::Rater*> deck_rater = decks.rater(**store, (*in_effect)->sha256_hex);
+  if (!deck_rater) {
+    return deck_rater.status();
+  }
+  logger("billing")->info("quote deck from database: db={} deck='{}' sha256={}", fields.db,
+                          (*in_effect)->name, (*in_effect)->sha256_hex);
+  Result<QuoteOutcome> outcome =
+      rate_quote(fields, field_prefix, plan, (*deck_rater)->deck(), Status::ok());
+  if (outcome) {
+    const billing::RateDeckHeader& header = **in_effect;
+    outcome->deck = QuoteDeck{fields.db, "", header.name, header.effective_from, header.sha256_hex};
+  }
+  return outcome;
+}
+
 }  // namespace
 
 Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix) {
+  if (!fields.db.empty() && !fields.deck.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  std::string(field_prefix) + "deck " + fields.deck + " and " +
+                      std::string(field_prefix) + "db " + fields.db +
+                      " both choose the rate deck; give only one of them");
+  }
   // Emergency quotes need no data: a missing plan or deck only matters for other calls, and
   // rate_quote() reports it for them.
   const std::filesystem::path data_dir = fields.data_dir.empty()
@@ -112,6 +184,9 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
   } else {
     missing_data = loaded_plan.status();
   }
+  if (!fields.db.empty()) {
+    return quote_with_stored_deck(fields, field_prefix, plan ? &*plan : nullptr, missing_data);
+  }
   const std::filesystem::path deck_path =
       fields.deck.empty() ? data_dir / "rates" : std::filesystem::path(fields.deck);
   Result<billing::RateDeck> loaded_deck = billing::RateDeck::load(deck_path);
@@ -122,8 +197,13 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
   }
   logger("billing")->info("quote data loaded: data_dir={} deck={}", data_dir.string(),
                           deck_path.string());
-  return rate_quote(fields, field_prefix, plan ? &*plan : nullptr, deck ? &*deck : nullptr,
-                    missing_data);
+  Result<QuoteOutcome> outcome = rate_quote(fields, field_prefix, plan ? &*plan : nullptr,
+                                            deck ? &*deck : nullptr, missing_data);
+  if (outcome && deck) {
+    outcome->deck =
+        QuoteDeck{"", deck_path.string(), deck->name(), first_effective_date(*deck), ""};
+  }
+  return outcome;
 }
 
 Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view field_prefix,
@@ -219,6 +299,21 @@ nlohmann::json quote_json(const QuoteOutcome& quote) {
   out["billed_seconds"] = rated.billed_seconds;
   out["deck_version"] = rated.deck_version;
   out["time_zone"] = rated.time_zone;
+  if (quote.deck) {
+    const QuoteDeck& deck = *quote.deck;
+    nlohmann::json deck_json = {
+        {"source", deck.database.empty() ? "file" : "database"},
+        {"name", deck.name},
+        {"effective_from", deck.effective_from.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(deck.effective_from)}};
+    if (deck.database.empty()) {
+      deck_json["path"] = deck.path;
+    } else {
+      deck_json["database"] = deck.database;
+      deck_json["sha256"] = deck.sha256;
+    }
+    out["deck"] = deck_json;
+  }
   out["alternatives"] = nlohmann::json::array();
   for (const auto& [method, total] : quote.alternatives) {
     out["alternatives"].push_back({{"billing", method}, {"total", total}});

@@ -2,6 +2,7 @@
 // same checks and the same JSON, so both return the same quote for the same call and rate deck.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,18 @@ struct QuoteFields {
       std::string(relaygw::billing::to_string(relaygw::billing::kDefaultHandling));
   std::string deck;      // rate deck file or folder; empty: DATA_DIR/rates
   std::string data_dir;  // empty: billing::default_data_dir()
+  // Billing database whose deck in effect prices the quote, as `call create` picks it; empty:
+  // the deck file or folder above.
+  std::string db;
+};
+
+// The rate deck that priced a quote.
+struct QuoteDeck {
+  std::string database;        // the --db file, or empty for a deck read from `path`
+  std::string path;            // the deck file or folder read, or the stored deck's source
+  std::string name;            // the deck's `name`
+  std::string effective_from;  // ISO 8601 date, empty when the deck states none
+  std::string sha256;          // StoredRateDeck::sha256_hex; empty for a deck read from `path`
 };
 
 struct QuoteOutcome {
@@ -36,11 +49,17 @@ struct QuoteOutcome {
   // The total under each other billing method: (method, dollars, "not allowed" or
   // "unavailable").
   std::vector<std::pair<std::string, std::string>> alternatives;
+  // Set by compute_quote(); rate_quote() leaves it empty.
+  std::optional<QuoteDeck> deck;
 };
 
 // Checks `fields`, loads the number plan and rate deck, and rates the call and its
-// alternatives. Errors name the field as `field_prefix` + name ("--billing" on the command
-// line, "billing" in JSON) and the value. Bad input fails with InvalidArgument, and a number
+// alternatives. With `fields.db` the deck is the one stored in that database in effect on the
+// call's local start date at the calling number's rate center (Store::rate_deck_in_effect), as
+// `call create` picks it. The database is opened read-only, and a missing file or one that is
+// not a relaygw database fails with the open error, which names the file and the fix. Errors
+// name the field as `field_prefix` + name ("--billing" on the command line, "billing" in JSON)
+// and the value. Bad input fails with InvalidArgument, and a number
 // plan or rate deck that cannot be loaded with Unavailable. A call the rater cannot rate keeps
 // the rater's code, such as NotFound when no deck version is in force on the start date.
 Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix);

@@ -785,16 +785,20 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   authorization.card_number = std::string(request.card_number.reveal());
   authorization.requested_person = request.person_name;
   billing::Authorizer authorizer(store.get(), &*plan, rater, &*decks);
-  // An unknown, closed or locked card is refused before the call is quoted, so the caller gets
-  // no quote and the call is stored with its refusal and no quote.
-  const Result<std::optional<billing::Authorization>> unusable =
-      authorizer.reject_unusable_card(authorization);
-  if (!unusable) {
-    log->error("session={} call={} reading the card failed: {}", request.session_id, call_id,
-               unusable.status().message());
+  // The card and its PIN are checked before the call is quoted, so a refused card call gets no
+  // quote reply and is stored with its refusal alone. A wrong PIN counts whatever the
+  // destination.
+  authorization.pin = std::string(request.pin.reveal());
+  const Result<billing::Authorizer::CardCheck> card =
+      authorizer.check_card(authorization, write_context);
+  // authorize() below takes the verified card, so the PIN is no longer needed.
+  authorization.pin.assign(authorization.pin.size(), '\0');
+  if (!card) {
+    log->error("session={} call={} checking the card failed: {}", request.session_id, call_id,
+               card.status().message());
     return {rating_unavailable(call_id)};
   }
-  const bool refused_early = unusable->has_value();
+  const bool refused_early = card->refusal.has_value();
   billing::CallRecords records(store.get(), refused_early ? nullptr : rater, &*decks);
   auto opened = records.open(call, write_context);
   if (!opened) {
@@ -827,13 +831,12 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
       log->warn("session={} call={} no quote: {}", request.session_id, call_id,
                 quote.status().message());
     }
-    authorization.pin = std::string(request.pin.reveal());
   }
 
   const Result<billing::Authorization> decision =
-      refused_early ? Result<billing::Authorization>(**unusable)
-                    : authorizer.authorize(authorization, write_context);
-  authorization.pin.assign(authorization.pin.size(), '\0');
+      refused_early
+          ? Result<billing::Authorization>(*card->refusal)
+          : authorizer.authorize(authorization, write_context, card->card ? &*card->card : nullptr);
   if (!decision) {
     log->error("session={} call={} authorization could not be decided: {}", request.session_id,
                call_id, decision.status().message());

@@ -72,9 +72,10 @@ class CallService {
                             relay::Instant now);
 
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with
-  // the deck in effect at `now`. A calling-card request whose card is malformed, unknown,
-  // closed or locked gets no quote but FailedPrecondition, whose message starts with the
-  // refusal reason ("card-closed: ...").
+  // the deck in effect at `now`. A calling-card request whose card is malformed, unknown or
+  // locked gets no quote but FailedPrecondition, whose message starts with the refusal reason
+  // ("card-locked: ..."). A closed card is quoted, because the quote checks no PIN, and its
+  // call.request is refused with card-closed once the PIN is right.
   Result<relay::Quote> quote(const relay::CallRequested& request, relay::Instant now);
 
   // Runs `use` with the number plan and the rate deck that would bill a call from `from`

@@ -1,6 +1,7 @@
 // Bad input at the relaygw command line, run as real processes on real database files. Covers
 // calls that could not be rated, invalid times, unknown states, invalid UTF-8 text options,
 // report dates out of range, unknown subcommands, and the debug log of each command.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "billing/store.hpp"
 #include "tests/billing/billing_test_support.hpp"
 
 using relaygw::billing::testing::CommandRun;
@@ -125,6 +127,96 @@ TEST_CASE_METHOD(CommandInputFixture, "call create rejects unused options", "[bi
   const CommandRun person = relaygw(call + "--id c5 --billing person-to-person --person Bob");
   INFO(person.output);
   CHECK(person.status == 0);
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call create names missing options", "[billing][cli]") {
+  init();
+  const std::string call =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  check_rejected({
+      {call + "--id m1 --billing third-party",
+       {"--billing third-party requires --third-number NUMBER"},
+       {"invalid number ''"}},
+      {call + "--id m2 --billing calling-card",
+       {"--billing calling-card requires --card NUMBER"},
+       {"invalid card number"}},
+      {call + "--id m3 --billing person-to-person",
+       {"--billing person-to-person requires --person NAME"}},
+  });
+  for (const char* id : {"m1", "m2", "m3"}) {
+    CHECK(relaygw("call show " + db_option() + "--id " + id).status != 0);
+  }
+  // An emergency call is authorized whatever its billing options.
+  const CommandRun emergency = relaygw("call create " + db_option() +
+                                       "--id m4 --from 3125550107 --to 911 --billing third-party");
+  INFO(emergency.output);
+  CHECK(emergency.status == 0);
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call create names bad type values", "[billing][cli]") {
+  init();
+  const std::string call =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  check_rejected({
+      {call + "--billing colect",
+       {"invalid --billing 'colect'",
+        "use sent-paid, collect, third-party, person-to-person or calling-card"}},
+      {call + "--access teletype",
+       {"invalid --access 'teletype'",
+        "use none, tty, relay-tty, relay-ip, captioned, video or speech"}},
+      {call + "--handling manual", {"invalid --handling 'manual'", "use automated or operator"}},
+  });
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call create rejects pin-stdin without card",
+                 "[billing][cli]") {
+  init();
+  const CommandRun run = relaygw("call create " + db_option() +
+                                     "--id p1 --from 3125550107 --to 2125550101 "
+                                     "--at 2026-03-10T14:00:00Z --billing collect --pin-stdin",
+                                 pin_file("1234"));
+  INFO(run.output);
+  CHECK(run.status == 1);
+  CHECK(
+      contains(run.output,
+               "--pin-stdin is used only with --billing calling-card, not with --billing collect"));
+  CHECK(relaygw("call show " + db_option() + "--id p1").status != 0);
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call create rejects same line", "[billing][cli]") {
+  init();
+  for (const char* billing : {"sent-paid", "collect"}) {
+    INFO(billing);
+    const CommandRun run = relaygw("call create " + db_option() +
+                                   "--id s1 --from 312-555-0107 --to +13125550107 --billing " +
+                                   billing + " --at 2026-03-10T14:00:00Z");
+    INFO(run.output);
+    CHECK(run.status == 1);
+    CHECK(contains(run.output,
+                   "--from 312-555-0107 and --to +13125550107 are the same line, "
+                   "+13125550107"));
+    CHECK(relaygw("call show " + db_option() + "--id s1").status != 0);
+  }
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "call create rejects future at", "[billing][cli]") {
+  init();
+  const std::string call = "call create " + db_option() + "--from 3125550107 --to 2125550101 ";
+  const CommandRun future = relaygw(call + "--id f1 --at 2099-01-01T00:00:00Z");
+  INFO(future.output);
+  CHECK(future.status == 1);
+  CHECK(contains(future.output,
+                 "--at 2099-01-01T00:00:00Z (2099-01-01T00:00:00Z) is in the "
+                 "future: the clock reads "));
+  CHECK(contains(future.output, "may be at most 5 s ahead"));
+  CHECK(relaygw("call show " + db_option() + "--id f1").status != 0);
+
+  // A --at of now, as this test's clock reads it, is accepted.
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const CommandRun current =
+      relaygw(call + "--id f2 --at " + relaygw::billing::format_instant(now));
+  INFO(current.output);
+  CHECK(current.status == 0);
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "card add rejects the other funding's amount",

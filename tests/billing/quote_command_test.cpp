@@ -1,8 +1,10 @@
 // Runs the real relaygw binary: relaygw quote as staff use it.
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -284,4 +286,142 @@ TEST_CASE("quote rejects start outside call times", "[billing][quote][cli]") {
   const RunResult last = run_quote(call + "--start 2099-12-31T09:58:59Z --minutes 1");
   INFO(last.err);
   CHECK(last.exit_code == 0);
+}
+
+namespace {
+
+// A temporary folder holding a billing database that `relaygw db init` created, with two more
+// flat decks stored: "spring" ($0.25 a minute from 2026-02-01) and "summer" ($0.50 a minute
+// from 2026-06-01). Both start after the example deck that `db init` stores.
+class QuoteDatabase {
+ public:
+  QuoteDatabase() {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("relaygw-quote-db-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    run("db init --db '" + db() + "'");
+    load_deck("spring", "2026-02-01", "0.2500");
+    load_deck("summer", "2026-06-01", "0.5000");
+  }
+  ~QuoteDatabase() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string db() const { return (dir_ / "billing.db").string(); }
+  std::filesystem::path path(const std::string& name) const { return dir_ / name; }
+
+ private:
+  void run(const std::string& arguments) const {
+    const std::string command =
+        "'" + std::string(RELAYGW_BINARY) + "' " + arguments + " >/dev/null 2>&1 </dev/null";
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  void load_deck(const std::string& name, const std::string& effective,
+                 const std::string& per_minute) const {
+    std::string deck = "name = \"" + name + "\"\n[[version]]\nname = \"" + name +
+                       " v1\"\neffective = " + effective + "\n";
+    for (const char* jurisdiction :
+         {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+      deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+              "\"\nper_minute = { night = \"" + per_minute + "\" }\n";
+    }
+    const std::filesystem::path deck_path = dir_ / (name + ".toml");
+    std::ofstream(deck_path) << deck;
+    run("db load-deck --db '" + db() + "' --rates '" + deck_path.string() + "'");
+  }
+
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE("quote names the bundled deck", "[billing][quote][cli]") {
+  const RunResult text = run_quote(kCall + " --billing sent-paid");
+  INFO(text.err);
+  REQUIRE(text.exit_code == 0);
+  CHECK(
+      text.out.find("Rate deck: 'Example relay center tariff', effective 2025-01-01, read from ") !=
+      std::string::npos);
+  CHECK(text.out.find("(no --db given)") != std::string::npos);
+
+  const RunResult json = run_quote(kCall + " --billing sent-paid --json");
+  REQUIRE(json.exit_code == 0);
+  const nlohmann::json deck = nlohmann::json::parse(json.out)["deck"];
+  CHECK(deck["source"] == "file");
+  CHECK(deck["name"] == "Example relay center tariff");
+  CHECK(deck["effective_from"] == "2025-01-01");
+  CHECK_FALSE(deck.contains("sha256"));
+}
+
+TEST_CASE("quote db uses deck in effect", "[billing][quote][cli]") {
+  const QuoteDatabase database;
+  const std::string call =
+      "--from 212-555-0107 --to 312-555-0142 --minutes 5 --billing "
+      "sent-paid --json --db '" +
+      database.db() + "' --start ";
+
+  const RunResult spring = run_quote(call + "2026-03-10T09:30:00-05:00");
+  INFO(spring.err);
+  REQUIRE(spring.exit_code == 0);
+  const nlohmann::json spring_quote = nlohmann::json::parse(spring.out);
+  CHECK(spring_quote["total"] == "1.25");
+  CHECK(spring_quote["deck_version"] == "spring v1");
+  CHECK(spring_quote["deck"]["source"] == "database");
+  CHECK(spring_quote["deck"]["name"] == "spring");
+  CHECK(spring_quote["deck"]["effective_from"] == "2026-02-01");
+  CHECK(spring_quote["deck"]["database"] == database.db());
+  CHECK(spring_quote["deck"]["sha256"].get<std::string>().size() == 64);
+
+  const RunResult summer = run_quote(call + "2026-07-01T09:30:00-04:00");
+  INFO(summer.err);
+  REQUIRE(summer.exit_code == 0);
+  const nlohmann::json summer_quote = nlohmann::json::parse(summer.out);
+  CHECK(summer_quote["total"] == "2.50");
+  CHECK(summer_quote["deck"]["name"] == "summer");
+  CHECK(summer_quote["deck"]["sha256"] != spring_quote["deck"]["sha256"]);
+
+  // 02:00 UTC on June 1 is still May 31 in New York, the caller's rate center, so the spring
+  // deck prices it, as `call create` would.
+  const RunResult evening = run_quote(call + "2026-06-01T02:00:00Z");
+  INFO(evening.err);
+  REQUIRE(evening.exit_code == 0);
+  CHECK(nlohmann::json::parse(evening.out)["deck"]["name"] == "spring");
+
+  const RunResult text = run_quote(
+      "--from 212-555-0107 --to 312-555-0142 --minutes 5 "
+      "--billing sent-paid --start 2026-03-10T09:30:00-05:00 --db '" +
+      database.db() + "'");
+  REQUIRE(text.exit_code == 0);
+  const std::string short_sha = spring_quote["deck"]["sha256"].get<std::string>().substr(0, 12);
+  CHECK(text.out.find("Rate deck: 'spring', effective 2026-02-01, sha256 " + short_sha +
+                      ", in effect in database " + database.db()) != std::string::npos);
+}
+
+TEST_CASE("quote db must be a relaygw database", "[billing][quote][cli]") {
+  const QuoteDatabase database;
+  const std::filesystem::path missing = database.path("missing.db");
+  const RunResult absent =
+      run_quote(kCall + " --billing sent-paid --db '" + missing.string() + "'");
+  CHECK(absent.exit_code == 1);
+  CHECK(absent.err.find("database '" + missing.string() + "' does not exist") != std::string::npos);
+  CHECK(absent.err.find("relaygw db init --db " + missing.string()) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(missing));
+
+  const std::filesystem::path notes = database.path("notes.txt");
+  const std::string notes_text(200, 'x');
+  std::ofstream(notes) << notes_text;
+  const RunResult other = run_quote(kCall + " --billing sent-paid --db '" + notes.string() + "'");
+  CHECK(other.exit_code == 1);
+  CHECK(other.err.find("'" + notes.string() + "' is not a relaygw database") != std::string::npos);
+  CHECK(other.err.find("relaygw db init --db") != std::string::npos);
+  std::ifstream reread(notes);
+  std::ostringstream content;
+  content << reread.rdbuf();
+  CHECK(content.str() == notes_text);
+
+  const RunResult both = run_quote(kCall + " --billing sent-paid --db '" + database.db() +
+                                   "' --deck '" + notes.string() + "'");
+  CHECK(both.exit_code == 1);
+  CHECK(both.err.find("both choose the rate deck; give only one of them") != std::string::npos);
 }

@@ -531,7 +531,10 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
       "quote --from 3125550107 --to 2125550101 --billing collect --access relay-tty "
       "--start 2026-03-10T09:30:00-05:00 --minutes 7.5 --json");
   REQUIRE(command.status == 0);
-  const json expected = json::parse(command.output);
+  // The command also names the rate deck it read, which the admin reply does not.
+  json expected = json::parse(command.output);
+  CHECK(expected["deck"]["source"] == "file");
+  expected.erase("deck");
 
   const HttpReply reply = post("/quote", json{{"from", "3125550107"},
                                               {"to", "2125550101"},
@@ -627,7 +630,9 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gatew
   REQUIRE(with_pricey.status == 0);
   const Run with_bundled = run_relaygw("quote " + call);
   REQUIRE(with_bundled.status == 0);
-  const json pricey_quote = json::parse(with_pricey.output);
+  // The command also names the rate deck it read, which the admin reply does not.
+  json pricey_quote = json::parse(with_pricey.output);
+  pricey_quote.erase("deck");
   const json bundled_quote = json::parse(with_bundled.output);
   REQUIRE(pricey_quote["total"] != bundled_quote["total"]);
 
@@ -641,6 +646,15 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gatew
   REQUIRE(reply.status == 200);
   CHECK(reply.body["total"] == pricey_quote["total"]);
   CHECK(reply.body == pricey_quote);
+
+  // `relaygw quote --db` picks the same deck from the database as the service.
+  const Run with_db = run_relaygw("quote " + call + " " + db);
+  REQUIRE(with_db.status == 0);
+  json db_quote = json::parse(with_db.output);
+  CHECK(db_quote["deck"]["source"] == "database");
+  CHECK(db_quote["deck"]["name"] == "Example relay center tariff");
+  db_quote.erase("deck");
+  CHECK(reply.body == db_quote);
 
   // A deck loaded into the database while the service runs prices the next quote, with no
   // restart.

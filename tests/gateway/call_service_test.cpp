@@ -639,11 +639,16 @@ TEST_CASE("call service refuses unusable card unquoted", "[gateway][call-service
     request.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, number);
     request.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "1234");
     request.idempotency_key = call_id + "/request";
-    // A TTY menu requests a quote before it sends the call request, and gets the refusal instead.
+    // A TTY menu requests a quote before it sends the call request, and gets the refusal
+    // instead. A quote checks no PIN, so it does not reveal that a card is closed.
     const Result<relay::Quote> quote = fixture.calls->quote(request, at("2026-03-10T15:00:04Z"));
-    REQUIRE_FALSE(quote);
-    CHECK(quote.status().code() == StatusCode::FailedPrecondition);
-    CHECK(quote.status().message().rfind(reason + ": card ", 0) == 0);
+    if (reason == "card-closed") {
+      CHECK(quote);
+    } else {
+      REQUIRE_FALSE(quote);
+      CHECK(quote.status().code() == StatusCode::FailedPrecondition);
+      CHECK(quote.status().message().rfind(reason + ": card ", 0) == 0);
+    }
 
     const auto replies = fixture.calls->handle(request, "m-" + reason, at("2026-03-10T15:00:05Z"));
 
@@ -664,6 +669,52 @@ TEST_CASE("call service refuses unusable card unquoted", "[gateway][call-service
     REQUIRE(refusal_event != record.events.end());
     CHECK(refusal_event->reason_code == reason);
   }
+}
+
+TEST_CASE("call service wrong pin gets no quote", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  constexpr const char* kNumber = "6000000000000043";
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    const billing::WriteContext staff{"staff:test", seconds_at("2026-03-10T14:00:00Z")};
+    billing::NewCard card;
+    card.number = kNumber;
+    card.opening_balance = 100'000;
+    card.pin_iterations = 1'000;
+    REQUIRE(billing::add_card(**store, card, "1234", staff));
+  }
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  relay::CallRequested request;
+  request.session_id = "S-1";
+  request.call_id = "C-wrong";
+  request.dialed_number = "+13125550104";
+  request.billing = relay::BillingMethod::CallingCard;
+  request.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, kNumber);
+  request.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "4321");
+  request.idempotency_key = "C-wrong/request";
+  const auto replies = fixture.calls->handle(request, "m-wrong", at("2026-03-10T15:00:05Z"));
+
+  // The refusal is the only reply: no quote goes to the caller, and none is stored.
+  REQUIRE(replies.size() == 1);
+  const auto& refused = authorization_of(replies);
+  CHECK_FALSE(refused.accepted);
+  CHECK(refused.reason_code == "wrong-pin");
+  const billing::CallRecord record = fixture.stored_call("C-wrong");
+  CHECK_FALSE(record.request.quote.has_value());
+  CHECK_FALSE(billing::event_time(record, billing::CallEvent::Quoted).has_value());
+
+  auto store = billing::SqliteStore::open(fixture.config.billing.database);
+  REQUIRE(store);
+  auto state = (*store)->find_card(kNumber);
+  REQUIRE(state);
+  REQUIRE(state->has_value());
+  CHECK((**state).failed_pin_attempts == 1);
+  auto funds = (*store)->card_funds(kNumber, "C-wrong");
+  REQUIRE(funds);
+  CHECK(funds->held_for_call == 0);
 }
 
 TEST_CASE("call service refuses calls without storage", "[gateway][call-service]") {
