@@ -8,4 +8,14 @@ std::string revenue_account_for(const std::string& kind) {
 
 std::string relay_fund_account_for(const std::string& service) { return "relay-fund:" + service; }
 
+std::string card_account_for(const std::string& card_number) { return "card:" + card_number; }
+
+std::string card_topup_journal_id(std::int64_t ledger_seq) {
+  return "card-topup:" + std::to_string(ledger_seq);
+}
+
+std::string card_refund_journal_id(std::int64_t ledger_seq) {
+  return "card-refund:" + std::to_string(ledger_seq);
+}
+
 }  // namespace relaygw::billing

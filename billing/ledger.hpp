@@ -1,5 +1,7 @@
-// The double-entry journal (journal_entries). Each call posting and each applied credit is one
-// journal whose entries sum to zero; amounts are units, debit positive and credit negative.
+// The double-entry journal (journal_entries). Each call posting, each applied credit and each
+// movement of card money (a prepaid card's top-up or balance refund, a postpaid card's payment)
+// is one journal whose entries sum to zero. Amounts are in units, debit positive and credit
+// negative.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,12 @@ struct Reconciliation {
   Money credit_journal = 0;                 // credit-side entries of those credits' journals
   Money relay_fund_entries = 0;             // "relay-fund:*" entries of those calls' journals
   Money relay_service_revenue = 0;          // "revenue:relay-service" entries, negated
+  std::int64_t card_topups = 0;             // prepaid card top-ups and opening balances
+  Money card_topup_amounts = 0;             // card_ledger amounts of those top-ups
+  Money card_topup_journal = 0;             // card-account entries of their journals, negated
+  std::int64_t card_refunds = 0;            // balance refunds of closed prepaid cards
+  Money card_refund_amounts = 0;            // amounts paid out by those refunds (positive)
+  Money card_refund_journal = 0;            // card-account entries of their journals
   std::vector<AccountBalance> relay_funds;  // that day's entries per relay fund account
   JournalCheck journal;                     // balance of that day's journal entries
   std::vector<std::string> mismatches;      // plain sentences, empty when everything agrees
@@ -54,6 +62,22 @@ std::string revenue_account_for(const std::string& kind);
 // The relay service fund account of a relay service (an access tag name such as "relay-tty"):
 // "relay-fund:relay-tty". It is debited with what the fund owes for a relay call.
 std::string relay_fund_account_for(const std::string& service);
+
+// The account of a calling card: "card:" and the full card number. A prepaid card's account
+// is a liability, credited with its top-ups and debited with its calls and balance refunds.
+// NOTE: the name contains the full card number, so no command prints a card account. A command
+// that lists accounts must print the masked form (mask_card_number) in its place.
+std::string card_account_for(const std::string& card_number);
+
+// The account that receives and pays out money: card top-ups, card balance refunds and
+// payments of postpaid card charges.
+inline constexpr std::string_view kCashAccount = "cash";
+
+// The journals of a prepaid card's top-up (or opening balance) and of its balance refund, named
+// after the card_ledger row that records the movement ("card-topup:SEQ", "card-refund:SEQ"), so
+// each row has exactly one journal and the name never contains the card number.
+std::string card_topup_journal_id(std::int64_t ledger_seq);
+std::string card_refund_journal_id(std::int64_t ledger_seq);
 
 // The account credited with the relay service part of relay calls.
 inline constexpr std::string_view kRelayServiceRevenueAccount = "revenue:relay-service";

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/directory.hpp"
+#include "billing/ledger.hpp"
 #include "billing/numbering.hpp"
 #include "billing/record_chain.hpp"
 #include "billing/store.hpp"
@@ -723,6 +724,192 @@ Result<std::optional<CallNumberRewrite>> read_call_number_rewrite(sqlite3* db) {
 
 namespace {
 
+// Journals per audit row of migration 14: two rows each, so a records blob stays near the size
+// that migration 13 allows.
+constexpr std::int64_t kJournalsPerAuditRow = 5'000;
+
+// The journals that backfill_journals appends and the records of those not yet in an audit row.
+class JournalAppender {
+ public:
+  explicit JournalAppender(sqlite3* db) : db_(db) {
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, "
+                       "at) VALUES (?, ?, ?, ?, ?, ?)",
+                       -1, &insert_, nullptr);
+  }
+  ~JournalAppender() { sqlite3_finalize(insert_); }
+  JournalAppender(const JournalAppender&) = delete;
+  JournalAppender& operator=(const JournalAppender&) = delete;
+
+  bool prepared() const { return insert_ != nullptr; }
+
+  // Appends `first` and `second`, which must sum to zero, as one journal.
+  Status append(const JournalRow& first, const JournalRow& second) {
+    Status status = insert_journal_row(db_, insert_, first, records_);
+    if (status) {
+      status = insert_journal_row(db_, insert_, second, records_);
+    }
+    if (status && ++journals_in_records_ == kJournalsPerAuditRow) {
+      status = append_audit_row(db_, kMigrationActor, "journal", "", "backfill-part",
+                                nlohmann::json{{"journals", journals_in_records_}}.dump(),
+                                records_);
+      records_.clear();
+      journals_in_records_ = 0;
+    }
+    return status;
+  }
+
+  // Appends the closing audit row with `payload` and the records not yet in an audit row.
+  Status finish(const std::string& payload) {
+    return append_audit_row(db_, kMigrationActor, "journal", "", "backfill", payload, records_);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* insert_ = nullptr;
+  std::string records_;
+  std::int64_t journals_in_records_ = 0;
+};
+
+// Step 1 of migration 14: journals of prepaid card top-ups and balance refunds.
+Status journal_card_money(sqlite3* db, JournalAppender& appender, JournalBackfill& backfill) {
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT l.seq, l.number, l.kind, l.amount, l.at FROM card_ledger l "
+          "JOIN cards k ON k.number = l.number WHERE k.funding = 'prepaid' AND l.call_id = '' "
+          "AND l.amount <> 0 AND l.kind IN ('credit', 'refund') AND NOT EXISTS (SELECT 1 FROM "
+          "journal_entries e WHERE e.journal_id = CASE l.kind WHEN 'credit' THEN 'card-topup:' "
+          "ELSE 'card-refund:' END || l.seq) ORDER BY l.seq",
+          -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal, std::string("cannot read prepaid card top-ups: ") +
+                                            sqlite3_errmsg(db));
+  }
+  Status status = Status::ok();
+  int code = SQLITE_ROW;
+  while (status && (code = sqlite3_step(select)) == SQLITE_ROW) {
+    const std::int64_t seq = sqlite3_column_int64(select, 0);
+    const bool topup = column_text(select, 2) == "credit";
+    const std::int64_t amount = sqlite3_column_int64(select, 3);
+    const std::string at = column_text(select, 4);
+    // As insert_prepaid_ledger posts them: a top-up debits cash, and a balance refund is a
+    // negative ledger amount, so the same two rows credit cash.
+    const std::string journal_id = topup ? card_topup_journal_id(seq) : card_refund_journal_id(seq);
+    const JournalRow cash{journal_id, std::string(kCashAccount), amount, "", at};
+    const JournalRow card{journal_id, card_account_for(column_text(select, 1)), -amount, "", at};
+    status = appender.append(cash, card);
+    ++(topup ? backfill.card_topups : backfill.card_refunds);
+  }
+  if (status && code != SQLITE_DONE) {
+    status = Status(StatusCode::Internal,
+                    std::string("cannot read prepaid card top-ups: ") + sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(select);
+  return status;
+}
+
+// Step 2 of migration 14: typed receivables of corrected calls moved to E.164 accounts. A
+// sent-paid call (no billed number) was posted to its calling line. CROSS JOIN keeps the
+// journal as the outer loop, because journal_entries has no index on call_id.
+Status reclassify_typed_receivables(sqlite3* db, const std::string& when,
+                                    JournalAppender& appender, JournalBackfill& backfill) {
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT e.journal_id, MIN(e.call_id), e.account, 'receivable:' || MIN(CASE WHEN "
+          "c.billed_number = '' THEN n.from_number ELSE n.billed_number END), SUM(e.amount) "
+          "FROM journal_entries e CROSS JOIN calls c ON c.id = e.call_id "
+          "CROSS JOIN call_number_corrections n ON n.call_id = c.id "
+          "WHERE e.account = 'receivable:' || CASE WHEN c.billed_number = '' THEN c.from_number "
+          "ELSE c.billed_number END AND e.journal_id NOT LIKE 'reclass:e164:%' "
+          "AND NOT EXISTS (SELECT 1 FROM journal_entries r "
+          "WHERE r.journal_id = 'reclass:e164:' || e.journal_id) "
+          "GROUP BY e.journal_id, e.account HAVING SUM(e.amount) <> 0 AND e.account <> "
+          "'receivable:' || MIN(CASE WHEN c.billed_number = '' THEN n.from_number "
+          "ELSE n.billed_number END) ORDER BY MIN(e.seq)",
+          -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read receivables of typed call numbers: ") +
+                      sqlite3_errmsg(db));
+  }
+  Status status = Status::ok();
+  int code = SQLITE_ROW;
+  while (status && (code = sqlite3_step(select)) == SQLITE_ROW) {
+    const std::int64_t amount = sqlite3_column_int64(select, 4);
+    const JournalRow reversal{"reclass:e164:" + column_text(select, 0), column_text(select, 2),
+                              -amount, column_text(select, 1), when};
+    JournalRow moved = reversal;
+    moved.account = column_text(select, 3);
+    moved.amount = amount;
+    status = appender.append(reversal, moved);
+    ++backfill.receivable_journals;
+  }
+  if (status && code != SQLITE_DONE) {
+    status = Status(StatusCode::Internal,
+                    std::string("cannot read receivables of typed call numbers: ") +
+                        sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(select);
+  return status;
+}
+
+nlohmann::json backfill_payload(const JournalBackfill& backfill) {
+  return {{"card_topups", backfill.card_topups},
+          {"card_refunds", backfill.card_refunds},
+          {"receivable_journals", backfill.receivable_journals}};
+}
+
+}  // namespace
+
+Result<JournalBackfill> backfill_journals(sqlite3* db, Instant at) {
+  JournalAppender appender(db);
+  if (!appender.prepared()) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot prepare the journal back-fill: ") + sqlite3_errmsg(db));
+  }
+  JournalBackfill backfill;
+  Status status = journal_card_money(db, appender, backfill);
+  if (status) {
+    status = reclassify_typed_receivables(db, format_instant(at), appender, backfill);
+  }
+  if (status && (backfill.card_topups > 0 || backfill.card_refunds > 0 ||
+                 backfill.receivable_journals > 0)) {
+    status = appender.finish(backfill_payload(backfill).dump());
+  }
+  if (!status) {
+    return status;
+  }
+  return backfill;
+}
+
+Result<std::optional<JournalBackfill>> read_journal_backfill(sqlite3* db) {
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT payload FROM audit_log WHERE entity = 'journal' AND "
+                         "action = 'backfill' AND actor = ? ORDER BY seq DESC LIMIT 1",
+                         -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read the journal back-fill: ") + sqlite3_errmsg(db));
+  }
+  sqlite3_bind_text(select, 1, kMigrationActor.data(), static_cast<int>(kMigrationActor.size()),
+                    SQLITE_TRANSIENT);
+  std::optional<JournalBackfill> found;
+  if (sqlite3_step(select) == SQLITE_ROW) {
+    const nlohmann::json payload = nlohmann::json::parse(column_text(select, 0), nullptr, false);
+    if (payload.is_object()) {
+      JournalBackfill backfill;
+      backfill.card_topups = payload.value("card_topups", std::int64_t{0});
+      backfill.card_refunds = payload.value("card_refunds", std::int64_t{0});
+      backfill.receivable_journals = payload.value("receivable_journals", std::int64_t{0});
+      found = backfill;
+    }
+  }
+  sqlite3_finalize(select);
+  return found;
+}
+
+namespace {
+
 Status correct_call_numbers_now(sqlite3* db) {
   Result<CallNumberRewrite> rewrite = correct_call_numbers(
       db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
@@ -732,6 +919,12 @@ Status correct_call_numbers_now(sqlite3* db) {
 Status reclassify_postpaid_card_entries_now(sqlite3* db) {
   return reclassify_postpaid_card_entries(
       db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
+Status backfill_journals_now(sqlite3* db) {
+  Result<JournalBackfill> backfill = backfill_journals(
+      db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  return backfill.status();
 }
 
 }  // namespace
@@ -756,6 +949,8 @@ const std::vector<Migration>& migrations() {
       {12, "the quote each call was stored with", kCallQuote},
       {13, "E.164 corrections of call numbers stored as typed", kCallNumberCorrections,
        correct_call_numbers_now},
+      {14, "journals of prepaid card top-ups and refunds; typed receivables moved to E.164", "",
+       backfill_journals_now},
   };
   return kMigrations;
 }

@@ -41,6 +41,9 @@ constexpr int kCallQuoteSchema = 12;
 // First schema version with the call_number_corrections table.
 constexpr int kCallNumberCorrectionsSchema = 13;
 
+// First schema version whose journal contains the top-ups and balance refunds of prepaid cards.
+constexpr int kCardMoneyJournalSchema = 14;
+
 // Actor of the rows and audit entries that a migration appends.
 inline constexpr std::string_view kMigrationActor = "migration";
 
@@ -82,6 +85,33 @@ Result<CallNumberRewrite> correct_call_numbers(sqlite3* db, std::chrono::sys_sec
 // Returns the counts that the last correct_call_numbers run recorded, or nullopt when it
 // recorded none.
 Result<std::optional<CallNumberRewrite>> read_call_number_rewrite(sqlite3* db);
+
+// Outcome of backfill_journals.
+struct JournalBackfill {
+  std::int64_t card_topups = 0;          // "card-topup:SEQ" journals appended
+  std::int64_t card_refunds = 0;         // "card-refund:SEQ" journals appended
+  std::int64_t receivable_journals = 0;  // "reclass:e164:JOURNAL" journals appended
+};
+
+// Migration 14, in two steps that each skip what already has its journal, so a second run
+// appends nothing:
+// 1. Each card_ledger top-up (a credit with no call, including an opening balance) and each
+//    balance refund (a refund with no call) of a prepaid card gets the journal that `card fund`,
+//    `card add` and `card refund` post since schema 14. "card-topup:SEQ" debits "cash" and
+//    credits "card:NUMBER", and "card-refund:SEQ" does the reverse. The rows are dated at the
+//    ledger row's instant.
+// 2. Each journal with a nonzero amount on the receivable of a call's number as stored before
+//    schema 12 ("receivable:3125550142"), where migration 13 gave the call an E.164 correction,
+//    gets journal "reclass:e164:JOURNAL" dated `at`: a reversal on the typed account and the
+//    same amount on the E.164 account ("receivable:+13125550142").
+// Rows carry actor kMigrationActor and are recorded in the audit chain, with the counts in the
+// payload of the audit row with entity "journal" and action "backfill" (written only when a
+// count is not zero). Old rows are never changed. Runs in the caller's transaction.
+Result<JournalBackfill> backfill_journals(sqlite3* db, std::chrono::sys_seconds at);
+
+// Returns the counts that the last backfill_journals run recorded, or nullopt when it recorded
+// none.
+Result<std::optional<JournalBackfill>> read_journal_backfill(sqlite3* db);
 
 // All migrations in version order.
 const std::vector<Migration>& migrations();

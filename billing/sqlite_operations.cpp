@@ -189,10 +189,17 @@ Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::s
                                         const WriteContext& context) {
   // A postpaid card's charges are billed to its line, so its credits go to that line's
   // receivable too. A sent-paid call stores no billed number, so its calling line owes it.
+  // From schema 13 an old call's numbers are read through its E.164 correction.
   Query call(db_,
-             "SELECT c.card_number, c.billed_number, c.from_number, "
-             "COALESCE(k.funding, ''), COALESCE(k.billed_line, '') "
-             "FROM calls c LEFT JOIN cards k ON k.number = c.card_number WHERE c.id = ?");
+             schema_version_ >= kCallNumberCorrectionsSchema
+                 ? "SELECT c.card_number, COALESCE(n.billed_number, c.billed_number), "
+                   "COALESCE(n.from_number, c.from_number), COALESCE(k.funding, ''), "
+                   "COALESCE(k.billed_line, '') FROM calls c "
+                   "LEFT JOIN cards k ON k.number = c.card_number "
+                   "LEFT JOIN call_number_corrections n ON n.call_id = c.id WHERE c.id = ?"
+                 : "SELECT c.card_number, c.billed_number, c.from_number, "
+                   "COALESCE(k.funding, ''), COALESCE(k.billed_line, '') "
+                   "FROM calls c LEFT JOIN cards k ON k.number = c.card_number WHERE c.id = ?");
   call.bind(credit.call_id);
   Result<bool> row = call.next();
   if (!row) {
@@ -201,7 +208,8 @@ Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::s
   const std::string card_number = call.text(0);
   const std::string billed = call.text(1).empty() ? call.text(2) : call.text(1);
   const bool postpaid_card = !card_number.empty() && call.text(3) == "postpaid";
-  std::string customer = card_number.empty() ? "receivable:" + billed : "card:" + card_number;
+  std::string customer =
+      card_number.empty() ? "receivable:" + billed : card_account_for(card_number);
   if (postpaid_card) {
     customer = "receivable:" + call.text(4);
   }
@@ -364,6 +372,42 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
         "WHERE p.at LIKE ? AND e.account = 'revenue:relay-service'",
         ignored, report.relay_service_revenue);
   }
+  // Prepaid card top-ups and balance refunds of the day (card_ledger rows with no call), and
+  // the card-account entries of the journals named after those rows. Before schema 14 the
+  // journal held no card money, so an older database is not checked for it.
+  const bool card_money_journaled = schema_version_ >= kCardMoneyJournalSchema;
+  if (status && card_money_journaled) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(SUM(l.amount), 0) FROM card_ledger l "
+        "JOIN cards k ON k.number = l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
+        "AND l.kind = 'credit' AND l.call_id = '' AND l.amount <> 0",
+        report.card_topups, report.card_topup_amounts);
+  }
+  if (status && card_money_journaled) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0) FROM card_ledger l "
+        "JOIN cards k ON k.number = l.number "
+        "JOIN journal_entries e ON e.journal_id = 'card-topup:' || l.seq "
+        "AND e.account = 'card:' || l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
+        "AND l.kind = 'credit' AND l.call_id = ''",
+        ignored, report.card_topup_journal);
+  }
+  if (status && card_money_journaled) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(-SUM(l.amount), 0) FROM card_ledger l "
+        "JOIN cards k ON k.number = l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
+        "AND l.kind = 'refund' AND l.call_id = '' AND l.amount <> 0",
+        report.card_refunds, report.card_refund_amounts);
+  }
+  if (status && card_money_journaled) {
+    status = single(
+        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0) FROM card_ledger l "
+        "JOIN cards k ON k.number = l.number "
+        "JOIN journal_entries e ON e.journal_id = 'card-refund:' || l.seq "
+        "AND e.account = 'card:' || l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
+        "AND l.kind = 'refund' AND l.call_id = ''",
+        ignored, report.card_refund_journal);
+  }
   if (status) {
     Money day_total = 0;
     status = single(
@@ -419,6 +463,10 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
            report.credit_journal);
   mismatch("relay fund entries against relay service revenue", report.relay_fund_entries,
            report.relay_service_revenue);
+  mismatch("card top-ups against top-up journal entries", report.card_topup_amounts,
+           report.card_topup_journal);
+  mismatch("card balance refunds against refund journal entries", report.card_refund_amounts,
+           report.card_refund_journal);
   if (report.journal.total != 0) {
     report.mismatches.push_back("journal entries of the day sum to " +
                                 format_dollars(report.journal.total, 4) + ", not zero");

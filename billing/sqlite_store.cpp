@@ -1082,7 +1082,9 @@ Status SqliteStore::add_card(const Card& card, const std::vector<LedgerEntry>& o
                  .append_row(*this, ChainedTableId::CardStates);
   }
   if (status) {
-    status = insert_ledger(card.number, opening, context);
+    status = card.funding == CardFunding::Prepaid
+                 ? insert_prepaid_ledger(card.number, opening, context)
+                 : insert_ledger(card.number, opening, context);
   }
   if (status) {
     Money opening_total = 0;
@@ -1242,7 +1244,8 @@ Result<CardFunds> SqliteStore::card_funds(const std::string& number, const std::
 
 Status SqliteStore::insert_ledger(const std::string& number,
                                   const std::vector<LedgerEntry>& entries,
-                                  const WriteContext& context) {
+                                  const WriteContext& context,
+                                  std::vector<std::int64_t>* row_ids) {
   const std::string& at = instant_text(context.at);
   for (const LedgerEntry& entry : entries) {
     if (!entry.covered_until) {
@@ -1258,6 +1261,9 @@ Status SqliteStore::insert_ledger(const std::string& number,
                           .append_row(*this, ChainedTableId::CardLedger);
       if (!status) {
         return status;
+      }
+      if (row_ids != nullptr) {
+        row_ids->push_back(sqlite3_last_insert_rowid(db_));
       }
       continue;
     }
@@ -1282,8 +1288,44 @@ Status SqliteStore::insert_ledger(const std::string& number,
     if (!status) {
       return status;
     }
+    if (row_ids != nullptr) {
+      row_ids->push_back(sqlite3_last_insert_rowid(db_));
+    }
   }
   return Status::ok();
+}
+
+Status SqliteStore::insert_prepaid_ledger(const std::string& number,
+                                          const std::vector<LedgerEntry>& entries,
+                                          const WriteContext& context) {
+  // Before schema 14 the journal held no card money; migration 14 adds these journals then.
+  if (schema_version_ < kCardMoneyJournalSchema) {
+    return insert_ledger(number, entries, context);
+  }
+  std::vector<std::int64_t> row_ids;
+  Status status = insert_ledger(number, entries, context, &row_ids);
+  const std::string account = card_account_for(number);
+  for (std::size_t i = 0; status && i < entries.size(); ++i) {
+    const LedgerEntry& entry = entries[i];
+    if (!entry.call_id.empty() || entry.amount == 0) {
+      continue;  // a call's card money is in the call's own journal
+    }
+    std::string journal_id;
+    if (entry.kind == LedgerKind::Credit) {
+      journal_id = card_topup_journal_id(row_ids[i]);
+    } else if (entry.kind == LedgerKind::Refund) {
+      journal_id = card_refund_journal_id(row_ids[i]);
+    } else {
+      continue;
+    }
+    // A top-up (positive) debits cash and credits the card's liability account. A balance
+    // refund is a negative entry, so the same two rows debit the card and credit cash.
+    status = insert_journal_entry(journal_id, std::string(kCashAccount), entry.amount, "", context);
+    if (status) {
+      status = insert_journal_entry(journal_id, account, -entry.amount, "", context);
+    }
+  }
+  return status;
 }
 
 Result<CardFunds> SqliteStore::append_ledger(const std::string& number,
@@ -1363,7 +1405,7 @@ Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Mo
 
   status = insert_ledger(number, {LedgerEntry{LedgerKind::Payment, amount, ""}}, context);
   if (status) {
-    status = insert_journal_entry(journal_id, "cash", amount, "", context);
+    status = insert_journal_entry(journal_id, std::string(kCashAccount), amount, "", context);
   }
   if (status) {
     status = insert_journal_entry(journal_id, "receivable:" + line, -amount, "", context);
@@ -1457,7 +1499,7 @@ Result<CardRefund> SqliteStore::append_card_refund(const std::string& number,
     return Status(StatusCode::FailedPrecondition, message);
   }
 
-  status = insert_ledger(number, {LedgerEntry{LedgerKind::Refund, -amount, ""}}, context);
+  status = insert_prepaid_ledger(number, {LedgerEntry{LedgerKind::Refund, -amount, ""}}, context);
   Result<CardFunds> after = status ? read_funds(number, "") : Result<CardFunds>(status);
   if (!after) {
     return after.status();
@@ -1556,7 +1598,10 @@ Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
                                                      format_dollars(-change, 4) + " needed");
   }
 
-  status = insert_ledger(number, entries, context);
+  // A prepaid card's top-ups get their journals here. `prepaid` is only known when the entries
+  // open funds, and every top-up does.
+  status = prepaid ? insert_prepaid_ledger(number, entries, context)
+                   : insert_ledger(number, entries, context);
   Result<CardFunds> after = status ? read_funds(number, call_id) : Result<CardFunds>(status);
   if (!after) {
     return after;
@@ -1888,6 +1933,10 @@ Result<std::optional<CallNumberRewrite>> SqliteStore::call_number_rewrite() {
   return read_call_number_rewrite(db_);
 }
 
+Result<std::optional<JournalBackfill>> SqliteStore::journal_backfill() {
+  return read_journal_backfill(db_);
+}
+
 Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call_id) {
   // From schema 13 a call's numbers are read through its call_number_corrections row.
   const char* sql = nullptr;
@@ -2119,8 +2168,14 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const Journa
   }
   JournalParties read;
   if (parties == nullptr) {
-    ScopedStatement call =
-        statement("SELECT card_number, billed_number, access, from_number FROM calls WHERE id = ?");
+    // From schema 13 an old call's numbers are read through its E.164 correction, so its
+    // journal uses the same receivable account as calls stored since.
+    ScopedStatement call = statement(
+        schema_version_ >= kCallNumberCorrectionsSchema
+            ? "SELECT c.card_number, COALESCE(n.billed_number, c.billed_number), c.access, "
+              "COALESCE(n.from_number, c.from_number) FROM calls c "
+              "LEFT JOIN call_number_corrections n ON n.call_id = c.id WHERE c.id = ?"
+            : "SELECT card_number, billed_number, access, from_number FROM calls WHERE id = ?");
     call.bind(posting.call_id);
     Result<bool> row = call.next();
     if (!row) {
@@ -2136,7 +2191,8 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const Journa
   const std::string& card_number = parties->card_number;
   const std::string& billed =
       parties->billed_number.empty() ? parties->from_number : parties->billed_number;
-  std::string customer = card_number.empty() ? "receivable:" + billed : "card:" + card_number;
+  std::string customer =
+      card_number.empty() ? "receivable:" + billed : card_account_for(card_number);
   if (!card_number.empty()) {
     // A postpaid card's charges belong to the line it bills, not to a card account.
     ScopedStatement card =

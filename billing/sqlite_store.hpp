@@ -54,6 +54,10 @@ class SqliteStore final : public Store {
   // nullopt when it corrected none and found none that did not normalize.
   Result<std::optional<CallNumberRewrite>> call_number_rewrite();
 
+  // Returns the counts that migration 14 recorded when it back-filled journals, or nullopt when
+  // it found nothing to back-fill.
+  Result<std::optional<JournalBackfill>> journal_backfill();
+
   // Store
   Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) override;
   Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
@@ -165,8 +169,15 @@ class SqliteStore final : public Store {
                                  bool require_available, const CardFunds* expected,
                                  const std::optional<IdempotencyKey>& key,
                                  const WriteContext& context);
+  // Inserts `entries` into card_ledger and, when `row_ids` is given, stores the rowid (seq) of
+  // each inserted row there in order.
   Status insert_ledger(const std::string& number, const std::vector<LedgerEntry>& entries,
-                       const WriteContext& context);
+                       const WriteContext& context,
+                       std::vector<std::int64_t>* row_ids = nullptr);
+  // Inserts `entries` of a prepaid card into card_ledger with a journal for each top-up (a
+  // credit with no call) and each balance refund (a refund with no call) among them.
+  Status insert_prepaid_ledger(const std::string& number, const std::vector<LedgerEntry>& entries,
+                               const WriteContext& context);
   Status insert_call(const CallRequest& request, const WriteContext& context);
   // Inserts the call row and its audit entry, in the caller's transaction.
   Status insert_call_audited(const CallRequest& request, const WriteContext& context);

@@ -1,5 +1,6 @@
 // relaygw audit verify / reconcile: checks the audit chain, the record chain and the journal,
-// and reconciles one UTC day's calls, charges, credits and journal entries.
+// and reconciles one UTC day's calls, charges, credits, card top-ups and refunds and journal
+// entries.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -96,6 +97,12 @@ void run_reconcile(const AuditOptions& options) {
         {"journal_total", format_dollars(day->journal.total, 4)},
         {"relay_fund_entries", format_dollars(day->relay_fund_entries, 4)},
         {"relay_service_revenue", format_dollars(day->relay_service_revenue, 4)},
+        {"card_topups", day->card_topups},
+        {"card_topup_amounts", format_dollars(day->card_topup_amounts, 4)},
+        {"card_topup_journal", format_dollars(day->card_topup_journal, 4)},
+        {"card_refunds", day->card_refunds},
+        {"card_refund_amounts", format_dollars(day->card_refund_amounts, 4)},
+        {"card_refund_journal", format_dollars(day->card_refund_journal, 4)},
         {"mismatches", day->mismatches}};
     nlohmann::json funds = nlohmann::json::object();
     for (const billing::AccountBalance& fund : day->relay_funds) {
@@ -118,6 +125,12 @@ void run_reconcile(const AuditOptions& options) {
     for (const billing::AccountBalance& fund : day->relay_funds) {
       std::cout << "    " << fund.account << "  " << format_dollars(fund.balance, 4) << "\n";
     }
+    std::cout << "  card top-ups      " << day->card_topups << " totalling "
+              << format_dollars(day->card_topup_amounts, 4) << " (journal "
+              << format_dollars(day->card_topup_journal, 4) << ")\n"
+              << "  card refunds      " << day->card_refunds << " totalling "
+              << format_dollars(day->card_refund_amounts, 4) << " (journal "
+              << format_dollars(day->card_refund_journal, 4) << ")\n";
     for (const std::string& mismatch : day->mismatches) {
       std::cout << "  MISMATCH: " << mismatch << "\n";
     }

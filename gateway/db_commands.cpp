@@ -458,6 +458,26 @@ void print_call_number_rewrite(billing::SqliteStore& store) {
       counts.calls_corrected, counts.numbers_not_normalized);
 }
 
+// Prints what migration 14 added to the journal.
+void print_journal_backfill(billing::SqliteStore& store) {
+  auto backfill = store.journal_backfill();
+  if (!backfill) {
+    fail_command("db migrate", backfill.status().message());
+  }
+  if (!*backfill) {
+    std::cout << "journal: no card top-ups, card refunds or typed receivables to add\n";
+    return;
+  }
+  const billing::JournalBackfill& counts = **backfill;
+  std::cout << fmt::format(
+      "journal: {} prepaid card top-ups and {} card balance refunds journaled; {} journals moved "
+      "from typed receivable accounts to E.164 accounts\n",
+      counts.card_topups, counts.card_refunds, counts.receivable_journals);
+  logger("billing")->info(
+      "journal back-filled: card_topups={} card_refunds={} receivable_journals={}",
+      counts.card_topups, counts.card_refunds, counts.receivable_journals);
+}
+
 void run_migrate(const DatabaseOptions& options) {
   const std::string command = "db migrate";
   billing::SqliteOptions read_only;
@@ -483,6 +503,10 @@ void run_migrate(const DatabaseOptions& options) {
   if (old_version < billing::kCallNumberCorrectionsSchema &&
       store->schema_version() >= billing::kCallNumberCorrectionsSchema) {
     print_call_number_rewrite(*store);
+  }
+  if (old_version < billing::kCardMoneyJournalSchema &&
+      store->schema_version() >= billing::kCardMoneyJournalSchema) {
+    print_journal_backfill(*store);
   }
 }
 
