@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
+#include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
@@ -32,12 +33,7 @@ constexpr std::size_t kMaxRowsPerInsert = 1;
 const int kMemoryStatisticsOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 
 Status sqlite_error(sqlite3* db, int code, std::string_view what) {
-  const std::string detail = std::string(what) + ": " + sqlite3_errmsg(db);
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
-    return Status(StatusCode::Unavailable,
-                  detail + "; the database is locked by another writer, retry the request");
-  }
-  return Status(StatusCode::Internal, detail);
+  return detail::sqlite_failure(db, code, what);
 }
 
 // Checks what is at `path` before SQLite opens it: a folder or an empty file is no database,
