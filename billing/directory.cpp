@@ -184,9 +184,31 @@ Status check_text_field(const Line& line, const char* field, const std::string& 
   return Status::ok();
 }
 
-// Rejects a line whose state is not where the numbering data places its area code. Area
-// codes that the data places in no state or province pass: non-geographic codes (toll-free,
-// 500, 900) and the NANP countries outside the US and Canada, such as Jamaica and Bermuda.
+// The directory holds subscriber lines that calls are billed to, so each has a geographic
+// NANP number in a US state, DC, a US territory or a Canadian province. Toll-free, premium,
+// other non-geographic, N11 and international numbers are refused, and so are the NANP
+// countries outside the US and Canada, whose lines this operator does not serve.
+Status check_subscriber_number(const Line& line, const NumberInfo& info) {
+  if (info.kind != NumberKind::Geographic && info.kind != NumberKind::Fictional) {
+    const std::string kind(to_string(info.kind));
+    const bool vowel = kind.find_first_of("aeiou") == 0;
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number + (vowel ? " is an " : " is a ") + kind +
+                      " number; the directory holds subscriber lines with a geographic NANP "
+                      "number (area code and exchange of a US or Canadian rate center)");
+  }
+  if (state_codes_of_nanpa_location(info.state).empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number + ": area code " + info.npa + " is in " +
+                      (info.state.empty() ? std::string("no state or province") : info.state) +
+                      ", outside the US and Canada; the directory holds lines in US states, DC, "
+                      "US territories and Canadian provinces");
+  }
+  return Status::ok();
+}
+
+// Rejects a line whose state is not where the numbering data places its area code.
+// check_subscriber_number has already refused numbers the data places in no state.
 Status check_state_of_area_code(const Line& line, const NumberInfo& info) {
   const std::vector<std::string_view> codes = state_codes_of_nanpa_location(info.state);
   if (codes.empty() || std::find(codes.begin(), codes.end(), line.state) != codes.end()) {
@@ -318,6 +340,15 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
                     "line " + line.number + ": " + classified.status().message());
     }
     info = std::move(classified).value();
+    if (Status subscriber = check_subscriber_number(line, *info); !subscriber) {
+      return subscriber;
+    }
+  }
+  if (line.state.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number +
+                      " has no state; give the two-letter postal code of its state or province, "
+                      "such as IL");
   }
   if (!is_state_code(line.state)) {
     return Status(StatusCode::InvalidArgument,

@@ -477,8 +477,6 @@ TEST_CASE_METHOD(DirectoryFixture, "line state must match area code", "[billing]
 TEST_CASE_METHOD(DirectoryFixture, "line state check spares shared codes", "[billing][directory]") {
   const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
   // 902 serves Nova Scotia and Prince Edward Island, and 867 the three northern territories.
-  // Toll-free, 500 and 900 numbers and NANP countries outside the US and Canada have no state
-  // to compare.
   struct Placed {
     std::string number;
     std::string state;
@@ -487,10 +485,8 @@ TEST_CASE_METHOD(DirectoryFixture, "line state check spares shared codes", "[bil
   const std::vector<Placed> accepted = {
       {"+19025550150", "NS", "America/Halifax"},     {"+19025550150", "PE", "America/Halifax"},
       {"+18675550150", "YT", "America/Vancouver"},   {"+18675550150", "NT", "America/Edmonton"},
-      {"+18675550150", "NU", "America/Toronto"},     {"+18005550150", "NY", "America/New_York"},
-      {"+18885550150", "CA", "America/Los_Angeles"}, {"+15005550150", "IL", "America/Chicago"},
-      {"+19005550150", "TX", "America/Chicago"},     {"+18765550150", "FL", "America/Jamaica"},
-      {"+13405550150", "VI", "America/St_Thomas"},   {"+16705550150", "MP", "Pacific/Saipan"}};
+      {"+18675550150", "NU", "America/Toronto"},     {"+13405550150", "VI", "America/St_Thomas"},
+      {"+16705550150", "MP", "Pacific/Saipan"}};
   for (const auto& [number, state, time_zone] : accepted) {
     Line shared = line(number);
     shared.state = state;
@@ -500,6 +496,44 @@ TEST_CASE_METHOD(DirectoryFixture, "line state check spares shared codes", "[bil
     INFO(status.message());
     CHECK(status);
   }
+}
+
+// A directory line is a subscriber line that calls are billed to. Numbers that are not one,
+// or that lie outside the US and Canada, are refused whatever state and zone they are given.
+TEST_CASE_METHOD(DirectoryFixture, "line add refuses numbers that are not subscriber lines",
+                 "[billing][directory]") {
+  const NumberPlan* plan = &relaygw::billing::testing::bundled_number_plan();
+  struct Refused {
+    std::string number;
+    std::string state;
+    std::string time_zone;
+    std::string expected;
+  };
+  const std::vector<Refused> refused = {
+      {"+18005550150", "NY", "America/New_York", "is a toll-free number"},
+      {"+18885550150", "CA", "America/Los_Angeles", "is a toll-free number"},
+      {"+19005550150", "TX", "America/Chicago", "is a premium number"},
+      {"+13129765555", "IL", "America/Chicago", "is a premium number"},
+      {"+15005550150", "IL", "America/Chicago", "is a non-geographic number"},
+      {"+442079460018", "IL", "America/Chicago", "is an international number"},
+      {"+18765550150", "FL", "America/Jamaica", "area code 876 is in JAMAICA, outside the US"},
+      {"+14415550150", "NY", "Atlantic/Bermuda", "outside the US and Canada"}};
+  for (const Refused& number : refused) {
+    Line wrong = line(number.number);
+    wrong.state = number.state;
+    wrong.time_zone = number.time_zone;
+    INFO(number.number << " in " << number.state);
+    const relaygw::Status status = validate_line(wrong, plan);
+    REQUIRE_FALSE(status);
+    CHECK(status.message().find(number.expected) != std::string::npos);
+    CHECK(status.message().find("the directory holds") != std::string::npos);
+  }
+
+  Line stateless = line("+13125550150");
+  stateless.state.clear();
+  const relaygw::Status status = validate_line(stateless, plan);
+  REQUIRE_FALSE(status);
+  CHECK(status.message().find("has no state") != std::string::npos);
 }
 
 TEST_CASE_METHOD(DirectoryFixture, "line change and import check state", "[billing][directory]") {
@@ -603,9 +637,7 @@ TEST_CASE_METHOD(DirectoryFixture, "line time zone accepts same clocks", "[billi
       {"+12083205555", "ID", "America/Boise"},
       {"+12083205555", "ID", "America/Los_Angeles"},
       {"+19075550150", "AK", "America/Anchorage"},
-      {"+19075550150", "AK", "America/Adak"},
-      // The data places toll-free numbers in no zone.
-      {"+18005550150", "IL", "Asia/Tokyo"}};
+      {"+19075550150", "AK", "America/Adak"}};
   for (const Placed& placed : accepted) {
     Line good = line(placed.number);
     good.state = placed.state;
