@@ -2224,8 +2224,11 @@ Result<CallPosting> SqliteStore::post_call(const PostingRequest& request, const 
   if (*existing) {
     return Status(StatusCode::FailedPrecondition,
                   "call " + posting.call_id +
-                      " is already posted under another idempotency key; post a correction "
-                      "instead of a second posting");
+                      " is already posted under another idempotency key, so this completion was not "
+                      "posted; see the posted charges with `relaygw call show " +
+                      posting.call_id +
+                      "`, and correct them with `relaygw credit request --call " +
+                      posting.call_id + "`");
   }
 
   bool disconnect_stored = false;

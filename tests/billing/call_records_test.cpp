@@ -266,6 +266,10 @@ TEST_CASE_METHOD(CallFixture, "completion delivered twice posts once", "[billing
   auto other_key = complete(id, "2026-03-10T14:03:10Z", "end-2");
   REQUIRE_FALSE(other_key);
   CHECK(other_key.status().code() == StatusCode::FailedPrecondition);
+  // The message points at commands that exist: show the posting, credit a wrong charge.
+  CHECK(other_key.status().message().find("relaygw call show " + id) != std::string::npos);
+  CHECK(other_key.status().message().find("relaygw credit request --call " + id) !=
+        std::string::npos);
   auto other_time = complete(id, "2026-03-10T14:04:10Z", "end-1");
   REQUIRE_FALSE(other_time);
   CHECK(other_time.status().code() == StatusCode::AlreadyExists);
