@@ -242,9 +242,14 @@ Result<LocalDate> parse_local_date(std::string_view text) {
   const int day = shaped ? digits(8, 2) : -1;
   const date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
                                  date::day{static_cast<unsigned>(day)}};
-  if (year < 0 || month < 0 || day < 0 || !ymd.ok()) {
+  if (year < 0 || month < 0 || day < 0) {
     return Status(StatusCode::InvalidArgument,
                   "invalid date '" + std::string(text) + "'; write it as YYYY-MM-DD");
+  }
+  if (!ymd.ok()) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid date '" + std::string(text) +
+                      "': there is no such day in the calendar; check the month and day");
   }
   return from_ymd(ymd);
 }

@@ -114,6 +114,10 @@ TEST_CASE("parse local date rejects impossible days", "[billing][time]") {
     CHECK(parsed.status().message().find("'" + input + "'") != std::string::npos);
   }
   CHECK(parse_local_date("2024-02-29"));
+  CHECK(parse_local_date("2026-02-30").status().message().find("no such day") !=
+        std::string::npos);
+  CHECK(parse_local_date("2026/02/28").status().message().find("YYYY-MM-DD") !=
+        std::string::npos);
   const auto parsed = parse_local_date("2026-11-07");
   REQUIRE(parsed);
   CHECK(parsed->year == 2026);
