@@ -493,8 +493,38 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   // The row that first listed each number, so a later row for the same number is reported
   // instead of silently replacing the earlier one.
   std::map<std::string, std::int64_t> first_rows;
+  // Good rows are stored in batches, each one write transaction, so a large file costs one
+  // commit per batch instead of one per row. A batch is whole or absent after a crash, and
+  // importing the file again reports the rows already stored as unchanged.
+  constexpr std::size_t kBatchRows = 500;
+  std::vector<Store::LineAppend> batch;
+  std::vector<std::int64_t> batch_rows;
+  auto store_batch = [&]() -> Status {
+    if (batch.empty()) {
+      return Status::ok();
+    }
+    Result<std::vector<Result<LineVersion>>> stored = store.append_lines(batch, context);
+    if (!stored) {
+      return stored.status();
+    }
+    for (std::size_t i = 0; i < stored->size(); ++i) {
+      const Result<LineVersion>& outcome = (*stored)[i];
+      if (!outcome) {
+        report.errors.push_back({batch_rows[i], outcome.status().message()});
+      } else {
+        ++(batch[i].expected_version != 0 ? report.changed : report.added);
+      }
+    }
+    batch.clear();
+    batch_rows.clear();
+    return Status::ok();
+  };
+
+  CsvRecordReader reader(input);
   std::string record;
-  for (std::int64_t row = 2; std::getline(input, record); ++row) {
+  std::int64_t line_no = 0;
+  while (reader.next(record, line_no)) {
+    const std::int64_t row = line_no + 1;  // the header is row 1
     if (trim(record).empty()) {
       continue;
     }
@@ -536,13 +566,16 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
       continue;
     }
     const std::int64_t version = *current ? (*current)->version : 0;
-    Result<LineVersion> stored =
-        store.append_line(*line, version, "CSV import row " + std::to_string(row), context);
-    if (!stored) {
-      report.errors.push_back({row, stored.status().message()});
-      continue;
+    batch.push_back({std::move(line).value(), version, "CSV import row " + std::to_string(row)});
+    batch_rows.push_back(row);
+    if (batch.size() >= kBatchRows) {
+      if (Status stored = store_batch(); !stored) {
+        return stored;
+      }
     }
-    ++(*current ? report.changed : report.added);
+  }
+  if (Status stored = store_batch(); !stored) {
+    return stored;
   }
   return report;
 }

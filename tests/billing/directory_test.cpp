@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "billing/csv.hpp"
 #include "billing/directory.hpp"
@@ -237,6 +238,65 @@ TEST_CASE_METHOD(DirectoryFixture, "csv import reports repeated number", "[billi
   REQUIRE(first->has_value());
   CHECK((*first)->line.listing_name == "Jane Doe");
   CHECK((*first)->version == 1);
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv import reads a quoted line break as one row",
+                 "[billing][directory]") {
+  // A spreadsheet cell with a line break is one quoted field over two lines: one row, refused
+  // for its control character, and the row after it is read as it is.
+  const std::string csv =
+      std::string(kLineCsvHeader) +
+      "\n3125550101,\"two\nline name\",residential,none,IL,CHICAGO,America/Chicago,0288,"
+      "no,no\n3125550102,Ann Poe,residential,none,IL,CHICAGO,America/Chicago,0288,no,no\n";
+  auto report = import(csv);
+  REQUIRE(report);
+  CHECK(report->added == 1);
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].row == 2);
+  CHECK(report->errors[0].message.find("invalid listing name") != std::string::npos);
+  CHECK(store().find_line("+13125550102")->has_value());
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv import stores rows in batches", "[billing][directory]") {
+  // 1,203 good rows span three batches of at most 500; one bad row sits in the second batch,
+  // and a second import of the same file changes nothing.
+  std::string csv = std::string(kLineCsvHeader) + "\n";
+  for (int i = 0; i < 1204; ++i) {
+    const std::string number = fmt::format("312555{:04}", i < 1000 ? i : 7000 + i);
+    csv += i == 700 ? "3125559999,Bad type,mansion,none,IL,CHICAGO,America/Chicago,,no,no\n"
+                    : number + ",Line " + std::to_string(i) +
+                          ",residential,none,IL,CHICAGO,America/Chicago,,no,no\n";
+  }
+  auto report = import(csv);
+  REQUIRE(report);
+  CHECK(report->added == 1203);
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].row == 702);
+  CHECK(line_count() == 1203);
+  auto again = import(csv);
+  REQUIRE(again);
+  CHECK(again->added == 0);
+  CHECK(again->unchanged == 1203);
+
+  // A refused append in a batch writes nothing, and the appends around it still apply.
+  Line first = line("+13125558990");
+  Line taken = line("+13125550001");
+  Line last = line("+13125558991");
+  auto batch = store().append_lines({{first, 0, "batch"}, {taken, 0, "batch"}, {last, 0, "batch"}},
+                                    context());
+  REQUIRE(batch);
+  REQUIRE(batch->size() == 3);
+  CHECK((*batch)[0]);
+  REQUIRE_FALSE((*batch)[1]);
+  CHECK((*batch)[1].status().code() == StatusCode::AlreadyExists);
+  CHECK((*batch)[2]);
+  CHECK(line_count() == 1205);
+  CHECK(store().find_line("+13125550001")->value().version == 1);
+  auto verified = store().verify_audit_chain();
+  REQUIRE(verified);
+  auto records = store().verify_records();
+  REQUIRE(records);
+  CHECK(records->problems.empty());
 }
 
 TEST_CASE_METHOD(DirectoryFixture, "csv import rejects wrong header", "[billing][directory]") {
