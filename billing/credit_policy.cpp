@@ -76,6 +76,11 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
                   "call " + ask.call_id + " " + unposted_state(call) +
                       ", so it has nothing to credit");
   }
+  if (call.posting->lines.empty()) {
+    return Status(StatusCode::FailedPrecondition,
+                  "call " + ask.call_id +
+                      " has no charge lines (it was billed nothing), so it has nothing to credit");
+  }
   if (ask.line_no < 1 || ask.line_no > static_cast<std::int64_t>(call.posting->lines.size())) {
     return Status(StatusCode::InvalidArgument, "charge line " + std::to_string(ask.line_no) +
                                                    " is invalid; call " + ask.call_id +
@@ -115,15 +120,31 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
     return request;
   }
   if (ask.reason == CreditReason::RatingError && ask.rerated_amount) {
-    if (*ask.rerated_amount < 0 || *ask.rerated_amount >= charged) {
+    if (*ask.rerated_amount < 0) {
       return Status(StatusCode::InvalidArgument,
-                    "re-rated amount " + format_dollars(*ask.rerated_amount, 4) +
-                        " must be at least 0 and below the charged " + format_dollars(charged, 4) +
-                        "; nothing to credit otherwise");
+                    "re-rated amount " + format_dollars_exact(*ask.rerated_amount) +
+                        " of call " + ask.call_id + " line " + std::to_string(ask.line_no) +
+                        " is negative; a re-rated charge is 0.00 or more");
+    }
+    if (*ask.rerated_amount >= charged) {
+      return Status(StatusCode::FailedPrecondition,
+                    "re-rating call " + ask.call_id + " line " + std::to_string(ask.line_no) +
+                        " gives " + format_dollars_exact(*ask.rerated_amount) +
+                        ", not less than the " + format_dollars_exact(charged) +
+                        " charged, so there is nothing to credit for a rating error; for another "
+                        "fault pass its reason and --amount DOLLARS");
     }
     request.rule = "re-rate";
     request.amount = charged - *ask.rerated_amount;
     return request;
+  }
+  if (!ask.amount && ask.reason == CreditReason::Misdialed && disconnected) {
+    return Status(StatusCode::InvalidArgument,
+                  "a misdialed call is credited in full without --amount only when reported "
+                  "within " +
+                      std::to_string(policy.wrong_number_hours) + " hours of its end; call " +
+                      ask.call_id + " ended at " + format_instant(*disconnected) +
+                      ", so pass --amount DOLLARS");
   }
   if (!ask.amount) {
     return Status(StatusCode::InvalidArgument,

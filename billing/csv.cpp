@@ -1,5 +1,8 @@
 #include "billing/csv.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace relaygw::billing {
 namespace {
 
@@ -62,6 +65,49 @@ std::string csv_text_field(std::string_view value) {
 
 std::string csv_plain_field(std::string_view value) {
   return needs_quotes(value) ? quote(value) : std::string(value);
+}
+
+bool CsvRecordReader::next_line(std::string& line) {
+  if (!pending_.empty()) {
+    line = std::move(pending_.front());
+    pending_.pop_front();
+    return true;
+  }
+  return static_cast<bool>(std::getline(input_, line));
+}
+
+bool CsvRecordReader::next(std::string& record, std::int64_t& first_line) {
+  if (!next_line(record)) {
+    return false;
+  }
+  first_line = ++lines_returned_;
+  auto odd_quotes = [](std::string_view text) {
+    return std::count(text.begin(), text.end(), '"') % 2 == 1;
+  };
+  if (!odd_quotes(record)) {
+    return true;
+  }
+  // Read ahead until the quotes balance; keep every line read so that they can be returned
+  // one by one if they never do.
+  std::vector<std::string> ahead;
+  std::string joined = record;
+  std::string line;
+  while (ahead.size() < kMaxJoinedLines && next_line(line)) {
+    if (!joined.empty() && joined.back() == '\r') {
+      joined.pop_back();
+    }
+    joined += '\n';
+    joined += line;
+    ahead.push_back(std::move(line));
+    if (!odd_quotes(joined)) {
+      record = std::move(joined);
+      lines_returned_ += static_cast<std::int64_t>(ahead.size());
+      return true;
+    }
+  }
+  pending_.insert(pending_.begin(), std::make_move_iterator(ahead.begin()),
+                  std::make_move_iterator(ahead.end()));
+  return true;
 }
 
 Result<std::vector<std::string>> split_csv_record(std::string_view record) {

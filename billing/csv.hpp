@@ -2,6 +2,9 @@
 // spreadsheet formula injection for text columns, and the matching record reader.
 #pragma once
 
+#include <cstdint>
+#include <deque>
+#include <istream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +25,29 @@ std::string csv_text_field(std::string_view value);
 // spaces, and never guarded, so numbers stay numbers.
 std::string csv_plain_field(std::string_view value);
 
-// Splits one CSV record (RFC 4180 quoting, no embedded line breaks). Unquoted text is trimmed
+// Reads CSV records from a stream line by line. A quoted field may hold line breaks (RFC 4180),
+// so a line whose quotes are unbalanced is joined with the lines after it until they balance.
+// When they do not balance within kMaxJoinedLines lines (a stray quote), the line comes back
+// alone, so split_csv_record reports its unclosed quote, and the lines after it are read as
+// records of their own.
+class CsvRecordReader {
+ public:
+  static constexpr std::size_t kMaxJoinedLines = 20;
+
+  explicit CsvRecordReader(std::istream& input) : input_(input) {}
+  // Reads the next record into `record` (its line breaks as '\n') and the number of its first
+  // line into `first_line` (the first line read is 1). False at the end of the input.
+  bool next(std::string& record, std::int64_t& first_line);
+
+ private:
+  bool next_line(std::string& line);
+
+  std::istream& input_;
+  std::deque<std::string> pending_;  // lines read ahead and not yet returned
+  std::int64_t lines_returned_ = 0;
+};
+
+// Splits one CSV record (RFC 4180 quoting; a quoted field may hold line breaks). Unquoted text is trimmed
 // of spaces and tabs, and quoted text is kept as written. A quoted field that starts with an
 // apostrophe followed by '=', '+', '-', '@', tab, carriage return or another apostrophe loses
 // that first apostrophe, which undoes csv_text_field. Fails on an unclosed quote or on text

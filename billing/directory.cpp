@@ -184,9 +184,31 @@ Status check_text_field(const Line& line, const char* field, const std::string& 
   return Status::ok();
 }
 
-// Rejects a line whose state is not where the numbering data places its area code. Area
-// codes that the data places in no state or province pass: non-geographic codes (toll-free,
-// 500, 900) and the NANP countries outside the US and Canada, such as Jamaica and Bermuda.
+// The directory holds subscriber lines that calls are billed to, so each has a geographic
+// NANP number in a US state, DC, a US territory or a Canadian province. Toll-free, premium,
+// other non-geographic, N11 and international numbers are refused, and so are the NANP
+// countries outside the US and Canada, whose lines this operator does not serve.
+Status check_subscriber_number(const Line& line, const NumberInfo& info) {
+  if (info.kind != NumberKind::Geographic && info.kind != NumberKind::Fictional) {
+    const std::string kind(to_string(info.kind));
+    const bool vowel = kind.find_first_of("aeiou") == 0;
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number + (vowel ? " is an " : " is a ") + kind +
+                      " number; the directory holds subscriber lines with a geographic NANP "
+                      "number (area code and exchange of a US or Canadian rate center)");
+  }
+  if (state_codes_of_nanpa_location(info.state).empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number + ": area code " + info.npa + " is in " +
+                      (info.state.empty() ? std::string("no state or province") : info.state) +
+                      ", outside the US and Canada; the directory holds lines in US states, DC, "
+                      "US territories and Canadian provinces");
+  }
+  return Status::ok();
+}
+
+// Rejects a line whose state is not where the numbering data places its area code.
+// check_subscriber_number has already refused numbers the data places in no state.
 Status check_state_of_area_code(const Line& line, const NumberInfo& info) {
   const std::vector<std::string_view> codes = state_codes_of_nanpa_location(info.state);
   if (codes.empty() || std::find(codes.begin(), codes.end(), line.state) != codes.end()) {
@@ -318,6 +340,15 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
                     "line " + line.number + ": " + classified.status().message());
     }
     info = std::move(classified).value();
+    if (Status subscriber = check_subscriber_number(line, *info); !subscriber) {
+      return subscriber;
+    }
+  }
+  if (line.state.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number +
+                      " has no state; give the two-letter postal code of its state or province, "
+                      "such as IL");
   }
   if (!is_state_code(line.state)) {
     return Status(StatusCode::InvalidArgument,
@@ -462,8 +493,38 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   // The row that first listed each number, so a later row for the same number is reported
   // instead of silently replacing the earlier one.
   std::map<std::string, std::int64_t> first_rows;
+  // Good rows are stored in batches, each one write transaction, so a large file costs one
+  // commit per batch instead of one per row. A batch is whole or absent after a crash, and
+  // importing the file again reports the rows already stored as unchanged.
+  constexpr std::size_t kBatchRows = 500;
+  std::vector<Store::LineAppend> batch;
+  std::vector<std::int64_t> batch_rows;
+  auto store_batch = [&]() -> Status {
+    if (batch.empty()) {
+      return Status::ok();
+    }
+    Result<std::vector<Result<LineVersion>>> stored = store.append_lines(batch, context);
+    if (!stored) {
+      return stored.status();
+    }
+    for (std::size_t i = 0; i < stored->size(); ++i) {
+      const Result<LineVersion>& outcome = (*stored)[i];
+      if (!outcome) {
+        report.errors.push_back({batch_rows[i], outcome.status().message()});
+      } else {
+        ++(batch[i].expected_version != 0 ? report.changed : report.added);
+      }
+    }
+    batch.clear();
+    batch_rows.clear();
+    return Status::ok();
+  };
+
+  CsvRecordReader reader(input);
   std::string record;
-  for (std::int64_t row = 2; std::getline(input, record); ++row) {
+  std::int64_t line_no = 0;
+  while (reader.next(record, line_no)) {
+    const std::int64_t row = line_no + 1;  // the header is row 1
     if (trim(record).empty()) {
       continue;
     }
@@ -505,13 +566,16 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
       continue;
     }
     const std::int64_t version = *current ? (*current)->version : 0;
-    Result<LineVersion> stored =
-        store.append_line(*line, version, "CSV import row " + std::to_string(row), context);
-    if (!stored) {
-      report.errors.push_back({row, stored.status().message()});
-      continue;
+    batch.push_back({std::move(line).value(), version, "CSV import row " + std::to_string(row)});
+    batch_rows.push_back(row);
+    if (batch.size() >= kBatchRows) {
+      if (Status stored = store_batch(); !stored) {
+        return stored;
+      }
     }
-    ++(*current ? report.changed : report.added);
+  }
+  if (Status stored = store_batch(); !stored) {
+    return stored;
   }
   return report;
 }

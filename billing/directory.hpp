@@ -81,7 +81,9 @@ struct ImportReport {
 
 // Imports lines from CSV. Good rows are added (new number) or appended as a change (different
 // values); a bad row is reported with its row number and reason and does not stop the rest.
-// Fails as a whole only when the header is wrong or the store fails.
+// A quoted field may span lines; rows count from the header's line 1. Good rows are stored in
+// batches of 500, one transaction each. Fails when the header is wrong or the store fails;
+// batches stored before a store failure stay, and importing again reports them unchanged.
 Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
                                       const WriteContext& context,
                                       const NumberPlan* plan = nullptr);

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/detail/sqlite_error.hpp"
 #include "billing/directory.hpp"
 #include "billing/ledger.hpp"
 #include "billing/numbering.hpp"
@@ -151,10 +152,11 @@ CREATE TABLE rate_decks (
 
 Status exec(sqlite3* db, const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  if (code != SQLITE_OK) {
     std::string message = error != nullptr ? error : sqlite3_errmsg(db);
     sqlite3_free(error);
-    return Status(StatusCode::Internal, "SQLite statement failed: " + message);
+    return detail::sqlite_failure(db, code, "SQLite statement failed", message);
   }
   return Status::ok();
 }

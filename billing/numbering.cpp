@@ -579,7 +579,11 @@ Result<NumberInfo> parse_number_form(std::string_view dialed) {
   } else if (digits.size() == 11 && digits[0] == '0' && info.prefix == DialPrefix::None) {
     info.prefix = DialPrefix::Zero;
     national.remove_prefix(1);
-  } else if (digits.size() != 10 || info.prefix == DialPrefix::Plus) {
+  } else if (info.prefix == DialPrefix::Plus) {
+    // "+1" and the wrong number of digits: count the digits after the country code.
+    return invalid(dialed, digit_count(digits.size() - 1) +
+                               " after +1; a NANP number has 10 digits after +1");
+  } else if (digits.size() != 10) {
     return invalid(dialed, digit_count(digits.size()) + "; " + std::string(kDialingHelp));
   }
   info.npa = std::string(national.substr(0, 3));

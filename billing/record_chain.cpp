@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/detail/record_chain_legacy.hpp"
+#include "billing/detail/sqlite_error.hpp"
 #include "billing/store.hpp"
 
 namespace relaygw::billing {
@@ -78,10 +79,11 @@ std::string to_hex(std::string_view bytes) {
 
 Status exec(sqlite3* db, const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  if (code != SQLITE_OK) {
     std::string message = error != nullptr ? error : sqlite3_errmsg(db);
     sqlite3_free(error);
-    return Status(StatusCode::Internal, "SQLite statement failed: " + message);
+    return detail::sqlite_failure(db, code, "SQLite statement failed", message);
   }
   return Status::ok();
 }

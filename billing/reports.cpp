@@ -224,12 +224,32 @@ std::string format_local_date(const LocalDate& date) {
 }
 
 Result<LocalDate> parse_local_date(std::string_view text) {
-  std::istringstream input{std::string(text)};
-  date::year_month_day ymd{};
-  input >> date::parse("%Y-%m-%d", ymd);
-  if (input.fail() || text.size() != 10 || !ymd.ok()) {
+  // Read the digits directly: date::parse of a year_month_day goes through a seconds field
+  // that GCC 12 reports as maybe used uninitialized.
+  auto digits = [&text](std::size_t from, std::size_t count) {
+    int value = 0;
+    for (std::size_t i = from; i < from + count; ++i) {
+      if (text[i] < '0' || text[i] > '9') {
+        return -1;
+      }
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  const bool shaped = text.size() == 10 && text[4] == '-' && text[7] == '-';
+  const int year = shaped ? digits(0, 4) : -1;
+  const int month = shaped ? digits(5, 2) : -1;
+  const int day = shaped ? digits(8, 2) : -1;
+  const date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
+                                 date::day{static_cast<unsigned>(day)}};
+  if (year < 0 || month < 0 || day < 0) {
     return Status(StatusCode::InvalidArgument,
                   "invalid date '" + std::string(text) + "'; write it as YYYY-MM-DD");
+  }
+  if (!ymd.ok()) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid date '" + std::string(text) +
+                      "': there is no such day in the calendar; check the month and day");
   }
   return from_ymd(ymd);
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
+#include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
 #include "billing/sqlite_store.hpp"
 
@@ -78,12 +79,7 @@ class Query {
     if (code == SQLITE_DONE) {
       return false;
     }
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
-      return Status(StatusCode::Unavailable, std::string("database is locked: ") +
-                                                 sqlite3_errmsg(db_) + "; retry the request");
-    }
-    return Status(StatusCode::Internal,
-                  std::string("SQLite statement failed: ") + sqlite3_errmsg(db_));
+    return detail::sqlite_failure(db_, code, "SQLite statement failed");
   }
   Status run() {
     Result<bool> stepped = next();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
+#include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
@@ -32,12 +33,7 @@ constexpr std::size_t kMaxRowsPerInsert = 1;
 const int kMemoryStatisticsOff = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 
 Status sqlite_error(sqlite3* db, int code, std::string_view what) {
-  const std::string detail = std::string(what) + ": " + sqlite3_errmsg(db);
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
-    return Status(StatusCode::Unavailable,
-                  detail + "; the database is locked by another writer, retry the request");
-  }
-  return Status(StatusCode::Internal, detail);
+  return detail::sqlite_failure(db, code, what);
 }
 
 // Checks what is at `path` before SQLite opens it: a folder or an empty file is no database,
@@ -902,25 +898,67 @@ Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expe
   if (!status) {
     return status;
   }
+  Result<LineVersion> outcome = Status(StatusCode::Internal, "line not appended");
+  status = append_line_row(LineAppend{line, expected_version, reason}, context, outcome);
+  if (status && outcome) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return outcome;
+}
+
+Result<std::vector<Result<LineVersion>>> SqliteStore::append_lines(
+    const std::vector<LineAppend>& appends, const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  std::vector<Result<LineVersion>> outcomes;
+  outcomes.reserve(appends.size());
+  for (const LineAppend& append : appends) {
+    Result<LineVersion> outcome = Status(StatusCode::Internal, "line not appended");
+    status = append_line_row(append, context, outcome);
+    if (!status) {
+      return status;
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  status = transaction.commit();
+  if (!status) {
+    return status;
+  }
+  return outcomes;
+}
+
+Status SqliteStore::append_line_row(const LineAppend& append, const WriteContext& context,
+                                    Result<LineVersion>& outcome) {
+  const Line& line = append.line;
+  const std::int64_t expected_version = append.expected_version;
+  const std::string& reason = append.reason;
   Result<std::optional<LineVersion>> current = find_line(line.number);
   if (!current) {
     return current.status();
   }
   const std::int64_t current_version = *current ? (*current)->version : 0;
   if (expected_version == 0 && current_version != 0) {
-    return Status(StatusCode::AlreadyExists, "line " + line.number +
-                                                 " is already in the directory; use `relaygw line "
-                                                 "change` to change it");
+    outcome = Status(StatusCode::AlreadyExists, "line " + line.number +
+                                                    " is already in the directory; use `relaygw "
+                                                    "line change` to change it");
+    return Status::ok();
   }
   if (expected_version != current_version) {
-    return Status(StatusCode::FailedPrecondition,
-                  "line " + line.number + " is at version " + std::to_string(current_version) +
-                      ", not " + std::to_string(expected_version) +
-                      "; it changed meanwhile, so reread it and apply the change again");
+    outcome = Status(StatusCode::FailedPrecondition,
+                     "line " + line.number + " is at version " + std::to_string(current_version) +
+                         ", not " + std::to_string(expected_version) +
+                         "; it changed meanwhile, so reread it and apply the change again");
+    return Status::ok();
   }
 
   LineVersion stored{line, current_version + 1, context.actor, context.at, reason};
-  status =
+  Status status =
       statement(
           "INSERT INTO line_versions (number, version, supersedes_version, listing_name, "
           "line_type, screening, state, rate_center, time_zone, pic, is_tty, "
@@ -951,13 +989,11 @@ Result<LineVersion> SqliteStore::append_line(const Line& line, std::int64_t expe
   payload["new"] = line_to_json(line);
   status =
       audit(context, "line", line.number, current_version == 0 ? "add" : "change", payload.dump());
-  if (status) {
-    status = transaction.commit();
-  }
   if (!status) {
     return status;
   }
-  return stored;
+  outcome = std::move(stored);
+  return Status::ok();
 }
 
 namespace {
@@ -2308,8 +2344,11 @@ Result<CallPosting> SqliteStore::post_call(const PostingRequest& request, const 
   if (*existing) {
     return Status(StatusCode::FailedPrecondition,
                   "call " + posting.call_id +
-                      " is already posted under another idempotency key; post a correction "
-                      "instead of a second posting");
+                      " is already posted under another idempotency key, so this completion was not "
+                      "posted; see the posted charges with `relaygw call show " +
+                      posting.call_id +
+                      "`, and correct them with `relaygw credit request --call " +
+                      posting.call_id + "`");
   }
 
   bool disconnect_stored = false;

@@ -67,6 +67,8 @@ class SqliteStore final : public Store {
   Result<std::optional<StoredRateDeck>> find_rate_deck(std::string_view sha256_hex) override;
   Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
                                   const std::string& reason, const WriteContext& context) override;
+  Result<std::vector<Result<LineVersion>>> append_lines(const std::vector<LineAppend>& appends,
+                                                        const WriteContext& context) override;
   Result<std::optional<LineVersion>> find_line(const std::string& number) override;
   Result<std::vector<LineVersion>> list_lines() override;
   Result<std::vector<LineVersion>> line_history(const std::string& number) override;
@@ -147,6 +149,12 @@ class SqliteStore final : public Store {
   };
 
   explicit SqliteStore(sqlite3* db);
+
+  // append_line's checks and writes inside the caller's transaction. A refused append (the
+  // line exists, or changed meanwhile) writes nothing and is returned in `outcome`; the Status
+  // is an error only when a write failed, and then the transaction must roll back.
+  Status append_line_row(const LineAppend& append, const WriteContext& context,
+                         Result<LineVersion>& outcome);
 
   // Returns the cached statement for `sql`; it is reset when the returned object goes away, so
   // no read stays open past its use.

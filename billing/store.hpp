@@ -326,6 +326,18 @@ class Store {
   virtual Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
                                           const std::string& reason,
                                           const WriteContext& context) = 0;
+  // One line version for append_lines, checked as append_line checks it.
+  struct LineAppend {
+    Line line;
+    std::int64_t expected_version = 0;
+    std::string reason;
+  };
+  // Appends each of `appends` as append_line would, in one write transaction, so a batch costs
+  // one commit. Returns one result per append, in order: the stored version, or the reason that
+  // append was refused (AlreadyExists, FailedPrecondition), in which case it wrote nothing and
+  // the others still apply. Fails as a whole, storing nothing, when the store fails.
+  virtual Result<std::vector<Result<LineVersion>>> append_lines(
+      const std::vector<LineAppend>& appends, const WriteContext& context) = 0;
   virtual Result<std::optional<LineVersion>> find_line(const std::string& number) = 0;
   virtual Result<std::vector<LineVersion>> list_lines() = 0;
   virtual Result<std::vector<LineVersion>> line_history(const std::string& number) = 0;

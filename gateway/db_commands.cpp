@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -56,8 +57,14 @@ std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& optio
 billing::WriteContext write_context(const DatabaseOptions& options) {
   std::string actor = options.actor;
   if (actor.empty()) {
+    // $USER, else the login name of the process's user (services and containers often run
+    // without $USER), else "unknown".
     const char* user = std::getenv("USER");
-    const std::string user_name = user != nullptr && *user != '\0' ? user : "unknown";
+    std::string user_name = user != nullptr ? user : "";
+    if (user_name.empty()) {
+      const passwd* entry = ::getpwuid(::geteuid());
+      user_name = entry != nullptr && entry->pw_name != nullptr ? entry->pw_name : "unknown";
+    }
     // The actor check names only the actor, not its source, so name $USER and the fix here.
     if (const std::size_t bad = find_invalid_utf8(user_name); bad != std::string_view::npos) {
       std::cerr << "relaygw: $USER is not valid UTF-8 at byte " << bad + 1

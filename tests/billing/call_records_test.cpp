@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
 
@@ -266,6 +269,10 @@ TEST_CASE_METHOD(CallFixture, "completion delivered twice posts once", "[billing
   auto other_key = complete(id, "2026-03-10T14:03:10Z", "end-2");
   REQUIRE_FALSE(other_key);
   CHECK(other_key.status().code() == StatusCode::FailedPrecondition);
+  // The message points at commands that exist: show the posting, credit a wrong charge.
+  CHECK(other_key.status().message().find("relaygw call show " + id) != std::string::npos);
+  CHECK(other_key.status().message().find("relaygw credit request --call " + id) !=
+        std::string::npos);
   auto other_time = complete(id, "2026-03-10T14:04:10Z", "end-1");
   REQUIRE_FALSE(other_time);
   CHECK(other_time.status().code() == StatusCode::AlreadyExists);
@@ -704,6 +711,30 @@ TEST_CASE_METHOD(CallCommandFixture, "invalid USER actor names source", "[billin
   CHECK(run.output.find("pass --actor NAME") != std::string::npos);
   INFO(with_actor.output);
   CHECK(with_actor.status == 0);
+}
+
+// Services and containers often run without $USER; the actor is then the login name of the
+// user relaygw runs as, never "staff:unknown" while that user has a name.
+TEST_CASE_METHOD(CallCommandFixture, "actor falls back to the login name",
+                 "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  const passwd* entry = getpwuid(geteuid());
+  REQUIRE(entry != nullptr);
+  const char* saved = std::getenv("USER");
+  const std::string saved_user = saved != nullptr ? saved : "";
+  REQUIRE(unsetenv("USER") == 0);
+  const testing::CommandRun run = relaygw("call create " + db_option() +
+                                          "--id u1 --from 3125550107 --to 2125550101 "
+                                          "--at 2026-03-10T14:00:00Z");
+  const testing::CommandRun shown = relaygw("call show " + db_option() + "--id u1 --json");
+  if (saved != nullptr) {
+    setenv("USER", saved_user.c_str(), 1);
+  }
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  INFO(shown.output);
+  const nlohmann::json call = nlohmann::json::parse(shown.output);
+  CHECK(call["events"][0]["actor"] == "staff:" + std::string(entry->pw_name));
 }
 
 TEST_CASE_METHOD(CallFixture, "refusal quoting control characters recorded", "[billing][calls]") {

@@ -143,7 +143,34 @@ TEST_CASE_METHOD(OperationsFixture, "credit policy wrong number window", "[billi
   CHECK(request->rule == "wrong-number");
   CreditAsk late = inside;
   late.reported_at = at("2026-03-12T15:00:00Z");
-  CHECK_FALSE(apply_credit_policy(CreditPolicy{}, call("c1"), late));
+  auto refused = apply_credit_policy(CreditPolicy{}, call("c1"), late);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.status().message().find("within 24 hours of its end") != std::string::npos);
+  CHECK(refused.status().message().find("call c1 ended at ") != std::string::npos);
+  CHECK(refused.status().message().find("--amount DOLLARS") != std::string::npos);
+}
+
+TEST_CASE_METHOD(OperationsFixture, "credit policy names why nothing is credited",
+                 "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk rerate = ask("cr1", "c1", 1, CreditReason::RatingError);
+  rerate.rerated_amount = 12'000;  // what line 1 charged
+  auto same = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE_FALSE(same);
+  CHECK(same.status().message().find("gives 1.20, not less than the 1.20 charged") !=
+        std::string::npos);
+  rerate.rerated_amount = -100;
+  auto negative = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE_FALSE(negative);
+  CHECK(negative.status().message().find("is negative") != std::string::npos);
+
+  CallRecord unbilled = call("c1");
+  unbilled.posting->lines.clear();
+  auto nothing = apply_credit_policy(CreditPolicy{}, unbilled,
+                                     ask("cr2", "c1", 1, CreditReason::DroppedCall));
+  REQUIRE_FALSE(nothing);
+  CHECK(nothing.status().message() ==
+        "call c1 has no charge lines (it was billed nothing), so it has nothing to credit");
 }
 
 TEST_CASE_METHOD(OperationsFixture, "credit policy re-rate credits difference",

@@ -1,4 +1,6 @@
 // CSV fields: quoting, the spreadsheet formula guard on text columns, and reading both back.
+#include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -79,4 +81,59 @@ TEST_CASE("csv record rejects broken quotes", "[billing][csv]") {
   auto trailing = split_csv_record("\"a\"b,c");
   REQUIRE_FALSE(trailing);
   CHECK(trailing.status().message().find("field 1") != std::string::npos);
+}
+
+namespace {
+
+struct ReadRecord {
+  std::string text;
+  std::int64_t first_line;
+};
+
+std::vector<ReadRecord> read_all(const std::string& input) {
+  std::istringstream stream(input);
+  CsvRecordReader reader(stream);
+  std::vector<ReadRecord> records;
+  std::string record;
+  std::int64_t first_line = 0;
+  while (reader.next(record, first_line)) {
+    records.push_back({record, first_line});
+  }
+  return records;
+}
+
+}  // namespace
+
+TEST_CASE("csv reader joins quoted line breaks", "[billing][csv]") {
+  const auto records = read_all("a,\"two\r\nlines\",b\r\nc,d\n\"x\"\"y\",\"three\nline\nfield\"\nz");
+  REQUIRE(records.size() == 4);
+  CHECK(records[0].text == "a,\"two\nlines\",b\r");
+  CHECK(records[0].first_line == 1);
+  CHECK(records[1].text == "c,d");
+  CHECK(records[1].first_line == 3);
+  CHECK(records[2].text == "\"x\"\"y\",\"three\nline\nfield\"");
+  CHECK(records[2].first_line == 4);
+  CHECK(records[3].text == "z");
+  CHECK(records[3].first_line == 7);
+  const auto fields = split_csv_record(records[0].text);
+  REQUIRE(fields);
+  CHECK((*fields)[1] == "two\nlines");
+}
+
+TEST_CASE("csv reader returns a stray quote alone", "[billing][csv]") {
+  // The quote on line 2 never closes, so it comes back alone and every later line is its own
+  // record; nothing after the stray quote is swallowed.
+  std::string input = "h1,h2\n\"broken,row\n";
+  for (int i = 0; i < 30; ++i) {
+    input += "r" + std::to_string(i) + ",v\n";
+  }
+  const auto records = read_all(input);
+  REQUIRE(records.size() == 32);
+  CHECK(records[1].text == "\"broken,row");
+  CHECK(records[1].first_line == 2);
+  CHECK_FALSE(split_csv_record(records[1].text));
+  CHECK(records[2].text == "r0,v");
+  CHECK(records[2].first_line == 3);
+  CHECK(records[31].text == "r29,v");
+  CHECK(records[31].first_line == 32);
 }

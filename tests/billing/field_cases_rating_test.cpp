@@ -1,14 +1,13 @@
 // Field cases from real rating engines: each class of fault with its worked expected values.
 #include <chrono>
-#include <sstream>
 #include <string>
 
-#include <date/date.h>
 #include <catch2/catch.hpp>
 
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
 #include "billing/rating.hpp"
+#include "billing/store.hpp"
 
 using namespace relaygw::billing;
 using relaygw::Result;
@@ -28,11 +27,9 @@ const NumberPlan& number_plan() {
 }
 
 sys_seconds utc(const std::string& text) {
-  std::istringstream in(text);
-  date::sys_seconds instant;
-  in >> date::parse("%FT%TZ", instant);
-  REQUIRE_FALSE(in.fail());
-  return instant;
+  Result<sys_seconds> instant = parse_instant(text);
+  REQUIRE(instant);
+  return *instant;
 }
 
 // A deck with a day period Mon-Fri 07:00-19:00 and `night` at all other times, the same

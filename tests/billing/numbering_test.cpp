@@ -133,7 +133,9 @@ TEST_CASE("number plan rejects bad numbers", "[billing][numbering]") {
       {"011123456789", "country code 1"},
       {"+4412", "5 digits"},
       {"+44123456789012345", "17 digits"},
-      {"+1212555014", "10 digits"},
+      {"+1212555014", "9 digits after +1; a NANP number has 10 digits after +1"},
+      {"+121255501422", "11 digits after +1"},
+      {"+1", "0 digits after +1"},
   };
   for (const Row& row : rows) {
     INFO("dialed '" << row.dialed << "'");

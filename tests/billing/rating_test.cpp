@@ -1,15 +1,14 @@
 #include <chrono>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <date/date.h>
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
 #include "billing/rating.hpp"
+#include "billing/store.hpp"
 
 using namespace relaygw::billing;
 using relaygw::Result;
@@ -29,11 +28,9 @@ const NumberPlan& number_plan() {
 }
 
 sys_seconds utc(const std::string& text) {
-  std::istringstream in(text);
-  date::sys_seconds instant;
-  in >> date::parse("%FT%TZ", instant);
-  REQUIRE_FALSE(in.fail());
-  return instant;
+  Result<sys_seconds> instant = parse_instant(text);
+  REQUIRE(instant);
+  return *instant;
 }
 
 // Prices in whole cents per minute so that amounts read as exact cents:

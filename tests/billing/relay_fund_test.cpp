@@ -190,7 +190,8 @@ TEST_CASE_METHOD(FundFixture, "re-rate uses actual duration", "[billing][credits
   auto record = store().find_call("c1");
   REQUIRE(record);
   auto request = apply_credit_policy(CreditPolicy{}, **record, rating_error("c1"), calls());
-  CHECK(request.status().code() == StatusCode::InvalidArgument);
+  CHECK(request.status().code() == StatusCode::FailedPrecondition);
+  CHECK(request.status().message().find("so there is nothing to credit") != std::string::npos);
 }
 
 TEST_CASE_METHOD(FundFixture, "re-rate rejects unposted call", "[billing][credits]") {

@@ -7,12 +7,14 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include <sqlite3.h>
 #include <catch2/catch.hpp>
 
+#include "billing/detail/sqlite_error.hpp"
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
@@ -951,4 +953,57 @@ TEST_CASE("sqlite store reports a missing table", "[billing][store]") {
     CHECK(counted.status().message().find("relaygw audit verify --db " + path) !=
           std::string::npos);
   }
+}
+
+// Bytes overwritten inside a table's pages make SQLite report the file malformed when a query
+// reaches them. The store names the file and the fix instead of SQLite's bare message.
+TEST_CASE("sqlite store names a damaged database file", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("damaged.db");
+  create(path).reset();
+  raw_query(path, "PRAGMA journal_mode = DELETE");
+  const int page_size = std::stoi(raw_query(path, "PRAGMA page_size"));
+  // The table and each of its indexes, so the query meets garbage whichever it reads.
+  std::istringstream roots(raw_query(
+      path, "SELECT group_concat(rootpage, ' ') FROM sqlite_master WHERE tbl_name = "
+            "'call_events' AND rootpage > 0"));
+  int pages = 0;
+  for (int root = 0; roots >> root; ++pages) {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(root - 1) * page_size);
+    const std::string garbage(static_cast<std::size_t>(page_size), '\xff');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  REQUIRE(pages >= 2);
+  auto reopened = SqliteStore::open(path);
+  relaygw::Status failure = reopened.status();
+  if (reopened) {
+    auto counted =
+        (*reopened)->count_calls_requested(staff().at, staff().at + std::chrono::hours(1));
+    REQUIRE_FALSE(counted);
+    failure = counted.status();
+  }
+  CHECK(failure.code() == StatusCode::Corrupt);
+  CHECK(failure.message().find("database '" + path + "' is damaged") != std::string::npos);
+  CHECK(failure.message().find("restore it from a backup") != std::string::npos);
+}
+
+// Root may write any file, so the read-only case uses a connection SQLite opened read-only:
+// its failed INSERT carries SQLITE_READONLY like a file without write permission.
+TEST_CASE("sqlite failures name a read-only database file", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("read-only.db");
+  create(path).reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  const int code = sqlite3_exec(db, "INSERT INTO schema_version (version, description, "
+                                "applied_at) VALUES (999, 'x', 'y')",
+                                nullptr, nullptr, nullptr);
+  CHECK((code & 0xff) == SQLITE_READONLY);
+  const relaygw::Status failure = detail::sqlite_failure(db, code, "SQLite statement failed");
+  sqlite3_close(db);
+  CHECK(failure.code() == StatusCode::PermissionDenied);
+  CHECK(failure.message().find("database '" + path + "' is read-only") != std::string::npos);
+  CHECK(failure.message().find("nothing was written") != std::string::npos);
+  CHECK(failure.message().find("permissions") != std::string::npos);
 }

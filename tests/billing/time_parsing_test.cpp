@@ -105,13 +105,24 @@ TEST_CASE("parse instant rejects out of range", "[billing][time]") {
 
 TEST_CASE("parse local date rejects impossible days", "[billing][time]") {
   for (const std::string input : {"2026-02-30", "2025-02-29", "2026-04-31", "2026-13-01",
-                                  "2026-00-01", "2026-01-00", "2026-1-01"}) {
+                                  "2026-00-01", "2026-01-00", "2026-1-01", "2026-03-1x",
+                                  "+026-03-01", "2026/03/01", "", " 2026-03-01", "2026-03-011",
+                                  "-001-03-01"}) {
     INFO("input: " << input);
     auto parsed = parse_local_date(input);
     REQUIRE_FALSE(parsed);
     CHECK(parsed.status().message().find("'" + input + "'") != std::string::npos);
   }
   CHECK(parse_local_date("2024-02-29"));
+  CHECK(parse_local_date("2026-02-30").status().message().find("no such day") !=
+        std::string::npos);
+  CHECK(parse_local_date("2026/02/28").status().message().find("YYYY-MM-DD") !=
+        std::string::npos);
+  const auto parsed = parse_local_date("2026-11-07");
+  REQUIRE(parsed);
+  CHECK(parsed->year == 2026);
+  CHECK(parsed->month == 11);
+  CHECK(parsed->day == 7);
 }
 
 TEST_CASE("rate deck rejects impossible dates", "[billing][time][deck]") {
