@@ -750,8 +750,8 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
   completion.disconnected_at = *disconnected;
   completion.person_reached = (*record)->posting->person_reached;
   // The comparison deck is the one that would rate the call if it were requested again now:
-  // the most recently stored deck in effect on its request date. A deck loaded later to
-  // correct an error then shows the error, and a deck whose date is still ahead is left out.
+  // the deck in effect on its request date. A correction loaded later with the same effective
+  // date then shows the error, and a deck whose date is still ahead is left out.
   const Rater* rater = rater_;
   const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
   if (rater_ != nullptr && rater_->plan() != nullptr && requested) {

@@ -161,9 +161,9 @@ class CallRecords {
   // for one-card commands such as `card show`, not for loops over many cards.
   Result<Money> card_uncollected(const std::string& card_number) const;
 
-  // Rates a posted call again, for rating-error credits, with the deck stored most recently
-  // among those in effect on its request date (the rater's deck when the store names none), at
-  // its actual conversation time, and writes nothing. FailedPrecondition when the call is not
+  // Rates a posted call again, for rating-error credits, with the deck in effect on its
+  // request date (Store::rate_deck_in_effect, or the rater's deck when the store names none),
+  // at its actual conversation time, and writes nothing. FailedPrecondition when the call is not
   // posted.
   Result<CallPosting> rerate(const std::string& call_id) const;
 

@@ -143,9 +143,17 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
                       " is set on a prepaid card, which pays from its balance; drop "
                       "--billed-line or use --funding postpaid");
   }
-  if (card.opening_balance < 0 || card.credit_limit < 0) {
+  if (card.opening_balance < 0) {
     return Status(StatusCode::InvalidArgument,
-                  "opening balance and credit limit cannot be negative");
+                  "opening balance " + format_money(card.opening_balance) + " of card " +
+                      mask_card_number(card.number) +
+                      " is negative; give 0 or more dollars and cents, such as 25.00");
+  }
+  if (card.credit_limit < 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "credit limit " + format_money(card.credit_limit) + " of card " +
+                      mask_card_number(card.number) +
+                      " is negative; give 0 for no limit or a limit such as 250.00");
   }
   if (card.funding == CardFunding::Prepaid) {
     if (Status within_max = check_max_prepaid_balance(card.number, 0, card.opening_balance);
@@ -155,9 +163,9 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
   }
   if (card.credit_limit > kMaxCreditLimit) {
     return Status(StatusCode::InvalidArgument,
-                  "credit limit $" + format_dollars_exact(card.credit_limit) + " of card " +
+                  "credit limit $" + format_money(card.credit_limit) + " of card " +
                       mask_card_number(card.number) + " is above the $" +
-                      format_dollars(kMaxCreditLimit) +
+                      format_money(kMaxCreditLimit) +
                       " maximum for a postpaid card; give a limit of at most that, or 0 for no "
                       "limit");
   }
@@ -205,7 +213,8 @@ Status check_card_amount(Money amount, const IdempotencyKey& key, std::string_vi
                          std::string_view effect) {
   if (amount <= 0) {
     return Status(StatusCode::InvalidArgument,
-                  "amount " + format_dollars(amount, 4) + " is invalid; give a positive amount");
+                  "amount " + format_money(amount) +
+                      " is invalid; give a positive amount in dollars and cents, such as 25.00");
   }
   if (Status cents = check_whole_cents("amount", amount); !cents) {
     return cents;
@@ -227,12 +236,26 @@ Status check_max_prepaid_balance(const std::string& number, Money balance, Money
     return Status::ok();
   }
   const Money room = std::max(Money{0}, kMaxPrepaidBalance - balance);
+  const std::string adding =
+      "adding $" + format_money(amount) + " to card " + mask_card_number(number) +
+      ", whose balance is $" + format_money(balance) + ", would pass the $" +
+      format_money(kMaxPrepaidBalance) + " maximum balance of a prepaid card";
+  // Top-ups are whole cents, so with less than a cent of room the only fix is to spend first.
+  const std::string spend_first = ", so no funds can be added until calls spend some of it";
+  if (room == 0) {
+    return Status(StatusCode::InvalidArgument, "card " + mask_card_number(number) +
+                                                   " is at its maximum balance of $" +
+                                                   format_money(kMaxPrepaidBalance) + spend_first);
+  }
+  if (room < kUnitsPerCent) {
+    return Status(StatusCode::InvalidArgument,
+                  "card " + mask_card_number(number) + " has a balance of $" +
+                      format_money(balance) + ", less than a cent below its maximum balance of $" +
+                      format_money(kMaxPrepaidBalance) + spend_first);
+  }
+  // The amount to add is printed without separators, so it can be passed to --amount as is.
   return Status(StatusCode::InvalidArgument,
-                "adding $" + format_dollars_exact(amount) + " to card " + mask_card_number(number) +
-                    ", whose balance is $" + format_dollars_exact(balance) + ", would pass the $" +
-                    format_dollars(kMaxPrepaidBalance) +
-                    " maximum balance of a prepaid card; add at most $" +
-                    format_dollars_exact(room));
+                adding + "; add at most $" + format_dollars(room - room % kUnitsPerCent));
 }
 
 Status screen_card_billed_line(Store& store, const std::string& billed_line) {

@@ -64,7 +64,8 @@ Status add_card(Store& store, const NewCard& card, std::string_view pin,
 
 // Checks that adding `amount` to a prepaid card whose balance is `balance` keeps the balance at
 // or below kMaxPrepaidBalance. The InvalidArgument message names the masked card, the amount,
-// the balance, the maximum and the most that may still be added.
+// the balance, the maximum and the most whole cents that may still be added, or says that the
+// card is at its maximum when less than a cent fits.
 Status check_max_prepaid_balance(const std::string& number, Money balance, Money amount);
 
 // Checks that `billed_line` (E.164) may be billed for a postpaid card, with the screening that

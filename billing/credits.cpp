@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/utf8.hpp"
 
@@ -78,16 +79,29 @@ Status check_name_text(std::string_view field, std::string_view text) {
   return Status::ok();
 }
 
-Status check_whole_cents(std::string_view field, Money amount) {
+Status check_whole_cents(std::string_view field, Money amount, Money minimum, Money maximum) {
   const Money fraction = amount % kUnitsPerCent;
   if (fraction == 0) {
     return Status::ok();
   }
   const Money below = amount - (fraction < 0 ? fraction + kUnitsPerCent : fraction);
-  return Status(StatusCode::InvalidArgument, std::string(field) + " " + format_dollars(amount, 4) +
-                                                 " is not a whole number of cents; use " +
-                                                 format_dollars(below) + " or " +
-                                                 format_dollars(below + kUnitsPerCent));
+  std::vector<std::string> nearest;
+  for (const Money candidate : {below, below + kUnitsPerCent}) {
+    if (candidate >= minimum && candidate <= maximum) {
+      // Plain digits, because the amount parsers reject thousands separators.
+      nearest.push_back(format_dollars(candidate));
+    }
+  }
+  std::string message =
+      std::string(field) + " " + format_dollars_exact(amount) + " is not a whole number of cents";
+  if (nearest.size() == 2) {
+    message += "; use " + nearest[0] + " or " + nearest[1];
+  } else if (nearest.size() == 1) {
+    message += "; use " + nearest[0];
+  } else {
+    message += "; give dollars and cents";
+  }
+  return Status(StatusCode::InvalidArgument, message);
 }
 
 std::optional<CreditReason> parse_credit_reason(std::string_view name) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,8 +37,10 @@ Status check_name_text(std::string_view field, std::string_view text);
 
 // Checks that `amount` is a whole number of cents, as every charge line is, so credits,
 // adjustments and card balances never leave a fraction of a cent behind. The InvalidArgument
-// message names `field`, the amount and the nearest whole-cent amounts.
-Status check_whole_cents(std::string_view field, Money amount);
+// message names `field` and the amount, and suggests the nearest whole-cent amounts that lie
+// from `minimum` to `maximum`, the range the caller accepts, or none when neither does.
+Status check_whole_cents(std::string_view field, Money amount, Money minimum = kUnitsPerCent,
+                         Money maximum = std::numeric_limits<Money>::max());
 
 // What a caller asks the store to append. The policy (billing/credit_policy.hpp) fills `rule`,
 // `amount` and `needs_approval`.

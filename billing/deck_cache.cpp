@@ -20,9 +20,13 @@ Result<const Rater*> RateDeckCache::rater(Store& store, const std::string& deck_
   const RateDeck* known_deck = known != nullptr ? known->deck() : nullptr;
   if (known_deck != nullptr && !known_deck->text_sha256().empty() &&
       known_deck->text_sha256() == sha256_hex((*stored)->text)) {
-    Entry& entry = entries_[deck_sha256];
-    entry.rater = std::make_unique<Rater>(plan_, known_deck);
-    return entry.rater.get();
+    auto parsed = std::make_shared<Parsed>();
+    parsed->rater = std::make_unique<Rater>(plan_, known_deck);
+    // The gateway passes a Rater of this cache as `known`, whose deck is freed on eviction.
+    if (auto issued = issued_.find(known); issued != issued_.end()) {
+      parsed->known_owner = issued->second.lock();
+    }
+    return insert(deck_sha256, std::move(parsed));
   }
   Result<RateDeck> parsed = RateDeck::parse((*stored)->text, (*stored)->source_path);
   if (!parsed) {
@@ -38,15 +42,46 @@ const Rater* RateDeckCache::add(const std::string& sha256_hex, RateDeck deck) {
   if (const Rater* cached = find(sha256_hex)) {
     return cached;
   }
-  Entry& entry = entries_[sha256_hex];
-  entry.owned = std::make_unique<RateDeck>(std::move(deck));
-  entry.rater = std::make_unique<Rater>(plan_, entry.owned.get());
-  return entry.rater.get();
+  auto parsed = std::make_shared<Parsed>();
+  parsed->owned = std::make_unique<RateDeck>(std::move(deck));
+  parsed->rater = std::make_unique<Rater>(plan_, parsed->owned.get());
+  return insert(sha256_hex, std::move(parsed));
 }
 
-const Rater* RateDeckCache::find(std::string_view sha256_hex) const {
+const Rater* RateDeckCache::find(std::string_view sha256_hex) {
+  Entry* entry = touch(sha256_hex);
+  return entry == nullptr ? nullptr : entry->parsed->rater.get();
+}
+
+std::shared_ptr<const Rater> RateDeckCache::share(std::string_view sha256_hex) {
+  Entry* entry = touch(sha256_hex);
+  if (entry == nullptr) {
+    return nullptr;
+  }
+  // The aliasing constructor shares ownership of the whole entry, deck included.
+  return std::shared_ptr<const Rater>(entry->parsed, entry->parsed->rater.get());
+}
+
+RateDeckCache::Entry* RateDeckCache::touch(std::string_view sha256_hex) {
   auto found = entries_.find(sha256_hex);
-  return found == entries_.end() ? nullptr : found->second.rater.get();
+  if (found == entries_.end()) {
+    return nullptr;
+  }
+  uses_.splice(uses_.begin(), uses_, found->second.use);
+  return &found->second;
+}
+
+const Rater* RateDeckCache::insert(const std::string& sha256_hex, std::shared_ptr<Parsed> parsed) {
+  while (entries_.size() >= capacity_) {
+    entries_.erase(uses_.back());
+    uses_.pop_back();
+  }
+  std::erase_if(issued_, [](const auto& issued) { return issued.second.expired(); });
+  uses_.push_front(sha256_hex);
+  const Rater* rater = parsed->rater.get();
+  issued_[rater] = parsed;
+  entries_[sha256_hex] = Entry{std::move(parsed), uses_.begin()};
+  return rater;
 }
 
 Result<const Rater*> CallRaters::for_deck(Store& store, const std::string& sha256_hex) const {

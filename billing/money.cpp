@@ -63,6 +63,37 @@ std::string format_dollars_exact(Money amount) {
   return format_dollars(amount, amount % kUnitsPerCent == 0 ? 2 : 4);
 }
 
+std::string format_money(Money amount) {
+  const std::string plain = format_dollars_exact(amount);
+  const std::size_t digits_start = plain.front() == '-' ? 1 : 0;
+  const std::size_t dot = plain.find('.');
+  std::string grouped = plain.substr(0, digits_start);
+  for (std::size_t i = digits_start; i < dot; ++i) {
+    if (i > digits_start && (dot - i) % 3 == 0) {
+      grouped += ',';
+    }
+    grouped += plain[i];
+  }
+  return grouped + plain.substr(dot);
+}
+
+Result<Money> parse_dollars_and_cents(std::string_view text) {
+  Result<Money> amount = parse_dollars(text);
+  if (amount) {
+    return amount;
+  }
+  std::string_view whole = text.substr(0, text.find('.'));
+  if (!whole.empty() && (whole.front() == '-' || whole.front() == '+')) {
+    whole.remove_prefix(1);
+  }
+  const bool too_long = whole.size() > 12;
+  return Result<Money>(StatusCode::InvalidArgument,
+                       (too_long ? "dollar amount '" + std::string(text) +
+                                       "' has more than 12 digits before the decimal point"
+                                 : "invalid dollar amount '" + std::string(text) + "'") +
+                           "; write dollars and cents with no $ sign or commas, such as 25.00");
+}
+
 Result<Money> parse_dollars(std::string_view text) {
   auto invalid = [text] {
     return Result<Money>(StatusCode::InvalidArgument,

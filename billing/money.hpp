@@ -31,8 +31,18 @@ std::string format_dollars(Money amount, int decimals = 2);
 // ("0.2250"), so that no entered sub-cent amount is hidden.
 std::string format_dollars_exact(Money amount);
 
+// Formats `amount` for people to read: dollars and cents with thousands separators
+// ("1,000.00", "-12.50"), or with four places when the amount has sub-cent units ("0.2250"),
+// so that such units are never hidden.
+std::string format_money(Money amount);
+
 // Parses a dollar amount with at most four decimals ("0.1290", "-5", "12.5") into units.
 // Rejects anything else with a message naming `text`.
 Result<Money> parse_dollars(std::string_view text);
+
+// Parses a dollar amount that a person enters, such as a card top-up, as parse_dollars does,
+// but with a message that asks for dollars and cents ("25.00"). The caller checks that the
+// amount is whole cents (check_whole_cents in billing/credits.hpp).
+Result<Money> parse_dollars_and_cents(std::string_view text);
 
 }  // namespace relaygw::billing

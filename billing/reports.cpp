@@ -11,6 +11,7 @@
 
 #include "billing/call_records.hpp"
 #include "billing/csv.hpp"
+#include "common/text_table.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -550,22 +551,27 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
     }
     return out;
   }
-  out = fmt::format(
-      "Emergency calls, {} to {} ({}): {}\n\n{:<24} {:<28} {:<14} {:<8} {:<14} "
-      "{:>8} {:>7}\n",
-      format_local_date(request.from), format_local_date(request.to), request.time_zone,
-      rows.size(), "call", "local time", "caller", "dialed", "PSAP", "seconds", "billed");
+  out = fmt::format("Emergency calls, {} to {} ({}): {}\n\n", format_local_date(request.from),
+                    format_local_date(request.to), request.time_zone, rows.size());
+  // Columns take the width of their longest value, because call ids and PSAP ids come from
+  // providers and configuration and have no fixed length.
+  using Align = TextTable::Align;
+  TextTable table({Align::Left, Align::Left, Align::Left, Align::Left, Align::Left, Align::Right,
+                   Align::Right});
+  table.add_row({"call", "local time", "caller", "dialed", "PSAP", "seconds", "billed"});
   for (const EmergencyCallRow& row : rows) {
-    out += fmt::format("{:<24} {:<28} {:<14} {:<8} {:<14} {:>8} {:>7}\n", row.call_id,
-                       row.local_time, row.caller, row.dialed, row.psap,
-                       seconds_text(row.conversation_seconds), format_dollars(row.billed));
+    table.add_row({row.call_id, row.local_time, row.caller, row.dialed, row.psap,
+                   seconds_text(row.conversation_seconds), format_dollars(row.billed)});
     if (row.late_psap_ack) {
-      out += fmt::format("{:<24} PSAP route {} acknowledged late, at {}, {} s after the request{}\n",
-                         "", row.late_psap_ack->psap_route, row.late_psap_ack_local_time,
-                         row.late_psap_ack->seconds_after_request,
-                         row.late_psap_ack->after_disconnect ? ", after the call ended" : "");
+      table.add_note(fmt::format("  PSAP route {} acknowledged late, at {}, {} s after the "
+                                 "request{}",
+                                 row.late_psap_ack->psap_route, row.late_psap_ack_local_time,
+                                 row.late_psap_ack->seconds_after_request,
+                                 row.late_psap_ack->after_disconnect ? ", after the call ended"
+                                                                     : ""));
     }
   }
+  out += table.render();
   return out;
 }
 

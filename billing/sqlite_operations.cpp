@@ -525,22 +525,23 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
   const std::string where = "call " + request.call_id + " line " + std::to_string(request.line_no);
   if (*remaining <= 0) {
     return Status(StatusCode::FailedPrecondition,
-                  where + " has nothing left to credit (" + format_dollars(*remaining, 4) +
+                  where + " has nothing left to credit (" + format_money(*remaining) +
                       " after earlier credits); check `relaygw credit list --call " +
                       request.call_id + "`");
   }
   const Money amount = request.amount.value_or(*remaining);
   if (amount <= 0) {
-    return Status(StatusCode::InvalidArgument, "credit amount " + format_dollars(amount, 4) +
-                                                   " is invalid; give a positive amount");
+    return Status(StatusCode::InvalidArgument,
+                  "credit amount " + format_money(amount) + " is invalid; give a positive amount");
   }
-  if (Status cents = check_whole_cents("credit amount", amount); !cents) {
+  if (Status cents = check_whole_cents("credit amount", amount, kUnitsPerCent, *remaining);
+      !cents) {
     return cents;
   }
   if (amount > *remaining) {
     return Status(StatusCode::FailedPrecondition,
-                  "credit of " + format_dollars(amount, 4) + " exceeds the " +
-                      format_dollars(*remaining, 4) + " left to credit on " + where +
+                  "credit of $" + format_dollars_exact(amount) + " exceeds the $" +
+                      format_dollars_exact(*remaining) + " left to credit on " + where +
                       "; request at most that amount");
   }
 

@@ -832,11 +832,13 @@ Result<std::optional<StoredRateDeck>> SqliteStore::find_rate_deck(std::string_vi
 
 Result<std::optional<RateDeckHeader>> SqliteStore::rate_deck_in_effect(
     std::string_view local_date) {
-  // ISO 8601 dates order as text. A deck that starts after `local_date` sorts after every
-  // deck in effect, so it is returned only when no deck is in effect yet.
+  // ISO 8601 dates order as text, and an empty effective_from sorts as the earliest date. A
+  // deck that starts after `local_date` sorts after every deck in effect, so it is returned
+  // only when no deck is in effect yet, and then the most recently stored one is.
   ScopedStatement select = statement(
       "SELECT seq, name, sha256, COALESCE(effective_from, '') FROM rate_decks "
-      "ORDER BY (effective_from IS NULL OR effective_from = '' OR effective_from <= ?) DESC, "
+      "ORDER BY COALESCE(effective_from, '') <= ?1 DESC, "
+      "CASE WHEN COALESCE(effective_from, '') <= ?1 THEN COALESCE(effective_from, '') END DESC, "
       "seq DESC LIMIT 1");
   select.bind(local_date);
   Result<bool> row = select.next();
@@ -848,6 +850,23 @@ Result<std::optional<RateDeckHeader>> SqliteStore::rate_deck_in_effect(
   }
   return std::optional<RateDeckHeader>(
       RateDeckHeader{select.integer(0), select.text(1), select.text(2), select.text(3)});
+}
+
+Result<std::vector<RateDeckHeader>> SqliteStore::list_rate_decks() {
+  ScopedStatement select = statement(
+      "SELECT seq, name, sha256, COALESCE(effective_from, '') FROM rate_decks ORDER BY seq");
+  std::vector<RateDeckHeader> decks;
+  while (true) {
+    Result<bool> row = select.next();
+    if (!row) {
+      return row.status();
+    }
+    if (!*row) {
+      return decks;
+    }
+    decks.push_back(
+        RateDeckHeader{select.integer(0), select.text(1), select.text(2), select.text(3)});
+  }
 }
 
 Result<std::optional<StoredRateDeck>> SqliteStore::read_stored_deck(ScopedStatement& select) {
@@ -1432,11 +1451,14 @@ Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Mo
                       "line " + line + ", so it needs no payment to stay usable");
   }
   if (amount > owed) {
+    // Payments are whole cents, so the most that may be recorded is `owed` cut to cents.
+    const Money most = owed - owed % kUnitsPerCent;
     return Status(StatusCode::FailedPrecondition,
-                  "payment $" + format_dollars(amount, 4) + " on card " + masked +
-                      " is more than the $" + format_dollars(owed, 4) +
-                      " the card owes against its limit; record at most $" +
-                      format_dollars(owed, 4));
+                  "payment $" + format_money(amount) + " on card " + masked +
+                      " is more than the $" + format_money(std::max(owed, Money{0})) +
+                      " the card owes against its limit" +
+                      (most >= kUnitsPerCent ? "; record at most $" + format_dollars(most)
+                                             : std::string(", so no payment is due")));
   }
 
   status = insert_ledger(number, {LedgerEntry{LedgerKind::Payment, amount, ""}}, context);
@@ -1502,9 +1524,15 @@ Result<CardRefund> SqliteStore::append_card_refund(const std::string& number,
   }
   if (state.status != CardStatus::Closed) {
     return Status(StatusCode::FailedPrecondition,
-                  "card " + masked + " is " + std::string(to_string(state.status)) +
-                      " and its balance can still pay for calls; close it with `relaygw card "
-                      "close --number NUMBER --reason TEXT` before refunding its balance");
+                  state.status == CardStatus::Locked
+                      ? "card " + masked +
+                            " is locked after wrong PINs, not closed, so its balance can still "
+                            "pay for calls once it is unlocked; to refund the balance, close the "
+                            "card first with `relaygw card close --number NUMBER --reason TEXT`"
+                      : "card " + masked + " is " + std::string(to_string(state.status)) +
+                            " and its balance can still pay for calls; close it with `relaygw "
+                            "card close --number NUMBER --reason TEXT` before refunding its "
+                            "balance");
   }
   Result<CardFunds> before = read_funds(number, "");
   if (!before) {
@@ -1515,7 +1543,7 @@ Result<CardRefund> SqliteStore::append_card_refund(const std::string& number,
     std::string message = "card " + masked + " has nothing left to refund";
     const Money held = before->balance - before->available;
     if (held > 0) {
-      message += "; $" + format_dollars_exact(held) +
+      message += "; $" + format_money(held) +
                  " is held for calls in progress, and what they leave can be refunded after "
                  "they complete";
     }
@@ -1528,8 +1556,8 @@ Result<CardRefund> SqliteStore::append_card_refund(const std::string& number,
       return row.status();
     }
     if (*row) {
-      message += "; $" + format_dollars_exact(last.integer(0)) + " was refunded at " +
-                 last.text(2) + " by " + last.text(1);
+      message += "; $" + format_money(last.integer(0)) + " was refunded at " + last.text(2) +
+                 " by " + last.text(1);
       (void)last.next();  // step to SQLITE_DONE so the read ends
     }
     return Status(StatusCode::FailedPrecondition, message);
@@ -1628,10 +1656,9 @@ Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
     change += entry.amount;
   }
   if (require_available && before->available + change < 0) {
-    return Status(StatusCode::ResourceExhausted, "card " + mask_card_number(number) + " has " +
-                                                     format_dollars(before->available, 4) +
-                                                     " available, less than the " +
-                                                     format_dollars(-change, 4) + " needed");
+    return Status(StatusCode::ResourceExhausted,
+                  "card " + mask_card_number(number) + " has $" + format_money(before->available) +
+                      " available, less than the $" + format_money(-change) + " needed");
   }
 
   // A prepaid card's top-ups get their journals here. `prepaid` is only known when the entries

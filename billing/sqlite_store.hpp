@@ -64,6 +64,7 @@ class SqliteStore final : public Store {
                                const WriteContext& context) override;
   Result<std::optional<StoredRateDeck>> current_rate_deck() override;
   Result<std::optional<RateDeckHeader>> rate_deck_in_effect(std::string_view local_date) override;
+  Result<std::vector<RateDeckHeader>> list_rate_decks() override;
   Result<std::optional<StoredRateDeck>> find_rate_deck(std::string_view sha256_hex) override;
   Result<LineVersion> append_line(const Line& line, std::int64_t expected_version,
                                   const std::string& reason, const WriteContext& context) override;

@@ -298,7 +298,8 @@ class Store {
   // The schema version the open database is at.
   virtual int schema_version() const = 0;
 
-  // Rate decks. The current deck is the most recently added one.
+  // Rate decks. current_rate_deck returns the most recently stored deck, which is not always
+  // the deck in effect (see rate_deck_in_effect).
   virtual Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) = 0;
   // Checks the unposted calls and stores `deck`, in one write transaction. The calls are listed
   // as list_unposted_calls lists them once the write lock is held, and passed to `check`. When
@@ -309,12 +310,16 @@ class Store {
   virtual Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
                                        const WriteContext& context) = 0;
   virtual Result<std::optional<StoredRateDeck>> current_rate_deck() = 0;
-  // Returns the deck in effect on `local_date` (ISO 8601, "2026-07-01"): the most recently
-  // stored deck whose effective_from is empty or on or before that date. When every deck
-  // starts later, returns the most recently stored deck, which then rates nothing before its
-  // first version. nullopt when no deck is stored. Reads no deck text.
+  // Returns the deck in effect on `local_date` (ISO 8601, "2026-07-01"): of the decks whose
+  // effective_from is on or before that date, the one with the latest effective_from, where
+  // an empty effective_from counts as the earliest date. Among decks with that same
+  // effective_from, the most recently stored one wins, so a correction replaces the deck it
+  // corrects. When every deck starts later, returns the most recently stored deck, which then
+  // rates nothing before its first version. nullopt when no deck is stored. Reads no deck text.
   virtual Result<std::optional<RateDeckHeader>> rate_deck_in_effect(
       std::string_view local_date) = 0;
+  // Returns every stored deck in the order stored, without texts.
+  virtual Result<std::vector<RateDeckHeader>> list_rate_decks() = 0;
   // Returns the most recently stored deck whose sha256_hex is `sha256_hex`, with its text and
   // files, or nullopt when none is stored.
   virtual Result<std::optional<StoredRateDeck>> find_rate_deck(std::string_view sha256_hex) = 0;

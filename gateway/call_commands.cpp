@@ -16,6 +16,7 @@
 #include "billing/call_time.hpp"
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
+#include "common/text_table.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -56,8 +57,9 @@ billing::WriteContext context_at(const CallOptions& options, billing::Instant at
   return context;
 }
 
-// The data a call command needs to rate: the number plan, the current stored rate deck, and
-// the other stored decks that the call names (see billing/call_records.hpp).
+// The data a call command needs to rate: the number plan, the stored rate deck in effect today
+// (UTC date), which rates calls that name no deck, and the other stored decks that the calls
+// name (see billing/call_records.hpp).
 struct RatingData {
   std::optional<billing::NumberPlan> plan;
   std::optional<billing::RateDeck> deck;
@@ -68,7 +70,10 @@ struct RatingData {
 void load_rating(RatingData& data, billing::Store& store, const CallOptions& options,
                  const std::string& command) {
   data.plan.emplace(load_number_plan(options.database, command));
-  data.deck = load_stored_deck(store, command);
+  // The gateway picks its first deck by the UTC date too (gateway/server/call_service.cpp).
+  const std::string today =
+      billing::format_instant(write_context(options.database).at).substr(0, 10);
+  data.deck = load_deck_in_effect(store, today, command);
   data.rater.emplace(&*data.plan, data.deck ? &*data.deck : nullptr);
   data.decks.emplace(&*data.plan);
 }
@@ -369,19 +374,20 @@ void run_event(const CallOptions& options) {
                            billing::format_instant(record.at));
 }
 
-void print_posting(const billing::CallPosting& posting) {
+// Prints the charge lines, the total and any uncollected part in columns as wide as their
+// longest value, so that a long description never pushes the amounts out of line.
+void print_posting(const billing::CallPosting& posting, billing::Money uncollected) {
+  using Align = TextTable::Align;
+  TextTable table({Align::Left, Align::Left, Align::Right}, "  ");
   for (const billing::PostedChargeLine& line : posting.lines) {
-    std::cout << fmt::format("  {:<10} {:<48} {:>10}\n", line.kind, line.description,
-                             billing::format_dollars(line.amount));
+    table.add_row({line.kind, line.description, billing::format_dollars(line.amount)});
   }
-  std::cout << fmt::format("  {:<59} {:>10}\n", "total", billing::format_dollars(posting.total));
-}
-
-void print_uncollected(billing::Money uncollected) {
+  table.add_spanning_row("total", billing::format_dollars(posting.total));
   if (uncollected > 0) {
-    std::cout << fmt::format("  {:<59} {:>10}\n", "uncollected (beyond the card's hold and funds)",
-                             billing::format_dollars(uncollected));
+    table.add_spanning_row("uncollected (beyond the card's hold and funds)",
+                           billing::format_dollars(uncollected));
   }
+  std::cout << table.render();
 }
 
 // Prints the result of an interim debit of a card with no ledger: a postpaid card with no
@@ -516,7 +522,6 @@ void run_complete(const CallOptions& options) {
     fail_command(command, posting.status().message());
   }
   std::cout << fmt::format("call {} posted\n", options.id);
-  print_posting(*posting);
   auto record = store->find_call(options.id);
   if (!record || !record->has_value()) {
     fail_command(command, "call '" + options.id + "' was posted but cannot be read back");
@@ -525,7 +530,7 @@ void run_complete(const CallOptions& options) {
   if (!uncollected) {
     fail_command(command, uncollected.status().message());
   }
-  print_uncollected(*uncollected);
+  print_posting(*posting, *uncollected);
   if (const std::string reason = zero_charge_reason(**record); !reason.empty()) {
     std::cout << "  not billed: " << reason << "\n";
   }
@@ -541,7 +546,8 @@ std::string describe_seconds(const nlohmann::json& seconds, const std::string& m
   return std::to_string(seconds.get<std::int64_t>()) + " s";
 }
 
-nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncollected) {
+nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncollected,
+                         const std::optional<billing::RateDeckHeader>& deck) {
   const billing::CallRequest& request = record.request;
   nlohmann::json out = {{"id", request.id},
                         {"from", request.from},
@@ -559,6 +565,10 @@ nlohmann::json call_json(const billing::CallRecord& record, billing::Money uncol
   if (request.quote) {
     out["quote"] = {{"one_minute", billing::format_dollars(request.quote->one_minute, 4)},
                     {"rate_deck_sha256", request.quote->deck_sha256}};
+    if (deck) {
+      out["quote"]["rate_deck_name"] = deck->name;
+      out["quote"]["rate_deck_effective_from"] = deck->effective_from;
+    }
   }
   nlohmann::json events = nlohmann::json::array();
   for (const billing::CallEventRecord& event : record.events) {
@@ -619,6 +629,44 @@ std::string missing_conversation(const billing::CallRecord& record) {
                      late->after_disconnect ? ", after the call ended" : "");
 }
 
+// Returns the stored deck that `record` was quoted with, or nullopt when it names none or the
+// database no longer lists it.
+std::optional<billing::RateDeckHeader> quoted_deck(billing::Store& store,
+                                                   const billing::CallRecord& record,
+                                                   const std::string& command) {
+  if (!record.request.quote || record.request.quote->deck_sha256.empty()) {
+    return std::nullopt;
+  }
+  auto decks = store.list_rate_decks();
+  if (!decks) {
+    fail_command(command, decks.status().message());
+  }
+  // The same deck may be stored more than once, so the last one stored is taken, as
+  // Store::find_rate_deck takes it.
+  for (auto deck = decks->rbegin(); deck != decks->rend(); ++deck) {
+    if (deck->sha256_hex == record.request.quote->deck_sha256) {
+      return *deck;
+    }
+  }
+  return std::nullopt;
+}
+
+// Names the deck of a quote by name, effective date and the first 12 hex digits of its
+// SHA-256, which `relaygw db status` prints in full.
+std::string describe_quoted_deck(const billing::CallQuote& quote,
+                                 const std::optional<billing::RateDeckHeader>& deck) {
+  if (quote.deck_sha256.empty()) {
+    return "(none stored)";
+  }
+  const std::string short_sha = "sha256 " + quote.deck_sha256.substr(0, 12);
+  if (!deck) {
+    return short_sha + " (not found in the database)";
+  }
+  const std::string effective =
+      deck->effective_from.empty() ? "no effective date" : "effective " + deck->effective_from;
+  return fmt::format("'{}', {}, {}", deck->name, effective, short_sha);
+}
+
 void run_show(const CallOptions& options) {
   const std::string command = "call show";
   const CommandLog log(command);
@@ -636,7 +684,8 @@ void run_show(const CallOptions& options) {
   if (!uncollected) {
     fail_command(command, uncollected.status().message());
   }
-  const nlohmann::json out = call_json(**record, *uncollected);
+  const std::optional<billing::RateDeckHeader> deck = quoted_deck(*store, **record, command);
+  const nlohmann::json out = call_json(**record, *uncollected, deck);
   if (options.json) {
     std::cout << out.dump(2) << "\n";
     return;
@@ -649,10 +698,9 @@ void run_show(const CallOptions& options) {
     std::cout << fmt::format("  billed to {}\n", out["billed_number"].get<std::string>());
   }
   if (const std::optional<billing::CallQuote>& quote = (*record)->request.quote; quote) {
-    std::cout << fmt::format(
-        "  quoted ${} for a one-minute call with rate deck {}\n",
-        billing::format_dollars(quote->one_minute, 4),
-        quote->deck_sha256.empty() ? std::string("(none stored)") : "sha256 " + quote->deck_sha256);
+    std::cout << fmt::format("  quoted ${} for a one-minute call with rate deck {}\n",
+                             billing::format_dollars(quote->one_minute, 4),
+                             describe_quoted_deck(*quote, deck));
   }
   for (const nlohmann::json& event : out["events"]) {
     std::cout << fmt::format("  {:<13} {} by {}\n", event["event"].get<std::string>(),
@@ -686,8 +734,7 @@ void run_show(const CallOptions& options) {
                                               missing_conversation(**record)));
   }
   if ((*record)->posting) {
-    print_posting(*(*record)->posting);
-    print_uncollected(*uncollected);
+    print_posting(*(*record)->posting, *uncollected);
     if (const std::string reason = zero_charge_reason(**record); !reason.empty()) {
       std::cout << "  not billed: " << reason << "\n";
     }

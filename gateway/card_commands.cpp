@@ -90,18 +90,24 @@ void print_card(billing::Store& store, const std::string& number, bool json,
   if (closed && card.card.funding == billing::CardFunding::Prepaid) {
     if (refundable > 0) {
       refund_note = fmt::format(", ${} left to refund with `relaygw card refund`",
-                                billing::format_dollars(refundable, 4));
+                                billing::format_money(refundable));
     } else if (held > 0) {
       refund_note = fmt::format(", ${} held for calls in progress, to refund after they complete",
-                                billing::format_dollars(held, 4));
+                                billing::format_money(held));
     } else {
       refund_note = ", nothing left to refund";
     }
   }
   std::cout << fmt::format("  balance ${}, available ${}{}, uncollected ${}\n",
-                           billing::format_dollars(funds->balance, 4),
-                           billing::format_dollars(available, 4), refund_note,
-                           billing::format_dollars(*uncollected, 4));
+                           billing::format_money(funds->balance), billing::format_money(available),
+                           refund_note, billing::format_money(*uncollected));
+  const bool sub_cent = funds->balance % billing::kUnitsPerCent != 0 ||
+                        available % billing::kUnitsPerCent != 0 ||
+                        *uncollected % billing::kUnitsPerCent != 0;
+  if (sub_cent) {
+    std::cout << "  amounts with four decimals have fractions of a cent, shown as stored so "
+                 "that none is hidden\n";
+  }
 }
 
 void run_add(const CardOptions& options) {
@@ -116,12 +122,25 @@ void run_add(const CardOptions& options) {
   card.funding = *funding;
   card.opening_balance = parse_money_option(options.balance, "--balance", command);
   card.credit_limit = parse_money_option(options.limit, "--limit", command);
-  for (const auto& [field, amount] :
-       {std::pair<const char*, billing::Money>{"opening balance", card.opening_balance},
-        {"credit limit", card.credit_limit}}) {
-    if (const Status cents = billing::check_whole_cents(field, amount); !cents) {
-      fail_command(command, cents.message());
-    }
+  if (card.opening_balance < 0) {
+    fail_command(command, "invalid --balance '" + options.balance +
+                              "': an opening balance cannot be negative; give 0 or more dollars "
+                              "and cents, such as 25.00");
+  }
+  if (card.credit_limit < 0) {
+    fail_command(command, "invalid --limit '" + options.limit +
+                              "': a credit limit cannot be negative; give 0 for no limit or a "
+                              "limit such as 250.00");
+  }
+  const Status balance_cents = billing::check_whole_cents("opening balance", card.opening_balance,
+                                                          0, billing::kMaxPrepaidBalance);
+  if (!balance_cents) {
+    fail_command(command, "--balance: " + balance_cents.message());
+  }
+  const Status limit_cents =
+      billing::check_whole_cents("credit limit", card.credit_limit, 0, billing::kMaxCreditLimit);
+  if (!limit_cents) {
+    fail_command(command, "--limit: " + limit_cents.message());
   }
   if (card.funding == billing::CardFunding::Postpaid && card.opening_balance != 0) {
     fail_command(command, "--balance is the opening balance of a prepaid card, and a postpaid "
@@ -210,12 +229,13 @@ void run_refund(const CardOptions& options) {
   if (!refunded) {
     fail_command(command, refunded.status().message());
   }
-  const std::string amount = billing::format_dollars(refunded->amount, 4);
   if (!options.json) {
-    std::cout << fmt::format("refunded ${} from card {}\n", amount,
+    std::cout << fmt::format("refunded ${} from card {}\n", billing::format_money(refunded->amount),
                              billing::mask_card_number(options.number));
   }
-  print_card(*store, options.number, options.json, command, {{"refunded", amount}});
+  // JSON keeps four decimals in every amount, for programs that read it.
+  print_card(*store, options.number, options.json, command,
+             {{"refunded", billing::format_dollars(refunded->amount, 4)}});
 }
 
 void run_close(const CardOptions& options) {
@@ -280,7 +300,8 @@ void add_card_commands(CLI::App& app) {
       "fund", "Add funds to a prepaid card; a repeat with the same --key adds them once");
   add_database_options(*fund, fund_options->database);
   fund->add_option("--number", fund_options->number, "Card number")->required();
-  fund->add_option("--amount", fund_options->amount, "Dollars to add, in whole cents")->required();
+  fund->add_option("--amount", fund_options->amount, "Dollars and cents to add, such as 25.00")
+      ->required();
   fund->add_option("--key", fund_options->key, "Idempotency key, unique per top-up")->required();
   fund->add_flag("--json", fund_options->json, "Print the card as JSON");
   fund->callback([fund_options] { run_fund(*fund_options); });

@@ -47,8 +47,8 @@ void print_credit(const billing::CreditRecord& credit) {
   std::cout << fmt::format(
       "credit {}: call {} line {}, {} ${}, {} (rule {}), requested by {} at {}", credit.id,
       credit.call_id, credit.line_no, to_string(credit.reason),
-      billing::format_dollars_exact(credit.amount), to_string(credit.state), credit.rule,
-      credit.actor, billing::format_instant(credit.at));
+      billing::format_money(credit.amount), to_string(credit.state), credit.rule, credit.actor,
+      billing::format_instant(credit.at));
   if (!credit.decided_by.empty()) {
     std::cout << fmt::format(", decided by {}", credit.decided_by);
   }
@@ -106,7 +106,7 @@ Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
   }
   std::optional<billing::Money> amount;
   if (!fields.amount.empty()) {
-    Result<billing::Money> parsed = billing::parse_dollars(fields.amount);
+    Result<billing::Money> parsed = billing::parse_dollars_and_cents(fields.amount);
     if (!parsed) {
       return Status(StatusCode::InvalidArgument, prefix + "amount: " + parsed.status().message());
     }

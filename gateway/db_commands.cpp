@@ -1,11 +1,13 @@
 // relaygw db init | db status | db load-deck: create a billing database, show what it holds,
 // and store a new rate deck. Also the helpers in gateway/db_support.hpp.
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -88,22 +90,6 @@ billing::NumberPlan load_number_plan(const DatabaseOptions& options, const std::
   return std::move(plan).value();
 }
 
-std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
-                                                  const std::string& command) {
-  auto stored = store.current_rate_deck();
-  if (!stored) {
-    fail_command(command, stored.status().message());
-  }
-  if (!stored->has_value()) {
-    return std::nullopt;
-  }
-  auto deck = billing::RateDeck::parse((*stored)->text, (*stored)->source_path);
-  if (!deck) {
-    fail_command(command, "the stored rate deck does not parse: " + deck.status().message());
-  }
-  return std::move(deck).value();
-}
-
 std::optional<billing::RateDeck> load_deck_in_effect(billing::Store& store,
                                                      std::string_view local_date,
                                                      const std::string& command) {
@@ -153,7 +139,7 @@ std::string read_pin_from_stdin(const std::string& prompt) {
 
 billing::Money parse_money_option(const std::string& text, const std::string& option,
                                   const std::string& command) {
-  auto amount = billing::parse_dollars(text);
+  auto amount = billing::parse_dollars_and_cents(text);
   if (!amount) {
     fail_command(command, option + ": " + amount.status().message());
   }
@@ -213,6 +199,82 @@ std::string first_effective_date(const billing::RateDeck& deck) {
   }
   const billing::LocalDate first = deck.versions().front().effective;
   return fmt::format("{:04}-{:02}-{:02}", first.year, first.month, first.day);
+}
+
+// The stored decks seen from one date: the deck in effect then, the decks that take effect
+// later, and how many decks neither is.
+struct DeckSchedule {
+  std::optional<billing::RateDeckHeader> in_effect;  // none when every deck starts later
+  // Decks that start after the date, each the most recently stored one of its effective date,
+  // by effective date.
+  std::vector<billing::RateDeckHeader> pending;
+  // Decks that will never be in effect for a call requested on or after the date: replaced by
+  // a deck with a later effective date, or by a correction stored later with the same date.
+  std::size_t superseded = 0;
+};
+
+// Groups the stored decks by the rule of Store::rate_deck_in_effect as seen on `date`
+// ("2026-07-01").
+DeckSchedule deck_schedule(billing::Store& store, const std::string& date,
+                           const std::string& command) {
+  auto decks = store.list_rate_decks();
+  if (!decks) {
+    fail_command(command, decks.status().message());
+  }
+  // The most recently stored deck of each effective date, by date. ISO 8601 dates order as
+  // text, and an empty date is the earliest.
+  std::map<std::string, billing::RateDeckHeader> latest_by_date;
+  for (const billing::RateDeckHeader& deck : *decks) {
+    latest_by_date[deck.effective_from] = deck;  // listed in the order stored
+  }
+  DeckSchedule schedule;
+  for (const auto& [effective_from, deck] : latest_by_date) {
+    if (effective_from <= date) {
+      schedule.in_effect = deck;  // the last one on or before `date` wins
+    } else {
+      schedule.pending.push_back(deck);
+    }
+  }
+  schedule.superseded = decks->size() - schedule.pending.size() - (schedule.in_effect ? 1 : 0);
+  return schedule;
+}
+
+std::string effective_text(const billing::RateDeckHeader& deck) {
+  return deck.effective_from.empty() ? std::string("with no effective date")
+                                     : "effective " + deck.effective_from;
+}
+
+std::string utc_today() {
+  return billing::format_instant(
+             std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()))
+      .substr(0, 10);
+}
+
+// Prints the deck in effect on `today`, as `db status` and `db load-deck` show it.
+void print_deck_in_effect(const DeckSchedule& schedule, const std::string& today) {
+  if (schedule.in_effect) {
+    const billing::RateDeckHeader& deck = *schedule.in_effect;
+    std::cout << fmt::format("rate deck in effect today (UTC date {}): '{}', {}, sha256 {}\n",
+                             today, deck.name, effective_text(deck), deck.sha256_hex);
+  } else {
+    std::cout << fmt::format(
+        "rate deck in effect today (UTC date {}): none, because every stored deck starts later\n",
+        today);
+  }
+}
+
+// Prints the pending decks and the count of superseded ones.
+void print_other_decks(const DeckSchedule& schedule) {
+  for (const billing::RateDeckHeader& deck : schedule.pending) {
+    std::cout << fmt::format("pending rate deck: '{}', {}, sha256 {}\n", deck.name,
+                             effective_text(deck), deck.sha256_hex);
+  }
+  if (schedule.superseded > 0) {
+    std::cout << fmt::format(
+        "superseded rate decks: {} (replaced by a deck with a later effective date or by a "
+        "correction with the same date; calls that name one keep it)\n",
+        schedule.superseded);
+  }
 }
 
 // Reads a rate deck file, or every .toml file of a folder, checks that it loads as `relaygw
@@ -402,6 +464,33 @@ void run_init(const InitOptions& options) {
                           (*store)->schema_version());
 }
 
+// Prints the deck in effect today, with its source and files, and the pending decks.
+void print_rate_decks(billing::SqliteStore& store) {
+  const std::string command = "db status";
+  const std::string today = utc_today();
+  const DeckSchedule schedule = deck_schedule(store, today, command);
+  if (!schedule.in_effect && schedule.pending.empty()) {
+    std::cout << "rate deck: none; store one with `relaygw db load-deck`\n";
+    return;
+  }
+  print_deck_in_effect(schedule, today);
+  if (schedule.in_effect) {
+    auto deck = store.find_rate_deck(schedule.in_effect->sha256_hex);
+    if (!deck) {
+      fail_command(command, deck.status().message());
+    }
+    if (deck->has_value()) {
+      std::cout << fmt::format("  from {}\n", (*deck)->source_path);
+      if ((*deck)->files.size() > 1) {
+        for (const billing::StoredDeckFile& file : (*deck)->files) {
+          std::cout << fmt::format("  file {} (sha256 {})\n", file.name, file.sha256_hex);
+        }
+      }
+    }
+  }
+  print_other_decks(schedule);
+}
+
 void run_status(const DatabaseOptions& options) {
   // Status only reads, so an older schema is shown as it is and not migrated.
   billing::SqliteOptions read_only;
@@ -419,18 +508,7 @@ void run_status(const DatabaseOptions& options) {
         "(every other command that opens it migrates it too, even one that only reads)\n",
         store->schema_version(), billing::latest_schema_version(), options.db);
   }
-  auto deck = store->current_rate_deck();
-  if (deck && deck->has_value()) {
-    std::cout << fmt::format("rate deck: '{}' from {}, effective {}, sha256 {}\n", (*deck)->name,
-                             (*deck)->source_path, (*deck)->effective_from, (*deck)->sha256_hex);
-    if ((*deck)->files.size() > 1) {
-      for (const billing::StoredDeckFile& file : (*deck)->files) {
-        std::cout << fmt::format("  file {} (sha256 {})\n", file.name, file.sha256_hex);
-      }
-    }
-  } else {
-    std::cout << "rate deck: none; store one with `relaygw db load-deck`\n";
-  }
+  print_rate_decks(*store);
   auto lines = store->list_lines();
   if (lines) {
     std::cout << fmt::format("directory lines: {}\n", lines->size());
@@ -598,6 +676,37 @@ Status check_open_calls_rate(const std::vector<billing::CallRecord>& unposted,
   return Status(StatusCode::FailedPrecondition, message);
 }
 
+// Prints whether the deck just stored is in effect today, pending or superseded, and the
+// schedule of stored decks.
+void print_load_result(billing::Store& store, const billing::StoredRateDeck& stored) {
+  const std::string today = utc_today();
+  const DeckSchedule schedule = deck_schedule(store, today, "db load-deck");
+  const auto is_stored = [&](const billing::RateDeckHeader& deck) {
+    return deck.sha256_hex == stored.sha256_hex && deck.effective_from == stored.effective_from;
+  };
+  if (schedule.in_effect && is_stored(*schedule.in_effect)) {
+    std::cout << "it is in effect today (UTC date): calls requested from now on are rated with "
+                 "it, and calls already requested keep the deck they were quoted with\n";
+  } else if (stored.effective_from > today) {
+    std::cout << fmt::format(
+        "it is pending: calls requested from {} on (local date at the calling number's rate "
+        "center) are rated with it, until a deck with a later effective date takes over\n",
+        stored.effective_from);
+  } else if (schedule.in_effect) {
+    // Only a deck with a later effective date can outrank the deck stored last.
+    const billing::RateDeckHeader& current = *schedule.in_effect;
+    std::cout << fmt::format(
+        "it is superseded: deck '{}' ({}, sha256 {}) has a later effective date and stays in "
+        "effect, so no new call is rated with the stored deck, which only re-rates calls "
+        "requested before {} for rating-error credits. To replace deck '{}', load a deck whose "
+        "first version is effective on or after {}\n",
+        current.name, effective_text(current), current.sha256_hex, current.effective_from,
+        current.name, current.effective_from);
+  }
+  print_deck_in_effect(schedule, today);
+  print_other_decks(schedule);
+}
+
 void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const std::string command = "db load-deck";
   auto store = open_database(options, command);
@@ -620,13 +729,11 @@ void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   if (!added) {
     fail_command(command, added.message());
   }
-  // ISO 8601 dates order as text.
-  const std::string today = billing::format_instant(write_context(options).at).substr(0, 10);
-  const bool starts_later = stored.effective_from > today;
-  std::cout << fmt::format(
-      "rate deck '{}' stored (sha256 {}); calls requested from {} on are rated with it, and calls "
-      "already requested keep the deck they were quoted with\n",
-      stored.name, stored.sha256_hex, starts_later ? stored.effective_from : std::string("now"));
+  std::cout << fmt::format("rate deck '{}' stored (sha256 {}), {}\n", stored.name,
+                           stored.sha256_hex,
+                           stored.effective_from.empty() ? std::string("with no effective date")
+                                                         : "effective " + stored.effective_from);
+  print_load_result(*store, stored);
   if (!stored.files.empty()) {
     std::cout << fmt::format("{} files from {}\n", stored.files.size(), stored.source_path);
   }

@@ -39,11 +39,6 @@ billing::WriteContext write_context(const DatabaseOptions& options);
 // Returns the number plan from --data-dir, or fails the command.
 billing::NumberPlan load_number_plan(const DatabaseOptions& options, const std::string& command);
 
-// Returns the rate deck stored in the database (the one most recently loaded), or nullopt when
-// none is stored.
-std::optional<billing::RateDeck> load_stored_deck(billing::Store& store,
-                                                  const std::string& command);
-
 // Loads the stored deck in effect on `local_date` ("2026-07-01", see
 // Store::rate_deck_in_effect), or nullopt when the database has none. Exits through
 // fail_command when the deck cannot be read or parsed.
@@ -55,7 +50,8 @@ std::optional<billing::RateDeck> load_deck_in_effect(billing::Store& store,
 // on standard error and turns echo off while the PIN is typed.
 std::string read_pin_from_stdin(const std::string& prompt);
 
-// Parses a dollar amount option ("12.50") into units, or fails the command naming the option.
+// Parses a dollar amount option ("12.50") into units, or fails the command naming the option
+// and asking for dollars and cents.
 billing::Money parse_money_option(const std::string& text, const std::string& option,
                                   const std::string& command);
 

@@ -252,8 +252,9 @@ struct CallService::State {
   std::optional<billing::NumberPlan> plan;
   std::optional<billing::RateDeckCache> decks;
   // The rater of the deck in effect at the last call or quote, which also rates calls whose
-  // record names no deck (calls stored before schema 12).
-  const billing::Rater* rater = nullptr;
+  // record names no deck (calls stored before schema 12). It shares ownership with the cache,
+  // so it stays valid after the cache evicts the deck.
+  std::shared_ptr<const billing::Rater> rater;
   std::string deck_sha256;  // StoredRateDeck::sha256_hex of the deck of `rater`
   std::optional<billing::CreditPolicy> credit_policy;
 
@@ -407,7 +408,7 @@ Status CallService::State::open_storage() {
                                 "--rates FILE`",
                                 config.database, reason_only(parsed.status()), config.database));
     }
-    rater = *parsed;
+    rater = decks->share((*in_effect)->sha256_hex);
     deck_sha256 = (*in_effect)->sha256_hex;
     store = std::move(opened).value();
     log->info("billing storage open: database={} rate_deck='{}' sha256={} area_codes={}",
@@ -684,7 +685,7 @@ void CallService::State::use_deck(const std::string& sha256_hex, const billing::
             "already open keep the deck they were quoted with",
             why, rater->deck()->name(), deck_sha256, deck_rater->deck()->name(), sha256_hex);
   deck_sha256 = sha256_hex;
-  rater = deck_rater;
+  rater = decks->share(sha256_hex);
 }
 
 Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested& request,
@@ -784,7 +785,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   authorization.third_number = request.third_number;
   authorization.card_number = std::string(request.card_number.reveal());
   authorization.requested_person = request.person_name;
-  billing::Authorizer authorizer(store.get(), &*plan, rater, &*decks);
+  billing::Authorizer authorizer(store.get(), &*plan, rater.get(), &*decks);
   // The card and its PIN are checked before the call is quoted, so a refused card call gets no
   // quote reply and is stored with its refusal alone. A wrong PIN counts whatever the
   // destination.
@@ -799,7 +800,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     return {rating_unavailable(call_id)};
   }
   const bool refused_early = card->refusal.has_value();
-  billing::CallRecords records(store.get(), refused_early ? nullptr : rater, &*decks);
+  billing::CallRecords records(store.get(), refused_early ? nullptr : rater.get(), &*decks);
   auto opened = records.open(call, write_context);
   if (!opened) {
     log->error("session={} call={} storing the call failed: {}", request.session_id, call_id,
@@ -811,7 +812,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (!refused_early) {
     // open() quoted the call with the deck in effect and stored that deck's SHA-256, so the
     // cache has its rater. The quote reply and the hold below use it too.
-    const billing::Rater* call_rater = rater;
+    const billing::Rater* call_rater = rater.get();
     if (opened->quote && !opened->quote->deck_sha256.empty()) {
       call_rater = decks->find(opened->quote->deck_sha256);
       if (call_rater == nullptr) {
@@ -887,7 +888,7 @@ Result<billing::CallPosting> CallService::State::complete_call(const std::string
     return Status(StatusCode::NotFound,
                   "call '" + call_id + "' does not exist; send call.request first");
   }
-  billing::CallRecords records(store.get(), rater, &*decks);
+  billing::CallRecords records(store.get(), rater.get(), &*decks);
   // The protocol has no "person reached" field: a person-to-person call that was connected is
   // billed as reached.
   const bool connected = billing::event_time(**record, billing::CallEvent::Connected).has_value();
@@ -966,7 +967,7 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                         "billing storage is unavailable, so " + of + " for call '" + call_id +
                             "' was not recorded; retry it with the same idempotency key")};
   }
-  billing::CallRecords records(store.get(), rater, &*decks);
+  billing::CallRecords records(store.get(), rater.get(), &*decks);
   auto record = store->find_call(call_id);
   // The gateway stamps the request with its own clock, so a provider clock that runs a little
   // behind stamps the next step before it. A step at most clock_tolerance before the call's
@@ -1300,7 +1301,7 @@ Status CallService::use_rating_data(
   }
   // A calling number with no time zone cannot pick a deck, and `use` reports it with the
   // reason when it rates, so the deck in use is passed instead.
-  const billing::Rater* deck_rater = state.rater;
+  const billing::Rater* deck_rater = state.rater.get();
   if (auto in_effect = state.rater_in_effect(from, at); in_effect) {
     deck_rater = *in_effect;
   } else if (in_effect.status().code() != StatusCode::InvalidArgument &&

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -259,8 +260,8 @@ TEST_CASE_METHOD(DeckFixture, "interim debit carries TTY discount", "[billing][c
   CHECK(store_->card_funds(kCard, "call-a").value().debited_for_call == 2'000);
 }
 
-// A rating-error credit compares the posting with the deck stored most recently among those in
-// effect on the call's date: a later correction counts, a deck that starts later does not.
+// A rating-error credit compares the posting with the deck in effect on the call's date: a
+// correction stored later with the same date counts, a deck that starts later does not.
 TEST_CASE_METHOD(DeckFixture, "rerate uses deck in effect on call date", "[billing][deck]") {
   load_deck("0.0400");
   const RateDeck first = RateDeck::parse(flat_deck_text("0.0400"), "a.toml").value();
@@ -303,4 +304,189 @@ TEST_CASE_METHOD(DeckFixture, "rerate uses deck in effect on call date", "[billi
   auto corrected = after_future.rerate("r1");
   REQUIRE(corrected);
   CHECK(corrected->total == 1000);
+}
+
+// The deck with the latest effective date on or before the day wins, whatever order the decks
+// were stored in, and a deck stored again with an earlier date does not replace it.
+TEST_CASE_METHOD(DeckFixture, "old deck stored again stays superseded", "[billing][deck]") {
+  const std::string january = load_deck("0.0400", "2026-01-01");
+  const std::string march = load_deck("0.0800", "2026-03-01");
+  const std::string january_again = load_deck("0.0500", "2026-01-01");
+
+  auto on_april = store_->rate_deck_in_effect("2026-04-15");
+  REQUIRE(on_april);
+  REQUIRE(on_april->has_value());
+  CHECK((*on_april)->sha256_hex == march);
+  // Before March the January date applies, and of the two January decks the one stored
+  // later is the correction.
+  auto on_february = store_->rate_deck_in_effect("2026-02-15");
+  REQUIRE(on_february);
+  REQUIRE(on_february->has_value());
+  CHECK((*on_february)->sha256_hex == january_again);
+  CHECK((*on_february)->sha256_hex != january);
+  // On the effective date itself the new deck is in effect.
+  auto on_march_first = store_->rate_deck_in_effect("2026-03-01");
+  REQUIRE(on_march_first);
+  REQUIRE(on_march_first->has_value());
+  CHECK((*on_march_first)->sha256_hex == march);
+}
+
+TEST_CASE_METHOD(DeckFixture, "correction with the same date wins", "[billing][deck]") {
+  load_deck("0.0400", "2026-03-01");
+  const std::string correction = load_deck("0.0450", "2026-03-01");
+  auto in_effect = store_->rate_deck_in_effect("2026-03-10");
+  REQUIRE(in_effect);
+  REQUIRE(in_effect->has_value());
+  CHECK((*in_effect)->sha256_hex == correction);
+}
+
+TEST_CASE_METHOD(DeckFixture, "deck with no date counts as earliest", "[billing][deck]") {
+  const std::string dated = load_deck("0.0400", "2026-01-01");
+  // A deck stored with no effective date, as decks stored before dates were recorded are.
+  const StoredRateDeck undated = stored_deck(flat_deck_text("0.0900"), "");
+  REQUIRE(store_->add_rate_deck(undated, staff()));
+  auto in_effect = store_->rate_deck_in_effect("2026-03-10");
+  REQUIRE(in_effect);
+  REQUIRE(in_effect->has_value());
+  CHECK((*in_effect)->sha256_hex == dated);
+  auto before_dated = store_->rate_deck_in_effect("2025-12-31");
+  REQUIRE(before_dated);
+  REQUIRE(before_dated->has_value());
+  CHECK((*before_dated)->sha256_hex == undated.sha256_hex);
+}
+
+TEST_CASE_METHOD(DeckFixture, "every deck later picks last stored", "[billing][deck]") {
+  load_deck("0.0800", "2026-06-01");
+  const std::string last = load_deck("0.0400", "2026-05-01");
+  auto in_effect = store_->rate_deck_in_effect("2026-03-10");
+  REQUIRE(in_effect);
+  REQUIRE(in_effect->has_value());
+  CHECK((*in_effect)->sha256_hex == last);
+
+  auto listed = store_->list_rate_decks();
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].effective_from == "2026-06-01");
+  CHECK((*listed)[1].sha256_hex == last);
+  CHECK((*listed)[0].seq < (*listed)[1].seq);
+}
+
+// A call opened in April after the January deck was stored again is still quoted with the
+// March deck.
+TEST_CASE_METHOD(DeckFixture, "call quoted with latest dated deck", "[billing][deck]") {
+  load_deck("0.0400", "2026-01-01");
+  const std::string march = load_deck("0.0800", "2026-03-01");
+  load_deck("0.0500", "2026-01-01");
+  const RateDeck deck = RateDeck::parse(flat_deck_text("0.0500", "2026-01-01"), "a.toml").value();
+  const Rater rater(&bundled_number_plan(), &deck);
+  CallRecords records(store_.get(), &rater, &decks_);
+  CallRequest call;
+  call.from = "3125550107";
+  call.to = "2125550101";
+  auto opened = records.open(call, WriteContext{"gateway", at("2026-04-01T15:00:00Z")});
+  REQUIRE(opened);
+  REQUIRE(opened->quote);
+  CHECK(opened->quote->deck_sha256 == march);
+  CHECK(opened->quote->one_minute == 800);
+}
+
+// Loading more decks than the cache keeps leaves its size at the bound, and each deck still
+// rates with its own prices, parsed again after it was evicted.
+TEST_CASE_METHOD(DeckFixture, "deck cache evicts least recently used", "[billing][deck]") {
+  const std::vector<std::string> rates = {"0.0100", "0.0200", "0.0300", "0.0400", "0.0500"};
+  std::vector<std::string> shas;
+  for (const std::string& rate : rates) {
+    shas.push_back(load_deck(rate));
+  }
+  RateDeckCache cache(&bundled_number_plan(), 2);
+  CallToRate call;
+  call.from = "3125550107";
+  call.to = "2125550101";
+  call.start = at("2026-03-10T14:00:00Z");
+  call.billable_seconds = 60;
+  // Two passes, so that the second one rates with decks parsed again after eviction.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < shas.size(); ++i) {
+      auto rater = cache.rater(*store_, shas[i]);
+      REQUIRE(rater);
+      auto rated = (*rater)->rate(call);
+      REQUIRE(rated);
+      INFO("pass " << pass << " deck " << rates[i]);
+      CHECK(rated->total == static_cast<Money>((i + 1) * 100));
+      CHECK(cache.size() <= 2);
+    }
+  }
+  CHECK(cache.size() == 2);
+  CHECK(cache.find(shas[0]) == nullptr);
+  CHECK(cache.find(shas[4]) != nullptr);
+}
+
+TEST_CASE_METHOD(DeckFixture, "deck cache keeps recently used deck", "[billing][deck]") {
+  const std::string first = load_deck("0.0100");
+  const std::string second = load_deck("0.0200");
+  const std::string third = load_deck("0.0300");
+  RateDeckCache cache(&bundled_number_plan(), 2);
+  REQUIRE(cache.rater(*store_, first));
+  REQUIRE(cache.rater(*store_, second));
+  // Using the first deck again makes the second one the least recently used.
+  REQUIRE(cache.find(first) != nullptr);
+  REQUIRE(cache.rater(*store_, third));
+  CHECK(cache.find(first) != nullptr);
+  CHECK(cache.find(second) == nullptr);
+}
+
+// A Rater kept through share() outlives its eviction, as the gateway's deck for new calls does.
+TEST_CASE_METHOD(DeckFixture, "shared deck rater survives eviction", "[billing][deck]") {
+  const std::string first = load_deck("0.0100");
+  const std::string second = load_deck("0.0200");
+  RateDeckCache cache(&bundled_number_plan(), 1);
+  REQUIRE(cache.rater(*store_, first));
+  const std::shared_ptr<const Rater> kept = cache.share(first);
+  REQUIRE(kept != nullptr);
+  REQUIRE(cache.rater(*store_, second));
+  REQUIRE(cache.find(first) == nullptr);
+  CallToRate call;
+  call.from = "3125550107";
+  call.to = "2125550101";
+  call.start = at("2026-03-10T14:00:00Z");
+  call.billable_seconds = 60;
+  auto rated = kept->rate(call);
+  REQUIRE(rated);
+  CHECK(rated->total == 100);
+  CHECK(cache.share(first) == nullptr);
+}
+
+// The cache may build a deck's Rater over the deck of a `known` Rater of its own, which must
+// stay alive after the cache evicts the entry that owned it.
+TEST_CASE_METHOD(DeckFixture, "deck rated through known survives eviction", "[billing][deck]") {
+  // Two stored decks with the same text under different keys, as a folder deck and a file
+  // deck of the same merged text are stored.
+  const std::string text = flat_deck_text("0.0100");
+  const std::string first = load_deck("0.0100");
+  StoredRateDeck copy = stored_deck(text, "2020-01-01");
+  copy.sha256_hex = sha256_hex("manifest of the same deck\n");
+  REQUIRE(store_->add_rate_deck(copy, staff()));
+  const std::string other = load_deck("0.0200");
+
+  RateDeckCache cache(&bundled_number_plan(), 1);
+  auto known = cache.rater(*store_, first);
+  REQUIRE(known);
+  // With room for one deck, adding the copy evicts the first deck, whose parsed text the
+  // copy's Rater uses.
+  auto same_text = cache.rater(*store_, copy.sha256_hex, *known);
+  REQUIRE(same_text);
+  CHECK(cache.find(first) == nullptr);
+  const std::shared_ptr<const Rater> kept_copy = cache.share(copy.sha256_hex);
+  REQUIRE(kept_copy != nullptr);
+  CHECK(kept_copy->deck() == (*known)->deck());
+  REQUIRE(cache.rater(*store_, other));
+  CallToRate call;
+  call.from = "3125550107";
+  call.to = "2125550101";
+  call.start = at("2026-03-10T14:00:00Z");
+  call.billable_seconds = 60;
+  auto rated = kept_copy->rate(call);
+  REQUIRE(rated);
+  CHECK(rated->total == 100);
+  CHECK(kept_copy->deck()->name() == "flat 0.0100");
 }

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -350,8 +352,9 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
   REQUIRE(first.contains("quote"));
   CHECK(first["quote"]["rate_deck_sha256"].get<std::string>().size() == 64);
 
-  // A new deck of $0.25 a minute everywhere quotes the next call.
-  load_flat_deck("flat quote", "2020-01-01");
+  // A new deck of $0.25 a minute everywhere quotes the next call. Its date is after the
+  // bundled deck's first version, so it takes over from that deck.
+  load_flat_deck("flat quote", "2026-02-01");
 
   create("q2", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
   const nlohmann::json second = show_json("q2");
@@ -360,7 +363,13 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
   CHECK(second["quote"]["rate_deck_sha256"] != first["quote"]["rate_deck_sha256"]);
   CHECK(show_json("q1")["quote"] == first["quote"]);
   const Run text = relaygw("call show", "--id q2");
-  CHECK(contains(text.output, "quoted $0.2500 for a one-minute call with rate deck sha256 "));
+  const std::string sha = second["quote"]["rate_deck_sha256"];
+  CHECK(contains(text.output,
+                 "quoted $0.2500 for a one-minute call with rate deck 'flat quote', "
+                 "effective 2026-02-01, sha256 " +
+                     sha.substr(0, 12) + "\n"));
+  CHECK(second["quote"]["rate_deck_name"] == "flat quote");
+  CHECK(second["quote"]["rate_deck_effective_from"] == "2026-02-01");
 }
 
 TEST_CASE_METHOD(CallLifecycleFixture, "plans advise before a future deck",
@@ -398,4 +407,68 @@ TEST_CASE_METHOD(CallLifecycleFixture, "plans advise counts only the line's char
   INFO(payer.output);
   REQUIRE(payer.status == 0);
   CHECK(nlohmann::json::parse(payer.output)["calls"] == 1);
+}
+
+namespace {
+
+// Returns the lines of `text` from the first that starts with `first` to the first that starts
+// with `last`, both included.
+std::vector<std::string> lines_between(const std::string& text, const std::string& first,
+                                       const std::string& last) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    inside = inside || line.rfind(first, 0) == 0;
+    if (inside) {
+      lines.push_back(line);
+      if (line.rfind(last, 0) == 0) {
+        break;
+      }
+    }
+  }
+  return lines;
+}
+
+}  // namespace
+
+// A surcharge description longer than any fixed column widens the column, so every amount of
+// the posting still ends in the same column.
+TEST_CASE_METHOD(CallLifecycleFixture, "call show aligns long charge lines",
+                 "[billing][commands][calls]") {
+  const std::string long_description =
+      "Sent-paid relay call surcharge for the state telecommunications relay fund, 2026";
+  std::string deck =
+      "name = \"long lines\"\n[[version]]\nname = \"v1\"\neffective = 2026-02-01\n"
+      "[[version.surcharge]]\nbilling = \"sent-paid\"\namount = \"1234.5600\"\ndescription = \"" +
+      long_description + "\"\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    deck += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.2500\" }\n";
+  }
+  const std::string deck_path =
+      (std::filesystem::temp_directory_path() /
+       ("relaygw-long-lines-" + std::to_string(std::random_device()()) + ".toml"))
+          .string();
+  std::ofstream(deck_path) << deck;
+  const Run loaded = relaygw("db load-deck", "--rates '" + deck_path + "'");
+  std::filesystem::remove(deck_path);
+  INFO(loaded.output);
+  REQUIRE(loaded.status == 0);
+
+  create("long", "--at 2026-03-10T09:29:00-05:00 --from 3125550107 --to 2125550101");
+  event("long", "--event connected --at 2026-03-10T09:30:00-05:00");
+  REQUIRE(complete("long", "2026-03-10T09:33:00-05:00").status == 0);
+  const Run shown = relaygw("call show", "--id long");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  REQUIRE(contains(shown.output, long_description));
+  const std::vector<std::string> table = lines_between(shown.output, "  usage", "  total");
+  REQUIRE(table.size() >= 3);
+  for (const std::string& line : table) {
+    INFO(line);
+    CHECK(line.size() == table.front().size());
+  }
+  CHECK(contains(shown.output, " 1234.56\n"));
 }

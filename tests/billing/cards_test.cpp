@@ -221,3 +221,48 @@ TEST_CASE_METHOD(CardFixture, "pin and card number never stored plain", "[billin
   CHECK(duplicate.code() == StatusCode::AlreadyExists);
   CHECK(duplicate.message().find(kCard) == std::string::npos);
 }
+
+TEST_CASE_METHOD(CardFixture, "refund of locked card names the fix", "[billing][cards]") {
+  add(1);
+  REQUIRE_FALSE(check("22222"));
+  REQUIRE(store().find_card(kCard)->value().status == CardStatus::Locked);
+  auto refunded = refund_card_balance(store(), kCard, std::nullopt, context());
+  REQUIRE_FALSE(refunded);
+  CHECK(refunded.status().code() == StatusCode::FailedPrecondition);
+  const std::string& message = refunded.status().message();
+  CHECK(message.find("card ************6789 is locked after wrong PINs, not closed") !=
+        std::string::npos);
+  CHECK(message.find("close the card first with `relaygw card close --number NUMBER") !=
+        std::string::npos);
+  CHECK(message.find(kCard) == std::string::npos);
+}
+
+TEST_CASE_METHOD(CardFixture, "negative opening balance named", "[billing][cards]") {
+  NewCard card;
+  card.number = kCard;
+  card.opening_balance = -50'000;
+  card.pin_iterations = kTestIterations;
+  const relaygw::Status added = add_card(store(), card, kPin, context());
+  REQUIRE_FALSE(added);
+  CHECK(added.message().find("opening balance -5.00 of card ************6789 is negative") !=
+        std::string::npos);
+}
+
+TEST_CASE("maximum balance message fits the room", "[billing][cards]") {
+  const relaygw::Status full = check_max_prepaid_balance(kCard, kMaxPrepaidBalance, 100);
+  REQUIRE_FALSE(full);
+  CHECK(full.message() ==
+        "card ************6789 is at its maximum balance of $1,000.00, so no funds can be added "
+        "until calls spend some of it");
+  // Less than a cent of room: no top-up of whole cents fits either.
+  const relaygw::Status almost = check_max_prepaid_balance(kCard, kMaxPrepaidBalance - 50, 100);
+  REQUIRE_FALSE(almost);
+  CHECK(almost.message().find("has a balance of $999.9950, less than a cent below its maximum "
+                              "balance of $1,000.00") != std::string::npos);
+  CHECK(almost.message().find("add at most") == std::string::npos);
+  // Room with a fraction of a cent suggests the whole cents that fit.
+  const relaygw::Status room =
+      check_max_prepaid_balance(kCard, kMaxPrepaidBalance - 10'050, 20'000);
+  REQUIRE_FALSE(room);
+  CHECK(room.message().find("add at most $1.00") != std::string::npos);
+}

@@ -376,7 +376,7 @@ TEST_CASE_METHOD(CommandInputFixture, "call show prints uncollected charge", "[b
   CHECK(contains(card.output, "\"uncollected\": \"9.1400\""));
   const CommandRun card_text = relaygw("card show " + db_option() + "--number 5550142000002");
   INFO(card_text.output);
-  CHECK(contains(card_text.output, "uncollected $9.1400"));
+  CHECK(contains(card_text.output, "uncollected $9.14\n"));
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "refused card call cannot complete", "[billing][cli]") {

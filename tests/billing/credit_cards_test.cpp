@@ -197,8 +197,9 @@ TEST_CASE_METHOD(CardCreditFixture, "sub-cent credits and balances rejected",
   const Run credit = relaygw("credit request " + db_option() +
                              "--call s --line 1 --reason bad-connection --amount 0.001 --key c1");
   CHECK(credit.status == 1);
-  CHECK(credit.output.find("credit amount 0.0010 is not a whole number of cents; use 0.00 or "
-                           "0.01") != std::string::npos);
+  // 0.00 is no valid credit, so only 0.01 is suggested.
+  CHECK(credit.output.find("credit amount 0.0010 is not a whole number of cents; use 0.01\n") !=
+        std::string::npos);
 
   const Run balance =
       relaygw("card add " + db_option() + "--number 4000000000000005 --balance 5.001");
@@ -431,7 +432,7 @@ TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[bill
   INFO(over.output);
   CHECK(over.status == 1);
   CHECK(over.output.find("adding $20.00 to card ************0001, whose balance is $990.00, "
-                         "would pass the $1000.00 maximum balance of a prepaid card; add at "
+                         "would pass the $1,000.00 maximum balance of a prepaid card; add at "
                          "most $10.00") != std::string::npos);
   CHECK(card_json("6000000000000001")["balance"] == "990.0000");
 
@@ -445,7 +446,11 @@ TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[bill
   CHECK(nlohmann::json::parse(retry.output)["balance"] == "1000.0000");
   const Run one_cent = relaygw(fund + "--amount 0.01 --key top-3");
   CHECK(one_cent.status == 1);
-  CHECK(one_cent.output.find("add at most $0.00") != std::string::npos);
+  INFO(one_cent.output);
+  CHECK(one_cent.output.find("card ************0001 is at its maximum balance of $1,000.00, so no "
+                             "funds can be added until calls spend some of it") !=
+        std::string::npos);
+  CHECK(one_cent.output.find("add at most") == std::string::npos);
 
   // The largest amount the parser takes is rejected by the maximum balance, not by an overflow
   // in a ledger sum, and repeating it changes nothing.
@@ -453,7 +458,7 @@ TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[bill
     const Run huge = relaygw(fund + "--amount 999999999999.99 --key " + std::string(key));
     INFO(huge.output);
     CHECK(huge.status == 1);
-    CHECK(huge.output.find("adding $999999999999.99 to card ************0001") !=
+    CHECK(huge.output.find("card ************0001 is at its maximum balance of $1,000.00") !=
           std::string::npos);
     CHECK(huge.output.find("overflow") == std::string::npos);
   }
@@ -465,14 +470,14 @@ TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[bill
   const Run opening =
       relaygw("card add " + db_option() + "--number 6000000000000027 --balance 1000.01");
   CHECK(opening.status == 1);
-  CHECK(opening.output.find("adding $1000.01 to card ************0027, whose balance is $0.00") !=
+  CHECK(opening.output.find("adding $1,000.01 to card ************0027, whose balance is $0.00") !=
         std::string::npos);
   const Run limit = relaygw("card add " + db_option() +
                             "--number 4000000000000009 --funding postpaid --billed-line "
                             "2125550102 --limit 100000.01");
   CHECK(limit.status == 1);
-  CHECK(limit.output.find("credit limit $100000.01 of card ************0009 is above the "
-                          "$100000.00 maximum") != std::string::npos);
+  CHECK(limit.output.find("credit limit $100,000.01 of card ************0009 is above the "
+                          "$100,000.00 maximum") != std::string::npos);
   CHECK(relaygw("audit verify " + db_option()).status == 0);
 }
 
@@ -498,8 +503,11 @@ TEST_CASE_METHOD(CardCreditFixture, "closed card balance refunded once", "[billi
   CHECK(closed["available"] == "0.0000");
   CHECK(closed["refundable"] == left);
   const Run shown = relaygw("card show " + db_option() + "--number 6000000000000001");
-  CHECK(shown.output.find("available $0.0000, $" + left +
+  // Text shows dollars and cents, where JSON keeps four decimals.
+  const std::string left_cents = left.substr(0, left.size() - 2);
+  CHECK(shown.output.find("available $0.00, $" + left_cents +
                           " left to refund with `relaygw card refund`") != std::string::npos);
+  CHECK(shown.output.find("fractions of a cent") == std::string::npos);
 
   const std::string paid = refund + "--actor staff:ana --key refund-2 --json";
   const Run first = relaygw(paid);
@@ -592,4 +600,44 @@ TEST_CASE_METHOD(CardCreditFixture, "unusable card refused before quote", "[bill
   const Run shown = relaygw("call show " + db_option() + "--id q-ok --json");
   REQUIRE(shown.status == 0);
   CHECK(nlohmann::json::parse(shown.output).contains("quote"));
+}
+
+TEST_CASE_METHOD(CardCreditFixture, "card amount errors name value and fix", "[billing][cards]") {
+  REQUIRE(relaygw("card add " + db_option() + "--number 6000000000000001 --balance 10.00").status ==
+          0);
+  const Run letters =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount abc --key f-1");
+  INFO(letters.output);
+  CHECK(letters.status == 1);
+  CHECK(letters.output.find("--amount: invalid dollar amount 'abc'; write dollars and cents with "
+                            "no $ sign or commas, such as 25.00") != std::string::npos);
+  CHECK(letters.output.find("four decimals") == std::string::npos);
+
+  const Run negative =
+      relaygw("card add " + db_option() + "--number 6000000000000027 --balance -5.00");
+  INFO(negative.output);
+  CHECK(negative.status == 1);
+  CHECK(negative.output.find("invalid --balance '-5.00': an opening balance cannot be negative") !=
+        std::string::npos);
+
+  // 0.001 rounds down to 0.00, which a top-up rejects, so only 0.01 is suggested.
+  const Run tiny =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount 0.001 --key f-2");
+  INFO(tiny.output);
+  CHECK(tiny.status == 1);
+  CHECK(tiny.output.find("amount 0.0010 is not a whole number of cents; use 0.01\n") !=
+        std::string::npos);
+  const Run suggested =
+      relaygw("card fund " + db_option() + "--number 6000000000000001 --amount 0.01 --key f-3");
+  CHECK(suggested.status == 0);
+
+  // An opening balance may be zero, so 0.00 is suggested there.
+  const Run opening =
+      relaygw("card add " + db_option() + "--number 6000000000000035 --balance 0.001");
+  CHECK(opening.status == 1);
+  CHECK(opening.output.find("--balance: opening balance 0.0010 is not a whole number of cents; "
+                            "use 0.00 or 0.01") != std::string::npos);
+
+  const Run shown = relaygw("card show " + db_option() + "--number 6000000000000001");
+  CHECK(shown.output.find("balance $10.01, available $10.01") != std::string::npos);
 }

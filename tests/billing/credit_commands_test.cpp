@@ -99,7 +99,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "credit request rejects bad input",
                                 "--call c1 --line 1 --reason rating-error --amount 999.00 "
                                 "--key credit-big");
   CHECK(too_large.status == 1);
-  CHECK(too_large.output.find("credit of 999.0000 exceeds") != std::string::npos);
+  CHECK(too_large.output.find("credit of $999.00 exceeds") != std::string::npos);
 
   const Run reason = relaygw("credit request " + db_option() +
                              "--call c1 --line 1 --reason weather --amount 0.10 --key k3");

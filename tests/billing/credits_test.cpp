@@ -250,7 +250,8 @@ TEST_CASE_METHOD(OperationsFixture, "credit larger than charge rejected", "[bill
                                        IdempotencyKey{"k1", "h1"}, kStaff);
   REQUIRE_FALSE(credit);
   CHECK(credit.status().code() == StatusCode::FailedPrecondition);
-  CHECK(credit.status().message().find("0.1200") != std::string::npos);
+  CHECK(credit.status().message().find("credit of $0.13 exceeds the $0.12 left to credit") !=
+        std::string::npos);
   CHECK(store().list_credits("").value().empty());
   require_balanced();
 }
@@ -619,4 +620,34 @@ TEST_CASE_METHOD(OperationsFixture, "rejected dispute adjustment reopens dispute
   CHECK(resolved->state() == DisputeState::Resolved);
   CHECK(*resolved->steps.back().credit_state == CreditState::Applied);
   require_balanced();
+}
+
+// Every amount a hint suggests is one the caller accepts: zero only where zero is valid, and
+// nothing above the caller's maximum.
+TEST_CASE("whole cents hint suggests accepted values", "[billing][credits]") {
+  const relaygw::Status positive = check_whole_cents("amount", 10);
+  REQUIRE_FALSE(positive);
+  CHECK(positive.message() == "amount 0.0010 is not a whole number of cents; use 0.01");
+
+  const relaygw::Status zero_valid = check_whole_cents("opening balance", 10, 0);
+  REQUIRE_FALSE(zero_valid);
+  CHECK(zero_valid.message() ==
+        "opening balance 0.0010 is not a whole number of cents; use 0.00 or 0.01");
+
+  const relaygw::Status capped = check_whole_cents("credit amount", 10'050, 100, 10'000);
+  REQUIRE_FALSE(capped);
+  CHECK(capped.message() == "credit amount 1.0050 is not a whole number of cents; use 1.00");
+
+  const relaygw::Status both = check_whole_cents("amount", 12'345'678);
+  REQUIRE_FALSE(both);
+  // The hints are plain digits that the amount parsers accept.
+  CHECK(both.message() ==
+        "amount 1234.5678 is not a whole number of cents; use 1234.56 or "
+        "1234.57");
+
+  const relaygw::Status none = check_whole_cents("amount", -10);
+  REQUIRE_FALSE(none);
+  CHECK(none.message() == "amount -0.0010 is not a whole number of cents; give dollars and cents");
+
+  CHECK(check_whole_cents("amount", 12'300));
 }

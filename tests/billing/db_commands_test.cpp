@@ -227,7 +227,7 @@ TEST_CASE_METHOD(CommandFixture, "card pin only from standard input", "[billing]
   CHECK(added.output.find("*********0077") != std::string::npos);
   CHECK(added.output.find("5550142000077") == std::string::npos);
   CHECK(added.output.find("4826") == std::string::npos);
-  CHECK(added.output.find("balance $2.5000") != std::string::npos);
+  CHECK(added.output.find("balance $2.50,") != std::string::npos);
 
   const Run argument = relaygw("card add --db '" + db() + "' --number 5550142000078 --pin 4826");
   CHECK(argument.status != 0);
@@ -575,7 +575,11 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck keeps open calls rateable", "[bil
   const Run loaded = relaygw(load);
   INFO(loaded.output);
   CHECK(loaded.status == 0);
-  CHECK(relaygw("db status " + db_option).output.find("domestic only") != std::string::npos);
+  CHECK(loaded.output.find("rate deck 'domestic only' stored") != std::string::npos);
+  // Its effective date is before the bundled deck's, so that deck stays in effect.
+  const Run after_load = relaygw("db status " + db_option);
+  CHECK(after_load.output.find("in effect today (UTC date ") != std::string::npos);
+  CHECK(after_load.output.find("superseded rate decks: 1 ") != std::string::npos);
 
   // q1 still completes with the bundled deck's international rate.
   const Run completed =
@@ -647,4 +651,90 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck sees call opened meanwhile", "[bi
   const Run shown = relaygw("db status --db '" + db() + "'");
   CHECK(shown.output.find("Example relay center tariff") != std::string::npos);
   CHECK(shown.output.find("domestic only") == std::string::npos);
+}
+
+namespace {
+
+// Writes a deck named `name` whose one version is effective on `effective`, with one rate for
+// every jurisdiction, and returns its path.
+std::string write_dated_deck(const std::filesystem::path& path, const std::string& name,
+                             const std::string& effective) {
+  std::string text =
+      "name = \"" + name + "\"\n[[version]]\nname = \"v1\"\neffective = " + effective + "\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.1000\" }\n";
+  }
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string utc_today() {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  return relaygw::billing::format_instant(now).substr(0, 10);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck names deck in effect", "[billing][commands]") {
+  const std::string today = utc_today();
+  const Run created = relaygw("db init --no-directory --db '" + db() + "' --rates '" +
+                              write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01") + "'");
+  REQUIRE(created.status == 0);
+
+  const Run future = relaygw("db load-deck --db '" + db() + "' --rates '" +
+                             write_dated_deck(path("2099.toml"), "deck 2099", "2099-01-01") + "'");
+  INFO(future.output);
+  REQUIRE(future.status == 0);
+  CHECK(future.output.find("it is pending: calls requested from 2099-01-01 on") !=
+        std::string::npos);
+  CHECK(future.output.find("rate deck in effect today (UTC date " + today +
+                           "): 'deck 2021', "
+                           "effective 2021-01-01") != std::string::npos);
+  CHECK(future.output.find("pending rate deck: 'deck 2099', effective 2099-01-01") !=
+        std::string::npos);
+
+  // An older deck stored again does not replace the deck with the later date.
+  const Run older = relaygw("db load-deck --db '" + db() + "' --rates '" +
+                            write_dated_deck(path("2020.toml"), "deck 2020", "2020-01-01") + "'");
+  INFO(older.output);
+  REQUIRE(older.status == 0);
+  CHECK(older.output.find("it is superseded: deck 'deck 2021' (effective 2021-01-01, sha256 ") !=
+        std::string::npos);
+  CHECK(older.output.find("load a deck whose first version is effective on or after 2021-01-01") !=
+        std::string::npos);
+  CHECK(older.output.find("superseded rate decks: 1 ") != std::string::npos);
+
+  // A correction with the same date as the deck in effect replaces it.
+  const Run correction =
+      relaygw("db load-deck --db '" + db() + "' --rates '" +
+              write_dated_deck(path("2021-fix.toml"), "deck 2021 fix", "2021-01-01") + "'");
+  INFO(correction.output);
+  REQUIRE(correction.status == 0);
+  CHECK(correction.output.find("it is in effect today") != std::string::npos);
+
+  const Run status = relaygw("db status --db '" + db() + "'");
+  INFO(status.output);
+  REQUIRE(status.status == 0);
+  CHECK(status.output.find("rate deck in effect today (UTC date " + today +
+                           "): 'deck 2021 fix', "
+                           "effective 2021-01-01") != std::string::npos);
+  CHECK(status.output.find("  from " + path("2021-fix.toml")) != std::string::npos);
+  CHECK(status.output.find("pending rate deck: 'deck 2099', effective 2099-01-01") !=
+        std::string::npos);
+  CHECK(status.output.find("superseded rate decks: 2 ") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db status with only a future deck", "[billing][commands]") {
+  const Run created = relaygw("db init --no-directory --db '" + db() + "' --rates '" +
+                              write_dated_deck(path("2099.toml"), "deck 2099", "2099-01-01") + "'");
+  REQUIRE(created.status == 0);
+  const Run status = relaygw("db status --db '" + db() + "'");
+  INFO(status.output);
+  REQUIRE(status.status == 0);
+  CHECK(status.output.find("): none, because every stored deck starts later") != std::string::npos);
+  CHECK(status.output.find("pending rate deck: 'deck 2099', effective 2099-01-01") !=
+        std::string::npos);
+  CHECK(status.output.find("superseded") == std::string::npos);
 }

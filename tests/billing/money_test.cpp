@@ -86,3 +86,32 @@ TEST_CASE("parse dollars names too many digits", "[billing][money]") {
   CHECK(parsed.status().message().find("four decimals") == std::string::npos);
   CHECK(parse_dollars("999999999999.9999"));
 }
+
+TEST_CASE("format money groups thousands", "[billing][money]") {
+  CHECK(format_money(0) == "0.00");
+  CHECK(format_money(125'000) == "12.50");
+  CHECK(format_money(10'000'000) == "1,000.00");
+  CHECK(format_money(-123'456'700) == "-12,345.67");
+  CHECK(format_money(9'999'999'999'999'900) == "999,999,999,999.99");
+  CHECK(format_money(2'250) == "0.2250");
+  CHECK(format_money(10'000'050) == "1,000.0050");
+  CHECK(format_money(-5) == "-0.0005");
+}
+
+TEST_CASE("parse dollars and cents asks for cents", "[billing][money]") {
+  CHECK(parse_dollars_and_cents("25.00").value() == 250'000);
+  auto letters = parse_dollars_and_cents("abc");
+  REQUIRE_FALSE(letters);
+  CHECK(letters.status().message() ==
+        "invalid dollar amount 'abc'; write dollars and cents with no $ sign or commas, such as "
+        "25.00");
+  auto too_long = parse_dollars_and_cents("-1234567890123");
+  REQUIRE_FALSE(too_long);
+  CHECK(too_long.status().message().find("more than 12 digits before the decimal point; write "
+                                         "dollars and cents") != std::string::npos);
+  // The sign is not counted as a digit.
+  auto twelve = parse_dollars_and_cents("-123456789012.5x");
+  REQUIRE_FALSE(twelve);
+  CHECK(twelve.status().message().find("invalid dollar amount '-123456789012.5x'") !=
+        std::string::npos);
+}

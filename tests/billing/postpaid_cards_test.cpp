@@ -273,8 +273,9 @@ TEST_CASE_METHOD(PostpaidFixture, "card payment restores postpaid limit",
   const Run too_much = relaygw("card payment " + db_option() + "--number " + kBusinessCard +
                                " --amount 1.01 --key pay-2");
   CHECK(too_much.status == 1);
-  CHECK(too_much.output.find("payment $1.0100 on card ************0025 is more than the $1.0000 "
-                             "the card owes against its limit") != std::string::npos);
+  CHECK(too_much.output.find("payment $1.01 on card ************0025 is more than the $1.00 "
+                             "the card owes against its limit; record at most $1.00") !=
+        std::string::npos);
   const Run sub_cent = relaygw("card payment " + db_option() + "--number " + kBusinessCard +
                                " --amount 0.005 --key pay-3");
   CHECK(sub_cent.status == 1);

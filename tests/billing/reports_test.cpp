@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -412,4 +414,46 @@ TEST_CASE("chart leaves out declined minutes", "[billing][reports][chart]") {
   const std::string svg =
       render_daily_chart_svg(report->daily, {2026, 3, 1}, {2026, 3, 31}, "Minutes and revenue");
   CHECK(svg.find("2026-03-05: 10.0 min") == std::string::npos);
+}
+
+// Call ids and PSAP ids have no fixed length, so a long one widens its column and the columns
+// after it stay aligned.
+TEST_CASE("emergency text aligns long values", "[billing][reports]") {
+  ReportRequest request;
+  request.from = LocalDate{2026, 3, 1};
+  request.to = LocalDate{2026, 3, 31};
+  request.time_zone = "America/Chicago";
+  EmergencyCallRow short_row;
+  short_row.call_id = "e1";
+  short_row.requested_at = parse_instant("2026-03-02T12:00:00Z").value();
+  short_row.local_time = "2026-03-02 06:00:00 CST";
+  short_row.caller = "+13125550107";
+  short_row.dialed = "911";
+  short_row.psap = "IL-COOK";
+  short_row.conversation_seconds = 60;
+  EmergencyCallRow long_row = short_row;
+  long_row.call_id = "provider-a:session-0123456789abcdef:call-0123456789abcdef";
+  long_row.psap = "IL-COOK-COUNTY-CENTRAL-BACKUP-ROUTE";
+  long_row.conversation_seconds = 123456789;
+  long_row.billed = 1'234'500;
+
+  const std::string text =
+      render_emergency_calls({short_row, long_row}, request, ReportFormat::Text);
+  INFO(text);
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  REQUIRE(lines.size() == 5);  // title, blank line, header, two calls
+  const std::string& header = lines[2];
+  for (std::size_t i = 2; i < lines.size(); ++i) {
+    INFO(lines[i]);
+    // Every row ends in the right-aligned billed column, at the same width.
+    CHECK(lines[i].size() == header.size());
+    // The caller and PSAP columns start where their headings start.
+    CHECK(lines[i].find(i == 2 ? "caller" : "+13125550107") == header.find("caller"));
+    CHECK(lines[i].find(i == 2 ? "PSAP" : "IL-COOK") == header.find("PSAP"));
+  }
+  CHECK(lines[4].find("123.45") == header.size() - 6);
 }
