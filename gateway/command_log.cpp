@@ -21,6 +21,21 @@ constexpr std::array<std::string_view, 7> kPathOptions = {
 // a number or a keyword, and is also checked for control characters.
 constexpr std::array<std::string_view, 3> kFreeTextOptions = {"--text", "--note", "--reason"};
 
+// Longest accepted values, in bytes. Every value ends up in records, the audit log and reports,
+// so one stray paste must not copy a whole document into each of them. Names and ids match the
+// directory's listing name limit.
+constexpr std::size_t kMaxNameBytes = 200;
+constexpr std::size_t kMaxFreeTextBytes = 2000;
+
+std::string check_length(const std::string& value, std::size_t limit, std::string_view kind) {
+  if (value.size() <= limit) {
+    return {};
+  }
+  return "the value is " + std::to_string(value.size()) + " bytes long, and " +
+         std::string(kind) + " may be at most " + std::to_string(limit) +
+         " bytes; shorten it and retry";
+}
+
 bool is_free_text_option(const CLI::Option& option) {
   for (std::string_view name : kFreeTextOptions) {
     if (option.check_lname(std::string(name.substr(2)))) {
@@ -66,19 +81,17 @@ std::map<std::string, const CLI::App*>& registered_commands() {
 }
 
 void add_checks(CLI::App& command, const std::string& path, const CLI::Validator& utf8,
-                const CLI::Validator& name) {
+                const CLI::Validator& name, const CLI::Validator& free_text) {
   registered_commands()[path] = &command;
   for (CLI::Option* option : command.get_options()) {
     if (option->get_type_size() != 0 && !is_path_option(*option) &&
         option->get_type_name() == "TEXT") {
       option->check(utf8);
-      if (!is_free_text_option(*option)) {
-        option->check(name);
-      }
+      option->check(is_free_text_option(*option) ? free_text : name);
     }
   }
   for (CLI::App* subcommand : command.get_subcommands({})) {
-    add_checks(*subcommand, path + " " + subcommand->get_name(), utf8, name);
+    add_checks(*subcommand, path + " " + subcommand->get_name(), utf8, name, free_text);
   }
 }
 
@@ -116,9 +129,29 @@ void add_staff_command_checks(CLI::App& command) {
       },
       "", "UTF-8");
   const CLI::Validator name(
-      [](std::string& value) { return billing::check_name_text("the value", value).message(); }, "",
-      "NAME");
-  add_checks(command, command.get_name(), utf8, name);
+      [](std::string& value) {
+        const std::string fault = billing::check_name_text("the value", value).message();
+        return fault.empty() ? check_length(value, kMaxNameBytes, "a name or id") : fault;
+      },
+      "", "NAME");
+  const CLI::Validator free_text(
+      [](std::string& value) { return check_length(value, kMaxFreeTextBytes, "free text"); }, "",
+      "TEXT");
+  add_checks(command, command.get_name(), utf8, name, free_text);
+}
+
+std::string parsed_command_path(const CLI::App& app) {
+  std::string path = "relaygw";
+  const CLI::App* current = &app;
+  while (true) {
+    const std::vector<const CLI::App*> parsed =
+        current->get_subcommands([](const CLI::App* subcommand) { return subcommand->parsed(); });
+    if (parsed.empty()) {
+      return path;
+    }
+    current = parsed.front();
+    path += " " + current->get_name();
+  }
 }
 
 std::string unknown_subcommand_message(const CLI::App& app) {

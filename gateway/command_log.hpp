@@ -24,6 +24,9 @@ std::string check_utf8_text(const std::string& text);
 // `command` must outlive the parse, as the CLI::App tree does in main.
 void add_staff_command_checks(CLI::App& command);
 
+// Returns "relaygw" and the subcommands that a parse of `app` reached, as "relaygw call create".
+std::string parsed_command_path(const CLI::App& app);
+
 // Returns a message naming the unknown subcommand word after a failed parse of `app`, such as
 // "unknown command 'frob' for relaygw call; run `relaygw call --help` to list the commands",
 // or an empty string when the failure was something else.

@@ -102,7 +102,15 @@ int main(int argc, char** argv) {
       std::cerr << "relaygw: " << unknown << "\n";
       return 1;
     }
-    return app.exit(error) == 0 ? 0 : 1;
+    if (error.get_exit_code() == 0) {
+      return app.exit(error);  // --help, --help-all or --version
+    }
+    // Name the command, as the commands' own errors do ("relaygw call show: --id is
+    // required"), instead of CLI11's bare message.
+    const std::string path = relaygw::gateway::parsed_command_path(app);
+    std::cerr << path << ": " << error.what() << "\nrun `" << path
+              << " --help` to list its options\n";
+    return 1;
   } catch (const std::exception& error) {
     std::cerr << "relaygw: " << error.what() << "\n";
     return 1;

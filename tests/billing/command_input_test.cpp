@@ -296,7 +296,8 @@ TEST_CASE_METHOD(CommandInputFixture, "option errors exit with status 1", "[bill
   // CLI11 itself rejects these before any command runs.
   check_rejected({
       {"quote --from 3125550107 --to 2125550101 --billing collect --minutes 5",
-       {"--start is required"}},
+       {"relaygw quote: --start is required", "run `relaygw quote --help`"}},
+      {"call show --id c1 --no-such-option", {"relaygw call show: ", "--no-such-option"}},
       {"quote --from 3125550107 --to 2125550101 --billing collect --start 2026-03-10T09:30:00Z "
        "--minutes five",
        {"--minutes", "five"}},
@@ -439,4 +440,23 @@ TEST_CASE_METHOD(CommandInputFixture, "name options reject control characters", 
 
   const CommandRun shown = relaygw("call show " + db_option() + "--id c1");
   CHECK(shown.status != 0);  // the call was never stored
+}
+
+// Values end up in records, the audit log and reports, so a stray paste is refused with its
+// length before anything is stored.
+TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[billing][cli]") {
+  init();
+  const std::string long_name(201, 'a');
+  const std::string long_text(2001, 'b');
+  const std::string create =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  check_rejected({
+      {create + "--id c1 --actor " + long_name,
+       {"relaygw call create: ", "--actor", "201 bytes long", "at most 200 bytes"}},
+      {create + "--id " + long_name, {"--id", "at most 200 bytes"}},
+      {"credit request " + db_option() + "--call c1 --line 1 --reason other --amount 1.00 "
+       "--key k1 --text " + long_text,
+       {"--text", "2001 bytes long", "free text may be at most 2000 bytes"}},
+  });
+  CHECK(relaygw(create + "--id c1 --actor " + std::string(200, 'a')).status == 0);
 }
