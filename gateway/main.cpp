@@ -27,9 +27,10 @@ const CLI::Option* find_parsed_option(const CLI::App* app, const std::string& na
 
 // Rewrites CLI11's conversion and repeat errors so they name the option, the value and the
 // expected form. The texts matched are those of CLI11 2.1 (CLI/Error.hpp); other errors keep
-// CLI11's own message.
+// CLI11's own text. Each message starts with the command's name, "relaygw call show: ".
 std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error) {
   const std::string text = error.what();
+  const std::string path = relaygw::gateway::parsed_command_path(*app);
   const std::string convert_prefix = "Could not convert: ";
   const std::size_t equals = text.find(" = ");
   if (text.rfind(convert_prefix, 0) == 0 && equals != std::string::npos) {
@@ -39,16 +40,18 @@ std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error)
     const std::string expected = option != nullptr && !option->get_type_name().empty()
                                      ? option->get_type_name()
                                      : "a value of the option's type";
-    return "relaygw: invalid value '" + value + "' for " + name + "; expected " + expected +
+    return path + ": invalid value '" + value + "' for " + name + "; expected " + expected +
            " (see --help)\n";
   }
   const std::size_t at_most = text.find(": At Most 1 required but received ");
   if (at_most != std::string::npos) {
-    return "relaygw: " + text.substr(0, at_most) + " is given " +
+    return path + ": " + text.substr(0, at_most) + " is given " +
            text.substr(at_most + std::string(": At Most 1 required but received ").size()) +
            " times; give it once\n";
   }
-  return CLI::FailureMessage::simple(app, error);
+  // Name the command, as the commands' own errors do ("relaygw call show: --id is required"),
+  // instead of CLI11's bare message.
+  return path + ": " + text + "\nrun `" + path + " --help` to list its options\n";
 }
 
 }  // namespace
@@ -102,15 +105,7 @@ int main(int argc, char** argv) {
       std::cerr << "relaygw: " << unknown << "\n";
       return 1;
     }
-    if (error.get_exit_code() == 0) {
-      return app.exit(error);  // --help, --help-all or --version
-    }
-    // Name the command, as the commands' own errors do ("relaygw call show: --id is
-    // required"), instead of CLI11's bare message.
-    const std::string path = relaygw::gateway::parsed_command_path(app);
-    std::cerr << path << ": " << error.what() << "\nrun `" << path
-              << " --help` to list its options\n";
-    return 1;
+    return app.exit(error) == 0 ? 0 : 1;
   } catch (const std::exception& error) {
     std::cerr << "relaygw: " << error.what() << "\n";
     return 1;
