@@ -377,7 +377,10 @@ Result<CardState> unlock_card(Store& store, const std::string& number,
   }
   if ((*found)->status == CardStatus::Closed) {
     return Status(StatusCode::FailedPrecondition,
-                  "card " + mask_card_number(number) + " is closed and cannot be unlocked");
+                  "card " + mask_card_number(number) +
+                      " is closed and cannot be unlocked; callers are told that a closed card "
+                      "out of PIN attempts is locked, so that one without the PIN cannot learn "
+                      "it is closed. Issue the cardholder a new card");
   }
   return store.append_card_state(number, CardStatus::Active, 0, (*found)->version,
                                  "unlocked by staff", context);

@@ -166,8 +166,7 @@ Status scan_table(sqlite3* db, const ChainedTable& table,
     visit(sqlite3_column_int64(select.get(), 0), canonical);
   }
   if (code != SQLITE_DONE) {
-    return Status(StatusCode::Internal,
-                  "reading table " + std::string(table.name) + " failed: " + sqlite3_errmsg(db));
+    return detail::sqlite_failure(db, code, "reading table " + std::string(table.name) + " failed");
   }
   return Status::ok();
 }
@@ -576,6 +575,9 @@ Result<RecordCheck> verify_records(sqlite3* db) {
         scan_table(db, tables[index], [&](std::int64_t row_id, const std::string& canonical) {
           found[row_id] = sha256_bytes(canonical);
         });
+    if (!scanned && scanned.code() == StatusCode::Corrupt) {
+      return scanned;  // damaged pages say nothing about which records were changed
+    }
     if (!scanned) {
       check.problems.push_back({name, 0, "removed", scanned.message()});
       continue;

@@ -58,6 +58,12 @@ std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& optio
 
 billing::WriteContext write_context(const DatabaseOptions& options) {
   std::string actor = options.actor;
+  if (!actor.empty() && actor.find_first_not_of(" \t") == std::string::npos) {
+    // Every record names who made it, and blanks name no one.
+    std::cerr << "relaygw: --actor is blank; pass a name such as --actor staff:alice, or leave "
+                 "it out to record staff:$USER\n";
+    throw CLI::RuntimeError(1);
+  }
   if (actor.empty()) {
     // $USER, else the login name of the process's user (services and containers often run
     // without $USER), else "unknown".

@@ -2,6 +2,7 @@
 // gateway/commands.hpp, and an exception that reaches main ends the program with exit status 1.
 #include <exception>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -48,6 +49,34 @@ std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error)
     return path + ": " + text.substr(0, at_most) + " is given " +
            text.substr(at_most + std::string(": At Most 1 required but received ").size()) +
            " times; give it once\n";
+  }
+  // CLI11 lists the unexpected words as given, and one may be a PIN or a card number typed as
+  // an option ("--pin 4321"). Only the option names are shown.
+  for (const std::string prefix :
+       {"The following arguments were not expected: ", "The following argument was not expected: "}) {
+    if (text.rfind(prefix, 0) != 0) {
+      continue;
+    }
+    std::istringstream words(text.substr(prefix.size()));
+    std::string names;
+    int hidden = 0;
+    for (std::string word; words >> word;) {
+      if (word.size() > 1 && word[0] == '-') {
+        names += (names.empty() ? "" : ", ") + word.substr(0, word.find('='));
+        hidden += word.find('=') != std::string::npos ? 1 : 0;
+      } else {
+        ++hidden;
+      }
+    }
+    std::string message = path + ": unexpected " + (names.empty() ? "arguments" : names);
+    if (hidden > 0) {
+      message += names.empty() ? " (" : " and ";
+      message += std::to_string(hidden) + (hidden == 1 ? " value" : " values") +
+                 " not shown, since a value may be a PIN or a card number" +
+                 (names.empty() ? ")" : "");
+    }
+    return message + "; a PIN is never an option, it is read from standard input; run `" + path +
+           " --help` to list the options\n";
   }
   // Name the command, as the commands' own errors do ("relaygw call show: --id is required"),
   // instead of CLI11's bare message.

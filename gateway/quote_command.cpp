@@ -115,18 +115,26 @@ void add_quote_command(CLI::App& app) {
       quote->add_option("--handling", options->handling, "automated or operator")
           ->capture_default_str();
   quote->add_flag("--json", options->json, "Print one JSON object instead of text");
-  quote->add_option("--deck", options->deck,
-                    "Rate deck .toml file or folder (default: DATA_DIR/rates)");
-  quote->add_option("--db", options->db,
-                    "Billing database whose rate deck in effect on the call's local start date "
-                    "prices the quote, as `call create` picks it (default: no database, the "
-                    "--deck file or folder)");
+  CLI::Option* deck = quote->add_option(
+      "--deck", options->deck, "Rate deck .toml file or folder (default: DATA_DIR/rates)");
+  CLI::Option* db = quote->add_option(
+      "--db", options->db,
+      "Billing database whose rate deck in effect on the call's local start date prices the "
+      "quote, as `call create` picks it (default: no database, the --deck file or folder)");
   quote->add_option("--data-dir", options->data_dir,
                     "Reference data folder containing nanp/ (default: $RELAYGW_DATA_DIR or "
                     "the repository's data/)");
 
-  quote->callback([options, handling] {
+  quote->callback([options, handling, db, deck] {
     options->default_handling = handling->count() == 0;
+    // An unset shell variable ("--db $CENTER_DB") must not quietly price with the bundled deck.
+    for (const CLI::Option* path : {db, deck}) {
+      if (path->count() > 0 && path->as<std::string>().empty()) {
+        fail(path->get_name() + " is empty; pass a file, such as " +
+             (path == db ? "--db relaygw.db" : "--deck data/rates/example.toml") +
+             ", or leave the option out");
+      }
+    }
     run_quote(*options);
   });
   add_staff_command_checks(*quote);

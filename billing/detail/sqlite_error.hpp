@@ -15,15 +15,16 @@ namespace relaygw::billing::detail {
 // gets a message that names its file and the fix; a locked one asks for a retry.
 inline Status sqlite_failure(sqlite3* db, int code, std::string_view what,
                              std::string_view message = {}) {
-  const std::string reason = message.empty() ? std::string(sqlite3_errmsg(db)) : std::string(message);
+  const std::string reason =
+      message.empty() ? std::string(sqlite3_errmsg(db)) : std::string(message);
   const char* name = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
   const std::string file = name != nullptr && *name != '\0' ? name : "(in memory)";
   switch (code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status(StatusCode::Unavailable,
-                    std::string(what) + ": " + reason +
-                        "; the database is locked by another writer, retry the request");
+                    std::string(what) + ": " + reason + "; database '" + file +
+                        "' is locked by another writer, retry the request");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return Status(StatusCode::Corrupt,

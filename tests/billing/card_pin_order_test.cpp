@@ -184,6 +184,12 @@ TEST_CASE_METHOD(PinOrderFixture, "closed card locks after wrong pins",
   CHECK(right.reason == RefusalReason::CardLocked);
   CHECK(card_state().version == version);
   CHECK(card_state().status == CardStatus::Closed);
+
+  // Staff told "locked" learn why unlock cannot help, and what to do instead.
+  auto unlocked = unlock_card(store(), kCard, context());
+  REQUIRE_FALSE(unlocked);
+  CHECK(unlocked.status().message().find("is closed and cannot be unlocked") != std::string::npos);
+  CHECK(unlocked.status().message().find("Issue the cardholder a new card") != std::string::npos);
 }
 
 TEST_CASE_METHOD(PinOrderFixture, "wrong pin counts for any destination",

@@ -459,4 +459,21 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
        {"--text", "2001 bytes long", "free text may be at most 2000 bytes"}},
   });
   CHECK(relaygw(create + "--id c1 --actor " + std::string(200, 'a')).status == 0);
+  check_rejected({{create + "--id c2 --actor '   '", {"--actor is blank"}}});
+  // An unset variable in "--db $FILE" must not price with the bundled deck instead.
+  check_rejected({
+      {"quote --db '' --from 3125550107 --to 2125550101 --billing sent-paid "
+       "--start 2026-03-10T09:30:00Z --minutes 1",
+       {"relaygw quote: --db is empty"}},
+      {"quote --deck '' --from 3125550107 --to 2125550101 --billing sent-paid "
+       "--start 2026-03-10T09:30:00Z --minutes 1",
+       {"--deck is empty"}},
+  });
+  // CLI11 would print the words as given, and "--pin 4321" holds a PIN.
+  check_rejected({
+      {create + "--id c3 --billing calling-card --card 5550142000001 --pin 4321",
+       {"relaygw call create: unexpected --pin and 1 value not shown"}, {"4321"}},
+      {"card show " + db_option() + "--number 5550142000001 --pin=98765",
+       {"unexpected --pin and 1 value not shown"}, {"98765"}},
+  });
 }

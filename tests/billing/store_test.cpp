@@ -986,6 +986,13 @@ TEST_CASE("sqlite store names a damaged database file", "[billing][store]") {
   CHECK(failure.code() == StatusCode::Corrupt);
   CHECK(failure.message().find("database '" + path + "' is damaged") != std::string::npos);
   CHECK(failure.message().find("restore it from a backup") != std::string::npos);
+  if (reopened) {
+    // The record check reports the damage, not a removed row that no one removed.
+    auto records = (*reopened)->verify_records();
+    REQUIRE_FALSE(records);
+    CHECK(records.status().code() == StatusCode::Corrupt);
+    CHECK(records.status().message().find("is damaged") != std::string::npos);
+  }
 }
 
 // Root may write any file, so the read-only case uses a connection SQLite opened read-only:
@@ -1006,4 +1013,8 @@ TEST_CASE("sqlite failures name a read-only database file", "[billing][store]") 
   CHECK(failure.message().find("database '" + path + "' is read-only") != std::string::npos);
   CHECK(failure.message().find("nothing was written") != std::string::npos);
   CHECK(failure.message().find("permissions") != std::string::npos);
+
+  const relaygw::Status busy = detail::sqlite_failure(nullptr, SQLITE_BUSY, "SQLite step", "busy");
+  CHECK(busy.code() == StatusCode::Unavailable);
+  CHECK(busy.message().find("is locked by another writer, retry the request") != std::string::npos);
 }
