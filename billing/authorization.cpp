@@ -413,8 +413,8 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     }
     if (funds->available < *minimum) {
       return refuse(RefusalReason::InsufficientFunds,
-                    "card " + masked + " has $" + format_dollars(funds->available, 4) +
-                        " available, less than the $" + format_dollars(*minimum, 4) +
+                    "card " + masked + " has $" + format_money(funds->available) +
+                        " available, less than the $" + format_money(*minimum) +
                         " first block of this call; " +
                         (card.card.funding == CardFunding::Prepaid
                              ? "add funds with `relaygw card fund` or choose another billing "
@@ -443,7 +443,7 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     if (held) {
       granted.max_seconds = *seconds;
       granted.held = cost->total;
-      granted.message += "; the hold of $" + format_dollars(cost->total, 4) + " covers at most " +
+      granted.message += "; the hold of $" + format_money(cost->total) + " covers at most " +
                          std::to_string(*seconds / 60) + " min " + std::to_string(*seconds % 60) +
                          " s, and a charge beyond the hold and the card's free funds is recorded "
                          "as uncollected";

@@ -151,7 +151,7 @@ Status check_after_debit_cost(const std::string& call_id, std::string_view step,
   return Status(StatusCode::InvalidArgument,
                 std::string(step) + " time " + format_instant(at) +
                     " is before the last interim debit of call '" + call_id + "', which took $" +
-                    format_dollars(funds.debited_for_call, 4) +
+                    format_money(funds.debited_for_call) +
                     " for a longer conversation; send the time the " + std::string(step) +
                     " happened, after the last debit");
 }

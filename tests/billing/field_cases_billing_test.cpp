@@ -154,7 +154,7 @@ TEST_CASE("card balance below first block refused", "[billing][field][case5]") {
     auto [id, decision] = world.card_call(at("2025-12-10T14:00:00Z"));
     CHECK_FALSE(decision.granted);
     CHECK(decision.reason == RefusalReason::InsufficientFunds);
-    CHECK(decision.message.find("less than the $0.0400 first block") != std::string::npos);
+    CHECK(decision.message.find("less than the $0.04 first block") != std::string::npos);
     CHECK(decision.message.find("relaygw card fund") != std::string::npos);
     CHECK(decision.message.find(kCard) == std::string::npos);
     CHECK(world.balance() == balance);
