@@ -140,33 +140,36 @@ void add_staff_command_checks(CLI::App& command) {
   add_checks(command, command.get_name(), utf8, name, free_text);
 }
 
-std::string parsed_command_path(const CLI::App& app) {
-  std::string path = "relaygw";
+namespace {
+
+// Returns the deepest subcommand that a parse of `app` reached, and its path into `path`. After
+// a parse, CLI11 names the root app after argv[0], which may be a full path, so the path starts
+// with "relaygw".
+const CLI::App* deepest_parsed(const CLI::App& app, std::string& path) {
+  path = "relaygw";
   const CLI::App* current = &app;
   while (true) {
     const std::vector<const CLI::App*> parsed =
         current->get_subcommands([](const CLI::App* subcommand) { return subcommand->parsed(); });
     if (parsed.empty()) {
-      return path;
+      return current;
     }
     current = parsed.front();
     path += " " + current->get_name();
   }
 }
 
+}  // namespace
+
+std::string parsed_command_path(const CLI::App& app) {
+  std::string path;
+  deepest_parsed(app, path);
+  return path;
+}
+
 std::string unknown_subcommand_message(const CLI::App& app) {
-  const CLI::App* current = &app;
-  // After a parse, CLI11 names the root app after argv[0], which may be a full path.
-  std::string path = "relaygw";
-  while (true) {
-    const std::vector<const CLI::App*> parsed =
-        current->get_subcommands([](const CLI::App* subcommand) { return subcommand->parsed(); });
-    if (parsed.empty()) {
-      break;
-    }
-    current = parsed.front();
-    path += " " + current->get_name();
-  }
+  std::string path;
+  const CLI::App* current = deepest_parsed(app, path);
   if (current->get_require_subcommand_min() == 0) {
     return {};
   }
