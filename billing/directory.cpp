@@ -184,10 +184,11 @@ Status check_text_field(const Line& line, const char* field, const std::string& 
   return Status::ok();
 }
 
-// The directory holds subscriber lines that calls are billed to, so each has a geographic
-// NANP number in a US state, DC, a US territory or a Canadian province. Toll-free, premium,
-// other non-geographic, N11 and international numbers are refused, and so are the NANP
-// countries outside the US and Canada, whose lines this operator does not serve.
+// Rejects a number that is not a subscriber line: the directory contains the lines that calls
+// are billed to, each a geographic NANP number in a US state, DC, a US territory or a Canadian
+// province. Toll-free, premium, other non-geographic, N11 and international numbers are
+// rejected, and so are the NANP countries outside the US and Canada, which this operator does
+// not serve.
 Status check_subscriber_number(const Line& line, const NumberInfo& info) {
   if (info.kind != NumberKind::Geographic && info.kind != NumberKind::Fictional) {
     const std::string kind(to_string(info.kind));

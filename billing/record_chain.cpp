@@ -576,7 +576,7 @@ Result<RecordCheck> verify_records(sqlite3* db) {
           found[row_id] = sha256_bytes(canonical);
         });
     if (!scanned && scanned.code() == StatusCode::Corrupt) {
-      return scanned;  // damaged pages say nothing about which records were changed
+      return scanned;  // damaged pages do not show which records were changed
     }
     if (!scanned) {
       check.problems.push_back({name, 0, "removed", scanned.message()});

@@ -151,9 +151,9 @@ class SqliteStore final : public Store {
 
   explicit SqliteStore(sqlite3* db);
 
-  // append_line's checks and writes inside the caller's transaction. A refused append (the
-  // line exists, or changed meanwhile) writes nothing and is returned in `outcome`; the Status
-  // is an error only when a write failed, and then the transaction must roll back.
+  // Runs append_line's checks and writes inside the caller's transaction. A rejected append
+  // (the line exists, or changed meanwhile) writes nothing and is returned in `outcome`. The
+  // Status is an error only when a write failed, and then the transaction must roll back.
   Status append_line_row(const LineAppend& append, const WriteContext& context,
                          Result<LineVersion>& outcome);
 

@@ -10,9 +10,9 @@
 
 namespace relaygw::billing::detail {
 
-// Describes a failed SQLite step or exec on connection `db` with result `code`. `what` says what
-// was being done ("SQLite statement failed"). A damaged, read-only, full or unreadable database
-// gets a message that names its file and the fix; a locked one asks for a retry.
+// Returns the Status for a failed SQLite step or exec on connection `db` with result `code`, and
+// `what` names the failed operation ("SQLite statement failed"). A damaged, read-only, full or
+// unreadable database gets a message with its file and the fix, and a locked one a retry hint.
 inline Status sqlite_failure(sqlite3* db, int code, std::string_view what,
                              std::string_view message = {}) {
   const std::string reason =

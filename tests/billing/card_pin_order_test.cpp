@@ -185,7 +185,7 @@ TEST_CASE_METHOD(PinOrderFixture, "closed card locks after wrong pins",
   CHECK(card_state().version == version);
   CHECK(card_state().status == CardStatus::Closed);
 
-  // Staff told "locked" learn why unlock cannot help, and what to do instead.
+  // Staff who see "locked" learn why unlock cannot help, and what to do instead.
   auto unlocked = unlock_card(store(), kCard, context());
   REQUIRE_FALSE(unlocked);
   CHECK(unlocked.status().message().find("is closed and cannot be unlocked") != std::string::npos);

@@ -469,7 +469,7 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
        "--start 2026-03-10T09:30:00Z --minutes 1",
        {"--deck is empty"}},
   });
-  // CLI11 would print the words as given, and "--pin 4321" holds a PIN.
+  // CLI11 would print the words as given, and "--pin 4321" contains a PIN.
   check_rejected({
       {create + "--id c3 --billing calling-card --card 5550142000001 --pin 4321",
        {"relaygw call create: unexpected --pin and 1 value not shown"}, {"4321"}},

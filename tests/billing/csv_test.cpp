@@ -121,8 +121,8 @@ TEST_CASE("csv reader joins quoted line breaks", "[billing][csv]") {
 }
 
 TEST_CASE("csv reader returns a stray quote alone", "[billing][csv]") {
-  // The quote on line 2 never closes, so it comes back alone and every later line is its own
-  // record; nothing after the stray quote is swallowed.
+  // The quote on line 2 never closes, so that line comes back alone. Every later line is a
+  // record of its own, so nothing after the stray quote is lost.
   std::string input = "h1,h2\n\"broken,row\n";
   for (int i = 0; i < 30; ++i) {
     input += "r" + std::to_string(i) + ",v\n";
