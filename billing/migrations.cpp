@@ -354,6 +354,21 @@ CREATE INDEX call_number_corrections_by_from_number ON call_number_corrections (
 CREATE INDEX call_number_corrections_by_billed_number ON call_number_corrections (billed_number);
 )sql";
 
+// Schema 15: fewer index entries per posted call. Of a call's lifecycle events only the
+// "requested" one is read by time, so the time index keeps only those, three or more entries
+// fewer per call. It keeps the event column, so the reports still read it as a covering index. Sent-paid
+// calls store an empty billed number and calls without a calling card an empty card number,
+// and no query looks those up, so these indexes skip the empty values. The card index is new:
+// it lets the lookup of a line's calls find its postpaid card calls without a scan of calls.
+constexpr std::string_view kPartialCallIndexes = R"sql(
+DROP INDEX IF EXISTS call_events_by_event_time;
+CREATE INDEX call_events_requested_by_time ON call_events (event, at, call_id)
+  WHERE event = 'requested';
+DROP INDEX IF EXISTS calls_by_billed_number;
+CREATE INDEX calls_by_billed_number ON calls (billed_number) WHERE billed_number <> '';
+CREATE INDEX calls_by_card_number ON calls (card_number) WHERE card_number <> '';
+)sql";
+
 // Gives every deck stored before schema 8 its one file, named after the deck's source path,
 // and records the new rows in the audit chain.
 Status add_rate_deck_files(sqlite3* db) {
@@ -953,6 +968,8 @@ const std::vector<Migration>& migrations() {
        correct_call_numbers_now},
       {14, "journals of prepaid card top-ups and refunds; typed receivables moved to E.164", "",
        backfill_journals_now},
+      {15, "partial indexes: requested events by time, nonempty billed and card numbers",
+       kPartialCallIndexes},
   };
   return kMigrations;
 }
