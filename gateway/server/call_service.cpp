@@ -772,7 +772,9 @@ std::vector<Reply> CallService::State::existing_call_replies(const relay::CallRe
   std::optional<std::string> first_key;
   {
     std::lock_guard state_lock(state_mutex);
-    if (auto found = calls.find(stored.id); found != calls.end()) {
+    // A call that this run only saw in later steps (requested before a restart) has no key.
+    if (auto found = calls.find(stored.id);
+        found != calls.end() && !found->second.request_key.empty()) {
       first_key = found->second.request_key;
     }
   }
