@@ -32,6 +32,7 @@
 
 #include "billing/authorization.hpp"
 #include "billing/call_records.hpp"
+#include "billing/cards.hpp"
 #include "billing/credit_policy.hpp"
 #include "billing/deck_cache.hpp"
 #include "billing/numbering.hpp"
@@ -105,6 +106,16 @@ relay::AuthorizationResult rating_unavailable(const std::string& call_id) {
   return refusal(call_id, "rating-unavailable",
                  "Billing is unavailable right now, so the call cannot be priced. Try again in "
                  "a few minutes; emergency calls still go through.");
+}
+
+// Whether `replies` end in a refusal caused by unavailable storage. Such a refusal changed
+// nothing, so a retry with the same key must be processed again.
+bool storage_refusal(const std::vector<Reply>& replies) {
+  if (replies.empty()) {
+    return false;
+  }
+  const auto* result = std::get_if<relay::AuthorizationResult>(&replies.back());
+  return result != nullptr && result->reason_code == "rating-unavailable";
 }
 
 const std::string* idempotency_key(const relay::InboundEvent& event) {
@@ -233,6 +244,7 @@ struct CallService::State {
 
   struct OpenCall {
     std::string session_id;
+    std::string request_key;  // idempotency key of the call.request that created the call
     CallProgress progress;
     bool finished = false;  // disconnected and posted, or handed back to the dispatcher
   };
@@ -282,7 +294,11 @@ struct CallService::State {
   std::vector<Reply> call_requested(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now);
   std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now);
+  std::vector<Reply> existing_call_replies(const relay::CallRequested& request,
+                                          const relay::SessionOpened& session,
+                                          const billing::CallRecord& record);
   std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
+  bool call_id_taken(const std::string& call_id);
   Result<relay::Quote> quote_locked(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now,
                                     const billing::Rater& call_rater);
@@ -588,20 +604,30 @@ std::vector<Reply> CallService::State::caller_text(const relay::CallerText& text
 std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested& request,
                                                       const relay::SessionOpened& session,
                                                       relay::Instant now) {
+  // An emergency call never writes onto another call, so a call id that already names a
+  // billed, refused or staff-created call gives the emergency the record id "<call>/emergency".
+  // The dispatch goes ahead either way, and the reply names the record.
+  const std::string record_id =
+      call_id_taken(request.call_id) ? request.call_id + "/emergency" : request.call_id;
+  if (record_id != request.call_id) {
+    log->warn("session={} call={} is already used by another call; emergency call to {} is "
+              "recorded as call={}",
+              request.session_id, request.call_id, request.dialed_number, record_id);
+  }
   bool already_dispatched = false;
   std::string dispatched_call_id;  // the call the session's PSAP record is stored under
   {
     std::lock_guard state_lock(state_mutex);
     OpenSession& open = open_sessions[request.session_id];
     already_dispatched = open.dispatched;
-    dispatched_call_id = already_dispatched ? open.emergency_call_id : request.call_id;
+    dispatched_call_id = already_dispatched ? open.emergency_call_id : record_id;
     open.dispatched = true;
     open.emergency_call_id = dispatched_call_id;
     OpenCall call;
     call.session_id = request.session_id;
     call.progress.authorized = true;
     call.progress.emergency = true;
-    calls[request.call_id] = call;
+    calls[record_id] = call;
   }
   if (already_dispatched) {
     // The session is already with its PSAP. The dispatcher keeps one emergency record per
@@ -616,7 +642,7 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
   }
   EmergencySession dispatch;
   dispatch.session_id = request.session_id;
-  dispatch.call_id = request.call_id;
+  dispatch.call_id = record_id;
   dispatch.caller_number = session.caller_number;
   dispatch.caller_location = session.caller_location;
   dispatch.provider_id = session.provider_id;
@@ -640,17 +666,43 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
   }
   sessions.set_session_state(request.session_id, "emergency");
   log->warn("session={} call={} emergency call to {} dispatched; billing checks skipped",
-            request.session_id, request.call_id, request.dialed_number);
+            request.session_id, record_id, request.dialed_number);
+  // The reply names the record id when the call id is in use, so the provider can find it.
+  const std::string record_note =
+      record_id == request.call_id
+          ? std::string()
+          : " Call id '" + request.call_id + "' is already used by another call, so this "
+            "call's record is call '" + record_id + "'.";
   if (!psap_status(request.session_id, true).empty()) {
     return {relay::AuthorizationResult{
         request.call_id, true, "psap-unreachable",
         "Emergency call: no charge. The PSAP cannot be reached right now, so the call is held "
         "and sent to it when the link is back. Stay with the caller, and reach 911 by another "
-        "route if it does not connect."}};
+        "route if it does not connect." + record_note}};
   }
   return {relay::AuthorizationResult{request.call_id, true, "",
                                      "Emergency call: connected to emergency services with no "
-                                     "charge."}};
+                                     "charge." + record_note}};
+}
+
+// Whether `call_id` names a call that is not an emergency call, in this run's calls or in the
+// store. Emergency work never waits for billing, so the store is read only when no billing work
+// is using it (a WAL read does not wait for other processes' writes).
+// NOTE: when billing work holds the store, a stored call is missed here, and the spool flush
+// then stores the emergency record as "<call>/emergency" although the reply named the call id.
+bool CallService::State::call_id_taken(const std::string& call_id) {
+  {
+    std::lock_guard state_lock(state_mutex);
+    if (auto found = calls.find(call_id); found != calls.end()) {
+      return !found->second.progress.emergency;
+    }
+  }
+  std::unique_lock billing_lock(billing_mutex, std::try_to_lock);
+  if (!billing_lock.owns_lock() || !store) {
+    return false;
+  }
+  auto found = store->find_call(call_id);
+  return found && found->has_value() && !(**found).request.emergency;
 }
 
 Result<const billing::Rater*> CallService::State::rater_in_effect(const std::string& from,
@@ -709,15 +761,104 @@ Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested
   return quote_from(request.call_id, *rated);
 }
 
-std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRecord& record) {
-  const std::string& call_id = record.request.id;
-  if (billing::event_time(record, billing::CallEvent::Authorized)) {
-    return {relay::AuthorizationResult{call_id, true, "",
-                                       "Call already authorized; this repeats the first reply."}};
+// A call.request for a call id that exists is the first request delivered again only when it
+// has the key that created the call. After a restart the key is no longer known, because the
+// store keeps no key with a call, so a request the gateway stored with the same calling line,
+// dialed number and billing method counts as that delivery.
+std::vector<Reply> CallService::State::existing_call_replies(const relay::CallRequested& request,
+                                                             const relay::SessionOpened& session,
+                                                             const billing::CallRecord& record) {
+  const billing::CallRequest& stored = record.request;
+  std::optional<std::string> first_key;
+  {
+    std::lock_guard state_lock(state_mutex);
+    // A call that this run only saw in later steps (requested before a restart) has no key.
+    if (auto found = calls.find(stored.id);
+        found != calls.end() && !found->second.request_key.empty()) {
+      first_key = found->second.request_key;
+    }
   }
-  return {refusal(
+  bool repeat = false;
+  if (first_key) {
+    repeat = *first_key == request.idempotency_key;
+  } else {
+    const bool stored_by_gateway =
+        !record.events.empty() && record.events.front().actor == config.actor;
+    repeat = stored_by_gateway && !stored.emergency && stored.from == session.caller_number &&
+             same_dialed_number(*plan, stored.to, request.dialed_number) &&
+             stored.billing == billing_method(request.billing);
+  }
+  if (!repeat) {
+    log->warn("session={} call={} call.request rejected: the call id is already used",
+              request.session_id, stored.id);
+    return {error_reply("invalid-state",
+                        "call id '" + stored.id + "' already used by a " +
+                            std::string(billing::to_string(stored.billing)) + " call to " +
+                            stored.to + "; send a new call id for a new call")};
+  }
+  // Requested before, possibly before a restart: reply from the stored record.
+  return stored_call_replies(record);
+}
+
+// The replies of the first delivery of the call.request that stored `record`: its quote, when
+// it was quoted, and its authorization or refusal. A card call's authorization repeats the
+// card but not the hold amount, which the store does not keep with the call.
+std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRecord& record) {
+  const billing::CallRequest& stored = record.request;
+  const std::string& call_id = stored.id;
+  std::vector<Reply> replies;
+  const auto requested_at = billing::event_time(record, billing::CallEvent::Requested);
+  if (billing::event_time(record, billing::CallEvent::Quoted) && requested_at) {
+    const billing::Rater* call_rater = rater.get();
+    if (stored.quote && !stored.quote->deck_sha256.empty()) {
+      auto found = decks->rater(*store, stored.quote->deck_sha256);
+      call_rater = found ? *found : nullptr;
+    }
+    billing::CallToRate call;
+    call.from = stored.from;
+    call.to = stored.to;
+    call.billing = stored.billing;
+    call.access = stored.access;
+    call.handling = billing::Handling::Automated;
+    call.start = *requested_at;
+    call.billable_seconds = kQuoteSeconds;
+    call.answered = true;
+    call.person_reached = true;
+    auto rated = call_rater != nullptr ? call_rater->rate(call)
+                                       : Result<billing::RatedCall>(Status(
+                                             StatusCode::NotFound, "its rate deck is not stored"));
+    if (rated) {
+      replies.push_back(quote_from(call_id, *rated));
+    } else {
+      log->warn("call={} repeated quote not sent: {}", call_id, rated.status().message());
+    }
+  }
+  if (billing::event_time(record, billing::CallEvent::Authorized)) {
+    billing::Authorization decision;
+    decision.granted = true;
+    decision.billed_number = stored.billed_number;
+    if (!stored.card_number.empty()) {
+      decision.message = "authorized on card " + billing::mask_card_number(stored.card_number);
+    } else if (stored.billing == billing::BillingMethod::Collect ||
+               stored.billing == billing::BillingMethod::ThirdNumber) {
+      decision.message = "authorized; charges wait for the acceptance of " + stored.billed_number;
+    }
+    replies.push_back(relay::AuthorizationResult{call_id, true, "",
+                                                 granted_message(decision, stored.billing)});
+    return replies;
+  }
+  for (const billing::CallEventRecord& event : record.events) {
+    if (event.event == billing::CallEvent::Refused) {
+      replies.push_back(refusal(call_id, event.reason_code, event.reason_message));
+      return replies;
+    }
+  }
+  // NOTE: a call stored without a decision (storage failed after the call was stored) stays
+  // undecided, so the provider must use a new call id.
+  replies.push_back(refusal(
       call_id, "duplicate-call",
-      "Call '" + call_id + "' was already requested and not authorized; request a new call id.")};
+      "Call '" + call_id + "' was already requested and not authorized; request a new call id."));
+  return replies;
 }
 
 std::vector<Reply> CallService::State::call_requested(const relay::CallRequested& request,
@@ -738,18 +879,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     return {rating_unavailable(call_id)};
   }
   if (existing->has_value()) {
-    const billing::CallRequest& stored = (**existing).request;
-    if (!same_dialed_number(*plan, stored.to, request.dialed_number) ||
-        stored.billing != billing_method(request.billing)) {
-      log->warn("session={} call={} call.request rejected: the call id is in use for another call",
-                request.session_id, call_id);
-      return {error_reply("invalid-state", "call '" + call_id + "' already exists for a " +
-                                               std::string(billing::to_string(stored.billing)) +
-                                               " call to " + stored.to +
-                                               "; send a new call id for a different call")};
-    }
-    // Requested before, possibly before a restart: reply from the stored record.
-    return stored_call_replies(**existing);
+    return existing_call_replies(request, session, **existing);
   }
 
   auto dialed = plan->classify(request.dialed_number);
@@ -862,6 +992,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     std::lock_guard state_lock(state_mutex);
     OpenCall& open = calls[call_id];
     open.session_id = request.session_id;
+    open.request_key = request.idempotency_key;
     open.progress.authorized = decision->granted;
     open.progress.acceptance_required = decision->acceptance_required;
     open.progress.billed_number = decision->billed_number;
@@ -1055,8 +1186,11 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
         if (!same_completion) {
           log->warn("session={} call={} call.disconnect rejected: {}", session_id, call_id,
                     status.message());
+          // A posted call takes no second disconnect. Otherwise the key was used by another
+          // call.
+          const bool posted_before = posted && posted->has_value() && (*posted)->posting;
           return {error_reply(
-              "idempotency-conflict",
+              posted_before ? "invalid-state" : "idempotency-conflict",
               "call.disconnect for call '" + call_id + "' was not recorded: " + status.message())};
         }
       }
@@ -1231,9 +1365,11 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
     replies = state.call_step(event, now);
   }
 
-  // Errors are not cached: the message changed nothing, so a retry is processed afresh.
+  // Errors and refusals for unavailable storage are not cached: the message changed nothing,
+  // so a retry is processed afresh.
   const bool changed_something =
-      replies.empty() || !std::holds_alternative<relay::ErrorReply>(replies.front());
+      replies.empty() ||
+      (!std::holds_alternative<relay::ErrorReply>(replies.front()) && !storage_refusal(replies));
   if (key != nullptr && changed_something) {
     state.remember(*key, fingerprint, replies);
   }

@@ -379,8 +379,18 @@ void EmergencyDispatcher::close(const std::string& session_id, relay::Instant at
     logger("gateway")->warn("close for session={} ignored: no live emergency session", session_id);
     return;
   }
-  state.link_of(closed->route_id)->send_close(session_id, at);
-  state.spool->append_close(session_id, closed->session.call_id, at);
+  // A provider clock that runs behind the gateway's stamps the close before the dispatch. The
+  // PSAP and the spool get the dispatch instant then, so no call ends before it began.
+  const relay::Instant close_at = std::max(at, closed->session.received_at);
+  if (close_at != at) {
+    logger("gateway")->warn(
+        "emergency session={} call={} close at={} is before its dispatch at {}; the close is "
+        "sent and recorded at the dispatch instant",
+        session_id, closed->session.call_id, relay::format_instant(at),
+        relay::format_instant(closed->session.received_at));
+  }
+  state.link_of(closed->route_id)->send_close(session_id, close_at);
+  state.spool->append_close(session_id, closed->session.call_id, close_at);
   logger("gateway")->info("emergency session closed session={} call={} route={}", session_id,
                           closed->session.call_id, closed->route_id);
 }

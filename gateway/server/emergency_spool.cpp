@@ -66,6 +66,10 @@ struct SpooledCall {
   std::optional<relay::Instant> acked_at;
   std::string acked_route;  // the route whose PSAP acknowledged; empty in older spools
   std::optional<relay::Instant> closed_at;
+  // The last flush that found the session live, from its "alive" record. One such line is kept
+  // per call, outside `lines`, because each flush replaces it.
+  std::optional<relay::Instant> alive_at;
+  std::string alive_line;
   std::vector<SpooledAck> acks;          // every acked record, in spool order
   std::vector<std::string> lines;        // kept verbatim when the call stays in the spool
   std::vector<std::string> other_lines;  // the lines that are not acked records
@@ -101,13 +105,19 @@ bool read_line(const std::string& line, std::map<std::string, SpooledCall>& call
     if (!instant_field(record, "received_at")) {
       return false;
     }
-  } else if ((kind != "acked" && kind != "close") || !instant_field(record, "at")) {
+  } else if ((kind != "acked" && kind != "close" && kind != "alive") ||
+             !instant_field(record, "at")) {
     return false;
   }
   if (!calls.contains(call_id)) {
     order.push_back(call_id);
   }
   SpooledCall& call = calls[call_id];
+  if (kind == "alive") {
+    call.alive_at = instant_field(record, "at");
+    call.alive_line = line + "\n";
+    return true;
+  }
   if (kind == "dispatch") {
     call.dispatch = record;
   } else if (kind == "acked") {
@@ -137,22 +147,48 @@ Status add_event_once(const billing::CallRecords& records, const billing::CallRe
 }
 
 // Stores one finished call; sets `already_stored` when the store had posted it before.
+// `redirected` is set on the second attempt, under "<call>/emergency".
 Status store_call(billing::Store& store, const std::string& actor, const std::string& call_id,
-                  const SpooledCall& call, bool& already_stored) {
+                  const SpooledCall& call, bool& already_stored, bool redirected = false) {
   const nlohmann::json& dispatch = *call.dispatch;
   const billing::Instant requested = to_seconds(*instant_field(dispatch, "received_at"));
   billing::Instant disconnected = requested;
+  std::string disconnect_actor = actor;
   if (call.closed_at) {
     disconnected = std::max(requested, to_seconds(*call.closed_at));
-  } else if (call.acked_at) {
-    // NOTE: the gateway stopped during this call, so its true end is unknown; the last
-    // recorded instant is used instead.
-    disconnected = std::max(requested, to_seconds(*call.acked_at));
+  } else {
+    // The gateway stopped during this call without closing it (killed or crashed), so its true
+    // end is unknown. The call ends at the last instant the spool shows it open, and the
+    // disconnect's actor names the cause.
+    for (const auto& seen : {call.acked_at, call.alive_at}) {
+      if (seen) {
+        disconnected = std::max(disconnected, to_seconds(*seen));
+      }
+    }
+    disconnect_actor = actor + "/gateway-stopped";
   }
 
   Result<std::optional<billing::CallRecord>> found = store.find_call(call_id);
   if (!found) {
     return found.status();
+  }
+  if (*found && !(*found)->request.emergency) {
+    // The provider reused the id of a billed, refused or staff-created call for this emergency
+    // call. Events of the emergency must never land on that call, so the record goes under
+    // "<call>/emergency", the id the gateway gives an emergency call whose id is taken.
+    if (!redirected) {
+      logger("gateway")->warn(
+          "emergency call={} is a {} call to {}, not an emergency call; the spooled emergency "
+          "record is stored as call={}/emergency",
+          call_id, billing::to_string((*found)->request.billing), (*found)->request.to, call_id);
+      return store_call(store, actor, call_id + "/emergency", call, already_stored, true);
+    }
+    return Status(StatusCode::FailedPrecondition,
+                  "call '" + call_id + "' is a " +
+                      std::string(billing::to_string((*found)->request.billing)) + " call to " +
+                      (*found)->request.to +
+                      ", not an emergency call, so the emergency record cannot be stored under "
+                      "that id");
   }
   if (*found && (*found)->posting) {
     already_stored = true;
@@ -205,8 +241,17 @@ Status store_call(billing::Store& store, const std::string& actor, const std::st
     return status;
   }
   const billing::Completion completion{call_id, disconnected, false, "emergency-close:" + call_id};
-  Result<billing::CallPosting> posted = records.complete(completion, {actor, disconnected});
+  Result<billing::CallPosting> posted =
+      records.complete(completion, {disconnect_actor, disconnected});
   return posted ? Status::ok() : posted.status();
+}
+
+// Whether a store error may pass (a busy or unreachable database), so the record stays in the
+// spool for the next flush. Other errors reject the record for good.
+bool is_transient(const Status& status) {
+  const StatusCode code = status.code();
+  return code == StatusCode::Unavailable || code == StatusCode::ResourceExhausted ||
+         code == StatusCode::Internal || code == StatusCode::Corrupt;
 }
 
 // The outcome of the acked records of a call that has no dispatch record in the spool.
@@ -443,6 +488,20 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
         ++(already_stored ? counts.already_stored : counts.stored);
         continue;
       }
+      if (!is_transient(store_status)) {
+        // A record the store rejects would fail again on every flush, so it moves aside and
+        // the calls after it are still stored.
+        logger("gateway")->error(
+            "emergency spool record session={} call={} cannot be stored: {}; its {} line(s) "
+            "move to {}.rejected",
+            session_id, call_id, store_status.message(), call.lines.size(), path_);
+        rejected.insert(rejected.end(), call.lines.begin(), call.lines.end());
+        if (!call.alive_line.empty()) {
+          rejected.push_back(call.alive_line);
+        }
+        store_status = Status::ok();
+        continue;
+      }
       logger("gateway")->error("emergency spool flush failed session={} call={}: {}", session_id,
                                call_id, store_status.message());
     } else if (!call.dispatch && (store_status.is_ok() || call.acks.empty())) {
@@ -470,6 +529,16 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
     counts.kept_open += live ? 1 : 0;
     for (const std::string& line : call.lines) {
       kept += line;
+    }
+    if (live && call.dispatch) {
+      // The session is open at this flush. If the gateway stops without closing it, the call
+      // is completed at this instant.
+      kept += to_line({{"record", "alive"},
+                       {"session", session_id},
+                       {"call", call_id},
+                       {"at", billing::format_instant(context.at)}});
+    } else {
+      kept += call.alive_line;
     }
   }
 

@@ -5,8 +5,9 @@
 //
 // Records: {"record":"dispatch", session, call, caller_number, provider, agent, service,
 // received_at, route}, {"record":"acked", session, call, at, route} when the PSAP on `route`
-// acknowledged, and {"record":"close", session, call, at}. An acked record can come after the
-// call was flushed, when the PSAP was down until the call ended.
+// acknowledged, {"record":"close", session, call, at}, and {"record":"alive", session, call,
+// at}, which each flush that finds the session open writes in place of the previous one. An
+// acked record can come after the call was flushed, when the PSAP was down until the call ended.
 //
 // Thread rules: every method is safe from any thread.
 #pragma once
@@ -60,13 +61,16 @@ class EmergencySpool {
   // caller's line. A provider's call is connected when the PSAP acknowledged it. A call whose
   // session is in `live_sessions` and has no close record stays in the spool. A call with no
   // close record that is not live (the gateway stopped during the call) is completed at its
-  // last recorded instant. A call the store already posted is skipped, so a flush that stopped
-  // halfway can run again. An acked record with no dispatch record, of an emergency call an
+  // last recorded instant (dispatch, ack or alive record) by the actor "ACTOR/gateway-stopped".
+  // A call the store rejects for good (its id names a call that is not an emergency call, also
+  // under "<call>/emergency") moves to "<spool>.rejected" with a log line, and the flush goes
+  // on. A call the store already posted is skipped, so a flush that stopped halfway can run
+  // again. An acked record with no dispatch record, of an emergency call an
   // earlier flush stored (the PSAP acknowledged after the call ended), is appended to that call
   // as a psap-acknowledged event, once per PSAP route (CallRecords::record_late_psap_ack). The
   // other records of a call with no dispatch record (an unknown call id, or a damaged spool)
-  // move to "<spool>.rejected". On a store error the unflushed calls stay in the spool and the
-  // error is returned.
+  // move to "<spool>.rejected". On a store error that may pass (database busy or unreachable)
+  // the unflushed calls stay in the spool and the error is returned.
   Result<SpoolFlushCounts> flush(billing::Store& store, const billing::WriteContext& context,
                                  const std::set<std::string>& live_sessions);
 

@@ -749,3 +749,101 @@ TEST_CASE("emergency spool records PSAP ack after store", "[gateway][emergency]"
   CHECK(calls[0]["late_psap_ack"]["psap"] == "psap");
   CHECK(calls[0]["billed"] == "0.00");
 }
+
+TEST_CASE("emergency spool moves unstorable call aside", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap-chicago", psap, {}, {}, true)}, folder);
+  auto store = relaygw::billing::SqliteStore::open((folder.path() / "relaygw.db").string(),
+                                                   {.create = true});
+  REQUIRE(store.is_ok());
+  // Both "taken" and "taken/emergency" are normal calls, so the emergency record of "taken"
+  // has no id it may use. "reused" is a normal call, so its record goes to "reused/emergency".
+  for (const std::string id : {"taken", "taken/emergency", "reused"}) {
+    relaygw::billing::CallRequest request;
+    request.id = id;
+    request.from = "+13125550107";
+    request.to = "+12125550101";
+    REQUIRE((*store)->create_call(request, flush_context()).is_ok());
+  }
+  auto spooled_call = [](const std::string& session, const std::string& call) {
+    return R"({"record":"dispatch","session":")" + session + R"(","call":")" + call +
+           R"(","caller_number":"+13125550107","provider":"acme","agent":"A","service":"relay-ip","received_at":"2026-03-10T15:00:00.000Z","route":"psap-chicago"})"
+           "\n" R"({"record":"close","session":")" +
+           session + R"(","call":")" + call + R"(","at":"2026-03-10T15:01:00.000Z"})" "\n";
+  };
+  std::ofstream(config.spool_file) << spooled_call("s-1", "taken") << spooled_call("s-2", "reused")
+                                   << spooled_call("s-3", "later");
+  EmergencyDispatcher dispatcher(config);
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+
+  CHECK(read_file(config.spool_file).empty());
+  const std::string rejected = read_file(config.spool_file + ".rejected");
+  CHECK(rejected.find(R"("call":"taken")") != std::string::npos);
+  CHECK(rejected.find(R"("call":"later")") == std::string::npos);
+  for (const std::string id : {"reused/emergency", "later"}) {
+    auto record = (*store)->find_call(id);
+    REQUIRE(record.is_ok());
+    INFO(id);
+    REQUIRE(record->has_value());
+    CHECK((*record)->request.emergency);
+    CHECK((*record)->posting.has_value());
+  }
+  // The normal calls got no emergency events.
+  for (const std::string id : {"taken", "reused"}) {
+    auto record = (*store)->find_call(id);
+    REQUIRE(record.is_ok());
+    REQUIRE(record->has_value());
+    CHECK((*record)->events.empty());
+    CHECK_FALSE((*record)->posting.has_value());
+  }
+  store->reset();
+}
+
+TEST_CASE("emergency spool marks call cut off by stop", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap-chicago", psap, {}, {}, true)}, folder);
+  auto store = relaygw::billing::SqliteStore::open((folder.path() / "relaygw.db").string(),
+                                                   {.create = true});
+  REQUIRE(store.is_ok());
+  EmergencyDispatcher first(config);
+  REQUIRE(first.start().is_ok());
+  EmergencySession open = session("s-open", "+13125550107");
+  REQUIRE(first.dispatch(open).is_ok());
+  // A flush while the session is live keeps it and records that it was open at the flush.
+  const relaygw::billing::WriteContext seen{
+      "gateway", std::chrono::floor<std::chrono::seconds>(open.received_at) + std::chrono::seconds(90)};
+  REQUIRE(first.flush_spool(**store, seen).is_ok());
+  const std::string spooled = read_file(config.spool_file);
+  CHECK(spooled.find(R"("record":"alive")") != std::string::npos);
+  // The gateway is killed: the spool keeps the dispatch and alive records, with no close.
+  std::ofstream(config.spool_file) << spooled;
+
+  EmergencyDispatcher restarted(config);
+  REQUIRE(restarted.flush_spool(**store, flush_context()).is_ok());
+  auto record = (*store)->find_call("call-s-open");
+  REQUIRE(record.is_ok());
+  REQUIRE(record->has_value());
+  const relaygw::billing::CallRecord& call = **record;
+  REQUIRE(call.posting.has_value());
+  CHECK(call.posting->session_seconds == 90);
+  CHECK(call.events.back().event == relaygw::billing::CallEvent::Disconnected);
+  CHECK(call.events.back().actor == "gateway/gateway-stopped");
+  store->reset();
+}
+
+TEST_CASE("emergency close is not before dispatch", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  EmergencyDispatcher dispatcher(
+      config_with({route("psap-chicago", psap, {}, {}, true)}, folder));
+  REQUIRE(dispatcher.start().is_ok());
+  EmergencySession early = session("s-early", "+13125550107");
+  REQUIRE(dispatcher.dispatch(early).is_ok());
+  // The provider's clock runs two hours behind the gateway's.
+  dispatcher.close("s-early", early.received_at - std::chrono::hours(2));
+  REQUIRE(psap.wait_for("close", 1));
+  const json close = psap.of_type("close").at(0);
+  CHECK(close["at"] == relaygw::relay::format_instant(early.received_at));
+}

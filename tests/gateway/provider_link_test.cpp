@@ -537,3 +537,148 @@ TEST_CASE("provider link names unusable certificate file", "[gateway][provider-l
 }
 
 }  // namespace relaygw::gateway::server
+
+namespace relaygw::gateway::server {
+namespace {
+
+std::string call_request_with_key(const std::string& session, const std::string& call,
+                                  const std::string& to, const std::string& key) {
+  return json{{"type", "call.request"}, {"session", session}, {"call", call},
+              {"to", to},               {"billing", "sent-paid"}, {"idempotency_key", key}}
+             .dump() +
+         "\n";
+}
+
+}  // namespace
+
+TEST_CASE("provider link gives reused emergency id own record", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-3")));
+  read_json(*client);
+  REQUIRE(client->send(call_request("S-3", "C-3", "sent-paid")));
+  CHECK(read_json(*client)["type"] == "quote");
+  CHECK(read_json(*client)["result"] == "accepted");
+
+  REQUIRE(client->send(call_request_with_key("S-3", "C-3", "911", "S-3:C-3:911")));
+  const json emergency = read_json(*client);
+  CHECK(emergency["type"] == "authorization");
+  CHECK(emergency["result"] == "accepted");
+  CHECK_THAT(emergency["message"].get<std::string>(),
+             Catch::Matchers::Contains("call 'C-3/emergency'"));
+  REQUIRE(gateway.psap.wait_for("dispatch"));
+  REQUIRE(gateway.psap.wait_for("acme/C-3/emergency"));
+  REQUIRE(client->send(json{{"type", "session.close"}, {"session", "S-3"}}.dump() + "\n"));
+  CHECK(read_json(*client)["type"] == "ack");
+  REQUIRE(gateway.server->calls().retry_storage());
+
+  const billing::CallRecord billed = gateway.stored_call("acme/C-3");
+  CHECK_FALSE(billed.request.emergency);
+  for (const billing::CallEventRecord& event : billed.events) {
+    CHECK(event.event != billing::CallEvent::Connected);
+  }
+  const billing::CallRecord record = gateway.stored_call("acme/C-3/emergency");
+  CHECK(record.request.emergency);
+  CHECK(record.posting.has_value());
+}
+
+TEST_CASE("provider link rejects new key for used call id", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  const std::string first = call_request_with_key("S-1", "C-1", "+13125550104", "k-first");
+  REQUIRE(client->send(first));
+  const json quote = read_json(*client);
+  const json authorization = read_json(*client);
+  CHECK(authorization["result"] == "accepted");
+
+  REQUIRE(client->send(call_request_with_key("S-1", "C-1", "+13125550104", "k-second")));
+  const json rejected = read_json(*client);
+  CHECK(rejected["type"] == "error");
+  CHECK(rejected["code"] == "invalid-state");
+  CHECK_THAT(rejected["message"].get<std::string>(), Catch::Matchers::Contains("new call id"));
+
+  REQUIRE(client->send(first));
+  CHECK(read_json(*client) == quote);
+  CHECK(read_json(*client) == authorization);
+}
+
+TEST_CASE("provider link repeats replies after restart", "[gateway][provider-link]") {
+  Gateway gateway;
+  const std::string request = call_request_with_key("S-1", "C-1", "+13125550104", "k-request");
+  // The first connection stays open until the gateway stops, so the call stays open too.
+  auto first = gateway.client("acme");
+  REQUIRE(first->send(session_open("S-1")));
+  read_json(*first);
+  REQUIRE(first->send(request));
+  const json quote = read_json(*first);
+  const json authorization = read_json(*first);
+  CHECK(quote["type"] == "quote");
+  CHECK(authorization["result"] == "accepted");
+  gateway.server->stop();
+  gateway.server = std::make_unique<Server>(gateway.config);
+  REQUIRE(gateway.server->start());
+  gateway.port = gateway.server->provider_link_endpoint().value().port;
+
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  // A step of the call before the retry leaves the retry a repeat of the first request.
+  REQUIRE(client->send(call_step("call.disconnect", "C-1", later(30), "C-1:d")));
+  CHECK(read_json(*client)["type"] == "ack");
+  REQUIRE(client->send(request));
+  CHECK(read_json(*client) == quote);
+  CHECK(read_json(*client) == authorization);
+  // The store keeps no key, so after a restart only a different request for the call id is
+  // rejected as using a taken id.
+  REQUIRE(client->send(call_request_with_key("S-1", "C-1", "+13125550199", "k-other")));
+  CHECK(read_json(*client)["code"] == "invalid-state");
+}
+
+TEST_CASE("provider link retries request after storage outage", "[gateway][provider-link]") {
+  test::TempDir dir;
+  test::TestPsap psap;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {"acme"});
+  ServerConfig config = test::test_server_config(dir, certs, psap.port());
+  // The database does not exist yet, so billing is unavailable at start.
+  Server server(config);
+  REQUIRE(server.start().is_ok());
+  REQUIRE_FALSE(server.billing_start_status().is_ok());
+  test::TlsLineClient client(server.provider_link_endpoint().value().port, certs.ca_certificate,
+                             certs.client_certificates[0], certs.client_keys[0]);
+  REQUIRE(client.connect().empty());
+  REQUIRE(client.send(session_open("S-1")));
+  read_json(client);
+  const std::string request = call_request_with_key("S-1", "C-1", "+13125550104", "k-1");
+  REQUIRE(client.send(request));
+  const json refused = read_json(client);
+  CHECK(refused["reason"] == "rating-unavailable");
+
+  test::init_billing_database(config.billing.database);
+  REQUIRE(server.calls().retry_storage());
+  REQUIRE(client.send(request));
+  CHECK(read_json(client)["type"] == "quote");
+  CHECK(read_json(client)["result"] == "accepted");
+  server.stop();
+}
+
+TEST_CASE("provider link rejects second disconnect", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  REQUIRE(client->send(call_request("S-1", "C-1", "sent-paid")));
+  read_json(*client);
+  read_json(*client);
+  REQUIRE(client->send(call_step("call.connect", "C-1", later(60), "C-1:c")));
+  read_json(*client);
+  REQUIRE(client->send(call_step("call.disconnect", "C-1", later(300), "C-1:d")));
+  CHECK(read_json(*client)["type"] == "ack");
+  REQUIRE(client->send(call_step("call.disconnect", "C-1", later(400), "C-1:d2")));
+  const json rejected = read_json(*client);
+  CHECK(rejected["type"] == "error");
+  CHECK(rejected["code"] == "invalid-state");
+}
+
+}  // namespace relaygw::gateway::server
