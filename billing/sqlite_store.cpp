@@ -6,10 +6,12 @@
 #include <filesystem>
 
 #include <sqlite3.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
 #include "billing/detail/sqlite_error.hpp"
+#include "billing/detail/sqlite_read_only.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
@@ -73,9 +75,17 @@ Status check_database_path(const std::string& path, bool create) {
 }
 
 // Describes why SQLite could not open or read `path`, from the connection's last error.
-Status open_error(sqlite3* db, const std::string& path) {
+// For a connection opened `read_only`, the message names only the read permission.
+Status open_error(sqlite3* db, const std::string& path, bool read_only) {
   const int code = sqlite3_extended_errcode(db);
   const int system_error = sqlite3_system_errno(db);
+  const bool cannot_open = (code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_PERM ||
+                           (code & 0xff) == SQLITE_READONLY || (code & 0xff) == SQLITE_IOERR;
+  if (read_only && cannot_open) {
+    const bool denied = system_error == EACCES || system_error == EPERM;
+    return Status(denied ? StatusCode::PermissionDenied : StatusCode::Unavailable,
+                  detail::read_only_open_error(path, sqlite3_errmsg(db), system_error));
+  }
   switch (code & 0xff) {
     case SQLITE_NOTADB:
       return Status(StatusCode::InvalidArgument,
@@ -412,25 +422,38 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (!file) {
     return file;
   }
+  detail::ReadOnlyOpen target{path,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                                  (options.create ? SQLITE_OPEN_CREATE : 0),
+                              -1};
+  if (options.read_only) {
+    Result<detail::ReadOnlyOpen> chosen =
+        detail::choose_read_only_open(path, options.busy_timeout_ms);
+    if (!chosen) {
+      return chosen.status();
+    }
+    target = std::move(chosen).value();
+  }
   sqlite3* db = nullptr;
-  const int flags = options.read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
-                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                                            (options.create ? SQLITE_OPEN_CREATE : 0);
-  const int opened = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  const int opened = sqlite3_open_v2(target.name.c_str(), &db, target.flags, nullptr);
   if (opened != SQLITE_OK) {
-    Status status = db != nullptr ? open_error(db, path)
+    Status status = db != nullptr ? open_error(db, path, options.read_only)
                                   : Status(StatusCode::Unavailable,
                                            "cannot open database '" + path + "': out of memory");
     sqlite3_close(db);
+    if (target.lock_fd >= 0) {
+      ::close(target.lock_fd);
+    }
     return status;
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  store->read_lock_fd_ = target.lock_fd;
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // Reading the schema reads the file header, so a file that is not a database fails here,
   // before the pragmas below could write to it.
   if (sqlite3_exec(db, "SELECT COUNT(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
       SQLITE_OK) {
-    return open_error(db, path);
+    return open_error(db, path, options.read_only);
   }
   // A file with tables but no schema_version table belongs to another program. Migrating it
   // would add relaygw's tables to that program's data, so it is rejected unchanged.
@@ -440,7 +463,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                          "name NOT LIKE 'sqlite!_%' ESCAPE '!'), EXISTS (SELECT 1 FROM "
                          "sqlite_master WHERE type = 'table' AND name = 'schema_version')",
                          -1, &probe, nullptr) != SQLITE_OK) {
-    return open_error(db, path);
+    return open_error(db, path, options.read_only);
   }
   const bool probed = sqlite3_step(probe) == SQLITE_ROW;
   const bool has_tables = probed && sqlite3_column_int(probe, 0) != 0;
@@ -461,7 +484,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       sqlite3_stmt* read = nullptr;
       if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &read,
                              nullptr) != SQLITE_OK) {
-        return open_error(db, path);
+        return open_error(db, path, options.read_only);
       }
       if (sqlite3_step(read) == SQLITE_ROW) {
         version = sqlite3_column_int(read, 0);
@@ -491,7 +514,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       (options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
   Status status = store->exec(pragmas.c_str());
   if (!status) {
-    return open_error(db, path);
+    return open_error(db, path, options.read_only);
   }
   // The record_chain triggers of schemas 5 and 6 call relaygw_sha256 on every insert, until
   // migration 7 drops them.
@@ -521,6 +544,9 @@ const std::string& SqliteStore::instant_text(Instant at) {
 SqliteStore::~SqliteStore() {
   statements_.clear();
   sqlite3_close(db_);
+  if (read_lock_fd_ >= 0) {
+    ::close(read_lock_fd_);
+  }
 }
 
 SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {
@@ -656,6 +682,23 @@ Status SqliteStore::flush_records() {
                   "rows were appended without a write context; this is a bug in SqliteStore");
   }
   return audit(*last_write_context_, "records", "", "append", "{}");
+}
+
+Status SqliteStore::quick_check() {
+  // quick_check(1) stops at the first problem, so a badly damaged file fails fast.
+  ScopedStatement check = statement("PRAGMA quick_check(1)");
+  Result<bool> row = check.next();
+  if (!row) {
+    return row.status();
+  }
+  std::string result = *row ? check.text(0) : std::string("ok");
+  if (result == "ok") {
+    return Status::ok();
+  }
+  // SQLite puts the database name and the problem on separate lines.
+  std::replace(result.begin(), result.end(), '\n', ' ');
+  return detail::sqlite_failure(db_, SQLITE_CORRUPT, "PRAGMA quick_check",
+                                "PRAGMA quick_check found: " + result);
 }
 
 Result<std::int64_t> SqliteStore::verify_audit_chain() {

@@ -27,8 +27,10 @@ struct SqliteOptions {
   // Create the file when it does not exist. Commands other than `db init` leave this off, so a
   // mistyped --db path fails instead of creating an empty database.
   bool create = false;
-  // Open without writing: no migration and no journal mode change, for commands that only
-  // read, such as `db status`. An older schema stays as it is, and queries see that version.
+  // Open without writing, for commands that only read, such as `db status`: no migration, no
+  // journal mode change, and no file created, not even the -wal and -shm files of a WAL
+  // database (billing/detail/sqlite_read_only.hpp). An older schema stays as it is, and
+  // queries see that version.
   bool read_only = false;
   int busy_timeout_ms = 10'000;
   // FULL syncs the WAL on every commit. NORMAL syncs only at checkpoints: a committed
@@ -114,6 +116,11 @@ class SqliteStore final : public Store {
                                                     Instant to) override;
 
   Result<std::int64_t> verify_audit_chain() override;
+
+  // Runs SQLite's PRAGMA quick_check, which reads every page of every table and index, so its
+  // time grows with the file size. Returns Corrupt, naming the file and the fix, for the first
+  // problem it finds.
+  Status quick_check();
 
   // Billing operations, in billing/sqlite_operations.cpp.
   Result<CreditRecord> request_credit(const CreditRequest& request, const IdempotencyKey& key,
@@ -233,6 +240,9 @@ class SqliteStore final : public Store {
                              const WriteContext& context);
 
   sqlite3* db_ = nullptr;
+  // Descriptor holding a shared lock on the file while a read-only connection opened it
+  // immutable, or -1. Closed after db_.
+  int read_lock_fd_ = -1;
   int schema_version_ = 0;
   // Last audit_log row_hash, cached inside a write transaction only.
   std::optional<std::string> chain_head_;

@@ -22,7 +22,7 @@ struct AuditOptions {
 
 void run_verify(const AuditOptions& options) {
   const CommandLog log("audit verify");
-  auto store = open_database(options.database, "audit verify");
+  auto store = open_database_read_only(options.database, "audit verify");
   nlohmann::json report = {{"ok", true}};
   std::string first_problem;
 
@@ -77,7 +77,7 @@ void run_verify(const AuditOptions& options) {
 
 void run_reconcile(const AuditOptions& options) {
   const CommandLog log("audit reconcile");
-  auto store = open_database(options.database, "audit reconcile");
+  auto store = open_database_read_only(options.database, "audit reconcile");
   Result<billing::Reconciliation> day = store->reconcile_day(options.date);
   if (!day) {
     fail_command("audit reconcile", day.status().message());

@@ -670,7 +670,7 @@ std::string describe_quoted_deck(const billing::CallQuote& quote,
 void run_show(const CallOptions& options) {
   const std::string command = "call show";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto record = store->find_call(options.id);
   if (!record) {
     fail_command(command, record.status().message());

@@ -176,7 +176,7 @@ void run_add(const CardOptions& options) {
 
 void run_show(const CardOptions& options) {
   const CommandLog log("card show");
-  auto store = open_database(options.database, "card show");
+  auto store = open_database_read_only(options.database, "card show");
   print_card(*store, options.number, options.json, "card show");
 }
 

@@ -188,7 +188,7 @@ void run_decide(const CreditOptions& options, bool approve) {
 void run_show(const CreditOptions& options) {
   const std::string command = "credit show";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto credit = store->find_credit(options.credit_id);
   if (!credit) {
     fail_command(command, credit.status().message());
@@ -203,7 +203,7 @@ void run_show(const CreditOptions& options) {
 void run_list(const CreditOptions& options) {
   const std::string command = "credit list";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto credits = store->list_credits(options.call_id);
   if (!credits) {
     fail_command(command, credits.status().message());

@@ -56,6 +56,26 @@ std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& optio
   return std::move(store).value();
 }
 
+std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOptions& options,
+                                                              const std::string& command) {
+  billing::SqliteOptions read_only;
+  read_only.read_only = true;
+  auto store = billing::SqliteStore::open(options.db, read_only);
+  if (!store) {
+    fail_command(command, store.status().message());
+  }
+  const int version = (*store)->schema_version();
+  if (version < billing::latest_schema_version()) {
+    fail_command(command,
+                 fmt::format("database '{}' is at schema version {}, and this command reads only "
+                             "schema version {}. Commands that only read do not migrate the file, "
+                             "so back it up and run `relaygw db migrate --db {}` as a user who "
+                             "may write it, or run this command on a migrated copy",
+                             options.db, version, billing::latest_schema_version(), options.db));
+  }
+  return std::move(store).value();
+}
+
 billing::WriteContext write_context(const DatabaseOptions& options) {
   std::string actor = options.actor;
   if (!actor.empty() && actor.find_first_not_of(" \t") == std::string::npos) {
@@ -168,6 +188,11 @@ struct InitOptions {
   std::string rates;      // empty: DATA_DIR/rates/example.toml
   std::string directory;  // empty: DATA_DIR/directory/sample_lines.csv
   bool no_directory = false;
+};
+
+struct StatusOptions {
+  DatabaseOptions database;
+  bool skip_check = false;
 };
 
 std::string read_text_file(const std::filesystem::path& path, const std::string& command) {
@@ -497,28 +522,48 @@ void print_rate_decks(billing::SqliteStore& store) {
   print_other_decks(schedule);
 }
 
-void run_status(const DatabaseOptions& options) {
+// Prints the result of PRAGMA quick_check and its time, or fails the command with the
+// damaged-file message.
+void print_quick_check(billing::SqliteStore& store) {
+  const auto started = std::chrono::steady_clock::now();
+  const Status checked = store.quick_check();
+  if (!checked) {
+    fail_command("db status", checked.message());
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  std::cout << fmt::format("integrity: ok (PRAGMA quick_check, {:.1f} s)\n", took.count());
+}
+
+void run_status(const StatusOptions& options) {
   // Status only reads, so an older schema is shown as it is and not migrated.
   billing::SqliteOptions read_only;
   read_only.read_only = true;
-  auto opened = billing::SqliteStore::open(options.db, read_only);
+  auto opened = billing::SqliteStore::open(options.database.db, read_only);
   if (!opened) {
     fail_command("db status", opened.status().message());
   }
   const std::unique_ptr<billing::SqliteStore> store = std::move(opened).value();
-  std::cout << fmt::format("database: {}\nschema version: {} (this relaygw supports {})\n",
-                           options.db, store->schema_version(), billing::latest_schema_version());
+  const std::string& db = options.database.db;
+  std::cout << fmt::format("database: {}\nschema version: {} (this relaygw supports {})\n", db,
+                           store->schema_version(), billing::latest_schema_version());
   if (store->schema_version() < billing::latest_schema_version()) {
     std::cout << fmt::format(
-        "schema {} is older than {}; back up the file, then run `relaygw db migrate --db {}` "
-        "(every other command that opens it migrates it too, even one that only reads)\n",
-        store->schema_version(), billing::latest_schema_version(), options.db);
+        "schema {} is older than {}; back up the file, then run `relaygw db migrate --db {}` as "
+        "a user who may write it. Commands that write migrate it too, and commands that only "
+        "read reject it until then\n",
+        store->schema_version(), billing::latest_schema_version(), db);
+  }
+  if (options.skip_check) {
+    std::cout << "integrity: not checked (--skip-check)\n";
+  } else {
+    print_quick_check(*store);
   }
   print_rate_decks(*store);
   auto lines = store->list_lines();
-  if (lines) {
-    std::cout << fmt::format("directory lines: {}\n", lines->size());
+  if (!lines) {
+    fail_command("db status", lines.status().message());
   }
+  std::cout << fmt::format("directory lines: {}\n", lines->size());
 }
 
 // Prints what migration 13 did to the numbers of calls stored as typed.
@@ -763,9 +808,13 @@ void add_db_commands(CLI::App& app) {
   init->add_flag("--no-directory", init_options->no_directory, "Import no directory lines");
   init->callback([init_options] { run_init(*init_options); });
 
-  auto status_options = std::make_shared<DatabaseOptions>();
-  CLI::App* status = db->add_subcommand("status", "Show schema version, rate deck and counts");
-  add_database_options(*status, *status_options);
+  auto status_options = std::make_shared<StatusOptions>();
+  CLI::App* status = db->add_subcommand(
+      "status", "Check the file's integrity and show schema version, rate deck and counts");
+  add_database_options(*status, status_options->database);
+  status->add_flag("--skip-check", status_options->skip_check,
+                   "Skip PRAGMA quick_check, which reads every page of the file and takes tens "
+                   "of seconds on a file of a million calls");
   status->callback([status_options] { run_status(*status_options); });
 
   auto migrate_options = std::make_shared<DatabaseOptions>();

@@ -33,6 +33,13 @@ void add_database_options(CLI::App& command, DatabaseOptions& options);
 std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& options,
                                                     const std::string& command);
 
+// Opens the existing database named by --db read-only for a command that only reads, or fails
+// the command. Nothing is created, migrated or written. A database at an older schema is
+// rejected with the fix, because the reading commands expect the numbers and journals that the
+// migrations rewrite and back-fill.
+std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOptions& options,
+                                                              const std::string& command);
+
 // Returns a WriteContext for the --actor (or "staff:$USER") at the current UTC second.
 billing::WriteContext write_context(const DatabaseOptions& options);
 

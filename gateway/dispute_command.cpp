@@ -322,14 +322,14 @@ void run_resolve(const DisputeOptions& options) {
 void run_show(const DisputeOptions& options) {
   const std::string command = "dispute show";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   output_dispute(find_dispute_or_fail(*store, options.dispute_id, command), options.json);
 }
 
 void run_list(const DisputeOptions& options) {
   const std::string command = "dispute list";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto disputes = store->list_disputes();
   if (!disputes) {
     fail_command(command, disputes.status().message());

@@ -153,7 +153,7 @@ void run_show(const LineOptions& options) {
   if (!number) {
     fail_command(command, number.status().message());
   }
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto versions = store->line_history(*number);
   if (!versions) {
     fail_command(command, versions.status().message());
@@ -207,7 +207,7 @@ void run_import(const LineOptions& options) {
 void run_export(const LineOptions& options) {
   const std::string command = "line export";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   std::ofstream file;
   if (!options.file.empty() && options.file != "-") {
     file.open(options.file);

@@ -59,7 +59,7 @@ std::string tty_text(const billing::PlanAdvice& advice) {
 void run_advise(const PlansOptions& options) {
   const std::string command = "plans advise";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   const billing::Instant as_of =
       options.as_of.empty()
           ? std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())

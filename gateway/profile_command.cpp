@@ -58,7 +58,7 @@ std::vector<billing::ProfileChange> history_or_fail(billing::Store& store, const
 void run_show(const ProfileOptions& options) {
   const std::string command = "profile show";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   const auto history = history_or_fail(*store, options.line, command);
   auto current = store->find_line(history.back().number);
   if (!current || !*current) {
@@ -129,7 +129,7 @@ void run_change(const ProfileOptions& options) {
 void run_history(const ProfileOptions& options) {
   const std::string command = "profile history";
   const CommandLog log(command);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   const auto history = history_or_fail(*store, options.line, command);
   if (options.json) {
     nlohmann::json list = nlohmann::json::array();

@@ -114,7 +114,7 @@ void run_summary(const ReportOptions& options) {
   const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto report = billing::summarize_billing(*store, request);
   if (!report) {
     fail_command(command, report.status().message());
@@ -130,7 +130,7 @@ void run_relay_minutes(const ReportOptions& options) {
   const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto plan = std::make_shared<billing::NumberPlan>(load_number_plan(options.database, command));
   auto rows = billing::relay_minutes(*store, request, [plan](const std::string& number) {
     auto info = plan->classify(number);
@@ -147,7 +147,7 @@ void run_emergency(const ReportOptions& options) {
   const CommandLog log(command);
   billing::ReportFormat format;
   const billing::ReportRequest request = build_request(options, command, format);
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto rows = billing::emergency_calls(*store, request);
   if (!rows) {
     fail_command(command, rows.status().message());
@@ -169,7 +169,7 @@ void run_credits(const ReportOptions& options) {
     }
     as_of = *parsed;
   }
-  auto store = open_database(options.database, command);
+  auto store = open_database_read_only(options.database, command);
   auto report = billing::credits_and_disputes(*store, request, as_of);
   if (!report) {
     fail_command(command, report.status().message());

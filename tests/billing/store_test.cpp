@@ -1018,3 +1018,65 @@ TEST_CASE("sqlite failures name a read-only database file", "[billing][store]") 
   CHECK(busy.code() == StatusCode::Unavailable);
   CHECK(busy.message().find("is locked by another writer, retry the request") != std::string::npos);
 }
+
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << file.rdbuf();
+  return bytes.str();
+}
+
+std::string listing_name(SqliteStore& store) {
+  auto found = store.find_line(sample_line().number);
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  return (*found)->line.listing_name;
+}
+
+}  // namespace
+
+// SQLite 3.40 creates the -wal and -shm files of a WAL database even for a read-only
+// connection. With no -wal file, every page is in the database file, so the read-only store
+// reads that file alone, and its shared lock keeps a writer that closes meanwhile from
+// checkpointing into it.
+TEST_CASE("read-only store creates no files", "[billing][store][read-only]") {
+  TempDir dir;
+  const std::string path = dir.file("read-only.db");
+  {
+    auto writer = create(path);
+    REQUIRE(writer->append_line(sample_line(), 0, "line added", staff()));
+  }
+  REQUIRE_FALSE(std::filesystem::exists(path + "-wal"));
+  REQUIRE_FALSE(std::filesystem::exists(path + "-shm"));
+  const std::string before = file_bytes(path);
+
+  SqliteOptions read_only;
+  read_only.read_only = true;
+  auto reader = SqliteStore::open(path, read_only);
+  REQUIRE(reader);
+  CHECK(listing_name(**reader) == "Rivera, Ana");
+  CHECK((*reader)->quick_check());
+  CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+  CHECK_FALSE(std::filesystem::exists(path + "-shm"));
+
+  {
+    auto writer = SqliteStore::open(path);
+    REQUIRE(writer);
+    Line renamed = sample_line();
+    renamed.listing_name = "Rivera, Ana M.";
+    REQUIRE((*writer)->append_line(renamed, 1, "name corrected", staff()));
+  }
+  // The writer could not take its closing checkpoint's lock, so its commit stays in the -wal
+  // file and the pages the reader reads are unchanged.
+  CHECK(file_bytes(path) == before);
+  CHECK(std::filesystem::exists(path + "-wal"));
+  CHECK(listing_name(**reader) == "Rivera, Ana");
+  reader->reset();
+
+  // With the -wal file present, a read-only store reads the commit in it.
+  auto next = SqliteStore::open(path, read_only);
+  REQUIRE(next);
+  CHECK(listing_name(**next) == "Rivera, Ana M.");
+}
