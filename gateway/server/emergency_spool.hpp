@@ -6,7 +6,7 @@
 // Records: {"record":"dispatch", session, call, caller_number, provider, agent, service,
 // received_at, route}, {"record":"acked", session, call, at, route} when the PSAP on `route`
 // acknowledged, and {"record":"close", session, call, at}. An acked record can come after the
-// call was flushed, when the PSAP was down until the call ended.
+// close record, or after the call was flushed, when the PSAP was down until the call ended.
 //
 // Thread rules: every method is safe from any thread.
 #pragma once
@@ -35,7 +35,7 @@ struct SpoolFlushCounts {
   std::uint64_t kept_open = 0;       // calls still live, left in the spool
   // Unreadable lines, and lines of a call with no dispatch record, moved to "<spool>.rejected"
   std::uint64_t rejected_lines = 0;
-  // PSAP acks of calls stored by an earlier flush, moved into the store as psap-acknowledged
+  // PSAP acks that came after their call closed, moved into the store as psap-acknowledged
   // events (a repeat that the store already had counts too)
   std::uint64_t late_acks = 0;
 };
@@ -57,16 +57,17 @@ class EmergencySpool {
   // Moves every finished emergency call into `store`: opened with its received instant and the
   // PSAP route id in its psap_route field, authorized, connected, and completed rated at zero.
   // A TTY line's call is connected from its receipt, because the gateway itself carries the
-  // caller's line. A provider's call is connected when the PSAP acknowledged it. A call whose
-  // session is in `live_sessions` and has no close record stays in the spool. A call with no
-  // close record that is not live (the gateway stopped during the call) is completed at its
-  // last recorded instant. A call the store already posted is skipped, so a flush that stopped
-  // halfway can run again. An acked record with no dispatch record, of an emergency call an
-  // earlier flush stored (the PSAP acknowledged after the call ended), is appended to that call
-  // as a psap-acknowledged event, once per PSAP route (CallRecords::record_late_psap_ack). The
-  // other records of a call with no dispatch record (an unknown call id, or a damaged spool)
-  // move to "<spool>.rejected". On a store error the unflushed calls stay in the spool and the
-  // error is returned.
+  // caller's line. A provider's call is connected when the PSAP acknowledged it before the
+  // close. A call whose session is in `live_sessions` and has no close record stays in the
+  // spool. A call with no close record that is not live (the gateway stopped during the call)
+  // is completed at its last recorded instant. A call the store already posted is not stored
+  // again, so a flush that stopped halfway can run again.
+  // An ack that follows the call's close record, or that has no dispatch record because an
+  // earlier flush stored the call, is appended to the stored call as a psap-acknowledged event,
+  // once per PSAP route (CallRecords::record_late_psap_ack). It leaves the call's connect and
+  // psap_route as they are. The other records of a call with no dispatch record (an unknown
+  // call id, or a damaged spool) move to "<spool>.rejected". On a store error the unflushed
+  // calls stay in the spool and the error is returned.
   Result<SpoolFlushCounts> flush(billing::Store& store, const billing::WriteContext& context,
                                  const std::set<std::string>& live_sessions);
 
