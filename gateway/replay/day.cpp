@@ -278,7 +278,7 @@ Status check_step_order(const Day& day) {
                       "\" is not an RFC 3339 instant; write one such as \"2026-03-10T13:00:00Z\"");
   }
   relay::Instant latest = *start;
-  std::string latest_name = "[day] clock_start";
+  std::string latest_name = "[day] clock_start = \"" + day.clock_start + "\"";
   for (const ProviderCall& call : day.provider_calls) {
     for (const auto& [key, text] :
          {std::pair{"accept_at", &call.accept_at}, std::pair{"connect", &call.connect},
@@ -301,7 +301,7 @@ Status check_step_order(const Day& day) {
                           "the replay moves the gateway clock forward to each step");
       }
       latest = *at;
-      latest_name = name;
+      latest_name = name + " = \"" + *text + "\"";
     }
   }
   return Status::ok();
