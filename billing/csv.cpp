@@ -1,6 +1,5 @@
 #include "billing/csv.hpp"
 
-#include <algorithm>
 #include <iterator>
 
 namespace relaygw::billing {
@@ -54,6 +53,51 @@ std::string remove_formula_guard(std::string value) {
   return value;
 }
 
+// The position of a scan of CSV text, as split_csv_record reads it.
+enum class ScanState {
+  FieldStart,     // before a field, or in the spaces that precede it
+  Unquoted,       // in an unquoted field, where a quote is a stray one
+  Quoted,         // in a quoted field, where a line break belongs to the field
+  QuoteInQuoted,  // just after a quote inside a quoted field: a closing or an escaped quote
+  AfterClosing,   // after the closing quote of a field, before its comma
+};
+
+// Returns the state after scanning `text` from `state`.
+ScanState scan(std::string_view text, ScanState state) {
+  for (char c : text) {
+    switch (state) {
+      case ScanState::FieldStart:
+        if (c == '"') {
+          state = ScanState::Quoted;
+        } else if (c != ' ' && c != '\t' && c != ',') {
+          state = ScanState::Unquoted;
+        }
+        break;
+      case ScanState::Unquoted:
+      case ScanState::AfterClosing:
+        if (c == ',') {
+          state = ScanState::FieldStart;
+        }
+        break;
+      case ScanState::Quoted:
+        if (c == '"') {
+          state = ScanState::QuoteInQuoted;
+        }
+        break;
+      case ScanState::QuoteInQuoted:
+        if (c == '"') {
+          state = ScanState::Quoted;
+        } else if (c == ',') {
+          state = ScanState::FieldStart;
+        } else {
+          state = ScanState::AfterClosing;
+        }
+        break;
+    }
+  }
+  return state;
+}
+
 }  // namespace
 
 std::string csv_text_field(std::string_view value) {
@@ -81,14 +125,12 @@ bool CsvRecordReader::next(std::string& record, std::int64_t& first_line) {
     return false;
   }
   first_line = ++lines_returned_;
-  auto odd_quotes = [](std::string_view text) {
-    return std::count(text.begin(), text.end(), '"') % 2 == 1;
-  };
-  if (!odd_quotes(record)) {
+  ScanState state = scan(record, ScanState::FieldStart);
+  if (state != ScanState::Quoted) {
     return true;
   }
-  // Read ahead until the quotes balance; keep every line read so that they can be returned
-  // one by one if they never do.
+  // Read ahead until the quoted field closes; keep every line read so that they can be
+  // returned one by one if it never does.
   std::vector<std::string> ahead;
   std::string joined = record;
   std::string line;
@@ -98,12 +140,19 @@ bool CsvRecordReader::next(std::string& record, std::int64_t& first_line) {
     }
     joined += '\n';
     joined += line;
-    ahead.push_back(std::move(line));
-    if (!odd_quotes(joined)) {
+    ahead.push_back(line);
+    state = scan("\n" + line, state);
+    if (state == ScanState::Quoted) {
+      continue;
+    }
+    // A quote that opens a field on a later line can close a stray one, which joins two bad
+    // rows into one record that does not split. Only a record that splits is joined.
+    if (split_csv_record(joined)) {
       record = std::move(joined);
       lines_returned_ += static_cast<std::int64_t>(ahead.size());
       return true;
     }
+    break;
   }
   pending_.insert(pending_.begin(), std::make_move_iterator(ahead.begin()),
                   std::make_move_iterator(ahead.end()));
@@ -159,11 +208,18 @@ Result<std::vector<std::string>> split_csv_record(std::string_view record) {
       continue;
     }
     const std::size_t comma = record.find(',', i);
+    const std::string_view field =
+        record.substr(i, comma == std::string_view::npos ? std::string_view::npos : comma - i);
+    if (field.find('"') != std::string_view::npos) {
+      return Status(StatusCode::InvalidArgument,
+                    "quote inside unquoted CSV field " + std::to_string(fields.size() + 1) +
+                        "; put the whole field in quotes and write the quote inside it as "
+                        "'\"\"'");
+    }
+    fields.push_back(trim(field));
     if (comma == std::string_view::npos) {
-      fields.push_back(trim(record.substr(i)));
       return fields;
     }
-    fields.push_back(trim(record.substr(i, comma - i)));
     i = comma + 1;
   }
 }

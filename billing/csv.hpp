@@ -26,10 +26,12 @@ std::string csv_text_field(std::string_view value);
 std::string csv_plain_field(std::string_view value);
 
 // Reads CSV records from a stream line by line. A quoted field may hold line breaks (RFC 4180),
-// so a line whose quotes are unbalanced is joined with the lines after it until they balance.
-// When they do not balance within kMaxJoinedLines lines (a stray quote), the line comes back
-// alone, so split_csv_record reports its unclosed quote, and the lines after it are read as
-// records of their own.
+// so a line that ends inside a quoted field is joined with the lines after it until the field
+// closes. A quote inside an unquoted field opens nothing, so split_csv_record reports it on
+// its own line. The line comes back alone when the field does not close within
+// kMaxJoinedLines lines, or when the joined lines do not split into fields (an unclosed quote
+// closed by a quote on a later row). split_csv_record then reports its unclosed quote, and
+// the lines after it are read as records of their own.
 class CsvRecordReader {
  public:
   static constexpr std::size_t kMaxJoinedLines = 20;
@@ -47,11 +49,11 @@ class CsvRecordReader {
   std::int64_t lines_returned_ = 0;
 };
 
-// Splits one CSV record (RFC 4180 quoting; a quoted field may hold line breaks). Unquoted text is trimmed
-// of spaces and tabs, and quoted text is kept as written. A quoted field that starts with an
-// apostrophe followed by '=', '+', '-', '@', tab, carriage return or another apostrophe loses
-// that first apostrophe, which undoes csv_text_field. Fails on an unclosed quote or on text
-// after a closing quote.
+// Splits one CSV record (RFC 4180 quoting; a quoted field may hold line breaks). Unquoted text is
+// trimmed of spaces and tabs, and quoted text is kept as written. A quoted field that starts with
+// an apostrophe followed by '=', '+', '-', '@', tab, carriage return or another apostrophe loses
+// that first apostrophe, which undoes csv_text_field. Fails on an unclosed quote, on text
+// after a closing quote, and on a quote inside an unquoted field.
 Result<std::vector<std::string>> split_csv_record(std::string_view record);
 
 }  // namespace relaygw::billing

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <date/tz.h>
@@ -499,7 +500,7 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   // importing the file again reports the rows already stored as unchanged.
   constexpr std::size_t kBatchRows = 500;
   std::vector<Store::LineAppend> batch;
-  std::vector<std::int64_t> batch_rows;
+  std::vector<std::pair<std::int64_t, std::int64_t>> batch_rows;  // row and first line
   auto store_batch = [&]() -> Status {
     if (batch.empty()) {
       return Status::ok();
@@ -511,7 +512,8 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     for (std::size_t i = 0; i < stored->size(); ++i) {
       const Result<LineVersion>& outcome = (*stored)[i];
       if (!outcome) {
-        report.errors.push_back({batch_rows[i], outcome.status().message()});
+        report.errors.push_back(
+            {batch_rows[i].first, batch_rows[i].second, outcome.status().message()});
       } else {
         ++(batch[i].expected_version != 0 ? report.changed : report.added);
       }
@@ -524,19 +526,23 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   CsvRecordReader reader(input);
   std::string record;
   std::int64_t line_no = 0;
+  std::int64_t row = 1;  // the header is row 1
   while (reader.next(record, line_no)) {
-    const std::int64_t row = line_no + 1;  // the header is row 1
+    ++row;
+    // The reader counts lines from the one after the header.
+    const std::int64_t first_line = line_no + 1;
     if (trim(record).empty()) {
       continue;
     }
     Result<std::vector<std::string>> fields = split_csv_record(record);
     if (!fields) {
-      report.errors.push_back({row, fields.status().message()});
+      report.errors.push_back({row, first_line, fields.status().message()});
       continue;
     }
     if (fields->size() != names->size()) {
-      report.errors.push_back({row, "expected " + std::to_string(names->size()) +
-                                        " fields, found " + std::to_string(fields->size())});
+      report.errors.push_back({row, first_line,
+                               "expected " + std::to_string(names->size()) + " fields, found " +
+                                   std::to_string(fields->size())});
       continue;
     }
     std::vector<std::string> ordered;
@@ -546,15 +552,16 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     Result<Line> line = line_from_record(ordered);
     Status valid = line ? validate_line(*line, plan) : line.status();
     if (!valid) {
-      report.errors.push_back({row, valid.message()});
+      report.errors.push_back({row, first_line, valid.message()});
       continue;
     }
     const auto [first, inserted] = first_rows.emplace(line->number, row);
     if (!inserted) {
       report.errors.push_back(
-          {row, "number " + line->number + " is also on row " + std::to_string(first->second) +
-                    ", which was imported; keep one row per number and import again to change "
-                    "it"});
+          {row, first_line,
+           "number " + line->number + " is also on row " + std::to_string(first->second) +
+               ", which was imported; keep one row per number and import again to change "
+               "it"});
       continue;
     }
 
@@ -568,7 +575,7 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     }
     const std::int64_t version = *current ? (*current)->version : 0;
     batch.push_back({std::move(line).value(), version, "CSV import row " + std::to_string(row)});
-    batch_rows.push_back(row);
+    batch_rows.push_back({row, first_line});
     if (batch.size() >= kBatchRows) {
       if (Status stored = store_batch(); !stored) {
         return stored;
@@ -579,6 +586,14 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     return stored;
   }
   return report;
+}
+
+std::string describe_row(const RowError& error) {
+  std::string text = "row " + std::to_string(error.row);
+  if (error.line != 0 && error.line != error.row) {
+    text += " (line " + std::to_string(error.line) + ")";
+  }
+  return text;
 }
 
 Status export_lines_csv(Store& store, std::ostream& output) {

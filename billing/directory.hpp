@@ -68,9 +68,16 @@ inline constexpr std::string_view kLineCsvHeader =
     "tty_discount_eligible";
 
 struct RowError {
-  std::int64_t row = 0;  // 1-based line number in the file; the header is row 1
+  // Row number as a spreadsheet shows it: the header is row 1, and a record with a line break
+  // inside a quoted field is one row.
+  std::int64_t row = 0;
+  std::int64_t line = 0;  // the file's line where the row starts; the header is line 1
   std::string message;
 };
+
+// Returns "row 7" for an error, or "row 7 (line 8)" when the row starts on another line of the
+// file, because an earlier row has a line break inside a quoted field.
+std::string describe_row(const RowError& error);
 
 struct ImportReport {
   std::int64_t added = 0;
@@ -80,8 +87,8 @@ struct ImportReport {
 };
 
 // Imports lines from CSV. Good rows are added (new number) or appended as a change (different
-// values); a bad row is reported with its row number and reason and does not stop the rest.
-// A quoted field may span lines; rows count from the header's line 1. Good rows are stored in
+// values); a bad row is reported with its row number, the line it starts on and the reason,
+// and does not stop the rest. A quoted field may span lines. Good rows are stored in
 // batches of 500, one transaction each. Fails when the header is wrong or the store fails;
 // batches stored before a store failure stay, and importing again reports them unchanged.
 Result<ImportReport> import_lines_csv(Store& store, std::istream& input,

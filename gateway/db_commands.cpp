@@ -487,8 +487,8 @@ void run_init(const InitOptions& options) {
     std::cout << fmt::format("directory: {} lines from {}\n", report->added,
                              directory_path.string());
     for (const billing::RowError& row_error : report->errors) {
-      std::cerr << fmt::format("{} row {}: {}\n", directory_path.string(), row_error.row,
-                               row_error.message);
+      std::cerr << fmt::format("{} {}: {}\n", directory_path.string(),
+                               billing::describe_row(row_error), row_error.message);
     }
   }
   logger("billing")->info("database created: db={} schema={}", options.database.db,

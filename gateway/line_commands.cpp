@@ -195,7 +195,8 @@ void run_import(const LineOptions& options) {
     fail_command(command, report.status().message());
   }
   for (const billing::RowError& error : report->errors) {
-    std::cerr << fmt::format("{} row {}: {}\n", options.file, error.row, error.message);
+    std::cerr << fmt::format("{} {}: {}\n", options.file, billing::describe_row(error),
+                             error.message);
   }
   std::cout << fmt::format("{} added, {} changed, {} unchanged, {} rejected\n", report->added,
                            report->changed, report->unchanged, report->errors.size());

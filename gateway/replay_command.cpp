@@ -136,7 +136,8 @@ void add_replay_command(CLI::App& app) {
   command->add_option("--tty", options->tty,
                       "TTY line listener, ADDRESS:PORT (omit to skip TTY line calls)");
   command->add_option("--admin", options->admin,
-                      "Admin API, ADDRESS:PORT, for the emergency dispatch figures");
+                      "Admin API, ADDRESS:PORT: moves the gateway clock to each provider step "
+                      "and reads the emergency dispatch figures");
   command->add_option("--admin-token-file", options->admin_token_file,
                       "File whose first line is the admin API token");
   command->add_option("--certs", options->certs_dir,

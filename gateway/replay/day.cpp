@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include <toml++/toml.h>
+
+#include "relay-adapters/events.hpp"
 
 namespace relaygw::gateway::replay {
 namespace {
@@ -265,6 +268,45 @@ Status check_references(const Day& day) {
   return Status::ok();
 }
 
+// The replay moves the gateway clock forward to each provider step's instant, and the clock
+// never goes back, so the steps must be valid instants from clock_start on, in file order.
+Status check_step_order(const Day& day) {
+  Result<relay::Instant> start = relay::parse_instant(day.clock_start);
+  if (!start) {
+    return Status(StatusCode::InvalidArgument,
+                  "[day] clock_start = \"" + day.clock_start +
+                      "\" is not an RFC 3339 instant; write one such as \"2026-03-10T13:00:00Z\"");
+  }
+  relay::Instant latest = *start;
+  std::string latest_name = "[day] clock_start = \"" + day.clock_start + "\"";
+  for (const ProviderCall& call : day.provider_calls) {
+    for (const auto& [key, text] :
+         {std::pair{"accept_at", &call.accept_at}, std::pair{"connect", &call.connect},
+          std::pair{"disconnect", &call.disconnect}}) {
+      if (text->empty()) {
+        continue;
+      }
+      const std::string name = "[[provider_call]] \"" + call.id + "\" " + key;
+      Result<relay::Instant> at = relay::parse_instant(*text);
+      if (!at) {
+        return Status(StatusCode::InvalidArgument,
+                      name + " = \"" + *text +
+                          "\" is not an RFC 3339 instant; write one such as "
+                          "\"2026-03-10T14:00:45Z\"");
+      }
+      if (*at < latest) {
+        return Status(StatusCode::InvalidArgument,
+                      name + " = \"" + *text + "\" is before " + latest_name +
+                          "; list the provider calls and their steps in time order, because "
+                          "the replay moves the gateway clock forward to each step");
+      }
+      latest = *at;
+      latest_name = name + " = \"" + *text + "\"";
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 const ProviderCall* Day::find_provider_call(const std::string& id) const {
@@ -311,6 +353,9 @@ Result<Day> load_day(const std::string& path) {
   Status status = parse_sections(root, day);
   if (status.is_ok()) {
     status = check_references(day);
+  }
+  if (status.is_ok()) {
+    status = check_step_order(day);
   }
   if (!status.is_ok()) {
     return Status(status.code(), path + ": " + status.message());

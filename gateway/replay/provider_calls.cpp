@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "gateway/logging.hpp"
+#include "gateway/replay/staff_client.hpp"
 #include "gateway/replay/steps.hpp"
 
 namespace relaygw::gateway::replay {
@@ -56,11 +57,31 @@ bool expect_ack(ReplayContext& context, ProviderClient& link, nlohmann::json mes
   return true;
 }
 
-// Runs the call after its authorization: acceptance, connect and disconnect.
+// Moves the gateway clock forward to the step instant `at` through the admin API, so a step
+// that the day stamps hours after the gateway clock started is not ahead of that clock. Without
+// the admin API the step goes as it is, and the gateway needs a [billing]
+// clock_tolerance_seconds that covers the day.
+void advance_gateway_clock(ReplayContext& context, const std::string& at,
+                           const std::string& call_id) {
+  const ReplayOptions& options = context.options;
+  if (options.admin_port == 0) {
+    return;
+  }
+  auto moved = admin_post(options.admin_address, options.admin_port, options.admin_token, "/clock",
+                          {{"at", at}}, options.timeout);
+  if (!moved) {
+    context.problem("call " + call_id + ": moving the gateway clock to " + at +
+                    " failed: " + moved.status().message());
+  }
+}
+
+// Runs the call after its authorization: acceptance, connect and disconnect, each after the
+// gateway clock has reached its instant.
 void finish_call(ReplayContext& context, ProviderClient& link, const ProviderCall& call,
                  const std::string& session) {
   const std::string key = session;
   if (!call.accept_how.empty()) {
+    advance_gateway_clock(context, call.accept_at, call.id);
     expect_ack(context, link,
                {{"type", "call.accept"},
                 {"id", context.message_id()},
@@ -72,6 +93,7 @@ void finish_call(ReplayContext& context, ProviderClient& link, const ProviderCal
                call.id);
   }
   if (!call.connect.empty()) {
+    advance_gateway_clock(context, call.connect, call.id);
     expect_ack(context, link,
                {{"type", "call.connect"},
                 {"id", context.message_id()},
@@ -79,6 +101,7 @@ void finish_call(ReplayContext& context, ProviderClient& link, const ProviderCal
                 {"at", call.connect},
                 {"idempotency_key", key + ":connect"}},
                call.id);
+    advance_gateway_clock(context, call.disconnect, call.id);
     expect_ack(context, link,
                {{"type", "call.disconnect"},
                 {"id", context.message_id()},

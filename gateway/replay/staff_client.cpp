@@ -21,10 +21,15 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
-Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
-                                 const std::string& token, const std::string& target,
-                                 std::chrono::milliseconds timeout) {
-  const std::string where = "http://" + server::format_host_port(address, port) + target;
+namespace {
+
+// Sends one request to the admin API; `body` is sent as JSON when it is not null.
+Result<nlohmann::json> admin_request(http::verb method, const std::string& address,
+                                     std::uint16_t port, const std::string& token,
+                                     const std::string& target, const nlohmann::json& body,
+                                     std::chrono::milliseconds timeout) {
+  const std::string where = std::string(http::to_string(method)) + " http://" +
+                            server::format_host_port(address, port) + target;
   boost::system::error_code error;
   const asio::ip::address ip = asio::ip::make_address(address, error);
   if (error) {
@@ -42,9 +47,14 @@ Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
                                                "; start relaygw serve with [admin] enabled");
   }
 
-  http::request<http::empty_body> request{http::verb::get, target, 11};
+  http::request<http::string_body> request{method, target, 11};
   request.set(http::field::host, server::format_host_port(address, port));
   request.set(http::field::authorization, "Bearer " + token);
+  if (!body.is_null()) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = body.dump();
+  }
+  request.prepare_payload();
   http::write(stream, request, error);
   beast::flat_buffer buffer;
   http::response<http::string_body> response;
@@ -52,18 +62,32 @@ Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
     http::read(stream, buffer, response, error);
   }
   if (error) {
-    return Status(StatusCode::Unavailable, "GET " + where + " failed: " + error.message());
+    return Status(StatusCode::Unavailable, where + " failed: " + error.message());
   }
   if (response.result() != http::status::ok) {
-    return Status(StatusCode::Unavailable, "GET " + where + " answered " +
+    return Status(StatusCode::Unavailable, where + " answered " +
                                                std::to_string(response.result_int()) + ": " +
                                                response.body().substr(0, 200));
   }
-  nlohmann::json body = nlohmann::json::parse(response.body(), nullptr, false);
-  if (body.is_discarded()) {
-    return Status(StatusCode::Corrupt, "GET " + where + " answered a body that is not JSON");
+  nlohmann::json parsed = nlohmann::json::parse(response.body(), nullptr, false);
+  if (parsed.is_discarded()) {
+    return Status(StatusCode::Corrupt, where + " answered a body that is not JSON");
   }
-  return body;
+  return parsed;
+}
+
+}  // namespace
+
+Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
+                                 const std::string& token, const std::string& target,
+                                 std::chrono::milliseconds timeout) {
+  return admin_request(http::verb::get, address, port, token, target, nullptr, timeout);
+}
+
+Result<nlohmann::json> admin_post(const std::string& address, std::uint16_t port,
+                                  const std::string& token, const std::string& target,
+                                  const nlohmann::json& body, std::chrono::milliseconds timeout) {
+  return admin_request(http::verb::post, address, port, token, target, body, timeout);
 }
 
 namespace {

@@ -20,6 +20,12 @@ Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
                                  const std::string& token, const std::string& target,
                                  std::chrono::milliseconds timeout);
 
+// Sends POST `target` with the JSON `body` to the admin API, as admin_get sends GET, and
+// returns the JSON body of the response. Fails as admin_get does.
+Result<nlohmann::json> admin_post(const std::string& address, std::uint16_t port,
+                                  const std::string& token, const std::string& target,
+                                  const nlohmann::json& body, std::chrono::milliseconds timeout);
+
 struct CommandOutput {
   int exit_status = 0;
   std::string out;  // standard output

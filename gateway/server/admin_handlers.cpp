@@ -398,6 +398,33 @@ AdminResponse get_collect(const AdminApiParts& parts) {
   return {200, {{"collect", list}}, {}};
 }
 
+// POST /clock {"at": RFC 3339}: moves a replay's gateway clock forward to `at`.
+AdminResponse post_clock(const json& body) {
+  if (auto rejected = check_fields(body, {"at"}, {"at"})) {
+    return *rejected;
+  }
+  const std::string text = field_or(body, "at", "");
+  const Result<relay::Instant> at = relay::parse_instant(text);
+  if (!at) {
+    return admin_error(400, "invalid-field",
+                       "field 'at' = \"" + text +
+                           "\" is not an RFC 3339 instant; send one such as "
+                           "\"2026-03-10T14:00:45Z\"");
+  }
+  const relay::Instant before = clock_now();
+  const Result<relay::Instant> now = advance_clock_to(*at);
+  if (!now) {
+    logger("gateway")->warn("admin clock move to {} rejected: {}", text, now.status().message());
+    return status_error(now.status());
+  }
+  const bool moved = *at > before;
+  if (moved) {
+    logger("gateway")->info("gateway clock moved forward from {} to {} by the admin API",
+                            relay::format_instant(before), relay::format_instant(*now));
+  }
+  return {200, {{"clock", relay::format_instant(*now)}, {"moved", moved}}, {}};
+}
+
 // POST /collect/{call}/take-over {"staff": ...}
 AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call_id,
                              const json& body) {
@@ -720,6 +747,7 @@ const std::vector<Route>& routes() {
       {{"sessions"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_sessions(parts); }},
       {{"queues"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_queues(parts); }},
       {{"collect"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_collect(parts); }},
+      {{"clock"}, "POST", [](auto&, auto&, auto&, auto& body) { return post_clock(body); }},
       {{"collect", "*", "take-over"},
        "POST",
        [](auto& parts, auto&, auto& segments, auto& body) {
@@ -807,8 +835,8 @@ AdminResponse handle_admin_request(const AdminApiParts& parts, const AdminReques
   }
   return admin_error(404, "not-found",
                      "no endpoint at " + request.path +
-                         "; the endpoints are /health, /sessions, /queues, /collect, /quote, "
-                         "/credits and /reports/summary");
+                         "; the endpoints are /health, /sessions, /queues, /collect, /clock, "
+                         "/quote, /credits and /reports/summary");
 }
 
 }  // namespace relaygw::gateway::server

@@ -9,6 +9,7 @@ namespace {
 
 // Milliseconds added to the system clock; 0 until start_clock_at() runs.
 std::atomic<std::int64_t> offset_ms{0};
+std::atomic<bool> clock_started{false};
 
 relay::Instant system_now() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
@@ -18,6 +19,22 @@ relay::Instant system_now() {
 
 void start_clock_at(relay::Instant start) {
   offset_ms.store((start - system_now()).count(), std::memory_order_relaxed);
+  clock_started.store(true, std::memory_order_relaxed);
+}
+
+Result<relay::Instant> advance_clock_to(relay::Instant at) {
+  if (!clock_started.load(std::memory_order_relaxed)) {
+    return Status(StatusCode::FailedPrecondition,
+                  "the gateway clock follows the system clock, so it cannot be moved; set "
+                  "[server] clock_start in the configuration to replay a day");
+  }
+  const std::int64_t requested = (at - system_now()).count();
+  std::int64_t current = offset_ms.load(std::memory_order_relaxed);
+  // Two moves at once keep the later instant, so the clock never goes back.
+  while (requested > current &&
+         !offset_ms.compare_exchange_weak(current, requested, std::memory_order_relaxed)) {
+  }
+  return clock_now();
 }
 
 std::chrono::system_clock::time_point clock_now_exact() {

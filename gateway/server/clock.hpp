@@ -7,18 +7,28 @@
 // stamped on the same date every run and bills the same. Differences between two clock_now()
 // values are real durations either way.
 //
+// A replay moves a started clock forward with advance_clock_to() (the admin API's POST /clock),
+// so that a day's provider steps hours apart are each stamped at the gateway clock.
+//
 // Thread rules: safe from any thread. start_clock_at() is meant for start-up, before the
 // listeners run; a later call moves every following stamp at once.
 #pragma once
 
 #include <chrono>
 
+#include "common/status.hpp"
 #include "relay-adapters/events.hpp"
 
 namespace relaygw::gateway::server {
 
 // Starts the gateway clock at `start`, running at real speed from this call on.
 void start_clock_at(relay::Instant start);
+
+// Moves the gateway clock forward to `at`, from where it runs on at real speed, and returns
+// the clock's instant after the move. An `at` at or before the clock leaves it where it is, so
+// the clock never goes back. FailedPrecondition when start_clock_at() never ran, because a
+// gateway on the system clock bills real time.
+Result<relay::Instant> advance_clock_to(relay::Instant at);
 
 // The gateway clock's current instant, UTC, in milliseconds.
 relay::Instant clock_now();

@@ -58,13 +58,16 @@ struct SpooledAck {
   relay::Instant at;
   std::string route;  // empty in older spools
   std::string line;
+  // The record follows the call's close record, so the PSAP acknowledged after the call ended.
+  bool after_close = false;
 };
 
 // One emergency call as the spool lines describe it.
 struct SpooledCall {
   std::optional<nlohmann::json> dispatch;
+  // The last ack that came before the close record, which connects a provider's call.
   std::optional<relay::Instant> acked_at;
-  std::string acked_route;  // the route whose PSAP acknowledged; empty in older spools
+  std::string acked_route;  // the route of that ack; empty in older spools
   std::optional<relay::Instant> closed_at;
   // The last flush that found the session live, from its "alive" record. One such line is kept
   // per call, outside `lines`, because each flush replaces it.
@@ -121,12 +124,14 @@ bool read_line(const std::string& line, std::map<std::string, SpooledCall>& call
   if (kind == "dispatch") {
     call.dispatch = record;
   } else if (kind == "acked") {
-    SpooledAck ack{*instant_field(record, "at"), "", line + "\n"};
+    SpooledAck ack{*instant_field(record, "at"), "", line + "\n", call.closed_at.has_value()};
     if (record.contains("route") && record["route"].is_string()) {
       ack.route = record["route"].get<std::string>();
     }
-    call.acked_at = ack.at;
-    call.acked_route = ack.route;
+    if (!ack.after_close) {
+      call.acked_at = ack.at;
+      call.acked_route = ack.route;
+    }
     call.acks.push_back(std::move(ack));
   } else {
     call.closed_at = instant_field(record, "at");
@@ -261,15 +266,16 @@ struct LateAckResult {
   std::vector<std::string> rejected_lines;  // acked records the store rejected
 };
 
-// Records each acked record of `call` as a psap-acknowledged event of the stored emergency call
-// `call_id`, because its PSAP acknowledged the dispatch after an earlier flush stored the call.
-// Leaves `call_stored` false when the store has no such call. An ack that the store rejects
-// (not an emergency call, not disconnected) is logged and returned in `rejected_lines`. A store
-// failure is returned, so the lines stay in the spool and a later flush records them once.
+// Records each of `acks` as a psap-acknowledged event of the stored emergency call `call_id`,
+// because its PSAP acknowledged the dispatch after the call ended. Leaves `call_stored` false
+// when the store has no such call. An ack that the store rejects (not an emergency call, not
+// disconnected) is logged and returned in `rejected_lines`. A store failure is returned, so the
+// lines stay in the spool and a later flush records them once.
 Result<LateAckResult> record_late_acks(billing::Store& store, const std::string& actor,
-                                       const std::string& call_id, const SpooledCall& call) {
+                                       const std::string& call_id,
+                                       const std::vector<SpooledAck>& acks) {
   LateAckResult result;
-  if (call.acks.empty()) {
+  if (acks.empty()) {
     return result;
   }
   Result<std::optional<billing::CallRecord>> found = store.find_call(call_id);
@@ -284,7 +290,7 @@ Result<LateAckResult> record_late_acks(billing::Store& store, const std::string&
   const billing::CallRecords records(&store, nullptr);
   const std::optional<billing::Instant> requested =
       billing::event_time(record, billing::CallEvent::Requested);
-  for (const SpooledAck& ack : call.acks) {
+  for (const SpooledAck& ack : acks) {
     // An ack in an older spool names no route, so the call's stored route is used instead.
     const std::string route = ack.route.empty() ? record.request.psap_route : ack.route;
     // NOTE: an ack timed before the request (the clock stepped back) is recorded at the
@@ -298,8 +304,8 @@ Result<LateAckResult> record_late_acks(billing::Store& store, const std::string&
       ++result.recorded;
       logger("gateway")->log(
           *stored ? spdlog::level::info : spdlog::level::debug,
-          "emergency call={} acknowledged by psap route={} at {} after the call was stored; {}",
-          call_id, route, billing::format_instant(at),
+          "emergency call={} acknowledged by psap route={} at {} after the call ended; {}", call_id,
+          route, billing::format_instant(at),
           *stored ? "recorded as a psap-acknowledged event" : "the store already had it");
       continue;
     }
@@ -314,6 +320,21 @@ Result<LateAckResult> record_late_acks(billing::Store& store, const std::string&
     result.rejected_lines.push_back(ack.line);
   }
   return result;
+}
+
+// Returns the acks of `call` that came after its close record, so they are late
+// acknowledgements, as they would be had the call been flushed before they arrived. An ack
+// from the route whose ack before the close connected the call repeats that ack and is left
+// out.
+std::vector<SpooledAck> acks_after_close(const SpooledCall& call) {
+  std::vector<SpooledAck> late;
+  for (const SpooledAck& ack : call.acks) {
+    const bool repeats_connect = call.acked_at && ack.route == call.acked_route;
+    if (ack.after_close && !repeats_connect) {
+      late.push_back(ack);
+    }
+  }
+  return late;
 }
 
 }  // namespace
@@ -485,8 +506,16 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
       bool already_stored = false;
       store_status = store_call(store, context.actor, call_id, call, already_stored);
       if (store_status.is_ok()) {
-        ++(already_stored ? counts.already_stored : counts.stored);
-        continue;
+        // Also on a call stored before, because a flush may have stopped between the two.
+        Result<LateAckResult> late =
+            record_late_acks(store, context.actor, call_id, acks_after_close(call));
+        if (late) {
+          ++(already_stored ? counts.already_stored : counts.stored);
+          counts.late_acks += late->recorded;
+          rejected.insert(rejected.end(), late->rejected_lines.begin(), late->rejected_lines.end());
+          continue;
+        }
+        store_status = late.status();
       }
       if (!is_transient(store_status)) {
         // A record the store rejects would fail again on every flush, so it moves aside and
@@ -507,7 +536,7 @@ Result<SpoolFlushCounts> EmergencySpool::flush(billing::Store& store,
     } else if (!call.dispatch && (store_status.is_ok() || call.acks.empty())) {
       // When the PSAP was down until an earlier flush stored the call, its ack comes with no
       // dispatch record and is recorded on the stored call.
-      Result<LateAckResult> late = record_late_acks(store, context.actor, call_id, call);
+      Result<LateAckResult> late = record_late_acks(store, context.actor, call_id, call.acks);
       if (!late) {
         store_status = late.status();
         logger("gateway")->error("emergency spool flush of the PSAP ack of call={} failed: {}",

@@ -7,7 +7,8 @@
 // received_at, route}, {"record":"acked", session, call, at, route} when the PSAP on `route`
 // acknowledged, {"record":"close", session, call, at}, and {"record":"alive", session, call,
 // at}, which each flush that finds the session open writes in place of the previous one. An
-// acked record can come after the call was flushed, when the PSAP was down until the call ended.
+// acked record can come after the close record, or after the call was flushed, when the PSAP
+// was down until the call ended.
 //
 // Thread rules: every method is safe from any thread.
 #pragma once
@@ -36,7 +37,7 @@ struct SpoolFlushCounts {
   std::uint64_t kept_open = 0;       // calls still live, left in the spool
   // Unreadable lines, and lines of a call with no dispatch record, moved to "<spool>.rejected"
   std::uint64_t rejected_lines = 0;
-  // PSAP acks of calls stored by an earlier flush, moved into the store as psap-acknowledged
+  // PSAP acks that came after their call closed, moved into the store as psap-acknowledged
   // events (a repeat that the store already had counts too)
   std::uint64_t late_acks = 0;
 };
@@ -58,19 +59,21 @@ class EmergencySpool {
   // Moves every finished emergency call into `store`: opened with its received instant and the
   // PSAP route id in its psap_route field, authorized, connected, and completed rated at zero.
   // A TTY line's call is connected from its receipt, because the gateway itself carries the
-  // caller's line. A provider's call is connected when the PSAP acknowledged it. A call whose
-  // session is in `live_sessions` and has no close record stays in the spool. A call with no
-  // close record that is not live (the gateway stopped during the call) is completed at its
-  // last recorded instant (dispatch, ack or alive record) by the actor "ACTOR/gateway-stopped".
-  // A call the store rejects for good (its id names a call that is not an emergency call, also
-  // under "<call>/emergency") moves to "<spool>.rejected" with a log line, and the flush goes
-  // on. A call the store already posted is skipped, so a flush that stopped halfway can run
-  // again. An acked record with no dispatch record, of an emergency call an
-  // earlier flush stored (the PSAP acknowledged after the call ended), is appended to that call
-  // as a psap-acknowledged event, once per PSAP route (CallRecords::record_late_psap_ack). The
-  // other records of a call with no dispatch record (an unknown call id, or a damaged spool)
-  // move to "<spool>.rejected". On a store error that may pass (database busy or unreachable)
-  // the unflushed calls stay in the spool and the error is returned.
+  // caller's line. A provider's call is connected when the PSAP acknowledged it before the
+  // close. A call whose session is in `live_sessions` and has no close record stays in the
+  // spool. A call with no close record that is not live (the gateway stopped during the call)
+  // is completed at its last recorded instant (dispatch, ack or alive record) by the actor
+  // "ACTOR/gateway-stopped". A call the store rejects for good (its id names a call that is
+  // not an emergency call, also under "<call>/emergency") moves to "<spool>.rejected" with a
+  // log line, and the flush goes on. A call the store already posted is not stored again, so
+  // a flush that stopped halfway can run again.
+  // An ack that follows the call's close record, or that has no dispatch record because an
+  // earlier flush stored the call, is appended to the stored call as a psap-acknowledged event,
+  // once per PSAP route (CallRecords::record_late_psap_ack). It leaves the call's connect and
+  // psap_route as they are. The other records of a call with no dispatch record (an unknown
+  // call id, or a damaged spool) move to "<spool>.rejected". On a store error that may pass
+  // (database busy or unreachable) the unflushed calls stay in the spool and the error is
+  // returned.
   Result<SpoolFlushCounts> flush(billing::Store& store, const billing::WriteContext& context,
                                  const std::set<std::string>& live_sessions);
 

@@ -137,3 +137,43 @@ TEST_CASE("csv reader returns a stray quote alone", "[billing][csv]") {
   CHECK(records[31].text == "r29,v");
   CHECK(records[31].first_line == 32);
 }
+
+TEST_CASE("csv reader keeps stray quote rows apart", "[billing][csv]") {
+  // Line 2 has a quote inside an unquoted field, which opens no quoted field. Line 4 opens a
+  // quoted field that never closes, and the quote that opens line 5's field would close it,
+  // but the two lines do not split as one record, so each comes back alone.
+  const auto records =
+      read_all("h1,h2\nO\"Hara,v\nr1,v\n\"unclosed,v\nr2,\"quoted\",v\nr3,\"two\nlines\"\n");
+  REQUIRE(records.size() == 6);
+  CHECK(records[1].text == "O\"Hara,v");
+  CHECK(records[1].first_line == 2);
+  CHECK(records[2].text == "r1,v");
+  CHECK(records[3].text == "\"unclosed,v");
+  CHECK(records[3].first_line == 4);
+  CHECK(records[4].text == "r2,\"quoted\",v");
+  CHECK(records[4].first_line == 5);
+  CHECK(records[5].text == "r3,\"two\nlines\"");
+  CHECK(records[5].first_line == 6);
+
+  const auto stray = split_csv_record(records[1].text);
+  REQUIRE_FALSE(stray);
+  CHECK(stray.status().message().find("quote inside unquoted CSV field 1") != std::string::npos);
+  const auto unclosed = split_csv_record(records[3].text);
+  REQUIRE_FALSE(unclosed);
+  CHECK(unclosed.status().message().find("unclosed quote in CSV field 1") != std::string::npos);
+  const auto quoted = split_csv_record(records[4].text);
+  REQUIRE(quoted);
+  CHECK((*quoted)[1] == "quoted");
+}
+
+TEST_CASE("csv reader joins escaped quote line break", "[billing][csv]") {
+  // An escaped quote ("") keeps the field open, so its line break still belongs to the field.
+  const auto records = read_all("a,\"say \"\"hi\nthere\"\"\",b\nc,d\n");
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].text == "a,\"say \"\"hi\nthere\"\"\",b");
+  CHECK(records[1].text == "c,d");
+  CHECK(records[1].first_line == 3);
+  const auto fields = split_csv_record(records[0].text);
+  REQUIRE(fields);
+  CHECK((*fields)[1] == "say \"hi\nthere\"");
+}

@@ -189,6 +189,42 @@ TEST_CASE_METHOD(CommandFixture, "newer database refused by commands", "[billing
   CHECK(status.output.find("version 999 is newer than this relaygw supports") != std::string::npos);
 }
 
+TEST_CASE_METHOD(CommandFixture, "line import reports each quote error", "[billing][commands]") {
+  init();
+  // Row 3 has a stray quote inside an unquoted field and row 5 a quote that never closes. Row
+  // 7 has a line break inside a quoted field, so it spans lines 7 and 8, and row 8 starts on
+  // line 9, where a spreadsheet shows it as row 8.
+  std::ofstream(path("quotes.csv"))
+      << "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,is_tty,"
+         "tty_discount_eligible\n"
+         "7735550120,Good Line,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550121,Pat O\"Hara,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550122,Second Good,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550123,\"Unclosed name,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550124,\"Poe, Ann\",business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550125,\"Two\nline name\",business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550126,Bad Zone,business,none,IL,CHICAGO,Central Time,,no,no\n"
+         "7735550127,Last Good,business,none,IL,CHICAGO,America/Chicago,,no,no\n";
+  const Run imported =
+      relaygw("line import --db '" + db() + "' --file '" + path("quotes.csv") + "'");
+  INFO(imported.output);
+  CHECK(imported.status == 1);
+  CHECK(imported.output.find("row 3: quote inside unquoted CSV field 2") != std::string::npos);
+  CHECK(imported.output.find("row 5: unclosed quote in CSV field 2") != std::string::npos);
+  CHECK(imported.output.find("row 7: invalid listing name") != std::string::npos);
+  CHECK(imported.output.find("row 8 (line 9): unknown time zone 'Central Time'") !=
+        std::string::npos);
+  CHECK(imported.output.find("4 added, 0 changed, 0 unchanged, 4 rejected") != std::string::npos);
+  for (const char* good : {"7735550120", "7735550122", "7735550124", "7735550127"}) {
+    INFO("number " << good);
+    CHECK(relaygw("line show --db '" + db() + "' --number " + good).status == 0);
+  }
+  for (const char* bad : {"7735550121", "7735550123", "7735550125", "7735550126"}) {
+    INFO("number " << bad);
+    CHECK(relaygw("line show --db '" + db() + "' --number " + bad).status == 1);
+  }
+}
+
 TEST_CASE_METHOD(CommandFixture, "line import reports bad rows", "[billing][commands]") {
   init();
   std::ofstream(path("lines.csv"))

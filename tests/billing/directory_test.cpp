@@ -253,8 +253,29 @@ TEST_CASE_METHOD(DirectoryFixture, "csv import reads a quoted line break as one 
   CHECK(report->added == 1);
   REQUIRE(report->errors.size() == 1);
   CHECK(report->errors[0].row == 2);
+  CHECK(report->errors[0].line == 2);
   CHECK(report->errors[0].message.find("invalid listing name") != std::string::npos);
   CHECK(store().find_line("+13125550102")->has_value());
+}
+
+TEST_CASE_METHOD(DirectoryFixture, "csv import numbers rows and lines", "[billing][directory]") {
+  // Row 2 spans lines 2 and 3, so row 3 starts on line 4 and row 4 on line 5.
+  const std::string csv =
+      std::string(kLineCsvHeader) +
+      "\n3125550101,\"two\nline name\",residential,none,IL,CHICAGO,America/Chicago,0288,"
+      "no,no\n3125550102,Ann Poe,residential,none,IL,CHICAGO,Mars/Olympus,0288,no,no"
+      "\n3125550103,Al O\"Hara,residential,none,IL,CHICAGO,America/Chicago,0288,no,no\n";
+  auto report = import(csv);
+  REQUIRE(report);
+  CHECK(report->added == 0);
+  REQUIRE(report->errors.size() == 3);
+  CHECK(describe_row(report->errors[0]) == "row 2");
+  CHECK(report->errors[1].row == 3);
+  CHECK(report->errors[1].line == 4);
+  CHECK(describe_row(report->errors[1]) == "row 3 (line 4)");
+  CHECK(report->errors[1].message.find("Mars/Olympus") != std::string::npos);
+  CHECK(describe_row(report->errors[2]) == "row 4 (line 5)");
+  CHECK(report->errors[2].message.find("quote inside unquoted CSV field 2") != std::string::npos);
 }
 
 TEST_CASE_METHOD(DirectoryFixture, "csv import stores rows in batches", "[billing][directory]") {

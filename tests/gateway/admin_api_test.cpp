@@ -313,6 +313,26 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api unknown path and method", "[gateway
   CHECK(empty_call.status == 404);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin clock needs replay clock", "[gateway][admin]") {
+  // No configuration in this process sets [server] clock_start, so the gateway clock follows
+  // the system clock and cannot be moved.
+  start_api();
+  const HttpReply rejected = post("/clock", json{{"at", "2099-01-01T00:00:00Z"}});
+  CHECK(rejected.status == 409);
+  CHECK(rejected.body["error"]["code"] == "failed-precondition");
+  CHECK(rejected.body["error"]["message"].get<std::string>().find("[server] clock_start") !=
+        std::string::npos);
+  const HttpReply missing = post("/clock", json::object());
+  CHECK(missing.status == 400);
+  CHECK(missing.body["error"]["code"] == "missing-field");
+  const HttpReply invalid = post("/clock", json{{"at", "tomorrow"}});
+  CHECK(invalid.status == 400);
+  CHECK(invalid.body["error"]["message"].get<std::string>().find("\"tomorrow\" is not an RFC "
+                                                                 "3339 instant") !=
+        std::string::npos);
+  CHECK(get("/clock").status == 405);
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin api rejects non-UTF-8 targets", "[gateway][admin]") {
   // These ended the gateway process when the error reply quoted the bytes as JSON text.
   relaygw::test::LogCapture log;

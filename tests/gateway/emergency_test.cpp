@@ -265,6 +265,25 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
+// Waits until the spool file has `count` lines containing `needle`; false after kWait.
+bool wait_for_spool_records(const std::string& path, const std::string& needle,
+                            std::size_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    std::string line;
+    std::size_t found = 0;
+    while (std::getline(in, line)) {
+      found += line.find(needle) != std::string::npos ? 1 : 0;
+    }
+    if (found >= count) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 relaygw::billing::WriteContext flush_context() {
   return {"gateway", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
 }
@@ -475,6 +494,9 @@ TEST_CASE("emergency spool flushed once database returns", "[gateway][emergency]
     REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
     REQUIRE(dispatcher.dispatch(session("s2", "+13105550100")).is_ok());
     REQUIRE(psap.wait_for("dispatch", 2));
+    // Both acks reach the spool before the calls close, so both calls are connected. An ack
+    // after the close would be a late one.
+    REQUIRE(wait_for_spool_records(config.spool_file, "\"record\":\"acked\"", 2));
     dispatcher.close("s1", now_ms());
     dispatcher.close("s2", now_ms());
     REQUIRE(psap.wait_for("close", 2));
@@ -591,15 +613,21 @@ TEST_CASE("emergency spool times TTY call closed before ack", "[gateway][emergen
   const relaygw::billing::CallRecord& call = **record;
   CHECK(call.request.emergency);
   CHECK(call.request.access == relaygw::billing::AccessTag::Tty);
-  CHECK(call.request.psap_route == "psap-backup");
+  // The acknowledgement after the close is a late one, so the route stays the first one.
+  CHECK(call.request.psap_route == "psap-chicago");
   CHECK(call.request.requested_person.empty());
   REQUIRE(call.posting.has_value());
   CHECK(call.posting->total == 0);
   CHECK(call.posting->conversation_seconds == 40);
+  const std::optional<relaygw::billing::LatePsapAck> late = relaygw::billing::late_psap_ack(call);
+  REQUIRE(late);
+  CHECK(late->psap_route == "psap-backup");
+  CHECK(relaygw::billing::format_instant(late->at) == "2026-03-10T15:00:41Z");
+  CHECK(late->after_disconnect);
   CHECK(read_file(config.spool_file).empty());
   store->reset();
 
-  // The emergency report shows the PSAP route in every format.
+  // The emergency report shows both PSAP routes in every format.
   for (const char* format : {"text", "csv", "json"}) {
     INFO("format " << format);
     std::string output;
@@ -609,11 +637,13 @@ TEST_CASE("emergency spool times TTY call closed before ack", "[gateway][emergen
         &output);
     INFO(output);
     REQUIRE(status == 0);
+    CHECK(output.find("psap-chicago") != std::string::npos);
     CHECK(output.find("psap-backup") != std::string::npos);
     CHECK(output.find("not recorded") == std::string::npos);
     if (std::string(format) == "csv") {
       // The caller's number starts with '+', so the CSV writer guards it as text.
-      CHECK(output.find(",\"'+13125550107\",911,psap-backup,40,0.00,,,\n") != std::string::npos);
+      CHECK(output.find(",\"'+13125550107\",911,psap-chicago,40,0.00,2026-03-10T15:00:41Z,"
+                        "psap-backup,41\n") != std::string::npos);
     }
   }
 }
@@ -648,6 +678,152 @@ TEST_CASE("emergency spool rejects orphan records once", "[gateway][emergency]")
   auto gone = (*store)->find_call("call-gone");
   REQUIRE(gone.is_ok());
   CHECK_FALSE(gone->has_value());
+}
+
+TEST_CASE("emergency spool records PSAP ack after close", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  psap.go_down();  // the PSAP is down from the dispatch until after the caller hangs up
+  const EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  const std::string database = (folder.path() / "relaygw.db").string();
+  auto store = relaygw::billing::SqliteStore::open(database, {.create = true});
+  REQUIRE(store.is_ok());
+  relaygw::test::LogCapture log;
+  EmergencyDispatcher dispatcher(config);
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+  // The caller hangs up 3 s before the PSAP comes back, so the ack's instant is seconds after
+  // the disconnect and the two cannot be confused.
+  EmergencySession caller = session("s1", "+12125550100");
+  caller.received_at = now_ms() - std::chrono::seconds(5);
+  REQUIRE(dispatcher.dispatch(caller).is_ok());
+  const relaygw::relay::Instant hung_up = now_ms() - std::chrono::seconds(3);
+  dispatcher.close("s1", hung_up);
+
+  // The PSAP comes back, receives the dispatch it missed and acknowledges it before the flush.
+  const relaygw::billing::Instant before_ack =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  psap.come_back();
+  REQUIRE(psap.wait_for("dispatch", 1));
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (read_file(config.spool_file).find("\"record\":\"acked\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::string spooled = read_file(config.spool_file);
+  INFO(spooled);
+  const std::size_t close_at = spooled.find("\"record\":\"close\"");
+  const std::size_t ack_at = spooled.find("\"record\":\"acked\"");
+  REQUIRE(spooled.find("\"record\":\"dispatch\"") != std::string::npos);
+  REQUIRE(close_at != std::string::npos);
+  REQUIRE(ack_at != std::string::npos);
+  REQUIRE(close_at < ack_at);
+  const relaygw::billing::Instant after_ack =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+
+  // One flush stores the call and its late acknowledgement, as two flushes around the ack would.
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file).empty());
+  CHECK_FALSE(std::filesystem::exists(config.spool_file + ".rejected"));
+  INFO(log.text());
+  CHECK(log.count("flushed: stored=1 already_stored=0 kept_open=0 rejected_lines=0 "
+                  "late_acks=1") == 1);
+  auto stored = (*store)->find_call("call-s1");
+  REQUIRE(stored.is_ok());
+  REQUIRE(stored->has_value());
+  const relaygw::billing::CallRecord& call = **stored;
+  CHECK(call.request.psap_route == "psap");
+  CHECK_FALSE(relaygw::billing::event_time(call, relaygw::billing::CallEvent::Connected));
+  const std::optional<relaygw::billing::Instant> disconnected =
+      relaygw::billing::event_time(call, relaygw::billing::CallEvent::Disconnected);
+  REQUIRE(disconnected);
+  CHECK(*disconnected == std::chrono::floor<std::chrono::seconds>(hung_up));
+  const std::optional<relaygw::billing::LatePsapAck> late = relaygw::billing::late_psap_ack(call);
+  REQUIRE(late);
+  CHECK(late->psap_route == "psap");
+  CHECK(late->at >= before_ack);
+  CHECK(late->at <= after_ack);
+  CHECK(late->at > *disconnected);
+  CHECK(late->after_disconnect);
+  CHECK(late->seconds_after_request >= 5);
+  REQUIRE(call.posting.has_value());
+  CHECK(call.posting->total == 0);
+  CHECK_FALSE(call.posting->conversation_seconds.has_value());
+
+  // A flush that stopped before truncating the spool, and an ack delivered twice, store
+  // nothing more.
+  const std::size_t ack_line_end = spooled.find('\n', ack_at);
+  const std::size_t ack_line_start = spooled.rfind('\n', ack_at) + 1;
+  const std::string ack_line = spooled.substr(ack_line_start, ack_line_end + 1 - ack_line_start);
+  std::ofstream(config.spool_file) << spooled << ack_line;
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file).empty());
+  CHECK_FALSE(std::filesystem::exists(config.spool_file + ".rejected"));
+  CHECK(log.count("flushed: stored=0 already_stored=1 kept_open=0 rejected_lines=0 "
+                  "late_acks=2") == 1);
+  stored = (*store)->find_call("call-s1");
+  REQUIRE(stored.is_ok());
+  REQUIRE(stored->has_value());
+  std::size_t psap_events = 0;
+  for (const relaygw::billing::CallEventRecord& event : (*stored)->events) {
+    psap_events += event.event == relaygw::billing::CallEvent::PsapAcknowledged ? 1 : 0;
+  }
+  CHECK(psap_events == 1);
+  CHECK_FALSE(relaygw::billing::event_time(**stored, relaygw::billing::CallEvent::Connected));
+  const std::string day = relaygw::billing::format_instant(*disconnected).substr(0, 10);
+  dispatcher.stop();
+  store->reset();
+
+  // `call show` and `report emergency` print it as they print an ack that came after a flush.
+  std::string shown;
+  REQUIRE(relaygw::test::run_relaygw({"call", "show", "--id", "call-s1", "--db", database},
+                                     &shown) == 0);
+  INFO(shown);
+  CHECK(shown.find("psap-acknowledged " + relaygw::billing::format_instant(late->at)) !=
+        std::string::npos);
+  CHECK(shown.find("conversation none: PSAP route psap acknowledged the dispatch at") !=
+        std::string::npos);
+  CHECK(shown.find("not connected") == std::string::npos);
+  std::string report;
+  REQUIRE(relaygw::test::run_relaygw({"report", "emergency", "--db", database, "--from", day,
+                                      "--to", day, "--time-zone", "UTC", "--format", "text"},
+                                     &report) == 0);
+  INFO(report);
+  CHECK(report.find("PSAP route psap acknowledged late") != std::string::npos);
+  CHECK(report.find(", after the call ended") != std::string::npos);
+}
+
+TEST_CASE("emergency spool keeps repeated on-time ack", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  const EmergencyConfig config = config_with({route("psap", psap, {}, {}, true)}, folder);
+  // The PSAP acknowledged 2 s into the call, then sent the same ack again after the close.
+  std::ofstream(config.spool_file)
+      << R"({"record":"dispatch","session":"s2","call":"call-s2","caller_number":"+12125550100","provider":"provider-a","agent":"ca-1042","service":"relay-ip","received_at":"2026-03-10T15:00:00.000Z","route":"psap"})"
+      << "\n"
+      << R"({"record":"acked","session":"s2","call":"call-s2","at":"2026-03-10T15:00:02.000Z","route":"psap"})"
+      << "\n"
+      << R"({"record":"close","session":"s2","call":"call-s2","at":"2026-03-10T15:00:40.000Z"})"
+      << "\n"
+      << R"({"record":"acked","session":"s2","call":"call-s2","at":"2026-03-10T15:00:41.000Z","route":"psap"})"
+      << "\n";
+  auto store = relaygw::billing::SqliteStore::open((folder.path() / "relaygw.db").string(),
+                                                   {.create = true});
+  REQUIRE(store.is_ok());
+  EmergencyDispatcher dispatcher(config);
+  REQUIRE(dispatcher.flush_spool(**store, flush_context()).is_ok());
+
+  auto record = (*store)->find_call("call-s2");
+  REQUIRE(record.is_ok());
+  REQUIRE(record->has_value());
+  const std::optional<relaygw::billing::Instant> connected =
+      relaygw::billing::event_time(**record, relaygw::billing::CallEvent::Connected);
+  REQUIRE(connected);
+  CHECK(relaygw::billing::format_instant(*connected) == "2026-03-10T15:00:02Z");
+  CHECK_FALSE(relaygw::billing::late_psap_ack(**record));
+  REQUIRE((*record)->posting.has_value());
+  CHECK((*record)->posting->conversation_seconds == 38);
+  CHECK((*record)->posting->total == 0);
 }
 
 TEST_CASE("emergency spool records PSAP ack after store", "[gateway][emergency]") {

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
+#include <utility>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -16,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/sqlite_store.hpp"
+#include "gateway/replay/staff_client.hpp"
 #include "relay-adapters/events.hpp"
 #include "tests/gateway/test_support.hpp"
 
@@ -293,6 +296,108 @@ TEST_CASE("serve stops on SIGTERM keeping records", "[gateway][serve]") {
   REQUIRE(open->has_value());
   REQUIRE((*open)->posting.has_value());
   CHECK((*open)->posting->conversation_seconds == 300);
+}
+
+TEST_CASE("serve replay clock moves by admin API", "[gateway][serve]") {
+  test::TempDir dir;
+  test::TestPsap psap;
+  std::string output;
+  REQUIRE(test::run_relaygw({"certs", "generate", "--out", dir.file("certs"), "--provider", "acme"},
+                            &output) == 0);
+  test::init_billing_database(dir.file("relaygw.db"));
+  std::ofstream(dir.file("token")) << "token-for-clock-test\n";
+  const std::string config_path = dir.file("relaygw.toml");
+  // The default clock tolerance of 5 s, and a replay clock that starts on a fixed day.
+  write_serve_config(config_path,
+                     "worker_threads = 2\n[server]\nclock_start = \"2026-03-10T13:00:00Z\"\n"
+                     "[provider_link]\nlisten = { address = \"127.0.0.1\", port = 0 }\n"
+                     "certificate_file = \"certs/server.pem\"\n"
+                     "private_key_file = \"certs/server-key.pem\"\n"
+                     "client_ca_file = \"certs/ca.pem\"\n"
+                     "[tty_lines]\nenabled = false\n"
+                     "[admin]\nlisten = { address = \"127.0.0.1\", port = 0 }\n"
+                     "token_file = \"token\"\n",
+                     psap.port(),
+                     "database = \"relaygw.db\"\ndata_dir = \"" + test::source_data_dir() + "\"\n");
+
+  ServeProcess serve(config_path, dir.file("serve.log"));
+  const std::regex listening("^(provider_link|admin) listening 127\\.0\\.0\\.1:([0-9]+)$");
+  std::map<std::string, std::uint16_t> ports;
+  for (int listener = 0; listener < 2; ++listener) {
+    const std::smatch bound = serve.wait_for_line(listening, 20s);
+    ports[bound[1].str()] = static_cast<std::uint16_t>(std::stoi(bound[2].str()));
+  }
+  REQUIRE(ports.size() == 2);
+  serve.wait_for_line(std::regex("^relaygw serve ready$"), 10s);
+  auto move_clock = [&](const std::string& at) {
+    return replay::admin_post("127.0.0.1", ports["admin"], "token-for-clock-test", "/clock",
+                              {{"at", at}}, 10s);
+  };
+
+  test::TlsLineClient client(ports["provider_link"], dir.file("certs/ca.pem"),
+                             dir.file("certs/acme.pem"), dir.file("certs/acme-key.pem"));
+  REQUIRE(client.connect().empty());
+  REQUIRE(client.send(message({{"type", "session.open"},
+                               {"session", "S-1"},
+                               {"service", "relay-ip"},
+                               {"caller", "+12125550101"},
+                               {"location", "New York"},
+                               {"agent", "CA-1"}})));
+  CHECK(read_json(client)["type"] == "ack");
+  REQUIRE(client.send(message({{"type", "call.request"},
+                               {"session", "S-1"},
+                               {"call", "C-1"},
+                               {"to", "+13125550104"},
+                               {"billing", "sent-paid"},
+                               {"idempotency_key", "C-1:request"}})));
+  CHECK(read_json(client)["type"] == "quote");
+  CHECK(read_json(client)["result"] == "accepted");
+
+  // An hour ahead of the gateway clock is out of range while the clock stays where it is.
+  REQUIRE(client.send(message({{"type", "call.connect"},
+                               {"call", "C-1"},
+                               {"at", "2026-03-10T14:00:45Z"},
+                               {"idempotency_key", "C-1:connect"}})));
+  const json early = read_json(client);
+  CHECK(early["type"] == "error");
+  CHECK(early["code"] == "time-out-of-range");
+
+  // Each step is accepted once the clock has moved to it.
+  for (const auto& [type, at] : {std::pair{"call.connect", "2026-03-10T14:00:45Z"},
+                                 std::pair{"call.disconnect", "2026-03-10T14:12:45Z"}}) {
+    INFO(type);
+    const Result<json> moved = move_clock(at);
+    REQUIRE(moved.is_ok());
+    CHECK((*moved)["moved"] == true);
+    CHECK((*moved)["clock"].get<std::string>() >= std::string(at).substr(0, 19));
+    REQUIRE(client.send(message({{"type", type},
+                                 {"call", "C-1"},
+                                 {"at", at},
+                                 {"idempotency_key", std::string("C-1:") + type}})));
+    CHECK(read_json(client)["type"] == "ack");
+  }
+
+  // The clock never goes back, and an invalid instant is rejected with the value.
+  const Result<json> back = move_clock("2026-03-10T13:30:00Z");
+  REQUIRE(back.is_ok());
+  CHECK((*back)["moved"] == false);
+  CHECK((*back)["clock"].get<std::string>() >= "2026-03-10T14:12:45");
+  const Result<json> invalid = move_clock("2026-13-40T99:00:00Z");
+  REQUIRE_FALSE(invalid.is_ok());
+  CHECK(invalid.status().message().find("400") != std::string::npos);
+  CHECK(invalid.status().message().find("is not an RFC 3339 instant") != std::string::npos);
+
+  CHECK(serve.stop(SIGTERM, 20s) == 0);
+  const std::string log = read_file(dir.file("serve.log"));
+  INFO(log);
+  CHECK(log.find("gateway clock moved forward from") != std::string::npos);
+  auto store = billing::SqliteStore::open(dir.file("relaygw.db"));
+  REQUIRE(store);
+  auto call = (*store)->find_call("acme/C-1");
+  REQUIRE(call);
+  REQUIRE(call->has_value());
+  REQUIRE((*call)->posting.has_value());
+  CHECK((*call)->posting->conversation_seconds == 720);
 }
 
 TEST_CASE("serve ready line names billing cause", "[gateway][serve]") {
