@@ -285,11 +285,22 @@ std::optional<RecordProblem> compare_table(const std::string& name,
                              to_hex(live->second).substr(0, 16) +
                              "...); it was changed after it was written"};
   }
+  // A row with no audit entry was either inserted outside relaygw or written by relaygw with
+  // an audit entry that was deleted since. A row newer than every recorded one is what
+  // deleting the newest audit_log rows leaves, so its message names that cause first.
+  const std::int64_t newest_recorded =
+      recorded_by_row.empty() ? 0 : recorded_by_row.rbegin()->first;
   for (const auto& [row_id, digest] : found) {
     if (recorded_by_row.count(row_id) == 0) {
-      return RecordProblem{name, row_id, "added",
-                           "row " + std::to_string(row_id) +
-                               " is not in the record chain; it was inserted outside relaygw"};
+      const std::string missing =
+          "the audit entry of row " + std::to_string(row_id) + " is missing, so ";
+      return RecordProblem{
+          name, row_id, "added",
+          missing + (row_id > newest_recorded
+                         ? "the newest audit_log rows may have been deleted, or the row was "
+                           "inserted outside relaygw"
+                         : "the row was inserted outside relaygw, or its audit entry was "
+                           "deleted")};
     }
   }
   return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <sstream>
 
 #include <date/date.h>
@@ -11,6 +12,7 @@
 
 #include "billing/call_records.hpp"
 #include "billing/csv.hpp"
+#include "billing/record_chain.hpp"
 #include "common/text_table.hpp"
 
 namespace relaygw::billing {
@@ -275,6 +277,30 @@ Result<std::pair<Instant, Instant>> report_range(const ReportRequest& request) {
   return std::make_pair(start, end);
 }
 
+namespace {
+
+// Rejects a summary over `call`, whose charge lines do not sum to its posted total, with the
+// first problem that the record check of `relaygw audit verify` finds.
+Status tampered_posting(Store& store, const CallFact& call) {
+  const Money lines = call.usage + call.surcharges + call.discounts + call.taxes + call.fees;
+  std::string message = "call " + call.call_id + " has charge lines that sum to " +
+                        format_dollars(lines, 2) + " but a posted total of " +
+                        format_dollars(call.total, 2) +
+                        ", so the summary's total would not equal its columns; ";
+  Result<RecordCheck> check = store.verify_records();
+  if (check && !check->problems.empty()) {
+    const RecordProblem& problem = check->problems.front();
+    message += "audit verify finds " + problem.table + " row " +
+               std::to_string(problem.row_id) + " " + problem.kind + ": " + problem.detail;
+  } else {
+    message += "the billing records were changed outside relaygw";
+  }
+  return Status(StatusCode::Corrupt,
+                message + ". Restore the database from a backup before reporting on it");
+}
+
+}  // namespace
+
 Result<SummaryReport> summarize_billing(Store& store, const ReportRequest& request) {
   std::map<std::pair<std::string, std::string>, SummaryRow> by_period;
   std::map<std::pair<std::string, std::string>, SummaryRow> by_billing;
@@ -285,7 +311,14 @@ Result<SummaryReport> summarize_billing(Store& store, const ReportRequest& reque
   report.grand_total.period = "total";
   report.grand_total.group = "all";
 
+  // The store posts a total equal to the sum of its charge lines, so a call where they differ
+  // was changed outside relaygw. Its report total would not be the sum of its columns.
+  std::optional<CallFact> first_mismatch;
   Status scanned = scan_range(store, request, [&](const CallFact& call, const LocalDate& day) {
+    const Money lines = call.usage + call.surcharges + call.discounts + call.taxes + call.fees;
+    if (call.posted && lines != call.total && !first_mismatch) {
+      first_mismatch = call;
+    }
     const std::string period = period_name(day, request.by);
     add_call(by_period[{period, "all"}], call);
     add_call(by_billing[{period, std::string(to_string(call.billing))}], call);
@@ -296,6 +329,9 @@ Result<SummaryReport> summarize_billing(Store& store, const ReportRequest& reque
   if (!scanned) {
     return scanned;
   }
+  if (first_mismatch) {
+    return tampered_posting(store, *first_mismatch);
+  }
   report.by_period = rows_of(by_period);
   report.by_billing = rows_of(by_billing);
   report.by_access = rows_of(by_access);
@@ -304,6 +340,12 @@ Result<SummaryReport> summarize_billing(Store& store, const ReportRequest& reque
 }
 
 std::int64_t seconds_to_tenths_of_minute(std::int64_t seconds) { return (seconds + 3) / 6; }
+
+// Which calls the relay-minutes columns count, printed in the report's header.
+constexpr const char* kRelayMinutesCalls =
+    "completed relay calls, with conversation time, emergency calls included";
+constexpr const char* kRelayMinutesNotCompleted =
+    "refused, declined, unanswered and unposted relay calls, which add no minutes";
 
 Result<std::vector<RelayMinutesRow>> relay_minutes(Store& store, const ReportRequest& request,
                                                    const StateLookup& state_of) {
@@ -329,8 +371,13 @@ Result<std::vector<RelayMinutesRow>> relay_minutes(Store& store, const ReportReq
     }
     RelayMinutesRow& row =
         rows[{format_month(day), std::string(to_string(call.access)), cached->second}];
-    ++row.calls;
-    row.conversation_seconds += answered_seconds(call);
+    const std::int64_t seconds = answered_seconds(call);
+    if (seconds > 0) {
+      ++row.calls;
+      row.conversation_seconds += seconds;
+    } else {
+      ++row.not_completed;
+    }
   });
   if (!scanned) {
     return scanned;
@@ -453,6 +500,7 @@ std::string render_relay_minutes(const std::vector<RelayMinutesRow>& rows,
                       {"service", row.service},
                       {"state", row.state},
                       {"calls", row.calls},
+                      {"not_completed", row.not_completed},
                       {"conversation_seconds", row.conversation_seconds},
                       {"minutes", minutes_text(row.conversation_seconds)}});
     }
@@ -463,28 +511,35 @@ std::string render_relay_minutes(const std::vector<RelayMinutesRow>& rows,
                           {"rounding",
                            "seconds summed per row, then rounded to 0.1 minute, "
                            "half up"},
+                          {"counts",
+                           {{"calls", kRelayMinutesCalls},
+                            {"not_completed", kRelayMinutesNotCompleted}}},
                           {"rows", list}}
                .dump(2) +
            "\n";
   }
   std::string out;
   if (format == ReportFormat::Csv) {
-    out = "month,service,state,calls,conversation_seconds,minutes\n";
+    out = "month,service,state,calls,not_completed,conversation_seconds,minutes\n";
     for (const RelayMinutesRow& row : rows) {
-      out += fmt::format("{},{},{},{},{},{}\n", csv_plain_field(row.month),
+      out += fmt::format("{},{},{},{},{},{},{}\n", csv_plain_field(row.month),
                          csv_plain_field(row.service), csv_text_field(row.state), row.calls,
-                         row.conversation_seconds, minutes_text(row.conversation_seconds));
+                         row.not_completed, row.conversation_seconds,
+                         minutes_text(row.conversation_seconds));
     }
     return out;
   }
   out = fmt::format(
       "Relay conversation minutes, {} to {} ({})\nSeconds are summed per row, then rounded to "
-      "0.1 minute (half up).\n\n{:<8} {:<10} {:<8} {:>8} {:>12}\n",
-      format_local_date(request.from), format_local_date(request.to), request.time_zone, "month",
-      "service", "state", "calls", "minutes");
+      "0.1 minute (half up).\ncalls: {}.\nnot_completed: {}.\n\n{:<8} {:<10} {:<8} {:>8} "
+      "{:>13} {:>12}\n",
+      format_local_date(request.from), format_local_date(request.to), request.time_zone,
+      kRelayMinutesCalls, kRelayMinutesNotCompleted, "month", "service", "state", "calls",
+      "not_completed", "minutes");
   for (const RelayMinutesRow& row : rows) {
-    out += fmt::format("{:<8} {:<10} {:<8} {:>8} {:>12}\n", row.month, row.service, row.state,
-                       row.calls, minutes_text(row.conversation_seconds));
+    out += fmt::format("{:<8} {:<10} {:<8} {:>8} {:>13} {:>12}\n", row.month, row.service,
+                       row.state, row.calls, row.not_completed,
+                       minutes_text(row.conversation_seconds));
   }
   if (rows.empty()) {
     out += "(no relay calls in range)\n";

@@ -76,7 +76,12 @@ struct RelayMinutesRow {
   std::string month;    // "2026-03"
   std::string service;  // access tag name: relay-tty, relay-ip, captioned, video or speech
   std::string state;    // state of the calling number, "unknown" when it cannot be placed
+  // Completed relay calls: calls with conversation time, emergency calls included. These are
+  // the calls whose minutes a TRS fund administrator reimburses.
   std::int64_t calls = 0;
+  // Relay calls with no conversation time (refused, declined, unanswered or not yet posted).
+  // They add no minutes and are not in `calls`.
+  std::int64_t not_completed = 0;
   std::int64_t conversation_seconds = 0;
   std::int64_t tenths_of_minute = 0;  // conversation_seconds rounded as described above
 };

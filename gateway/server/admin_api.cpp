@@ -94,10 +94,19 @@ AdminRequest to_admin_request(const http::request<http::string_body>& message) {
     while (!query.empty()) {
       const std::size_t amp = query.find('&');
       const std::string_view pair = query.substr(0, amp);
-      const std::size_t equals = pair.find('=');
-      request.query[percent_decode(pair.substr(0, equals), true)] =
-          equals == std::string_view::npos ? "" : percent_decode(pair.substr(equals + 1), true);
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (pair.empty()) {
+        continue;  // "a=1&&b=2" or a trailing "&"
+      }
+      const std::size_t equals = pair.find('=');
+      std::string name = percent_decode(pair.substr(0, equals), true);
+      std::string value =
+          equals == std::string_view::npos ? "" : percent_decode(pair.substr(equals + 1), true);
+      if (!request.query.emplace(name, std::move(value)).second &&
+          std::find(request.repeated_query.begin(), request.repeated_query.end(), name) ==
+              request.repeated_query.end()) {
+        request.repeated_query.push_back(std::move(name));
+      }
     }
   }
   request.body = message.body();
@@ -165,6 +174,7 @@ struct AdminApi::State {
   asio::thread_pool pool;
   Endpoint bound;
   bool running = false;
+  AcceptResponses accepts;
 
   // Every Connection counts itself here while it exists, so stop() can wait until no handler
   // refers to this State any more.
@@ -260,7 +270,7 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
     asio::post(state_.pool, [self = shared_from_this(), request = std::move(request)] {
       AdminResponse response;
       try {
-        response = handle_admin_request(self->state_.parts, request);
+        response = handle_admin_request(self->state_.parts, self->state_.accepts, request);
       } catch (const std::exception& error) {
         logger("gateway")->error("admin connection={} {} {} failed: {}", self->id_, request.method,
                                  request.path, error.what());

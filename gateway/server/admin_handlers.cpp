@@ -89,6 +89,23 @@ AdminResponse status_error(const Status& status) {
                      status.message());
 }
 
+// Like status_error, but a message shared with the command line that ends in a command-line
+// next step ("; list credits with `relaygw credit list`") gets `api_step` in its place, so an
+// HTTP reply names endpoints and fields, not commands and options.
+AdminResponse status_error_for_api(const Status& status, const std::string& api_step) {
+  const std::string& message = status.message();
+  const std::size_t last_step = message.rfind("; ");
+  if (last_step == std::string::npos) {
+    return status_error(status);
+  }
+  const std::string step = message.substr(last_step);
+  if (step.find("relaygw ") == std::string::npos && step.find("--") == std::string::npos) {
+    return status_error(status);
+  }
+  return admin_error(http_status_for(status.code()), error_code_name(status.code()),
+                     message.substr(0, last_step) + "; " + api_step);
+}
+
 // The parsed JSON object of a POST body, or the 400 response that rejects it.
 using BodyOrError = std::variant<json, AdminResponse>;
 
@@ -144,19 +161,25 @@ class FloatFieldScan : public nlohmann::json_sax<json> {
   std::vector<std::pair<std::string, std::string>> floats_;
 };
 
-// The accepted form of a field that a client sent as a JSON number with a fraction or exponent.
+// The accepted form of a field that a client sent as a JSON number with a fraction or exponent,
+// or as a whole number too large for a 64-bit integer.
 std::string exact_form(const std::string& field) {
   if (field == "amount") {
     return "send money as a string of dollars and cents, such as \"0.10\"";
   }
   if (field == "minutes") {
-    return "send minutes as a decimal string, such as \"7.5\", or a whole number";
+    return "send 0 to 1440 minutes as a decimal string, such as \"7.5\", or a whole number";
+  }
+  if (field == "line") {
+    return "send the charge line number as a whole JSON number, such as 1";
   }
   return "send it as a string or a whole number";
 }
 
 // Rejects a body whose top-level fields include a JSON number with a fraction or exponent:
 // money and minutes must never pass through floating point, and no other field takes one.
+// nlohmann::json also reads a whole number beyond the 64-bit range as a double, and that case
+// gets its own message.
 std::optional<AdminResponse> reject_float_fields(const std::string& body) {
   FloatFieldScan scan;
   json::sax_parse(body, &scan, json::input_format_t::json, /*strict=*/false);
@@ -164,8 +187,15 @@ std::optional<AdminResponse> reject_float_fields(const std::string& body) {
     return std::nullopt;
   }
   const auto& [field, text] = scan.floats().front();
+  const std::string number_text = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+  if (text.find_first_of(".eE") == std::string::npos) {
+    return admin_error(400, "invalid-field",
+                       "field '" + field + "' is the whole number " + number_text +
+                           ", which is out of range (beyond 64-bit integers); " +
+                           exact_form(field));
+  }
   return admin_error(400, "invalid-field",
-                     "field '" + field + "' is the JSON number " + text.substr(0, 40) +
+                     "field '" + field + "' is the JSON number " + number_text +
                          ", which would pass through floating point; " + exact_form(field));
 }
 
@@ -425,6 +455,13 @@ AdminResponse post_clock(const json& body) {
   return {200, {{"clock", relay::format_instant(*now)}, {"moved", moved}}, {}};
 }
 
+AdminResponse taken_over_error(const std::string& call_id, const std::string& holder,
+                               const std::string& step) {
+  return admin_error(409, "taken-over",
+                     "collect call '" + call_id + "' is taken over by " + holder +
+                         "; only that staff member can " + step);
+}
+
 // POST /collect/{call}/take-over {"staff": ...}
 AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call_id,
                              const json& body) {
@@ -436,6 +473,12 @@ AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call
   if (!taken) {
     logger("gateway")->warn("call={} admin take-over rejected: staff={} error={}", call_id, staff,
                             taken.message());
+    // taken_over_by never changes once set, so this read agrees with the refusal. Accept
+    // returns the same code for the same case.
+    const std::optional<CollectSession> collect = find_collect(parts.sessions, call_id);
+    if (collect && !collect->taken_over_by.empty() && collect->taken_over_by != staff) {
+      return taken_over_error(call_id, collect->taken_over_by, "take it over");
+    }
     return status_error(taken);
   }
   logger("gateway")->info("call={} collect call taken over: staff={}", call_id, staff);
@@ -467,9 +510,22 @@ json reply_json(const Reply& reply) {
       reply);
 }
 
+// Requires: accepts.mutex is held.
+void remember_accept(AcceptResponses& accepts, const std::string& key,
+                     AcceptResponses::Entry entry) {
+  if (!accepts.by_key.emplace(key, std::move(entry)).second) {
+    return;
+  }
+  accepts.order.push_back(key);
+  if (accepts.order.size() > AcceptResponses::kMaxKeys) {
+    accepts.by_key.erase(accepts.order.front());
+    accepts.order.pop_front();
+  }
+}
+
 // POST /collect/{call}/accept {"staff": ..., "how": "voice", "key": ...}
-AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id,
-                          const json& body) {
+AdminResponse post_accept(const AdminApiParts& parts, AcceptResponses& accepts,
+                          const std::string& call_id, const json& body) {
   if (auto rejected = check_fields(body, {"staff", "how", "key"}, {"staff"})) {
     return *rejected;
   }
@@ -484,29 +540,50 @@ AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id
     return admin_error(503, "unavailable",
                        "the call service is not running, so acceptances cannot be recorded");
   }
+  // The default key makes a retried accept of the same call a replay, not a second record.
+  const bool default_key = field_or(body, "key", "").empty();
+  const std::string key = default_key ? "admin-accept:" + call_id : field_or(body, "key", "");
+  const std::string fingerprint = call_id + "\n" + staff + "\n" + how_name;
+  std::lock_guard accepts_lock(accepts.mutex);
+  if (const auto first = accepts.by_key.find(key); first != accepts.by_key.end()) {
+    if (first->second.fingerprint == fingerprint) {
+      return first->second.response;
+    }
+    logger("gateway")->warn("call={} admin accept rejected: staff={} key={} was first used by "
+                            "staff={} how={}",
+                            call_id, staff, key, first->second.staff, first->second.how);
+    if (default_key) {
+      // Another staff member or method for a call already accepted here.
+      return admin_error(409, "invalid-state",
+                         "collect call '" + call_id + "' was already accepted by " +
+                             first->second.staff + " (how " + first->second.how +
+                             "); nothing was recorded");
+    }
+    return admin_error(409, "idempotency-conflict",
+                       "key '" + key +
+                           "' was already used for another accept; send a new key for a new "
+                           "request, or repeat the first request unchanged");
+  }
   const std::optional<CollectSession> collect = find_collect(parts.sessions, call_id);
   if (!collect) {
     return admin_error(404, "not-found",
                        "collect call '" + call_id + "' is not live; list calls with GET /collect");
   }
   if (!collect->taken_over_by.empty() && collect->taken_over_by != staff) {
-    return admin_error(409, "taken-over",
-                       "collect call '" + call_id + "' is taken over by " + collect->taken_over_by +
-                           "; only that staff member can accept it");
+    return taken_over_error(call_id, collect->taken_over_by, "accept it");
   }
 
   // The call service keys acceptances by instant too, so a repeat is answered here.
   if (collect->state == CollectState::Accepted) {
     return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", json::array()}}, {}};
   }
-  // The default key makes a retried accept of the same call a replay, not a second record.
   const relay::Instant now = clock_now();
   relay::Acceptance acceptance;
   acceptance.call_id = call_id;
   acceptance.how = *how;
   acceptance.accepted_by = "staff:" + staff;
   acceptance.at = now;
-  acceptance.idempotency_key = field_or(body, "key", "admin-accept:" + call_id);
+  acceptance.idempotency_key = key;
   const std::vector<Reply> replies = parts.calls->handle(acceptance, "admin-" + call_id, now);
 
   json replies_json = json::array();
@@ -525,7 +602,10 @@ AdminResponse post_accept(const AdminApiParts& parts, const std::string& call_id
   parts.sessions.update_collect(call_id, CollectState::Accepted, collect->tty_tones_heard);
   logger("gateway")->info("call={} collect call accepted by staff: staff={} how={}", call_id, staff,
                           how_name);
-  return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}}, {}};
+  AdminResponse response{
+      200, {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}}, {}};
+  remember_accept(accepts, key, {fingerprint, staff, how_name, response});
+  return response;
 }
 
 // Maps a failed quote to a response. Only data the server cannot load now is 503. A call the
@@ -548,6 +628,27 @@ AdminResponse quote_error(const Status& status) {
   }
 }
 
+// The stored deck `sha256` of the billing database, as a quote names it, or nullopt when no
+// stored deck has that digest.
+Result<std::optional<QuoteDeck>> stored_quote_deck(const AdminApiParts& parts,
+                                                   const std::string& sha256) {
+  auto store = open_store(parts);
+  if (!store) {
+    return Status(StatusCode::Unavailable, store.status().message());
+  }
+  auto decks = (*store)->list_rate_decks();
+  if (!decks) {
+    return Status(StatusCode::Unavailable, decks.status().message());
+  }
+  for (const billing::RateDeckHeader& header : *decks) {
+    if (header.sha256_hex == sha256) {
+      return std::optional<QuoteDeck>(QuoteDeck{parts.billing.database, "", header.name,
+                                                header.effective_from, header.sha256_hex});
+    }
+  }
+  return std::optional<QuoteDeck>();
+}
+
 // POST /quote with the fields of `relaygw quote`.
 AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   if (auto rejected =
@@ -568,6 +669,7 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   // once, when it is first needed, not per request. A start that does not parse is reported by
   // rate_quote, and meanwhile the current time picks the deck.
   Result<QuoteOutcome> quote = Status(StatusCode::Internal, "quote not computed");
+  std::string deck_sha256;
   Status loaded(StatusCode::Unavailable,
                 "the admin API runs without a call service, so no rate deck is loaded; run it "
                 "with `relaygw serve`");
@@ -577,8 +679,11 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
                                     : std::chrono::floor<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now());
     loaded = parts.calls->use_rating_data(
-        fields.from, at, [&](const billing::NumberPlan& plan, const billing::RateDeck& deck) {
+        fields.from, at,
+        [&](const billing::NumberPlan& plan, const billing::RateDeck& deck,
+            const std::string& sha256) {
           quote = rate_quote(fields, "", &plan, &deck, Status::ok());
+          deck_sha256 = sha256;
         });
   }
   if (!loaded) {
@@ -587,6 +692,14 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   }
   if (!quote) {
     return quote_error(quote.status());
+  }
+  // Names the deck as `relaygw quote --db DATABASE --json` does, also for an emergency quote.
+  if (!deck_sha256.empty()) {
+    Result<std::optional<QuoteDeck>> deck = stored_quote_deck(parts, deck_sha256);
+    if (!deck) {
+      return quote_error(deck.status());
+    }
+    quote->deck = *deck;
   }
   return {200, quote_json(*quote), {}};
 }
@@ -602,6 +715,25 @@ json credit_reply_json(const billing::CreditRecord& credit) {
   return out;
 }
 
+// The next step for a credit request that the credit policy or the store rejected, in the
+// API's terms, chosen by the command or option that the shared message names.
+std::string credit_api_step(const std::string& message, const std::string& call_id) {
+  const std::string step = message.substr(std::min(message.rfind("; "), message.size()));
+  if (step.find("--amount") != std::string::npos) {
+    return "send field 'amount' in dollars and cents, such as \"0.10\"";
+  }
+  if (step.find("--text") != std::string::npos) {
+    return "send field 'text' naming the reason";
+  }
+  if (step.find("credit list") != std::string::npos) {
+    return "list the call's credits with GET /credits?call=" + call_id;
+  }
+  if (step.find("call show") != std::string::npos) {
+    return "check fields 'call' and 'line' against the call's charge lines";
+  }
+  return "ask the gateway's operator to fix the billing configuration";
+}
+
 // POST /credits {"call", "line", "reason", "text", "amount", "key", "staff"}
 AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   if (auto rejected =
@@ -610,8 +742,14 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
     return *rejected;
   }
   const auto line = body.find("line");
-  if (line == body.end() || !line->is_number_integer()) {
-    return admin_error(400, "invalid-field", "field 'line' must be a charge line number, from 1");
+  if (line == body.end() || line->is_null()) {
+    return admin_error(400, "missing-field",
+                       "field 'line' is missing; send the charge line number, such as 1");
+  }
+  if (!line->is_number_integer()) {
+    return admin_error(400, "invalid-field",
+                       "field 'line' is " + line->dump().substr(0, 40) +
+                           "; send the charge line number as a whole JSON number, such as 1");
   }
   // A whole number would leave the unit in doubt (dollars or cents), so money is a string.
   if (const auto amount = body.find("amount"); amount != body.end() && amount->is_number()) {
@@ -642,7 +780,15 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   Result<billing::CreditRecord> credit =
       request_policy_credit(**store, *policy, fields, staff_context(staff), "");
   if (!credit) {
-    return status_error(credit.status());
+    const Status& failed = credit.status();
+    // The store reports a key used before for other fields as AlreadyExists; the provider
+    // link calls the same case idempotency-conflict.
+    if (failed.code() == StatusCode::AlreadyExists) {
+      logger("gateway")->warn("call={} admin credit request rejected: staff={} error={}",
+                              fields.call_id, staff, failed.message());
+      return admin_error(409, "idempotency-conflict", failed.message());
+    }
+    return status_error_for_api(failed, credit_api_step(failed.message(), fields.call_id));
   }
   logger("gateway")->info("call={} credit requested: credit={} staff={}", fields.call_id,
                           credit->id, staff);
@@ -681,7 +827,16 @@ AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string
   Result<billing::CreditRecord> credit =
       (*store)->decide_credit(credit_id, approve, field_or(body, "note", ""), staff_context(staff));
   if (!credit) {
-    return status_error(credit.status());
+    switch (credit.status().code()) {
+      case StatusCode::NotFound:
+        return status_error_for_api(credit.status(), "list credits with GET /credits");
+      case StatusCode::PermissionDenied:
+        return status_error_for_api(credit.status(),
+                                    "a supervisor other than the requester must send POST "
+                                    "/credits/" + credit_id + "/approve");
+      default:
+        return status_error(credit.status());
+    }
   }
   logger("gateway")->info("credit={} {} by staff={}", credit_id, approve ? "approved" : "rejected",
                           staff);
@@ -708,7 +863,8 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
   if (!by) {
     return admin_error(400, "invalid-argument", "invalid by '" + by_name + "'; use day or month");
   }
-  const Status dates = billing::check_report_dates(*from, *to);
+  const Status dates =
+      billing::check_report_dates(*from, *to, "query parameter from", "query parameter to");
   if (!dates) {
     return status_error(dates);
   }
@@ -732,56 +888,109 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
   return {200, json::parse(billing::render_summary(*report, billing::ReportFormat::Json)), {}};
 }
 
-// One route: a path pattern where "*" matches any one segment, and a handler per method.
+// One route: a path pattern where "*" matches any one segment, the method, the query
+// parameters it takes and its handler.
 struct Route {
   std::vector<std::string> pattern;
   std::string method;
-  std::function<AdminResponse(const AdminApiParts&, const AdminRequest&,
+  std::vector<std::string> query;
+  std::function<AdminResponse(const AdminApiParts&, AcceptResponses&, const AdminRequest&,
                               const std::vector<std::string>& segments, const json& body)>
       handle;
 };
 
 const std::vector<Route>& routes() {
   static const std::vector<Route> kRoutes = {
-      {{"health"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_health(parts); }},
-      {{"sessions"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_sessions(parts); }},
-      {{"queues"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_queues(parts); }},
-      {{"collect"}, "GET", [](auto& parts, auto&, auto&, auto&) { return get_collect(parts); }},
-      {{"clock"}, "POST", [](auto&, auto&, auto&, auto& body) { return post_clock(body); }},
+      {{"health"},
+       "GET",
+       {},
+       [](auto& parts, auto&, auto&, auto&, auto&) { return get_health(parts); }},
+      {{"sessions"},
+       "GET",
+       {},
+       [](auto& parts, auto&, auto&, auto&, auto&) { return get_sessions(parts); }},
+      {{"queues"},
+       "GET",
+       {},
+       [](auto& parts, auto&, auto&, auto&, auto&) { return get_queues(parts); }},
+      {{"collect"},
+       "GET",
+       {},
+       [](auto& parts, auto&, auto&, auto&, auto&) { return get_collect(parts); }},
+      {{"clock"},
+       "POST",
+       {},
+       [](auto&, auto&, auto&, auto&, auto& body) { return post_clock(body); }},
       {{"collect", "*", "take-over"},
        "POST",
-       [](auto& parts, auto&, auto& segments, auto& body) {
+       {},
+       [](auto& parts, auto&, auto&, auto& segments, auto& body) {
          return post_take_over(parts, segments[1], body);
        }},
       {{"collect", "*", "accept"},
        "POST",
-       [](auto& parts, auto&, auto& segments, auto& body) {
-         return post_accept(parts, segments[1], body);
+       {},
+       [](auto& parts, auto& accepts, auto&, auto& segments, auto& body) {
+         return post_accept(parts, accepts, segments[1], body);
        }},
       {{"quote"},
        "POST",
-       [](auto& parts, auto&, auto&, auto& body) { return post_quote(parts, body); }},
+       {},
+       [](auto& parts, auto&, auto&, auto&, auto& body) { return post_quote(parts, body); }},
       {{"credits"},
        "GET",
-       [](auto& parts, auto& request, auto&, auto&) { return get_credits(parts, request); }},
+       {"call"},
+       [](auto& parts, auto&, auto& request, auto&, auto&) { return get_credits(parts, request); }},
       {{"credits"},
        "POST",
-       [](auto& parts, auto&, auto&, auto& body) { return post_credit(parts, body); }},
+       {},
+       [](auto& parts, auto&, auto&, auto&, auto& body) { return post_credit(parts, body); }},
       {{"credits", "*", "approve"},
        "POST",
-       [](auto& parts, auto&, auto& segments, auto& body) {
+       {},
+       [](auto& parts, auto&, auto&, auto& segments, auto& body) {
          return post_credit_decision(parts, segments[1], true, body);
        }},
       {{"credits", "*", "reject"},
        "POST",
-       [](auto& parts, auto&, auto& segments, auto& body) {
+       {},
+       [](auto& parts, auto&, auto&, auto& segments, auto& body) {
          return post_credit_decision(parts, segments[1], false, body);
        }},
       {{"reports", "summary"},
        "GET",
-       [](auto& parts, auto& request, auto&, auto&) { return get_summary(parts, request); }},
+       {"from", "to", "by", "time_zone"},
+       [](auto& parts, auto&, auto& request, auto&, auto&) { return get_summary(parts, request); }},
   };
   return kRoutes;
+}
+
+// Rejects query parameters that `route` does not take, and any parameter sent twice, so a
+// typo or a second value is never silently ignored.
+std::optional<AdminResponse> check_query(const Route& route, const AdminRequest& request) {
+  if (!request.repeated_query.empty()) {
+    return admin_error(400, "invalid-argument",
+                       "query parameter '" + request.repeated_query.front() +
+                           "' appears more than once; send it once");
+  }
+  for (const auto& [name, value] : request.query) {
+    if (std::find(route.query.begin(), route.query.end(), name) != route.query.end()) {
+      continue;
+    }
+    if (route.query.empty()) {
+      return admin_error(400, "invalid-argument",
+                         "unknown query parameter '" + name + "'; " + route.method + " " +
+                             request.path + " takes no query parameters");
+    }
+    std::string known;
+    for (const std::string& allowed : route.query) {
+      known += (known.empty() ? "" : ", ") + allowed;
+    }
+    return admin_error(400, "invalid-argument",
+                       "unknown query parameter '" + name + "'; " + route.method + " " +
+                           request.path + " takes " + known);
+  }
+  return std::nullopt;
 }
 
 bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segments) {
@@ -805,7 +1014,8 @@ AdminResponse admin_error(int status, const std::string& code, const std::string
   return {status, {{"error", {{"code", code}, {"message", message}}}}, {}};
 }
 
-AdminResponse handle_admin_request(const AdminApiParts& parts, const AdminRequest& request) {
+AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptResponses& accepts,
+                                   const AdminRequest& request) {
   const std::vector<std::string> segments = split_path(request.path);
   std::string allow;
   for (const Route& route : routes()) {
@@ -816,6 +1026,11 @@ AdminResponse handle_admin_request(const AdminApiParts& parts, const AdminReques
       allow += (allow.empty() ? "" : ", ") + route.method;
       continue;
     }
+    if (auto rejected = check_query(route, request)) {
+      logger("gateway")->warn("admin {} {} rejected: {}", request.method, request.path,
+                              rejected->body["error"]["message"].get<std::string>());
+      return *rejected;
+    }
     json body = json::object();
     if (route.method == "POST") {
       BodyOrError parsed = parse_object(request.body.empty() ? "{}" : request.body);
@@ -824,7 +1039,7 @@ AdminResponse handle_admin_request(const AdminApiParts& parts, const AdminReques
       }
       body = std::get<json>(std::move(parsed));
     }
-    return route.handle(parts, request, segments, body);
+    return route.handle(parts, accepts, request, segments, body);
   }
   if (!allow.empty()) {
     AdminResponse response =

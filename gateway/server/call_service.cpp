@@ -1427,7 +1427,8 @@ Result<relay::Quote> CallService::quote(const relay::CallRequested& request, rel
 
 Status CallService::use_rating_data(
     const std::string& from, relay::Instant at,
-    const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use) {
+    const std::function<void(const billing::NumberPlan&, const billing::RateDeck&,
+                             const std::string&)>& use) {
   State& state = *state_;
   std::lock_guard billing_lock(state.billing_mutex);
   if (!state.store || !state.rater) {
@@ -1444,7 +1445,9 @@ Status CallService::use_rating_data(
              in_effect.status().code() != StatusCode::NotFound) {
     return in_effect.status();
   }
-  use(*state.plan, *deck_rater->deck());
+  // rater_in_effect made the deck it returned the deck in use, so deck_sha256 names deck_rater's
+  // deck in both branches.
+  use(*state.plan, *deck_rater->deck(), state.deck_sha256);
   return Status::ok();
 }
 

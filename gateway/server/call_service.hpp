@@ -81,11 +81,12 @@ class CallService {
   // Runs `use` with the number plan and the rate deck that would bill a call from `from`
   // requested at `at` (the deck in effect then, see billing/call_records.hpp), holding the
   // billing lock so neither changes meanwhile. A deck stored since the last call is read and
-  // parsed once. Fails with Unavailable, without running `use`, while billing storage is not
-  // open.
-  Status use_rating_data(
-      const std::string& from, relay::Instant at,
-      const std::function<void(const billing::NumberPlan&, const billing::RateDeck&)>& use);
+  // parsed once. `use` also gets the deck's StoredRateDeck::sha256_hex. Fails with
+  // Unavailable, without running `use`, while billing storage is not open.
+  Status use_rating_data(const std::string& from, relay::Instant at,
+                         const std::function<void(const billing::NumberPlan&,
+                                                  const billing::RateDeck&,
+                                                  const std::string& deck_sha256)>& use);
 
   // The session of a call that handle() took a request for, or "" for an unknown call.
   std::string session_of_call(const std::string& call_id) const;

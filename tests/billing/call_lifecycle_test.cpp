@@ -333,7 +333,8 @@ TEST_CASE_METHOD(CallLifecycleFixture, "declined call counts as unanswered",
       relaygw("report relay-minutes", "--from 2026-03-10 --to 2026-03-10 --format csv");
   INFO(minutes.output);
   REQUIRE(minutes.status == 0);
-  CHECK(contains(minutes.output, "2026-03,relay-tty,IL,1,0,0.0\n"));
+  // The declined call is not a completed relay call.
+  CHECK(contains(minutes.output, "2026-03,relay-tty,IL,0,1,0,0.0\n"));
 
   // Plan advice re-rates answered calls only, so the declined call billed to the called line
   // is left out.

@@ -242,6 +242,22 @@ TEST_CASE_METHOD(ChainFixture, "record chain finds inserted row", "[billing][aud
   CHECK(check->problems[0].kind == "added");
 }
 
+TEST_CASE_METHOD(ChainFixture, "record chain names missing audit entry", "[billing][audit]") {
+  auto store = open();
+  write_every_kind(*store);
+  // The newest audit entry recorded the newest rows. Deleting it leaves an intact shorter chain.
+  raw("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)");
+  auto check = store->verify_records();
+  REQUIRE(check);
+  REQUIRE_FALSE(check->problems.empty());
+  const std::string message = check->problems[0].detail;
+  INFO(message);
+  CHECK(check->problems[0].kind == "added");
+  CHECK(message.find("the audit entry of row") != std::string::npos);
+  CHECK(message.find("is missing") != std::string::npos);
+  CHECK(message.find("the newest audit_log rows may have been deleted") != std::string::npos);
+}
+
 TEST_CASE_METHOD(ChainFixture, "record chain finds edited credit", "[billing][audit]") {
   auto store = open();
   write_every_kind(*store);

@@ -106,8 +106,8 @@ TEST_CASE("report relay-minutes prints csv", "[billing][reports][command]") {
       fixture.db() + "'");
   REQUIRE(run.status == 0);
   CHECK(run.output ==
-        "month,service,state,calls,conversation_seconds,minutes\n"
-        "2026-03,relay-tty,IL,2,135,2.3\n");
+        "month,service,state,calls,not_completed,conversation_seconds,minutes\n"
+        "2026-03,relay-tty,IL,2,0,135,2.3\n");
 }
 
 TEST_CASE("report emergency prints text", "[billing][reports][command]") {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 
 #include "billing/report_chart.hpp"
@@ -38,6 +39,19 @@ class ReportFixture {
     std::filesystem::remove_all(dir_, ignored);
   }
   Store& store() { return *store_; }
+
+  // Runs `sql` on the database file through SQLite itself, as an edit outside relaygw would.
+  void edit_outside_relaygw(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir_ / "reports.db").string().c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    sqlite3_close(db);
+    INFO(message);
+    REQUIRE(code == SQLITE_OK);
+  }
 
   // Posts call `id` as `call complete --unaccepted` posts a collect or third-number call whose
   // billed party declined: connected for `conversation` seconds, no acceptance, nothing billed.
@@ -203,6 +217,24 @@ TEST_CASE("summary follows reporting zone days", "[billing][reports]") {
   CHECK(format_instant(range->second) == "2026-04-01T05:00:00Z");  // CDT, UTC-5
 }
 
+TEST_CASE("summary rejects edited charge line", "[billing][reports]") {
+  ReportFixture fixture;
+  REQUIRE(summarize_billing(fixture.store(), march("UTC")));
+  // The posting keeps its total, so the line sums and the total no longer agree.
+  fixture.edit_outside_relaygw(
+      "UPDATE charge_lines SET amount = amount + 10000 WHERE rowid = (SELECT MIN(rowid) FROM "
+      "charge_lines)");
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE_FALSE(report);
+  CHECK(report.status().code() == relaygw::StatusCode::Corrupt);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("would not equal its columns") != std::string::npos);
+  // The same problem that `relaygw audit verify` reports for the edit.
+  CHECK(message.find("charge_lines row") != std::string::npos);
+  CHECK(message.find("it was changed after it was written") != std::string::npos);
+}
+
 TEST_CASE("report range rejects bad input", "[billing][reports]") {
   ReportRequest request = march("Mars/Olympus");
   auto range = report_range(request);
@@ -246,7 +278,7 @@ TEST_CASE("relay minutes round after summing", "[billing][reports]") {
   CHECK((*rows)[1].tenths_of_minute == 16);
 
   const std::string csv = render_relay_minutes(*rows, march("America/Chicago"), ReportFormat::Csv);
-  CHECK(csv.find("2026-03,relay-tty,IL,2,93,1.6\n") != std::string::npos);
+  CHECK(csv.find("2026-03,relay-tty,IL,2,0,93,1.6\n") != std::string::npos);
 }
 
 TEST_CASE("emergency report lists free calls", "[billing][reports]") {
@@ -391,9 +423,19 @@ TEST_CASE("relay minutes leave out declined calls", "[billing][reports]") {
   REQUIRE(rows);
   REQUIRE(rows->size() == 2);
   CHECK((*rows)[1].service == "relay-tty");
-  CHECK((*rows)[1].calls == 3);
+  // The declined call is counted apart from the completed calls and adds no minutes.
+  CHECK((*rows)[1].calls == 2);
+  CHECK((*rows)[1].not_completed == 1);
   CHECK((*rows)[1].conversation_seconds == 93);
   CHECK((*rows)[1].tenths_of_minute == 16);
+
+  const std::string text = render_relay_minutes(*rows, march("America/Chicago"),
+                                                ReportFormat::Text);
+  CHECK(text.find("calls: completed relay calls") != std::string::npos);
+  CHECK(text.find("not_completed: refused, declined") != std::string::npos);
+  const std::string csv = render_relay_minutes(*rows, march("America/Chicago"), ReportFormat::Csv);
+  CHECK(csv.find("month,service,state,calls,not_completed,conversation_seconds,minutes\n") == 0);
+  CHECK(csv.find("2026-03,relay-tty,IL,2,1,93,1.6\n") != std::string::npos);
 }
 
 TEST_CASE("chart leaves out declined minutes", "[billing][reports][chart]") {

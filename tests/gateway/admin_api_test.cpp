@@ -446,6 +446,10 @@ TEST_CASE_METHOD(AdminApiFixture, "admin take-over notifies adapter once", "[gat
 
   const HttpReply second = post("/collect/c7/take-over", json{{"staff", "s-ben"}});
   CHECK(second.status == 409);
+  // The same code as an accept by a staff member who does not hold the call.
+  CHECK(second.body["error"]["code"] == "taken-over");
+  CHECK_THAT(second.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("taken over by s-ana"));
   CHECK(calls == 1);
 
   const HttpReply unknown = post("/collect/c99/take-over", json{{"staff", "s-ana"}});
@@ -483,11 +487,22 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept records through call service", "
   const HttpReply listed = get("/collect");
   CHECK(listed.body["collect"][0]["state"] == "accepted");
 
-  // A repeat carries the same default key, so it records nothing new.
+  // A repeat carries the same default key, so it records nothing new and gets the first
+  // response, also once the TTY line has connected the call and removed it from the registry.
+  registry().remove_collect("c1");
   const HttpReply repeated =
       post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "tty-text"}});
   INFO(repeated.body.dump());
   CHECK(repeated.status == 200);
+  CHECK(repeated.body == accepted.body);
+
+  // The default key with another staff member or method is a second acceptance.
+  const HttpReply other_method =
+      post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "voice"}});
+  CHECK(other_method.status == 409);
+  CHECK(other_method.body["error"]["code"] == "invalid-state");
+  CHECK_THAT(other_method.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("already accepted by s-ana"));
   stop_api();
 
   const Run shown = run_relaygw("call show --db '" + path("billing.db") + "' --id c1 --json");
@@ -502,6 +517,30 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept records through call service", "
     }
   }
   CHECK(acceptances == 1);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin accept key reused", "[gateway][admin]") {
+  create_collect_call();
+  CallService& calls = start_call_service();
+  start_api({}, "", &calls);
+  registry().add_collect(waiting_collect("c1"));
+
+  const json first_body = {{"staff", "s-ana"}, {"how", "keypad"}, {"key", "acc-1"}};
+  const HttpReply first = post("/collect/c1/accept", first_body);
+  INFO(first.body.dump());
+  REQUIRE(first.status == 200);
+
+  const HttpReply repeated = post("/collect/c1/accept", first_body);
+  CHECK(repeated.status == 200);
+  CHECK(repeated.body == first.body);
+
+  const HttpReply changed =
+      post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "voice"}, {"key", "acc-1"}});
+  INFO(changed.body.dump());
+  CHECK(changed.status == 409);
+  CHECK(changed.body["error"]["code"] == "idempotency-conflict");
+  CHECK_THAT(changed.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("'acc-1'"));
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin queues count sessions by state", "[gateway][admin]") {
@@ -551,10 +590,16 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
       "quote --from 3125550107 --to 2125550101 --billing collect --access relay-tty "
       "--start 2026-03-10T09:30:00-05:00 --minutes 7.5 --json");
   REQUIRE(command.status == 0);
-  // The command also names the rate deck it read, which the admin reply does not.
+  // The command without --db names the bundled deck file. The API names the deck in effect in
+  // its database, as `relaygw quote --db` does.
   json expected = json::parse(command.output);
   CHECK(expected["deck"]["source"] == "file");
   expected.erase("deck");
+  const Run with_db = run_relaygw(
+      "quote --from 3125550107 --to 2125550101 --billing collect --access relay-tty "
+      "--start 2026-03-10T09:30:00-05:00 --minutes 7.5 --json --db '" + path("billing.db") + "'");
+  REQUIRE(with_db.status == 0);
+  const json expected_with_deck = json::parse(with_db.output);
 
   const HttpReply reply = post("/quote", json{{"from", "3125550107"},
                                               {"to", "2125550101"},
@@ -563,7 +608,15 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
                                               {"start", "2026-03-10T09:30:00-05:00"},
                                               {"minutes", "7.5"}});
   REQUIRE(reply.status == 200);
-  CHECK(reply.body == expected);
+  CHECK(reply.body == expected_with_deck);
+  REQUIRE(reply.body.contains("deck"));
+  CHECK(reply.body["deck"]["source"] == "database");
+  CHECK(reply.body["deck"]["sha256"].get<std::string>().size() == 64);
+  CHECK(reply.body["deck"]["effective_from"].is_string());
+  check_documented(reply.body["deck"]);
+  json without_deck = reply.body;
+  without_deck.erase("deck");
+  CHECK(without_deck == expected);
   CHECK(reply.body["lines"].size() >= 1);
   // Neither names the handling, so both quote the operator handling that `call create` uses.
   CHECK(reply.body["handling"] == "operator");
@@ -601,14 +654,29 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects JSON float money", "[gatewa
        "field 'amount' is the JSON number 0.10"},
       {"/credits", "{" + credit_fields + ",\"amount\":10}",
        "send money as a string of dollars and cents, such as \"0.10\""},
+      // A whole number beyond 64 bits is out of range, not a fraction.
+      {"/quote", "{" + quote_fields + ",\"minutes\":99999999999999999999}",
+       "field 'minutes' is the whole number 99999999999999999999, which is out of range"},
+      {"/quote", "{" + quote_fields + ",\"minutes\":99999999999999999999}",
+       "send 0 to 1440 minutes"},
+      // The message for the line names the form that POST /credits accepts.
+      {"/credits", "{\"call\":\"c1\",\"line\":1.0,\"reason\":\"bad-connection\",\"key\":"
+                   "\"CR-F\",\"staff\":\"s-ana\"}",
+       "send the charge line number as a whole JSON number, such as 1"},
+      {"/credits", "{\"call\":\"c1\",\"line\":\"1\",\"reason\":\"bad-connection\",\"key\":"
+                   "\"CR-F\",\"staff\":\"s-ana\"}",
+       "send the charge line number as a whole JSON number, such as 1"},
   };
   for (const Row& row : rows) {
     const HttpReply reply = request(http::verb::post, row.target, row.body);
     INFO("POST " << row.target << " " << row.body << " -> " << reply.body.dump());
     CHECK(reply.status == 400);
     CHECK(reply.body["error"]["code"] == "invalid-field");
-    CHECK_THAT(reply.body["error"]["message"].get<std::string>(),
-               Catch::Matchers::Contains(row.message));
+    const std::string message = reply.body["error"]["message"];
+    CHECK_THAT(message, Catch::Matchers::Contains(row.message));
+    if (message.find("whole number 9999") != std::string::npos) {
+      CHECK(message.find("floating point") == std::string::npos);
+    }
   }
   // Nothing was credited.
   auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
@@ -650,7 +718,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gatew
   REQUIRE(with_pricey.status == 0);
   const Run with_bundled = run_relaygw("quote " + call);
   REQUIRE(with_bundled.status == 0);
-  // The command also names the rate deck it read, which the admin reply does not.
+  // The command names the deck file it read, and the API names the stored deck.
   json pricey_quote = json::parse(with_pricey.output);
   pricey_quote.erase("deck");
   const json bundled_quote = json::parse(with_bundled.output);
@@ -665,7 +733,9 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gatew
   INFO(reply.body.dump());
   REQUIRE(reply.status == 200);
   CHECK(reply.body["total"] == pricey_quote["total"]);
-  CHECK(reply.body == pricey_quote);
+  json reply_without_deck = reply.body;
+  reply_without_deck.erase("deck");
+  CHECK(reply_without_deck == pricey_quote);
 
   // `relaygw quote --db` picks the same deck from the database as the service.
   const Run with_db = run_relaygw("quote " + call + " " + db);
@@ -673,7 +743,6 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote uses database rate deck", "[gatew
   json db_quote = json::parse(with_db.output);
   CHECK(db_quote["deck"]["source"] == "database");
   CHECK(db_quote["deck"]["name"] == "Example relay center tariff");
-  db_quote.erase("deck");
   CHECK(reply.body == db_quote);
 
   // A deck loaded into the database while the service runs prices the next quote, with no
@@ -815,6 +884,16 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
   CHECK(repeated.status == 201);
   CHECK(repeated.body["id"] == credit_id);
 
+  // The same key with another amount gets the provider link's code for a reused key.
+  json changed = ask;
+  changed["amount"] = "0.30";
+  const HttpReply conflict = post("/credits", changed);
+  INFO(conflict.body.dump());
+  CHECK(conflict.status == 409);
+  CHECK(conflict.body["error"]["code"] == "idempotency-conflict");
+  CHECK_THAT(conflict.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("'CR-77'"));
+
   // The record is in the database file, read back without the API.
   auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
   REQUIRE(store.is_ok());
@@ -850,6 +929,33 @@ TEST_CASE_METHOD(AdminApiFixture, "admin credit request lands in SQLite", "[gate
 
   const HttpReply unknown_credit = post("/credits/cr-none/approve", json{{"staff", "s-sup"}});
   CHECK(unknown_credit.status == 404);
+  const std::string unknown_message = unknown_credit.body["error"]["message"];
+  CHECK_THAT(unknown_message, Catch::Matchers::Contains("credit 'cr-none' does not exist"));
+  CHECK_THAT(unknown_message, Catch::Matchers::Contains("GET /credits"));
+  CHECK(unknown_message.find("relaygw") == std::string::npos);
+
+  // Messages shared with `relaygw credit request` name fields here, not options.
+  struct Case {
+    json body;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {json{{"call", "c1"}, {"line", 1}, {"reason", "bad-connection"}, {"key", "CR-79"},
+            {"staff", "s-ana"}},
+       "send field 'amount' in dollars and cents"},
+      {json{{"call", "c1"}, {"line", 1}, {"reason", "other"}, {"amount", "0.01"},
+            {"key", "CR-80"}, {"staff", "s-ana"}},
+       "send field 'text' naming the reason"},
+  };
+  for (const Case& test : cases) {
+    const HttpReply reply = post("/credits", test.body);
+    INFO(test.body.dump() << " -> " << reply.body.dump());
+    CHECK(reply.status == 400);
+    const std::string message = reply.body["error"]["message"];
+    CHECK_THAT(message, Catch::Matchers::Contains(test.expected));
+    CHECK(message.find("relaygw") == std::string::npos);
+    CHECK(message.find("--") == std::string::npos);
+  }
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin approves dispute adjustment", "[gateway][admin]") {
@@ -922,11 +1028,43 @@ TEST_CASE_METHOD(AdminApiFixture, "admin summary report reads the database", "[g
   const HttpReply bad_date = get("/reports/summary?from=2026-13-01&to=2026-03-31");
   CHECK(bad_date.status == 400);
 
-  // The same date range rule as `relaygw report`.
+  // The same date range rule as `relaygw report`, worded for query parameters.
   const HttpReply far_date = get("/reports/summary?from=2026-03-01&to=9999-12-31");
   INFO(far_date.body.dump());
   CHECK(far_date.status == 400);
   CHECK(far_date.body.dump().find("9999-12-31") != std::string::npos);
+  CHECK(far_date.body.dump().find("query parameter to") != std::string::npos);
+
+  const HttpReply reversed = get("/reports/summary?from=2026-03-01&to=2026-02-01");
+  INFO(reversed.body.dump());
+  CHECK(reversed.status == 400);
+  const std::string reversed_message = reversed.body["error"]["message"];
+  CHECK_THAT(reversed_message,
+             Catch::Matchers::Contains("swap query parameter from and query parameter to"));
+  CHECK(reversed_message.find("--") == std::string::npos);
+
+  const HttpReply unknown = get("/reports/summary?from=2026-03-01&to=2026-03-31&bogus=1");
+  INFO(unknown.body.dump());
+  CHECK(unknown.status == 400);
+  CHECK(unknown.body["error"]["code"] == "invalid-argument");
+  CHECK_THAT(unknown.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("unknown query parameter 'bogus'"));
+  CHECK_THAT(unknown.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("from, to, by, time_zone"));
+
+  const HttpReply repeated =
+      get("/reports/summary?from=2026-03-01&to=2026-03-31&from=2026-02-01");
+  INFO(repeated.body.dump());
+  CHECK(repeated.status == 400);
+  CHECK_THAT(repeated.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("query parameter 'from' appears more than once"));
+
+  // Endpoints without query parameters reject any. An empty pair is not a parameter.
+  const HttpReply health = get("/health?verbose=1");
+  CHECK(health.status == 400);
+  CHECK_THAT(health.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("GET /health takes no query parameters"));
+  CHECK(get("/reports/summary?from=2026-03-01&&to=2026-03-31&").status == 200);
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin stalled client blocks no one", "[gateway][admin]") {
