@@ -163,6 +163,37 @@ CallToRate call_to_rate(const AuthorizationRequest& request, Instant start) {
 Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
                                             const WriteContext& context,
                                             const CardState* verified_card) const {
+  return decide(request, context, verified_card, HoldMode::Place);
+}
+
+Result<std::optional<Authorization>> Authorizer::find_refusal(
+    const AuthorizationRequest& request, const WriteContext& context,
+    const CardState* verified_card) const {
+  Result<Authorization> decision = decide(request, context, verified_card, HoldMode::CheckOnly);
+  if (!decision) {
+    return decision.status();
+  }
+  if (decision->granted) {
+    return std::optional<Authorization>();
+  }
+  return std::optional<Authorization>(std::move(decision).value());
+}
+
+Status Authorizer::release_hold(const AuthorizationRequest& request,
+                                const Authorization& decision,
+                                const WriteContext& context) const {
+  if (store_ == nullptr || decision.held <= 0 || request.card_number.empty()) {
+    return Status::ok();
+  }
+  Result<CardFunds> released = store_->append_ledger(
+      request.card_number, {LedgerEntry{LedgerKind::Release, decision.held, request.call_id}},
+      false, std::nullopt, context);
+  return released ? Status::ok() : released.status();
+}
+
+Result<Authorization> Authorizer::decide(const AuthorizationRequest& request,
+                                         const WriteContext& context,
+                                         const CardState* verified_card, HoldMode hold) const {
   // Emergency first: no store, number plan, rate deck or funds are consulted.
   if (is_emergency_number(request.to)) {
     Authorization granted = grant("");
@@ -231,7 +262,7 @@ Result<Authorization> Authorizer::authorize(const AuthorizationRequest& request,
     case BillingMethod::ThirdNumber:
       return authorize_screened(request);
     case BillingMethod::CallingCard:
-      return authorize_card(request, *card, context);
+      return authorize_card(request, *card, context, hold);
   }
   return refuse(RefusalReason::InvalidRequest, "unknown billing method");
 }
@@ -349,7 +380,8 @@ Result<Authorization> Authorizer::authorize_screened(const AuthorizationRequest&
 
 Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& request,
                                                  const CardState& card,
-                                                 const WriteContext& context) const {
+                                                 const WriteContext& context,
+                                                 HoldMode hold) const {
   // The billed line is screened after the PIN check, so a caller without the PIN learns
   // nothing about it.
   Result<std::optional<LineVersion>> billed_line = screen_card_for_call(*store_, card.card);
@@ -360,29 +392,48 @@ Result<Authorization> Authorizer::authorize_card(const AuthorizationRequest& req
     }
     return billed_line.status();
   }
-  return hold_funds(request, card, *billed_line, context);
+  return hold_funds(request, card, *billed_line, context, hold);
 }
 
-Result<const Rater*> Authorizer::hold_rater(const std::string& call_id) const {
-  if (rater_ == nullptr || call_id.empty()) {
+Result<const Rater*> Authorizer::hold_rater(const AuthorizationRequest& request,
+                                            Instant at) const {
+  if (rater_ == nullptr) {
     return rater_;
   }
   // The deck a stored call names never changes, so a deck stored between this read and the
   // hold's own transaction cannot make the hold disagree with the call's quote or rating.
-  Result<std::optional<CallRecord>> record = store_->find_call(call_id);
-  if (!record) {
-    return record.status();
+  if (!request.call_id.empty()) {
+    Result<std::optional<CallRecord>> record = store_->find_call(request.call_id);
+    if (!record) {
+      return record.status();
+    }
+    if (*record) {
+      return raters_.for_call(*store_, (*record)->request);
+    }
   }
-  if (!*record) {
+  // A call not stored yet is priced with the deck that CallRecords::open would quote it with.
+  // That is the deck in effect on the local date at the calling number's rate center, or on
+  // the UTC date when that number has no time zone.
+  if (rater_->plan() == nullptr) {
     return rater_;
   }
-  return raters_.for_call(*store_, (*record)->request);
+  Result<std::string> local_date = originating_local_date(*rater_->plan(), request.from, at);
+  const std::string date = local_date ? *local_date : format_instant(at).substr(0, 10);
+  Result<std::optional<RateDeckHeader>> in_effect = store_->rate_deck_in_effect(date);
+  if (!in_effect) {
+    return in_effect.status();
+  }
+  if (!*in_effect) {
+    return rater_;
+  }
+  return raters_.for_deck(*store_, (*in_effect)->sha256_hex);
 }
 
 Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request,
                                              const CardState& card,
                                              const std::optional<LineVersion>& billed_line,
-                                             const WriteContext& context) const {
+                                             const WriteContext& context,
+                                             HoldMode hold) const {
   const std::string masked = mask_card_number(card.card.number);
   Authorization granted = grant(card.card.billed_line);
   granted.message = "authorized on card " + masked;
@@ -393,7 +444,7 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
   if (!funds->has_entries) {
     return granted;  // a postpaid card with no credit limit
   }
-  Result<const Rater*> rater = hold_rater(request.call_id);
+  Result<const Rater*> rater = hold_rater(request, context.at);
   if (!rater) {
     return rater.status();
   }
@@ -422,6 +473,9 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
                              : "the card's limit is used up until staff record the line's "
                                "payment with `relaygw card payment`, so choose another billing "
                                "method"));
+    }
+    if (hold == HoldMode::CheckOnly) {
+      return granted;
     }
     Result<std::int64_t> seconds =
         (*rater)->max_seconds_for_balance(call, funds->available, request.max_call_seconds);

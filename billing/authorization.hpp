@@ -90,6 +90,21 @@ class Authorizer {
   Result<Authorization> authorize(const AuthorizationRequest& request, const WriteContext& context,
                                   const CardState* verified_card = nullptr) const;
 
+  // Runs the checks of authorize() up to the hold, including the card's funds against the
+  // call's first block, and returns the refusal, or nullopt when authorize() would go on to
+  // place the hold. It places no hold. `call create` and the gateway run it before they store
+  // the call, so a refused call is stored with no quote whichever check refused it. Without
+  // `verified_card` it runs check_card(), which records the PIN outcome.
+  Result<std::optional<Authorization>> find_refusal(const AuthorizationRequest& request,
+                                                    const WriteContext& context,
+                                                    const CardState* verified_card) const;
+
+  // Releases the hold that authorize() placed for `decision` when the call cannot be recorded
+  // as authorized, so no hold outlives a call that will never be completed. Does nothing for
+  // a decision with no hold.
+  Status release_hold(const AuthorizationRequest& request, const Authorization& decision,
+                      const WriteContext& context) const;
+
   // Checks a calling-card request's card in this order: a well-formed card number, the card
   // exists, the card is not locked, a well-formed PIN, the PIN is correct, the card is not
   // closed. The PIN outcome is recorded in the store, so a wrong PIN counts toward the lockout
@@ -112,19 +127,26 @@ class Authorizer {
       const AuthorizationRequest& request) const;
 
  private:
+  // Whether a card call's funds check ends with the hold placed in the store or with the
+  // check alone.
+  enum class HoldMode { Place, CheckOnly };
+
+  Result<Authorization> decide(const AuthorizationRequest& request, const WriteContext& context,
+                               const CardState* verified_card, HoldMode hold) const;
   Result<Authorization> authorize_screened(const AuthorizationRequest& request) const;
   Result<Authorization> authorize_card(const AuthorizationRequest& request, const CardState& card,
-                                       const WriteContext& context) const;
+                                       const WriteContext& context, HoldMode hold) const;
   // Holds the cost of the longest call the card's free funds pay for. `billed_line` is the
   // directory entry of a postpaid card's billed line, whose TTY discount eligibility the hold
   // is priced with; nullopt for a prepaid card.
   Result<Authorization> hold_funds(const AuthorizationRequest& request, const CardState& card,
                                    const std::optional<LineVersion>& billed_line,
-                                   const WriteContext& context) const;
+                                   const WriteContext& context, HoldMode hold) const;
 
-  // Returns the rater of the deck that the stored call `call_id` names, or rater_ when the
-  // call is not stored or names none.
-  Result<const Rater*> hold_rater(const std::string& call_id) const;
+  // Returns the rater of the deck that the stored call names, or for a call not stored yet the
+  // rater of the deck CallRecords::open would quote it with at `at`. Returns rater_ when that
+  // call names no deck or the store has none.
+  Result<const Rater*> hold_rater(const AuthorizationRequest& request, Instant at) const;
 
   Store* store_;
   const NumberPlan* plan_;

@@ -84,11 +84,18 @@ Status validate_pin(std::string_view pin) {
 }
 
 Status validate_card_number(std::string_view number) {
-  if (number.size() < kMinCardNumberDigits || number.size() > kMaxCardNumberDigits ||
-      !all_digits(number)) {
+  const std::string rule = "a card number is " + std::to_string(kMinCardNumberDigits) + " to " +
+                           std::to_string(kMaxCardNumberDigits) +
+                           " digits with no spaces or dashes";
+  if (!number.empty() && !all_digits(number)) {
     return Status(StatusCode::InvalidArgument,
                   "invalid card number '" + mask_card_number(number) +
-                      "': a card number is 10 to 19 digits with no spaces or dashes");
+                      "': it contains a character that is not a digit, and " + rule);
+  }
+  if (number.size() < kMinCardNumberDigits || number.size() > kMaxCardNumberDigits) {
+    return Status(StatusCode::InvalidArgument,
+                  "invalid card number '" + mask_card_number(number) + "': it has " +
+                      std::to_string(number.size()) + " digits, and " + rule);
   }
   return Status::ok();
 }

@@ -19,15 +19,6 @@ constexpr std::array<std::pair<CreditReason, std::string_view>, 6> kReasons = {{
     {CreditReason::Other, "other"},
 }};
 
-// Describes code point `code` (a control character) as "contains control character U+001B".
-std::string describe_control(unsigned code) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string text = "contains control character U+00";
-  text.push_back(kHex[(code >> 4) & 0x0F]);
-  text.push_back(kHex[code & 0x0F]);
-  return text;
-}
-
 }  // namespace
 
 std::string_view to_string(CreditReason reason) {
@@ -52,31 +43,24 @@ std::string_view to_string(CreditState state) {
 }
 
 Status check_name_text(std::string_view field, std::string_view text) {
-  auto reject = [&](std::string_view what, std::size_t offset) {
-    return Status(StatusCode::InvalidArgument,
-                  std::string(field) + " " + std::string(what) + " at byte " +
-                      std::to_string(offset + 1) +
-                      "; names and ids must be UTF-8 text with no control characters, so "
-                      "remove it and retry");
-  };
-  std::size_t offset = 0;
-  while (offset < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[offset]);
-    if (lead < 0x20 || lead == 0x7F) {
-      return reject(describe_control(lead), offset);
-    }
-    const std::size_t length = utf8_char_length(text, offset);
-    if (length == 0) {
-      return reject("is not valid UTF-8", offset);
-    }
-    // U+0080 to U+009F (C1 controls) are encoded as C2 80 to C2 9F.
-    const auto second = length == 2 ? static_cast<unsigned char>(text[offset + 1]) : 0;
-    if (lead == 0xC2 && second <= 0x9F) {
-      return reject(describe_control(second), offset);
-    }
-    offset += length;
+  const TextFault fault = find_text_fault(text, true);
+  std::string fix;
+  switch (fault.kind) {
+    case TextFaultKind::None:
+      return Status::ok();
+    case TextFaultKind::NotUtf8:
+      fix = "names and ids must be UTF-8 text, so retype it as UTF-8 and retry";
+      break;
+    case TextFaultKind::LineBreak:
+      fix = "a name or id is one line, so remove the line break and retry";
+      break;
+    case TextFaultKind::NulByte:
+    case TextFaultKind::ControlCharacter:
+      fix = "names and ids must be UTF-8 text with no control characters, so remove it and retry";
+      break;
   }
-  return Status::ok();
+  return Status(StatusCode::InvalidArgument,
+                std::string(field) + " " + fault.description + "; " + fix);
 }
 
 Status check_whole_cents(std::string_view field, Money amount, Money minimum, Money maximum) {

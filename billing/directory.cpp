@@ -16,6 +16,7 @@
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
 #include "billing/state_codes.hpp"
+#include "common/utf8.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -94,6 +95,20 @@ Result<Line> line_from_record(const std::vector<std::string>& fields) {
 
 }  // namespace
 
+Status check_distinct_lines(std::string_view from, std::string_view to,
+                            std::string_view field_prefix) {
+  const Result<std::string> from_line = normalize_line_number(from);
+  const Result<std::string> to_line = normalize_line_number(to);
+  if (!from_line || !to_line || *from_line != *to_line) {
+    return Status::ok();
+  }
+  const std::string prefix(field_prefix);
+  return Status(StatusCode::InvalidArgument,
+                prefix + "from " + std::string(from) + " and " + prefix + "to " +
+                    std::string(to) + " are the same line, " + *from_line + "; a call needs a " +
+                    prefix + "to other than the calling line");
+}
+
 Result<std::string> normalize_line_number(std::string_view text) {
   std::string digits;
   bool plus = false;
@@ -142,47 +157,33 @@ namespace {
 // Longest listing name or rate center accepted, in bytes; directory listings are far shorter.
 constexpr std::size_t kMaxTextField = 200;
 
-// True when `text` is well-formed UTF-8 with no control characters (NUL, tab, line breaks).
-bool is_clean_text(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    if (lead < 0x80) {
-      if (lead < 0x20 || lead == 0x7F) {
-        return false;
-      }
-      length = 1;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) {
-      return false;
-    }
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
-        return false;
-      }
-    }
-    i += length;
-  }
-  return true;
-}
-
+// Rejects a listing name or rate center that is too long, not UTF-8 or not one line of
+// printable text. The message names the rule that the value breaks.
 Status check_text_field(const Line& line, const char* field, const std::string& value) {
-  if (value.size() > kMaxTextField || !is_clean_text(value)) {
+  const std::string prefix = std::string("invalid ") + field + " for line " + line.number + ": ";
+  if (value.size() > kMaxTextField) {
     return Status(StatusCode::InvalidArgument,
-                  std::string("invalid ") + field + " for line " + line.number +
-                      ": it must be UTF-8 text of at most " + std::to_string(kMaxTextField) +
-                      " bytes with no control characters; fix the value and retry");
+                  prefix + "it has " + std::to_string(value.size()) + " bytes, more than the " +
+                      "maximum of " + std::to_string(kMaxTextField) + "; shorten it");
   }
-  return Status::ok();
+  const TextFault fault = find_text_fault(value, true);
+  std::string fix;
+  switch (fault.kind) {
+    case TextFaultKind::None:
+      return Status::ok();
+    case TextFaultKind::NotUtf8:
+      // A spreadsheet saved as Latin-1 or Windows-1252 stores "é" as the one byte 0xE9.
+      fix = "save the file as UTF-8, or retype the value as UTF-8";
+      break;
+    case TextFaultKind::LineBreak:
+      fix = std::string("a ") + field + " is one line";
+      break;
+    case TextFaultKind::NulByte:
+    case TextFaultKind::ControlCharacter:
+      fix = "remove the character";
+      break;
+  }
+  return Status(StatusCode::InvalidArgument, prefix + "it " + fault.description + "; " + fix);
 }
 
 // Rejects a number that is not a subscriber line: the directory contains the lines that calls

@@ -22,6 +22,12 @@ namespace relaygw::billing {
 // codes must start with 2-9.
 Result<std::string> normalize_line_number(std::string_view text);
 
+// Rejects a call whose calling and called numbers are the same line in E.164, naming both
+// fields with `field_prefix` ("--" for command options, "" for JSON fields). A number that
+// does not normalize passes, so the caller reports it with its own reason.
+Status check_distinct_lines(std::string_view from, std::string_view to,
+                            std::string_view field_prefix);
+
 // Checks every field of `line` and names the first bad one. The number must be normalized and
 // the state the postal code of a US state, DC, a US territory or a Canadian province. The time
 // zone must be a real IANA zone and the carrier code 4 digits or empty. With a `plan`, the

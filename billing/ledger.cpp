@@ -1,5 +1,7 @@
 #include "billing/ledger.hpp"
 
+#include "billing/directory.hpp"
+
 namespace relaygw::billing {
 
 std::string revenue_account_for(const std::string& kind) {
@@ -7,6 +9,11 @@ std::string revenue_account_for(const std::string& kind) {
 }
 
 std::string relay_fund_account_for(const std::string& service) { return "relay-fund:" + service; }
+
+std::string card_line_receivable_account(const std::string& billed_line) {
+  const Result<std::string> e164 = normalize_line_number(billed_line);
+  return "receivable:" + (e164 ? *e164 : billed_line);
+}
 
 std::string card_account_for(const std::string& card_number) { return "card:" + card_number; }
 

@@ -63,6 +63,12 @@ std::string revenue_account_for(const std::string& kind);
 // "relay-fund:relay-tty". It is debited with what the fund owes for a relay call.
 std::string relay_fund_account_for(const std::string& service);
 
+// The receivable account of the line a postpaid card bills: "receivable:" and the line in
+// E.164 ("receivable:+14155550108"), as calls billed to that line use since schema 14. A card
+// added before `card add` normalized --billed-line may store its line as typed, so the line is
+// normalized here. A line that does not normalize is used as stored.
+std::string card_line_receivable_account(const std::string& billed_line);
+
 // The account of a calling card: "card:" and the full card number. A prepaid card's account
 // is a liability, credited with its top-ups and debited with its calls and balance refunds.
 // NOTE: the name contains the full card number, so no command prints a card account. A command

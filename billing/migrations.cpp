@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include <sqlite3.h>
 #include <nlohmann/json.hpp>
@@ -745,10 +746,13 @@ namespace {
 // that migration 13 allows.
 constexpr std::int64_t kJournalsPerAuditRow = 5'000;
 
-// The journals that backfill_journals appends and the records of those not yet in an audit row.
+// The journals that a migration appends and the records of those not yet in an audit row. The
+// audit rows have entity "journal" and action `action` ("backfill" for migration 14), and
+// `action` + "-part" for the rows written every kJournalsPerAuditRow journals.
 class JournalAppender {
  public:
-  explicit JournalAppender(sqlite3* db) : db_(db) {
+  explicit JournalAppender(sqlite3* db, std::string action = "backfill")
+      : db_(db), action_(std::move(action)) {
     sqlite3_prepare_v2(db,
                        "INSERT INTO journal_entries (journal_id, account, amount, call_id, actor, "
                        "at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -767,7 +771,7 @@ class JournalAppender {
       status = insert_journal_row(db_, insert_, second, records_);
     }
     if (status && ++journals_in_records_ == kJournalsPerAuditRow) {
-      status = append_audit_row(db_, kMigrationActor, "journal", "", "backfill-part",
+      status = append_audit_row(db_, kMigrationActor, "journal", "", action_ + "-part",
                                 nlohmann::json{{"journals", journals_in_records_}}.dump(),
                                 records_);
       records_.clear();
@@ -778,11 +782,12 @@ class JournalAppender {
 
   // Appends the closing audit row with `payload` and the records not yet in an audit row.
   Status finish(const std::string& payload) {
-    return append_audit_row(db_, kMigrationActor, "journal", "", "backfill", payload, records_);
+    return append_audit_row(db_, kMigrationActor, "journal", "", action_, payload, records_);
   }
 
  private:
   sqlite3* db_;
+  std::string action_;
   sqlite3_stmt* insert_ = nullptr;
   std::string records_;
   std::int64_t journals_in_records_ = 0;
@@ -927,6 +932,116 @@ Result<std::optional<JournalBackfill>> read_journal_backfill(sqlite3* db) {
 
 namespace {
 
+// A postpaid card's billed line as stored and its E.164 form, when the two differ.
+struct TypedCardLine {
+  std::string typed;
+  std::string e164;
+};
+
+Result<std::vector<TypedCardLine>> find_typed_card_lines(sqlite3* db) {
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT DISTINCT billed_line FROM cards WHERE funding = 'postpaid' AND "
+                         "billed_line <> '' ORDER BY billed_line",
+                         -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read the billed lines of postpaid cards: ") +
+                      sqlite3_errmsg(db));
+  }
+  std::vector<TypedCardLine> lines;
+  int code = SQLITE_ROW;
+  while ((code = sqlite3_step(select)) == SQLITE_ROW) {
+    const std::string typed = column_text(select, 0);
+    // A line that does not normalize keeps its typed account, as card_line_receivable_account
+    // keeps it for new journals.
+    const Result<std::string> e164 = normalize_line_number(typed);
+    if (e164 && *e164 != typed) {
+      lines.push_back({typed, *e164});
+    }
+  }
+  sqlite3_finalize(select);
+  if (code != SQLITE_DONE) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read the billed lines of postpaid cards: ") +
+                      sqlite3_errmsg(db));
+  }
+  return lines;
+}
+
+// Appends the "reclass:e164:JOURNAL" journals that move the receivable of `line` from its
+// typed account to its E.164 account, and counts them in `journals`.
+Status reclassify_card_line(sqlite3* db, const TypedCardLine& line, const std::string& when,
+                            JournalAppender& appender, std::int64_t& journals) {
+  const std::string typed_account = "receivable:" + line.typed;
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT e.journal_id, MIN(e.call_id), SUM(e.amount) FROM journal_entries e "
+          "WHERE e.account = ?1 AND e.journal_id NOT LIKE 'reclass:e164:%' "
+          "AND NOT EXISTS (SELECT 1 FROM journal_entries r "
+          "WHERE r.journal_id = 'reclass:e164:' || e.journal_id AND r.account = ?1) "
+          "GROUP BY e.journal_id HAVING SUM(e.amount) <> 0 ORDER BY MIN(e.seq)",
+          -1, &select, nullptr) != SQLITE_OK) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot read the receivables of typed card lines: ") +
+                      sqlite3_errmsg(db));
+  }
+  sqlite3_bind_text(select, 1, typed_account.c_str(), static_cast<int>(typed_account.size()),
+                    SQLITE_TRANSIENT);
+  Status status = Status::ok();
+  int code = SQLITE_ROW;
+  while (status && (code = sqlite3_step(select)) == SQLITE_ROW) {
+    const std::int64_t amount = sqlite3_column_int64(select, 2);
+    const JournalRow reversal{"reclass:e164:" + column_text(select, 0), typed_account, -amount,
+                              column_text(select, 1), when};
+    JournalRow moved = reversal;
+    moved.account = "receivable:" + line.e164;
+    moved.amount = amount;
+    status = appender.append(reversal, moved);
+    ++journals;
+  }
+  if (status && code != SQLITE_DONE) {
+    status = Status(StatusCode::Internal,
+                    std::string("cannot read the receivables of typed card lines: ") +
+                        sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(select);
+  return status;
+}
+
+}  // namespace
+
+Result<std::int64_t> reclassify_card_line_receivables(sqlite3* db, Instant at) {
+  Result<std::vector<TypedCardLine>> lines = find_typed_card_lines(db);
+  if (!lines) {
+    return lines.status();
+  }
+  JournalAppender appender(db, "reclassify-card-lines");
+  if (!appender.prepared()) {
+    return Status(StatusCode::Internal,
+                  std::string("cannot prepare the card line reclassification: ") +
+                      sqlite3_errmsg(db));
+  }
+  const std::string when = format_instant(at);
+  std::int64_t journals = 0;
+  Status status = Status::ok();
+  for (const TypedCardLine& line : *lines) {
+    status = reclassify_card_line(db, line, when, appender, journals);
+    if (!status) {
+      return status;
+    }
+  }
+  if (journals > 0) {
+    status = appender.finish(nlohmann::json{{"receivable_journals", journals}}.dump());
+  }
+  if (!status) {
+    return status;
+  }
+  return journals;
+}
+
+namespace {
+
 Status correct_call_numbers_now(sqlite3* db) {
   Result<CallNumberRewrite> rewrite = correct_call_numbers(
       db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
@@ -936,6 +1051,12 @@ Status correct_call_numbers_now(sqlite3* db) {
 Status reclassify_postpaid_card_entries_now(sqlite3* db) {
   return reclassify_postpaid_card_entries(
       db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
+Status reclassify_card_line_receivables_now(sqlite3* db) {
+  Result<std::int64_t> journals = reclassify_card_line_receivables(
+      db, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  return journals.status();
 }
 
 Status backfill_journals_now(sqlite3* db) {
@@ -970,6 +1091,8 @@ const std::vector<Migration>& migrations() {
        backfill_journals_now},
       {15, "partial indexes: requested events by time, nonempty billed and card numbers",
        kPartialCallIndexes},
+      {16, "receivables of postpaid card lines stored as typed moved to E.164", "",
+       reclassify_card_line_receivables_now},
   };
   return kMigrations;
 }

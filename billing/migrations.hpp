@@ -113,6 +113,18 @@ Result<JournalBackfill> backfill_journals(sqlite3* db, std::chrono::sys_seconds 
 // none.
 Result<std::optional<JournalBackfill>> read_journal_backfill(sqlite3* db);
 
+// Migration 16. A postpaid card added before `card add` normalized --billed-line may store its
+// line as typed ("4155550108"), and its calls, credits and payments were journaled on
+// "receivable:" and that text. For each such line that normalizes, each journal with a nonzero
+// amount on the typed account gets journal "reclass:e164:JOURNAL" dated `at`. It reverses the
+// amount on the typed account and posts it to the E.164 account ("receivable:+14155550108"),
+// which card_line_receivable_account names for new journals. Rows carry actor
+// kMigrationActor and are recorded in the audit chain, with the count in the payload of the
+// audit row with entity "journal" and action "reclassify-card-lines" (written only when it is
+// not zero). A journal already moved for that account is skipped, so a second run appends
+// nothing. Returns the number of journals appended. Runs in the caller's transaction.
+Result<std::int64_t> reclassify_card_line_receivables(sqlite3* db, std::chrono::sys_seconds at);
+
 // All migrations in version order.
 const std::vector<Migration>& migrations();
 

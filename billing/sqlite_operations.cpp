@@ -207,7 +207,7 @@ Status SqliteStore::post_credit_journal(const CreditRecord& credit, const std::s
   std::string customer =
       card_number.empty() ? "receivable:" + billed : card_account_for(card_number);
   if (postpaid_card) {
-    customer = "receivable:" + call.text(4);
+    customer = card_line_receivable_account(call.text(4));
   }
   // A credited tax comes back out of taxes payable; anything else is a contra-revenue entry.
   const std::string debit = line_kind == "tax" ? std::string("taxes-payable")

@@ -1509,7 +1509,8 @@ Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Mo
     status = insert_journal_entry(journal_id, std::string(kCashAccount), amount, "", context);
   }
   if (status) {
-    status = insert_journal_entry(journal_id, "receivable:" + line, -amount, "", context);
+    status = insert_journal_entry(journal_id, card_line_receivable_account(line), -amount, "",
+                                  context);
   }
   Result<CardFunds> after = status ? read_funds(number, "") : Result<CardFunds>(status);
   if (!after) {
@@ -2309,7 +2310,7 @@ Status SqliteStore::insert_call_journal(const CallPosting& posting, const Journa
       return row.status();
     }
     if (*row && !card.text(0).empty()) {
-      customer = "receivable:" + card.text(0);
+      customer = card_line_receivable_account(card.text(0));
     }
   }
   const std::string& access = parties->access;

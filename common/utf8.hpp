@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace relaygw {
@@ -56,6 +57,56 @@ inline std::size_t find_invalid_utf8(std::string_view text) {
     offset += length;
   }
   return std::string_view::npos;
+}
+
+// The first fault that find_text_fault finds in a text.
+enum class TextFaultKind { None, NotUtf8, NulByte, LineBreak, ControlCharacter };
+
+struct TextFault {
+  TextFaultKind kind = TextFaultKind::None;
+  // A clause for the message that names the text: "is not UTF-8 (byte 0xE9 at position 5)",
+  // "contains a NUL byte at position 2", "contains a line break at position 3" or "contains
+  // control character U+001B at position 2". Positions count bytes from 1. Empty for None.
+  std::string description;
+};
+
+// Returns the first fault of `text`: a byte that does not start a well-formed UTF-8 character
+// (utf8_char_length) or a NUL byte. With `one_line`, a line break (LF or CR) and any other
+// control character (C0 U+0001 to U+001F, DEL U+007F or C1 U+0080 to U+009F) are faults too.
+// Names, ids and listing names use `one_line`, because they are printed on one line of a
+// terminal or report.
+inline TextFault find_text_fault(std::string_view text, bool one_line) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  auto hex = [](unsigned value) {
+    return std::string{kHex[(value >> 4) & 0x0F], kHex[value & 0x0F]};
+  };
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[offset]);
+    const std::string position = " at position " + std::to_string(offset + 1);
+    if (byte == 0) {
+      return {TextFaultKind::NulByte, "contains a NUL byte" + position};
+    }
+    if (one_line && (byte == '\n' || byte == '\r')) {
+      return {TextFaultKind::LineBreak, "contains a line break" + position};
+    }
+    if (one_line && (byte < 0x20 || byte == 0x7F)) {
+      return {TextFaultKind::ControlCharacter,
+              "contains control character U+00" + hex(byte) + position};
+    }
+    const std::size_t length = utf8_char_length(text, offset);
+    if (length == 0) {
+      return {TextFaultKind::NotUtf8, "is not UTF-8 (byte 0x" + hex(byte) + position + ")"};
+    }
+    // U+0080 to U+009F (C1 controls) are encoded as C2 80 to C2 9F.
+    const auto second = length == 2 ? static_cast<unsigned char>(text[offset + 1]) : 0;
+    if (one_line && byte == 0xC2 && second <= 0x9F) {
+      return {TextFaultKind::ControlCharacter,
+              "contains control character U+00" + hex(second) + position};
+    }
+    offset += length;
+  }
+  return {};
 }
 
 }  // namespace relaygw

@@ -75,6 +75,36 @@ void run_verify(const AuditOptions& options) {
   }
 }
 
+// Formats `amount` as the card and credit commands print money: "$1,000.00", "-$12.50", or
+// four places when it has sub-cent units ("$0.2250").
+std::string dollars_text(billing::Money amount) {
+  return amount < 0 ? "-$" + billing::format_money(-amount) : "$" + billing::format_money(amount);
+}
+
+// Prints the sums of a reconciliation as text. The JSON report keeps four places in every
+// amount, for programs that read it, and so do the mismatch sentences, which both forms share.
+void print_reconciliation_sums(const billing::Reconciliation& day) {
+  std::cout << "Reconciliation for " << day.date << " (UTC)\n"
+            << "  calls posted      " << day.calls_posted << "\n"
+            << "  call totals       " << dollars_text(day.call_totals) << "\n"
+            << "  charge lines      " << dollars_text(day.charge_lines) << "\n"
+            << "  call journal      " << dollars_text(day.call_journal) << "\n"
+            << "  credits applied   " << day.credits_applied << " totalling "
+            << dollars_text(day.credit_amounts) << "\n"
+            << "  credit journal    " << dollars_text(day.credit_journal) << "\n"
+            << "  relay fund owed   " << dollars_text(day.relay_fund_entries)
+            << " (relay service revenue " << dollars_text(day.relay_service_revenue) << ")\n";
+  for (const billing::AccountBalance& fund : day.relay_funds) {
+    std::cout << "    " << fund.account << "  " << dollars_text(fund.balance) << "\n";
+  }
+  std::cout << "  card top-ups      " << day.card_topups << " totalling "
+            << dollars_text(day.card_topup_amounts) << " (journal "
+            << dollars_text(day.card_topup_journal) << ")\n"
+            << "  card refunds      " << day.card_refunds << " totalling "
+            << dollars_text(day.card_refund_amounts) << " (journal "
+            << dollars_text(day.card_refund_journal) << ")\n";
+}
+
 void run_reconcile(const AuditOptions& options) {
   const CommandLog log("audit reconcile");
   auto store = open_database_read_only(options.database, "audit reconcile");
@@ -111,26 +141,7 @@ void run_reconcile(const AuditOptions& options) {
     report["relay_funds"] = funds;
     std::cout << report.dump(2) << "\n";
   } else {
-    std::cout << "Reconciliation for " << day->date << " (UTC)\n"
-              << "  calls posted      " << day->calls_posted << "\n"
-              << "  call totals       " << format_dollars(day->call_totals, 4) << "\n"
-              << "  charge lines      " << format_dollars(day->charge_lines, 4) << "\n"
-              << "  call journal      " << format_dollars(day->call_journal, 4) << "\n"
-              << "  credits applied   " << day->credits_applied << " totalling "
-              << format_dollars(day->credit_amounts, 4) << "\n"
-              << "  credit journal    " << format_dollars(day->credit_journal, 4) << "\n"
-              << "  relay fund owed   " << format_dollars(day->relay_fund_entries, 4)
-              << " (relay service revenue " << format_dollars(day->relay_service_revenue, 4)
-              << ")\n";
-    for (const billing::AccountBalance& fund : day->relay_funds) {
-      std::cout << "    " << fund.account << "  " << format_dollars(fund.balance, 4) << "\n";
-    }
-    std::cout << "  card top-ups      " << day->card_topups << " totalling "
-              << format_dollars(day->card_topup_amounts, 4) << " (journal "
-              << format_dollars(day->card_topup_journal, 4) << ")\n"
-              << "  card refunds      " << day->card_refunds << " totalling "
-              << format_dollars(day->card_refund_amounts, 4) << " (journal "
-              << format_dollars(day->card_refund_journal, 4) << ")\n";
+    print_reconciliation_sums(*day);
     for (const std::string& mismatch : day->mismatches) {
       std::cout << "  MISMATCH: " << mismatch << "\n";
     }

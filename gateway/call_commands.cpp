@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -193,15 +194,11 @@ void check_billing_options(const CLI::App& create, const CallOptions& options,
   }
 }
 
-// Rejects a call from a line to itself, comparing the numbers in E.164 form. A number that
-// does not normalize is reported later with its reason.
+// Rejects a call from a line to itself, as `relaygw quote` does.
 void check_distinct_lines(const CallOptions& options, const std::string& command) {
-  const Result<std::string> from = billing::normalize_line_number(options.from);
-  const Result<std::string> to = billing::normalize_line_number(options.to);
-  if (from && to && *from == *to) {
-    fail_command(command, "--from " + options.from + " and --to " + options.to +
-                              " are the same line, " + *from +
-                              "; a call needs a --to other than the calling line");
+  if (const Status distinct = billing::check_distinct_lines(options.from, options.to, "--");
+      !distinct) {
+    fail_command(command, distinct.message());
   }
 }
 
@@ -301,14 +298,24 @@ void run_create(const CallOptions& options) {
                                  deck_cache(rating));
   billing::AuthorizationRequest request = authorization_request(options, call);
   request.pin = pin;
-  // The card and its PIN are checked before the call is quoted, so a refused card call is
-  // stored with its refusal and no quote, and a wrong PIN counts whatever the destination.
+  // Every check that can refuse the call runs before the call is stored, so a refused call is
+  // stored with its refusal and no quote or hold, whichever check refused it. The card and
+  // its PIN come first, so a wrong PIN counts whatever the destination.
   const Result<billing::Authorizer::CardCheck> card = authorizer.check_card(request, context);
   if (!card) {
     fail_command(command, card.status().message());
   }
-  const bool refused_early = card->refusal.has_value();
-  billing::CallRecords records(store.get(), refused_early ? nullptr : rater, deck_cache(rating));
+  const billing::CardState* verified_card = card->card ? &*card->card : nullptr;
+  std::optional<billing::Authorization> refusal = card->refusal;
+  if (!refusal) {
+    Result<std::optional<billing::Authorization>> found =
+        authorizer.find_refusal(request, context, verified_card);
+    if (!found) {
+      fail_command(command, found.status().message());
+    }
+    refusal = std::move(*found);
+  }
+  billing::CallRecords records(store.get(), refusal ? nullptr : rater, deck_cache(rating));
   auto opened = records.open(call, context);
   if (!opened) {
     fail_command(command, opened.status().message());
@@ -318,15 +325,20 @@ void run_create(const CallOptions& options) {
       billing::CallEventRecord{billing::CallEvent::Validated, context.at, context.actor, {}, {}});
 
   request.call_id = opened->id;
+  // NOTE: a refusal here, after the quote is stored, comes only from a change since
+  // find_refusal ran, such as another call taking the card's funds or a new deck in effect.
   const Result<billing::Authorization> decision =
-      refused_early ? Result<billing::Authorization>(*card->refusal)
-                    : authorizer.authorize(request, context, card->card ? &*card->card : nullptr);
+      refusal ? Result<billing::Authorization>(*refusal)
+              : authorizer.authorize(request, context, verified_card);
   if (!decision) {
     fail_command(command, decision.status().message());
   }
   const Status recorded = records.record_authorization(opened->id, *decision, context);
   if (!recorded) {
-    fail_command(command, recorded.message());
+    const Status released = authorizer.release_hold(request, *decision, context);
+    fail_command(command, recorded.message() +
+                              (released ? "" : "; releasing the call's hold failed too: " +
+                                                   released.message()));
   }
   print_decision(*opened, *decision);
   log.done("call " + opened->id + (decision->granted ? " authorized" : " refused: ") +

@@ -110,9 +110,18 @@ void print_card(billing::Store& store, const std::string& number, bool json,
   }
 }
 
+// Rejects a --number that is not a well-formed card number before the database is read, so a
+// mistyped number is reported as invalid rather than as a card that does not exist.
+void check_card_number_option(const CardOptions& options, const std::string& command) {
+  if (const Status valid = billing::validate_card_number(options.number); !valid) {
+    fail_command(command, "--number: " + valid.message());
+  }
+}
+
 void run_add(const CardOptions& options) {
   const std::string command = "card add";
   const CommandLog log(command);
+  check_card_number_option(options, command);
   billing::NewCard card;
   card.number = options.number;
   auto funding = billing::parse_card_funding(options.funding);
@@ -175,14 +184,17 @@ void run_add(const CardOptions& options) {
 }
 
 void run_show(const CardOptions& options) {
-  const CommandLog log("card show");
-  auto store = open_database_read_only(options.database, "card show");
-  print_card(*store, options.number, options.json, "card show");
+  const std::string command = "card show";
+  const CommandLog log(command);
+  check_card_number_option(options, command);
+  auto store = open_database_read_only(options.database, command);
+  print_card(*store, options.number, options.json, command);
 }
 
 void run_fund(const CardOptions& options) {
   const std::string command = "card fund";
   const CommandLog log(command);
+  check_card_number_option(options, command);
   const billing::Money amount = parse_money_option(options.amount, "--amount", command);
   // The hash covers the card and the amount, so the same key with another amount is a conflict.
   const billing::IdempotencyKey key{options.key, billing::sha256_hex("card-fund|" + options.number +
@@ -199,6 +211,7 @@ void run_fund(const CardOptions& options) {
 void run_payment(const CardOptions& options) {
   const std::string command = "card payment";
   const CommandLog log(command);
+  check_card_number_option(options, command);
   const billing::Money amount = parse_money_option(options.amount, "--amount", command);
   // The hash covers the card and the amount, so the same key with another amount is a conflict.
   const billing::IdempotencyKey key{
@@ -216,6 +229,7 @@ void run_payment(const CardOptions& options) {
 void run_refund(const CardOptions& options) {
   const std::string command = "card refund";
   const CommandLog log(command);
+  check_card_number_option(options, command);
   // The hash covers the card, so the same key on another card is a conflict. Without a key, a
   // repeat finds nothing left to refund and pays nothing.
   std::optional<billing::IdempotencyKey> key;
@@ -241,6 +255,7 @@ void run_refund(const CardOptions& options) {
 void run_close(const CardOptions& options) {
   const std::string command = "card close";
   const CommandLog log(command);
+  check_card_number_option(options, command);
   auto store = open_database(options.database, command);
   const Result<billing::CardState> closed =
       billing::close_card(*store, options.number, options.reason, write_context(options.database));
@@ -253,6 +268,7 @@ void run_close(const CardOptions& options) {
 void run_unlock(const CardOptions& options) {
   const std::string command = "card unlock";
   const CommandLog log(command);
+  check_card_number_option(options, command);
   auto store = open_database(options.database, command);
   auto unlocked = billing::unlock_card(*store, options.number, write_context(options.database));
   if (!unlocked) {

@@ -1,6 +1,8 @@
 #include "gateway/command_log.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -57,18 +59,7 @@ bool is_path_option(const CLI::Option& option) {
 }  // namespace
 
 std::string check_utf8_text(const std::string& text) {
-  std::size_t offset = 0;
-  while (offset < text.size()) {
-    if (text[offset] == '\0') {
-      return "contains a NUL byte at byte " + std::to_string(offset + 1);
-    }
-    const std::size_t length = utf8_char_length(text, offset);
-    if (length == 0) {
-      return "is not valid UTF-8 at byte " + std::to_string(offset + 1);
-    }
-    offset += length;
-  }
-  return {};
+  return find_text_fault(text, false).description;
 }
 
 namespace {
@@ -167,6 +158,73 @@ std::string parsed_command_path(const CLI::App& app) {
   return path;
 }
 
+namespace {
+
+// Returns the names of the subcommands that `app` lists in its help, in the order added.
+std::vector<std::string> listed_subcommands(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* subcommand : app.get_subcommands({})) {
+    if (!subcommand->get_name().empty() && !subcommand->get_group().empty()) {
+      names.push_back(subcommand->get_name());
+    }
+  }
+  return names;
+}
+
+// Returns the Levenshtein distance between `a` and `b`: the fewest single-character
+// insertions, deletions and substitutions that turn one into the other.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Returns the name in `names` closest to `word`, or "" when none is within two edits and
+// closer than the word's own length, so that a short or unrelated word gets no suggestion.
+std::string closest_name(const std::string& word, const std::vector<std::string>& names) {
+  std::string best;
+  std::size_t best_distance = std::min<std::size_t>(3, word.size());
+  for (const std::string& name : names) {
+    const std::size_t distance = edit_distance(word, name);
+    if (distance < best_distance) {
+      best = name;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// True when `word` has as many digits as the shortest PIN, so it may contain a PIN or a card
+// number.
+bool may_hold_pin(std::string_view word) {
+  constexpr std::ptrdiff_t kMinPinDigits = 4;
+  return std::count_if(word.begin(), word.end(),
+                       [](unsigned char c) { return std::isdigit(c) != 0; }) >= kMinPinDigits;
+}
+
+}  // namespace
+
+std::string missing_subcommand_message(const CLI::App& app) {
+  std::string path;
+  const CLI::App* current = deepest_parsed(app, path);
+  std::string names;
+  for (const std::string& name : listed_subcommands(*current)) {
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  return path + ": a subcommand is required (" + names + "); see `" + path + " --help`";
+}
+
 std::string unknown_subcommand_message(const CLI::App& app) {
   std::string path;
   const CLI::App* current = deepest_parsed(app, path);
@@ -174,10 +232,21 @@ std::string unknown_subcommand_message(const CLI::App& app) {
     return {};
   }
   for (const std::string& word : current->remaining()) {
-    if (!word.empty() && word.front() != '-') {
-      return "unknown command '" + word + "' for " + path + "; run `" + path +
-             " --help` to list the commands";
+    if (word.empty() || word.front() == '-') {
+      continue;
     }
+    const std::string help = "run `" + path + " --help` to list the subcommands";
+    if (may_hold_pin(word)) {
+      return path + ": unknown subcommand (not shown, since its digits may be a PIN or a card "
+                    "number); " +
+             help;
+    }
+    const std::string suggestion = closest_name(word, listed_subcommands(*current));
+    if (suggestion.empty()) {
+      return path + ": unknown subcommand '" + word + "'; " + help;
+    }
+    return path + ": unknown subcommand '" + word + "'; did you mean '" + suggestion + "'? Or " +
+           help;
   }
   return {};
 }

@@ -28,9 +28,16 @@ void add_staff_command_checks(CLI::App& command);
 std::string parsed_command_path(const CLI::App& app);
 
 // Returns a message naming the unknown subcommand word after a failed parse of `app`, such as
-// "unknown command 'frob' for relaygw call; run `relaygw call --help` to list the commands",
-// or an empty string when the failure was something else.
+// "relaygw call: unknown subcommand 'shw'; did you mean 'show'? Or run `relaygw call --help`
+// to list the subcommands", or an empty string when the failure was something else. A word with
+// four or more digits is not shown, because it may contain a PIN or a card number, and a
+// subcommand is suggested only when it is within two edits of the word.
 std::string unknown_subcommand_message(const CLI::App& app);
+
+// Returns the message for a command given without its required subcommand, such as
+// "relaygw call: a subcommand is required (create, event, debit, complete, show); see
+// `relaygw call --help`".
+std::string missing_subcommand_message(const CLI::App& app);
 
 // Logs "COMMAND started: --OPTION=VALUE ..." at debug level when made, and "COMMAND done" or
 // "COMMAND failed" (an exception, the command's failure, left the run function) when

@@ -27,8 +27,9 @@ const CLI::Option* find_parsed_option(const CLI::App* app, const std::string& na
 }
 
 // Rewrites CLI11's conversion and repeat errors so they name the option, the value and the
-// expected form. The texts matched are those of CLI11 2.1 (CLI/Error.hpp); other errors keep
-// CLI11's own text. Each message starts with the command's name, "relaygw call show: ".
+// expected form, and a missing subcommand so it lists the subcommands. The texts matched are
+// those of CLI11 2.1 (CLI/Error.hpp); other errors keep CLI11's own text. Each message starts
+// with the command's name, "relaygw call show: ".
 std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error) {
   const std::string text = error.what();
   const std::string path = relaygw::gateway::parsed_command_path(*app);
@@ -77,6 +78,9 @@ std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error)
     }
     return message + "; a PIN is never an option, it is read from standard input; run `" + path +
            " --help` to list the options\n";
+  }
+  if (text == "A subcommand is required") {
+    return relaygw::gateway::missing_subcommand_message(*app) + "\n";
   }
   // Name the command, as the commands' own errors do ("relaygw call show: --id is required"),
   // instead of CLI11's bare message.
@@ -131,7 +135,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     if (const std::string unknown = relaygw::gateway::unknown_subcommand_message(app);
         !unknown.empty()) {
-      std::cerr << "relaygw: " << unknown << "\n";
+      std::cerr << unknown << "\n";
       return 1;
     }
     return app.exit(error) == 0 ? 0 : 1;

@@ -10,6 +10,7 @@
 #include "billing/call_time.hpp"
 #include "billing/call_types.hpp"
 #include "billing/deck_cache.hpp"
+#include "billing/directory.hpp"
 #include "billing/money.hpp"
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
@@ -48,6 +49,10 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
   billing::CallToRate call;
   call.from = fields.from;
   call.to = fields.to;
+  // `call create` rejects a call from a line to itself, so the quote does too.
+  if (Status distinct = billing::check_distinct_lines(fields.from, fields.to, prefix); !distinct) {
+    return distinct;
+  }
 
   const auto billing_method = billing::parse_billing_method(fields.billing);
   if (!billing_method) {

@@ -916,8 +916,9 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   authorization.card_number = std::string(request.card_number.reveal());
   authorization.requested_person = request.person_name;
   billing::Authorizer authorizer(store.get(), &*plan, rater.get(), &*decks);
-  // The card and its PIN are checked before the call is quoted, so a refused card call gets no
-  // quote reply and is stored with its refusal alone. A wrong PIN counts whatever the
+  // Every check that can refuse the call runs before the call is stored and quoted, so a
+  // refused call gets no quote reply and is stored with its refusal alone, whichever check
+  // refused it. The card and its PIN come first, so a wrong PIN counts whatever the
   // destination.
   authorization.pin = std::string(request.pin.reveal());
   const Result<billing::Authorizer::CardCheck> card =
@@ -929,7 +930,19 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
                card.status().message());
     return {rating_unavailable(call_id)};
   }
-  const bool refused_early = card->refusal.has_value();
+  const billing::CardState* verified_card = card->card ? &*card->card : nullptr;
+  std::optional<billing::Authorization> early_refusal = card->refusal;
+  if (!early_refusal) {
+    Result<std::optional<billing::Authorization>> found =
+        authorizer.find_refusal(authorization, write_context, verified_card);
+    if (!found) {
+      log->error("session={} call={} authorization could not be decided: {}", request.session_id,
+                 call_id, found.status().message());
+      return {rating_unavailable(call_id)};
+    }
+    early_refusal = std::move(*found);
+  }
+  const bool refused_early = early_refusal.has_value();
   billing::CallRecords records(store.get(), refused_early ? nullptr : rater.get(), &*decks);
   auto opened = records.open(call, write_context);
   if (!opened) {
@@ -964,10 +977,11 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     }
   }
 
+  // NOTE: a refusal here, after the quote is stored, comes only from a change since
+  // find_refusal ran, such as another call taking the card's funds or a new deck in effect.
   const Result<billing::Authorization> decision =
-      refused_early
-          ? Result<billing::Authorization>(*card->refusal)
-          : authorizer.authorize(authorization, write_context, card->card ? &*card->card : nullptr);
+      refused_early ? Result<billing::Authorization>(*early_refusal)
+                    : authorizer.authorize(authorization, write_context, verified_card);
   if (!decision) {
     log->error("session={} call={} authorization could not be decided: {}", request.session_id,
                call_id, decision.status().message());
@@ -978,6 +992,11 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (!recorded) {
     log->error("session={} call={} recording the authorization failed: {}", request.session_id,
                call_id, recorded.message());
+    if (const Status released = authorizer.release_hold(authorization, *decision, write_context);
+        !released) {
+      log->error("session={} call={} releasing the hold of ${} failed: {}", request.session_id,
+                 call_id, billing::format_money(decision->held), released.message());
+    }
     replies.push_back(rating_unavailable(call_id));
     return replies;
   }

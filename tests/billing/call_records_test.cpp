@@ -389,7 +389,7 @@ TEST_CASE_METHOD(CallFixture, "call actor rejects control characters", "[billing
   auto escape = calls().open(request, WriteContext{"a\x1b[31mred", at("2026-03-10T14:00:00Z")});
   REQUIRE_FALSE(escape);
   CHECK(escape.status().code() == StatusCode::InvalidArgument);
-  CHECK(escape.status().message().find("actor contains control character U+001B at byte 2") !=
+  CHECK(escape.status().message().find("actor contains control character U+001B at position 2") !=
         std::string::npos);
   CHECK(count("SELECT COUNT(*) FROM calls") == "0");
 

@@ -412,7 +412,7 @@ TEST_CASE_METHOD(CardJournalFixture, "db migrate prints journal back-fill",
       testing::run_relaygw("audit reconcile --db '" + db() + "' --date 2026-03-08", input);
   INFO(reconciled.output);
   CHECK(reconciled.status == 0);
-  CHECK(reconciled.output.find("card top-ups      3 totalling 18.0000 (journal 18.0000)") !=
+  CHECK(reconciled.output.find("card top-ups      3 totalling $18.00 (journal $18.00)") !=
         std::string::npos);
   CHECK(reconciled.output.find(kFundedCard) == std::string::npos);
 

@@ -85,6 +85,8 @@ class PinOrderFixture {
     return *decision;
   }
 
+  const Rater& rater_for_tests() const { return rater_; }
+
   std::string db_path() const { return (dir_ / "billing.db").string(); }
   std::string db_option() const { return "--db '" + db_path() + "' --actor staff:test "; }
   // Writes `text` to a file in the test folder and returns its path, as a command's standard
@@ -291,4 +293,54 @@ TEST_CASE_METHOD(PinOrderFixture, "wrong pin to unratable number counts", "[bill
   CHECK(locked.status == 1);
   CHECK(locked.output.find("call u4 refused: card-locked") != std::string::npos);
   CHECK(query_number("SELECT COUNT(*) FROM calls WHERE quote_total IS NOT NULL") == 0);
+}
+
+TEST_CASE_METHOD(PinOrderFixture, "find refusal places no hold", "[billing][authorization]") {
+  add_prepaid();
+  const Authorizer authorizer(&store(), &testing::bundled_number_plan(), &rater_for_tests());
+  const CardState card = card_state();
+
+  // A refusal after the PIN is found without a hold, and a call that would be granted too.
+  Result<std::optional<Authorization>> premium =
+      authorizer.find_refusal(card_request(kPin, "9005550100"), context(), &card);
+  REQUIRE(premium);
+  REQUIRE(premium->has_value());
+  CHECK((*premium)->reason == RefusalReason::PremiumBlocked);
+  Result<std::optional<Authorization>> ordinary =
+      authorizer.find_refusal(card_request(kPin), context(), &card);
+  REQUIRE(ordinary);
+  CHECK_FALSE(ordinary->has_value());
+  Result<CardFunds> untouched = store().card_funds(kCard, "");
+  REQUIRE(untouched);
+  CHECK(untouched->available == untouched->balance);
+
+  // authorize() places the hold, and release_hold gives it back.
+  const AuthorizationRequest request = card_request(kPin);
+  Result<Authorization> granted = authorizer.authorize(request, context(), &card);
+  REQUIRE(granted);
+  REQUIRE(granted->granted);
+  REQUIRE(granted->held > 0);
+  Result<CardFunds> held = store().card_funds(kCard, "");
+  REQUIRE(held);
+  CHECK(held->available == held->balance - granted->held);
+  REQUIRE(authorizer.release_hold(request, *granted, context()));
+  Result<CardFunds> released = store().card_funds(kCard, "");
+  REQUIRE(released);
+  CHECK(released->available == released->balance);
+}
+
+TEST_CASE_METHOD(PinOrderFixture, "find refusal checks funds", "[billing][authorization]") {
+  NewCard poor;
+  poor.number = kCard;
+  poor.opening_balance = 100;  // one cent, less than any call's first block
+  poor.pin_iterations = 1'000;
+  REQUIRE(add_card(store(), poor, kPin, context()));
+  const Authorizer authorizer(&store(), &testing::bundled_number_plan(), &rater_for_tests());
+  const CardState card = card_state();
+  Result<std::optional<Authorization>> refused =
+      authorizer.find_refusal(card_request(kPin), context(), &card);
+  REQUIRE(refused);
+  REQUIRE(refused->has_value());
+  CHECK((*refused)->reason == RefusalReason::InsufficientFunds);
+  CHECK((*refused)->message.find("less than the $") != std::string::npos);
 }

@@ -45,6 +45,7 @@ class CommandInputFixture {
   }
 
   std::string db_option() const { return "--db '" + (dir_ / "billing.db").string() + "' "; }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   CommandRun relaygw(const std::string& arguments, const std::string& input = "/dev/null") {
     return run_relaygw(arguments, input);
@@ -311,9 +312,113 @@ TEST_CASE_METHOD(CommandInputFixture, "option errors exit with status 1", "[bill
 
 TEST_CASE_METHOD(CommandInputFixture, "unknown subcommand is named", "[billing][cli]") {
   check_rejected({
-      {"frobnicate", {"'frobnicate'", "run `relaygw --help`"}},
-      {"call frobnicate", {"'frobnicate'", "run `relaygw call --help`"}},
+      {"frobnicate",
+       {"relaygw: unknown subcommand 'frobnicate'; run `relaygw --help` to list the subcommands"},
+       {"did you mean"}},
+      {"call frobnicate",
+       {"relaygw call: unknown subcommand 'frobnicate'; run `relaygw call --help` to list the "
+        "subcommands"},
+       {"did you mean"}},
+      {"call shw",
+       {"relaygw call: unknown subcommand 'shw'; did you mean 'show'? Or run `relaygw call "
+        "--help` to list the subcommands"}},
+      {"crad show", {"relaygw: unknown subcommand 'crad'; did you mean 'card'?"}},
+      // A word with four or more digits may contain a PIN or a card number, so it is not echoed.
+      {"card 4321", {"relaygw card: unknown subcommand (not shown, since its digits may be a PIN"},
+       {"4321"}},
+      {"card pin4321x", {"relaygw card: unknown subcommand (not shown"}, {"4321"}},
   });
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "missing subcommand lists them", "[billing][cli]") {
+  check_rejected({
+      {"call",
+       {"relaygw call: a subcommand is required (create, event, debit, complete, show); see "
+        "`relaygw call --help`"},
+       {"A subcommand"}},
+      {"", {"relaygw: a subcommand is required (tty, quote, ", "see `relaygw --help`"}},
+      {"tty", {"relaygw tty: a subcommand is required (decode, encode)"}},
+  });
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "card commands reject bad numbers", "[billing][cli]") {
+  init();
+  const std::vector<std::string> commands = {
+      "card show " + db_option(),
+      "card fund " + db_option() + "--amount 5.00 --key k1 ",
+      "card payment " + db_option() + "--amount 5.00 --key k2 ",
+      "card refund " + db_option(),
+      "card close " + db_option() + "--reason lost ",
+      "card unlock " + db_option(),
+      "card add " + db_option() + "--balance 5.00 ",
+  };
+  for (const std::string& command : commands) {
+    check_rejected({
+        {command + "--number 12",
+         {": --number: invalid card number '**': it has 2 digits, and a card number is 10 to 19 "
+          "digits with no spaces or dashes"},
+         {"does not exist"}},
+        {command + "--number 5550-1420-0000",
+         {"invalid card number '**********0000'",
+          "it contains a character that is not a digit, and a card number is 10 to 19 digits"},
+         {"does not exist", "5550"}},
+        {command + "--number 55501420000012345678",
+         {"invalid card number '****************5678': it has 20 digits"},
+         {"does not exist"}},
+    });
+  }
+  // A well-formed number that no card has is still reported as missing.
+  check_rejected({{"card show " + db_option() + "--number 5550142000001",
+                   {"card *********0001 does not exist"}}});
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "quote rejects same line", "[billing][cli]") {
+  const std::string quote =
+      "quote --start 2026-03-10T14:00:00Z --minutes 3 --billing sent-paid ";
+  check_rejected({
+      {quote + "--from 312-555-0107 --to +13125550107",
+       {"relaygw quote: --from 312-555-0107 and --to +13125550107 are the same line, "
+        "+13125550107; a call needs a --to other than the calling line"}},
+  });
+  const CommandRun other = relaygw(quote + "--from 3125550107 --to 2125550101");
+  INFO(other.output);
+  CHECK(other.status == 0);
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "listing names name the fault", "[billing][cli]") {
+  init();
+  const std::string line_add = "line add " + db_option() +
+                               "--type residential --state IL --rate-center CHICAGO "
+                               "--time-zone America/Chicago --number 3125550160 ";
+  check_rejected({
+      // printf writes "José" in Latin-1, where "é" is the one byte 0xE9.
+      {line_add + "--name \"$(printf 'Jos\351')\"",
+       {"relaygw line add: --name: the value is not UTF-8 (byte 0xE9 at position 4)"}},
+      {line_add + "--name \"$(printf 'Jo\nse')\"",
+       {"--name: the value contains a line break at position 3; a name or id is one line"}},
+      {"profile change " + db_option() + "--line 3125550101 --reason typo --name \"$(printf "
+       "'Jo\rse')\"",
+       {"--name: the value contains a line break at position 3"}},
+  });
+
+  // A CSV file saved as Latin-1 and a quoted cell with a line break.
+  const std::string csv = path("lines.csv");
+  std::ofstream(csv) << "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,"
+                        "is_tty,tty_discount_eligible\n"
+                        "3125550161,Jos\xe9 Ruiz,residential,none,IL,CHICAGO,America/Chicago,"
+                        "0288,no,no\n"
+                        "3125550162,\"two\nlines\",residential,none,IL,CHICAGO,"
+                        "America/Chicago,0288,no,no\n";
+  const CommandRun imported =
+      relaygw("line import " + db_option() + "--file '" + csv + "'");
+  INFO(imported.output);
+  CHECK(imported.status == 1);
+  CHECK(contains(imported.output,
+                 "invalid listing name for line +13125550161: it is not UTF-8 (byte 0xE9 at "
+                 "position 4); save the file as UTF-8"));
+  CHECK(contains(imported.output,
+                 "invalid listing name for line +13125550162: it contains a line break at "
+                 "position 4; a listing name is one line"));
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "commands log start and result", "[billing][cli]") {
@@ -431,7 +536,7 @@ TEST_CASE_METHOD(CommandInputFixture, "name options reject control characters", 
       {"call create " + db_option() +
            "--id c1 --from 3125550107 --to 2125550101 "
            "--at 2026-03-10T14:00:00Z --actor \"$(printf 'a\\033[31mred')\"",
-       {"--actor", "control character U+001B at byte 2"},
+       {"--actor", "control character U+001B at position 2"},
        {"\x1b"}},
       {"call event " + db_option() +
            "--id c1 --event accepted --how voice --by \"$(printf 'x\\302\\233y')\"",

@@ -526,9 +526,12 @@ TEST_CASE("staff names refuse malformed UTF-8", "[billing][credits][utf8]") {
                                    "Zo\xC0\xAF", "Zo\xF4\x90\x80\x80", "Zo\xC3");
   const relaygw::Status status = check_name_text("staff", bad);
   REQUIRE_FALSE(status);
-  CHECK(status.message() ==
-        "staff is not valid UTF-8 at byte 3; names and ids must be UTF-8 text with no control "
-        "characters, so remove it and retry");
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const auto lead = static_cast<unsigned char>(bad[2]);
+  CHECK(status.message() == std::string("staff is not UTF-8 (byte 0x") + kHex[lead >> 4] +
+                                kHex[lead & 0x0F] +
+                                " at position 3); names and ids must be UTF-8 text, so retype "
+                                "it as UTF-8 and retry");
   CHECK(check_name_text("staff", "Zo\xC3\xAB"));
 }
 

@@ -503,7 +503,8 @@ TEST_CASE_METHOD(CommandFixture, "call create rejects a used id", "[billing][com
 
 TEST_CASE_METHOD(CommandFixture, "db status names the migrate command", "[billing][commands]") {
   using namespace relaygw::billing;
-  const int older = latest_schema_version() - 1;
+  // The version before the latest in the list, which may skip a number.
+  const int older = migrations()[migrations().size() - 2].version;
   {
     SqliteOptions options;
     options.create = true;

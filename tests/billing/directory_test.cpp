@@ -379,6 +379,31 @@ TEST_CASE("line text fields must be clean utf8", "[billing][directory]") {
   Line accented = line;
   accented.listing_name = "Nuñez, José";
   CHECK(validate_line(accented));
+
+  // Each message names the rule that the value breaks.
+  const struct {
+    std::string name;
+    std::string message;
+  } kFaults[] = {
+      {"Jos\xe9", "invalid listing name for line +13125550185: it is not UTF-8 (byte 0xE9 at "
+                   "position 4); save the file as UTF-8, or retype the value as UTF-8"},
+      {"Jo\r\nse", "invalid listing name for line +13125550185: it contains a line break at "
+                   "position 3; a listing name is one line"},
+      {"Tab\there", "invalid listing name for line +13125550185: it contains control character "
+                    "U+0009 at position 4; remove the character"},
+      {std::string(201, 'A'), "invalid listing name for line +13125550185: it has 201 bytes, "
+                              "more than the maximum of 200; shorten it"},
+  };
+  for (const auto& fault : kFaults) {
+    Line bad = line;
+    bad.listing_name = fault.name;
+    CHECK(validate_line(bad).message() == fault.message);
+  }
+  Line broken_center = line;
+  broken_center.rate_center = "CHI\nCAGO";
+  CHECK(validate_line(broken_center).message() ==
+        "invalid rate center for line +13125550185: it contains a line break at position 4; a "
+        "rate center is one line");
 }
 
 TEST_CASE_METHOD(DirectoryFixture, "csv export guards formula listings",

@@ -15,6 +15,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/cards.hpp"
+#include "billing/ledger.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
 #include "billing/sqlite_store.hpp"
@@ -466,4 +468,106 @@ TEST_CASE_METHOD(PostpaidFixture, "schema 10 postpaid card entries move",
   CHECK(balance_of(**reopened, "receivable:+12125550102") == 10'300);
   CHECK(balance_of(**reopened, postpaid_account) == 0);
   CHECK((*reopened)->verify_audit_chain());
+}
+
+TEST_CASE_METHOD(PostpaidFixture, "typed card line receivables move",
+                 "[billing][cards][postpaid][migration]") {
+  const std::string file = path("schema14.db");
+  const WriteContext staff{"staff:test", parse_instant("2026-03-10T14:00:00Z").value()};
+  // A card added before `card add` normalized --billed-line stores the line as typed.
+  const std::string typed_account = "receivable:212-555-0102";
+  const std::string e164_account = "receivable:+12125550102";
+  {
+    SqliteOptions options;
+    options.create = true;
+    options.migrate_to = 14;
+    auto store = SqliteStore::open(file, options);
+    REQUIRE(store);
+    REQUIRE((*store)->schema_version() == 14);
+    Card postpaid;
+    postpaid.number = kBusinessCard;
+    postpaid.funding = CardFunding::Postpaid;
+    postpaid.billed_line = "212-555-0102";
+    postpaid.pin = PinHash{"00", 1, "00"};
+    REQUIRE((*store)->add_card(postpaid, {LedgerEntry{LedgerKind::Credit, 500'000, ""}}, staff));
+    // The card's call took $12.30 of its $50.00 limit.
+    REQUIRE((*store)->append_ledger(kBusinessCard,
+                                    {LedgerEntry{LedgerKind::Debit, -123'000, "old"}}, false,
+                                    std::nullopt, staff));
+  }
+  // The call and a payment of $5.00, journaled on the typed line as earlier versions did.
+  append_old_journal(file, "call:old", "old",
+                     {{typed_account, 123'000}, {"revenue:usage", -123'000}});
+  append_old_journal(file, "payment:pm-old", "", {{"cash", 50'000}, {typed_account, -50'000}});
+
+  const auto before = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  {
+    auto store = SqliteStore::open(file, SqliteOptions{});
+    REQUIRE(store);
+    CHECK((*store)->schema_version() == latest_schema_version());
+    CHECK(balance_of(**store, typed_account) == 0);
+    CHECK(balance_of(**store, e164_account) == 73'000);
+  }
+  const auto after = std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now());
+
+  // Each journal on the typed account gets a reclass journal of two rows, dated when the
+  // migration ran, and the old rows stay as they were.
+  CHECK(query_text(file, "SELECT group_concat(journal_id || ' ' || account || ' ' || amount, "
+                         "'; ') FROM journal_entries WHERE journal_id = 'reclass:e164:call:old'") ==
+        "reclass:e164:call:old " + typed_account + " -123000; reclass:e164:call:old " +
+            e164_account + " 123000");
+  CHECK(query_text(file, "SELECT COUNT(*) FROM journal_entries WHERE journal_id = "
+                         "'reclass:e164:payment:pm-old' AND actor = 'migration'") == "2");
+  const Instant moved_at =
+      parse_instant(query_text(file, "SELECT MIN(at) FROM journal_entries WHERE journal_id LIKE "
+                                     "'reclass:e164:%'"))
+          .value();
+  CHECK(moved_at >= before);
+  CHECK(moved_at <= after);
+  CHECK(query_text(file, "SELECT amount FROM journal_entries WHERE journal_id = 'call:old' AND "
+                         "account = '" + typed_account + "'") == "123000");
+  CHECK(query_text(file, "SELECT payload FROM audit_log WHERE entity = 'journal' AND action = "
+                         "'reclassify-card-lines'") == "{\"receivable_journals\":2}");
+
+  // A second run appends nothing.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const relaygw::Result<std::int64_t> again =
+      reclassify_card_line_receivables(db, moved_at + std::chrono::hours(1));
+  REQUIRE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(again);
+  CHECK(*again == 0);
+  CHECK(query_text(file, "SELECT COUNT(*) FROM journal_entries WHERE journal_id LIKE "
+                         "'reclass:e164:%'") == "4");
+
+  // A new payment goes to the E.164 account.
+  {
+    auto store = SqliteStore::open(file, SqliteOptions{});
+    REQUIRE(store);
+    REQUIRE(record_card_payment(**store, kBusinessCard, 20'000, IdempotencyKey{"pay-new", "h"},
+                                staff));
+    CHECK(balance_of(**store, typed_account) == 0);
+    CHECK(balance_of(**store, e164_account) == 53'000);
+  }
+
+  // The record chain, the journal and each day still check out.
+  const std::string db_option = "--db '" + file + "' ";
+  const Run verified = relaygw("audit verify " + db_option);
+  INFO(verified.output);
+  CHECK(verified.status == 0);
+  for (const std::string date :
+       {std::string("2026-03-10"), format_instant(moved_at).substr(0, 10)}) {
+    const Run reconciled = relaygw("audit reconcile " + db_option + "--date " + date);
+    INFO(reconciled.output);
+    CHECK(reconciled.status == 0);
+  }
+}
+
+TEST_CASE("card line receivable is e164", "[billing][cards][postpaid]") {
+  CHECK(card_line_receivable_account("212-555-0102") == "receivable:+12125550102");
+  CHECK(card_line_receivable_account("+12125550102") == "receivable:+12125550102");
+  // A line that does not normalize keeps the account it always had.
+  CHECK(card_line_receivable_account("555") == "receivable:555");
 }

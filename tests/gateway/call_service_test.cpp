@@ -671,6 +671,89 @@ TEST_CASE("call service refuses unusable card unquoted", "[gateway][call-service
   }
 }
 
+TEST_CASE("call service refusals after pin store no quote", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  constexpr const char* kFunded = "6000000000000050";
+  constexpr const char* kEmpty = "6000000000000068";
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    const billing::WriteContext staff{"staff:test", seconds_at("2026-03-10T14:00:00Z")};
+    // One cent pays for no first block of any call.
+    const std::pair<const char*, billing::Money> kBalances[] = {{kFunded, 100'000}, {kEmpty, 100}};
+    for (const auto& [number, balance] : kBalances) {
+      billing::NewCard card;
+      card.number = number;
+      card.opening_balance = balance;
+      card.pin_iterations = 1'000;
+      REQUIRE(billing::add_card(**store, card, "1234", staff));
+    }
+  }
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  const struct {
+    const char* call;
+    const char* to;
+    relay::BillingMethod billing;
+    const char* card;
+    const char* reason;
+  } kCases[] = {
+      {"C-premium", "+19005550100", relay::BillingMethod::CallingCard, kFunded, "premium-blocked"},
+      {"C-funds", "+13125550104", relay::BillingMethod::CallingCard, kEmpty, "insufficient-funds"},
+      // The sample directory lists +13125550106, a hotel front desk, as refusing collect calls.
+      {"C-collect", "+13125550106", relay::BillingMethod::Collect, "", "collect-blocked"},
+  };
+  for (const auto& test : kCases) {
+    INFO(test.reason);
+    relay::CallRequested request;
+    request.session_id = "S-1";
+    request.call_id = test.call;
+    request.dialed_number = test.to;
+    request.billing = test.billing;
+    if (test.billing == relay::BillingMethod::CallingCard) {
+      request.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, test.card);
+      request.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "1234");
+    }
+    request.idempotency_key = std::string(test.call) + "/request";
+    const auto replies = fixture.calls->handle(request, "m-" + std::string(test.call),
+                                               at("2026-03-10T15:00:05Z"));
+
+    // The refusal is the only reply, as for a wrong PIN: no quote goes to the caller first.
+    REQUIRE(replies.size() == 1);
+    const auto& refused = authorization_of(replies);
+    CHECK_FALSE(refused.accepted);
+    CHECK(refused.reason_code == test.reason);
+    const billing::CallRecord record = fixture.stored_call(test.call);
+    CHECK_FALSE(record.request.quote.has_value());
+    CHECK_FALSE(billing::event_time(record, billing::CallEvent::Quoted).has_value());
+    CHECK(billing::event_time(record, billing::CallEvent::Refused).has_value());
+  }
+
+  // No refused call left a hold on either card.
+  auto store = billing::SqliteStore::open(fixture.config.billing.database);
+  REQUIRE(store);
+  for (const char* number : {kFunded, kEmpty}) {
+    auto funds = (*store)->card_funds(number, "");
+    REQUIRE(funds);
+    CHECK(funds->available == funds->balance);
+  }
+
+  // The funded card's call to an ordinary number is quoted and held as before.
+  relay::CallRequested granted;
+  granted.session_id = "S-1";
+  granted.call_id = "C-granted";
+  granted.dialed_number = "+13125550104";
+  granted.billing = relay::BillingMethod::CallingCard;
+  granted.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, kFunded);
+  granted.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "1234");
+  granted.idempotency_key = "C-granted/request";
+  const auto replies = fixture.calls->handle(granted, "m-granted", at("2026-03-10T15:00:06Z"));
+  CHECK(replies.size() == 2);
+  CHECK(authorization_of(replies).accepted);
+  CHECK(fixture.stored_call("C-granted").request.quote.has_value());
+}
+
 TEST_CASE("call service wrong pin gets no quote", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
