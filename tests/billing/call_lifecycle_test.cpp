@@ -32,9 +32,13 @@ class CallLifecycleFixture {
   }
 
   // Runs `relaygw COMMAND --db DB ARGUMENTS`; `arguments` is already shell-quoted.
+  // Runs `command` on the fixture's database. Only commands that write take --actor.
   Run relaygw(const std::string& command, const std::string& arguments = "") const {
+    const bool reads_only = command == "call show" || command.rfind("report ", 0) == 0 ||
+                            command == "plans advise";
     return ::relaygw::billing::testing::run_relaygw(
-        command + " --db '" + (dir_ / "billing.db").string() + "' --actor staff:test " + arguments);
+        command + " --db '" + (dir_ / "billing.db").string() + "' " +
+        (reads_only ? "" : "--actor staff:test ") + arguments);
   }
 
   // Creates call `id` and requires that it is authorized.
