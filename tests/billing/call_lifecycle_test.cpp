@@ -369,7 +369,7 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
   const Run text = relaygw("call show", "--id q2");
   const std::string sha = second["quote"]["rate_deck_sha256"];
   CHECK(contains(text.output,
-                 "quoted $0.2500 for a one-minute call with rate deck 'flat quote', "
+                 "quoted $0.25 for a one-minute call with rate deck 'flat quote', "
                  "effective 2026-02-01, sha256 " +
                      sha.substr(0, 12) + "\n"));
   CHECK(second["quote"]["rate_deck_name"] == "flat quote");

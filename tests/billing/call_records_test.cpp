@@ -871,7 +871,7 @@ TEST_CASE_METHOD(CallCommandFixture, "call complete hint is a working command",
                   "--id r4 --key r4-end --at 2026-03-10T14:05:00Z")
               .status == 0);
   const testing::CommandRun other = relaygw("call complete " + db_option() +
-                                            "--id r4 --key r4-x --at 2026-03-10T14:06:00Z");
+                                            "--id r4 --key r4-x --at 2026-03-10T14:05:00Z");
   INFO(other.output);
   CHECK(other.status == 1);
   const std::size_t start = other.output.find("`relaygw call show --db ");
