@@ -243,10 +243,12 @@ Status check_max_prepaid_balance(const std::string& number, Money balance, Money
     return Status::ok();
   }
   const Money room = std::max(Money{0}, kMaxPrepaidBalance - balance);
+  // This message ends with an amount to pass to --amount, which parse_dollars reads only
+  // without thousands separators, so every amount in it is printed without them.
   const std::string adding =
-      "adding $" + format_money(amount) + " to card " + mask_card_number(number) +
-      ", whose balance is $" + format_money(balance) + ", would pass the $" +
-      format_money(kMaxPrepaidBalance) + " maximum balance of a prepaid card";
+      "adding $" + format_dollars_exact(amount) + " to card " + mask_card_number(number) +
+      ", whose balance is $" + format_dollars_exact(balance) + ", would pass the $" +
+      format_dollars_exact(kMaxPrepaidBalance) + " maximum balance of a prepaid card";
   // Top-ups are whole cents, so with less than a cent of room the only fix is to spend first.
   const std::string spend_first = ", so no funds can be added until calls spend some of it";
   if (room == 0) {
@@ -260,7 +262,6 @@ Status check_max_prepaid_balance(const std::string& number, Money balance, Money
                       format_money(balance) + ", less than a cent below its maximum balance of $" +
                       format_money(kMaxPrepaidBalance) + spend_first);
   }
-  // The amount to add is printed without separators, so it can be passed to --amount as is.
   return Status(StatusCode::InvalidArgument,
                 adding + "; add at most $" + format_dollars(room - room % kUnitsPerCent));
 }
@@ -474,7 +475,8 @@ Result<CardState> close_card(Store& store, const std::string& number, const std:
     }
     Result<CardState> closed =
         store.append_card_state(number, CardStatus::Closed, (*found)->failed_pin_attempts,
-                                (*found)->version, "closed: " + reason, context);
+                                (*found)->version, "closed: " + mask_card_number_runs(reason),
+                                context);
     if (!closed && closed.status().code() == StatusCode::FailedPrecondition) {
       continue;  // a PIN check changed the card first; close the new state
     }

@@ -1,11 +1,52 @@
 #include "billing/credit_policy.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <vector>
 #include <sstream>
 
 #include <toml++/toml.h>
 
 namespace relaygw::billing {
+
+namespace {
+
+// Rejects a section or key that the policy does not define, so that a misspelt limit is not
+// silently replaced by its default.
+Status check_policy_keys(const toml::table& table, const std::string& origin) {
+  const std::map<std::string, std::vector<std::string>> known = {
+      {"credits", {"dropped_call_seconds", "wrong_number_hours", "approval_above"}},
+      {"disputes", {"due_days"}}};
+  auto joined = [](const std::vector<std::string>& names) {
+    std::string text;
+    for (const std::string& name : names) {
+      text += (text.empty() ? "" : ", ") + name;
+    }
+    return text;
+  };
+  for (const auto& [name, node] : table) {
+    const std::string section(name.str());
+    const auto keys = known.find(section);
+    if (keys == known.end() || !node.is_table()) {
+      return Status(StatusCode::InvalidArgument,
+                    "credit policy " + origin + ": unknown " +
+                        (node.is_table() ? "section [" + section + "]" : "key " + section) +
+                        "; the known sections are [credits] and [disputes]");
+    }
+    for (const auto& [key, value] : *node.as_table()) {
+      if (std::find(keys->second.begin(), keys->second.end(), key.str()) == keys->second.end()) {
+        return Status(StatusCode::InvalidArgument,
+                      "credit policy " + origin + ": unknown key " + section + "." +
+                          std::string(key.str()) + "; the known keys of [" + section + "] are " +
+                          joined(keys->second));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
 
 Result<CreditPolicy> parse_credit_policy(const std::string& text, const std::string& origin) {
   CreditPolicy policy;
@@ -15,6 +56,9 @@ Result<CreditPolicy> parse_credit_policy(const std::string& text, const std::str
   } catch (const toml::parse_error& error) {
     return Status(StatusCode::InvalidArgument, "credit policy " + origin + " is invalid TOML: " +
                                                    std::string(error.description()));
+  }
+  if (Status known = check_policy_keys(table, origin); !known) {
+    return known;
   }
   auto integer = [&](const char* section, const char* key, std::int64_t minimum,
                      std::int64_t& value) -> Status {

@@ -174,6 +174,29 @@ Status check_debit_order(const CardFunds& before, const std::vector<LedgerEntry>
   return Status::ok();
 }
 
+// Quotes `word` for a POSIX shell when it has characters other than letters, digits and
+// "_./:+-", so that a command in a message can be pasted as it is.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_./:+-") == std::string::npos;
+  if (plain) {
+    return word;
+  }
+  std::string quoted = "'";
+  for (char c : word) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
+}
+
+// The `relaygw call show` command line that shows `call_id` in the database `db` has open.
+std::string call_show_command(sqlite3* db, const std::string& call_id) {
+  const char* file = sqlite3_db_filename(db, "main");
+  const std::string path = file != nullptr && *file != '\0' ? file : "FILE";
+  return "relaygw call show --db " + shell_word(path) + " --id " + shell_word(call_id);
+}
+
 }  // namespace
 
 // A cached prepared statement. Bind values in order with bind(), then step with next() or
@@ -1791,8 +1814,8 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
   if (!status && insert.error_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(StatusCode::AlreadyExists, "call id '" + request.id +
                                                  "' already exists; use another id, or see "
-                                                 "that call with `relaygw call show --id " +
-                                                 request.id + "`");
+                                                 "that call with `" +
+                                                 call_show_command(db_, request.id) + "`");
   }
   return status;
 }
@@ -2416,8 +2439,8 @@ Result<CallPosting> SqliteStore::post_call(const PostingRequest& request, const 
     return Status(StatusCode::FailedPrecondition,
                   "call " + posting.call_id +
                       " is already posted under another idempotency key, so this completion was not "
-                      "posted; see the posted charges with `relaygw call show " +
-                      posting.call_id +
+                      "posted; see the posted charges with `" +
+                      call_show_command(db_, posting.call_id) +
                       "`, and correct them with `relaygw credit request --call " +
                       posting.call_id + "`");
   }

@@ -57,10 +57,31 @@ ApiEndpoint parse_url(const std::string& url) {
   if (!rest.empty() && rest.back() == '/') {
     rest.pop_back();
   }
-  const std::size_t colon = rest.rfind(':');
-  if (colon == std::string::npos || rest.find('/') != std::string::npos) {
-    fail("invalid --url '" + url + "'; give the port, as in http://127.0.0.1:7080");
+  if (rest.find('/') != std::string::npos) {
+    fail("invalid --url '" + url + "'; give only the scheme, host and port, as in "
+         "http://127.0.0.1:7080");
   }
+  // An IPv6 host is bracketed, as in http://[::1]:7080, so its colons are not the port's.
+  std::size_t host_end = 0;
+  if (!rest.empty() && rest.front() == '[') {
+    host_end = rest.find(']');
+    if (host_end == std::string::npos) {
+      fail("invalid --url '" + url + "': the IPv6 host has no closing ']'; write it as "
+           "http://[::1]:PORT");
+    }
+    ++host_end;
+  } else {
+    host_end = rest.find(':');
+    if (host_end != std::string::npos && rest.find(':', host_end + 1) != std::string::npos) {
+      fail("invalid --url '" + url + "': an IPv6 host needs brackets; write it as "
+           "http://[::1]:PORT");
+    }
+  }
+  if (host_end == std::string::npos || host_end >= rest.size() || rest[host_end] != ':') {
+    fail("invalid --url '" + url + "'; give the port, as in http://127.0.0.1:7080 or "
+         "http://[::1]:7080");
+  }
+  const std::size_t colon = host_end;
   std::string host = rest.substr(0, colon);
   if (host == "localhost") {
     host = "127.0.0.1";

@@ -162,13 +162,13 @@ void add_audit_command(CLI::App& app) {
 
   CLI::App* verify = audit->add_subcommand(
       "verify", "Report the first record edited, removed or reordered, and journal imbalances");
-  add_database_options(*verify, options->database);
+  add_database_options(*verify, options->database, DatabaseUse::Read);
   verify->add_flag("--json", options->json, "Print the result as JSON");
   verify->callback([options] { run_verify(*options); });
 
   CLI::App* reconcile = audit->add_subcommand(
       "reconcile", "Check that one UTC day's calls, charges, credits and journal agree");
-  add_database_options(*reconcile, options->database);
+  add_database_options(*reconcile, options->database, DatabaseUse::Read);
   reconcile->add_option("--date", options->date, "UTC day, YYYY-MM-DD")->required();
   reconcile->add_flag("--json", options->json, "Print the report as JSON");
   reconcile->callback([options] { run_reconcile(*options); });

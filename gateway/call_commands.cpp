@@ -110,7 +110,7 @@ void print_decision(const billing::CallRequest& call, const billing::Authorizati
     }
     if (decision.max_seconds) {
       std::cout << fmt::format("  longest call the card pays for: {} s (held ${})\n",
-                               *decision.max_seconds, billing::format_dollars(decision.held, 4));
+                               *decision.max_seconds, billing::format_money(decision.held));
     }
     return;
   }
@@ -440,8 +440,8 @@ void run_debit(const CallOptions& options) {
     return;
   }
   std::cout << fmt::format("call {}: debited ${} so far; card balance ${}\n", options.id,
-                           billing::format_dollars(funds->debited_for_call, 4),
-                           billing::format_dollars(funds->balance, 4));
+                           billing::format_money(funds->debited_for_call),
+                           billing::format_money(funds->balance));
 }
 
 bool needs_acceptance(const billing::CallRecord& record) {
@@ -711,7 +711,7 @@ void run_show(const CallOptions& options) {
   }
   if (const std::optional<billing::CallQuote>& quote = (*record)->request.quote; quote) {
     std::cout << fmt::format("  quoted ${} for a one-minute call with rate deck {}\n",
-                             billing::format_dollars(quote->one_minute, 4),
+                             billing::format_money(quote->one_minute),
                              describe_quoted_deck(*quote, deck));
   }
   for (const nlohmann::json& event : out["events"]) {
@@ -753,14 +753,18 @@ void run_show(const CallOptions& options) {
   }
 }
 
-void add_call_options(CLI::App& command, CallOptions& options, bool id_required) {
-  add_database_options(command, options.database);
+// Adds --db and --id, and --actor, --data-dir and --at as `use` selects. Only a command that
+// writes takes --at, the instant its step happened.
+void add_call_options(CLI::App& command, CallOptions& options, DatabaseUse use, bool id_required) {
+  add_database_options(command, options.database, use);
   auto* id = command.add_option("--id", options.id, "Call id");
   if (id_required) {
     id->required();
   }
-  command.add_option("--at", options.at,
-                     "When it happened, ISO 8601 with an offset (default: now)");
+  if (use == DatabaseUse::Write || use == DatabaseUse::WriteWithData) {
+    command.add_option("--at", options.at,
+                       "When it happened, ISO 8601 with an offset (default: now)");
+  }
 }
 
 }  // namespace
@@ -774,7 +778,7 @@ void add_call_commands(CLI::App& app) {
       "create",
       "Open and authorize a call; exit status 1 when refused. Calling-card calls read the PIN "
       "from standard input");
-  add_call_options(*create, *create_options, false);
+  add_call_options(*create, *create_options, DatabaseUse::WriteWithData, false);
   create->add_option("--from", create_options->from, "Calling number")->required();
   create->add_option("--to", create_options->to, "Dialed number")->required();
   create
@@ -799,7 +803,7 @@ void add_call_commands(CLI::App& app) {
 
   auto event_options = std::make_shared<CallOptions>();
   CLI::App* event = call->add_subcommand("event", "Record a lifecycle event of a call");
-  add_call_options(*event, *event_options, true);
+  add_call_options(*event, *event_options, DatabaseUse::Write, true);
   event
       ->add_option("--event", event_options->event,
                    "validated, quoted, announced, accepted or connected")
@@ -810,14 +814,14 @@ void add_call_commands(CLI::App& app) {
 
   auto debit_options = std::make_shared<CallOptions>();
   CLI::App* debit = call->add_subcommand("debit", "Interim debit of a calling-card call so far");
-  add_call_options(*debit, *debit_options, true);
+  add_call_options(*debit, *debit_options, DatabaseUse::WriteWithData, true);
   debit->add_option("--key", debit_options->key, "Idempotency key of this debit")->required();
   debit->callback([debit_options] { run_debit(*debit_options); });
 
   auto complete_options = std::make_shared<CallOptions>();
   CLI::App* complete = call->add_subcommand(
       "complete", "Disconnect, rate and post a call once; repeat with the same --key safely");
-  add_call_options(*complete, *complete_options, true);
+  add_call_options(*complete, *complete_options, DatabaseUse::WriteWithData, true);
   complete->add_option("--key", complete_options->key, "Idempotency key of this completion")
       ->required();
   complete->add_flag("--person-reached", complete_options->person_reached,
@@ -829,7 +833,7 @@ void add_call_commands(CLI::App& app) {
 
   auto show_options = std::make_shared<CallOptions>();
   CLI::App* show = call->add_subcommand("show", "Show a call's events, durations and charges");
-  add_call_options(*show, *show_options, true);
+  add_call_options(*show, *show_options, DatabaseUse::Read, true);
   show->add_flag("--json", show_options->json, "Print JSON");
   show->callback([show_options] { run_show(*show_options); });
   add_staff_command_checks(*call);

@@ -288,7 +288,7 @@ void add_card_commands(CLI::App& app) {
   auto add_options = std::make_shared<CardOptions>();
   CLI::App* add = card->add_subcommand(
       "add", "Add a calling card; the PIN (4 to 8 digits) is read from standard input");
-  add_database_options(*add, add_options->database);
+  add_database_options(*add, add_options->database, DatabaseUse::Write);
   add->add_option("--number", add_options->number, "Card number, 10 to 19 digits")->required();
   add->add_option("--funding", add_options->funding, "prepaid or postpaid")->capture_default_str();
   add->add_option("--balance", add_options->balance, "Prepaid opening balance in dollars")
@@ -306,7 +306,7 @@ void add_card_commands(CLI::App& app) {
 
   auto show_options = std::make_shared<CardOptions>();
   CLI::App* show = card->add_subcommand("show", "Show a card's status and funds (masked)");
-  add_database_options(*show, show_options->database);
+  add_database_options(*show, show_options->database, DatabaseUse::Read);
   show->add_option("--number", show_options->number, "Card number")->required();
   show->add_flag("--json", show_options->json, "Print JSON");
   show->callback([show_options] { run_show(*show_options); });
@@ -314,7 +314,7 @@ void add_card_commands(CLI::App& app) {
   auto fund_options = std::make_shared<CardOptions>();
   CLI::App* fund = card->add_subcommand(
       "fund", "Add funds to a prepaid card; a repeat with the same --key adds them once");
-  add_database_options(*fund, fund_options->database);
+  add_database_options(*fund, fund_options->database, DatabaseUse::Write);
   fund->add_option("--number", fund_options->number, "Card number")->required();
   fund->add_option("--amount", fund_options->amount, "Dollars and cents to add, such as 25.00")
       ->required();
@@ -327,7 +327,7 @@ void add_card_commands(CLI::App& app) {
       "payment",
       "Record the billed line's payment of a postpaid card's charges, which gives that much of "
       "the card's credit limit back; a repeat with the same --key records it once");
-  add_database_options(*payment, payment_options->database);
+  add_database_options(*payment, payment_options->database, DatabaseUse::Write);
   payment->add_option("--number", payment_options->number, "Card number")->required();
   payment->add_option("--amount", payment_options->amount, "Dollars paid, in whole cents")
       ->required();
@@ -341,7 +341,7 @@ void add_card_commands(CLI::App& app) {
       "refund",
       "Pay a closed prepaid card's remaining balance back to its owner as a refund entry in the "
       "card's ledger");
-  add_database_options(*refund, refund_options->database);
+  add_database_options(*refund, refund_options->database, DatabaseUse::Write);
   refund->add_option("--number", refund_options->number, "Card number")->required();
   refund->add_option("--key", refund_options->key,
                      "Idempotency key; a repeat with the same key prints the first refund again");
@@ -351,7 +351,7 @@ void add_card_commands(CLI::App& app) {
   auto close_options = std::make_shared<CardOptions>();
   CLI::App* close = card->add_subcommand(
       "close", "Close a card for good; every later call is rejected with card-closed");
-  add_database_options(*close, close_options->database);
+  add_database_options(*close, close_options->database, DatabaseUse::Write);
   close->add_option("--number", close_options->number, "Card number")->required();
   close->add_option("--reason", close_options->reason, "Why, such as lost or stolen")->required();
   close->add_flag("--json", close_options->json, "Print the card as JSON");
@@ -359,7 +359,7 @@ void add_card_commands(CLI::App& app) {
 
   auto unlock_options = std::make_shared<CardOptions>();
   CLI::App* unlock = card->add_subcommand("unlock", "Unlock a card locked by wrong PINs");
-  add_database_options(*unlock, unlock_options->database);
+  add_database_options(*unlock, unlock_options->database, DatabaseUse::Write);
   unlock->add_option("--number", unlock_options->number, "Card number")->required();
   unlock->callback([unlock_options] { run_unlock(*unlock_options); });
   add_staff_command_checks(*card);

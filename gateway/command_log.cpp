@@ -10,6 +10,7 @@
 
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
+#include "common/card_digits.hpp"
 #include "common/utf8.hpp"
 #include "gateway/logging.hpp"
 
@@ -103,7 +104,13 @@ std::string describe_options(const std::string& path) {
       details += details.empty() ? "" : " ";
       details += name;
       if (option->get_type_size() != 0) {
-        details += "=" + (card_number ? billing::mask_card_number(value) : value);
+        if (card_number) {
+          details += "=" + billing::mask_card_number(value);
+        } else if (is_free_text_option(*option)) {
+          details += "=" + mask_card_number_runs(value);  // a reason may quote a card number
+        } else {
+          details += "=" + value;
+        }
       }
     }
   }

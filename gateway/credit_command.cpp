@@ -222,8 +222,8 @@ void run_list(const CreditOptions& options) {
   std::cout << credits->size() << (credits->size() == 1 ? " credit\n" : " credits\n");
 }
 
-void add_common_options(CLI::App& command, CreditOptions& options, bool json) {
-  add_database_options(command, options.database);
+void add_common_options(CLI::App& command, CreditOptions& options, DatabaseUse use, bool json) {
+  add_database_options(command, options.database, use);
   if (json) {
     command.add_flag("--json", options.json, "Print JSON");
   }
@@ -240,7 +240,7 @@ void add_credit_command(CLI::App& app) {
   CLI::App* request = credit->add_subcommand(
       "request",
       "Credit one charge line under the credit policy; repeat with the same --key safely");
-  add_common_options(*request, *request_options, true);
+  add_common_options(*request, *request_options, DatabaseUse::WriteWithData, true);
   request->add_option("--call", request_options->call_id, "Call id")->required();
   request->add_option("--line", request_options->line_no, "Charge line number, from 1")->required();
   request
@@ -260,7 +260,7 @@ void add_credit_command(CLI::App& app) {
     CLI::App* decide = credit->add_subcommand(
         approve ? "approve" : "reject",
         approve ? "Approve a pending credit, which posts it" : "Reject a pending credit");
-    add_common_options(*decide, *options, true);
+    add_common_options(*decide, *options, DatabaseUse::Write, true);
     decide->add_option("--credit", options->credit_id, "Credit id")->required();
     decide->add_option("--text", options->text, "Note recorded with the decision");
     decide->callback([options, approve] { run_decide(*options, approve); });
@@ -268,13 +268,13 @@ void add_credit_command(CLI::App& app) {
 
   auto show_options = std::make_shared<CreditOptions>();
   CLI::App* show = credit->add_subcommand("show", "Show one credit");
-  add_common_options(*show, *show_options, true);
+  add_common_options(*show, *show_options, DatabaseUse::Read, true);
   show->add_option("--credit", show_options->credit_id, "Credit id")->required();
   show->callback([show_options] { run_show(*show_options); });
 
   auto list_options = std::make_shared<CreditOptions>();
   CLI::App* list = credit->add_subcommand("list", "List credits in request order");
-  add_common_options(*list, *list_options, true);
+  add_common_options(*list, *list_options, DatabaseUse::Read, true);
   list->add_option("--call", list_options->call_id, "Only the credits of this call");
   list->callback([list_options] { run_list(*list_options); });
   add_staff_command_checks(*credit);

@@ -34,12 +34,16 @@
 
 namespace relaygw::gateway {
 
-void add_database_options(CLI::App& command, DatabaseOptions& options) {
+void add_database_options(CLI::App& command, DatabaseOptions& options, DatabaseUse use) {
   command.add_option("--db", options.db, "Billing database file (SQLite)")->capture_default_str();
-  command.add_option("--actor", options.actor,
-                     "Who makes the change, recorded with it (default: staff:$USER)");
-  command.add_option("--data-dir", options.data_dir,
-                     "Reference data folder with nanp/ (default: the bundled data/)");
+  if (use == DatabaseUse::Write || use == DatabaseUse::WriteWithData) {
+    command.add_option("--actor", options.actor,
+                       "Who makes the change, recorded with it (default: staff:$USER)");
+  }
+  if (use == DatabaseUse::ReadWithData || use == DatabaseUse::WriteWithData) {
+    command.add_option("--data-dir", options.data_dir,
+                       "Reference data folder with nanp/ (default: the bundled data/)");
+  }
 }
 
 void fail_command(const std::string& command, const std::string& message) {
@@ -799,7 +803,7 @@ void add_db_commands(CLI::App& app) {
   auto init_options = std::make_shared<InitOptions>();
   CLI::App* init = db->add_subcommand(
       "init", "Create a database with the bundled rate deck and sample directory");
-  add_database_options(*init, init_options->database);
+  add_database_options(*init, init_options->database, DatabaseUse::WriteWithData);
   init->add_option("--rates", init_options->rates,
                    "Rate deck to store: a .toml file, or a folder whose .toml files are merged "
                    "as `relaygw quote` merges them (default: DATA_DIR/rates/example.toml)");
@@ -811,7 +815,7 @@ void add_db_commands(CLI::App& app) {
   auto status_options = std::make_shared<StatusOptions>();
   CLI::App* status = db->add_subcommand(
       "status", "Check the file's integrity and show schema version, rate deck and counts");
-  add_database_options(*status, status_options->database);
+  add_database_options(*status, status_options->database, DatabaseUse::Read);
   status->add_flag("--skip-check", status_options->skip_check,
                    "Skip PRAGMA quick_check, which reads every page of the file and takes tens "
                    "of seconds on a file of a million calls");
@@ -820,14 +824,14 @@ void add_db_commands(CLI::App& app) {
   auto migrate_options = std::make_shared<DatabaseOptions>();
   CLI::App* migrate = db->add_subcommand(
       "migrate", "Apply pending schema migrations to an existing database (back it up first)");
-  add_database_options(*migrate, *migrate_options);
+  add_database_options(*migrate, *migrate_options, DatabaseUse::Read);
   migrate->callback([migrate_options] { run_migrate(*migrate_options); });
 
   auto deck_options = std::make_shared<DatabaseOptions>();
   auto rates = std::make_shared<std::string>();
   CLI::App* load_deck =
       db->add_subcommand("load-deck", "Store a rate deck file or folder as the current rate deck");
-  add_database_options(*load_deck, *deck_options);
+  add_database_options(*load_deck, *deck_options, DatabaseUse::WriteWithData);
   load_deck
       ->add_option("--rates", *rates,
                    "Rate deck: a .toml file, or a folder whose .toml files are merged as "

@@ -22,8 +22,18 @@ struct DatabaseOptions {
   std::string data_dir;  // empty: billing::default_data_dir()
 };
 
-// Adds --db, --actor and --data-dir to `command`.
-void add_database_options(CLI::App& command, DatabaseOptions& options);
+// The options of DatabaseOptions that a command reads. Every command takes --db. A command
+// gets --actor only when it writes, and --data-dir only when it loads the reference data or
+// the default credit policy, so no command accepts an option that it ignores.
+enum class DatabaseUse {
+  Read,            // --db
+  ReadWithData,    // --db and --data-dir
+  Write,           // --db and --actor
+  WriteWithData,   // --db, --actor and --data-dir
+};
+
+// Adds --db, and --actor and --data-dir as `use` selects, to `command`.
+void add_database_options(CLI::App& command, DatabaseOptions& options, DatabaseUse use);
 
 // Prints "relaygw COMMAND: MESSAGE" to standard error and throws CLI::RuntimeError(1), so
 // relaygw exits with status 1.

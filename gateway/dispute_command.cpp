@@ -1,5 +1,6 @@
 // relaygw dispute open | note | investigate | resolve | escalate | show | list: staff commands
 // over the dispute library. Each step is appended with the --actor and the current UTC second.
+#include <chrono>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -334,7 +335,8 @@ void run_list(const DisputeOptions& options) {
   if (!disputes) {
     fail_command(command, disputes.status().message());
   }
-  const billing::Instant now = write_context(options.database).at;
+  const billing::Instant now =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   std::vector<billing::Dispute> listed;
   for (const billing::Dispute& dispute : *disputes) {
     const bool overdue = dispute.state() != billing::DisputeState::Resolved && dispute.due_at < now;
@@ -359,10 +361,10 @@ void run_list(const DisputeOptions& options) {
 }
 
 CLI::App* add_step_command(CLI::App& parent, const char* name, const char* description,
-                           std::shared_ptr<DisputeOptions>& options) {
+                           DatabaseUse use, std::shared_ptr<DisputeOptions>& options) {
   options = std::make_shared<DisputeOptions>();
   CLI::App* command = parent.add_subcommand(name, description);
-  add_database_options(*command, options->database);
+  add_database_options(*command, options->database, use);
   command->add_flag("--json", options->json, "Print JSON");
   return command;
 }
@@ -378,7 +380,7 @@ void add_dispute_command(CLI::App& app) {
   CLI::App* open = add_step_command(*dispute, "open",
                                     "Open a dispute on a call or one charge line; repeat with "
                                     "the same --key safely",
-                                    options);
+                                    DatabaseUse::WriteWithData, options);
   open->add_option("--call", options->call_id, "Call id")->required();
   open->add_option("--line", options->line_no, "Charge line number (default: the whole call)");
   open->add_option("--account", options->account, "The customer's account of what went wrong")
@@ -389,14 +391,16 @@ void add_dispute_command(CLI::App& app) {
                    "policy/credit-policy.toml in --data-dir)");
   open->callback([options] { run_open(*options); });
 
-  CLI::App* note = add_step_command(*dispute, "note", "Add a note to a dispute", options);
+  CLI::App* note = add_step_command(*dispute, "note", "Add a note to a dispute",
+                                    DatabaseUse::Write, options);
   note->add_option("--dispute", options->dispute_id, "Dispute id")->required();
   note->add_option("--text", options->text, "Note text")->required();
   note->callback(
       [options] { append_step(*options, billing::DisputeAction::Note, "dispute note"); });
 
   CLI::App* escalate =
-      add_step_command(*dispute, "escalate", "Escalate a dispute to a supervisor", options);
+      add_step_command(*dispute, "escalate", "Escalate a dispute to a supervisor",
+                       DatabaseUse::Write, options);
   escalate->add_option("--dispute", options->dispute_id, "Dispute id")->required();
   escalate->add_option("--text", options->text, "Why it is escalated");
   escalate->callback(
@@ -406,12 +410,13 @@ void add_dispute_command(CLI::App& app) {
       *dispute, "investigate",
       "Print the call's event trail, acceptance records, charge lines, credits and the record "
       "chain check, and record the investigation",
-      options);
+      DatabaseUse::Write, options);
   investigate->add_option("--dispute", options->dispute_id, "Dispute id")->required();
   investigate->callback([options] { run_investigate(*options); });
 
   CLI::App* resolve = add_step_command(
-      *dispute, "resolve", "Resolve a dispute with an adjustment credit or a denial", options);
+      *dispute, "resolve", "Resolve a dispute with an adjustment credit or a denial",
+      DatabaseUse::WriteWithData, options);
   resolve->add_option("--dispute", options->dispute_id, "Dispute id")->required();
   resolve->add_option("--adjust", options->adjust, "Credit this many dollars, such as 2.50");
   resolve->add_flag("--deny", options->deny, "Deny the dispute with no credit");
@@ -426,11 +431,12 @@ void add_dispute_command(CLI::App& app) {
   resolve->callback([options] { run_resolve(*options); });
 
   CLI::App* show = add_step_command(
-      *dispute, "show", "Show a dispute's state and steps, with the state of its credit", options);
+      *dispute, "show", "Show a dispute's state and steps, with the state of its credit",
+      DatabaseUse::Read, options);
   show->add_option("--dispute", options->dispute_id, "Dispute id")->required();
   show->callback([options] { run_show(*options); });
 
-  CLI::App* list = add_step_command(*dispute, "list", "List disputes", options);
+  CLI::App* list = add_step_command(*dispute, "list", "List disputes", DatabaseUse::Read, options);
   list->add_flag("--overdue", options->overdue,
                  "Only open or escalated disputes past their due date");
   list->callback([options] { run_list(*options); });

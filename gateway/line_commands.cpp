@@ -231,14 +231,14 @@ void add_line_commands(CLI::App& app) {
 
   auto add_options = std::make_shared<LineOptions>();
   CLI::App* add = line->add_subcommand("add", "Add a line to the directory");
-  add_database_options(*add, add_options->database);
+  add_database_options(*add, add_options->database, DatabaseUse::WriteWithData);
   add->add_option("--number", add_options->number, "Line number (10-digit or E.164)")->required();
   add_field_options(*add, *add_options);
   add->callback([add_options] { run_add(*add_options); });
 
   auto change_options = std::make_shared<LineOptions>();
   CLI::App* change = line->add_subcommand("change", "Change fields of a line (new version)");
-  add_database_options(*change, change_options->database);
+  add_database_options(*change, change_options->database, DatabaseUse::WriteWithData);
   change->add_option("--number", change_options->number, "Line number")->required();
   add_field_options(*change, *change_options);
   change->add_option("--reason", change_options->reason, "Why the line changed, for the audit")
@@ -247,7 +247,7 @@ void add_line_commands(CLI::App& app) {
 
   auto show_options = std::make_shared<LineOptions>();
   CLI::App* show = line->add_subcommand("show", "Show a line");
-  add_database_options(*show, show_options->database);
+  add_database_options(*show, show_options->database, DatabaseUse::Read);
   show->add_option("--number", show_options->number, "Line number")->required();
   show->add_flag("--history", show_options->history, "Show every version, oldest first");
   show->add_flag("--json", show_options->json, "Print JSON");
@@ -256,14 +256,14 @@ void add_line_commands(CLI::App& app) {
   auto import_options = std::make_shared<LineOptions>();
   CLI::App* import_command = line->add_subcommand(
       "import", "Import lines from CSV; bad rows are reported and skipped, exit status 1");
-  add_database_options(*import_command, import_options->database);
+  add_database_options(*import_command, import_options->database, DatabaseUse::WriteWithData);
   import_command->add_option("--file", import_options->file, "CSV file with a header row")
       ->required();
   import_command->callback([import_options] { run_import(*import_options); });
 
   auto export_options = std::make_shared<LineOptions>();
   CLI::App* exported = line->add_subcommand("export", "Export the current lines as CSV");
-  add_database_options(*exported, export_options->database);
+  add_database_options(*exported, export_options->database, DatabaseUse::Read);
   exported->add_option("--file", export_options->file, "Output file (default: standard output)");
   exported->callback([export_options] { run_export(*export_options); });
   add_staff_command_checks(*line);

@@ -146,7 +146,7 @@ void add_plans_command(CLI::App& app) {
   auto options = std::make_shared<PlansOptions>();
   CLI::App* advise = plans->add_subcommand(
       "advise", "Cost of a line's last 90 days of calls under each plan and payment method");
-  add_database_options(*advise, options->database);
+  add_database_options(*advise, options->database, DatabaseUse::ReadWithData);
   advise->add_option("--line", options->line, "Line number (10-digit or E.164)")->required();
   advise->add_option("--as-of", options->as_of,
                      "End of the 90-day window, ISO 8601 with an offset (default: now)");

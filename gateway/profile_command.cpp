@@ -144,8 +144,8 @@ void run_history(const ProfileOptions& options) {
   }
 }
 
-void add_line_option(CLI::App& command, ProfileOptions& options) {
-  add_database_options(command, options.database);
+void add_line_option(CLI::App& command, ProfileOptions& options, DatabaseUse use) {
+  add_database_options(command, options.database, use);
   command.add_option("--line", options.line, "Line number (10-digit or E.164)")->required();
   command.add_flag("--json", options.json, "Print JSON");
 }
@@ -159,13 +159,13 @@ void add_profile_command(CLI::App& app) {
 
   auto show_options = std::make_shared<ProfileOptions>();
   CLI::App* show = profile->add_subcommand("show", "Show a line's billing profile");
-  add_line_option(*show, *show_options);
+  add_line_option(*show, *show_options, DatabaseUse::Read);
   show->callback([show_options] { run_show(*show_options); });
 
   auto change_options = std::make_shared<ProfileOptions>();
   CLI::App* change = profile->add_subcommand(
       "change", "Change billing profile fields; stored as a new line version with --actor");
-  add_line_option(*change, *change_options);
+  add_line_option(*change, *change_options, DatabaseUse::WriteWithData);
   change->add_option("--name", change_options->name, "Listing name");
   change->add_option("--type", change_options->type,
                      "Line type: residential, business, payphone, inmate, hotel, cellular or "
@@ -184,7 +184,7 @@ void add_profile_command(CLI::App& app) {
   auto history_options = std::make_shared<ProfileOptions>();
   CLI::App* history = profile->add_subcommand(
       "history", "List every change of a line: who, when, why, old and new values");
-  add_line_option(*history, *history_options);
+  add_line_option(*history, *history_options, DatabaseUse::Read);
   history->callback([history_options] { run_history(*history_options); });
   add_staff_command_checks(*profile);
 }

@@ -85,6 +85,11 @@ void run_replay(const ReplayCommandOptions& command) {
     list_audio(*day);
     return;
   }
+  if (command.provider.empty() && command.tty.empty() && command.database.empty()) {
+    fail_command("replay",
+                 "nothing to replay: give at least one of --provider ADDRESS:PORT (with --certs), "
+                 "--tty ADDRESS:PORT or --db FILE");
+  }
   replay::ReplayOptions options;
   if (!command.provider.empty()) {
     parse_endpoint(command.provider, "--provider", options.provider_address, options.provider_port);
@@ -131,22 +136,32 @@ void add_replay_command(CLI::App& app) {
       "replay", "Drive a bundled day of relay calls against a running gateway on loopback");
   command->add_option("--day", options->day_file, "Day file, such as data/day/day.toml")
       ->required();
-  command->add_option("--provider", options->provider,
-                      "Relay provider TLS listener, ADDRESS:PORT (omit to skip provider calls)");
+  CLI::Option* provider = command->add_option(
+      "--provider", options->provider,
+      "Relay provider TLS listener, ADDRESS:PORT (omit to skip provider calls)");
   command->add_option("--tty", options->tty,
                       "TTY line listener, ADDRESS:PORT (omit to skip TTY line calls)");
-  command->add_option("--admin", options->admin,
-                      "Admin API, ADDRESS:PORT: moves the gateway clock to each provider step "
-                      "and reads the emergency dispatch figures");
-  command->add_option("--admin-token-file", options->admin_token_file,
-                      "File whose first line is the admin API token");
-  command->add_option("--certs", options->certs_dir,
-                      "Folder with ca.pem and each provider's PROVIDER.pem and PROVIDER-key.pem");
-  command->add_option("--db", options->database,
-                      "Billing database for the staff steps: cards, credits and the dispute "
-                      "(omit to skip them)");
-  command->add_option("--relaygw", options->relaygw,
-                      "relaygw binary that runs the staff commands (default: this program)");
+  CLI::Option* admin = command->add_option(
+      "--admin", options->admin,
+      "Admin API, ADDRESS:PORT: moves the gateway clock to each provider step and reads the "
+      "emergency dispatch figures");
+  // An option that only serves another one is rejected without it, not ignored.
+  command
+      ->add_option("--admin-token-file", options->admin_token_file,
+                   "File whose first line is the admin API token")
+      ->needs(admin);
+  command
+      ->add_option("--certs", options->certs_dir,
+                   "Folder with ca.pem and each provider's PROVIDER.pem and PROVIDER-key.pem")
+      ->needs(provider);
+  CLI::Option* database =
+      command->add_option("--db", options->database,
+                          "Billing database for the staff steps: cards, credits and the dispute "
+                          "(omit to skip them)");
+  command
+      ->add_option("--relaygw", options->relaygw,
+                   "relaygw binary that runs the staff commands (default: this program)")
+      ->needs(database);
   command
       ->add_option("--timeout-ms", options->timeout_ms,
                    "How long to wait for each reply or prompt, in milliseconds")

@@ -1,6 +1,7 @@
 // relaygw report summary | relay-minutes | emergency | credits: staff reports over the billing
 // database, as text, CSV or JSON, with an optional SVG chart of daily minutes and revenue.
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -95,6 +96,12 @@ billing::ReportRequest build_request(const ReportOptions& options, const std::st
 
 void write_chart(const billing::SummaryReport& report, const std::string& path,
                  const std::string& command) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    fail_command(command, "--chart '" + path +
+                              "' is a folder; give the path of the SVG file to write, such as '" +
+                              (std::filesystem::path(path) / "summary.svg").string() + "'");
+  }
   std::ofstream file(path);
   if (!file) {
     fail_command(command, "cannot write chart '" + path + "'; check the folder exists");
@@ -177,14 +184,16 @@ void run_credits(const ReportOptions& options) {
   std::cout << billing::render_credits_report(*report, format);
 }
 
-void add_range_options(CLI::App& command, ReportOptions& options) {
-  add_database_options(command, options.database);
+void add_range_options(CLI::App& command, ReportOptions& options, DatabaseUse use) {
+  add_database_options(command, options.database, use);
   command.add_option("--from", options.from, "First reporting day, YYYY-MM-DD (inclusive)")
       ->required();
   command.add_option("--to", options.to, "Last reporting day, YYYY-MM-DD (inclusive)")->required();
-  command.add_option("--format", options.format, "Output: text, csv or json")
-      ->capture_default_str();
-  command.add_flag("--json", options.json, "Same as --format json");
+  CLI::Option* format =
+      command.add_option("--format", options.format, "Output: text, csv or json")
+          ->capture_default_str();
+  // Two output formats are a mistake, so --json with --format is rejected, not resolved.
+  command.add_flag("--json", options.json, "Same as --format json")->excludes(format);
   command
       .add_option("--time-zone", options.time_zone,
                   "IANA zone whose days and months the report uses, such as America/Chicago")
@@ -201,7 +210,7 @@ void add_report_command(CLI::App& app) {
   auto summary_options = std::make_shared<ReportOptions>();
   CLI::App* summary = report->add_subcommand(
       "summary", "Calls, minutes and charges by period, billing method and access tag");
-  add_range_options(*summary, *summary_options);
+  add_range_options(*summary, *summary_options, DatabaseUse::Read);
   summary->add_option("--by", summary_options->by, "Period: day or month")->capture_default_str();
   summary->add_option("--chart", summary_options->chart,
                       "Also write an SVG chart of daily minutes and revenue to this file");
@@ -210,19 +219,19 @@ void add_report_command(CLI::App& app) {
   auto relay_options = std::make_shared<ReportOptions>();
   CLI::App* relay = report->add_subcommand(
       "relay-minutes", "Relay conversation minutes by month, relay service and caller state");
-  add_range_options(*relay, *relay_options);
+  add_range_options(*relay, *relay_options, DatabaseUse::ReadWithData);
   relay->callback([relay_options] { run_relay_minutes(*relay_options); });
 
   auto emergency_options = std::make_shared<ReportOptions>();
   CLI::App* emergency = report->add_subcommand(
       "emergency", "Emergency calls: time, caller, answering point and amount billed");
-  add_range_options(*emergency, *emergency_options);
+  add_range_options(*emergency, *emergency_options, DatabaseUse::Read);
   emergency->callback([emergency_options] { run_emergency(*emergency_options); });
 
   auto credits_options = std::make_shared<ReportOptions>();
   CLI::App* credits = report->add_subcommand(
       "credits", "Credits by reason and state, disputes by state, and overdue disputes");
-  add_range_options(*credits, *credits_options);
+  add_range_options(*credits, *credits_options, DatabaseUse::Read);
   credits->add_option("--as-of", credits_options->as_of,
                       "ISO 8601 instant at which disputes count as overdue (default: now)");
   credits->callback([credits_options] { run_credits(*credits_options); });

@@ -325,9 +325,15 @@ struct CallService::State {
     if (!dispatched || emergency.psap_reachable(session_id)) {
       return "";
     }
-    log->warn("session={} PSAP unreachable: the emergency session waits in the spool for a "
-              "redial, and the provider is told",
-              session_id);
+    if (emergency.psap_routed(session_id)) {
+      log->warn("session={} PSAP unreachable: the emergency session waits in the spool for a "
+                "redial, and the provider is told",
+                session_id);
+    } else {
+      log->warn("session={} PSAP unreachable: no PSAP route serves the session, and the provider "
+                "is told",
+                session_id);
+    }
     return "unreachable";
   }
 };
@@ -538,7 +544,7 @@ std::vector<Reply> CallService::State::session_opened(const relay::SessionOpened
     const Status sent = emergency.dispatch(session);
     if (!sent) {
       log->error("session={} emergency dispatch failed: {}", opened.session_id, sent.message());
-    } else {
+    } else if (emergency.psap_routed(session.session_id)) {
       log->warn("session={} call={} flagged emergency session dispatched to a PSAP",
                 opened.session_id, session.call_id);
     }
@@ -629,6 +635,17 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
     call.progress.emergency = true;
     calls[record_id] = call;
   }
+  const auto no_psap_route = [&] {
+    // Stored as an emergency call with no PSAP when the session closes.
+    sessions.set_session_state(request.session_id, "emergency:no-psap-route");
+    return std::vector<Reply>{relay::AuthorizationResult{
+        request.call_id, true, "psap-unreachable",
+        "Emergency call: no charge, but no PSAP route serves this caller, so the gateway could "
+        "not dispatch it to a PSAP. Reach 911 by another route now."}};
+  };
+  if (already_dispatched && !emergency.psap_routed(request.session_id)) {
+    return no_psap_route();
+  }
   if (already_dispatched) {
     // The session is already with its PSAP. The dispatcher keeps one emergency record per
     // session, which covers this call too, so the reply names that record.
@@ -663,6 +680,9 @@ std::vector<Reply> CallService::State::emergency_call(const relay::CallRequested
         request.call_id, true, "",
         "Emergency call: no charge, but the gateway could not dispatch it to a PSAP (" +
             sent.message() + "). Reach 911 by another route now."}};
+  }
+  if (!emergency.psap_routed(request.session_id)) {
+    return no_psap_route();
   }
   sessions.set_session_state(request.session_id, "emergency");
   log->warn("session={} call={} emergency call to {} dispatched; billing checks skipped",

@@ -353,6 +353,16 @@ void read_psap_routes(ConfigReader& reader, const toml::table& root, std::vector
         return;
       }
     }
+    if (route.default_route) {
+      for (const PsapRoute& earlier : out) {
+        if (earlier.default_route) {
+          reader.fail(section, fmt::format("default = true, but route \"{}\" is already the "
+                                           "default; set default = true on one route only",
+                                           earlier.id));
+          return;
+        }
+      }
+    }
     out.push_back(std::move(route));
   }
 }
@@ -598,6 +608,17 @@ Result<ServerConfig> load_config(const std::string& path) {
   read_admin(reader, root, config.admin);
   read_emergency(reader, root, config.emergency);
   read_billing(reader, root, config.billing);
+  if (!reader.failed() && !config.billing.credit_policy_file.empty()) {
+    std::error_code same_error;
+    if (fs::equivalent(config.billing.credit_policy_file, file, same_error)) {
+      reader.fail("[billing]",
+                  fmt::format("credit_policy_file = \"{}\" is this configuration file itself; "
+                              "name a credit policy file such as "
+                              "data/policy/credit-policy.toml, or remove the key for the "
+                              "bundled one",
+                              config.billing.credit_policy_file));
+    }
+  }
   check_listeners(reader, config);
   if (reader.failed()) {
     return reader.status();

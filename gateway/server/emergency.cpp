@@ -113,6 +113,8 @@ struct EmergencyDispatcher::State {
 
   const billing::NumberPlan* number_plan() const;
   Status check_config() const;
+  Status check_area_codes() const;
+  void warn_without_default() const;
   std::shared_ptr<PsapLink> link_of(const std::string& route_id) const;
   void record_latency(std::chrono::microseconds latency);
   void on_acked(const EmergencySession& session, const std::string& route_id);
@@ -150,7 +152,16 @@ Status EmergencyDispatcher::State::check_config() const {
                       " leaves no thread for emergency work; use 1 or more");
   }
   std::set<std::string> ids;
+  std::string default_route_id;
   for (const PsapRoute& route : config.routes) {
+    if (route.default_route) {
+      if (!default_route_id.empty()) {
+        return Status(StatusCode::InvalidArgument,
+                      "PSAP routes '" + default_route_id + "' and '" + route.id +
+                          "' both have default = true; set it on one route only");
+      }
+      default_route_id = route.id;
+    }
     if (route.id.empty() || !ids.insert(route.id).second) {
       return Status(StatusCode::InvalidArgument, "PSAP route id '" + route.id +
                                                      "' is empty or used twice; give each "
@@ -162,6 +173,52 @@ Status EmergencyDispatcher::State::check_config() const {
     }
   }
   return Status::ok();
+}
+
+// Checks each route's area codes against the NANP data, which config.cpp does not load.
+Status EmergencyDispatcher::State::check_area_codes() const {
+  const billing::NumberPlan* plan = number_plan();
+  if (plan == nullptr) {
+    return Status::ok();  // number_plan() has warned that routing runs without the data
+  }
+  for (const PsapRoute& route : config.routes) {
+    for (const std::string& npa : route.area_codes) {
+      // Exchange 200 and line 0100 are valid in every area code, so only the area code can fail.
+      Result<billing::NumberInfo> info = plan->classify(npa + "2000100");
+      if (!info) {
+        return Status(StatusCode::InvalidArgument,
+                      "[[psap]] route '" + route.id + "' has area_codes entry \"" + npa +
+                          "\", which is not an assigned area code (" + info.status().message() +
+                          "); list the area codes the PSAP serves, such as \"212\"");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// Logs a warning naming what the routes cover when none is the default, because an emergency
+// call from anywhere else then reaches no PSAP.
+void EmergencyDispatcher::State::warn_without_default() const {
+  std::vector<std::string> covered;
+  for (const PsapRoute& route : config.routes) {
+    if (route.default_route) {
+      return;
+    }
+    for (const std::string& state_code : route.states) {
+      covered.push_back(state_code);
+    }
+    for (const std::string& npa : route.area_codes) {
+      covered.push_back("area code " + npa);
+    }
+  }
+  std::string list;
+  for (const std::string& item : covered) {
+    list += (list.empty() ? "" : ", ") + item;
+  }
+  logger("gateway")->warn(
+      "no default [[psap]] route: emergency calls from outside {} reach no PSAP; add a route "
+      "with default = true",
+      list.empty() ? "(no state or area code)" : list);
 }
 
 std::shared_ptr<PsapLink> EmergencyDispatcher::State::link_of(const std::string& route_id) const {
@@ -230,7 +287,12 @@ Status EmergencyDispatcher::start() {
     logger("gateway")->error("emergency dispatcher not started: {}", status.message());
     return status;
   }
-  state.number_plan();  // load now, not during the first emergency call
+  status = state.check_area_codes();  // also loads the plan now, not on the first call
+  if (!status) {
+    logger("gateway")->error("emergency dispatcher not started: {}", status.message());
+    return status;
+  }
+  state.warn_without_default();
   // Emergency records that cannot be spooled would be lost while the database is down, so an
   // unwritable spool stops the start instead of failing on the first emergency call.
   if (std::FILE* probe = std::fopen(state.config.spool_file.c_str(), "a")) {
@@ -324,9 +386,20 @@ Status EmergencyDispatcher::dispatch(EmergencySession session) {
   }
   Result<PsapRoute> route = route_for(session.caller_number, session.caller_location);
   if (!route) {
-    logger("gateway")->error("emergency dispatch session={} call={} has no route: {}",
-                             session.session_id, session.call_id, route.status().message());
-    return route.status();
+    // The session is still kept and spooled, with no route, so that the call is stored as an
+    // emergency call with no PSAP and psap_reachable() returns false for it.
+    logger("gateway")->error(
+        "emergency dispatch session={} call={} reaches no PSAP, and is stored with no PSAP "
+        "route: {}",
+        session.session_id, session.call_id, route.status().message());
+    {
+      std::lock_guard lock(state.mutex);
+      if (!state.sessions.emplace(session.session_id, State::LiveSession{session, ""}).second) {
+        return Status::ok();
+      }
+    }
+    state.spool->append_dispatch(session, "");
+    return Status::ok();
   }
   {
     std::lock_guard lock(state.mutex);
@@ -347,14 +420,22 @@ Status EmergencyDispatcher::dispatch(EmergencySession session) {
 void EmergencyDispatcher::forward_text(const std::string& session_id, std::string text) {
   State& state = *state_;
   std::string route_id;
+  bool live = false;
   {
     std::lock_guard lock(state.mutex);
     const auto found = state.sessions.find(session_id);
     if (found != state.sessions.end()) {
       route_id = found->second.route_id;
+      live = true;
     }
   }
-  if (route_id.empty() || !state.started) {
+  if (live && route_id.empty()) {
+    logger("gateway")->warn(
+        "caller text for session={} dropped: no PSAP route serves the session ({} bytes)",
+        session_id, text.size());
+    return;
+  }
+  if (!live || !state.started) {
     logger("gateway")->warn(
         "caller text for session={} dropped: no live emergency session "
         "({} bytes)",
@@ -389,7 +470,9 @@ void EmergencyDispatcher::close(const std::string& session_id, relay::Instant at
         session_id, closed->session.call_id, relay::format_instant(at),
         relay::format_instant(closed->session.received_at));
   }
-  state.link_of(closed->route_id)->send_close(session_id, close_at);
+  if (!closed->route_id.empty()) {
+    state.link_of(closed->route_id)->send_close(session_id, close_at);
+  }
   state.spool->append_close(session_id, closed->session.call_id, close_at);
   logger("gateway")->info("emergency session closed session={} call={} route={}", session_id,
                           closed->session.call_id, closed->route_id);
@@ -408,6 +491,12 @@ bool EmergencyDispatcher::psap_reachable(const std::string& session_id) const {
   }
   const std::shared_ptr<PsapLink> link = state.link_of(route_id);
   return link != nullptr && link->connected();
+}
+
+bool EmergencyDispatcher::psap_routed(const std::string& session_id) const {
+  std::lock_guard lock(state_->mutex);
+  const auto found = state_->sessions.find(session_id);
+  return found != state_->sessions.end() && !found->second.route_id.empty();
 }
 
 Status EmergencyDispatcher::flush_spool(billing::Store& store,

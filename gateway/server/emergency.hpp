@@ -62,12 +62,16 @@ class EmergencyDispatcher {
   // location and default only if that fails. Requires: called before start().
   void set_number_plan(std::shared_ptr<const billing::NumberPlan> plan);
 
-  // Starts the reserved threads. Fails when no PSAP route is configured.
+  // Starts the reserved threads. Fails when no PSAP route is configured, when two routes are
+  // the default, or when a route lists an area code that the NANP data does not assign. Logs a
+  // warning when no route is the default.
   Status start();
   // Stops the threads after writing what is queued.
   void stop();
 
-  // Queues the dispatch and the spool record; returns at once.
+  // Queues the dispatch and the spool record; returns at once. A session that no route serves
+  // is still kept and spooled with no PSAP route, so that its call is stored as an emergency
+  // call with no PSAP; psap_reachable() and psap_routed() return false for it.
   Status dispatch(EmergencySession session);
   // Forwards caller text to the session's PSAP; never stored or logged.
   void forward_text(const std::string& session_id, std::string text);
@@ -78,6 +82,9 @@ class EmergencyDispatcher {
   // session the dispatcher does not have. A dispatch on a leg that is down waits in the spool
   // and goes out when a redial succeeds.
   bool psap_reachable(const std::string& session_id) const;
+
+  // Whether `session_id` is a live session that a PSAP route serves.
+  bool psap_routed(const std::string& session_id) const;
 
   // Moves spooled emergency call records into `store` as zero-rated emergency calls.
   Status flush_spool(billing::Store& store, const billing::WriteContext& context);

@@ -1,5 +1,6 @@
 #include "gateway/server/psap_link.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -159,8 +160,9 @@ struct PsapLinkSteps {
     }
     if (error) {
       ++link->failed_dials;
+      // max_redials counts the first dial too, and 0 gives up after it as 1 does.
       link->log->warn("psap route={} dial {} of {} to {} failed: {}", link->options.route_id,
-                      link->failed_dials, link->options.max_redials,
+                      link->failed_dials, std::max(1, link->options.max_redials),
                       format_host_port(link->options.endpoint.address, link->options.endpoint.port),
                       error.message());
       if (link->failed_dials >= link->options.max_redials) {

@@ -32,9 +32,13 @@ class CallLifecycleFixture {
   }
 
   // Runs `relaygw COMMAND --db DB ARGUMENTS`; `arguments` is already shell-quoted.
+  // Runs `command` on the fixture's database. Only commands that write take --actor.
   Run relaygw(const std::string& command, const std::string& arguments = "") const {
+    const bool reads_only = command == "call show" || command.rfind("report ", 0) == 0 ||
+                            command == "plans advise";
     return ::relaygw::billing::testing::run_relaygw(
-        command + " --db '" + (dir_ / "billing.db").string() + "' --actor staff:test " + arguments);
+        command + " --db '" + (dir_ / "billing.db").string() + "' " +
+        (reads_only ? "" : "--actor staff:test ") + arguments);
   }
 
   // Creates call `id` and requires that it is authorized.
@@ -366,7 +370,7 @@ TEST_CASE_METHOD(CallLifecycleFixture, "call show prints stored quote",
   const Run text = relaygw("call show", "--id q2");
   const std::string sha = second["quote"]["rate_deck_sha256"];
   CHECK(contains(text.output,
-                 "quoted $0.2500 for a one-minute call with rate deck 'flat quote', "
+                 "quoted $0.25 for a one-minute call with rate deck 'flat quote', "
                  "effective 2026-02-01, sha256 " +
                      sha.substr(0, 12) + "\n"));
   CHECK(second["quote"]["rate_deck_name"] == "flat quote");

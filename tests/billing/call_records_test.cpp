@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -569,12 +570,12 @@ TEST_CASE_METHOD(CallCommandFixture, "call commands show refusal reason", "[bill
 TEST_CASE_METHOD(CallCommandFixture, "call commands name missing call", "[billing][calls][cli]") {
   REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
   const std::vector<std::string> commands = {
-      "call debit " + db_option() + "--id nosuch --key ns-d",
-      "call complete " + db_option() + "--id nosuch --key ns-c",
-      "call event " + db_option() + "--id nosuch --event connected",
+      "call debit " + db_option() + "--id nosuch --key ns-d --actor staff:test",
+      "call complete " + db_option() + "--id nosuch --key ns-c --actor staff:test",
+      "call event " + db_option() + "--id nosuch --event connected --actor staff:test",
       "call show " + db_option() + "--id nosuch"};
   for (const std::string& command : commands) {
-    const testing::CommandRun run = relaygw(command + " --actor staff:test");
+    const testing::CommandRun run = relaygw(command);
     INFO(command << "\n" << run.output);
     CHECK(run.status == 1);
     CHECK(run.output.find("call 'nosuch' not found") != std::string::npos);
@@ -855,4 +856,81 @@ TEST_CASE_METHOD(CallFixture, "emergency call stores no quote", "[billing][calls
   REQUIRE(opened);
   CHECK_FALSE(opened->quote);
   CHECK_FALSE(store().find_call("e1").value()->request.quote);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "call complete hint is a working command",
+                 "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id r4 --from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call event " + db_option() +
+                  "--id r4 --event connected --at 2026-03-10T14:01:00Z")
+              .status == 0);
+  REQUIRE(relaygw("call complete " + db_option() +
+                  "--id r4 --key r4-end --at 2026-03-10T14:05:00Z")
+              .status == 0);
+  const testing::CommandRun other = relaygw("call complete " + db_option() +
+                                            "--id r4 --key r4-x --at 2026-03-10T14:05:00Z");
+  INFO(other.output);
+  CHECK(other.status == 1);
+  const std::size_t start = other.output.find("`relaygw call show --db ");
+  REQUIRE(start != std::string::npos);
+  const std::size_t end = other.output.find('`', start + 1);
+  REQUIRE(end != std::string::npos);
+  const std::string hint = other.output.substr(start + 1, end - start - 1);
+  CHECK_THAT(hint, Catch::Matchers::EndsWith(" --id r4"));
+
+  // The hint runs as printed, without the leading program name.
+  const testing::CommandRun shown = relaygw(hint.substr(std::string("relaygw ").size()));
+  INFO(shown.output);
+  CHECK(shown.status == 0);
+  CHECK_THAT(shown.output, Catch::Matchers::Contains("r4"));
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "call show takes no write options",
+                 "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  REQUIRE(relaygw("call create " + db_option() +
+                  "--id o1 --from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z")
+              .status == 0);
+  for (const std::string& extra :
+       {"--at garbage", "--at 2026-03-10T14:00:00Z", "--actor staff:x", "--data-dir /tmp"}) {
+    const testing::CommandRun run = relaygw("call show " + db_option() + "--id o1 " + extra);
+    INFO(extra << "\n" << run.output);
+    CHECK(run.status != 0);
+  }
+  CHECK(relaygw("call show " + db_option() + "--id o1").status == 0);
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "card call text prints cents", "[billing][calls][cli]") {
+  const std::string pin = input("pin", "1234\n");
+  const std::string card = "6011000990139424";
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  REQUIRE(relaygw("card add " + db_option() + "--number " + card + " --balance 15.00", pin)
+              .status == 0);
+  const testing::CommandRun created =
+      relaygw("call create " + db_option() +
+                  "--id k1 --at 2026-03-10T17:29:00Z --from 3125550107 --to 2125550101 "
+                  "--billing calling-card --card " + card,
+              pin);
+  REQUIRE(created.status == 0);
+  REQUIRE(relaygw("call event " + db_option() + "--id k1 --event connected "
+                  "--at 2026-03-10T17:30:00Z")
+              .status == 0);
+  const testing::CommandRun debited = relaygw("call debit " + db_option() +
+                                              "--id k1 --key k1-d --at 2026-03-10T17:35:00Z");
+  REQUIRE(debited.status == 0);
+  const testing::CommandRun shown = relaygw("call show " + db_option() + "--id k1");
+  REQUIRE(shown.status == 0);
+
+  // Whole-cent amounts print as dollars and cents; four places are only for sub-cent units.
+  const std::regex four_places(R"(\$[0-9,]+\.[0-9]{2}00\b)");
+  for (const testing::CommandRun* run : {&created, &debited, &shown}) {
+    INFO(run->output);
+    CHECK_FALSE(std::regex_search(run->output, four_places));
+  }
+  CHECK_THAT(created.output, Catch::Matchers::Contains("(held $"));
+  CHECK_THAT(debited.output, Catch::Matchers::Contains("so far; card balance $"));
+  CHECK_THAT(shown.output, Catch::Matchers::Contains("quoted $"));
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,7 +45,8 @@ class CommandInputFixture {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  std::string db_option() const { return "--db '" + (dir_ / "billing.db").string() + "' "; }
+  std::filesystem::path db_path() const { return dir_ / "billing.db"; }
+  std::string db_option() const { return "--db '" + db_path().string() + "' "; }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   CommandRun relaygw(const std::string& arguments, const std::string& input = "/dev/null") {
@@ -581,4 +583,30 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
       {"card show " + db_option() + "--number 5550142000001 --pin=98765",
        {"unexpected --pin and 1 value not shown"}, {"98765"}},
   });
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "card close masks number in reason", "[billing][cli]") {
+  init();
+  REQUIRE(relaygw("card add " + db_option() + "--number 5550142000001 --balance 5.00",
+                  pin_file("739164"))
+              .status == 0);
+  const CommandRun closed = relaygw("--log-level debug card close " + db_option() +
+                                    "--number 5550142000001 --reason 'lost 4111111111119876'");
+  INFO(closed.output);
+  CHECK(closed.status == 0);
+  CHECK(contains(closed.output, "--reason=lost ************9876"));
+  CHECK_FALSE(contains(closed.output, "4111111111119876"));
+
+  // Neither the card's state record nor its audit entry keeps the typed number.
+  for (const std::string& suffix : {"", "-wal"}) {
+    const std::filesystem::path file = db_path().string() + suffix;
+    if (!std::filesystem::exists(file)) {
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO(file.string());
+    CHECK(bytes.find("4111111111119876") == std::string::npos);
+    CHECK(bytes.find("************9876") != std::string::npos);
+  }
 }

@@ -654,3 +654,32 @@ TEST_CASE("whole cents hint suggests accepted values", "[billing][credits]") {
 
   CHECK(check_whole_cents("amount", 12'300));
 }
+
+TEST_CASE("credit policy rejects unknown names", "[billing][credits]") {
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"[credits]\napproval_abvoe = \"1.00\"\n",
+       "unknown key credits.approval_abvoe; the known keys of [credits] are "
+       "dropped_call_seconds, wrong_number_hours, approval_above"},
+      {"[credit]\napproval_above = \"1.00\"\n",
+       "unknown section [credit]; the known sections are [credits] and [disputes]"},
+      {"approval_above = \"1.00\"\n", "unknown key approval_above"},
+      {"[disputes]\ndue = 3\n", "the known keys of [disputes] are due_days"},
+  };
+  for (const Case& item : cases) {
+    INFO(item.text);
+    auto policy = parse_credit_policy(item.text, "pol.toml");
+    REQUIRE_FALSE(policy);
+    CHECK_THAT(policy.status().message(), Catch::Matchers::Contains("credit policy pol.toml"));
+    CHECK_THAT(policy.status().message(), Catch::Matchers::Contains(item.expected));
+  }
+
+  auto bundled =
+      load_credit_policy(std::string(RELAYGW_SOURCE_DIR) + "/data/policy/credit-policy.toml");
+  INFO((bundled ? "" : bundled.status().message()));
+  REQUIRE(bundled);
+  CHECK(bundled->approval_above == 25 * kUnitsPerDollar);
+}

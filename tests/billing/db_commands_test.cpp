@@ -497,7 +497,7 @@ TEST_CASE_METHOD(CommandFixture, "call create rejects a used id", "[billing][com
   const Run again = relaygw(create);
   CHECK(again.status == 1);
   CHECK(again.output.find("call id 'c1' already exists") != std::string::npos);
-  CHECK(again.output.find("relaygw call show --id c1") != std::string::npos);
+  CHECK(again.output.find("relaygw call show --db " + db() + " --id c1") != std::string::npos);
   CHECK(again.output.find("constraint") == std::string::npos);
 }
 

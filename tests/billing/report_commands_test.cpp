@@ -142,6 +142,26 @@ TEST_CASE("report rejects bad options", "[billing][reports][command]") {
   Run help = fixture.relaygw("report summary --help");
   CHECK(help.status == 0);
   CHECK(help.output.find("--chart") != std::string::npos);
+
+  const std::string range = "report summary --from 2026-03-01 --to 2026-03-02" + db;
+  Run both = fixture.relaygw(range + " --format csv --json");
+  INFO(both.output);
+  CHECK(both.status != 0);
+  CHECK(both.output.find("--format excludes --json") != std::string::npos);
+  CHECK(both.output.find("\"calls\"") == std::string::npos);
+
+  Run folder = fixture.relaygw(range + " --chart '" + fixture.path("") + "'");
+  INFO(folder.output);
+  CHECK(folder.status != 0);
+  CHECK(folder.output.find("is a folder; give the path of the SVG file to write") !=
+        std::string::npos);
+
+  // Only relay-minutes loads the reference data, and no report writes.
+  Run data = fixture.relaygw("report emergency --from 2026-03-01 --to 2026-03-02 --data-dir /x" +
+                             db);
+  CHECK(data.status != 0);
+  Run actor = fixture.relaygw(range + " --actor staff:x");
+  CHECK(actor.status != 0);
 }
 
 TEST_CASE("report credits prints json", "[billing][reports][command]") {

@@ -163,6 +163,29 @@ default = true
     CHECK(message.find("1 to 65535") != std::string::npos);
     CHECK(message.find("has no port") == std::string::npos);
   }
+  SECTION("two default PSAP routes") {
+    const std::string message = load_error(std::string(kMinimal) + R"(
+[[psap]]
+id = "psap-a"
+address = "127.0.0.1"
+port = 9
+default = true
+[[psap]]
+id = "psap-b"
+address = "127.0.0.1"
+port = 10
+default = true
+)");
+    CHECK(message.find("[[psap]] number 2") != std::string::npos);
+    CHECK(message.find("\"psap-a\" is already the default") != std::string::npos);
+    CHECK(message.find("one route only") != std::string::npos);
+  }
+  SECTION("credit policy file is the configuration") {
+    const std::string message =
+        load_error(std::string(kMinimal) + "[billing]\ncredit_policy_file = \"relaygw.toml\"\n");
+    CHECK(message.find("relaygw.toml\" is this configuration file itself") != std::string::npos);
+    CHECK(message.find("credit-policy.toml") != std::string::npos);
+  }
   SECTION("clock skew out of range") {
     const std::string message =
         load_error(std::string(kMinimal) + "[billing]\nmax_clock_skew_seconds = 5\n");

@@ -1022,4 +1022,90 @@ TEST_CASE("emergency close is not before dispatch", "[gateway][emergency]") {
   REQUIRE(psap.wait_for("close", 1));
   const json close = psap.of_type("close").at(0);
   CHECK(close["at"] == relaygw::relay::format_instant(early.received_at));
+
+TEST_CASE("emergency dispatcher rejects bad route sets", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer psap;
+  SECTION("two default routes") {
+    EmergencyDispatcher dispatcher(config_with(
+        {route("psap-a", psap, {}, {}, true), route("psap-b", psap, {}, {}, true)}, folder));
+    dispatcher.set_number_plan(number_plan());
+    const relaygw::Status status = dispatcher.start();
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Matchers::Contains("'psap-a' and 'psap-b'"));
+    CHECK_THAT(status.message(), Catch::Matchers::Contains("one route only"));
+  }
+  SECTION("unassigned area code") {
+    EmergencyDispatcher dispatcher(
+        config_with({route("psap-a", psap, {}, {"212", "999"}, true)}, folder));
+    dispatcher.set_number_plan(number_plan());
+    const relaygw::Status status = dispatcher.start();
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == StatusCode::InvalidArgument);
+    CHECK_THAT(status.message(), Catch::Matchers::Contains("'psap-a'"));
+    CHECK_THAT(status.message(), Catch::Matchers::Contains("\"999\""));
+    CHECK_THAT(status.message(), Catch::Matchers::Contains("not an assigned area code"));
+  }
+}
+
+TEST_CASE("emergency session without route is spooled", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer new_york;
+  const EmergencyConfig config = config_with({route("psap-ny", new_york, {"NY"}, {})}, folder);
+  relaygw::test::LogCapture log;
+  {
+    EmergencyDispatcher dispatcher(config);
+    dispatcher.set_number_plan(number_plan());
+    REQUIRE(dispatcher.start().is_ok());
+    CHECK(log.count("no default [[psap]] route: emergency calls from outside NY reach no PSAP") ==
+          1);
+
+    // 312 is Chicago, and the location names Illinois: no route serves it.
+    REQUIRE(dispatcher.dispatch(session("s-il", "+13125550107", "100 Main St, Chicago, IL"))
+                .is_ok());
+    CHECK_FALSE(dispatcher.psap_routed("s-il"));
+    CHECK_FALSE(dispatcher.psap_reachable("s-il"));
+    dispatcher.forward_text("s-il", "HELP FIRE");
+    CHECK(log.count("no PSAP route serves the session") == 1);
+    dispatcher.close("s-il", now_ms());
+    CHECK(dispatcher.figures().dispatched == 0);
+  }
+  CHECK(new_york.of_type("dispatch").empty());
+  CHECK(new_york.of_type("close").empty());
+
+  auto store = relaygw::billing::SqliteStore::open((folder.path() / "relaygw.db").string(),
+                                                   {.create = true});
+  REQUIRE(store.is_ok());
+  EmergencyDispatcher restarted(config);
+  REQUIRE(restarted.flush_spool(**store, flush_context()).is_ok());
+  CHECK(read_file(config.spool_file).empty());
+  auto record = (*store)->find_call("call-s-il");
+  REQUIRE(record.is_ok());
+  REQUIRE(record->has_value());
+  const relaygw::billing::CallRecord& call = **record;
+  CHECK(call.request.emergency);
+  CHECK(call.request.psap_route.empty());
+  REQUIRE(call.posting.has_value());
+  CHECK(call.posting->total == 0);
+  CHECK_FALSE(relaygw::billing::event_time(call, relaygw::billing::CallEvent::Connected));
+}
+
+TEST_CASE("emergency zero redials logs one dial", "[gateway][emergency]") {
+  TempFolder folder;
+  PsapServer dead;
+  PsapServer fallback;
+  dead.go_down();  // nothing listens on its port now
+  EmergencyConfig config = config_with(
+      {route("psap-ny", dead, {}, {"212"}), route("psap-default", fallback, {}, {}, true)}, folder);
+  config.max_redials = 0;
+  relaygw::test::LogCapture log;
+  EmergencyDispatcher dispatcher(config);
+  dispatcher.set_number_plan(number_plan());
+  REQUIRE(dispatcher.start().is_ok());
+
+  REQUIRE(dispatcher.dispatch(session("s1", "+12125550100")).is_ok());
+  REQUIRE(fallback.wait_for("dispatch", 1));
+  INFO(log.text());
+  CHECK(log.count("psap route=psap-ny dial 1 of 1 to") >= 1);
+  CHECK(log.count("dial 1 of 0") == 0);
 }

@@ -536,6 +536,71 @@ TEST_CASE("provider link names unusable certificate file", "[gateway][provider-l
   }
 }
 
+TEST_CASE("provider link stores emergency call without PSAP route", "[gateway][provider-link]") {
+  test::LogCapture log;
+  test::TempDir dir;
+  test::TestPsap psap;
+  const DevCertificateFiles certs = test::make_certificates(dir.file("certs"), {"acme"});
+  ServerConfig config = test::test_server_config(dir, certs, psap.port());
+  REQUIRE(config.emergency.routes.size() == 1);
+  config.emergency.routes[0].default_route = false;
+  config.emergency.routes[0].states = {"NY"};
+  test::init_billing_database(config.billing.database);
+  Server server(config);
+  REQUIRE(server.start());
+  CHECK(log.count("no default [[psap]] route: emergency calls from outside NY reach no PSAP") ==
+        1);
+
+  test::TlsLineClient client(server.provider_link_endpoint().value().port, certs.ca_certificate,
+                             certs.client_certificates[0], certs.client_keys[0]);
+  REQUIRE(client.connect().empty());
+  json open = json::parse(session_open("E-1"));
+  open["caller"] = "+13125550107";
+  open["location"] = "100 Main St, Chicago, IL 60601";
+  open["emergency"] = true;
+  REQUIRE(client.send(open.dump() + "\n"));
+  const json open_ack = read_json(client);
+  CHECK(open_ack["of"] == "session.open");
+  CHECK(open_ack["psap"] == "unreachable");
+
+  REQUIRE(client.send(R"({"type":"session.text","session":"E-1","text":"HELP FIRE"})"
+                      "\n"));
+  const json text_ack = read_json(client);
+  CHECK(text_ack["of"] == "session.text");
+  CHECK(text_ack["psap"] == "unreachable");
+
+  json request = json::parse(call_request("E-1", "C-911", "sent-paid"));
+  request["to"] = "911";
+  REQUIRE(client.send(request.dump() + "\n"));
+  const json authorization = read_json(client);
+  CHECK(authorization["type"] == "authorization");
+  CHECK(authorization["result"] == "accepted");
+  CHECK(authorization["reason"] == "psap-unreachable");
+  CHECK_THAT(authorization["message"].get<std::string>(),
+             Catch::Matchers::Contains("no PSAP route serves this caller"));
+
+  REQUIRE(client.send(R"({"type":"session.close","session":"E-1"})"
+                      "\n"));
+  CHECK(read_json(client)["of"] == "session.close");
+  client.close();
+  server.stop();  // moves the spool into the database
+
+  for (const std::string& line : psap.lines()) {
+    CHECK(line.find("E-1") == std::string::npos);
+  }
+  auto store = billing::SqliteStore::open(config.billing.database);
+  REQUIRE(store);
+  auto record = (*store)->find_call("acme/E-1/emergency");
+  REQUIRE(record);
+  REQUIRE(record->has_value());
+  const billing::CallRecord& call = **record;
+  CHECK(call.request.emergency);
+  CHECK(call.request.psap_route.empty());
+  CHECK(call.request.from == "+13125550107");
+  REQUIRE(call.posting.has_value());
+  CHECK(call.posting->total == 0);
+}
+
 }  // namespace relaygw::gateway::server
 
 namespace relaygw::gateway::server {

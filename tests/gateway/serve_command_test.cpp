@@ -573,6 +573,24 @@ TEST_CASE("commands name bad port and config", "[gateway][serve]") {
       {{"serve", "--config", empty_config},
        "configuration file '" + empty_config + "' is empty; copy config/relaygw.toml"},
       {{"replay", "--day", dir.file("no-such-day.toml")}, "no-such-day.toml' does not exist"},
+      {{"replay", "--day", day, "--db", dir.file("x.db"), "--certs", dir.path().string()},
+       "--certs requires --provider"},
+      {{"replay", "--day", day, "--tty", "127.0.0.1:9", "--admin-token-file", dir.file("t")},
+       "--admin-token-file requires --admin"},
+      {{"replay", "--day", day, "--tty", "127.0.0.1:9", "--relaygw", dir.file("r")},
+       "--relaygw requires --db"},
+      {{"replay", "--day", day},
+       "nothing to replay: give at least one of --provider ADDRESS:PORT (with --certs), --tty "
+       "ADDRESS:PORT or --db FILE"},
+      {{"admin", "--url", "http://[::1]", "--token-file", dir.file("token"), "sessions"},
+       "invalid --url 'http://[::1]'; give the port, as in http://127.0.0.1:7080 or "
+       "http://[::1]:7080"},
+      {{"admin", "--url", "http://[::1:7080", "--token-file", dir.file("token"), "sessions"},
+       "the IPv6 host has no closing ']'"},
+      {{"admin", "--url", "http://::1:7080", "--token-file", dir.file("token"), "sessions"},
+       "an IPv6 host needs brackets; write it as http://[::1]:PORT"},
+      {{"admin", "--url", "http://[::2]:7080", "--token-file", dir.file("token"), "sessions"},
+       "--url host '[::2]' is not a loopback address"},
   };
   for (const Case& test : cases) {
     std::string output;
