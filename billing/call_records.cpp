@@ -326,7 +326,7 @@ Result<RatedCall> CallRecords::trial_rating(const Rater& rater, const CallReques
 }
 
 Result<std::optional<CallQuote>> CallRecords::quote_with_deck(
-    const CallRequest& request, Instant start,
+    const CallRequest& request, Instant start, std::string_view local_date,
     const std::optional<RateDeckHeader>& in_effect) const {
   if (request.emergency || is_emergency_number(request.to)) {
     return std::optional<CallQuote>();
@@ -335,6 +335,12 @@ Result<std::optional<CallQuote>> CallRecords::quote_with_deck(
   // rater's own deck and names none.
   const Rater* rater = rater_;
   if (in_effect) {
+    if (!local_date.empty()) {
+      if (Status checked = check_deck_in_effect(*store_, *in_effect, local_date); !checked) {
+        return Status(checked.code(),
+                      "the call cannot be billed: " + checked.message());
+      }
+    }
     Result<const Rater*> deck_rater = raters_.for_deck(*store_, in_effect->sha256_hex);
     if (!deck_rater) {
       return deck_rater.status();
@@ -375,7 +381,8 @@ Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& c
     Result<std::optional<CallQuote>> quote = store_->create_quoted_call(
         request, date,
         [&](const std::optional<RateDeckHeader>& in_effect) {
-          return quote_with_deck(request, context.at, in_effect);
+          return quote_with_deck(request, context.at, local_date ? *local_date : std::string(),
+                                 in_effect);
         },
         context);
     if (quote) {
@@ -732,6 +739,14 @@ Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,
 }
 
 Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
+  Result<Rerating> rerating = rerate_call(call_id);
+  if (!rerating) {
+    return rerating.status();
+  }
+  return std::move(rerating->posting);
+}
+
+Result<Rerating> CallRecords::rerate_call(const std::string& call_id) const {
   Result<std::optional<CallRecord>> record = store_->find_call(call_id);
   if (!record) {
     return record.status();
@@ -752,26 +767,40 @@ Result<CallPosting> CallRecords::rerate(const std::string& call_id) const {
   // The comparison deck is the one that would rate the call if it were requested again now:
   // the deck in effect on its request date. A correction loaded later with the same effective
   // date then shows the error, and a deck whose date is still ahead is left out.
+  Rerating rerating;
   const Rater* rater = rater_;
   const std::optional<Instant> requested = event_time(**record, CallEvent::Requested);
   if (rater_ != nullptr && rater_->plan() != nullptr && requested) {
     Result<std::string> date =
         originating_local_date(*rater_->plan(), (*record)->request.from, *requested);
-    if (date) {
-      Result<std::optional<RateDeckHeader>> in_effect = store_->rate_deck_in_effect(*date);
-      if (!in_effect) {
-        return in_effect.status();
+    if (!date) {
+      return Status(date.status().code(),
+                    "the local date of call '" + call_id +
+                        "' cannot be found, so no deck in effect then can re-rate it: " +
+                        date.status().message());
+    }
+    Result<std::optional<RateDeckHeader>> in_effect = store_->rate_deck_in_effect(*date);
+    if (!in_effect) {
+      return in_effect.status();
+    }
+    if (*in_effect) {
+      if (Status checked = check_deck_in_effect(*store_, **in_effect, *date); !checked) {
+        return checked;
       }
-      if (*in_effect) {
-        Result<const Rater*> deck_rater = raters_.for_deck(*store_, (*in_effect)->sha256_hex);
-        if (!deck_rater) {
-          return deck_rater.status();
-        }
-        rater = *deck_rater;
+      Result<const Rater*> deck_rater = raters_.for_deck(*store_, (*in_effect)->sha256_hex);
+      if (!deck_rater) {
+        return deck_rater.status();
       }
+      rater = *deck_rater;
+      rerating.deck = **in_effect;
     }
   }
-  return rate_posting(**record, completion, rater);
+  Result<CallPosting> posting = rate_posting(**record, completion, rater);
+  if (!posting) {
+    return posting.status();
+  }
+  rerating.posting = std::move(posting).value();
+  return rerating;
 }
 
 Status CallRecords::collect_beyond_hold(const std::string& card_number, const CallPosting& posting,

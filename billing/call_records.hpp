@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "billing/authorization.hpp"
 #include "billing/deck_cache.hpp"
@@ -75,6 +76,13 @@ struct Completion {
   // A first completion whose conversation (connect to disconnect) is longer fails with
   // InvalidArgument. The gateway sets its configured maximum and caps calls to it first.
   std::chrono::seconds max_conversation = kDefaultMaxConversation;
+};
+
+// A posted call rated again, and the stored deck that rated it.
+struct Rerating {
+  CallPosting posting;
+  // nullopt when the store has no deck, so the rater's own deck rated the call.
+  std::optional<RateDeckHeader> deck;
 };
 
 // One deck per call: a call is quoted, held, debited and completed with the rate deck that its
@@ -161,10 +169,13 @@ class CallRecords {
   // for one-card commands such as `card show`, not for loops over many cards.
   Result<Money> card_uncollected(const std::string& card_number) const;
 
-  // Rates a posted call again, for rating-error credits, with the deck in effect on its
-  // request date (Store::rate_deck_in_effect, or the rater's deck when the store names none),
-  // at its actual conversation time, and writes nothing. FailedPrecondition when the call is not
-  // posted.
+  // Rates a posted call again, for rating-error credits, with the deck in effect on the local
+  // date of its request at the calling number's rate center (Store::rate_deck_in_effect, the
+  // rule open() picks a deck by), or with the rater's deck when the store has none. The
+  // rating uses the call's actual conversation time and writes nothing. FailedPrecondition
+  // when the call is not posted or no stored deck is in effect on that date.
+  Result<Rerating> rerate_call(const std::string& call_id) const;
+  // Returns rerate_call(call_id)'s posting.
   Result<CallPosting> rerate(const std::string& call_id) const;
 
  private:
@@ -185,10 +196,12 @@ class CallRecords {
   // Rates `request` as a one-minute answered call starting at `start`, with `rater`.
   static Result<RatedCall> trial_rating(const Rater& rater, const CallRequest& request,
                                         Instant start);
-  // Returns the quote of `request` under `in_effect`, the deck in effect (see open()), or
-  // nullopt for an emergency call. Needs a rater.
+  // Returns the quote of `request` under `in_effect`, the deck in effect on `local_date` (see
+  // open()), or nullopt for an emergency call. An empty `local_date` (the calling number has
+  // no time zone) skips the check that the deck is in effect, and the rating reports the
+  // number. Needs a rater.
   Result<std::optional<CallQuote>> quote_with_deck(
-      const CallRequest& request, Instant start,
+      const CallRequest& request, Instant start, std::string_view local_date,
       const std::optional<RateDeckHeader>& in_effect) const;
 
   Store* store_;

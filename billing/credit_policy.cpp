@@ -113,8 +113,10 @@ Result<CreditPolicy> load_credit_policy(const std::string& path) {
   return parse_credit_policy(text.str(), path);
 }
 
-Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
-                                          const CreditAsk& ask) {
+namespace {
+
+// Checks that `call` is posted and has the charge line that `ask` names.
+Status check_creditable_line(const CallRecord& call, const CreditAsk& ask) {
   if (!call.posting) {
     return Status(StatusCode::FailedPrecondition,
                   "call " + ask.call_id + " " + unposted_state(call) +
@@ -130,6 +132,77 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
                                                    " is invalid; call " + ask.call_id +
                                                    " has lines 1 to " +
                                                    std::to_string(call.posting->lines.size()));
+  }
+  return Status::ok();
+}
+
+// The rating-error rule of apply_credit_policy, once the line was re-rated.
+Result<CreditRequest> apply_rerated_amount(const CreditAsk& ask, Money charged,
+                                           CreditRequest request) {
+  const Money rerated = *ask.rerated_amount;
+  const std::string line = "call " + ask.call_id + " line " + std::to_string(ask.line_no);
+  if (rerated < 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "re-rated amount " + format_dollars_exact(rerated) + " of " + line +
+                      " is negative; a re-rated charge is 0.00 or more");
+  }
+  const std::string rerating = "re-rating " + line +
+                               (ask.rerated_with.empty() ? "" : " with " + ask.rerated_with) +
+                               " gives " + format_dollars_exact(rerated);
+  if (rerated == charged) {
+    return Status(StatusCode::FailedPrecondition,
+                  rerating + ", the same as the " + format_dollars_exact(charged) +
+                      " charged, so the charge was right and there is no rating error to "
+                      "credit; for a goodwill credit, request reason 'other' with a text that "
+                      "says why and an amount");
+  }
+  if (rerated > charged) {
+    return Status(StatusCode::FailedPrecondition,
+                  rerating + ", more than the " + format_dollars_exact(charged) +
+                      " charged, so the line was not overcharged and there is nothing to credit "
+                      "for a rating error; for another fault request its reason with an amount");
+  }
+  const Money overcharge = charged - rerated;
+  if (ask.amount && *ask.amount > overcharge) {
+    return Status(StatusCode::InvalidArgument,
+                  rerating + " against " + format_dollars_exact(charged) +
+                      " charged, an overcharge of " + format_dollars_exact(overcharge) +
+                      ", so a rating-error credit of " + format_dollars_exact(*ask.amount) +
+                      " is too large; request at most " + format_dollars_exact(overcharge) +
+                      " as rating-error, and any goodwill beyond it under reason 'other' with a "
+                      "text that says why");
+  }
+  if (ask.amount) {
+    request.rule = "manual";
+    request.amount = ask.amount;
+  } else {
+    request.rule = "re-rate";
+    request.amount = overcharge;
+  }
+  // The reason text records which deck found the error, because a later deck may re-rate the
+  // call differently.
+  std::string note = "re-rated to " + format_dollars_exact(rerated) + " against " +
+                     format_dollars_exact(charged) + " charged";
+  if (!ask.rerated_with.empty()) {
+    note += " with " + ask.rerated_with;
+  }
+  request.reason_text = request.reason_text.empty() ? note : request.reason_text + "; " + note;
+  return request;
+}
+
+}  // namespace
+
+std::string describe_rerating_deck(const RateDeckHeader& deck) {
+  const std::string effective =
+      deck.effective_from.empty() ? "no effective date" : "effective " + deck.effective_from;
+  return "rate deck '" + deck.name + "' (" + effective + ", sha256 " +
+         deck.sha256_hex.substr(0, 12) + ")";
+}
+
+Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
+                                          const CreditAsk& ask) {
+  if (Status creditable = check_creditable_line(call, ask); !creditable) {
+    return creditable;
   }
   const Money charged = call.posting->lines[static_cast<std::size_t>(ask.line_no - 1)].amount;
 
@@ -164,23 +237,7 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
     return request;
   }
   if (ask.reason == CreditReason::RatingError && ask.rerated_amount) {
-    if (*ask.rerated_amount < 0) {
-      return Status(StatusCode::InvalidArgument,
-                    "re-rated amount " + format_dollars_exact(*ask.rerated_amount) +
-                        " of call " + ask.call_id + " line " + std::to_string(ask.line_no) +
-                        " is negative; a re-rated charge is 0.00 or more");
-    }
-    if (*ask.rerated_amount >= charged) {
-      return Status(StatusCode::FailedPrecondition,
-                    "re-rating call " + ask.call_id + " line " + std::to_string(ask.line_no) +
-                        " gives " + format_dollars_exact(*ask.rerated_amount) +
-                        ", not less than the " + format_dollars_exact(charged) +
-                        " charged, so there is nothing to credit for a rating error; for another "
-                        "fault pass its reason and --amount DOLLARS");
-    }
-    request.rule = "re-rate";
-    request.amount = charged - *ask.rerated_amount;
-    return request;
+    return apply_rerated_amount(ask, charged, std::move(request));
   }
   if (!ask.amount && ask.reason == CreditReason::Misdialed && disconnected) {
     return Status(StatusCode::InvalidArgument,
@@ -221,15 +278,22 @@ Money rerated_line_amount(const CallPosting& charged, const CallPosting& rerated
 
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           CreditAsk ask, const CallRecords& records) {
-  if (ask.reason == CreditReason::RatingError && !ask.amount && !ask.rerated_amount &&
-      call.posting) {
-    Result<CallPosting> rerated = records.rerate(call.request.id);
-    if (!rerated) {
-      return Status(rerated.status().code(),
-                    "cannot re-rate call " + call.request.id +
-                        " for a rating-error credit: " + rerated.status().message());
-    }
-    ask.rerated_amount = rerated_line_amount(*call.posting, *rerated, ask.line_no);
+  if (ask.reason != CreditReason::RatingError || ask.rerated_amount) {
+    return apply_credit_policy(policy, call, ask);
+  }
+  // A call with no line to credit is rejected for that reason before any re-rating.
+  if (Status creditable = check_creditable_line(call, ask); !creditable) {
+    return creditable;
+  }
+  Result<Rerating> rerated = records.rerate_call(call.request.id);
+  if (!rerated) {
+    return Status(rerated.status().code(),
+                  "cannot re-rate call " + call.request.id +
+                      " for a rating-error credit: " + rerated.status().message());
+  }
+  ask.rerated_amount = rerated_line_amount(*call.posting, rerated->posting, ask.line_no);
+  if (rerated->deck) {
+    ask.rerated_with = describe_rerating_deck(*rerated->deck);
   }
   return apply_credit_policy(policy, call, ask);
 }
@@ -237,28 +301,26 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           CreditAsk ask, Store& store,
                                           const std::filesystem::path& data_dir) {
-  if (ask.reason != CreditReason::RatingError || ask.amount || ask.rerated_amount) {
+  if (ask.reason != CreditReason::RatingError || ask.rerated_amount) {
     return apply_credit_policy(policy, call, ask);
   }
-  Result<std::optional<StoredRateDeck>> stored = store.current_rate_deck();
-  if (!stored) {
-    return stored.status();
+  Result<std::vector<RateDeckHeader>> decks = store.list_rate_decks();
+  if (!decks) {
+    return decks.status();
   }
-  if (!*stored) {
+  if (decks->empty()) {
     return Status(StatusCode::FailedPrecondition,
                   "the database has no rate deck to re-rate call " + call.request.id +
-                      " with; load one with `relaygw db load-deck` or pass --amount");
-  }
-  Result<RateDeck> deck = RateDeck::parse((*stored)->text, (*stored)->source_path);
-  if (!deck) {
-    return deck.status();
+                      " with; load one with `relaygw db load-deck`");
   }
   Result<NumberPlan> plan = NumberPlan::load(data_dir);
   if (!plan) {
     return plan.status();
   }
-  const Rater rater(&*plan, &*deck);
-  return apply_credit_policy(policy, call, std::move(ask), CallRecords(&store, &rater));
+  // The rater supplies only the number plan, because rerate_call rates with the stored deck in
+  // effect on the call's date.
+  const Rater plan_only(&*plan, nullptr);
+  return apply_credit_policy(policy, call, std::move(ask), CallRecords(&store, &plan_only));
 }
 
 }  // namespace relaygw::billing

@@ -35,28 +35,39 @@ struct CreditAsk {
   std::string reason_text;
   std::optional<Money> amount;          // staff amount; nullopt asks for the policy amount
   std::optional<Money> rerated_amount;  // rating-error: the line re-rated at actual duration
-  Instant reported_at;                  // when the customer reported the problem
+  // The deck that set rerated_amount, as "rate deck 'NAME' (effective DATE, sha256 PREFIX)",
+  // for messages and the credit's reason text. Empty when unknown.
+  std::string rerated_with;
+  Instant reported_at;  // when the customer reported the problem
 };
+
+// Describes a stored deck for messages and credit records: "rate deck 'NAME' (effective DATE,
+// sha256 PREFIX)", with the first 12 hex digits of its SHA-256.
+std::string describe_rerating_deck(const RateDeckHeader& deck);
 
 // Applies the policy to `ask` for the posted `call`:
 // - dropped-call with conversation at most dropped_call_seconds: full line, no approval;
 // - misdialed reported within wrong_number_hours of the disconnect: full line;
-// - rating-error with rerated_amount: the charged amount minus the re-rated amount;
+// - rating-error with rerated_amount: the charged amount minus the re-rated amount, or the
+//   staff amount when it is at most that difference. A re-rated amount equal to or above the
+//   charge is rejected, with or without a staff amount, because the line was not overcharged;
 // - otherwise the staff amount, required.
+// A re-rated credit's reason text ends with the re-rated amount and ask.rerated_with.
 // Every credit above approval_above waits for a supervisor, except the dropped-call rule.
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           const CreditAsk& ask);
 
-// Applies the policy as above, but first re-rates a rating-error credit without a staff amount
-// through `records`, with the current deck at the call's actual conversation time. The credit
-// is the charged line minus the same line re-rated. A line that the re-rated call no longer
-// has re-rates to zero, so it is credited in full.
+// Applies the policy as above, but first re-rates a rating-error credit, with or without a
+// staff amount, through `records` (CallRecords::rerate_call: the deck in effect on the local
+// date of the call's request, at the call's actual conversation time). The credit is the
+// charged line minus the same line re-rated. A line that the re-rated call no longer has
+// re-rates to zero, so it is credited in full.
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           CreditAsk ask, const CallRecords& records);
 
-// Applies the policy as above, re-rating with the store's current rate deck and the number
-// plan in `data_dir`. Both are loaded only for a rating-error credit without a staff amount;
-// a store without a deck then fails with FailedPrecondition.
+// Applies the policy as above, re-rating with the store's decks and the number plan in
+// `data_dir`. The plan is loaded only for a rating-error credit, and a store without a deck
+// then fails with FailedPrecondition.
 Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const CallRecord& call,
                                           CreditAsk ask, Store& store,
                                           const std::filesystem::path& data_dir);

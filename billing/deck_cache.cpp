@@ -84,6 +84,33 @@ const Rater* RateDeckCache::insert(const std::string& sha256_hex, std::shared_pt
   return rater;
 }
 
+Status check_deck_in_effect(Store& store, const RateDeckHeader& in_effect,
+                            std::string_view local_date) {
+  // ISO 8601 dates order as text, and an empty effective date sorts before every date.
+  if (in_effect.effective_from <= local_date) {
+    return Status::ok();
+  }
+  Result<std::vector<RateDeckHeader>> decks = store.list_rate_decks();
+  if (!decks) {
+    return decks.status();
+  }
+  // Every stored deck starts after `local_date`, so the message names the earliest one.
+  const RateDeckHeader* earliest = &in_effect;
+  for (const RateDeckHeader& deck : *decks) {
+    if (deck.effective_from <= earliest->effective_from) {
+      earliest = &deck;
+    }
+  }
+  const std::string date(local_date);
+  return Status(StatusCode::FailedPrecondition,
+                "no stored rate deck is in effect on " + date +
+                    " (the local date at the calling number's rate center): the earliest "
+                    "effective date stored is " +
+                    earliest->effective_from + ", of deck '" + earliest->name +
+                    "'; load a deck whose first [[version]] is effective on or before " + date +
+                    " with `relaygw db load-deck`");
+}
+
 Result<const Rater*> CallRaters::for_deck(Store& store, const std::string& sha256_hex) const {
   if (fallback_ == nullptr) {
     return Status(StatusCode::Unavailable,

@@ -85,6 +85,13 @@ class RateDeckCache {
   std::map<const Rater*, std::weak_ptr<const Parsed>> issued_;
 };
 
+// Checks that `in_effect`, the deck that Store::rate_deck_in_effect returned for `local_date`
+// ("2026-07-01"), is in effect on that date. When every stored deck starts later,
+// rate_deck_in_effect still returns one, and then this fails with FailedPrecondition, naming
+// the date, the earliest effective date stored and the fix.
+Status check_deck_in_effect(Store& store, const RateDeckHeader& in_effect,
+                            std::string_view local_date);
+
 // The raters that CallRecords and Authorizer rate with. A call whose record names a stored deck
 // is rated by that deck. A call that names none (emergency calls, calls stored before schema
 // 12 or while the database held no deck) is rated by `fallback`.

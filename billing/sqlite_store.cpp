@@ -800,19 +800,35 @@ Status SqliteStore::store_idempotent(const IdempotencyKey& key, std::string_view
 // ---- Rate decks ----
 
 Status SqliteStore::add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) {
-  return add_rate_deck_checked(deck, nullptr, context);
+  return add_rate_deck_checked(deck, nullptr, context).status();
 }
 
-Status SqliteStore::add_rate_deck_checked(const StoredRateDeck& deck,
-                                          const UnpostedCallsCheck& check,
-                                          const WriteContext& context) {
+Result<RateDeckAddition> SqliteStore::add_rate_deck_checked(const StoredRateDeck& deck,
+                                                            const UnpostedCallsCheck& check,
+                                                            const WriteContext& context) {
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (!status) {
     return status;
   }
-  // BEGIN IMMEDIATE holds the write lock from here, so no call can be created or change state
-  // between this list and the commit.
+  // BEGIN IMMEDIATE holds the write lock from here, so no call can be created or change state,
+  // and no other deck can be stored, between these reads and the commit.
+  {
+    // Only the deck stored last for a date can be in effect, so an identical deck stored
+    // before a correction with the same date is stored again below.
+    ScopedStatement latest_of_date = statement(
+        "SELECT seq, name, sha256, COALESCE(effective_from, ''), actor, at, "
+        "sha256 = ?2 AND COALESCE(effective_to, '') = ?3 FROM rate_decks "
+        "WHERE COALESCE(effective_from, '') = ?1 ORDER BY seq DESC LIMIT 1");
+    latest_of_date.bind(deck.effective_from).bind(deck.sha256_hex).bind(deck.effective_to);
+    Result<bool> found = latest_of_date.next();
+    if (!found) {
+      return found.status();
+    }
+    if (*found && latest_of_date.integer(6) != 0) {
+      return RateDeckAddition{false, read_deck_header(latest_of_date)};
+    }
+  }
   if (check) {
     Result<std::vector<CallRecord>> unposted = list_unposted_calls();
     if (!unposted) {
@@ -878,7 +894,15 @@ Status SqliteStore::add_rate_deck_checked(const StoredRateDeck& deck,
     }
     status = audit(context, "rate_deck", deck.name, "add", payload.dump());
   }
-  return status ? transaction.commit() : status;
+  if (status) {
+    status = transaction.commit();
+  }
+  if (!status) {
+    return status;
+  }
+  return RateDeckAddition{true, RateDeckHeader{deck_seq, deck.name, deck.sha256_hex,
+                                               deck.effective_from, context.actor,
+                                               instant_text(context.at)}};
 }
 
 Result<std::optional<StoredRateDeck>> SqliteStore::current_rate_deck() {
@@ -902,7 +926,7 @@ Result<std::optional<RateDeckHeader>> SqliteStore::rate_deck_in_effect(
   // deck that starts after `local_date` sorts after every deck in effect, so it is returned
   // only when no deck is in effect yet, and then the most recently stored one is.
   ScopedStatement select = statement(
-      "SELECT seq, name, sha256, COALESCE(effective_from, '') FROM rate_decks "
+      "SELECT seq, name, sha256, COALESCE(effective_from, ''), actor, at FROM rate_decks "
       "ORDER BY COALESCE(effective_from, '') <= ?1 DESC, "
       "CASE WHEN COALESCE(effective_from, '') <= ?1 THEN COALESCE(effective_from, '') END DESC, "
       "seq DESC LIMIT 1");
@@ -914,13 +938,13 @@ Result<std::optional<RateDeckHeader>> SqliteStore::rate_deck_in_effect(
   if (!*row) {
     return std::optional<RateDeckHeader>();
   }
-  return std::optional<RateDeckHeader>(
-      RateDeckHeader{select.integer(0), select.text(1), select.text(2), select.text(3)});
+  return std::optional<RateDeckHeader>(read_deck_header(select));
 }
 
 Result<std::vector<RateDeckHeader>> SqliteStore::list_rate_decks() {
   ScopedStatement select = statement(
-      "SELECT seq, name, sha256, COALESCE(effective_from, '') FROM rate_decks ORDER BY seq");
+      "SELECT seq, name, sha256, COALESCE(effective_from, ''), actor, at FROM rate_decks "
+      "ORDER BY seq");
   std::vector<RateDeckHeader> decks;
   while (true) {
     Result<bool> row = select.next();
@@ -930,9 +954,13 @@ Result<std::vector<RateDeckHeader>> SqliteStore::list_rate_decks() {
     if (!*row) {
       return decks;
     }
-    decks.push_back(
-        RateDeckHeader{select.integer(0), select.text(1), select.text(2), select.text(3)});
+    decks.push_back(read_deck_header(select));
   }
+}
+
+RateDeckHeader SqliteStore::read_deck_header(ScopedStatement& select) {
+  return RateDeckHeader{select.integer(0), select.text(1), select.text(2),
+                        select.text(3),    select.text(4), select.text(5)};
 }
 
 Result<std::optional<StoredRateDeck>> SqliteStore::read_stored_deck(ScopedStatement& select) {

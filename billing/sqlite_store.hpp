@@ -62,8 +62,9 @@ class SqliteStore final : public Store {
 
   // Store
   Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) override;
-  Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
-                               const WriteContext& context) override;
+  Result<RateDeckAddition> add_rate_deck_checked(const StoredRateDeck& deck,
+                                                 const UnpostedCallsCheck& check,
+                                                 const WriteContext& context) override;
   Result<std::optional<StoredRateDeck>> current_rate_deck() override;
   Result<std::optional<RateDeckHeader>> rate_deck_in_effect(std::string_view local_date) override;
   Result<std::vector<RateDeckHeader>> list_rate_decks() override;
@@ -201,6 +202,9 @@ class SqliteStore final : public Store {
   // Appends `events` of one call with multi-row INSERTs.
   Status insert_events(const std::string& call_id, const std::vector<CallEventRecord>& events);
   Result<std::optional<CallPosting>> read_posting(const std::string& call_id);
+  // Reads a RateDeckHeader from the current row of `select`, whose first columns are seq, name,
+  // sha256, effective_from (NULL read as ''), actor and at.
+  RateDeckHeader read_deck_header(ScopedStatement& select);
   // Reads the deck of the first row of `select`, which lists the columns current_rate_deck
   // lists, with its files; nullopt when there is no row.
   Result<std::optional<StoredRateDeck>> read_stored_deck(ScopedStatement& select);

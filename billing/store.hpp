@@ -264,6 +264,17 @@ struct RateDeckHeader {
   std::string name;
   std::string sha256_hex;      // StoredRateDeck::sha256_hex
   std::string effective_from;  // ISO 8601 date, empty when the deck states none
+  std::string actor;           // who stored the deck
+  std::string stored_at;       // when it was stored, an ISO 8601 UTC instant
+};
+
+// The outcome of Store::add_rate_deck_checked.
+struct RateDeckAddition {
+  // False when nothing was stored, because the same deck (the same SHA-256 and effective
+  // dates) is already the most recently stored deck of its effective date, so storing it
+  // again would change no call's deck.
+  bool stored = false;
+  RateDeckHeader deck;  // the deck stored, or else the identical deck found
 };
 
 // One call as reports read it: the request, the instant it was requested and its posting.
@@ -300,22 +311,29 @@ class Store {
 
   // Rate decks. current_rate_deck returns the most recently stored deck, which is not always
   // the deck in effect (see rate_deck_in_effect).
+  // add_rate_deck stores `deck` as add_rate_deck_checked does, with no check.
   virtual Status add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) = 0;
   // Checks the unposted calls and stores `deck`, in one write transaction. The calls are listed
   // as list_unposted_calls lists them once the write lock is held, and passed to `check`. When
   // `check` returns an error, nothing is stored and that error is returned. A call that another
   // connection creates or changes meanwhile either committed before the list, so `check`
   // receives it, or waits until this transaction ends.
+  // When the most recently stored deck of `deck`'s effective date has the same SHA-256 and
+  // effective dates, nothing is stored or checked, and the result names that deck. An
+  // identical deck that a later correction with the same date replaced is stored again, so
+  // that it is the deck of that date once more.
   using UnpostedCallsCheck = std::function<Status(const std::vector<CallRecord>& unposted)>;
-  virtual Status add_rate_deck_checked(const StoredRateDeck& deck, const UnpostedCallsCheck& check,
-                                       const WriteContext& context) = 0;
+  virtual Result<RateDeckAddition> add_rate_deck_checked(const StoredRateDeck& deck,
+                                                         const UnpostedCallsCheck& check,
+                                                         const WriteContext& context) = 0;
   virtual Result<std::optional<StoredRateDeck>> current_rate_deck() = 0;
   // Returns the deck in effect on `local_date` (ISO 8601, "2026-07-01"): of the decks whose
   // effective_from is on or before that date, the one with the latest effective_from, where
   // an empty effective_from counts as the earliest date. Among decks with that same
   // effective_from, the most recently stored one wins, so a correction replaces the deck it
   // corrects. When every deck starts later, returns the most recently stored deck, which then
-  // rates nothing before its first version. nullopt when no deck is stored. Reads no deck text.
+  // rates nothing before its first version, and check_deck_in_effect (billing/deck_cache.hpp)
+  // rejects it. nullopt when no deck is stored. Reads no deck text.
   virtual Result<std::optional<RateDeckHeader>> rate_deck_in_effect(
       std::string_view local_date) = 0;
   // Returns every stored deck in the order stored, without texts.

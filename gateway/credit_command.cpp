@@ -91,7 +91,8 @@ Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
                                                     const billing::CreditPolicy& policy,
                                                     const CreditFields& fields,
                                                     const billing::WriteContext& context,
-                                                    std::string_view field_prefix) {
+                                                    std::string_view field_prefix,
+                                                    const std::string& data_dir) {
   const std::string prefix(field_prefix);
   const std::optional<billing::CreditReason> reason = parse_credit_reason_name(fields.reason);
   if (!reason) {
@@ -130,9 +131,11 @@ Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
   ask.reason_text = fields.text;
   ask.amount = amount;
   ask.reported_at = context.at;
-  // A rating-error credit without an amount is re-rated with the stored deck.
+  // A rating-error credit is re-rated with the stored deck in effect on the call's date.
+  const std::filesystem::path plan_dir =
+      data_dir.empty() ? billing::default_data_dir() : std::filesystem::path(data_dir);
   Result<billing::CreditRequest> request =
-      billing::apply_credit_policy(policy, **call, ask, store, billing::default_data_dir());
+      billing::apply_credit_policy(policy, **call, ask, store, plan_dir);
   if (!request) {
     return request.status();
   }
@@ -166,7 +169,8 @@ void run_request(const CreditOptions& options) {
       load_policy_option(options.database, options.policy, command);
   auto store = open_database(options.database, command);
   Result<billing::CreditRecord> credit =
-      request_policy_credit(*store, policy, options, write_context(options.database), "--");
+      request_policy_credit(*store, policy, options, write_context(options.database), "--",
+                            options.database.data_dir);
   if (!credit) {
     fail_command(command, credit.status().message());
   }

@@ -50,12 +50,14 @@ std::optional<billing::CreditReason> parse_credit_reason_name(const std::string&
 // Checks `fields`, applies `policy` to the call's charge line and records the credit request
 // in `store`. A repeated key with the same fields returns the first record. Errors name the
 // field as `field_prefix` + name ("--reason" on the command line, "reason" in JSON), with
-// InvalidArgument for bad input and NotFound for an unknown call.
+// InvalidArgument for bad input and NotFound for an unknown call. A rating-error credit
+// re-rates the call with the number plan in `data_dir` (empty: billing::default_data_dir()).
 Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
                                                     const billing::CreditPolicy& policy,
                                                     const CreditFields& fields,
                                                     const billing::WriteContext& context,
-                                                    std::string_view field_prefix);
+                                                    std::string_view field_prefix,
+                                                    const std::string& data_dir = "");
 
 // The `relaygw credit show --json` object.
 nlohmann::json credit_json(const billing::CreditRecord& credit);

@@ -2,6 +2,7 @@
 // and store a new rate deck. Also the helpers in gateway/db_support.hpp.
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <date/date.h>
 #include <fmt/format.h>
 
 #include "billing/call_records.hpp"
@@ -731,11 +733,41 @@ Status check_open_calls_rate(const std::vector<billing::CallRecord>& unposted,
   return Status(StatusCode::FailedPrecondition, message);
 }
 
-// Prints whether the deck just stored is in effect today, pending or superseded, and the
-// schedule of stored decks.
+// Returns the day before `iso_date` ("2026-07-01"), or `iso_date` itself when it does not
+// parse.
+std::string day_before(const std::string& iso_date) {
+  int year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  char end = '\0';
+  if (std::sscanf(iso_date.c_str(), "%4d-%2u-%2u%c", &year, &month, &day, &end) != 3) {
+    return iso_date;
+  }
+  const date::year_month_day parsed{date::year{year}, date::month{month}, date::day{day}};
+  if (!parsed.ok()) {
+    return iso_date;
+  }
+  return date::format("%F", date::sys_days(parsed) - date::days(1));
+}
+
+// Returns the earliest effective date after `date` among `decks`, or "" when none is later.
+std::string next_effective_date(const std::vector<billing::RateDeckHeader>& decks,
+                                const std::string& date) {
+  std::string next;
+  for (const billing::RateDeckHeader& deck : decks) {
+    if (deck.effective_from > date && (next.empty() || deck.effective_from < next)) {
+      next = deck.effective_from;
+    }
+  }
+  return next;
+}
+
+// Prints whether the deck just stored (or found stored already) is in effect today, pending or
+// superseded, and the schedule of stored decks.
 void print_load_result(billing::Store& store, const billing::StoredRateDeck& stored) {
+  const std::string command = "db load-deck";
   const std::string today = utc_today();
-  const DeckSchedule schedule = deck_schedule(store, today, "db load-deck");
+  const DeckSchedule schedule = deck_schedule(store, today, command);
   const auto is_stored = [&](const billing::RateDeckHeader& deck) {
     return deck.sha256_hex == stored.sha256_hex && deck.effective_from == stored.effective_from;
   };
@@ -748,18 +780,61 @@ void print_load_result(billing::Store& store, const billing::StoredRateDeck& sto
         "center) are rated with it, until a deck with a later effective date takes over\n",
         stored.effective_from);
   } else if (schedule.in_effect) {
-    // Only a deck with a later effective date can outrank the deck stored last.
+    // The deck stored last for its date, which this one is, is in effect from its date until
+    // the next later effective date, so backdated calls still use it.
+    auto decks = store.list_rate_decks();
+    if (!decks) {
+      fail_command(command, decks.status().message());
+    }
+    const std::string last_day = day_before(next_effective_date(*decks, stored.effective_from));
+    const std::string dates = stored.effective_from.empty()
+                                  ? "up to " + last_day
+                                  : stored.effective_from + " to " + last_day;
     const billing::RateDeckHeader& current = *schedule.in_effect;
     std::cout << fmt::format(
-        "it is superseded: deck '{}' ({}, sha256 {}) has a later effective date and stays in "
-        "effect, so no new call is rated with the stored deck, which only re-rates calls "
-        "requested before {} for rating-error credits. To replace deck '{}', load a deck whose "
-        "first version is effective on or after {}\n",
-        current.name, effective_text(current), current.sha256_hex, current.effective_from,
-        current.name, current.effective_from);
+        "it is superseded: deck '{}' ({}, sha256 {}) has a later effective date and is in "
+        "effect for calls requested today. The stored deck is in effect only for calls dated "
+        "{} (local date at the calling number's rate center), such as calls created with an "
+        "earlier `relaygw call create --at`, calls the gateway stores late, and rating-error "
+        "credits on calls of those dates. To replace deck '{}', load a deck whose first version "
+        "is effective on or after {}\n",
+        current.name, effective_text(current), current.sha256_hex, dates, current.name,
+        current.effective_from);
   }
   print_deck_in_effect(schedule, today);
   print_other_decks(schedule);
+}
+
+// Prints which deck `added`, stored just now, replaces as the deck of its effective date, and
+// an identical copy stored before that deck, which storing it again brings back.
+void print_replaced_deck(billing::Store& store, const billing::RateDeckHeader& added) {
+  auto decks = store.list_rate_decks();
+  if (!decks) {
+    fail_command("db load-deck", decks.status().message());
+  }
+  const billing::RateDeckHeader* replaced = nullptr;
+  const billing::RateDeckHeader* earlier_copy = nullptr;
+  for (const billing::RateDeckHeader& deck : *decks) {
+    if (deck.seq >= added.seq || deck.effective_from != added.effective_from) {
+      continue;
+    }
+    replaced = &deck;  // listed in the order stored, so the last one is the deck replaced
+    if (deck.sha256_hex == added.sha256_hex) {
+      earlier_copy = &deck;
+    }
+  }
+  if (replaced == nullptr) {
+    return;
+  }
+  std::cout << fmt::format(
+      "it replaces deck '{}' (sha256 {}, stored {} by {}), the deck stored last with the same "
+      "effective date\n",
+      replaced->name, replaced->sha256_hex, replaced->stored_at, replaced->actor);
+  if (earlier_copy != nullptr) {
+    std::cout << fmt::format(
+        "this same deck was stored before, on {} by {}, and is the deck of that date again\n",
+        earlier_copy->stored_at, earlier_copy->actor);
+  }
 }
 
 void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
@@ -775,19 +850,31 @@ void run_load_deck(const DatabaseOptions& options, const std::string& rates) {
   const billing::NumberPlan plan = load_number_plan(options, command);
   const billing::Rater rater(&plan, &*deck);
   const billing::CallRecords records(store.get(), &rater);
-  const Status added = store->add_rate_deck_checked(
+  const Result<billing::RateDeckAddition> added = store->add_rate_deck_checked(
       stored,
       [&](const std::vector<billing::CallRecord>& unposted) {
         return check_open_calls_rate(unposted, records, stored);
       },
       write_context(options));
   if (!added) {
-    fail_command(command, added.message());
+    fail_command(command, added.status().message());
+  }
+  const std::string effective = stored.effective_from.empty()
+                                    ? std::string("with no effective date")
+                                    : "effective " + stored.effective_from;
+  if (!added->stored) {
+    std::cout << fmt::format(
+        "rate deck '{}' (sha256 {}), {}, is already stored on {} by {}; nothing changed\n",
+        stored.name, stored.sha256_hex, effective, added->deck.stored_at, added->deck.actor);
+    print_load_result(*store, stored);
+    if (!stored.files.empty()) {
+      std::cout << fmt::format("{} files from {}\n", stored.files.size(), stored.source_path);
+    }
+    return;
   }
   std::cout << fmt::format("rate deck '{}' stored (sha256 {}), {}\n", stored.name,
-                           stored.sha256_hex,
-                           stored.effective_from.empty() ? std::string("with no effective date")
-                                                         : "effective " + stored.effective_from);
+                           stored.sha256_hex, effective);
+  print_replaced_deck(*store, added->deck);
   print_load_result(*store, stored);
   if (!stored.files.empty()) {
     std::cout << fmt::format("{} files from {}\n", stored.files.size(), stored.source_path);
@@ -830,7 +917,9 @@ void add_db_commands(CLI::App& app) {
   auto deck_options = std::make_shared<DatabaseOptions>();
   auto rates = std::make_shared<std::string>();
   CLI::App* load_deck =
-      db->add_subcommand("load-deck", "Store a rate deck file or folder as the current rate deck");
+      db->add_subcommand("load-deck",
+                         "Store a rate deck file or folder, in effect from its first version's "
+                         "date; loading the deck stored last for that date again changes nothing");
   add_database_options(*load_deck, *deck_options, DatabaseUse::WriteWithData);
   load_deck
       ->add_option("--rates", *rates,

@@ -150,6 +150,12 @@ Result<QuoteOutcome> quote_with_stored_deck(const QuoteFields& fields,
                    " --rates FILE`, or leave --db out to quote with "
                    "the bundled deck"));
   }
+  if (local_date) {
+    if (Status checked = billing::check_deck_in_effect(**store, **in_effect, *local_date);
+        !checked) {
+      return rate_quote(fields, field_prefix, plan, nullptr, checked);
+    }
+  }
   billing::RateDeckCache decks(plan);
   Result<const billing::Rater*> deck_rater = decks.rater(**store, (*in_effect)->sha256_hex);
   if (!deck_rater) {
@@ -223,6 +229,11 @@ Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view fiel
   const billing::CallToRate& call = outcome.call;
   const bool emergency = billing::is_emergency_number(call.to);
   if (!emergency && (plan == nullptr || deck == nullptr)) {
+    // FailedPrecondition is check_deck_in_effect's: the data loaded, but no stored deck is
+    // in effect on the call's date, so the request cannot be rated as asked.
+    if (missing_data.code() == StatusCode::FailedPrecondition) {
+      return missing_data;
+    }
     return unavailable(missing_data.is_ok()
                            ? Status(StatusCode::Unavailable, "no number plan or rate deck loaded")
                            : missing_data);

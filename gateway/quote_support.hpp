@@ -67,7 +67,9 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
 // Checks `fields` and rates the call and its alternatives with an already loaded number plan
 // and rate deck, ignoring `fields.deck` and `fields.data_dir`. A null `plan` or `deck`
 // fails a non-emergency call with Unavailable and the message of `missing_data` (the load
-// failure), as compute_quote() does. Other errors are those of compute_quote().
+// failure), as compute_quote() does, except that a FailedPrecondition `missing_data` (no
+// stored deck in effect on the start date) is returned as it is. Other errors are those of
+// compute_quote().
 Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view field_prefix,
                                 const billing::NumberPlan* plan, const billing::RateDeck* deck,
                                 const Status& missing_data);

@@ -740,6 +740,9 @@ Result<const billing::Rater*> CallService::State::rater_in_effect(const std::str
                                                "' has no rate deck; load one with `relaygw db "
                                                "load-deck`");
   }
+  if (Status checked = billing::check_deck_in_effect(*store, **in_effect, *local_date); !checked) {
+    return checked;
+  }
   auto deck_rater = decks->rater(*store, (*in_effect)->sha256_hex);
   if (!deck_rater) {
     return deck_rater.status();

@@ -299,11 +299,56 @@ TEST_CASE_METHOD(DeckFixture, "rerate uses deck in effect on call date", "[billi
   REQUIRE(rerated);
   CHECK(rerated->total == 800);
 
+  auto named = after_future.rerate_call("r1");
+  REQUIRE(named);
+  REQUIRE(named->deck);
+  CHECK(named->deck->sha256_hex == sha256_hex(flat_deck_text("0.0400")));
+
   // A correction in effect since 2020, stored later, is what the call should have cost.
-  load_deck("0.0500");
+  const std::string correction = load_deck("0.0500");
   auto corrected = after_future.rerate("r1");
   REQUIRE(corrected);
   CHECK(corrected->total == 1000);
+  auto corrected_named = after_future.rerate_call("r1");
+  REQUIRE(corrected_named);
+  REQUIRE(corrected_named->deck);
+  CHECK(corrected_named->deck->sha256_hex == correction);
+  CHECK(corrected_named->deck->effective_from == "2020-01-01");
+}
+
+TEST_CASE_METHOD(DeckFixture, "no deck in effect names earliest", "[billing][deck]") {
+  load_deck("0.0800", "2026-06-01");
+  load_deck("0.0400", "2026-05-01");
+  load_deck("0.0900", "2026-07-01");
+  auto in_effect = store_->rate_deck_in_effect("2026-03-10");
+  REQUIRE(in_effect);
+  REQUIRE(in_effect->has_value());
+  const relaygw::Status checked = check_deck_in_effect(*store_, **in_effect, "2026-03-10");
+  CHECK(checked.code() == relaygw::StatusCode::FailedPrecondition);
+  CHECK(checked.message() ==
+        "no stored rate deck is in effect on 2026-03-10 (the local date at the calling "
+        "number's rate center): the earliest effective date stored is 2026-05-01, of deck "
+        "'test deck'; load a deck whose first [[version]] is effective on or before 2026-03-10 "
+        "with `relaygw db load-deck`");
+  auto on_may_first = store_->rate_deck_in_effect("2026-05-01");
+  REQUIRE(on_may_first);
+  REQUIRE(on_may_first->has_value());
+  CHECK(check_deck_in_effect(*store_, **on_may_first, "2026-05-01").is_ok());
+
+  // A call requested then is not stored, and the newest deck is not blamed.
+  const RateDeck deck = RateDeck::parse(flat_deck_text("0.0900", "2026-07-01"), "a.toml").value();
+  const Rater rater(&bundled_number_plan(), &deck);
+  CallRecords records(store_.get(), &rater, &decks_);
+  CallRequest call;
+  call.id = "early";
+  call.from = "3125550107";
+  call.to = "2125550101";
+  auto opened = records.open(call, WriteContext{"gateway", at("2026-03-10T14:00:00Z")});
+  REQUIRE_FALSE(opened);
+  CHECK(opened.status().message().find("no stored rate deck is in effect on 2026-03-10") !=
+        std::string::npos);
+  CHECK(opened.status().message().find("has no version in force") == std::string::npos);
+  CHECK_FALSE(store_->find_call("early").value().has_value());
 }
 
 // The deck with the latest effective date on or before the day wins, whatever order the decks

@@ -97,7 +97,8 @@ TEST_CASE_METHOD(CommandInputFixture, "call create rejects unratable calls", "[b
        {"'9995550107'", "area code 999 is not assigned"}},
       {"call create " + db_option() +
            "--id c2 --from 3125550107 --to 2125550101 --at 2019-06-01T14:00:00Z",
-       {"no version in force on 2019-06-01"}},
+       {"no stored rate deck is in effect on 2019-06-01",
+        "the earliest effective date stored is 2025-01-01"}},
   });
 
   const CommandRun emergency =

@@ -2,12 +2,14 @@
 // files.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/store.hpp"
 #include "tests/billing/billing_test_support.hpp"
 
 namespace {
@@ -96,7 +98,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "credit request rejects bad input",
                  "[billing][commands][credits]") {
   post_call();
   const Run too_large = relaygw("credit request " + db_option() +
-                                "--call c1 --line 1 --reason rating-error --amount 999.00 "
+                                "--call c1 --line 1 --reason bad-connection --amount 999.00 "
                                 "--key credit-big");
   CHECK(too_large.status == 1);
   CHECK(too_large.output.find("credit of $999.00 exceeds") != std::string::npos);
@@ -251,4 +253,86 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute adjustment above approval waits"
   CHECK(after.output.find(", resolved,") != std::string::npos);
   CHECK(after.output.find("credit " + credit_id + " applied") != std::string::npos);
   CHECK(relaygw("audit verify " + db_option()).status == 0);
+}
+
+namespace {
+
+// Writes a deck named `name`, effective on `effective`, that charges 0.0100 a minute in every
+// jurisdiction, and returns its path.
+std::string write_cheap_deck(const std::string& path, const std::string& name,
+                             const std::string& effective) {
+  std::string text =
+      "name = \"" + name + "\"\n[[version]]\nname = \"v1\"\neffective = " + effective + "\n";
+  for (const char* jurisdiction :
+       {"local", "intralata", "interlata-intrastate", "interstate", "international"}) {
+    text += std::string("[[version.rate]]\njurisdiction = \"") + jurisdiction +
+            "\"\nper_minute = { night = \"0.0100\" }\n";
+  }
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string file_sha256(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return relaygw::billing::sha256_hex(text);
+}
+
+}  // namespace
+
+// The call of 2026-03-10 is re-rated with the deck in effect on that date, not with the deck
+// stored last, and the credit names the deck.
+TEST_CASE_METHOD(CreditCommandFixture, "rating error credit uses deck of call date",
+                 "[billing][commands][credits]") {
+  post_call();
+  const std::string april = write_cheap_deck(path("april.toml"), "April tariff", "2026-04-01");
+  REQUIRE(relaygw("db load-deck " + db_option() + "--rates '" + april + "'").status == 0);
+
+  const Run same = relaygw("credit request " + db_option() +
+                           "--call c1 --line 1 --reason rating-error --key re-1");
+  INFO(same.output);
+  CHECK(same.status == 1);
+  CHECK(same.output.find("with rate deck 'Example relay center tariff' (effective 2025-01-01, "
+                         "sha256 ") != std::string::npos);
+  CHECK(same.output.find("April tariff") == std::string::npos);
+
+  // A correction with the call's effective date is the deck in effect on it.
+  const std::string fix = write_cheap_deck(path("fix.toml"), "tariff fix", "2025-01-01");
+  REQUIRE(relaygw("db load-deck " + db_option() + "--rates '" + fix + "'").status == 0);
+  const Run credited = relaygw("credit request " + db_option() +
+                               "--call c1 --line 1 --reason rating-error --key re-2 --json");
+  INFO(credited.output);
+  REQUIRE(credited.status == 0);
+  const nlohmann::json credit = nlohmann::json::parse(credited.output);
+  CHECK(credit["rule"] == "re-rate");
+  CHECK(credit["state"] == "applied");
+  const std::string text = credit["text"];
+  CHECK(text.find("re-rated to 0.05 against ") != std::string::npos);
+  CHECK(text.find("with rate deck 'tariff fix' (effective 2025-01-01, sha256 " +
+                  file_sha256(fix).substr(0, 12) + ")") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "rating error amount needs an error",
+                 "[billing][commands][credits]") {
+  post_call();
+  const Run right = relaygw("credit request " + db_option() +
+                            "--call c1 --line 1 --reason rating-error --amount 0.10 --key re-1");
+  INFO(right.output);
+  CHECK(right.status == 1);
+  CHECK(right.output.find("with rate deck 'Example relay center tariff' (effective 2025-01-01, "
+                          "sha256 ") != std::string::npos);
+  CHECK(right.output.find(", the same as the ") != std::string::npos);
+  CHECK(right.output.find("no rating error to credit") != std::string::npos);
+  CHECK(right.output.find("for a goodwill credit, request reason 'other'") != std::string::npos);
+
+  const Run goodwill = relaygw("credit request " + db_option() +
+                               "--call c1 --line 1 --reason other --text 'goodwill' "
+                               "--amount 0.10 --key re-2 --json");
+  INFO(goodwill.output);
+  REQUIRE(goodwill.status == 0);
+  CHECK(nlohmann::json::parse(goodwill.output)["amount"] == "0.10");
+
+  const Run listed = relaygw("credit list " + db_option() + "--call c1 --json");
+  REQUIRE(listed.status == 0);
+  CHECK(nlohmann::json::parse(listed.output).size() == 1);
 }

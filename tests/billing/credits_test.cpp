@@ -157,8 +157,21 @@ TEST_CASE_METHOD(OperationsFixture, "credit policy names why nothing is credited
   rerate.rerated_amount = 12'000;  // what line 1 charged
   auto same = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
   REQUIRE_FALSE(same);
-  CHECK(same.status().message().find("gives 1.20, not less than the 1.20 charged") !=
+  CHECK(same.status().message().find("gives 1.20, the same as the 1.20 charged") !=
         std::string::npos);
+  CHECK(same.status().message().find("request reason 'other'") != std::string::npos);
+  rerate.rerated_amount = 13'000;
+  auto higher = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE_FALSE(higher);
+  CHECK(higher.status().message().find("gives 1.30, more than the 1.20 charged") !=
+        std::string::npos);
+  // A staff amount does not skip the check.
+  rerate.rerated_amount = 12'000;
+  rerate.amount = 1'000;
+  auto with_amount = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE_FALSE(with_amount);
+  CHECK(with_amount.status().code() == StatusCode::FailedPrecondition);
+  rerate.amount = std::nullopt;
   rerate.rerated_amount = -100;
   auto negative = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
   REQUIRE_FALSE(negative);
@@ -178,13 +191,38 @@ TEST_CASE_METHOD(OperationsFixture, "credit policy re-rate credits difference",
   post_call("c1", 300);
   CreditAsk rerate = ask("cr1", "c1", 1, CreditReason::RatingError);
   rerate.rerated_amount = 9'000;
+  rerate.rerated_with = "rate deck 'fixed' (effective 2026-01-01, sha256 0123456789ab)";
   auto request = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
   REQUIRE(request);
   CHECK(request->rule == "re-rate");
+  CHECK(request->reason_text ==
+        "re-rated to 0.90 against 1.20 charged with rate deck 'fixed' (effective 2026-01-01, "
+        "sha256 0123456789ab)");
   auto credit = store().request_credit(*request, IdempotencyKey{"k1", "h1"}, kStaff);
   REQUIRE(credit);
   CHECK(credit->amount == 3'000);
   require_balanced();
+}
+
+TEST_CASE_METHOD(OperationsFixture, "rating error amount capped at overcharge",
+                 "[billing][credits]") {
+  post_call("c1", 300);
+  CreditAsk rerate = ask("cr1", "c1", 1, CreditReason::RatingError);
+  rerate.rerated_amount = 9'000;
+  rerate.amount = 3'100;
+  auto too_much = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE_FALSE(too_much);
+  CHECK(too_much.status().code() == StatusCode::InvalidArgument);
+  CHECK(too_much.status().message().find("an overcharge of 0.30") != std::string::npos);
+  CHECK(too_much.status().message().find("request at most 0.30 as rating-error") !=
+        std::string::npos);
+
+  rerate.amount = 2'000;
+  auto part = apply_credit_policy(CreditPolicy{}, call("c1"), rerate);
+  REQUIRE(part);
+  CHECK(part->rule == "manual");
+  REQUIRE(part->amount);
+  CHECK(*part->amount == 2'000);
 }
 
 TEST_CASE_METHOD(OperationsFixture, "credit above threshold waits for approval",

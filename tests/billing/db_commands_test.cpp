@@ -368,6 +368,7 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck stores a deck folder", "[billing]
   INFO(loaded.output);
   REQUIRE(loaded.status == 0);
   CHECK(loaded.output.find("2 files from " + folder.string()) != std::string::npos);
+  CHECK(loaded.output.find("; nothing changed") != std::string::npos);
 
   auto store = SqliteStore::open(db());
   REQUIRE(store);
@@ -739,6 +740,10 @@ TEST_CASE_METHOD(CommandFixture, "db load-deck names deck in effect", "[billing]
   REQUIRE(older.status == 0);
   CHECK(older.output.find("it is superseded: deck 'deck 2021' (effective 2021-01-01, sha256 ") !=
         std::string::npos);
+  // Calls dated before 2021 are still rated with it, and the output names those dates.
+  CHECK(older.output.find("in effect only for calls dated 2020-01-01 to 2020-12-31") !=
+        std::string::npos);
+  CHECK(older.output.find("no new call is rated") == std::string::npos);
   CHECK(older.output.find("load a deck whose first version is effective on or after 2021-01-01") !=
         std::string::npos);
   CHECK(older.output.find("superseded rate decks: 1 ") != std::string::npos);
@@ -774,4 +779,139 @@ TEST_CASE_METHOD(CommandFixture, "db status with only a future deck", "[billing]
   CHECK(status.output.find("pending rate deck: 'deck 2099', effective 2099-01-01") !=
         std::string::npos);
   CHECK(status.output.find("superseded") == std::string::npos);
+}
+
+namespace {
+
+// Returns the SHA-256 of the file at `path`, as db load-deck stores a one-file deck.
+std::string file_sha256(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return relaygw::billing::sha256_hex(text);
+}
+
+// Returns how many rate decks the database at `path` stores.
+int stored_deck_count(const std::string& path) {
+  auto store = relaygw::billing::SqliteStore::open(path);
+  REQUIRE(store);
+  auto decks = (*store)->list_rate_decks();
+  REQUIRE(decks);
+  return static_cast<int>(decks->size());
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandFixture, "db load-deck same deck changes nothing", "[billing][commands]") {
+  const std::string deck_2021 = write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01");
+  REQUIRE(relaygw("db init --no-directory --actor staff:alice --db '" + db() + "' --rates '" +
+                  deck_2021 + "'")
+              .status == 0);
+
+  const Run again =
+      relaygw("db load-deck --actor staff:bob --db '" + db() + "' --rates '" + deck_2021 + "'");
+  INFO(again.output);
+  CHECK(again.status == 0);
+  CHECK(again.output.find("rate deck 'deck 2021' (sha256 " + file_sha256(deck_2021) +
+                          "), effective 2021-01-01, is already stored on ") != std::string::npos);
+  CHECK(again.output.find(" by staff:alice; nothing changed") != std::string::npos);
+  CHECK(again.output.find("it is in effect today") != std::string::npos);
+  CHECK(again.output.find("superseded") == std::string::npos);
+  CHECK(stored_deck_count(db()) == 1);
+
+  const Run status = relaygw("db status --db '" + db() + "'");
+  INFO(status.output);
+  CHECK(status.output.find("superseded") == std::string::npos);
+}
+
+// Staff who load a correction and then the deck it corrected expect that deck back in effect.
+TEST_CASE_METHOD(CommandFixture, "db load-deck brings back corrected deck", "[billing][commands]") {
+  const std::string deck_2021 = write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01");
+  const std::string fix = write_dated_deck(path("fix.toml"), "deck 2021 fix", "2021-01-01");
+  REQUIRE(relaygw("db init --no-directory --actor staff:alice --db '" + db() + "' --rates '" +
+                  deck_2021 + "'")
+              .status == 0);
+  REQUIRE(relaygw("db load-deck --actor staff:bob --db '" + db() + "' --rates '" + fix + "'")
+              .status == 0);
+
+  const Run back =
+      relaygw("db load-deck --actor staff:carol --db '" + db() + "' --rates '" + deck_2021 + "'");
+  INFO(back.output);
+  REQUIRE(back.status == 0);
+  CHECK(back.output.find("rate deck 'deck 2021' stored (sha256 " + file_sha256(deck_2021)) !=
+        std::string::npos);
+  CHECK(back.output.find("it replaces deck 'deck 2021 fix' (sha256 " + file_sha256(fix)) !=
+        std::string::npos);
+  CHECK(back.output.find("by staff:bob), the deck stored last with the same effective date") !=
+        std::string::npos);
+  CHECK(back.output.find("this same deck was stored before, on ") != std::string::npos);
+  CHECK(back.output.find(" by staff:alice, and is the deck of that date again") !=
+        std::string::npos);
+  CHECK(back.output.find("it is in effect today") != std::string::npos);
+  CHECK(stored_deck_count(db()) == 3);
+
+  // Now it is the deck stored last for its date, so a fourth load changes nothing.
+  const Run fourth = relaygw("db load-deck --db '" + db() + "' --rates '" + deck_2021 + "'");
+  INFO(fourth.output);
+  CHECK(fourth.status == 0);
+  CHECK(fourth.output.find(" by staff:carol; nothing changed") != std::string::npos);
+  CHECK(stored_deck_count(db()) == 3);
+}
+
+TEST_CASE_METHOD(CommandFixture, "superseded deck rates backdated calls", "[billing][commands]") {
+  REQUIRE(relaygw("db init --db '" + db() + "' --rates '" +
+                  write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01") + "'")
+              .status == 0);
+  const std::string deck_2020 = write_dated_deck(path("2020.toml"), "deck 2020", "2020-01-01");
+  const Run older = relaygw("db load-deck --db '" + db() + "' --rates '" + deck_2020 + "'");
+  INFO(older.output);
+  REQUIRE(older.status == 0);
+  CHECK(older.output.find("in effect only for calls dated 2020-01-01 to 2020-12-31") !=
+        std::string::npos);
+
+  // A call dated in 2020, inside the printed dates, is quoted with the superseded deck.
+  const Run created = relaygw("call create --db '" + db() +
+                              "' --id old --from 3125550107 --to 2125550101 "
+                              "--at 2020-06-01T15:00:00Z");
+  INFO(created.output);
+  REQUIRE(created.status == 0);
+  const Run shown = relaygw("call show --db '" + db() + "' --id old --json");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  CHECK(shown.output.find("\"rate_deck_sha256\": \"" + file_sha256(deck_2020) + "\"") !=
+        std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "call before every deck names earliest date",
+                 "[billing][commands]") {
+  REQUIRE(relaygw("db init --db '" + db() + "' --rates '" +
+                  write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01") + "'")
+              .status == 0);
+  REQUIRE(relaygw("db load-deck --db '" + db() + "' --rates '" +
+                  write_dated_deck(path("2022.toml"), "deck 2022", "2022-01-01") + "'")
+              .status == 0);
+
+  const Run created = relaygw("call create --db '" + db() +
+                              "' --id early --from 3125550107 --to 2125550101 "
+                              "--at 2020-06-01T15:00:00Z");
+  INFO(created.output);
+  CHECK(created.status == 1);
+  CHECK(created.output.find("no stored rate deck is in effect on 2020-06-01") !=
+        std::string::npos);
+  CHECK(created.output.find("the earliest effective date stored is 2021-01-01, of deck "
+                            "'deck 2021'") != std::string::npos);
+  CHECK(created.output.find("load a deck whose first [[version]] is effective on or before "
+                            "2020-06-01") != std::string::npos);
+  // The newest deck is not blamed.
+  CHECK(created.output.find("deck 2022") == std::string::npos);
+
+  const Run quoted = relaygw("quote --db '" + db() +
+                             "' --from 3125550107 --to 2125550101 --billing sent-paid "
+                             "--minutes 2 --start 2020-06-01T10:00:00-05:00");
+  INFO(quoted.output);
+  CHECK(quoted.status == 1);
+  CHECK(quoted.output.find("no stored rate deck is in effect on 2020-06-01") != std::string::npos);
+  CHECK(quoted.output.find("the earliest effective date stored is 2021-01-01") !=
+        std::string::npos);
+  CHECK(quoted.output.find("add a [[version]] with an earlier effective date") ==
+        std::string::npos);
 }

@@ -191,7 +191,7 @@ TEST_CASE_METHOD(FundFixture, "re-rate uses actual duration", "[billing][credits
   REQUIRE(record);
   auto request = apply_credit_policy(CreditPolicy{}, **record, rating_error("c1"), calls());
   CHECK(request.status().code() == StatusCode::FailedPrecondition);
-  CHECK(request.status().message().find("so there is nothing to credit") != std::string::npos);
+  CHECK(request.status().message().find("so the charge was right") != std::string::npos);
 }
 
 TEST_CASE_METHOD(FundFixture, "re-rate rejects unposted call", "[billing][credits]") {

@@ -259,6 +259,57 @@ TEST_CASE("rate deck stored with hash and dates", "[billing][store]") {
   CHECK((*current)->effective_to.empty());
 }
 
+TEST_CASE("identical rate deck stored once", "[billing][store]") {
+  TempDir dir;
+  auto store = create(dir.file("same-deck.db"));
+  const std::string first_text = "name = \"first\"\n";
+  const std::string fix_text = "name = \"fix\"\n";
+  const StoredRateDeck first{"first", first_text, sha256_hex(first_text), "2026-01-01", "",
+                             "first.toml"};
+  const StoredRateDeck fix{"fix", fix_text, sha256_hex(fix_text), "2026-01-01", "", "fix.toml"};
+  const WriteContext other{"staff:other", parse_instant("2026-03-11T09:00:00Z").value()};
+  bool checked = false;
+  const Store::UnpostedCallsCheck check = [&](const std::vector<CallRecord>&) {
+    checked = true;
+    return relaygw::Status::ok();
+  };
+
+  auto stored = store->add_rate_deck_checked(first, check, staff());
+  REQUIRE(stored);
+  CHECK(stored->stored);
+  CHECK(checked);
+
+  // The same text and dates again: nothing stored, and the first storing is named.
+  checked = false;
+  auto again = store->add_rate_deck_checked(first, check, other);
+  REQUIRE(again);
+  CHECK_FALSE(again->stored);
+  CHECK_FALSE(checked);
+  CHECK(again->deck.seq == stored->deck.seq);
+  CHECK(again->deck.actor == "staff:test");
+  CHECK(again->deck.stored_at == "2026-03-10T14:00:00Z");
+  CHECK(store->list_rate_decks().value().size() == 1);
+
+  // The same text with another date is another deck.
+  StoredRateDeck later = first;
+  later.effective_from = "2026-02-01";
+  auto dated = store->add_rate_deck_checked(later, check, other);
+  REQUIRE(dated);
+  CHECK(dated->stored);
+
+  // After a correction with the same date, the first deck is stored again and in effect again.
+  auto corrected = store->add_rate_deck_checked(fix, check, other);
+  REQUIRE(corrected);
+  CHECK(corrected->stored);
+  CHECK(store->rate_deck_in_effect("2026-01-15").value()->sha256_hex == fix.sha256_hex);
+  auto restored = store->add_rate_deck_checked(first, check, other);
+  REQUIRE(restored);
+  CHECK(restored->stored);
+  CHECK(restored->deck.actor == "staff:other");
+  CHECK(store->rate_deck_in_effect("2026-01-15").value()->sha256_hex == first.sha256_hex);
+  CHECK(store->list_rate_decks().value().size() == 4);
+}
+
 TEST_CASE("rate deck keeps every file", "[billing][store]") {
   TempDir dir;
   const std::string path = dir.file("files.db");
@@ -756,7 +807,7 @@ TEST_CASE("checked deck load sees earlier calls", "[billing][store]") {
         }
         return relaygw::Status(StatusCode::FailedPrecondition, "deck cannot rate open-1");
       },
-      staff());
+      staff()).status();
   CHECK(refused.code() == StatusCode::FailedPrecondition);
   CHECK(refused.message() == "deck cannot rate open-1");
   CHECK(seen == std::vector<std::string>{"open-1"});
@@ -808,7 +859,7 @@ TEST_CASE("call opened during deck load waits", "[billing][store]") {
         return accept ? relaygw::Status::ok()
                       : relaygw::Status(StatusCode::FailedPrecondition, "refused by the test");
       },
-      staff());
+      staff()).status();
   opener.join();
 
   CHECK(listed == 0);

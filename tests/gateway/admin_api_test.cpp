@@ -811,8 +811,9 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote maps failures to statuses", "[gat
     INFO(reply.body.dump());
     CHECK(reply.status == 400);
     CHECK(reply.body["error"]["code"] == "not-ratable");
-    CHECK(reply.body["error"]["message"].get<std::string>().find("2020-03-10") !=
-          std::string::npos);
+    const std::string message = reply.body["error"]["message"];
+    CHECK(message.find("no stored rate deck is in effect on 2020-03-10") != std::string::npos);
+    CHECK(message.find("the earliest effective date stored is 2025-01-01") != std::string::npos);
   }
 
   SECTION("start outside call times") {
