@@ -1022,6 +1022,7 @@ TEST_CASE("emergency close is not before dispatch", "[gateway][emergency]") {
   REQUIRE(psap.wait_for("close", 1));
   const json close = psap.of_type("close").at(0);
   CHECK(close["at"] == relaygw::relay::format_instant(early.received_at));
+}
 
 TEST_CASE("emergency dispatcher rejects bad route sets", "[gateway][emergency]") {
   TempFolder folder;
