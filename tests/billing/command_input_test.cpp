@@ -599,7 +599,7 @@ TEST_CASE_METHOD(CommandInputFixture, "card close masks number in reason", "[bil
   CHECK_FALSE(contains(closed.output, "4111111111119876"));
 
   // Neither the card's state record nor its audit entry keeps the typed number.
-  for (const std::string& suffix : {"", "-wal"}) {
+  for (const char* suffix : {"", "-wal"}) {
     const std::filesystem::path file = db_path().string() + suffix;
     if (!std::filesystem::exists(file)) {
       continue;

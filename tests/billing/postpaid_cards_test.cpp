@@ -557,7 +557,7 @@ TEST_CASE_METHOD(PostpaidFixture, "typed card line receivables move",
   const Run verified = relaygw("audit verify " + db_option);
   INFO(verified.output);
   CHECK(verified.status == 0);
-  for (const std::string date :
+  for (const std::string& date :
        {std::string("2026-03-10"), format_instant(moved_at).substr(0, 10)}) {
     const Run reconciled = relaygw("audit reconcile " + db_option + "--date " + date);
     INFO(reconciled.output);

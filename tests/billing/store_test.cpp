@@ -389,7 +389,8 @@ TEST_CASE("duplicate call id names the call", "[billing][store]") {
   REQUIRE_FALSE(again);
   CHECK(again.code() == StatusCode::AlreadyExists);
   CHECK(again.message().find("call id 'call-7' already exists") != std::string::npos);
-  CHECK(again.message().find("relaygw call show --id call-7") != std::string::npos);
+  CHECK(again.message().find("relaygw call show --db ") != std::string::npos);
+  CHECK(again.message().find(" --id call-7`") != std::string::npos);
   CHECK(again.message().find("UNIQUE constraint") == std::string::npos);
 
   // A batch that repeats the id under a new idempotency key fails the same way.
