@@ -163,6 +163,7 @@ Result<CreditRequest> apply_rerated_amount(const CreditAsk& ask, Money charged,
                       "for a rating error; for another fault request its reason with an amount");
   }
   const Money overcharge = charged - rerated;
+  request.overcharge = overcharge;
   if (ask.amount && *ask.amount > overcharge) {
     return Status(StatusCode::InvalidArgument,
                   rerating + " against " + format_dollars_exact(charged) +

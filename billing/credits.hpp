@@ -54,6 +54,10 @@ struct CreditRequest {
   std::string rule = "manual";          // policy rule that set the amount
   std::optional<Money> approval_above;  // amounts above this wait for a supervisor
   std::string dispute_id;               // dispute this credit resolves, empty when none
+  // Rating-error credits: what re-rating found overcharged on the line. Earlier pending and
+  // applied rating-error credits on the line count against it, so one overcharge is credited
+  // once however many requests name it.
+  std::optional<Money> overcharge;
 };
 
 struct CreditRecord {

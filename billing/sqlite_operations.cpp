@@ -529,7 +529,41 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
                       " after earlier credits); check `relaygw credit list --call " +
                       request.call_id + "`");
   }
-  const Money amount = request.amount.value_or(*remaining);
+  Money amount = request.amount.value_or(*remaining);
+  if (request.overcharge) {
+    Query given(db_,
+                "SELECT COALESCE(SUM(c.amount), 0) FROM credits c JOIN credit_decisions d "
+                "ON d.seq = (SELECT MAX(seq) FROM credit_decisions WHERE credit_id = c.id) "
+                "WHERE c.call_id = ? AND c.line_no = ? AND c.reason = 'rating-error' "
+                "AND d.state IN ('pending', 'applied')");
+    given.bind(request.call_id).bind(request.line_no);
+    Result<bool> row = given.next();
+    if (!row) {
+      return row.status();
+    }
+    const Money credited = given.integer(0);
+    const Money unclaimed = *request.overcharge - credited;
+    if (unclaimed <= 0) {
+      return Status(StatusCode::FailedPrecondition,
+                    where + " was overcharged $" + format_dollars_exact(*request.overcharge) +
+                        ", and earlier rating-error credits on it total $" +
+                        format_dollars_exact(credited) +
+                        ", so no rating error is left to credit; check `relaygw credit list "
+                        "--call " + request.call_id + "`");
+    }
+    if (amount > unclaimed) {
+      if (request.rule != "re-rate") {
+        return Status(StatusCode::InvalidArgument,
+                      "a rating-error credit of $" + format_dollars_exact(amount) + " on " +
+                          where + " is too large: of its $" +
+                          format_dollars_exact(*request.overcharge) + " overcharge, $" +
+                          format_dollars_exact(credited) +
+                          " was credited already; request at most $" +
+                          format_dollars_exact(unclaimed));
+      }
+      amount = unclaimed;
+    }
+  }
   if (amount <= 0) {
     return Status(StatusCode::InvalidArgument,
                   "credit amount " + format_money(amount) + " is invalid; give a positive amount");

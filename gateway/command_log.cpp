@@ -11,6 +11,7 @@
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
 #include "common/card_digits.hpp"
+#include "common/edit_distance.hpp"
 #include "common/utf8.hpp"
 #include "gateway/logging.hpp"
 
@@ -176,25 +177,6 @@ std::vector<std::string> listed_subcommands(const CLI::App& app) {
     }
   }
   return names;
-}
-
-// Returns the Levenshtein distance between `a` and `b`: the fewest single-character
-// insertions, deletions and substitutions that turn one into the other.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // Returns the name in `names` closest to `word`, or "" when none is within two edits and

@@ -7,13 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/edit_distance.hpp"
+
 namespace relaygw::tty {
 
 // Returns `text` in upper case with each run of whitespace made one space and no space at the
 // start or end.
 std::string normalize_for_scoring(std::string_view text);
 
-// Returns the Levenshtein distance (insertions, deletions and substitutions) from `a` to `b`.
-std::size_t edit_distance(std::string_view a, std::string_view b);
+// The Levenshtein distance from `a` to `b` (common/edit_distance.hpp).
+using relaygw::edit_distance;
 
 }  // namespace relaygw::tty

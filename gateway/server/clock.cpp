@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "billing/call_time.hpp"
+
 namespace relaygw::gateway::server {
 namespace {
 
@@ -22,11 +24,28 @@ void start_clock_at(relay::Instant start) {
   clock_started.store(true, std::memory_order_relaxed);
 }
 
+Status check_replay_clock(relay::Instant at) {
+  // A call that starts at the clock may last up to a day, so the clock stops two days short
+  // of the last instant the store takes; past it every call and emergency record would fail.
+  const relay::Instant latest = billing::last_call_instant() - std::chrono::hours(48);
+  if (at > latest) {
+    return Status(StatusCode::InvalidArgument,
+                  "clock instant " + relay::format_instant(at) + " is after " +
+                      relay::format_instant(latest) +
+                      ", the latest a replay clock may reach, because calls after it could not "
+                      "be stored; give an instant on or before it");
+  }
+  return Status::ok();
+}
+
 Result<relay::Instant> advance_clock_to(relay::Instant at) {
   if (!clock_started.load(std::memory_order_relaxed)) {
     return Status(StatusCode::FailedPrecondition,
                   "the gateway clock follows the system clock, so it cannot be moved; set "
                   "[server] clock_start in the configuration to replay a day");
+  }
+  if (Status allowed = check_replay_clock(at); !allowed) {
+    return allowed;
   }
   const std::int64_t requested = (at - system_now()).count();
   std::int64_t current = offset_ms.load(std::memory_order_relaxed);

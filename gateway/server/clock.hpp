@@ -24,10 +24,15 @@ namespace relaygw::gateway::server {
 // Starts the gateway clock at `start`, running at real speed from this call on.
 void start_clock_at(relay::Instant start);
 
+// Checks that a replay clock may be set to `at`: on or before two days ahead of the last
+// instant the billing store takes (billing::last_call_instant()), so calls timed by the clock
+// can still be stored. InvalidArgument naming `at`, the limit and the fix otherwise.
+Status check_replay_clock(relay::Instant at);
+
 // Moves the gateway clock forward to `at`, from where it runs on at real speed, and returns
 // the clock's instant after the move. An `at` at or before the clock leaves it where it is, so
 // the clock never goes back. FailedPrecondition when start_clock_at() never ran, because a
-// gateway on the system clock bills real time.
+// gateway on the system clock bills real time; InvalidArgument when check_replay_clock fails.
 Result<relay::Instant> advance_clock_to(relay::Instant at);
 
 // The gateway clock's current instant, UTC, in milliseconds.

@@ -17,6 +17,7 @@
 
 #include "billing/state_codes.hpp"
 #include "common/utf8.hpp"
+#include "gateway/server/clock.hpp"
 #include "gateway/server/host_port.hpp"
 
 namespace relaygw::gateway::server {
@@ -413,6 +414,10 @@ void read_server(ConfigReader& reader, const toml::table& root,
     reader.fail(section, fmt::format("clock_start = \"{}\" is not an RFC 3339 instant; write it "
                                      "like \"2026-03-10T15:00:00Z\"",
                                      text.substr(0, 40)));
+    return;
+  }
+  if (Status allowed = check_replay_clock(*start); !allowed) {
+    reader.fail(section, "clock_start: " + allowed.message());
     return;
   }
   clock_start = *start;

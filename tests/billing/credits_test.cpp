@@ -225,6 +225,53 @@ TEST_CASE_METHOD(OperationsFixture, "rating error amount capped at overcharge",
   CHECK(*part->amount == 2'000);
 }
 
+TEST_CASE_METHOD(OperationsFixture, "rating error overcharge credited once",
+                 "[billing][credits]") {
+  // Re-rating finds $0.30 overcharged on a $1.20 line. Requests under new keys must not
+  // credit that overcharge again, whether the policy or staff set the amount.
+  post_call("c1", 300);
+  CreditAsk rerate = ask("cr1", "c1", 1, CreditReason::RatingError);
+  rerate.rerated_amount = 9'000;
+  rerate.amount = 2'000;
+  auto part = store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), rerate).value(),
+                                     IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE(part);
+  CHECK(part->amount == 2'000);
+
+  // The policy amount is what is left of the overcharge: $0.10.
+  rerate.id = "cr2";
+  rerate.amount.reset();
+  auto rest = store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), rerate).value(),
+                                     IdempotencyKey{"k2", "h2"}, kStaff);
+  REQUIRE(rest);
+  CHECK(rest->amount == 1'000);
+
+  rerate.id = "cr3";
+  auto again = store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), rerate).value(),
+                                      IdempotencyKey{"k3", "h3"}, kStaff);
+  REQUIRE_FALSE(again);
+  CHECK(again.status().code() == StatusCode::FailedPrecondition);
+  CHECK(again.status().message().find("overcharged $0.30") != std::string::npos);
+  CHECK(again.status().message().find("no rating error is left to credit") != std::string::npos);
+
+  rerate.id = "cr4";
+  rerate.amount = 100;
+  auto manual = store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), rerate).value(),
+                                       IdempotencyKey{"k4", "h4"}, kStaff);
+  REQUIRE_FALSE(manual);
+  CHECK(manual.status().code() == StatusCode::FailedPrecondition);
+
+  // A retry of the first request under its key still returns the first credit.
+  rerate.id = "cr1";
+  rerate.amount = 2'000;
+  auto retried = store().request_credit(apply_credit_policy(CreditPolicy{}, call("c1"), rerate).value(),
+                                        IdempotencyKey{"k1", "h1"}, kStaff);
+  REQUIRE(retried);
+  CHECK(retried->id == "cr1");
+  CHECK(retried->amount == 2'000);
+  require_balanced();
+}
+
 TEST_CASE_METHOD(OperationsFixture, "credit above threshold waits for approval",
                  "[billing][credits]") {
   post_call("c1", 300);

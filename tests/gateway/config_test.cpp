@@ -117,6 +117,15 @@ listen = { address = "127.0.0.1", port = 70000 }
     CHECK(message.find("70000") != std::string::npos);
     CHECK(message.find("65535") != std::string::npos);
   }
+  SECTION("replay clock past the storable range") {
+    // Calls stamped after 2099-12-31T09:59:59Z cannot be stored, so a replay clock that
+    // starts there would lose every call and emergency record of the day.
+    const std::string message = load_error(std::string(kMinimal) +
+                                           "[server]\nclock_start = \"2099-12-31T23:59:59Z\"\n");
+    CHECK(message.find("[server]") != std::string::npos);
+    CHECK(message.find("2099-12-31T23:59:59") != std::string::npos);
+    CHECK(message.find("2099-12-29T09:59:59") != std::string::npos);
+  }
   SECTION("misspelt key") {
     const std::string message =
         load_error(std::string(kMinimal) + "[billing]\ndatabse = \"x.db\"\n");
