@@ -60,28 +60,33 @@ Result<CreditPolicy> parse_credit_policy(const std::string& text, const std::str
   if (Status known = check_policy_keys(table, origin); !known) {
     return known;
   }
+  // The maxima keep each rule to what a relay center's policy means: a dropped call is a short
+  // one, a misdial is reported within a month, and a dispute is due within a year.
   auto integer = [&](const char* section, const char* key, std::int64_t minimum,
-                     std::int64_t& value) -> Status {
+                     std::int64_t maximum, std::int64_t& value) -> Status {
     const toml::node_view<toml::node> node = table[section][key];
     if (!node) {
       return Status::ok();
     }
     std::optional<std::int64_t> parsed = node.value<std::int64_t>();
-    if (!parsed || *parsed < minimum) {
-      return Status(StatusCode::InvalidArgument, "credit policy " + origin + ": " + section + "." +
-                                                     key + " must be an integer of at least " +
-                                                     std::to_string(minimum));
+    if (!parsed || *parsed < minimum || *parsed > maximum) {
+      return Status(StatusCode::InvalidArgument,
+                    "credit policy " + origin + ": " + section + "." + key +
+                        (parsed ? " = " + std::to_string(*parsed) : std::string(" is not an integer")) +
+                        "; it must be a whole number from " + std::to_string(minimum) + " to " +
+                        std::to_string(maximum));
     }
     value = *parsed;
     return Status::ok();
   };
   std::int64_t due_days = policy.dispute_due_days;
-  Status status = integer("credits", "dropped_call_seconds", 0, policy.dropped_call_seconds);
+  Status status = integer("credits", "dropped_call_seconds", 0, 3600,
+                          policy.dropped_call_seconds);
   if (status) {
-    status = integer("credits", "wrong_number_hours", 0, policy.wrong_number_hours);
+    status = integer("credits", "wrong_number_hours", 0, 720, policy.wrong_number_hours);
   }
   if (status) {
-    status = integer("disputes", "due_days", 1, due_days);
+    status = integer("disputes", "due_days", 1, 365, due_days);
   }
   if (!status) {
     return status;

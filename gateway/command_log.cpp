@@ -25,6 +25,10 @@ constexpr std::array<std::string_view, 7> kPathOptions = {
 // a number or a keyword, and is also checked for control characters.
 constexpr std::array<std::string_view, 3> kFreeTextOptions = {"--text", "--note", "--reason"};
 
+// Options besides the free text whose values staff type freely, so a caller's card number may
+// be pasted into them; the command log masks card-number-length digit runs in their values.
+constexpr std::array<std::string_view, 2> kTypedTextOptions = {"--person", "--account"};
+
 // Longest accepted values, in bytes. Every value ends up in records, the audit log and reports,
 // so one stray paste must not copy a whole document into each of them. Names and ids match the
 // directory's listing name limit.
@@ -107,7 +111,9 @@ std::string describe_options(const std::string& path) {
       if (option->get_type_size() != 0) {
         if (card_number) {
           details += "=" + billing::mask_card_number(value);
-        } else if (is_free_text_option(*option)) {
+        } else if (is_free_text_option(*option) ||
+                   std::find(kTypedTextOptions.begin(), kTypedTextOptions.end(), name) !=
+                       kTypedTextOptions.end()) {
           details += "=" + mask_card_number_runs(value);  // a reason may quote a card number
         } else {
           details += "=" + value;
@@ -203,6 +209,33 @@ bool may_hold_pin(std::string_view word) {
 }
 
 }  // namespace
+
+std::string closest_option_name(const CLI::App& app, const std::string& name) {
+  std::string path;
+  const CLI::App* command = deepest_parsed(app, path);
+  // Short names get one edit at most, so "--pin" is not taken for "--id".
+  const std::string word = name.rfind("--", 0) == 0 ? name.substr(2) : name;
+  std::size_t best_distance = word.size() <= 5 ? 2 : 3;
+  std::string best;
+  for (const CLI::Option* option : command->get_options()) {
+    for (const std::string& long_name : option->get_lnames()) {
+      std::size_t distance = edit_distance(word, long_name);
+      // Two swapped letters ("nmae") count as one edit.
+      std::string sorted_word = word;
+      std::string sorted_name = long_name;
+      std::sort(sorted_word.begin(), sorted_word.end());
+      std::sort(sorted_name.begin(), sorted_name.end());
+      if (distance == 2 && sorted_word == sorted_name) {
+        distance = 1;
+      }
+      if (distance < best_distance) {
+        best = "--" + long_name;
+        best_distance = distance;
+      }
+    }
+  }
+  return best;
+}
 
 std::string missing_subcommand_message(const CLI::App& app) {
   std::string path;

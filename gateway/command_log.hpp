@@ -34,6 +34,11 @@ std::string parsed_command_path(const CLI::App& app);
 // subcommand is suggested only when it is within two edits of the word.
 std::string unknown_subcommand_message(const CLI::App& app);
 
+// Returns the long option of the command that a parse of `app` reached closest to `name`, such
+// as "--name" for "--nmae", or "" when none is within one edit (names of up to five letters)
+// or two edits (longer names); two swapped letters count as one edit.
+std::string closest_option_name(const CLI::App& app, const std::string& name);
+
 // Returns the message for a command given without its required subcommand, such as
 // "relaygw call: a subcommand is required (create, event, debit, complete, show); see
 // `relaygw call --help`".

@@ -60,11 +60,21 @@ std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error)
     }
     std::istringstream words(text.substr(prefix.size()));
     std::string names;
+    std::string hints;
+    bool pin_option = false;
     int hidden = 0;
     for (std::string word; words >> word;) {
       if (word.size() > 1 && word[0] == '-') {
-        names += (names.empty() ? "" : ", ") + word.substr(0, word.find('='));
+        const std::string name = word.substr(0, word.find('='));
+        names += (names.empty() ? "" : ", ") + name;
         hidden += word.find('=') != std::string::npos ? 1 : 0;
+        pin_option = pin_option || name.find("pin") != std::string::npos;
+        const std::string closest = relaygw::gateway::closest_option_name(*app, name);
+        if (!closest.empty()) {
+          hints += "; did you mean " + closest + " for " + name + "?";
+        } else if (name == "--actor") {
+          hints += "; only commands that write records take --actor";
+        }
       } else {
         ++hidden;
       }
@@ -76,8 +86,10 @@ std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error)
                  " not shown, since a value may be a PIN or a card number" +
                  (names.empty() ? ")" : "");
     }
-    return message + "; a PIN is never an option, it is read from standard input; run `" + path +
-           " --help` to list the options\n";
+    if (pin_option) {
+      message += "; a PIN is never an option, it is read from standard input";
+    }
+    return message + hints + "; run `" + path + " --help` to list the options\n";
   }
   if (text == "A subcommand is required") {
     return relaygw::gateway::missing_subcommand_message(*app) + "\n";

@@ -584,6 +584,16 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
       {"card show " + db_option() + "--number 5550142000001 --pin=98765",
        {"unexpected --pin and 1 value not shown"}, {"98765"}},
   });
+  // An unknown option names the closest one; only a PIN-like option mentions PINs.
+  check_rejected({
+      {"line add " + db_option() + "--number 3125550107 --nmae Pat --state IL",
+       {"relaygw line add: unexpected --nmae", "did you mean --name for --nmae?"},
+       {"PIN is never"}},
+      {"call show " + db_option() + "--id c1 --actor staff:x",
+       {"unexpected --actor", "only commands that write records take --actor"},
+       {"PIN is never"}},
+      {create + "--id c4 --pin 4321", {"a PIN is never an option"}, {"did you mean"}},
+  });
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "card close masks number in reason", "[billing][cli]") {

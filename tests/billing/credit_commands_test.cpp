@@ -156,6 +156,23 @@ TEST_CASE_METHOD(CreditCommandFixture, "credit above approval waits for supervis
   CHECK(rejected.output.find("already applied") != std::string::npos);
 }
 
+TEST_CASE_METHOD(CreditCommandFixture, "dispute account masks card number in log",
+                 "[billing][commands][disputes]") {
+  // A customer's account may quote the card number; the debug log of the command keeps only
+  // its last four digits. The dispute itself keeps the account as the customer gave it.
+  post_call();
+  const Run opened = relaygw("--log-level debug dispute open " + db_option() +
+                             "--call c1 --line 1 --account 'card 4111111111119876 charged twice' "
+                             "--key dispute-c1");
+  INFO(opened.output);
+  REQUIRE(opened.status == 0);
+  CHECK(opened.output.find("--account=card ************9876 charged twice") !=
+        std::string::npos);
+  CHECK(opened.output.find("started: ") != std::string::npos);
+  const std::string log_line = opened.output.substr(opened.output.find("started: "));
+  CHECK(log_line.substr(0, log_line.find('\n')).find("4111111111119876") == std::string::npos);
+}
+
 TEST_CASE_METHOD(CreditCommandFixture, "dispute command steps through resolution",
                  "[billing][commands][disputes]") {
   post_call();

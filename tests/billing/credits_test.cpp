@@ -753,6 +753,15 @@ TEST_CASE("credit policy rejects unknown names", "[billing][credits]") {
        "unknown section [credit]; the known sections are [credits] and [disputes]"},
       {"approval_above = \"1.00\"\n", "unknown key approval_above"},
       {"[disputes]\ndue = 3\n", "the known keys of [disputes] are due_days"},
+      // Out of range: a due date thousands of years out wraps to 1970, and an hour-long
+      // "dropped" call would be credited in full without approval.
+      {"[disputes]\ndue_days = 3000000\n",
+       "disputes.due_days = 3000000; it must be a whole number from 1 to 365"},
+      {"[disputes]\ndue_days = 0\n", "disputes.due_days = 0; it must be a whole number from 1"},
+      {"[credits]\ndropped_call_seconds = 3601\n",
+       "credits.dropped_call_seconds = 3601; it must be a whole number from 0 to 3600"},
+      {"[credits]\nwrong_number_hours = \"24\"\n",
+       "credits.wrong_number_hours is not an integer; it must be a whole number from 0 to 720"},
   };
   for (const Case& item : cases) {
     INFO(item.text);
