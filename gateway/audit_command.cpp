@@ -149,7 +149,9 @@ void run_reconcile(const AuditOptions& options) {
   }
   if (!day->agrees()) {
     fail_command("audit reconcile",
-                 std::to_string(day->mismatches.size()) + " mismatches on " + day->date);
+                 std::to_string(day->mismatches.size()) +
+                     (day->mismatches.size() == 1 ? " mismatch on " : " mismatches on ") +
+                     day->date + "; run `relaygw audit verify` to find the rows changed");
   }
 }
 
