@@ -68,9 +68,21 @@ bool derive(std::string_view pin, const std::vector<unsigned char>& salt, std::i
 }  // namespace
 
 std::string mask_card_number(std::string_view number) {
-  std::string masked(number);
-  const std::size_t keep = masked.size() > 4 ? 4 : 0;
-  std::fill(masked.begin(), masked.end() - static_cast<std::ptrdiff_t>(keep), '*');
+  // Counted in UTF-8 characters, not bytes, so a mistyped number with non-ASCII characters
+  // (such as fullwidth digits) is masked without splitting a character.
+  auto is_continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < number.size(); ++i) {
+    if (!is_continuation(number[i])) {
+      starts.push_back(i);
+    }
+  }
+  const std::size_t keep = starts.size() > 4 ? 4 : 0;
+  const std::size_t masked_count = starts.size() - keep;
+  std::string masked(masked_count, '*');
+  if (keep > 0) {
+    masked += number.substr(starts[masked_count]);
+  }
   return masked;
 }
 

@@ -133,6 +133,35 @@ std::optional<std::string> find_non_utf8(const AdminRequest& request) {
   return std::nullopt;
 }
 
+// Returns where the decoded path or query of `request` contains a control character, or
+// nothing when it has none. An id never contains one, and a NUL would end the id in logs and
+// tools while the lookup used the whole value.
+std::optional<std::string> find_control_character(const AdminRequest& request) {
+  auto control_at = [](std::string_view text) {
+    return std::find_if(text.begin(), text.end(), [](char c) {
+             const auto byte = static_cast<unsigned char>(c);
+             return byte < 0x20 || byte == 0x7F;
+           }) -
+           text.begin();
+  };
+  if (const auto bad = static_cast<std::size_t>(control_at(request.path));
+      bad < request.path.size()) {
+    return "the path contains a control character at byte " + std::to_string(bad + 1) +
+           " after percent-decoding; remove it";
+  }
+  for (const auto& [name, value] : request.query) {
+    if (const auto bad = static_cast<std::size_t>(control_at(name)); bad < name.size()) {
+      return "a query parameter name contains a control character at byte " +
+             std::to_string(bad + 1) + " after percent-decoding; remove it";
+    }
+    if (const auto bad = static_cast<std::size_t>(control_at(value)); bad < value.size()) {
+      return "query parameter '" + name + "' contains a control character at byte " +
+             std::to_string(bad + 1) + " after percent-decoding; remove it";
+    }
+  }
+  return std::nullopt;
+}
+
 // Returns `target` with every byte outside printable ASCII percent-encoded, for logs.
 std::string printable_target(std::string_view target) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -256,12 +285,18 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
     }
 
     AdminRequest request = to_admin_request(request_);
-    if (std::optional<std::string> fault = find_non_utf8(request)) {
+    std::optional<std::string> fault = find_non_utf8(request);
+    const char* code = "invalid-utf8";
+    if (!fault) {
+      fault = find_control_character(request);
+      code = "invalid-argument";
+    }
+    if (fault) {
       const std::string_view target(request_.target().data(), request_.target().size());
       logger("gateway")->warn("admin connection={} {} {} rejected with 400: {}", id_,
                               request.method, printable_target(target.substr(0, target.find('?'))),
                               *fault);
-      write(admin_error(400, "invalid-utf8", *fault), request_.keep_alive(), false);
+      write(admin_error(400, code, *fault), request_.keep_alive(), false);
       return;
     }
 

@@ -84,6 +84,11 @@ TEST_CASE("card number mask keeps last four", "[billing][cards]") {
   CHECK(mask_card_number("12345") == "*2345");
   CHECK(mask_card_number("1234") == "****");
   CHECK(mask_card_number("") == "");
+  // A mistyped number in fullwidth digits keeps whole UTF-8 characters: one star for each
+  // masked character and the last four characters as typed.
+  CHECK(mask_card_number("\uFF15\uFF15\uFF15\uFF10\uFF11\uFF12\uFF13\uFF14") ==
+        "****\uFF11\uFF12\uFF13\uFF14");
+  CHECK(mask_card_number("31255\u00E90142") == "******0142");
 }
 
 TEST_CASE("pin hash is salted and verifies", "[billing][cards]") {

@@ -358,9 +358,21 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects non-UTF-8 targets", "[gatew
     CHECK(reply.body["error"]["code"] == "invalid-utf8");
     CHECK_THAT(reply.body["error"]["message"].get<std::string>(), Catch::Contains(row.expected));
   }
+  // A decoded control character (here NUL) in an id is rejected, not looked up.
+  for (const std::string target : {"/credits?call=r1%00", "/credits/cr%0A1/approve"}) {
+    INFO(target);
+    const HttpReply reply = request(target.find("approve") != std::string::npos
+                                        ? http::verb::post
+                                        : http::verb::get,
+                                    target, R"({"staff":"ana"})");
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "invalid-argument");
+    CHECK_THAT(reply.body["error"]["message"].get<std::string>(),
+               Catch::Contains("control character"));
+  }
   CHECK(get("/health").status == 200);
   INFO(log.text());
-  CHECK(log.count("rejected with 400") == 6);
+  CHECK(log.count("rejected with 400") == 8);
   CHECK(log.count("/collect/c%C0%AF/take-over") == 2);
 }
 
