@@ -92,6 +92,8 @@ AdminResponse status_error(const Status& status) {
 // Like status_error, but a message shared with the command line that ends in a command-line
 // next step ("; list credits with `relaygw credit list`") gets `api_step` in its place, so an
 // HTTP reply names endpoints and fields, not commands and options.
+// NOTE: this relies on the shared message ending in "; STEP". A message that names a command
+// elsewhere in its text reaches the API client unchanged.
 AdminResponse status_error_for_api(const Status& status, const std::string& api_step) {
   const std::string& message = status.message();
   const std::size_t last_step = message.rfind("; ");
