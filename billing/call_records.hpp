@@ -169,9 +169,9 @@ class CallRecords {
   // for one-card commands such as `card show`, not for loops over many cards.
   Result<Money> card_uncollected(const std::string& card_number) const;
 
-  // Rates a posted call again, for rating-error credits, with the deck in effect on the local
-  // date of its request at the calling number's rate center (Store::rate_deck_in_effect, the
-  // rule open() picks a deck by), or with the rater's deck when the store has none. The
+  // Rates a posted call again for rating-error credits. It uses the deck in effect on the local
+  // date of its request at the calling number's rate center (Store::rate_deck_in_effect, as
+  // open() does), or the rater's deck when the store has none. The
   // rating uses the call's actual conversation time and writes nothing. FailedPrecondition
   // when the call is not posted or no stored deck is in effect on that date.
   Result<Rerating> rerate_call(const std::string& call_id) const;

@@ -61,7 +61,7 @@ std::string immutable_uri(const std::string& path) {
 
 // Opens `path` and read-locks its SHARED bytes with an open file description lock, which
 // blocks a writer's EXCLUSIVE lock as a SQLite reader's SHARED lock does. Retries for up to
-// `busy_timeout_ms` while a writer holds the bytes. Returns the descriptor, or -1 when the file
+// `busy_timeout_ms` while a writer has the bytes locked. Returns the descriptor, or -1 when the file
 // cannot be opened or the system has no such locks; SQLite then reports the file itself, or
 // reads it without the lock.
 Result<int> lock_shared(const std::string& path, int busy_timeout_ms) {

@@ -26,7 +26,7 @@ constexpr std::array<std::string_view, 7> kPathOptions = {
 constexpr std::array<std::string_view, 3> kFreeTextOptions = {"--text", "--note", "--reason"};
 
 // Options besides the free text whose values staff type freely, so a caller's card number may
-// be pasted into them; the command log masks card-number-length digit runs in their values.
+// be pasted into them. The command log masks card-number-length digit runs in their values.
 constexpr std::array<std::string_view, 2> kTypedTextOptions = {"--person", "--account"};
 
 // Longest accepted values, in bytes. Every value ends up in records, the audit log and reports,

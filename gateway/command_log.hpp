@@ -35,8 +35,8 @@ std::string parsed_command_path(const CLI::App& app);
 std::string unknown_subcommand_message(const CLI::App& app);
 
 // Returns the long option of the command that a parse of `app` reached closest to `name`, such
-// as "--name" for "--nmae", or "" when none is within one edit (names of up to five letters)
-// or two edits (longer names); two swapped letters count as one edit.
+// as "--name" for "--nmae", or "" when none is close. Names of up to five letters allow one
+// edit and longer names two, and two swapped letters count as one edit.
 std::string closest_option_name(const CLI::App& app, const std::string& name);
 
 // Returns the message for a command given without its required subcommand, such as

@@ -26,7 +26,7 @@ void start_clock_at(relay::Instant start) {
 
 Status check_replay_clock(relay::Instant at) {
   // A call that starts at the clock may last up to a day, so the clock stops two days short
-  // of the last instant the store takes; past it every call and emergency record would fail.
+  // of the last instant the store takes. Past it, every call and emergency record would fail.
   const relay::Instant latest = billing::last_call_instant() - std::chrono::hours(48);
   if (at > latest) {
     return Status(StatusCode::InvalidArgument,
