@@ -5,10 +5,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -25,12 +23,21 @@ namespace {
 constexpr off_t kSharedFirst = 0x40000000 + 2;
 constexpr off_t kSharedSize = 510;
 
-// True when the header of `path` marks a WAL database: bytes 18 and 19, the file format
+// The byte after SQLite's lock bytes, on which SQLite takes no lock. A read-only store that
+// reads the file immutable read-locks it, and a relaygw writer write-locks it while it
+// checkpoints, so the two never overlap.
+constexpr off_t kImmutableReaderByte = kSharedFirst + kSharedSize;
+
+// SQLite's default automatic checkpoint size in pages (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT,
+// sqlite3_wal_autocheckpoint).
+constexpr int kAutoCheckpointPages = 1000;
+
+// True when the header of the file marks a WAL database: bytes 18 and 19, the file format
 // write and read versions, are both 2 (SQLite file format, "The Database Header").
-bool is_wal_database(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
+bool is_wal_database(const DatabaseFile& file) {
   std::array<char, 20> header{};
-  if (!file.read(header.data(), static_cast<std::streamsize>(header.size()))) {
+  const ssize_t read = ::pread(file.descriptor(), header.data(), header.size(), 0);
+  if (read != static_cast<ssize_t>(header.size())) {
     return false;
   }
   return header[18] == 2 && header[19] == 2;
@@ -59,66 +66,99 @@ std::string immutable_uri(const std::string& path) {
   return uri + "?immutable=1";
 }
 
-// Opens `path` and read-locks its SHARED bytes with an open file description lock, which
-// blocks a writer's EXCLUSIVE lock as a SQLite reader's SHARED lock does. Retries for up to
-// `busy_timeout_ms` while a writer has the bytes locked. Returns the descriptor, or -1 when the file
-// cannot be opened or the system has no such locks; SQLite then reports the file itself, or
-// reads it without the lock.
-Result<int> lock_shared(const std::string& path, int busy_timeout_ms) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return -1;
-  }
-  struct flock lock {};
-  lock.l_type = F_RDLCK;
-  lock.l_whence = SEEK_SET;
-  lock.l_start = kSharedFirst;
-  lock.l_len = kSharedSize;
+// Read-locks SQLite's SHARED bytes and kImmutableReaderByte of `file`. The first keeps a
+// closing writer's EXCLUSIVE lock out, as a SQLite reader's SHARED lock does, and the second
+// keeps relaygw writers from checkpointing. Retries for up to `busy_timeout_ms` while a
+// writer has the bytes locked. Returns false when the system has no OFD locks, so the file is
+// read without them.
+Result<bool> lock_immutable_read(DatabaseFile& file, const std::string& path, int busy_timeout_ms) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
-  while (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
-    const int error = errno;
-    const bool busy = error == EAGAIN || error == EACCES;
-    if (busy && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      continue;
+  while (true) {
+    const LockOutcome outcome = file.try_lock(kSharedFirst, kSharedSize + 1, false);
+    if (outcome == LockOutcome::Locked) {
+      return true;
     }
-    ::close(fd);
-    if (busy) {
+    if (outcome == LockOutcome::Unsupported) {
+      return false;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
       return Status(StatusCode::Unavailable,
                     "database '" + path + "' is locked by another writer, retry the request");
     }
-    return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return fd;
+}
+
+// Checkpoints the WAL once it contains kAutoCheckpointPages pages, as SQLite's automatic
+// checkpoint does, unless a read-only store has the file open immutable. That store reads
+// the database file without SQLite's WAL locks, which would otherwise keep the checkpoint
+// from overwriting pages it reads. The next commit tries again.
+int checkpoint_unless_immutable_reader(void* context, sqlite3* db, const char* schema, int pages) {
+  if (pages < kAutoCheckpointPages) {
+    return SQLITE_OK;
+  }
+  auto* file = static_cast<DatabaseFile*>(context);
+  const LockOutcome outcome = file->try_lock(kImmutableReaderByte, 1, true);
+  if (outcome == LockOutcome::Busy) {
+    return SQLITE_OK;
+  }
+  // As in SQLite's own automatic checkpoint, a failed checkpoint leaves the commit in the WAL
+  // and is retried after the next commit.
+  sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (outcome == LockOutcome::Locked) {
+    file->unlock(kImmutableReaderByte, 1);
+  }
+  return SQLITE_OK;
 }
 
 }  // namespace
 
 Result<ReadOnlyOpen> choose_read_only_open(const std::string& path, int busy_timeout_ms) {
-  ReadOnlyOpen open{path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, -1};
-  if (!is_wal_database(path) || has_file(path + "-wal")) {
+  ReadOnlyOpen open{path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr};
+  open.file = DatabaseFile::open(path, false);
+  // SQLite reports a file that cannot be read, with its own reason.
+  if (open.file == nullptr || !is_wal_database(*open.file) || has_file(path + "-wal")) {
     return open;
   }
-  Result<int> lock = lock_shared(path, busy_timeout_ms);
-  if (!lock) {
-    return lock.status();
+  Result<bool> locked = lock_immutable_read(*open.file, path, busy_timeout_ms);
+  if (!locked) {
+    return locked.status();
   }
   // A writer that opened the file before the lock was taken has created the -wal file, and its
-  // commits are there, so the file is opened as usual.
+  // commits are there, so the file is opened as usual. SQLite's WAL read lock then keeps
+  // checkpoints from overwriting the pages that the connection reads, so relaygw writers may
+  // checkpoint. The lock on the SHARED bytes stays, as the connection's own SHARED lock does
+  // in WAL mode, so that no writer deletes the -wal file before the connection opens it.
   if (has_file(path + "-wal")) {
-    if (*lock >= 0) {
-      ::close(*lock);
-    }
+    open.file->unlock(kImmutableReaderByte, 1);
     return open;
   }
-  // NOTE: a writer that starts now can still checkpoint into the file while it is read, once
-  // its -wal file reaches SQLite's automatic checkpoint size (1000 pages by default), because
-  // an immutable connection takes no WAL read lock. The command may then fail or read a mix.
+  // NOTE: writers other than relaygw, such as the sqlite3 shell, ignore kImmutableReaderByte.
+  // One that starts now still checkpoints into the file while it is read, once its -wal file
+  // reaches its automatic checkpoint size, and the command may then fail or read a mix.
+  // Without OFD locks (Linux before 3.15) relaygw writers cannot see the reader either.
   open.name = immutable_uri(path);
   open.flags |= SQLITE_OPEN_URI;
-  open.lock_fd = *lock;
   return open;
+}
+
+Result<std::unique_ptr<DatabaseFile>> open_writer_file(sqlite3* db, const std::string& path) {
+  std::unique_ptr<DatabaseFile> file = DatabaseFile::open(path, true);
+  // A file that SQLite could open only for reading fails at its first write with a message
+  // that names the permission, and no checkpoint can write to it either.
+  if (file == nullptr && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+    file = DatabaseFile::open(path, false);
+  }
+  if (file == nullptr) {
+    return Status(StatusCode::Unavailable,
+                  "cannot open database '" + path +
+                      "' to coordinate checkpoints with readers: " + std::strerror(errno) +
+                      "; check the file's permissions and the open "
+                      "file limit (ulimit -n)");
+  }
+  sqlite3_wal_hook(db, checkpoint_unless_immutable_reader, file.get());
+  return file;
 }
 
 std::string read_only_open_error(const std::string& path, const std::string& sqlite_message,

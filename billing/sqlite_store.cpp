@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include <sqlite3.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "billing/cards.hpp"
@@ -445,10 +444,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (!file) {
     return file;
   }
-  detail::ReadOnlyOpen target{path,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                                  (options.create ? SQLITE_OPEN_CREATE : 0),
-                              -1};
+  detail::ReadOnlyOpen target{
+      path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0),
+      nullptr};
   if (options.read_only) {
     Result<detail::ReadOnlyOpen> chosen =
         detail::choose_read_only_open(path, options.busy_timeout_ms);
@@ -464,13 +462,19 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                   : Status(StatusCode::Unavailable,
                                            "cannot open database '" + path + "': out of memory");
     sqlite3_close(db);
-    if (target.lock_fd >= 0) {
-      ::close(target.lock_fd);
-    }
     return status;
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
-  store->read_lock_fd_ = target.lock_fd;
+  if (options.read_only) {
+    store->file_ = std::move(target.file);
+  } else {
+    Result<std::unique_ptr<detail::DatabaseFile>> writer_file =
+        detail::open_writer_file(db, path);
+    if (!writer_file) {
+      return writer_file.status();
+    }
+    store->file_ = std::move(writer_file).value();
+  }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // Reading the schema reads the file header, so a file that is not a database fails here,
   // before the pragmas below could write to it.
@@ -567,9 +571,7 @@ const std::string& SqliteStore::instant_text(Instant at) {
 SqliteStore::~SqliteStore() {
   statements_.clear();
   sqlite3_close(db_);
-  if (read_lock_fd_ >= 0) {
-    ::close(read_lock_fd_);
-  }
+  file_.reset();
 }
 
 SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {

@@ -19,6 +19,9 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace relaygw::billing {
+namespace detail {
+class DatabaseFile;
+}  // namespace detail
 
 struct SqliteOptions {
   // Schema version to migrate to; 0 means the latest. Tests use lower values to build an
@@ -244,9 +247,9 @@ class SqliteStore final : public Store {
                              const WriteContext& context);
 
   sqlite3* db_ = nullptr;
-  // Descriptor holding a shared lock on the file while a read-only connection opened it
-  // immutable, or -1. Closed after db_.
-  int read_lock_fd_ = -1;
+  // The database file for relaygw's checkpoint and read locks, or nullptr. See
+  // billing/detail/sqlite_read_only.hpp. Destroyed after db_ is closed.
+  std::unique_ptr<detail::DatabaseFile> file_;
   int schema_version_ = 0;
   // Last audit_log row_hash, cached inside a write transaction only.
   std::optional<std::string> chain_head_;

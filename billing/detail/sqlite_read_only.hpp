@@ -2,9 +2,13 @@
 // database's -wal and -shm files.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "billing/detail/database_file.hpp"
 #include "common/status.hpp"
+
+struct sqlite3;
 
 namespace relaygw::billing::detail {
 
@@ -13,19 +17,28 @@ struct ReadOnlyOpen {
   // The path itself, or a file: URI with immutable=1.
   std::string name;
   int flags = 0;
-  // Descriptor that holds a shared lock on the database file while an immutable connection
-  // reads it, or -1. Close it only after closing the connection.
-  int lock_fd = -1;
+  // The database file, whose read lock on SQLite's SHARED bytes lasts until it is destroyed,
+  // or nullptr when it cannot be opened. Destroy it only after closing the connection.
+  std::unique_ptr<DatabaseFile> file;
 };
 
 // Chooses how to open `path` read-only. SQLite 3.40 creates the -wal and -shm files of a WAL
-// database even for a read-only connection, and fails when the folder may not be written.
-// So a WAL database with no -wal file, whose pages are then all in the database file, is
-// opened with immutable=1, holding a shared lock that keeps a writer's closing checkpoint out
-// of the file. A database with a -wal file is opened as usual, because only SQLite's WAL index
-// can find the committed pages in it. Returns Unavailable when another connection holds the
-// file locked for writing for more than `busy_timeout_ms`.
+// database even for a read-only connection, unless it is opened with immutable=1, and fails
+// when the folder may not be written. Files created by a reader would also carry the reader's
+// owner and the database file's mode, which can keep the owner's writers out. So a WAL
+// database with no -wal file, whose pages are then all in the database file, is opened
+// immutable under a read lock. The lock keeps two kinds of checkpoint out of the file: that of
+// a writer's last connection as it closes, and the automatic ones of relaygw writers
+// (open_writer_file). A database with a -wal file is opened as usual, because only SQLite's
+// WAL index can find the committed pages in it, and SQLite's WAL read lock then protects the
+// read. Returns Unavailable when another connection holds the file locked for writing for
+// more than `busy_timeout_ms`.
 Result<ReadOnlyOpen> choose_read_only_open(const std::string& path, int busy_timeout_ms);
+
+// Opens `path` beside the writing connection `db` and replaces SQLite's automatic checkpoint
+// with one that waits while a read-only store reads the file immutable. Destroy the returned
+// file only after closing `db`. PRAGMA wal_autocheckpoint on `db` would replace the hook.
+Result<std::unique_ptr<DatabaseFile>> open_writer_file(sqlite3* db, const std::string& path);
 
 // Returns the message for a read-only open of `path` that failed with SQLite's
 // `sqlite_message` and `system_error` (errno). It names the missing permission or the missing
