@@ -20,6 +20,10 @@ struct sqlite3_stmt;
 
 namespace relaygw::billing {
 
+namespace detail {
+class WalCheckpointer;
+}
+
 struct SqliteOptions {
   // Schema version to migrate to; 0 means the latest. Tests use lower values to build an
   // older database.
@@ -37,6 +41,10 @@ struct SqliteOptions {
   // transaction can be lost on power failure (never on a process crash), and the database
   // stays consistent.
   bool synchronous_full = true;
+  // Run WAL checkpoints on a thread of their own (billing/detail/wal_checkpointer.hpp) in
+  // place of SQLite's automatic checkpoint on the committing thread. For long-running writers
+  // such as the gateway; a one-shot command gains nothing from the extra thread.
+  bool background_checkpoint = false;
 };
 
 class SqliteStore final : public Store {
@@ -51,6 +59,8 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   int schema_version() const override { return schema_version_; }
+  // The background checkpointer (SqliteOptions::background_checkpoint), or null.
+  const detail::WalCheckpointer* checkpointer() const { return checkpointer_.get(); }
 
   // Returns the counts that migration 13 recorded when it corrected call numbers to E.164, or
   // nullopt when it corrected none and found none that did not normalize.
@@ -244,6 +254,8 @@ class SqliteStore final : public Store {
                              const WriteContext& context);
 
   sqlite3* db_ = nullptr;
+  // Background checkpoints of db_, or null. Destroyed before db_ is closed.
+  std::unique_ptr<detail::WalCheckpointer> checkpointer_;
   // Descriptor holding a shared lock on the file while a read-only connection opened it
   // immutable, or -1. Closed after db_.
   int read_lock_fd_ = -1;
