@@ -98,17 +98,13 @@ int checkpoint_unless_immutable_reader(void* context, sqlite3* db, const char* s
   if (pages < kAutoCheckpointPages) {
     return SQLITE_OK;
   }
-  auto* file = static_cast<DatabaseFile*>(context);
-  const LockOutcome outcome = file->try_lock(kImmutableReaderByte, 1, true);
-  if (outcome == LockOutcome::Busy) {
+  const CheckpointPermit permit(static_cast<DatabaseFile*>(context));
+  if (!permit.granted()) {
     return SQLITE_OK;
   }
   // As in SQLite's own automatic checkpoint, a failed checkpoint leaves the commit in the WAL
   // and is retried after the next commit.
   sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (outcome == LockOutcome::Locked) {
-    file->unlock(kImmutableReaderByte, 1);
-  }
   return SQLITE_OK;
 }
 
@@ -141,6 +137,18 @@ Result<ReadOnlyOpen> choose_read_only_open(const std::string& path, int busy_tim
   open.name = immutable_uri(path);
   open.flags |= SQLITE_OPEN_URI;
   return open;
+}
+
+CheckpointPermit::CheckpointPermit(DatabaseFile* file) : file_(file) {
+  if (file_ != nullptr) {
+    outcome_ = file_->try_lock(kImmutableReaderByte, 1, true);
+  }
+}
+
+CheckpointPermit::~CheckpointPermit() {
+  if (outcome_ == LockOutcome::Locked) {
+    file_->unlock(kImmutableReaderByte, 1);
+  }
 }
 
 Result<std::unique_ptr<DatabaseFile>> open_writer_file(sqlite3* db, const std::string& path) {

@@ -7,11 +7,13 @@
 
 #include <sqlite3.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "billing/cards.hpp"
 #include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_read_only.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
+#include "billing/detail/wal_checkpointer.hpp"
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
 
@@ -555,6 +557,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                   "database '" + path + "': " + version.status().message());
   }
   store->schema_version_ = *version;
+  if (options.background_checkpoint) {
+    auto checkpointer = detail::WalCheckpointer::start(db, path, store->file_.get(),
+                                                       options.synchronous_full);
+    if (checkpointer) {
+      store->checkpointer_ = std::move(checkpointer).value();
+    } else {
+      spdlog::warn("database '{}': {}; checkpoints run on the committing thread instead",
+                   path, checkpointer.status().message());
+    }
+  }
   return store;
 }
 
@@ -570,6 +582,7 @@ const std::string& SqliteStore::instant_text(Instant at) {
 
 SqliteStore::~SqliteStore() {
   statements_.clear();
+  checkpointer_.reset();
   sqlite3_close(db_);
   file_.reset();
 }

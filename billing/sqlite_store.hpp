@@ -23,6 +23,10 @@ namespace detail {
 class DatabaseFile;
 }  // namespace detail
 
+namespace detail {
+class WalCheckpointer;
+}
+
 struct SqliteOptions {
   // Schema version to migrate to; 0 means the latest. Tests use lower values to build an
   // older database.
@@ -40,6 +44,10 @@ struct SqliteOptions {
   // transaction can be lost on power failure (never on a process crash), and the database
   // stays consistent.
   bool synchronous_full = true;
+  // Run WAL checkpoints on a thread of their own (billing/detail/wal_checkpointer.hpp) in
+  // place of SQLite's automatic checkpoint on the committing thread. For long-running writers
+  // such as the gateway; a one-shot command gains nothing from the extra thread.
+  bool background_checkpoint = false;
 };
 
 class SqliteStore final : public Store {
@@ -54,6 +62,8 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   int schema_version() const override { return schema_version_; }
+  // The background checkpointer (SqliteOptions::background_checkpoint), or null.
+  const detail::WalCheckpointer* checkpointer() const { return checkpointer_.get(); }
 
   // Returns the counts that migration 13 recorded when it corrected call numbers to E.164, or
   // nullopt when it corrected none and found none that did not normalize.
@@ -250,6 +260,8 @@ class SqliteStore final : public Store {
   // The database file for relaygw's checkpoint and read locks, or nullptr. See
   // billing/detail/sqlite_read_only.hpp. Destroyed after db_ is closed.
   std::unique_ptr<detail::DatabaseFile> file_;
+  // Background checkpoints of db_, or null. Destroyed before db_ is closed.
+  std::unique_ptr<detail::WalCheckpointer> checkpointer_;
   int schema_version_ = 0;
   // Last audit_log row_hash, cached inside a write transaction only.
   std::optional<std::string> chain_head_;

@@ -40,6 +40,24 @@ Result<ReadOnlyOpen> choose_read_only_open(const std::string& path, int busy_tim
 // file only after closing `db`. PRAGMA wal_autocheckpoint on `db` would replace the hook.
 Result<std::unique_ptr<DatabaseFile>> open_writer_file(sqlite3* db, const std::string& path);
 
+// Permission for a relaygw writer to checkpoint `file`: a write lock on the byte that a
+// read-only store read-locks while it reads the file immutable. Not granted while such a store
+// reads it, and then the caller must not checkpoint. Granted without a lock when `file` is
+// null or the system has no OFD locks. The lock is released when the permit is destroyed.
+class CheckpointPermit {
+ public:
+  explicit CheckpointPermit(DatabaseFile* file);
+  ~CheckpointPermit();
+  CheckpointPermit(const CheckpointPermit&) = delete;
+  CheckpointPermit& operator=(const CheckpointPermit&) = delete;
+
+  bool granted() const { return outcome_ != LockOutcome::Busy; }
+
+ private:
+  DatabaseFile* file_;
+  LockOutcome outcome_ = LockOutcome::Unsupported;
+};
+
 // Returns the message for a read-only open of `path` that failed with SQLite's
 // `sqlite_message` and `system_error` (errno). It names the missing permission or the missing
 // -shm file, and the fix.

@@ -395,7 +395,11 @@ Status CallService::State::open_storage() {
     credit_policy = *policy;
   }
   if (!store) {
-    auto opened = billing::SqliteStore::open(config.database);
+    // The gateway posts one call per commit for as long as it runs, so checkpoints run on a
+    // thread of their own and no completion waits for one.
+    billing::SqliteOptions options;
+    options.background_checkpoint = true;
+    auto opened = billing::SqliteStore::open(config.database, options);
     if (!opened) {
       return outage(opened.status().code(),
                     fmt::format("database '{}' failed to open ({}); {}", config.database,
