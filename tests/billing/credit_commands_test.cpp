@@ -245,6 +245,14 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute stores card numbers masked",
   }
   CHECK(raw_query(db, "SELECT customer_account FROM disputes") ==
         "card ************9876 charged twice");
+  // The idempotency key keeps a hash of the masked account, not one of the full number.
+  const std::string full_hash =
+      relaygw::billing::sha256_hex("c1|1|card 4111111111119876 charged twice");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" + full_hash +
+                          "'") == "0");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" +
+                          relaygw::billing::sha256_hex("c1|1|card ************9876 charged twice") +
+                          "'") == "1");
 
   const Run shown = relaygw("dispute show " + db_option() + "--dispute " + id);
   INFO(shown.output);
@@ -255,6 +263,39 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute stores card numbers masked",
   const Run verified = relaygw("audit verify " + db_option());
   INFO(verified.output);
   CHECK(verified.status == 0);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "credit text stores card numbers masked",
+                 "[billing][commands][credits]") {
+  post_call();
+  const Run requested = relaygw("credit request " + db_option() +
+                                "--call c1 --line 1 --reason other --text 'card 4111111111119876 "
+                                "billed twice' --amount 0.05 --key credit-c1 --json");
+  INFO(requested.output);
+  REQUIRE(requested.status == 0);
+  CHECK(requested.output.find("4111111111119876") == std::string::npos);
+  const nlohmann::json credit = nlohmann::json::parse(requested.output);
+  CHECK(credit["text"] == "card ************9876 billed twice");
+
+  const std::string db = path("billing.db");
+  CHECK(raw_query(db, "SELECT reason_text FROM credits") == "card ************9876 billed twice");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM audit_log WHERE payload LIKE '%1111%'") == "0");
+  const std::string full_hash =
+      relaygw::billing::sha256_hex("c1|1|other|card 4111111111119876 billed twice|500");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" + full_hash +
+                          "'") == "0");
+  const std::string masked_hash =
+      relaygw::billing::sha256_hex("c1|1|other|card ************9876 billed twice|500");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" + masked_hash +
+                          "'") == "1");
+
+  // The same request with the same key is the same credit.
+  const Run again = relaygw("credit request " + db_option() +
+                            "--call c1 --line 1 --reason other --text 'card 4111111111119876 "
+                            "billed twice' --amount 0.05 --key credit-c1 --json");
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK(nlohmann::json::parse(again.output)["id"] == credit["id"]);
 }
 
 TEST_CASE_METHOD(CreditCommandFixture, "dispute show masks earlier stored numbers",
