@@ -85,7 +85,7 @@ const Rater* RateDeckCache::insert(const std::string& sha256_hex, std::shared_pt
 }
 
 Status check_deck_in_effect(Store& store, const RateDeckHeader& in_effect,
-                            std::string_view local_date) {
+                            std::string_view local_date, std::string_view date_meaning) {
   // ISO 8601 dates order as text, and an empty effective date sorts before every date.
   if (in_effect.effective_from <= local_date) {
     return Status::ok();
@@ -103,10 +103,9 @@ Status check_deck_in_effect(Store& store, const RateDeckHeader& in_effect,
   }
   const std::string date(local_date);
   return Status(StatusCode::FailedPrecondition,
-                "no stored rate deck is in effect on " + date +
-                    " (the local date at the calling number's rate center): the earliest "
-                    "effective date stored is " +
-                    earliest->effective_from + ", of deck '" + earliest->name +
+                "no stored rate deck is in effect on " + date + " (" + std::string(date_meaning) +
+                    "): the earliest effective date stored is " + earliest->effective_from +
+                    ", of deck '" + earliest->name +
                     "'; load a deck whose first [[version]] is effective on or before " + date +
                     " with `relaygw db load-deck`");
 }

@@ -88,9 +88,11 @@ class RateDeckCache {
 // Checks that `in_effect`, the deck that Store::rate_deck_in_effect returned for `local_date`
 // ("2026-07-01"), is in effect on that date. When every stored deck starts later,
 // rate_deck_in_effect still returns one, and then this fails with FailedPrecondition, naming
-// the date, the earliest effective date stored and the fix.
-Status check_deck_in_effect(Store& store, const RateDeckHeader& in_effect,
-                            std::string_view local_date);
+// the date, the earliest effective date stored and the fix. `date_meaning` names in the
+// message which date `local_date` is.
+Status check_deck_in_effect(
+    Store& store, const RateDeckHeader& in_effect, std::string_view local_date,
+    std::string_view date_meaning = "the local date at the calling number's rate center");
 
 // The raters that CallRecords and Authorizer rate with. A call whose record names a stored deck
 // is rated by that deck. A call that names none (emergency calls, calls stored before schema

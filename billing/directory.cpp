@@ -460,6 +460,28 @@ Result<LineVersion> change_line(Store& store, std::string_view number, const Lin
   return store.append_line(line, current->version, reason, context);
 }
 
+namespace {
+
+// Returns the message for a CSV row with `found` fields under the header `names`: the columns
+// a short row lacks, by header name, or how many fields a long row has past the last column.
+std::string field_count_error(const std::vector<std::string>& names, std::size_t found) {
+  std::string message = "the row has " + std::to_string(found) +
+                        (found == 1 ? " field" : " fields") + ", but the header has " +
+                        std::to_string(names.size()) + " columns";
+  if (found < names.size()) {
+    message += ", so the row is missing ";
+    for (std::size_t i = found; i < names.size(); ++i) {
+      message += (i == found ? "" : ", ") + names[i];
+    }
+    return message + "; give every column a field, empty if it has no value";
+  }
+  return message + ", so the row has " + std::to_string(found - names.size()) +
+         " extra after column " + names.back() +
+         "; put double quotes around a field that contains a comma";
+}
+
+}  // namespace
+
 Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
                                       const WriteContext& context, const NumberPlan* plan) {
   std::string header;
@@ -541,9 +563,7 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
       continue;
     }
     if (fields->size() != names->size()) {
-      report.errors.push_back({row, first_line,
-                               "expected " + std::to_string(names->size()) + " fields, found " +
-                                   std::to_string(fields->size())});
+      report.errors.push_back({row, first_line, field_count_error(*names, fields->size())});
       continue;
     }
     std::vector<std::string> ordered;

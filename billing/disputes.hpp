@@ -28,7 +28,7 @@ std::optional<DisputeAction> parse_dispute_action(std::string_view name);
 struct DisputeStep {
   DisputeAction action = DisputeAction::Opened;
   DisputeState state = DisputeState::Open;  // state after this step, as read now
-  std::string note;
+  std::string note;                         // free text, masked like Dispute::customer_account
   std::string credit_id;  // adjusted only
   std::string actor;
   Instant at;
@@ -39,6 +39,8 @@ struct Dispute {
   std::string id;
   std::string call_id;
   std::optional<std::int64_t> line_no;  // nullopt: the whole call
+  // The customer's account of what went wrong, free text. Runs of 10 or more digits, such as
+  // a card number, are stored and read with all but their last four digits masked.
   std::string customer_account;
   Instant due_at;
   std::string actor;

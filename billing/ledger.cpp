@@ -25,4 +25,20 @@ std::string card_refund_journal_id(std::int64_t ledger_seq) {
   return "card-refund:" + std::to_string(ledger_seq);
 }
 
+std::string format_four_places(Money amount) { return format_dollars(amount, 4); }
+
+std::string describe_mismatch(const ReconciliationMismatch& mismatch,
+                              std::string (*format_amount)(Money)) {
+  switch (mismatch.kind) {
+    case ReconciliationMismatch::Kind::Pair:
+      return mismatch.subject + ": " + format_amount(mismatch.amount) + " against " +
+             format_amount(mismatch.against);
+    case ReconciliationMismatch::Kind::DayTotal:
+      return "journal entries of the day sum to " + format_amount(mismatch.amount) + ", not zero";
+    case ReconciliationMismatch::Kind::Journal:
+      return "journal " + mismatch.subject + " sums to " + format_amount(mismatch.amount);
+  }
+  return mismatch.subject;
+}
+
 }  // namespace relaygw::billing

@@ -32,6 +32,28 @@ struct JournalCheck {
   bool balanced() const { return total == 0 && imbalances.empty(); }
 };
 
+// One disagreement found by a reconciliation.
+struct ReconciliationMismatch {
+  enum class Kind {
+    Pair,      // `subject`: `amount` against `against`, two sums that should be equal
+    DayTotal,  // the journal entries of the day sum to `amount`, not zero
+    Journal,   // journal `subject` sums to `amount`, not zero
+  };
+  Kind kind = Kind::Pair;
+  std::string subject;  // what was compared, or the journal id
+  Money amount = 0;
+  Money against = 0;  // Pair only
+};
+
+// Returns `mismatch` as a plain sentence, with each amount written by `format_amount`, such
+// as "call totals against charge lines: 4.8500 against 4.9000".
+std::string describe_mismatch(const ReconciliationMismatch& mismatch,
+                              std::string (*format_amount)(Money));
+
+// Formats `amount` with four decimal places ("4.8500"), as the JSON reconciliation report
+// writes every amount.
+std::string format_four_places(Money amount);
+
 // One UTC day's calls, charges, credits and journal entries, and whether they agree.
 struct Reconciliation {
   std::string date;  // YYYY-MM-DD, UTC
@@ -52,7 +74,7 @@ struct Reconciliation {
   Money card_refund_journal = 0;            // card-account entries of their journals
   std::vector<AccountBalance> relay_funds;  // that day's entries per relay fund account
   JournalCheck journal;                     // balance of that day's journal entries
-  std::vector<std::string> mismatches;      // plain sentences, empty when everything agrees
+  std::vector<ReconciliationMismatch> mismatches;  // empty when everything agrees
   bool agrees() const { return mismatches.empty(); }
 };
 

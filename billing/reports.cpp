@@ -84,20 +84,46 @@ std::int64_t answered_seconds(const CallFact& call) {
   return std::max<std::int64_t>(0, *call.conversation_seconds);
 }
 
-void add_call(SummaryRow& row, const CallFact& call) {
+// Adds `value` to `sum`, or returns false and leaves `sum` unchanged when the result would
+// leave the 64-bit range, which only amounts written outside relaygw reach.
+bool add_checked(std::int64_t& sum, std::int64_t value) {
+  std::int64_t result = 0;
+  if (__builtin_add_overflow(sum, value, &result)) {
+    return false;
+  }
+  sum = result;
+  return true;
+}
+
+// Returns the sum of `call`'s charge line columns, or nullopt when it leaves the 64-bit range.
+std::optional<Money> charge_line_sum(const CallFact& call) {
+  Money lines = 0;
+  for (Money amount : {call.usage, call.surcharges, call.discounts, call.taxes, call.fees}) {
+    if (!add_checked(lines, amount)) {
+      return std::nullopt;
+    }
+  }
+  return lines;
+}
+
+// Adds `call` to `row`. Returns false when a sum would leave the 64-bit range, and then the
+// row is incomplete.
+bool add_call(SummaryRow& row, const CallFact& call) {
   ++row.calls;
+  bool fits = true;
   if (const std::int64_t seconds = answered_seconds(call); seconds > 0) {
     ++row.answered;
-    row.conversation_seconds += seconds;
+    fits = add_checked(row.conversation_seconds, seconds) && fits;
   }
   row.emergency += call.emergency ? 1 : 0;
-  row.billable_seconds += call.billable_seconds.value_or(0);
-  row.usage += call.usage;
-  row.surcharges += call.surcharges;
-  row.discounts += call.discounts;
-  row.taxes += call.taxes;
-  row.fees += call.fees;
-  row.total += call.total;
+  fits = add_checked(row.billable_seconds, call.billable_seconds.value_or(0)) && fits;
+  fits = add_checked(row.usage, call.usage) && fits;
+  fits = add_checked(row.surcharges, call.surcharges) && fits;
+  fits = add_checked(row.discounts, call.discounts) && fits;
+  fits = add_checked(row.taxes, call.taxes) && fits;
+  fits = add_checked(row.fees, call.fees) && fits;
+  fits = add_checked(row.total, call.total) && fits;
+  return fits;
 }
 
 // Reads every call of the request's range, reporting progress, and hands it to `visit` with
@@ -279,24 +305,43 @@ Result<std::pair<Instant, Instant>> report_range(const ReportRequest& request) {
 
 namespace {
 
-// Rejects a summary over `call`, whose charge lines do not sum to its posted total, with the
-// first problem that the record check of `relaygw audit verify` finds.
-Status tampered_posting(Store& store, const CallFact& call) {
-  const Money lines = call.usage + call.surcharges + call.discounts + call.taxes + call.fees;
-  std::string message = "call " + call.call_id + " has charge lines that sum to " +
-                        format_dollars(lines, 2) + " but a posted total of " +
-                        format_dollars(call.total, 2) +
-                        ", so the summary's total would not equal its columns; ";
+// Returns the first problem that the record check of `relaygw audit verify` finds, as the end
+// of a message about changed records.
+std::string first_record_problem(Store& store) {
   Result<RecordCheck> check = store.verify_records();
   if (check && !check->problems.empty()) {
     const RecordProblem& problem = check->problems.front();
-    message += "audit verify finds " + problem.table + " row " +
-               std::to_string(problem.row_id) + " " + problem.kind + ": " + problem.detail;
-  } else {
-    message += "the billing records were changed outside relaygw";
+    return "audit verify finds " + problem.table + " row " + std::to_string(problem.row_id) + " " +
+           problem.kind + ": " + problem.detail;
   }
+  return "the billing records were changed outside relaygw";
+}
+
+// Rejects a summary over `call`, whose charge lines do not sum to its posted total, with the
+// first problem that the record check of `relaygw audit verify` finds.
+Status tampered_posting(Store& store, const CallFact& call) {
+  const std::optional<Money> lines = charge_line_sum(call);
+  const std::string lines_text =
+      lines ? "sum to " + format_dollars(*lines, 2) : std::string("sum past the 64-bit range");
   return Status(StatusCode::Corrupt,
-                message + ". Restore the database from a backup before reporting on it");
+                "call " + call.call_id + " has charge lines that " + lines_text +
+                    " but a posted total of " + format_dollars(call.total, 2) +
+                    ", so the summary's total would not equal its columns; " +
+                    first_record_problem(store) +
+                    ". Restore the database from a backup before reporting on it");
+}
+
+// Rejects a summary whose totals would leave the 64-bit range when `call` is added. No real
+// charges come near that, so an amount of this call or of an earlier one was changed.
+Status overflowing_totals(Store& store, const CallFact& call) {
+  return Status(StatusCode::Corrupt,
+                "adding call " + call.call_id +
+                    " to the summary takes its totals past the 64-bit integer range, so an "
+                    "amount of this call or of an earlier one was written or changed outside "
+                    "relaygw; " +
+                    first_record_problem(store) +
+                    ". Run `relaygw audit verify` to list every changed row, and restore the "
+                    "database from a backup before reporting on it");
 }
 
 }  // namespace
@@ -314,23 +359,30 @@ Result<SummaryReport> summarize_billing(Store& store, const ReportRequest& reque
   // The store posts a total equal to the sum of its charge lines, so a call where they differ
   // was changed outside relaygw. Its report total would not be the sum of its columns.
   std::optional<CallFact> first_mismatch;
+  std::optional<CallFact> first_overflow;
   Status scanned = scan_range(store, request, [&](const CallFact& call, const LocalDate& day) {
-    const Money lines = call.usage + call.surcharges + call.discounts + call.taxes + call.fees;
+    const std::optional<Money> lines = charge_line_sum(call);
     if (call.posted && lines != call.total && !first_mismatch) {
       first_mismatch = call;
     }
     const std::string period = period_name(day, request.by);
-    add_call(by_period[{period, "all"}], call);
-    add_call(by_billing[{period, std::string(to_string(call.billing))}], call);
-    add_call(by_access[{period, std::string(to_string(call.access))}], call);
-    add_call(daily[{format_local_date(day), "all"}], call);
-    add_call(report.grand_total, call);
+    bool fits = add_call(by_period[{period, "all"}], call);
+    fits = add_call(by_billing[{period, std::string(to_string(call.billing))}], call) && fits;
+    fits = add_call(by_access[{period, std::string(to_string(call.access))}], call) && fits;
+    fits = add_call(daily[{format_local_date(day), "all"}], call) && fits;
+    fits = add_call(report.grand_total, call) && fits;
+    if (!fits && !first_overflow) {
+      first_overflow = call;
+    }
   });
   if (!scanned) {
     return scanned;
   }
   if (first_mismatch) {
     return tampered_posting(store, *first_mismatch);
+  }
+  if (first_overflow) {
+    return overflowing_totals(store, *first_overflow);
   }
   report.by_period = rows_of(by_period);
   report.by_billing = rows_of(by_billing);

@@ -12,6 +12,7 @@
 #include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
 #include "billing/sqlite_store.hpp"
+#include "common/card_digits.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -79,7 +80,7 @@ class Query {
     if (code == SQLITE_DONE) {
       return false;
     }
-    return detail::sqlite_failure(db_, code, "SQLite statement failed");
+    return detail::statement_failure(statement_, code, "SQLite statement failed");
   }
   Status run() {
     Result<bool> stepped = next();
@@ -152,7 +153,8 @@ CreditRecord read_credit(const Query& row) {
   credit.call_id = row.text(1);
   credit.line_no = row.integer(2);
   credit.reason = parse_credit_reason(row.text(3)).value_or(CreditReason::Other);
-  credit.reason_text = row.text(4);
+  // Text stored before card numbers were masked on the way in is masked on the way out.
+  credit.reason_text = mask_card_number_runs(row.text(4));
   credit.amount = row.integer(5);
   credit.rule = row.text(6);
   credit.dispute_id = row.text(7);
@@ -161,7 +163,7 @@ CreditRecord read_credit(const Query& row) {
   credit.state = parse_credit_state(row.text(10));
   if (credit.state != CreditState::Pending) {
     credit.decided_by = row.text(11);
-    credit.decision_note = row.text(12);
+    credit.decision_note = mask_card_number_runs(row.text(12));
   }
   return credit;
 }
@@ -449,8 +451,7 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
 
   auto mismatch = [&](const std::string& what, Money left, Money right) {
     if (left != right) {
-      report.mismatches.push_back(what + ": " + format_dollars(left, 4) + " against " +
-                                  format_dollars(right, 4));
+      report.mismatches.push_back({ReconciliationMismatch::Kind::Pair, what, left, right});
     }
   };
   mismatch("call totals against charge lines", report.call_totals, report.charge_lines);
@@ -464,12 +465,12 @@ Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
   mismatch("card balance refunds against refund journal entries", report.card_refund_amounts,
            report.card_refund_journal);
   if (report.journal.total != 0) {
-    report.mismatches.push_back("journal entries of the day sum to " +
-                                format_dollars(report.journal.total, 4) + ", not zero");
+    report.mismatches.push_back(
+        {ReconciliationMismatch::Kind::DayTotal, "", report.journal.total, 0});
   }
   for (const JournalImbalance& imbalance : report.journal.imbalances) {
-    report.mismatches.push_back("journal " + imbalance.journal_id + " sums to " +
-                                format_dollars(imbalance.sum, 4));
+    report.mismatches.push_back(
+        {ReconciliationMismatch::Kind::Journal, imbalance.journal_id, imbalance.sum, 0});
   }
   return report;
 }
@@ -584,7 +585,7 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
   credit.call_id = request.call_id;
   credit.line_no = request.line_no;
   credit.reason = request.reason;
-  credit.reason_text = request.reason_text;
+  credit.reason_text = mask_card_number_runs(request.reason_text);
   credit.amount = amount;
   credit.rule = request.rule;
   credit.dispute_id = request.dispute_id;
@@ -726,13 +727,13 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
   }
   credit.state = approve ? CreditState::Applied : CreditState::Rejected;
   credit.decided_by = context.actor;
-  credit.decision_note = note;
+  credit.decision_note = mask_card_number_runs(note);
   Query insert(db_,
                "INSERT INTO credit_decisions (credit_id, state, note, actor, at) "
                "VALUES (?, ?, ?, ?, ?)");
   status = insert.bind(credit.id)
                .bind(to_string(credit.state))
-               .bind(note)
+               .bind(credit.decision_note)
                .bind(context.actor)
                .bind(format_instant(context.at))
                .run();
@@ -746,8 +747,9 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
     status = row ? post_credit_journal(credit, *row ? kind.text(0) : "", context) : row.status();
   }
   if (status) {
-    status = audit(context, "credit", credit.id, approve ? "approve" : "reject",
-                   nlohmann::json{{"note", note}, {"amount", credit.amount}}.dump());
+    status =
+        audit(context, "credit", credit.id, approve ? "approve" : "reject",
+              nlohmann::json{{"note", credit.decision_note}, {"amount", credit.amount}}.dump());
   }
   if (status) {
     status = scope.commit();
@@ -813,7 +815,8 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
   if (!select.is_null(1)) {
     dispute.line_no = select.integer(1);
   }
-  dispute.customer_account = select.text(2);
+  // Text stored before card numbers were masked on the way in is masked on the way out.
+  dispute.customer_account = mask_card_number_runs(select.text(2));
   dispute.due_at = instant_or_epoch(select.text(3));
   dispute.actor = select.text(4);
   dispute.at = instant_or_epoch(select.text(5));
@@ -839,7 +842,7 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
     step.state = state == "resolved"    ? DisputeState::Resolved
                  : state == "escalated" ? DisputeState::Escalated
                                         : DisputeState::Open;
-    step.note = steps.text(2);
+    step.note = mask_card_number_runs(steps.text(2));
     step.credit_id = steps.text(3);
     step.actor = steps.text(4);
     step.at = instant_or_epoch(steps.text(5));
@@ -878,8 +881,10 @@ Result<std::vector<Dispute>> SqliteStore::list_disputes() {
   return disputes;
 }
 
-Status SqliteStore::insert_dispute_step(const std::string& dispute_id, const DisputeStep& step,
+Status SqliteStore::insert_dispute_step(const std::string& dispute_id, DisputeStep step,
                                         const WriteContext& context) {
+  // A note is free text, so a card number typed into it is stored masked.
+  step.note = mask_card_number_runs(step.note);
   Query insert(db_,
                "INSERT INTO dispute_steps (dispute_id, action, state, note, credit_id, "
                "actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -954,13 +959,15 @@ Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
     }
   }
   const Instant due = context.at + std::chrono::days(request.due_days);
+  // The customer's account is free text, so a card number quoted in it is stored masked.
+  const std::string account = mask_card_number_runs(request.customer_account);
   Query insert(db_,
                "INSERT INTO disputes (id, call_id, line_no, customer_account, due_at, "
                "idempotency_key, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   status = insert.bind(request.id)
                .bind(request.call_id)
                .bind_optional(request.line_no)
-               .bind(request.customer_account)
+               .bind(account)
                .bind(format_instant(due))
                .bind(key.key)
                .bind(context.actor)
@@ -973,7 +980,7 @@ Result<Dispute> SqliteStore::open_dispute(const DisputeOpenRequest& request,
     return Status(StatusCode::AlreadyExists,
                   "dispute id '" + request.id + "' is taken; choose another id");
   }
-  DisputeStep opened{DisputeAction::Opened, DisputeState::Open, request.customer_account, "",
+  DisputeStep opened{DisputeAction::Opened, DisputeState::Open, account, "",
                      context.actor,         context.at};
   if (status) {
     status = insert_dispute_step(request.id, opened, context);

@@ -193,8 +193,10 @@ std::string shell_word(const std::string& word) {
 
 // The `relaygw call show` command line that shows `call_id` in the database `db` has open.
 std::string call_show_command(sqlite3* db, const std::string& call_id) {
-  const char* file = sqlite3_db_filename(db, "main");
-  const std::string path = file != nullptr && *file != '\0' ? file : "FILE";
+  std::string path = detail::database_path(db);
+  if (path == "(in memory)") {
+    path = "FILE";
+  }
   return "relaygw call show --db " + shell_word(path) + " --id " + shell_word(call_id);
 }
 
@@ -290,7 +292,7 @@ class SqliteStore::Statement {
     if (code == SQLITE_DONE) {
       return false;
     }
-    Status error = sqlite_error(db_, code, "SQLite statement failed");
+    Status error = detail::statement_failure(statement_, code, "SQLite statement failed");
     error_code_ = sqlite3_extended_errcode(db_);
     sqlite3_reset(statement_);
     return error;
@@ -467,6 +469,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     return status;
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  // Messages name the file as the caller gave it, not as SQLite's absolute path.
+  detail::remember_database_path(db, path);
   if (options.read_only) {
     store->file_ = std::move(target.file);
   } else {
@@ -583,6 +587,7 @@ const std::string& SqliteStore::instant_text(Instant at) {
 SqliteStore::~SqliteStore() {
   statements_.clear();
   checkpointer_.reset();
+  detail::forget_database_path(db_);
   sqlite3_close(db_);
   file_.reset();
 }
@@ -599,8 +604,7 @@ SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {
     // The SQL is fixed and tested, so a failure means the file lacks a table or column of its
     // schema version: it was changed outside relaygw or is damaged.
     sqlite3_finalize(prepared);
-    const char* file = sqlite3_db_filename(db_, "main");
-    const std::string path = file != nullptr && *file != '\0' ? file : "(in memory)";
+    const std::string path = detail::database_path(db_);
     Status error =
         (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED
             ? sqlite_error(db_, code, "SQLite could not read the schema of '" + path + "'")
@@ -2637,16 +2641,23 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
     }
     const std::string kind = select.text(14);
     const Money amount = select.integer(15);
+    Money* column = &fact->fees;
     if (kind == "usage") {
-      fact->usage += amount;
+      column = &fact->usage;
     } else if (kind == "surcharge") {
-      fact->surcharges += amount;
+      column = &fact->surcharges;
     } else if (kind == "discount") {
-      fact->discounts += amount;
+      column = &fact->discounts;
     } else if (kind == "tax") {
-      fact->taxes += amount;
-    } else {
-      fact->fees += amount;
+      column = &fact->taxes;
+    }
+    if (__builtin_add_overflow(*column, amount, column)) {
+      const std::string file = detail::database_path(db_);
+      return Status(StatusCode::Corrupt,
+                    "the " + kind + " charge lines of call " + fact->call_id +
+                        " sum past the 64-bit integer range, so one was written or changed "
+                        "outside relaygw; run `relaygw audit verify --db " +
+                        file + "` to find the row, then restore the database from a backup");
     }
   }
 }

@@ -253,7 +253,7 @@ class SqliteStore final : public Store {
   // for an adjustment, a credit on the same line for the same reason and amount.
   Result<bool> is_repeated_resolution(const DisputeStep& last, DisputeAction action,
                                       const std::optional<CreditRequest>& adjustment);
-  Status insert_dispute_step(const std::string& dispute_id, const DisputeStep& step,
+  Status insert_dispute_step(const std::string& dispute_id, DisputeStep step,
                              const WriteContext& context);
 
   sqlite3* db_ = nullptr;

@@ -49,9 +49,21 @@ void run_verify(const AuditOptions& options) {
   }
   Result<billing::JournalCheck> journal = store->check_journal();
   if (!journal) {
-    fail_command("audit verify", journal.status().message());
+    // A journal amount too large to sum is reported after the record problems, which name
+    // the row that was changed.
+    if (journal.status().code() != StatusCode::Corrupt) {
+      fail_command("audit verify", journal.status().message());
+    }
+    report["problems"].push_back(
+        {{"table", "journal_entries"}, {"detail", journal.status().message()}});
+    if (first_problem.empty()) {
+      first_problem = journal.status().message();
+    }
+    report["journal_total"] = nullptr;
+    journal = billing::JournalCheck{};
+  } else {
+    report["journal_total"] = billing::format_dollars(journal->total, 4);
   }
-  report["journal_total"] = billing::format_dollars(journal->total, 4);
   for (const billing::JournalImbalance& imbalance : journal->imbalances) {
     report["problems"].push_back(
         {{"table", "journal_entries"},
@@ -82,7 +94,7 @@ std::string dollars_text(billing::Money amount) {
 }
 
 // Prints the sums of a reconciliation as text. The JSON report keeps four places in every
-// amount, for programs that read it, and so do the mismatch sentences, which both forms share.
+// amount, its mismatch sentences included, for programs that read it.
 void print_reconciliation_sums(const billing::Reconciliation& day) {
   std::cout << "Reconciliation for " << day.date << " (UTC)\n"
             << "  calls posted      " << day.calls_posted << "\n"
@@ -133,7 +145,11 @@ void run_reconcile(const AuditOptions& options) {
         {"card_refunds", day->card_refunds},
         {"card_refund_amounts", format_dollars(day->card_refund_amounts, 4)},
         {"card_refund_journal", format_dollars(day->card_refund_journal, 4)},
-        {"mismatches", day->mismatches}};
+        {"mismatches", nlohmann::json::array()}};
+    for (const billing::ReconciliationMismatch& mismatch : day->mismatches) {
+      report["mismatches"].push_back(
+          billing::describe_mismatch(mismatch, billing::format_four_places));
+    }
     nlohmann::json funds = nlohmann::json::object();
     for (const billing::AccountBalance& fund : day->relay_funds) {
       funds[fund.account] = format_dollars(fund.balance, 4);
@@ -142,8 +158,8 @@ void run_reconcile(const AuditOptions& options) {
     std::cout << report.dump(2) << "\n";
   } else {
     print_reconciliation_sums(*day);
-    for (const std::string& mismatch : day->mismatches) {
-      std::cout << "  MISMATCH: " << mismatch << "\n";
+    for (const billing::ReconciliationMismatch& mismatch : day->mismatches) {
+      std::cout << "  MISMATCH: " << billing::describe_mismatch(mismatch, dollars_text) << "\n";
     }
     std::cout << (day->agrees() ? "  everything agrees\n" : "");
   }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/card_digits.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/credit_support.hpp"
@@ -139,9 +140,11 @@ Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
   if (!request) {
     return request.status();
   }
+  // The text is hashed as it is stored, masked, so no hash of a full card number is kept.
   const std::string request_hash = billing::sha256_hex(
       fmt::format("{}|{}|{}|{}|{}", fields.call_id, fields.line_no, billing::to_string(*reason),
-                  fields.text, amount ? std::to_string(*amount) : std::string("policy")));
+                  mask_card_number_runs(fields.text),
+                  amount ? std::to_string(*amount) : std::string("policy")));
   return store.request_credit(*request, billing::IdempotencyKey{fields.key, request_hash}, context);
 }
 

@@ -11,8 +11,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -247,6 +249,8 @@ struct DeckSchedule {
   std::vector<billing::RateDeckHeader> pending;
   // Decks that will never be in effect for a call requested on or after the date: replaced by
   // a deck with a later effective date, or by a correction stored later with the same date.
+  // Each deck counts once, by SHA-256 and effective date, so an earlier storage of the deck in
+  // effect or of a pending deck, stored again after a correction, is not counted.
   std::size_t superseded = 0;
 };
 
@@ -272,7 +276,20 @@ DeckSchedule deck_schedule(billing::Store& store, const std::string& date,
       schedule.pending.push_back(deck);
     }
   }
-  schedule.superseded = decks->size() - schedule.pending.size() - (schedule.in_effect ? 1 : 0);
+  std::set<std::pair<std::string, std::string>> current;
+  if (schedule.in_effect) {
+    current.emplace(schedule.in_effect->sha256_hex, schedule.in_effect->effective_from);
+  }
+  for (const billing::RateDeckHeader& deck : schedule.pending) {
+    current.emplace(deck.sha256_hex, deck.effective_from);
+  }
+  std::set<std::pair<std::string, std::string>> superseded;
+  for (const billing::RateDeckHeader& deck : *decks) {
+    if (!current.contains({deck.sha256_hex, deck.effective_from})) {
+      superseded.emplace(deck.sha256_hex, deck.effective_from);
+    }
+  }
+  schedule.superseded = superseded.size();
   return schedule;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/call_records.hpp"
+#include "common/card_digits.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/credit_support.hpp"
@@ -127,9 +128,10 @@ void run_open(const DisputeOptions& options) {
   request.line_no = options.line_no;
   request.customer_account = options.account;
   request.due_days = policy.dispute_due_days;
-  const std::string request_hash = billing::sha256_hex(
-      fmt::format("{}|{}|{}", options.call_id,
-                  options.line_no ? std::to_string(*options.line_no) : "", options.account));
+  // The hash covers the account as stored, masked, so no hash of a full card number is kept.
+  const std::string request_hash = billing::sha256_hex(fmt::format(
+      "{}|{}|{}", options.call_id, options.line_no ? std::to_string(*options.line_no) : "",
+      mask_card_number_runs(options.account)));
   auto dispute = store->open_dispute(request, billing::IdempotencyKey{options.key, request_hash},
                                      write_context(options.database));
   if (!dispute) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/call_time.hpp"
+#include "billing/deck_cache.hpp"
 #include "billing/plans.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -70,8 +71,20 @@ void run_advise(const PlansOptions& options) {
   const billing::NumberPlan plan = load_number_plan(options.database, command);
   // The deck in effect on the --as-of date prices the plans, so a deck stored for a later
   // date does not stop the advice before that date.
-  const std::optional<billing::RateDeck> deck =
-      load_deck_in_effect(*store, billing::format_instant(as_of).substr(0, 10), command);
+  const std::string as_of_date = billing::format_instant(as_of).substr(0, 10);
+  auto in_effect = store->rate_deck_in_effect(as_of_date);
+  if (!in_effect) {
+    fail_command(command, in_effect.status().message());
+  }
+  if (in_effect->has_value()) {
+    // Every stored deck may start after the date, and then the message names the earliest.
+    if (Status checked = billing::check_deck_in_effect(*store, **in_effect, as_of_date,
+                                                       "the UTC date of --as-of");
+        !checked) {
+      fail_command(command, checked.message());
+    }
+  }
+  const std::optional<billing::RateDeck> deck = load_deck_in_effect(*store, as_of_date, command);
   if (!deck) {
     fail_command(command, "the database has no rate deck; load one with `relaygw db init`");
   }

@@ -180,8 +180,8 @@ void require_verified(SqliteStore& store) {
 void require_day_agrees(SqliteStore& store, const std::string& date) {
   auto day = store.reconcile_day(date);
   REQUIRE(day);
-  for (const std::string& mismatch : day->mismatches) {
-    UNSCOPED_INFO(date << ": " << mismatch);
+  for (const ReconciliationMismatch& mismatch : day->mismatches) {
+    UNSCOPED_INFO(date << ": " << describe_mismatch(mismatch, format_four_places));
   }
   CHECK(day->agrees());
 }
@@ -292,8 +292,76 @@ TEST_CASE_METHOD(CardJournalFixture, "missing top-up journal found by reconcile"
   CHECK(day->card_topup_amounts == 20'000);
   CHECK(day->card_topup_journal == 0);
   REQUIRE(day->mismatches.size() == 1);
-  CHECK(day->mismatches.front() == "card top-ups against top-up journal entries: 2.0000 against "
-                                   "0.0000");
+  CHECK(describe_mismatch(day->mismatches.front(), format_four_places) ==
+        "card top-ups against top-up journal entries: 2.0000 against 0.0000");
+  store.reset();
+
+  // The text report prints dollars and cents, and the JSON report keeps four places.
+  const std::string input = file("stdin.txt");
+  std::ofstream(input) << "";
+  const auto text =
+      testing::run_relaygw("audit reconcile --db '" + db() + "' --date 2026-03-10", input);
+  INFO(text.output);
+  CHECK(text.status == 1);
+  CHECK(text.output.find("  MISMATCH: card top-ups against top-up journal entries: $2.00 "
+                         "against $0.00\n") != std::string::npos);
+  CHECK(text.output.find("2.0000") == std::string::npos);
+  const auto json =
+      testing::run_relaygw("audit reconcile --db '" + db() + "' --date 2026-03-10 --json", input);
+  INFO(json.output);
+  CHECK(json.status == 1);
+  const nlohmann::json report =
+      nlohmann::json::parse(json.output.substr(0, json.output.rfind('}') + 1));
+  REQUIRE(report["mismatches"].size() == 1);
+  CHECK(report["mismatches"][0] ==
+        "card top-ups against top-up journal entries: 2.0000 against 0.0000");
+  CHECK(report["card_topup_amounts"] == "2.0000");
+}
+
+TEST_CASE_METHOD(CardJournalFixture, "overflowing journal sum names table",
+                 "[billing][cards][journal]") {
+  // Amounts written by hand that no real charge reaches make SQLite's SUM overflow. The
+  // commands that sum name the table and the fix instead of SQLite's bare message.
+  auto store = open();
+  add_prepaid(*store, kFundedCard, 20'000, {"staff:alice", instant("2026-03-10T09:00:00Z")});
+  store.reset();
+  raw_query(db(), "UPDATE journal_entries SET amount = 9223372036854775807");
+
+  store = open();
+  auto day = store->reconcile_day("2026-03-10");
+  REQUIRE_FALSE(day);
+  CHECK(day.status().code() == relaygw::StatusCode::Corrupt);
+  CHECK(day.status().message().find("summing amounts in table journal_entries of database '" +
+                                    db() + "' overflowed the 64-bit integer range") !=
+        std::string::npos);
+  CHECK(day.status().message().find("run `relaygw audit verify --db " + db() + "`") !=
+        std::string::npos);
+  auto journal = store->check_journal();
+  REQUIRE_FALSE(journal);
+  CHECK(journal.status().message().find("table journal_entries") != std::string::npos);
+  store.reset();
+
+  const std::string input = file("stdin.txt");
+  std::ofstream(input) << "";
+  const auto reconciled =
+      testing::run_relaygw("audit reconcile --db '" + db() + "' --date 2026-03-10", input);
+  INFO(reconciled.output);
+  CHECK(reconciled.status == 1);
+  CHECK(reconciled.output.find("summing amounts in table") != std::string::npos);
+  CHECK(reconciled.output.find("run `relaygw audit verify --db ") != std::string::npos);
+
+  // audit verify reports the changed rows first, and the overflow as a later problem.
+  const auto verified = testing::run_relaygw("audit verify --db '" + db() + "' --json", input);
+  INFO(verified.output);
+  CHECK(verified.status == 1);
+  const nlohmann::json report =
+      nlohmann::json::parse(verified.output.substr(0, verified.output.rfind('}') + 1));
+  REQUIRE(report["problems"].size() >= 2);
+  CHECK(report["problems"][0]["table"] == "journal_entries");
+  CHECK(report["problems"][0].contains("row_id"));
+  CHECK(report["problems"].back()["detail"].get<std::string>().find("overflowed") !=
+        std::string::npos);
+  CHECK(report["journal_total"].is_null());
 }
 
 TEST_CASE_METHOD(CardJournalFixture, "schema 11 journals back-filled",

@@ -6,6 +6,8 @@
 #include <random>
 #include <string>
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -60,6 +62,28 @@ class CreditCommandFixture {
  private:
   std::filesystem::path dir_;
 };
+
+// Runs `sql` on the file through its own connection and returns the first column of the
+// first row as text.
+std::string raw_query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  std::string value;
+  const auto first_column = [](void* out, int columns, char** values, char**) {
+    if (columns > 0 && values[0] != nullptr) {
+      *static_cast<std::string*>(out) = values[0];
+    }
+    return 1;  // only the first row
+  };
+  const int code = sqlite3_exec(db, sql.c_str(), first_column, &value, &error);
+  const std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  INFO(sql << ": " << message);
+  REQUIRE((code == SQLITE_OK || code == SQLITE_ABORT));
+  return value;
+}
 
 }  // namespace
 
@@ -159,7 +183,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "credit above approval waits for supervis
 TEST_CASE_METHOD(CreditCommandFixture, "dispute account masks card number in log",
                  "[billing][commands][disputes]") {
   // A customer's account may quote the card number; the debug log of the command keeps only
-  // its last four digits. The dispute itself keeps the account as the customer gave it.
+  // its last four digits.
   post_call();
   const Run opened = relaygw("--log-level debug dispute open " + db_option() +
                              "--call c1 --line 1 --account 'card 4111111111119876 charged twice' "
@@ -171,6 +195,133 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute account masks card number in log
   CHECK(opened.output.find("started: ") != std::string::npos);
   const std::string log_line = opened.output.substr(opened.output.find("started: "));
   CHECK(log_line.substr(0, log_line.find('\n')).find("4111111111119876") == std::string::npos);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "dispute stores card numbers masked",
+                 "[billing][commands][disputes]") {
+  // Card numbers typed into the account, a note or the resolution text, with or without
+  // spaces, are stored and printed with only their last four digits.
+  post_call();
+  const Run opened = relaygw("dispute open " + db_option() +
+                             "--call c1 --line 1 --account 'card 4111111111119876 charged twice' "
+                             "--key dispute-c1 --json");
+  INFO(opened.output);
+  REQUIRE(opened.status == 0);
+  CHECK(opened.output.find("4111111111119876") == std::string::npos);
+  const nlohmann::json dispute = nlohmann::json::parse(opened.output);
+  CHECK(dispute["customer_account"] == "card ************9876 charged twice");
+  const std::string id = dispute["id"];
+
+  // The same request with the same key returns the same dispute.
+  const Run again = relaygw("dispute open " + db_option() +
+                            "--call c1 --line 1 --account 'card 4111111111119876 charged twice' "
+                            "--key dispute-c1 --json");
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK(nlohmann::json::parse(again.output)["id"] == id);
+
+  const Run noted = relaygw("dispute note " + db_option() + "--dispute " + id +
+                            " --text 'customer read 5500 0000 0000 4444 from the back'");
+  INFO(noted.output);
+  REQUIRE(noted.status == 0);
+  CHECK(noted.output.find("5500 0000 0000 4444") == std::string::npos);
+  CHECK(noted.output.find("**** **** **** 4444") != std::string::npos);
+  const Run resolved = relaygw("dispute resolve " + db_option() + "--dispute " + id +
+                               " --adjust 0.05 --key resolve-c1 --text 'refund 4111111111119876'");
+  INFO(resolved.output);
+  REQUIRE(resolved.status == 0);
+  CHECK(resolved.output.find("4111111111119876") == std::string::npos);
+
+  const std::string db = path("billing.db");
+  for (const std::string& sql :
+       {std::string("SELECT COUNT(*) FROM disputes WHERE customer_account LIKE '%1111%'"),
+        std::string("SELECT COUNT(*) FROM dispute_steps WHERE note LIKE '%1111%' OR note LIKE "
+                    "'%0000 0000%'"),
+        std::string("SELECT COUNT(*) FROM credits WHERE reason_text LIKE '%1111%'"),
+        std::string("SELECT COUNT(*) FROM audit_log WHERE payload LIKE '%1111%' OR payload "
+                    "LIKE '%0000 0000%'")}) {
+    INFO(sql);
+    CHECK(raw_query(db, sql) == "0");
+  }
+  CHECK(raw_query(db, "SELECT customer_account FROM disputes") ==
+        "card ************9876 charged twice");
+  // The idempotency key keeps a hash of the masked account, not one of the full number.
+  const std::string full_hash =
+      relaygw::billing::sha256_hex("c1|1|card 4111111111119876 charged twice");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" + full_hash +
+                          "'") == "0");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" +
+                          relaygw::billing::sha256_hex("c1|1|card ************9876 charged twice") +
+                          "'") == "1");
+
+  const Run shown = relaygw("dispute show " + db_option() + "--dispute " + id);
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  CHECK(shown.output.find("customer's account: card ************9876 charged twice") !=
+        std::string::npos);
+  CHECK(shown.output.find("refund ************9876") != std::string::npos);
+  const Run verified = relaygw("audit verify " + db_option());
+  INFO(verified.output);
+  CHECK(verified.status == 0);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "credit text stores card numbers masked",
+                 "[billing][commands][credits]") {
+  post_call();
+  const Run requested = relaygw("credit request " + db_option() +
+                                "--call c1 --line 1 --reason other --text 'card 4111111111119876 "
+                                "billed twice' --amount 0.05 --key credit-c1 --json");
+  INFO(requested.output);
+  REQUIRE(requested.status == 0);
+  CHECK(requested.output.find("4111111111119876") == std::string::npos);
+  const nlohmann::json credit = nlohmann::json::parse(requested.output);
+  CHECK(credit["text"] == "card ************9876 billed twice");
+
+  const std::string db = path("billing.db");
+  CHECK(raw_query(db, "SELECT reason_text FROM credits") == "card ************9876 billed twice");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM audit_log WHERE payload LIKE '%1111%'") == "0");
+  const std::string full_hash =
+      relaygw::billing::sha256_hex("c1|1|other|card 4111111111119876 billed twice|500");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" + full_hash +
+                          "'") == "0");
+  const std::string masked_hash =
+      relaygw::billing::sha256_hex("c1|1|other|card ************9876 billed twice|500");
+  CHECK(raw_query(db, "SELECT COUNT(*) FROM idempotency_keys WHERE request_hash = '" + masked_hash +
+                          "'") == "1");
+
+  // The same request with the same key is the same credit.
+  const Run again = relaygw("credit request " + db_option() +
+                            "--call c1 --line 1 --reason other --text 'card 4111111111119876 "
+                            "billed twice' --amount 0.05 --key credit-c1 --json");
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK(nlohmann::json::parse(again.output)["id"] == credit["id"]);
+}
+
+TEST_CASE_METHOD(CreditCommandFixture, "dispute show masks earlier stored numbers",
+                 "[billing][commands][disputes]") {
+  // A database written before card numbers were masked may hold one in full, and the show
+  // and list output, text and JSON, still mask it.
+  post_call();
+  const Run opened = relaygw("dispute open " + db_option() +
+                             "--call c1 --line 1 --account 'double charge' --key dispute-c1 "
+                             "--json");
+  REQUIRE(opened.status == 0);
+  const std::string id = nlohmann::json::parse(opened.output)["id"];
+  const std::string db = path("billing.db");
+  raw_query(db, "UPDATE disputes SET customer_account = 'card 4111111111119876'");
+  raw_query(db, "UPDATE dispute_steps SET note = 'card 4111-1111-1111-9876'");
+
+  for (const std::string& command :
+       {"dispute show " + db_option() + "--dispute " + id,
+        "dispute show " + db_option() + "--dispute " + id + " --json",
+        "dispute list " + db_option(), "dispute list " + db_option() + "--json"}) {
+    const Run run = relaygw(command);
+    INFO(command << "\n" << run.output);
+    REQUIRE(run.status == 0);
+    CHECK(run.output.find("card ************9876") != std::string::npos);
+    CHECK(run.output.find("4111") == std::string::npos);
+  }
 }
 
 TEST_CASE_METHOD(CreditCommandFixture, "dispute command steps through resolution",

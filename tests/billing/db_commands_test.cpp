@@ -915,3 +915,99 @@ TEST_CASE_METHOD(CommandFixture, "call before every deck names earliest date",
   CHECK(quoted.output.find("add a [[version]] with an earlier effective date") ==
         std::string::npos);
 }
+
+TEST_CASE_METHOD(CommandFixture, "db status counts reloaded deck once", "[billing][commands]") {
+  // Deck 2021 is replaced by a correction with the same date and then stored again, so the
+  // correction is the only superseded deck. Deck 2021's first storage is the deck in effect.
+  const std::string deck_2021 = write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01");
+  const std::string fix = write_dated_deck(path("fix.toml"), "deck 2021 fix", "2021-01-01");
+  REQUIRE(
+      relaygw("db init --no-directory --db '" + db() + "' --rates '" + deck_2021 + "'").status ==
+      0);
+  REQUIRE(relaygw("db load-deck --db '" + db() + "' --rates '" + fix + "'").status == 0);
+  const Run corrected = relaygw("db status --db '" + db() + "'");
+  INFO(corrected.output);
+  CHECK(corrected.output.find("superseded rate decks: 1 (") != std::string::npos);
+
+  const Run back = relaygw("db load-deck --db '" + db() + "' --rates '" + deck_2021 + "'");
+  INFO(back.output);
+  REQUIRE(back.status == 0);
+  CHECK(stored_deck_count(db()) == 3);
+  CHECK(back.output.find("superseded rate decks: 1 (") != std::string::npos);
+  const Run status = relaygw("db status --db '" + db() + "'");
+  INFO(status.output);
+  REQUIRE(status.status == 0);
+  CHECK(status.output.find("'deck 2021', effective 2021-01-01") != std::string::npos);
+  CHECK(status.output.find("superseded rate decks: 1 (") != std::string::npos);
+
+  // A pending deck stored again after its own correction counts once too.
+  const std::string deck_2099 = write_dated_deck(path("2099.toml"), "deck 2099", "2099-01-01");
+  const std::string fix_2099 =
+      write_dated_deck(path("fix2099.toml"), "deck 2099 fix", "2099-01-01");
+  for (const std::string& deck : {deck_2099, fix_2099, deck_2099}) {
+    REQUIRE(relaygw("db load-deck --db '" + db() + "' --rates '" + deck + "'").status == 0);
+  }
+  const Run pending = relaygw("db status --db '" + db() + "'");
+  INFO(pending.output);
+  CHECK(pending.output.find("pending rate deck: 'deck 2099', effective 2099-01-01") !=
+        std::string::npos);
+  CHECK(pending.output.find("superseded rate decks: 2 (") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "plans advise before every deck names earliest",
+                 "[billing][commands][plans]") {
+  REQUIRE(relaygw("db init --db '" + db() + "' --rates '" +
+                  write_dated_deck(path("2021.toml"), "deck 2021", "2021-01-01") + "'")
+              .status == 0);
+  REQUIRE(relaygw("db load-deck --db '" + db() + "' --rates '" +
+                  write_dated_deck(path("2022.toml"), "deck 2022", "2022-01-01") + "'")
+              .status == 0);
+
+  const Run advised =
+      relaygw("plans advise --db '" + db() + "' --line 3125550107 --as-of 2020-06-01T15:00:00Z");
+  INFO(advised.output);
+  CHECK(advised.status == 1);
+  CHECK(advised.output.find("no stored rate deck is in effect on 2020-06-01 (the UTC date of "
+                            "--as-of): the earliest effective date stored is 2021-01-01, of "
+                            "deck 'deck 2021'") != std::string::npos);
+  CHECK(advised.output.find("load a deck whose first [[version]] is effective on or before "
+                            "2020-06-01 with `relaygw db load-deck`") != std::string::npos);
+  CHECK(advised.output.find("deck 2022") == std::string::npos);
+
+  const Run later =
+      relaygw("plans advise --db '" + db() + "' --line 3125550107 --as-of 2021-06-01T15:00:00Z");
+  INFO(later.output);
+  CHECK(later.status == 0);
+}
+
+TEST_CASE_METHOD(CommandFixture, "line import names missing columns", "[billing][commands]") {
+  init();
+  // Row 4 starts on line 5, because row 3 has a line break inside a quoted field.
+  std::ofstream(path("lines.csv"))
+      << "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,is_tty,"
+         "tty_discount_eligible\n"
+         "7735550120,Good Line,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550124,\"Two\nLines\",business\n"
+         "7735550121,Short Row,business,none,IL,CHICAGO,America/Chicago\n"
+         "7735550122,Long Row,business,none,IL,CHICAGO,America/Chicago,,no,no,extra\n"
+         "7735550123,One Short,business,none,IL,CHICAGO,America/Chicago,,no\n";
+  const Run imported =
+      relaygw("line import --db '" + db() + "' --file '" + path("lines.csv") + "'");
+  INFO(imported.output);
+  CHECK(imported.status == 1);
+  CHECK(imported.output.find("row 3: the row has 3 fields, but the header has 10 columns, so "
+                             "the row is missing screening, state, rate_center, time_zone, pic, "
+                             "is_tty, tty_discount_eligible; give every column a field") !=
+        std::string::npos);
+  CHECK(imported.output.find("row 4 (line 5): the row has 7 fields, but the header has 10 "
+                             "columns, so the row is missing pic, is_tty, "
+                             "tty_discount_eligible; give every column a field") !=
+        std::string::npos);
+  CHECK(imported.output.find("row 5 (line 6): the row has 11 fields, but the header has 10 "
+                             "columns, so the row has 1 extra after column "
+                             "tty_discount_eligible") != std::string::npos);
+  CHECK(imported.output.find("row 6 (line 7): the row has 9 fields, but the header has 10 "
+                             "columns, so the row is missing tty_discount_eligible;") !=
+        std::string::npos);
+  CHECK(imported.output.find("1 added, 0 changed, 0 unchanged, 4 rejected") != std::string::npos);
+}

@@ -235,6 +235,45 @@ TEST_CASE("summary rejects edited charge line", "[billing][reports]") {
   CHECK(message.find("it was changed after it was written") != std::string::npos);
 }
 
+TEST_CASE("summary rejects overflowing totals", "[billing][reports]") {
+  ReportFixture fixture;
+  // c1 and c2 each get one usage line and a total of INT64_MAX, so each call's lines still
+  // equal its total, but the month's total leaves the 64-bit range.
+  fixture.edit_outside_relaygw(
+      "UPDATE charge_lines SET amount = CASE WHEN kind = 'usage' THEN 9223372036854775807 "
+      "ELSE 0 END WHERE call_id IN ('c1', 'c2')");
+  fixture.edit_outside_relaygw(
+      "UPDATE call_postings SET total = 9223372036854775807 WHERE call_id IN ('c1', 'c2')");
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE_FALSE(report);
+  CHECK(report.status().code() == relaygw::StatusCode::Corrupt);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("adding call c2 to the summary takes its totals past the 64-bit integer "
+                     "range") != std::string::npos);
+  // The first row that `relaygw audit verify` finds changed, in charge_lines or call_postings.
+  CHECK(message.find("audit verify finds c") != std::string::npos);
+  CHECK(message.find("was changed after it was written") != std::string::npos);
+  CHECK(message.find("Run `relaygw audit verify`") != std::string::npos);
+}
+
+TEST_CASE("summary rejects overflowing charge lines", "[billing][reports]") {
+  ReportFixture fixture;
+  // Two lines of one kind on call c2 whose sum leaves the 64-bit range.
+  fixture.edit_outside_relaygw(
+      "UPDATE charge_lines SET amount = 9223372036854775807, kind = 'tax' WHERE call_id = 'c2' "
+      "AND kind IN ('tax', 'surcharge')");
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE_FALSE(report);
+  CHECK(report.status().code() == relaygw::StatusCode::Corrupt);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("the tax charge lines of call c2 sum past the 64-bit integer range") !=
+        std::string::npos);
+  CHECK(message.find("run `relaygw audit verify --db ") != std::string::npos);
+  CHECK(message.find("reports.db") != std::string::npos);
+}
+
 TEST_CASE("report range rejects bad input", "[billing][reports]") {
   ReportRequest request = march("Mars/Olympus");
   auto range = report_range(request);

@@ -297,6 +297,27 @@ TEST_CASE("db status reports damaged table", "[gateway][db][read-only]") {
   CHECK_FALSE(fs::exists(db + "-wal"));
 }
 
+TEST_CASE("damaged file message keeps given path", "[gateway][db][read-only]") {
+  TempDir dir;
+  const std::string db = dir.file("damaged.db");
+  make_database(db);
+  damage_table(db, "calls");
+  const std::string absolute = fs::canonical(db).string();
+  const std::string folder = fs::path(db).parent_path().string();
+  // A relative --db, run from the database's folder, as an operator types it.
+  for (const std::string& given : {std::string("damaged.db"), std::string("./damaged.db")}) {
+    std::string output;
+    CHECK(run_shell("cd '" + folder + "' && '" + std::string(RELAYGW_BINARY) +
+                        "' db status --db '" + given + "'",
+                    output) == 1);
+    INFO(output);
+    CHECK(output.find("relaygw db status: database '" + given + "' is damaged") !=
+          std::string::npos);
+    CHECK(output.find("relaygw audit verify --db " + given + "`") != std::string::npos);
+    CHECK(output.find(absolute) == std::string::npos);
+  }
+}
+
 // Root may write any file, so this needs an unprivileged user: the test's own, or `nobody`
 // when the test runs as root.
 TEST_CASE("writing command names read-only file", "[gateway][db][read-only]") {
