@@ -83,6 +83,18 @@ std::optional<Authorization> card_refusal(const Status& status) {
 
 }  // namespace
 
+std::string card_authorization_message(std::string_view masked_card, Money held,
+                                       std::optional<std::int64_t> max_seconds) {
+  std::string message = "authorized on card " + std::string(masked_card);
+  if (!max_seconds) {
+    return message;
+  }
+  return message + "; the hold of $" + format_money(held) + " covers at most " +
+         std::to_string(*max_seconds / 60) + " min " + std::to_string(*max_seconds % 60) +
+         " s, and a charge beyond the hold and the card's free funds is recorded as "
+         "uncollected";
+}
+
 Result<std::string> billed_line_number(BillingMethod billing, std::string_view from,
                                        std::string_view to, std::string_view third_number) {
   std::string_view number = from;
@@ -436,7 +448,7 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
                                              HoldMode hold) const {
   const std::string masked = mask_card_number(card.card.number);
   Authorization granted = grant(card.card.billed_line);
-  granted.message = "authorized on card " + masked;
+  granted.message = card_authorization_message(masked, 0, std::nullopt);
   Result<CardFunds> funds = store_->card_funds(card.card.number, request.call_id);
   if (!funds) {
     return funds.status();
@@ -497,10 +509,7 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     if (held) {
       granted.max_seconds = *seconds;
       granted.held = cost->total;
-      granted.message += "; the hold of $" + format_money(cost->total) + " covers at most " +
-                         std::to_string(*seconds / 60) + " min " + std::to_string(*seconds % 60) +
-                         " s, and a charge beyond the hold and the card's free funds is recorded "
-                         "as uncollected";
+      granted.message = card_authorization_message(masked, cost->total, *seconds);
       return granted;
     }
     if (held.status().code() == StatusCode::FailedPrecondition) {

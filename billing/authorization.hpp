@@ -41,6 +41,12 @@ enum class RefusalReason {
 
 std::string_view to_string(RefusalReason reason);
 
+// The message of a granted calling-card authorization: "authorized on card
+// ************9876", and for a hold of `held` units that pays for at most `max_seconds`, the
+// hold and its cover. `masked_card` is the card number as mask_card_number prints it.
+std::string card_authorization_message(std::string_view masked_card, Money held,
+                                       std::optional<std::int64_t> max_seconds);
+
 struct AuthorizationRequest {
   std::string call_id;
   std::string from;  // calling number

@@ -231,6 +231,31 @@ Status check_refusal_fields(const CallEventRecord& event) {
   return check_name_text("refusal message", event.reason_message);
 }
 
+// Checks the hold fields of `event`: only an authorized event carries them, both or neither,
+// and neither is negative.
+Status check_hold_fields(const CallEventRecord& event) {
+  if (!event.hold_amount && !event.hold_max_seconds) {
+    return Status::ok();
+  }
+  if (event.event != CallEvent::Authorized) {
+    return Status(StatusCode::InvalidArgument,
+                  "the " + std::string(to_string(event.event)) +
+                      " event takes no card hold; send the hold only with an authorized event");
+  }
+  if (!event.hold_amount || !event.hold_max_seconds) {
+    return Status(StatusCode::InvalidArgument,
+                  "an authorized event with a card hold needs both the amount held and the "
+                  "longest call it pays for; record both or neither");
+  }
+  if (*event.hold_amount < 0 || *event.hold_max_seconds < 0) {
+    return Status(StatusCode::InvalidArgument,
+                  "card hold of " + std::to_string(*event.hold_amount) + " units for " +
+                      std::to_string(*event.hold_max_seconds) +
+                      " s is negative; record the hold as placed, zero or more");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 bool is_declined_call(BillingMethod billing, bool emergency, bool accepted,
@@ -429,6 +454,9 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
   if (Status reason = check_refusal_fields(event); !reason) {
     return reason;
   }
+  if (Status hold = check_hold_fields(event); !hold) {
+    return hold;
+  }
   if (event.event != CallEvent::Requested) {
     const Status ordered = check_step_order(**record, to_string(event.event), event.at);
     if (!ordered) {
@@ -576,8 +604,13 @@ Status CallRecords::record_authorization(const std::string& call_id,
     refused.reason_message = printable_message(authorization.message);
     return add_event(call_id, refused);
   }
-  return add_event(call_id,
-                   CallEventRecord{CallEvent::Authorized, context.at, context.actor, {}, {}});
+  CallEventRecord authorized{CallEvent::Authorized, context.at, context.actor, {}, {}};
+  // A card hold is kept with the event, so a repeated request names it as the first reply did.
+  if (authorization.max_seconds) {
+    authorized.hold_amount = authorization.held;
+    authorized.hold_max_seconds = *authorization.max_seconds;
+  }
+  return add_event(call_id, authorized);
 }
 
 Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant at,

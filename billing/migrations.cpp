@@ -370,6 +370,20 @@ CREATE INDEX calls_by_billed_number ON calls (billed_number) WHERE billed_number
 CREATE INDEX calls_by_card_number ON calls (card_number) WHERE card_number <> '';
 )sql";
 
+// Schema 17: what a retried call.request needs after a gateway restart. request_key is the
+// idempotency key of the request that created the call, and request_hash the SHA-256 of that
+// request's fields, which distinguishes a retry under the same key from a different request. The
+// unique index finds the call of a key and keeps one call per key. hold_amount (units) and
+// hold_max_seconds are set on the authorized event of a card call whose funds were held, so
+// the repeated authorization names the hold. Earlier rows keep NULL.
+constexpr std::string_view kCallRequestKeys = R"sql(
+ALTER TABLE calls ADD COLUMN request_key TEXT;
+ALTER TABLE calls ADD COLUMN request_hash TEXT;
+CREATE UNIQUE INDEX calls_by_request_key ON calls (request_key) WHERE request_key IS NOT NULL;
+ALTER TABLE call_events ADD COLUMN hold_amount INTEGER CHECK (hold_amount >= 0);
+ALTER TABLE call_events ADD COLUMN hold_max_seconds INTEGER CHECK (hold_max_seconds >= 0);
+)sql";
+
 // Gives every deck stored before schema 8 its one file, named after the deck's source path,
 // and records the new rows in the audit chain.
 Status add_rate_deck_files(sqlite3* db) {
@@ -1093,6 +1107,8 @@ const std::vector<Migration>& migrations() {
        kPartialCallIndexes},
       {16, "receivables of postpaid card lines stored as typed moved to E.164", "",
        reclassify_card_line_receivables_now},
+      {17, "the idempotency key of each call request and the card hold of each authorization",
+       kCallRequestKeys},
   };
   return kMigrations;
 }

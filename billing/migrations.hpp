@@ -44,6 +44,10 @@ constexpr int kCallNumberCorrectionsSchema = 13;
 // First schema version whose journal contains the top-ups and balance refunds of prepaid cards.
 constexpr int kCardMoneyJournalSchema = 14;
 
+// First schema version with calls.request_key and request_hash, and call_events.hold_amount
+// and hold_max_seconds.
+constexpr int kCallRequestKeySchema = 17;
+
 // Actor of the rows and audit entries that a migration appends.
 inline constexpr std::string_view kMigrationActor = "migration";
 

@@ -1818,10 +1818,18 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
                       request.id + "'; open it with the latest schema (" +
                       std::to_string(latest_schema_version()) + ") to store PSAP routes");
   }
-  // Calls stored before schema 12 have no quote, so a quote is dropped for an older schema.
+  // Calls stored before schema 12 have no quote and calls stored before schema 17 no request
+  // key, so an older schema drops them.
+  const bool has_request_key = schema_version_ >= kCallRequestKeySchema;
   const bool has_quote = schema_version_ >= kCallQuoteSchema;
   const char* sql = nullptr;
-  if (has_quote) {
+  if (has_request_key) {
+    sql =
+        "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
+        "card_number, requested_person, emergency, actor, at, psap_route, quote_deck_sha256, "
+        "quote_total, request_key, request_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  } else if (has_quote) {
     sql =
         "INSERT INTO calls (id, from_number, to_number, billing, access, handling, billed_number, "
         "card_number, requested_person, emergency, actor, at, psap_route, quote_deck_sha256, "
@@ -1857,12 +1865,21 @@ Status SqliteStore::insert_call(const CallRequest& request, const WriteContext& 
     insert.bind_appended(request.quote ? request.quote->deck_sha256 : std::string());
     insert.bind_appended(request.quote ? std::to_string(request.quote->one_minute) : std::string());
   }
+  if (has_request_key) {
+    insert.bind_appended(request.request_key);
+    insert.bind_appended(request.request_hash);
+  }
   Status status = insert.append_row(*this, ChainedTableId::Calls);
   if (!status && insert.error_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return Status(StatusCode::AlreadyExists, "call id '" + request.id +
                                                  "' already exists; use another id, or see "
                                                  "that call with `" +
                                                  call_show_command(db_, request.id) + "`");
+  }
+  if (!status && insert.error_code() == SQLITE_CONSTRAINT_UNIQUE) {
+    return Status(StatusCode::AlreadyExists,
+                  "idempotency key '" + request.request_key + "' of call '" + request.id +
+                      "' already belongs to another call; use a new key for a new call");
   }
   return status;
 }
@@ -1877,7 +1894,10 @@ Status SqliteStore::insert_event(const std::string& call_id, const CallEventReco
   if (event.acceptance_method || !event.accepted_by.empty()) {
     accepted_by = event.accepted_by;
   }
-  if (event.reason_code.empty() && event.reason_message.empty()) {
+  // Events stored before schema 17 have no hold, so an older schema drops it.
+  const bool has_hold = schema_version_ >= kCallRequestKeySchema &&
+                        (event.hold_amount.has_value() || event.hold_max_seconds.has_value());
+  if (event.reason_code.empty() && event.reason_message.empty() && !has_hold) {
     return statement(
                "INSERT INTO call_events (call_id, event, at, actor, acceptance_method, "
                "accepted_by) VALUES (?, ?, ?, ?, ?, ?)")
@@ -1896,9 +1916,27 @@ Status SqliteStore::insert_event(const std::string& call_id, const CallEventReco
                       "' of call '" + call_id + "'; open it with the latest schema (" +
                       std::to_string(latest_schema_version()) + ") to record refusals");
   }
+  if (!has_hold) {
+    return statement(
+               "INSERT INTO call_events (call_id, event, at, actor, acceptance_method, "
+               "accepted_by, reason_code, reason_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(call_id)
+        .bind(to_string(event.event))
+        .bind(format_instant(event.at))
+        .bind(event.actor)
+        .bind(method)
+        .bind(accepted_by)
+        .bind_appended(event.reason_code)
+        .bind_appended(event.reason_message)
+        .append_row(*this, ChainedTableId::CallEvents);
+  }
+  const auto optional_text = [](const std::optional<std::int64_t>& value) {
+    return value ? std::to_string(*value) : std::string();
+  };
   return statement(
              "INSERT INTO call_events (call_id, event, at, actor, acceptance_method, "
-             "accepted_by, reason_code, reason_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+             "accepted_by, reason_code, reason_message, hold_amount, hold_max_seconds) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(call_id)
       .bind(to_string(event.event))
       .bind(format_instant(event.at))
@@ -1907,15 +1945,18 @@ Status SqliteStore::insert_event(const std::string& call_id, const CallEventReco
       .bind(accepted_by)
       .bind_appended(event.reason_code)
       .bind_appended(event.reason_message)
+      .bind_appended(optional_text(event.hold_amount))
+      .bind_appended(optional_text(event.hold_max_seconds))
       .append_row(*this, ChainedTableId::CallEvents);
 }
 
 Status SqliteStore::insert_events(const std::string& call_id,
                                   const std::vector<CallEventRecord>& events) {
   // The multi-row INSERT binds only the columns every schema has, so an event with a refusal
-  // reason goes in on its own.
+  // reason or a hold goes in on its own.
   const bool has_reasons = std::any_of(events.begin(), events.end(), [](const auto& event) {
-    return !event.reason_code.empty() || !event.reason_message.empty();
+    return !event.reason_code.empty() || !event.reason_message.empty() ||
+           event.hold_amount.has_value() || event.hold_max_seconds.has_value();
   });
   if (has_reasons) {
     for (const CallEventRecord& event : events) {
@@ -1961,6 +2002,9 @@ Status SqliteStore::insert_call_audited(const CallRequest& request, const WriteC
     if (request.quote) {
       payload["quote_deck_sha256"] = request.quote->deck_sha256;
       payload["quote_total"] = request.quote->one_minute;
+    }
+    if (!request.request_key.empty()) {
+      payload["request_key"] = request.request_key;
     }
     status = audit(context, "call", request.id, "create", payload.dump());
   }
@@ -2047,6 +2091,12 @@ Status SqliteStore::append_call_event(const std::string& call_id, const CallEven
     } else if (event.event == CallEvent::PsapAcknowledged) {
       payload["psap"] = event.accepted_by;
     }
+    if (event.hold_amount) {
+      payload["hold_amount"] = *event.hold_amount;
+    }
+    if (event.hold_max_seconds) {
+      payload["hold_max_seconds"] = *event.hold_max_seconds;
+    }
     status = audit(WriteContext{event.actor, event.at}, "call", call_id, "event", payload.dump());
   }
   return status ? transaction.commit() : status;
@@ -2089,21 +2139,46 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
   return std::optional<CallPosting>(posting);
 }
 
-Result<std::optional<CallQuote>> SqliteStore::read_call_quote(const std::string& call_id) {
+Status SqliteStore::read_quote_and_request_key(CallRequest& request) {
   ScopedStatement select = statement(
-      "SELECT COALESCE(quote_deck_sha256, ''), quote_total FROM calls WHERE id = ? AND "
-      "quote_total IS NOT NULL");
-  select.bind(call_id);
+      schema_version_ >= kCallRequestKeySchema
+          ? "SELECT COALESCE(quote_deck_sha256, ''), quote_total, COALESCE(request_key, ''), "
+            "COALESCE(request_hash, '') FROM calls WHERE id = ?"
+          : "SELECT COALESCE(quote_deck_sha256, ''), quote_total, '', '' FROM calls WHERE id = ?");
+  select.bind(request.id);
   Result<bool> row = select.next();
   if (!row) {
     return row.status();
   }
   if (!*row) {
-    return std::optional<CallQuote>();
+    return Status::ok();
   }
-  CallQuote quote{select.text(0), select.integer(1)};
+  if (!select.is_null(1)) {
+    request.quote = CallQuote{select.text(0), select.integer(1)};
+  }
+  request.request_key = select.text(2);
+  request.request_hash = select.text(3);
   (void)select.next();
-  return std::optional<CallQuote>(std::move(quote));
+  return Status::ok();
+}
+
+Result<std::optional<std::string>> SqliteStore::find_call_id_by_request_key(
+    const std::string& key) {
+  if (key.empty() || schema_version_ < kCallRequestKeySchema) {
+    return std::optional<std::string>();
+  }
+  ScopedStatement select = statement("SELECT id FROM calls WHERE request_key = ?");
+  select.bind(key);
+  Result<bool> row = select.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<std::string>();
+  }
+  std::optional<std::string> call_id = select.text(0);
+  (void)select.next();
+  return call_id;
 }
 
 Result<std::optional<CallNumberRewrite>> SqliteStore::call_number_rewrite() {
@@ -2163,19 +2238,26 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
   record.request.psap_route = select.text(9);
   (void)select.next();
   if (schema_version_ >= kCallQuoteSchema) {
-    Result<std::optional<CallQuote>> quote = read_call_quote(call_id);
-    if (!quote) {
-      return quote.status();
+    if (Status read = read_quote_and_request_key(record.request); !read) {
+      return read;
     }
-    record.request.quote = *quote;
   }
 
-  ScopedStatement events = statement(
-      schema_version_ >= kDebitInstantSchema
-          ? "SELECT event, at, actor, acceptance_method, accepted_by, reason_code, reason_message "
-            "FROM call_events WHERE call_id = ? ORDER BY seq"
-          : "SELECT event, at, actor, acceptance_method, accepted_by, NULL, NULL FROM call_events "
-            "WHERE call_id = ? ORDER BY seq");
+  const char* events_sql = nullptr;
+  if (schema_version_ >= kCallRequestKeySchema) {
+    events_sql =
+        "SELECT event, at, actor, acceptance_method, accepted_by, reason_code, reason_message, "
+        "hold_amount, hold_max_seconds FROM call_events WHERE call_id = ? ORDER BY seq";
+  } else if (schema_version_ >= kDebitInstantSchema) {
+    events_sql =
+        "SELECT event, at, actor, acceptance_method, accepted_by, reason_code, reason_message, "
+        "NULL, NULL FROM call_events WHERE call_id = ? ORDER BY seq";
+  } else {
+    events_sql =
+        "SELECT event, at, actor, acceptance_method, accepted_by, NULL, NULL, NULL, NULL "
+        "FROM call_events WHERE call_id = ? ORDER BY seq";
+  }
+  ScopedStatement events = statement(events_sql);
   events.bind(call_id);
   while (true) {
     Result<bool> event_row = events.next();
@@ -2197,6 +2279,8 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
     }
     event.reason_code = events.text(5);
     event.reason_message = events.text(6);
+    event.hold_amount = events.optional_integer(7);
+    event.hold_max_seconds = events.optional_integer(8);
     record.events.push_back(event);
   }
 

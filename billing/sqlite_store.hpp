@@ -118,6 +118,7 @@ class SqliteStore final : public Store {
                                                       const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
+  Result<std::optional<std::string>> find_call_id_by_request_key(const std::string& key) override;
   Result<std::vector<CallRecord>> list_unposted_calls() override;
   Result<CallPosting> post_call(const PostingRequest& request, const IdempotencyKey& key,
                                 const WriteContext& context) override;
@@ -221,8 +222,9 @@ class SqliteStore final : public Store {
   // Reads the deck of the first row of `select`, which lists the columns current_rate_deck
   // lists, with its files; nullopt when there is no row.
   Result<std::optional<StoredRateDeck>> read_stored_deck(ScopedStatement& select);
-  // The quote stored with the call row (schema 12 on), or nullopt when it has none.
-  Result<std::optional<CallQuote>> read_call_quote(const std::string& call_id);
+  // Fills in request.quote (schema 12 on), request_key and request_hash (schema 17 on) from
+  // the call row of request.id. A call stored without a quote keeps quote empty.
+  Status read_quote_and_request_key(CallRequest& request);
   Status check_disconnect(const std::string& call_id, const CallEventRecord& disconnect,
                           bool& already_stored);
   Status check_card_funds(const PostingRequest& request);

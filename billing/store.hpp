@@ -176,6 +176,11 @@ struct CallEventRecord {
   // plain message. Other events leave these empty.
   std::string reason_code = {};
   std::string reason_message = {};
+  // Authorized only, from schema 17: the card hold placed for the call, in units, and the
+  // longest call it pays for (Authorization::held and max_seconds). Empty when no funds were
+  // held, and for events stored before schema 17.
+  std::optional<Money> hold_amount = std::nullopt;
+  std::optional<std::int64_t> hold_max_seconds = std::nullopt;
 };
 
 // The quote a call was stored with: the rate deck that was current when the call was stored,
@@ -206,6 +211,12 @@ struct CallRequest {
   // Stored by CallRecords::open with a rater from schema 12 on. Emergency calls, calls stored
   // without a rater and calls stored before schema 12 have none.
   std::optional<CallQuote> quote = std::nullopt;
+  // From schema 17: the idempotency key of the gateway request that created the call, and
+  // the SHA-256 (hex) of that request's fields, which distinguishes a retry under the key from
+  // a different request. Empty for calls created without a key (staff, the emergency spool, bulk
+  // imports) and for calls stored before schema 17. A key names at most one call.
+  std::string request_key = {};
+  std::string request_hash = {};
 };
 
 struct PostedChargeLine {
@@ -442,6 +453,10 @@ class Store {
   // Returns the call with its events and posting. A postpaid card call's billed_number is the
   // card's billed line (see CallRequest::billed_number).
   virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;
+  // Returns the id of the call whose CallRequest::request_key is `key`, or nullopt when no
+  // call has it (always for an empty key, and before schema 17).
+  virtual Result<std::optional<std::string>> find_call_id_by_request_key(
+      const std::string& key) = 0;
   // Returns every call that has no posting yet, with its events, in call id order. Emergency
   // calls and calls that ended before they connected are included.
   virtual Result<std::vector<CallRecord>> list_unposted_calls() = 0;

@@ -17,11 +17,13 @@
 //
 // Idempotency has two layers. An in-memory cache returns the first replies of a repeated key
 // (bounded by kMaxCachedKeys, oldest dropped first). Behind it the store itself refuses to
-// record a step twice: a call that already exists gets its replies from its stored record, a step
-// already recorded is acknowledged, and a posting under the same key returns the stored one.
-// So a retry after a restart, when the cache is empty, is not billed twice.
+// record a step twice. A call is stored with the key and request hash of its call.request, so
+// a repeated request gets its replies from the stored record. A step already recorded is
+// acknowledged, and a posting under the same key returns the stored one. So a retry after a
+// restart, when the cache is empty, is not billed twice and gets the replies the cache gave.
 #include "gateway/server/call_service.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -116,6 +118,50 @@ bool storage_refusal(const std::vector<Reply>& replies) {
   }
   const auto* result = std::get_if<relay::AuthorizationResult>(&replies.back());
   return result != nullptr && result->reason_code == "rating-unavailable";
+}
+
+relay::ErrorReply key_conflict(const std::string& key) {
+  return error_reply("idempotency-conflict",
+                     "idempotency_key '" + key +
+                         "' was already used for a different request; use a new key for a new "
+                         "request");
+}
+
+// Appends "name=LENGTH:value;" so that no two field lists give the same text.
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += '=';
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += ';';
+}
+
+// The fields that make two call.request messages the same request: what the reply cache and
+// the stored request_hash compare. The card number enters as its SHA-256, and the PIN only as
+// present or not, so a retry with another PIN is the same request and gets the first replies.
+std::string call_request_fingerprint(const relay::CallRequested& request) {
+  std::string out;
+  append_field(out, "session", request.session_id);
+  append_field(out, "call", request.call_id);
+  append_field(out, "to", request.dialed_number);
+  append_field(out, "billing", relay::to_string(request.billing));
+  append_field(out, "card_sha256",
+               request.card_number.empty() ? std::string()
+                                           : billing::sha256_hex(request.card_number.reveal()));
+  append_field(out, "pin", request.pin.empty() ? "" : "present");
+  append_field(out, "third_number", request.third_number);
+  append_field(out, "person_name", request.person_name);
+  append_field(out, "caller_name", request.caller_name);
+  return out;
+}
+
+// The text that the reply cache compares for a message with an idempotency key.
+std::string request_fingerprint(const relay::InboundEvent& event) {
+  if (const auto* request = std::get_if<relay::CallRequested>(&event)) {
+    return call_request_fingerprint(*request);
+  }
+  return relay::describe(event);
 }
 
 const std::string* idempotency_key(const relay::InboundEvent& event) {
@@ -250,7 +296,7 @@ struct CallService::State {
   };
 
   struct CachedReplies {
-    std::string fingerprint;  // describe(event): the request the key was first used for
+    std::string fingerprint;  // request_fingerprint(): the request the key was first used for
     std::vector<Reply> replies;
   };
 
@@ -295,9 +341,12 @@ struct CallService::State {
                                     const relay::SessionOpened& session, relay::Instant now);
   std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now);
   std::vector<Reply> existing_call_replies(const relay::CallRequested& request,
-                                          const relay::SessionOpened& session,
-                                          const billing::CallRecord& record);
+                                           const relay::SessionOpened& session,
+                                           const billing::CallRecord& record,
+                                           const std::string& request_hash);
   std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
+  relay::ErrorReply call_id_used(const relay::CallRequested& request,
+                                 const billing::CallRequest& stored);
   bool call_id_taken(const std::string& call_id);
   Result<relay::Quote> quote_locked(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now,
@@ -789,13 +838,29 @@ Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested
 }
 
 // A call.request for a call id that exists is the first request delivered again only when it
-// has the key that created the call. After a restart the key is no longer known, because the
-// store keeps no key with a call, so a request the gateway stored with the same calling line,
-// dialed number and billing method counts as that delivery.
+// has the key that created the call and the same fields (`request_hash`), as the reply cache
+// decides. The key and hash are stored with the call, so this also applies after a restart.
 std::vector<Reply> CallService::State::existing_call_replies(const relay::CallRequested& request,
                                                              const relay::SessionOpened& session,
-                                                             const billing::CallRecord& record) {
+                                                             const billing::CallRecord& record,
+                                                             const std::string& request_hash) {
   const billing::CallRequest& stored = record.request;
+  if (!stored.request_key.empty()) {
+    if (stored.request_key != request.idempotency_key) {
+      return {call_id_used(request, stored)};
+    }
+    if (stored.request_hash != request_hash) {
+      log->warn(
+          "session={} call={} call.request rejected: its idempotency key was first used "
+          "for a different request",
+          request.session_id, stored.id);
+      return {key_conflict(request.idempotency_key)};
+    }
+    return stored_call_replies(record);
+  }
+  // NOTE: a call stored without a key (before schema 17) counts as requested again by any
+  // request that the gateway stored with the same calling line, dialed number and billing
+  // method, unless this run saw the key that created it.
   std::optional<std::string> first_key;
   {
     std::lock_guard state_lock(state_mutex);
@@ -816,20 +881,26 @@ std::vector<Reply> CallService::State::existing_call_replies(const relay::CallRe
              stored.billing == billing_method(request.billing);
   }
   if (!repeat) {
-    log->warn("session={} call={} call.request rejected: the call id is already used",
-              request.session_id, stored.id);
-    return {error_reply("invalid-state",
-                        "call id '" + stored.id + "' already used by a " +
-                            std::string(billing::to_string(stored.billing)) + " call to " +
-                            stored.to + "; send a new call id for a new call")};
+    return {call_id_used(request, stored)};
   }
   // Requested before, possibly before a restart: reply from the stored record.
   return stored_call_replies(record);
 }
 
+relay::ErrorReply CallService::State::call_id_used(const relay::CallRequested& request,
+                                                   const billing::CallRequest& stored) {
+  log->warn("session={} call={} call.request rejected: the call id is already used",
+            request.session_id, stored.id);
+  return error_reply("invalid-state", "call id '" + stored.id + "' already used by a " +
+                                          std::string(billing::to_string(stored.billing)) +
+                                          " call to " + stored.to +
+                                          "; send a new call id for a new call");
+}
+
 // The replies of the first delivery of the call.request that stored `record`: its quote, when
-// it was quoted, and its authorization or refusal. A card call's authorization repeats the
-// card but not the hold amount, which the store does not keep with the call.
+// it was quoted, and its authorization or refusal. A card call's authorization names the hold
+// stored with its authorized event. Calls authorized before schema 17 have none stored, so
+// their repeated authorization names the card only.
 std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRecord& record) {
   const billing::CallRequest& stored = record.request;
   const std::string& call_id = stored.id;
@@ -860,12 +931,17 @@ std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRe
       log->warn("call={} repeated quote not sent: {}", call_id, rated.status().message());
     }
   }
-  if (billing::event_time(record, billing::CallEvent::Authorized)) {
+  const auto authorized =
+      std::find_if(record.events.begin(), record.events.end(),
+                   [](const auto& event) { return event.event == billing::CallEvent::Authorized; });
+  if (authorized != record.events.end()) {
     billing::Authorization decision;
     decision.granted = true;
     decision.billed_number = stored.billed_number;
     if (!stored.card_number.empty()) {
-      decision.message = "authorized on card " + billing::mask_card_number(stored.card_number);
+      decision.message = billing::card_authorization_message(
+          billing::mask_card_number(stored.card_number), authorized->hold_amount.value_or(0),
+          authorized->hold_max_seconds);
     } else if (stored.billing == billing::BillingMethod::Collect ||
                stored.billing == billing::BillingMethod::ThirdNumber) {
       decision.message = "authorized; charges wait for the acceptance of " + stored.billed_number;
@@ -905,8 +981,21 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
                existing.status().message());
     return {rating_unavailable(call_id)};
   }
+  const std::string request_hash = billing::sha256_hex(call_request_fingerprint(request));
   if (existing->has_value()) {
-    return existing_call_replies(request, session, **existing);
+    return existing_call_replies(request, session, **existing, request_hash);
+  }
+  // A key that created another call is a different request under the same key.
+  auto keyed = store->find_call_id_by_request_key(request.idempotency_key);
+  if (!keyed) {
+    log->error("session={} call={} reading the call of idempotency key '{}' failed: {}",
+               request.session_id, call_id, request.idempotency_key, keyed.status().message());
+    return {rating_unavailable(call_id)};
+  }
+  if (keyed->has_value()) {
+    log->warn("session={} call={} call.request rejected: its idempotency key created call {}",
+              request.session_id, call_id, **keyed);
+    return {key_conflict(request.idempotency_key)};
   }
 
   auto dialed = plan->classify(request.dialed_number);
@@ -925,6 +1014,8 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   call.handling = billing::Handling::Automated;
   call.card_number = std::string(request.card_number.reveal());
   call.requested_person = request.person_name;
+  call.request_key = request.idempotency_key;
+  call.request_hash = request_hash;
   // An invalid billed number leaves it empty, and the Authorizer below refuses the call with
   // the reason. Billing to the call's own parties is refused there too.
   auto billed = billing::billed_line_number(call.billing, session.caller_number,
@@ -1361,16 +1452,15 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
                                        relay::Instant now) {
   State& state = *state_;
   const std::string* key = idempotency_key(event);
-  const std::string fingerprint = key != nullptr ? relay::describe(event) : std::string();
+  const std::string fingerprint = key != nullptr ? request_fingerprint(event) : std::string();
   if (key != nullptr && !key->empty()) {
     std::lock_guard state_lock(state.state_mutex);
     auto cached = state.replies_by_key.find(*key);
     if (cached != state.replies_by_key.end()) {
       if (cached->second.fingerprint != fingerprint) {
-        return {relay::ErrorReply{ref, "idempotency-conflict",
-                                  "idempotency_key '" + *key +
-                                      "' was already used for a different request; use a new "
-                                      "key for a new request"}};
+        relay::ErrorReply conflict = key_conflict(*key);
+        conflict.ref = ref;
+        return {conflict};
       }
       std::vector<Reply> replies = cached->second.replies;
       for (Reply& reply : replies) {

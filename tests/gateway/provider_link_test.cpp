@@ -1,13 +1,16 @@
 // The relay provider link over real TLS on loopback: a gateway Server with certificates made
 // by the tests, a real SQLite database and a loopback PSAP.
+#include <algorithm>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/cards.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/emergency.hpp"
@@ -695,10 +698,144 @@ TEST_CASE("provider link repeats replies after restart", "[gateway][provider-lin
   REQUIRE(client->send(request));
   CHECK(read_json(*client) == quote);
   CHECK(read_json(*client) == authorization);
-  // The store keeps no key, so after a restart only a different request for the call id is
-  // rejected as using a taken id.
+  // A new key for the call id is rejected as using a taken id.
   REQUIRE(client->send(call_request_with_key("S-1", "C-1", "+13125550199", "k-other")));
   CHECK(read_json(*client)["code"] == "invalid-state");
+}
+
+namespace {
+
+// Stops the gateway and starts a new one on the same database, so every reply cache is empty.
+void restart(Gateway& gateway) {
+  gateway.server->stop();
+  gateway.server = std::make_unique<Server>(gateway.config);
+  REQUIRE(gateway.server->start());
+  gateway.port = gateway.server->provider_link_endpoint().value().port;
+}
+
+// A retry, or a message that reuses a key or call id of `call.request` C-1 (key k-request).
+struct KeyProbe {
+  const char* name;
+  std::string message;
+};
+
+std::vector<KeyProbe> key_probes() {
+  return {
+      {"same request, new key", call_request_with_key("S-1", "C-1", "+13125550104", "k-other")},
+      {"same key, other number", call_request_with_key("S-1", "C-1", "+13125550199", "k-request")},
+      {"same key, other call id", call_request_with_key("S-1", "C-9", "+13125550104", "k-request")},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("provider link checks request keys after restart", "[gateway][provider-link]") {
+  Gateway gateway;
+  const std::string request = call_request_with_key("S-1", "C-1", "+13125550104", "k-request");
+  // The first connection stays open until the gateway stops, so the call stays open too.
+  auto first = gateway.client("acme");
+  REQUIRE(first->send(session_open("S-1")));
+  read_json(*first);
+  REQUIRE(first->send(request));
+  const json quote = read_json(*first);
+  const json authorization = read_json(*first);
+  REQUIRE(quote["type"] == "quote");
+  REQUIRE(authorization["result"] == "accepted");
+
+  // The error codes that the reply cache returns, which the store must return after a restart.
+  std::vector<std::string> cached_codes;
+  for (const KeyProbe& probe : key_probes()) {
+    REQUIRE(first->send(probe.message));
+    cached_codes.push_back(read_json(*first)["code"].get<std::string>());
+  }
+  const std::vector<std::string> expected = {"invalid-state", "idempotency-conflict",
+                                             "idempotency-conflict"};
+  REQUIRE(cached_codes == expected);
+
+  restart(gateway);
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  std::size_t index = 0;
+  for (const KeyProbe& probe : key_probes()) {
+    INFO(probe.name);
+    REQUIRE(client->send(probe.message));
+    const json reply = read_json(*client);
+    CHECK(reply["type"] == "error");
+    CHECK(reply["code"] == cached_codes[index++]);
+  }
+  // The same key and request after the probes is still a retry.
+  REQUIRE(client->send(request));
+  CHECK(read_json(*client) == quote);
+  CHECK(read_json(*client) == authorization);
+
+  // Nothing was stored for the probes: C-9 does not exist, and C-1 keeps its first request.
+  auto store = billing::SqliteStore::open(gateway.config.billing.database);
+  REQUIRE(store);
+  auto probe_call = (*store)->find_call("acme/C-9");
+  REQUIRE(probe_call);
+  CHECK_FALSE(probe_call->has_value());
+  const billing::CallRecord call = gateway.stored_call("acme/C-1");
+  CHECK(call.request.to == "+13125550104");
+  CHECK(call.request.request_key == "acme/k-request");
+  CHECK(call.request.request_hash.size() == 64);
+}
+
+TEST_CASE("provider link repeats card hold after restart", "[gateway][provider-link]") {
+  Gateway gateway;
+  constexpr const char* kCard = "6000000000000076";
+  {
+    auto store = billing::SqliteStore::open(gateway.config.billing.database);
+    REQUIRE(store);
+    billing::NewCard card;
+    card.number = kCard;
+    // A prepaid balance, so the authorization places a hold and names it.
+    card.opening_balance = 20 * billing::kUnitsPerDollar;
+    card.pin_iterations = 1'000;
+    const billing::WriteContext staff{
+        "staff:test", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
+    REQUIRE(billing::add_card(**store, card, "7305", staff));
+  }
+  const std::string request =
+      json{{"type", "call.request"}, {"session", "S-1"},           {"call", "C-card"},
+           {"to", "+13125550104"},   {"billing", "calling-card"},  {"card", kCard},
+           {"pin", "7305"},          {"idempotency_key", "k-card"}}
+          .dump() +
+      "\n";
+  auto first = gateway.client("acme");
+  REQUIRE(first->send(session_open("S-1")));
+  read_json(*first);
+  REQUIRE(first->send(request));
+  const json quote = read_json(*first);
+  const json authorization = read_json(*first);
+  REQUIRE(quote["type"] == "quote");
+  REQUIRE(authorization["result"] == "accepted");
+  const std::string message = authorization["message"].get<std::string>();
+  CHECK_THAT(message, Catch::Matchers::Contains("the hold of $"));
+  CHECK(message.find(kCard) == std::string::npos);
+
+  restart(gateway);
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  REQUIRE(client->send(request));
+  CHECK(read_json(*client) == quote);
+  CHECK(read_json(*client) == authorization);
+
+  // The hold is stored once, with the authorized event, and the retry placed no second hold.
+  const billing::CallRecord call = gateway.stored_call("acme/C-card");
+  const auto authorized = std::find_if(call.events.begin(), call.events.end(),
+                                       [](const billing::CallEventRecord& event) {
+                                         return event.event == billing::CallEvent::Authorized;
+                                       });
+  REQUIRE(authorized != call.events.end());
+  REQUIRE(authorized->hold_amount.has_value());
+  REQUIRE(authorized->hold_max_seconds.has_value());
+  auto store = billing::SqliteStore::open(gateway.config.billing.database);
+  REQUIRE(store);
+  auto funds = (*store)->card_funds(kCard, "acme/C-card");
+  REQUIRE(funds);
+  CHECK(funds->held_for_call == *authorized->hold_amount);
 }
 
 TEST_CASE("provider link retries request after storage outage", "[gateway][provider-link]") {
