@@ -8,6 +8,8 @@
 
 #include <toml++/toml.h>
 
+#include "billing/next_step.hpp"
+
 namespace relaygw::billing {
 
 namespace {
@@ -109,9 +111,9 @@ Result<CreditPolicy> parse_credit_policy(const std::string& text, const std::str
 Result<CreditPolicy> load_credit_policy(const std::string& path) {
   std::ifstream file(path);
   if (!file) {
-    return Status(StatusCode::NotFound, "credit policy file '" + path +
-                                            "' cannot be read; pass --policy with a readable "
-                                            "file or omit it for the defaults");
+    return failed_with_step(StatusCode::NotFound,
+                            "credit policy file '" + path + "' cannot be read",
+                            {NextStep::Kind::PassPolicyFile, ""});
   }
   std::ostringstream text;
   text << file.rdbuf();
@@ -246,17 +248,20 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
     return apply_rerated_amount(ask, charged, std::move(request));
   }
   if (!ask.amount && ask.reason == CreditReason::Misdialed && disconnected) {
-    return Status(StatusCode::InvalidArgument,
-                  "a misdialed call is credited in full without --amount only when reported "
-                  "within " +
-                      std::to_string(policy.wrong_number_hours) + " hours of its end; call " +
-                      ask.call_id + " ended at " + format_instant(*disconnected) +
-                      ", so pass --amount DOLLARS");
+    return failed_with_step(StatusCode::InvalidArgument,
+                            "a misdialed call is credited in full without an amount only when "
+                            "reported within " +
+                                std::to_string(policy.wrong_number_hours) +
+                                " hours of its end; call " + ask.call_id + " ended at " +
+                                format_instant(*disconnected),
+                            {NextStep::Kind::GiveCreditAmount, ask.call_id}, ", so ");
   }
   if (!ask.amount) {
-    return Status(StatusCode::InvalidArgument,
-                  "no policy rule sets the amount of this " + std::string(to_string(ask.reason)) +
-                      " credit on call " + ask.call_id + "; pass --amount DOLLARS");
+    return failed_with_step(StatusCode::InvalidArgument,
+                            "no policy rule sets the amount of this " +
+                                std::string(to_string(ask.reason)) + " credit on call " +
+                                ask.call_id,
+                            {NextStep::Kind::GiveCreditAmount, ask.call_id});
   }
   request.rule = "manual";
   return request;
@@ -293,9 +298,8 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
   }
   Result<Rerating> rerated = records.rerate_call(call.request.id);
   if (!rerated) {
-    return Status(rerated.status().code(),
-                  "cannot re-rate call " + call.request.id +
-                      " for a rating-error credit: " + rerated.status().message());
+    return rerated.status().with_prefix("cannot re-rate call " + call.request.id +
+                                        " for a rating-error credit: ");
   }
   ask.rerated_amount = rerated_line_amount(*call.posting, rerated->posting, ask.line_no);
   if (rerated->deck) {
@@ -315,9 +319,10 @@ Result<CreditRequest> apply_credit_policy(const CreditPolicy& policy, const Call
     return decks.status();
   }
   if (decks->empty()) {
-    return Status(StatusCode::FailedPrecondition,
-                  "the database has no rate deck to re-rate call " + call.request.id +
-                      " with; load one with `relaygw db load-deck`");
+    return failed_with_step(
+        StatusCode::FailedPrecondition,
+        "the database has no rate deck to re-rate call " + call.request.id + " with",
+        {NextStep::Kind::LoadRateDeck, ""});
   }
   Result<NumberPlan> plan = NumberPlan::load(data_dir);
   if (!plan) {

@@ -1,5 +1,7 @@
 #include "billing/deck_cache.hpp"
 
+#include "billing/next_step.hpp"
+
 namespace relaygw::billing {
 
 Result<const Rater*> RateDeckCache::rater(Store& store, const std::string& deck_sha256,
@@ -30,10 +32,10 @@ Result<const Rater*> RateDeckCache::rater(Store& store, const std::string& deck_
   }
   Result<RateDeck> parsed = RateDeck::parse((*stored)->text, (*stored)->source_path);
   if (!parsed) {
-    return Status(StatusCode::FailedPrecondition,
-                  "the stored rate deck '" + (*stored)->name + "' (sha256 " + deck_sha256 +
-                      ") does not parse: " + parsed.status().message() +
-                      "; load a corrected deck with `relaygw db load-deck`");
+    return failed_with_step(StatusCode::FailedPrecondition,
+                            "the stored rate deck '" + (*stored)->name + "' (sha256 " +
+                                deck_sha256 + ") does not parse: " + parsed.status().message(),
+                            {NextStep::Kind::LoadCorrectedRateDeck, ""});
   }
   return add(deck_sha256, std::move(parsed).value());
 }
@@ -102,12 +104,12 @@ Status check_deck_in_effect(Store& store, const RateDeckHeader& in_effect,
     }
   }
   const std::string date(local_date);
-  return Status(StatusCode::FailedPrecondition,
-                "no stored rate deck is in effect on " + date + " (" + std::string(date_meaning) +
-                    "): the earliest effective date stored is " + earliest->effective_from +
-                    ", of deck '" + earliest->name +
-                    "'; load a deck whose first [[version]] is effective on or before " + date +
-                    " with `relaygw db load-deck`");
+  return failed_with_step(StatusCode::FailedPrecondition,
+                          "no stored rate deck is in effect on " + date + " (" +
+                              std::string(date_meaning) +
+                              "): the earliest effective date stored is " +
+                              earliest->effective_from + ", of deck '" + earliest->name + "'",
+                          {NextStep::Kind::LoadRateDeckInEffect, date});
 }
 
 Result<const Rater*> CallRaters::for_deck(Store& store, const std::string& sha256_hex) const {

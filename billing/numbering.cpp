@@ -12,6 +12,8 @@
 
 #include <date/tz.h>
 
+#include "billing/next_step.hpp"
+
 #ifndef RELAYGW_DEFAULT_DATA_DIR
 #define RELAYGW_DEFAULT_DATA_DIR "data"
 #endif
@@ -79,10 +81,9 @@ std::vector<std::string> split_csv(std::string_view line) {
 }
 
 Status missing_file(const std::filesystem::path& path) {
-  return Status(StatusCode::NotFound,
-                "number plan file '" + path.string() +
-                    "' not found; pass --data-dir or set RELAYGW_DATA_DIR to the folder that "
-                    "contains nanp/");
+  return failed_with_step(StatusCode::NotFound,
+                          "number plan file '" + path.string() + "' not found",
+                          {NextStep::Kind::SetDataDir, ""});
 }
 
 // Maps NANPA's time zone letters to an IANA zone, for area codes libphonenumber lacks.

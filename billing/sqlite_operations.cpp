@@ -11,6 +11,7 @@
 #include "billing/cards.hpp"
 #include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
+#include "billing/next_step.hpp"
 #include "billing/sqlite_store.hpp"
 #include "common/card_digits.hpp"
 
@@ -487,9 +488,10 @@ Result<Money> SqliteStore::credit_remaining(const std::string& call_id, std::int
     return row.status();
   }
   if (!*row) {
-    return Status(StatusCode::NotFound,
-                  "call " + call_id + " has no posted charge line " + std::to_string(line_no) +
-                      "; list the call's lines with `relaygw call show` and pick one");
+    return failed_with_step(
+        StatusCode::NotFound,
+        "call " + call_id + " has no posted charge line " + std::to_string(line_no),
+        {NextStep::Kind::PickChargeLine, call_id});
   }
   const Money charged = line.integer(0);
   // Pending credits count against the line too, so two waiting requests cannot together
@@ -509,8 +511,9 @@ Result<Money> SqliteStore::credit_remaining(const std::string& call_id, std::int
 Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
                                                 const WriteContext& context) {
   if (request.reason == CreditReason::Other && request.reason_text.empty()) {
-    return Status(StatusCode::InvalidArgument,
-                  "credit reason 'other' needs a text naming the reason; pass --text");
+    return failed_with_step(StatusCode::InvalidArgument,
+                            "credit reason 'other' needs a text naming the reason",
+                            {NextStep::Kind::GiveCreditText, request.call_id});
   }
   Query kind(db_, "SELECT kind FROM charge_lines WHERE call_id = ? AND line_no = ?");
   kind.bind(request.call_id).bind(request.line_no);
@@ -525,10 +528,10 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
   }
   const std::string where = "call " + request.call_id + " line " + std::to_string(request.line_no);
   if (*remaining <= 0) {
-    return Status(StatusCode::FailedPrecondition,
-                  where + " has nothing left to credit (" + format_money(*remaining) +
-                      " after earlier credits); check `relaygw credit list --call " +
-                      request.call_id + "`");
+    return failed_with_step(StatusCode::FailedPrecondition,
+                            where + " has nothing left to credit (" + format_money(*remaining) +
+                                " after earlier credits)",
+                            {NextStep::Kind::ListCallCredits, request.call_id});
   }
   Money amount = request.amount.value_or(*remaining);
   if (request.overcharge) {
@@ -545,12 +548,12 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
     const Money credited = given.integer(0);
     const Money unclaimed = *request.overcharge - credited;
     if (unclaimed <= 0) {
-      return Status(StatusCode::FailedPrecondition,
-                    where + " was overcharged $" + format_dollars_exact(*request.overcharge) +
-                        ", and earlier rating-error credits on it total $" +
-                        format_dollars_exact(credited) +
-                        ", so no rating error is left to credit; check `relaygw credit list "
-                        "--call " + request.call_id + "`");
+      return failed_with_step(
+          StatusCode::FailedPrecondition,
+          where + " was overcharged $" + format_dollars_exact(*request.overcharge) +
+              ", and earlier rating-error credits on it total $" + format_dollars_exact(credited) +
+              ", so no rating error is left to credit",
+          {NextStep::Kind::ListCallCredits, request.call_id});
     }
     if (amount > unclaimed) {
       if (request.rule != "re-rate") {
@@ -707,9 +710,8 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
     return found.status();
   }
   if (!*found) {
-    return Status(StatusCode::NotFound, "credit '" + credit_id +
-                                            "' does not exist; list credits with "
-                                            "`relaygw credit list`");
+    return failed_with_step(StatusCode::NotFound, "credit '" + credit_id + "' does not exist",
+                            {NextStep::Kind::ListCredits, ""});
   }
   CreditRecord credit = **found;
   if (credit.state != CreditState::Pending) {
@@ -720,10 +722,10 @@ Result<CreditRecord> SqliteStore::decide_credit(const std::string& credit_id, bo
   // A credit above the approval threshold needs a second person. The requester may still
   // reject (withdraw) it.
   if (approve && actor_key(context.actor) == actor_key(credit.actor)) {
-    return Status(StatusCode::PermissionDenied,
-                  "credit '" + credit_id + "' was requested by " + credit.actor + ", so " +
-                      context.actor + " cannot approve it; a supervisor other than the " +
-                      "requester must run `relaygw credit approve`");
+    return failed_with_step(StatusCode::PermissionDenied,
+                            "credit '" + credit_id + "' was requested by " + credit.actor +
+                                ", so " + context.actor + " cannot approve it",
+                            {NextStep::Kind::ApproveAsOtherStaff, credit_id});
   }
   credit.state = approve ? CreditState::Applied : CreditState::Rejected;
   credit.decided_by = context.actor;

@@ -816,6 +816,48 @@ Status SqliteStore::store_idempotent(const IdempotencyKey& key, std::string_view
       .append_row(*this, ChainedTableId::IdempotencyKeys);
 }
 
+Result<std::optional<SqliteStore::StoredRequest>> SqliteStore::find_stored_request(
+    const std::string& key) {
+  ScopedStatement lookup =
+      statement("SELECT scope, request_hash, result FROM idempotency_keys WHERE key = ?");
+  lookup.bind(key);
+  Result<bool> row = lookup.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return std::optional<StoredRequest>();
+  }
+  return std::optional<StoredRequest>(
+      StoredRequest{lookup.text(0), lookup.text(1), lookup.text(2)});
+}
+
+Status SqliteStore::store_request_result(const IdempotencyKey& key, std::string_view scope,
+                                         const std::string& result, const WriteContext& context) {
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (!status) {
+    return status;
+  }
+  Result<std::optional<StoredRequest>> stored = find_stored_request(key.key);
+  if (!stored) {
+    return stored.status();
+  }
+  if (*stored) {
+    return Status(StatusCode::AlreadyExists,
+                  "idempotency key '" + key.key + "' is already stored for scope '" +
+                      (*stored)->scope + "'; send a new key for a new request");
+  }
+  status = store_idempotent(key, scope, result, context);
+  if (status) {
+    status = audit(context, scope, key.key, "store-result", result);
+  }
+  if (status) {
+    status = transaction.commit();
+  }
+  return status;
+}
+
 // ---- Rate decks ----
 
 Status SqliteStore::add_rate_deck(const StoredRateDeck& deck, const WriteContext& context) {

@@ -5,7 +5,9 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "billing/credits.hpp"
@@ -131,6 +133,23 @@ class SqliteStore final : public Store {
                                                     Instant to) override;
 
   Result<std::int64_t> verify_audit_chain() override;
+
+  // The row of idempotency_keys for one key: the first request's scope and hash, and the
+  // result stored for it.
+  struct StoredRequest {
+    std::string scope;
+    std::string request_hash;
+    std::string result;
+  };
+
+  // Returns the row stored under `key` in any scope, or nullopt when the key is new. For the
+  // admin API, which stores its own responses and names a conflict itself.
+  Result<std::optional<StoredRequest>> find_stored_request(const std::string& key);
+
+  // Stores `result` for `key` in `scope`, audited as `context`. Fails with AlreadyExists when
+  // the key is already stored, whatever its scope or result.
+  Status store_request_result(const IdempotencyKey& key, std::string_view scope,
+                              const std::string& result, const WriteContext& context);
 
   // Runs SQLite's PRAGMA quick_check, which reads every page of every table and index, so its
   // time grows with the file size. Returns Corrupt, naming the file and the fix, for the first

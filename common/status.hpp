@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cassert>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace relaygw {
@@ -25,21 +27,69 @@ enum class StatusCode {
 
 const char* to_string(StatusCode code);
 
+// The action that fixes a failed request, kept apart from the message text. Each front end
+// names it in its own terms. The command line names a `relaygw` command or option
+// (billing/next_step.hpp), and the admin API names an endpoint or a request field.
+struct NextStep {
+  enum class Kind {
+    None,
+    GiveCreditAmount,       // the credit request needs an amount in dollars
+    GiveCreditText,         // the credit request needs a text naming its reason
+    CheckCallId,            // the request names a call that does not exist
+    PickChargeLine,         // the call has no such charge line (subject: the call id)
+    ListCallCredits,        // the call's credits explain the refusal (subject: the call id)
+    ListCredits,            // the request names a credit that does not exist
+    ApproveAsOtherStaff,    // the requester cannot approve (subject: the credit id)
+    LoadRateDeck,           // the database has no rate deck
+    LoadCorrectedRateDeck,  // a stored rate deck does not parse
+    LoadRateDeckInEffect,   // no stored deck is in effect on a date (subject: that date)
+    SetDataDir,             // the number plan files are not in the data folder
+    PassPolicyFile,         // the credit policy file cannot be read
+  };
+
+  Kind kind = Kind::None;
+  std::string subject;  // the call id, credit id or date that the step names, or empty
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // A failed status whose message is `reason`, `joiner` and `step_text`, the command-line form
+  // of `next_step`. Other front ends name the step themselves, after message_before_step().
+  Status(StatusCode code, std::string_view reason, std::string_view joiner, NextStep next_step,
+         std::string_view step_text)
+      : code_(code),
+        message_(std::string(reason) + std::string(joiner) + std::string(step_text)),
+        next_step_(std::move(next_step)),
+        step_offset_(reason.size() + joiner.size()) {}
 
   static Status ok() { return Status(); }
 
   bool is_ok() const { return code_ == StatusCode::Ok; }
   explicit operator bool() const { return is_ok(); }
   StatusCode code() const { return code_; }
+  // The whole message, with the next step in command-line form when there is one.
   const std::string& message() const { return message_; }
+  const NextStep& next_step() const { return next_step_; }
+  // The message up to the next step's text, joiner included. Without a next step it is the
+  // whole message.
+  std::string message_before_step() const {
+    return next_step_.kind == NextStep::Kind::None ? message_ : message_.substr(0, step_offset_);
+  }
+  // Returns a copy whose message starts with `prefix`, keeping the next step.
+  Status with_prefix(std::string_view prefix) const {
+    Status prefixed = *this;
+    prefixed.message_.insert(0, prefix);
+    prefixed.step_offset_ += prefix.size();
+    return prefixed;
+  }
 
  private:
   StatusCode code_ = StatusCode::Ok;
   std::string message_;
+  NextStep next_step_;
+  std::size_t step_offset_ = 0;  // where the step text starts in message_
 };
 
 // Result<T> contains either a value or a failed Status.

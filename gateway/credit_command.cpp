@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "billing/next_step.hpp"
 #include "common/card_digits.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -119,9 +120,9 @@ Result<billing::CreditRecord> request_policy_credit(billing::SqliteStore& store,
     return call.status();
   }
   if (!call->has_value()) {
-    return Status(StatusCode::NotFound, "call '" + fields.call_id +
-                                            "' does not exist; check the id with `relaygw call "
-                                            "show`");
+    return billing::failed_with_step(StatusCode::NotFound,
+                                     "call '" + fields.call_id + "' does not exist",
+                                     {NextStep::Kind::CheckCallId, fields.call_id});
   }
 
   billing::CreditAsk ask;

@@ -203,7 +203,7 @@ struct AdminApi::State {
   asio::thread_pool pool;
   Endpoint bound;
   bool running = false;
-  AcceptResponses accepts;
+  AcceptLock accept_lock;
 
   // Every Connection counts itself here while it exists, so stop() can wait until no handler
   // refers to this State any more.
@@ -305,7 +305,7 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
     asio::post(state_.pool, [self = shared_from_this(), request = std::move(request)] {
       AdminResponse response;
       try {
-        response = handle_admin_request(self->state_.parts, self->state_.accepts, request);
+        response = handle_admin_request(self->state_.parts, self->state_.accept_lock, request);
       } catch (const std::exception& error) {
         logger("gateway")->error("admin connection={} {} {} failed: {}", self->id_, request.method,
                                  request.path, error.what());

@@ -84,28 +84,56 @@ int http_status_for_reply(const std::string& code) {
   return 409;  // invalid-state, idempotency-conflict: the call's state forbids the step
 }
 
-AdminResponse status_error(const Status& status) {
-  return admin_error(http_status_for(status.code()), error_code_name(status.code()),
-                     status.message());
+// Returns `step` in the API's terms: the endpoint or request field that takes it. The switch
+// has no default, so the compiler flags a new kind of step until it has an API form here.
+std::string api_step(const NextStep& step) {
+  switch (step.kind) {
+    case NextStep::Kind::None:
+      return "";
+    case NextStep::Kind::GiveCreditAmount:
+      return "send field 'amount' in dollars and cents, such as \"0.10\"";
+    case NextStep::Kind::GiveCreditText:
+      return "send field 'text' naming the reason";
+    case NextStep::Kind::CheckCallId:
+      return "check field 'call'";
+    case NextStep::Kind::PickChargeLine:
+      return "check fields 'call' and 'line' against the call's charge lines";
+    case NextStep::Kind::ListCallCredits:
+      return "list the call's credits with GET /credits?call=" + step.subject;
+    case NextStep::Kind::ListCredits:
+      return "list credits with GET /credits";
+    case NextStep::Kind::ApproveAsOtherStaff:
+      return "a supervisor other than the requester must send POST /credits/" + step.subject +
+             "/approve";
+    case NextStep::Kind::LoadRateDeck:
+      return "ask the gateway's operator to load a rate deck into the [billing] database";
+    case NextStep::Kind::LoadCorrectedRateDeck:
+      return "ask the gateway's operator to load a corrected deck into the [billing] database";
+    case NextStep::Kind::LoadRateDeckInEffect:
+      return "ask the gateway's operator to load a deck whose first [[version]] is effective "
+             "on or before " +
+             step.subject;
+    case NextStep::Kind::SetDataDir:
+      return "ask the gateway's operator to set [billing] data_dir to the folder that contains "
+             "nanp/";
+    case NextStep::Kind::PassPolicyFile:
+      return "ask the gateway's operator to fix [billing] credit_policy_file";
+  }
+  return "";
 }
 
-// Like status_error, but a message shared with the command line that ends in a command-line
-// next step ("; list credits with `relaygw credit list`") gets `api_step` in its place, so an
-// HTTP reply names endpoints and fields, not commands and options.
-// NOTE: this relies on the shared message ending in "; STEP". A message that names a command
-// elsewhere in its text reaches the API client unchanged.
-AdminResponse status_error_for_api(const Status& status, const std::string& api_step) {
-  const std::string& message = status.message();
-  const std::size_t last_step = message.rfind("; ");
-  if (last_step == std::string::npos) {
-    return status_error(status);
+// The message of `status` for an API client: a next step that billing attached is named by
+// api_step, not as the command-line step that message() ends with.
+std::string api_message(const Status& status) {
+  if (status.next_step().kind == NextStep::Kind::None) {
+    return status.message();
   }
-  const std::string step = message.substr(last_step);
-  if (step.find("relaygw ") == std::string::npos && step.find("--") == std::string::npos) {
-    return status_error(status);
-  }
+  return status.message_before_step() + api_step(status.next_step());
+}
+
+AdminResponse status_error(const Status& status) {
   return admin_error(http_status_for(status.code()), error_code_name(status.code()),
-                     message.substr(0, last_step) + "; " + api_step);
+                     api_message(status));
 }
 
 // The parsed JSON object of a POST body, or the 400 response that rejects it.
@@ -512,21 +540,60 @@ json reply_json(const Reply& reply) {
       reply);
 }
 
-// Requires: accepts.mutex is held.
-void remember_accept(AcceptResponses& accepts, const std::string& key,
-                     AcceptResponses::Entry entry) {
-  if (!accepts.by_key.emplace(key, std::move(entry)).second) {
-    return;
+// Accept responses are stored in the idempotency_keys table under this scope. Their stored key
+// is the request's key after kAcceptKeyPrefix, so it never collides with the key of a credit.
+constexpr std::string_view kAcceptScope = "admin-accept";
+constexpr std::string_view kAcceptKeyPrefix = "admin-api:accept:";
+
+// Returns the response to an accept whose key is already stored: the first response when the
+// request is the same (same call, staff and how), else 409.
+AdminResponse repeat_accept(const std::string& call_id, const std::string& staff,
+                            const std::string& key, bool default_key,
+                            const std::string& request_hash,
+                            const billing::SqliteStore::StoredRequest& first) {
+  const json stored = json::parse(first.result, nullptr, /*allow_exceptions=*/false);
+  const bool readable = stored.is_object() && stored.value("status", json()).is_number_integer() &&
+                        stored.contains("body") && stored.value("staff", json()).is_string() &&
+                        stored.value("how", json()).is_string();
+  if (first.scope != kAcceptScope) {
+    logger("gateway")->warn("call={} admin accept rejected: staff={} key={} is stored for scope {}",
+                            call_id, staff, key, first.scope);
+    return admin_error(409, "idempotency-conflict",
+                       "key '" + key + "' was already used for another request; send a new key");
   }
-  accepts.order.push_back(key);
-  if (accepts.order.size() > AcceptResponses::kMaxKeys) {
-    accepts.by_key.erase(accepts.order.front());
-    accepts.order.pop_front();
+  if (!readable) {
+    logger("gateway")->error(
+        "call={} admin accept failed: the stored response of key={} is not "
+        "a JSON object with status, body, staff and how",
+        call_id, key);
+    return admin_error(500, "corrupt",
+                       "the stored first response for key '" + key +
+                           "' is not readable; ask the gateway's operator to check the billing "
+                           "database");
   }
+  if (first.request_hash == request_hash) {
+    return {stored["status"].get<int>(), stored["body"], {}};
+  }
+  const std::string first_staff = stored["staff"].get<std::string>();
+  const std::string first_how = stored["how"].get<std::string>();
+  logger("gateway")->warn(
+      "call={} admin accept rejected: staff={} key={} was first used by "
+      "staff={} how={}",
+      call_id, staff, key, first_staff, first_how);
+  if (default_key) {
+    // Another staff member or method for a call already accepted here.
+    return admin_error(409, "invalid-state",
+                       "collect call '" + call_id + "' was already accepted by " + first_staff +
+                           " (how " + first_how + "); nothing was recorded");
+  }
+  return admin_error(409, "idempotency-conflict",
+                     "key '" + key +
+                         "' was already used for another accept; send a new key for a new "
+                         "request, or repeat the first request unchanged");
 }
 
 // POST /collect/{call}/accept {"staff": ..., "how": "voice", "key": ...}
-AdminResponse post_accept(const AdminApiParts& parts, AcceptResponses& accepts,
+AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
                           const std::string& call_id, const json& body) {
   if (auto rejected = check_fields(body, {"staff", "how", "key"}, {"staff"})) {
     return *rejected;
@@ -545,27 +612,27 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptResponses& accepts,
   // The default key makes a retried accept of the same call a replay, not a second record.
   const bool default_key = field_or(body, "key", "").empty();
   const std::string key = default_key ? "admin-accept:" + call_id : field_or(body, "key", "");
-  const std::string fingerprint = call_id + "\n" + staff + "\n" + how_name;
-  std::lock_guard accepts_lock(accepts.mutex);
-  if (const auto first = accepts.by_key.find(key); first != accepts.by_key.end()) {
-    if (first->second.fingerprint == fingerprint) {
-      return first->second.response;
-    }
-    logger("gateway")->warn("call={} admin accept rejected: staff={} key={} was first used by "
-                            "staff={} how={}",
-                            call_id, staff, key, first->second.staff, first->second.how);
-    if (default_key) {
-      // Another staff member or method for a call already accepted here.
-      return admin_error(409, "invalid-state",
-                         "collect call '" + call_id + "' was already accepted by " +
-                             first->second.staff + " (how " + first->second.how +
-                             "); nothing was recorded");
-    }
-    return admin_error(409, "idempotency-conflict",
-                       "key '" + key +
-                           "' was already used for another accept; send a new key for a new "
-                           "request, or repeat the first request unchanged");
+  const billing::IdempotencyKey stored_key{
+      std::string(kAcceptKeyPrefix) + key,
+      billing::sha256_hex(call_id + "\n" + staff + "\n" + how_name)};
+
+  std::lock_guard lock(accept_lock.mutex);
+  auto store = open_store(parts);
+  if (!store) {
+    logger("gateway")->error("call={} admin accept failed: error={}", call_id,
+                             store.status().message());
+    return admin_error(503, "unavailable", api_message(store.status()));
   }
+  const auto first = (*store)->find_stored_request(stored_key.key);
+  if (!first) {
+    logger("gateway")->error("call={} admin accept failed: error={}", call_id,
+                             first.status().message());
+    return status_error(first.status());
+  }
+  if (*first) {
+    return repeat_accept(call_id, staff, key, default_key, stored_key.request_hash, **first);
+  }
+
   const std::optional<CollectSession> collect = find_collect(parts.sessions, call_id);
   if (!collect) {
     return admin_error(404, "not-found",
@@ -606,7 +673,19 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptResponses& accepts,
                           how_name);
   AdminResponse response{
       200, {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}}, {}};
-  remember_accept(accepts, key, {fingerprint, staff, how_name, response});
+  // NOTE: the acceptance and its stored response are two commits. A gateway that stops between
+  // them keeps the acceptance, and a retry after the restart gets 404 once the collect call is
+  // no longer live.
+  const json first_response = {
+      {"status", response.status}, {"body", response.body}, {"staff", staff}, {"how", how_name}};
+  const Status stored = (*store)->store_request_result(stored_key, kAcceptScope,
+                                                       first_response.dump(), staff_context(staff));
+  if (!stored) {
+    logger("gateway")->error(
+        "call={} admin accept recorded, but its response was not stored "
+        "for retries: key={} error={}",
+        call_id, key, stored.message());
+  }
   return response;
 }
 
@@ -620,13 +699,13 @@ AdminResponse quote_error(const Status& status) {
     case StatusCode::Unavailable:
       logger("gateway")->error("admin quote failed: rating data unavailable: error={}",
                                status.message());
-      return admin_error(503, "rating-unavailable", status.message());
+      return admin_error(503, "rating-unavailable", api_message(status));
     case StatusCode::Internal:
     case StatusCode::Corrupt:
       logger("gateway")->error("admin quote failed: error={}", status.message());
       return status_error(status);
     default:
-      return admin_error(400, "not-ratable", status.message());
+      return admin_error(400, "not-ratable", api_message(status));
   }
 }
 
@@ -636,11 +715,11 @@ Result<std::optional<QuoteDeck>> stored_quote_deck(const AdminApiParts& parts,
                                                    const std::string& sha256) {
   auto store = open_store(parts);
   if (!store) {
-    return Status(StatusCode::Unavailable, store.status().message());
+    return Status(StatusCode::Unavailable, api_message(store.status()));
   }
   auto decks = (*store)->list_rate_decks();
   if (!decks) {
-    return Status(StatusCode::Unavailable, decks.status().message());
+    return Status(StatusCode::Unavailable, api_message(decks.status()));
   }
   for (const billing::RateDeckHeader& header : *decks) {
     if (header.sha256_hex == sha256) {
@@ -717,25 +796,6 @@ json credit_reply_json(const billing::CreditRecord& credit) {
   return out;
 }
 
-// The next step for a credit request that the credit policy or the store rejected, in the
-// API's terms, chosen by the command or option that the shared message names.
-std::string credit_api_step(const std::string& message, const std::string& call_id) {
-  const std::string step = message.substr(std::min(message.rfind("; "), message.size()));
-  if (step.find("--amount") != std::string::npos) {
-    return "send field 'amount' in dollars and cents, such as \"0.10\"";
-  }
-  if (step.find("--text") != std::string::npos) {
-    return "send field 'text' naming the reason";
-  }
-  if (step.find("credit list") != std::string::npos) {
-    return "list the call's credits with GET /credits?call=" + call_id;
-  }
-  if (step.find("call show") != std::string::npos) {
-    return "check fields 'call' and 'line' against the call's charge lines";
-  }
-  return "ask the gateway's operator to fix the billing configuration";
-}
-
 // POST /credits {"call", "line", "reason", "text", "amount", "key", "staff"}
 AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   if (auto rejected =
@@ -772,15 +832,15 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
       load_policy(parts.billing.data_dir, parts.billing.credit_policy_file);
   if (!policy) {
     logger("gateway")->error("admin credit request failed: error={}", policy.status().message());
-    return admin_error(503, "unavailable", policy.status().message());
+    return admin_error(503, "unavailable", api_message(policy.status()));
   }
   auto store = open_store(parts);
   if (!store) {
     logger("gateway")->error("admin credit request failed: error={}", store.status().message());
-    return admin_error(503, "unavailable", store.status().message());
+    return admin_error(503, "unavailable", api_message(store.status()));
   }
-  Result<billing::CreditRecord> credit =
-      request_policy_credit(**store, *policy, fields, staff_context(staff), "");
+  Result<billing::CreditRecord> credit = request_policy_credit(
+      **store, *policy, fields, staff_context(staff), "", parts.billing.data_dir);
   if (!credit) {
     const Status& failed = credit.status();
     // The store reports a key used before for other fields as AlreadyExists; the provider
@@ -790,7 +850,7 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
                               fields.call_id, staff, failed.message());
       return admin_error(409, "idempotency-conflict", failed.message());
     }
-    return status_error_for_api(failed, credit_api_step(failed.message(), fields.call_id));
+    return status_error(failed);
   }
   logger("gateway")->info("call={} credit requested: credit={} staff={}", fields.call_id,
                           credit->id, staff);
@@ -802,7 +862,7 @@ AdminResponse get_credits(const AdminApiParts& parts, const AdminRequest& reques
   const auto call = request.query.find("call");
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", store.status().message());
+    return admin_error(503, "unavailable", api_message(store.status()));
   }
   auto credits = (*store)->list_credits(call == request.query.end() ? "" : call->second);
   if (!credits) {
@@ -824,21 +884,12 @@ AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string
   const std::string staff = field_or(body, "staff", "");
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", store.status().message());
+    return admin_error(503, "unavailable", api_message(store.status()));
   }
   Result<billing::CreditRecord> credit =
       (*store)->decide_credit(credit_id, approve, field_or(body, "note", ""), staff_context(staff));
   if (!credit) {
-    switch (credit.status().code()) {
-      case StatusCode::NotFound:
-        return status_error_for_api(credit.status(), "list credits with GET /credits");
-      case StatusCode::PermissionDenied:
-        return status_error_for_api(credit.status(),
-                                    "a supervisor other than the requester must send POST "
-                                    "/credits/" + credit_id + "/approve");
-      default:
-        return status_error(credit.status());
-    }
+    return status_error(credit.status());
   }
   logger("gateway")->info("credit={} {} by staff={}", credit_id, approve ? "approved" : "rejected",
                           staff);
@@ -854,11 +905,11 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
   billing::ReportRequest report_request;
   auto from = billing::parse_local_date(query("from", ""));
   if (!from) {
-    return admin_error(400, "invalid-argument", "from: " + from.status().message());
+    return admin_error(400, "invalid-argument", "from: " + api_message(from.status()));
   }
   auto to = billing::parse_local_date(query("to", ""));
   if (!to) {
-    return admin_error(400, "invalid-argument", "to: " + to.status().message());
+    return admin_error(400, "invalid-argument", "to: " + api_message(to.status()));
   }
   const std::string by_name = query("by", "day");
   auto by = billing::parse_report_period(by_name);
@@ -881,7 +932,7 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
 
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", store.status().message());
+    return admin_error(503, "unavailable", api_message(store.status()));
   }
   auto report = billing::summarize_billing(**store, report_request);
   if (!report) {
@@ -896,7 +947,7 @@ struct Route {
   std::vector<std::string> pattern;
   std::string method;
   std::vector<std::string> query;
-  std::function<AdminResponse(const AdminApiParts&, AcceptResponses&, const AdminRequest&,
+  std::function<AdminResponse(const AdminApiParts&, AcceptLock&, const AdminRequest&,
                               const std::vector<std::string>& segments, const json& body)>
       handle;
 };
@@ -932,8 +983,8 @@ const std::vector<Route>& routes() {
       {{"collect", "*", "accept"},
        "POST",
        {},
-       [](auto& parts, auto& accepts, auto&, auto& segments, auto& body) {
-         return post_accept(parts, accepts, segments[1], body);
+       [](auto& parts, auto& accept_lock, auto&, auto& segments, auto& body) {
+         return post_accept(parts, accept_lock, segments[1], body);
        }},
       {{"quote"},
        "POST",
@@ -1016,7 +1067,7 @@ AdminResponse admin_error(int status, const std::string& code, const std::string
   return {status, {{"error", {{"code", code}, {"message", message}}}}, {}};
 }
 
-AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptResponses& accepts,
+AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptLock& accept_lock,
                                    const AdminRequest& request) {
   const std::vector<std::string> segments = split_path(request.path);
   std::string allow;
@@ -1041,7 +1092,7 @@ AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptResponses& 
       }
       body = std::get<json>(std::move(parsed));
     }
-    return route.handle(parts, accepts, request, segments, body);
+    return route.handle(parts, accept_lock, request, segments, body);
   }
   if (!allow.empty()) {
     AdminResponse response =

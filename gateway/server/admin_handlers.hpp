@@ -3,8 +3,6 @@
 // check and the body limit, then calls handle_admin_request() on a handler thread.
 #pragma once
 
-#include <cstddef>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -30,25 +28,12 @@ struct AdminResponse {
   std::string allow;  // the Allow header of a 405
 };
 
-// The first successful response of POST /collect/{call}/accept for each idempotency key, so a
-// client that retries after a timeout gets that response again, also after the collect call
-// has left the SessionRegistry.
-// NOTE: the responses are kept in memory only. After a gateway restart, a retried accept of a
-// collect call that is no longer live gets 404.
-struct AcceptResponses {
-  static constexpr std::size_t kMaxKeys = 4096;  // the oldest key is dropped beyond this
-
-  struct Entry {
-    std::string fingerprint;  // call, staff and how of the first request
-    std::string staff;
-    std::string how;
-    AdminResponse response;
-  };
-
-  // Held for a whole accept, so two concurrent requests with one key record it once.
+// The lock held for a whole POST /collect/{call}/accept, so two concurrent requests with one
+// key record the acceptance once. The first successful response for each key is stored in
+// the billing database's idempotency_keys table, so a retry gets it again, also after the
+// collect call has left the SessionRegistry and after a gateway restart.
+struct AcceptLock {
   std::mutex mutex;
-  std::map<std::string, Entry> by_key;
-  std::deque<std::string> order;  // keys, oldest first
 };
 
 // Returns {"error":{"code":code,"message":message}} with `status`.
@@ -58,7 +43,7 @@ AdminResponse admin_error(int status, const std::string& code, const std::string
 // 405, a body that is not the expected JSON 400. Runs billing and registry work, so it may
 // block on SQLite; call it off the io_context.
 // Unknown or repeated query parameters get 400.
-AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptResponses& accepts,
+AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptLock& accept_lock,
                                    const AdminRequest& request);
 
 }  // namespace relaygw::gateway::server

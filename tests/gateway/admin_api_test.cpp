@@ -24,6 +24,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/money.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/admin_api.hpp"
 #include "gateway/server/call_service.hpp"
@@ -826,6 +827,11 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote maps failures to statuses", "[gat
     const std::string message = reply.body["error"]["message"];
     CHECK(message.find("no stored rate deck is in effect on 2020-03-10") != std::string::npos);
     CHECK(message.find("the earliest effective date stored is 2025-01-01") != std::string::npos);
+    // The command line's next step names `relaygw db load-deck`, and the API names the operator.
+    CHECK_THAT(message, Catch::Matchers::EndsWith(
+                            "; ask the gateway's operator to load a deck whose first [[version]] "
+                            "is effective on or before 2020-03-10"));
+    CHECK(message.find("relaygw") == std::string::npos);
   }
 
   SECTION("start outside call times") {
@@ -1172,4 +1178,185 @@ TEST_CASE("admin api rejects non-loopback address", "[gateway][admin]") {
   const relaygw::Status started = api.start();
   CHECK(started.code() == relaygw::StatusCode::NotFound);
   CHECK(started.message().find("/nonexistent/token") != std::string::npos);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin and command line name next step", "[gateway][admin]") {
+  post_call();
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";
+  std::filesystem::create_directory(path("empty-data"));
+  start_api({}, path("policy.toml"), nullptr, path("empty-data"));
+  const std::string db = path("billing.db");
+
+  // Line 1 is credited in full and waits for approval, so nothing is left to credit on it.
+  auto store = relaygw::billing::SqliteStore::open(db);
+  REQUIRE(store);
+  auto call = (*store)->find_call("c1");
+  REQUIRE(call);
+  REQUIRE(call->has_value());
+  REQUIRE((*call)->posting.has_value());
+  const std::string line_amount =
+      relaygw::billing::format_dollars((*call)->posting->lines.at(0).amount, 2);
+  const HttpReply full = post("/credits", json{{"call", "c1"},
+                                               {"line", 1},
+                                               {"reason", "bad-connection"},
+                                               {"amount", line_amount},
+                                               {"key", "CR-full"},
+                                               {"staff", "s-ana"}});
+  INFO(full.body.dump());
+  REQUIRE(full.status == 201);
+  const std::string credit_id = full.body["id"];
+
+  // Each case fails one way through `relaygw credit` and through the API. The command line
+  // keeps its message, and the API names the same fix as an endpoint or a field. A message
+  // that names a file or an instant is checked by its end only.
+  struct Case {
+    std::vector<std::string> command;
+    std::string command_message;
+    std::string target;
+    json body;
+    int status;
+    std::string api_message;
+    bool whole_message;
+  };
+  auto request = [&](const std::vector<std::string>& fields) {
+    std::vector<std::string> command = {"credit", "request", "--db", db, "--actor", "staff:s-ana"};
+    command.insert(command.end(), fields.begin(), fields.end());
+    return command;
+  };
+  const std::string policy = path("policy.toml");
+  const std::vector<Case> cases = {
+      {request({"--policy", policy, "--call", "c1", "--line", "1", "--reason", "bad-connection",
+                "--key", "CR-a"}),
+       "no policy rule sets the amount of this bad-connection credit on call c1; pass --amount "
+       "DOLLARS",
+       "/credits",
+       json{{"call", "c1"},
+            {"line", 1},
+            {"reason", "bad-connection"},
+            {"key", "CR-a"},
+            {"staff", "s-ana"}},
+       400,
+       "no policy rule sets the amount of this bad-connection credit on call c1; send field "
+       "'amount' in dollars and cents, such as \"0.10\"",
+       true},
+      {request({"--policy", policy, "--call", "c1", "--line", "1", "--reason", "misdialed", "--key",
+                "CR-b"}),
+       "Z, so pass --amount DOLLARS", "/credits",
+       json{{"call", "c1"},
+            {"line", 1},
+            {"reason", "misdialed"},
+            {"key", "CR-b"},
+            {"staff", "s-ana"}},
+       400, "Z, so send field 'amount' in dollars and cents, such as \"0.10\"", false},
+      {request({"--policy", policy, "--call", "c1", "--line", "1", "--reason", "other", "--amount",
+                "0.01", "--key", "CR-c"}),
+       "credit reason 'other' needs a text naming the reason; pass --text", "/credits",
+       json{{"call", "c1"},
+            {"line", 1},
+            {"reason", "other"},
+            {"amount", "0.01"},
+            {"key", "CR-c"},
+            {"staff", "s-ana"}},
+       400,
+       "credit reason 'other' needs a text naming the reason; send field 'text' naming the "
+       "reason",
+       true},
+      {request({"--policy", policy, "--call", "c404", "--line", "1", "--reason", "dropped", "--key",
+                "CR-d"}),
+       "call 'c404' does not exist; check the id with `relaygw call show`", "/credits",
+       json{{"call", "c404"},
+            {"line", 1},
+            {"reason", "dropped"},
+            {"key", "CR-d"},
+            {"staff", "s-ana"}},
+       404, "call 'c404' does not exist; check field 'call'", true},
+      {request({"--policy", policy, "--call", "c1", "--line", "1", "--reason", "bad-connection",
+                "--amount", "0.01", "--key", "CR-e"}),
+       "call c1 line 1 has nothing left to credit (0.00 after earlier credits); check "
+       "`relaygw credit list --call c1`",
+       "/credits",
+       json{{"call", "c1"},
+            {"line", 1},
+            {"reason", "bad-connection"},
+            {"amount", "0.01"},
+            {"key", "CR-e"},
+            {"staff", "s-ana"}},
+       409,
+       "call c1 line 1 has nothing left to credit (0.00 after earlier credits); list the "
+       "call's credits with GET /credits?call=c1",
+       true},
+      {request({"--policy", policy, "--data-dir", path("empty-data"), "--call", "c1", "--line", "1",
+                "--reason", "rating-error", "--key", "CR-f"}),
+       "' not found; pass --data-dir or set RELAYGW_DATA_DIR to the folder that contains nanp/",
+       "/credits",
+       json{{"call", "c1"},
+            {"line", 1},
+            {"reason", "rating-error"},
+            {"key", "CR-f"},
+            {"staff", "s-ana"}},
+       404,
+       "' not found; ask the gateway's operator to set [billing] data_dir to the folder that "
+       "contains nanp/",
+       false},
+      {{"credit", "approve", "--db", db, "--actor", "staff:s-ana", "--credit", credit_id},
+       "credit '" + credit_id +
+           "' was requested by staff:s-ana, so staff:s-ana cannot approve it; a supervisor "
+           "other than the requester must run `relaygw credit approve`",
+       "/credits/" + credit_id + "/approve",
+       json{{"staff", "s-ana"}},
+       403,
+       "credit '" + credit_id +
+           "' was requested by staff:s-ana, so staff:s-ana cannot approve it; a supervisor "
+           "other than the requester must send POST /credits/" +
+           credit_id + "/approve",
+       true},
+      {{"credit", "approve", "--db", db, "--actor", "staff:s-sup", "--credit", "cr-none"},
+       "credit 'cr-none' does not exist; list credits with `relaygw credit list`",
+       "/credits/cr-none/approve",
+       json{{"staff", "s-sup"}},
+       404,
+       "credit 'cr-none' does not exist; list credits with GET /credits",
+       true},
+      {request({"--policy", path("no-policy.toml"), "--call", "c1", "--line", "1", "--reason",
+                "dropped", "--key", "CR-g"}),
+       "credit policy file '" + path("no-policy.toml") +
+           "' cannot be read; pass --policy with a readable file or omit it for the defaults",
+       "", json(), 0, "", true},
+  };
+  for (const Case& test : cases) {
+    std::string output;
+    const int exit_status = relaygw::test::run_relaygw(test.command, &output);
+    INFO(test.command_message << "\n  command output: " << output);
+    CHECK(exit_status == 1);
+    CHECK_THAT(output, Catch::Matchers::Contains(test.command_message));
+    if (test.target.empty()) {
+      continue;
+    }
+
+    const HttpReply reply = post(test.target, test.body);
+    INFO("API reply: " << reply.body.dump());
+    CHECK(reply.status == test.status);
+    const std::string message = reply.body["error"]["message"];
+    if (test.whole_message) {
+      CHECK(message == test.api_message);
+    } else {
+      CHECK_THAT(message, Catch::Matchers::EndsWith(test.api_message));
+    }
+    // Commands are written "`relaygw ...`". The folder names of this test contain "relaygw-".
+    CHECK(message.find("relaygw ") == std::string::npos);
+    CHECK(message.find('`') == std::string::npos);
+    CHECK(message.find("--") == std::string::npos);
+  }
+
+  // The API's credit policy file is the gateway operator's to fix.
+  stop_api();
+  start_api({}, path("no-policy.toml"));
+  const HttpReply no_policy = post(
+      "/credits",
+      json{
+          {"call", "c1"}, {"line", 1}, {"reason", "dropped"}, {"key", "CR-g"}, {"staff", "s-ana"}});
+  CHECK(no_policy.status == 503);
+  CHECK(no_policy.body["error"]["message"] ==
+        "credit policy file '" + path("no-policy.toml") +
+            "' cannot be read; ask the gateway's operator to fix [billing] credit_policy_file");
 }

@@ -1,0 +1,46 @@
+#include "billing/next_step.hpp"
+
+#include <utility>
+
+namespace relaygw::billing {
+
+std::string command_line_step(const NextStep& step) {
+  switch (step.kind) {
+    case NextStep::Kind::None:
+      return "";
+    case NextStep::Kind::GiveCreditAmount:
+      return "pass --amount DOLLARS";
+    case NextStep::Kind::GiveCreditText:
+      return "pass --text";
+    case NextStep::Kind::CheckCallId:
+      return "check the id with `relaygw call show`";
+    case NextStep::Kind::PickChargeLine:
+      return "list the call's lines with `relaygw call show` and pick one";
+    case NextStep::Kind::ListCallCredits:
+      return "check `relaygw credit list --call " + step.subject + "`";
+    case NextStep::Kind::ListCredits:
+      return "list credits with `relaygw credit list`";
+    case NextStep::Kind::ApproveAsOtherStaff:
+      return "a supervisor other than the requester must run `relaygw credit approve`";
+    case NextStep::Kind::LoadRateDeck:
+      return "load one with `relaygw db load-deck`";
+    case NextStep::Kind::LoadCorrectedRateDeck:
+      return "load a corrected deck with `relaygw db load-deck`";
+    case NextStep::Kind::LoadRateDeckInEffect:
+      return "load a deck whose first [[version]] is effective on or before " + step.subject +
+             " with `relaygw db load-deck`";
+    case NextStep::Kind::SetDataDir:
+      return "pass --data-dir or set RELAYGW_DATA_DIR to the folder that contains nanp/";
+    case NextStep::Kind::PassPolicyFile:
+      return "pass --policy with a readable file or omit it for the defaults";
+  }
+  return "";
+}
+
+Status failed_with_step(StatusCode code, std::string_view reason, NextStep step,
+                        std::string_view joiner) {
+  const std::string step_text = command_line_step(step);
+  return Status(code, reason, joiner, std::move(step), step_text);
+}
+
+}  // namespace relaygw::billing

@@ -1,0 +1,21 @@
+// The command-line form of a failed request's next step (common/status.hpp's NextStep), and
+// the helper that builds a failed Status ending in it. Billing errors name their fix this way,
+// so the admin API can name the same fix as an endpoint or a field instead.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.hpp"
+
+namespace relaygw::billing {
+
+// Returns `step` as the `relaygw` command or option that takes it, such as
+// "check `relaygw credit list --call c1`".
+std::string command_line_step(const NextStep& step);
+
+// Returns a failed Status whose message is `reason`, `joiner` and command_line_step(`step`).
+Status failed_with_step(StatusCode code, std::string_view reason, NextStep step,
+                        std::string_view joiner = "; ");
+
+}  // namespace relaygw::billing
