@@ -305,7 +305,25 @@ Result<std::vector<AccountBalance>> SqliteStore::account_balances() {
   return balances;
 }
 
+Status SqliteStore::begin_read(bool& began) {
+  began = sqlite3_get_autocommit(db_) != 0;
+  return began ? exec("BEGIN") : Status::ok();
+}
+
+void SqliteStore::end_read(bool began) {
+  // A read transaction changed nothing, so ROLLBACK ends it the same way if COMMIT fails.
+  if (began && !exec("COMMIT")) {
+    (void)exec("ROLLBACK");
+  }
+}
+
+// The day's sums come from several queries, so they run in one read transaction: a call
+// posted between two of them would otherwise show as a mismatch.
 Result<Reconciliation> SqliteStore::reconcile_day(const std::string& date) {
+  return read_consistently([&] { return reconcile_day_in_transaction(date); });
+}
+
+Result<Reconciliation> SqliteStore::reconcile_day_in_transaction(const std::string& date) {
   Reconciliation report;
   report.date = date;
   if (!parse_instant(date + "T00:00:00Z")) {

@@ -175,6 +175,19 @@ class SqliteStore final : public Store {
   Result<JournalCheck> check_journal() override;
   Result<std::vector<AccountBalance>> account_balances() override;
   Result<Reconciliation> reconcile_day(const std::string& date) override;
+
+  // Runs `reads` (returning a Result) in one read transaction, so all of its queries see one
+  // committed state while other connections write. Inside a transaction, runs it there.
+  template <typename Reads>
+  auto read_consistently(Reads reads) -> decltype(reads()) {
+    bool began = false;
+    if (Status status = begin_read(began); !status) {
+      return status;
+    }
+    auto result = reads();
+    end_read(began);
+    return result;
+  }
   Result<RecordCheck> verify_records() override;
 
  private:
@@ -191,6 +204,12 @@ class SqliteStore final : public Store {
   };
 
   explicit SqliteStore(sqlite3* db);
+
+  // Begins a read transaction unless one is open, and sets `began` when it did.
+  Status begin_read(bool& began);
+  // Ends the read transaction begin_read began.
+  void end_read(bool began);
+  Result<Reconciliation> reconcile_day_in_transaction(const std::string& date);
 
   // Runs append_line's checks and writes inside the caller's transaction. A rejected append
   // (the line exists, or changed meanwhile) writes nothing and is returned in `outcome`. The

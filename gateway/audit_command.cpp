@@ -3,6 +3,7 @@
 // entries.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -26,13 +27,27 @@ void run_verify(const AuditOptions& options) {
   nlohmann::json report = {{"ok", true}};
   std::string first_problem;
 
-  Result<std::int64_t> chain = store->verify_audit_chain();
+  // The three checks read in one transaction, so rows that another connection commits
+  // meanwhile do not show up as rows without an audit entry.
+  std::optional<Result<std::int64_t>> chain_read;
+  std::optional<Result<billing::RecordCheck>> records_read;
+  std::optional<Result<billing::JournalCheck>> journal_read;
+  Result<bool> read = store->read_consistently([&]() -> Result<bool> {
+    chain_read.emplace(store->verify_audit_chain());
+    records_read.emplace(store->verify_records());
+    journal_read.emplace(store->check_journal());
+    return true;
+  });
+  if (!read) {
+    fail_command("audit verify", read.status().message());
+  }
+  Result<std::int64_t>& chain = *chain_read;
   report["audit_log_rows"] = chain ? nlohmann::json(*chain) : nlohmann::json(nullptr);
   if (!chain) {
     first_problem = chain.status().message();
     report["problems"].push_back({{"table", "audit_log"}, {"detail", first_problem}});
   }
-  Result<billing::RecordCheck> records = store->verify_records();
+  Result<billing::RecordCheck>& records = *records_read;
   if (!records) {
     fail_command("audit verify", records.status().message());
   }
@@ -47,7 +62,7 @@ void run_verify(const AuditOptions& options) {
                       problem.kind + ": " + problem.detail;
     }
   }
-  Result<billing::JournalCheck> journal = store->check_journal();
+  Result<billing::JournalCheck>& journal = *journal_read;
   if (!journal) {
     // A journal amount too large to sum is reported after the record problems, which name
     // the row that was changed.

@@ -2,6 +2,7 @@
 // over the dispute library. Each step is appended with the --actor and the current UTC second.
 #include <chrono>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -200,11 +201,17 @@ void print_call_trail(const billing::CallRecord& call) {
 // summary for the dispute's investigation step.
 std::string print_chain_check(billing::SqliteStore& store, const std::string& command) {
   std::string summary;
-  Result<std::int64_t> audit = store.verify_audit_chain();
-  Result<billing::RecordCheck> records = store.verify_records();
+  // Both checks read in one transaction, so rows that another connection commits meanwhile do
+  // not show up as rows without an audit entry in the dispute's permanent record.
+  std::optional<Result<std::int64_t>> audit_read;
+  Result<billing::RecordCheck> records = store.read_consistently([&] {
+    audit_read.emplace(store.verify_audit_chain());
+    return store.verify_records();
+  });
   if (!records) {
     fail_command(command, records.status().message());
   }
+  const Result<std::int64_t>& audit = *audit_read;
   if (!audit) {
     summary = "audit chain failed: " + audit.status().message();
   } else if (!records->problems.empty()) {
