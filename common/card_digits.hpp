@@ -15,41 +15,126 @@ inline constexpr std::size_t kMaxCardNumberDigits = 19;
 inline constexpr std::size_t kMinPinDigits = 4;
 inline constexpr std::size_t kMaxPinDigits = 8;
 
+namespace card_digits_detail {
+
+// Byte length of the decimal digit at text[i]: an ASCII digit, a fullwidth digit (U+FF10 to
+// U+FF19), an Arabic-Indic digit (U+0660 to U+0669) or an extended Arabic-Indic digit (U+06F0
+// to U+06F9). Returns 0 when text[i] starts no digit.
+inline std::size_t digit_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) {
+    return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u;
+  };
+  if (std::isdigit(byte(i)) != 0) {
+    return 1;
+  }
+  if (byte(i) == 0xEF && byte(i + 1) == 0xBC && byte(i + 2) >= 0x90 && byte(i + 2) <= 0x99) {
+    return 3;
+  }
+  if ((byte(i) == 0xD9 && byte(i + 1) >= 0xA0 && byte(i + 1) <= 0xA9) ||
+      (byte(i) == 0xDB && byte(i + 1) >= 0xB0 && byte(i + 1) <= 0xB9)) {
+    return 2;
+  }
+  return 0;
+}
+
+// Byte length of the separator at text[i] that may stand between groups of a written card
+// number, or 0: a space, tab, line break, hyphen, dot, slash, comma or underscore, a no-break
+// or thin space (U+00A0, U+2009, U+202F), a dash (U+2010 to U+2015) or a minus sign (U+2212).
+inline std::size_t separator_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) {
+    return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u;
+  };
+  switch (byte(i)) {
+    case ' ': case '\t': case '\n': case '\r': case '-': case '.': case '/': case ',': case '_':
+      return 1;
+    default:
+      break;
+  }
+  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) {
+    return 2;
+  }
+  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 &&
+      (byte(i + 2) == 0x89 || byte(i + 2) == 0xAF || (byte(i + 2) >= 0x90 && byte(i + 2) <= 0x95))) {
+    return 3;
+  }
+  if (byte(i) == 0xE2 && byte(i + 1) == 0x88 && byte(i + 2) == 0x92) {
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace card_digits_detail
+
 // Returns `text` with every run of at least kMinCardNumberDigits digits masked: each digit but
 // the last four becomes '*', as in "lost ************9876". A card number typed into free text,
-// such as a close reason, is then neither logged nor stored in full. Digits separated by single
-// spaces or hyphens count as one run ("4111 1111 1111 9876"). Longer runs are masked too, and
-// so are phone numbers of ten or more digits.
+// such as a close reason, is then neither logged nor stored in full. A run continues across a
+// single space or hyphen ("4111 1111 1111 9876"), and across up to three separator characters
+// (separator_length) between groups of at least three digits ("4111 . 1111/1111_9876"), so
+// dates such as "03/10/2026" break a run. Fullwidth and Arabic-Indic digits count as digits,
+// and each becomes one '*'. Longer runs are masked too, and so are phone numbers of ten or more
+// digits.
 inline std::string mask_card_number_runs(std::string_view text) {
-  auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
-  std::string masked(text);
+  using card_digits_detail::digit_length;
+  using card_digits_detail::separator_length;
+  constexpr std::size_t kMaxSeparators = 3;
+  constexpr std::size_t kMinSeparatedGroup = 3;
+  std::string masked;
+  masked.reserve(text.size());
   std::size_t i = 0;
-  while (i < masked.size()) {
-    if (!is_digit(masked[i])) {
+  while (i < text.size()) {
+    if (digit_length(text, i) == 0) {
+      masked += text[i];
       ++i;
       continue;
     }
-    // Find the end of the run and count its digits.
+    // Find the end of the run: groups of digits joined by separators.
     std::size_t end = i;
     std::size_t digits = 0;
-    while (end < masked.size()) {
-      if (is_digit(masked[end])) {
+    std::size_t group = 0;
+    while (end < text.size()) {
+      if (const std::size_t length = digit_length(text, end); length > 0) {
         ++digits;
-        ++end;
-      } else if ((masked[end] == ' ' || masked[end] == '-') && end + 1 < masked.size() &&
-                 is_digit(masked[end + 1])) {
-        ++end;
-      } else {
+        ++group;
+        end += length;
+        continue;
+      }
+      std::size_t next = end;
+      std::size_t separators = 0;
+      bool simple = true;  // one space or hyphen
+      while (separators < kMaxSeparators && separator_length(text, next) > 0) {
+        simple = simple && separators == 0 && (text[next] == ' ' || text[next] == '-');
+        next += separator_length(text, next);
+        ++separators;
+      }
+      simple = simple && separators == 1;
+      if (separators == 0 || digit_length(text, next) == 0) {
         break;
       }
-    }
-    if (digits >= kMinCardNumberDigits) {
-      std::size_t to_mask = digits - 4;
-      for (std::size_t k = i; k < end && to_mask > 0; ++k) {
-        if (is_digit(masked[k])) {
-          masked[k] = '*';
-          --to_mask;
+      if (!simple) {
+        // The group after the separators must also have kMinSeparatedGroup digits.
+        std::size_t ahead = next;
+        std::size_t following = 0;
+        while (following < kMinSeparatedGroup && digit_length(text, ahead) > 0) {
+          ahead += digit_length(text, ahead);
+          ++following;
         }
+        if (group < kMinSeparatedGroup || following < kMinSeparatedGroup) {
+          break;
+        }
+      }
+      end = next;
+      group = 0;
+    }
+    std::size_t to_mask = digits >= kMinCardNumberDigits ? digits - 4 : 0;
+    for (std::size_t k = i; k < end;) {
+      const std::size_t length = digit_length(text, k);
+      if (length > 0 && to_mask > 0) {
+        masked += '*';
+        --to_mask;
+        k += length;
+      } else {
+        masked += text[k];
+        ++k;
       }
     }
     i = end;
