@@ -67,17 +67,17 @@ inline std::size_t separator_length(std::string_view text, std::size_t i) {
 
 // Returns `text` with every run of at least kMinCardNumberDigits digits masked: each digit but
 // the last four becomes '*', as in "lost ************9876". A card number typed into free text,
-// such as a close reason, is then neither logged nor stored in full. A run continues across a
-// single space or hyphen ("4111 1111 1111 9876"), and across up to three separator characters
-// (separator_length) between groups of at least three digits ("4111 . 1111/1111_9876"), so
-// dates such as "03/10/2026" break a run. Fullwidth and Arabic-Indic digits count as digits,
-// and each becomes one '*'. Longer runs are masked too, and so are phone numbers of ten or more
-// digits.
+// such as a close reason, is then neither logged nor stored in full. A run continues across up
+// to three separator characters (separator_length) between groups of at least three digits,
+// as card numbers are written ("4111 1111 1111 9876", "4111 - 1111.1111/9876"). Dates and times
+// such as "2026-03-10 14:00" or "03/10/2026" therefore break a run. Fullwidth and Arabic-Indic
+// digits count as digits, and each becomes one '*'. Longer runs are masked too, and so are
+// phone numbers of ten or more digits ("312 555 0107").
 inline std::string mask_card_number_runs(std::string_view text) {
   using card_digits_detail::digit_length;
   using card_digits_detail::separator_length;
   constexpr std::size_t kMaxSeparators = 3;
-  constexpr std::size_t kMinSeparatedGroup = 3;
+  constexpr std::size_t kMinGroup = 3;
   std::string masked;
   masked.reserve(text.size());
   std::size_t i = 0;
@@ -100,27 +100,22 @@ inline std::string mask_card_number_runs(std::string_view text) {
       }
       std::size_t next = end;
       std::size_t separators = 0;
-      bool simple = true;  // one space or hyphen
       while (separators < kMaxSeparators && separator_length(text, next) > 0) {
-        simple = simple && separators == 0 && (text[next] == ' ' || text[next] == '-');
         next += separator_length(text, next);
         ++separators;
       }
-      simple = simple && separators == 1;
-      if (separators == 0 || digit_length(text, next) == 0) {
+      if (separators == 0 || digit_length(text, next) == 0 || group < kMinGroup) {
         break;
       }
-      if (!simple) {
-        // The group after the separators must also have kMinSeparatedGroup digits.
-        std::size_t ahead = next;
-        std::size_t following = 0;
-        while (following < kMinSeparatedGroup && digit_length(text, ahead) > 0) {
-          ahead += digit_length(text, ahead);
-          ++following;
-        }
-        if (group < kMinSeparatedGroup || following < kMinSeparatedGroup) {
-          break;
-        }
+      // The group after the separators must also have kMinGroup digits.
+      std::size_t ahead = next;
+      std::size_t following = 0;
+      while (following < kMinGroup && digit_length(text, ahead) > 0) {
+        ahead += digit_length(text, ahead);
+        ++following;
+      }
+      if (following < kMinGroup) {
+        break;
       }
       end = next;
       group = 0;
