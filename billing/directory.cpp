@@ -498,7 +498,13 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   std::map<std::string, std::size_t> position;
   if (names) {
     for (std::size_t i = 0; i < names->size(); ++i) {
-      position[(*names)[i]] = i;
+      // A repeated column would let its last copy win without a word, so it is rejected.
+      if (!position.emplace((*names)[i], i).second) {
+        return Status(StatusCode::InvalidArgument,
+                      "the CSV header names column '" + (*names)[i] + "' twice (columns " +
+                          std::to_string(position[(*names)[i]] + 1) + " and " +
+                          std::to_string(i + 1) + "); remove one so each column appears once");
+      }
     }
   }
   // Columns are found by name, so a file with its columns in another order still imports.

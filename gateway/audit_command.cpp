@@ -182,7 +182,8 @@ void run_reconcile(const AuditOptions& options) {
     fail_command("audit reconcile",
                  std::to_string(day->mismatches.size()) +
                      (day->mismatches.size() == 1 ? " mismatch on " : " mismatches on ") +
-                     day->date + "; run `relaygw audit verify` to find the rows changed");
+                     day->date + "; run `relaygw audit verify --db " + options.database.db +
+                     "` to find the rows changed");
   }
 }
 

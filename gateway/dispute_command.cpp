@@ -366,7 +366,8 @@ void run_list(const DisputeOptions& options) {
                              line_text(dispute), billing::to_string(dispute.state()),
                              billing::format_instant(dispute.due_at), dispute.customer_account);
   }
-  std::cout << listed.size() << (options.overdue ? " overdue disputes\n" : " disputes\n");
+  std::cout << listed.size() << (options.overdue ? " overdue dispute" : " dispute")
+            << (listed.size() == 1 ? "\n" : "s\n");
 }
 
 CLI::App* add_step_command(CLI::App& parent, const char* name, const char* description,

@@ -1,5 +1,7 @@
 // relaygw line add | change | show | import | export: the directory (line information
 // database). Every change is stored as a new line version with the actor and time.
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -186,7 +188,8 @@ void run_import(const LineOptions& options) {
   }
   std::ifstream file(options.file);
   if (!file) {
-    fail_command(command, "cannot read '" + options.file + "'; pass an existing CSV file");
+    fail_command(command, "cannot read '" + options.file + "' (" + std::strerror(errno) +
+                              "); pass a CSV file that exists and you may read");
   }
   auto store = open_database(options.database, command);
   const billing::NumberPlan plan = load_number_plan(options.database, command);

@@ -412,6 +412,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute adjustment above approval waits"
   CHECK(self.output.find("cannot approve it") != std::string::npos);
   const Run listed = relaygw("dispute list " + db_option());
   CHECK(listed.output.find("pending-approval") != std::string::npos);
+  CHECK(listed.output.find("\n1 dispute\n") != std::string::npos);
 
   const Run approved =
       relaygw("credit approve " + db_option() + "--actor staff:sup --credit " + credit_id);

@@ -327,6 +327,17 @@ TEST_CASE_METHOD(DirectoryFixture, "csv import rejects wrong header", "[billing]
   CHECK(line_count() == 0);
 }
 
+TEST_CASE_METHOD(DirectoryFixture, "csv import rejects repeated column", "[billing][directory]") {
+  auto report = import(std::string(kLineCsvHeader) +
+                       ",number\n+13125550183,\"Doe, Jane\",residential,none,IL,CHICAGO,"
+                       "America/Chicago,0288,no,no,+13125550184\n");
+  REQUIRE_FALSE(report);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("column 'number' twice (columns 1 and 11)") != std::string::npos);
+  CHECK(line_count() == 0);
+}
+
 TEST_CASE_METHOD(DirectoryFixture, "csv export round trips import", "[billing][directory]") {
   std::ifstream sample(std::string(RELAYGW_SOURCE_DIR) + "/data/directory/sample_lines.csv");
   REQUIRE(sample);
