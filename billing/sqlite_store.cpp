@@ -6,10 +6,12 @@
 #include <filesystem>
 
 #include <sqlite3.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "billing/cards.hpp"
+#include "billing/detail/database_file.hpp"
 #include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_read_only.hpp"
 #include "billing/detail/sqlite_transaction.hpp"
@@ -75,6 +77,21 @@ Status check_database_path(const std::string& path, bool create) {
   return Status::ok();
 }
 
+// True when `path` starts with the 16-byte SQLite header string "SQLite format 3\0". The
+// file is read through a DatabaseFile, because closing a plain descriptor of it would drop
+// the locks that other connections of this process hold on it.
+bool has_sqlite_header_string(const std::string& path) {
+  std::unique_ptr<detail::DatabaseFile> file = detail::DatabaseFile::open(path, false);
+  if (file == nullptr) {
+    return false;
+  }
+  static constexpr char kHeader[] = "SQLite format 3";  // 15 characters and the NUL
+  char start[sizeof kHeader] = {};
+  return ::pread(file->descriptor(), start, sizeof start, 0) ==
+             static_cast<ssize_t>(sizeof start) &&
+         std::memcmp(start, kHeader, sizeof start) == 0;
+}
+
 // Describes why SQLite could not open or read `path`, from the connection's last error.
 // For a connection opened `read_only`, the message names only the read permission.
 Status open_error(sqlite3* db, const std::string& path, bool read_only) {
@@ -89,6 +106,12 @@ Status open_error(sqlite3* db, const std::string& path, bool read_only) {
   }
   switch (code & 0xff) {
     case SQLITE_NOTADB:
+      if (has_sqlite_header_string(path)) {
+        return Status(StatusCode::Corrupt,
+                      "database '" + path +
+                          "' is damaged: it starts as an SQLite file, but SQLite rejects the rest "
+                          "of its header; restore it from a backup");
+      }
       return Status(StatusCode::InvalidArgument,
                     "'" + path +
                         "' is not a relaygw database (it is not an SQLite file); check the --db "

@@ -404,6 +404,31 @@ TEST_CASE("duplicate call id names the call", "[billing][store]") {
   CHECK(batch.message().find("call id 'call-7' already exists") != std::string::npos);
 }
 
+TEST_CASE("sqlite store reports damaged header", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("pgsz.db");
+  {
+    SqliteOptions options;
+    options.create = true;
+    REQUIRE(SqliteStore::open(path, options));
+  }
+  // Bytes 16 and 17 hold the page size; 3 is not a power of two, so SQLite rejects the file.
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(16);
+    file.put('\0');
+    file.put('\3');
+  }
+  auto opened = SqliteStore::open(path);
+  REQUIRE_FALSE(opened);
+  const std::string message = opened.status().message();
+  INFO(message);
+  CHECK(opened.status().code() == StatusCode::Corrupt);
+  CHECK(message.find("database '" + path + "' is damaged") != std::string::npos);
+  CHECK(message.find("restore it from a backup") != std::string::npos);
+  CHECK(message.find("not a relaygw database") == std::string::npos);
+}
+
 TEST_CASE("sqlite store rejects files that are not databases", "[billing][store]") {
   TempDir dir;
   const std::string text_file = dir.file("notes.txt");
