@@ -200,9 +200,10 @@ TEST_CASE_METHOD(CallFixture, "relay call keeps session and conversation", "[bil
   // No column of a call record can hold relayed conversation text.
   CHECK(count("SELECT COUNT(*) FROM pragma_table_info('calls') WHERE name LIKE '%text%' OR "
               "name LIKE '%transcript%' OR name LIKE '%message%'") == "0");
-  // call_events has the 7 columns of schema 2 plus the refusal reason code and message, which
-  // only a refused event may carry (see "refusal reason only on refusals").
-  CHECK(count("SELECT COUNT(*) FROM pragma_table_info('call_events')") == "9");
+  // call_events has the 7 columns of schema 2, the refusal reason code and message, which
+  // only a refused event may carry (see "refusal reason only on refusals"), and from schema 17
+  // the card hold's amount and seconds, integers on the authorized event.
+  CHECK(count("SELECT COUNT(*) FROM pragma_table_info('call_events')") == "11");
 }
 
 TEST_CASE_METHOD(CallFixture, "collect charged only after acceptance", "[billing][calls]") {
