@@ -70,18 +70,24 @@ long WalCheckpointer::writer_checkpoints() const {
 // Runs on the committing thread after each commit, with the number of frames in the WAL.
 int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int frames) {
   auto* checkpointer = static_cast<WalCheckpointer*>(self);
-  if (frames < checkpointer->wake_frames_) {
-    return SQLITE_OK;
-  }
   std::unique_lock lock(checkpointer->mutex_);
+  // A count below the last one means the WAL started over.
+  if (frames < checkpointer->frames_at_wake_) {
+    checkpointer->frames_at_wake_ = 0;
+  }
   if (frames < checkpointer->writer_frames_) {
-    // Every commit past wake_frames asks for a pass, so a pass that finds the writer idle
-    // copies the whole WAL and the next commit starts it over.
-    checkpointer->pending_ = true;
-    lock.unlock();
-    checkpointer->wake_.notify_all();
+    // One pass per wake_frames new frames, as often as SQLite's automatic checkpoint runs. A
+    // pass after every commit synced the database file once per commit, which measured slower
+    // on a quiet host (docs/benchmarks.md).
+    if (frames - checkpointer->frames_at_wake_ >= checkpointer->wake_frames_) {
+      checkpointer->frames_at_wake_ = frames;
+      checkpointer->pending_ = true;
+      lock.unlock();
+      checkpointer->wake_.notify_all();
+    }
     return SQLITE_OK;
   }
+
   // A pass in progress holds SQLite's checkpoint lock, so the writer's own PASSIVE checkpoint
   // would return SQLITE_BUSY at once. Waiting for it costs at most one pass.
   checkpointer->wake_.wait(lock, [checkpointer] { return !checkpointer->running_; });
@@ -90,6 +96,7 @@ int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int 
   const int code = checkpointer->checkpoint(db, schema);
   lock.lock();
   checkpointer->running_ = false;
+  checkpointer->frames_at_wake_ = frames;
   ++checkpointer->writer_checkpoints_;
   lock.unlock();
   checkpointer->wake_.notify_all();
@@ -104,7 +111,8 @@ int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int 
 
 int WalCheckpointer::checkpoint(sqlite3* db, const char* schema) {
   const CheckpointPermit permit(file_);
-  // The next commit asks again, after the read.
+  // The WAL keeps its frames, and a later wake or the committing thread's checkpoint at
+  // writer_frames copies them after the read.
   if (!permit.granted()) {
     return SQLITE_OK;
   }
@@ -123,8 +131,7 @@ void WalCheckpointer::run() {
     running_ = true;
     lock.unlock();
     const int code = checkpoint(connection_, nullptr);
-    // SQLITE_BUSY means another connection was checkpointing; the next commit wakes this
-    // thread again.
+    // SQLITE_BUSY means another connection was checkpointing, and the next wake tries again.
     if (code != SQLITE_OK && code != SQLITE_BUSY && code != last_failure) {
       spdlog::warn("database '{}': background WAL checkpoint failed ({}); the WAL keeps growing "
                    "until a checkpoint succeeds",

@@ -18,12 +18,11 @@ namespace relaygw::billing::detail {
 // then does not wait for the checkpoint that SQLite would run on the committing thread, which
 // copies the WAL and syncs the database file.
 //
-// It replaces the writer's automatic checkpoint through sqlite3_wal_hook. After each commit
-// that leaves at least `wake_frames` frames in the WAL, the thread runs a PASSIVE checkpoint
-// unless one is already running. A PASSIVE checkpoint takes no lock that a writer or reader
-// waits for. With one-call commits this syncs the database file about once per commit, where
-// SQLite's automatic checkpoint syncs it once per wake_frames frames. It costs more system CPU
-// time but measured faster commits (docs/benchmarks.md).
+// It replaces the writer's automatic checkpoint through sqlite3_wal_hook. Each time commits
+// bring `wake_frames` more frames into the WAL, the thread runs a PASSIVE checkpoint, which
+// takes no lock that a writer or reader waits for. That is as often as SQLite's automatic
+// checkpoint runs, so one-call commits cost the same, and a batch writer's commits no longer
+// wait for the copy and the sync of the database file.
 //
 // A writer that commits without pause can keep the WAL from restarting, because the WAL
 // restarts only when a write transaction begins after every frame was copied. So once the WAL
@@ -74,6 +73,7 @@ class WalCheckpointer {
   std::condition_variable wake_;
   bool pending_ = false;  // a commit asked for a pass
   bool running_ = false;  // a pass holds SQLite's checkpoint lock
+  int frames_at_wake_ = 0;  // WAL frames at the last wake or committing-thread checkpoint
   bool stopping_ = false;
   long background_passes_ = 0;
   long writer_checkpoints_ = 0;
