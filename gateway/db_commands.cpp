@@ -31,6 +31,7 @@
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
 #include "billing/rating.hpp"
+#include "common/card_digits.hpp"
 #include "common/utf8.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -90,6 +91,13 @@ billing::WriteContext write_context(const DatabaseOptions& options) {
     // Every record names who made it, and blanks name no one.
     std::cerr << "relaygw: --actor is blank; pass a name such as --actor staff:alice, or leave "
                  "it out to record staff:$USER\n";
+    throw CLI::RuntimeError(1);
+  }
+  // An actor is stored with every record and printed in full, so a card number typed into it
+  // would be kept unmasked. The message shows only the masked form.
+  if (const std::string masked = mask_card_number_runs(actor); masked != actor) {
+    std::cerr << "relaygw: --actor '" << masked
+              << "' contains a card number; name the staff member without it\n";
     throw CLI::RuntimeError(1);
   }
   if (actor.empty()) {

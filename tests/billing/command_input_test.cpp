@@ -568,6 +568,11 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
   });
   CHECK(relaygw(create + "--id c1 --actor " + std::string(200, 'a')).status == 0);
   check_rejected({{create + "--id c2 --actor '   '", {"--actor is blank"}}});
+  // A card number in an actor would be stored and printed in full with every record.
+  check_rejected({{create + "--id c3 --actor 'clerk 4111 1111 1111 1111'",
+                   {"--actor 'clerk **** **** **** 1111' contains a card number"},
+                   {"4111 1111"}}});
+  CHECK(relaygw(create + "--id c4 --actor 'staff:desk-2026-03-10'").status == 0);
   // An unset variable in "--db $FILE" must not price with the bundled deck instead.
   check_rejected({
       {"quote --db '' --from 3125550107 --to 2125550101 --billing sent-paid "
