@@ -88,7 +88,7 @@ int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int 
     return SQLITE_OK;
   }
 
-  // A pass in progress holds SQLite's checkpoint lock, so the writer's own PASSIVE checkpoint
+  // A pass in progress has SQLite's checkpoint lock, so the writer's own PASSIVE checkpoint
   // would return SQLITE_BUSY at once. Waiting for it costs at most one pass.
   checkpointer->wake_.wait(lock, [checkpointer] { return !checkpointer->running_; });
   checkpointer->running_ = true;

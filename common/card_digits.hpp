@@ -38,8 +38,9 @@ inline std::size_t digit_length(std::string_view text, std::size_t i) {
 }
 
 // Byte length of the separator at text[i] that may stand between groups of a written card
-// number, or 0: a space, tab, line break, hyphen, dot, slash, comma or underscore, a no-break
-// or thin space (U+00A0, U+2009, U+202F), a dash (U+2010 to U+2015) or a minus sign (U+2212).
+// number, or 0. The separators are a space, tab, line break, hyphen, dot, slash, comma or
+// underscore, a no-break or thin space (U+00A0, U+2009, U+202F), a dash (U+2010 to U+2015) and
+// the minus sign (U+2212).
 inline std::size_t separator_length(std::string_view text, std::size_t i) {
   const auto byte = [&](std::size_t k) {
     return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u;

@@ -26,7 +26,7 @@ namespace relaygw::billing::detail {
 //
 // A writer that commits without pause can keep the WAL from restarting, because the WAL
 // restarts only when a write transaction begins after every frame was copied. So once the WAL
-// holds `writer_frames` frames, the committing thread waits for any pass in progress and runs
+// contains `writer_frames` frames, the committing thread waits for any pass in progress and runs
 // a PASSIVE checkpoint itself, as SQLite's automatic checkpoint would.
 class WalCheckpointer {
  public:
