@@ -53,6 +53,10 @@ bool same_line(const Line& a, const Line& b) {
 // Builds a Line from the fields of one CSV record, by header position.
 Result<Line> line_from_record(const std::vector<std::string>& fields) {
   Line line;
+  if (fields[0].empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "the number field is empty; give the line's number, such as 3125550142");
+  }
   Result<std::string> number = normalize_line_number(fields[0]);
   if (!number) {
     return number.status();
@@ -368,6 +372,11 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
     return Status(StatusCode::InvalidArgument,
                   "line " + line.number + " has no rate center; give its rate center name");
   }
+  if (line.time_zone.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number +
+                      " has no time zone; give its IANA zone name, such as America/Chicago");
+  }
   try {
     (void)date::locate_zone(line.time_zone);
   } catch (const std::exception&) {
@@ -462,22 +471,41 @@ Result<LineVersion> change_line(Store& store, std::string_view number, const Lin
 
 namespace {
 
-// Returns the message for a CSV row with `found` fields under the header `names`: the columns
-// a short row lacks, by header name, or how many fields a long row has past the last column.
-std::string field_count_error(const std::vector<std::string>& names, std::size_t found) {
+// Returns the header's name of column `index` (0-based), or "column N (unnamed)" for a
+// column whose name is empty, as a trailing comma in the header row makes one.
+std::string column_name(const std::vector<std::string>& names, std::size_t index) {
+  if (!names[index].empty()) {
+    return names[index];
+  }
+  return "column " + std::to_string(index + 1) + " (unnamed)";
+}
+
+// Returns the message for a CSV row with `fields` under the header `names`: the columns a
+// short row lacks, by header name, or how many fields a long row has past the last column.
+std::string field_count_error(const std::vector<std::string>& names,
+                              const std::vector<std::string>& fields) {
+  const std::size_t found = fields.size();
   std::string message = "the row has " + std::to_string(found) +
                         (found == 1 ? " field" : " fields") + ", but the header has " +
                         std::to_string(names.size()) + " columns";
   if (found < names.size()) {
     message += ", so the row is missing ";
     for (std::size_t i = found; i < names.size(); ++i) {
-      message += (i == found ? "" : ", ") + names[i];
+      message += (i == found ? "" : ", ") + column_name(names, i);
     }
     return message + "; give every column a field, empty if it has no value";
   }
-  return message + ", so the row has " + std::to_string(found - names.size()) +
-         " extra after column " + names.back() +
-         "; put double quotes around a field that contains a comma";
+  const std::string last = column_name(names, names.size() - 1);
+  message +=
+      ", so the row has " + std::to_string(found - names.size()) + " extra after column " + last;
+  // Spreadsheets often save empty cells to the right of the table as trailing commas.
+  const bool extras_empty =
+      std::all_of(fields.begin() + static_cast<std::ptrdiff_t>(names.size()), fields.end(),
+                  [](const std::string& field) { return field.empty(); });
+  if (extras_empty) {
+    return message + ", all empty; remove the trailing commas after the " + last + " field";
+  }
+  return message + "; put double quotes around a field that contains a comma";
 }
 
 }  // namespace
@@ -499,7 +527,16 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
   if (names) {
     for (std::size_t i = 0; i < names->size(); ++i) {
       // A repeated column would let its last copy win without a word, so it is rejected.
-      if (!position.emplace((*names)[i], i).second) {
+      const bool repeated = !position.emplace((*names)[i], i).second;
+      if (repeated && (*names)[i].empty()) {
+        return Status(StatusCode::InvalidArgument,
+                      "the CSV header has no name for columns " +
+                          std::to_string(position[(*names)[i]] + 1) + " and " +
+                          std::to_string(i + 1) +
+                          "; remove the trailing commas from the header row, or name every "
+                          "column");
+      }
+      if (repeated) {
         return Status(StatusCode::InvalidArgument,
                       "the CSV header names column '" + (*names)[i] + "' twice (columns " +
                           std::to_string(position[(*names)[i]] + 1) + " and " +
@@ -569,7 +606,7 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
       continue;
     }
     if (fields->size() != names->size()) {
-      report.errors.push_back({row, first_line, field_count_error(*names, fields->size())});
+      report.errors.push_back({row, first_line, field_count_error(*names, *fields)});
       continue;
     }
     std::vector<std::string> ordered;

@@ -305,6 +305,54 @@ Result<std::vector<AccountBalance>> SqliteStore::account_balances() {
   return balances;
 }
 
+Status SqliteStore::non_integer_amount(std::string_view table) {
+  // The row of each table as a message names it, and its amount column. Card numbers, which
+  // card_ledger rows and card accounts of journal entries contain, are left out, because
+  // messages never show a full card number.
+  struct AmountColumn {
+    std::string_view table;
+    const char* sql;
+  };
+  static constexpr AmountColumn kColumns[] = {
+      {"call_postings",
+       "SELECT 'call ' || call_id, total, typeof(total) FROM call_postings "
+       "WHERE typeof(total) <> 'integer' ORDER BY rowid LIMIT 1"},
+      {"charge_lines",
+       "SELECT 'call ' || call_id || ' line ' || line_no, amount, typeof(amount) "
+       "FROM charge_lines WHERE typeof(amount) <> 'integer' ORDER BY rowid LIMIT 1"},
+      {"credits",
+       "SELECT 'credit ' || id || ' (call ' || call_id || ' line ' || line_no || ')', amount, "
+       "typeof(amount) FROM credits WHERE typeof(amount) <> 'integer' ORDER BY rowid LIMIT 1"},
+      {"journal_entries",
+       "SELECT 'entry ' || seq || ' (journal ' || journal_id || ')', amount, typeof(amount) "
+       "FROM journal_entries WHERE typeof(amount) <> 'integer' ORDER BY seq LIMIT 1"},
+      {"card_ledger",
+       "SELECT 'entry ' || seq || CASE WHEN call_id = '' THEN '' ELSE ' (call ' || call_id || "
+       "')' END, amount, typeof(amount) FROM card_ledger WHERE typeof(amount) <> 'integer' "
+       "ORDER BY seq LIMIT 1"},
+  };
+  for (const AmountColumn& column : kColumns) {
+    if (column.table != table) {
+      continue;
+    }
+    Query query(db_, column.sql);
+    Result<bool> row = query.next();
+    if (!row) {
+      return row.status();
+    }
+    if (*row) {
+      return detail::non_integer_amount_failure(db_, table, query.text(0), query.text(1),
+                                                query.text(2));
+    }
+  }
+  // The sum that found the row runs in the same read transaction, so this is not reached
+  // unless `table` is not listed above.
+  return Status(StatusCode::Corrupt, "table " + std::string(table) + " of database '" +
+                                         detail::database_path(db_) +
+                                         "' stores an amount that is not an integer; run "
+                                         "`relaygw audit verify` on it to list the changed rows");
+}
+
 Status SqliteStore::begin_read(bool& began) {
   began = sqlite3_get_autocommit(db_) != 0;
   return began ? exec("BEGIN") : Status::ok();
@@ -331,63 +379,77 @@ Result<Reconciliation> SqliteStore::reconcile_day_in_transaction(const std::stri
                   "date '" + date + "' is invalid; use YYYY-MM-DD, for example 2026-03-10");
   }
   const std::string pattern = date + "T%";
-  auto single = [&](const char* sql, std::int64_t& count, Money& sum) -> Status {
+  // Each query returns a count, a sum of amounts of `table`, and how many of those amounts
+  // are not stored as integers, which SUM would add as reals, or as 0 for text, without an
+  // error.
+  auto single = [&](const char* sql, std::string_view table, std::int64_t& count,
+                    Money& sum) -> Status {
     Query query(db_, sql);
     query.bind(pattern);
     Result<bool> row = query.next();
     if (!row) {
       return row.status();
     }
+    if (query.integer(2) != 0) {
+      return non_integer_amount(table);
+    }
     count = query.integer(0);
     sum = query.integer(1);
     return Status::ok();
   };
   std::int64_t ignored = 0;
-  Status status =
-      single("SELECT COUNT(*), COALESCE(SUM(total), 0) FROM call_postings WHERE at LIKE ?",
-             report.calls_posted, report.call_totals);
+  Status status = single(
+      "SELECT COUNT(*), COALESCE(SUM(total), 0), COALESCE(SUM(typeof(total) <> "
+      "'integer'), 0) FROM call_postings WHERE at LIKE ?",
+      "call_postings", report.calls_posted, report.call_totals);
   if (status) {
     status = single(
-        "SELECT COUNT(*), COALESCE(SUM(l.amount), 0) FROM charge_lines l "
+        "SELECT COUNT(*), COALESCE(SUM(l.amount), 0), COALESCE(SUM(typeof(l.amount) <> 'integer'), "
+        "0) FROM charge_lines l "
         "JOIN call_postings p ON p.call_id = l.call_id WHERE p.at LIKE ?",
-        ignored, report.charge_lines);
+        "charge_lines", ignored, report.charge_lines);
   }
   if (status) {
     status = single(
-        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0) FROM journal_entries e "
+        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0), COALESCE(SUM(typeof(e.amount) <> 'integer'), "
+        "0) FROM journal_entries e "
         "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
         "WHERE p.at LIKE ? AND (e.account LIKE 'receivable:%' OR "
         "e.account LIKE 'card:%')",
-        ignored, report.call_journal);
+        "journal_entries", ignored, report.call_journal);
   }
   if (status) {
     status = single(
-        "SELECT COUNT(*), COALESCE(SUM(c.amount), 0) FROM credits c "
+        "SELECT COUNT(*), COALESCE(SUM(c.amount), 0), COALESCE(SUM(typeof(c.amount) <> 'integer'), "
+        "0) FROM credits c "
         "JOIN credit_decisions d ON d.credit_id = c.id AND d.state = 'applied' "
         "WHERE d.at LIKE ?",
-        report.credits_applied, report.credit_amounts);
+        "credits", report.credits_applied, report.credit_amounts);
   }
   if (status) {
     status = single(
-        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0) FROM journal_entries e "
+        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0), COALESCE(SUM(typeof(e.amount) <> "
+        "'integer'), 0) FROM journal_entries e "
         "JOIN credit_decisions d ON e.journal_id = 'credit:' || d.credit_id "
         "AND d.state = 'applied' WHERE d.at LIKE ? AND (e.account LIKE "
         "'receivable:%' OR e.account LIKE 'card:%')",
-        ignored, report.credit_journal);
+        "journal_entries", ignored, report.credit_journal);
   }
   if (status) {
     status = single(
-        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0) FROM journal_entries e "
+        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0), COALESCE(SUM(typeof(e.amount) <> 'integer'), "
+        "0) FROM journal_entries e "
         "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
         "WHERE p.at LIKE ? AND e.account LIKE 'relay-fund:%'",
-        ignored, report.relay_fund_entries);
+        "journal_entries", ignored, report.relay_fund_entries);
   }
   if (status) {
     status = single(
-        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0) FROM journal_entries e "
+        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0), COALESCE(SUM(typeof(e.amount) <> "
+        "'integer'), 0) FROM journal_entries e "
         "JOIN call_postings p ON e.journal_id = 'call:' || p.call_id "
         "WHERE p.at LIKE ? AND e.account = 'revenue:relay-service'",
-        ignored, report.relay_service_revenue);
+        "journal_entries", ignored, report.relay_service_revenue);
   }
   // Prepaid card top-ups and balance refunds of the day (card_ledger rows with no call), and
   // the card-account entries of the journals named after those rows. Before schema 14 the
@@ -395,42 +457,47 @@ Result<Reconciliation> SqliteStore::reconcile_day_in_transaction(const std::stri
   const bool card_money_journaled = schema_version_ >= kCardMoneyJournalSchema;
   if (status && card_money_journaled) {
     status = single(
-        "SELECT COUNT(*), COALESCE(SUM(l.amount), 0) FROM card_ledger l "
+        "SELECT COUNT(*), COALESCE(SUM(l.amount), 0), COALESCE(SUM(typeof(l.amount) <> 'integer'), "
+        "0) FROM card_ledger l "
         "JOIN cards k ON k.number = l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
         "AND l.kind = 'credit' AND l.call_id = '' AND l.amount <> 0",
-        report.card_topups, report.card_topup_amounts);
+        "card_ledger", report.card_topups, report.card_topup_amounts);
   }
   if (status && card_money_journaled) {
     status = single(
-        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0) FROM card_ledger l "
+        "SELECT COUNT(*), COALESCE(-SUM(e.amount), 0), COALESCE(SUM(typeof(e.amount) <> "
+        "'integer'), 0) FROM card_ledger l "
         "JOIN cards k ON k.number = l.number "
         "JOIN journal_entries e ON e.journal_id = 'card-topup:' || l.seq "
         "AND e.account = 'card:' || l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
         "AND l.kind = 'credit' AND l.call_id = ''",
-        ignored, report.card_topup_journal);
+        "journal_entries", ignored, report.card_topup_journal);
   }
   if (status && card_money_journaled) {
     status = single(
-        "SELECT COUNT(*), COALESCE(-SUM(l.amount), 0) FROM card_ledger l "
+        "SELECT COUNT(*), COALESCE(-SUM(l.amount), 0), COALESCE(SUM(typeof(l.amount) <> "
+        "'integer'), 0) FROM card_ledger l "
         "JOIN cards k ON k.number = l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
         "AND l.kind = 'refund' AND l.call_id = '' AND l.amount <> 0",
-        report.card_refunds, report.card_refund_amounts);
+        "card_ledger", report.card_refunds, report.card_refund_amounts);
   }
   if (status && card_money_journaled) {
     status = single(
-        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0) FROM card_ledger l "
+        "SELECT COUNT(*), COALESCE(SUM(e.amount), 0), COALESCE(SUM(typeof(e.amount) <> 'integer'), "
+        "0) FROM card_ledger l "
         "JOIN cards k ON k.number = l.number "
         "JOIN journal_entries e ON e.journal_id = 'card-refund:' || l.seq "
         "AND e.account = 'card:' || l.number WHERE l.at LIKE ? AND k.funding = 'prepaid' "
         "AND l.kind = 'refund' AND l.call_id = ''",
-        ignored, report.card_refund_journal);
+        "journal_entries", ignored, report.card_refund_journal);
   }
   if (status) {
     Money day_total = 0;
     status = single(
-        "SELECT COUNT(DISTINCT journal_id), COALESCE(SUM(amount), 0) "
+        "SELECT COUNT(DISTINCT journal_id), COALESCE(SUM(amount), 0), COALESCE(SUM(typeof(amount) "
+        "<> 'integer'), 0) "
         "FROM journal_entries WHERE at LIKE ?",
-        report.journal.journals, day_total);
+        "journal_entries", report.journal.journals, day_total);
     report.journal.total = day_total;
   }
   if (!status) {

@@ -1,5 +1,7 @@
 #include "billing/detail/sqlite_read_only.hpp"
 
+#include "billing/detail/sqlite_error.hpp"
+
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -83,8 +85,7 @@ Result<bool> lock_immutable_read(DatabaseFile& file, const std::string& path, in
       return false;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(StatusCode::Unavailable,
-                    "database '" + path + "' is locked by another writer, retry the request");
+      return Status(StatusCode::Unavailable, locked_database_message(path, ""));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -332,6 +332,24 @@ class SqliteStore::Statement {
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
   bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  bool is_integer(int column) const {
+    return sqlite3_column_type(statement_, column) == SQLITE_INTEGER;
+  }
+  // SQLite's name of the column's type ("integer", "real", "text", "blob" or "null").
+  std::string type_name(int column) const {
+    switch (sqlite3_column_type(statement_, column)) {
+      case SQLITE_INTEGER:
+        return "integer";
+      case SQLITE_FLOAT:
+        return "real";
+      case SQLITE_TEXT:
+        return "text";
+      case SQLITE_BLOB:
+        return "blob";
+      default:
+        return "null";
+    }
+  }
   std::optional<std::int64_t> optional_integer(int column) const {
     return is_null(column) ? std::nullopt : std::optional<std::int64_t>(integer(column));
   }
@@ -444,6 +462,8 @@ class SqliteStore::ScopedStatement {
   std::string text(int column) const { return statement_->text(column); }
   std::int64_t integer(int column) const { return statement_->integer(column); }
   bool is_null(int column) const { return statement_->is_null(column); }
+  bool is_integer(int column) const { return statement_->is_integer(column); }
+  std::string type_name(int column) const { return statement_->type_name(column); }
   std::optional<std::int64_t> optional_integer(int column) const {
     return statement_->optional_integer(column);
   }
@@ -2727,10 +2747,11 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
             "COALESCE(n.to_number, c.to_number), c.billing, c.access, c.handling, "
             "COALESCE(n.billed_number, c.billed_number), c.emergency, p.call_id IS NOT NULL, "
             "p.total, p.billable_seconds, p.session_seconds, p.conversation_seconds, l.kind, "
-            "l.amount, accepted.call_id IS NOT NULL "
+            "l.amount, accepted.call_id IS NOT NULL, l.line_no "
             "FROM call_events e JOIN calls c ON c.id = e.call_id "
             "LEFT JOIN call_number_corrections n ON n.call_id = e.call_id "
-            "LEFT JOIN (" ACCEPTED_CALLS_IN_RANGE ") accepted ON accepted.call_id = e.call_id "
+            "LEFT JOIN (" ACCEPTED_CALLS_IN_RANGE
+            ") accepted ON accepted.call_id = e.call_id "
             "LEFT JOIN call_postings p ON p.call_id = e.call_id "
             "LEFT JOIN charge_lines l ON l.call_id = p.call_id "
             "WHERE e.event = 'requested' AND e.at >= ?1 AND e.at < ?2 "
@@ -2738,9 +2759,10 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
           : "SELECT e.call_id, e.at, c.from_number, c.to_number, c.billing, c.access, c.handling, "
             "c.billed_number, c.emergency, p.call_id IS NOT NULL, p.total, p.billable_seconds, "
             "p.session_seconds, p.conversation_seconds, l.kind, l.amount, "
-            "accepted.call_id IS NOT NULL "
+            "accepted.call_id IS NOT NULL, l.line_no "
             "FROM call_events e JOIN calls c ON c.id = e.call_id "
-            "LEFT JOIN (" ACCEPTED_CALLS_IN_RANGE ") accepted ON accepted.call_id = e.call_id "
+            "LEFT JOIN (" ACCEPTED_CALLS_IN_RANGE
+            ") accepted ON accepted.call_id = e.call_id "
             "LEFT JOIN call_postings p ON p.call_id = e.call_id "
             "LEFT JOIN charge_lines l ON l.call_id = p.call_id "
             "WHERE e.event = 'requested' AND e.at >= ?1 AND e.at < ?2 "
@@ -2779,6 +2801,11 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
       fact->billed_number = select.text(7);
       fact->emergency = select.integer(8) != 0;
       fact->posted = select.integer(9) != 0;
+      // A total or amount stored as a real or as text would be truncated or read as 0 here.
+      if (fact->posted && !select.is_integer(10)) {
+        return detail::non_integer_amount_failure(db_, "call_postings", "call " + fact->call_id,
+                                                  select.text(10), select.type_name(10));
+      }
       fact->total = select.integer(10);
       fact->billable_seconds = select.optional_integer(11);
       fact->session_seconds = select.optional_integer(12);
@@ -2789,6 +2816,11 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
       continue;
     }
     const std::string kind = select.text(14);
+    if (!select.is_integer(15)) {
+      return detail::non_integer_amount_failure(
+          db_, "charge_lines", "call " + fact->call_id + " line " + select.text(17),
+          select.text(15), select.type_name(15));
+    }
     const Money amount = select.integer(15);
     Money* column = &fact->fees;
     if (kind == "usage") {

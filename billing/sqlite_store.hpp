@@ -210,6 +210,9 @@ class SqliteStore final : public Store {
   // Ends the read transaction begin_read began.
   void end_read(bool began);
   Result<Reconciliation> reconcile_day_in_transaction(const std::string& date);
+  // Returns the Corrupt status for the first row of `table` (call_postings, charge_lines,
+  // credits, journal_entries or card_ledger) whose amount is not stored as an integer.
+  Status non_integer_amount(std::string_view table);
 
   // Runs append_line's checks and writes inside the caller's transaction. A rejected append
   // (the line exists, or changed meanwhile) writes nothing and is returned in `outcome`. The

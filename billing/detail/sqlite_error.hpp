@@ -106,6 +106,18 @@ inline std::vector<std::string> tables_in_sql(std::string_view sql) {
   return tables;
 }
 
+// Returns the message for a database file `file` that another connection kept locked for
+// writing past the busy timeout. SQLite's `reason` is added only when it is not the plain
+// "database is locked", which would repeat the cause.
+inline std::string locked_database_message(const std::string& file, std::string_view reason) {
+  const std::string sqlite_reason = reason.empty() || reason == "database is locked"
+                                        ? std::string()
+                                        : " (SQLite: " + std::string(reason) + ")";
+  return "database '" + file + "' is locked by another connection that is writing to it" +
+         sqlite_reason + "; retry the request, and if the lock persists, find the process " +
+         "that holds the file open with `fuser " + file + "`";
+}
+
 // Returns the Status for SQLite's "integer overflow" error, which SUM() raises when a total
 // leaves the 64-bit range. Real charges stay far below that range, so the message blames a row
 // written or changed outside relaygw. `sql` is the failed statement, whose tables it names.
@@ -127,6 +139,27 @@ inline Status sum_overflow_failure(sqlite3* db, std::string_view sql) {
                     file + "` to find the row, then restore the database from a backup");
 }
 
+// Returns the Status for an amount of `table` that is stored as SQLite type `type` ("real",
+// "text" or "blob") with text form `value`, for the row that `row` names ("call c1 line 2").
+// relaygw stores every amount as an integer count of units, and SQL sums would round or drop
+// such a value without an error, so the row was written or changed outside relaygw.
+inline Status non_integer_amount_failure(sqlite3* db, std::string_view table, std::string_view row,
+                                         std::string_view value, std::string_view type) {
+  const std::string file = database_path(db);
+  const std::string type_name = type == "real"   ? "a real number"
+                                : type == "blob" ? "a blob"
+                                : type == "null" ? "NULL"
+                                                 : std::string(type);
+  return Status(StatusCode::Corrupt,
+                "table " + std::string(table) + " of database '" + file +
+                    "' stores the amount of " + std::string(row) + " as " + type_name + " '" +
+                    std::string(value) +
+                    "', but relaygw stores amounts only as integers of 1/10,000 dollar, so the "
+                    "row was written or changed outside relaygw and summing it would give a "
+                    "wrong total; run `relaygw audit verify --db " +
+                    file + "` to list the changed rows, then restore the database from a backup");
+}
+
 // Returns the Status for a failed SQLite step or exec on connection `db` with result `code`, and
 // `what` names the failed operation ("SQLite statement failed"). A damaged, read-only, full or
 // unreadable database gets a message with its file and the fix, and a locked one a retry hint.
@@ -137,10 +170,12 @@ inline Status sqlite_failure(sqlite3* db, int code, std::string_view what,
   const std::string file = database_path(db);
   switch (code & 0xff) {
     case SQLITE_BUSY:
+      return Status(StatusCode::Unavailable, locked_database_message(file, reason));
     case SQLITE_LOCKED:
+      // Another statement of the same connection holds a table lock, such as a read still
+      // stepping while the table is dropped.
       return Status(StatusCode::Unavailable,
-                    std::string(what) + ": " + reason + "; database '" + file +
-                        "' is locked by another writer, retry the request");
+                    "database '" + file + "': " + reason + "; retry the request");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return Status(StatusCode::Corrupt,

@@ -1011,3 +1011,166 @@ TEST_CASE_METHOD(CommandFixture, "line import names missing columns", "[billing]
         std::string::npos);
   CHECK(imported.output.find("1 added, 0 changed, 0 unchanged, 4 rejected") != std::string::npos);
 }
+
+namespace {
+
+// Runs `statements` on `db` as separate transactions through SQLite, after emptying its
+// write-ahead log, and closes the connection without the checkpoint that would copy the new
+// frames into the database file and delete the log. Returns the log's bytes.
+std::vector<char> write_kept_wal(const std::string& db,
+                                 const std::vector<std::string>& statements) {
+  sqlite3* connection = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &connection) == SQLITE_OK);
+  REQUIRE(sqlite3_db_config(connection, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) == SQLITE_OK);
+  std::vector<std::string> all = {"PRAGMA wal_checkpoint(TRUNCATE)", "PRAGMA wal_autocheckpoint=0"};
+  all.insert(all.end(), statements.begin(), statements.end());
+  for (const std::string& sql : all) {
+    INFO(sql);
+    REQUIRE(sqlite3_exec(connection, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+  REQUIRE(sqlite3_close(connection) == SQLITE_OK);
+  std::ifstream file(db + "-wal", std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// Flips one byte of the page stored in frame `frame` (from 1) of a log of `page_size` pages.
+void damage_wal_frame(const std::string& db, std::vector<char> bytes, std::size_t frame,
+                      std::size_t page_size) {
+  bytes[32 + (frame - 1) * (24 + page_size) + 24 + 100] ^= 0x01;
+  std::ofstream(db + "-wal", std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<long>(bytes.size()));
+}
+
+std::size_t wal_page_size(const std::vector<char>& bytes) {
+  std::size_t size = 0;
+  for (int i = 8; i < 12; ++i) {
+    size = (size << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return size;
+}
+
+const std::vector<std::string> kScratchTransactions = {
+    "CREATE TABLE scratch (x BLOB)", "INSERT INTO scratch VALUES (randomblob(3000))",
+    "INSERT INTO scratch VALUES (randomblob(3000))",
+    "INSERT INTO scratch VALUES (randomblob(3000))",
+    "INSERT INTO scratch VALUES (randomblob(3000))"};
+
+}  // namespace
+
+TEST_CASE_METHOD(CommandFixture, "db status warns of damaged wal", "[billing][commands][wal]") {
+  init();
+  const std::vector<char> intact = write_kept_wal(db(), kScratchTransactions);
+  REQUIRE(intact.size() > 32 + 6 * (24 + wal_page_size(intact)));
+  const Run clean = relaygw("db status --db '" + db() + "'");
+  INFO(clean.output);
+  CHECK(clean.status == 0);
+  CHECK(clean.output.find("write-ahead log") == std::string::npos);
+
+  damage_wal_frame(db(), intact, 3, wal_page_size(intact));
+  std::ifstream before_file(db() + "-wal", std::ios::binary);
+  const std::vector<char> before{std::istreambuf_iterator<char>(before_file),
+                                 std::istreambuf_iterator<char>()};
+  const Run status = relaygw("db status --db '" + db() + "'");
+  INFO(status.output);
+  CHECK(status.status == 1);
+  CHECK(status.output.find("relaygw db status: warning: write-ahead log '" + db() +
+                           "-wal' is damaged: frame 3 (database page ") != std::string::npos);
+  CHECK(status.output.find("does not match its checksum") != std::string::npos);
+  CHECK(status.output.find("Restore the database from a backup") != std::string::npos);
+  CHECK(status.output.find("copy '" + db() + "-wal' aside") != std::string::npos);
+  // The rest of the status is still shown, and the log is left as it was.
+  CHECK(status.output.find("directory lines: 15") != std::string::npos);
+  CHECK(status.output.find("write-ahead log: damaged") != std::string::npos);
+  std::ifstream after_file(db() + "-wal", std::ios::binary);
+  const std::vector<char> after{std::istreambuf_iterator<char>(after_file),
+                                std::istreambuf_iterator<char>()};
+  CHECK(after == before);
+}
+
+TEST_CASE_METHOD(CommandFixture, "db init names damaged database", "[billing][commands][wal]") {
+  init();
+  const std::vector<char> intact = write_kept_wal(db(), kScratchTransactions);
+  damage_wal_frame(db(), intact, 3, wal_page_size(intact));
+  const Run damaged_wal = relaygw("db init --db '" + db() + "' --no-directory");
+  INFO(damaged_wal.output);
+  CHECK(damaged_wal.status == 1);
+  CHECK(damaged_wal.output.find("database '" + db() +
+                                "' exists and is damaged, because its "
+                                "write-ahead log '" +
+                                db() + "-wal' is damaged") != std::string::npos);
+  CHECK(damaged_wal.output.find("Restore the database from a backup") != std::string::npos);
+  CHECK(damaged_wal.output.find("choose a new --db path") != std::string::npos);
+  CHECK(damaged_wal.output.find("migrate") == std::string::npos);
+
+  // A header whose page size is not a power of two: SQLite rejects the file as not a database.
+  const std::string header_db = path("header.db");
+  std::filesystem::copy_file(db(), header_db);
+  {
+    std::fstream file(header_db, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(16);
+    file.put('\x12');
+    file.put('\x34');
+  }
+  const Run damaged_header = relaygw("db init --db '" + header_db + "' --no-directory");
+  INFO(damaged_header.output);
+  CHECK(damaged_header.status == 1);
+  CHECK(damaged_header.output.find("database '" + header_db + "' is damaged") != std::string::npos);
+  CHECK(damaged_header.output.find("restore it from a backup, or choose a new --db path") !=
+        std::string::npos);
+  CHECK(damaged_header.output.find("migrate") == std::string::npos);
+
+  // A healthy database keeps the message that it exists.
+  const std::string healthy_db = path("healthy.db");
+  REQUIRE(relaygw("db init --db '" + healthy_db + "' --no-directory").status == 0);
+  const Run again = relaygw("db init --db '" + healthy_db + "' --no-directory");
+  CHECK(again.status == 1);
+  CHECK(again.output.find("already exists; choose a new --db path") != std::string::npos);
+}
+
+TEST_CASE_METHOD(CommandFixture, "line import hints name columns", "[billing][commands]") {
+  init();
+  const std::string header =
+      "number,listing_name,line_type,screening,state,rate_center,time_zone,pic,is_tty,"
+      "tty_discount_eligible";
+  std::ofstream(path("lines.csv"))
+      << header << "\n"
+      << "7735550130,Trailing Commas,business,none,IL,CHICAGO,America/Chicago,,no,no,,,\n"
+         "7735550131,Trailing Extra,business,none,IL,CHICAGO,America/Chicago,,no,no,,x\n"
+         ",No Number,business,none,IL,CHICAGO,America/Chicago,,no,no\n"
+         "7735550132,No Zone,business,none,IL,CHICAGO,,,,\n"
+         "7735550133,Empty Tail,,,,\n";
+  const Run imported =
+      relaygw("line import --db '" + db() + "' --file '" + path("lines.csv") + "'");
+  INFO(imported.output);
+  CHECK(imported.status == 1);
+  CHECK(imported.output.find("row 2: the row has 13 fields, but the header has 10 columns, so "
+                             "the row has 3 extra after column tty_discount_eligible, all empty; "
+                             "remove the trailing commas after the tty_discount_eligible "
+                             "field") != std::string::npos);
+  CHECK(imported.output.find("row 3: the row has 12 fields, but the header has 10 columns, so "
+                             "the row has 2 extra after column tty_discount_eligible; put double "
+                             "quotes around a field that contains a comma") != std::string::npos);
+  CHECK(imported.output.find("row 4: the number field is empty") != std::string::npos);
+  CHECK(imported.output.find("row 5: line +17735550132 has no time zone; give its IANA zone "
+                             "name") != std::string::npos);
+  CHECK(imported.output.find("row 6: the row has 6 fields, but the header has 10 columns, so "
+                             "the row is missing time_zone, pic, is_tty, "
+                             "tty_discount_eligible") != std::string::npos);
+
+  // A header row with trailing commas has columns without names.
+  std::ofstream(path("unnamed.csv")) << header << ",\n"
+                                     << "7735550134,Short,business,none,IL,CHICAGO,"
+                                        "America/Chicago,,no,no\n";
+  const Run unnamed =
+      relaygw("line import --db '" + db() + "' --file '" + path("unnamed.csv") + "'");
+  INFO(unnamed.output);
+  CHECK(unnamed.output.find("row 2: the row has 10 fields, but the header has 11 columns, so "
+                            "the row is missing column 11 (unnamed)") != std::string::npos);
+  std::ofstream(path("unnamed2.csv")) << header << ",,\n";
+  const Run two_unnamed =
+      relaygw("line import --db '" + db() + "' --file '" + path("unnamed2.csv") + "'");
+  INFO(two_unnamed.output);
+  CHECK(two_unnamed.status == 1);
+  CHECK(two_unnamed.output.find("the CSV header has no name for columns 11 and 12; remove the "
+                                "trailing commas from the header row") != std::string::npos);
+}

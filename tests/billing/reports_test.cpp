@@ -274,6 +274,68 @@ TEST_CASE("summary rejects overflowing charge lines", "[billing][reports]") {
   CHECK(message.find("reports.db") != std::string::npos);
 }
 
+TEST_CASE("summary rejects real charge line", "[billing][reports]") {
+  ReportFixture fixture;
+  // 30000.5 sums to the posted total when read as an integer, so before the type check the
+  // summary showed it as $3.00 without a word.
+  fixture.edit_outside_relaygw(
+      "UPDATE charge_lines SET amount = 30000.5 WHERE call_id = 'c1' AND kind = 'usage'");
+  auto report = summarize_billing(fixture.store(), march("UTC"));
+  REQUIRE_FALSE(report);
+  CHECK(report.status().code() == relaygw::StatusCode::Corrupt);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("table charge_lines of database '") != std::string::npos);
+  CHECK(message.find("stores the amount of call c1 line ") != std::string::npos);
+  CHECK(message.find("as a real number '30000.5'") != std::string::npos);
+  CHECK(message.find("run `relaygw audit verify --db ") != std::string::npos);
+}
+
+TEST_CASE("summary rejects real posted total", "[billing][reports]") {
+  ReportFixture fixture;
+  fixture.edit_outside_relaygw("UPDATE call_postings SET total = 5000.25 WHERE call_id = 'c6'");
+  ReportRequest request = march("UTC");
+  request.to = {2026, 4, 30};
+  auto report = summarize_billing(fixture.store(), request);
+  REQUIRE_FALSE(report);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("table call_postings of database '") != std::string::npos);
+  CHECK(message.find("stores the amount of call c6 as a real number '5000.25'") !=
+        std::string::npos);
+}
+
+TEST_CASE("reconcile rejects non-integer amounts", "[billing][reports]") {
+  struct Edit {
+    const char* sql;
+    const char* expected;
+  };
+  // The fixture posts every call at 2026-04-02T00:00:00Z.
+  const Edit edits[] = {
+      {"UPDATE call_postings SET total = 30900.5 WHERE call_id = 'c1'",
+       "table call_postings of database '"},
+      {"UPDATE charge_lines SET amount = 'x' WHERE call_id = 'c3'",
+       "stores the amount of call c3 line "},
+      {"UPDATE journal_entries SET amount = amount + 0.25 WHERE seq = (SELECT MIN(seq) FROM "
+       "journal_entries WHERE journal_id = 'call:c2')",
+       "stores the amount of entry "},
+  };
+  for (const Edit& edit : edits) {
+    DYNAMIC_SECTION(edit.sql) {
+      ReportFixture fixture;
+      REQUIRE(fixture.store().reconcile_day("2026-04-02"));
+      fixture.edit_outside_relaygw(edit.sql);
+      auto day = fixture.store().reconcile_day("2026-04-02");
+      REQUIRE_FALSE(day);
+      CHECK(day.status().code() == relaygw::StatusCode::Corrupt);
+      const std::string message = day.status().message();
+      INFO(message);
+      CHECK(message.find(edit.expected) != std::string::npos);
+      CHECK(message.find("run `relaygw audit verify --db ") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("report range rejects bad input", "[billing][reports]") {
   ReportRequest request = march("Mars/Olympus");
   auto range = report_range(request);

@@ -1093,7 +1093,46 @@ TEST_CASE("sqlite failures name a read-only database file", "[billing][store]") 
 
   const relaygw::Status busy = detail::sqlite_failure(nullptr, SQLITE_BUSY, "SQLite step", "busy");
   CHECK(busy.code() == StatusCode::Unavailable);
-  CHECK(busy.message().find("is locked by another writer, retry the request") != std::string::npos);
+  CHECK(busy.message().find("is locked by another connection that is writing to it (SQLite: "
+                            "busy); retry the request") != std::string::npos);
+}
+
+// Counts the places where `text` contains `word`.
+std::size_t count_of(const std::string& text, const std::string& word) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST_CASE("locked write names cause once", "[billing][store]") {
+  TempDir dir;
+  const std::string path = dir.file("locked.db");
+  create(path).reset();
+  SqliteOptions options;
+  options.busy_timeout_ms = 50;
+  auto store = SqliteStore::open(path, options);
+  REQUIRE(store);
+  // Another connection holds the write lock for the whole test.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const relaygw::Result<LineVersion> written =
+      (*store)->append_line(sample_line(), 0, "line added", staff());
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  REQUIRE_FALSE(written);
+  const std::string message = written.status().message();
+  INFO(message);
+  CHECK(written.status().code() == StatusCode::Unavailable);
+  CHECK(message.find("database '" + path +
+                     "' is locked by another connection that is writing "
+                     "to it; retry the request") != std::string::npos);
+  CHECK(message.find("fuser " + path) != std::string::npos);
+  CHECK(count_of(message, " is locked") == 1);
+  CHECK(message.find("database is locked") == std::string::npos);
+  CHECK(message.find("SQLite statement failed") == std::string::npos);
 }
 
 namespace {
