@@ -93,6 +93,7 @@ class Query {
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
   bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  std::string type_name(int column) const { return detail::column_type_name(statement_, column); }
   // Canonical bytes of the values bound so far (billing/record_chain.hpp).
   const std::string& canonical() const { return canonical_; }
 
@@ -147,6 +148,18 @@ constexpr const char* kCreditColumns =
     "COALESCE(c.dispute_id, ''), c.actor, c.at, d.state, d.actor, d.note FROM credits c "
     "JOIN credit_decisions d ON d.seq = (SELECT MAX(seq) FROM credit_decisions "
     "WHERE credit_id = c.id) ";
+
+// Returns the Corrupt status when the amount of the credit in `row` (kCreditColumns) is not
+// stored as an integer, which read_credit would truncate or read as 0.
+Status check_credit_amount(sqlite3* db, const Query& row) {
+  if (row.type_name(5) == "integer") {
+    return Status::ok();
+  }
+  return detail::non_integer_amount_failure(
+      db, "credits",
+      "credit " + row.text(0) + " (call " + row.text(1) + " line " + row.text(2) + ")", row.text(5),
+      row.type_name(5));
+}
 
 CreditRecord read_credit(const Query& row) {
   CreditRecord credit;
@@ -306,9 +319,10 @@ Result<std::vector<AccountBalance>> SqliteStore::account_balances() {
 }
 
 Status SqliteStore::non_integer_amount(std::string_view table) {
-  // The row of each table as a message names it, and its amount column. Card numbers, which
-  // card_ledger rows and card accounts of journal entries contain, are left out, because
-  // messages never show a full card number.
+  // For each table, the query for its first row whose amount is not an integer. It returns the
+  // row as the message names it, the amount and its type. Card numbers, which card_ledger rows
+  // and the card accounts of journal entries contain, are left out, because messages never show
+  // a full card number.
   struct AmountColumn {
     std::string_view table;
     const char* sql;
@@ -857,6 +871,9 @@ Result<std::optional<CreditRecord>> SqliteStore::find_credit(const std::string& 
   if (!*row) {
     return std::optional<CreditRecord>();
   }
+  if (Status amount = check_credit_amount(db_, select); !amount) {
+    return amount;
+  }
   return std::optional<CreditRecord>(read_credit(select));
 }
 
@@ -876,6 +893,9 @@ Result<std::vector<CreditRecord>> SqliteStore::list_credits(const std::string& c
     }
     if (!*row) {
       break;
+    }
+    if (Status amount = check_credit_amount(db_, select); !amount) {
+      return amount;
     }
     credits.push_back(read_credit(select));
   }

@@ -335,21 +335,7 @@ class SqliteStore::Statement {
   bool is_integer(int column) const {
     return sqlite3_column_type(statement_, column) == SQLITE_INTEGER;
   }
-  // SQLite's name of the column's type ("integer", "real", "text", "blob" or "null").
-  std::string type_name(int column) const {
-    switch (sqlite3_column_type(statement_, column)) {
-      case SQLITE_INTEGER:
-        return "integer";
-      case SQLITE_FLOAT:
-        return "real";
-      case SQLITE_TEXT:
-        return "text";
-      case SQLITE_BLOB:
-        return "blob";
-      default:
-        return "null";
-    }
-  }
+  std::string type_name(int column) const { return detail::column_type_name(statement_, column); }
   std::optional<std::int64_t> optional_integer(int column) const {
     return is_null(column) ? std::nullopt : std::optional<std::int64_t>(integer(column));
   }

@@ -139,6 +139,23 @@ inline Status sum_overflow_failure(sqlite3* db, std::string_view sql) {
                     file + "` to find the row, then restore the database from a backup");
 }
 
+// Returns SQLite's name of the type of `column` in the current row of `statement`, as
+// typeof() names it: "integer", "real", "text", "blob" or "null".
+inline std::string column_type_name(sqlite3_stmt* statement, int column) {
+  switch (sqlite3_column_type(statement, column)) {
+    case SQLITE_INTEGER:
+      return "integer";
+    case SQLITE_FLOAT:
+      return "real";
+    case SQLITE_TEXT:
+      return "text";
+    case SQLITE_BLOB:
+      return "blob";
+    default:
+      return "null";
+  }
+}
+
 // Returns the Status for an amount of `table` that is stored as SQLite type `type` ("real",
 // "text" or "blob") with text form `value`, for the row that `row` names ("call c1 line 2").
 // relaygw stores every amount as an integer count of units, and SQL sums would round or drop

@@ -4,6 +4,7 @@
 #include <random>
 #include <string>
 
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,16 @@ class ReportFixture {
     std::filesystem::remove_all(dir_, ignored);
   }
   Store& store() { return *store_; }
+
+  // Runs `sql` on the database file through SQLite itself, as an edit outside relaygw would.
+  void edit_outside_relaygw(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir_ / "report.db").string().c_str(), &db) == SQLITE_OK);
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    INFO(sqlite3_errmsg(db));
+    sqlite3_close(db);
+    REQUIRE(code == SQLITE_OK);
+  }
 
   // Posts a call with usage $1.20 and tax $0.12.
   void post_call(const std::string& id) {
@@ -121,6 +132,25 @@ TEST_CASE_METHOD(ReportFixture, "credit report groups reason and state", "[billi
   CHECK(report.credits[1].state == "applied");
   CHECK(report.credits[1].count == 2);
   CHECK(report.credits[1].amount == 5'000);
+}
+
+TEST_CASE_METHOD(ReportFixture, "credit report rejects real amount", "[billing][reports]") {
+  march_report();
+  // 2000.5 reads as 2000, so the report would show the credit as $0.20 without the check.
+  edit_outside_relaygw("UPDATE credits SET amount = 2000.5 WHERE id = 'cr1'");
+  ReportRequest request;
+  request.from = parse_local_date("2026-03-01").value();
+  request.to = parse_local_date("2026-03-31").value();
+  auto report = credits_and_disputes(store(), request, at("2026-04-01T12:00:00Z"));
+  REQUIRE_FALSE(report);
+  CHECK(report.status().code() == relaygw::StatusCode::Corrupt);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("table credits of database '") != std::string::npos);
+  CHECK(message.find("stores the amount of credit cr1 (call c1 line 1) as a real number "
+                     "'2000.5'") != std::string::npos);
+  CHECK(message.find("run `relaygw audit verify --db ") != std::string::npos);
+  CHECK_FALSE(store().find_credit("cr1"));
 }
 
 TEST_CASE_METHOD(ReportFixture, "credit report lists overdue disputes", "[billing][reports]") {
