@@ -426,7 +426,8 @@ Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& c
   return request;
 }
 
-Status CallRecords::add_event(const std::string& call_id, const CallEventRecord& event) const {
+Status CallRecords::add_event(const std::string& call_id, const CallEventRecord& event,
+                              const StoredResponse* response) const {
   Result<std::optional<CallRecord>> record = store_->find_call(call_id);
   if (!record) {
     return record.status();
@@ -538,6 +539,9 @@ Status CallRecords::add_event(const std::string& call_id, const CallEventRecord&
       return after;
     }
   }
+  if (response != nullptr) {
+    return store_->append_call_event_with_response(call_id, event, *response);
+  }
   return store_->append_call_event(call_id, event);
 }
 
@@ -593,6 +597,34 @@ Result<bool> CallRecords::record_late_psap_ack(const std::string& call_id,
     return appended;
   }
   return true;
+}
+
+Result<CallRequest> CallRecords::open_refused(CallRequest request, const Authorization& refusal,
+                                              const WriteContext& context) const {
+  if (refusal.granted) {
+    return Status(StatusCode::InvalidArgument,
+                  "open_refused takes a refused authorization, but call '" + request.id +
+                      "' was granted; store it with open and record_authorization");
+  }
+  if (request.id.empty()) {
+    request.id = new_call_id();
+  }
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
+  if (Status in_range = check_call_time("request", context.at); !in_range) {
+    return in_range;
+  }
+  CallEventRecord refused{CallEvent::Refused, context.at, context.actor, {}, {}};
+  refused.reason_code = std::string(to_string(refusal.reason));
+  refused.reason_message = printable_message(refusal.message);
+  if (Status fields = check_refusal_fields(refused); !fields) {
+    return fields;
+  }
+  if (Status stored = store_->create_refused_call(request, refused, context); !stored) {
+    return stored;
+  }
+  return request;
 }
 
 Status CallRecords::record_authorization(const std::string& call_id,

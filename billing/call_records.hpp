@@ -120,7 +120,16 @@ class CallRecords {
   // call is authorized or refused once, and a refused call gets no announced, accepted or
   // connected event. A card call's "disconnected" event may not come before the instant its
   // last interim debit covered.
-  Status add_event(const std::string& call_id, const CallEventRecord& event) const;
+  // With `response`, the store keeps it in the transaction that appends the event
+  // (Store::append_call_event_with_response).
+  Status add_event(const std::string& call_id, const CallEventRecord& event,
+                   const StoredResponse* response = nullptr) const;
+
+  // Stores a new call that `refusal` refused, with its requested and refused events, in one
+  // write transaction, so a crash never leaves it undecided. No rating runs, because a refused
+  // call bills nothing, so `request.to` may be a number the plan rejects, as sent.
+  Result<CallRequest> open_refused(CallRequest request, const Authorization& refusal,
+                                   const WriteContext& context) const;
 
   // Records the authorization outcome: an "authorized" event when it was granted, otherwise a
   // "refused" event with the reason code and message.

@@ -2123,6 +2123,18 @@ Result<std::optional<CallQuote>> SqliteStore::create_quoted_call(const CallReque
 }
 
 Status SqliteStore::append_call_event(const std::string& call_id, const CallEventRecord& event) {
+  return append_call_event_storing(call_id, event, nullptr);
+}
+
+Status SqliteStore::append_call_event_with_response(const std::string& call_id,
+                                                    const CallEventRecord& event,
+                                                    const StoredResponse& response) {
+  return append_call_event_storing(call_id, event, &response);
+}
+
+Status SqliteStore::append_call_event_storing(const std::string& call_id,
+                                              const CallEventRecord& event,
+                                              const StoredResponse* response) {
   Transaction transaction(*this);
   Status status = transaction.begin();
   if (!status) {
@@ -2153,24 +2165,70 @@ Status SqliteStore::append_call_event(const std::string& call_id, const CallEven
                         event.accepted_by + "' at " + recorded.text(0) + "; it is stored once");
     }
   }
-  status = insert_event(call_id, event);
-  if (status) {
-    nlohmann::json payload = {{"event", to_string(event.event)}, {"at", format_instant(event.at)}};
-    if (event.acceptance_method) {
-      payload["how"] = to_string(*event.acceptance_method);
-      payload["by"] = event.accepted_by;
-    } else if (event.event == CallEvent::PsapAcknowledged) {
-      payload["psap"] = event.accepted_by;
+  if (response != nullptr) {
+    Result<std::optional<StoredRequest>> stored = find_stored_request(response->key.key);
+    if (!stored) {
+      return stored.status();
     }
-    if (event.hold_amount) {
-      payload["hold_amount"] = *event.hold_amount;
+    if (*stored) {
+      return Status(StatusCode::FailedPrecondition,
+                    "idempotency key '" + response->key.key + "' is already stored for scope '" +
+                        (*stored)->scope + "', so the " + std::string(to_string(event.event)) +
+                        " event was not stored; repeat the request to get the stored response");
     }
-    if (event.hold_max_seconds) {
-      payload["hold_max_seconds"] = *event.hold_max_seconds;
+  }
+  status = insert_event_audited(call_id, event);
+  if (status && response != nullptr) {
+    status = store_idempotent(response->key, response->scope, response->result, response->context);
+    if (status) {
+      status = audit(response->context, response->scope, response->key.key, "store-result",
+                     response->result);
     }
-    status = audit(WriteContext{event.actor, event.at}, "call", call_id, "event", payload.dump());
   }
   return status ? transaction.commit() : status;
+}
+
+Status SqliteStore::create_refused_call(const CallRequest& request, const CallEventRecord& refused,
+                                        const WriteContext& context) {
+  if (refused.event != CallEvent::Refused) {
+    return Status(StatusCode::InvalidArgument,
+                  "create_refused_call takes a refused event, not " +
+                      std::string(to_string(refused.event)) + "; this is a bug in the caller");
+  }
+  Transaction transaction(*this);
+  Status status = transaction.begin();
+  if (status) {
+    status = insert_call_audited(request, context);
+  }
+  if (status) {
+    status = insert_event_audited(
+        request.id, CallEventRecord{CallEvent::Requested, context.at, context.actor, {}, {}});
+  }
+  if (status) {
+    status = insert_event_audited(request.id, refused);
+  }
+  return status ? transaction.commit() : status;
+}
+
+Status SqliteStore::insert_event_audited(const std::string& call_id, const CallEventRecord& event) {
+  Status status = insert_event(call_id, event);
+  if (!status) {
+    return status;
+  }
+  nlohmann::json payload = {{"event", to_string(event.event)}, {"at", format_instant(event.at)}};
+  if (event.acceptance_method) {
+    payload["how"] = to_string(*event.acceptance_method);
+    payload["by"] = event.accepted_by;
+  } else if (event.event == CallEvent::PsapAcknowledged) {
+    payload["psap"] = event.accepted_by;
+  }
+  if (event.hold_amount) {
+    payload["hold_amount"] = *event.hold_amount;
+  }
+  if (event.hold_max_seconds) {
+    payload["hold_max_seconds"] = *event.hold_max_seconds;
+  }
+  return audit(WriteContext{event.actor, event.at}, "call", call_id, "event", payload.dump());
 }
 
 Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& call_id) {

@@ -119,6 +119,10 @@ class SqliteStore final : public Store {
                                                       const DeckQuote& quote,
                                                       const WriteContext& context) override;
   Status append_call_event(const std::string& call_id, const CallEventRecord& event) override;
+  Status append_call_event_with_response(const std::string& call_id, const CallEventRecord& event,
+                                         const StoredResponse& response) override;
+  Status create_refused_call(const CallRequest& request, const CallEventRecord& refused,
+                             const WriteContext& context) override;
   Result<std::optional<CallRecord>> find_call(const std::string& call_id) override;
   Result<std::optional<std::string>> find_call_id_by_request_key(const std::string& key) override;
   Result<std::vector<CallRecord>> list_unposted_calls() override;
@@ -254,6 +258,11 @@ class SqliteStore final : public Store {
   // Inserts the call row and its audit entry, in the caller's transaction.
   Status insert_call_audited(const CallRequest& request, const WriteContext& context);
   Status insert_event(const std::string& call_id, const CallEventRecord& event);
+  // Inserts `event` and its audit entry, in the caller's transaction.
+  Status insert_event_audited(const std::string& call_id, const CallEventRecord& event);
+  // append_call_event and append_call_event_with_response; `response` may be null.
+  Status append_call_event_storing(const std::string& call_id, const CallEventRecord& event,
+                                   const StoredResponse* response);
   // Appends `events` of one call with multi-row INSERTs.
   Status insert_events(const std::string& call_id, const std::vector<CallEventRecord>& events);
   Result<std::optional<CallPosting>> read_posting(const std::string& call_id);

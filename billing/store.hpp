@@ -50,6 +50,15 @@ struct IdempotencyKey {
   std::string request_hash;
 };
 
+// A response stored in idempotency_keys in the same write transaction as the change it answers,
+// so that after a crash a retry finds both or neither.
+struct StoredResponse {
+  IdempotencyKey key;
+  std::string scope;
+  std::string result;
+  WriteContext context;  // who stored the response, for its audit entry
+};
+
 // ---- Directory (line information database) ----
 
 enum class LineType { Residential, Business, Payphone, Inmate, Hotel, Cellular, Government };
@@ -450,6 +459,16 @@ class Store {
   // the call does not exist. A psap-acknowledged event whose call already has one from the same
   // PSAP route (accepted_by) is not stored again, and AlreadyExists is returned.
   virtual Status append_call_event(const std::string& call_id, const CallEventRecord& event) = 0;
+  // Appends `event` as append_call_event does and stores `response` under its key, audited, in
+  // the same write transaction. FailedPrecondition, storing neither, when the key is already
+  // stored in any scope.
+  virtual Status append_call_event_with_response(const std::string& call_id,
+                                                 const CallEventRecord& event,
+                                                 const StoredResponse& response) = 0;
+  // Stores `request` as create_call does, with its requested event at context.at and `refused`,
+  // in one write transaction, so a refused call is never stored without its refusal.
+  virtual Status create_refused_call(const CallRequest& request, const CallEventRecord& refused,
+                                     const WriteContext& context) = 0;
   // Returns the call with its events and posting. A postpaid card call's billed_number is the
   // card's billed line (see CallRequest::billed_number).
   virtual Result<std::optional<CallRecord>> find_call(const std::string& call_id) = 0;

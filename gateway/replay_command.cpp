@@ -26,6 +26,7 @@ struct ReplayCommandOptions {
   std::string certs_dir;
   std::string database;
   std::string relaygw = "/proc/self/exe";
+  std::string resume_from;
   int timeout_ms = 30000;
   bool json = false;
   bool list_audio = false;
@@ -111,6 +112,7 @@ void run_replay(const ReplayCommandOptions& command) {
   options.database = command.database;
   options.relaygw = command.relaygw;
   options.timeout = std::chrono::milliseconds(command.timeout_ms);
+  options.resume_from = command.resume_from;
 
   // A staff command that exits before reading its standard input must not kill the replay.
   std::signal(SIGPIPE, SIG_IGN);
@@ -162,6 +164,11 @@ void add_replay_command(CLI::App& app) {
       ->add_option("--relaygw", options->relaygw,
                    "relaygw binary that runs the staff commands (default: this program)")
       ->needs(database);
+  command
+      ->add_option("--resume-from", options->resume_from,
+                   "Provider call id to resume at after the gateway stopped mid-replay: skips "
+                   "the card setup, TTY line and emergency calls and the provider calls before it")
+      ->needs(provider);
   command
       ->add_option("--timeout-ms", options->timeout_ms,
                    "How long to wait for each reply or prompt, in milliseconds")

@@ -1,5 +1,8 @@
 // The relay provider part of a replay: one session per provider call, over TLS.
 #include <filesystem>
+#include <optional>
+
+#include <fmt/format.h>
 
 #include "gateway/logging.hpp"
 #include "gateway/replay/staff_client.hpp"
@@ -71,8 +74,10 @@ void advance_gateway_clock(ReplayContext& context, const std::string& at,
                           {{"at", at}}, options.timeout);
   if (!moved) {
     context.problem("call " + call_id + ": moving the gateway clock to " + at +
-                    " failed: " + moved.status().message());
+                    " failed: " + admin_failure(context, moved.status()));
+    return;
   }
+  context.admin_answered = true;
 }
 
 // Runs the call after its authorization: acceptance, connect and disconnect, each after the
@@ -195,9 +200,66 @@ Result<ProviderClient*> ReplayContext::link(const std::string& provider) {
 
 std::string ReplayContext::message_id() { return "replay-" + std::to_string(++next_message); }
 
+std::string admin_failure(const ReplayContext& context, const Status& status) {
+  if (context.admin_answered) {
+    return status.message() +
+           "; the admin API responded earlier in this replay, so the gateway stopped. Start "
+           "relaygw serve again on the same database";
+  }
+  return status.message() +
+         "; start relaygw serve with [admin] enabled and pass its address with --admin";
+}
+
+namespace {
+
+// After a provider call with a problem: whether the gateway still accepts a new provider
+// link. Every open link is dropped, because a link that failed cannot be used again. Returns
+// the failure when no new link could be made.
+std::optional<Status> probe_gateway(ReplayContext& context, const std::string& provider) {
+  for (auto& [name, link] : context.links) {
+    link->close();
+  }
+  context.links.clear();
+  auto probe = context.link(provider);
+  if (probe.is_ok()) {
+    return std::nullopt;
+  }
+  return probe.status();
+}
+
+}  // namespace
+
 void run_provider_calls(ReplayContext& context) {
-  for (const ProviderCall& call : context.day.provider_calls) {
+  const std::vector<ProviderCall>& calls = context.day.provider_calls;
+  std::size_t first = 0;
+  if (!context.options.resume_from.empty()) {
+    while (first < calls.size() && calls[first].id != context.options.resume_from) {
+      ++first;
+    }
+  }
+  for (std::size_t index = first; index < calls.size(); ++index) {
+    const ProviderCall& call = calls[index];
+    const std::size_t problems_before = context.summary.problems.size();
     run_provider_call(context, call);
+    if (context.summary.problems.size() == problems_before) {
+      continue;
+    }
+    const std::optional<Status> lost = probe_gateway(context, call.provider);
+    if (!lost) {
+      continue;
+    }
+    // The call that failed may be half done, so the replay resumes with it. The gateway
+    // returns the first reply to each message of it that was already stored.
+    context.gateway_lost = true;
+    context.problem(fmt::format(
+        "the gateway stopped answering during provider call {} ({} of {} provider calls): {}. "
+        "Start relaygw serve again on the same database, then run relaygw replay with the same "
+        "options and --resume-from {} to send the rest",
+        call.id, index + 1, calls.size(), lost->message(), call.id));
+    logger("gateway")->error("replay stopped: the gateway stopped answering at provider call={} "
+                             "({} of {}): {}",
+                             call.id, index + 1, calls.size(), lost->message());
+    return;
   }
 }
 

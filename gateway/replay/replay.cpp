@@ -29,6 +29,19 @@ Status check_options(const Day& day, const ReplayOptions& options) {
       }
     }
   }
+  if (!options.resume_from.empty()) {
+    if (options.provider_port == 0) {
+      return Status(StatusCode::InvalidArgument,
+                    "--resume-from " + options.resume_from +
+                        " needs --provider, because it resumes the provider calls");
+    }
+    if (day.find_provider_call(options.resume_from) == nullptr) {
+      return Status(StatusCode::NotFound, "--resume-from " + options.resume_from +
+                                              " names no [[provider_call]] id of " +
+                                              day.source_file +
+                                              "; pass the call id that the stopped replay named");
+    }
+  }
   if (!options.database.empty() && !std::filesystem::exists(options.database)) {
     return Status(StatusCode::NotFound,
                   "database " + options.database + " not found; create it with relaygw db init");
@@ -38,15 +51,17 @@ Status check_options(const Day& day, const ReplayOptions& options) {
 
 void fetch_admin_figures(ReplayContext& context) {
   const ReplayOptions& options = context.options;
-  if (options.admin_port == 0) {
+  // A stopped gateway is already a problem with its fix.
+  if (options.admin_port == 0 || context.gateway_lost) {
     return;
   }
   auto queues = admin_get(options.admin_address, options.admin_port, options.admin_token, "/queues",
                           options.timeout);
   if (!queues.is_ok()) {
-    context.problem("admin API: " + queues.status().message());
+    context.problem("admin API: " + admin_failure(context, queues.status()));
     return;
   }
+  context.admin_answered = true;
   context.summary.admin_queues = std::move(queues.value());
 }
 
@@ -78,7 +93,12 @@ Result<ReplaySummary> run_day(const Day& day, const ReplayOptions& options) {
   ReplayContext context{day, options, summary, {}, 0};
   logger("gateway")->info("replay start day={} date={}", day.source_file, day.date);
 
-  if (!options.database.empty()) {
+  // A resumed replay skips the parts that ran before the provider calls.
+  const bool resuming = !options.resume_from.empty();
+  if (resuming) {
+    logger("gateway")->info("replay resumes at provider call={}", options.resume_from);
+  }
+  if (!options.database.empty() && !resuming) {
     Status cards = add_cards(context);
     if (!cards.is_ok()) {
       return cards;
@@ -96,17 +116,20 @@ Result<ReplaySummary> run_day(const Day& day, const ReplayOptions& options) {
   // The TTY line calls and the emergency calls are stamped by the running gateway clock, near
   // the day's clock_start. The provider calls come last, because each of their steps moves the
   // clock forward to its own instant, hours later.
-  if (options.tty_port != 0) {
+  if (options.tty_port != 0 && !resuming) {
     run_tty_calls(context);
   }
-  run_emergencies_under_load(context);
+  if (!resuming) {
+    run_emergencies_under_load(context);
+  }
   if (options.provider_port != 0) {
     run_provider_calls(context);
   }
   for (auto& [name, link] : context.links) {
     link->close();
   }
-  if (!options.database.empty()) {
+  // The staff steps need the provider calls, so a replay that lost the gateway stops here.
+  if (!options.database.empty() && !context.gateway_lost) {
     run_staff_steps(context);
   }
   fetch_admin_figures(context);

@@ -31,6 +31,9 @@ struct ReplayOptions {
   std::string database;  // billing database for the staff commands; empty: skip them
   std::string relaygw;   // the relaygw binary that runs the staff commands
   std::chrono::milliseconds timeout{30000};  // per reply or prompt
+  // A provider call id of the day: run only the provider calls from it on, then the staff
+  // steps, after a replay that stopped there. Empty: run the whole day.
+  std::string resume_from;
 };
 
 struct CallOutcome {

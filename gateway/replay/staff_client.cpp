@@ -42,9 +42,10 @@ Result<nlohmann::json> admin_request(http::verb method, const std::string& addre
   stream.expires_after(timeout);
   stream.connect(asio::ip::tcp::endpoint(ip, port), error);
   if (error) {
-    return Status(StatusCode::Unavailable, "cannot connect to the admin API at " + where + ": " +
-                                               error.message() +
-                                               "; start relaygw serve with [admin] enabled");
+    // The caller adds the fix, because only the caller tracks whether the admin API responded
+    // before.
+    return Status(StatusCode::Unavailable,
+                  "cannot connect to the admin API at " + where + ": " + error.message());
   }
 
   http::request<http::string_body> request{method, target, 11};

@@ -15,7 +15,7 @@ namespace relaygw::gateway::replay {
 
 // Sends GET `target` to the admin API at http://`address`:`port` with the bearer token and
 // returns the JSON body. Fails on a connection error, a timeout, a status other than 200 or a
-// body that is not JSON.
+// body that is not JSON. A connection error names the address and the error, but no fix.
 Result<nlohmann::json> admin_get(const std::string& address, std::uint16_t port,
                                  const std::string& token, const std::string& target,
                                  std::chrono::milliseconds timeout);

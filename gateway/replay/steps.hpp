@@ -21,6 +21,11 @@ struct ReplayContext {
   // One open link per provider, made on first use.
   std::map<std::string, std::unique_ptr<ProviderClient>> links;
   int next_message = 0;
+  // Set once the admin API returned a response, so a later connection failure means that the
+  // gateway stopped, not that the admin API is off.
+  bool admin_answered = false;
+  // Set when the gateway stopped responding during the provider calls, so the rest are skipped.
+  bool gateway_lost = false;
 
   // Returns the provider's open link, connecting it first if needed.
   Result<ProviderClient*> link(const std::string& provider);
@@ -39,6 +44,10 @@ std::string billing_call_id(const std::string& provider, const std::string& call
 // returns its JSON output or a problem naming the command.
 Result<nlohmann::json> run_staff_command(ReplayContext& context, std::vector<std::string> command,
                                          const std::string& input = {});
+
+// Returns the message of a failed admin API request with its fix. The fix is to start the
+// gateway with the admin API on, or to start it again when the API responded earlier.
+std::string admin_failure(const ReplayContext& context, const Status& status);
 
 Status add_cards(ReplayContext& context);
 void run_provider_calls(ReplayContext& context);

@@ -592,6 +592,52 @@ AdminResponse repeat_accept(const std::string& call_id, const std::string& staff
                          "request, or repeat the first request unchanged");
 }
 
+json accept_body(const std::string& call_id, const std::vector<Reply>& replies) {
+  json replies_json = json::array();
+  for (const Reply& reply : replies) {
+    replies_json.push_back(reply_json(reply));
+  }
+  return {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}};
+}
+
+// The stored form of a successful accept's response, which repeat_accept reads.
+json first_accept_response(const std::string& call_id, const std::string& staff,
+                           const std::string& how_name, const std::vector<Reply>& replies) {
+  return {{"status", 200},
+          {"body", accept_body(call_id, replies)},
+          {"staff", staff},
+          {"how", how_name}};
+}
+
+// Stores the response of an accept that the call service acknowledged without recording it,
+// because the call already had the acceptance. A recorded acceptance stored its response with
+// it.
+void store_accept_response_if_missing(billing::SqliteStore& store, const std::string& call_id,
+                                      const std::string& staff, const std::string& how_name,
+                                      const std::string& key,
+                                      const billing::IdempotencyKey& stored_key,
+                                      const std::vector<Reply>& replies) {
+  const auto found = store.find_stored_request(stored_key.key);
+  if (!found) {
+    logger("gateway")->error(
+        "call={} admin accept recorded, but reading its stored response failed: key={} error={}",
+        call_id, key, found.status().message());
+    return;
+  }
+  if (found->has_value()) {
+    return;
+  }
+  const Status stored = store.store_request_result(
+      stored_key, kAcceptScope, first_accept_response(call_id, staff, how_name, replies).dump(),
+      staff_context(staff));
+  if (!stored) {
+    logger("gateway")->error(
+        "call={} admin accept recorded, but its response was not stored "
+        "for retries: key={} error={}",
+        call_id, key, stored.message());
+  }
+}
+
 // POST /collect/{call}/accept {"staff": ..., "how": "voice", "key": ...}
 AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
                           const std::string& call_id, const json& body) {
@@ -653,39 +699,30 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
   acceptance.accepted_by = "staff:" + staff;
   acceptance.at = now;
   acceptance.idempotency_key = key;
-  const std::vector<Reply> replies = parts.calls->handle(acceptance, "admin-" + call_id, now);
+  // The first response is stored in the transaction that records the acceptance, so a retry
+  // after a crash finds the acceptance only together with its response.
+  AcceptanceResponse to_store;
+  to_store.key = stored_key;
+  to_store.scope = std::string(kAcceptScope);
+  to_store.context = staff_context(staff);
+  to_store.result = [&](const std::vector<Reply>& replies) {
+    return first_accept_response(call_id, staff, how_name, replies).dump();
+  };
+  const std::vector<Reply> replies =
+      parts.calls->handle_acceptance(acceptance, "admin-" + call_id, now, to_store);
 
-  json replies_json = json::array();
-  const relay::ErrorReply* error = nullptr;
   for (const Reply& reply : replies) {
-    replies_json.push_back(reply_json(reply));
-    if (error == nullptr) {
-      error = std::get_if<relay::ErrorReply>(&reply);
+    if (const auto* error = std::get_if<relay::ErrorReply>(&reply)) {
+      logger("gateway")->warn("call={} admin accept rejected: staff={} code={}", call_id, staff,
+                              error->code);
+      return admin_error(http_status_for_reply(error->code), error->code, error->message);
     }
-  }
-  if (error != nullptr) {
-    logger("gateway")->warn("call={} admin accept rejected: staff={} code={}", call_id, staff,
-                            error->code);
-    return admin_error(http_status_for_reply(error->code), error->code, error->message);
   }
   parts.sessions.update_collect(call_id, CollectState::Accepted, collect->tty_tones_heard);
   logger("gateway")->info("call={} collect call accepted by staff: staff={} how={}", call_id, staff,
                           how_name);
-  AdminResponse response{
-      200, {{"call_id", call_id}, {"accepted", true}, {"replies", replies_json}}, {}};
-  // NOTE: the acceptance and its stored response are two commits. A gateway that stops between
-  // them keeps the acceptance, and a retry after the restart gets 404 once the collect call is
-  // no longer live.
-  const json first_response = {
-      {"status", response.status}, {"body", response.body}, {"staff", staff}, {"how", how_name}};
-  const Status stored = (*store)->store_request_result(stored_key, kAcceptScope,
-                                                       first_response.dump(), staff_context(staff));
-  if (!stored) {
-    logger("gateway")->error(
-        "call={} admin accept recorded, but its response was not stored "
-        "for retries: key={} error={}",
-        call_id, key, stored.message());
-  }
+  AdminResponse response{200, accept_body(call_id, replies), {}};
+  store_accept_response_if_missing(**store, call_id, staff, how_name, key, stored_key, replies);
   return response;
 }
 

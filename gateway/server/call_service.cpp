@@ -339,7 +339,16 @@ struct CallService::State {
                                     const relay::SessionOpened& session, relay::Instant now);
   std::vector<Reply> call_requested(const relay::CallRequested& request,
                                     const relay::SessionOpened& session, relay::Instant now);
-  std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now);
+  // Stores a call refused before it was quoted, with its refusal, and returns the refusal.
+  std::vector<Reply> store_early_refusal(const relay::CallRequested& request,
+                                         const billing::CallRequest& call,
+                                         const billing::Authorization& refused,
+                                         const billing::WriteContext& at);
+  // Keeps a decided call in `calls` and logs the decision.
+  void note_decision(const relay::CallRequested& request, const billing::CallRequest& call,
+                     const billing::Authorization& decision);
+  std::vector<Reply> call_step(const relay::InboundEvent& event, relay::Instant now,
+                               const AcceptanceResponse* response);
   std::vector<Reply> existing_call_replies(const relay::CallRequested& request,
                                            const relay::SessionOpened& session,
                                            const billing::CallRecord& record,
@@ -956,8 +965,9 @@ std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRe
       return replies;
     }
   }
-  // NOTE: a call stored without a decision (storage failed after the call was stored) stays
-  // undecided, so the provider must use a new call id.
+  // NOTE: a call stored without a decision (storage failed after open() stored the call and
+  // before its authorization) stays undecided, so the provider must use a new call id. Calls
+  // refused before the quote are stored with their refusal in one transaction.
   replies.push_back(refusal(
       call_id, "duplicate-call",
       "Call '" + call_id + "' was already requested and not authorized; request a new call id."));
@@ -998,17 +1008,22 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     return {key_conflict(request.idempotency_key)};
   }
 
+  // A dialed number that the plan rejects is refused like every other early refusal: stored
+  // as sent with its refusal, so a retry after a restart gets the stored refusal.
+  std::optional<billing::Authorization> early_refusal;
   auto dialed = plan->classify(request.dialed_number);
   if (!dialed) {
-    return {refusal(call_id, "invalid-request",
-                    "The dialed number is not valid: " + dialed.status().message())};
+    billing::Authorization invalid;
+    invalid.reason = billing::RefusalReason::InvalidRequest;
+    invalid.message = "The dialed number is not valid: " + dialed.status().message();
+    early_refusal = std::move(invalid);
   }
 
   const billing::WriteContext write_context = context(now);
   billing::CallRequest call;
   call.id = call_id;
   call.from = session.caller_number;
-  call.to = dialed->e164;
+  call.to = dialed ? dialed->e164 : request.dialed_number;
   call.billing = billing_method(request.billing);
   call.access = access_tag(session.service);
   call.handling = billing::Handling::Automated;
@@ -1038,18 +1053,25 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   // refused call gets no quote reply and is stored with its refusal alone, whichever check
   // refused it. The card and its PIN come first, so a wrong PIN counts whatever the
   // destination.
-  authorization.pin = std::string(request.pin.reveal());
-  const Result<billing::Authorizer::CardCheck> card =
-      authorizer.check_card(authorization, write_context);
-  // authorize() below takes the verified card, so the PIN is no longer needed.
-  authorization.pin.assign(authorization.pin.size(), '\0');
-  if (!card) {
-    log->error("session={} call={} checking the card failed: {}", request.session_id, call_id,
-               card.status().message());
-    return {rating_unavailable(call_id)};
+  // A dialed number that is not valid refuses the call before the card check, so its PIN is
+  // not checked.
+  std::optional<billing::CardState> verified_card_state;
+  if (!early_refusal) {
+    authorization.pin = std::string(request.pin.reveal());
+    Result<billing::Authorizer::CardCheck> card =
+        authorizer.check_card(authorization, write_context);
+    // authorize() below takes the verified card, so the PIN is no longer needed.
+    authorization.pin.assign(authorization.pin.size(), '\0');
+    if (!card) {
+      log->error("session={} call={} checking the card failed: {}", request.session_id, call_id,
+                 card.status().message());
+      return {rating_unavailable(call_id)};
+    }
+    verified_card_state = std::move(card->card);
+    early_refusal = std::move(card->refusal);
   }
-  const billing::CardState* verified_card = card->card ? &*card->card : nullptr;
-  std::optional<billing::Authorization> early_refusal = card->refusal;
+  const billing::CardState* verified_card =
+      verified_card_state ? &*verified_card_state : nullptr;
   if (!early_refusal) {
     Result<std::optional<billing::Authorization>> found =
         authorizer.find_refusal(authorization, write_context, verified_card);
@@ -1060,8 +1082,10 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     }
     early_refusal = std::move(*found);
   }
-  const bool refused_early = early_refusal.has_value();
-  billing::CallRecords records(store.get(), refused_early ? nullptr : rater.get(), &*decks);
+  if (early_refusal) {
+    return store_early_refusal(request, call, *early_refusal, write_context);
+  }
+  billing::CallRecords records(store.get(), rater.get(), &*decks);
   auto opened = records.open(call, write_context);
   if (!opened) {
     log->error("session={} call={} storing the call failed: {}", request.session_id, call_id,
@@ -1070,7 +1094,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   }
 
   std::vector<Reply> replies;
-  if (!refused_early) {
+  {
     // open() quoted the call with the deck in effect and stored that deck's SHA-256, so the
     // cache has its rater. The quote reply and the hold below use it too.
     const billing::Rater* call_rater = rater.get();
@@ -1098,8 +1122,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   // NOTE: a refusal here, after the quote is stored, comes only from a change since
   // find_refusal ran, such as another call taking the card's funds or a new deck in effect.
   const Result<billing::Authorization> decision =
-      refused_early ? Result<billing::Authorization>(*early_refusal)
-                    : authorizer.authorize(authorization, write_context, verified_card);
+      authorizer.authorize(authorization, write_context, verified_card);
   if (!decision) {
     log->error("session={} call={} authorization could not be decided: {}", request.session_id,
                call_id, decision.status().message());
@@ -1125,23 +1148,44 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     replies.push_back(
         refusal(call_id, std::string(billing::to_string(decision->reason)), decision->message));
   }
+  note_decision(request, call, *decision);
+  return replies;
+}
+
+std::vector<Reply> CallService::State::store_early_refusal(const relay::CallRequested& request,
+                                                           const billing::CallRequest& call,
+                                                           const billing::Authorization& refused,
+                                                           const billing::WriteContext& at) {
+  billing::CallRecords records(store.get(), nullptr, &*decks);
+  auto stored = records.open_refused(call, refused, at);
+  if (!stored) {
+    log->error("session={} call={} storing the refused call failed: {}", request.session_id,
+               call.id, stored.status().message());
+    return {rating_unavailable(call.id)};
+  }
+  note_decision(request, call, refused);
+  return {refusal(call.id, std::string(billing::to_string(refused.reason)), refused.message)};
+}
+
+void CallService::State::note_decision(const relay::CallRequested& request,
+                                       const billing::CallRequest& call,
+                                       const billing::Authorization& decision) {
   {
     std::lock_guard state_lock(state_mutex);
-    OpenCall& open = calls[call_id];
+    OpenCall& open = calls[call.id];
     open.session_id = request.session_id;
     open.request_key = request.idempotency_key;
-    open.progress.authorized = decision->granted;
-    open.progress.acceptance_required = decision->acceptance_required;
-    open.progress.billed_number = decision->billed_number;
-    open.finished = !decision->granted;
+    open.progress.authorized = decision.granted;
+    open.progress.acceptance_required = decision.acceptance_required;
+    open.progress.billed_number = decision.billed_number;
+    open.finished = !decision.granted;
   }
   sessions.set_session_state(request.session_id,
-                             decision->granted ? "call-authorized" : "call-refused");
-  log->info("session={} call={} {}: billing={} access={}", request.session_id, call_id,
-            decision->granted ? "authorized"
-                              : "refused with " + std::string(billing::to_string(decision->reason)),
+                             decision.granted ? "call-authorized" : "call-refused");
+  log->info("session={} call={} {}: billing={} access={}", request.session_id, call.id,
+            decision.granted ? "authorized"
+                             : "refused with " + std::string(billing::to_string(decision.reason)),
             billing::to_string(call.billing), billing::to_string(call.access));
-  return replies;
 }
 
 Result<billing::CallPosting> CallService::State::complete_call(const std::string& call_id,
@@ -1187,7 +1231,8 @@ billing::Instant CallService::State::capped_end(const billing::CallRecord& recor
 }
 
 std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& event,
-                                                 relay::Instant now) {
+                                                 relay::Instant now,
+                                                 const AcceptanceResponse* response) {
   const std::string call_id(relay::provider_link::subject_id(event));
   const std::string of(relay::provider_link::message_type(event));
   bool emergency_call = false;
@@ -1286,7 +1331,15 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
     billing::CallEventRecord record{billing::CallEvent::Accepted, to_seconds(acceptance->at),
                                     config.actor, acceptance_method(acceptance->how),
                                     acceptance->accepted_by};
-    status = records.add_event(call_id, record);
+    if (response != nullptr) {
+      // The replies below for a recorded acceptance: the stored response must match them.
+      const billing::StoredResponse stored{response->key, response->scope,
+                                           response->result({Ack{of, call_id, {}}}),
+                                           response->context};
+      status = records.add_event(call_id, record, &stored);
+    } else {
+      status = records.add_event(call_id, record);
+    }
   } else if (const auto* connected = std::get_if<relay::Connected>(&clamped_event)) {
     billing::CallEventRecord record{
         billing::CallEvent::Connected, to_seconds(connected->at), config.actor, {}, {}};
@@ -1450,6 +1503,18 @@ bool CallService::storage_available() const {
 
 std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const std::string& ref,
                                        relay::Instant now) {
+  return handle_event(event, ref, now, nullptr);
+}
+
+std::vector<Reply> CallService::handle_acceptance(const relay::Acceptance& acceptance,
+                                                  const std::string& ref, relay::Instant now,
+                                                  const AcceptanceResponse& response) {
+  return handle_event(acceptance, ref, now, &response);
+}
+
+std::vector<Reply> CallService::handle_event(const relay::InboundEvent& event,
+                                             const std::string& ref, relay::Instant now,
+                                             const AcceptanceResponse* response) {
   State& state = *state_;
   const std::string* key = idempotency_key(event);
   const std::string fingerprint = key != nullptr ? request_fingerprint(event) : std::string();
@@ -1498,7 +1563,7 @@ std::vector<Reply> CallService::handle(const relay::InboundEvent& event, const s
       replies = state.call_requested(*request, *session, now);
     }
   } else {
-    replies = state.call_step(event, now);
+    replies = state.call_step(event, now, response);
   }
 
   // Errors and refusals for unavailable storage are not cached: the message changed nothing,

@@ -19,6 +19,7 @@
 
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
+#include "billing/store.hpp"
 #include "common/status.hpp"
 #include "gateway/server/config.hpp"
 #include "gateway/server/session_registry.hpp"
@@ -47,6 +48,16 @@ struct CallProgress {
   std::string billed_number;
 };
 
+// A response that handle_acceptance() stores in idempotency_keys in the transaction that
+// records the acceptance.
+struct AcceptanceResponse {
+  billing::IdempotencyKey key;
+  std::string scope;
+  billing::WriteContext context;  // who stores the response
+  // Returns the text to store for the replies that the recorded acceptance returns.
+  std::function<std::string(const std::vector<Reply>&)> result;
+};
+
 class CallService {
  public:
   // Keeps the references, which must outlive the service.
@@ -70,6 +81,14 @@ class CallService {
   // changes nothing.
   std::vector<Reply> handle(const relay::InboundEvent& event, const std::string& ref,
                             relay::Instant now);
+
+  // Handles `acceptance` as handle() does. When the acceptance is recorded, `response` is
+  // stored in the same write transaction, so a crash leaves both or neither. An acceptance
+  // that the call already has is acknowledged without storing `response`, and one that fails
+  // stores neither.
+  std::vector<Reply> handle_acceptance(const relay::Acceptance& acceptance,
+                                       const std::string& ref, relay::Instant now,
+                                       const AcceptanceResponse& response);
 
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with
   // the deck in effect at `now`. A calling-card request whose card is malformed, unknown or
@@ -108,6 +127,9 @@ class CallService {
   int close_emergency_sessions(relay::Instant now);
 
  private:
+  std::vector<Reply> handle_event(const relay::InboundEvent& event, const std::string& ref,
+                                  relay::Instant now, const AcceptanceResponse* response);
+
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/server.hpp"
@@ -115,6 +116,28 @@ struct AdminGateway {
     return accepted;
   }
 
+  // Runs one SQL statement on the billing database with a connection of its own.
+  void exec_sql(const std::string& sql) const {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(config.billing.database.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    sqlite3_close(db);
+    INFO(message);
+    REQUIRE(code == SQLITE_OK);
+  }
+
+  // Whether an accept response is stored under the client key `key`.
+  bool stored_accept_response(const std::string& key) const {
+    auto store = billing::SqliteStore::open(config.billing.database);
+    REQUIRE(store);
+    auto row = (*store)->find_stored_request("admin-api:accept:" + key);
+    REQUIRE(row);
+    return row->has_value();
+  }
+
   test::TempDir dir;
   test::TestPsap psap;
   DevCertificateFiles certs;
@@ -124,6 +147,48 @@ struct AdminGateway {
 };
 
 }  // namespace
+
+TEST_CASE("admin accept stores response with acceptance", "[gateway][admin]") {
+  AdminGateway gateway;
+  gateway.add_waiting_collect("c1");
+  // The write of the accept response fails, as when the gateway stops after the acceptance's
+  // commit and before a separate commit of its response.
+  gateway.exec_sql(
+      "CREATE TRIGGER fail_accept_response BEFORE INSERT ON idempotency_keys "
+      "WHEN NEW.scope = 'admin-accept' BEGIN SELECT RAISE(ABORT, 'response write failed'); END");
+  const json body = {{"staff", "s-ana"}, {"how", "voice"}, {"key", "acc-crash"}};
+  const HttpReply failed = gateway.post("/collect/c1/accept", body);
+  INFO(failed.body.dump());
+  CHECK(failed.status == 503);
+  CHECK(failed.body["error"]["code"] == "unavailable");
+  // Neither the acceptance nor its response is stored, so a retry is a new request.
+  CHECK(gateway.stored_acceptances("c1") == 0);
+  CHECK_FALSE(gateway.stored_accept_response("acc-crash"));
+
+  gateway.exec_sql("DROP TRIGGER fail_accept_response");
+  gateway.restart();
+  // The TTY line registers the call again while it still waits for staff.
+  gateway.add_waiting_collect("c1");
+  const HttpReply accepted = gateway.post("/collect/c1/accept", body);
+  INFO(accepted.body.dump());
+  REQUIRE(accepted.status == 200);
+  CHECK(gateway.stored_acceptances("c1") == 1);
+  CHECK(gateway.stored_accept_response("acc-crash"));
+
+  // A retry after the acceptance was committed gets the first response, with no live call.
+  gateway.restart();
+  const HttpReply repeated = gateway.post("/collect/c1/accept", body);
+  INFO(repeated.body.dump());
+  CHECK(repeated.status == 200);
+  CHECK(repeated.body == accepted.body);
+  gateway.server->stop();
+  CHECK(gateway.stored_acceptances("c1") == 1);
+  std::string verified;
+  const int verify_status =
+      test::run_relaygw({"audit", "verify", "--db", gateway.config.billing.database}, &verified);
+  INFO(verified);
+  CHECK(verify_status == 0);
+}
 
 TEST_CASE("admin accept repeats after restart", "[gateway][admin]") {
   AdminGateway gateway;

@@ -12,6 +12,8 @@
 
 #include "billing/cards.hpp"
 #include "billing/sqlite_store.hpp"
+#include "gateway/replay/day.hpp"
+#include "gateway/replay/replay.hpp"
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/emergency.hpp"
 #include "gateway/server/provider_listener.hpp"
@@ -881,6 +883,179 @@ TEST_CASE("provider link rejects second disconnect", "[gateway][provider-link]")
   const json rejected = read_json(*client);
   CHECK(rejected["type"] == "error");
   CHECK(rejected["code"] == "invalid-state");
+}
+
+}  // namespace relaygw::gateway::server
+
+namespace relaygw::gateway::server {
+namespace {
+
+// A call.request that the gateway refuses before quoting, and the reason it must give.
+struct RefusedRequest {
+  std::string reason;
+  json message;
+};
+
+// One refused request per refusal reason that needs no stored card, each with its own call id
+// and key. The caller of session S-1 is +12125550101.
+std::vector<RefusedRequest> refused_requests() {
+  const auto request = [](const std::string& call, const std::string& to,
+                          const std::string& billing) {
+    return json{{"type", "call.request"}, {"session", "S-1"}, {"call", call},
+                {"to", to},               {"billing", billing}, {"idempotency_key", "k-" + call}};
+  };
+  json third_party = request("C-third", "+13125550104", "third-party");
+  third_party["third_number"] = "+12125550101";
+  return {
+      {"invalid-request", request("C-invalid", "+10005550104", "sent-paid")},
+      {"collect-to-own-line", request("C-own", "+12125550101", "collect")},
+      {"third-number-is-calling-line", third_party},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("provider link repeats refusals after restart", "[gateway][provider-link]") {
+  Gateway gateway;
+  std::vector<json> first_refusals;
+  {
+    auto first = gateway.client("acme");
+    REQUIRE(first->send(session_open("S-1")));
+    read_json(*first);
+    for (const RefusedRequest& refused : refused_requests()) {
+      INFO(refused.reason);
+      REQUIRE(first->send(refused.message.dump() + "\n"));
+      const json reply = read_json(*first);
+      CHECK(reply["type"] == "authorization");
+      CHECK(reply["result"] == "refused");
+      CHECK(reply["reason"] == refused.reason);
+      first_refusals.push_back(reply);
+    }
+  }
+
+  restart(gateway);
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  std::size_t index = 0;
+  for (const RefusedRequest& refused : refused_requests()) {
+    INFO(refused.reason);
+    // The key stays bound to the refused request: a valid request under it is a conflict,
+    // also before the refused request is repeated.
+    json changed = refused.message;
+    changed["to"] = "+13125550199";
+    changed["billing"] = "sent-paid";
+    changed.erase("third_number");
+    REQUIRE(client->send(changed.dump() + "\n"));
+    const json conflict = read_json(*client);
+    CHECK(conflict["type"] == "error");
+    CHECK(conflict["code"] == "idempotency-conflict");
+
+    REQUIRE(client->send(refused.message.dump() + "\n"));
+    CHECK(read_json(*client) == first_refusals[index++]);
+
+    // Each refused call is stored once, with its request and its refusal.
+    const billing::CallRecord call =
+        gateway.stored_call("acme/" + refused.message["call"].get<std::string>());
+    CHECK(call.request.request_key == "acme/" + refused.message["idempotency_key"].get<std::string>());
+    std::vector<billing::CallEvent> kinds;
+    for (const billing::CallEventRecord& event : call.events) {
+      kinds.push_back(event.event);
+    }
+    const std::vector<billing::CallEvent> expected = {billing::CallEvent::Requested,
+                                                      billing::CallEvent::Refused};
+    CHECK(kinds == expected);
+    CHECK(call.events.back().reason_code == refused.reason);
+  }
+}
+
+}  // namespace relaygw::gateway::server
+
+namespace relaygw::gateway::server {
+
+TEST_CASE("replay names call to resume after gateway stops", "[gateway][replay]") {
+  Gateway gateway;
+  // Enough calls that the gateway stops while the replay still has calls to send.
+  constexpr int kCalls = 40;
+  replay::Day day;
+  day.source_file = "test day";
+  day.date = later(0).substr(0, 10);
+  day.clock_start = later(0);
+  for (int index = 1; index <= kCalls; ++index) {
+    replay::ProviderCall call;
+    call.id = "P-" + std::to_string(index);
+    call.provider = "acme";
+    call.service = "relay-ip";
+    call.caller = "+12125550101";
+    call.location = "350 5th Ave, New York, NY 10118";
+    call.agent = "CA-4411";
+    call.to = "+13125550104";
+    call.billing = "sent-paid";
+    call.connect = later(60 + index);
+    call.disconnect = later(120 + index);
+    call.expect = "accepted";
+    day.provider_calls.push_back(call);
+  }
+  replay::ReplayOptions options;
+  options.provider_port = gateway.port;
+  options.certs_dir = gateway.dir.file("certs");
+  options.timeout = 5s;
+
+  test::LogCapture log;
+  std::optional<Result<replay::ReplaySummary>> stopped;
+  std::thread runner([&] { stopped = replay::run_day(day, options); });
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (log.count("replay call=P-2 ") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  gateway.server->stop();
+  runner.join();
+  REQUIRE(stopped.has_value());
+  REQUIRE(stopped->is_ok());
+  const replay::ReplaySummary& first = stopped->value();
+  REQUIRE_FALSE(first.problems.empty());
+  REQUIRE(first.calls.size() < static_cast<std::size_t>(kCalls));
+  // One problem for the stop, not one for each call left, and no advice to enable the admin API.
+  const std::string& last = first.problems.back();
+  INFO(last);
+  CHECK_THAT(last, Catch::Matchers::Contains("the gateway stopped answering during provider call"));
+  CHECK_THAT(last, Catch::Matchers::Contains(" of 40 provider calls"));
+  CHECK_THAT(last, Catch::Matchers::Contains("Connection refused"));
+  CHECK(first.problems.size() <= 4);
+  for (const std::string& problem : first.problems) {
+    CHECK(problem.find("[admin] enabled") == std::string::npos);
+  }
+  const std::string marker = "--resume-from ";
+  const std::size_t at = last.find(marker);
+  REQUIRE(at != std::string::npos);
+  const std::size_t id_start = at + marker.size();
+  const std::string resume_id = last.substr(id_start, last.find(' ', id_start) - id_start);
+  CHECK_THAT(last, Catch::Matchers::Contains("provider call " + resume_id + " ("));
+
+  // A new gateway on the same database, and the replay resumed where it stopped.
+  gateway.server = std::make_unique<Server>(gateway.config);
+  REQUIRE(gateway.server->start());
+  options.provider_port = gateway.server->provider_link_endpoint().value().port;
+  options.resume_from = resume_id;
+  const Result<replay::ReplaySummary> resumed = replay::run_day(day, options);
+  REQUIRE(resumed.is_ok());
+  // Only the call that the stop cut short may differ: the stopping gateway posted it already.
+  for (const std::string& problem : resumed->problems) {
+    INFO(problem);
+    CHECK_THAT(problem, Catch::Matchers::StartsWith("call " + resume_id + ":"));
+  }
+  gateway.server->stop();
+
+  // Every call of the day is stored once and posted.
+  for (const replay::ProviderCall& call : day.provider_calls) {
+    INFO(call.id);
+    const billing::CallRecord record = gateway.stored_call("acme/" + call.id);
+    CHECK(record.posting.has_value());
+    const auto requests = std::count_if(
+        record.events.begin(), record.events.end(),
+        [](const auto& event) { return event.event == billing::CallEvent::Requested; });
+    CHECK(requests == 1);
+  }
 }
 
 }  // namespace relaygw::gateway::server
