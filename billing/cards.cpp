@@ -112,6 +112,46 @@ Status validate_card_number(std::string_view number) {
   return Status::ok();
 }
 
+Status check_identifier_card_digits(Store* store, std::string_view field, std::string_view value,
+                                    IdentifierKind kind) {
+  const char* noun = kind == IdentifierKind::Id    ? "an id"
+                     : kind == IdentifierKind::Key ? "a key"
+                                                   : "a staff name";
+  const std::string quoted_value = std::string(field) + " '" + mask_card_number_runs(value) + "'";
+  for (const DigitRun& run : find_digit_runs(value)) {
+    const std::size_t digits = run.digits.size();
+    if (digits >= kMinRejectedIdentifierDigits) {
+      return Status(StatusCode::InvalidArgument,
+                    quoted_value + " contains a run of " + std::to_string(digits) +
+                        " digits, which may be a card number, and card numbers are never stored "
+                        "in full. Choose " +
+                        noun +
+                        " without the card number; a run of up to 13 digits, such as a phone "
+                        "number, is accepted, and a letter ends a run");
+    }
+    if (store == nullptr || digits < kMinCardNumberDigits) {
+      continue;
+    }
+    // Every part of the run as long as a card number may be one.
+    for (std::size_t length = kMinCardNumberDigits; length <= digits; ++length) {
+      for (std::size_t from = 0; from + length <= digits; ++from) {
+        auto card = store->find_card(run.digits.substr(from, length));
+        if (!card) {
+          return card.status();
+        }
+        if (card->has_value()) {
+          return Status(StatusCode::InvalidArgument,
+                        quoted_value +
+                            " contains the number of a calling card in this database, and "
+                            "card numbers are never stored in full. Choose " +
+                            noun + " without the card number");
+        }
+      }
+    }
+  }
+  return Status::ok();
+}
+
 Result<PinHash> hash_pin(std::string_view pin, std::int32_t iterations) {
   std::vector<unsigned char> salt(kSaltBytes);
   if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1) {

@@ -33,6 +33,31 @@ inline constexpr Money kMaxCreditLimit = 100'000 * kUnitsPerDollar;
 // Numbers of four digits or fewer are masked completely.
 std::string mask_card_number(std::string_view number);
 
+// Identifiers with a digit run of this many digits or more are rejected outright, because most
+// card numbers have 14 to 19 digits. Shorter runs are common in ids: NANP phone numbers (10
+// digits, 11 with the leading 1) and Unix times in milliseconds (13 digits), which the TTY
+// listener's session and call ids contain. A run of 10 to 13 digits is therefore rejected only
+// when it contains a stored card's number. NOTE: a foreign phone number of 14 or more digits is
+// rejected too.
+inline constexpr std::size_t kMinRejectedIdentifierDigits = 14;
+
+// The kind of value an identifier is, which the fix in check_identifier_card_digits's message
+// names.
+enum class IdentifierKind { Id, Key, StaffName };
+
+// Checks that `value`, an identifier that is stored with records and printed in full (a call,
+// credit or dispute id, an idempotency key, or a staff name recorded as the actor), contains no
+// calling-card number. A digit run is what find_digit_runs (common/card_digits.hpp) returns, so
+// "4111 1111 1111 1111" is one run of 16 digits. Rejects, with InvalidArgument, a run of
+// kMinRejectedIdentifierDigits digits or more, and a run that contains the whole number of a
+// card stored in `store`, or only the long runs when `store` is null (a database that is being
+// created contains no cards). A run of 10 to 13 digits that contains no stored card's number,
+// such as a phone number, is accepted. `field` names the option or request field ("--key",
+// "field key"). The message shows `value` only through mask_card_number_runs. Fails with the
+// store's error when a card lookup fails.
+Status check_identifier_card_digits(Store* store, std::string_view field, std::string_view value,
+                                    IdentifierKind kind);
+
 // Checks that a PIN is 4 to 8 digits. The message never repeats the PIN.
 Status validate_pin(std::string_view pin);
 

@@ -33,6 +33,17 @@ std::string command_line_step(const NextStep& step) {
       return "pass --data-dir or set RELAYGW_DATA_DIR to the folder that contains nanp/";
     case NextStep::Kind::PassPolicyFile:
       return "pass --policy with a readable file or omit it for the defaults";
+    case NextStep::Kind::CreateDatabase:
+      return "create one with `relaygw db init --db " + step.subject +
+             "` or pass the right --db path";
+    case NextStep::Kind::CheckDatabasePath:
+      return "check the --db path, or create a new database with `relaygw db init --db NEW-FILE`";
+    case NextStep::Kind::VerifyDatabase:
+      return "run `relaygw audit verify" + (step.subject.empty() ? "" : " --db " + step.subject) +
+             "` to find the row, then restore the database from a backup";
+    case NextStep::Kind::RestoreDatabase:
+      return "restore it from a backup, and run `relaygw audit verify --db " + step.subject +
+             "` on the copy you restore";
   }
   return "";
 }

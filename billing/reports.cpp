@@ -12,6 +12,7 @@
 
 #include "billing/call_records.hpp"
 #include "billing/csv.hpp"
+#include "billing/next_step.hpp"
 #include "billing/record_chain.hpp"
 #include "common/text_table.hpp"
 
@@ -334,14 +335,13 @@ Status tampered_posting(Store& store, const CallFact& call) {
 // Rejects a summary whose totals would leave the 64-bit range when `call` is added. No real
 // charges come near that, so an amount of this call or of an earlier one was changed.
 Status overflowing_totals(Store& store, const CallFact& call) {
-  return Status(StatusCode::Corrupt,
-                "adding call " + call.call_id +
-                    " to the summary takes its totals past the 64-bit integer range, so an "
-                    "amount of this call or of an earlier one was written or changed outside "
-                    "relaygw; " +
-                    first_record_problem(store) +
-                    ". Run `relaygw audit verify` to list every changed row, and restore the "
-                    "database from a backup before reporting on it");
+  return failed_with_step(StatusCode::Corrupt,
+                          "adding call " + call.call_id +
+                              " to the summary takes its totals past the 64-bit integer range, "
+                              "so an amount of this call or of an earlier one was written or "
+                              "changed outside relaygw; " +
+                              first_record_problem(store),
+                          {NextStep::Kind::VerifyDatabase, ""}, ". Before reporting on it, ");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "billing/detail/sqlite_transaction.hpp"
 #include "billing/detail/wal_checkpointer.hpp"
 #include "billing/migrations.hpp"
+#include "billing/next_step.hpp"
 #include "billing/record_chain.hpp"
 
 namespace relaygw::billing {
@@ -57,10 +58,8 @@ Status check_database_path(const std::string& path, bool create) {
     if (create) {
       return Status::ok();
     }
-    return Status(StatusCode::NotFound, "database '" + path +
-                                            "' does not exist; create it with `relaygw db init "
-                                            "--db " +
-                                            path + "` or pass the right --db path");
+    return failed_with_step(StatusCode::NotFound, "database '" + path + "' does not exist",
+                            {NextStep::Kind::CreateDatabase, path});
   }
   // SQLite treats an empty file as an empty database and would build the schema in it, so a
   // command that only reads would turn a stray empty file into a database. A write-ahead log
@@ -69,10 +68,9 @@ Status check_database_path(const std::string& path, bool create) {
   const auto wal_size = std::filesystem::file_size(path + "-wal", error);
   const bool wal_has_pages = !error && wal_size > 0;
   if (!create && size == 0 && !wal_has_pages) {
-    return Status(StatusCode::NotFound, "there is no database in '" + path +
-                                            "' (the file is empty); create one with `relaygw "
-                                            "db init --db " +
-                                            path + "` or pass the right --db path");
+    return failed_with_step(StatusCode::NotFound,
+                            "there is no database in '" + path + "' (the file is empty)",
+                            {NextStep::Kind::CreateDatabase, path});
   }
   return Status::ok();
 }
@@ -112,10 +110,9 @@ Status open_error(sqlite3* db, const std::string& path, bool read_only) {
                           "' is damaged: it starts as an SQLite file, but SQLite rejects the rest "
                           "of its header; restore it from a backup");
       }
-      return Status(StatusCode::InvalidArgument,
-                    "'" + path +
-                        "' is not a relaygw database (it is not an SQLite file); check the --db "
-                        "path, or create a new database with `relaygw db init --db NEW-FILE`");
+      return failed_with_step(StatusCode::InvalidArgument,
+                              "'" + path + "' is not a relaygw database (it is not an SQLite file)",
+                              {NextStep::Kind::CheckDatabasePath, path});
     case SQLITE_CORRUPT:
       return Status(StatusCode::Corrupt,
                     "database '" + path +
@@ -532,12 +529,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   const bool has_schema_version = probed && sqlite3_column_int(probe, 1) != 0;
   sqlite3_finalize(probe);
   if (has_tables && !has_schema_version) {
-    return Status(StatusCode::InvalidArgument,
-                  "'" + path +
-                      "' is not a relaygw database (it is an SQLite file of another program: it "
-                      "has tables but no relaygw schema_version table), so relaygw leaves it "
-                      "unchanged; check the path, or create a new database with `relaygw db "
-                      "init --db NEW-FILE`");
+    return failed_with_step(
+        StatusCode::InvalidArgument,
+        "'" + path +
+            "' is not a relaygw database (it is an SQLite file of another program: it has tables "
+            "but no relaygw schema_version table), so relaygw leaves it unchanged",
+        {NextStep::Kind::CheckDatabasePath, path});
   }
   if (options.read_only) {
     // Reads the version without migrating, so the file stays unchanged.
@@ -554,11 +551,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       sqlite3_finalize(read);
     }
     if (version == 0) {
-      return Status(StatusCode::InvalidArgument,
-                    "'" + path +
-                        "' is not a relaygw database (it is an SQLite file without the relaygw "
-                        "schema); check the path, or create a new database with `relaygw db "
-                        "init --db NEW-FILE`");
+      return failed_with_step(StatusCode::InvalidArgument,
+                              "'" + path +
+                                  "' is not a relaygw database (it is an SQLite file without the "
+                                  "relaygw schema)",
+                              {NextStep::Kind::CheckDatabasePath, path});
     }
     if (version > latest_schema_version()) {
       return Status(StatusCode::FailedPrecondition,
@@ -637,11 +634,11 @@ SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {
     Status error =
         (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED
             ? sqlite_error(db_, code, "SQLite could not read the schema of '" + path + "'")
-            : Status(StatusCode::Corrupt,
-                     "database '" + path + "' cannot run a query (" + sqlite3_errmsg(db_) +
-                         "): the file was changed outside relaygw or is damaged; check it with "
-                         "`relaygw audit verify --db " +
-                         path + "` and restore it from a backup");
+            : failed_with_step(StatusCode::Corrupt,
+                               "database '" + path + "' cannot run a query (" +
+                                   sqlite3_errmsg(db_) +
+                                   "): the file was changed outside relaygw or is damaged",
+                               {NextStep::Kind::VerifyDatabase, path});
     return ScopedStatement(std::make_unique<Statement>(db_, std::move(error)));
   }
   auto [inserted, _] = statements_.emplace(sql, std::make_unique<Statement>(db_, prepared));
@@ -1467,9 +1464,10 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
   if (!call_id.empty() && !totals.is_null(5)) {
     Result<Instant> covered = parse_instant(totals.text(5));
     if (!covered) {
-      return Status(StatusCode::Corrupt,
-                    "card_ledger of call '" + call_id + "' has an invalid covered_until '" +
-                        totals.text(5) + "'; run `relaygw audit verify` to find the edited row");
+      return failed_with_step(StatusCode::Corrupt,
+                              "card_ledger of call '" + call_id +
+                                  "' has an invalid covered_until '" + totals.text(5) + "'",
+                              {NextStep::Kind::VerifyDatabase, detail::database_path(db_)});
     }
     funds.last_debit_covered_until = *covered;
   }
@@ -2878,11 +2876,11 @@ Status SqliteStore::scan_calls_requested(Instant from, Instant to,
     }
     if (__builtin_add_overflow(*column, amount, column)) {
       const std::string file = detail::database_path(db_);
-      return Status(StatusCode::Corrupt,
-                    "the " + kind + " charge lines of call " + fact->call_id +
-                        " sum past the 64-bit integer range, so one was written or changed "
-                        "outside relaygw; run `relaygw audit verify --db " +
-                        file + "` to find the row, then restore the database from a backup");
+      return failed_with_step(StatusCode::Corrupt,
+                              "the " + kind + " charge lines of call " + fact->call_id +
+                                  " sum past the 64-bit integer range, so one was written or "
+                                  "changed outside relaygw",
+                              {NextStep::Kind::VerifyDatabase, file});
     }
   }
 }

@@ -45,6 +45,10 @@ struct NextStep {
     LoadRateDeckInEffect,   // no stored deck is in effect on a date (subject: that date)
     SetDataDir,             // the number plan files are not in the data folder
     PassPolicyFile,         // the credit policy file cannot be read
+    CreateDatabase,         // the database file is missing or empty (subject: its path)
+    CheckDatabasePath,      // the file is not a relaygw database (subject: its path)
+    VerifyDatabase,         // a stored row was changed outside relaygw (subject: the path)
+    RestoreDatabase,        // SQLite reports the file damaged (subject: its path)
   };
 
   Kind kind = Kind::None;

@@ -1,6 +1,7 @@
 // relaygw audit verify / reconcile: checks the audit chain, the record chain and the journal,
 // and reconciles one UTC day's calls, charges, credits, card top-ups and refunds and journal
 // entries.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -21,9 +22,35 @@ struct AuditOptions {
   bool json = false;
 };
 
+// Fails `command` with the message of `status`. With --json it first prints `report` with an
+// "error" object of the status's code ("corrupt", "not-found") and message, the form of the
+// admin API's errors, so a program that reads standard output gets JSON for every outcome.
+[[noreturn]] void fail_audit(const AuditOptions& options, const std::string& command,
+                             nlohmann::json report, const Status& status) {
+  if (options.json) {
+    std::string code = to_string(status.code());
+    std::replace(code.begin(), code.end(), ' ', '-');
+    report["error"] = {{"code", code}, {"message", status.message()}};
+    std::cout << report.dump(2) << "\n";
+  }
+  fail_command(command, status.message());
+}
+
+// Opens the database read-only for an audit command, or fails it through fail_audit.
+std::unique_ptr<billing::SqliteStore> open_audit_store(const AuditOptions& options,
+                                                       const std::string& command,
+                                                       const nlohmann::json& failed_report) {
+  auto store = open_read_only_store(options.database);
+  if (!store) {
+    fail_audit(options, command, failed_report, store.status());
+  }
+  return std::move(store).value();
+}
+
 void run_verify(const AuditOptions& options) {
   const CommandLog log("audit verify");
-  auto store = open_database_read_only(options.database, "audit verify");
+  const nlohmann::json failed = {{"ok", false}};
+  auto store = open_audit_store(options, "audit verify", failed);
   nlohmann::json report = {{"ok", true}};
   std::string first_problem;
 
@@ -39,7 +66,7 @@ void run_verify(const AuditOptions& options) {
     return true;
   });
   if (!read) {
-    fail_command("audit verify", read.status().message());
+    fail_audit(options, "audit verify", failed, read.status());
   }
   Result<std::int64_t>& chain = *chain_read;
   report["audit_log_rows"] = chain ? nlohmann::json(*chain) : nlohmann::json(nullptr);
@@ -49,7 +76,7 @@ void run_verify(const AuditOptions& options) {
   }
   Result<billing::RecordCheck>& records = *records_read;
   if (!records) {
-    fail_command("audit verify", records.status().message());
+    fail_audit(options, "audit verify", failed, records.status());
   }
   report["rows_checked"] = records->rows_checked;
   for (const billing::RecordProblem& problem : records->problems) {
@@ -67,7 +94,7 @@ void run_verify(const AuditOptions& options) {
     // A journal amount too large to sum is reported after the record problems, which name
     // the row that was changed.
     if (journal.status().code() != StatusCode::Corrupt) {
-      fail_command("audit verify", journal.status().message());
+      fail_audit(options, "audit verify", failed, journal.status());
     }
     report["problems"].push_back(
         {{"table", "journal_entries"}, {"detail", journal.status().message()}});
@@ -134,10 +161,12 @@ void print_reconciliation_sums(const billing::Reconciliation& day) {
 
 void run_reconcile(const AuditOptions& options) {
   const CommandLog log("audit reconcile");
-  auto store = open_database_read_only(options.database, "audit reconcile");
+  const nlohmann::json failed = {{"date", options.date}, {"agrees", false}};
+  auto store = open_audit_store(options, "audit reconcile", failed);
   Result<billing::Reconciliation> day = store->reconcile_day(options.date);
   if (!day) {
-    fail_command("audit reconcile", day.status().message());
+    // A sum that overflows (Corrupt) or an invalid date ends here.
+    fail_audit(options, "audit reconcile", failed, day.status());
   }
   using billing::format_dollars;
   if (options.json) {

@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "billing/store.hpp"
+
 namespace relaygw::gateway {
 
 // Returns an empty string when `text` is well-formed UTF-8 with no NUL, or a message saying
@@ -23,6 +25,12 @@ std::string check_utf8_text(const std::string& text);
 // was given.
 // `command` must outlive the parse, as the CLI::App tree does in main.
 void add_staff_command_checks(CLI::App& command);
+
+// Checks each identifier option that the parse gave `command` ("call create"): --id, --key,
+// --call, --credit and --dispute, with billing::check_identifier_card_digits against the
+// cards in `store`. open_database checks --actor. Fails the command on the first value rejected. A
+// command that add_staff_command_checks did not register has no options checked here.
+void check_identifier_options(billing::Store& store, const std::string& command);
 
 // Returns "relaygw" and the subcommands that a parse of `app` reached, as "relaygw call create".
 std::string parsed_command_path(const CLI::App& app);
@@ -46,8 +54,9 @@ std::string missing_subcommand_message(const CLI::App& app);
 
 // Logs "COMMAND started: --OPTION=VALUE ..." at debug level when made, and "COMMAND done" or
 // "COMMAND failed" (an exception, the command's failure, left the run function) when
-// destroyed. Card numbers (--card, and --number of card commands) are masked; PINs are never
-// options, so they never appear.
+// destroyed. Card numbers (--card, and --number of card commands) are masked, and so are runs of
+// 10 or more digits in free text and identifier options. PINs are never options, so they never
+// appear.
 class CommandLog {
  public:
   explicit CommandLog(std::string command);

@@ -28,12 +28,13 @@
 #include <fmt/format.h>
 
 #include "billing/call_records.hpp"
+#include "billing/cards.hpp"
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
 #include "billing/rating.hpp"
 #include "billing/wal_check.hpp"
-#include "common/card_digits.hpp"
 #include "common/utf8.hpp"
+#include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 #include "gateway/logging.hpp"
@@ -57,32 +58,59 @@ void fail_command(const std::string& command, const std::string& message) {
   throw CLI::RuntimeError(1);
 }
 
+namespace {
+
+// Fails `command` when --actor or one of its ids or keys contains a card number (see
+// check_identifier_options). The actor is checked here too, because the db commands are not
+// registered with add_staff_command_checks.
+void check_identifiers(billing::Store& store, const DatabaseOptions& options,
+                       const std::string& command) {
+  const Status actor = billing::check_identifier_card_digits(&store, "--actor", options.actor,
+                                                             billing::IdentifierKind::StaffName);
+  if (!actor) {
+    fail_command(command, actor.message());
+  }
+  check_identifier_options(store, command);
+}
+
+}  // namespace
+
 std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& options,
                                                     const std::string& command) {
   auto store = billing::SqliteStore::open(options.db);
   if (!store) {
     fail_command(command, store.status().message());
   }
+  check_identifiers(**store, options, command);
   return std::move(store).value();
 }
 
-std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOptions& options,
-                                                              const std::string& command) {
+Result<std::unique_ptr<billing::SqliteStore>> open_read_only_store(const DatabaseOptions& options) {
   billing::SqliteOptions read_only;
   read_only.read_only = true;
   auto store = billing::SqliteStore::open(options.db, read_only);
   if (!store) {
-    fail_command(command, store.status().message());
+    return store.status();
   }
   const int version = (*store)->schema_version();
   if (version < billing::latest_schema_version()) {
-    fail_command(command,
-                 fmt::format("database '{}' is at schema version {}, and this command reads only "
-                             "schema version {}. Commands that only read do not migrate the file, "
-                             "so back it up and run `relaygw db migrate --db {}` as a user who "
-                             "may write it, or run this command on a migrated copy",
-                             options.db, version, billing::latest_schema_version(), options.db));
+    return Status(StatusCode::FailedPrecondition,
+                  fmt::format("database '{}' is at schema version {}, and this command reads only "
+                              "schema version {}. Commands that only read do not migrate the file, "
+                              "so back it up and run `relaygw db migrate --db {}` as a user who "
+                              "may write it, or run this command on a migrated copy",
+                              options.db, version, billing::latest_schema_version(), options.db));
   }
+  return store;
+}
+
+std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOptions& options,
+                                                              const std::string& command) {
+  auto store = open_read_only_store(options);
+  if (!store) {
+    fail_command(command, store.status().message());
+  }
+  check_identifiers(**store, options, command);
   return std::move(store).value();
 }
 
@@ -95,10 +123,11 @@ billing::WriteContext write_context(const DatabaseOptions& options) {
     throw CLI::RuntimeError(1);
   }
   // An actor is stored with every record and printed in full, so a card number typed into it
-  // would be kept unmasked. The message shows only the masked form.
-  if (const std::string masked = mask_card_number_runs(actor); masked != actor) {
-    std::cerr << "relaygw: --actor '" << masked
-              << "' contains a card number; name the staff member without it\n";
+  // would be kept unmasked. open_database also checks it against the stored cards.
+  if (const Status checked = billing::check_identifier_card_digits(
+          nullptr, "--actor", actor, billing::IdentifierKind::StaffName);
+      !checked) {
+    std::cerr << "relaygw: " << checked.message() << "\n";
     throw CLI::RuntimeError(1);
   }
   if (actor.empty()) {

@@ -50,6 +50,10 @@ std::unique_ptr<billing::SqliteStore> open_database(const DatabaseOptions& optio
 std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOptions& options,
                                                               const std::string& command);
 
+// Opens the database as open_database_read_only does, but returns the failure instead of
+// failing the command, for a command that reports it in its own form (JSON).
+Result<std::unique_ptr<billing::SqliteStore>> open_read_only_store(const DatabaseOptions& options);
+
 // Returns a WriteContext for the --actor (or "staff:$USER") at the current UTC second.
 billing::WriteContext write_context(const DatabaseOptions& options);
 

@@ -40,9 +40,12 @@ Status invalid(std::string_view prefix, const std::string& name, const std::stri
 }
 
 // A number plan or rate deck that fails to load is the server's data problem, whatever the
-// loader's code, so callers can tell it apart from a request that cannot be rated.
+// loader's code, so callers can tell it apart from a request that cannot be rated. The next
+// step is kept, so the admin API names it in its own terms.
 Status unavailable(const Status& load_failure) {
-  return Status(StatusCode::Unavailable, load_failure.message());
+  const std::string reason = load_failure.message_before_step();
+  return Status(StatusCode::Unavailable, reason, "", load_failure.next_step(),
+                std::string_view(load_failure.message()).substr(reason.size()));
 }
 
 Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_view prefix) {

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "billing/next_step.hpp"
 #include "common/status.hpp"
 
 namespace relaygw::billing::detail {
@@ -131,12 +132,12 @@ inline Status sum_overflow_failure(sqlite3* db, std::string_view sql) {
       tables.empty() ? std::string("stored amounts")
                      : (tables.size() == 1 ? "amounts in table " : "amounts in tables ") + names;
   const std::string file = database_path(db);
-  return Status(StatusCode::Corrupt,
-                "summing " + where + " of database '" + file +
-                    "' overflowed the 64-bit integer range (SQLite: integer overflow), so a "
-                    "stored amount is far larger than any real charge and was written or changed "
-                    "outside relaygw; run `relaygw audit verify --db " +
-                    file + "` to find the row, then restore the database from a backup");
+  return failed_with_step(StatusCode::Corrupt,
+                          "summing " + where + " of database '" + file +
+                              "' overflowed the 64-bit integer range (SQLite: integer overflow), "
+                              "so a stored amount is far larger than any real charge and was "
+                              "written or changed outside relaygw",
+                          {NextStep::Kind::VerifyDatabase, file});
 }
 
 // Returns SQLite's name of the type of `column` in the current row of `statement`, as
@@ -195,10 +196,9 @@ inline Status sqlite_failure(sqlite3* db, int code, std::string_view what,
                     "database '" + file + "': " + reason + "; retry the request");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return Status(StatusCode::Corrupt,
-                    "database '" + file + "' is damaged (SQLite: " + reason +
-                        "); restore it from a backup, and run `relaygw audit verify --db " + file +
-                        "` on the copy you restore");
+      return failed_with_step(StatusCode::Corrupt,
+                              "database '" + file + "' is damaged (SQLite: " + reason + ")",
+                              {NextStep::Kind::RestoreDatabase, file});
     case SQLITE_READONLY:
       return Status(StatusCode::PermissionDenied,
                     "database '" + file + "' is read-only (SQLite: " + reason +

@@ -21,6 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/card_digits.hpp"
 #include "common/utf8.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server/admin_handlers.hpp"
@@ -293,9 +294,9 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
     }
     if (fault) {
       const std::string_view target(request_.target().data(), request_.target().size());
-      logger("gateway")->warn("admin connection={} {} {} rejected with 400: {}", id_,
-                              request.method, printable_target(target.substr(0, target.find('?'))),
-                              *fault);
+      logger("gateway")->warn(
+          "admin connection={} {} {} rejected with 400: {}", id_, request.method,
+          mask_card_number_runs(printable_target(target.substr(0, target.find('?')))), *fault);
       write(admin_error(400, code, *fault), request_.keep_alive(), false);
       return;
     }
@@ -308,11 +309,12 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
         response = handle_admin_request(self->state_.parts, self->state_.accept_lock, request);
       } catch (const std::exception& error) {
         logger("gateway")->error("admin connection={} {} {} failed: {}", self->id_, request.method,
-                                 request.path, error.what());
+                                 mask_card_number_runs(request.path), error.what());
         response = admin_error(500, "internal", "the request failed inside the gateway");
       }
+      // A call id in the path may contain a card number, which the handler then rejected.
       logger("gateway")->debug("admin connection={} {} {} status={}", self->id_, request.method,
-                               request.path, response.status);
+                               mask_card_number_runs(request.path), response.status);
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)] {
         self->write(response, self->request_.keep_alive(), false);
       });

@@ -11,11 +11,13 @@
 #include <variant>
 #include <vector>
 
+#include "billing/cards.hpp"
 #include "billing/credits.hpp"
 #include "billing/money.hpp"
 #include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
+#include "common/card_digits.hpp"
 #include "common/json_keys.hpp"
 #include "gateway/credit_support.hpp"
 #include "gateway/logging.hpp"
@@ -118,17 +120,18 @@ std::string api_step(const NextStep& step) {
              "nanp/";
     case NextStep::Kind::PassPolicyFile:
       return "ask the gateway's operator to fix [billing] credit_policy_file";
+    case NextStep::Kind::CreateDatabase:
+      return "ask the gateway's operator to create the billing database or to fix [billing] "
+             "database";
+    case NextStep::Kind::CheckDatabasePath:
+      return "ask the gateway's operator to fix [billing] database";
+    case NextStep::Kind::VerifyDatabase:
+      return "ask the gateway's operator to find the changed row of the billing database and "
+             "restore the database from a backup";
+    case NextStep::Kind::RestoreDatabase:
+      return "ask the gateway's operator to restore the billing database from a backup";
   }
   return "";
-}
-
-// The message of `status` for an API client: a next step that billing attached is named by
-// api_step, not as the command-line step that message() ends with.
-std::string api_message(const Status& status) {
-  if (status.next_step().kind == NextStep::Kind::None) {
-    return status.message();
-  }
-  return status.message_before_step() + api_step(status.next_step());
 }
 
 AdminResponse status_error(const Status& status) {
@@ -398,6 +401,48 @@ Result<std::unique_ptr<billing::SqliteStore>> open_store(const AdminApiParts& pa
   return billing::SqliteStore::open(parts.billing.database);
 }
 
+// An id, key or staff name of a request, and where the client sent it ("field staff").
+struct RequestIdentifier {
+  std::string where;
+  std::string value;
+  billing::IdentifierKind kind;
+};
+
+// Rejects a request whose ids, keys or staff name contain a card number, which would be stored or
+// printed in full (billing::check_identifier_card_digits against the cards of the billing
+// database), with 400 invalid-field. Returns 503 when the database cannot be opened or read,
+// unless `database_required` is false: then only runs of 14 or more digits are rejected, for a
+// request that stores nothing in the database (a take-over). Handlers call it before they log
+// or use the values.
+std::optional<AdminResponse> reject_card_numbers(const AdminApiParts& parts,
+                                                 const std::vector<RequestIdentifier>& values,
+                                                 bool database_required = true) {
+  auto store = open_store(parts);
+  billing::Store* cards = nullptr;
+  if (store) {
+    cards = store->get();
+  } else if (database_required) {
+    logger("gateway")->error("admin request failed: error={}", store.status().message());
+    return admin_error(503, "unavailable", api_message(store.status()));
+  } else {
+    logger("gateway")->warn("admin request: ids checked without the stored cards: error={}",
+                            store.status().message());
+  }
+  for (const RequestIdentifier& identifier : values) {
+    const Status checked = billing::check_identifier_card_digits(cards, identifier.where,
+                                                                 identifier.value, identifier.kind);
+    if (checked.code() == StatusCode::InvalidArgument) {
+      logger("gateway")->warn("admin request rejected: {}", checked.message());
+      return admin_error(400, "invalid-field", checked.message());
+    }
+    if (!checked) {
+      logger("gateway")->error("admin request failed: error={}", checked.message());
+      return admin_error(503, "unavailable", api_message(checked));
+    }
+  }
+  return std::nullopt;
+}
+
 // GET /health
 AdminResponse get_health(const AdminApiParts& parts) {
   json body = {{"status", "ok"}};
@@ -499,6 +544,13 @@ AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call
     return *rejected;
   }
   const std::string staff = field_or(body, "staff", "");
+  if (auto rejected =
+          reject_card_numbers(parts,
+                              {{"the call id in the path", call_id, billing::IdentifierKind::Id},
+                               {"field staff", staff, billing::IdentifierKind::StaffName}},
+                              /*database_required=*/false)) {
+    return *rejected;
+  }
   const Status taken = parts.sessions.take_over(call_id, staff);
   if (!taken) {
     logger("gateway")->warn("call={} admin take-over rejected: staff={} error={}", call_id, staff,
@@ -645,6 +697,12 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
     return *rejected;
   }
   const std::string staff = field_or(body, "staff", "");
+  if (auto rejected = reject_card_numbers(
+          parts, {{"the call id in the path", call_id, billing::IdentifierKind::Id},
+                  {"field staff", staff, billing::IdentifierKind::StaffName},
+                  {"field key", field_or(body, "key", ""), billing::IdentifierKind::Key}})) {
+    return *rejected;
+  }
   const std::string how_name = field_or(body, "how", "voice");
   const std::optional<relay::AcceptanceMethod> how = relay::parse_acceptance_method(how_name);
   if (!how) {
@@ -789,8 +847,8 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   Result<QuoteOutcome> quote = Status(StatusCode::Internal, "quote not computed");
   std::string deck_sha256;
   Status loaded(StatusCode::Unavailable,
-                "the admin API runs without a call service, so no rate deck is loaded; run it "
-                "with `relaygw serve`");
+                "the admin API runs without a call service, so no rate deck is loaded; ask the "
+                "gateway's operator to run the admin API inside the gateway server");
   if (parts.calls != nullptr) {
     const Result<billing::Instant> start = billing::parse_instant(fields.start);
     const relay::Instant at = start ? relay::Instant(*start)
@@ -864,6 +922,12 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   fields.amount = field_or(body, "amount", "");
   fields.key = field_or(body, "key", "");
   const std::string staff = field_or(body, "staff", "");
+  if (auto rejected = reject_card_numbers(
+          parts, {{"field call", fields.call_id, billing::IdentifierKind::Id},
+                  {"field key", fields.key, billing::IdentifierKind::Key},
+                  {"field staff", staff, billing::IdentifierKind::StaffName}})) {
+    return *rejected;
+  }
 
   Result<billing::CreditPolicy> policy =
       load_policy(parts.billing.data_dir, parts.billing.credit_policy_file);
@@ -897,6 +961,12 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
 // GET /credits?call=ID
 AdminResponse get_credits(const AdminApiParts& parts, const AdminRequest& request) {
   const auto call = request.query.find("call");
+  if (call != request.query.end()) {
+    if (auto rejected = reject_card_numbers(
+            parts, {{"query parameter call", call->second, billing::IdentifierKind::Id}})) {
+      return *rejected;
+    }
+  }
   auto store = open_store(parts);
   if (!store) {
     return admin_error(503, "unavailable", api_message(store.status()));
@@ -919,6 +989,11 @@ AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string
     return *rejected;
   }
   const std::string staff = field_or(body, "staff", "");
+  if (auto rejected = reject_card_numbers(
+          parts, {{"the credit id in the path", credit_id, billing::IdentifierKind::Id},
+                  {"field staff", staff, billing::IdentifierKind::StaffName}})) {
+    return *rejected;
+  }
   auto store = open_store(parts);
   if (!store) {
     return admin_error(503, "unavailable", api_message(store.status()));
@@ -1100,6 +1175,13 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
 
 }  // namespace
 
+std::string api_message(const Status& status) {
+  if (status.next_step().kind == NextStep::Kind::None) {
+    return status.message();
+  }
+  return status.message_before_step() + api_step(status.next_step());
+}
+
 AdminResponse admin_error(int status, const std::string& code, const std::string& message) {
   return {status, {{"error", {{"code", code}, {"message", message}}}}, {}};
 }
@@ -1117,7 +1199,8 @@ AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptLock& accep
       continue;
     }
     if (auto rejected = check_query(route, request)) {
-      logger("gateway")->warn("admin {} {} rejected: {}", request.method, request.path,
+      logger("gateway")->warn("admin {} {} rejected: {}", request.method,
+                              mask_card_number_runs(request.path),
                               rejected->body["error"]["message"].get<std::string>());
       return *rejected;
     }

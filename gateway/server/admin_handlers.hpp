@@ -36,6 +36,12 @@ struct AcceptLock {
   std::mutex mutex;
 };
 
+// Returns the message of `status` for a client of the admin API or the provider link, which
+// cannot run relaygw commands on the server: a next step that billing attached is named as an
+// endpoint, a request field or the gateway operator's task, not as the command-line step that
+// message() ends with.
+std::string api_message(const Status& status);
+
 // Returns {"error":{"code":code,"message":message}} with `status`.
 AdminResponse admin_error(int status, const std::string& code, const std::string& message);
 

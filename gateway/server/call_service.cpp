@@ -37,12 +37,14 @@
 #include "billing/cards.hpp"
 #include "billing/credit_policy.hpp"
 #include "billing/deck_cache.hpp"
+#include "billing/next_step.hpp"
 #include "billing/numbering.hpp"
 #include "billing/rate_deck.hpp"
 #include "billing/rating.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server/access_tag.hpp"
+#include "gateway/server/admin_handlers.hpp"
 #include "gateway/server/emergency.hpp"
 #include "relay-adapters/provider_link/replies.hpp"
 
@@ -125,6 +127,34 @@ relay::ErrorReply key_conflict(const std::string& key) {
                      "idempotency_key '" + key +
                          "' was already used for a different request; use a new key for a new "
                          "request");
+}
+
+// Checks the call id and idempotency key of a billing message for a card number (see
+// billing::check_identifier_card_digits), as the provider sent them: the provider link stores
+// them as "<provider>/<id>", and a provider id contains no '/'. Returns the invalid-value error
+// that rejects the message, or nullopt. A failed card lookup is an unavailable error, so a
+// retry with the same key is processed again.
+std::optional<relay::ErrorReply> reject_card_numbers(billing::Store& store,
+                                                     const std::string& call_id,
+                                                     const std::string& key) {
+  const auto provider_part = [](const std::string& id) {
+    const std::size_t slash = id.find('/');
+    return slash == std::string::npos ? id : id.substr(slash + 1);
+  };
+  for (const auto& [field, value] : {std::pair{"call", provider_part(call_id)},
+                                     std::pair{"idempotency_key", provider_part(key)}}) {
+    const Status checked =
+        billing::check_identifier_card_digits(&store, field, value, billing::IdentifierKind::Id);
+    if (checked.code() == StatusCode::InvalidArgument) {
+      return error_reply("invalid-value", checked.message());
+    }
+    if (!checked) {
+      return error_reply("unavailable",
+                         "billing storage failed while checking the ids, so "
+                         "nothing was recorded; retry with the same key");
+    }
+  }
+  return std::nullopt;
 }
 
 // Appends "name=LENGTH:value;" so that no two field lists give the same text.
@@ -798,9 +828,9 @@ Result<const billing::Rater*> CallService::State::rater_in_effect(const std::str
     return in_effect.status();
   }
   if (!in_effect->has_value()) {
-    return Status(StatusCode::Unavailable, "database '" + config.database +
-                                               "' has no rate deck; load one with `relaygw db "
-                                               "load-deck`");
+    return billing::failed_with_step(StatusCode::Unavailable,
+                                     "database '" + config.database + "' has no rate deck",
+                                     {NextStep::Kind::LoadRateDeck, ""});
   }
   if (Status checked = billing::check_deck_in_effect(*store, **in_effect, *local_date); !checked) {
     return checked;
@@ -983,6 +1013,10 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     log->warn("session={} call={} refused: billing storage unavailable", request.session_id,
               call_id);
     return {rating_unavailable(call_id)};
+  }
+  if (auto rejected = reject_card_numbers(*store, call_id, request.idempotency_key)) {
+    log->warn("session={} call.request rejected: {}", request.session_id, rejected->message);
+    return {*rejected};
   }
 
   auto existing = store->find_call(call_id);
@@ -1280,6 +1314,11 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                         "billing storage is unavailable, so " + of + " for call '" + call_id +
                             "' was not recorded; retry it with the same idempotency key")};
   }
+  const std::string* key = idempotency_key(event);
+  if (auto rejected = reject_card_numbers(*store, call_id, key != nullptr ? *key : "")) {
+    log->warn("session={} {} rejected: {}", session_id, of, rejected->message);
+    return {*rejected};
+  }
   billing::CallRecords records(store.get(), rater.get(), &*decks);
   auto record = store->find_call(call_id);
   // The gateway stamps the request with its own clock, so a provider clock that runs a little
@@ -1379,9 +1418,9 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
           // A posted call takes no second disconnect. Otherwise the key was used by another
           // call.
           const bool posted_before = posted && posted->has_value() && (*posted)->posting;
-          return {error_reply(
-              posted_before ? "invalid-state" : "idempotency-conflict",
-              "call.disconnect for call '" + call_id + "' was not recorded: " + status.message())};
+          return {error_reply(posted_before ? "invalid-state" : "idempotency-conflict",
+                              "call.disconnect for call '" + call_id +
+                                  "' was not recorded: " + api_message(status))};
         }
       }
       // The step is already recorded (a retry after a restart, or a repeated delivery).
@@ -1392,12 +1431,12 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
     case StatusCode::FailedPrecondition:
     case StatusCode::InvalidArgument:
       return {error_reply("invalid-state", of + " for call '" + call_id +
-                                               "' was not recorded: " + status.message())};
+                                               "' was not recorded: " + api_message(status))};
     default:
       log->error("session={} call={} {} failed: {}", session_id, call_id, of, status.message());
       return {error_reply("unavailable",
                           of + " for call '" + call_id +
-                              "' was not recorded because billing failed: " + status.message() +
+                              "' was not recorded because billing failed: " + api_message(status) +
                               "; retry it with the same idempotency key")};
   }
 }

@@ -364,6 +364,46 @@ TEST_CASE_METHOD(CardJournalFixture, "overflowing journal sum names table",
   CHECK(report["journal_total"].is_null());
 }
 
+TEST_CASE_METHOD(CardJournalFixture, "reconcile json reports overflow",
+                 "[billing][cards][journal]") {
+  auto store = open();
+  add_prepaid(*store, kFundedCard, 20'000, {"staff:alice", instant("2026-03-10T09:00:00Z")});
+  store.reset();
+  raw_query(db(), "UPDATE journal_entries SET amount = 9223372036854775807");
+  const std::string input = file("stdin.txt");
+  std::ofstream(input) << "";
+
+  // Standard output contains one JSON object, which cerr's flush of cout puts before the message
+  // on standard error.
+  const auto reconciled =
+      testing::run_relaygw("audit reconcile --db '" + db() + "' --date 2026-03-10 --json", input);
+  INFO(reconciled.output);
+  CHECK(reconciled.status == 1);
+  REQUIRE(reconciled.output.rfind('}') != std::string::npos);
+  const nlohmann::json report = nlohmann::json::parse(
+      reconciled.output.substr(0, reconciled.output.rfind('}') + 1), nullptr, false);
+  REQUIRE(report.is_object());
+  CHECK(report["date"] == "2026-03-10");
+  CHECK(report["agrees"] == false);
+  CHECK(report["error"]["code"] == "corrupt");
+  CHECK(report["error"]["message"].get<std::string>().find(
+            "summing amounts in table journal_entries") != std::string::npos);
+
+  // A database that cannot be opened is reported as JSON too, by audit verify as well.
+  const std::string missing = file("missing.db");
+  for (const std::string command : {"audit reconcile --date 2026-03-10", "audit verify"}) {
+    const auto failed = testing::run_relaygw(command + " --db '" + missing + "' --json", input);
+    INFO(failed.output);
+    CHECK(failed.status == 1);
+    REQUIRE(failed.output.rfind('}') != std::string::npos);
+    const nlohmann::json error = nlohmann::json::parse(
+        failed.output.substr(0, failed.output.rfind('}') + 1), nullptr, false);
+    REQUIRE(error.is_object());
+    CHECK(error["error"]["code"] == "not-found");
+    CHECK(error["error"]["message"].get<std::string>().find(missing) != std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(CardJournalFixture, "schema 11 journals back-filled",
                  "[billing][cards][journal][migration]") {
   build_schema_11();

@@ -271,3 +271,56 @@ TEST_CASE("maximum balance message fits the room", "[billing][cards]") {
   REQUIRE_FALSE(room);
   CHECK(room.message().find("add at most $1.00") != std::string::npos);
 }
+
+TEST_CASE_METHOD(CardFixture, "identifier card digits rule", "[billing][cards]") {
+  add();  // kCard, 16 digits
+  NewCard short_card;
+  short_card.number = "3125550188";
+  short_card.opening_balance = 500;
+  short_card.pin_iterations = kTestIterations;
+  REQUIRE(add_card(store(), short_card, kPin, context()));
+
+  struct Case {
+    std::string value;
+    bool accepted;
+    std::string message;  // part of the message of a rejection
+  };
+  const std::string stored = "contains the number of a calling card in this database";
+  const Case cases[] = {
+      {"c-3125550107", true, ""},             // a phone number that is no card
+      {"c-13125550107", true, ""},            // with the leading 1
+      {"tty-1733439000000-1-c1", true, ""},   // milliseconds since the epoch
+      {"c-2026-03-10-3125550107", true, ""},  // a date breaks the run
+      {"", true, ""},
+      {"c-3125550188", false, "--id 'c-******0188' " + stored},
+      {"c-13125550188", false, stored},  // the card inside a longer run
+      {"c-312.555.0188", false, "--id 'c-***.***.0188' " + stored},
+      {"c-55501421234567", false, "a run of 14 digits"},
+      {"c-5550 1421 2345 6789", false, "--id 'c-**** **** **** 6789' contains a run of 16"},
+      {"c-\xEF\xBC\x93\xEF\xBC\x91\xEF\xBC\x92"
+       "5550188",
+       false, stored},  // fullwidth 312
+      {"20260310-3125550107", false, "a run of 18 digits"},
+  };
+  for (const Case& item : cases) {
+    INFO(item.value);
+    const relaygw::Status checked =
+        check_identifier_card_digits(&store(), "--id", item.value, IdentifierKind::Id);
+    CHECK(checked.is_ok() == item.accepted);
+    if (!item.accepted) {
+      CHECK(checked.code() == StatusCode::InvalidArgument);
+      CHECK(checked.message().find(item.message) != std::string::npos);
+      CHECK(checked.message().find("Choose an id without the card number") != std::string::npos);
+      CHECK(checked.message().find("3125550188") == std::string::npos);
+      CHECK(checked.message().find("5550142123456789") == std::string::npos);
+    }
+  }
+
+  // Without a store only long runs are rejected, and the message names the kind of value.
+  CHECK(check_identifier_card_digits(nullptr, "--actor", "clerk 3125550188",
+                                     IdentifierKind::StaffName));
+  const relaygw::Status actor = check_identifier_card_digits(
+      nullptr, "--actor", "clerk 5550142123456789", IdentifierKind::StaffName);
+  REQUIRE_FALSE(actor);
+  CHECK(actor.message().find("Choose a staff name without the card number") != std::string::npos);
+}

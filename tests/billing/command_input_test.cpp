@@ -570,7 +570,8 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
   check_rejected({{create + "--id c2 --actor '   '", {"--actor is blank"}}});
   // A card number in an actor would be stored and printed in full with every record.
   check_rejected({{create + "--id c3 --actor 'clerk 4111 1111 1111 1111'",
-                   {"--actor 'clerk **** **** **** 1111' contains a card number"},
+                   {"--actor 'clerk **** **** **** 1111' contains a run of 16 digits",
+                    "Choose a staff name without the card number"},
                    {"4111 1111"}}});
   CHECK(relaygw(create + "--id c4 --actor 'staff:desk-2026-03-10'").status == 0);
   // An unset variable in "--db $FILE" must not price with the bundled deck instead.
@@ -625,4 +626,56 @@ TEST_CASE_METHOD(CommandInputFixture, "card close masks number in reason", "[bil
     CHECK(bytes.find("4111111111119876") == std::string::npos);
     CHECK(bytes.find("************9876") != std::string::npos);
   }
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "identifier options reject card numbers", "[billing][cli]") {
+  init();
+  // A 10-digit card whose number is also a phone number, as many calling cards are.
+  REQUIRE(
+      relaygw("card add " + db_option() + "--number 3125550188 --balance 5.00", pin_file("739164"))
+          .status == 0);
+  const std::string create =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  const std::string stored_card = "contains the number of a calling card in this database";
+  check_rejected({
+      {create + "--id c-3125550188",
+       {"--id 'c-******0188' " + stored_card, "Choose an id"},
+       {"3125550188"}},
+      {create + "--id 'c-4111-1111-1111-1111'",
+       {"--id 'c-****-****-****-1111' contains a run of 16 digits"},
+       {"4111-1111"}},
+      {create + "--id c5 --actor 'clerk 312 555 0188'",
+       {"--actor 'clerk *** *** 0188' " + stored_card},
+       {"312 555 0188"}},
+      {"card fund " + db_option() + "--number 3125550188 --amount 1.00 --key fund-3125550188",
+       {"relaygw card fund: --key 'fund-******0188' " + stored_card, "Choose a key"},
+       {"fund-3125550188"}},
+      {"credit request " + db_option() +
+           "--call c-4111111111111111 --line 1 --reason other --amount 1.00 --key k1 --text x",
+       {"--call 'c-************1111' contains a run of 16 digits"},
+       {"4111111111111111"}},
+      {"dispute note " + db_option() + "--dispute dp-4111111111111111 --text x",
+       {"--dispute 'dp-************1111' contains a run of 16 digits"},
+       {"4111111111111111"}},
+      // Commands that only read check their ids too, so an error never repeats the number.
+      {"call show " + db_option() + "--id 3125550188",
+       {"--id '******0188' " + stored_card},
+       {"3125550188"}},
+      // The debug log line of the command's options is written before the check, so it masks.
+      {"--log-level debug call create " + db_option() +
+           "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z --id c-3125550188",
+       {"--id=c-******0188", stored_card},
+       {"3125550188"}},
+  });
+
+  // Phone numbers that are no stored card, and a time in milliseconds, stay valid in ids.
+  const CommandRun phone = relaygw(create + "--id c-3125550107 --actor 'clerk 3125550107'");
+  INFO(phone.output);
+  CHECK(phone.status == 0);
+  const CommandRun milliseconds = relaygw(create + "--id tty-1733439000000-1-c1");
+  INFO(milliseconds.output);
+  CHECK(milliseconds.status == 0);
+  const CommandRun shown_call = relaygw("call show " + db_option() + "--id c-3125550107");
+  INFO(shown_call.output);
+  CHECK(shown_call.status == 0);
 }

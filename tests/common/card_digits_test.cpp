@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "common/card_digits.hpp"
 
@@ -48,6 +49,29 @@ TEST_CASE("card digit runs are masked", "[common][card-digits]") {
     INFO(item.text);
     CHECK(mask_card_number_runs(item.text) == item.expected);
   }
+}
+
+TEST_CASE("digit runs give ascii digits", "[common][card-digits]") {
+  // "c-" then a fullwidth 4, Arabic-Indic 1 and extended Arabic-Indic 1 and 1, a space, 9 and
+  // 876, then a short run after a letter.
+  const std::string text =
+      "c-\xEF\xBC\x94\xD9\xA1\xDB\xB1"
+      "1 9876x12";
+  const std::vector<DigitRun> runs = find_digit_runs(text);
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].digits == "41119876");
+  CHECK(runs[0].begin == 2);
+  CHECK(runs[0].end == text.size() - 3);
+  CHECK(runs[1].digits == "12");
+  CHECK(runs[1].begin == text.size() - 2);
+
+  // Separators join groups of three or more digits only.
+  const std::vector<DigitRun> dated = find_digit_runs("2026-03-10-3125550107");
+  REQUIRE(dated.size() == 4);
+  CHECK(dated[3].digits == "3125550107");
+  const std::vector<DigitRun> card = find_digit_runs("4111 - 1111.1111/9876");
+  REQUIRE(card.size() == 1);
+  CHECK(card[0].digits == "4111111111119876");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The staff admin API over real HTTP on loopback, with a real SessionRegistry, real SQLite
 // files made by the relaygw binary, and the relaygw binary as the reference for quotes.
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -24,6 +25,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "billing/cards.hpp"
 #include "billing/money.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/admin_api.hpp"
@@ -781,8 +783,11 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote maps failures to statuses", "[gat
     INFO(reply.body.dump());
     CHECK(reply.status == 503);
     CHECK(reply.body["error"]["code"] == "rating-unavailable");
-    CHECK(reply.body["error"]["message"].get<std::string>().find("relaygw serve") !=
-          std::string::npos);
+    // An API client cannot run a command on the server, so the step names the operator.
+    CHECK_THAT(reply.body["error"]["message"].get<std::string>(),
+               Catch::Matchers::EndsWith("; ask the gateway's operator to run the admin API "
+                                         "inside the gateway server"));
+    CHECK(reply.body["error"]["message"].get<std::string>().find("relaygw") == std::string::npos);
 
     // An emergency call is quoted at zero without any rate deck.
     json emergency = request;
@@ -1359,4 +1364,154 @@ TEST_CASE_METHOD(AdminApiFixture, "admin and command line name next step", "[gat
   CHECK(no_policy.body["error"]["message"] ==
         "credit policy file '" + path("no-policy.toml") +
             "' cannot be read; ask the gateway's operator to fix [billing] credit_policy_file");
+}
+
+namespace {
+
+// Runs `sql` on the database file with SQLite itself, as an edit outside relaygw.
+void edit_outside_relaygw(const std::string& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  INFO(message);
+  REQUIRE(code == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects card numbers in ids", "[gateway][admin]") {
+  post_call();
+  {
+    auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+    REQUIRE(store);
+    relaygw::billing::NewCard card;
+    card.number = "3125550188";
+    card.opening_balance = 500;
+    card.pin_iterations = 1'000;
+    REQUIRE(relaygw::billing::add_card(**store, card, "4821",
+                                       {"staff:test", std::chrono::floor<std::chrono::seconds>(
+                                                          std::chrono::system_clock::now())}));
+  }
+  start_api();
+  const json ask = {{"call", "c1"},     {"line", 1},     {"reason", "bad-connection"},
+                    {"amount", "0.05"}, {"key", "CR-1"}, {"staff", "s-ana"}};
+  const std::string stored = "contains the number of a calling card in this database";
+  struct Case {
+    std::string target;
+    json body;  // null for a GET
+    std::string message;
+  };
+  const auto with = [&ask](const std::string& field, const std::string& value) {
+    json body = ask;
+    body[field] = value;
+    return body;
+  };
+  const std::vector<Case> cases = {
+      {"/credits", with("staff", "clerk 4111 1111 1111 1111"),
+       "field staff 'clerk **** **** **** 1111' contains a run of 16 digits"},
+      {"/credits", with("key", "CR-3125550188"), "field key 'CR-******0188' " + stored},
+      {"/credits", with("call", "c-3125550188"), "field call 'c-******0188' " + stored},
+      {"/credits?call=3125550188", nullptr, "query parameter call '******0188' " + stored},
+      {"/credits/cr-4111111111111111/approve", json{{"staff", "s-ana"}},
+       "the credit id in the path 'cr-************1111' contains a run of 16 digits"},
+      {"/collect/c-3125550188/take-over", json{{"staff", "s-ana"}},
+       "the call id in the path 'c-******0188' " + stored},
+      {"/collect/c1/accept", json{{"staff", "s-ana"}, {"key", "acc-4111111111111111"}},
+       "field key 'acc-************1111' contains a run of 16 digits"},
+  };
+  for (const Case& item : cases) {
+    INFO(item.target << " " << item.body.dump());
+    const HttpReply reply = item.body.is_null() ? get(item.target) : post(item.target, item.body);
+    INFO(reply.body.dump());
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "invalid-field");
+    const std::string message = reply.body["error"]["message"];
+    CHECK(message.find(item.message) != std::string::npos);
+    CHECK(message.find("without the card number") != std::string::npos);
+    CHECK(message.find("3125550188") == std::string::npos);
+    CHECK(message.find("4111111111111111") == std::string::npos);
+  }
+
+  // A phone number that is no stored card stays valid in a staff name and a key.
+  const HttpReply phone = post("/credits", with("staff", "desk 3125550107"));
+  INFO(phone.body.dump());
+  CHECK(phone.status == 201);
+  CHECK(phone.body["requested_by"] == "staff:desk 3125550107");
+  auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+  REQUIRE(store);
+  auto credits = (*store)->list_credits("c1");
+  REQUIRE(credits);
+  CHECK(credits->size() == 1);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin database faults name operator", "[gateway][admin]") {
+  // The command line names `relaygw db init`, and the API names the operator instead.
+  start_api();
+  const HttpReply missing = get("/credits");
+  INFO(missing.body.dump());
+  CHECK(missing.status == 503);
+  CHECK_THAT(missing.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::EndsWith("' does not exist; ask the gateway's operator to create "
+                                       "the billing database or to fix [billing] database"));
+  CHECK(run_relaygw("credit list --db '" + path("billing.db") + "'").status == 1);
+
+  std::ofstream(path("billing.db")) << "not a database, but long enough to have a header\n";
+  const HttpReply not_sqlite = get("/credits");
+  INFO(not_sqlite.body.dump());
+  CHECK(not_sqlite.status == 503);
+  CHECK_THAT(not_sqlite.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::EndsWith("is not a relaygw database (it is not an SQLite file); ask "
+                                       "the gateway's operator to fix [billing] database"));
+  stop_api();
+  std::filesystem::remove(path("billing.db"));
+
+  // Charge lines whose sum leaves the 64-bit range were changed outside relaygw.
+  post_call();
+  auto call = [&] {
+    auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+    REQUIRE(store);
+    auto found = (*store)->find_call("c1");
+    REQUIRE(found);
+    REQUIRE(found->has_value());
+    return **found;
+  }();
+  REQUIRE(call.posting.has_value());
+  REQUIRE(call.posting->lines.size() >= 2);
+  edit_outside_relaygw(path("billing.db"),
+                       "UPDATE charge_lines SET amount = 9223372036854775807, kind = 'tax' "
+                       "WHERE call_id = 'c1'");
+  start_api();
+  const HttpReply report = get("/reports/summary?from=2026-03-01&to=2026-03-31");
+  INFO(report.body.dump());
+  CHECK(report.status == 500);
+  const std::string message = report.body["error"]["message"];
+  CHECK(message.find("sum past the 64-bit integer range") != std::string::npos);
+  CHECK_THAT(message, Catch::Matchers::EndsWith(
+                          "; ask the gateway's operator to find the changed row of the billing "
+                          "database and restore the database from a backup"));
+  CHECK(message.find("relaygw audit") == std::string::npos);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin quote without deck names operator", "[gateway][admin]") {
+  relaygw::test::init_billing_database(path("billing.db"));
+  start_api({}, "", &start_call_service());
+  // The decks leave the file after the call service loaded one, as if removed by hand.
+  edit_outside_relaygw(path("billing.db"), "DELETE FROM rate_deck_files; DELETE FROM rate_decks");
+  const HttpReply reply = post("/quote", json{{"from", "3125550107"},
+                                              {"to", "2125550101"},
+                                              {"billing", "collect"},
+                                              {"start", "2026-03-10T09:30:00-05:00"},
+                                              {"minutes", "2"}});
+  INFO(reply.body.dump());
+  CHECK(reply.status == 503);
+  CHECK(reply.body["error"]["code"] == "rating-unavailable");
+  const std::string message = reply.body["error"]["message"];
+  CHECK_THAT(message, Catch::Matchers::EndsWith(
+                          "has no rate deck; ask the gateway's operator to load a rate deck "
+                          "into the [billing] database"));
+  CHECK(message.find("relaygw db") == std::string::npos);
 }

@@ -7,9 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include <catch2/catch.hpp>
+#include <sqlite3.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
 
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
@@ -1024,6 +1025,114 @@ TEST_CASE("call service keeps resumed emergency session", "[gateway][call-servic
   CHECK(fixture.calls->close_emergency_sessions(at("2026-03-10T15:31:00Z")) == 1);
   CHECK_FALSE(fixture.registry.find_session("S-E").has_value());
   CHECK(fixture.psap.wait_for("\"close\""));
+}
+
+TEST_CASE("call service rejects card numbers in ids", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    billing::NewCard card;
+    card.number = "3125550188";
+    card.opening_balance = 100'000;
+    card.pin_iterations = 1'000;
+    REQUIRE(billing::add_card(**store, card, "1234",
+                              {"staff:test", seconds_at("2026-03-10T14:00:00Z")}));
+  }
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+
+  // The provider's own ids are checked, after the "<provider>/" that the link adds.
+  const relay::ErrorReply stored_card = error_of(fixture.request(
+      "S-1", "acme/C-3125550188", "+13125550104", relay::BillingMethod::SentPaid, "acme/k-1"));
+  CHECK(stored_card.code == "invalid-value");
+  CHECK(stored_card.message.find("call 'C-******0188' contains the number of a calling card") !=
+        std::string::npos);
+  CHECK(stored_card.message.find("3125550188") == std::string::npos);
+
+  const relay::ErrorReply long_run = error_of(fixture.request(
+      "S-1", "C-2", "+13125550104", relay::BillingMethod::SentPaid, "k-4111111111111111"));
+  CHECK(long_run.code == "invalid-value");
+  CHECK(long_run.message.find("idempotency_key 'k-************1111' contains a run of 16 digits") !=
+        std::string::npos);
+
+  // Nothing was recorded for either, and a retry with a clean key is processed afresh.
+  auto store = billing::SqliteStore::open(fixture.config.billing.database);
+  REQUIRE(store);
+  for (const char* call : {"acme/C-3125550188", "C-2"}) {
+    auto record = (*store)->find_call(call);
+    REQUIRE(record);
+    CHECK_FALSE(record->has_value());
+  }
+  CHECK(authorization_of(
+            fixture.request("S-1", "C-2", "+13125550104", relay::BillingMethod::SentPaid, "k-2"))
+            .accepted);
+
+  // A provider id that ends in digits does not join the digits of the id after its '/'.
+  CHECK(authorization_of(fixture.request("S-1", "p12345/456789012", "+13125550104",
+                                         relay::BillingMethod::SentPaid, "p12345/k-3"))
+            .accepted);
+
+  // A step's key is checked too.
+  relay::Connected connected{"C-2", at("2026-03-10T15:01:00Z"), "C-2/connect-3125550188"};
+  const relay::ErrorReply step =
+      error_of(fixture.calls->handle(connected, "m-connect", at("2026-03-10T15:01:00Z")));
+  CHECK(step.code == "invalid-value");
+  CHECK(step.message.find("idempotency_key 'connect-******0188'") != std::string::npos);
+  CHECK(is_ack(fixture.connect("C-2")));
+
+  // An emergency call is never held up by its ids.
+  const auto emergency = fixture.request("S-1", "C-911-4111111111111111", "911",
+                                         relay::BillingMethod::SentPaid, "k-4111111111111111-911");
+  CHECK(authorization_of(emergency).accepted);
+}
+
+TEST_CASE("call service step names operator", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  const std::string number = "6000000000000027";
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    billing::NewCard card;
+    card.number = number;
+    card.opening_balance = 100'000;
+    card.pin_iterations = 1'000;
+    REQUIRE(billing::add_card(**store, card, "1234",
+                              {"staff:test", seconds_at("2026-03-10T14:00:00Z")}));
+  }
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  relay::CallRequested request;
+  request.session_id = "S-1";
+  request.call_id = "C-1";
+  request.dialed_number = "+13125550104";
+  request.billing = relay::BillingMethod::CallingCard;
+  request.card_number = relay::SecretDigits(relay::SecretDigits::Kind::CardNumber, number);
+  request.pin = relay::SecretDigits(relay::SecretDigits::Kind::Pin, "1234");
+  request.idempotency_key = "C-1/request";
+  REQUIRE(authorization_of(fixture.calls->handle(request, "m-1", at("2026-03-10T15:00:05Z")))
+              .accepted);
+  REQUIRE(is_ack(fixture.connect("C-1")));
+
+  // Card ledger amounts written outside relaygw make the posting's sum overflow. The store's
+  // message names `relaygw audit verify` for the command line, and the provider gets the
+  // operator's task instead.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(fixture.config.billing.database.c_str(), &db) == SQLITE_OK);
+  const int edited = sqlite3_exec(db, "UPDATE card_ledger SET amount = 9223372036854775807",
+                                  nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(edited == SQLITE_OK);
+
+  const std::vector<Reply> replies = fixture.disconnect("C-1");
+  REQUIRE(replies.size() == 1);
+  const auto* error = std::get_if<relay::ErrorReply>(&replies.front());
+  REQUIRE(error != nullptr);
+  INFO(error->message);
+  CHECK(error->message.find("overflowed the 64-bit integer range") != std::string::npos);
+  CHECK(error->message.find("ask the gateway's operator to find the changed row") !=
+        std::string::npos);
+  CHECK(error->message.find("relaygw audit") == std::string::npos);
 }
 
 }  // namespace relaygw::gateway::server
