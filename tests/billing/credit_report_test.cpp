@@ -4,7 +4,6 @@
 #include <random>
 #include <string>
 
-#include <sqlite3.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +11,7 @@
 #include "billing/credits.hpp"
 #include "billing/disputes.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/sqlite_edit.hpp"
 
 using namespace relaygw::billing;
 
@@ -41,12 +41,7 @@ class ReportFixture {
 
   // Runs `sql` on the database file through SQLite itself, as an edit outside relaygw would.
   void edit_outside_relaygw(const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir_ / "report.db").string().c_str(), &db) == SQLITE_OK);
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-    INFO(sqlite3_errmsg(db));
-    sqlite3_close(db);
-    REQUIRE(code == SQLITE_OK);
+    relaygw::testing::edit_outside_relaygw((dir_ / "report.db").string(), sql);
   }
 
   // Posts a call with usage $1.20 and tax $0.12.

@@ -13,6 +13,7 @@
 #include "billing/migrations.hpp"
 #include "billing/record_chain.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/sqlite_edit.hpp"
 
 using namespace relaygw::billing;
 
@@ -48,15 +49,7 @@ class ChainFixture {
 
   // Runs SQL through a separate connection, as someone editing the file outside relaygw would.
   void raw(const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path().c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    const std::string message = error != nullptr ? error : "";
-    sqlite3_free(error);
-    sqlite3_close(db);
-    INFO(message);
-    REQUIRE(code == SQLITE_OK);
+    relaygw::testing::edit_outside_relaygw(path(), sql);
   }
 
   std::int64_t count(const std::string& sql) {

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include <sqlite3.h>
 #include <catch2/catch.hpp>
 
 #include "billing/report_chart.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/sqlite_edit.hpp"
 
 using namespace relaygw::billing;
 
@@ -42,15 +42,7 @@ class ReportFixture {
 
   // Runs `sql` on the database file through SQLite itself, as an edit outside relaygw would.
   void edit_outside_relaygw(const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir_ / "reports.db").string().c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    const std::string message = error != nullptr ? error : "";
-    sqlite3_free(error);
-    sqlite3_close(db);
-    INFO(message);
-    REQUIRE(code == SQLITE_OK);
+    relaygw::testing::edit_outside_relaygw((dir_ / "reports.db").string(), sql);
   }
 
   // Posts call `id` as `call complete --unaccepted` posts a collect or third-number call whose

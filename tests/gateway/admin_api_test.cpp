@@ -1,6 +1,5 @@
 // The staff admin API over real HTTP on loopback, with a real SessionRegistry, real SQLite
 // files made by the relaygw binary, and the relaygw binary as the reference for quotes.
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -33,6 +32,7 @@
 #include "gateway/server/emergency.hpp"
 #include "gateway/server/session_registry.hpp"
 #include "tests/gateway/test_support.hpp"
+#include "tests/sqlite_edit.hpp"
 
 namespace {
 
@@ -1366,22 +1366,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin and command line name next step", "[gat
             "' cannot be read; ask the gateway's operator to fix [billing] credit_policy_file");
 }
 
-namespace {
-
-// Runs `sql` on the database file with SQLite itself, as an edit outside relaygw.
-void edit_outside_relaygw(const std::string& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  const std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  INFO(message);
-  REQUIRE(code == SQLITE_OK);
-}
-
-}  // namespace
+using relaygw::testing::edit_outside_relaygw;
 
 TEST_CASE_METHOD(AdminApiFixture, "admin api rejects card numbers in ids", "[gateway][admin]") {
   post_call();

@@ -11,12 +11,12 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/server.hpp"
 #include "gateway/server/session_registry.hpp"
 #include "tests/gateway/test_support.hpp"
+#include "tests/sqlite_edit.hpp"
 
 namespace relaygw::gateway::server {
 namespace {
@@ -118,15 +118,7 @@ struct AdminGateway {
 
   // Runs one SQL statement on the billing database with a connection of its own.
   void exec_sql(const std::string& sql) const {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(config.billing.database.c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    const std::string message = error != nullptr ? error : "";
-    sqlite3_free(error);
-    sqlite3_close(db);
-    INFO(message);
-    REQUIRE(code == SQLITE_OK);
+    relaygw::testing::edit_outside_relaygw(config.billing.database, sql);
   }
 
   // Whether an accept response is stored under the client key `key`.

@@ -10,21 +10,9 @@
 #include "billing/migrations.hpp"
 #include "billing/sqlite_store.hpp"
 #include "tests/gateway/test_support.hpp"
+#include "tests/sqlite_edit.hpp"
 
 namespace {
-
-// Runs one SQL statement on `path` with a connection of its own, failing the test on error.
-void exec_sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  const int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  const std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  INFO(message);
-  REQUIRE(code == SQLITE_OK);
-}
 
 // Number of rows in `path`'s sqlite_master: tables, indexes and triggers.
 int schema_object_count(const std::string& path) {
@@ -45,7 +33,7 @@ int schema_object_count(const std::string& path) {
 TEST_CASE("db commands reject foreign SQLite file", "[gateway][db]") {
   relaygw::test::TempDir dir;
   const std::string other = dir.file("other.db");
-  exec_sql(other, "CREATE TABLE foo (x)");
+  relaygw::testing::edit_outside_relaygw(other, "CREATE TABLE foo (x)");
   REQUIRE(schema_object_count(other) == 1);
 
   const std::vector<std::vector<std::string>> commands = {
