@@ -139,6 +139,17 @@ Status check_identifier_card_digits(Store* store, std::string_view field, std::s
         if (!card) {
           return card.status();
         }
+        if (card->has_value() && kind == IdentifierKind::Id) {
+          // An id stored with a call before the card was added names that call, and using it
+          // stores no card number that is not already stored.
+          auto existing = store->find_call(std::string(value));
+          if (!existing) {
+            return existing.status();
+          }
+          if (existing->has_value()) {
+            return Status::ok();
+          }
+        }
         if (card->has_value()) {
           return Status(StatusCode::InvalidArgument,
                         quoted_value +

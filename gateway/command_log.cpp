@@ -36,13 +36,14 @@ struct IdentifierOption {
   std::string_view name;
   billing::IdentifierKind kind;
 };
-constexpr std::array<IdentifierOption, 6> kIdentifierOptions = {{
+constexpr std::array<IdentifierOption, 7> kIdentifierOptions = {{
     {"--id", billing::IdentifierKind::Id},
     {"--key", billing::IdentifierKind::Key},
     {"--call", billing::IdentifierKind::Id},
     {"--credit", billing::IdentifierKind::Id},
     {"--dispute", billing::IdentifierKind::Id},
     {"--actor", billing::IdentifierKind::StaffName},
+    {"--by", billing::IdentifierKind::StaffName},  // who accepted a call's charges
 }};
 
 const IdentifierOption* find_identifier_option(std::string_view name) {

@@ -529,6 +529,8 @@ void run_init(const InitOptions& options) {
     }
   }
 
+  const billing::WriteContext context = write_context(options.database);
+
   const std::unique_ptr<InitClaim> claim =
       claim_new_database(options.database.db, empty_file, command);
   billing::SqliteOptions create;
@@ -550,7 +552,6 @@ void run_init(const InitOptions& options) {
     remove_files();
     fail_command(command, message + "; no database was created");
   };
-  const billing::WriteContext context = write_context(options.database);
   const Status added = (*store)->add_rate_deck(deck, context);
   if (!added) {
     abandon(added.message());

@@ -133,18 +133,21 @@ relay::ErrorReply key_conflict(const std::string& key) {
 // billing::check_identifier_card_digits), as the provider sent them: the provider link stores
 // them as "<provider>/<id>", and a provider id contains no '/'. Returns the invalid-value error
 // that rejects the message, or nullopt. A failed card lookup is an unavailable error, so a
-// retry with the same key is processed again.
+// retry with the same key is processed again. A step names a call stored by an earlier
+// request (`new_call` false), so its call id is checked only for long digit runs: a card
+// added since that request must not strand the call.
 std::optional<relay::ErrorReply> reject_card_numbers(billing::Store& store,
                                                      const std::string& call_id,
-                                                     const std::string& key) {
+                                                     const std::string& key, bool new_call) {
   const auto provider_part = [](const std::string& id) {
     const std::size_t slash = id.find('/');
     return slash == std::string::npos ? id : id.substr(slash + 1);
   };
   for (const auto& [field, value] : {std::pair{"call", provider_part(call_id)},
                                      std::pair{"idempotency_key", provider_part(key)}}) {
+    billing::Store* cards = new_call || std::string_view(field) != "call" ? &store : nullptr;
     const Status checked =
-        billing::check_identifier_card_digits(&store, field, value, billing::IdentifierKind::Id);
+        billing::check_identifier_card_digits(cards, field, value, billing::IdentifierKind::Id);
     if (checked.code() == StatusCode::InvalidArgument) {
       return error_reply("invalid-value", checked.message());
     }
@@ -1014,7 +1017,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
               call_id);
     return {rating_unavailable(call_id)};
   }
-  if (auto rejected = reject_card_numbers(*store, call_id, request.idempotency_key)) {
+  if (auto rejected = reject_card_numbers(*store, call_id, request.idempotency_key, true)) {
     log->warn("session={} call.request rejected: {}", request.session_id, rejected->message);
     return {*rejected};
   }
@@ -1315,7 +1318,8 @@ std::vector<Reply> CallService::State::call_step(const relay::InboundEvent& even
                             "' was not recorded; retry it with the same idempotency key")};
   }
   const std::string* key = idempotency_key(event);
-  if (auto rejected = reject_card_numbers(*store, call_id, key != nullptr ? *key : "")) {
+  if (auto rejected =
+          reject_card_numbers(*store, call_id, key != nullptr ? *key : "", false)) {
     log->warn("session={} {} rejected: {}", session_id, of, rejected->message);
     return {*rejected};
   }

@@ -121,9 +121,9 @@ struct Shared {
   tcp::acceptor acceptor;
   std::atomic<std::uint16_t> port{0};
   std::atomic<bool> stopped{false};
-  // Session ids are "tty-<listener start, ms since the epoch>-<n>", unique across restarts,
-  // because the menu's call ids and idempotency keys are built from them.
-  std::string session_prefix;
+  // Listener start in ms since the epoch. Session ids (tty_session_id) include it, so they
+  // are unique across restarts, because the menu's call ids and idempotency keys repeat them.
+  std::int64_t started_ms = 0;
   std::atomic<std::uint64_t> next_session{1};
 
   mutable std::mutex mutex;
@@ -166,7 +166,7 @@ struct Shared {
     log->warn("{}", line);
   }
 
-  std::string new_session_id() { return session_prefix + std::to_string(next_session++); }
+  std::string new_session_id() { return tty_session_id(started_ms, next_session++); }
   std::size_t line_count() const {
     std::lock_guard lock(mutex);
     return lines.size();
@@ -1150,6 +1150,10 @@ void do_accept(const std::shared_ptr<Shared>& shared) {
 
 }  // namespace
 
+std::string tty_session_id(std::int64_t started_ms, std::uint64_t counter) {
+  return fmt::format("tty-{}-s{}", started_ms, counter);
+}
+
 struct TtyListener::State {
   std::shared_ptr<Shared> shared;
 };
@@ -1192,7 +1196,7 @@ Status TtyListener::start() {
   shared.port = shared.acceptor.local_endpoint().port();
   const auto started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  shared.session_prefix = fmt::format("tty-{}-", started_ms.count());
+  shared.started_ms = started_ms.count();
   shared.log->info("tty line listener bound: {} max_lines={} realtime_pacing={}",
                    format_host_port(listen.address, shared.port.load()), shared.config.max_lines,
                    shared.config.realtime_pacing);

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 
@@ -32,6 +33,13 @@
 #include "gateway/server/session_registry.hpp"
 
 namespace relaygw::gateway::server {
+
+// Returns the id of the listener's `counter`-th session since it started at `started_ms`
+// (milliseconds since the epoch), such as "tty-1733439000000-s100". The letter keeps the
+// counter out of the time's digit run, because the id check
+// (billing::check_identifier_card_digits) rejects a run of 14 digits or more as a possible
+// card number, and the menu's call ids repeat the session id.
+std::string tty_session_id(std::int64_t started_ms, std::uint64_t counter);
 
 class TtyListener {
  public:

@@ -324,3 +324,25 @@ TEST_CASE_METHOD(CardFixture, "identifier card digits rule", "[billing][cards]")
   REQUIRE_FALSE(actor);
   CHECK(actor.message().find("Choose a staff name without the card number") != std::string::npos);
 }
+
+TEST_CASE_METHOD(CardFixture, "identifier of earlier call accepted", "[billing][cards]") {
+  // A call stored before a card with the same digits was added stays reachable by its id.
+  CallRequest call;
+  call.id = "c-3125550199";
+  call.from = "+13125550199";
+  call.to = "+12125550101";
+  REQUIRE(store().create_call(call, context()));
+  NewCard card;
+  card.number = "3125550199";
+  card.opening_balance = 500;
+  card.pin_iterations = kTestIterations;
+  REQUIRE(add_card(store(), card, kPin, context()));
+
+  CHECK(check_identifier_card_digits(&store(), "--id", "c-3125550199", IdentifierKind::Id));
+  const relaygw::Status new_id =
+      check_identifier_card_digits(&store(), "--id", "c-3125550199-b", IdentifierKind::Id);
+  CHECK(new_id.code() == StatusCode::InvalidArgument);
+  const relaygw::Status key =
+      check_identifier_card_digits(&store(), "--key", "c-3125550199", IdentifierKind::Key);
+  CHECK(key.code() == StatusCode::InvalidArgument);
+}

@@ -657,6 +657,10 @@ TEST_CASE_METHOD(CommandInputFixture, "identifier options reject card numbers", 
       {"dispute note " + db_option() + "--dispute dp-4111111111111111 --text x",
        {"--dispute 'dp-************1111' contains a run of 16 digits"},
        {"4111111111111111"}},
+      {"call event " + db_option() +
+           "--id c1 --event accepted --how tty-text --by 'Grace 4111 1111 1111 9876'",
+       {"--by 'Grace **** **** **** 9876' contains a run of 16 digits"},
+       {"4111 1111 1111 9876"}},
       // Commands that only read check their ids too, so an error never repeats the number.
       {"call show " + db_option() + "--id 3125550188",
        {"--id '******0188' " + stored_card},

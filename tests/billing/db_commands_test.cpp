@@ -159,6 +159,15 @@ TEST_CASE_METHOD(CommandFixture, "failed db init leaves no database", "[billing]
   CHECK(folder.output.find("is a folder") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(db()));
 
+  // A rejected --actor, blank or holding a card number, is found before the file is made.
+  for (const std::string actor : {"'   '", "'staff 4111 1111 1111 9876'"}) {
+    const Run bad_actor = relaygw("db init --db '" + db() + "' --no-directory --actor " + actor);
+    INFO(bad_actor.output);
+    CHECK(bad_actor.status == 1);
+    CHECK(bad_actor.output.find("--actor") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(db()));
+  }
+
   // The same command then works once the input is fixed.
   CHECK(relaygw("db init --db '" + db() + "' --no-directory").status == 0);
 }

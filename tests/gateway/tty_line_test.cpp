@@ -21,6 +21,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include "billing/cards.hpp"
 #include "billing/sqlite_store.hpp"
 #include "gateway/server/call_service.hpp"
 #include "gateway/server/emergency.hpp"
@@ -377,6 +378,22 @@ void skip_note() {
 }
 
 }  // namespace
+
+TEST_CASE("tty session ids pass card check", "[gateway][tty_line]") {
+  // A listener's ids must pass the check that rejects card numbers in ids, or the caller's
+  // calls are refused from some session on. A time and counter joined by a hyphen alone
+  // form one digit run from the 100th session on ("1733439000000-100" is 16 digits).
+  for (const std::uint64_t counter : {1, 99, 100, 12345, 9999999}) {
+    const std::string session = tty_session_id(1733439000000, counter);
+    INFO(session);
+    CHECK(session.rfind("tty-1733439000000-", 0) == 0);
+    CHECK(billing::check_identifier_card_digits(nullptr, "call", session + "-c1",
+                                                billing::IdentifierKind::Id));
+    CHECK(billing::check_identifier_card_digits(nullptr, "idempotency_key",
+                                                session + "-c1/request",
+                                                billing::IdentifierKind::Key));
+  }
+}
 
 TEST_CASE("tty line collect call posts charge", "[gateway][tty_line]") {
   skip_note();
