@@ -426,6 +426,12 @@ class InitClaim {
   int descriptor_;
 };
 
+// Returns the message for a `db init` that finds another one creating the database `db`.
+std::string init_in_progress(const std::string& db) {
+  return "another `relaygw db init` is creating database '" + db +
+         "' now; wait for it, then use that database or choose a new --db path";
+}
+
 // Creates the database file (with O_EXCL, so only one process creates it) or, when
 // `empty_file`, opens the empty file there, and takes the claim. Fails the command when another
 // `db init` holds the claim or has already filled the file.
@@ -446,9 +452,7 @@ std::unique_ptr<InitClaim> claim_new_database(const std::string& db, bool empty_
   }
   auto claim = std::make_unique<InitClaim>(descriptor);
   if (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
-    fail_command(command, "another `relaygw db init` is creating database '" + db +
-                              "' now; wait for it, then use that database or choose a new --db "
-                              "path");
+    fail_command(command, init_in_progress(db));
   }
   // Another `db init` may have filled the empty file before this one took the claim.
   struct stat status {};
@@ -468,6 +472,15 @@ std::unique_ptr<InitClaim> claim_new_database(const std::string& db, bool empty_
 // this check skips because it reads the whole file.
 [[noreturn]] void reject_existing_database(const std::string& db, const std::string& command) {
   const std::string new_path = "or choose a new --db path to create a new database";
+  // A file that another `db init` is still filling is neither damaged nor foreign yet. Its
+  // claim (InitClaim) is an exclusive flock(), so a shared one fails while it is held.
+  if (const int descriptor = ::open(db.c_str(), O_RDONLY | O_CLOEXEC); descriptor >= 0) {
+    const bool claimed = ::flock(descriptor, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(descriptor);
+    if (claimed) {
+      fail_command(command, init_in_progress(db));
+    }
+  }
   if (const std::optional<std::string> damage = billing::check_wal_file(db)) {
     fail_command(command, "database '" + db + "' exists and is damaged, because its " + *damage +
                               ". To start over instead, choose a new --db path");
