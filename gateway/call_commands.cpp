@@ -17,6 +17,7 @@
 #include "billing/call_time.hpp"
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
+#include "common/card_digits.hpp"
 #include "common/text_table.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -135,8 +136,16 @@ void check_call_id(const CLI::App& create, const CallOptions& options, const std
            std::string_view("-_.:@/").find(static_cast<char>(c)) != std::string_view::npos;
   });
   if (options.id.empty() || options.id.size() > kMaxCallIdChars || !valid_chars) {
-    fail_command(command, "invalid --id '" + options.id.substr(0, 40) +
-                              (options.id.size() > 40 ? "..." : "") + "': a call id is 1 to " +
+    // The message shows at most 40 bytes, cut before a UTF-8 continuation byte, and masks a
+    // card number that the id may hold.
+    const std::string masked = mask_card_number_runs(options.id);
+    std::size_t shown = std::min<std::size_t>(masked.size(), 40);
+    while (shown > 0 && shown < masked.size() &&
+           (static_cast<unsigned char>(masked[shown]) & 0xC0) == 0x80) {
+      --shown;
+    }
+    fail_command(command, "invalid --id '" + masked.substr(0, shown) +
+                              (shown < masked.size() ? "..." : "") + "': a call id is 1 to " +
                               std::to_string(kMaxCallIdChars) +
                               " letters, digits or - _ . : @ /; leave --id out for a new id");
   }

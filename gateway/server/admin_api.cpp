@@ -277,7 +277,7 @@ class AdminApi::State::Connection : public std::enable_shared_from_this<Connecti
       logger("gateway")->warn(
           "admin connection={} remote={} {} {} rejected with 401: {} token", id_, remote_address(),
           std::string(request_.method_string()),
-          printable_target(target.substr(0, target.find('?'))),
+          mask_card_number_runs(printable_target(target.substr(0, target.find('?')))),
           request_.find(http::field::authorization) == request_.end() ? "missing" : "wrong");
       AdminResponse response = admin_error(
           401, "unauthorized", "missing or wrong token; send Authorization: Bearer TOKEN");

@@ -1217,12 +1217,13 @@ AdminResponse handle_admin_request(const AdminApiParts& parts, AcceptLock& accep
   if (!allow.empty()) {
     AdminResponse response =
         admin_error(405, "method-not-allowed",
-                    request.method + " is not allowed on " + request.path + "; use " + allow);
+                    request.method + " is not allowed on " + mask_card_number_runs(request.path) +
+                        "; use " + allow);
     response.allow = allow;
     return response;
   }
   return admin_error(404, "not-found",
-                     "no endpoint at " + request.path +
+                     "no endpoint at " + mask_card_number_runs(request.path) +
                          "; the endpoints are /health, /sessions, /queues, /collect, /clock, "
                          "/quote, /credits and /reports/summary");
 }

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include "billing/store.hpp"
+#include "common/utf8.hpp"
 #include "tests/billing/billing_test_support.hpp"
 
 using relaygw::billing::testing::CommandRun;
@@ -124,7 +125,20 @@ TEST_CASE_METHOD(CommandInputFixture, "call create rejects unused options", "[bi
       {call + "--id ''", {"invalid --id ''", "leave --id out for a new id"}},
       {call + "--id " + std::string(129, 'x'), {"a call id is 1 to 128 letters"}},
       {call + "--id 'c 4'", {"invalid --id 'c 4'"}},
+      // The format error masks a card number and cuts a long id between characters.
+      {call + "--id 'c 4111 1111 1111 9876'",
+       {"invalid --id 'c **** **** **** 9876'"},
+       {"4111 1111"}},
   });
+  std::string accented = "c";
+  for (int i = 0; i < 25; ++i) {
+    accented += "\xC3\xA9";  // e with an acute accent
+  }
+  const CommandRun cut = relaygw(call + "--id '" + accented + "'");
+  INFO(cut.output);
+  CHECK(cut.status == 1);
+  CHECK(contains(cut.output, "invalid --id 'c"));
+  CHECK(relaygw::find_invalid_utf8(cut.output) == std::string_view::npos);
   for (const char* id : {"c1", "c2", "c3", "c 4"}) {
     CHECK(relaygw("call show " + db_option() + "--id '" + id + "'").status != 0);
   }

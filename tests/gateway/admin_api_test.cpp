@@ -297,6 +297,13 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects missing or wrong token", "[
   CHECK(log.count("GET /health rejected with 401: wrong token") == 3);
   CHECK(log.text().find("nope") == std::string::npos);
   CHECK(log.text().find(kToken) == std::string::npos);
+
+  // A card number in the path of a request without a token is masked in the log line.
+  const HttpReply card_path =
+      request(http::verb::post, "/collect/c-4111111111119876/accept", "{}", std::nullopt);
+  CHECK(card_path.status == 401);
+  CHECK(log.count("/collect/c-************9876/accept rejected with 401") == 1);
+  CHECK(log.text().find("4111111111119876") == std::string::npos);
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin api unknown path and method", "[gateway][admin]") {
