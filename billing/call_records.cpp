@@ -256,6 +256,18 @@ Status check_hold_fields(const CallEventRecord& event) {
   return Status::ok();
 }
 
+// Gives `request` a new id when it has none, and checks the actor and instant of the write
+// that stores it.
+Status prepare_new_call(CallRequest& request, const WriteContext& context) {
+  if (request.id.empty()) {
+    request.id = new_call_id();
+  }
+  if (Status actor = check_name_text("actor", context.actor); !actor) {
+    return actor;
+  }
+  return check_call_time("request", context.at);
+}
+
 }  // namespace
 
 bool is_declined_call(BillingMethod billing, bool emergency, bool accepted,
@@ -381,14 +393,8 @@ Result<std::optional<CallQuote>> CallRecords::quote_with_deck(
 }
 
 Result<CallRequest> CallRecords::open(CallRequest request, const WriteContext& context) const {
-  if (request.id.empty()) {
-    request.id = new_call_id();
-  }
-  if (Status actor = check_name_text("actor", context.actor); !actor) {
-    return actor;
-  }
-  if (Status in_range = check_call_time("request", context.at); !in_range) {
-    return in_range;
+  if (Status opened = prepare_new_call(request, context); !opened) {
+    return opened;
   }
   Status status = Status::ok();
   if (rater_ == nullptr) {
@@ -606,14 +612,8 @@ Result<CallRequest> CallRecords::open_refused(CallRequest request, const Authori
                   "open_refused takes a refused authorization, but call '" + request.id +
                       "' was granted; store it with open and record_authorization");
   }
-  if (request.id.empty()) {
-    request.id = new_call_id();
-  }
-  if (Status actor = check_name_text("actor", context.actor); !actor) {
-    return actor;
-  }
-  if (Status in_range = check_call_time("request", context.at); !in_range) {
-    return in_range;
+  if (Status opened = prepare_new_call(request, context); !opened) {
+    return opened;
   }
   CallEventRecord refused{CallEvent::Refused, context.at, context.actor, {}, {}};
   refused.reason_code = std::string(to_string(refusal.reason));

@@ -139,13 +139,13 @@ void check_call_id(const CLI::App& create, const CallOptions& options, const std
     // The message shows at most 40 bytes, cut before a UTF-8 continuation byte, and masks a
     // card number that the id may hold.
     const std::string masked = mask_card_number_runs(options.id);
-    std::size_t shown = std::min<std::size_t>(masked.size(), 40);
-    while (shown > 0 && shown < masked.size() &&
-           (static_cast<unsigned char>(masked[shown]) & 0xC0) == 0x80) {
-      --shown;
+    std::size_t shown_bytes = std::min<std::size_t>(masked.size(), 40);
+    while (shown_bytes > 0 && shown_bytes < masked.size() &&
+           (static_cast<unsigned char>(masked[shown_bytes]) & 0xC0) == 0x80) {
+      --shown_bytes;
     }
-    fail_command(command, "invalid --id '" + masked.substr(0, shown) +
-                              (shown < masked.size() ? "..." : "") + "': a call id is 1 to " +
+    fail_command(command, "invalid --id '" + masked.substr(0, shown_bytes) +
+                              (shown_bytes < masked.size() ? "..." : "") + "': a call id is 1 to " +
                               std::to_string(kMaxCallIdChars) +
                               " letters, digits or - _ . : @ /; leave --id out for a new id");
   }
