@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "billing/cards.hpp"
+#include "billing/detail/audit_hasher.hpp"
 #include "billing/detail/database_file.hpp"
 #include "billing/detail/sqlite_error.hpp"
 #include "billing/detail/sqlite_read_only.hpp"
@@ -655,9 +656,7 @@ Status SqliteStore::exec(const char* sql) {
   return Status::ok();
 }
 
-Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
-                          std::string_view entity_id, std::string_view action,
-                          const std::string& payload) {
+Result<std::string> SqliteStore::chain_head() {
   // The write lock is held for the whole transaction, so the chain head read once stays valid
   // until commit or rollback clears it.
   if (!chain_head_) {
@@ -668,38 +667,58 @@ Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
     }
     chain_head_ = *has_row ? last.text(0) : std::string(kGenesisHash);
   }
+  return *chain_head_;
+}
+
+Status SqliteStore::insert_audit_row(std::string_view at, std::string_view actor,
+                                     std::string_view entity, std::string_view entity_id,
+                                     std::string_view action, std::string_view payload,
+                                     std::string_view prev_hash, std::string_view row_hash,
+                                     std::string_view records) {
+  if (schema_version_ >= kRecordsInAuditSchema) {
+    ScopedStatement insert = statement(
+        "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, prev_hash, "
+        "row_hash, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(at).bind(actor).bind(entity).bind(entity_id).bind(action).bind(payload);
+    insert.bind(prev_hash).bind(row_hash);
+    insert.bind_blob(records);
+    return insert.run();
+  }
+  return statement(
+             "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, "
+             "prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(at)
+      .bind(actor)
+      .bind(entity)
+      .bind(entity_id)
+      .bind(action)
+      .bind(payload)
+      .bind(prev_hash)
+      .bind(row_hash)
+      .run();
+}
+
+Status SqliteStore::audit(const WriteContext& context, std::string_view entity,
+                          std::string_view entity_id, std::string_view action,
+                          const std::string& payload) {
   last_write_context_ = context;
-  const std::string prev_hash = *chain_head_;
   const std::string& at = instant_text(context.at);
+  if (audit_hasher_ != nullptr) {
+    audit_hasher_->submit(at, context.actor, entity, entity_id, action, payload);
+    return Status::ok();
+  }
+  Result<std::string> prev_hash = chain_head();
+  if (!prev_hash) {
+    return prev_hash.status();
+  }
   std::optional<std::string_view> records;
   if (!pending_records_.empty()) {
     records = pending_records_;
   }
   std::string row_hash =
-      audit_row_hash({prev_hash, at, context.actor, entity, entity_id, action, payload, records});
-  Status inserted = Status::ok();
-  if (schema_version_ >= kRecordsInAuditSchema) {
-    ScopedStatement insert = statement(
-        "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, prev_hash, "
-        "row_hash, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    insert.bind(at).bind(context.actor).bind(entity).bind(entity_id).bind(action).bind(payload);
-    insert.bind(prev_hash).bind(row_hash);
-    insert.bind_blob(pending_records_);
-    inserted = insert.run();
-  } else {
-    inserted = statement(
-                   "INSERT INTO audit_log (at, actor, entity, entity_id, action, payload, "
-                   "prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                   .bind(at)
-                   .bind(context.actor)
-                   .bind(entity)
-                   .bind(entity_id)
-                   .bind(action)
-                   .bind(payload)
-                   .bind(prev_hash)
-                   .bind(row_hash)
-                   .run();
-  }
+      audit_row_hash({*prev_hash, at, context.actor, entity, entity_id, action, payload, records});
+  Status inserted = insert_audit_row(at, context.actor, entity, entity_id, action, payload,
+                                     *prev_hash, row_hash, pending_records_);
   if (inserted) {
     chain_head_ = std::move(row_hash);
     pending_records_.clear();
@@ -714,7 +733,9 @@ void SqliteStore::record_appended(ChainedTableId table, std::string_view canonic
 void SqliteStore::record_row(ChainedTableId table, std::int64_t row_id,
                              std::string_view canonical) {
   // Before schema 7 the record_chain triggers copy the row instead.
-  if (schema_version_ >= kRecordsInAuditSchema) {
+  if (audit_hasher_ != nullptr) {
+    audit_hasher_->add_record(table, row_id, canonical);
+  } else if (schema_version_ >= kRecordsInAuditSchema) {
     append_record_entry(pending_records_, table, row_id, canonical);
   }
 }
@@ -2730,6 +2751,22 @@ Status SqliteStore::post_completed_calls(const std::vector<BatchPosting>& batch,
                                          const WriteContext& context) {
   Transaction transaction(*this);
   Status status = transaction.begin();
+  // From schema 7 the record and audit hashes are computed on a second thread while this one
+  // inserts, and the audit rows go in after the batch's other rows.
+  std::optional<detail::AuditHasher> hasher;
+  if (status && schema_version_ >= kRecordsInAuditSchema) {
+    Result<std::string> head = chain_head();
+    if (!head) {
+      return head.status();
+    }
+    hasher.emplace(*head);
+    audit_hasher_ = &*hasher;
+  }
+  struct StopHashing {
+    SqliteStore& store;
+    ~StopHashing() { store.audit_hasher_ = nullptr; }
+  } stop_hashing{*this};
+
   for (const BatchPosting& item : batch) {
     if (!status) {
       break;
@@ -2750,6 +2787,20 @@ Status SqliteStore::post_completed_calls(const std::vector<BatchPosting>& batch,
                                    item.request.from, std::string(to_string(item.request.access))};
       status =
           insert_posting(item.posting, item.request.card_number, {}, item.key, &parties, context);
+    }
+  }
+  if (status && hasher) {
+    if (hasher->has_pending_records()) {
+      status = audit(context, "records", "", "append", "{}");
+    }
+    audit_hasher_ = nullptr;
+    for (const detail::AuditHasher::Row& row : hasher->finish()) {
+      if (!status) {
+        break;
+      }
+      status = insert_audit_row(row.at, row.actor, row.entity, row.entity_id, row.action,
+                                row.payload, row.prev_hash, row.row_hash, row.records);
+      chain_head_ = row.row_hash;
     }
   }
   return status ? transaction.commit() : status;

@@ -22,12 +22,10 @@ struct sqlite3_stmt;
 
 namespace relaygw::billing {
 namespace detail {
+class AuditHasher;
 class DatabaseFile;
-}  // namespace detail
-
-namespace detail {
 class WalCheckpointer;
-}
+}  // namespace detail
 
 struct SqliteOptions {
   // Schema version to migrate to; 0 means the latest. Tests use lower values to build an
@@ -298,6 +296,13 @@ class SqliteStore final : public Store {
   ScopedStatement multi_row_insert(ChainedTableId table, std::size_t rows);
   // Writes an audit entry for records still pending at commit.
   Status flush_records();
+  // The row_hash of the last audit row, read once per write transaction.
+  Result<std::string> chain_head();
+  // Inserts one audit_log row whose hash is already computed.
+  Status insert_audit_row(std::string_view at, std::string_view actor, std::string_view entity,
+                          std::string_view entity_id, std::string_view action,
+                          std::string_view payload, std::string_view prev_hash,
+                          std::string_view row_hash, std::string_view records);
   Status post_credit_journal(const CreditRecord& credit, const std::string& line_kind,
                              const WriteContext& context);
   Result<CreditRecord> insert_credit(const CreditRequest& request, const WriteContext& context);
@@ -320,6 +325,9 @@ class SqliteStore final : public Store {
   // Records entries (billing/record_chain.hpp) of rows appended since the last audit entry.
   std::string pending_records_;
   std::optional<WriteContext> last_write_context_;
+  // While post_completed_calls runs: takes the appended rows and audit rows to hash on its
+  // thread, in place of pending_records_ and audit's own hashing.
+  detail::AuditHasher* audit_hasher_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
   // SQL text of the multi-row INSERTs; statements_ is keyed by these strings' addresses.
   std::map<std::pair<ChainedTableId, std::size_t>, std::string> multi_row_sql_;

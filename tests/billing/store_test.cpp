@@ -1011,6 +1011,57 @@ TEST_CASE("batch posting keeps its record hashes", "[billing][store]") {
   CHECK_FALSE(tampered->problems.empty());
 }
 
+// The batch path hashes on a second thread and hands rows over in chunks of 64. A batch of
+// several chunks must chain exactly as calls posted one by one do, and a batch that fails
+// part way must leave nothing behind and not move the chain head the next write builds on.
+TEST_CASE("batch posting hashes several chunks and rolls back whole", "[billing][store]") {
+  TempDir dir;
+  const Instant start = staff().at;
+  std::vector<Store::BatchPosting> calls;
+  for (int index = 0; index < 150; ++index) {
+    calls.push_back(fixed_completed_call(index, start + std::chrono::minutes(index)));
+  }
+  // The same completion twice in one batch is posted once.
+  calls.insert(calls.begin() + 70, calls[3]);
+
+  const std::string batched_path = dir.file("batched.db");
+  auto batched = create(batched_path);
+  REQUIRE(batched->post_completed_calls(calls, staff()));
+  const std::string single_path = dir.file("single.db");
+  auto single = create(single_path);
+  for (const Store::BatchPosting& call : calls) {
+    REQUIRE(single->post_completed_calls({call}, staff()));
+  }
+  const char* kLastHash = "SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+  CHECK(raw_query(batched_path, "SELECT COUNT(*) FROM audit_log") == "150");
+  CHECK(raw_query(batched_path, kLastHash) == raw_query(single_path, kLastHash));
+
+  // The second call's total is one unit off its lines, so the journal refuses it after the
+  // first call's rows and audit row were handed to the hashing thread.
+  const std::string head = raw_query(batched_path, kLastHash);
+  std::vector<Store::BatchPosting> failing = {
+      fixed_completed_call(200, start + std::chrono::hours(3)),
+      fixed_completed_call(201, start + std::chrono::hours(3))};
+  failing[1].posting.total += 1;
+  const relaygw::Status refused = batched->post_completed_calls(failing, staff());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.code() == StatusCode::InvalidArgument);
+  CHECK(raw_query(batched_path, "SELECT COUNT(*) FROM calls WHERE id LIKE 'fixed-20_'") == "0");
+  CHECK(raw_query(batched_path, kLastHash) == head);
+
+  failing[1].posting.total -= 1;
+  REQUIRE(batched->post_completed_calls(failing, staff()));
+  REQUIRE(single->post_completed_calls(failing, staff()));
+  CHECK(raw_query(batched_path, "SELECT COUNT(*) FROM audit_log") == "152");
+  CHECK(raw_query(batched_path, kLastHash) == raw_query(single_path, kLastHash));
+  auto records = batched->verify_records();
+  REQUIRE(records);
+  CHECK(records->problems.empty());
+  auto chain = batched->verify_audit_chain();
+  REQUIRE(chain);
+  CHECK(*chain == 152);
+}
+
 // A file changed outside relaygw can lack a table the schema has, so SQLite cannot prepare a
 // query. The store reports it as a damaged database each time instead of stepping a null
 // statement.
