@@ -196,6 +196,32 @@ Status check_debit_order(const CardFunds& before, const std::vector<LedgerEntry>
   return Status::ok();
 }
 
+// Rejects a hold for call `call_id` while the call's earlier hold is still open and `entries`
+// do not release it first: a call holds a card's funds once.
+Status check_one_hold(const std::string& number, const std::string& call_id,
+                      const CardFunds& before, const std::vector<LedgerEntry>& entries) {
+  if (call_id.empty()) {
+    return Status::ok();
+  }
+  bool places_hold = false;
+  Money released = 0;
+  for (const LedgerEntry& entry : entries) {
+    if (entry.call_id != call_id) {
+      continue;
+    }
+    places_hold = places_hold || entry.kind == LedgerKind::Hold;
+    released += entry.kind == LedgerKind::Release ? entry.amount : 0;
+  }
+  if (!places_hold || before.held_for_call - released <= 0) {
+    return Status::ok();
+  }
+  return Status(StatusCode::AlreadyExists,
+                "call '" + call_id + "' already holds $" + format_money(before.held_for_call) +
+                    " on card " + mask_card_number(number) +
+                    ", so no second hold was placed; release that hold before holding the card "
+                    "for the call again");
+}
+
 // Quotes `word` for a POSIX shell when it has characters other than letters, digits and
 // "_./:+-", so that a command in a message can be pasted as it is.
 std::string shell_word(const std::string& word) {
@@ -1848,6 +1874,11 @@ Result<CardFunds> SqliteStore::write_ledger(const std::string& number,
   // retry of an earlier debit returned its stored result above and never gets here.
   if (Status ordered = check_debit_order(*before, entries); !ordered) {
     return ordered;
+  }
+  // Checked inside the write transaction, so two authorizations of one call, even from two
+  // processes, never both hold the card's funds.
+  if (Status once = check_one_hold(number, call_id, *before, entries); !once) {
+    return once;
   }
   if (expected != nullptr && (before->held_for_call != expected->held_for_call ||
                               before->debited_for_call != expected->debited_for_call)) {

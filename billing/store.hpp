@@ -403,7 +403,9 @@ class Store {
   // ResourceExhausted, changing nothing, when available funds would drop below zero; this is
   // what makes concurrent holds on one card safe. With an idempotency key a repeat returns the
   // first result and appends nothing. An entry with covered_until at or before the call's
-  // last_debit_covered_until fails with InvalidArgument, changing nothing.
+  // last_debit_covered_until fails with InvalidArgument, changing nothing. A hold for a call
+  // whose earlier hold is still open fails with AlreadyExists, changing nothing, unless
+  // `entries` release that hold first, so a call never holds a card's funds twice.
   virtual Result<CardFunds> append_ledger(const std::string& number,
                                           const std::vector<LedgerEntry>& entries,
                                           bool require_available,

@@ -18,7 +18,8 @@
 // Idempotency has two layers. An in-memory cache returns the first replies of a repeated key
 // (bounded by kMaxCachedKeys, oldest dropped first). Behind it the store itself refuses to
 // record a step twice. A call is stored with the key and request hash of its call.request, so
-// a repeated request gets its replies from the stored record. A step already recorded is
+// a repeated request gets its replies from the stored record, or, when the call was stored
+// without its decision, finishes the steps that are missing. A step already recorded is
 // acknowledged, and a posting under the same key returns the stored one. So a retry after a
 // restart, when the cache is empty, is not billed twice and gets the replies the cache gave.
 #include "gateway/server/call_service.hpp"
@@ -305,6 +306,29 @@ std::string granted_message(const billing::Authorization& decision, billing::Bil
   return "authorized; charges go to the calling line " + decision.billed_number;
 }
 
+// The authorization request of `request` in `session`, without its PIN, which the card check
+// alone reads.
+billing::AuthorizationRequest authorization_request(const relay::CallRequested& request,
+                                                    const relay::SessionOpened& session) {
+  billing::AuthorizationRequest authorization;
+  authorization.call_id = request.call_id;
+  authorization.from = session.caller_number;
+  authorization.to = request.dialed_number;
+  authorization.billing = billing_method(request.billing);
+  authorization.access = access_tag(session.service);
+  authorization.handling = billing::Handling::Automated;
+  authorization.third_number = request.third_number;
+  authorization.card_number = std::string(request.card_number.reveal());
+  authorization.requested_person = request.person_name;
+  return authorization;
+}
+
+// Whether `record` has its authorization decision: an authorized or a refused event.
+bool has_decision(const billing::CallRecord& record) {
+  return billing::event_time(record, billing::CallEvent::Authorized).has_value() ||
+         billing::event_time(record, billing::CallEvent::Refused).has_value();
+}
+
 }  // namespace
 
 struct CallService::State {
@@ -377,6 +401,23 @@ struct CallService::State {
                                          const billing::CallRequest& call,
                                          const billing::Authorization& refused,
                                          const billing::WriteContext& at);
+  // Runs the checks that can refuse `authorization` before any hold: the card and the PIN of
+  // `request`, whose outcome the store records, then Authorizer::find_refusal. Returns the
+  // refusal or nullopt, and sets `verified_card` to the card that passed. A failure is
+  // logged, and the call cannot be decided now.
+  Result<std::optional<billing::Authorization>> find_early_refusal(
+      const relay::CallRequested& request, const billing::Authorizer& authorizer,
+      billing::AuthorizationRequest& authorization, const billing::WriteContext& at,
+      std::optional<billing::CardState>& verified_card);
+  // Authorizes stored call `call`, placing a card hold, stores the decision and returns
+  // `replies` followed by the authorization or refusal.
+  std::vector<Reply> decide_stored_call(const relay::CallRequested& request,
+                                        const billing::CallRequest& call,
+                                        const billing::Authorizer& authorizer,
+                                        const billing::AuthorizationRequest& authorization,
+                                        const billing::CardState* verified_card,
+                                        const billing::WriteContext& at,
+                                        std::vector<Reply> replies);
   // Keeps a decided call in `calls` and logs the decision.
   void note_decision(const relay::CallRequested& request, const billing::CallRequest& call,
                      const billing::Authorization& decision);
@@ -385,8 +426,15 @@ struct CallService::State {
   std::vector<Reply> existing_call_replies(const relay::CallRequested& request,
                                            const relay::SessionOpened& session,
                                            const billing::CallRecord& record,
-                                           const std::string& request_hash);
+                                           const std::string& request_hash, relay::Instant now);
+  std::vector<Reply> resume_undecided_call(const relay::CallRequested& request,
+                                           const relay::SessionOpened& session,
+                                           const billing::CallRecord& record, relay::Instant now);
   std::vector<Reply> stored_call_replies(const billing::CallRecord& record);
+  // Prices the quote of stored call `record` for a call starting at `start`, with the deck its
+  // record names. Returns nullopt, logged, when the call cannot be rated.
+  std::optional<relay::Quote> stored_quote(const billing::CallRecord& record,
+                                           billing::Instant start);
   relay::ErrorReply call_id_used(const relay::CallRequested& request,
                                  const billing::CallRequest& stored);
   bool call_id_taken(const std::string& call_id);
@@ -885,7 +933,8 @@ Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested
 std::vector<Reply> CallService::State::existing_call_replies(const relay::CallRequested& request,
                                                              const relay::SessionOpened& session,
                                                              const billing::CallRecord& record,
-                                                             const std::string& request_hash) {
+                                                             const std::string& request_hash,
+                                                             relay::Instant now) {
   const billing::CallRequest& stored = record.request;
   if (!stored.request_key.empty()) {
     if (stored.request_key != request.idempotency_key) {
@@ -897,6 +946,9 @@ std::vector<Reply> CallService::State::existing_call_replies(const relay::CallRe
           "for a different request",
           request.session_id, stored.id);
       return {key_conflict(request.idempotency_key)};
+    }
+    if (!has_decision(record)) {
+      return resume_undecided_call(request, session, record, now);
     }
     return stored_call_replies(record);
   }
@@ -949,28 +1001,8 @@ std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRe
   std::vector<Reply> replies;
   const auto requested_at = billing::event_time(record, billing::CallEvent::Requested);
   if (billing::event_time(record, billing::CallEvent::Quoted) && requested_at) {
-    const billing::Rater* call_rater = rater.get();
-    if (stored.quote && !stored.quote->deck_sha256.empty()) {
-      auto found = decks->rater(*store, stored.quote->deck_sha256);
-      call_rater = found ? *found : nullptr;
-    }
-    billing::CallToRate call;
-    call.from = stored.from;
-    call.to = stored.to;
-    call.billing = stored.billing;
-    call.access = stored.access;
-    call.handling = billing::Handling::Automated;
-    call.start = *requested_at;
-    call.billable_seconds = kQuoteSeconds;
-    call.answered = true;
-    call.person_reached = true;
-    auto rated = call_rater != nullptr ? call_rater->rate(call)
-                                       : Result<billing::RatedCall>(Status(
-                                             StatusCode::NotFound, "its rate deck is not stored"));
-    if (rated) {
-      replies.push_back(quote_from(call_id, *rated));
-    } else {
-      log->warn("call={} repeated quote not sent: {}", call_id, rated.status().message());
+    if (auto quote = stored_quote(record, *requested_at)) {
+      replies.push_back(std::move(*quote));
     }
   }
   const auto authorized =
@@ -998,13 +1030,152 @@ std::vector<Reply> CallService::State::stored_call_replies(const billing::CallRe
       return replies;
     }
   }
-  // NOTE: a call stored without a decision (storage failed after open() stored the call and
-  // before its authorization) stays undecided, so the provider must use a new call id. Calls
-  // refused before the quote are stored with their refusal in one transaction.
+  // NOTE: an undecided call gets here only in cases the retry cannot finish. A call stored
+  // before schema 17 has no request key or hash to match the request against. A call that
+  // staff disconnected or posted, or whose session now has another calling number, cannot be
+  // authorized. Its provider must use a new call id. resume_undecided_call() decides the rest.
   replies.push_back(refusal(
       call_id, "duplicate-call",
       "Call '" + call_id + "' was already requested and not authorized; request a new call id."));
   return replies;
+}
+
+std::optional<relay::Quote> CallService::State::stored_quote(const billing::CallRecord& record,
+                                                             billing::Instant start) {
+  const billing::CallRequest& stored = record.request;
+  const billing::Rater* call_rater = rater.get();
+  if (stored.quote && !stored.quote->deck_sha256.empty()) {
+    auto found = decks->rater(*store, stored.quote->deck_sha256);
+    call_rater = found ? *found : nullptr;
+  }
+  billing::CallToRate call;
+  call.from = stored.from;
+  call.to = stored.to;
+  call.billing = stored.billing;
+  call.access = stored.access;
+  call.handling = billing::Handling::Automated;
+  call.start = start;
+  call.billable_seconds = kQuoteSeconds;
+  call.answered = true;
+  call.person_reached = true;
+  auto rated =
+      call_rater != nullptr
+          ? call_rater->rate(call)
+          : Result<billing::RatedCall>(Status(StatusCode::NotFound, "its rate deck is not stored"));
+  if (!rated) {
+    log->warn("call={} quote not sent: {}", stored.id, rated.status().message());
+    return std::nullopt;
+  }
+  return quote_from(stored.id, *rated);
+}
+
+// Decides a call that an earlier delivery of `request` stored and left undecided, because the
+// gateway stopped or storage failed between the steps of call_requested(). The missing steps
+// run now: the requested event, the checks that can refuse the call, the quote and the
+// authorization. The replies are those of a first delivery. A step that is already stored is
+// not repeated, and the quote is priced from the stored record. A card hold that the earlier
+// delivery left open is released before the authorization places the call's hold again. The
+// store also rejects a hold for a call whose hold is open, so a call never holds a card twice.
+//
+// Why not one transaction for the call, its events and its decision: each Store write is its
+// own BEGIN IMMEDIATE transaction (SqliteStore::Transaction does not nest), and the decision
+// needs the card check, the rate deck reads and the hold, which the Authorizer makes through
+// several Store calls. Writing them together would need a transaction that spans Store calls
+// and the Authorizer. Resuming keeps every step in its own transaction and makes each step
+// safe to repeat, which also covers a call that failed in the same run.
+std::vector<Reply> CallService::State::resume_undecided_call(const relay::CallRequested& request,
+                                                             const relay::SessionOpened& session,
+                                                             const billing::CallRecord& record,
+                                                             relay::Instant now) {
+  const billing::CallRequest& stored = record.request;
+  const std::string& call_id = stored.id;
+  if (stored.emergency || record.posting ||
+      billing::event_time(record, billing::CallEvent::Disconnected) ||
+      stored.from != session.caller_number) {
+    return stored_call_replies(record);
+  }
+  log->warn(
+      "session={} call={} call.request repeated for a call stored without a decision; "
+      "deciding it now",
+      request.session_id, call_id);
+  const billing::WriteContext write_context = context(now);
+  // CallRecords::open stores the call row and its requested event in two transactions.
+  std::optional<billing::Instant> requested_at =
+      billing::event_time(record, billing::CallEvent::Requested);
+  if (!requested_at) {
+    const Status requested = store->append_call_event(
+        call_id, billing::CallEventRecord{
+                     billing::CallEvent::Requested, write_context.at, write_context.actor, {}, {}});
+    if (!requested) {
+      log->error("session={} call={} storing the requested event failed: {}", request.session_id,
+                 call_id, requested.message());
+      return {rating_unavailable(call_id)};
+    }
+    requested_at = write_context.at;
+  }
+
+  if (!stored.card_number.empty()) {
+    auto funds = store->card_funds(stored.card_number, call_id);
+    if (funds && funds->held_for_call > 0) {
+      log->warn(
+          "session={} call={} releasing the hold of ${} that the earlier delivery "
+          "placed, before the call is authorized again",
+          request.session_id, call_id, billing::format_money(funds->held_for_call));
+      funds = store->append_ledger(
+          stored.card_number,
+          {billing::LedgerEntry{billing::LedgerKind::Release, funds->held_for_call, call_id}},
+          false, std::nullopt, write_context);
+    }
+    if (!funds) {
+      log->error("session={} call={} reading or releasing the earlier card hold failed: {}",
+                 request.session_id, call_id, funds.status().message());
+      return {rating_unavailable(call_id)};
+    }
+  }
+
+  billing::AuthorizationRequest authorization = authorization_request(request, session);
+  billing::Authorizer authorizer(store.get(), &*plan, rater.get(), &*decks);
+  std::optional<billing::CardState> verified_card;
+  Result<std::optional<billing::Authorization>> early_refusal =
+      find_early_refusal(request, authorizer, authorization, write_context, verified_card);
+  if (!early_refusal) {
+    return {rating_unavailable(call_id)};
+  }
+
+  std::vector<Reply> replies;
+  const bool quoted = billing::event_time(record, billing::CallEvent::Quoted).has_value();
+  // A refusal now comes from a change since the call was stored (a card closed or locked, or a
+  // wrong PIN in this delivery). The call gets no quote then, unless one is already stored.
+  if (quoted || !*early_refusal) {
+    if (auto quote = stored_quote(record, *requested_at)) {
+      replies.push_back(std::move(*quote));
+      if (!quoted) {
+        billing::CallRecords records(store.get(), rater.get(), &*decks);
+        (void)records.add_event(
+            call_id,
+            billing::CallEventRecord{
+                billing::CallEvent::Quoted, write_context.at, write_context.actor, {}, {}});
+      }
+    }
+  }
+  if (*early_refusal) {
+    const billing::Authorization& refused = **early_refusal;
+    billing::CallRecords records(store.get(), rater.get(), &*decks);
+    const Status recorded = records.record_authorization(call_id, refused, write_context);
+    if (!recorded) {
+      log->error("session={} call={} recording the refusal failed: {}", request.session_id, call_id,
+                 recorded.message());
+      replies.push_back(rating_unavailable(call_id));
+      return replies;
+    }
+    replies.push_back(
+        refusal(call_id, std::string(billing::to_string(refused.reason)), refused.message));
+    note_decision(request, stored, refused);
+    return replies;
+  }
+  return decide_stored_call(request, stored, authorizer, authorization,
+                            verified_card ? &*verified_card : nullptr, write_context,
+                            std::move(replies));
 }
 
 std::vector<Reply> CallService::State::call_requested(const relay::CallRequested& request,
@@ -1030,7 +1201,7 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   }
   const std::string request_hash = billing::sha256_hex(call_request_fingerprint(request));
   if (existing->has_value()) {
-    return existing_call_replies(request, session, **existing, request_hash);
+    return existing_call_replies(request, session, **existing, request_hash, now);
   }
   // A key that created another call is a different request under the same key.
   auto keyed = store->find_call_id_by_request_key(request.idempotency_key);
@@ -1075,46 +1246,17 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
   if (billed) {
     call.billed_number = *billed;
   }
-  billing::AuthorizationRequest authorization;
-  authorization.call_id = call_id;
-  authorization.from = session.caller_number;
-  authorization.to = request.dialed_number;
-  authorization.billing = call.billing;
-  authorization.access = call.access;
-  authorization.handling = call.handling;
-  authorization.third_number = request.third_number;
-  authorization.card_number = std::string(request.card_number.reveal());
-  authorization.requested_person = request.person_name;
+  billing::AuthorizationRequest authorization = authorization_request(request, session);
   billing::Authorizer authorizer(store.get(), &*plan, rater.get(), &*decks);
   // Every check that can refuse the call runs before the call is stored and quoted, so a
   // refused call gets no quote reply and is stored with its refusal alone, whichever check
-  // refused it. The card and its PIN come first, so a wrong PIN counts whatever the
-  // destination.
-  // A dialed number that is not valid refuses the call before the card check, so its PIN is
-  // not checked.
-  std::optional<billing::CardState> verified_card_state;
-  if (!early_refusal) {
-    authorization.pin = std::string(request.pin.reveal());
-    Result<billing::Authorizer::CardCheck> card =
-        authorizer.check_card(authorization, write_context);
-    // authorize() below takes the verified card, so the PIN is no longer needed.
-    authorization.pin.assign(authorization.pin.size(), '\0');
-    if (!card) {
-      log->error("session={} call={} checking the card failed: {}", request.session_id, call_id,
-                 card.status().message());
-      return {rating_unavailable(call_id)};
-    }
-    verified_card_state = std::move(card->card);
-    early_refusal = std::move(card->refusal);
-  }
-  const billing::CardState* verified_card =
-      verified_card_state ? &*verified_card_state : nullptr;
+  // refused it. A dialed number that is not valid refuses the call before the card check, so
+  // its PIN is not checked.
+  std::optional<billing::CardState> verified_card;
   if (!early_refusal) {
     Result<std::optional<billing::Authorization>> found =
-        authorizer.find_refusal(authorization, write_context, verified_card);
+        find_early_refusal(request, authorizer, authorization, write_context, verified_card);
     if (!found) {
-      log->error("session={} call={} authorization could not be decided: {}", request.session_id,
-                 call_id, found.status().message());
       return {rating_unavailable(call_id)};
     }
     early_refusal = std::move(*found);
@@ -1156,22 +1298,60 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     }
   }
 
+  return decide_stored_call(request, call, authorizer, authorization,
+                            verified_card ? &*verified_card : nullptr, write_context,
+                            std::move(replies));
+}
+
+Result<std::optional<billing::Authorization>> CallService::State::find_early_refusal(
+    const relay::CallRequested& request, const billing::Authorizer& authorizer,
+    billing::AuthorizationRequest& authorization, const billing::WriteContext& at,
+    std::optional<billing::CardState>& verified_card) {
+  // The card and its PIN come first, so a wrong PIN counts whatever the destination.
+  authorization.pin = std::string(request.pin.reveal());
+  Result<billing::Authorizer::CardCheck> card = authorizer.check_card(authorization, at);
+  // authorize() takes the verified card, so the PIN is no longer needed.
+  authorization.pin.assign(authorization.pin.size(), '\0');
+  if (!card) {
+    log->error("session={} call={} checking the card failed: {}", request.session_id,
+               request.call_id, card.status().message());
+    return card.status();
+  }
+  if (card->refusal) {
+    return std::move(card->refusal);
+  }
+  verified_card = std::move(card->card);
+  Result<std::optional<billing::Authorization>> found =
+      authorizer.find_refusal(authorization, at, verified_card ? &*verified_card : nullptr);
+  if (!found) {
+    log->error("session={} call={} authorization could not be decided: {}", request.session_id,
+               request.call_id, found.status().message());
+  }
+  return found;
+}
+
+std::vector<Reply> CallService::State::decide_stored_call(
+    const relay::CallRequested& request, const billing::CallRequest& call,
+    const billing::Authorizer& authorizer, const billing::AuthorizationRequest& authorization,
+    const billing::CardState* verified_card, const billing::WriteContext& at,
+    std::vector<Reply> replies) {
+  const std::string& call_id = call.id;
   // NOTE: a refusal here, after the quote is stored, comes only from a change since
   // find_refusal ran, such as another call taking the card's funds or a new deck in effect.
   const Result<billing::Authorization> decision =
-      authorizer.authorize(authorization, write_context, verified_card);
+      authorizer.authorize(authorization, at, verified_card);
   if (!decision) {
     log->error("session={} call={} authorization could not be decided: {}", request.session_id,
                call_id, decision.status().message());
     replies.push_back(rating_unavailable(call_id));
     return replies;
   }
-  const Status recorded = records.record_authorization(call_id, *decision, write_context);
+  billing::CallRecords records(store.get(), rater.get(), &*decks);
+  const Status recorded = records.record_authorization(call_id, *decision, at);
   if (!recorded) {
     log->error("session={} call={} recording the authorization failed: {}", request.session_id,
                call_id, recorded.message());
-    if (const Status released = authorizer.release_hold(authorization, *decision, write_context);
-        !released) {
+    if (const Status released = authorizer.release_hold(authorization, *decision, at); !released) {
       log->error("session={} call={} releasing the hold of ${} failed: {}", request.session_id,
                  call_id, billing::format_money(decision->held), released.message());
     }

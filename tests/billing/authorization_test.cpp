@@ -272,6 +272,45 @@ TEST_CASE_METHOD(AuthorizationFixture, "closed card takes no hold or funds",
   CHECK(funds->available == 50'000);
 }
 
+TEST_CASE_METHOD(AuthorizationFixture, "call never holds card twice", "[billing][authorization]") {
+  // A retried authorization of a call whose decision was never stored finds the first hold
+  // still open. The store refuses a second one inside the hold's own transaction.
+  add_prepaid(10'000);
+  AuthorizationRequest card = request(BillingMethod::CallingCard);
+  card.card_number = kCard;
+  card.pin = kPin;
+  card.max_call_seconds = 600;
+  const Authorization first = authorize(card);
+  REQUIRE(first.granted);
+  REQUIRE(first.held == 4'000);
+
+  Authorizer authorizer(&store(), &number_plan(), &rater_);
+  const Result<Authorization> again = authorizer.authorize(card, context());
+  REQUIRE_FALSE(again);
+  CHECK(again.status().code() == StatusCode::AlreadyExists);
+  CHECK(again.status().message().find("already holds $0.40") != std::string::npos);
+  CHECK(again.status().message().find(kCard) == std::string::npos);
+  CHECK(funds("call-test").held_for_call == 4'000);
+  CHECK(funds().available == 6'000);
+
+  // Entries that release the open hold first may hold the call's funds again.
+  Result<CardFunds> replaced =
+      store().append_ledger(kCard,
+                            {LedgerEntry{LedgerKind::Release, 4'000, "call-test"},
+                             LedgerEntry{LedgerKind::Hold, -3'000, "call-test"}},
+                            true, std::nullopt, context());
+  REQUIRE(replaced);
+  CHECK(replaced->held_for_call == 3'000);
+  CHECK(funds().available == 7'000);
+
+  // Another call's hold on the same card is not affected.
+  AuthorizationRequest other = card;
+  other.call_id = "call-other";
+  const Authorization second_call = authorize(other);
+  CHECK(second_call.granted);
+  CHECK(funds("call-other").held_for_call == second_call.held);
+}
+
 TEST_CASE_METHOD(AuthorizationFixture, "calling card refusals name the reason",
                  "[billing][authorization]") {
   add_prepaid(10'000);
