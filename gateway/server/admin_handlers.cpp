@@ -305,7 +305,10 @@ std::optional<AdminResponse> check_fields(const json& body, const std::vector<st
     }
     // A staff name is stored as the actor of billing records and printed by every report.
     if (name == "staff" && value) {
-      const Status clean = billing::check_name_text("staff", *value);
+      Status clean = billing::check_name_text("staff", *value);
+      if (clean) {
+        clean = billing::check_name_length("field staff", *value);
+      }
       if (!clean) {
         return admin_error(400, "invalid-field", clean.message());
       }
