@@ -362,4 +362,16 @@ TEST_CASE_METHOD(CardFixture, "identifier of earlier call accepted", "[billing][
   const relaygw::Status key =
       check_identifier_card_digits(&store(), "--key", "c-3125550199", IdentifierKind::Key);
   CHECK(key.code() == StatusCode::InvalidArgument);
+
+  // TTY session ids once joined the start time and the counter with a hyphen alone, a 14-digit
+  // run that is rejected now. A call stored with such an id stays reachable.
+  call.id = "tty-1733439000000-1-c1";
+  REQUIRE(store().create_call(call, context()));
+  CHECK(check_identifier_card_digits(&store(), "--id", call.id, IdentifierKind::Id));
+  const relaygw::Status unstored =
+      check_identifier_card_digits(&store(), "--id", "tty-1733439000000-2-c1", IdentifierKind::Id);
+  CHECK(unstored.code() == StatusCode::InvalidArgument);
+  const relaygw::Status without_store =
+      check_identifier_card_digits(nullptr, "--id", call.id, IdentifierKind::Id);
+  CHECK(without_store.code() == StatusCode::InvalidArgument);
 }
