@@ -924,11 +924,18 @@ Result<Money> CallRecords::uncollected(const CallRecord& record) const {
   }
   Money credited = 0;
   for (const CreditRecord& credit : *credits) {
-    if (credit.state == CreditState::Applied) {
-      credited += credit.amount;
+    if (credit.state == CreditState::Applied && !add_amount_checked(credited, credit.amount)) {
+      return amount_sum_overflow("the applied credits of call " + record.request.id);
     }
   }
-  return std::max(Money{0}, record.posting->total - credited - funds->debited_for_call);
+  Money paid = credited;
+  Money owed = 0;
+  if (!add_amount_checked(paid, funds->debited_for_call) ||
+      __builtin_sub_overflow(record.posting->total, paid, &owed)) {
+    return amount_sum_overflow("the total, applied credits and card debits of call " +
+                               record.request.id);
+  }
+  return std::max(Money{0}, owed);
 }
 
 Status CallRecords::check_after_debits(const CallRecord& record, std::string_view step, Instant at,
@@ -980,7 +987,10 @@ Result<Money> CallRecords::card_uncollected(const std::string& card_number) cons
     if (!owed) {
       return owed.status();
     }
-    total += *owed;
+    if (!add_amount_checked(total, *owed)) {
+      return amount_sum_overflow("the uncollected charges of card " +
+                                 mask_card_number(card_number) + ", at call " + call_id + ",");
+    }
   }
   return total;
 }

@@ -118,16 +118,36 @@ Status check_identifier_card_digits(Store* store, std::string_view field, std::s
                      : kind == IdentifierKind::Key ? "a key"
                                                    : "a staff name";
   const std::string quoted_value = std::string(field) + " '" + mask_card_number_runs(value) + "'";
+  // An id stored with a call before a card with its digits was added, or before the digit runs
+  // were counted as they are now, names that call, and using it stores no new card number.
+  const auto is_stored_call_id = [&]() -> Result<bool> {
+    if (store == nullptr || kind != IdentifierKind::Id) {
+      return false;
+    }
+    auto existing = store->find_call(std::string(value));
+    if (!existing) {
+      return existing.status();
+    }
+    return existing->has_value();
+  };
   for (const DigitRun& run : find_digit_runs(value)) {
     const std::size_t digits = run.digits.size();
     if (digits >= kMinRejectedIdentifierDigits) {
+      Result<bool> stored = is_stored_call_id();
+      if (!stored) {
+        return stored.status();
+      }
+      if (*stored) {
+        return Status::ok();
+      }
       return Status(StatusCode::InvalidArgument,
                     quoted_value + " contains a run of " + std::to_string(digits) +
                         " digits, which may be a card number, and card numbers are never stored "
                         "in full. Choose " +
                         noun +
                         " without the card number; a run of up to 13 digits, such as a phone "
-                        "number, is accepted, and a letter ends a run");
+                        "number, is accepted, and a letter or more than three other characters "
+                        "in a row end a run");
     }
     if (store == nullptr || digits < kMinCardNumberDigits) {
       continue;
@@ -139,14 +159,12 @@ Status check_identifier_card_digits(Store* store, std::string_view field, std::s
         if (!card) {
           return card.status();
         }
-        if (card->has_value() && kind == IdentifierKind::Id) {
-          // An id stored with a call before the card was added names that call, and using it
-          // stores no card number that is not already stored.
-          auto existing = store->find_call(std::string(value));
-          if (!existing) {
-            return existing.status();
+        if (card->has_value()) {
+          Result<bool> stored = is_stored_call_id();
+          if (!stored) {
+            return stored.status();
           }
-          if (existing->has_value()) {
+          if (*stored) {
             return Status::ok();
           }
         }

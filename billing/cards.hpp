@@ -53,8 +53,9 @@ enum class IdentifierKind { Id, Key, StaffName };
 // card stored in `store`, or only the long runs when `store` is null (a database that is being
 // created contains no cards). A run of 10 to 13 digits that contains no stored card's number,
 // such as a phone number, is accepted. `field` names the option or request field ("--key",
-// "field key"). An id equal to a stored call's id passes the stored-card test, because that
-// call may predate the card. The message shows `value` only through mask_card_number_runs.
+// "field key"). An id equal to a stored call's id passes, because that call may predate the
+// card or the current digit-run rule. The message shows `value` only through
+// mask_card_number_runs.
 // Fails with the store's error when a lookup fails.
 Status check_identifier_card_digits(Store* store, std::string_view field, std::string_view value,
                                     IdentifierKind kind);

@@ -10,6 +10,7 @@
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
 #include "billing/disputes.hpp"
+#include "common/json_text.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -51,20 +52,19 @@ std::string render_json(const CreditsReport& report) {
                            {"total", dollars(row.total)},
                            {"uncollected", dollars(row.uncollected)}});
   }
-  return nlohmann::json{{"report", "credits"},
-                        {"from", format_local_date(report.request.from)},
-                        {"to", format_local_date(report.request.to)},
-                        {"time_zone", report.request.time_zone},
-                        {"as_of", format_instant(report.as_of)},
-                        {"credit_count", report.credit_count},
-                        {"credits_applied", dollars(report.credits_applied)},
-                        {"credits_pending", dollars(report.credits_pending)},
-                        {"credits", credits},
-                        {"disputes", disputes},
-                        {"overdue", overdue},
-                        {"uncollected_total", dollars(report.uncollected_total)},
-                        {"uncollected", uncollected}}
-             .dump(2) +
+  return json_text(nlohmann::json{{"report", "credits"},
+                                  {"from", format_local_date(report.request.from)},
+                                  {"to", format_local_date(report.request.to)},
+                                  {"time_zone", report.request.time_zone},
+                                  {"as_of", format_instant(report.as_of)},
+                                  {"credit_count", report.credit_count},
+                                  {"credits_applied", dollars(report.credits_applied)},
+                                  {"credits_pending", dollars(report.credits_pending)},
+                                  {"credits", credits},
+                                  {"disputes", disputes},
+                                  {"overdue", overdue},
+                                  {"uncollected_total", dollars(report.uncollected_total)},
+                                  {"uncollected", uncollected}}) +
          "\n";
 }
 
@@ -149,7 +149,10 @@ Status add_uncollected_calls(Store& store, const std::pair<Instant, Instant>& ra
     if (*uncollected > 0) {
       const Instant requested = event_time(**record, CallEvent::Requested).value_or(range.first);
       report.uncollected.push_back({call_id, requested, (*record)->posting->total, *uncollected});
-      report.uncollected_total += *uncollected;
+      if (!add_amount_checked(report.uncollected_total, *uncollected)) {
+        return amount_sum_overflow("the uncollected card charges of the report, at call " +
+                                   call_id + ",");
+      }
     }
   }
   return Status::ok();
@@ -182,12 +185,13 @@ Result<CreditsReport> credits_and_disputes(Store& store, const ReportRequest& re
     row.reason = reason;
     row.state = state;
     ++row.count;
-    row.amount += credit.amount;
     ++report.credit_count;
-    if (credit.state == CreditState::Applied) {
-      report.credits_applied += credit.amount;
-    } else if (credit.state == CreditState::Pending) {
-      report.credits_pending += credit.amount;
+    Money* state_total = credit.state == CreditState::Applied   ? &report.credits_applied
+                         : credit.state == CreditState::Pending ? &report.credits_pending
+                                                                : nullptr;
+    if (!add_amount_checked(row.amount, credit.amount) ||
+        (state_total != nullptr && !add_amount_checked(*state_total, credit.amount))) {
+      return amount_sum_overflow("the credit amounts of the report, at credit " + credit.id + ",");
     }
   }
   for (auto& [key, row] : groups) {

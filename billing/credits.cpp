@@ -63,6 +63,16 @@ Status check_name_text(std::string_view field, std::string_view text) {
                 std::string(field) + " " + fault.description + "; " + fix);
 }
 
+Status check_name_length(std::string_view field, std::string_view text) {
+  if (text.size() <= kMaxNameBytes) {
+    return Status::ok();
+  }
+  return Status(StatusCode::InvalidArgument,
+                std::string(field) + " is " + std::to_string(text.size()) +
+                    " bytes long, and a name or id may be at most " +
+                    std::to_string(kMaxNameBytes) + " bytes; shorten it and retry");
+}
+
 Status check_whole_cents(std::string_view field, Money amount, Money minimum, Money maximum) {
   const Money fraction = amount % kUnitsPerCent;
   if (fraction == 0) {

@@ -35,6 +35,15 @@ std::optional<CreditReason> parse_credit_reason(std::string_view name);
 // InvalidArgument message names `field`, the character and its byte offset.
 Status check_name_text(std::string_view field, std::string_view text);
 
+// Maximum length in bytes of a name or id that staff enter, such as an actor or a staff name.
+// Every such value ends up in records, the audit log and reports, so one stray paste must not
+// copy a whole document into each of them. It matches the directory's listing name limit.
+inline constexpr std::size_t kMaxNameBytes = 200;
+
+// Checks that a name or id is at most kMaxNameBytes bytes long. The InvalidArgument message
+// starts with `field` and names the length and the limit.
+Status check_name_length(std::string_view field, std::string_view text);
+
 // Checks that `amount` is a whole number of cents, as every charge line is, so credits,
 // adjustments and card balances never leave a fraction of a cent behind. The InvalidArgument
 // message names `field` and the amount, and suggests the nearest whole-cent amounts that lie

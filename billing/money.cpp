@@ -1,6 +1,9 @@
 #include "billing/money.hpp"
 
 #include <cassert>
+#include <string>
+
+#include "billing/next_step.hpp"
 
 namespace relaygw::billing {
 namespace {
@@ -136,6 +139,14 @@ Result<Money> parse_dollars(std::string_view text) {
   }
   units = units * kUnitsPerDollar + fraction_units;
   return negative ? -units : units;
+}
+
+Status amount_sum_overflow(std::string_view what) {
+  return failed_with_step(StatusCode::Corrupt,
+                          std::string(what) +
+                              " sum past the 64-bit integer range, so an amount was written or "
+                              "changed outside relaygw",
+                          {NextStep::Kind::VerifyDatabase, ""});
 }
 
 }  // namespace relaygw::billing

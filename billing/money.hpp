@@ -45,4 +45,20 @@ Result<Money> parse_dollars(std::string_view text);
 // amount is whole cents (check_whole_cents in billing/credits.hpp).
 Result<Money> parse_dollars_and_cents(std::string_view text);
 
+// Adds `value` to `sum` and returns true, or returns false and leaves `sum` unchanged when the
+// result would leave the 64-bit range, which only amounts written outside relaygw reach.
+[[nodiscard]] inline bool add_amount_checked(Money& sum, Money value) {
+  Money result = 0;
+  if (__builtin_add_overflow(sum, value, &result)) {
+    return false;
+  }
+  sum = result;
+  return true;
+}
+
+// Returns the Corrupt status for amounts that sum past the 64-bit range. `what` names them and
+// where the sum stopped ("the credits of the report, at credit cr-1"). The message asks to run
+// `relaygw audit verify`, because only amounts written outside relaygw reach that range.
+Status amount_sum_overflow(std::string_view what);
+
 }  // namespace relaygw::billing

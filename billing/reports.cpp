@@ -14,6 +14,7 @@
 #include "billing/csv.hpp"
 #include "billing/next_step.hpp"
 #include "billing/record_chain.hpp"
+#include "common/json_text.hpp"
 #include "common/text_table.hpp"
 
 namespace relaygw::billing {
@@ -509,7 +510,7 @@ std::string render_summary(const SummaryReport& report, ReportFormat format) {
       }
       json["by_" + std::string(name)] = list;
     }
-    return json.dump(2) + "\n";
+    return json_text(json) + "\n";
   }
   std::string out;
   if (format == ReportFormat::Csv) {
@@ -556,18 +557,17 @@ std::string render_relay_minutes(const std::vector<RelayMinutesRow>& rows,
                       {"conversation_seconds", row.conversation_seconds},
                       {"minutes", minutes_text(row.conversation_seconds)}});
     }
-    return nlohmann::json{{"report", "relay-minutes"},
-                          {"from", format_local_date(request.from)},
-                          {"to", format_local_date(request.to)},
-                          {"time_zone", request.time_zone},
-                          {"rounding",
-                           "seconds summed per row, then rounded to 0.1 minute, "
-                           "half up"},
-                          {"counts",
-                           {{"calls", kRelayMinutesCalls},
-                            {"not_completed", kRelayMinutesNotCompleted}}},
-                          {"rows", list}}
-               .dump(2) +
+    return json_text(nlohmann::json{
+               {"report", "relay-minutes"},
+               {"from", format_local_date(request.from)},
+               {"to", format_local_date(request.to)},
+               {"time_zone", request.time_zone},
+               {"rounding",
+                "seconds summed per row, then rounded to 0.1 minute, "
+                "half up"},
+               {"counts",
+                {{"calls", kRelayMinutesCalls}, {"not_completed", kRelayMinutesNotCompleted}}},
+               {"rows", list}}) +
            "\n";
   }
   std::string out;
@@ -626,13 +626,12 @@ std::string render_emergency_calls(const std::vector<EmergencyCallRow>& rows,
                       {"billed", format_dollars(row.billed)},
                       {"late_psap_ack", late_ack}});
     }
-    return nlohmann::json{{"report", "emergency"},
-                          {"from", format_local_date(request.from)},
-                          {"to", format_local_date(request.to)},
-                          {"time_zone", request.time_zone},
-                          {"count", rows.size()},
-                          {"calls", list}}
-               .dump(2) +
+    return json_text(nlohmann::json{{"report", "emergency"},
+                                    {"from", format_local_date(request.from)},
+                                    {"to", format_local_date(request.to)},
+                                    {"time_zone", request.time_zone},
+                                    {"count", rows.size()},
+                                    {"calls", list}}) +
            "\n";
   }
   std::string out;

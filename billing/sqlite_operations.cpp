@@ -367,6 +367,24 @@ Status SqliteStore::non_integer_amount(std::string_view table) {
                                          "`relaygw audit verify` on it to list the changed rows");
 }
 
+Status SqliteStore::non_integer_card_ledger_amount(const std::string& number) {
+  // The message names the entry by its seq and call, never by the card number.
+  Query query(db_,
+              "SELECT 'entry ' || seq || CASE WHEN call_id = '' THEN '' ELSE ' (call ' || "
+              "call_id || ')' END, amount, typeof(amount) FROM card_ledger WHERE number = ? AND "
+              "typeof(amount) <> 'integer' ORDER BY seq LIMIT 1");
+  query.bind(number);
+  Result<bool> row = query.next();
+  if (!row) {
+    return row.status();
+  }
+  if (!*row) {
+    return non_integer_amount("card_ledger");
+  }
+  return detail::non_integer_amount_failure(db_, "card_ledger", query.text(0), query.text(1),
+                                            query.text(2));
+}
+
 Status SqliteStore::begin_read(bool& began) {
   began = sqlite3_get_autocommit(db_) != 0;
   return began ? exec("BEGIN") : Status::ok();

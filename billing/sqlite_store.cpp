@@ -1482,7 +1482,8 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
             "ELSE 0 END), 0), "
             "MAX(CASE WHEN call_id = ?1 AND kind = 'debit' THEN covered_until END), "
-            "(SELECT funding FROM cards WHERE number = ?2) "
+            "(SELECT funding FROM cards WHERE number = ?2), "
+            "COALESCE(SUM(typeof(amount) <> 'integer'), 0) "
             "FROM card_ledger WHERE number = ?2"
           : "SELECT COALESCE(SUM(amount), 0), "
             "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount "
@@ -1493,12 +1494,18 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
             "ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
             "ELSE 0 END), 0), "
-            "NULL, (SELECT funding FROM cards WHERE number = ?2) "
+            "NULL, (SELECT funding FROM cards WHERE number = ?2), "
+            "COALESCE(SUM(typeof(amount) <> 'integer'), 0) "
             "FROM card_ledger WHERE number = ?2");
   totals.bind(call_id).bind(number);
   Result<bool> row = totals.next();
   if (!row) {
     return row.status();
+  }
+  // SUM adds an amount stored as a real as a real, and one stored as text as 0, without an
+  // error, so such a ledger entry is reported instead of summed.
+  if (totals.integer(7) != 0) {
+    return non_integer_card_ledger_amount(number);
   }
   CardFunds funds;
   funds.available = totals.integer(0);
@@ -2293,6 +2300,11 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
   if (!*row) {
     return std::optional<CallPosting>();
   }
+  // A total or amount stored as a real or as text would be truncated or read as 0 here.
+  if (!select.is_integer(0)) {
+    return detail::non_integer_amount_failure(db_, "call_postings", "call " + call_id,
+                                              select.text(0), select.type_name(0));
+  }
   CallPosting posting;
   posting.call_id = call_id;
   posting.total = select.integer(0);
@@ -2303,7 +2315,8 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
   (void)select.next();
 
   ScopedStatement lines = statement(
-      "SELECT kind, description, amount FROM charge_lines WHERE call_id = ? ORDER BY line_no");
+      "SELECT kind, description, amount, line_no FROM charge_lines WHERE call_id = ? "
+      "ORDER BY line_no");
   lines.bind(call_id);
   while (true) {
     Result<bool> line = lines.next();
@@ -2312,6 +2325,11 @@ Result<std::optional<CallPosting>> SqliteStore::read_posting(const std::string& 
     }
     if (!*line) {
       break;
+    }
+    if (!lines.is_integer(2)) {
+      return detail::non_integer_amount_failure(db_, "charge_lines",
+                                                "call " + call_id + " line " + lines.text(3),
+                                                lines.text(2), lines.type_name(2));
     }
     posting.lines.push_back(PostedChargeLine{lines.text(0), lines.text(1), lines.integer(2)});
   }
@@ -2331,6 +2349,10 @@ Status SqliteStore::read_quote_and_request_key(CallRequest& request) {
   }
   if (!*row) {
     return Status::ok();
+  }
+  if (!select.is_null(1) && !select.is_integer(1)) {
+    return detail::non_integer_amount_failure(db_, "calls", "the quote of call " + request.id,
+                                              select.text(1), select.type_name(1));
   }
   if (!select.is_null(1)) {
     request.quote = CallQuote{select.text(0), select.integer(1)};
@@ -2458,6 +2480,11 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
     }
     event.reason_code = events.text(5);
     event.reason_message = events.text(6);
+    if (!events.is_null(7) && !events.is_integer(7)) {
+      return detail::non_integer_amount_failure(
+          db_, "call_events", "the " + events.text(0) + " event's hold of call " + call_id,
+          events.text(7), events.type_name(7));
+    }
     event.hold_amount = events.optional_integer(7);
     event.hold_max_seconds = events.optional_integer(8);
     record.events.push_back(event);

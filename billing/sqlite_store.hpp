@@ -215,6 +215,9 @@ class SqliteStore final : public Store {
   // Returns the Corrupt status for the first row of `table` (call_postings, charge_lines,
   // credits, journal_entries or card_ledger) whose amount is not stored as an integer.
   Status non_integer_amount(std::string_view table);
+  // Returns the Corrupt status for the first card_ledger entry of card `number` whose amount is
+  // not stored as an integer.
+  Status non_integer_card_ledger_amount(const std::string& number);
 
   // Runs append_line's checks and writes inside the caller's transaction. A rejected append
   // (the line exists, or changed meanwhile) writes nothing and is returned in `outcome`. The

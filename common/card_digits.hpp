@@ -3,12 +3,16 @@
 // billing would refuse.
 #pragma once
 
-#include <cctype>
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/unicode_tables.hpp"
+#include "common/utf8.hpp"
 
 namespace relaygw {
 
@@ -19,129 +23,132 @@ inline constexpr std::size_t kMaxPinDigits = 8;
 
 namespace card_digits_detail {
 
-// Byte length of the decimal digit at text[i]: an ASCII digit, a fullwidth digit (U+FF10 to
-// U+FF19), an Arabic-Indic digit (U+0660 to U+0669) or an extended Arabic-Indic digit (U+06F0
-// to U+06F9). Returns 0 when text[i] starts no digit.
-inline std::size_t digit_length(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) {
-    return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u;
-  };
-  if (std::isdigit(byte(i)) != 0) {
-    return 1;
+// One character of UTF-8 text: its code point and byte length. A byte that starts no
+// well-formed character (utf8_char_length) is one character of length 1 with `valid` false.
+struct Character {
+  char32_t code_point = 0;
+  std::size_t length = 1;
+  bool valid = false;
+};
+
+inline Character decode_character(std::string_view text, std::size_t i) {
+  const std::size_t length = utf8_char_length(text, i);
+  if (length == 0) {
+    return Character{};
   }
-  if (byte(i) == 0xEF && byte(i + 1) == 0xBC && byte(i + 2) >= 0x90 && byte(i + 2) <= 0x99) {
-    return 3;
+  static constexpr unsigned char kLeadMasks[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  char32_t code_point = static_cast<unsigned char>(text[i]) & kLeadMasks[length];
+  for (std::size_t k = 1; k < length; ++k) {
+    code_point = (code_point << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
   }
-  if ((byte(i) == 0xD9 && byte(i + 1) >= 0xA0 && byte(i + 1) <= 0xA9) ||
-      (byte(i) == 0xDB && byte(i + 1) >= 0xB0 && byte(i + 1) <= 0xB9)) {
-    return 2;
-  }
-  return 0;
+  return Character{code_point, length, true};
 }
 
-// Byte length of the separator at text[i] that may stand between groups of a written card
-// number, or 0. The separators are a space, tab, line break, hyphen, dot, slash, comma or
-// underscore, a no-break or thin space (U+00A0, U+2009, U+202F), a dash (U+2010 to U+2015) and
-// the minus sign (U+2212).
+// Returns the value 0 to 9 of a decimal digit (Unicode category Nd, in any script), or -1.
+inline int decimal_digit_value(char32_t code_point) {
+  const auto& zeros = unicode_tables::kDecimalDigitZeros;
+  const auto* after = std::upper_bound(std::begin(zeros), std::end(zeros), code_point);
+  if (after == std::begin(zeros)) {
+    return -1;
+  }
+  const char32_t offset = code_point - *(after - 1);
+  return offset < 10 ? static_cast<int>(offset) : -1;
+}
+
+// Returns whether a character is a letter or a number (Unicode categories L and N).
+inline bool is_letter_or_number(char32_t code_point) {
+  if (code_point < 0x80) {
+    return (code_point >= '0' && code_point <= '9') || (code_point >= 'A' && code_point <= 'Z') ||
+           (code_point >= 'a' && code_point <= 'z');
+  }
+  const auto& ranges = unicode_tables::kLetterOrNumberRanges;
+  const auto* after =
+      std::upper_bound(std::begin(ranges), std::end(ranges), code_point,
+                       [](char32_t value, const unicode_tables::CodePointRange& range) {
+                         return value < range.first;
+                       });
+  return after != std::begin(ranges) && code_point <= (after - 1)->last;
+}
+
+// Byte length of the decimal digit at text[i], or 0 when text[i] starts no digit.
+inline std::size_t digit_length(std::string_view text, std::size_t i) {
+  const Character character = decode_character(text, i);
+  return character.valid && decimal_digit_value(character.code_point) >= 0 ? character.length : 0;
+}
+
+// Byte length of the separator at text[i], or 0. A separator is any character that is not a
+// letter or number: spaces, punctuation, symbols, marks, control and format characters, and
+// a byte that is not UTF-8.
 inline std::size_t separator_length(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) {
-    return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u;
-  };
-  switch (byte(i)) {
-    case ' ': case '\t': case '\n': case '\r': case '-': case '.': case '/': case ',': case '_':
-      return 1;
-    default:
-      break;
+  const Character character = decode_character(text, i);
+  if (character.valid && is_letter_or_number(character.code_point)) {
+    return 0;
   }
-  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) {
-    return 2;
-  }
-  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 &&
-      (byte(i + 2) == 0x89 || byte(i + 2) == 0xAF || (byte(i + 2) >= 0x90 && byte(i + 2) <= 0x95))) {
-    return 3;
-  }
-  if (byte(i) == 0xE2 && byte(i + 1) == 0x88 && byte(i + 2) == 0x92) {
-    return 3;
-  }
-  return 0;
+  return character.length;
 }
 
 }  // namespace card_digits_detail
 
-// A run of digits in text, as a card number is written: groups of digits, possibly joined by
-// separators (see find_digit_runs).
+// The maximum gap, in characters, between two digits of one run (see find_digit_runs).
+inline constexpr std::size_t kMaxDigitRunGap = 3;
+
+// A run of digits in text, as a card number is written: digits, possibly with short gaps of
+// separators between them (see find_digit_runs).
 struct DigitRun {
   std::size_t begin = 0;  // byte offset of the first digit
   std::size_t end = 0;    // byte offset after the last digit
   std::string digits;     // the run's digits as ASCII, separators left out
 };
 
-// Returns every run of digits in `text`, in order, short ones included. A run continues across
-// up to three separator characters (separator_length) between groups of at least three digits,
-// as card numbers are written ("4111 1111 1111 9876", "4111 - 1111.1111/9876"). Dates and times
-// such as "2026-03-10 14:00" or "03/10/2026" therefore break a run. Fullwidth and Arabic-Indic
-// digits count as digits, and DigitRun::digits has their ASCII value.
+// Returns every run of digits in `text`, in order, short ones included. A digit is any Unicode
+// decimal digit (category Nd): ASCII, fullwidth, Arabic-Indic, Devanagari, mathematical and the
+// others. A run continues across a gap of up to kMaxDigitRunGap separators (separator_length)
+// between two digits, so "4111 1111 1111 9876", "4111 - 1111:1111/9876", "4 1 1 1" and
+// "(312) 555-0107" are each one run. A letter or a number that is not a decimal digit (such as
+// a superscript two) ends a run, and so does a longer gap. Dates and times are runs too:
+// "2026-03-10 14:00" is one run of 12 digits. DigitRun::digits has the ASCII value of each
+// digit.
 inline std::vector<DigitRun> find_digit_runs(std::string_view text) {
+  using card_digits_detail::decimal_digit_value;
+  using card_digits_detail::decode_character;
   using card_digits_detail::digit_length;
   using card_digits_detail::separator_length;
-  constexpr std::size_t kMaxSeparators = 3;
-  constexpr std::size_t kMinGroup = 3;
-  // The ASCII digit of the digit at text[k], whose byte length is `length`.
-  const auto ascii_digit = [&](std::size_t k, std::size_t length) {
-    const auto last = static_cast<unsigned char>(text[k + length - 1]);
-    switch (length) {
-      case 1:
-        return static_cast<char>(last);
-      case 2:  // U+0660 to U+0669 end in 0xA0 to 0xA9, U+06F0 to U+06F9 in 0xB0 to 0xB9
-        return static_cast<char>('0' + (last & 0x0F));
-      default:  // U+FF10 to U+FF19 end in 0x90 to 0x99
-        return static_cast<char>('0' + (last - 0x90));
-    }
-  };
   std::vector<DigitRun> runs;
   std::size_t i = 0;
   while (i < text.size()) {
     if (digit_length(text, i) == 0) {
-      ++i;
+      i += decode_character(text, i).length;
       continue;
     }
-    // Find the end of the run: groups of digits joined by separators.
     DigitRun run;
     run.begin = i;
     std::size_t end = i;
-    std::size_t group = 0;
     while (end < text.size()) {
       if (const std::size_t length = digit_length(text, end); length > 0) {
-        run.digits += ascii_digit(end, length);
-        ++group;
+        const int value = decimal_digit_value(decode_character(text, end).code_point);
+        run.digits += static_cast<char>('0' + value);
         end += length;
         run.end = end;
         continue;
       }
+      // A gap joins the digits on both sides when it is short and only separators.
       std::size_t next = end;
-      std::size_t separators = 0;
-      while (separators < kMaxSeparators && separator_length(text, next) > 0) {
-        next += separator_length(text, next);
-        ++separators;
+      std::size_t gap = 0;
+      while (gap < kMaxDigitRunGap && next < text.size()) {
+        const std::size_t length = separator_length(text, next);
+        if (length == 0) {
+          break;
+        }
+        next += length;
+        ++gap;
       }
-      if (separators == 0 || digit_length(text, next) == 0 || group < kMinGroup) {
-        break;
-      }
-      // The group after the separators must also have kMinGroup digits.
-      std::size_t ahead = next;
-      std::size_t following = 0;
-      while (following < kMinGroup && digit_length(text, ahead) > 0) {
-        ahead += digit_length(text, ahead);
-        ++following;
-      }
-      if (following < kMinGroup) {
+      if (gap == 0 || next >= text.size() || digit_length(text, next) == 0) {
         break;
       }
       end = next;
-      group = 0;
     }
+    i = run.end;
     runs.push_back(std::move(run));
-    i = end;
   }
   return runs;
 }
@@ -149,8 +156,9 @@ inline std::vector<DigitRun> find_digit_runs(std::string_view text) {
 // Returns `text` with every run of at least kMinCardNumberDigits digits (find_digit_runs)
 // masked: each digit but the last four becomes '*', as in "lost ************9876". A card
 // number typed into free text, such as a close reason, is then neither logged nor stored in
-// full. Separators stay, and each fullwidth or Arabic-Indic digit becomes one '*'. Longer runs
-// are masked too, and so are phone numbers of ten or more digits ("312 555 0107").
+// full. Separators stay, and each digit becomes one '*', whatever its script. Longer runs
+// are masked too, and so are phone numbers of ten or more digits ("312 555 0107") and dates with
+// times ("2026-03-10 14:00").
 inline std::string mask_card_number_runs(std::string_view text) {
   using card_digits_detail::digit_length;
   std::string masked;

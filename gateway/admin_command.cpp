@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/call_types.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/server/host_port.hpp"
@@ -244,7 +245,7 @@ void print_summary(const json& body) {
 template <typename Printer>
 void output(const AdminOptions& options, const json& body, Printer print_text) {
   if (options.json) {
-    std::cout << body.dump(2) << "\n";
+    std::cout << json_text(body) << "\n";
   } else {
     print_text(body);
   }

@@ -6,9 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -22,16 +24,21 @@ struct AuditOptions {
   bool json = false;
 };
 
-// Fails `command` with the message of `status`. With --json it first prints `report` with an
-// "error" object of the status's code ("corrupt", "not-found") and message, the form of the
-// admin API's errors, so a program that reads standard output gets JSON for every outcome.
+// Returns `report` with an "error" object of the status's code ("corrupt", "not-found") and
+// message, the form of the admin API's errors.
+nlohmann::json with_error(nlohmann::json report, const Status& status) {
+  std::string code = to_string(status.code());
+  std::replace(code.begin(), code.end(), ' ', '-');
+  report["error"] = {{"code", code}, {"message", status.message()}};
+  return report;
+}
+
+// Fails `command` with the message of `status`. With --json it first prints `report` with the
+// error (with_error), so a program that reads standard output gets JSON for every outcome.
 [[noreturn]] void fail_audit(const AuditOptions& options, const std::string& command,
                              nlohmann::json report, const Status& status) {
   if (options.json) {
-    std::string code = to_string(status.code());
-    std::replace(code.begin(), code.end(), ' ', '-');
-    report["error"] = {{"code", code}, {"message", status.message()}};
-    std::cout << report.dump(2) << "\n";
+    std::cout << json_text(with_error(std::move(report), status)) << "\n";
   }
   fail_command(command, status.message());
 }
@@ -119,7 +126,7 @@ void run_verify(const AuditOptions& options) {
   }
   report["ok"] = first_problem.empty();
   if (options.json) {
-    std::cout << report.dump(2) << "\n";
+    std::cout << json_text(report) << "\n";
   } else if (first_problem.empty()) {
     std::cout << "audit verify: ok, " << records->rows_checked << " rows and "
               << (chain ? *chain : 0) << " audit entries match their hashes; journal balances\n";
@@ -199,7 +206,7 @@ void run_reconcile(const AuditOptions& options) {
       funds[fund.account] = format_dollars(fund.balance, 4);
     }
     report["relay_funds"] = funds;
-    std::cout << report.dump(2) << "\n";
+    std::cout << json_text(report) << "\n";
   } else {
     print_reconciliation_sums(*day);
     for (const billing::ReconciliationMismatch& mismatch : day->mismatches) {
@@ -217,6 +224,29 @@ void run_reconcile(const AuditOptions& options) {
 }
 
 }  // namespace
+
+std::string audit_parse_failure_report(const CLI::App& app, const std::string& message) {
+  const std::string path = parsed_command_path(app);
+  const bool verify = path == "relaygw audit verify";
+  if (!verify && path != "relaygw audit reconcile") {
+    return {};
+  }
+  const CLI::App* command =
+      app.get_subcommand("audit")->get_subcommand(verify ? "verify" : "reconcile");
+  const CLI::Option* json = command->get_option_no_throw("--json");
+  if (json == nullptr || json->count() == 0) {
+    return {};
+  }
+  nlohmann::json report = {{"ok", false}};
+  if (!verify) {
+    // The report of a failed reconcile names the date given, or null when none was parsed.
+    const CLI::Option* date = command->get_option_no_throw("--date");
+    const bool has_date = date != nullptr && date->count() > 0 && !date->results().empty();
+    report = {{"date", has_date ? nlohmann::json(date->results().front()) : nlohmann::json()},
+              {"agrees", false}};
+  }
+  return json_text(with_error(report, Status(StatusCode::InvalidArgument, message)));
+}
 
 void add_audit_command(CLI::App& app) {
   CLI::App* audit = app.add_subcommand("audit", "Verify stored records and reconcile a day");

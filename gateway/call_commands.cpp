@@ -18,6 +18,7 @@
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
 #include "common/card_digits.hpp"
+#include "common/json_text.hpp"
 #include "common/text_table.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -708,7 +709,7 @@ void run_show(const CallOptions& options) {
   const std::optional<billing::RateDeckHeader> deck = quoted_deck(*store, **record, command);
   const nlohmann::json out = call_json(**record, *uncollected, deck);
   if (options.json) {
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out) << "\n";
     return;
   }
   std::cout << fmt::format("call {}: {} to {}, {}, access {}{}\n", options.id,

@@ -11,6 +11,7 @@
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
 #include "billing/directory.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -72,7 +73,7 @@ void print_card(billing::Store& store, const std::string& number, bool json,
                           {"refundable", billing::format_dollars(refundable, 4)},
                           {"uncollected", billing::format_dollars(*uncollected, 4)}};
     out.update(extra);
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out) << "\n";
     return;
   }
   std::cout << fmt::format(

@@ -19,8 +19,9 @@
 namespace relaygw::gateway {
 namespace {
 
-constexpr std::array<std::string_view, 7> kPathOptions = {
-    "--db", "--data-dir", "--file", "--chart", "--deck", "--policy", "--token-file"};
+constexpr std::array<std::string_view, 9> kPathOptions = {"--db",    "--data-dir",  "--file",
+                                                          "--chart", "--deck",      "--policy",
+                                                          "--rates", "--directory", "--token-file"};
 
 // Free-text options, which may hold any UTF-8 text. Every other text option is a name, an id,
 // a number or a keyword, and is also checked for control characters.
@@ -55,10 +56,9 @@ const IdentifierOption* find_identifier_option(std::string_view name) {
   return nullptr;
 }
 
-// Longest accepted values, in bytes. Every value ends up in records, the audit log and reports,
-// so one stray paste must not copy a whole document into each of them. Names and ids match the
-// directory's listing name limit.
-constexpr std::size_t kMaxNameBytes = 200;
+// Longest accepted free text, in bytes. Every value ends up in records, the audit log and
+// reports, so one stray paste must not copy a whole document into each of them. Names and ids
+// have the shorter limit billing::kMaxNameBytes.
 constexpr std::size_t kMaxFreeTextBytes = 2000;
 
 std::string check_length(const std::string& value, std::size_t limit, std::string_view kind) {
@@ -165,7 +165,7 @@ void add_staff_command_checks(CLI::App& command) {
   const CLI::Validator name(
       [](std::string& value) {
         const std::string fault = billing::check_name_text("the value", value).message();
-        return fault.empty() ? check_length(value, kMaxNameBytes, "a name or id") : fault;
+        return fault.empty() ? billing::check_name_length("the value", value).message() : fault;
       },
       "", "NAME");
   const CLI::Validator free_text(
@@ -180,7 +180,7 @@ void check_identifier_options(billing::Store& store, const std::string& command)
     return;
   }
   for (const CLI::Option* option : found->second->get_options()) {
-    // open_database checks the actor, also for the db commands that are not registered.
+    // open_database and write_context check the actor.
     const IdentifierOption* identifier = find_identifier_option(option->get_name(false, true));
     if (identifier == nullptr || identifier->name == "--actor" || option->count() == 0) {
       continue;

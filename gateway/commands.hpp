@@ -3,6 +3,8 @@
 // non-zero exit code after printing a plain message to standard error.
 #pragma once
 
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace relaygw::gateway {
@@ -27,6 +29,11 @@ void add_profile_command(CLI::App& app);
 
 // relaygw audit: record and journal verification, daily reconciliation
 void add_audit_command(CLI::App& app);
+
+// Returns the JSON report that `relaygw audit verify|reconcile --json` prints to standard output
+// when its options fail to parse, with an "error" of code "invalid-argument" and `message`.
+// Returns an empty string when the parsed command is another one or has no --json.
+std::string audit_parse_failure_report(const CLI::App& app, const std::string& message);
 
 // relaygw credit and dispute: credits on charge lines and billing disputes
 void add_credit_command(CLI::App& app);

@@ -11,6 +11,7 @@
 
 #include "billing/next_step.hpp"
 #include "common/card_digits.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/credit_support.hpp"
@@ -160,7 +161,7 @@ struct CreditOptions : CreditFields {
 
 void output_credit(const billing::CreditRecord& credit, bool json) {
   if (json) {
-    std::cout << credit_json(credit).dump(2) << "\n";
+    std::cout << json_text(credit_json(credit)) << "\n";
   } else {
     print_credit(credit);
   }
@@ -221,7 +222,7 @@ void run_list(const CreditOptions& options) {
     for (const billing::CreditRecord& credit : *credits) {
       out.push_back(credit_json(credit));
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out) << "\n";
     return;
   }
   for (const billing::CreditRecord& credit : *credits) {

@@ -29,6 +29,7 @@
 
 #include "billing/call_records.hpp"
 #include "billing/cards.hpp"
+#include "billing/credits.hpp"
 #include "billing/directory.hpp"
 #include "billing/migrations.hpp"
 #include "billing/rating.hpp"
@@ -60,9 +61,8 @@ void fail_command(const std::string& command, const std::string& message) {
 
 namespace {
 
-// Fails `command` when --actor or one of its ids or keys contains a card number (see
-// check_identifier_options). The actor is checked here too, because the db commands are not
-// registered with add_staff_command_checks.
+// Fails `command` when --actor or one of its ids or keys contains a card number. The actor is
+// checked here against the stored cards, because check_identifier_options leaves it out.
 void check_identifiers(billing::Store& store, const DatabaseOptions& options,
                        const std::string& command) {
   const Status actor = billing::check_identifier_card_digits(&store, "--actor", options.actor,
@@ -146,6 +146,13 @@ billing::WriteContext write_context(const DatabaseOptions& options) {
       throw CLI::RuntimeError(1);
     }
     actor = "staff:" + user_name;
+  }
+  // The command-line check limits --actor, and this one also the name taken from $USER.
+  if (const Status length = billing::check_name_length(
+          options.actor.empty() ? "the actor from $USER" : "--actor", actor);
+      !length) {
+    std::cerr << "relaygw: " << length.message() << "\n";
+    throw CLI::RuntimeError(1);
   }
   return billing::WriteContext{
       actor, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
@@ -1030,6 +1037,8 @@ void add_db_commands(CLI::App& app) {
                    "`relaygw quote` merges them")
       ->required();
   load_deck->callback([deck_options, rates] { run_load_deck(*deck_options, *rates); });
+  // --actor is checked as every command's is: UTF-8, no control characters, at most 200 bytes.
+  add_staff_command_checks(*db);
 }
 
 }  // namespace relaygw::gateway

@@ -9,6 +9,7 @@
 
 #include "billing/call_records.hpp"
 #include "common/card_digits.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/credit_support.hpp"
@@ -108,7 +109,7 @@ nlohmann::json dispute_json(const billing::Dispute& dispute) {
 
 void output_dispute(const billing::Dispute& dispute, bool json) {
   if (json) {
-    std::cout << dispute_json(dispute).dump(2) << "\n";
+    std::cout << json_text(dispute_json(dispute)) << "\n";
   } else {
     print_dispute(dispute);
   }
@@ -358,7 +359,7 @@ void run_list(const DisputeOptions& options) {
     for (const billing::Dispute& dispute : listed) {
       out.push_back(dispute_json(dispute));
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out) << "\n";
     return;
   }
   for (const billing::Dispute& dispute : listed) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/directory.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -171,7 +172,7 @@ void run_show(const LineOptions& options) {
     for (const billing::LineVersion& version : *versions) {
       list.push_back(line_json(version));
     }
-    std::cout << (options.history ? list : list.back()).dump(2) << "\n";
+    std::cout << json_text(options.history ? list : list.back()) << "\n";
     return;
   }
   for (const billing::LineVersion& version : *versions) {

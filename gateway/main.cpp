@@ -150,6 +150,22 @@ int main(int argc, char** argv) {
       std::cerr << unknown << "\n";
       return 1;
     }
+    // `audit verify|reconcile --json` prints a JSON report for every failure, usage errors too.
+    // A command that failed once running (CLI::RuntimeError) has printed its report already.
+    if (error.get_exit_code() != 0 && dynamic_cast<const CLI::RuntimeError*>(&error) == nullptr) {
+      std::string message = describe_parse_failure(&app, error);
+      while (!message.empty() && message.back() == '\n') {
+        message.pop_back();
+      }
+      for (std::size_t at = message.find('\n'); at != std::string::npos;
+           at = message.find('\n', at)) {
+        message.replace(at, 1, "; ");
+      }
+      if (const std::string report = relaygw::gateway::audit_parse_failure_report(app, message);
+          !report.empty()) {
+        std::cout << report << "\n";
+      }
+    }
     return app.exit(error) == 0 ? 0 : 1;
   } catch (const std::exception& error) {
     std::cerr << "relaygw: " << error.what() << "\n";

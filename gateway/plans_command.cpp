@@ -12,6 +12,7 @@
 #include "billing/call_time.hpp"
 #include "billing/deck_cache.hpp"
 #include "billing/plans.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -113,19 +114,18 @@ void run_advise(const PlansOptions& options) {
                       {"calls", billing::format_dollars(option.calls)},
                       {"total", billing::format_dollars(option.total)}});
     }
-    std::cout << nlohmann::json{{"line", advice->line},
-                                {"from", billing::format_instant(advice->from)},
-                                {"to", billing::format_instant(advice->to)},
-                                {"calls", advice->calls},
-                                {"billed_minutes", advice->billed_minutes},
-                                {"posted", billing::format_dollars(advice->posted)},
-                                {"credits", billing::format_dollars(advice->credits)},
-                                {"actual", billing::format_dollars(advice->actual)},
-                                {"recommended", list.front()},
-                                {"saving", billing::format_dollars(advice->saving)},
-                                {"currency", "USD"},
-                                {"options", list}}
-                     .dump(2)
+    std::cout << json_text(nlohmann::json{{"line", advice->line},
+                                          {"from", billing::format_instant(advice->from)},
+                                          {"to", billing::format_instant(advice->to)},
+                                          {"calls", advice->calls},
+                                          {"billed_minutes", advice->billed_minutes},
+                                          {"posted", billing::format_dollars(advice->posted)},
+                                          {"credits", billing::format_dollars(advice->credits)},
+                                          {"actual", billing::format_dollars(advice->actual)},
+                                          {"recommended", list.front()},
+                                          {"saving", billing::format_dollars(advice->saving)},
+                                          {"currency", "USD"},
+                                          {"options", list}})
               << "\n";
     return;
   }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/profiles.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -66,17 +67,16 @@ void run_show(const ProfileOptions& options) {
   }
   const billing::Line& line = (*current)->line;
   if (options.json) {
-    std::cout << nlohmann::json{{"number", line.number},
-                                {"listing_name", line.listing_name},
-                                {"line_type", billing::to_string(line.type)},
-                                {"screening", billing::to_string(line.screening)},
-                                {"pic", line.pic},
-                                {"is_tty", line.is_tty},
-                                {"tty_discount_eligible", line.tty_discount_eligible},
-                                {"version", (*current)->version},
-                                {"changed_by", (*current)->actor},
-                                {"changed_at", billing::format_instant((*current)->at)}}
-                     .dump(2)
+    std::cout << json_text(nlohmann::json{{"number", line.number},
+                                          {"listing_name", line.listing_name},
+                                          {"line_type", billing::to_string(line.type)},
+                                          {"screening", billing::to_string(line.screening)},
+                                          {"pic", line.pic},
+                                          {"is_tty", line.is_tty},
+                                          {"tty_discount_eligible", line.tty_discount_eligible},
+                                          {"version", (*current)->version},
+                                          {"changed_by", (*current)->actor},
+                                          {"changed_at", billing::format_instant((*current)->at)}})
               << "\n";
     return;
   }
@@ -120,7 +120,7 @@ void run_change(const ProfileOptions& options) {
     fail_command(command, changed.status().message());
   }
   if (options.json) {
-    std::cout << change_json(*changed).dump(2) << "\n";
+    std::cout << json_text(change_json(*changed)) << "\n";
   } else {
     print_change(*changed);
   }
@@ -136,7 +136,7 @@ void run_history(const ProfileOptions& options) {
     for (const billing::ProfileChange& change : history) {
       list.push_back(change_json(change));
     }
-    std::cout << list.dump(2) << "\n";
+    std::cout << json_text(list) << "\n";
     return;
   }
   for (const billing::ProfileChange& change : history) {

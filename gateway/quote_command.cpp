@@ -8,6 +8,7 @@
 
 #include "billing/call_types.hpp"
 #include "billing/money.hpp"
+#include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/quote_support.hpp"
@@ -77,7 +78,7 @@ void run_quote(const QuoteOptions& options) {
     fail(quote.status().message());
   }
   if (options.json) {
-    std::cout << quote_json(*quote).dump(2) << "\n";
+    std::cout << json_text(quote_json(*quote)) << "\n";
   } else {
     print_text(options, *quote);
   }

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/json_text.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
 #include "gateway/replay/day.hpp"
@@ -121,7 +122,7 @@ void run_replay(const ReplayCommandOptions& command) {
     fail_command("replay", summary.status().message());
   }
   if (command.json) {
-    std::cout << replay::summary_json(*summary).dump(2) << "\n";
+    std::cout << json_text(replay::summary_json(*summary)) << "\n";
   } else {
     replay::print_summary(*summary, std::cout);
   }

@@ -19,6 +19,7 @@
 #include "billing/sqlite_store.hpp"
 #include "common/card_digits.hpp"
 #include "common/json_keys.hpp"
+#include "common/json_text.hpp"
 #include "gateway/credit_support.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/quote_support.hpp"
@@ -305,7 +306,10 @@ std::optional<AdminResponse> check_fields(const json& body, const std::vector<st
     }
     // A staff name is stored as the actor of billing records and printed by every report.
     if (name == "staff" && value) {
-      const Status clean = billing::check_name_text("staff", *value);
+      Status clean = billing::check_name_text("staff", *value);
+      if (clean) {
+        clean = billing::check_name_length("field staff", *value);
+      }
       if (!clean) {
         return admin_error(400, "invalid-field", clean.message());
       }
@@ -680,7 +684,8 @@ void store_accept_response_if_missing(billing::SqliteStore& store, const std::st
     return;
   }
   const Status stored = store.store_request_result(
-      stored_key, kAcceptScope, first_accept_response(call_id, staff, how_name, replies).dump(),
+      stored_key, kAcceptScope,
+      json_text(first_accept_response(call_id, staff, how_name, replies), -1),
       staff_context(staff));
   if (!stored) {
     logger("gateway")->error(
@@ -764,7 +769,7 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
   to_store.scope = std::string(kAcceptScope);
   to_store.context = staff_context(staff);
   to_store.result = [&](const std::vector<Reply>& replies) {
-    return first_accept_response(call_id, staff, how_name, replies).dump();
+    return json_text(first_accept_response(call_id, staff, how_name, replies), -1);
   };
   const std::vector<Reply> replies =
       parts.calls->handle_acceptance(acceptance, "admin-" + call_id, now, to_store);

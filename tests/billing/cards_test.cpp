@@ -287,10 +287,12 @@ TEST_CASE_METHOD(CardFixture, "identifier card digits rule", "[billing][cards]")
   };
   const std::string stored = "contains the number of a calling card in this database";
   const Case cases[] = {
-      {"c-3125550107", true, ""},             // a phone number that is no card
-      {"c-13125550107", true, ""},            // with the leading 1
-      {"tty-1733439000000-1-c1", true, ""},   // milliseconds since the epoch
-      {"c-2026-03-10-3125550107", true, ""},  // a date breaks the run
+      {"c-3125550107", true, ""},               // a phone number that is no card
+      {"c-13125550107", true, ""},              // with the leading 1
+      {"tty-1733439000000-s100-c1", true, ""},  // milliseconds since the epoch
+      {"c-(312) 555-0107", true, ""},
+      {"c-+1 312 555 0107", true, ""},
+      {"c-2026-03-10", true, ""},
       {"", true, ""},
       {"c-3125550188", false, "--id 'c-******0188' " + stored},
       {"c-13125550188", false, stored},  // the card inside a longer run
@@ -301,6 +303,21 @@ TEST_CASE_METHOD(CardFixture, "identifier card digits rule", "[billing][cards]")
        "5550188",
        false, stored},  // fullwidth 312
       {"20260310-3125550107", false, "a run of 18 digits"},
+      {"c-2026-03-10-3125550107", false, "a run of 18 digits"},
+      {"c-4111:1111:1111:9876", false, "--id 'c-****:****:****:9876' contains a run of 16"},
+      {"c-4111@1111#1111+9876", false, "a run of 16 digits"},
+      {"c-4111\u30001111\u30001111\u30009876", false, "a run of 16 digits"},
+      {"c-4111\uff0d1111\uff0d1111\uff0d9876", false, "a run of 16 digits"},
+      {"c-4111--1111--1111--9876", false, "a run of 16 digits"},
+      {"c-4-1-1-1-1-1-1-1-1-1-1-1-9-8-7-6", false, "a run of 16 digits"},
+      {"c-\u096a\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u0967\u096f"
+       "\u096e\u096d\u096c",
+       false, "a run of 16 digits"},
+      {"c-\u0663\u0661\u0662\u0665\u0665\u0665\u0660\u0661\u0668\u0668", false,
+       stored},  // Arabic-Indic 3125550188
+      {"c-\U0001d7d1\U0001d7cf\U0001d7d0\U0001d7d3\U0001d7d3\U0001d7d3\U0001d7ce"
+       "\U0001d7cf\U0001d7d6\U0001d7d6",
+       false, stored},  // mathematical bold 3125550188
   };
   for (const Case& item : cases) {
     INFO(item.value);
@@ -345,4 +362,16 @@ TEST_CASE_METHOD(CardFixture, "identifier of earlier call accepted", "[billing][
   const relaygw::Status key =
       check_identifier_card_digits(&store(), "--key", "c-3125550199", IdentifierKind::Key);
   CHECK(key.code() == StatusCode::InvalidArgument);
+
+  // TTY session ids once joined the start time and the counter with a hyphen alone, a 14-digit
+  // run that is rejected now. A call stored with such an id stays reachable.
+  call.id = "tty-1733439000000-1-c1";
+  REQUIRE(store().create_call(call, context()));
+  CHECK(check_identifier_card_digits(&store(), "--id", call.id, IdentifierKind::Id));
+  const relaygw::Status unstored =
+      check_identifier_card_digits(&store(), "--id", "tty-1733439000000-2-c1", IdentifierKind::Id);
+  CHECK(unstored.code() == StatusCode::InvalidArgument);
+  const relaygw::Status without_store =
+      check_identifier_card_digits(nullptr, "--id", call.id, IdentifierKind::Id);
+  CHECK(without_store.code() == StatusCode::InvalidArgument);
 }

@@ -690,7 +690,7 @@ TEST_CASE_METHOD(CommandInputFixture, "identifier options reject card numbers", 
   const CommandRun phone = relaygw(create + "--id c-3125550107 --actor 'clerk 3125550107'");
   INFO(phone.output);
   CHECK(phone.status == 0);
-  const CommandRun milliseconds = relaygw(create + "--id tty-1733439000000-1-c1");
+  const CommandRun milliseconds = relaygw(create + "--id tty-1733439000000-s1-c1");
   INFO(milliseconds.output);
   CHECK(milliseconds.status == 0);
   const CommandRun shown_call = relaygw("call show " + db_option() + "--id c-3125550107");

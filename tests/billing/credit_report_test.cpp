@@ -148,6 +148,24 @@ TEST_CASE_METHOD(ReportFixture, "credit report rejects real amount", "[billing][
   CHECK_FALSE(store().find_credit("cr1"));
 }
 
+TEST_CASE_METHOD(ReportFixture, "credit report rejects overflowing sum", "[billing][reports]") {
+  march_report();
+  // cr1 and cr2 are both applied dropped-call credits, so their group and the applied total
+  // would wrap around to a negative amount.
+  edit_outside_relaygw("UPDATE credits SET amount = 9223372036854775807 WHERE id = 'cr1'");
+  ReportRequest request;
+  request.from = parse_local_date("2026-03-01").value();
+  request.to = parse_local_date("2026-03-31").value();
+  auto report = credits_and_disputes(store(), request, at("2026-04-01T12:00:00Z"));
+  REQUIRE_FALSE(report);
+  CHECK(report.status().code() == relaygw::StatusCode::Corrupt);
+  const std::string message = report.status().message();
+  INFO(message);
+  CHECK(message.find("the credit amounts of the report, at credit cr") != std::string::npos);
+  CHECK(message.find("sum past the 64-bit integer range, so an amount was written or changed "
+                     "outside relaygw; run `relaygw audit verify`") != std::string::npos);
+}
+
 TEST_CASE_METHOD(ReportFixture, "credit report lists overdue disputes", "[billing][reports]") {
   const CreditsReport report = march_report();
   // Opened in March: d1 escalated, d2 open, d4 resolved; d3 was opened in February.

@@ -172,6 +172,37 @@ TEST_CASE_METHOD(CommandFixture, "failed db init leaves no database", "[billing]
   CHECK(relaygw("db init --db '" + db() + "' --no-directory").status == 0);
 }
 
+TEST_CASE_METHOD(CommandFixture, "db commands check the actor text", "[billing][commands]") {
+  // db init and db load-deck take --actor, which is stored with every record they write, so it
+  // gets the checks of every other command's --actor.
+  const std::string too_long = "staff:" + std::string(195, 'a');  // 201 bytes
+  const Run long_init = relaygw("db init --db '" + db() + "' --no-directory --actor " + too_long);
+  INFO(long_init.output);
+  CHECK(long_init.status == 1);
+  CHECK(long_init.output.find("--actor") != std::string::npos);
+  CHECK(long_init.output.find("201 bytes long, and a name or id may be at most 200 bytes") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(db()));
+
+  const Run control = relaygw("db init --db '" + db() + "' --no-directory --actor \"$(printf 'a\\033b')\"");
+  INFO(control.output);
+  CHECK(control.status == 1);
+  CHECK(control.output.find("control character U+001B") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(db()));
+
+  const std::string longest = "staff:" + std::string(194, 'a');  // 200 bytes
+  const Run init = relaygw("db init --db '" + db() + "' --no-directory --actor " + longest);
+  INFO(init.output);
+  REQUIRE(init.status == 0);
+
+  const Run long_load = relaygw("db load-deck --db '" + db() + "' --rates '" +
+                                std::string(RELAYGW_SOURCE_DIR) +
+                                "/data/rates/example.toml' --actor " + too_long);
+  INFO(long_load.output);
+  CHECK(long_load.status == 1);
+  CHECK(long_load.output.find("at most 200 bytes") != std::string::npos);
+}
+
 TEST_CASE_METHOD(CommandFixture, "commands need an existing database", "[billing][commands]") {
   const Run missing = relaygw("line show --db '" + path("typo.db") + "' --number 3125550107");
   CHECK(missing.status == 1);

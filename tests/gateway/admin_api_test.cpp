@@ -1047,6 +1047,50 @@ TEST_CASE_METHOD(AdminApiFixture, "admin api rejects control characters in staff
   CHECK(credits->empty());
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin api limits staff name length", "[gateway][admin]") {
+  post_call();
+  start_api();
+  // The command line limits --actor to 200 bytes, and the staff name becomes the actor.
+  json body = {{"call", "c1"},
+               {"line", 1},
+               {"reason", "bad-connection"},
+               {"amount", "0.05"},
+               {"key", "CR-LONG"}};
+  body["staff"] = std::string(201, 's');
+  const HttpReply too_long = post("/credits", body);
+  INFO(too_long.body.dump());
+  CHECK(too_long.status == 400);
+  CHECK(too_long.body["error"]["code"] == "invalid-field");
+  CHECK(too_long.body["error"]["message"] ==
+        "field staff is 201 bytes long, and a name or id may be at most 200 bytes; shorten it "
+        "and retry");
+  const HttpReply take_over = post("/collect/c1/take-over", json{{"staff", std::string(201, 's')}});
+  CHECK(take_over.status == 400);
+
+  body["staff"] = std::string(200, 's');
+  const HttpReply longest = post("/credits", body);
+  INFO(longest.body.dump());
+  CHECK(longest.status == 201);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin api replaces invalid UTF-8", "[gateway][admin]") {
+  post_call();
+  start_api();
+  const json body = {{"call", "c1"},     {"line", 1},     {"reason", "other"}, {"text", "goodwill"},
+                     {"amount", "0.05"}, {"key", "CR-U"}, {"staff", "s-ana"}};
+  const HttpReply created = post("/credits", body);
+  INFO(created.body.dump());
+  REQUIRE(created.status == 201);
+  // A byte that starts a two-byte character, with nothing after it, stored as text.
+  relaygw::testing::edit_outside_relaygw(path("billing.db"),
+                                         "UPDATE credits SET reason_text = CAST(X'67C3' AS TEXT)");
+  const HttpReply listed = get("/credits?call=c1");
+  INFO(listed.body.dump());
+  REQUIRE(listed.status == 200);
+  REQUIRE(listed.body["credits"].size() == 1);
+  CHECK(listed.body["credits"][0]["text"] == "g\xEF\xBF\xBD");
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin summary report reads the database", "[gateway][admin]") {
   post_call();
   start_api();
