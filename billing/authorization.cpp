@@ -2,6 +2,7 @@
 
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
+#include "billing/next_step.hpp"
 #include "billing/numbering.hpp"
 
 namespace relaygw::billing {
@@ -16,6 +17,25 @@ Authorization refuse(RefusalReason reason, std::string message) {
   refusal.reason = reason;
   refusal.message = std::move(message);
   return refusal;
+}
+
+// A refusal whose message is `reason_text`, `joiner` and operator_step(`step`), which the
+// command line prints with command_line_step(`step`) instead (command_line_message).
+Authorization refuse_with_step(RefusalReason reason, std::string_view reason_text,
+                               std::string_view joiner, NextStep step) {
+  Authorization refusal = refuse(reason, std::string(reason_text) + std::string(joiner));
+  refusal.step_offset = refusal.message.size();
+  refusal.message += operator_step(step);
+  refusal.next_step = std::move(step);
+  return refusal;
+}
+
+// A refusal from a failed Status, with its next step in plain words.
+Authorization refuse_for_status(RefusalReason reason, const Status& status) {
+  if (status.next_step().kind == NextStep::Kind::None) {
+    return refuse(reason, status.message());
+  }
+  return refuse_with_step(reason, status.message_before_step(), "", status.next_step());
 }
 
 Authorization grant(std::string billed_number) {
@@ -68,20 +88,28 @@ std::optional<Authorization> refuse_self_billing(const AuthorizationRequest& req
 std::optional<Authorization> card_refusal(const Status& status) {
   switch (status.code()) {
     case StatusCode::NotFound:
-      return refuse(RefusalReason::CardNotFound, status.message());
+      return refuse_for_status(RefusalReason::CardNotFound, status);
     case StatusCode::PermissionDenied:
-      return refuse(RefusalReason::WrongPin, status.message());
+      return refuse_for_status(RefusalReason::WrongPin, status);
     case StatusCode::FailedPrecondition:
-      return refuse(status.message().find("closed") != std::string::npos
-                        ? RefusalReason::CardClosed
-                        : RefusalReason::CardLocked,
-                    status.message());
+      return refuse_for_status(status.next_step().kind == NextStep::Kind::UnlockCard
+                                   ? RefusalReason::CardLocked
+                                   : RefusalReason::CardClosed,
+                               status);
     default:
       return std::nullopt;
   }
 }
 
 }  // namespace
+
+std::string command_line_message(const Authorization& decision) {
+  if (decision.next_step.kind == NextStep::Kind::None) {
+    return decision.message;
+  }
+  return decision.message.substr(0, decision.step_offset) +
+         command_line_step(decision.next_step);
+}
 
 std::string card_authorization_message(std::string_view masked_card, Money held,
                                        std::optional<std::int64_t> max_seconds) {
@@ -475,16 +503,15 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
       return minimum.status();
     }
     if (funds->available < *minimum) {
-      return refuse(RefusalReason::InsufficientFunds,
-                    "card " + masked + " has $" + format_money(funds->available) +
-                        " available, less than the $" + format_money(*minimum) +
-                        " first block of this call; " +
-                        (card.card.funding == CardFunding::Prepaid
-                             ? "add funds with `relaygw card fund` or choose another billing "
-                               "method"
-                             : "the card's limit is used up until staff record the line's "
-                               "payment with `relaygw card payment`, so choose another billing "
-                               "method"));
+      const bool prepaid = card.card.funding == CardFunding::Prepaid;
+      return refuse_with_step(
+          RefusalReason::InsufficientFunds,
+          "card " + masked + " has $" + format_money(funds->available) +
+              " available, less than the $" + format_money(*minimum) +
+              " first block of this call" +
+              (prepaid ? "" : ", and its limit stays used up until its billed line pays"),
+          "; choose another billing method, or ",
+          {prepaid ? NextStep::Kind::FundCard : NextStep::Kind::RecordCardPayment, ""});
     }
     if (hold == HoldMode::CheckOnly) {
       return granted;

@@ -4,6 +4,7 @@
 // number plan or rate deck needed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -65,7 +66,14 @@ struct AuthorizationRequest {
 struct Authorization {
   bool granted = false;
   RefusalReason reason = RefusalReason::None;
-  std::string message;  // plain sentence for staff and callers; never a PIN or full card number
+  // Plain sentence for staff, callers and the provider link; never a PIN, a full card number
+  // or a `relaygw` command, because a refusal's message is stored with the call and sent
+  // again on a retry. A refusal that staff can fix ends with operator_step(next_step).
+  std::string message;
+  // The staff step that fixes the refusal, or Kind::None. command_line_message() names it as
+  // a `relaygw` command in place of the plain words.
+  NextStep next_step;
+  std::size_t step_offset = 0;  // where operator_step(next_step) starts in `message`
   bool emergency = false;
   // Collect and third-number calls: nothing is charged until the billed party's acceptance
   // is recorded as an "accepted" call event.
@@ -76,6 +84,10 @@ struct Authorization {
   std::optional<std::int64_t> max_seconds;  // cards with funds: the longest call they pay for
   Money held = 0;                           // prepaid hold placed for this call
 };
+
+// Returns the message of `decision` as the command line prints it: with the `relaygw`
+// command of its next step in place of the plain words that end `decision.message`.
+std::string command_line_message(const Authorization& decision);
 
 class Authorizer {
  public:

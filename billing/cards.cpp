@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "billing/credits.hpp"
+#include "billing/next_step.hpp"
 #include "common/card_digits.hpp"
 
 namespace relaygw::billing {
@@ -114,9 +115,10 @@ Status validate_card_number(std::string_view number) {
 
 Status check_identifier_card_digits(Store* store, std::string_view field, std::string_view value,
                                     IdentifierKind kind) {
-  const char* noun = kind == IdentifierKind::Id    ? "an id"
-                     : kind == IdentifierKind::Key ? "a key"
-                                                   : "a staff name";
+  const char* noun = kind == IdentifierKind::Id          ? "an id"
+                     : kind == IdentifierKind::Key       ? "a key"
+                     : kind == IdentifierKind::StaffName ? "a staff name"
+                                                         : "a name";
   const std::string quoted_value = std::string(field) + " '" + mask_card_number_runs(value) + "'";
   // An id stored with a call before a card with its digits was added, or before the digit runs
   // were counted as they are now, names that call, and using it stores no new card number.
@@ -394,10 +396,9 @@ Result<CardState> find_card_for_pin(Store& store, const std::string& number) {
   const bool out_of_attempts = state.status == CardStatus::Closed &&
                                state.failed_pin_attempts >= state.card.max_pin_attempts;
   if (state.status == CardStatus::Locked || out_of_attempts) {
-    return Status(StatusCode::FailedPrecondition,
-                  "card " + masked +
-                      " is locked after wrong PINs; staff can unlock it with `relaygw card "
-                      "unlock --number NUMBER`");
+    return failed_with_step(StatusCode::FailedPrecondition,
+                            "card " + masked + " is locked after wrong PINs",
+                            {NextStep::Kind::UnlockCard, ""});
   }
   return state;
 }

@@ -43,7 +43,9 @@ inline constexpr std::size_t kMinRejectedIdentifierDigits = 14;
 
 // The kind of value an identifier is, which the fix in check_identifier_card_digits's message
 // names.
-enum class IdentifierKind { Id, Key, StaffName };
+// Name is a person's name that is not a staff member's, such as the party that accepted a
+// collect call.
+enum class IdentifierKind { Id, Key, StaffName, Name };
 
 // Checks that `value`, an identifier that is stored with records and printed in full (a call,
 // credit or dispute id, an idempotency key, or a staff name recorded as the actor), contains no
@@ -112,7 +114,7 @@ Result<std::optional<LineVersion>> screen_card_for_call(Store& store, const Card
 // reached max_pin_attempts. Other closed cards are returned, because a card's closed state is
 // reported only to a caller who gives its PIN (check_card_pin). It reads only the stored card, so
 // a call can be rejected before its PIN is checked. The messages name the masked card and the
-// fix.
+// fix, and a locked card's fix is the next step NextStep::Kind::UnlockCard.
 Result<CardState> find_card_for_pin(Store& store, const std::string& number);
 
 // Checks `pin` against the card and records the outcome. A wrong PIN increments the failure

@@ -44,8 +44,33 @@ std::string command_line_step(const NextStep& step) {
     case NextStep::Kind::RestoreDatabase:
       return "restore it from a backup, and run `relaygw audit verify --db " + step.subject +
              "` on the copy you restore";
+    case NextStep::Kind::FundCard:
+      return "add funds with `relaygw card fund`";
+    case NextStep::Kind::RecordCardPayment:
+      return "record the line's payment with `relaygw card payment`";
+    case NextStep::Kind::UnlockCard:
+      return "staff can unlock it with `relaygw card unlock --number NUMBER`";
+    case NextStep::Kind::CorrectPostedCall:
+      return "see the posted charges with `relaygw call show --id " + step.subject +
+             "`, and correct them with `relaygw credit request --call " + step.subject + "`";
   }
   return "";
+}
+
+std::string operator_step(const NextStep& step) {
+  switch (step.kind) {
+    case NextStep::Kind::FundCard:
+      return "ask relay center staff to add funds to the card";
+    case NextStep::Kind::RecordCardPayment:
+      return "ask relay center staff to record the billed line's payment";
+    case NextStep::Kind::UnlockCard:
+      return "ask relay center staff to unlock it";
+    case NextStep::Kind::CorrectPostedCall:
+      return "ask relay center staff to check the call's posted charges and to credit any "
+             "wrong charge";
+    default:
+      return "";
+  }
 }
 
 Status failed_with_step(StatusCode code, std::string_view reason, NextStep step,

@@ -14,6 +14,13 @@ namespace relaygw::billing {
 // "check `relaygw credit list --call c1`".
 std::string command_line_step(const NextStep& step);
 
+// Returns `step` in plain words for readers without the command line: a relay provider's
+// software and the admin API. It names no `relaygw` command, so the text can be stored with a
+// call and sent on the provider link, such as "ask relay center staff to unlock it". Returns
+// an empty string for the kinds whose fix is a request field or a gateway setting, which each
+// front end names in its own terms.
+std::string operator_step(const NextStep& step);
+
 // Returns a failed Status whose message is `reason`, `joiner` and command_line_step(`step`).
 Status failed_with_step(StatusCode code, std::string_view reason, NextStep step,
                         std::string_view joiner = "; ");

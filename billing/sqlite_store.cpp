@@ -2773,13 +2773,17 @@ Result<CallPosting> SqliteStore::post_call(const PostingRequest& request, const 
     return existing.status();
   }
   if (*existing) {
+    // The command line names the database it opened. The admin API and the provider link
+    // name the step in plain words, because the reply reaches a relay provider's software.
+    const std::string step_text = "see the posted charges with `" +
+                                  call_show_command(db_, posting.call_id) +
+                                  "`, and correct them with `relaygw credit request --call " +
+                                  posting.call_id + "`";
     return Status(StatusCode::FailedPrecondition,
                   "call " + posting.call_id +
-                      " is already posted under another idempotency key, so this completion was not "
-                      "posted; see the posted charges with `" +
-                      call_show_command(db_, posting.call_id) +
-                      "`, and correct them with `relaygw credit request --call " +
-                      posting.call_id + "`");
+                      " is already posted under another idempotency key, so this completion was "
+                      "not posted",
+                  "; ", {NextStep::Kind::CorrectPostedCall, posting.call_id}, step_text);
   }
 
   bool disconnect_stored = false;

@@ -29,7 +29,9 @@ const char* to_string(StatusCode code);
 
 // The action that fixes a failed request, kept apart from the message text. Each front end
 // names it in its own terms. The command line names a `relaygw` command or option
-// (billing/next_step.hpp), and the admin API names an endpoint or a request field.
+// (billing/next_step.hpp), and the admin API names an endpoint or a request field. A step
+// that only relay center staff can take is named in plain words on the admin API and the
+// provider link (billing::operator_step).
 struct NextStep {
   enum class Kind {
     None,
@@ -49,6 +51,10 @@ struct NextStep {
     CheckDatabasePath,      // the file is not a relaygw database (subject: its path)
     VerifyDatabase,         // a stored row was changed outside relaygw (subject: the path)
     RestoreDatabase,        // SQLite reports the file damaged (subject: its path)
+    FundCard,               // a prepaid card has too little balance for the call
+    RecordCardPayment,      // a postpaid card's limit is used up until its line pays
+    UnlockCard,             // the card is locked after wrong PINs
+    CorrectPostedCall,      // the call is already posted (subject: the call id)
   };
 
   Kind kind = Kind::None;

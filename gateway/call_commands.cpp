@@ -117,7 +117,7 @@ void print_decision(const billing::CallRequest& call, const billing::Authorizati
     return;
   }
   std::cout << fmt::format("call {} refused: {}\n", call.id, billing::to_string(decision.reason));
-  std::cerr << "relaygw call create: " << decision.message << "\n";
+  std::cerr << "relaygw call create: " << billing::command_line_message(decision) << "\n";
 }
 
 // Rejects an empty or overlong --id and the billing options that the chosen --billing does not

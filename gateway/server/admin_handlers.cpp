@@ -14,6 +14,7 @@
 #include "billing/cards.hpp"
 #include "billing/credits.hpp"
 #include "billing/money.hpp"
+#include "billing/next_step.hpp"
 #include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
@@ -131,6 +132,11 @@ std::string api_step(const NextStep& step) {
              "restore the database from a backup";
     case NextStep::Kind::RestoreDatabase:
       return "ask the gateway's operator to restore the billing database from a backup";
+    case NextStep::Kind::FundCard:
+    case NextStep::Kind::RecordCardPayment:
+    case NextStep::Kind::UnlockCard:
+    case NextStep::Kind::CorrectPostedCall:
+      return billing::operator_step(step);
   }
   return "";
 }

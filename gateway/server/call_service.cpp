@@ -30,6 +30,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -130,6 +132,29 @@ relay::ErrorReply key_conflict(const std::string& key) {
                          "request");
 }
 
+// The session that `event` names, or "" for a call step, which names only its call.
+std::string named_session(const relay::InboundEvent& event) {
+  return std::visit(
+      [](const auto& message) -> std::string {
+        using Message = std::decay_t<decltype(message)>;
+        if constexpr (std::is_same_v<Message, relay::SessionOpened> ||
+                      std::is_same_v<Message, relay::SessionClosed> ||
+                      std::is_same_v<Message, relay::CallerText> ||
+                      std::is_same_v<Message, relay::CallRequested>) {
+          return message.session_id;
+        } else {
+          return "";
+        }
+      },
+      event);
+}
+
+// The provider's own part of an id that the provider link stored as "<provider>/<id>".
+std::string provider_part(const std::string& id) {
+  const std::size_t slash = id.find('/');
+  return slash == std::string::npos ? id : id.substr(slash + 1);
+}
+
 // Checks the call id and idempotency key of a billing message for a card number (see
 // billing::check_identifier_card_digits), as the provider sent them: the provider link stores
 // them as "<provider>/<id>", and a provider id contains no '/'. Returns the invalid-value error
@@ -140,10 +165,6 @@ relay::ErrorReply key_conflict(const std::string& key) {
 std::optional<relay::ErrorReply> reject_card_numbers(billing::Store& store,
                                                      const std::string& call_id,
                                                      const std::string& key, bool new_call) {
-  const auto provider_part = [](const std::string& id) {
-    const std::size_t slash = id.find('/');
-    return slash == std::string::npos ? id : id.substr(slash + 1);
-  };
   for (const auto& [field, value] : {std::pair{"call", provider_part(call_id)},
                                      std::pair{"idempotency_key", provider_part(key)}}) {
     billing::Store* cards = new_call || std::string_view(field) != "call" ? &store : nullptr;
@@ -388,6 +409,9 @@ struct CallService::State {
   Status open_storage();
   Status flush_emergency_spool();
   bool is_emergency_call(const relay::CallRequested& request);
+  // Whether `event` opens, names or belongs to an emergency session or call, which skips every
+  // billing check.
+  bool concerns_emergency(const relay::InboundEvent& event);
 
   std::vector<Reply> session_opened(const relay::SessionOpened& opened, relay::Instant now);
   std::vector<Reply> session_closed(const relay::SessionClosed& closed, relay::Instant now);
@@ -613,6 +637,27 @@ bool CallService::State::is_emergency_call(const relay::CallRequested& request) 
   }
   auto info = plan->classify(request.dialed_number);
   return info && info->kind == billing::NumberKind::Emergency;
+}
+
+bool CallService::State::concerns_emergency(const relay::InboundEvent& event) {
+  const auto* request = std::get_if<relay::CallRequested>(&event);
+  if (request != nullptr && is_emergency_call(*request)) {
+    return true;
+  }
+  if (const auto* opened = std::get_if<relay::SessionOpened>(&event); opened && opened->emergency) {
+    return true;
+  }
+  const std::string session_id = named_session(event);
+  std::lock_guard state_lock(state_mutex);
+  if (const auto found = open_sessions.find(session_id); found != open_sessions.end()) {
+    return found->second.opened.emergency || found->second.dispatched;
+  }
+  const std::string call_id(relay::provider_link::subject_id(event));
+  if (session_id.empty()) {
+    const auto found = calls.find(call_id);
+    return found != calls.end() && found->second.progress.emergency;
+  }
+  return false;
 }
 
 void CallService::State::remember(const std::string& key, const std::string& fingerprint,
@@ -1733,6 +1778,63 @@ std::vector<Reply> CallService::handle_acceptance(const relay::Acceptance& accep
                                                   const std::string& ref, relay::Instant now,
                                                   const AcceptanceResponse& response) {
   return handle_event(acceptance, ref, now, &response);
+}
+
+std::optional<relay::ErrorReply> CallService::reject_provider_card_numbers(
+    const relay::InboundEvent& event, const std::string& ref) {
+  State& state = *state_;
+  if (state.concerns_emergency(event)) {
+    return std::nullopt;
+  }
+  struct Checked {
+    const char* field;
+    std::string value;
+    billing::IdentifierKind kind;
+    bool stored_cards;  // false: only long runs, for a value accepted by an earlier message
+  };
+  std::vector<Checked> checks{{"id", ref, billing::IdentifierKind::Id, true}};
+  const std::string session_id = named_session(event);
+  if (!session_id.empty()) {
+    bool open = false;
+    {
+      std::lock_guard state_lock(state.state_mutex);
+      open = state.open_sessions.count(session_id) != 0;
+    }
+    // An open session's id passed this check when it opened, so a card added since must not
+    // strand it. An unknown session's id is checked in full, because the unknown-session
+    // error quotes it. NOTE: a 911 call.request in a session whose session.open was rejected
+    // here gets unknown-session, as in any session that was never opened.
+    checks.push_back({"session", provider_part(session_id), billing::IdentifierKind::Id, !open});
+  }
+  if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
+    checks.push_back({"by", acceptance->accepted_by, billing::IdentifierKind::Name, true});
+  }
+
+  std::lock_guard billing_lock(state.billing_mutex);
+  for (const Checked& checked : checks) {
+    billing::Store* cards = checked.stored_cards ? state.store.get() : nullptr;
+    const Status status =
+        billing::check_identifier_card_digits(cards, checked.field, checked.value, checked.kind);
+    // A rejected message id is not echoed as the error's ref, because the provider listener
+    // logs every error's ref.
+    const std::string error_ref = std::string_view(checked.field) == "id" && !status ? "" : ref;
+    if (status.code() == StatusCode::InvalidArgument) {
+      relay::ErrorReply rejected = error_reply("invalid-value", status.message());
+      rejected.ref = error_ref;
+      return rejected;
+    }
+    if (!status) {
+      state.log->error("checking the ids of a provider message for card numbers failed: {}",
+                       status.message());
+      relay::ErrorReply failed = error_reply(
+          "unavailable",
+          "billing storage failed while checking the ids, so nothing was recorded; retry the "
+          "message");
+      failed.ref = error_ref;
+      return failed;
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<Reply> CallService::handle_event(const relay::InboundEvent& event,

@@ -90,6 +90,16 @@ class CallService {
                                        const std::string& ref, relay::Instant now,
                                        const AcceptanceResponse& response);
 
+  // Checks the values of a provider link message that handle() stores, logs or echoes
+  // without a card number check: the message id `ref`, the session id that a message names
+  // and the "by" of a call.accept (billing::check_identifier_card_digits). A message about an
+  // emergency session or call is never checked. Expects the ids with the provider prefix.
+  // Returns the invalid-value error, which shows the value masked, or the unavailable error of
+  // a failed card lookup, or nullopt when handle() may take the message. The error has no ref
+  // when `ref` itself is rejected.
+  std::optional<relay::ErrorReply> reject_provider_card_numbers(const relay::InboundEvent& event,
+                                                                const std::string& ref);
+
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with
   // the deck in effect at `now`. A calling-card request whose card is malformed, unknown or
   // locked gets no quote but FailedPrecondition, whose message starts with the refusal reason

@@ -282,6 +282,12 @@ class ProviderListener::State::Connection
 
   void handle(relay::provider_link::LinkMessage message, relay::Instant now) {
     add_provider_prefix(message.event, prefix_);
+    // Checked before the session is held, so a rejected session.open leaves no session here.
+    if (std::optional<relay::ErrorReply> rejected =
+            listener_->calls.reject_provider_card_numbers(message.event, message.ref)) {
+      enqueue(serialize(*rejected, rejected->ref));
+      return;
+    }
     const std::string session_id = session_of(message.event);
     if (std::holds_alternative<relay::SessionClosed>(message.event)) {
       sessions_.erase(session_id);

@@ -507,3 +507,81 @@ TEST_CASE("billed line number per billing method", "[billing][authorization]") {
   CHECK(invalid.status().code() == StatusCode::InvalidArgument);
   CHECK(invalid.status().message().find("third number") != std::string::npos);
 }
+
+// Refusals are stored with the call and sent on the provider link, so their message names the
+// staff step in plain words. Only command_line_message() names the `relaygw` command.
+TEST_CASE_METHOD(AuthorizationFixture, "staff step refusals name no command",
+                 "[billing][authorization]") {
+  AuthorizationRequest card = request(BillingMethod::CallingCard);
+  card.card_number = kCard;
+  card.pin = kPin;
+
+  SECTION("prepaid card short of its first block") {
+    add_prepaid(100);  // the first block costs 400 units
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.reason == RefusalReason::InsufficientFunds);
+    CHECK(decision.message.find("relaygw") == std::string::npos);
+    CHECK_THAT(decision.message,
+               Catch::Matchers::EndsWith("; choose another billing method, or ask relay center "
+                                         "staff to add funds to the card"));
+    CHECK(decision.next_step.kind == relaygw::NextStep::Kind::FundCard);
+    const std::string printed = command_line_message(decision);
+    CHECK_THAT(printed, Catch::Matchers::EndsWith(
+                            "; choose another billing method, or add funds with `relaygw card "
+                            "fund`"));
+    CHECK(printed.substr(0, decision.step_offset) ==
+          decision.message.substr(0, decision.step_offset));
+  }
+  SECTION("postpaid card with its limit used up") {
+    add_directory_line("+13125550199", LineType::Residential, Screening::None);
+    NewCard postpaid;
+    postpaid.number = kCard;
+    postpaid.funding = CardFunding::Postpaid;
+    postpaid.billed_line = "+13125550199";
+    postpaid.credit_limit = 100;
+    postpaid.pin_iterations = 1'000;
+    REQUIRE(add_card(store(), postpaid, kPin, context()));
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.reason == RefusalReason::InsufficientFunds);
+    CHECK(decision.message.find("relaygw") == std::string::npos);
+    CHECK_THAT(decision.message,
+               Catch::Matchers::Contains("its limit stays used up until its billed line pays"));
+    CHECK_THAT(decision.message,
+               Catch::Matchers::EndsWith("or ask relay center staff to record the billed line's "
+                                         "payment"));
+    CHECK_THAT(command_line_message(decision),
+               Catch::Matchers::EndsWith(
+                   "or record the line's payment with `relaygw card payment`"));
+  }
+  SECTION("locked card") {
+    add_prepaid(10'000);
+    card.pin = "1111";
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      REQUIRE(authorize(card).reason == RefusalReason::WrongPin);
+    }
+    card.pin = kPin;
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.reason == RefusalReason::CardLocked);
+    CHECK(decision.message == "card *********0001 is locked after wrong PINs; ask relay center "
+                              "staff to unlock it");
+    CHECK(command_line_message(decision) ==
+          "card *********0001 is locked after wrong PINs; staff can unlock it with `relaygw card "
+          "unlock --number NUMBER`");
+
+    // A quote checks the card without its PIN and gets the same plain words.
+    Authorizer authorizer(&store(), &number_plan(), &rater_);
+    auto unusable = authorizer.reject_unusable_card(card);
+    REQUIRE(unusable);
+    REQUIRE(unusable->has_value());
+    CHECK((*unusable)->reason == RefusalReason::CardLocked);
+    CHECK((*unusable)->message == decision.message);
+  }
+  SECTION("refusal without a staff step") {
+    add_prepaid(10'000);
+    card.pin = "1111";
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.reason == RefusalReason::WrongPin);
+    CHECK(decision.next_step.kind == relaygw::NextStep::Kind::None);
+    CHECK(command_line_message(decision) == decision.message);
+  }
+}

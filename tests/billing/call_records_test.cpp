@@ -276,6 +276,12 @@ TEST_CASE_METHOD(CallFixture, "completion delivered twice posts once", "[billing
   CHECK(other_key.status().message().find(" --id " + id) != std::string::npos);
   CHECK(other_key.status().message().find("relaygw credit request --call " + id) !=
         std::string::npos);
+  // The admin API and the provider link replace the commands with plain words.
+  CHECK(other_key.status().next_step().kind == relaygw::NextStep::Kind::CorrectPostedCall);
+  CHECK(other_key.status().next_step().subject == id);
+  CHECK(other_key.status().message_before_step() ==
+        "call " + id + " is already posted under another idempotency key, so this completion "
+        "was not posted; ");
   auto other_time = complete(id, "2026-03-10T14:04:10Z", "end-1");
   REQUIRE_FALSE(other_time);
   CHECK(other_time.status().code() == StatusCode::AlreadyExists);
@@ -536,10 +542,11 @@ TEST_CASE_METHOD(CallCommandFixture, "call commands show refusal reason", "[bill
       relaygw("call complete " + db_option() + "--id r2 --key r2-end --at 2026-03-10T14:05:00Z");
   INFO(completed.output);
   CHECK(completed.status == 1);
+  // The stored refusal names the staff step in plain words, because the provider link sends
+  // the same text.
   CHECK(completed.output.find("call 'r2' was refused (card-locked: card *********0004 is locked "
-                              "after wrong PINs; staff can unlock it with `relaygw card unlock "
-                              "--number NUMBER`); there is nothing to complete") !=
-        std::string::npos);
+                              "after wrong PINs; ask relay center staff to unlock it); there is "
+                              "nothing to complete") != std::string::npos);
   CHECK(completed.output.find("posted") == std::string::npos);
 
   const testing::CommandRun shown = relaygw("call show " + db_option() + "--id r2");
@@ -935,4 +942,37 @@ TEST_CASE_METHOD(CallCommandFixture, "card call text prints cents", "[billing][c
   CHECK_THAT(created.output, Catch::Matchers::Contains("(held $"));
   CHECK_THAT(debited.output, Catch::Matchers::Contains("so far; card balance $"));
   CHECK_THAT(shown.output, Catch::Matchers::Contains("quoted $"));
+}
+
+TEST_CASE_METHOD(CallCommandFixture, "short card refusal stored without command",
+                 "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  REQUIRE(relaygw("card add " + db_option() + "--number 5550142000004 --balance 0.01",
+                  input("pin", "739164\n"))
+              .status == 0);
+  const testing::CommandRun refused = relaygw(
+      "call create " + db_option() +
+          "--id f1 --from 3125550107 --to 2125550101 --billing calling-card --card "
+          "5550142000004 --at 2026-03-10T14:00:00Z",
+      input("right", "739164\n"));
+  INFO(refused.output);
+  REQUIRE(refused.status == 1);
+  CHECK(refused.output.find("call f1 refused: insufficient-funds") != std::string::npos);
+  // The command line prints the command that fixes the refusal.
+  CHECK(refused.output.find("choose another billing method, or add funds with `relaygw card "
+                            "fund`") != std::string::npos);
+
+  // The stored message, which the provider link repeats on a retry, names no command.
+  const testing::CommandRun shown = relaygw("call show " + db_option() + "--id f1 --json");
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  const nlohmann::json events = nlohmann::json::parse(shown.output).at("events");
+  REQUIRE_FALSE(events.empty());
+  const nlohmann::json& last = events.back();
+  CHECK(last.at("reason_code") == "insufficient-funds");
+  const std::string stored = last.at("reason_message").get<std::string>();
+  CHECK(stored.find("relaygw") == std::string::npos);
+  CHECK_THAT(stored, Catch::Matchers::EndsWith(
+                         "choose another billing method, or ask relay center staff to add funds "
+                         "to the card"));
 }

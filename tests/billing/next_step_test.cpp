@@ -52,3 +52,20 @@ TEST_CASE("credit policy file names next step", "[billing][next-step]") {
         "a readable file or omit it for the defaults");
   CHECK(policy.status().next_step().kind == NextStep::Kind::PassPolicyFile);
 }
+
+TEST_CASE("staff steps have plain words", "[billing][next-step]") {
+  using relaygw::billing::command_line_step;
+  using relaygw::billing::operator_step;
+  for (const NextStep::Kind kind :
+       {NextStep::Kind::FundCard, NextStep::Kind::RecordCardPayment, NextStep::Kind::UnlockCard,
+        NextStep::Kind::CorrectPostedCall}) {
+    const NextStep step{kind, "c1"};
+    INFO(command_line_step(step));
+    CHECK(command_line_step(step).find("`relaygw ") != std::string::npos);
+    CHECK_THAT(operator_step(step), Catch::Matchers::StartsWith("ask relay center staff to "));
+    CHECK(operator_step(step).find("relaygw") == std::string::npos);
+  }
+  // Steps that name a request field or a gateway setting have no plain-words form here.
+  CHECK(operator_step({NextStep::Kind::CreateDatabase, "/var/lib/relaygw.db"}).empty());
+  CHECK(operator_step({NextStep::Kind::None, ""}).empty());
+}

@@ -1059,3 +1059,202 @@ TEST_CASE("replay names call to resume after gateway stops", "[gateway][replay]"
 }
 
 }  // namespace relaygw::gateway::server
+
+namespace relaygw::gateway::server {
+namespace {
+
+// Adds a prepaid card with `balance` units and PIN 7305 to the gateway's database.
+void add_prepaid_card(Gateway& gateway, const std::string& number, billing::Money balance) {
+  auto store = billing::SqliteStore::open(gateway.config.billing.database);
+  REQUIRE(store);
+  billing::NewCard card;
+  card.number = number;
+  card.opening_balance = balance;
+  card.max_pin_attempts = 1;
+  card.pin_iterations = 1'000;
+  const billing::WriteContext staff{
+      "staff:test", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())};
+  REQUIRE(billing::add_card(**store, card, "7305", staff));
+}
+
+std::string card_request(const std::string& call, const std::string& card,
+                         const std::string& pin) {
+  return json{{"type", "call.request"}, {"session", "S-1"},          {"call", call},
+              {"to", "+13125550104"},   {"billing", "calling-card"}, {"card", card},
+              {"pin", pin},             {"idempotency_key", "k-" + call}}
+             .dump() +
+         "\n";
+}
+
+}  // namespace
+
+TEST_CASE("provider link refusals name no command", "[gateway][provider-link]") {
+  Gateway gateway;
+  add_prepaid_card(gateway, "6000000000000084", 100);  // $0.01, short of any first block
+  add_prepaid_card(gateway, "6000000000000092", 20 * billing::kUnitsPerDollar);
+  std::vector<std::string> requests = {card_request("C-short", "6000000000000084", "7305"),
+                                       card_request("C-wrong", "6000000000000092", "1111"),
+                                       card_request("C-locked", "6000000000000092", "7305")};
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"insufficient-funds",
+       "choose another billing method, or ask relay center staff to add funds to the card"},
+      {"wrong-pin", "the card is now locked"},
+      {"card-locked", "card ************0092 is locked after wrong PINs; ask relay center staff "
+                      "to unlock it"},
+  };
+  std::vector<json> first_refusals;
+  {
+    auto client = gateway.client("acme");
+    REQUIRE(client->send(session_open("S-1")));
+    read_json(*client);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      REQUIRE(client->send(requests[i]));
+      json reply = read_json(*client);
+      if (reply["type"] == "quote") {
+        reply = read_json(*client);
+      }
+      INFO(reply.dump());
+      CHECK(reply["result"] == "refused");
+      CHECK(reply["reason"] == expected[i].first);
+      const std::string message = reply["message"].get<std::string>();
+      CHECK(message.find("relaygw") == std::string::npos);
+      CHECK_THAT(message, Catch::Matchers::EndsWith(expected[i].second));
+      first_refusals.push_back(reply);
+    }
+  }
+
+  // A retry after a restart replays the stored refusal, which names no command either.
+  restart(gateway);
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    REQUIRE(client->send(requests[i]));
+    json reply = read_json(*client);
+    if (reply["type"] == "quote") {
+      reply = read_json(*client);
+    }
+    CHECK(reply == first_refusals[i]);
+  }
+  const billing::CallRecord stored = gateway.stored_call("acme/C-locked");
+  CHECK(stored.events.back().reason_message.find("relaygw") == std::string::npos);
+}
+
+TEST_CASE("provider link names no command for second posting", "[gateway][provider-link]") {
+  Gateway gateway;
+  auto client = gateway.client("acme");
+  REQUIRE(client->send(session_open("S-1")));
+  read_json(*client);
+  REQUIRE(client->send(call_request("S-1", "C-1", "sent-paid")));
+  read_json(*client);
+  read_json(*client);
+  REQUIRE(client->send(call_step("call.connect", "C-1", later(60), "C-1:c")));
+  read_json(*client);
+  REQUIRE(client->send(call_step("call.disconnect", "C-1", later(300), "C-1:d")));
+  REQUIRE(read_json(*client)["type"] == "ack");
+  // The same disconnect under another key reaches the posting, which the call already has.
+  REQUIRE(client->send(call_step("call.disconnect", "C-1", later(300), "C-1:d2")));
+  const json rejected = read_json(*client);
+  INFO(rejected.dump());
+  CHECK(rejected["code"] == "invalid-state");
+  const std::string message = rejected["message"].get<std::string>();
+  CHECK_THAT(message, Catch::Matchers::Contains("call C-1 is already posted under another "
+                                                "idempotency key"));
+  CHECK_THAT(message, Catch::Matchers::EndsWith("ask relay center staff to check the call's "
+                                                "posted charges and to credit any wrong charge"));
+  CHECK(message.find("relaygw") == std::string::npos);
+  CHECK(message.find(gateway.config.billing.database) == std::string::npos);
+}
+
+TEST_CASE("provider link rejects card numbers in ids", "[gateway][provider-link]") {
+  test::LogCapture log;
+  Gateway gateway;
+  constexpr const char* kStored = "5550142000004";  // 13 digits, found only as a stored card
+  add_prepaid_card(gateway, kStored, 20 * billing::kUnitsPerDollar);
+  auto client = gateway.client("acme");
+
+  SECTION("session id") {
+    for (const std::string& session :
+         {std::string("S-4111111111111111"), "S-" + std::string(kStored)}) {
+      INFO(session);
+      REQUIRE(client->send(session_open(session)));
+      const json rejected = read_json(*client);
+      CHECK(rejected["type"] == "error");
+      CHECK(rejected["code"] == "invalid-value");
+      CHECK(rejected["ref"] == "m-open");
+      const std::string message = rejected["message"].get<std::string>();
+      CHECK_THAT(message, Catch::Matchers::StartsWith("session 'S-*********"));
+      CHECK(message.find(session) == std::string::npos);
+      CHECK_FALSE(gateway.server->sessions().find_session("acme/" + session).has_value());
+      // A call.request naming that session is rejected for its id, not with unknown-session,
+      // whose message would quote the id in full.
+      REQUIRE(client->send(call_request(session, "C-1", "sent-paid")));
+      const json request_rejected = read_json(*client);
+      CHECK(request_rejected["code"] == "invalid-value");
+      CHECK(request_rejected["message"].get<std::string>().find(session) == std::string::npos);
+    }
+    // A session with a 10-digit phone number in its id is accepted.
+    REQUIRE(client->send(session_open("S-2125550101")));
+    CHECK(read_json(*client)["type"] == "ack");
+    CHECK(gateway.server->sessions().find_session("acme/S-2125550101").has_value());
+  }
+  SECTION("message id") {
+    REQUIRE(client->send(session_open("S-1", "m-4111111111111111")));
+    const json rejected = read_json(*client);
+    CHECK(rejected["code"] == "invalid-value");
+    CHECK_FALSE(rejected.contains("ref"));
+    CHECK_THAT(rejected["message"].get<std::string>(),
+               Catch::Matchers::StartsWith("id 'm-************1111'"));
+    REQUIRE(client->send(call_request("S-1", "C-1", "sent-paid")));
+    CHECK(read_json(*client)["code"] == "unknown-session");
+  }
+  SECTION("accepting party") {
+    REQUIRE(client->send(session_open("S-1")));
+    read_json(*client);
+    REQUIRE(client->send(call_request("S-1", "C-1")));
+    CHECK(read_json(*client)["type"] == "quote");
+    CHECK(read_json(*client)["result"] == "accepted");
+    json accept = json::parse(call_step("call.accept", "C-1", later(30), "C-1:a"));
+    accept["by"] = "card " + std::string(kStored);
+    REQUIRE(client->send(accept.dump() + "\n"));
+    const json rejected = read_json(*client);
+    CHECK(rejected["code"] == "invalid-value");
+    CHECK_THAT(rejected["message"].get<std::string>(),
+               Catch::Matchers::StartsWith("by 'card *********0004' contains the number of a "
+                                           "calling card"));
+    const billing::CallRecord call = gateway.stored_call("acme/C-1");
+    for (const billing::CallEventRecord& event : call.events) {
+      CHECK(event.event != billing::CallEvent::Accepted);
+    }
+    // The same acceptance with a plain name is recorded.
+    accept["by"] = "called party";
+    REQUIRE(client->send(accept.dump() + "\n"));
+    CHECK(read_json(*client)["of"] == "call.accept");
+  }
+  SECTION("emergency session and call") {
+    // Emergency calls skip every billing check, the card number check of ids included.
+    json open = json::parse(session_open("E-4111111111111111", "m-4111111111111111"));
+    open["emergency"] = true;
+    REQUIRE(client->send(open.dump() + "\n"));
+    const json open_ack = read_json(*client);
+    CHECK(open_ack["type"] == "ack");
+    CHECK(open_ack["ref"] == "m-4111111111111111");
+
+    REQUIRE(client->send(session_open("S-1")));
+    read_json(*client);
+    json request = json::parse(call_request_with_key("S-1", "C-911", "911", "k-911"));
+    request["id"] = "m-4111111111111111";
+    REQUIRE(client->send(request.dump() + "\n"));
+    CHECK(read_json(*client)["result"] == "accepted");
+    json accept = json::parse(call_step("call.accept", "C-911", later(30), "C-911:a"));
+    accept["by"] = "card 4111111111111111";
+    REQUIRE(client->send(accept.dump() + "\n"));
+    CHECK(read_json(*client)["type"] == "ack");
+    return;
+  }
+  // No rejected value reached the log in full.
+  CHECK(log.count("4111111111111111") == 0);
+  CHECK(log.count(kStored) == 0);
+}
+
+}  // namespace relaygw::gateway::server
