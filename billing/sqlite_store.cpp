@@ -55,6 +55,23 @@ Status check_database_path(const std::string& path, bool create) {
                       "as --db " +
                       (std::filesystem::path(path) / "relaygw.db").string());
   }
+  // SQLite would wait for ever to read a FIFO, so only regular files are opened.
+  const auto special_file = [](const std::string& name) -> std::optional<Status> {
+    std::error_code ignored;
+    const std::filesystem::file_status found = std::filesystem::status(name, ignored);
+    if (!std::filesystem::exists(found) || std::filesystem::is_regular_file(found)) {
+      return std::nullopt;
+    }
+    return Status(StatusCode::FailedPrecondition,
+                  "'" + name + "' is a " + (std::filesystem::is_fifo(found) ? "FIFO" : "special file") +
+                      ", not a regular file, so SQLite cannot use it; find out what created it, "
+                      "then move it aside and run the command again");
+  };
+  for (const std::string& name : {path, path + "-wal", path + "-shm"}) {
+    if (std::optional<Status> special = special_file(name)) {
+      return *special;
+    }
+  }
   if (!std::filesystem::exists(status)) {
     if (create) {
       return Status::ok();

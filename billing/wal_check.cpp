@@ -90,8 +90,9 @@ std::string plural(std::uint64_t count, const char* one, const char* many) {
 // releases no lock that SQLite holds.
 class WalDescriptor {
  public:
+  // O_NONBLOCK keeps a FIFO in place of the log from blocking the open until a writer comes.
   explicit WalDescriptor(const std::string& path)
-      : descriptor_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+      : descriptor_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {}
   ~WalDescriptor() {
     if (descriptor_ >= 0) {
       ::close(descriptor_);
@@ -117,6 +118,11 @@ class WalDescriptor {
       done += static_cast<std::size_t>(read);
     }
     return true;
+  }
+
+  bool is_regular_file() const {
+    struct stat status {};
+    return ::fstat(descriptor_, &status) == 0 && S_ISREG(status.st_mode);
   }
 
   std::uint64_t size() const {
@@ -153,6 +159,10 @@ struct FirstInvalidFrame {
 std::optional<std::string> scan_wal(const std::string& wal_path) {
   const WalDescriptor wal(wal_path);
   if (!wal.is_open()) {
+    return std::nullopt;
+  }
+  // SqliteStore::open rejects a FIFO, device or socket in place of the log.
+  if (!wal.is_regular_file()) {
     return std::nullopt;
   }
   const std::uint64_t size = wal.size();

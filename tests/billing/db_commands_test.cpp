@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -527,6 +528,32 @@ TEST_CASE_METHOD(CommandFixture, "db status names a non-database file", "[billin
   const Run folder = relaygw("call show --id c1 --db '" + path("") + "'");
   CHECK(folder.status == 1);
   CHECK(folder.output.find("is a folder, not a database file") != std::string::npos);
+}
+
+// SQLite waits for ever to read a FIFO, so a FIFO in place of the database or its log must be
+// reported before SQLite opens it.
+TEST_CASE_METHOD(CommandFixture, "commands name a FIFO database file", "[billing][commands]") {
+  init();
+  std::filesystem::remove(db() + "-wal");
+  REQUIRE(::mkfifo((db() + "-wal").c_str(), 0600) == 0);
+  for (const std::string& command : {"db status", "call show --id c1"}) {
+    INFO(command);
+    const Run run = relaygw(command + " --db '" + db() + "'");
+    CHECK(run.status == 1);
+    CHECK(run.output.find("'" + db() + "-wal' is a FIFO, not a regular file") !=
+          std::string::npos);
+    CHECK(run.output.find("move it aside") != std::string::npos);
+  }
+  // db init stops at the existing database before anything opens it.
+  const Run again = relaygw("db init --db '" + db() + "'");
+  CHECK(again.status == 1);
+  CHECK(again.output.find("already exists") != std::string::npos);
+  CHECK(std::filesystem::is_fifo(db() + "-wal"));
+
+  REQUIRE(::mkfifo(path("pipe.db").c_str(), 0600) == 0);
+  const Run pipe = relaygw("db status --db '" + path("pipe.db") + "'");
+  CHECK(pipe.status == 1);
+  CHECK(pipe.output.find("'" + path("pipe.db") + "' is a FIFO") != std::string::npos);
 }
 
 TEST_CASE_METHOD(CommandFixture, "call create rejects a used id", "[billing][commands]") {
