@@ -15,6 +15,8 @@
 #include <toml++/toml.h>
 #include <boost/asio/ip/address.hpp>
 
+#include "billing/cards.hpp"
+#include "billing/credits.hpp"
 #include "billing/state_codes.hpp"
 #include "common/utf8.hpp"
 #include "gateway/server/clock.hpp"
@@ -451,10 +453,22 @@ void read_billing(ConfigReader& reader, const toml::table& root, BillingConfig& 
                 "database = \"out/relaygw.db\"");
     return;
   }
-  if (out.actor.empty()) {
+  if (out.actor.find_first_not_of(" \t") == std::string::npos) {
     reader.fail(section,
                 "actor is empty; name who the gateway records as the author of its "
                 "writes, for example actor = \"gateway\"");
+    return;
+  }
+  // The actor is stored with every write, so it gets the checks of a staff name on the
+  // command line. No database is open yet, so only long digit runs are card numbers here.
+  for (const Status& checked :
+       {billing::check_name_text("actor", out.actor), billing::check_name_length("actor", out.actor),
+        billing::check_identifier_card_digits(nullptr, "actor", out.actor,
+                                              billing::IdentifierKind::StaffName)}) {
+    if (!checked) {
+      reader.fail(section, checked.message());
+      return;
+    }
   }
 }
 

@@ -132,6 +132,27 @@ listen = { address = "127.0.0.1", port = 70000 }
     CHECK(message.find("databse") != std::string::npos);
     CHECK(message.find("database") != std::string::npos);
   }
+  SECTION("billing actor that staff names may not be") {
+    // The actor is stored with every write, as a staff name given with --actor is.
+    const struct {
+      std::string toml_value;
+      std::string expected;
+    } cases[] = {
+        {R"("  ")", "actor is empty"},
+        {R"("gw\u0007bel")", "control character U+0007"},
+        {R"("gw\nbel")", "line break"},
+        {"\"" + std::string(201, 'g') + "\"", "201 bytes"},
+        {R"("4111 1111 1111 9876")", "card number"},
+    };
+    for (const auto& bad : cases) {
+      INFO(bad.toml_value);
+      const std::string message =
+          load_error(std::string(kMinimal) + "[billing]\nactor = " + bad.toml_value + "\n");
+      CHECK(message.find("[billing]") != std::string::npos);
+      CHECK(message.find(bad.expected) != std::string::npos);
+      CHECK(message.find("4111 1111 1111 9876") == std::string::npos);
+    }
+  }
   SECTION("address that is a host name") {
     const std::string message =
         load_error(std::string(kMinimal) + "[tty_lines]\nlisten.address = \"localhost\"\n");
