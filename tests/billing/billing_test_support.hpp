@@ -53,11 +53,11 @@ struct CommandRun {
 };
 
 // Runs relaygw with `arguments` (already shell-quoted) and standard input from the file
-// `input`.
+// `input`. The output has standard error after standard output unless `with_stderr` is false.
 inline CommandRun run_relaygw(const std::string& arguments,
-                              const std::string& input = "/dev/null") {
-  const std::string command =
-      std::string("'") + RELAYGW_BINARY + "' " + arguments + " <'" + input + "' 2>&1";
+                              const std::string& input = "/dev/null", bool with_stderr = true) {
+  const std::string command = std::string("'") + RELAYGW_BINARY + "' " + arguments + " <'" +
+                              input + (with_stderr ? "' 2>&1" : "' 2>/dev/null");
   CommandRun run;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);

@@ -46,19 +46,7 @@ class OutsideEditFixture {
 
   // Runs relaygw like relaygw(), but the output has standard output only.
   Run relaygw_stdout(const std::string& arguments) {
-    const std::string command = std::string("'") + RELAYGW_BINARY + "' " + arguments + " <'" +
-                                path("pin") + "' 2>/dev/null";
-    Run run;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    std::size_t read = 0;
-    while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-      run.output.append(buffer, read);
-    }
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    return ::relaygw::billing::testing::run_relaygw(arguments, path("pin"), false);
   }
 
   void edit_outside_relaygw(const std::string& sql) {
