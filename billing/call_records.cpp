@@ -959,28 +959,22 @@ Status CallRecords::check_after_debits(const CallRecord& record, std::string_vie
 }
 
 Result<Money> CallRecords::card_uncollected(const std::string& card_number) const {
-  using std::chrono::seconds;
-  // format_instant writes these as 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the first
-  // and last instants the store's text comparison orders correctly.
-  const Instant first{seconds{-62167219200}};
-  const Instant last{seconds{253402300799}};
-  std::vector<std::string> card_calls;
-  const Status scanned = store_->scan_calls_requested(first, last, [&](const CallFact& call) {
-    if (call.billing == BillingMethod::CallingCard && call.posted && call.total > 0) {
-      card_calls.push_back(call.call_id);
-    }
-    return true;
-  });
-  if (!scanned) {
-    return scanned;
+  // Only this card's calls are read, so a damaged row of another call cannot fail a card
+  // command, while a damaged row of this card's calls is still reported by find_call.
+  Result<std::vector<std::string>> card_calls = store_->posted_call_ids_of_card(card_number);
+  if (!card_calls) {
+    return card_calls.status();
   }
   Money total = 0;
-  for (const std::string& call_id : card_calls) {
+  for (const std::string& call_id : *card_calls) {
     Result<std::optional<CallRecord>> record = store_->find_call(call_id);
     if (!record) {
       return record.status();
     }
-    if (!*record || (*record)->request.card_number != card_number) {
+    const std::optional<CallRecord>& call = *record;
+    if (!call || call->request.card_number != card_number ||
+        call->request.billing != BillingMethod::CallingCard || !call->posting ||
+        call->posting->total <= 0) {
       continue;
     }
     Result<Money> owed = uncollected(**record);

@@ -173,9 +173,9 @@ class CallRecords {
   // a postpaid card with no limit.
   Result<Money> uncollected(const CallRecord& record) const;
 
-  // Returns the sum of uncollected() over every posted call charged to `card_number`.
-  // NOTE: reads every call requested from year 0000 to the last second of 9999, so it is meant
-  // for one-card commands such as `card show`, not for loops over many cards.
+  // Returns the sum of uncollected() over every posted call charged to `card_number`. It reads
+  // only that card's calls (Store::posted_call_ids_of_card), so a damaged row of another call
+  // does not fail it, but a damaged row of one of its own calls does.
   Result<Money> card_uncollected(const std::string& card_number) const;
 
   // Rates a posted call again for rating-error credits. It uses the deck in effect on the local

@@ -133,6 +133,7 @@ class SqliteStore final : public Store {
                               const std::function<bool(const CallFact&)>& visit) override;
   Result<std::vector<std::string>> call_ids_of_line(const std::string& number, Instant from,
                                                     Instant to) override;
+  Result<std::vector<std::string>> posted_call_ids_of_card(const std::string& card_number) override;
 
   Result<std::int64_t> verify_audit_chain() override;
 

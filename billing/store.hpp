@@ -520,6 +520,10 @@ class Store {
   // (calling number, billed number, or billed line of the postpaid card used), oldest first.
   virtual Result<std::vector<std::string>> call_ids_of_line(const std::string& number, Instant from,
                                                             Instant to) = 0;
+  // Returns the ids of the posted calls charged to card `card_number`, in call id order. From
+  // schema 15 the calls are found through calls_by_card_number, so no other call is read.
+  virtual Result<std::vector<std::string>> posted_call_ids_of_card(
+      const std::string& card_number) = 0;
 
   // ---- Billing operations: credits, disputes, the journal and the audit checks ----
 

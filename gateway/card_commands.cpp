@@ -33,34 +33,47 @@ struct CardOptions {
   bool json = false;
 };
 
-// Prints the card, masked. `extra` adds fields to the JSON form, such as the amount a refund
-// paid out.
-void print_card(billing::Store& store, const std::string& number, bool json,
-                const std::string& command,
-                const nlohmann::json& extra = nlohmann::json::object()) {
+// A card and the amounts that its printout shows.
+struct CardView {
+  billing::CardState state;
+  billing::CardFunds funds;
+  billing::Money uncollected = 0;
+};
+
+// Reads the card, its funds and its uncollected charges. NotFound when the card does not exist.
+Result<CardView> read_card_view(billing::Store& store, const std::string& number) {
   auto state = store.find_card(number);
   if (!state) {
-    fail_command(command, state.status().message());
+    return state.status();
   }
   if (!state->has_value()) {
-    fail_command(command, "card " + billing::mask_card_number(number) + " does not exist");
+    return Status(StatusCode::NotFound,
+                  "card " + billing::mask_card_number(number) + " does not exist");
   }
   auto funds = store.card_funds(number, "");
   if (!funds) {
-    fail_command(command, funds.status().message());
+    return funds.status();
   }
   const billing::CallRecords records(&store, nullptr);
   const Result<billing::Money> uncollected = records.card_uncollected(number);
   if (!uncollected) {
-    fail_command(command, uncollected.status().message());
+    return uncollected.status();
   }
-  const billing::CardState& card = **state;
+  return CardView{**state, *funds, *uncollected};
+}
+
+// Prints the card, masked. `extra` adds fields to the JSON form.
+void print_card_view(const CardView& view, const std::string& number, bool json,
+                     const nlohmann::json& extra) {
+  const billing::CardFunds& funds = view.funds;
+  const billing::Money uncollected = view.uncollected;
+  const billing::CardState& card = view.state;
   const std::string masked = billing::mask_card_number(number);
   // A closed card pays for no more calls, so none of its funds are available. A closed prepaid
   // card's free funds belong to its owner, who gets them back with `card refund`.
   const bool closed = card.status == billing::CardStatus::Closed;
-  const billing::Money available = closed ? 0 : funds->available;
-  const billing::Money refundable = billing::refundable_funds(card, *funds);
+  const billing::Money available = closed ? 0 : funds.available;
+  const billing::Money refundable = billing::refundable_funds(card, funds);
   if (json) {
     nlohmann::json out = {{"card", masked},
                           {"status", billing::to_string(card.status)},
@@ -68,10 +81,10 @@ void print_card(billing::Store& store, const std::string& number, bool json,
                           {"billed_line", card.card.billed_line},
                           {"failed_pin_attempts", card.failed_pin_attempts},
                           {"max_pin_attempts", card.card.max_pin_attempts},
-                          {"balance", billing::format_dollars(funds->balance, 4)},
+                          {"balance", billing::format_dollars(funds.balance, 4)},
                           {"available", billing::format_dollars(available, 4)},
                           {"refundable", billing::format_dollars(refundable, 4)},
-                          {"uncollected", billing::format_dollars(*uncollected, 4)}};
+                          {"uncollected", billing::format_dollars(uncollected, 4)}};
     out.update(extra);
     std::cout << json_text(out) << "\n";
     return;
@@ -82,12 +95,12 @@ void print_card(billing::Store& store, const std::string& number, bool json,
       card.card.billed_line.empty() ? "" : " billed to " + card.card.billed_line);
   std::cout << fmt::format("  wrong PINs {} of {}\n", card.failed_pin_attempts,
                            card.card.max_pin_attempts);
-  if (!funds->has_entries) {
+  if (!funds.has_entries) {
     std::cout << "  no spending limit\n";
     return;
   }
   std::string refund_note;
-  const billing::Money held = funds->balance - funds->available;
+  const billing::Money held = funds.balance - funds.available;
   if (closed && card.card.funding == billing::CardFunding::Prepaid) {
     if (refundable > 0) {
       refund_note = fmt::format(", ${} left to refund with `relaygw card refund`",
@@ -100,14 +113,49 @@ void print_card(billing::Store& store, const std::string& number, bool json,
     }
   }
   std::cout << fmt::format("  balance ${}, available ${}{}, uncollected ${}\n",
-                           billing::format_money(funds->balance), billing::format_money(available),
-                           refund_note, billing::format_money(*uncollected));
-  const bool sub_cent = funds->balance % billing::kUnitsPerCent != 0 ||
+                           billing::format_money(funds.balance), billing::format_money(available),
+                           refund_note, billing::format_money(uncollected));
+  const bool sub_cent = funds.balance % billing::kUnitsPerCent != 0 ||
                         available % billing::kUnitsPerCent != 0 ||
-                        *uncollected % billing::kUnitsPerCent != 0;
+                        uncollected % billing::kUnitsPerCent != 0;
   if (sub_cent) {
     std::cout << "  amounts with four decimals have fractions of a cent, shown as stored so "
                  "that none is hidden\n";
+  }
+}
+
+// Prints the card, masked, or fails the command when it cannot be read.
+void print_card(billing::Store& store, const std::string& number, bool json,
+                const std::string& command) {
+  const Result<CardView> view = read_card_view(store, number);
+  if (!view) {
+    fail_command(command, view.status().message());
+  }
+  print_card_view(*view, number, json, nlohmann::json::object());
+}
+
+// Prints the card after the command's write committed. A failed read cannot undo that write,
+// and exit status 1 would invite a retry under a new key that stores the change twice. So on a
+// failed read it prints `stored` (the line describing the write) or, in JSON, the masked card,
+// `extra` and a `warning` field. The error goes to standard error as a warning, and the
+// command exits 0.
+void print_card_after_write(billing::Store& store, const std::string& number, bool json,
+                            const std::string& command, const std::string& stored,
+                            const nlohmann::json& extra = nlohmann::json::object()) {
+  const Result<CardView> view = read_card_view(store, number);
+  if (view) {
+    print_card_view(*view, number, json, extra);
+    return;
+  }
+  const std::string warning = "the change was stored, but the card could not be read back: " +
+                              view.status().message();
+  std::cerr << "relaygw " << command << ": warning: " << warning << "\n";
+  if (json) {
+    nlohmann::json out = {{"card", billing::mask_card_number(number)}, {"warning", warning}};
+    out.update(extra);
+    std::cout << json_text(out) << "\n";
+  } else if (!stored.empty()) {
+    std::cout << stored << "\n";
   }
 }
 
@@ -181,7 +229,8 @@ void run_add(const CardOptions& options) {
   if (!added) {
     fail_command(command, added.message());
   }
-  print_card(*store, options.number, false, command);
+  print_card_after_write(*store, options.number, false, command,
+                         "added card " + billing::mask_card_number(options.number));
 }
 
 void run_show(const CardOptions& options) {
@@ -206,7 +255,9 @@ void run_fund(const CardOptions& options) {
   if (!funded) {
     fail_command(command, funded.status().message());
   }
-  print_card(*store, options.number, options.json, command);
+  print_card_after_write(*store, options.number, options.json, command,
+                         fmt::format("added ${} to card {}", billing::format_money(amount),
+                                     billing::mask_card_number(options.number)));
 }
 
 void run_payment(const CardOptions& options) {
@@ -224,7 +275,10 @@ void run_payment(const CardOptions& options) {
   if (!paid) {
     fail_command(command, paid.status().message());
   }
-  print_card(*store, options.number, options.json, command);
+  print_card_after_write(*store, options.number, options.json, command,
+                         fmt::format("recorded a payment of ${} on card {}",
+                                     billing::format_money(amount),
+                                     billing::mask_card_number(options.number)));
 }
 
 void run_refund(const CardOptions& options) {
@@ -248,9 +302,10 @@ void run_refund(const CardOptions& options) {
     std::cout << fmt::format("refunded ${} from card {}\n", billing::format_money(refunded->amount),
                              billing::mask_card_number(options.number));
   }
-  // JSON keeps four decimals in every amount, for programs that read it.
-  print_card(*store, options.number, options.json, command,
-             {{"refunded", billing::format_dollars(refunded->amount, 4)}});
+  // The text form printed the refund above. JSON keeps four decimals in every amount, for
+  // programs that read it.
+  print_card_after_write(*store, options.number, options.json, command, "",
+                         {{"refunded", billing::format_dollars(refunded->amount, 4)}});
 }
 
 void run_close(const CardOptions& options) {
@@ -263,7 +318,8 @@ void run_close(const CardOptions& options) {
   if (!closed) {
     fail_command(command, closed.status().message());
   }
-  print_card(*store, options.number, options.json, command);
+  print_card_after_write(*store, options.number, options.json, command,
+                         "closed card " + billing::mask_card_number(options.number));
 }
 
 void run_unlock(const CardOptions& options) {
@@ -275,7 +331,8 @@ void run_unlock(const CardOptions& options) {
   if (!unlocked) {
     fail_command(command, unlocked.status().message());
   }
-  print_card(*store, options.number, false, command);
+  print_card_after_write(*store, options.number, false, command,
+                         "unlocked card " + billing::mask_card_number(options.number));
 }
 
 }  // namespace
