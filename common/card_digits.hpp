@@ -23,8 +23,8 @@ inline constexpr std::size_t kMaxPinDigits = 8;
 
 // The fewest digits of a run that an error about an invalid phone number masks when it quotes
 // the number (mask_invalid_phone_number). E.164 limits a phone number to 15 digits, so a longer
-// run is no phone number and may be a card number. NOTE: a card number of 13 to 15 digits, or
-// one of 16 digits dialed after "011", is still quoted in full in such an error.
+// run is no phone number and may be a card number. NOTE: a card number of 10 to 15 digits given
+// alone is still quoted in full in such an error, because it may be a mistyped phone number.
 inline constexpr std::size_t kMinMaskedPhoneNumberDigits = 16;
 
 namespace card_digits_detail {
