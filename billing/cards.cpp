@@ -148,8 +148,8 @@ Status check_identifier_card_digits(Store* store, std::string_view field, std::s
                         "in full. Choose " +
                         noun +
                         " without the card number; a run of up to 13 digits, such as a phone "
-                        "number, is accepted, and a letter or more than three other characters "
-                        "in a row end a run");
+                        "number, is accepted, and a letter or more than three visible separators "
+                        "such as '-' or '/' between two digits end a run");
     }
     if (store == nullptr || digits < kMinCardNumberDigits) {
       continue;

@@ -44,7 +44,7 @@ inline constexpr std::size_t kMinRejectedIdentifierDigits = 14;
 // The kind of value an identifier is, which the fix in check_identifier_card_digits's message
 // names.
 // Name is a person's name that is not a staff member's, such as the party that accepted a
-// collect call.
+// collect call or the requested person of a person-to-person call.
 enum class IdentifierKind { Id, Key, StaffName, Name };
 
 // Checks that `value`, an identifier that is stored with records and printed in full (a call,

@@ -16,6 +16,7 @@
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
 #include "billing/state_codes.hpp"
+#include "common/card_digits.hpp"
 #include "common/utf8.hpp"
 
 namespace relaygw::billing {
@@ -123,7 +124,7 @@ Result<std::string> normalize_line_number(std::string_view text) {
       plus = true;
     } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
       return Status(StatusCode::InvalidArgument,
-                    "invalid line number '" + std::string(text) +
+                    "invalid line number '" + mask_invalid_phone_number(text) +
                         "': only digits, '+', spaces, dashes, dots and brackets are allowed");
     }
   }
@@ -134,22 +135,23 @@ Result<std::string> normalize_line_number(std::string_view text) {
     digits.insert(0, "1");
   } else if (!plus) {
     return Status(StatusCode::InvalidArgument,
-                  "invalid line number '" + std::string(text) +
+                  "invalid line number '" + mask_invalid_phone_number(text) +
                       "': use 10 digits (3125550142), 1 + 10 digits or E.164 (+13125550142)");
   }
   if (digits.size() < 8 || digits.size() > 15) {
     return Status(StatusCode::InvalidArgument,
-                  "invalid line number '" + std::string(text) +
+                  "invalid line number '" + mask_invalid_phone_number(text) +
                       "': an E.164 number has 8 to 15 digits after the '+'");
   }
   if (digits[0] == '1') {
     if (digits.size() != 11) {
-      return Status(StatusCode::InvalidArgument, "invalid line number '" + std::string(text) +
-                                                     "': a NANP number has 10 digits after +1");
+      return Status(StatusCode::InvalidArgument,
+                    "invalid line number '" + mask_invalid_phone_number(text) +
+                        "': a NANP number has 10 digits after +1");
     }
     if (digits[1] < '2' || digits[4] < '2') {
       return Status(StatusCode::InvalidArgument,
-                    "invalid line number '" + std::string(text) +
+                    "invalid line number '" + mask_invalid_phone_number(text) +
                         "': NANP area and exchange codes start with a digit from 2 to 9");
     }
   }

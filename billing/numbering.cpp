@@ -13,6 +13,7 @@
 #include <date/tz.h>
 
 #include "billing/next_step.hpp"
+#include "common/card_digits.hpp"
 
 #ifndef RELAYGW_DEFAULT_DATA_DIR
 #define RELAYGW_DEFAULT_DATA_DIR "data"
@@ -175,8 +176,10 @@ bool is_spare_country_code(std::string_view code) {
 }
 
 Result<NumberInfo> invalid(std::string_view dialed, const std::string& reason) {
+  // A value longer than any phone number may be a card number, so it is quoted masked.
+  const std::string quoted = "'" + mask_invalid_phone_number(dialed) + "'";
   return Result<NumberInfo>(StatusCode::InvalidArgument,
-                            "invalid number '" + std::string(dialed) + "': " + reason);
+                            "invalid number " + quoted + ": " + reason);
 }
 
 std::string digit_count(std::size_t count) {

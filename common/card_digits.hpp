@@ -21,6 +21,12 @@ inline constexpr std::size_t kMaxCardNumberDigits = 19;
 inline constexpr std::size_t kMinPinDigits = 4;
 inline constexpr std::size_t kMaxPinDigits = 8;
 
+// The fewest digits of a run that an error about an invalid phone number masks when it quotes
+// the number (mask_invalid_phone_number). E.164 limits a phone number to 15 digits, so a longer
+// run is no phone number and may be a card number. NOTE: a card number of 10 to 15 digits given
+// alone is still quoted in full in such an error, because it may be a mistyped phone number.
+inline constexpr std::size_t kMinMaskedPhoneNumberDigits = 16;
+
 namespace card_digits_detail {
 
 // One character of UTF-8 text: its code point and byte length. A byte that starts no
@@ -55,13 +61,9 @@ inline int decimal_digit_value(char32_t code_point) {
   return offset < 10 ? static_cast<int>(offset) : -1;
 }
 
-// Returns whether a character is a letter or a number (Unicode categories L and N).
-inline bool is_letter_or_number(char32_t code_point) {
-  if (code_point < 0x80) {
-    return (code_point >= '0' && code_point <= '9') || (code_point >= 'A' && code_point <= 'Z') ||
-           (code_point >= 'a' && code_point <= 'z');
-  }
-  const auto& ranges = unicode_tables::kLetterOrNumberRanges;
+// Returns whether `code_point` is in one of `ranges`, which are sorted and do not overlap.
+template <std::size_t N>
+bool is_in_ranges(const unicode_tables::CodePointRange (&ranges)[N], char32_t code_point) {
   const auto* after =
       std::upper_bound(std::begin(ranges), std::end(ranges), code_point,
                        [](char32_t value, const unicode_tables::CodePointRange& range) {
@@ -70,27 +72,59 @@ inline bool is_letter_or_number(char32_t code_point) {
   return after != std::begin(ranges) && code_point <= (after - 1)->last;
 }
 
+// Returns whether a character is a letter or a number (Unicode categories L and N).
+inline bool is_letter_or_number(char32_t code_point) {
+  if (code_point < 0x80) {
+    return (code_point >= '0' && code_point <= '9') || (code_point >= 'A' && code_point <= 'Z') ||
+           (code_point >= 'a' && code_point <= 'z');
+  }
+  return is_in_ranges(unicode_tables::kLetterOrNumberRanges, code_point);
+}
+
+// Returns whether a character displays as nothing or as blank space: a format character such
+// as the zero-width space or the soft hyphen, a nonspacing or enclosing mark such as a
+// variation selector, or white space (unicode_tables::kInvisibleOrSpaceRanges).
+inline bool is_invisible_or_space(char32_t code_point) {
+  return is_in_ranges(unicode_tables::kInvisibleOrSpaceRanges, code_point);
+}
+
 // Byte length of the decimal digit at text[i], or 0 when text[i] starts no digit.
 inline std::size_t digit_length(std::string_view text, std::size_t i) {
   const Character character = decode_character(text, i);
   return character.valid && decimal_digit_value(character.code_point) >= 0 ? character.length : 0;
 }
 
-// Byte length of the separator at text[i], or 0. A separator is any character that is not a
-// letter or number: spaces, punctuation, symbols, marks, control and format characters, and
-// a byte that is not UTF-8.
-inline std::size_t separator_length(std::string_view text, std::size_t i) {
+// One separator, a character that is not a letter or number: spaces, punctuation, symbols,
+// marks, control and format characters, and a byte that is not UTF-8.
+struct Separator {
+  std::size_t length = 0;  // byte length, or 0 when text[i] is a letter or number
+  bool visible = false;    // counts toward kMaxDigitRunGap (see find_digit_runs)
+};
+
+// Returns the separator at text[i]. It is visible unless it displays as nothing or as blank
+// space (is_invisible_or_space). A byte that is not UTF-8 is visible, because a terminal shows
+// it as a replacement character.
+inline Separator separator_at(std::string_view text, std::size_t i) {
   const Character character = decode_character(text, i);
-  if (character.valid && is_letter_or_number(character.code_point)) {
-    return 0;
+  if (!character.valid) {
+    return Separator{character.length, true};
   }
-  return character.length;
+  if (is_letter_or_number(character.code_point)) {
+    return Separator{};
+  }
+  return Separator{character.length, !is_invisible_or_space(character.code_point)};
 }
 
 }  // namespace card_digits_detail
 
-// The maximum gap, in characters, between two digits of one run (see find_digit_runs).
+// The maximum number of visible separators, such as '-', '.' or '/', in the gap between two
+// digits of one run (see find_digit_runs). Spaces and characters that display as nothing do
+// not count toward it.
 inline constexpr std::size_t kMaxDigitRunGap = 3;
+
+// The maximum gap, in characters of any kind, between two digits of one run. A long stretch of
+// spaces or blank lines in free text still ends a run.
+inline constexpr std::size_t kMaxDigitRunGapCharacters = 32;
 
 // A run of digits in text, as a card number is written: digits, possibly with short gaps of
 // separators between them (see find_digit_runs).
@@ -102,17 +136,21 @@ struct DigitRun {
 
 // Returns every run of digits in `text`, in order, short ones included. A digit is any Unicode
 // decimal digit (category Nd): ASCII, fullwidth, Arabic-Indic, Devanagari, mathematical and the
-// others. A run continues across a gap of up to kMaxDigitRunGap separators (separator_length)
-// between two digits, so "4111 1111 1111 9876", "4111 - 1111:1111/9876", "4 1 1 1" and
-// "(312) 555-0107" are each one run. A letter or a number that is not a decimal digit (such as
-// a superscript two) ends a run, and so does a longer gap. Dates and times are runs too:
+// others. A run continues across a gap of separators (separator_at) between two digits when
+// the gap has at most kMaxDigitRunGap visible separators and at most kMaxDigitRunGapCharacters
+// characters. Spaces, line breaks and characters that display as nothing (the zero-width space,
+// the soft hyphen, variation selectors and other format characters and marks) are not visible,
+// so "4111 1111 1111 9876", "4111 -- 1111:1111/9876", "4 1 1 1", "(312) 555-0107" and "4111"
+// followed by four zero-width spaces and "1111" are each one run. A letter or a number that is
+// not a decimal digit (such as a superscript two) ends a run, and so does a longer gap, such as
+// "----". Dates and times are runs too:
 // "2026-03-10 14:00" is one run of 12 digits. DigitRun::digits has the ASCII value of each
 // digit.
 inline std::vector<DigitRun> find_digit_runs(std::string_view text) {
   using card_digits_detail::decimal_digit_value;
   using card_digits_detail::decode_character;
   using card_digits_detail::digit_length;
-  using card_digits_detail::separator_length;
+  using card_digits_detail::separator_at;
   std::vector<DigitRun> runs;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -131,18 +169,20 @@ inline std::vector<DigitRun> find_digit_runs(std::string_view text) {
         run.end = end;
         continue;
       }
-      // A gap joins the digits on both sides when it is short and only separators.
+      // A gap joins the digits on both sides when it is only separators, few of them visible.
       std::size_t next = end;
-      std::size_t gap = 0;
-      while (gap < kMaxDigitRunGap && next < text.size()) {
-        const std::size_t length = separator_length(text, next);
-        if (length == 0) {
+      std::size_t characters = 0;
+      std::size_t visible = 0;
+      while (characters < kMaxDigitRunGapCharacters && next < text.size()) {
+        const card_digits_detail::Separator separator = separator_at(text, next);
+        if (separator.length == 0 || (separator.visible && visible == kMaxDigitRunGap)) {
           break;
         }
-        next += length;
-        ++gap;
+        next += separator.length;
+        ++characters;
+        visible += separator.visible ? 1 : 0;
       }
-      if (gap == 0 || next >= text.size() || digit_length(text, next) == 0) {
+      if (characters == 0 || next >= text.size() || digit_length(text, next) == 0) {
         break;
       }
       end = next;
@@ -158,15 +198,16 @@ inline std::vector<DigitRun> find_digit_runs(std::string_view text) {
 // number typed into free text, such as a close reason, is then neither logged nor stored in
 // full. Separators stay, and each digit becomes one '*', whatever its script. Longer runs
 // are masked too, and so are phone numbers of ten or more digits ("312 555 0107") and dates with
-// times ("2026-03-10 14:00").
-inline std::string mask_card_number_runs(std::string_view text) {
+// times ("2026-03-10 14:00"). A larger `min_digits` masks only runs of that many digits or more.
+inline std::string mask_card_number_runs(std::string_view text,
+                                         std::size_t min_digits = kMinCardNumberDigits) {
   using card_digits_detail::digit_length;
   std::string masked;
   masked.reserve(text.size());
   std::size_t copied = 0;
   for (const DigitRun& run : find_digit_runs(text)) {
     masked.append(text.substr(copied, run.begin - copied));
-    std::size_t to_mask = run.digits.size() >= kMinCardNumberDigits ? run.digits.size() - 4 : 0;
+    std::size_t to_mask = run.digits.size() >= min_digits ? run.digits.size() - 4 : 0;
     for (std::size_t k = run.begin; k < run.end;) {
       const std::size_t length = digit_length(text, k);
       if (length > 0 && to_mask > 0) {
@@ -182,6 +223,13 @@ inline std::string mask_card_number_runs(std::string_view text) {
   }
   masked.append(text.substr(copied));
   return masked;
+}
+
+// Returns an invalid phone number as an error message may quote it: every run of
+// kMinMaskedPhoneNumberDigits digits or more masked (mask_card_number_runs), the rest unchanged
+// so that staff can find a typo in a number of phone length.
+inline std::string mask_invalid_phone_number(std::string_view number) {
+  return mask_card_number_runs(number, kMinMaskedPhoneNumberDigits);
 }
 
 }  // namespace relaygw

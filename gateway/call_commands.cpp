@@ -285,6 +285,15 @@ void run_create(const CallOptions& options) {
     pin = read_pin_from_stdin("Card PIN: ");
   }
   auto store = open_database(options.database, command);
+  // The requested person is stored with the call and printed in full. An emergency call is
+  // recorded whatever it names.
+  if (!call.emergency && !options.person.empty()) {
+    const Status person = billing::check_identifier_card_digits(
+        store.get(), "--person", options.person, billing::IdentifierKind::Name);
+    if (!person) {
+      fail_command(command, person.message());
+    }
+  }
   RatingData rating;
   if (!call.emergency) {
     load_rating(rating, *store, options, command);

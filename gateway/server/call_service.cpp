@@ -1237,6 +1237,23 @@ std::vector<Reply> CallService::State::call_requested(const relay::CallRequested
     log->warn("session={} call.request rejected: {}", request.session_id, rejected->message);
     return {*rejected};
   }
+  // The requested person, from the provider link or a TTY caller, is stored with the call as
+  // sent. An emergency call never comes here.
+  if (!request.person_name.empty()) {
+    const Status person = billing::check_identifier_card_digits(
+        store.get(), "person", request.person_name, billing::IdentifierKind::Name);
+    if (person.code() == StatusCode::InvalidArgument) {
+      log->warn("session={} call.request rejected: {}", request.session_id, person.message());
+      return {error_reply("invalid-value", person.message())};
+    }
+    if (!person) {
+      log->error("session={} call={} checking the person for card numbers failed: {}",
+                 request.session_id, call_id, person.message());
+      return {error_reply("unavailable",
+                          "billing storage failed while checking the person, so nothing was "
+                          "recorded; retry with the same key")};
+    }
+  }
 
   auto existing = store->find_call(call_id);
   if (!existing) {

@@ -697,3 +697,75 @@ TEST_CASE_METHOD(CommandInputFixture, "identifier options reject card numbers", 
   INFO(shown_call.output);
   CHECK(shown_call.status == 0);
 }
+
+TEST_CASE_METHOD(CommandInputFixture, "call create masks card numbers", "[billing][cli]") {
+  init();
+  REQUIRE(
+      relaygw("card add " + db_option() + "--number 3125550188 --balance 5.00", pin_file("739164"))
+          .status == 0);
+  const std::string create =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  // Four zero-width spaces between the groups display as "4111111111119876".
+  const std::string zero_width = "\u200b\u200b\u200b\u200b";
+  const std::string hidden =
+      "4111" + zero_width + "1111" + zero_width + "1111" + zero_width + "9876";
+  check_rejected({
+      // A number longer than any phone number is quoted masked, and the refusal is stored so.
+      {create + "--id c1 --billing third-party --third-number 4111111111119876",
+       {"third number invalid number '************9876'"},
+       {"4111111111119876"}},
+      {create + "--id c2 --billing third-party --third-number '4111 -- 1111 -- 1111 -- 9876'",
+       {"invalid number '**** -- **** -- **** -- 9876'"},
+       {"4111 -- 1111"}},
+      {create + "--id c3 --billing person-to-person --person 'Ann 4111 1111 1111 9876'",
+       {"--person 'Ann **** **** **** 9876' contains a run of 16 digits", "Choose a name"},
+       {"4111 1111"}},
+      {create + "--id c4 --billing person-to-person --person 'Ann " + hidden + "'",
+       {"--person 'Ann ****" + zero_width + "****" + zero_width + "****" + zero_width +
+        "9876' contains a run of 16 digits"},
+       {hidden}},
+      {create + "--id c5 --billing person-to-person --person 'Ann at 312 555 0188'",
+       {"--person 'Ann at *** *** 0188' contains the number of a calling card in this database"},
+       {"312 555 0188"}},
+  });
+  // A number of phone length keeps its digits in the message, so staff can find the typo.
+  const CommandRun short_number =
+      relaygw(create + "--id c6 --billing third-party --third-number 41555501088");
+  INFO(short_number.output);
+  CHECK(short_number.status == 1);
+  CHECK(contains(short_number.output, "'41555501088'"));
+
+  // The refused call c1 is stored with the masked reason, and no call stores a full number.
+  const CommandRun shown = relaygw("call show " + db_option() + "--id c1");
+  INFO(shown.output);
+  CHECK(shown.status == 0);
+  CHECK(contains(shown.output, "************9876"));
+  for (const char* id : {"c3", "c4", "c5"}) {
+    CHECK(relaygw("call show " + db_option() + "--id " + id).status != 0);
+  }
+  for (const char* suffix : {"", "-wal"}) {
+    const std::filesystem::path file = db_path().string() + suffix;
+    if (!std::filesystem::exists(file)) {
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO(file.string());
+    CHECK(bytes.find("4111111111119876") == std::string::npos);
+    CHECK(bytes.find(hidden) == std::string::npos);
+    CHECK(bytes.find("4111 -- 1111") == std::string::npos);
+  }
+
+  // A name with a phone number that is no card is accepted, and an emergency call is never
+  // held up by its requested person.
+  const CommandRun phone =
+      relaygw(create + "--id c7 --billing person-to-person --person 'Ann (312) 555-0107'");
+  INFO(phone.output);
+  CHECK(phone.status == 0);
+  const CommandRun emergency =
+      relaygw("call create " + db_option() +
+              "--from 3125550107 --to 911 --at 2026-03-10T14:00:00Z "
+              "--id c8 --billing person-to-person --person 'Ann 312 555 0188'");
+  INFO(emergency.output);
+  CHECK(emergency.status == 0);
+}

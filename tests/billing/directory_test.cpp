@@ -114,6 +114,23 @@ TEST_CASE("line number normalization good and bad", "[billing][directory]") {
   }
 }
 
+TEST_CASE("line number error masks card numbers", "[billing][directory]") {
+  // No phone number has 16 digits, so the error quotes the number with all but four masked.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"4111111111119876", "'************9876'"},
+      {"+4111 1111 1111 9876", "'+**** **** **** 9876'"},
+      {"4111-1111-1111-9876x", "'****-****-****-9876x'"},
+  };
+  for (const auto& [input, quoted] : cases) {
+    INFO("input: " << input);
+    auto normalized = normalize_line_number(input);
+    REQUIRE_FALSE(normalized);
+    CHECK(normalized.status().message().find(quoted) != std::string::npos);
+    CHECK(normalized.status().message().find("1111 1111") == std::string::npos);
+    CHECK(normalized.status().message().find("41111111") == std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(DirectoryFixture, "line change appends audited version", "[billing][directory]") {
   REQUIRE(add_line(store(), line("312-555-0104"), context()));
   LineChange change;

@@ -51,9 +51,40 @@ TEST_CASE("card digit runs are masked", "[common][card-digits]") {
       {"4111\uff0d1111\uff0d1111\uff0d9876", "****\uff0d****\uff0d****\uff0d9876"},
       {"4111\u200b1111\u00ad1111\u20dd9876", "****\u200b****\u00ad****\u20dd9876"},
       {"4 1 1 1 1 1 1 1 1 1 1 1 9 8 7 6", "* * * * * * * * * * * * 9 8 7 6"},
-      {"4111 -- 1111 -- 1111 -- 9876", "4111 -- 1111 -- 1111 -- 9876"},
+      // Spaces do not count toward the three visible separators, so these gaps join.
+      {"4111 -- 1111 -- 1111 -- 9876", "**** -- **** -- **** -- 9876"},
+      {"41111111 -:- 11119876", "******** -:- ****9876"},
+      {"4111 - - - 1111 - - - 1111 - - - 9876", "**** - - - **** - - - **** - - - 9876"},
       {"4111----1111----1111----9876", "4111----1111----1111----9876"},
-      {"41111111 -:- 11119876", "41111111 -:- 11119876"},
+      {"4111 - - - - 1111 - - - - 1111", "4111 - - - - 1111 - - - - 1111"},
+      // Characters that display as nothing do not count either: zero-width spaces, soft
+      // hyphens, variation selectors, combining marks and word joiners, four or more in a gap.
+      {"4111\u200b\u200b\u200b\u200b1111\u200b\u200b\u200b\u200b1111\u200b\u200b\u200b\u200b9876",
+       "****\u200b\u200b\u200b\u200b****\u200b\u200b\u200b\u200b****\u200b\u200b\u200b\u200b9876"},
+      {"4111\u00ad\u00ad\u00ad\u00ad1111\u00ad\u00ad\u00ad\u00ad1111\u00ad\u00ad\u00ad\u00ad9876",
+       "****\u00ad\u00ad\u00ad\u00ad****\u00ad\u00ad\u00ad\u00ad****\u00ad\u00ad\u00ad\u00ad9876"},
+      {"4111\ufe0f\ufe0f\ufe0f\ufe0f1111\ufe0f\ufe0f\ufe0f\ufe0f1111\ufe0f\ufe0f\ufe0f\ufe0f9876",
+       "****\ufe0f\ufe0f\ufe0f\ufe0f****\ufe0f\ufe0f\ufe0f\ufe0f****\ufe0f\ufe0f\ufe0f\ufe0f9876"},
+      {"4111\U000e0100\u0301\u20e3\u2060\u200d1111\u2060\u2060\u2060\u2060\u20601111\u200e\u200f"
+       "\u202a\u202c9876",
+       "****\U000e0100\u0301\u20e3\u2060\u200d****\u2060\u2060\u2060\u2060\u2060****\u200e\u200f"
+       "\u202a\u202c9876"},
+      {"4\ufe0f\u20e31\ufe0f\u20e31\ufe0f\u20e31\ufe0f\u20e31\ufe0f\u20e31\ufe0f\u20e3"
+       "9\ufe0f\u20e38\ufe0f\u20e37\ufe0f\u20e36\ufe0f\u20e3",
+       "*\ufe0f\u20e3*\ufe0f\u20e3*\ufe0f\u20e3*\ufe0f\u20e3*\ufe0f\u20e3*\ufe0f\u20e3"
+       "9\ufe0f\u20e38\ufe0f\u20e37\ufe0f\u20e36\ufe0f\u20e3"},
+      {"41111111-\u200b-\u200b-\u200b\u200b11119876",
+       "********-\u200b-\u200b-\u200b\u200b****9876"},
+      {"4111 \u200b\u00ad - \ufe0f 1111 \u2028\u2029 1111\u3000\u3000\u3000\u30009876",
+       "**** \u200b\u00ad - \ufe0f **** \u2028\u2029 ****\u3000\u3000\u3000\u30009876"},
+      // Whitespace runs: blank lines and tabs between the groups.
+      {"4111\n\n\n\n1111\t\t\t\t\t1111\r\n\r\n\r\n9876",
+       "****\n\n\n\n****\t\t\t\t\t****\r\n\r\n\r\n9876"},
+      // A visible fourth separator ends the gap, however many invisible ones come between.
+      {"4111-\u200b-\u200b-\u200b-1111-\u200b-\u200b-\u200b-1111",
+       "4111-\u200b-\u200b-\u200b-1111-\u200b-\u200b-\u200b-1111"},
+      // A letter ends a run, even when invisible characters surround it.
+      {"41111111\u200bx\u200b11119876", "41111111\u200bx\u200b11119876"},
       {"4111x1111y1111z9876", "4111x1111y1111z9876"},
       {"41111111\u00b211119876", "41111111\u00b211119876"},  // a superscript two is no digit
       {"31255501\xC3"
@@ -100,13 +131,62 @@ TEST_CASE("digit runs give ascii digits", "[common][card-digits]") {
   const std::vector<DigitRun> dated = find_digit_runs("2026-03-10-3125550107");
   REQUIRE(dated.size() == 1);
   CHECK(dated[0].digits == "202603103125550107");
-  const std::vector<DigitRun> apart = find_digit_runs("12 -- 34");
+  const std::vector<DigitRun> apart = find_digit_runs("12 -/-- 34");
   REQUIRE(apart.size() == 2);
   CHECK(apart[0].digits == "12");
   CHECK(apart[1].digits == "34");
   const std::vector<DigitRun> card = find_digit_runs("4111 - 1111.1111/9876");
   REQUIRE(card.size() == 1);
   CHECK(card[0].digits == "4111111111119876");
+}
+
+TEST_CASE("digit run gaps cap total characters", "[common][card-digits]") {
+  // A gap of spaces joins up to kMaxDigitRunGapCharacters characters and no more.
+  const std::string longest(kMaxDigitRunGapCharacters, ' ');
+  const std::vector<DigitRun> joined = find_digit_runs("12345" + longest + "67890");
+  REQUIRE(joined.size() == 1);
+  CHECK(joined[0].digits == "1234567890");
+  const std::vector<DigitRun> split = find_digit_runs("12345" + longest + " 67890");
+  REQUIRE(split.size() == 2);
+  CHECK(split[0].digits == "12345");
+  CHECK(split[1].digits == "67890");
+
+  std::string zero_width;
+  for (std::size_t i = 0; i <= kMaxDigitRunGapCharacters; ++i) {
+    zero_width += "\u200b";
+  }
+  CHECK(find_digit_runs("12345" + zero_width + "67890").size() == 2);
+}
+
+TEST_CASE("digit runs keep phone forms", "[common][card-digits]") {
+  struct Case {
+    std::string text;
+    std::vector<std::string> digits;
+  };
+  const Case cases[] = {
+      {"(312) 555-0107", {"3125550107"}},
+      {"+1 312 555 0107", {"13125550107"}},
+      {"tty-1733439000000-s1", {"1733439000000", "1"}},
+      {"tty-1733439000000-s12-c3", {"1733439000000", "12", "3"}},
+      {"call (312) 555-0107 or +44 20 7946 0958", {"3125550107", "442079460958"}},
+  };
+  for (const Case& item : cases) {
+    INFO(item.text);
+    const std::vector<DigitRun> runs = find_digit_runs(item.text);
+    REQUIRE(runs.size() == item.digits.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      CHECK(runs[i].digits == item.digits[i]);
+    }
+  }
+}
+
+TEST_CASE("invalid phone numbers mask long runs", "[common][card-digits]") {
+  CHECK(mask_invalid_phone_number("4111111111119876") == "************9876");
+  CHECK(mask_invalid_phone_number("4111 1111 1111 9876") == "**** **** **** 9876");
+  CHECK(mask_invalid_phone_number("+1 312 555 01077") == "+1 312 555 01077");
+  CHECK(mask_invalid_phone_number("011 44 20 7946 0958") == "011 44 20 7946 0958");
+  CHECK(mask_invalid_phone_number("123456789012345") == "123456789012345");
+  CHECK(mask_invalid_phone_number("1234567890123456") == "************3456");
 }
 
 }  // namespace

@@ -1087,6 +1087,73 @@ TEST_CASE("call service rejects card numbers in ids", "[gateway][call-service]")
   CHECK(authorization_of(emergency).accepted);
 }
 
+TEST_CASE("call service checks person and third number", "[gateway][call-service]") {
+  Fixture fixture;
+  REQUIRE(fixture.storage);
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    billing::NewCard card;
+    card.number = "3125550188";
+    card.opening_balance = 100'000;
+    card.pin_iterations = 1'000;
+    REQUIRE(billing::add_card(**store, card, "1234",
+                              {"staff:test", seconds_at("2026-03-10T14:00:00Z")}));
+  }
+  REQUIRE(is_ack(fixture.open_session("S-1", relay::RelayService::RelayIp, "+12125550101")));
+  const auto request = [&](const std::string& call, const std::string& to,
+                           relay::BillingMethod billing, const std::string& person,
+                           const std::string& third) {
+    relay::CallRequested request;
+    request.session_id = "S-1";
+    request.call_id = call;
+    request.dialed_number = to;
+    request.billing = billing;
+    request.person_name = person;
+    request.third_number = third;
+    request.idempotency_key = call + "/request";
+    return fixture.calls->handle(request, "m-" + call, at("2026-03-10T15:00:05Z"));
+  };
+
+  const relay::ErrorReply long_run = error_of(request(
+      "C-1", "+13125550104", relay::BillingMethod::PersonToPerson, "Ann 4111 1111 1111 9876", ""));
+  CHECK(long_run.code == "invalid-value");
+  CHECK_THAT(long_run.message,
+             Catch::Matchers::Contains("person 'Ann **** **** **** 9876' contains a run of 16"));
+  CHECK_THAT(long_run.message, !Catch::Matchers::Contains("4111 1111"));
+
+  const relay::ErrorReply stored_card = error_of(request(
+      "C-2", "+13125550104", relay::BillingMethod::PersonToPerson, "Ann at 312 555 0188", ""));
+  CHECK(stored_card.code == "invalid-value");
+  CHECK_THAT(stored_card.message, Catch::Matchers::Contains("person 'Ann at *** *** 0188'"));
+
+  // Nothing was recorded for either.
+  {
+    auto store = billing::SqliteStore::open(fixture.config.billing.database);
+    REQUIRE(store);
+    for (const char* call : {"C-1", "C-2"}) {
+      auto record = (*store)->find_call(call);
+      REQUIRE(record);
+      CHECK_FALSE(record->has_value());
+    }
+  }
+
+  // A third number longer than any phone number is refused with only its last four digits.
+  const relay::AuthorizationResult third = authorization_of(
+      request("C-3", "+13125550104", relay::BillingMethod::ThirdParty, "", "4111111111119876"));
+  CHECK_FALSE(third.accepted);
+  CHECK_THAT(third.message, Catch::Matchers::Contains("'************9876'"));
+  CHECK_THAT(third.message, !Catch::Matchers::Contains("4111111111119876"));
+
+  // A name with a phone number passes, and an emergency call is never held up by its person.
+  CHECK(authorization_of(request("C-4", "+13125550104", relay::BillingMethod::PersonToPerson,
+                                 "Ann (312) 555-0107", ""))
+            .accepted);
+  CHECK(authorization_of(
+            request("C-5", "911", relay::BillingMethod::PersonToPerson, "Ann 3125550188", ""))
+            .accepted);
+}
+
 TEST_CASE("call service step names operator", "[gateway][call-service]") {
   Fixture fixture;
   REQUIRE(fixture.storage);
