@@ -448,6 +448,20 @@ class SqliteStore::ScopedStatement {
   }
   Result<bool> next() { return statement_->next(); }
   Status run() { return statement_->run(); }
+  // Steps through every row and returns the text of each row's first column.
+  Result<std::vector<std::string>> first_column_texts() {
+    std::vector<std::string> texts;
+    while (true) {
+      Result<bool> row = statement_->next();
+      if (!row) {
+        return row.status();
+      }
+      if (!*row) {
+        return texts;
+      }
+      texts.push_back(statement_->text(0));
+    }
+  }
   // Runs a one-row INSERT into a chained table and records the row's hash for the next audit
   // entry. The statement must bind every column of the table's ChainedTable, in that order.
   Status append_row(SqliteStore& store, ChainedTableId table) {
@@ -2517,25 +2531,18 @@ Result<std::optional<CallRecord>> SqliteStore::find_call(const std::string& call
 
 Result<std::vector<CallRecord>> SqliteStore::list_unposted_calls() {
   // The scan reads the covering index of calls.id and probes call_postings by its primary key.
-  std::vector<std::string> ids;
-  {
+  Result<std::vector<std::string>> ids = [this] {
     ScopedStatement select = statement(
         "SELECT c.id FROM calls c WHERE NOT EXISTS "
         "(SELECT 1 FROM call_postings p WHERE p.call_id = c.id) ORDER BY c.id");
-    while (true) {
-      Result<bool> row = select.next();
-      if (!row) {
-        return row.status();
-      }
-      if (!*row) {
-        break;
-      }
-      ids.push_back(select.text(0));
-    }
+    return select.first_column_texts();
+  }();
+  if (!ids) {
+    return ids.status();
   }
   std::vector<CallRecord> calls;
-  calls.reserve(ids.size());
-  for (const std::string& id : ids) {
+  calls.reserve(ids->size());
+  for (const std::string& id : *ids) {
     Result<std::optional<CallRecord>> record = find_call(id);
     if (!record) {
       return record.status();
@@ -3044,17 +3051,7 @@ Result<std::vector<std::string>> SqliteStore::call_ids_of_line(const std::string
             "(SELECT number FROM cards WHERE funding = 'postpaid' AND billed_line = ?1)) "
             "AND e.at >= ?2 AND e.at < ?3 ORDER BY e.at, c.id");
   select.bind(number).bind(format_instant(from)).bind(format_instant(to));
-  std::vector<std::string> ids;
-  while (true) {
-    Result<bool> row = select.next();
-    if (!row) {
-      return row.status();
-    }
-    if (!*row) {
-      return ids;
-    }
-    ids.push_back(select.text(0));
-  }
+  return select.first_column_texts();
 }
 
 Result<std::vector<std::string>> SqliteStore::posted_call_ids_of_card(
@@ -3067,17 +3064,7 @@ Result<std::vector<std::string>> SqliteStore::posted_call_ids_of_card(
       "SELECT c.id FROM calls c JOIN call_postings p ON p.call_id = c.id "
       "WHERE c.card_number = ?1 AND c.card_number <> '' ORDER BY c.id");
   select.bind(card_number);
-  std::vector<std::string> ids;
-  while (true) {
-    Result<bool> row = select.next();
-    if (!row) {
-      return row.status();
-    }
-    if (!*row) {
-      return ids;
-    }
-    ids.push_back(select.text(0));
-  }
+  return select.first_column_texts();
 }
 
 }  // namespace relaygw::billing
