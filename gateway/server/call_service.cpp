@@ -1120,7 +1120,7 @@ std::optional<relay::Quote> CallService::State::stored_quote(const billing::Call
 // authorization. The replies are those of a first delivery. A step that is already stored is
 // not repeated, and the quote is priced from the stored record. A card hold that the earlier
 // delivery left open is released before the authorization places the call's hold again. The
-// store also rejects a hold for a call whose hold is open, so a call never holds a card twice.
+// store also rejects a hold for a call whose hold is open, so no call gets a second open hold.
 //
 // Why not one transaction for the call, its events and its decision: each Store write is its
 // own BEGIN IMMEDIATE transaction (SqliteStore::Transaction does not nest), and the decision
