@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -70,5 +73,35 @@ inline CommandRun run_relaygw(const std::string& arguments,
   run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
 }
+
+// A temporary folder with a database made by `relaygw db init` (billing.db) and a PIN file
+// (1234) that relaygw() feeds on standard input. The folder is removed afterwards.
+class CommandDatabaseFixture {
+ public:
+  explicit CommandDatabaseFixture(const std::string& folder_prefix) {
+    std::random_device random;
+    dir_ = std::filesystem::temp_directory_path() /
+           (folder_prefix + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(dir_);
+    std::ofstream(path("pin")) << "1234\n";
+    REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  }
+  ~CommandDatabaseFixture() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  CommandDatabaseFixture(const CommandDatabaseFixture&) = delete;
+  CommandDatabaseFixture& operator=(const CommandDatabaseFixture&) = delete;
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string db_option() const { return "--db '" + path("billing.db") + "' "; }
+
+  // Runs relaygw with `arguments` (already shell-quoted) and the PIN 1234 on standard input.
+  // The output has standard output and standard error together.
+  CommandRun relaygw(const std::string& arguments) { return run_relaygw(arguments, path("pin")); }
+
+ private:
+  std::filesystem::path dir_;
+};
 
 }  // namespace relaygw::billing::testing

@@ -20,30 +20,11 @@ using Run = relaygw::billing::testing::CommandRun;
 
 constexpr const char* kCard = "5000000000000004";
 
-class CardDamageFixture {
+class CardDamageFixture : public relaygw::billing::testing::CommandDatabaseFixture {
  public:
-  CardDamageFixture() {
-    std::random_device random;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("relaygw-card-damage-" + std::to_string(random()) + std::to_string(random()));
-    std::filesystem::create_directories(dir_);
-    std::ofstream(path("pin")) << "1234\n";
-    REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  CardDamageFixture() : CommandDatabaseFixture("relaygw-card-damage-") {
     REQUIRE(relaygw("card add " + db_option() + "--number " + kCard + " --balance 20.00").status ==
             0);
-  }
-  ~CardDamageFixture() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string db_option() const { return "--db '" + path("billing.db") + "' "; }
-
-  // Runs relaygw with `arguments` (already shell-quoted) and the PIN 1234 on standard input.
-  // The output has standard output and standard error together.
-  Run relaygw(const std::string& arguments) {
-    return ::relaygw::billing::testing::run_relaygw(arguments, path("pin"));
   }
 
   // Creates, connects and completes call `id` from 3125550107 to 2125550101 with `billing`
@@ -88,9 +69,6 @@ class CardDamageFixture {
   }
 
   std::string card_option() const { return std::string("--number ") + kCard + " "; }
-
- private:
-  std::filesystem::path dir_;
 };
 
 void check_line_damage_reported(const Run& run, const std::string& call_id) {

@@ -20,29 +20,9 @@ using Run = relaygw::billing::testing::CommandRun;
 constexpr const char* kCard = "5000000000000004";
 constexpr const char* kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 
-class OutsideEditFixture {
+class OutsideEditFixture : public relaygw::billing::testing::CommandDatabaseFixture {
  public:
-  OutsideEditFixture() {
-    std::random_device random;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("relaygw-outside-edit-" + std::to_string(random()) + std::to_string(random()));
-    std::filesystem::create_directories(dir_);
-    std::ofstream(path("pin")) << "1234\n";
-    REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
-  }
-  ~OutsideEditFixture() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string db_option() const { return "--db '" + path("billing.db") + "' "; }
-
-  // Runs relaygw with `arguments` (already shell-quoted) and the PIN 1234 on standard input.
-  // The output has standard output and standard error together.
-  Run relaygw(const std::string& arguments) {
-    return ::relaygw::billing::testing::run_relaygw(arguments, path("pin"));
-  }
+  OutsideEditFixture() : CommandDatabaseFixture("relaygw-outside-edit-") {}
 
   // Runs relaygw like relaygw(), but the output has standard output only.
   Run relaygw_stdout(const std::string& arguments) {
@@ -75,9 +55,6 @@ class OutsideEditFixture {
                     " --line 1 --reason bad-connection --amount 0.50 --key " + key)
                 .status == 0);
   }
-
- private:
-  std::filesystem::path dir_;
 };
 
 // Checks that `run` failed on a non-integer amount with the message of the reports.
