@@ -134,6 +134,9 @@ Status check_identifier_card_digits(Store* store, std::string_view field, std::s
   };
   for (const DigitRun& run : find_digit_runs(value)) {
     const std::size_t digits = run.digits.size();
+    if (is_date_time_run(value, run)) {
+      continue;
+    }
     if (digits >= kMinRejectedIdentifierDigits) {
       Result<bool> stored = is_stored_call_id();
       if (!stored) {
@@ -148,36 +151,72 @@ Status check_identifier_card_digits(Store* store, std::string_view field, std::s
                         "in full. Choose " +
                         noun +
                         " without the card number; a run of up to 13 digits, such as a phone "
-                        "number, is accepted, and a letter or more than three visible separators "
-                        "such as '-' or '/' between two digits end a run");
+                        "number, or a date and time such as 2026-12-06 14:05:09 is accepted, and "
+                        "a letter or more than three visible separators such as '-' or '/' "
+                        "between two digits end a run");
     }
-    if (store == nullptr || digits < kMinCardNumberDigits) {
+    if (store == nullptr) {
       continue;
     }
-    // Every part of the run as long as a card number may be one.
-    for (std::size_t length = kMinCardNumberDigits; length <= digits; ++length) {
-      for (std::size_t from = 0; from + length <= digits; ++from) {
-        auto card = store->find_card(run.digits.substr(from, length));
-        if (!card) {
-          return card.status();
-        }
-        if (card->has_value()) {
-          Result<bool> stored = is_stored_call_id();
-          if (!stored) {
-            return stored.status();
-          }
-          if (*stored) {
-            return Status::ok();
-          }
-        }
-        if (card->has_value()) {
-          return Status(StatusCode::InvalidArgument,
-                        quoted_value +
-                            " contains the number of a calling card in this database, and "
-                            "card numbers are never stored in full. Choose " +
-                            noun + " without the card number");
-        }
+    Result<bool> has_card = contains_stored_card_number(*store, run.digits);
+    if (!has_card) {
+      return has_card.status();
+    }
+    if (*has_card) {
+      Result<bool> stored = is_stored_call_id();
+      if (!stored) {
+        return stored.status();
       }
+      if (*stored) {
+        return Status::ok();
+      }
+      return Status(StatusCode::InvalidArgument,
+                    quoted_value +
+                        " contains the number of a calling card in this database, and "
+                        "card numbers are never stored in full. Choose " +
+                        noun + " without the card number");
+    }
+  }
+  return Status::ok();
+}
+
+Result<bool> contains_stored_card_number(Store& store, std::string_view digits) {
+  // Every part of the digits as long as a card number may be one.
+  const std::size_t count = digits.size();
+  for (std::size_t length = kMinCardNumberDigits; length <= std::min(count, kMaxCardNumberDigits);
+       ++length) {
+    for (std::size_t from = 0; from + length <= count; ++from) {
+      auto card = store.find_card(std::string(digits.substr(from, length)));
+      if (!card) {
+        return card.status();
+      }
+      if (card->has_value()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Status check_phone_number_card_digits(Store& store, std::string_view field,
+                                      std::string_view number) {
+  for (const DigitRun& run : find_digit_runs(number)) {
+    // A national NANP number is stored in E.164 with its country code 1 in front, so a card
+    // number of that form counts too.
+    const bool national = run.begin == 0 && run.digits.size() == 10;
+    Result<bool> has_card =
+        contains_stored_card_number(store, national ? "1" + run.digits : run.digits);
+    if (!has_card) {
+      return has_card.status();
+    }
+    if (*has_card) {
+      return Status(StatusCode::InvalidArgument,
+                    std::string(field) + " '" + mask_card_number_runs(number) +
+                        "' contains the number of a calling card in this database, and card "
+                        "numbers are never stored or sent back in full. Check that " +
+                        std::string(field) +
+                        " holds a phone number; a card number belongs only in the card field "
+                        "of a calling-card call");
     }
   }
   return Status::ok();

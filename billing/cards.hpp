@@ -54,13 +54,29 @@ enum class IdentifierKind { Id, Key, StaffName, Name };
 // kMinRejectedIdentifierDigits digits or more, and a run that contains the whole number of a
 // card stored in `store`, or only the long runs when `store` is null (a database that is being
 // created contains no cards). A run of 10 to 13 digits that contains no stored card's number,
-// such as a phone number, is accepted. `field` names the option or request field ("--key",
+// such as a phone number, is accepted. A run that is exactly a date and time of day
+// (is_date_time_run, such as "2026-12-06 14:05:09") is no card number and is accepted, but a
+// bare "20261206140509" is rejected. `field` names the option or request field ("--key",
 // "field key"). An id equal to a stored call's id passes, because that call may predate the
 // card or the current digit-run rule. The message shows `value` only through
 // mask_card_number_runs.
 // Fails with the store's error when a lookup fails.
 Status check_identifier_card_digits(Store* store, std::string_view field, std::string_view value,
                                     IdentifierKind kind);
+
+// Returns whether `digits`, ASCII digits such as DigitRun::digits, contain the whole number of
+// a card stored in `store`: any part of 10 to 19 digits that a card has. Fails with the
+// store's error when a lookup fails.
+Result<bool> contains_stored_card_number(Store& store, std::string_view digits);
+
+// Checks that `number`, a phone number that is stored with a call or session and quoted in
+// replies (a caller, dialed or third number), contains no number of a card stored in `store`.
+// A run of 10 to 15 digits is a valid phone number, so only stored cards count, not the digit
+// count. A national NANP number of 10 digits is also checked with its country code 1 in front,
+// as it is stored in E.164. Rejects with InvalidArgument, naming `field` and the number masked
+// by mask_card_number_runs. Fails with the store's error when a lookup fails.
+Status check_phone_number_card_digits(Store& store, std::string_view field,
+                                      std::string_view number);
 
 // Checks that a PIN is 4 to 8 digits. The message never repeats the PIN.
 Status validate_pin(std::string_view pin);

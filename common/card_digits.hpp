@@ -193,6 +193,53 @@ inline std::vector<DigitRun> find_digit_runs(std::string_view text) {
   return runs;
 }
 
+namespace card_digits_detail {
+
+// Returns the value of the two ASCII digits at text[i], or -1 when either is no ASCII digit.
+inline int two_digit_value(std::string_view text, std::size_t i) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!is_digit(text[i]) || !is_digit(text[i + 1])) {
+    return -1;
+  }
+  return (text[i] - '0') * 10 + (text[i + 1] - '0');
+}
+
+}  // namespace card_digits_detail
+
+// Returns whether `run`, a digit run of `text` (find_digit_runs), is exactly an ISO 8601 date
+// and time of day in ASCII digits: "YYYY-MM-DD HH:MM" or "YYYY-MM-DD HH:MM:SS", with a date
+// that exists (leap years counted), hours 00 to 23 and minutes and seconds 00 to 59. The form
+// with 'T' between date and time needs no check, because a letter ends a run. Digits before or
+// after the date-time in the same run make it no date-time, so "2026-12-06 14:05:09 4111" is
+// still one run of 18 digits.
+inline bool is_date_time_run(std::string_view text, const DigitRun& run) {
+  using card_digits_detail::two_digit_value;
+  const std::string_view value = text.substr(run.begin, run.end - run.begin);
+  if (value.size() != 16 && value.size() != 19) {
+    return false;
+  }
+  if (value[4] != '-' || value[7] != '-' || value[10] != ' ' || value[13] != ':' ||
+      (value.size() == 19 && value[16] != ':')) {
+    return false;
+  }
+  const int century = two_digit_value(value, 0);
+  const int year_in_century = two_digit_value(value, 2);
+  const int month = two_digit_value(value, 5);
+  const int day = two_digit_value(value, 8);
+  const int hour = two_digit_value(value, 11);
+  const int minute = two_digit_value(value, 14);
+  const int second = value.size() == 19 ? two_digit_value(value, 17) : 0;
+  if (century < 0 || year_in_century < 0 || month < 1 || month > 12 || day < 1 || hour < 0 ||
+      hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
+    return false;
+  }
+  const int year = century * 100 + year_in_century;
+  const bool leap_year = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  static constexpr int kDaysInMonth[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const int days_in_month = month == 2 && leap_year ? 29 : kDaysInMonth[month - 1];
+  return day <= days_in_month;
+}
+
 // Returns `text` with every run of at least kMinCardNumberDigits digits (find_digit_runs)
 // masked: each digit but the last four becomes '*', as in "lost ************9876". A card
 // number typed into free text, such as a close reason, is then neither logged nor stored in

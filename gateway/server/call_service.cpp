@@ -45,10 +45,12 @@
 #include "billing/rate_deck.hpp"
 #include "billing/rating.hpp"
 #include "billing/sqlite_store.hpp"
+#include "common/card_digits.hpp"
 #include "gateway/logging.hpp"
 #include "gateway/server/access_tag.hpp"
 #include "gateway/server/admin_handlers.hpp"
 #include "gateway/server/emergency.hpp"
+#include "gateway/server/emergency_ids.hpp"
 #include "relay-adapters/provider_link/replies.hpp"
 
 namespace relaygw::gateway::server {
@@ -401,9 +403,17 @@ struct CallService::State {
   std::map<std::string, OpenCall> calls;
   std::map<std::string, CachedReplies> replies_by_key;
   std::deque<std::string> key_order;
+  EmergencyIdTable emergency_ids;
 
   billing::WriteContext context(relay::Instant at) const {
     return billing::WriteContext{config.actor, to_seconds(at)};
+  }
+
+  // Whether `id`, prefixed, names an open session, a call of this run or a remembered
+  // idempotency key.
+  bool knows_id(const std::string& id) const {
+    std::lock_guard state_lock(state_mutex);
+    return open_sessions.count(id) != 0 || calls.count(id) != 0 || replies_by_key.count(id) != 0;
   }
 
   Status open_storage();
@@ -1826,6 +1836,19 @@ std::optional<relay::ErrorReply> CallService::reject_provider_card_numbers(
   if (const auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
     checks.push_back({"by", acceptance->accepted_by, billing::IdentifierKind::Name, true});
   }
+  // Phone numbers of 10 to 15 digits are valid, so they are rejected only when they contain a
+  // stored card's number.
+  std::vector<std::pair<const char*, std::string>> phone_numbers;
+  if (const auto* opened = std::get_if<relay::SessionOpened>(&event)) {
+    checks.push_back({"agent", opened->agent_id, billing::IdentifierKind::Id, true});
+    phone_numbers.emplace_back("caller", opened->caller_number);
+  }
+  if (const auto* request = std::get_if<relay::CallRequested>(&event)) {
+    phone_numbers.emplace_back("to", request->dialed_number);
+    if (!request->third_number.empty()) {
+      phone_numbers.emplace_back("third_number", request->third_number);
+    }
+  }
 
   std::lock_guard billing_lock(state.billing_mutex);
   for (const Checked& checked : checks) {
@@ -1851,7 +1874,98 @@ std::optional<relay::ErrorReply> CallService::reject_provider_card_numbers(
       return failed;
     }
   }
+  // Checked after the ids, so that `ref` is known to contain no card number.
+  for (const auto& [field, number] : phone_numbers) {
+    // NOTE: while billing storage is down no card can be looked up, so a session.open is
+    // accepted unchecked. Its calls are refused with rating-unavailable until storage is back.
+    if (!state.store) {
+      break;
+    }
+    const Status status = billing::check_phone_number_card_digits(*state.store, field, number);
+    if (status.code() == StatusCode::InvalidArgument) {
+      relay::ErrorReply rejected = error_reply("invalid-value", status.message());
+      rejected.ref = ref;
+      return rejected;
+    }
+    if (!status) {
+      state.log->error("checking the phone numbers of a provider message failed: {}",
+                       status.message());
+      relay::ErrorReply failed = error_reply(
+          "unavailable",
+          "billing storage failed while checking the phone numbers, so nothing was recorded; "
+          "retry the message");
+      failed.ref = ref;
+      return failed;
+    }
+  }
   return std::nullopt;
+}
+
+bool CallService::may_contain_card_number(std::string_view value) {
+  State& state = *state_;
+  std::unique_lock billing_lock(state.billing_mutex, std::try_to_lock);
+  billing::Store* cards = billing_lock.owns_lock() ? state.store.get() : nullptr;
+  const Status checked =
+      billing::check_identifier_card_digits(cards, "id", value, billing::IdentifierKind::Id);
+  if (!checked) {
+    return true;  // a card number, or a lookup that failed
+  }
+  return cards == nullptr && mask_card_number_runs(value) != value;
+}
+
+void CallService::mask_emergency_card_numbers(relay::InboundEvent& event, std::string& ref) {
+  State& state = *state_;
+  const auto for_each_id = [&event](const auto& use) {
+    std::visit(
+        [&use](auto& message) {
+          using Message = std::decay_t<decltype(message)>;
+          if constexpr (std::is_same_v<Message, relay::SessionOpened> ||
+                        std::is_same_v<Message, relay::SessionClosed> ||
+                        std::is_same_v<Message, relay::CallerText>) {
+            use(message.session_id);
+          } else if constexpr (std::is_same_v<Message, relay::CallRequested>) {
+            use(message.session_id);
+            use(message.call_id);
+            use(message.idempotency_key);
+          } else {
+            use(message.call_id);
+            use(message.idempotency_key);
+          }
+        },
+        event);
+  };
+  // Later messages about a masked session or call name it by the id the provider sent.
+  for_each_id([&state](std::string& id) {
+    if (std::optional<std::string> masked = state.emergency_ids.find(id)) {
+      id = std::move(*masked);
+    }
+  });
+  if (!state.concerns_emergency(event)) {
+    return;
+  }
+  // An id that already names a session, call or key of this run keeps its form, so that an
+  // emergency in an open session finds that session.
+  for_each_id([&](std::string& id) {
+    if (!id.empty() && !state.knows_id(id) && may_contain_card_number(provider_part(id))) {
+      id = state.emergency_ids.mask(id);
+    }
+  });
+  const auto mask_name = [this](std::string& name) {
+    if (!name.empty() && may_contain_card_number(name)) {
+      name = mask_card_number_runs(name);
+    }
+  };
+  mask_name(ref);
+  if (auto* opened = std::get_if<relay::SessionOpened>(&event)) {
+    mask_name(opened->agent_id);
+    // NOTE: the caller number goes to the PSAP unchanged even when it equals a stored card
+    // number, because the PSAP needs it to call back.
+  } else if (auto* request = std::get_if<relay::CallRequested>(&event)) {
+    mask_name(request->person_name);
+    mask_name(request->caller_name);
+  } else if (auto* acceptance = std::get_if<relay::Acceptance>(&event)) {
+    mask_name(acceptance->accepted_by);
+  }
 }
 
 std::vector<Reply> CallService::handle_event(const relay::InboundEvent& event,

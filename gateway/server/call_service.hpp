@@ -91,14 +91,32 @@ class CallService {
                                        const AcceptanceResponse& response);
 
   // Checks the values of a provider link message that handle() stores, logs or echoes
-  // without a card number check: the message id `ref`, the session id that a message names
-  // and the "by" of a call.accept (billing::check_identifier_card_digits). A message about an
-  // emergency session or call is never checked. Expects the ids with the provider prefix.
-  // Returns the invalid-value error, which shows the value masked, or the unavailable error of
-  // a failed card lookup, or nullopt when handle() may take the message. The error has no ref
+  // without a card number check: the message id `ref`, the session id that a message names,
+  // the "agent" of a session.open and the "by" of a call.accept
+  // (billing::check_identifier_card_digits). It also checks the phone numbers "caller", "to" and
+  // "third_number" against the stored cards (billing::check_phone_number_card_digits). A
+  // message about an emergency session or call is never checked. Expects the ids with the provider
+  // prefix. Returns the invalid-value error, which shows the value masked, or the unavailable error
+  // of a failed card lookup, or nullopt when handle() may take the message. The error has no ref
   // when `ref` itself is rejected.
   std::optional<relay::ErrorReply> reject_provider_card_numbers(const relay::InboundEvent& event,
                                                                 const std::string& ref);
+
+  // Replaces the card numbers in the ids and names of a provider link message, so that nothing
+  // logs, stores, dispatches or echoes them in full. An id that an earlier emergency message
+  // had masked gets the same masked form (EmergencyIdTable). reject_provider_card_numbers never
+  // rejects a message about an emergency session or call. So in such a message, each new
+  // session id, call id and idempotency key that may contain a card number
+  // (may_contain_card_number) is masked, and so are such names ("agent", "by", "person",
+  // "caller_name") and `ref`. Call it before reject_provider_card_numbers, with the ids
+  // prefixed. It never waits for billing work.
+  void mask_emergency_card_numbers(relay::InboundEvent& event, std::string& ref);
+
+  // Returns whether `value`, an id or name as the provider sent it, may contain a card number:
+  // billing::check_identifier_card_digits rejects it, or its card lookup failed. While billing
+  // work uses the store, no card can be looked up, so any run of 10 or more digits counts.
+  // Never waits for billing work.
+  bool may_contain_card_number(std::string_view value);
 
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with
   // the deck in effect at `now`. A calling-card request whose card is malformed, unknown or

@@ -269,6 +269,11 @@ class ProviderListener::State::Connection
         break;
       }
       if (auto* rejected = std::get_if<relay::ErrorReply>(&*parsed)) {
+        // The message id of a message that failed to parse is echoed as the error's ref only
+        // when it contains no card number, as for a parsed message.
+        if (!rejected->ref.empty() && listener_->calls.may_contain_card_number(rejected->ref)) {
+          rejected->ref.clear();
+        }
         log_error_reply("rejected", *rejected);
         enqueue(relay::provider_link::serialize_error(*rejected));
         continue;
@@ -282,6 +287,7 @@ class ProviderListener::State::Connection
 
   void handle(relay::provider_link::LinkMessage message, relay::Instant now) {
     add_provider_prefix(message.event, prefix_);
+    listener_->calls.mask_emergency_card_numbers(message.event, message.ref);
     // Checked before the session is held, so a rejected session.open leaves no session here.
     if (std::optional<relay::ErrorReply> rejected =
             listener_->calls.reject_provider_card_numbers(message.event, message.ref)) {

@@ -50,13 +50,17 @@ int json_depth(std::string_view text) {
   return max_depth;
 }
 
-// Quotes an untrusted value for an error message: at most 40 bytes, control bytes as '?'.
+// Quotes an untrusted value for an error message: at most 40 bytes, control bytes as '?', and
+// every run of 10 or more digits masked to its last four (mask_card_number_runs), because an
+// invalid phone number or id may be a card number.
 std::string quote_value(std::string_view text) {
+  const std::string masked = mask_card_number_runs(text);
+  const std::string_view shown = masked;
   std::string out = "\"";
-  for (char c : text.substr(0, 40)) {
+  for (char c : shown.substr(0, 40)) {
     out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
   }
-  if (text.size() > 40) {
+  if (shown.size() > 40) {
     out += "...";
   }
   out.push_back('"');

@@ -342,6 +342,85 @@ TEST_CASE_METHOD(CardFixture, "identifier card digits rule", "[billing][cards]")
   CHECK(actor.message().find("Choose a staff name without the card number") != std::string::npos);
 }
 
+TEST_CASE_METHOD(CardFixture, "identifier date-times are no cards", "[billing][cards]") {
+  add();  // kCard, 16 digits
+  struct Case {
+    std::string value;
+    bool accepted;
+  };
+  const Case cases[] = {
+      {"shift 2026-12-06 14:05:09", true},
+      {"shift 2026-12-06 14:05", true},
+      {"Grace Okafor 2024-02-29 23:59:59", true},
+      {"from 2026-12-06 14:05:09 to 2026-12-06 22:05:09", true},
+      // A bare run of 14 digits may be a card number, dated or not.
+      {"shift 20261206140509", false},
+      {"shift 2026-12-06 14:05:60", false},
+      {"shift 2026-02-30 14:05:09", false},
+      {"shift 2026-12-06 14:05:09 4111", false},
+      // Card numbers grouped as printed stay rejected.
+      {"clerk 4111 1111 1111 1111", false},
+      {"clerk 4111-1111-1111-1111", false},
+      {"clerk 3782 822463 10005", false},
+      {"clerk 3056-930902-5904", false},
+      {"clerk 5550 1421 2345 6789", false},
+  };
+  for (const Case& item : cases) {
+    INFO(item.value);
+    for (Store* store : {static_cast<Store*>(&this->store()), static_cast<Store*>(nullptr)}) {
+      const relaygw::Status checked =
+          check_identifier_card_digits(store, "--actor", item.value, IdentifierKind::StaffName);
+      CHECK(checked.is_ok() == item.accepted);
+    }
+  }
+  const relaygw::Status rejected = check_identifier_card_digits(
+      nullptr, "--actor", "shift 20261206140509", IdentifierKind::StaffName);
+  CHECK_THAT(rejected.message(),
+             Catch::Contains("a date and time such as 2026-12-06 14:05:09 is accepted"));
+}
+
+TEST_CASE_METHOD(CardFixture, "phone numbers equal to cards rejected", "[billing][cards]") {
+  add();  // kCard, 16 digits: never a phone number
+  for (const char* number : {"3125550188", "13125550199", "442079460958"}) {
+    NewCard card;
+    card.number = number;
+    card.opening_balance = 500;
+    card.pin_iterations = kTestIterations;
+    REQUIRE(add_card(store(), card, kPin, context()));
+  }
+  struct Case {
+    std::string number;
+    std::string masked;  // the masked number in the message, or "" when accepted
+  };
+  const Case cases[] = {
+      {"+13125550107", ""},
+      {"3125550107", ""},
+      {"+442079460959", ""},
+      {"911", ""},
+      {"3125550188", "******0188"},
+      {"+3125550188", "+******0188"},
+      {"+13125550188", "+*******0188"},  // the card inside the E.164 form
+      {"3125550199", "******0199"},      // stored as +13125550199, which is a card
+      {"+13125550199", "+*******0199"},
+      {"+442079460958", "+********0958"},
+      {"011442079460958", "***********0958"},
+  };
+  for (const Case& item : cases) {
+    INFO(item.number);
+    const relaygw::Status checked = check_phone_number_card_digits(store(), "to", item.number);
+    if (item.masked.empty()) {
+      CHECK(checked.is_ok());
+      continue;
+    }
+    CHECK(checked.code() == StatusCode::InvalidArgument);
+    CHECK_THAT(checked.message(),
+               Catch::StartsWith("to '" + item.masked +
+                                 "' contains the number of a calling card in this database"));
+    CHECK_THAT(checked.message(), Catch::Contains("Check that to holds a phone number"));
+    CHECK(checked.message().find(item.number) == std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(CardFixture, "identifier of earlier call accepted", "[billing][cards]") {
   // A call stored before a card with the same digits was added stays reachable by its id.
   CallRequest call;

@@ -588,6 +588,11 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
                     "Choose a staff name without the card number"},
                    {"4111 1111"}}});
   CHECK(relaygw(create + "--id c4 --actor 'staff:desk-2026-03-10'").status == 0);
+  // A date and time with seconds is 14 digits, but no card number.
+  CHECK(relaygw(create + "--id c5 --actor 'shift 2026-12-06 14:05:09'").status == 0);
+  check_rejected({{create + "--id c6 --actor 'shift 20261206140509'",
+                   {"--actor 'shift **********0509' contains a run of 14 digits"},
+                   {"20261206140509"}}});
   // An unset variable in "--db $FILE" must not price with the bundled deck instead.
   check_rejected({
       {"quote --db '' --from 3125550107 --to 2125550101 --billing sent-paid "

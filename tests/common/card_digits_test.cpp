@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -187,6 +188,53 @@ TEST_CASE("invalid phone numbers mask long runs", "[common][card-digits]") {
   CHECK(mask_invalid_phone_number("011 44 20 7946 0958") == "011 44 20 7946 0958");
   CHECK(mask_invalid_phone_number("123456789012345") == "123456789012345");
   CHECK(mask_invalid_phone_number("1234567890123456") == "************3456");
+}
+
+TEST_CASE("date-time runs need valid fields", "[common][card-digits]") {
+  struct Case {
+    std::string text;
+    bool date_time;
+  };
+  const Case cases[] = {
+      {"shift 2026-12-06 14:05:09", true},
+      {"shift 2026-12-06 14:05", true},
+      {"2024-02-29 00:00:00 start", true},  // leap day
+      {"2000-02-29 23:59:59", true},        // a century divisible by 400 is a leap year
+      {"1999-12-31 23:59", true},
+      {"20261206140509", false},  // no separators: bare digits stay card-like
+      {"2026-12-06 14:05:09 4111", false},
+      {"4111 2026-12-06 14:05:09", false},
+      {"2026-12-06T14", false},  // 'T' ends the run, so only the date is left
+      {"2026-13-06 14:05:09", false},
+      {"2026-00-06 14:05:09", false},
+      {"2026-02-29 14:05:09", false},
+      {"1900-02-29 14:05:09", false},
+      {"2026-04-31 14:05:09", false},
+      {"2026-12-00 14:05:09", false},
+      {"2026-12-06 24:05:09", false},
+      {"2026-12-06 14:60:09", false},
+      {"2026-12-06 14:05:60", false},
+      {"2026-12-06  14:05:09", false},  // two spaces
+      {"2026/12/06 14:05:09", false},
+      {"2026-12-06 14-05-09", false},
+      {"2026-12-06 14:05:9", false},
+      {"\uff12\uff10\uff12\uff16-12-06 14:05:09", false},  // fullwidth year
+      // Card numbers as people group them.
+      {"4111 1111 1111 1111", false},
+      {"4111-1111-1111-1111", false},
+      {"3782 822463 10005", false},
+      {"3782-822463-10005", false},
+      {"3056-930902-5904", false},
+  };
+  for (const Case& item : cases) {
+    INFO(item.text);
+    const std::vector<DigitRun> runs = find_digit_runs(item.text);
+    REQUIRE_FALSE(runs.empty());
+    const auto longest = std::max_element(
+        runs.begin(), runs.end(),
+        [](const DigitRun& a, const DigitRun& b) { return a.digits.size() < b.digits.size(); });
+    CHECK(is_date_time_run(item.text, *longest) == item.date_time);
+  }
 }
 
 }  // namespace

@@ -1232,13 +1232,15 @@ TEST_CASE("provider link rejects card numbers in ids", "[gateway][provider-link]
     CHECK(read_json(*client)["of"] == "call.accept");
   }
   SECTION("emergency session and call") {
-    // Emergency calls skip every billing check, the card number check of ids included.
+    // Emergency calls skip every billing check, the card number check of ids included, but
+    // their ids are masked.
     json open = json::parse(session_open("E-4111111111111111", "m-4111111111111111"));
     open["emergency"] = true;
     REQUIRE(client->send(open.dump() + "\n"));
     const json open_ack = read_json(*client);
     CHECK(open_ack["type"] == "ack");
-    CHECK(open_ack["ref"] == "m-4111111111111111");
+    CHECK(open_ack["ref"] == "m-************1111");
+    CHECK(open_ack["session"] == "E-************1111");
 
     REQUIRE(client->send(session_open("S-1")));
     read_json(*client);
@@ -1250,11 +1252,154 @@ TEST_CASE("provider link rejects card numbers in ids", "[gateway][provider-link]
     accept["by"] = "card 4111111111111111";
     REQUIRE(client->send(accept.dump() + "\n"));
     CHECK(read_json(*client)["type"] == "ack");
-    return;
   }
   // No rejected value reached the log in full.
   CHECK(log.count("4111111111111111") == 0);
   CHECK(log.count(kStored) == 0);
+}
+
+}  // namespace relaygw::gateway::server
+
+namespace relaygw::gateway::server {
+
+TEST_CASE("provider link rejects card phone numbers", "[gateway][provider-link]") {
+  test::LogCapture log;
+  Gateway gateway;
+  // A 10-digit card whose number is also a phone number, as many calling cards are.
+  constexpr const char* kCard = "3125550188";
+  add_prepaid_card(gateway, kCard, 20 * billing::kUnitsPerDollar);
+  auto client = gateway.client("acme");
+
+  const auto check_rejected = [&](const json& rejected, const std::string& start) {
+    INFO(rejected.dump());
+    CHECK(rejected["type"] == "error");
+    CHECK(rejected["code"] == "invalid-value");
+    const std::string message = rejected["message"].get<std::string>();
+    CHECK_THAT(message, Catch::Matchers::StartsWith(start));
+    CHECK_THAT(message, Catch::Matchers::Contains("holds a phone number"));
+    CHECK(message.find(kCard) == std::string::npos);
+  };
+
+  SECTION("caller") {
+    json open = json::parse(session_open("S-1"));
+    open["caller"] = "+13125550188";
+    REQUIRE(client->send(open.dump() + "\n"));
+    const json rejected = read_json(*client);
+    CHECK(rejected["ref"] == "m-open");
+    check_rejected(rejected, "caller '+*******0188' contains the number of a calling card");
+    CHECK_FALSE(gateway.server->sessions().find_session("acme/S-1").has_value());
+  }
+  SECTION("dialed number") {
+    REQUIRE(client->send(session_open("S-1")));
+    CHECK(read_json(*client)["type"] == "ack");
+    REQUIRE(client->send(call_request_with_key("S-1", "C-1", "3125550188", "k-1")));
+    check_rejected(read_json(*client), "to '******0188' contains the number of a calling card");
+    REQUIRE(client->send(call_request_with_key("S-1", "C-1", "+13125550188", "k-2")));
+    check_rejected(read_json(*client), "to '+*******0188' contains the number of a calling card");
+    auto store = billing::SqliteStore::open(gateway.config.billing.database);
+    REQUIRE(store);
+    auto call = (*store)->find_call("acme/C-1");
+    REQUIRE(call);
+    CHECK_FALSE(call->has_value());
+    // The same call to a number that is no card goes ahead.
+    REQUIRE(client->send(call_request_with_key("S-1", "C-1", "+13125550104", "k-ok")));
+    CHECK(read_json(*client)["type"] == "quote");
+    CHECK(read_json(*client)["result"] == "accepted");
+  }
+  SECTION("third number") {
+    REQUIRE(client->send(session_open("S-1")));
+    CHECK(read_json(*client)["type"] == "ack");
+    json request = json::parse(call_request("S-1", "C-1", "third-party"));
+    request["third_number"] = "312-555-0188";
+    REQUIRE(client->send(request.dump() + "\n"));
+    const json invalid = read_json(*client);
+    CHECK(invalid["code"] == "invalid-value");
+    CHECK_THAT(invalid["message"].get<std::string>(),
+               Catch::Matchers::Contains("\"***-***-0188\""));
+    request["third_number"] = "3125550188";
+    REQUIRE(client->send(request.dump() + "\n"));
+    check_rejected(read_json(*client), "third_number '******0188' contains the number");
+  }
+  SECTION("message id of an invalid message") {
+    REQUIRE(client->send(R"({"type":"session.reopen","id":"m-3125550188"})"
+                         "\n"));
+    const json rejected = read_json(*client);
+    CHECK(rejected["code"] == "unknown-type");
+    CHECK_FALSE(rejected.contains("ref"));
+  }
+  CHECK(log.count(kCard) == 0);
+}
+
+TEST_CASE("provider link masks emergency card ids", "[gateway][provider-link]") {
+  test::LogCapture log;
+  Gateway gateway;
+  constexpr const char* kStored = "5550142000004";  // 13 digits, found only as a stored card
+  add_prepaid_card(gateway, kStored, 20 * billing::kUnitsPerDollar);
+  auto client = gateway.client("acme");
+
+  // A flagged session whose ids contain card numbers goes to its PSAP at once.
+  json open = json::parse(session_open("E-4111111111111111", "m-4111111111111111"));
+  open["emergency"] = true;
+  open["agent"] = "CA-" + std::string(kStored);
+  REQUIRE(client->send(open.dump() + "\n"));
+  const json open_ack = read_json(*client);
+  CHECK(open_ack["type"] == "ack");
+  CHECK(open_ack["session"] == "E-************1111");
+  CHECK(open_ack["ref"] == "m-************1111");
+  REQUIRE(gateway.psap.wait_for("acme/E-************1111/emergency"));
+  CHECK(gateway.server->sessions().find_session("acme/E-************1111").has_value());
+
+  // Later messages name the session by the id the provider sent.
+  REQUIRE(client->send(
+      json{{"type", "session.text"}, {"session", "E-4111111111111111"}, {"text", "FIRE GA"}}
+          .dump() +
+      "\n"));
+  const json text_ack = read_json(*client);
+  CHECK(text_ack["of"] == "session.text");
+  CHECK(text_ack["session"] == "E-************1111");
+  REQUIRE(gateway.psap.wait_for("FIRE GA"));
+
+  // Another session whose ids differ only in masked digits stays apart.
+  json second = json::parse(session_open("E-4222222222221111", "m-2"));
+  second["emergency"] = true;
+  REQUIRE(client->send(second.dump() + "\n"));
+  CHECK(read_json(*client)["session"] == "E-************1111#2");
+
+  // A 911 call in a normal session, with a card number in its call id and key.
+  REQUIRE(client->send(session_open("S-1")));
+  CHECK(read_json(*client)["type"] == "ack");
+  REQUIRE(client->send(
+      call_request_with_key("S-1", "C-5555555555554444", "911", "k-" + std::string(kStored))));
+  const json authorization = read_json(*client);
+  CHECK(authorization["result"] == "accepted");
+  CHECK(authorization["call"] == "C-************4444");
+  REQUIRE(gateway.psap.wait_for("acme/C-************4444"));
+  json accept = json::parse(call_step("call.accept", "C-5555555555554444", later(30), "k-a"));
+  REQUIRE(client->send(accept.dump() + "\n"));
+  const json accept_ack = read_json(*client);
+  CHECK(accept_ack["type"] == "ack");
+  CHECK(accept_ack["call"] == "C-************4444");
+
+  for (const std::string& session :
+       {std::string("E-4111111111111111"), std::string("S-1"), std::string("E-4222222222221111")}) {
+    REQUIRE(client->send(json{{"type", "session.close"}, {"session", session}}.dump() + "\n"));
+    CHECK(read_json(*client)["of"] == "session.close");
+  }
+  REQUIRE(gateway.server->calls().retry_storage());
+  const billing::CallRecord flagged = gateway.stored_call("acme/E-************1111/emergency");
+  CHECK(flagged.request.emergency);
+  const billing::CallRecord dialed = gateway.stored_call("acme/C-************4444");
+  CHECK(dialed.request.emergency);
+
+  for (const std::string& number :
+       {std::string("4111111111111111"), std::string("4222222222221111"),
+        std::string("5555555555554444"), std::string(kStored)}) {
+    INFO(number);
+    CHECK(log.count(number) == 0);
+    for (const std::string& line : gateway.psap.lines()) {
+      CHECK(line.find(number) == std::string::npos);
+    }
+  }
 }
 
 }  // namespace relaygw::gateway::server

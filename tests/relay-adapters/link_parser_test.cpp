@@ -231,6 +231,34 @@ TEST_CASE("link parser rejects bad lines", "[relay][provider_link]") {
   }
 }
 
+TEST_CASE("link parser masks digits in errors", "[relay][provider_link]") {
+  struct Case {
+    std::string line;
+    std::string number;  // must not appear in the message
+    std::string masked;  // must appear instead
+  };
+  const std::string open = R"({"type":"session.open","session":"S-1","service":"video",)"
+                           R"("location":"NYC","agent":"CA-1",)";
+  const std::string request = R"({"type":"call.request","session":"S-1","call":"C-7",)"
+                              R"("billing":"collect","idempotency_key":"k-7",)";
+  const std::vector<Case> cases = {
+      {request + R"("to":"4111111111111111"})", "4111111111111111", "\"************1111\""},
+      {request + R"("to":"+1 (312) 555-0188"})", "312) 555-0188", "\"+* (***) ***-0188\""},
+      {open + R"("caller":"4111 1111 1111 1111"})", "4111 1111", "\"**** **** **** 1111\""},
+      {R"({"type":"session.close","session":"S 4111111111111111"})", "4111111111111111",
+       "\"S ************1111\""},
+  };
+  for (const Case& c : cases) {
+    INFO("line: " << c.line);
+    ParsedLine parsed = parse(c.line);
+    REQUIRE(std::holds_alternative<ErrorReply>(parsed));
+    const ErrorReply& error = std::get<ErrorReply>(parsed);
+    CHECK(error.code == "invalid-value");
+    CHECK_THAT(error.message, Catch::Contains(c.masked));
+    CHECK(error.message.find(c.number) == std::string::npos);
+  }
+}
+
 TEST_CASE("link parser echoes id in error ref", "[relay][provider_link]") {
   ParsedLine parsed = parse(R"({"id":"m-12","type":"call.connect","call":"C-7","at":"soon",)"
                             R"("idempotency_key":"k"})");
