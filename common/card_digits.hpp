@@ -207,8 +207,8 @@ inline int two_digit_value(std::string_view text, std::size_t i) {
 }  // namespace card_digits_detail
 
 // Returns whether `run`, a digit run of `text` (find_digit_runs), is exactly an ISO 8601 date
-// and time of day in ASCII digits: "YYYY-MM-DD HH:MM" or "YYYY-MM-DD HH:MM:SS", with a date
-// that exists (leap years counted), hours 00 to 23 and minutes and seconds 00 to 59. The form
+// and time of day in ASCII digits: "YYYY-MM-DD HH:MM" or "YYYY-MM-DD HH:MM:SS". The date must
+// exist (leap years counted), hours are 00 to 23, and minutes and seconds 00 to 59. The form
 // with 'T' between date and time needs no check, because a letter ends a run. Digits before or
 // after the date-time in the same run make it no date-time, so "2026-12-06 14:05:09 4111" is
 // still one run of 18 digits.
