@@ -141,9 +141,23 @@ std::string api_step(const NextStep& step) {
   return "";
 }
 
+// Returns the error response with `http_status`, `code` and api_message(`status`). A next step
+// that billing attached is also sent as "next_step": its kind (billing::to_string), its subject
+// and the text that ends the message, so a client can name the same step in its own terms, as
+// `relaygw admin` names a command.
+AdminResponse admin_status_error(int http_status, const std::string& code, const Status& status) {
+  AdminResponse response = admin_error(http_status, code, api_message(status));
+  const NextStep& step = status.next_step();
+  if (step.kind != NextStep::Kind::None) {
+    response.body["error"]["next_step"] = {{"kind", std::string(billing::to_string(step.kind))},
+                                           {"subject", step.subject},
+                                           {"text", api_step(step)}};
+  }
+  return response;
+}
+
 AdminResponse status_error(const Status& status) {
-  return admin_error(http_status_for(status.code()), error_code_name(status.code()),
-                     api_message(status));
+  return admin_status_error(http_status_for(status.code()), error_code_name(status.code()), status);
 }
 
 // The parsed JSON object of a POST body, or the 400 response that rejects it.
@@ -433,7 +447,7 @@ std::optional<AdminResponse> reject_card_numbers(const AdminApiParts& parts,
     cards = store->get();
   } else if (database_required) {
     logger("gateway")->error("admin request failed: error={}", store.status().message());
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   } else {
     logger("gateway")->warn("admin request: ids checked without the stored cards: error={}",
                             store.status().message());
@@ -447,7 +461,7 @@ std::optional<AdminResponse> reject_card_numbers(const AdminApiParts& parts,
     }
     if (!checked) {
       logger("gateway")->error("admin request failed: error={}", checked.message());
-      return admin_error(503, "unavailable", api_message(checked));
+      return admin_status_error(503, "unavailable", checked);
     }
   }
   return std::nullopt;
@@ -736,7 +750,7 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
   if (!store) {
     logger("gateway")->error("call={} admin accept failed: error={}", call_id,
                              store.status().message());
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   const auto first = (*store)->find_stored_request(stored_key.key);
   if (!first) {
@@ -805,13 +819,13 @@ AdminResponse quote_error(const Status& status) {
     case StatusCode::Unavailable:
       logger("gateway")->error("admin quote failed: rating data unavailable: error={}",
                                status.message());
-      return admin_error(503, "rating-unavailable", api_message(status));
+      return admin_status_error(503, "rating-unavailable", status);
     case StatusCode::Internal:
     case StatusCode::Corrupt:
       logger("gateway")->error("admin quote failed: error={}", status.message());
       return status_error(status);
     default:
-      return admin_error(400, "not-ratable", api_message(status));
+      return admin_status_error(400, "not-ratable", status);
   }
 }
 
@@ -944,12 +958,12 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
       load_policy(parts.billing.data_dir, parts.billing.credit_policy_file);
   if (!policy) {
     logger("gateway")->error("admin credit request failed: error={}", policy.status().message());
-    return admin_error(503, "unavailable", api_message(policy.status()));
+    return admin_status_error(503, "unavailable", policy.status());
   }
   auto store = open_store(parts);
   if (!store) {
     logger("gateway")->error("admin credit request failed: error={}", store.status().message());
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   Result<billing::CreditRecord> credit = request_policy_credit(
       **store, *policy, fields, staff_context(staff), "", parts.billing.data_dir);
@@ -980,7 +994,7 @@ AdminResponse get_credits(const AdminApiParts& parts, const AdminRequest& reques
   }
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   auto credits = (*store)->list_credits(call == request.query.end() ? "" : call->second);
   if (!credits) {
@@ -1007,7 +1021,7 @@ AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string
   }
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   Result<billing::CreditRecord> credit =
       (*store)->decide_credit(credit_id, approve, field_or(body, "note", ""), staff_context(staff));
@@ -1055,7 +1069,7 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
 
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   auto report = billing::summarize_billing(**store, report_request);
   if (!report) {

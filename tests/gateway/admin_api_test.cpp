@@ -1236,6 +1236,74 @@ TEST_CASE("admin api rejects non-loopback address", "[gateway][admin]") {
   CHECK(started.message().find("/nonexistent/token") != std::string::npos);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin client names commands as next step", "[gateway][admin]") {
+  post_call();
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";
+  start_api({}, path("policy.toml"));
+  const HttpReply pending = post("/credits", json{{"call", "c1"},
+                                                  {"line", 1},
+                                                  {"reason", "bad-connection"},
+                                                  {"amount", "0.25"},
+                                                  {"key", "CR-1"},
+                                                  {"staff", "s-ana"}});
+  INFO(pending.body.dump());
+  REQUIRE(pending.status == 201);
+  const std::string credit_id = pending.body["id"];
+
+  // The API sends the step apart from the message, and the message ends with its text.
+  const HttpReply self = post("/credits/" + credit_id + "/approve", json{{"staff", "s-ana"}});
+  INFO(self.body.dump());
+  REQUIRE(self.status == 403);
+  const json& step = self.body["error"]["next_step"];
+  CHECK(step["kind"] == "approve-as-other-staff");
+  CHECK(step["subject"] == credit_id);
+  const std::string api_text =
+      "a supervisor other than the requester must send POST /credits/" + credit_id + "/approve";
+  CHECK(step["text"] == api_text);
+  CHECK_THAT(self.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::EndsWith("; " + api_text));
+  CHECK(post("/credits/cr-none/approve", json{{"staff", "s-sup"}})
+            .body["error"]["next_step"]["kind"] == "list-credits");
+
+  const std::vector<std::string> admin = {
+      "admin", "--url", "http://127.0.0.1:" + std::to_string(api_endpoint().port()), "--token-file",
+      path("token")};
+  auto run_admin = [&admin](const std::vector<std::string>& rest, std::string& output) {
+    std::vector<std::string> arguments = admin;
+    arguments.insert(arguments.end(), rest.begin(), rest.end());
+    return relaygw::test::run_relaygw(arguments, &output);
+  };
+  struct Case {
+    std::vector<std::string> arguments;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {{"credit", "approve", "--credit", credit_id, "--staff", "s-ana"},
+       "relaygw admin: HTTP 403 permission-denied: credit '" + credit_id +
+           "' was requested by staff:s-ana, so staff:s-ana cannot approve it; a supervisor other "
+           "than the requester must run `relaygw admin credit approve --credit " +
+           credit_id + " --staff NAME`\n"},
+      {{"credit", "reject", "--credit", "cr-none", "--staff", "s-sup"},
+       "credit 'cr-none' does not exist; list credits with `relaygw admin credit list`\n"},
+      {{"credit", "request", "--call", "c1", "--line", "1", "--reason", "bad-connection", "--key",
+        "CR-2", "--staff", "s-ana"},
+       "; pass --amount DOLLARS\n"},
+      {{"credit", "request", "--call", "c404", "--line", "1", "--reason", "dropped", "--key",
+        "CR-3", "--staff", "s-ana"},
+       "call 'c404' does not exist; check the id with `relaygw call show`\n"},
+  };
+  for (const Case& test : cases) {
+    std::string output;
+    const int status = run_admin(test.arguments, output);
+    INFO(output);
+    CHECK(status == 1);
+    CHECK_THAT(output, Catch::Matchers::EndsWith(test.expected));
+    CHECK(output.find("POST /") == std::string::npos);
+    CHECK(output.find("GET /") == std::string::npos);
+    CHECK(output.find("send field") == std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin and command line name next step", "[gateway][admin]") {
   post_call();
   std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";
