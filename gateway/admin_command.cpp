@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/call_types.hpp"
+#include "billing/credits.hpp"
 #include "billing/next_step.hpp"
 #include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
@@ -329,6 +330,18 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
+// Checks a --staff value as the API checks its staff field (billing::check_staff_name), so a
+// blank name or one with a control character fails before any request is sent.
+CLI::Validator staff_name_check() {
+  return CLI::Validator(
+      [](std::string& value) {
+        return billing::check_staff_name("the value", value,
+                                         "pass the staff member's name, such as --staff ana")
+            .message();
+      },
+      "", "STAFF NAME");
+}
+
 struct CallOptions {
   std::string call_id;
   std::string staff;
@@ -375,7 +388,9 @@ void add_call_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& 
   CLI::App* take_over =
       admin.add_subcommand("take-over", "Hand a waiting collect call to a staff member");
   take_over->add_option("call", take_over_options->call_id, "Call id")->required();
-  take_over->add_option("--staff", take_over_options->staff, "Staff id")->required();
+  take_over->add_option("--staff", take_over_options->staff, "Staff name")
+      ->required()
+      ->check(staff_name_check());
   take_over->callback([options, take_over_options] {
     const json body = call_api(*options, http::verb::post,
                                "/collect/" + url_encode(take_over_options->call_id) + "/take-over",
@@ -387,7 +402,9 @@ void add_call_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& 
   CLI::App* accept =
       admin.add_subcommand("accept", "Record that the billed party accepted a collect call");
   accept->add_option("call", accept_options->call_id, "Call id")->required();
-  accept->add_option("--staff", accept_options->staff, "Staff id")->required();
+  accept->add_option("--staff", accept_options->staff, "Staff name")
+      ->required()
+      ->check(staff_name_check());
   accept->add_option("--how", accept_options->how, "voice, tty-text or keypad")
       ->capture_default_str();
   accept->add_option("--key", accept_options->key,
@@ -454,7 +471,9 @@ void add_credit_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
   request->add_option("--text", request_options->text, "Reason in words");
   request->add_option("--amount", request_options->amount, "Credit in dollars, such as 1.25");
   request->add_option("--key", request_options->key, "Idempotency key")->required();
-  request->add_option("--staff", request_options->staff, "Staff id")->required();
+  request->add_option("--staff", request_options->staff, "Staff name")
+      ->required()
+      ->check(staff_name_check());
   request->callback([options, request_options] {
     const CreditOptions& c = *request_options;
     json ask = {{"call", c.call_id}, {"line", c.line_no}, {"reason", c.reason},
@@ -485,7 +504,9 @@ void add_credit_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
         credit->add_subcommand(approve ? "approve" : "reject",
                                approve ? "Approve a pending credit" : "Reject a pending credit");
     decide->add_option("--credit", decide_options->credit_id, "Credit id")->required();
-    decide->add_option("--staff", decide_options->staff, "Staff id")->required();
+    decide->add_option("--staff", decide_options->staff, "Staff name")
+        ->required()
+        ->check(staff_name_check());
     decide->add_option("--note", decide_options->note, "Note recorded with the decision");
     decide->callback([options, decide_options, approve] {
       const json body = call_api(
