@@ -925,15 +925,17 @@ Result<Money> CallRecords::uncollected(const CallRecord& record) const {
   Money credited = 0;
   for (const CreditRecord& credit : *credits) {
     if (credit.state == CreditState::Applied && !add_amount_checked(credited, credit.amount)) {
-      return amount_sum_overflow("the applied credits of call " + record.request.id);
+      return amount_sum_overflow("the applied credits of call " + record.request.id,
+                                 store_->database_path());
     }
   }
   Money paid = credited;
   Money owed = 0;
   if (!add_amount_checked(paid, funds->debited_for_call) ||
       __builtin_sub_overflow(record.posting->total, paid, &owed)) {
-    return amount_sum_overflow("the total, applied credits and card debits of call " +
-                               record.request.id);
+    return amount_sum_overflow(
+        "the total, applied credits and card debits of call " + record.request.id,
+        store_->database_path());
   }
   return std::max(Money{0}, owed);
 }
@@ -983,7 +985,8 @@ Result<Money> CallRecords::card_uncollected(const std::string& card_number) cons
     }
     if (!add_amount_checked(total, *owed)) {
       return amount_sum_overflow("the uncollected charges of card " +
-                                 mask_card_number(card_number) + ", at call " + call_id + ",");
+                                     mask_card_number(card_number) + ", at call " + call_id + ",",
+                                 store_->database_path());
     }
   }
   return total;

@@ -150,8 +150,9 @@ Status add_uncollected_calls(Store& store, const std::pair<Instant, Instant>& ra
       const Instant requested = event_time(**record, CallEvent::Requested).value_or(range.first);
       report.uncollected.push_back({call_id, requested, (*record)->posting->total, *uncollected});
       if (!add_amount_checked(report.uncollected_total, *uncollected)) {
-        return amount_sum_overflow("the uncollected card charges of the report, at call " +
-                                   call_id + ",");
+        return amount_sum_overflow(
+            "the uncollected card charges of the report, at call " + call_id + ",",
+            store.database_path());
       }
     }
   }
@@ -191,7 +192,8 @@ Result<CreditsReport> credits_and_disputes(Store& store, const ReportRequest& re
                                                                 : nullptr;
     if (!add_amount_checked(row.amount, credit.amount) ||
         (state_total != nullptr && !add_amount_checked(*state_total, credit.amount))) {
-      return amount_sum_overflow("the credit amounts of the report, at credit " + credit.id + ",");
+      return amount_sum_overflow("the credit amounts of the report, at credit " + credit.id + ",",
+                                 store.database_path());
     }
   }
   for (auto& [key, row] : groups) {

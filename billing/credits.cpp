@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/card_digits.hpp"
 #include "common/utf8.hpp"
 
 namespace relaygw::billing {
@@ -58,6 +59,11 @@ Status check_name_text(std::string_view field, std::string_view text) {
     case TextFaultKind::ControlCharacter:
       fix = "names and ids must be UTF-8 text with no control characters, so remove it and retry";
       break;
+    case TextFaultKind::BidiControl:
+      fix =
+          "it changes the order in which the text around it is displayed, so remove it and "
+          "retry";
+      break;
   }
   return Status(StatusCode::InvalidArgument,
                 std::string(field) + " " + fault.description + "; " + fix);
@@ -71,6 +77,32 @@ Status check_name_length(std::string_view field, std::string_view text) {
                 std::string(field) + " is " + std::to_string(text.size()) +
                     " bytes long, and a name or id may be at most " +
                     std::to_string(kMaxNameBytes) + " bytes; shorten it and retry");
+}
+
+Status check_staff_name(std::string_view field, std::string_view text, std::string_view blank_fix) {
+  if (text.empty()) {
+    return Status(StatusCode::InvalidArgument,
+                  std::string(field) + " is empty; " + std::string(blank_fix));
+  }
+  if (Status checked = check_name_text(field, text); !checked) {
+    return checked;
+  }
+  // A name of only spaces or of characters that display as nothing (the zero-width space,
+  // say) shows as no one in records and reports.
+  bool visible = false;
+  for (std::size_t offset = 0; offset < text.size() && !visible;) {
+    const std::size_t length = utf8_char_length(text, offset);
+    visible = !card_digits_detail::is_invisible_or_space(utf8_code_point(text, offset, length));
+    offset += length;
+  }
+  if (!visible) {
+    return Status(StatusCode::InvalidArgument,
+                  std::string(field) +
+                      " is blank: it contains only spaces or characters that display as "
+                      "nothing; " +
+                      std::string(blank_fix));
+  }
+  return check_name_length(field, text);
 }
 
 Status check_whole_cents(std::string_view field, Money amount, Money minimum, Money maximum) {

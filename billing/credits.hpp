@@ -29,9 +29,11 @@ std::string_view to_string(CreditReason reason);
 std::string_view to_string(CreditState state);
 std::optional<CreditReason> parse_credit_reason(std::string_view name);
 
-// Checks a stored name or id, such as an actor, a staff name or who accepted a call. It must be
-// valid UTF-8 with no control character (C0 U+0000 to U+001F, DEL U+007F or C1 U+0080 to
-// U+009F), because these names are printed on terminals and written to the audit log. The
+// Checks a stored name or id, such as an actor, a staff name or who accepted a call. These
+// names are printed on terminals and written to the audit log, so each must display as the
+// text it contains. It must be valid UTF-8 with no line break (U+2028 and U+2029 included), no
+// control character (C0 U+0000 to U+001F, DEL U+007F or C1 U+0080 to U+009F) and no
+// bidirectional control (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069). The
 // InvalidArgument message names `field`, the character and its byte offset.
 Status check_name_text(std::string_view field, std::string_view text);
 
@@ -43,6 +45,14 @@ inline constexpr std::size_t kMaxNameBytes = 200;
 // Checks that a name or id is at most kMaxNameBytes bytes long. The InvalidArgument message
 // starts with `field` and names the length and the limit.
 Status check_name_length(std::string_view field, std::string_view text);
+
+// Checks an actor or staff name where staff or a configuration file give it: it must contain a
+// visible character, then pass check_name_text and check_name_length. Every front end that
+// takes such a name (--actor, the admin API's staff field, [billing] actor) calls this, so all
+// of them accept the same names. `field` names the value as the front end does ("--actor",
+// "field staff"). The InvalidArgument message for an empty or blank name ends with
+// `blank_fix`, which tells how to give a name there.
+Status check_staff_name(std::string_view field, std::string_view text, std::string_view blank_fix);
 
 // Checks that `amount` is a whole number of cents, as every charge line is, so credits,
 // adjustments and card balances never leave a fraction of a cent behind. The InvalidArgument

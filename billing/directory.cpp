@@ -186,6 +186,7 @@ Status check_text_field(const Line& line, const char* field, const std::string& 
       break;
     case TextFaultKind::NulByte:
     case TextFaultKind::ControlCharacter:
+    case TextFaultKind::BidiControl:
       fix = "remove the character";
       break;
   }

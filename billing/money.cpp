@@ -141,12 +141,12 @@ Result<Money> parse_dollars(std::string_view text) {
   return negative ? -units : units;
 }
 
-Status amount_sum_overflow(std::string_view what) {
+Status amount_sum_overflow(std::string_view what, std::string_view database) {
   return failed_with_step(StatusCode::Corrupt,
                           std::string(what) +
                               " sum past the 64-bit integer range, so an amount was written or "
                               "changed outside relaygw",
-                          {NextStep::Kind::VerifyDatabase, ""});
+                          {NextStep::Kind::VerifyDatabase, std::string(database)});
 }
 
 }  // namespace relaygw::billing

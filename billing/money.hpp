@@ -58,7 +58,8 @@ Result<Money> parse_dollars_and_cents(std::string_view text);
 
 // Returns the Corrupt status for amounts that sum past the 64-bit range. `what` names them and
 // where the sum stopped ("the credits of the report, at credit cr-1"). The message asks to run
-// `relaygw audit verify`, because only amounts written outside relaygw reach that range.
-Status amount_sum_overflow(std::string_view what);
+// `relaygw audit verify --db DATABASE` on `database`, the file the amounts were read from
+// (Store::database_path), because only amounts written outside relaygw reach that range.
+Status amount_sum_overflow(std::string_view what, std::string_view database);
 
 }  // namespace relaygw::billing

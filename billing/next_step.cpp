@@ -1,8 +1,56 @@
 #include "billing/next_step.hpp"
 
+#include <array>
 #include <utility>
 
 namespace relaygw::billing {
+namespace {
+
+using Kind = NextStep::Kind;
+
+constexpr std::array<std::pair<Kind, std::string_view>, 21> kKindNames = {{
+    {Kind::None, "none"},
+    {Kind::GiveCreditAmount, "give-credit-amount"},
+    {Kind::GiveCreditText, "give-credit-text"},
+    {Kind::CheckCallId, "check-call-id"},
+    {Kind::PickChargeLine, "pick-charge-line"},
+    {Kind::ListCallCredits, "list-call-credits"},
+    {Kind::ListCredits, "list-credits"},
+    {Kind::ApproveAsOtherStaff, "approve-as-other-staff"},
+    {Kind::LoadRateDeck, "load-rate-deck"},
+    {Kind::LoadCorrectedRateDeck, "load-corrected-rate-deck"},
+    {Kind::LoadRateDeckInEffect, "load-rate-deck-in-effect"},
+    {Kind::SetDataDir, "set-data-dir"},
+    {Kind::PassPolicyFile, "pass-policy-file"},
+    {Kind::CreateDatabase, "create-database"},
+    {Kind::CheckDatabasePath, "check-database-path"},
+    {Kind::VerifyDatabase, "verify-database"},
+    {Kind::RestoreDatabase, "restore-database"},
+    {Kind::FundCard, "fund-card"},
+    {Kind::RecordCardPayment, "record-card-payment"},
+    {Kind::UnlockCard, "unlock-card"},
+    {Kind::CorrectPostedCall, "correct-posted-call"},
+}};
+
+}  // namespace
+
+std::string_view to_string(NextStep::Kind kind) {
+  for (const auto& [value, name] : kKindNames) {
+    if (value == kind) {
+      return name;
+    }
+  }
+  return "none";
+}
+
+std::optional<NextStep::Kind> parse_next_step_kind(std::string_view name) {
+  for (const auto& [value, text] : kKindNames) {
+    if (text == name) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
 
 std::string command_line_step(const NextStep& step) {
   switch (step.kind) {

@@ -342,7 +342,8 @@ Status overflowing_totals(Store& store, const CallFact& call) {
                               "so an amount of this call or of an earlier one was written or "
                               "changed outside relaygw; " +
                               first_record_problem(store),
-                          {NextStep::Kind::VerifyDatabase, ""}, ". Before reporting on it, ");
+                          {NextStep::Kind::VerifyDatabase, store.database_path()},
+                          ". Before reporting on it, ");
 }
 
 }  // namespace

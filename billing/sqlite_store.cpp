@@ -255,13 +255,17 @@ std::string shell_word(const std::string& word) {
   return quoted + "'";
 }
 
+// The path of the database `db` has open, or "FILE" for an in-memory database, for a command
+// line in a message.
+std::string command_database_path(sqlite3* db) {
+  std::string path = detail::database_path(db);
+  return path == "(in memory)" ? "FILE" : path;
+}
+
 // The `relaygw call show` command line that shows `call_id` in the database `db` has open.
 std::string call_show_command(sqlite3* db, const std::string& call_id) {
-  std::string path = detail::database_path(db);
-  if (path == "(in memory)") {
-    path = "FILE";
-  }
-  return "relaygw call show --db " + shell_word(path) + " --id " + shell_word(call_id);
+  return "relaygw call show --db " + shell_word(command_database_path(db)) + " --id " +
+         shell_word(call_id);
 }
 
 }  // namespace
@@ -675,6 +679,8 @@ SqliteStore::~SqliteStore() {
   sqlite3_close(db_);
   file_.reset();
 }
+
+std::string SqliteStore::database_path() const { return command_database_path(db_); }
 
 SqliteStore::ScopedStatement SqliteStore::statement(const char* sql) {
   auto found = statements_.find(sql);

@@ -62,6 +62,7 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   int schema_version() const override { return schema_version_; }
+  std::string database_path() const override;
   // The background checkpointer (SqliteOptions::background_checkpoint), or null.
   const detail::WalCheckpointer* checkpointer() const { return checkpointer_.get(); }
 

@@ -329,6 +329,11 @@ class Store {
   // The schema version the open database is at.
   virtual int schema_version() const = 0;
 
+  // The path of the open database file as the caller gave it, for messages that name a
+  // command to run on it ("relaygw audit verify --db PATH"), or "FILE" for a database with no
+  // file.
+  virtual std::string database_path() const = 0;
+
   // Rate decks. current_rate_deck returns the most recently stored deck, which is not always
   // the deck in effect (see rate_deck_in_effect).
   // add_rate_deck stores `deck` as add_rate_deck_checked does, with no check.

@@ -59,26 +59,53 @@ inline std::size_t find_invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+// Returns the code point of the well-formed UTF-8 character of `length` bytes
+// (utf8_char_length) at `offset` in `text`.
+inline char32_t utf8_code_point(std::string_view text, std::size_t offset, std::size_t length) {
+  static constexpr unsigned char kLeadMasks[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  char32_t code_point = static_cast<unsigned char>(text[offset]) & kLeadMasks[length];
+  for (std::size_t k = 1; k < length; ++k) {
+    code_point = (code_point << 6) | (static_cast<unsigned char>(text[offset + k]) & 0x3F);
+  }
+  return code_point;
+}
+
+// Returns whether `code_point` has the Unicode property Bidi_Control (Unicode 14.0, as Perl's
+// \p{Bidi_Control} lists it): the marks U+061C, U+200E and U+200F, the embeddings and overrides U+202A to U+202E,
+// and the isolates U+2066 to U+2069. Each changes the order in which a terminal displays the
+// text around it, so a name that contains one can display as another name.
+inline bool is_bidi_control(char32_t code_point) {
+  return code_point == 0x061C || code_point == 0x200E || code_point == 0x200F ||
+         (code_point >= 0x202A && code_point <= 0x202E) ||
+         (code_point >= 0x2066 && code_point <= 0x2069);
+}
+
 // The first fault that find_text_fault finds in a text.
-enum class TextFaultKind { None, NotUtf8, NulByte, LineBreak, ControlCharacter };
+enum class TextFaultKind { None, NotUtf8, NulByte, LineBreak, ControlCharacter, BidiControl };
 
 struct TextFault {
   TextFaultKind kind = TextFaultKind::None;
   // A clause for the message that names the text: "is not UTF-8 (byte 0xE9 at position 5)",
-  // "contains a NUL byte at position 2", "contains a line break at position 3" or "contains
-  // control character U+001B at position 2". Positions count bytes from 1. Empty for None.
+  // "contains a NUL byte at position 2", "contains a line break at position 3", "contains
+  // line separator U+2028 at position 3", "contains control character U+001B at position 2"
+  // or "contains bidirectional control character U+202E at position 4". Positions count
+  // bytes from 1. Empty for None.
   std::string description;
 };
 
 // Returns the first fault of `text`: a byte that does not start a well-formed UTF-8 character
-// (utf8_char_length) or a NUL byte. With `one_line`, a line break (LF or CR) and any other
-// control character (C0 U+0001 to U+001F, DEL U+007F or C1 U+0080 to U+009F) are faults too.
-// Names, ids and listing names use `one_line`, because they are printed on one line of a
-// terminal or report.
+// (utf8_char_length) or a NUL byte. With `one_line`, these are faults too: a line break (LF,
+// CR, the line separator U+2028 or the paragraph separator U+2029), any other control
+// character (C0 U+0001 to U+001F, DEL U+007F or C1 U+0080 to U+009F) and a bidirectional
+// control (is_bidi_control). Names, ids and listing names use `one_line`, because they are
+// printed on one line of a terminal or report, and must display as the text they contain.
 inline TextFault find_text_fault(std::string_view text, bool one_line) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   auto hex = [](unsigned value) {
     return std::string{kHex[(value >> 4) & 0x0F], kHex[value & 0x0F]};
+  };
+  auto code_point_name = [&hex](char32_t code_point) {
+    return "U+" + hex((code_point >> 8) & 0xFF) + hex(code_point & 0xFF);
   };
   std::size_t offset = 0;
   while (offset < text.size()) {
@@ -103,6 +130,17 @@ inline TextFault find_text_fault(std::string_view text, bool one_line) {
     if (one_line && byte == 0xC2 && second <= 0x9F) {
       return {TextFaultKind::ControlCharacter,
               "contains control character U+00" + hex(second) + position};
+    }
+    const char32_t code_point = one_line ? utf8_code_point(text, offset, length) : 0;
+    if (code_point == 0x2028 || code_point == 0x2029) {
+      return {TextFaultKind::LineBreak,
+              std::string(code_point == 0x2028 ? "contains line separator "
+                                               : "contains paragraph separator ") +
+                  code_point_name(code_point) + position};
+    }
+    if (one_line && is_bidi_control(code_point)) {
+      return {TextFaultKind::BidiControl,
+              "contains bidirectional control character " + code_point_name(code_point) + position};
     }
     offset += length;
   }

@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/call_types.hpp"
+#include "billing/credits.hpp"
+#include "billing/next_step.hpp"
 #include "common/json_text.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
@@ -116,8 +118,73 @@ std::string read_token(const std::string& path) {
   return *token;
 }
 
+// Returns `step` as the `relaygw` command that staff run next, for an error of the admin API,
+// or nullopt to keep the API's text. The API names steps for software that cannot run
+// relaygw, such as "ask relay center staff to unlock it", but the user of `relaygw admin` is
+// relay center staff on the gateway's host, since the API listens only on loopback. Steps
+// that change the gateway's configuration ([billing] database, data_dir, credit_policy_file
+// or its rate deck) keep the API's text, which names those settings. The switch has no
+// default, so the compiler flags a new kind of step until it is handled here.
+std::optional<std::string> admin_command_step(const NextStep& step) {
+  switch (step.kind) {
+    case NextStep::Kind::ApproveAsOtherStaff:
+      return "a supervisor other than the requester must run `relaygw admin credit approve "
+             "--credit " +
+             step.subject + " --staff NAME`";
+    case NextStep::Kind::ListCallCredits:
+      return "check `relaygw admin credit list --call " + step.subject + "`";
+    case NextStep::Kind::ListCredits:
+      return "list credits with `relaygw admin credit list`";
+    case NextStep::Kind::None:
+    case NextStep::Kind::GiveCreditAmount:
+    case NextStep::Kind::GiveCreditText:
+    case NextStep::Kind::CheckCallId:
+    case NextStep::Kind::PickChargeLine:
+    case NextStep::Kind::VerifyDatabase:
+    case NextStep::Kind::RestoreDatabase:
+    case NextStep::Kind::FundCard:
+    case NextStep::Kind::RecordCardPayment:
+    case NextStep::Kind::UnlockCard:
+    case NextStep::Kind::CorrectPostedCall:
+      return billing::command_line_step(step);
+    case NextStep::Kind::LoadRateDeck:
+    case NextStep::Kind::LoadCorrectedRateDeck:
+    case NextStep::Kind::LoadRateDeckInEffect:
+    case NextStep::Kind::SetDataDir:
+    case NextStep::Kind::PassPolicyFile:
+    case NextStep::Kind::CreateDatabase:
+    case NextStep::Kind::CheckDatabasePath:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Returns the message of the API's `error` object with its next step named as a `relaygw`
+// command (admin_command_step) in place of the API's text for it.
+std::string command_line_message(const json& error) {
+  const std::string message = error.value("message", "");
+  const auto found = error.find("next_step");
+  if (found == error.end() || !found->is_object()) {
+    return message;
+  }
+  const std::optional<NextStep::Kind> kind =
+      billing::parse_next_step_kind(found->value("kind", ""));
+  const std::string api_text = found->value("text", "");
+  if (!kind || api_text.empty() || message.size() < api_text.size() ||
+      message.compare(message.size() - api_text.size(), api_text.size(), api_text) != 0) {
+    return message;
+  }
+  const std::optional<std::string> command =
+      admin_command_step(NextStep{*kind, found->value("subject", "")});
+  if (!command || command->empty()) {
+    return message;
+  }
+  return message.substr(0, message.size() - api_text.size()) + *command;
+}
+
 // Sends one request and returns the JSON body of a 2xx response; any other status fails the
-// command with the API's error code and message.
+// command with the API's error code and its message, whose next step names a command
+// (command_line_message).
 json call_api(const AdminOptions& options, http::verb method, const std::string& target,
               const std::optional<json>& body = std::nullopt) {
   const ApiEndpoint endpoint = parse_url(options.url);
@@ -160,7 +227,7 @@ json call_api(const AdminOptions& options, http::verb method, const std::string&
   if (status < 200 || status > 299) {
     if (parsed.is_object() && parsed.contains("error")) {
       fail(fmt::format("HTTP {} {}: {}", status, parsed["error"].value("code", ""),
-                       parsed["error"].value("message", "")));
+                       command_line_message(parsed["error"])));
     }
     fail(fmt::format("HTTP {} from {}", status, options.url));
   }
@@ -263,6 +330,18 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
+// Checks a --staff value as the API checks its staff field (billing::check_staff_name), so a
+// blank name or one with a control character fails before any request is sent.
+CLI::Validator staff_name_check() {
+  return CLI::Validator(
+      [](std::string& value) {
+        return billing::check_staff_name("the value", value,
+                                         "pass the staff member's name, such as --staff ana")
+            .message();
+      },
+      "", "STAFF NAME");
+}
+
 struct CallOptions {
   std::string call_id;
   std::string staff;
@@ -309,7 +388,9 @@ void add_call_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& 
   CLI::App* take_over =
       admin.add_subcommand("take-over", "Hand a waiting collect call to a staff member");
   take_over->add_option("call", take_over_options->call_id, "Call id")->required();
-  take_over->add_option("--staff", take_over_options->staff, "Staff id")->required();
+  take_over->add_option("--staff", take_over_options->staff, "Staff name")
+      ->required()
+      ->check(staff_name_check());
   take_over->callback([options, take_over_options] {
     const json body = call_api(*options, http::verb::post,
                                "/collect/" + url_encode(take_over_options->call_id) + "/take-over",
@@ -321,7 +402,9 @@ void add_call_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& 
   CLI::App* accept =
       admin.add_subcommand("accept", "Record that the billed party accepted a collect call");
   accept->add_option("call", accept_options->call_id, "Call id")->required();
-  accept->add_option("--staff", accept_options->staff, "Staff id")->required();
+  accept->add_option("--staff", accept_options->staff, "Staff name")
+      ->required()
+      ->check(staff_name_check());
   accept->add_option("--how", accept_options->how, "voice, tty-text or keypad")
       ->capture_default_str();
   accept->add_option("--key", accept_options->key,
@@ -388,7 +471,9 @@ void add_credit_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
   request->add_option("--text", request_options->text, "Reason in words");
   request->add_option("--amount", request_options->amount, "Credit in dollars, such as 1.25");
   request->add_option("--key", request_options->key, "Idempotency key")->required();
-  request->add_option("--staff", request_options->staff, "Staff id")->required();
+  request->add_option("--staff", request_options->staff, "Staff name")
+      ->required()
+      ->check(staff_name_check());
   request->callback([options, request_options] {
     const CreditOptions& c = *request_options;
     json ask = {{"call", c.call_id}, {"line", c.line_no}, {"reason", c.reason},
@@ -419,7 +504,9 @@ void add_credit_subcommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
         credit->add_subcommand(approve ? "approve" : "reject",
                                approve ? "Approve a pending credit" : "Reject a pending credit");
     decide->add_option("--credit", decide_options->credit_id, "Credit id")->required();
-    decide->add_option("--staff", decide_options->staff, "Staff id")->required();
+    decide->add_option("--staff", decide_options->staff, "Staff name")
+        ->required()
+        ->check(staff_name_check());
     decide->add_option("--note", decide_options->note, "Note recorded with the decision");
     decide->callback([options, decide_options, approve] {
       const json body = call_api(

@@ -42,11 +42,28 @@
 
 namespace relaygw::gateway {
 
+namespace {
+
+// How to give an actor, for the message that rejects an empty or blank one.
+constexpr std::string_view kActorFix =
+    "pass a name such as --actor staff:alice, or leave --actor out to record staff:$USER";
+
+}  // namespace
+
 void add_database_options(CLI::App& command, DatabaseOptions& options, DatabaseUse use) {
   command.add_option("--db", options.db, "Billing database file (SQLite)")->capture_default_str();
   if (use == DatabaseUse::Write || use == DatabaseUse::WriteWithData) {
-    command.add_option("--actor", options.actor,
-                       "Who makes the change, recorded with it (default: staff:$USER)");
+    // An empty --actor is rejected here, while parsing, because write_context cannot tell it
+    // from an --actor left out, which records staff:$USER.
+    const CLI::Validator staff_name(
+        [](std::string& value) {
+          return billing::check_staff_name("the value", value, kActorFix).message();
+        },
+        "", "STAFF NAME");
+    command
+        .add_option("--actor", options.actor,
+                    "Who makes the change, recorded with it (default: staff:$USER)")
+        ->check(staff_name);
   }
   if (use == DatabaseUse::ReadWithData || use == DatabaseUse::WriteWithData) {
     command.add_option("--data-dir", options.data_dir,
@@ -116,12 +133,6 @@ std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOpti
 
 billing::WriteContext write_context(const DatabaseOptions& options) {
   std::string actor = options.actor;
-  if (!actor.empty() && actor.find_first_not_of(" \t") == std::string::npos) {
-    // Every record names who made it, and blanks name no one.
-    std::cerr << "relaygw: --actor is blank; pass a name such as --actor staff:alice, or leave "
-                 "it out to record staff:$USER\n";
-    throw CLI::RuntimeError(1);
-  }
   // An actor is stored with every record and printed in full, so a card number typed into it
   // would be kept unmasked. open_database also checks it against the stored cards.
   if (const Status checked = billing::check_identifier_card_digits(
@@ -147,11 +158,16 @@ billing::WriteContext write_context(const DatabaseOptions& options) {
     }
     actor = "staff:" + user_name;
   }
-  // The command-line check limits --actor, and this one also the name taken from $USER.
-  if (const Status length = billing::check_name_length(
-          options.actor.empty() ? "the actor from $USER" : "--actor", actor);
-      !length) {
-    std::cerr << "relaygw: " << length.message() << "\n";
+  // The --actor option's own check has passed, while a name taken from $USER is checked here
+  // for the first time. Both get the checks of every staff name.
+  const bool from_user = options.actor.empty();
+  if (const Status checked = billing::check_staff_name(
+          from_user ? "the actor from $USER" : "--actor", actor,
+          from_user ? "pass a name such as --actor staff:alice" : kActorFix);
+      !checked) {
+    // Staff may not be able to change $USER, so name the option that replaces it.
+    std::cerr << "relaygw: " << checked.message()
+              << (from_user ? ". Or pass a name such as --actor staff:alice" : "") << "\n";
     throw CLI::RuntimeError(1);
   }
   return billing::WriteContext{

@@ -141,9 +141,23 @@ std::string api_step(const NextStep& step) {
   return "";
 }
 
+// Returns the error response with `http_status`, `code` and api_message(`status`). A next step
+// that billing attached is also sent as "next_step": its kind (billing::to_string), its subject
+// and the text that ends the message, so a client can name the same step in its own terms, as
+// `relaygw admin` names a command.
+AdminResponse admin_status_error(int http_status, const std::string& code, const Status& status) {
+  AdminResponse response = admin_error(http_status, code, api_message(status));
+  const NextStep& step = status.next_step();
+  if (step.kind != NextStep::Kind::None) {
+    response.body["error"]["next_step"] = {{"kind", std::string(billing::to_string(step.kind))},
+                                           {"subject", step.subject},
+                                           {"text", api_step(step)}};
+  }
+  return response;
+}
+
 AdminResponse status_error(const Status& status) {
-  return admin_error(http_status_for(status.code()), error_code_name(status.code()),
-                     api_message(status));
+  return admin_status_error(http_status_for(status.code()), error_code_name(status.code()), status);
 }
 
 // The parsed JSON object of a POST body, or the 400 response that rejects it.
@@ -280,6 +294,11 @@ std::optional<std::string> text_field(const json& body, const std::string& name,
   return std::nullopt;
 }
 
+// Checks a staff name that a request sends in `where` ("field staff").
+Status check_staff_field(std::string_view where, const std::string& staff) {
+  return billing::check_staff_name(where, staff, "send the staff member's name, such as \"ana\"");
+}
+
 // Checks that `body` has only `allowed` fields and that each `required` one is a non-empty
 // string. Returns the 400 response when not.
 std::optional<AdminResponse> check_fields(const json& body, const std::vector<std::string>& allowed,
@@ -310,14 +329,12 @@ std::optional<AdminResponse> check_fields(const json& body, const std::vector<st
     if (!problem.empty()) {
       return admin_error(400, "invalid-field", problem);
     }
-    // A staff name is stored as the actor of billing records and printed by every report.
+    // A staff name is stored as the actor of billing records and printed by every report, so
+    // it is checked before the other fields are read. reject_invalid_identifiers checks it
+    // again with the ids and keys.
     if (name == "staff" && value) {
-      Status clean = billing::check_name_text("staff", *value);
-      if (clean) {
-        clean = billing::check_name_length("field staff", *value);
-      }
-      if (!clean) {
-        return admin_error(400, "invalid-field", clean.message());
+      if (const Status checked = check_staff_field("field staff", *value); !checked) {
+        return admin_error(400, "invalid-field", checked.message());
       }
     }
   }
@@ -418,22 +435,50 @@ struct RequestIdentifier {
   billing::IdentifierKind kind;
 };
 
-// Rejects a request whose ids, keys or staff name contain a card number, which would be stored or
-// printed in full (billing::check_identifier_card_digits against the cards of the billing
-// database), with 400 invalid-field. Returns 503 when the database cannot be opened or read,
-// unless `database_required` is false: then only runs of 14 or more digits are rejected, for a
-// request that stores nothing in the database (a take-over). Handlers call it before they log
-// or use the values.
-std::optional<AdminResponse> reject_card_numbers(const AdminApiParts& parts,
-                                                 const std::vector<RequestIdentifier>& values,
-                                                 bool database_required = true) {
+// Returns the 400 invalid-field response for an id, key or staff name that is not one line of
+// text that displays as it is (billing::check_name_text) or is longer than
+// billing::kMaxNameBytes, or for a blank staff name (check_staff_field). These values
+// are stored as records and actors and printed by every report. An empty id or key passes, so
+// each handler keeps its own rule for a missing one.
+std::optional<AdminResponse> reject_invalid_text(const std::vector<RequestIdentifier>& values) {
+  for (const RequestIdentifier& identifier : values) {
+    Status checked;
+    if (identifier.kind == billing::IdentifierKind::StaffName) {
+      checked = check_staff_field(identifier.where, identifier.value);
+    } else {
+      checked = billing::check_name_text(identifier.where, identifier.value);
+      if (checked) {
+        checked = billing::check_name_length(identifier.where, identifier.value);
+      }
+    }
+    if (!checked) {
+      logger("gateway")->warn("admin request rejected: {}", checked.message());
+      return admin_error(400, "invalid-field", checked.message());
+    }
+  }
+  return std::nullopt;
+}
+
+// Rejects a request whose ids, keys or staff name are invalid text (reject_invalid_text) or
+// contain a card number, which would be stored or printed in full
+// (billing::check_identifier_card_digits against the cards of the billing database), with 400
+// invalid-field. Returns 503 when the database cannot be opened or read, unless
+// `database_required` is false: then only runs of 14 or more digits are rejected, for a request
+// that stores nothing in the database (a take-over). Handlers call it before they log or use
+// the values.
+std::optional<AdminResponse> reject_invalid_identifiers(
+    const AdminApiParts& parts, const std::vector<RequestIdentifier>& values,
+    bool database_required = true) {
+  if (auto rejected = reject_invalid_text(values)) {
+    return rejected;
+  }
   auto store = open_store(parts);
   billing::Store* cards = nullptr;
   if (store) {
     cards = store->get();
   } else if (database_required) {
     logger("gateway")->error("admin request failed: error={}", store.status().message());
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   } else {
     logger("gateway")->warn("admin request: ids checked without the stored cards: error={}",
                             store.status().message());
@@ -447,7 +492,7 @@ std::optional<AdminResponse> reject_card_numbers(const AdminApiParts& parts,
     }
     if (!checked) {
       logger("gateway")->error("admin request failed: error={}", checked.message());
-      return admin_error(503, "unavailable", api_message(checked));
+      return admin_status_error(503, "unavailable", checked);
     }
   }
   return std::nullopt;
@@ -554,11 +599,11 @@ AdminResponse post_take_over(const AdminApiParts& parts, const std::string& call
     return *rejected;
   }
   const std::string staff = field_or(body, "staff", "");
-  if (auto rejected =
-          reject_card_numbers(parts,
-                              {{"the call id in the path", call_id, billing::IdentifierKind::Id},
-                               {"field staff", staff, billing::IdentifierKind::StaffName}},
-                              /*database_required=*/false)) {
+  if (auto rejected = reject_invalid_identifiers(
+          parts,
+          {{"the call id in the path", call_id, billing::IdentifierKind::Id},
+           {"field staff", staff, billing::IdentifierKind::StaffName}},
+          /*database_required=*/false)) {
     return *rejected;
   }
   const Status taken = parts.sessions.take_over(call_id, staff);
@@ -708,7 +753,7 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
     return *rejected;
   }
   const std::string staff = field_or(body, "staff", "");
-  if (auto rejected = reject_card_numbers(
+  if (auto rejected = reject_invalid_identifiers(
           parts, {{"the call id in the path", call_id, billing::IdentifierKind::Id},
                   {"field staff", staff, billing::IdentifierKind::StaffName},
                   {"field key", field_or(body, "key", ""), billing::IdentifierKind::Key}})) {
@@ -736,7 +781,7 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
   if (!store) {
     logger("gateway")->error("call={} admin accept failed: error={}", call_id,
                              store.status().message());
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   const auto first = (*store)->find_stored_request(stored_key.key);
   if (!first) {
@@ -805,13 +850,13 @@ AdminResponse quote_error(const Status& status) {
     case StatusCode::Unavailable:
       logger("gateway")->error("admin quote failed: rating data unavailable: error={}",
                                status.message());
-      return admin_error(503, "rating-unavailable", api_message(status));
+      return admin_status_error(503, "rating-unavailable", status);
     case StatusCode::Internal:
     case StatusCode::Corrupt:
       logger("gateway")->error("admin quote failed: error={}", status.message());
       return status_error(status);
     default:
-      return admin_error(400, "not-ratable", api_message(status));
+      return admin_status_error(400, "not-ratable", status);
   }
 }
 
@@ -933,7 +978,7 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
   fields.amount = field_or(body, "amount", "");
   fields.key = field_or(body, "key", "");
   const std::string staff = field_or(body, "staff", "");
-  if (auto rejected = reject_card_numbers(
+  if (auto rejected = reject_invalid_identifiers(
           parts, {{"field call", fields.call_id, billing::IdentifierKind::Id},
                   {"field key", fields.key, billing::IdentifierKind::Key},
                   {"field staff", staff, billing::IdentifierKind::StaffName}})) {
@@ -944,12 +989,12 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
       load_policy(parts.billing.data_dir, parts.billing.credit_policy_file);
   if (!policy) {
     logger("gateway")->error("admin credit request failed: error={}", policy.status().message());
-    return admin_error(503, "unavailable", api_message(policy.status()));
+    return admin_status_error(503, "unavailable", policy.status());
   }
   auto store = open_store(parts);
   if (!store) {
     logger("gateway")->error("admin credit request failed: error={}", store.status().message());
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   Result<billing::CreditRecord> credit = request_policy_credit(
       **store, *policy, fields, staff_context(staff), "", parts.billing.data_dir);
@@ -973,14 +1018,14 @@ AdminResponse post_credit(const AdminApiParts& parts, const json& body) {
 AdminResponse get_credits(const AdminApiParts& parts, const AdminRequest& request) {
   const auto call = request.query.find("call");
   if (call != request.query.end()) {
-    if (auto rejected = reject_card_numbers(
+    if (auto rejected = reject_invalid_identifiers(
             parts, {{"query parameter call", call->second, billing::IdentifierKind::Id}})) {
       return *rejected;
     }
   }
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   auto credits = (*store)->list_credits(call == request.query.end() ? "" : call->second);
   if (!credits) {
@@ -1000,14 +1045,14 @@ AdminResponse post_credit_decision(const AdminApiParts& parts, const std::string
     return *rejected;
   }
   const std::string staff = field_or(body, "staff", "");
-  if (auto rejected = reject_card_numbers(
+  if (auto rejected = reject_invalid_identifiers(
           parts, {{"the credit id in the path", credit_id, billing::IdentifierKind::Id},
                   {"field staff", staff, billing::IdentifierKind::StaffName}})) {
     return *rejected;
   }
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   Result<billing::CreditRecord> credit =
       (*store)->decide_credit(credit_id, approve, field_or(body, "note", ""), staff_context(staff));
@@ -1055,7 +1100,7 @@ AdminResponse get_summary(const AdminApiParts& parts, const AdminRequest& reques
 
   auto store = open_store(parts);
   if (!store) {
-    return admin_error(503, "unavailable", api_message(store.status()));
+    return admin_status_error(503, "unavailable", store.status());
   }
   auto report = billing::summarize_billing(**store, report_request);
   if (!report) {

@@ -453,16 +453,12 @@ void read_billing(ConfigReader& reader, const toml::table& root, BillingConfig& 
                 "database = \"out/relaygw.db\"");
     return;
   }
-  if (out.actor.find_first_not_of(" \t") == std::string::npos) {
-    reader.fail(section,
-                "actor is empty; name who the gateway records as the author of its "
-                "writes, for example actor = \"gateway\"");
-    return;
-  }
   // The actor is stored with every write, so it gets the checks of a staff name on the
   // command line. No database is open yet, so only long digit runs are card numbers here.
   for (const Status& checked :
-       {billing::check_name_text("actor", out.actor), billing::check_name_length("actor", out.actor),
+       {billing::check_staff_name("actor", out.actor,
+                                  "name who the gateway records as the author of its writes, "
+                                  "for example actor = \"gateway\""),
         billing::check_identifier_card_digits(nullptr, "actor", out.actor,
                                               billing::IdentifierKind::StaffName)}) {
     if (!checked) {

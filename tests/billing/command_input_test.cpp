@@ -581,7 +581,7 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
        {"--text", "2001 bytes long", "free text may be at most 2000 bytes"}},
   });
   CHECK(relaygw(create + "--id c1 --actor " + std::string(200, 'a')).status == 0);
-  check_rejected({{create + "--id c2 --actor '   '", {"--actor is blank"}}});
+  check_rejected({{create + "--id c2 --actor '   '", {"--actor: the value is blank"}}});
   // A card number in an actor would be stored and printed in full with every record.
   check_rejected({{create + "--id c3 --actor 'clerk 4111 1111 1111 1111'",
                    {"--actor 'clerk **** **** **** 1111' contains a run of 16 digits",
@@ -619,6 +619,91 @@ TEST_CASE_METHOD(CommandInputFixture, "text options refuse overlong values", "[b
        {"PIN is never"}},
       {create + "--id c4 --pin 4321", {"a PIN is never an option"}, {"did you mean"}},
   });
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "actor option rejects empty names", "[billing][cli]") {
+  init();
+  const std::string add = "line add " + db_option() +
+                          "--number 3125550199 --name 'Pat Doe' --type residential --state IL "
+                          "--rate-center CHICAGO --time-zone America/Chicago ";
+  // An empty --actor, as an unset variable in "--actor $NAME" gives, must not record the
+  // default actor staff:$USER instead.
+  check_rejected({
+      {add + "--actor ''",
+       {"relaygw line add: --actor: the value is empty",
+        "pass a name such as --actor staff:alice, or leave --actor out to record staff:$USER"}},
+      {add + "--actor '   '", {"--actor: the value is blank"}},
+      // U+3000 IDEOGRAPHIC SPACE and U+200B ZERO WIDTH SPACE display as nothing.
+      {add + "--actor \"$(printf '\\343\\200\\200\\342\\200\\213')\"",
+       {"--actor: the value is blank"}},
+      // CLI11 reads "--actor=" as an --actor with no value.
+      {"card close " + db_option() + "--number 5550142000001 --reason lost --actor=",
+       {"relaygw card close: --actor"}},
+      {"profile change " + db_option() + "--line 2125550101 --name Grace --reason move --actor ''",
+       {"relaygw profile change: --actor: the value is empty"}},
+  });
+  CHECK(relaygw("line show " + db_option() + "--number 3125550199").status == 1);
+  const CommandRun added = relaygw(add + "--actor staff:pat");
+  INFO(added.output);
+  CHECK(added.status == 0);
+}
+
+TEST_CASE_METHOD(CommandInputFixture, "name options reject bidi controls", "[billing][cli]") {
+  init();
+  const std::string create =
+      "call create " + db_option() + "--from 3125550107 --to 2125550101 --at 2026-03-10T14:00:00Z ";
+  // Octal escapes for printf: U+202E RIGHT-TO-LEFT OVERRIDE, U+2066 LEFT-TO-RIGHT ISOLATE,
+  // U+200F RIGHT-TO-LEFT MARK and U+2028 LINE SEPARATOR.
+  const std::string override_character = "\\342\\200\\256";
+  const std::string isolate = "\\342\\201\\246";
+  const std::string mark = "\\342\\200\\217";
+  const std::string line_separator = "\\342\\200\\250";
+  auto printf_word = [](const std::string& format) { return "\"$(printf '" + format + "')\""; };
+  check_rejected({
+      {create + "--id c1 --actor " + printf_word("ana" + override_character + "gro.live"),
+       {"relaygw call create: --actor", "bidirectional control character U+202E at position 4",
+        "so remove it and retry"}},
+      {create + "--id c1 --actor " + printf_word("ana" + line_separator + "bob"),
+       {"--actor", "line separator U+2028 at position 4"}},
+      {create + "--id c1 --actor " + printf_word("a" + isolate),
+       {"--actor", "U+2066 at position 2"}},
+      {create + "--id " + printf_word("c" + mark + "1"), {"--id", "U+200F at position 2"}},
+      {"profile change " + db_option() + "--line 2125550101 --name Grace --reason move --actor " +
+           printf_word("ana" + override_character),
+       {"relaygw profile change: --actor", "U+202E"}},
+  });
+  CHECK(relaygw("call show " + db_option() + "--id c1").status == 1);
+
+  REQUIRE(relaygw(create + "--id c2 --billing collect").status == 0);
+  check_rejected({
+      {"call event " + db_option() + "--id c2 --event accepted --how voice --by " +
+           printf_word("Grace" + mark),
+       {"--by", "U+200F at position 6"}},
+  });
+}
+
+// The actor that an omitted --actor records comes from $USER, which the shell may hold with
+// any text, so it gets the same checks as --actor.
+TEST_CASE_METHOD(CommandInputFixture, "actor from USER rejects bidi controls", "[billing][cli]") {
+  init();
+  const char* saved = std::getenv("USER");
+  const std::string saved_user = saved != nullptr ? saved : "";
+  REQUIRE(setenv("USER", "ana\xE2\x80\xAEgro", 1) == 0);
+  const CommandRun run = relaygw("line add " + db_option() +
+                                 "--number 3125550199 --name 'Pat Doe' --type residential "
+                                 "--state IL --rate-center CHICAGO --time-zone America/Chicago");
+  if (saved != nullptr) {
+    setenv("USER", saved_user.c_str(), 1);
+  } else {
+    unsetenv("USER");
+  }
+  INFO(run.output);
+  CHECK(run.status == 1);
+  CHECK(contains(run.output,
+                 "the actor from $USER contains bidirectional control character "
+                 "U+202E at position 10"));
+  CHECK(contains(run.output, "Or pass a name such as --actor staff:alice"));
+  CHECK(relaygw("line show " + db_option() + "--number 3125550199").status == 1);
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "card close masks number in reason", "[billing][cli]") {

@@ -38,6 +38,7 @@ class ReportFixture {
     std::filesystem::remove_all(dir_, ignored);
   }
   Store& store() { return *store_; }
+  const std::filesystem::path& dir_path() const { return dir_; }
 
   // Runs `sql` on the database file through SQLite itself, as an edit outside relaygw would.
   void edit_outside_relaygw(const std::string& sql) {
@@ -163,7 +164,10 @@ TEST_CASE_METHOD(ReportFixture, "credit report rejects overflowing sum", "[billi
   INFO(message);
   CHECK(message.find("the credit amounts of the report, at credit cr") != std::string::npos);
   CHECK(message.find("sum past the 64-bit integer range, so an amount was written or changed "
-                     "outside relaygw; run `relaygw audit verify`") != std::string::npos);
+                     "outside relaygw") != std::string::npos);
+  // The command must name the database the report read, so staff can paste it.
+  CHECK(message.find("run `relaygw audit verify --db " + (dir_path() / "report.db").string() +
+                     "` to find the row") != std::string::npos);
 }
 
 TEST_CASE_METHOD(ReportFixture, "credit report lists overdue disputes", "[billing][reports]") {

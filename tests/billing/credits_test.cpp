@@ -620,6 +620,52 @@ TEST_CASE("staff names refuse malformed UTF-8", "[billing][credits][utf8]") {
   CHECK(check_name_text("staff", "Zo\xC3\xAB"));
 }
 
+TEST_CASE("staff name check rejects blank names", "[billing][credits]") {
+  const std::string fix = "pass a name";
+  const relaygw::Status empty = check_staff_name("--actor", "", fix);
+  CHECK(empty.code() == StatusCode::InvalidArgument);
+  CHECK(empty.message() == "--actor is empty; pass a name");
+  // Spaces, no-break and ideographic spaces, and characters that display as nothing.
+  const std::string blank = GENERATE(as<std::string>{}, " ", "   ", "\xC2\xA0", "\xE3\x80\x80",
+                                     "\xE2\x80\x8B", " \xE2\x80\x8D ", "\xC2\xAD");
+  INFO(blank);
+  const relaygw::Status status = check_staff_name("--actor", blank, fix);
+  CHECK(status.code() == StatusCode::InvalidArgument);
+  CHECK(status.message() ==
+        "--actor is blank: it contains only spaces or characters that display as nothing; pass "
+        "a name");
+}
+
+TEST_CASE("staff name check rejects forging text", "[billing][credits]") {
+  const std::string fix = "pass a name";
+  // "ana" then RIGHT-TO-LEFT OVERRIDE, which would display "gro.live" as "evil.org".
+  const relaygw::Status override_status =
+      check_staff_name("field staff", "ana\xE2\x80\xAEgro.live", fix);
+  CHECK(override_status.code() == StatusCode::InvalidArgument);
+  CHECK(override_status.message() ==
+        "field staff contains bidirectional control character U+202E at position 4; it changes "
+        "the order in which the text around it is displayed, so remove it and retry");
+  const relaygw::Status separator = check_staff_name("field staff",
+                                                     "ana\xE2\x80\xA8"
+                                                     "bob",
+                                                     fix);
+  CHECK(separator.message() ==
+        "field staff contains line separator U+2028 at position 4; a name or id is one line, so "
+        "remove the line break and retry");
+  const relaygw::Status isolate = check_staff_name("field staff", "\xE2\x81\xA6", fix);
+  CHECK(isolate.message().find("U+2066 at position 1") != std::string::npos);
+  const relaygw::Status control = check_staff_name("field staff", " \x1b ", fix);
+  CHECK(control.message().find("control character U+001B") != std::string::npos);
+  const relaygw::Status too_long = check_staff_name("field staff", std::string(201, 's'), fix);
+  CHECK(too_long.message().find("201 bytes long") != std::string::npos);
+
+  CHECK(check_staff_name("field staff", std::string(200, 's'), fix));
+  CHECK(check_staff_name("field staff", "Zo\xC3\xAB O'Neil", fix));
+  // Arabic and Hebrew names display right to left with no control character.
+  CHECK(check_staff_name("field staff", "\xD8\xA3\xD8\xAD\xD9\x85\xD8\xAF", fix));
+  CHECK(check_staff_name("field staff", "\xD7\xA9\xD7\xA8\xD7\x94 k", fix));
+}
+
 namespace {
 
 // A $0.60 adjustment of dispute d1 on line 1 that waits for approval above $0.50.

@@ -421,6 +421,15 @@ TEST_CASE("line text fields must be clean utf8", "[billing][directory]") {
                     "U+0009 at position 4; remove the character"},
       {std::string(201, 'A'), "invalid listing name for line +13125550185: it has 201 bytes, "
                               "more than the maximum of 200; shorten it"},
+      // A listing shown to staff must display as the text it contains.
+      {"Pat\xE2\x80\xAE"
+       "eoD",
+       "invalid listing name for line +13125550185: it contains bidirectional control character "
+       "U+202E at position 4; remove the character"},
+      {"Pat\xE2\x80\xA9"
+       "Doe",
+       "invalid listing name for line +13125550185: it contains paragraph separator U+2029 at "
+       "position 4; a listing name is one line"},
   };
   for (const auto& fault : kFaults) {
     Line bad = line;

@@ -246,7 +246,9 @@ TEST_CASE("summary rejects overflowing totals", "[billing][reports]") {
   // The first row that `relaygw audit verify` finds changed, in charge_lines or call_postings.
   CHECK(message.find("audit verify finds c") != std::string::npos);
   CHECK(message.find("was changed after it was written") != std::string::npos);
-  CHECK(message.find("Before reporting on it, run `relaygw audit verify`") != std::string::npos);
+  CHECK(message.find("Before reporting on it, run `relaygw audit verify --db ") !=
+        std::string::npos);
+  CHECK(message.find("reports.db` to find the row") != std::string::npos);
 }
 
 TEST_CASE("summary rejects overflowing charge lines", "[billing][reports]") {

@@ -1236,6 +1236,152 @@ TEST_CASE("admin api rejects non-loopback address", "[gateway][admin]") {
   CHECK(started.message().find("/nonexistent/token") != std::string::npos);
 }
 
+TEST_CASE_METHOD(AdminApiFixture, "admin api rejects blank staff and bad keys",
+                 "[gateway][admin]") {
+  post_call();
+  start_api();
+  const json credit = {{"call", "c1"},     {"line", 1},     {"reason", "bad-connection"},
+                       {"amount", "0.05"}, {"key", "CR-1"}, {"staff", "ana"}};
+  struct Case {
+    std::string target;
+    json body;
+    std::string message;
+  };
+  auto with = [&credit](const std::string& field, const std::string& value) {
+    json body = credit;
+    body[field] = value;
+    return body;
+  };
+  const std::string blank_fix = "; send the staff member's name, such as \"ana\"";
+  const std::string control_fix =
+      "; names and ids must be UTF-8 text with no control characters, so remove it and retry";
+  const std::string bidi_fix =
+      "; it changes the order in which the text around it is displayed, so remove it and retry";
+  const Case cases[] = {
+      {"/credits", with("staff", "  "),
+       "field staff is blank: it contains only spaces or characters that display as nothing" +
+           blank_fix},
+      // U+3000 IDEOGRAPHIC SPACE and U+200B ZERO WIDTH SPACE.
+      {"/credits", with("staff", "\xE3\x80\x80\xE2\x80\x8B"),
+       "field staff is blank: it contains only spaces or characters that display as nothing" +
+           blank_fix},
+      {"/credits", with("staff", "ana\xE2\x80\xAEnib"),
+       "field staff contains bidirectional control character U+202E at position 4" + bidi_fix},
+      {"/credits", with("staff", "ana\xE2\x80\xA8" "bob"),
+       "field staff contains line separator U+2028 at position 4; a name or id is one line, so "
+       "remove the line break and retry"},
+      {"/credits", with("key", "CR\x07x"),
+       "field key contains control character U+0007 at position 3" + control_fix},
+      {"/credits", with("key", "CR\xC2\x9Bx"),
+       "field key contains control character U+009B at position 3" + control_fix},
+      {"/credits", with("key", "CR\xE2\x81\xA7x"),
+       "field key contains bidirectional control character U+2067 at position 3" + bidi_fix},
+      {"/credits", with("call", "c\xE2\x80\x8F" "1"),
+       "field call contains bidirectional control character U+200F at position 2" + bidi_fix},
+      {"/collect/c1/take-over", json{{"staff", " "}},
+       "field staff is blank: it contains only spaces or characters that display as nothing" +
+           blank_fix},
+      {"/collect/c1/accept", json{{"staff", "ana"}, {"key", "A\x1b[2J"}},
+       "field key contains control character U+001B at position 2" + control_fix},
+      {"/credits/cr1/approve", json{{"staff", "\xE2\x80\x8E "}},
+       "field staff contains bidirectional control character U+200E at position 1" + bidi_fix},
+      {"/credits/cr%E2%80%AE1/reject", json{{"staff", "sup"}},
+       "the credit id in the path contains bidirectional control character U+202E at position 3" +
+           bidi_fix},
+  };
+  for (const Case& test : cases) {
+    const HttpReply reply = post(test.target, test.body);
+    INFO(test.target << " " << test.body.dump() << " -> " << reply.body.dump());
+    CHECK(reply.status == 400);
+    CHECK(reply.body["error"]["code"] == "invalid-field");
+    CHECK(reply.body["error"]["message"] == test.message);
+  }
+  const HttpReply query = get("/credits?call=c%E2%81%A91");
+  INFO(query.body.dump());
+  CHECK(query.status == 400);
+  CHECK(query.body["error"]["message"] ==
+        "query parameter call contains bidirectional control character U+2069 at position 2" +
+            bidi_fix);
+
+  auto store = relaygw::billing::SqliteStore::open(path("billing.db"));
+  REQUIRE(store.is_ok());
+  auto credits = (*store)->list_credits("");
+  REQUIRE(credits.is_ok());
+  CHECK(credits->empty());
+  // The same request with clean fields is stored, so the rejections above were for the text.
+  const HttpReply created = post("/credits", credit);
+  INFO(created.body.dump());
+  CHECK(created.status == 201);
+}
+
+TEST_CASE_METHOD(AdminApiFixture, "admin client names commands as next step", "[gateway][admin]") {
+  post_call();
+  std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";
+  start_api({}, path("policy.toml"));
+  const HttpReply pending = post("/credits", json{{"call", "c1"},
+                                                  {"line", 1},
+                                                  {"reason", "bad-connection"},
+                                                  {"amount", "0.25"},
+                                                  {"key", "CR-1"},
+                                                  {"staff", "s-ana"}});
+  INFO(pending.body.dump());
+  REQUIRE(pending.status == 201);
+  const std::string credit_id = pending.body["id"];
+
+  // The API sends the step apart from the message, and the message ends with its text.
+  const HttpReply self = post("/credits/" + credit_id + "/approve", json{{"staff", "s-ana"}});
+  INFO(self.body.dump());
+  REQUIRE(self.status == 403);
+  const json& step = self.body["error"]["next_step"];
+  CHECK(step["kind"] == "approve-as-other-staff");
+  CHECK(step["subject"] == credit_id);
+  const std::string api_text =
+      "a supervisor other than the requester must send POST /credits/" + credit_id + "/approve";
+  CHECK(step["text"] == api_text);
+  CHECK_THAT(self.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::EndsWith("; " + api_text));
+  CHECK(post("/credits/cr-none/approve", json{{"staff", "s-sup"}})
+            .body["error"]["next_step"]["kind"] == "list-credits");
+
+  const std::vector<std::string> admin = {
+      "admin", "--url", "http://127.0.0.1:" + std::to_string(api_endpoint().port()), "--token-file",
+      path("token")};
+  auto run_admin = [&admin](const std::vector<std::string>& rest, std::string& output) {
+    std::vector<std::string> arguments = admin;
+    arguments.insert(arguments.end(), rest.begin(), rest.end());
+    return relaygw::test::run_relaygw(arguments, &output);
+  };
+  struct Case {
+    std::vector<std::string> arguments;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {{"credit", "approve", "--credit", credit_id, "--staff", "s-ana"},
+       "relaygw admin: HTTP 403 permission-denied: credit '" + credit_id +
+           "' was requested by staff:s-ana, so staff:s-ana cannot approve it; a supervisor other "
+           "than the requester must run `relaygw admin credit approve --credit " +
+           credit_id + " --staff NAME`\n"},
+      {{"credit", "reject", "--credit", "cr-none", "--staff", "s-sup"},
+       "credit 'cr-none' does not exist; list credits with `relaygw admin credit list`\n"},
+      {{"credit", "request", "--call", "c1", "--line", "1", "--reason", "bad-connection", "--key",
+        "CR-2", "--staff", "s-ana"},
+       "; pass --amount DOLLARS\n"},
+      {{"credit", "request", "--call", "c404", "--line", "1", "--reason", "dropped", "--key",
+        "CR-3", "--staff", "s-ana"},
+       "call 'c404' does not exist; check the id with `relaygw call show`\n"},
+  };
+  for (const Case& test : cases) {
+    std::string output;
+    const int status = run_admin(test.arguments, output);
+    INFO(output);
+    CHECK(status == 1);
+    CHECK_THAT(output, Catch::Matchers::EndsWith(test.expected));
+    CHECK(output.find("POST /") == std::string::npos);
+    CHECK(output.find("GET /") == std::string::npos);
+    CHECK(output.find("send field") == std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin and command line name next step", "[gateway][admin]") {
   post_call();
   std::ofstream(path("policy.toml")) << "[credits]\napproval_above = \"0.10\"\n";

@@ -90,6 +90,35 @@ TEST_CASE("admin command rejects control characters in ids", "[gateway][admin]")
   CHECK(output.find("127.0.0.1:1") == std::string::npos);
 }
 
+TEST_CASE("admin command rejects blank staff names", "[gateway][admin]") {
+  TempDir dir;
+  std::ofstream(dir.file("token")) << "test-token\n";
+  struct Case {
+    std::vector<std::string> arguments;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {{"take-over", "--staff", "", "c1"}, "--staff: the value is empty"},
+      {{"accept", "--staff", "   ", "c1"}, "--staff: the value is blank"},
+      {{"credit", "approve", "--credit", "cr1", "--staff", "\xE2\x80\x8B"},
+       "--staff: the value is blank"},
+      {{"credit", "request", "--call", "c1", "--line", "1", "--reason", "dropped", "--key", "k1",
+        "--staff", "ana\xE2\x80\xAE"},
+       "--staff: the value contains bidirectional control character U+202E at position 4"},
+      {{"credit", "reject", "--credit", "cr\xE2\x81\xA6", "--staff", "sup"},
+       "--credit: the value contains bidirectional control character U+2066 at position 3"},
+  };
+  for (const Case& test : cases) {
+    std::string output;
+    const int status = run_relaygw(admin_arguments(dir, test.arguments), &output);
+    INFO(output);
+    CHECK(status != 0);
+    CHECK(output.find(test.expected) != std::string::npos);
+    // The check runs while parsing, before any connection is tried.
+    CHECK(output.find("127.0.0.1:1") == std::string::npos);
+  }
+}
+
 TEST_CASE("admin command accepts UTF-8 free text", "[gateway][admin]") {
   TempDir dir;
   std::ofstream(dir.file("token")) << "test-token\n";

@@ -138,7 +138,12 @@ listen = { address = "127.0.0.1", port = 70000 }
       std::string toml_value;
       std::string expected;
     } cases[] = {
-        {R"("  ")", "actor is empty"},
+        {R"("")", "actor is empty; name who the gateway records"},
+        {R"("  ")", "actor is blank"},
+        {R"("\u3000\u200B")", "actor is blank"},
+        {R"("gw\u202Eyaw")", "bidirectional control character U+202E at position 3"},
+        {R"("gw\u2066")", "U+2066"},
+        {R"("gw\u2028bel")", "line separator U+2028"},
         {R"("gw\u0007bel")", "control character U+0007"},
         {R"("gw\nbel")", "line break"},
         {"\"" + std::string(201, 'g') + "\"", "201 bytes"},
