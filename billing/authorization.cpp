@@ -101,6 +101,55 @@ std::optional<Authorization> card_refusal(const Status& status) {
   }
 }
 
+// Refuses a card whose free funds are below `first_block`, the minimum charge of the call, with
+// the fix for the cause. A prepaid card needs funds. A postpaid card whose limit is below the
+// first block cannot pay for it whatever its line pays, one that owes needs its line's payment,
+// and one that owes nothing has its limit held by calls in progress.
+Authorization refuse_short_of_first_block(const std::string& masked, CardFunding funding,
+                                          const CardFunds& funds, Money first_block) {
+  const std::string first_block_text =
+      " the $" + format_money(first_block) + " first block of this call";
+  const std::string short_of =
+      "card " + masked + " has $" + format_money(funds.available) + " available, less than" +
+      first_block_text;
+  if (funding == CardFunding::Prepaid) {
+    return refuse_with_step(RefusalReason::InsufficientFunds, short_of,
+                            "; choose another billing method, or ",
+                            {NextStep::Kind::FundCard, ""});
+  }
+  // A limit of zero is no limit. Such a card has entries only when it still owes debits taken
+  // before schema 10, and paying them back frees it.
+  if (funds.credit_limit > 0 && funds.credit_limit < first_block) {
+    // NOTE: no command changes a card's credit limit, so the fix is a new card.
+    return refuse(RefusalReason::InsufficientFunds,
+                  "card " + masked + " has a credit limit of $" +
+                      format_money(funds.credit_limit) + ", less than" + first_block_text +
+                      ", so no payment by its billed line makes it usable for this call; choose "
+                      "another billing method, or ask relay center staff to issue the "
+                      "cardholder a card with a higher limit");
+  }
+  if (funds.owed > 0) {
+    return refuse_with_step(
+        RefusalReason::InsufficientFunds,
+        short_of + ", and its limit stays used up until its billed line pays",
+        "; choose another billing method, or ", {NextStep::Kind::RecordCardPayment, ""});
+  }
+  return refuse(RefusalReason::InsufficientFunds,
+                short_of + ", because calls in progress hold the rest of its $" +
+                    format_money(funds.credit_limit) +
+                    " limit; choose another billing method, or retry after those calls end");
+}
+
+// Returns the refusal of a card whose ledger is damaged, when `status` is the Corrupt status of
+// a card read whose fix is `relaygw audit verify`, and nullopt for any other failure.
+std::optional<Authorization> damaged_card_refusal(const Status& status) {
+  if (status.code() != StatusCode::Corrupt ||
+      status.next_step().kind != NextStep::Kind::VerifyDatabase) {
+    return std::nullopt;
+  }
+  return refuse_for_status(RefusalReason::CardLedgerDamaged, status);
+}
+
 }  // namespace
 
 std::string command_line_message(const Authorization& decision) {
@@ -183,6 +232,8 @@ std::string_view to_string(RefusalReason reason) {
       return "third-number-is-calling-line";
     case RefusalReason::CardLineNotBillable:
       return "card-line-not-billable";
+    case RefusalReason::CardLedgerDamaged:
+      return "card-ledger-damaged";
   }
   return "unknown";
 }
@@ -479,6 +530,9 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
   granted.message = card_authorization_message(masked, 0, std::nullopt);
   Result<CardFunds> funds = store_->card_funds(card.card.number, request.call_id);
   if (!funds) {
+    if (std::optional<Authorization> damaged = damaged_card_refusal(funds.status())) {
+      return *damaged;
+    }
     return funds.status();
   }
   if (!funds->has_entries) {
@@ -503,15 +557,7 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
       return minimum.status();
     }
     if (funds->available < *minimum) {
-      const bool prepaid = card.card.funding == CardFunding::Prepaid;
-      return refuse_with_step(
-          RefusalReason::InsufficientFunds,
-          "card " + masked + " has $" + format_money(funds->available) +
-              " available, less than the $" + format_money(*minimum) +
-              " first block of this call" +
-              (prepaid ? "" : ", and its limit stays used up until its billed line pays"),
-          "; choose another billing method, or ",
-          {prepaid ? NextStep::Kind::FundCard : NextStep::Kind::RecordCardPayment, ""});
+      return refuse_short_of_first_block(masked, card.card.funding, *funds, *minimum);
     }
     if (hold == HoldMode::CheckOnly) {
       return granted;
@@ -542,11 +588,17 @@ Result<Authorization> Authorizer::hold_funds(const AuthorizationRequest& request
     if (held.status().code() == StatusCode::FailedPrecondition) {
       return refuse(RefusalReason::CardClosed, held.status().message());
     }
+    if (std::optional<Authorization> damaged = damaged_card_refusal(held.status())) {
+      return *damaged;
+    }
     if (held.status().code() != StatusCode::ResourceExhausted) {
       return held.status();
     }
     funds = store_->card_funds(card.card.number, request.call_id);
     if (!funds) {
+      if (std::optional<Authorization> damaged = damaged_card_refusal(funds.status())) {
+        return *damaged;
+      }
       return funds.status();
     }
   }

@@ -29,7 +29,7 @@ enum class RefusalReason {
   CardClosed,                // card-closed
   CardLocked,                // card-locked: too many wrong PINs
   WrongPin,                  // wrong-pin
-  InsufficientFunds,         // insufficient-funds: balance or limit below the minimum first block
+  InsufficientFunds,         // insufficient-funds: free funds below the minimum first block
   RatingUnavailable,         // rating-unavailable: no rate deck or number plan to price the call
   PremiumBlocked,            // premium-blocked: 900 and 976 numbers only bill to the calling line
   CollectToOwnLine,          // collect-to-own-line: a collect call to the calling line itself
@@ -38,6 +38,9 @@ enum class RefusalReason {
   // card-line-not-billable: a postpaid card's billed line left the directory, or its type or
   // screening no longer accepts the card's charges
   CardLineNotBillable,
+  // card-ledger-damaged: the card's ledger contains an amount written or changed outside
+  // relaygw, such as credits or charges that sum near or past the 64-bit range
+  CardLedgerDamaged,
 };
 
 std::string_view to_string(RefusalReason reason);

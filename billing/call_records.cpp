@@ -326,6 +326,26 @@ std::string unposted_state(const CallRecord& record) {
   return refusal.empty() ? "is not posted yet" : "was refused (" + refusal + ") and never billed";
 }
 
+Result<bool> rated_line_tty_discount(Store& store, std::string_view billed_number,
+                                     std::string_view from, std::string_view card_number) {
+  std::string stored(billed_number.empty() ? from : billed_number);
+  if (billed_number.empty() && !card_number.empty()) {
+    Result<std::optional<CardState>> card = store.find_card(std::string(card_number));
+    if (!card) {
+      return card.status();
+    }
+    if (*card && !(*card)->card.billed_line.empty()) {
+      stored = (*card)->card.billed_line;
+    }
+  }
+  const Result<std::string> e164 = normalize_line_number(stored);
+  Result<std::optional<LineVersion>> line = store.find_line(e164 ? *e164 : stored);
+  if (!line) {
+    return line.status();
+  }
+  return *line && (*line)->line.tty_discount_eligible;
+}
+
 std::string describe_refusal(const CallRecord& record) {
   const CallEventRecord* refused = refusal_event(record);
   if (refused == nullptr) {
@@ -348,12 +368,13 @@ Status CallRecords::check_rateable(const CallRequest& request, Instant start) co
 }
 
 Result<RatedCall> CallRecords::trial_rating(const Rater& rater, const CallRequest& request,
-                                            Instant start) {
+                                            Instant start, bool tty_discount_eligible) {
   // A one-minute answered trial finds every fault that would stop `complete` from rating the
   // call: an invalid or unassigned number at either end, a calling number with no time zone,
   // no deck version in force on the local start date, or no rate for the call.
   CallToRate trial = call_to_rate(request, start, 60);
   trial.person_reached = true;
+  trial.tty_discount_eligible = tty_discount_eligible;
   Result<RatedCall> rated = rater.rate(trial);
   if (!rated) {
     return Status(rated.status().code(), "the call cannot be billed with the current rate deck: " +
@@ -384,7 +405,12 @@ Result<std::optional<CallQuote>> CallRecords::quote_with_deck(
     }
     rater = *deck_rater;
   }
-  Result<RatedCall> rated = trial_rating(*rater, request, start);
+  // The stored quote carries the discount of an eligible line, as the posting will.
+  Result<bool> discount = billed_line_discount_eligible(request);
+  if (!discount) {
+    return discount.status();
+  }
+  Result<RatedCall> rated = trial_rating(*rater, request, start, *discount);
   if (!rated) {
     return rated.status();
   }
@@ -733,16 +759,8 @@ Result<CardFunds> CallRecords::interim_debit(const std::string& call_id, Instant
 }
 
 Result<bool> CallRecords::billed_line_discount_eligible(const CallRequest& request) const {
-  // The directory stores E.164 numbers, so a number typed as 4155550108 or (415) 555-0108 is
-  // looked up in that form. Calls opened before `call create` stored the billed number use the
-  // calling number. A number that does not normalize is looked up as stored and finds no line.
-  const std::string& stored = request.billed_number.empty() ? request.from : request.billed_number;
-  const Result<std::string> e164 = normalize_line_number(stored);
-  Result<std::optional<LineVersion>> line = store_->find_line(e164 ? *e164 : stored);
-  if (!line) {
-    return line.status();
-  }
-  return *line && (*line)->line.tty_discount_eligible;
+  return rated_line_tty_discount(*store_, request.billed_number, request.from,
+                                 request.card_number);
 }
 
 Result<CallPosting> CallRecords::rate_posting(const CallRecord& record,

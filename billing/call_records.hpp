@@ -63,6 +63,16 @@ std::optional<LatePsapAck> late_psap_ack(const CallRecord& record);
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 
+// Returns whether the directory line a call is rated for is eligible for a state TTY discount:
+// `billed_number`; when that is empty, the billed line of the postpaid calling card
+// `card_number`; otherwise the calling number `from` (a prepaid card, or a quote that names no
+// card). Stored calling-card calls read back with their card's billed line, so posting agrees.
+// The directory stores E.164 numbers, so a number typed as 4155550108 is looked up in that
+// form, and one that does not normalize finds no line. Quotes, stored quotes, interim debits and
+// postings all use this rule, so a quote prices the discount that the posted call gets.
+Result<bool> rated_line_tty_discount(Store& store, std::string_view billed_number,
+                                     std::string_view from, std::string_view card_number = {});
+
 // Maximum conversation a completion or interim debit may bill unless the caller sets another:
 // 24 hours, the default of the gateway's max_call_length_seconds. A longer one is most often a
 // mistyped date.
@@ -200,11 +210,12 @@ class CallRecords {
   // zero.
   Result<CallPosting> rate_posting(const CallRecord& record, const Completion& completion,
                                    const Rater* rater) const;
-  // Returns whether the line a call bills is eligible for a state TTY discount.
+  // Returns rated_line_tty_discount() of `request`'s billed number, calling number and card.
   Result<bool> billed_line_discount_eligible(const CallRequest& request) const;
-  // Rates `request` as a one-minute answered call starting at `start`, with `rater`.
+  // Rates `request` as a one-minute answered call starting at `start`, with `rater`, with
+  // the TTY discount of an eligible line when `tty_discount_eligible` is set.
   static Result<RatedCall> trial_rating(const Rater& rater, const CallRequest& request,
-                                        Instant start);
+                                        Instant start, bool tty_discount_eligible = false);
   // Returns the quote of `request` under `in_effect`, the deck in effect on `local_date` (see
   // open()), or nullopt for an emergency call. An empty `local_date` (the calling number has
   // no time zone) skips the check that the deck is in effect, and the rating reports the

@@ -116,6 +116,9 @@ std::string operator_step(const NextStep& step) {
     case NextStep::Kind::CorrectPostedCall:
       return "ask relay center staff to check the call's posted charges and to credit any "
              "wrong charge";
+    case NextStep::Kind::VerifyDatabase:
+      return "ask relay center staff to find the billing database row that was changed by hand "
+             "and to restore the database from a backup";
     default:
       return "";
   }

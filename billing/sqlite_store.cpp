@@ -213,6 +213,24 @@ Status check_debit_order(const CardFunds& before, const std::vector<LedgerEntry>
   return Status::ok();
 }
 
+// The bound on a card's credits, and on its charges, that read_funds accepts: 2^62 units, about
+// $461 trillion. No real card comes near it, and below it every sum of the card's amounts, a hold
+// and its later release included, stays inside the 64-bit range.
+constexpr Money kMaxCardLedgerSum = Money{1} << 62;
+
+// Returns the Corrupt status of a card whose card_ledger credits or charges sum to
+// kMaxCardLedgerSum or more. Its next step runs `relaygw audit verify --db` on `db`'s file.
+Status card_ledger_out_of_range(sqlite3* db, const std::string& number) {
+  return failed_with_step(
+      StatusCode::Corrupt,
+      "card " + mask_card_number(number) +
+          " is damaged: its card_ledger credits or charges sum to $" +
+          format_money(kMaxCardLedgerSum) +
+          " or more, past what any card reaches and too near the 64-bit integer range to sum "
+          "safely, so an amount was written or changed outside relaygw",
+      {NextStep::Kind::VerifyDatabase, detail::database_path(db)});
+}
+
 // Rejects a hold for call `call_id` while the call's earlier hold is still open and `entries`
 // do not release it first: a call holds a card's funds once.
 Status check_one_hold(const std::string& number, const std::string& call_id,
@@ -1520,7 +1538,10 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
             "ELSE 0 END), 0), "
             "MAX(CASE WHEN call_id = ?1 AND kind = 'debit' THEN covered_until END), "
             "(SELECT funding FROM cards WHERE number = ?2), "
-            "COALESCE(SUM(typeof(amount) <> 'integer'), 0) "
+            "COALESCE(SUM(typeof(amount) <> 'integer'), 0), "
+            "COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN amount < 0 THEN amount ELSE 0 END), 0) "
             "FROM card_ledger WHERE number = ?2"
           : "SELECT COALESCE(SUM(amount), 0), "
             "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount "
@@ -1532,10 +1553,20 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
             "COALESCE(SUM(CASE WHEN call_id = ?1 AND kind IN ('debit', 'refund') THEN -amount "
             "ELSE 0 END), 0), "
             "NULL, (SELECT funding FROM cards WHERE number = ?2), "
-            "COALESCE(SUM(typeof(amount) <> 'integer'), 0) "
+            "COALESCE(SUM(typeof(amount) <> 'integer'), 0), "
+            "COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN amount < 0 THEN amount ELSE 0 END), 0) "
             "FROM card_ledger WHERE number = ?2");
   totals.bind(call_id).bind(number);
   Result<bool> row = totals.next();
+  // SQLite's SUM fails with "integer overflow", a Corrupt status whose step is
+  // VerifyDatabase, when the credits (column 9) or the charges (column 10) sum past the
+  // 64-bit range. No other failure of this read has that step.
+  if (!row && row.status().code() == StatusCode::Corrupt &&
+      row.status().next_step().kind == NextStep::Kind::VerifyDatabase) {
+    return card_ledger_out_of_range(db_, number);
+  }
   if (!row) {
     return row.status();
   }
@@ -1544,12 +1575,21 @@ Result<CardFunds> SqliteStore::read_funds(const std::string& number, const std::
   if (totals.integer(7) != 0) {
     return non_integer_card_ledger_amount(number);
   }
+  // Every sum of the card's amounts lies between its charges and its credits. With both under
+  // 2^62 in size, any such sum, and any difference of two, fits in 64 bits.
+  if (totals.integer(9) >= kMaxCardLedgerSum || totals.integer(10) <= -kMaxCardLedgerSum) {
+    return card_ledger_out_of_range(db_, number);
+  }
   CardFunds funds;
   funds.available = totals.integer(0);
   funds.balance = totals.integer(1);
   const bool prepaid = totals.text(6) == to_string(CardFunding::Prepaid);
   funds.has_entries =
       prepaid || totals.integer(2) > 0 || funds.available != 0 || funds.balance != 0;
+  if (!prepaid) {
+    funds.credit_limit = totals.integer(8);
+    funds.owed = std::max(Money{0}, funds.credit_limit - funds.balance);
+  }
   funds.held_for_call = call_id.empty() ? 0 : totals.integer(3);
   funds.debited_for_call = call_id.empty() ? 0 : totals.integer(4);
   if (!call_id.empty() && !totals.is_null(5)) {
@@ -1703,22 +1743,13 @@ Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Mo
                       " is prepaid and has no billed line to take a payment from; add funds "
                       "with `relaygw card fund`");
   }
-  // What the card owes against its limit: its credit entries (the limit) minus its balance,
-  // which debits lower and refunds and earlier payments raise.
-  ScopedStatement owed_query = statement(
-      "SELECT COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE 0 END), 0) - "
-      "COALESCE(SUM(CASE WHEN kind IN ('credit', 'debit', 'refund', 'payment') THEN amount "
-      "ELSE 0 END), 0), COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE 0 END), 0) "
-      "FROM card_ledger WHERE number = ?");
-  owed_query.bind(number);
-  Result<bool> row = owed_query.next();
-  if (!row) {
-    return row.status();
+  // Read as every other card read is, so a damaged ledger gets the same message.
+  Result<CardFunds> before = read_funds(number, "");
+  if (!before) {
+    return before.status();
   }
-  const Money owed = owed_query.integer(0);
-  const Money limit = owed_query.integer(1);
-  (void)owed_query.next();  // step to SQLITE_DONE so the read ends
-  if (limit <= 0 && owed <= 0) {
+  const Money owed = before->owed;
+  if (before->credit_limit <= 0 && owed <= 0) {
     return Status(StatusCode::FailedPrecondition,
                   "card " + masked + " has no credit limit: its calls are billed in full to "
                       "line " + line + ", so it needs no payment to stay usable");

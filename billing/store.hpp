@@ -145,6 +145,12 @@ struct CardFunds {
   // entry, or entries that do not net to zero. False for a postpaid card with no credit limit,
   // whose calls are billed in full to its line.
   bool has_entries = false;
+  // A postpaid card's credit limit: the sum of its credit entries, zero for no limit. Zero for a
+  // prepaid card.
+  Money credit_limit = 0;
+  // What a postpaid card owes against its limit: the limit less the balance, which debits lower
+  // and payments and refunds raise. Never below zero, and zero for a prepaid card.
+  Money owed = 0;
 };
 
 // The payout of a closed prepaid card's remaining balance to its owner.

@@ -115,6 +115,9 @@ void add_quote_command(CLI::App& app) {
   CLI::Option* handling =
       quote->add_option("--handling", options->handling, "automated or operator")
           ->capture_default_str();
+  quote->add_option("--third-number", options->third_number,
+                    "Line billed for third-party calls; with --db its TTY discount eligibility "
+                    "applies, as it does to the calling line for sent-paid calls");
   quote->add_flag("--json", options->json, "Print one JSON object instead of text");
   CLI::Option* deck = quote->add_option(
       "--deck", options->deck, "Rate deck .toml file or folder (default: DATA_DIR/rates)");

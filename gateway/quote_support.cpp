@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "billing/authorization.hpp"
+#include "billing/call_records.hpp"
 #include "billing/call_time.hpp"
 #include "billing/call_types.hpp"
 #include "billing/deck_cache.hpp"
@@ -90,6 +92,13 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
                    "give 0 to 1440 minutes with at most four decimals, such as 2.5");
   }
   call.billable_seconds = *seconds;
+  if (!fields.third_number.empty()) {
+    if (Result<std::string> third = billing::normalize_line_number(fields.third_number); !third) {
+      const std::string name = prefix.empty() ? "third_number" : "third-number";
+      return Status(StatusCode::InvalidArgument,
+                    std::string(prefix) + name + ": " + third.status().message());
+    }
+  }
 
   // The call's disconnect must be a time that call records accept too.
   const billing::Instant end = call.start + std::chrono::seconds(call.billable_seconds);
@@ -106,6 +115,28 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
   call.answered = call.billable_seconds > 0;
   call.person_reached = true;  // a quote assumes the requested person comes to the phone
   return call;
+}
+
+// Sets `call.tty_discount_eligible` from the directory line that `call.billing` bills, as
+// the posting of the call decides it. A billed number that is not a valid line has no
+// directory entry, so it is not eligible, and the rater or the authorization reports it.
+Status set_line_discount(billing::Store* directory, const QuoteFields& fields,
+                         billing::CallToRate& call) {
+  call.tty_discount_eligible = false;
+  if (directory == nullptr) {
+    return Status::ok();
+  }
+  Result<std::string> billed =
+      billing::billed_line_number(call.billing, fields.from, fields.to, fields.third_number);
+  if (!billed) {
+    return Status::ok();
+  }
+  Result<bool> eligible = billing::rated_line_tty_discount(*directory, *billed, fields.from);
+  if (!eligible) {
+    return eligible.status();
+  }
+  call.tty_discount_eligible = *eligible;
+  return Status::ok();
 }
 
 std::string first_effective_date(const billing::RateDeck& deck) {
@@ -167,7 +198,7 @@ Result<QuoteOutcome> quote_with_stored_deck(const QuoteFields& fields,
   logger("billing")->info("quote deck from database: db={} deck='{}' sha256={}", fields.db,
                           (*in_effect)->name, (*in_effect)->sha256_hex);
   Result<QuoteOutcome> outcome =
-      rate_quote(fields, field_prefix, plan, (*deck_rater)->deck(), Status::ok());
+      rate_quote(fields, field_prefix, plan, (*deck_rater)->deck(), Status::ok(), (*store).get());
   if (outcome) {
     const billing::RateDeckHeader& header = **in_effect;
     outcome->deck = QuoteDeck{fields.db, "", header.name, header.effective_from, header.sha256_hex};
@@ -222,13 +253,16 @@ Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view f
 
 Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view field_prefix,
                                 const billing::NumberPlan* plan, const billing::RateDeck* deck,
-                                const Status& missing_data) {
+                                const Status& missing_data, billing::Store* directory) {
   Result<billing::CallToRate> built = build_call(fields, field_prefix);
   if (!built) {
     return built.status();
   }
   QuoteOutcome outcome;
   outcome.call = std::move(built).value();
+  if (Status eligible = set_line_discount(directory, fields, outcome.call); !eligible) {
+    return eligible;
+  }
   const billing::CallToRate& call = outcome.call;
   const bool emergency = billing::is_emergency_number(call.to);
   if (!emergency && (plan == nullptr || deck == nullptr)) {
@@ -289,6 +323,9 @@ Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view fiel
     }
     billing::CallToRate other = call;
     other.billing = method;
+    if (Status eligible = set_line_discount(directory, fields, other); !eligible) {
+      return eligible;
+    }
     Result<billing::RatedCall> other_rated = rater.rate(other);
     outcome.alternatives.emplace_back(
         std::string(billing::to_string(method)),

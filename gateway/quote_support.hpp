@@ -12,6 +12,7 @@
 
 #include "billing/call_types.hpp"
 #include "billing/rating.hpp"
+#include "billing/store.hpp"
 #include "common/status.hpp"
 
 namespace relaygw::gateway {
@@ -27,6 +28,9 @@ struct QuoteFields {
   std::string access = "none";
   std::string handling =
       std::string(relaygw::billing::to_string(relaygw::billing::kDefaultHandling));
+  // The line a third-party call bills; empty quotes third-party billing with no line's TTY
+  // discount eligibility.
+  std::string third_number;
   std::string deck;      // rate deck file or folder; empty: DATA_DIR/rates
   std::string data_dir;  // empty: billing::default_data_dir()
   // Billing database whose deck in effect prices the quote, as `call create` picks it; empty:
@@ -56,7 +60,8 @@ struct QuoteOutcome {
 // Checks `fields`, loads the number plan and rate deck, and rates the call and its
 // alternatives. With `fields.db` the deck is the one stored in that database in effect on the
 // call's local start date at the calling number's rate center (Store::rate_deck_in_effect), as
-// `call create` picks it. The database is opened read-only, and a missing file or one that is
+// `call create` picks it, and the directory of that database decides whether each billing
+// method's billed line gets its state TTY discount, as the posted call would. The database is opened read-only, and a missing file or one that is
 // not a relaygw database fails with the open error, which names the file and the fix. Errors
 // name the field as `field_prefix` + name ("--billing" on the command line, "billing" in JSON)
 // and the value. Bad input fails with InvalidArgument, and a number
@@ -65,14 +70,21 @@ struct QuoteOutcome {
 Result<QuoteOutcome> compute_quote(const QuoteFields& fields, std::string_view field_prefix);
 
 // Checks `fields` and rates the call and its alternatives with an already loaded number plan
-// and rate deck, ignoring `fields.deck` and `fields.data_dir`. A null `plan` or `deck`
+// and rate deck, ignoring `fields.deck` and `fields.data_dir`. With a `directory`, each billing
+// method is rated with the TTY discount eligibility of the line it bills
+// (billing::rated_line_tty_discount). That is the calling line for sent-paid,
+// person-to-person and calling-card, the called line for collect, and `fields.third_number`
+// for third-party. A quote names no card, so a calling-card quote is priced as a prepaid
+// card's call.
+// Without one, no line is eligible and only the access tag can give the discount. A null `plan` or `deck`
 // fails a non-emergency call with Unavailable and the message of `missing_data` (the load
 // failure), as compute_quote() does, except that a FailedPrecondition `missing_data` (no
 // stored deck in effect on the start date) is returned as it is. Other errors are those of
 // compute_quote().
 Result<QuoteOutcome> rate_quote(const QuoteFields& fields, std::string_view field_prefix,
                                 const billing::NumberPlan* plan, const billing::RateDeck* deck,
-                                const Status& missing_data);
+                                const Status& missing_data,
+                                billing::Store* directory = nullptr);
 
 // The `relaygw quote --json` object.
 nlohmann::json quote_json(const QuoteOutcome& quote);

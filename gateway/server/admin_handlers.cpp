@@ -15,6 +15,7 @@
 #include "billing/credits.hpp"
 #include "billing/money.hpp"
 #include "billing/next_step.hpp"
+#include "billing/numbering.hpp"
 #include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
 #include "billing/sqlite_store.hpp"
@@ -884,7 +885,9 @@ Result<std::optional<QuoteDeck>> stored_quote_deck(const AdminApiParts& parts,
 // POST /quote with the fields of `relaygw quote`.
 AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   if (auto rejected =
-          check_fields(body, {"from", "to", "billing", "start", "minutes", "access", "handling"},
+          check_fields(body,
+                       {"from", "to", "billing", "start", "minutes", "access", "handling",
+                        "third_number"},
                        {"from", "to", "billing", "start", "minutes"})) {
     return *rejected;
   }
@@ -896,6 +899,7 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
   fields.minutes = field_or(body, "minutes", "");
   fields.access = field_or(body, "access", fields.access);
   fields.handling = field_or(body, "handling", fields.handling);
+  fields.third_number = field_or(body, "third_number", "");
   // Quotes use the number plan and rate deck that the call service would bill the call with,
   // the deck in effect at its start, so a quote and the posted call agree. A deck is parsed
   // once, when it is first needed, not per request. A start that does not parse is reported by
@@ -914,7 +918,15 @@ AdminResponse post_quote(const AdminApiParts& parts, const json& body) {
         fields.from, at,
         [&](const billing::NumberPlan& plan, const billing::RateDeck& deck,
             const std::string& sha256) {
-          quote = rate_quote(fields, "", &plan, &deck, Status::ok());
+          // The directory decides each billed line's TTY discount eligibility, as at
+          // posting. An emergency call is quoted at zero without it.
+          auto directory = open_store(parts);
+          if (!directory && !billing::is_emergency_number(fields.to)) {
+            quote = Status(StatusCode::Unavailable, api_message(directory.status()));
+            return;
+          }
+          quote = rate_quote(fields, "", &plan, &deck, Status::ok(),
+                             directory ? directory->get() : nullptr);
           deck_sha256 = sha256;
         });
   }

@@ -975,6 +975,17 @@ Result<relay::Quote> CallService::State::quote_locked(const relay::CallRequested
   call.billable_seconds = kQuoteSeconds;
   call.answered = true;
   call.person_reached = true;
+  // The billed line's TTY discount is quoted as the posting will apply it. A billed number
+  // that is not valid falls back to the calling line here; the authorization refuses it.
+  Result<std::string> billed = billing::billed_line_number(
+      call.billing, session.caller_number, request.dialed_number, request.third_number);
+  Result<bool> discount =
+      billing::rated_line_tty_discount(*store, billed ? *billed : "", session.caller_number,
+                                       request.card_number.reveal());
+  if (!discount) {
+    return discount.status();
+  }
+  call.tty_discount_eligible = *discount;
   auto rated = call_rater.rate(call);
   if (!rated) {
     return rated.status();
@@ -1113,6 +1124,14 @@ std::optional<relay::Quote> CallService::State::stored_quote(const billing::Call
   call.billable_seconds = kQuoteSeconds;
   call.answered = true;
   call.person_reached = true;
+  Result<bool> discount =
+      billing::rated_line_tty_discount(*store, stored.billed_number, stored.from,
+                                       stored.card_number);
+  if (!discount) {
+    log->warn("call={} quote not sent: {}", stored.id, discount.status().message());
+    return std::nullopt;
+  }
+  call.tty_discount_eligible = *discount;
   auto rated =
       call_rater != nullptr
           ? call_rater->rate(call)

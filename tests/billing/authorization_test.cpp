@@ -14,6 +14,7 @@
 #include "billing/cards.hpp"
 #include "billing/directory.hpp"
 #include "billing/sqlite_store.hpp"
+#include "tests/sqlite_edit.hpp"
 
 using namespace relaygw::billing;
 using relaygw::Result;
@@ -110,6 +111,42 @@ class AuthorizationFixture {
       FAIL(decision.status().message());
     }
     return *decision;
+  }
+  void add_postpaid(Money credit_limit) {
+    add_directory_line("+13125550199", LineType::Residential, Screening::None);
+    NewCard postpaid;
+    postpaid.number = kCard;
+    postpaid.funding = CardFunding::Postpaid;
+    postpaid.billed_line = "+13125550199";
+    postpaid.credit_limit = credit_limit;
+    postpaid.pin_iterations = 1'000;
+    REQUIRE(add_card(*store_, postpaid, kPin, context()));
+  }
+  std::string database_path() const { return (dir_ / "billing.db").string(); }
+  void edit_outside_relaygw(const std::string& sql) {
+    relaygw::testing::edit_outside_relaygw(database_path(), sql);
+  }
+  // Checks that `card` is refused as card-ledger-damaged, with the fix in plain words and, on
+  // the command line, `relaygw audit verify --db`.
+  void check_damaged_card_refused(AuthorizationRequest card) {
+    card.call_id = "call-after-edit";
+    const Authorization decision = authorize(card);
+    CHECK_FALSE(decision.granted);
+    CHECK(decision.reason == RefusalReason::CardLedgerDamaged);
+    CHECK(to_string(decision.reason) == "card-ledger-damaged");
+    CHECK(decision.held == 0);
+    CHECK(decision.message.find("`relaygw") == std::string::npos);
+    CHECK_THAT(decision.message,
+               Catch::Matchers::StartsWith("card *********0001 is damaged: its card_ledger "
+                                           "credits or charges sum to $461,168,601,842,738.7904 "
+                                           "or more"));
+    CHECK_THAT(decision.message,
+               Catch::Matchers::EndsWith("; ask relay center staff to find the billing database "
+                                         "row that was changed by hand and to restore the "
+                                         "database from a backup"));
+    CHECK_THAT(command_line_message(decision),
+               Catch::Matchers::Contains("; run `relaygw audit verify --db " + database_path() +
+                                         "` to find the row"));
   }
   CardFunds funds(const std::string& call_id = "") {
     return store_->card_funds(kCard, call_id).value();
@@ -533,25 +570,70 @@ TEST_CASE_METHOD(AuthorizationFixture, "staff step refusals name no command",
           decision.message.substr(0, decision.step_offset));
   }
   SECTION("postpaid card with its limit used up") {
-    add_directory_line("+13125550199", LineType::Residential, Screening::None);
-    NewCard postpaid;
-    postpaid.number = kCard;
-    postpaid.funding = CardFunding::Postpaid;
-    postpaid.billed_line = "+13125550199";
-    postpaid.credit_limit = 100;
-    postpaid.pin_iterations = 1'000;
-    REQUIRE(add_card(store(), postpaid, kPin, context()));
+    add_postpaid(10'000);
+    // Earlier calls took $0.98 of the $1.00 limit, and the line has not paid.
+    REQUIRE(store().append_ledger(kCard, {LedgerEntry{LedgerKind::Debit, -9'800, "call-earlier"}},
+                                  false, std::nullopt, context()));
     const Authorization decision = authorize(card);
     REQUIRE(decision.reason == RefusalReason::InsufficientFunds);
     CHECK(decision.message.find("relaygw") == std::string::npos);
+    CHECK_THAT(decision.message,
+               Catch::Matchers::StartsWith("card *********0001 has $0.02 available, less than "
+                                           "the $0.04 first block of this call"));
     CHECK_THAT(decision.message,
                Catch::Matchers::Contains("its limit stays used up until its billed line pays"));
     CHECK_THAT(decision.message,
                Catch::Matchers::EndsWith("or ask relay center staff to record the billed line's "
                                          "payment"));
+    CHECK(decision.next_step.kind == relaygw::NextStep::Kind::RecordCardPayment);
     CHECK_THAT(command_line_message(decision),
                Catch::Matchers::EndsWith(
                    "or record the line's payment with `relaygw card payment`"));
+  }
+  SECTION("postpaid card whose limit is below the first block") {
+    add_postpaid(100);  // the first block costs 400 units, and nothing is owed
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.reason == RefusalReason::InsufficientFunds);
+    CHECK(decision.message ==
+          "card *********0001 has a credit limit of $0.01, less than the $0.04 first block of "
+          "this call, so no payment by its billed line makes it usable for this call; choose "
+          "another billing method, or ask relay center staff to issue the cardholder a card "
+          "with a higher limit");
+    CHECK(decision.next_step.kind == relaygw::NextStep::Kind::None);
+    CHECK(command_line_message(decision) == decision.message);
+    CHECK(funds().credit_limit == 100);
+    CHECK(funds().owed == 0);
+  }
+  SECTION("postpaid card held by calls in progress") {
+    add_postpaid(500);
+    AuthorizationRequest other = card;
+    other.call_id = "call-other";
+    const Authorization first = authorize(other);
+    REQUIRE(first.granted);
+    REQUIRE(first.held == 500);
+    const Authorization decision = authorize(card);
+    REQUIRE(decision.reason == RefusalReason::InsufficientFunds);
+    CHECK(decision.message ==
+          "card *********0001 has $0.00 available, less than the $0.04 first block of this "
+          "call, because calls in progress hold the rest of its $0.05 limit; choose another "
+          "billing method, or retry after those calls end");
+    CHECK(decision.next_step.kind == relaygw::NextStep::Kind::None);
+    CHECK(funds().owed == 0);
+  }
+  SECTION("card whose ledger sums past the 64-bit range") {
+    add_prepaid(10'000);
+    const Authorization held = authorize(card);
+    REQUIRE(held.granted);
+    REQUIRE(Authorizer(&store(), &number_plan(), &rater_).release_hold(card, held, context()));
+    // The credit, hold and release now sum past INT64_MAX in any order.
+    edit_outside_relaygw("UPDATE card_ledger SET amount = 9223372036854775807 WHERE kind = 'credit'");
+    check_damaged_card_refused(card);
+  }
+  SECTION("card whose one credit is near the 64-bit limit") {
+    add_prepaid(10'000);
+    // One amount sums without an overflow, but a hold and its release would pass INT64_MAX.
+    edit_outside_relaygw("UPDATE card_ledger SET amount = 9223372036854775000");
+    check_damaged_card_refused(card);
   }
   SECTION("locked card") {
     add_prepaid(10'000);

@@ -58,7 +58,7 @@ TEST_CASE("staff steps have plain words", "[billing][next-step]") {
   using relaygw::billing::operator_step;
   for (const NextStep::Kind kind :
        {NextStep::Kind::FundCard, NextStep::Kind::RecordCardPayment, NextStep::Kind::UnlockCard,
-        NextStep::Kind::CorrectPostedCall}) {
+        NextStep::Kind::CorrectPostedCall, NextStep::Kind::VerifyDatabase}) {
     const NextStep step{kind, "c1"};
     INFO(command_line_step(step));
     CHECK(command_line_step(step).find("`relaygw ") != std::string::npos);

@@ -128,6 +128,82 @@ TEST_CASE_METHOD(OutsideEditFixture, "report credits rejects overflowing sums",
   CHECK(overflow.output.find("-922") == std::string::npos);
 }
 
+// Returns the message of `run`'s error line, which starts with "relaygw COMMAND: ", without that
+// prefix, so two commands' messages compare.
+std::string error_message(const Run& run, const std::string& command) {
+  const std::string prefix = "relaygw " + command + ": ";
+  const std::size_t start = run.output.find(prefix);
+  if (start == std::string::npos) {
+    return "";
+  }
+  const std::size_t end = run.output.find('\n', start);
+  return run.output.substr(start + prefix.size(), end - start - prefix.size());
+}
+
+TEST_CASE_METHOD(OutsideEditFixture, "card near 64-bit limit reported damaged",
+                 "[billing][outside-edit]") {
+  card_call("y1");
+  // card_call's ledger: the $20.00 credit, the call's hold and its release, and its debit.
+  SECTION("credits sum past INT64_MAX") {
+    edit_outside_relaygw(
+        "UPDATE card_ledger SET amount = 9223372036854775807 WHERE kind = 'credit'");
+  }
+  SECTION("credits sum to 2^62 without an overflow") {
+    edit_outside_relaygw(
+        "UPDATE card_ledger SET amount = 4611686018427387904 - "
+        "(SELECT amount FROM card_ledger WHERE kind = 'release') WHERE kind = 'credit'");
+  }
+  SECTION("charges sum past INT64_MIN") {
+    edit_outside_relaygw(
+        "UPDATE card_ledger SET amount = -9223372036854775807 WHERE kind = 'debit'");
+  }
+  const std::string damaged =
+      "card ************0004 is damaged: its card_ledger credits or charges sum to "
+      "$461,168,601,842,738.7904 or more";
+  const std::string verify = "run `relaygw audit verify --db " + path("billing.db") + "`";
+
+  const Run card = relaygw("card show " + db_option() + "--number " + kCard);
+  const Run card_json = relaygw("card show " + db_option() + "--number " + kCard + " --json");
+  const Run call = relaygw("call show " + db_option() + "--id y1");
+  const Run call_json = relaygw("call show " + db_option() + "--id y1 --json");
+  for (const Run* run : {&card, &card_json, &call, &call_json}) {
+    INFO(run->output);
+    CHECK(run->status == 1);
+    CHECK(run->output.find(damaged) != std::string::npos);
+    CHECK(run->output.find(verify) != std::string::npos);
+    CHECK(run->output.find(kCard) == std::string::npos);
+  }
+  // Both commands print one message for the same damage.
+  CHECK_FALSE(error_message(card, "card show").empty());
+  CHECK(error_message(card, "card show") == error_message(call, "call show"));
+  CHECK(error_message(card_json, "card show") == error_message(call_json, "call show"));
+
+  // The card pays for no further call.
+  const Run create = relaygw("call create " + db_option() +
+                             "--id y2 --at 2026-03-10T10:29:00-05:00 --from 3125550107 "
+                             "--to 2125550101 --billing calling-card --card " + kCard);
+  INFO(create.output);
+  CHECK(create.status == 1);
+  CHECK(create.output.find("call y2 refused: card-ledger-damaged") != std::string::npos);
+  CHECK(create.output.find(damaged) != std::string::npos);
+  CHECK(create.output.find(verify) != std::string::npos);
+}
+
+TEST_CASE_METHOD(OutsideEditFixture, "card just under damage bound still shown",
+                 "[billing][outside-edit]") {
+  card_call("y1");
+  // The credits sum to one unit less than 2^62, so every sum of them still fits.
+  edit_outside_relaygw(
+      "UPDATE card_ledger SET amount = 4611686018427387903 - "
+      "(SELECT amount FROM card_ledger WHERE kind = 'release') WHERE kind = 'credit'");
+  const Run card = relaygw("card show " + db_option() + "--number " + kCard + " --json");
+  INFO(card.output);
+  REQUIRE(card.status == 0);
+  const Run call = relaygw("call show " + db_option() + "--id y1");
+  INFO(call.output);
+  CHECK(call.status == 0);
+}
+
 TEST_CASE_METHOD(OutsideEditFixture, "json output replaces invalid UTF-8",
                  "[billing][outside-edit]") {
   card_call("y1");

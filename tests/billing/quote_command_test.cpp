@@ -26,13 +26,13 @@ struct RunResult {
   std::string err;
 };
 
-// Runs `relaygw quote` with `arguments` (already shell-quoted) and an optional environment
-// prefix, capturing standard output and standard error.
-RunResult run_quote(const std::string& arguments, const std::string& environment = "") {
+// Runs `relaygw` with `arguments` (already shell-quoted) and an optional environment prefix,
+// capturing standard output and standard error.
+RunResult run_relaygw(const std::string& arguments, const std::string& environment = "") {
   const std::filesystem::path err_path =
       std::filesystem::temp_directory_path() /
       ("relaygw-quote-test-" + std::to_string(::getpid()) + ".err");
-  const std::string command = environment + " '" + std::string(RELAYGW_BINARY) + "' quote " +
+  const std::string command = environment + " '" + std::string(RELAYGW_BINARY) + "' " +
                               arguments + " 2>'" + err_path.string() + "'";
   RunResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
@@ -49,6 +49,10 @@ RunResult run_quote(const std::string& arguments, const std::string& environment
   result.err = text.str();
   std::filesystem::remove(err_path);
   return result;
+}
+
+RunResult run_quote(const std::string& arguments, const std::string& environment = "") {
+  return run_relaygw("quote " + arguments, environment);
 }
 
 const std::string kCall =
@@ -424,4 +428,87 @@ TEST_CASE("quote db must be a relaygw database", "[billing][quote][cli]") {
                                    "' --deck '" + notes.string() + "'");
   CHECK(both.exit_code == 1);
   CHECK(both.err.find("both choose the rate deck; give only one of them") != std::string::npos);
+}
+
+namespace {
+
+// The descriptions of a quote's or posting's discount lines.
+std::vector<std::string> discounts(const nlohmann::json& lines) {
+  std::vector<std::string> found;
+  for (const nlohmann::json& line : lines) {
+    if (line["kind"] == "discount") {
+      found.push_back(line["description"].get<std::string>());
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+// The bundled directory lists +1 415-555-0108 as certified for California's TTY toll discount,
+// which the example deck grants to an eligible billed line whatever the access tag.
+TEST_CASE("quote db prices billed line discount", "[billing][quote][cli]") {
+  std::random_device random;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("relaygw-quote-lines-" + std::to_string(random()) + std::to_string(random()));
+  std::filesystem::create_directories(dir);
+  struct RemoveDir {
+    std::filesystem::path path;
+    ~RemoveDir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_dir{dir};
+  const std::string db = (dir / "billing.db").string();
+  REQUIRE(run_relaygw("db init --db '" + db + "'").exit_code == 0);
+  const std::string call =
+      " --start 2026-03-10T10:00:00-08:00 --minutes 10 --access captioned --json";
+  const std::string discount = "CA TTY toll discount (50.00% of usage)";
+
+  const RunResult eligible = run_quote("--from 4155550108 --to 2125550101 --billing sent-paid --db '" +
+                                       db + "'" + call);
+  INFO(eligible.err);
+  REQUIRE(eligible.exit_code == 0);
+  const nlohmann::json quote = nlohmann::json::parse(eligible.out);
+  CHECK(discounts(quote["lines"]) == std::vector<std::string>{discount});
+
+  // Without --db the quote cannot see the directory, so only the access tag counts, and
+  // captioned is not one of the tags the example deck discounts.
+  const RunResult no_db =
+      run_quote("--from 4155550108 --to 2125550101 --billing sent-paid" + call);
+  REQUIRE(no_db.exit_code == 0);
+  CHECK(discounts(nlohmann::json::parse(no_db.out)["lines"]).empty());
+
+  // The posted call bills what the quote said.
+  const std::string target = " --db '" + db + "'";
+  REQUIRE(run_relaygw("call create --id cap1 --from 4155550108 --to 2125550101 --access captioned "
+                      "--at 2026-03-10T10:00:00-08:00" + target)
+              .exit_code == 0);
+  REQUIRE(run_relaygw("call event --id cap1 --event connected --at 2026-03-10T10:00:00-08:00" +
+                      target)
+              .exit_code == 0);
+  REQUIRE(run_relaygw("call complete --id cap1 --key cap1-end --at 2026-03-10T10:10:00-08:00" +
+                      target)
+              .exit_code == 0);
+  const RunResult shown = run_relaygw("call show --id cap1 --json" + target);
+  INFO(shown.err);
+  REQUIRE(shown.exit_code == 0);
+  const nlohmann::json posted = nlohmann::json::parse(shown.out);
+  CHECK(posted["total"] == quote["total"]);
+
+  // A third-party quote takes the third line's eligibility.
+  const std::string third_party =
+      "--from 4155550107 --to 2125550101 --billing third-party --db '" + db + "'" + call;
+  const RunResult unnamed = run_quote(third_party);
+  REQUIRE(unnamed.exit_code == 0);
+  CHECK(discounts(nlohmann::json::parse(unnamed.out)["lines"]).empty());
+  const RunResult named = run_quote(third_party + " --third-number 415-555-0108");
+  INFO(named.err);
+  REQUIRE(named.exit_code == 0);
+  CHECK(discounts(nlohmann::json::parse(named.out)["lines"]) == std::vector<std::string>{discount});
+
+  const RunResult bad = run_quote(third_party + " --third-number 555");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("--third-number") != std::string::npos);
 }

@@ -652,6 +652,43 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote equals quote command", "[gateway]
   CHECK(bad.body["error"]["message"].get<std::string>().find("prepaid") != std::string::npos);
 }
 
+// The bundled directory lists +1 415-555-0108 as eligible for California's TTY toll discount.
+TEST_CASE_METHOD(AdminApiFixture, "admin quote prices line discount", "[gateway][admin]") {
+  relaygw::test::init_billing_database(path("billing.db"));
+  start_api({}, "", &start_call_service());
+  const Run command = run_relaygw(
+      "quote --from 4155550107 --to 2125550101 --billing third-party --third-number 4155550108 "
+      "--access captioned --start 2026-03-10T10:00:00-08:00 --minutes 10 --json --db '" +
+      path("billing.db") + "'");
+  INFO(command.output);
+  REQUIRE(command.status == 0);
+  const json expected = json::parse(command.output);
+
+  const json request = {{"from", "4155550107"},     {"to", "2125550101"},
+                        {"billing", "third-party"}, {"third_number", "4155550108"},
+                        {"access", "captioned"},    {"start", "2026-03-10T10:00:00-08:00"},
+                        {"minutes", "10"}};
+  const HttpReply reply = post("/quote", request);
+  REQUIRE(reply.status == 200);
+  CHECK(reply.body == expected);
+  bool discounted = false;
+  for (const json& line : reply.body["lines"]) {
+    discounted = discounted || line["description"] == "CA TTY toll discount (50.00% of usage)";
+  }
+  CHECK(discounted);
+
+  json unlisted = request;
+  unlisted["third_number"] = "4155550142";
+  const HttpReply plain = post("/quote", unlisted);
+  REQUIRE(plain.status == 200);
+  const auto plain_total = relaygw::billing::parse_dollars(plain.body["total"].get<std::string>());
+  const auto discounted_total =
+      relaygw::billing::parse_dollars(reply.body["total"].get<std::string>());
+  REQUIRE(plain_total);
+  REQUIRE(discounted_total);
+  CHECK(*plain_total > *discounted_total);
+}
+
 TEST_CASE_METHOD(AdminApiFixture, "admin api rejects JSON float money", "[gateway][admin]") {
   post_call();
   start_api({}, "", &start_call_service());
