@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 3> kFreeTextOptions = {"--text", "--note"
 
 // Options besides the free text whose values staff type freely, so a caller's card number may
 // be pasted into them. The command log masks card-number-length digit runs in their values.
-constexpr std::array<std::string_view, 2> kTypedTextOptions = {"--person", "--account"};
+constexpr std::array<std::string_view, 3> kTypedTextOptions = {"--person", "--account", "--name"};
 
 // Options whose values are ids, keys or a staff name, stored with records and printed in full,
 // so check_identifier_options rejects a card number in them.
