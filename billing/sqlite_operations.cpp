@@ -950,7 +950,8 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
   Query steps(db_,
               "SELECT s.action, s.state, s.note, COALESCE(s.credit_id, ''), s.actor, s.at, "
               "(SELECT d.state FROM credit_decisions d WHERE d.credit_id = s.credit_id "
-              "ORDER BY d.seq DESC LIMIT 1) "
+              "ORDER BY d.seq DESC LIMIT 1), "
+              "(SELECT c.amount FROM credits c WHERE c.id = s.credit_id) "
               "FROM dispute_steps s WHERE s.dispute_id = ? ORDER BY s.seq");
   steps.bind(dispute_id);
   while (true) {
@@ -974,6 +975,9 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
     if (step.action == DisputeAction::Adjusted && !steps.is_null(6)) {
       step.credit_state = parse_credit_state(steps.text(6));
       step.state = state_after_adjustment(*step.credit_state, dispute.state());
+    }
+    if (step.action == DisputeAction::Adjusted && !steps.is_null(7)) {
+      step.credit_amount = steps.integer(7);
     }
     dispute.steps.push_back(std::move(step));
   }
