@@ -333,7 +333,7 @@ void run_resolve(const DisputeOptions& options) {
         "the adjustment, with the call's other credits, is above the approval amount of ${}, "
         "so the customer is credited only once a staff member other than {} runs `relaygw "
         "credit approve --credit {}`\n",
-        billing::format_dollars(policy.approval_above), adjusted.actor, adjusted.credit_id);
+        billing::format_money(policy.approval_above), adjusted.actor, adjusted.credit_id);
   }
 }
 
