@@ -344,7 +344,8 @@ Result<Authorization> Authorizer::decide(const AuthorizationRequest& request,
     case BillingMethod::SentPaid:
       return grant(*from);
     case BillingMethod::PersonToPerson:
-      if (request.requested_person.empty()) {
+      // A name of only spaces names no one.
+      if (request.requested_person.find_first_not_of(" \t") == std::string::npos) {
         return refuse(RefusalReason::InvalidRequest,
                       "a person-to-person call needs the name of the requested person");
       }

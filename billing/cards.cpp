@@ -365,12 +365,12 @@ Status check_max_prepaid_balance(const std::string& number, Money balance, Money
     return Status::ok();
   }
   const Money room = std::max(Money{0}, kMaxPrepaidBalance - balance);
-  // This message ends with an amount to pass to --amount, which parse_dollars reads only
-  // without thousands separators, so every amount in it is printed without them.
+  // This message ends with an amount to pass to --amount, which parse_dollars_and_cents reads
+  // with the thousands separators that format_money writes.
   const std::string adding =
-      "adding $" + format_dollars_exact(amount) + " to card " + mask_card_number(number) +
-      ", whose balance is $" + format_dollars_exact(balance) + ", would pass the $" +
-      format_dollars_exact(kMaxPrepaidBalance) + " maximum balance of a prepaid card";
+      "adding $" + format_money(amount) + " to card " + mask_card_number(number) +
+      ", whose balance is $" + format_money(balance) + ", would pass the $" +
+      format_money(kMaxPrepaidBalance) + " maximum balance of a prepaid card";
   // Top-ups are whole cents, so with less than a cent of room the only fix is to spend first.
   const std::string spend_first = ", so no funds can be added until calls spend some of it";
   if (room == 0) {
@@ -385,7 +385,7 @@ Status check_max_prepaid_balance(const std::string& number, Money balance, Money
                       format_money(kMaxPrepaidBalance) + spend_first);
   }
   return Status(StatusCode::InvalidArgument,
-                adding + "; add at most $" + format_dollars(room - room % kUnitsPerCent));
+                adding + "; add at most $" + format_money(room - room % kUnitsPerCent));
 }
 
 Status screen_card_billed_line(Store& store, const std::string& billed_line) {

@@ -150,22 +150,22 @@ Result<CreditRequest> apply_rerated_amount(const CreditAsk& ask, Money charged,
   const std::string line = "call " + ask.call_id + " line " + std::to_string(ask.line_no);
   if (rerated < 0) {
     return Status(StatusCode::InvalidArgument,
-                  "re-rated amount " + format_dollars_exact(rerated) + " of " + line +
+                  "re-rated amount " + format_money(rerated) + " of " + line +
                       " is negative; a re-rated charge is 0.00 or more");
   }
   const std::string rerating = "re-rating " + line +
                                (ask.rerated_with.empty() ? "" : " with " + ask.rerated_with) +
-                               " gives " + format_dollars_exact(rerated);
+                               " gives " + format_money(rerated);
   if (rerated == charged) {
     return Status(StatusCode::FailedPrecondition,
-                  rerating + ", the same as the " + format_dollars_exact(charged) +
+                  rerating + ", the same as the " + format_money(charged) +
                       " charged, so the charge was right and there is no rating error to "
                       "credit; for a goodwill credit, request reason 'other' with a text that "
                       "says why and an amount");
   }
   if (rerated > charged) {
     return Status(StatusCode::FailedPrecondition,
-                  rerating + ", more than the " + format_dollars_exact(charged) +
+                  rerating + ", more than the " + format_money(charged) +
                       " charged, so the line was not overcharged and there is nothing to credit "
                       "for a rating error; for another fault request its reason with an amount");
   }
@@ -173,10 +173,10 @@ Result<CreditRequest> apply_rerated_amount(const CreditAsk& ask, Money charged,
   request.overcharge = overcharge;
   if (ask.amount && *ask.amount > overcharge) {
     return Status(StatusCode::InvalidArgument,
-                  rerating + " against " + format_dollars_exact(charged) +
-                      " charged, an overcharge of " + format_dollars_exact(overcharge) +
-                      ", so a rating-error credit of " + format_dollars_exact(*ask.amount) +
-                      " is too large; request at most " + format_dollars_exact(overcharge) +
+                  rerating + " against " + format_money(charged) +
+                      " charged, an overcharge of " + format_money(overcharge) +
+                      ", so a rating-error credit of " + format_money(*ask.amount) +
+                      " is too large; request at most " + format_money(overcharge) +
                       " as rating-error, and any goodwill beyond it under reason 'other' with a "
                       "text that says why");
   }
@@ -189,8 +189,8 @@ Result<CreditRequest> apply_rerated_amount(const CreditAsk& ask, Money charged,
   }
   // The reason text records which deck found the error, because a later deck may re-rate the
   // call differently.
-  std::string note = "re-rated to " + format_dollars_exact(rerated) + " against " +
-                     format_dollars_exact(charged) + " charged";
+  std::string note = "re-rated to " + format_money(rerated) + " against " +
+                     format_money(charged) + " charged";
   if (!ask.rerated_with.empty()) {
     note += " with " + ask.rerated_with;
   }

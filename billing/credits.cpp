@@ -114,12 +114,11 @@ Status check_whole_cents(std::string_view field, Money amount, Money minimum, Mo
   std::vector<std::string> nearest;
   for (const Money candidate : {below, below + kUnitsPerCent}) {
     if (candidate >= minimum && candidate <= maximum) {
-      // Plain digits, because the amount parsers reject thousands separators.
-      nearest.push_back(format_dollars(candidate));
+      nearest.push_back(format_money(candidate));
     }
   }
   std::string message =
-      std::string(field) + " " + format_dollars_exact(amount) + " is not a whole number of cents";
+      std::string(field) + " " + format_money(amount) + " is not a whole number of cents";
   if (nearest.size() == 2) {
     message += "; use " + nearest[0] + " or " + nearest[1];
   } else if (nearest.size() == 1) {

@@ -13,6 +13,7 @@
 #include <date/tz.h>
 
 #include "billing/call_time.hpp"
+#include "billing/cards.hpp"
 #include "billing/credits.hpp"
 #include "billing/csv.hpp"
 #include "billing/state_codes.hpp"
@@ -402,6 +403,23 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
   return Status::ok();
 }
 
+namespace {
+
+// Rejects a listing name that contains a card number, because `line show`, `line export` and
+// `profile history` print listing names in full. The rule is the one for names in
+// check_identifier_card_digits: a long digit run, or a stored card's number.
+Status check_listing_name_card_digits(Store& store, const Line& line) {
+  const Status checked = check_identifier_card_digits(&store, "listing name", line.listing_name,
+                                                      IdentifierKind::Name);
+  if (!checked) {
+    return Status(checked.code(), "invalid listing name for line " + line.number + ": " +
+                                      checked.message());
+  }
+  return checked;
+}
+
+}  // namespace
+
 Result<LineVersion> add_line(Store& store, Line line, const WriteContext& context,
                              const NumberPlan* plan) {
   if (Status actor = check_name_text("actor", context.actor); !actor) {
@@ -415,6 +433,9 @@ Result<LineVersion> add_line(Store& store, Line line, const WriteContext& contex
   Status valid = validate_line(line, plan);
   if (!valid) {
     return valid;
+  }
+  if (Status name = check_listing_name_card_digits(store, line); !name) {
+    return name;
   }
   return store.append_line(line, 0, "line added", context);
 }
@@ -468,6 +489,12 @@ Result<LineVersion> change_line(Store& store, std::string_view number, const Lin
   Status valid = validate_line(line, plan);
   if (!valid) {
     return valid;
+  }
+  // A name stored before this check stays until a change sets a new one.
+  if (change.listing_name) {
+    if (Status name = check_listing_name_card_digits(store, line); !name) {
+      return name;
+    }
   }
   return store.append_line(line, current->version, reason, context);
 }
@@ -618,6 +645,13 @@ Result<ImportReport> import_lines_csv(Store& store, std::istream& input,
     }
     Result<Line> line = line_from_record(ordered);
     Status valid = line ? validate_line(*line, plan) : line.status();
+    if (valid) {
+      valid = check_listing_name_card_digits(store, *line);
+      // A failed card lookup is a database fault, not a fault of the row.
+      if (!valid && valid.code() != StatusCode::InvalidArgument) {
+        return valid;
+      }
+    }
     if (!valid) {
       report.errors.push_back({row, first_line, valid.message()});
       continue;

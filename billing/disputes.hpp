@@ -33,6 +33,7 @@ struct DisputeStep {
   std::string actor;
   Instant at;
   std::optional<CreditState> credit_state = std::nullopt;  // adjusted only: its state now
+  std::optional<Money> credit_amount = std::nullopt;       // adjusted only: the credit, in units
 };
 
 struct Dispute {

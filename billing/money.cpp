@@ -80,7 +80,42 @@ std::string format_money(Money amount) {
   return grouped + plain.substr(dot);
 }
 
-Result<Money> parse_dollars_and_cents(std::string_view text) {
+namespace {
+
+// Returns `text` without its thousands separators when each ',' sits between groups of three
+// digits before the decimal point, as format_money writes them ("1,000.00"), and `text`
+// unchanged otherwise.
+std::string without_thousands_separators(std::string_view text) {
+  const std::size_t sign = !text.empty() && (text.front() == '-' || text.front() == '+') ? 1 : 0;
+  const std::string_view whole = text.substr(sign, text.find('.') - sign);
+  if (whole.find(',') == std::string_view::npos ||
+      text.find(',', sign + whole.size()) != std::string_view::npos) {
+    return std::string(text);
+  }
+  std::string digits;
+  std::size_t group_start = 0;
+  while (true) {
+    const std::size_t comma = whole.find(',', group_start);
+    const std::string_view group = whole.substr(group_start, comma - group_start);
+    const bool first = group_start == 0;
+    const bool valid_size = first ? !group.empty() && group.size() <= 3 : group.size() == 3;
+    if (!valid_size || group.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::string(text);
+    }
+    digits += group;
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    group_start = comma + 1;
+  }
+  return std::string(text.substr(0, sign)) + digits + std::string(text.substr(sign + whole.size()));
+}
+
+}  // namespace
+
+Result<Money> parse_dollars_and_cents(std::string_view typed) {
+  const std::string plain = without_thousands_separators(typed);
+  const std::string_view text = plain;
   Result<Money> amount = parse_dollars(text);
   if (amount) {
     return amount;
@@ -91,10 +126,11 @@ Result<Money> parse_dollars_and_cents(std::string_view text) {
   }
   const bool too_long = whole.size() > 12;
   return Result<Money>(StatusCode::InvalidArgument,
-                       (too_long ? "dollar amount '" + std::string(text) +
+                       (too_long ? "dollar amount '" + std::string(typed) +
                                        "' has more than 12 digits before the decimal point"
-                                 : "invalid dollar amount '" + std::string(text) + "'") +
-                           "; write dollars and cents with no $ sign or commas, such as 25.00");
+                                 : "invalid dollar amount '" + std::string(typed) + "'") +
+                           "; write dollars and cents with no $ sign, and commas only between "
+                           "groups of three digits, such as 25.00 or 1,000.00");
 }
 
 Result<Money> parse_dollars(std::string_view text) {

@@ -41,9 +41,10 @@ std::string format_money(Money amount);
 Result<Money> parse_dollars(std::string_view text);
 
 // Parses a dollar amount that a person enters, such as a card top-up, as parse_dollars does,
-// but with a message that asks for dollars and cents ("25.00"). The caller checks that the
-// amount is whole cents (check_whole_cents in billing/credits.hpp).
-Result<Money> parse_dollars_and_cents(std::string_view text);
+// but also with thousands separators as format_money writes them ("1,000.00"), so an amount
+// copied from a message parses. Its error message requests dollars and cents ("25.00").
+// The caller checks that the amount is whole cents (check_whole_cents in billing/credits.hpp).
+Result<Money> parse_dollars_and_cents(std::string_view typed);
 
 // Adds `value` to `sum` and returns true, or returns false and leaves `sum` unchanged when the
 // result would leave the 64-bit range, which only amounts written outside relaygw reach.

@@ -667,20 +667,20 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
     if (unclaimed <= 0) {
       return failed_with_step(
           StatusCode::FailedPrecondition,
-          where + " was overcharged $" + format_dollars_exact(*request.overcharge) +
-              ", and earlier rating-error credits on it total $" + format_dollars_exact(credited) +
+          where + " was overcharged $" + format_money(*request.overcharge) +
+              ", and earlier rating-error credits on it total $" + format_money(credited) +
               ", so no rating error is left to credit",
           {NextStep::Kind::ListCallCredits, request.call_id});
     }
     if (amount > unclaimed) {
       if (request.rule != "re-rate") {
         return Status(StatusCode::InvalidArgument,
-                      "a rating-error credit of $" + format_dollars_exact(amount) + " on " +
+                      "a rating-error credit of $" + format_money(amount) + " on " +
                           where + " is too large: of its $" +
-                          format_dollars_exact(*request.overcharge) + " overcharge, $" +
-                          format_dollars_exact(credited) +
+                          format_money(*request.overcharge) + " overcharge, $" +
+                          format_money(credited) +
                           " was credited already; request at most $" +
-                          format_dollars_exact(unclaimed));
+                          format_money(unclaimed));
       }
       amount = unclaimed;
     }
@@ -695,8 +695,8 @@ Result<CreditRecord> SqliteStore::insert_credit(const CreditRequest& request,
   }
   if (amount > *remaining) {
     return Status(StatusCode::FailedPrecondition,
-                  "credit of $" + format_dollars_exact(amount) + " exceeds the $" +
-                      format_dollars_exact(*remaining) + " left to credit on " + where +
+                  "credit of $" + format_money(amount) + " exceeds the $" +
+                      format_money(*remaining) + " left to credit on " + where +
                       "; request at most that amount");
   }
 
@@ -950,7 +950,8 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
   Query steps(db_,
               "SELECT s.action, s.state, s.note, COALESCE(s.credit_id, ''), s.actor, s.at, "
               "(SELECT d.state FROM credit_decisions d WHERE d.credit_id = s.credit_id "
-              "ORDER BY d.seq DESC LIMIT 1) "
+              "ORDER BY d.seq DESC LIMIT 1), "
+              "(SELECT c.amount FROM credits c WHERE c.id = s.credit_id) "
               "FROM dispute_steps s WHERE s.dispute_id = ? ORDER BY s.seq");
   steps.bind(dispute_id);
   while (true) {
@@ -974,6 +975,9 @@ Result<std::optional<Dispute>> SqliteStore::find_dispute(const std::string& disp
     if (step.action == DisputeAction::Adjusted && !steps.is_null(6)) {
       step.credit_state = parse_credit_state(steps.text(6));
       step.state = state_after_adjustment(*step.credit_state, dispute.state());
+    }
+    if (step.action == DisputeAction::Adjusted && !steps.is_null(7)) {
+      step.credit_amount = steps.integer(7);
     }
     dispute.steps.push_back(std::move(step));
   }

@@ -1761,7 +1761,7 @@ Result<CardFunds> SqliteStore::append_card_payment(const std::string& number, Mo
                   "payment $" + format_money(amount) + " on card " + masked +
                       " is more than the $" + format_money(std::max(owed, Money{0})) +
                       " the card owes against its limit" +
-                      (most >= kUnitsPerCent ? "; record at most $" + format_dollars(most)
+                      (most >= kUnitsPerCent ? "; record at most $" + format_money(most)
                                              : std::string(", so no payment is due")));
   }
 

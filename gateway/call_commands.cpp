@@ -234,9 +234,43 @@ void check_not_future(const CallOptions& options, const std::string& command) {
   }
 }
 
+// Returns whether `value` has no visible character: it is empty, or only spaces and characters
+// that display as nothing.
+bool is_blank(std::string_view value) {
+  for (std::size_t i = 0; i < value.size();) {
+    const card_digits_detail::Character character = card_digits_detail::decode_character(value, i);
+    if (!character.valid || !card_digits_detail::is_invisible_or_space(character.code_point)) {
+      return false;
+    }
+    i += character.length;
+  }
+  return true;
+}
+
+// Rejects an option given with an empty or blank value before anything is stored. Left in, such
+// a value would count as given for some checks and as missing for others: an empty --person
+// passes the check that person-to-person names one, and the call is then stored as refused.
+void check_no_blank_values(const CLI::App& subcommand, const std::string& command) {
+  for (const CLI::Option* option : subcommand.get_options()) {
+    if (option->get_type_size() == 0 || option->count() == 0) {
+      continue;
+    }
+    const std::string name = option->get_name(false, true);
+    for (const std::string& value : option->results()) {
+      if (is_blank(value)) {
+        fail_command(command, name + " is given with " +
+                                  (value.empty() ? "an empty value" : "only blank space") +
+                                  "; give a value" +
+                                  (option->get_required() ? "" : ", or leave " + name + " out"));
+      }
+    }
+  }
+}
+
 void check_create_options(const CLI::App& create, const CallOptions& options) {
   const std::string command = "call create";
   check_call_id(create, options, command);
+  check_no_blank_values(create, command);
   check_call_types(options, command);
   check_billing_options(create, options, *billing::parse_billing_method(options.billing), command);
   check_distinct_lines(options, command);
@@ -829,13 +863,19 @@ void add_call_commands(CLI::App& app) {
       ->required();
   event->add_option("--how", event_options->how, "accepted: voice, tty-text or keypad");
   event->add_option("--by", event_options->by, "accepted: who accepted the charges");
-  event->callback([event_options] { run_event(*event_options); });
+  event->callback([event, event_options] {
+    check_no_blank_values(*event, "call event");
+    run_event(*event_options);
+  });
 
   auto debit_options = std::make_shared<CallOptions>();
   CLI::App* debit = call->add_subcommand("debit", "Interim debit of a calling-card call so far");
   add_call_options(*debit, *debit_options, DatabaseUse::WriteWithData, true);
   debit->add_option("--key", debit_options->key, "Idempotency key of this debit")->required();
-  debit->callback([debit_options] { run_debit(*debit_options); });
+  debit->callback([debit, debit_options] {
+    check_no_blank_values(*debit, "call debit");
+    run_debit(*debit_options);
+  });
 
   auto complete_options = std::make_shared<CallOptions>();
   CLI::App* complete = call->add_subcommand(
@@ -848,13 +888,19 @@ void add_call_commands(CLI::App& app) {
   complete->add_flag("--unaccepted", complete_options->unaccepted,
                      "collect or third-party: the billed party declined the charges, so the "
                      "connected call posts zero");
-  complete->callback([complete_options] { run_complete(*complete_options); });
+  complete->callback([complete, complete_options] {
+    check_no_blank_values(*complete, "call complete");
+    run_complete(*complete_options);
+  });
 
   auto show_options = std::make_shared<CallOptions>();
   CLI::App* show = call->add_subcommand("show", "Show a call's events, durations and charges");
   add_call_options(*show, *show_options, DatabaseUse::Read, true);
   show->add_flag("--json", show_options->json, "Print JSON");
-  show->callback([show_options] { run_show(*show_options); });
+  show->callback([show, show_options] {
+    check_no_blank_values(*show, "call show");
+    run_show(*show_options);
+  });
   add_staff_command_checks(*call);
 }
 

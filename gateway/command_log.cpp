@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 #include <iostream>
 #include <map>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -29,7 +32,7 @@ constexpr std::array<std::string_view, 3> kFreeTextOptions = {"--text", "--note"
 
 // Options besides the free text whose values staff type freely, so a caller's card number may
 // be pasted into them. The command log masks card-number-length digit runs in their values.
-constexpr std::array<std::string_view, 2> kTypedTextOptions = {"--person", "--account"};
+constexpr std::array<std::string_view, 3> kTypedTextOptions = {"--person", "--account", "--name"};
 
 // Options whose values are ids, keys or a staff name, stored with records and printed in full,
 // so check_identifier_options rejects a card number in them.
@@ -172,6 +175,78 @@ void add_staff_command_checks(CLI::App& command) {
       [](std::string& value) { return check_length(value, kMaxFreeTextBytes, "free text"); }, "",
       "TEXT");
   add_checks(command, command.get_name(), utf8, name, free_text);
+}
+
+namespace {
+
+// Checks an integer option's value and rewrites it in the one form that CLI11's base-0 reading
+// takes as decimal: no '+' and no leading zeros ("-007" becomes "-7").
+std::string check_integer_value(std::string& value, bool is_unsigned) {
+  std::string_view digits = value;
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (!digits.empty() && (digits.front() == '-' || digits.front() == '+')) {
+    digits.remove_prefix(1);
+  }
+  const bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+  // A card number may be typed into the wrong option, so digit runs in the value are masked,
+  // unless the value is one run longer than any card number.
+  const std::string displayed_value = all_digits && digits.size() > kMaxCardNumberDigits
+                                          ? value
+                                          : mask_card_number_runs(value);
+  if (!all_digits) {
+    return "the value '" + displayed_value +
+           "' is not a whole number; give decimal digits only, such as 12";
+  }
+  if (is_unsigned && negative) {
+    return "the value '" + displayed_value + "' is negative; give a whole number of 0 or more";
+  }
+
+  const std::size_t first_nonzero = digits.find_first_not_of('0');
+  const std::string normalized =
+      first_nonzero == std::string_view::npos
+          ? std::string("0")
+          : (negative ? "-" : "") + std::string(digits.substr(first_nonzero));
+
+  bool in_range = false;
+  if (is_unsigned) {
+    std::uint64_t parsed = 0;
+    const auto [end, error] =
+        std::from_chars(normalized.data(), normalized.data() + normalized.size(), parsed);
+    in_range = error == std::errc() && end == normalized.data() + normalized.size();
+  } else {
+    std::int64_t parsed = 0;
+    const auto [end, error] =
+        std::from_chars(normalized.data(), normalized.data() + normalized.size(), parsed);
+    in_range = error == std::errc() && end == normalized.data() + normalized.size();
+  }
+  if (!in_range) {
+    return "the value '" + displayed_value + "' is out of range; give a whole number from " +
+           (is_unsigned ? std::string("0 to ") + std::to_string(UINT64_MAX)
+                        : std::to_string(INT64_MIN) + " to " + std::to_string(INT64_MAX));
+  }
+  value = normalized;
+  return {};
+}
+
+}  // namespace
+
+void add_integer_checks(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    const std::string type = option->get_type_name();
+    if (option->get_type_size() == 0 || (type != "INT" && type != "UINT")) {
+      continue;
+    }
+    const bool is_unsigned = type == "UINT";
+    // A transform, unlike a check, passes its rewritten value on to the conversion.
+    option->transform(CLI::Validator(
+        [is_unsigned](std::string& value) { return check_integer_value(value, is_unsigned); },
+        "", type));
+  }
+  for (CLI::App* subcommand : app.get_subcommands({})) {
+    add_integer_checks(*subcommand);
+  }
 }
 
 void check_identifier_options(billing::Store& store, const std::string& command) {

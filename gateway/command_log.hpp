@@ -26,6 +26,13 @@ std::string check_utf8_text(const std::string& text);
 // `command` must outlive the parse, as the CLI::App tree does in main.
 void add_staff_command_checks(CLI::App& command);
 
+// Adds a check to every integer option of `app` and its subcommands that rejects a value that
+// is not a decimal whole number, or is past the 64-bit range, with the value as typed. CLI11
+// 2.1 (CLI/TypeTools.hpp) would read "010" as octal, "0x10" as hexadecimal and a value past the
+// range as the nearest limit, so a later error would name a value other than the one typed.
+// Call it after every option is added.
+void add_integer_checks(CLI::App& app);
+
 // Checks each identifier option that the parse gave `command` ("call create"): --id, --key,
 // --call, --credit and --dispute, with billing::check_identifier_card_digits against the
 // cards in `store`. open_database checks --actor. Fails the command on the first value rejected. A

@@ -52,18 +52,22 @@ std::string line_text(const billing::Dispute& dispute) {
 // Describes an adjustment's credit by its state now, so a credit that waits for approval never
 // reads as money the customer already has.
 std::string credit_text(const billing::DisputeStep& step) {
+  std::string credit = "credit " + step.credit_id;
+  if (step.credit_amount) {
+    credit += " of $" + billing::format_money(*step.credit_amount);
+  }
   if (!step.credit_state) {
-    return "credit " + step.credit_id;
+    return credit;
   }
   switch (*step.credit_state) {
     case billing::CreditState::Pending:
-      return "credit " + step.credit_id + " pending approval, not credited yet";
+      return credit + " pending approval, not credited yet";
     case billing::CreditState::Applied:
-      return "credit " + step.credit_id + " applied";
+      return credit + " applied";
     case billing::CreditState::Rejected:
-      return "credit " + step.credit_id + " rejected, not credited";
+      return credit + " rejected, not credited";
   }
-  return "credit " + step.credit_id;
+  return credit;
 }
 
 void print_dispute(const billing::Dispute& dispute) {
@@ -95,6 +99,9 @@ nlohmann::json dispute_json(const billing::Dispute& dispute) {
                            {"at", billing::format_instant(step.at)}};
     if (step.credit_state) {
       item["credit_state"] = billing::to_string(*step.credit_state);
+    }
+    if (step.credit_amount) {
+      item["credit_amount"] = billing::format_dollars_exact(*step.credit_amount);
     }
     steps.push_back(item);
   }
@@ -326,7 +333,7 @@ void run_resolve(const DisputeOptions& options) {
         "the adjustment, with the call's other credits, is above the approval amount of ${}, "
         "so the customer is credited only once a staff member other than {} runs `relaygw "
         "credit approve --credit {}`\n",
-        billing::format_dollars(policy.approval_above), adjusted.actor, adjusted.credit_id);
+        billing::format_money(policy.approval_above), adjusted.actor, adjusted.credit_id);
   }
 }
 

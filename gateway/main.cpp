@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   relaygw::gateway::add_serve_command(app);
   relaygw::gateway::add_certs_command(app);
   relaygw::gateway::add_replay_command(app);
+  relaygw::gateway::add_integer_checks(app);
 
   // CLI11 gives each kind of option error its own exit status (105 for a value that fails its
   // check, 106 for a missing option, and so on). Every bad input exits with status 1 instead,

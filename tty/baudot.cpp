@@ -641,7 +641,9 @@ void BaudotEncoder::put_printable(std::uint8_t code, ShiftState shift,
 }
 
 void BaudotEncoder::put_word(std::string_view word, std::vector<std::uint8_t>& out) {
-  if (last_was_printable_ && !space_owed_) {
+  // A space separates the word from the character before it, and from the word before it
+  // ("5%*" is "5 PERCENT STAR").
+  if (last_was_printable_) {
     out.push_back(kCodeSpace);
     space_since_shift_ = true;
     last_was_printable_ = false;

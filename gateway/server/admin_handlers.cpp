@@ -747,6 +747,32 @@ void store_accept_response_if_missing(billing::SqliteStore& store, const std::st
   }
 }
 
+// Returns the error for an accept of a call that is not waiting for acceptance. A stored call
+// was settled (accepted, refused or connected) and has left GET /collect, so it gets 409
+// failed-precondition. An id that names no stored call gets 404 not-found.
+AdminResponse settled_or_unknown_error(billing::Store& store, const std::string& call_id) {
+  const auto found = store.find_call(call_id);
+  if (!found) {
+    logger("gateway")->error("call={} admin accept failed: error={}", call_id,
+                             found.status().message());
+    return status_error(found.status());
+  }
+  if (!*found) {
+    return admin_error(404, "not-found",
+                       "collect call '" + call_id + "' is not live; list calls with GET /collect");
+  }
+  std::string settled = "is no longer waiting for acceptance";
+  for (const billing::CallEventRecord& event : (*found)->events) {
+    if (event.event == billing::CallEvent::Accepted) {
+      settled = "was already accepted by " + event.accepted_by;
+    }
+  }
+  return admin_error(409, "failed-precondition",
+                     "collect call '" + call_id + "' " + settled +
+                         ", so it takes no new acceptance; repeat the first accept with its key "
+                         "to read its response, or see the call with `relaygw call show`");
+}
+
 // POST /collect/{call}/accept {"staff": ..., "how": "voice", "key": ...}
 AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
                           const std::string& call_id, const json& body) {
@@ -796,16 +822,19 @@ AdminResponse post_accept(const AdminApiParts& parts, AcceptLock& accept_lock,
 
   const std::optional<CollectSession> collect = find_collect(parts.sessions, call_id);
   if (!collect) {
-    return admin_error(404, "not-found",
-                       "collect call '" + call_id + "' is not live; list calls with GET /collect");
+    return settled_or_unknown_error(**store, call_id);
   }
   if (!collect->taken_over_by.empty() && collect->taken_over_by != staff) {
     return taken_over_error(call_id, collect->taken_over_by, "accept it");
   }
-
-  // The call service keys acceptances by instant too, so a repeat is answered here.
-  if (collect->state == CollectState::Accepted) {
-    return {200, {{"call_id", call_id}, {"accepted", true}, {"replies", json::array()}}, {}};
+  // A repeat with the first key has returned its stored response above, so this request is a
+  // second acceptance of a settled call.
+  if (collect->state == CollectState::Accepted || collect->state == CollectState::Refused) {
+    return admin_error(409, "failed-precondition",
+                       "collect call '" + call_id + "' is already " +
+                           std::string(to_string(collect->state)) +
+                           ", so it takes no new acceptance; repeat the first accept with its "
+                           "key to read its response");
   }
   const relay::Instant now = clock_now();
   relay::Acceptance acceptance;

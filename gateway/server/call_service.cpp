@@ -2146,6 +2146,7 @@ void CallService::connection_lost(const std::string& session_id, relay::Instant 
   State& state = *state_;
   bool emergency = false;
   bool tty_line = false;
+  int open_calls = 0;
   {
     std::lock_guard state_lock(state.state_mutex);
     auto found = state.open_sessions.find(session_id);
@@ -2154,8 +2155,22 @@ void CallService::connection_lost(const std::string& session_id, relay::Instant 
     }
     emergency = found->second.dispatched;
     tty_line = found->second.opened.adapter == relay::Adapter::TtyLine;
+    for (const auto& [call_id, call] : state.calls) {
+      if (call.session_id == session_id && !call.finished) {
+        ++open_calls;
+      }
+    }
   }
-  state.log->warn("session={} connection lost; open calls are disconnected and posted", session_id);
+  if (open_calls > 0) {
+    state.log->warn("session={} connection lost; {} open calls are disconnected and posted",
+                    session_id, open_calls);
+  } else if (tty_line) {
+    // A caller who hangs up at a menu prompt, before any call, ends the line's session as
+    // expected.
+    state.log->info("session={} line hung up with no call open", session_id);
+  } else {
+    state.log->warn("session={} connection lost with no call open", session_id);
+  }
   state.finish_session_calls(session_id, now);
   if (emergency && !tty_line) {
     // A provider may reconnect and go on with the session, so the PSAP leg stays with the

@@ -371,8 +371,11 @@ class ProviderListener::State::Connection
   void log_error_reply(std::string_view verb, const relay::ErrorReply& error) {
     ++error_replies_;
     if (error_replies_ <= kLoggedErrorReplies) {
+      // A message with no id, or none that could be read, has no ref, and "-" keeps the
+      // field present for tools that split the line on spaces.
       listener_->log->warn("provider={} connection {} message {}: ref={} code={} {}",
-                           provider_id_, id_, verb, error.ref, error.code, error.message);
+                           provider_id_, id_, verb, error.ref.empty() ? "-" : error.ref,
+                           error.code, error.message);
     }
     if (error_replies_ == kLoggedErrorReplies) {
       listener_->log->warn(

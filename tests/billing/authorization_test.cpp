@@ -434,6 +434,11 @@ TEST_CASE_METHOD(AuthorizationFixture, "person to person needs a name",
   const Authorization refused = authorize(unnamed);
   CHECK_FALSE(refused.granted);
   CHECK(refused.reason == RefusalReason::InvalidRequest);
+  AuthorizationRequest blank = unnamed;
+  blank.requested_person = " \t ";
+  const Authorization blank_refused = authorize(blank);
+  CHECK_FALSE(blank_refused.granted);
+  CHECK(blank_refused.reason == RefusalReason::InvalidRequest);
   AuthorizationRequest named = unnamed;
   named.requested_person = "Dr. Lee";
   const Authorization granted = authorize(named);

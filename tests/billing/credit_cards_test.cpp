@@ -432,7 +432,7 @@ TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[bill
   INFO(over.output);
   CHECK(over.status == 1);
   CHECK(over.output.find("adding $20.00 to card ************0001, whose balance is $990.00, "
-                         "would pass the $1000.00 maximum balance of a prepaid card; add at "
+                         "would pass the $1,000.00 maximum balance of a prepaid card; add at "
                          "most $10.00") != std::string::npos);
   CHECK(card_json("6000000000000001")["balance"] == "990.0000");
 
@@ -470,10 +470,15 @@ TEST_CASE_METHOD(CardCreditFixture, "card fund stops at maximum balance", "[bill
   const Run opening =
       relaygw("card add " + db_option() + "--number 6000000000000027 --balance 1000.01");
   CHECK(opening.status == 1);
-  CHECK(opening.output.find("adding $1000.01 to card ************0027, whose balance is $0.00, "
-                            "would pass the $1000.00 maximum balance of a prepaid card; add at "
-                            "most $1000.00") != std::string::npos);
-  CHECK(opening.output.find("1,000") == std::string::npos);
+  CHECK(opening.output.find("adding $1,000.01 to card ************0027, whose balance is $0.00, "
+                            "would pass the $1,000.00 maximum balance of a prepaid card; add at "
+                            "most $1,000.00") != std::string::npos);
+  // The amount that the message suggests, as printed, is accepted.
+  const Run suggested =
+      relaygw("card add " + db_option() + "--number 6000000000000027 --balance 1,000.00");
+  INFO(suggested.output);
+  CHECK(suggested.status == 0);
+  CHECK(card_json("6000000000000027")["balance"] == "1000.0000");
   const Run limit = relaygw("card add " + db_option() +
                             "--number 4000000000000009 --funding postpaid --billed-line "
                             "2125550102 --limit 100000.01");
@@ -612,7 +617,8 @@ TEST_CASE_METHOD(CardCreditFixture, "card amount errors name value and fix", "[b
   INFO(letters.output);
   CHECK(letters.status == 1);
   CHECK(letters.output.find("--amount: invalid dollar amount 'abc'; write dollars and cents with "
-                            "no $ sign or commas, such as 25.00") != std::string::npos);
+                            "no $ sign, and commas only between groups of three digits, such as "
+                            "25.00 or 1,000.00") != std::string::npos);
   CHECK(letters.output.find("four decimals") == std::string::npos);
 
   const Run negative =

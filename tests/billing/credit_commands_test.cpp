@@ -401,6 +401,7 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute adjustment above approval waits"
   const nlohmann::json dispute = nlohmann::json::parse(shown.output);
   CHECK(dispute["state"] == "pending-approval");
   CHECK(dispute["steps"].back()["credit_state"] == "pending");
+  CHECK(dispute["steps"].back()["credit_amount"] == "0.10");
   const std::string credit_id = dispute["steps"].back()["credit_id"];
   const Run credit = relaygw("credit show " + db_option() + "--credit " + credit_id + " --json");
   CHECK(nlohmann::json::parse(credit.output)["state"] == "pending");
@@ -420,7 +421,8 @@ TEST_CASE_METHOD(CreditCommandFixture, "dispute adjustment above approval waits"
   REQUIRE(approved.status == 0);
   const Run after = relaygw("dispute show " + db_option() + "--dispute " + id);
   CHECK(after.output.find(", resolved,") != std::string::npos);
-  CHECK(after.output.find("credit " + credit_id + " applied") != std::string::npos);
+  INFO(after.output);
+  CHECK(after.output.find("credit " + credit_id + " of $0.10 applied") != std::string::npos);
   CHECK(relaygw("audit verify " + db_option()).status == 0);
 }
 

@@ -774,10 +774,10 @@ TEST_CASE("whole cents hint suggests accepted values", "[billing][credits]") {
 
   const relaygw::Status both = check_whole_cents("amount", 12'345'678);
   REQUIRE_FALSE(both);
-  // The hints are plain digits that the amount parsers accept.
+  // Every amount is written as format_money writes it, which parse_dollars_and_cents accepts.
   CHECK(both.message() ==
-        "amount 1234.5678 is not a whole number of cents; use 1234.56 or "
-        "1234.57");
+        "amount 1,234.5678 is not a whole number of cents; use 1,234.56 or "
+        "1,234.57");
 
   const relaygw::Status none = check_whole_cents("amount", -10);
   REQUIRE_FALSE(none);

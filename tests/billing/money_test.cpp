@@ -103,12 +103,25 @@ TEST_CASE("parse dollars and cents asks for cents", "[billing][money]") {
   auto letters = parse_dollars_and_cents("abc");
   REQUIRE_FALSE(letters);
   CHECK(letters.status().message() ==
-        "invalid dollar amount 'abc'; write dollars and cents with no $ sign or commas, such as "
-        "25.00");
+        "invalid dollar amount 'abc'; write dollars and cents with no $ sign, and commas only "
+        "between groups of three digits, such as 25.00 or 1,000.00");
   auto too_long = parse_dollars_and_cents("-1234567890123");
   REQUIRE_FALSE(too_long);
   CHECK(too_long.status().message().find("more than 12 digits before the decimal point; write "
                                          "dollars and cents") != std::string::npos);
+  // Thousands separators are read where format_money writes them, and nowhere else.
+  CHECK(parse_dollars_and_cents("1,000.00").value() == 10'000'000);
+  CHECK(parse_dollars_and_cents("-12,345,678.5").value() == -123'456'785'000);
+  CHECK(parse_dollars_and_cents("100,000").value() == 1'000'000'000);
+  for (const char* misplaced : {"1,00.00", "1000,000", ",100", "1,", "1.000,00", "1,,000", "1,0a0"}) {
+    CAPTURE(misplaced);
+    const auto rejected = parse_dollars_and_cents(misplaced);
+    REQUIRE_FALSE(rejected);
+    CHECK(rejected.status().message() == "invalid dollar amount '" + std::string(misplaced) +
+                                             "'; write dollars and cents with no $ sign, and "
+                                             "commas only between groups of three digits, such "
+                                             "as 25.00 or 1,000.00");
+  }
   // The sign is not counted as a digit.
   auto twelve = parse_dollars_and_cents("-123456789012.5x");
   REQUIRE_FALSE(twelve);

@@ -525,6 +525,18 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept records through call service", "
   CHECK(other_method.body["error"]["code"] == "invalid-state");
   CHECK_THAT(other_method.body["error"]["message"].get<std::string>(),
              Catch::Matchers::Contains("already accepted by s-ana"));
+
+  // A new key after the call has left GET /collect asks to accept a settled call again.
+  const HttpReply new_key =
+      post("/collect/c1/accept", json{{"staff", "s-ana"}, {"key", "acc-late"}});
+  INFO(new_key.body.dump());
+  CHECK(new_key.status == 409);
+  CHECK(new_key.body["error"]["code"] == "failed-precondition");
+  CHECK_THAT(new_key.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("'c1' was already accepted by staff:s-ana"));
+  const HttpReply unknown_call = post("/collect/c9/accept", json{{"staff", "s-ana"}});
+  CHECK(unknown_call.status == 404);
+  CHECK(unknown_call.body["error"]["code"] == "not-found");
   stop_api();
 
   const Run shown = run_relaygw("call show --db '" + path("billing.db") + "' --id c1 --json");
@@ -563,6 +575,15 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept key reused", "[gateway][admin]")
   CHECK(changed.body["error"]["code"] == "idempotency-conflict");
   CHECK_THAT(changed.body["error"]["message"].get<std::string>(),
              Catch::Matchers::Contains("'acc-1'"));
+
+  // The call is still listed as accepted, and a new key asks to accept it again.
+  const HttpReply new_key =
+      post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "keypad"}, {"key", "acc-2"}});
+  INFO(new_key.body.dump());
+  CHECK(new_key.status == 409);
+  CHECK(new_key.body["error"]["code"] == "failed-precondition");
+  CHECK_THAT(new_key.body["error"]["message"].get<std::string>(),
+             Catch::Matchers::Contains("'c1' is already accepted"));
 }
 
 TEST_CASE_METHOD(AdminApiFixture, "admin queues count sessions by state", "[gateway][admin]") {

@@ -432,6 +432,9 @@ TEST_CASE("provider link counts rejections past twenty", "[gateway][provider-lin
   }
   INFO(log.text());
   CHECK(log.count("message rejected") == 20);
+  // A line that is not JSON has no id, so its ref is a placeholder, never empty.
+  CHECK(log.count("message rejected: ref=- code=invalid-json") == 20);
+  CHECK(log.count("ref= ") == 0);
   CHECK(log.count("further rejections on this connection are counted") == 1);
   CHECK(log.count("rejected 50 messages in all, 30 not logged") == 1);
 }

@@ -29,15 +29,26 @@ class LogCapture::Sink : public spdlog::sinks::base_sink<std::mutex> {
     return text_;
   }
 
+  std::string text_with_levels() {
+    std::lock_guard lock(mutex_);
+    return text_with_levels_;
+  }
+
  protected:
   void sink_it_(const spdlog::details::log_msg& message) override {
     text_.append(message.payload.data(), message.payload.size());
     text_ += '\n';
+    const spdlog::string_view_t level = spdlog::level::to_string_view(message.level);
+    text_with_levels_.append(level.data(), level.size());
+    text_with_levels_ += ' ';
+    text_with_levels_.append(message.payload.data(), message.payload.size());
+    text_with_levels_ += '\n';
   }
   void flush_() override {}
 
  private:
   std::string text_;
+  std::string text_with_levels_;  // each line starts with its level name and a space
 };
 
 LogCapture::LogCapture() : sink_(std::make_shared<Sink>()) {
@@ -51,8 +62,11 @@ LogCapture::~LogCapture() {
 
 std::string LogCapture::text() const { return sink_->text(); }
 
-std::size_t LogCapture::count(const std::string& fragment) const {
-  const std::string all = text();
+namespace {
+
+// Returns the number of lines of `all` that start with `prefix` and contain `fragment`.
+std::size_t count_lines(const std::string& all, const std::string& fragment,
+                        const std::string& prefix = "") {
   std::size_t found = 0;
   std::size_t line_start = 0;
   while (line_start < all.size()) {
@@ -60,12 +74,24 @@ std::size_t LogCapture::count(const std::string& fragment) const {
     if (line_end == std::string::npos) {
       line_end = all.size();
     }
-    if (all.substr(line_start, line_end - line_start).find(fragment) != std::string::npos) {
+    const std::string line = all.substr(line_start, line_end - line_start);
+    if (line.rfind(prefix, 0) == 0 && line.find(fragment) != std::string::npos) {
       ++found;
     }
     line_start = line_end + 1;
   }
   return found;
+}
+
+}  // namespace
+
+std::size_t LogCapture::count(const std::string& fragment) const {
+  return count_lines(text(), fragment);
+}
+
+std::size_t LogCapture::count_at_level(const std::string& level,
+                                       const std::string& fragment) const {
+  return count_lines(sink_->text_with_levels(), fragment, level + " ");
 }
 
 namespace asio = boost::asio;

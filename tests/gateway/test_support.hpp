@@ -50,6 +50,9 @@ class LogCapture {
   std::string text() const;
   // Number of lines that contain `fragment`.
   std::size_t count(const std::string& fragment) const;
+  // Number of lines logged at `level` ("info", "warning", as spdlog names them) that contain
+  // `fragment`.
+  std::size_t count_at_level(const std::string& level, const std::string& fragment) const;
 
  private:
   class Sink;

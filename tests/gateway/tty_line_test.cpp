@@ -641,6 +641,23 @@ TEST_CASE("tty line throttles half-open connection logs", "[gateway][tty_line]")
   CHECK(log.count("line= ") == 0);
 }
 
+TEST_CASE("tty line hang-up before call logs info", "[gateway][tty_line]") {
+  test::LogCapture log;
+  {
+    Gateway gateway;
+    {
+      TtyClient caller(gateway.port(), "+12125550101", gateway.dir);
+      REQUIRE_FALSE(caller.wait_for("NUMBER TO CALL GA").empty());
+    }
+    for (int i = 0; i < 100 && log.count("hung up with no call open") == 0; ++i) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  INFO(log.text());
+  CHECK(log.count_at_level("info", "line hung up with no call open") == 1);
+  CHECK(log.count("connection lost") == 0);
+}
+
 TEST_CASE("tty line survives noise audio", "[gateway][tty_line]") {
   Gateway gateway;
   TtyClient caller(gateway.port(), "+12125550101", gateway.dir);

@@ -343,6 +343,11 @@ TEST_CASE("baudot encoder maps and reports characters", "[tty][baudot]") {
       {"(a@b)", "(A AT B)", {}},
       {"a_b <c> [d] {e}", "A-B (C) (D) (E)", {}},
       {"*", "STAR", {}},
+      {"**", "STAR STAR", {}},
+      {"5%*=6", "5 PERCENT STAR EQUALS 6", {}},
+      {"@@ x", "AT AT X", {}},
+      {"3+%", "3 PLUS PERCENT", {}},
+      {"a\n*+", "A\r\nSTAR PLUS", {}},
       {"\xE2\x80\x9CIt\xE2\x80\x99s 9\xE2\x80\x93"
        "5\xE2\x80\x9D\xC2\xA0ok",
        "\"IT'S 9-5\" OK",

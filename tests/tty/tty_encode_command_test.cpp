@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include <catch2/catch.hpp>
 
@@ -87,4 +88,25 @@ TEST_CASE("relaygw prints its version", "[tty][cli]") {
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output.rfind("relaygw ", 0) == 0);
+}
+
+TEST_CASE("tty encode separates adjacent symbol words", "[tty][encode][cli]") {
+  const auto wav = std::filesystem::temp_directory_path() / "relaygw-encode-symbols-test.wav";
+  const std::string binary = std::string("'") + RELAYGW_BINARY + "'";
+  const std::pair<const char*, const char*> cases[] = {
+      {"5%*=6", "5 PERCENT STAR EQUALS 6"},
+      {"**", "STAR STAR"},
+  };
+  for (const auto& [text, expected] : cases) {
+    std::filesystem::remove(wav);
+    const CommandResult encoded =
+        run_command(binary + " tty encode --text '" + text + "' -o '" + wav.string() + "'");
+    INFO(text << ": " << encoded.output);
+    REQUIRE(encoded.exit_code == 0);
+    const CommandResult decoded = run_command(binary + " tty decode '" + wav.string() + "'");
+    INFO(decoded.output);
+    CHECK(decoded.exit_code == 0);
+    CHECK(decoded.output.find(expected) != std::string::npos);
+  }
+  std::filesystem::remove(wav);
 }
