@@ -11,6 +11,7 @@
 
 #include "billing/directory.hpp"
 #include "common/json_text.hpp"
+#include "common/output_file.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -213,15 +214,23 @@ void run_export(const LineOptions& options) {
   const std::string command = "line export";
   const CommandLog log(command);
   auto store = open_database_read_only(options.database, command);
-  std::ofstream file;
-  if (!options.file.empty() && options.file != "-") {
-    file.open(options.file);
-    if (!file) {
-      fail_command(command, "cannot write '" + options.file + "'");
+  if (options.file.empty() || options.file == "-") {
+    // A failed write leaves std::cout bad, and main reports it with the system's reason.
+    const Status written = billing::export_lines_csv(*store, std::cout);
+    if (!written && std::cout) {
+      fail_command(command, written.message());
     }
+    return;
   }
-  std::ostream& output = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
-  const Status written = billing::export_lines_csv(*store, output);
+  Result<std::unique_ptr<OutputFile>> file = OutputFile::create(options.file);
+  if (!file) {
+    fail_command(command, file.status().message());
+  }
+  Status written = billing::export_lines_csv(*store, (*file)->stream());
+  // After a failed write, commit() returns the failure with the system's reason.
+  if (written || !(*file)->stream()) {
+    written = (*file)->commit();
+  }
   if (!written) {
     fail_command(command, written.message());
   }

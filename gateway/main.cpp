@@ -1,5 +1,9 @@
 // relaygw: accessibility relay billing gateway. Subcommands are registered per area in
 // gateway/commands.hpp, and an exception that reaches main ends the program with exit status 1.
+// A failed write to standard output also ends it with status 1, for every command.
+#include <unistd.h>
+
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <sstream>
@@ -7,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/output_file.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/logging.hpp"
@@ -99,10 +104,34 @@ std::string describe_parse_failure(const CLI::App* app, const CLI::Error& error)
   return path + ": " + text + "\nrun `" + path + " --help` to list its options\n";
 }
 
-}  // namespace
+// Sends std::cout to descriptor 1 through a DescriptorStreamBuffer while it exists, so the
+// first failed write keeps its errno and main can report it after the command. Output is line
+// buffered on a terminal, as C stdio buffers it there. NOTE: the buffer has no lock. That is
+// safe because only each command's main thread writes to std::cout and to std::cerr, which
+// flushes std::cout first.
+class CheckedStandardOutput {
+ public:
+  CheckedStandardOutput()
+      : buffer_(STDOUT_FILENO, ::isatty(STDOUT_FILENO) == 1),
+        original_(std::cout.rdbuf(&buffer_)) {}
+  ~CheckedStandardOutput() { std::cout.rdbuf(original_); }
+  CheckedStandardOutput(const CheckedStandardOutput&) = delete;
+  CheckedStandardOutput& operator=(const CheckedStandardOutput&) = delete;
 
-int main(int argc, char** argv) {
-  CLI::App app{"relaygw: TTY and relay billing gateway for relay centers"};
+  // Writes what is buffered. Returns the errno of the first failed write, or 0.
+  int flush() {
+    buffer_.flush();
+    return buffer_.error();
+  }
+
+ private:
+  relaygw::DescriptorStreamBuffer buffer_;
+  std::streambuf* original_;
+};
+
+// Registers every subcommand on `app`, parses `argv` and runs the command chosen. Returns the
+// exit status.
+int run_command(CLI::App& app, int argc, char** argv) {
   app.failure_message(describe_parse_failure);
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("relaygw ") + RELAYGW_VERSION);
@@ -173,4 +202,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CheckedStandardOutput output;
+  CLI::App app{"relaygw: TTY and relay billing gateway for relay centers"};
+  int status = run_command(app, argc, argv);
+  // A command whose output is lost has failed, even when it ran to the end: a full disk or a
+  // closed reader must not leave a script with exit status 0 and an empty report.
+  if (const int error = output.flush(); error != 0) {
+    std::cerr << relaygw::gateway::parsed_command_path(app)
+              << ": writing standard output failed: " << std::strerror(error)
+              << "; free space on the disk that standard output goes to, or redirect it to a "
+                 "writable file, then run again\n";
+    status = status == 0 ? 1 : status;
+  }
+  return status;
 }

@@ -2,7 +2,6 @@
 // database, as text, CSV or JSON, with an optional SVG chart of daily minutes and revenue.
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -12,6 +11,7 @@
 #include "billing/report_chart.hpp"
 #include "billing/report_limits.hpp"
 #include "billing/reports.hpp"
+#include "common/output_file.hpp"
 #include "gateway/command_log.hpp"
 #include "gateway/commands.hpp"
 #include "gateway/db_support.hpp"
@@ -102,17 +102,13 @@ void write_chart(const billing::SummaryReport& report, const std::string& path,
                               "' is a folder; give the path of the SVG file to write, such as '" +
                               (std::filesystem::path(path) / "summary.svg").string() + "'");
   }
-  std::ofstream file(path);
-  if (!file) {
-    fail_command(command, "cannot write chart '" + path + "'; check the folder exists");
-  }
-  file << billing::render_daily_chart_svg(
+  const std::string svg = billing::render_daily_chart_svg(
       report.daily, report.request.from, report.request.to,
       fmt::format("Daily conversation minutes and revenue, {} to {} ({})",
                   billing::format_local_date(report.request.from),
                   billing::format_local_date(report.request.to), report.request.time_zone));
-  if (!file) {
-    fail_command(command, "writing chart '" + path + "' failed");
+  if (const Status written = write_output_file(path, svg); !written) {
+    fail_command(command, "--chart: " + written.message());
   }
 }
 

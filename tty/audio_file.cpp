@@ -16,6 +16,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/output_file.hpp"
+
 namespace relaygw::tty {
 namespace {
 
@@ -709,19 +711,8 @@ Status write_wav_file(const std::string& path, const Audio& audio, AudioEncoding
     out.push_back(0);
   }
 
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "wb"),
-                                                       &std::fclose);
-  if (!file) {
-    return Status(StatusCode::Unavailable,
-                  path + ": cannot create WAV file: " + std::strerror(errno));
-  }
-  if (std::fwrite(out.data(), 1, out.size(), file.get()) != out.size()) {
-    return Status(StatusCode::Unavailable, path + ": write failed: " + std::strerror(errno));
-  }
-  if (std::fclose(file.release()) != 0) {
-    return Status(StatusCode::Unavailable, path + ": write failed: " + std::strerror(errno));
-  }
-  return Status::ok();
+  return write_output_file(path,
+                           std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
 }
 
 // G.711 mu-law, as in the ITU-T G.711 reference and the Sun g711.c implementation: bias the

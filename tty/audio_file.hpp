@@ -78,7 +78,9 @@ class AudioFileReader {
   std::unique_ptr<State> state_;
 };
 
-// Writes a mono WAV file (16-bit PCM or G.711 mu-law) at `audio.sample_rate_hz`.
+// Writes a mono WAV file (16-bit PCM or G.711 mu-law) at `audio.sample_rate_hz`, through
+// OutputFile, so a failed write leaves no partial file at `path`. Fails naming `path` and the
+// system's reason.
 Status write_wav_file(const std::string& path, const Audio& audio, AudioEncoding encoding);
 
 // G.711 companding of one sample, exposed for the line adapter and tests.

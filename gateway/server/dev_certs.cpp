@@ -1,12 +1,11 @@
 #include "gateway/server/dev_certs.hpp"
 
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,6 +13,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "common/output_file.hpp"
 
 namespace relaygw::gateway::server {
 namespace {
@@ -125,36 +126,34 @@ Result<CertPtr> make_certificate(EVP_PKEY* key, const std::string& common_name, 
   return cert;
 }
 
-FilePtr open_for_writing(const fs::path& path, bool secret) {
-  if (!secret) {
-    return FilePtr(std::fopen(path.c_str(), "wb"));
-  }
-  // Creates the key file readable by its owner only.
-  const mode_t old_mask = umask(077);
-  FilePtr file(std::fopen(path.c_str(), "wb"));
-  umask(old_mask);
-  if (file) {
-    chmod(path.c_str(), 0600);
-  }
-  return file;
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+// Returns the bytes that `bio`, a memory BIO, holds.
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  return size > 0 ? std::string(data, static_cast<std::size_t>(size)) : std::string();
 }
 
 Status write_certificate(const fs::path& path, X509* cert) {
-  FilePtr file = open_for_writing(path, false);
-  if (!file || PEM_write_X509(file.get(), cert) != 1) {
-    return Status(StatusCode::Internal, "cannot write certificate '" + path.string() +
-                                            "'; check the folder's permissions");
+  BioPtr pem(BIO_new(BIO_s_mem()));
+  if (!pem || PEM_write_bio_X509(pem.get(), cert) != 1) {
+    return internal("encoding certificate '" + path.string() + "' as PEM failed");
   }
-  return Status::ok();
+  return write_output_file(path.string(), bio_text(pem.get()), 0666);
 }
 
+// Writes the key readable by its owner only (mode 0600).
 Status write_key(const fs::path& path, EVP_PKEY* key) {
-  FilePtr file = open_for_writing(path, true);
-  if (!file || PEM_write_PrivateKey(file.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return Status(StatusCode::Internal,
-                  "cannot write key '" + path.string() + "'; check the folder's permissions");
+  BioPtr pem(BIO_new(BIO_s_mem()));
+  if (!pem ||
+      PEM_write_bio_PrivateKey(pem.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return internal("encoding key '" + path.string() + "' as PEM failed");
   }
-  return Status::ok();
+  return write_output_file(path.string(), bio_text(pem.get()), 0600);
 }
 
 // Reads the CA back from a previous run, or returns null pointers when either file is absent.

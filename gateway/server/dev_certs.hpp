@@ -31,7 +31,9 @@ struct DevCertificateFiles {
 // Writes the CA (reusing ca.pem and ca-key.pem when both exist in out_dir, so providers can be
 // added later), then a new server certificate and one client certificate per provider id.
 // Fails with InvalidArgument for a provider id outside 1 to 64 characters of letters, digits
-// and "-_.", and with Internal naming the OpenSSL or file error.
+// and "-_.", with Internal naming the OpenSSL error, and with Unavailable naming the file and
+// the system's reason when a file cannot be written. Each file is written under a temporary
+// name and renamed, so a failed write leaves no partial PEM file.
 Result<DevCertificateFiles> generate_dev_certificates(const DevCertificateRequest& request);
 
 // Checks that `id` can be a provider id: 1 to 64 characters of letters, digits, '-', '_' and

@@ -4,15 +4,22 @@
 #include <charconv>
 #include <utility>
 
+#include "common/card_digits.hpp"
+
 namespace relaygw::relay::tty_line {
 namespace {
 
 constexpr std::string_view kExample = "RELAYGW-TTY/1 line=+12125550107 encoding=pcm16 rate=8000";
 
-// Quotes untrusted header text for an error message, with control bytes shown as '?'.
-std::string quote_value(std::string_view text) {
+// Quotes untrusted header text for an error message, which the gateway sends back on the
+// socket and logs. A caller may send a card number in any field, so every run of
+// `min_masked_digits` digits or more is masked (mask_card_number_runs) before the text is cut
+// to 64 bytes. Control bytes are shown as '?'.
+std::string quote_value(std::string_view raw,
+                        std::size_t min_masked_digits = kMinCardNumberDigits) {
+  const std::string text = mask_card_number_runs(raw, min_masked_digits);
   std::string out = "\"";
-  for (char c : text.substr(0, 64)) {
+  for (char c : std::string_view(text).substr(0, 64)) {
     const auto byte = static_cast<unsigned char>(c);
     out.push_back(byte < 0x20 || byte >= 0x7F ? '?' : c);
   }
@@ -37,7 +44,8 @@ bool is_e164(std::string_view number) {
 Status apply_field(std::string_view key, std::string_view value, LineHeader& header) {
   if (key == "line") {
     if (!is_e164(value)) {
-      return invalid("invalid line number " + quote_value(value) +
+      // Only runs longer than a phone number are masked, so a typo in a number stays visible.
+      return invalid("invalid line number " + quote_value(value, kMinMaskedPhoneNumberDigits) +
                      "; send E.164: '+' then 8 to 15 digits, for example line=+12125550107");
     }
     header.line_number = std::string(value);

@@ -585,6 +585,46 @@ TEST_CASE("tty line bad headers answered and closed", "[gateway][tty_line]") {
   }
 }
 
+TEST_CASE("tty line header masks card number", "[gateway][tty_line]") {
+  // A card number sent in any header field is masked in the reply on the socket and in the log.
+  struct Case {
+    std::string header;
+    std::string reply_start;
+  };
+  const std::vector<Case> cases = {
+      {"RELAYGW-TTY/1 line=+4111111111119876 encoding=pcm16\n",
+       "ERROR invalid line number \"+************9876\""},
+      {"RELAYGW-TTY/1 line=+12125550101 encoding=pcm16 rate=4111111111119876\n",
+       "ERROR invalid rate \"************9876\""},
+      {"RELAYGW-TTY/1 line=+12125550101 encoding=4111-1111-1111-9876\n",
+       "ERROR unknown encoding \"****-****-****-9876\""},
+      {"RELAYGW-TTY/1 line=+12125550101 4111111111119876\n",
+       "ERROR header field \"************9876\" is not key=value"},
+  };
+  test::LogCapture log;
+  Gateway gateway;
+  for (const Case& test : cases) {
+    INFO(test.header);
+    asio::io_context io;
+    tcp::socket socket = test::connect_plain(io, gateway.port());
+    asio::write(socket, asio::buffer(test.header));
+
+    std::string reply;
+    boost::system::error_code error;
+    asio::read(socket, asio::dynamic_buffer(reply), error);
+    CHECK(error == asio::error::eof);
+    CHECK(reply.rfind(test.reply_start, 0) == 0);
+    CHECK(reply.find("4111") == std::string::npos);
+  }
+  for (int i = 0; i < 50 && log.count(" rejected: ") < cases.size(); ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO(log.text());
+  CHECK(log.count(" rejected: ") == cases.size());
+  CHECK(log.count("9876") == cases.size());
+  CHECK(log.count("4111") == 0);
+}
+
 TEST_CASE("tty line stalled caller holds nothing", "[gateway][tty_line]") {
   Gateway gateway;
 

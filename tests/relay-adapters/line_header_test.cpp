@@ -86,6 +86,44 @@ TEST_CASE("line header parser rejects bad headers", "[relay][tty_line]") {
   }
 }
 
+TEST_CASE("line header errors mask card numbers", "[relay][tty_line]") {
+  struct Case {
+    std::string text;
+    std::string quoted;  // the value as the error message must quote it
+  };
+  const std::vector<Case> cases = {
+      {"RELAYGW-TTY/1 line=+4111111111119876 encoding=pcm16", "\"+************9876\""},
+      {"RELAYGW-TTY/1 line=+4111-1111-1111-9876 encoding=pcm16", "\"+****-****-****-9876\""},
+      {"RELAYGW-TTY/1 line=+12125550107 encoding=4111111111119876", "\"************9876\""},
+      {"RELAYGW-TTY/1 line=+12125550107 encoding=pcm16 rate=4111111111119876",
+       "\"************9876\""},
+      {"RELAYGW-TTY/1 line=+12125550107 4111111111119876=1", "\"************9876\""},
+      {"RELAYGW-TTY/1 line=+12125550107 4111111111119876", "\"************9876\""},
+      {"4111111111119876 line=+12125550107 encoding=pcm16", "\"************9876\""},
+      // The value is masked before it is cut to 64 bytes.
+      {"RELAYGW-TTY/1 line=+12125550107 encoding=pcm16 " + std::string(62, 'a') +
+           "4111111111119876",
+       "\"" + std::string(62, 'a') + "**...\""},
+  };
+  for (const Case& c : cases) {
+    INFO("header: " << c.text);
+    auto header = parse_line_header(c.text);
+    REQUIRE_FALSE(header.is_ok());
+    CHECK_THAT(header.status().message(), Catch::Contains(c.quoted));
+    CHECK_THAT(header.status().message(), !Catch::Contains("4111"));
+  }
+}
+
+TEST_CASE("line header error keeps phone typo", "[relay][tty_line]") {
+  // A run no longer than a phone number is quoted in full, so the sender can find the typo.
+  for (const std::string line : {"+1212555010x", "12125550107", "+123456789012345x"}) {
+    INFO("line: " << line);
+    auto header = parse_line_header("RELAYGW-TTY/1 line=" + line + " encoding=pcm16");
+    REQUIRE_FALSE(header.is_ok());
+    CHECK_THAT(header.status().message(), Catch::Contains("\"" + line + "\""));
+  }
+}
+
 TEST_CASE("header reader takes header split anywhere", "[relay][tty_line]") {
   const std::string header_text = "RELAYGW-TTY/1 line=+12125550107 encoding=ulaw rate=8000\n";
   const std::string stream = header_text + "\x01\x02\x03";
