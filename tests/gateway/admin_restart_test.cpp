@@ -224,10 +224,11 @@ TEST_CASE("admin accept repeats after restart", "[gateway][admin]") {
   CHECK_THAT(changed_default.body["error"]["message"].get<std::string>(),
              Catch::Matchers::Contains("already accepted by s-ana (how tty-text)"));
 
-  // A key never stored still needs a live collect call.
+  // A key never stored asks to accept a settled call again.
   const HttpReply new_key = gateway.post(
       "/collect/c2/accept", json{{"staff", "s-ana"}, {"how", "keypad"}, {"key", "acc-10"}});
-  CHECK(new_key.status == 404);
+  CHECK(new_key.status == 409);
+  CHECK(new_key.body["error"]["code"] == "failed-precondition");
 
   gateway.server->stop();
   CHECK(gateway.stored_acceptances("c1") == 1);
