@@ -139,6 +139,13 @@ class OutputFile {
       const int descriptor =
           ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
       if (descriptor >= 0) {
+        // A file that is replaced keeps no wider permissions than it had, so an export
+        // written over a 0600 file stays private.
+        struct stat created {};
+        struct stat replaced {};
+        if (::stat(target.c_str(), &replaced) == 0 && ::fstat(descriptor, &created) == 0) {
+          (void)::fchmod(descriptor, created.st_mode & replaced.st_mode & 07777);
+        }
         return std::unique_ptr<OutputFile>(new OutputFile(path, target, temporary, descriptor));
       }
       if (errno != EEXIST) {

@@ -350,7 +350,7 @@ struct CallOptions {
 };
 
 struct QuoteOptions {
-  std::string from, to, billing, start, minutes, access = "none";
+  std::string from, to, billing, start, minutes, access = "none", third_number;
   std::string handling =
       std::string(relaygw::billing::to_string(relaygw::billing::kDefaultHandling));
 };
@@ -442,16 +442,17 @@ void add_quote_subcommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& 
       ->capture_default_str();
   quote->add_option("--handling", quote_options->handling, "automated or operator")
       ->capture_default_str();
+  quote->add_option("--third-number", quote_options->third_number,
+                    "Line billed for third-party calls, whose TTY discount eligibility applies");
   quote->callback([options, quote_options] {
     const QuoteOptions& q = *quote_options;
-    const json body = call_api(*options, http::verb::post, "/quote",
-                               json{{"from", q.from},
-                                    {"to", q.to},
-                                    {"billing", q.billing},
-                                    {"start", q.start},
-                                    {"minutes", q.minutes},
-                                    {"access", q.access},
-                                    {"handling", q.handling}});
+    json request = {{"from", q.from},       {"to", q.to},         {"billing", q.billing},
+                    {"start", q.start},     {"minutes", q.minutes}, {"access", q.access},
+                    {"handling", q.handling}};
+    if (!q.third_number.empty()) {
+      request["third_number"] = q.third_number;
+    }
+    const json body = call_api(*options, http::verb::post, "/quote", request);
     output(*options, body, print_quote);
   });
 }

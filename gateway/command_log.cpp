@@ -148,7 +148,9 @@ std::string describe_options(const std::string& path) {
           // this line is logged.
           details += "=" + mask_card_number_runs(value);
         } else {
-          details += "=" + value;
+          // A card number may also be typed into a phone number or other option. Runs longer
+          // than any E.164 number are masked, so phone numbers stay readable in the log.
+          details += "=" + mask_card_number_runs(value, kMinMaskedPhoneNumberDigits);
         }
       }
     }

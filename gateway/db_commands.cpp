@@ -133,14 +133,6 @@ std::unique_ptr<billing::SqliteStore> open_database_read_only(const DatabaseOpti
 
 billing::WriteContext write_context(const DatabaseOptions& options) {
   std::string actor = options.actor;
-  // An actor is stored with every record and printed in full, so a card number typed into it
-  // would be kept unmasked. open_database also checks it against the stored cards.
-  if (const Status checked = billing::check_identifier_card_digits(
-          nullptr, "--actor", actor, billing::IdentifierKind::StaffName);
-      !checked) {
-    std::cerr << "relaygw: " << checked.message() << "\n";
-    throw CLI::RuntimeError(1);
-  }
   if (actor.empty()) {
     // $USER, else the login name of the process's user (services and containers often run
     // without $USER), else "unknown".
@@ -161,6 +153,17 @@ billing::WriteContext write_context(const DatabaseOptions& options) {
   // The --actor option's own check has passed, while a name taken from $USER is checked here
   // for the first time. Both get the checks of every staff name.
   const bool from_user = options.actor.empty();
+  // An actor is stored with every record and printed in full, so a card number typed into it,
+  // or set in $USER, would be kept unmasked. open_database also checks it against the stored
+  // cards.
+  if (const Status checked = billing::check_identifier_card_digits(
+          nullptr, from_user ? "the actor from $USER" : "--actor", actor,
+          billing::IdentifierKind::StaffName);
+      !checked) {
+    std::cerr << "relaygw: " << checked.message()
+              << (from_user ? ". Pass a name such as --actor staff:alice" : "") << "\n";
+    throw CLI::RuntimeError(1);
+  }
   if (const Status checked = billing::check_staff_name(
           from_user ? "the actor from $USER" : "--actor", actor,
           from_user ? "pass a name such as --actor staff:alice" : kActorFix);

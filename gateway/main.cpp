@@ -3,6 +3,7 @@
 // A failed write to standard output also ends it with status 1, for every command.
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -207,6 +208,9 @@ int run_command(CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write past the file size limit (ulimit -f) then fails with EFBIG, which the command
+  // reports, instead of killing the process and leaving a temporary output file behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   CheckedStandardOutput output;
   CLI::App app{"relaygw: TTY and relay billing gateway for relay centers"};
   int status = run_command(app, argc, argv);
@@ -215,8 +219,9 @@ int main(int argc, char** argv) {
   if (const int error = output.flush(); error != 0) {
     std::cerr << relaygw::gateway::parsed_command_path(app)
               << ": writing standard output failed: " << std::strerror(error)
-              << "; free space on the disk that standard output goes to, or redirect it to a "
-                 "writable file, then run again\n";
+              << "; the command ran, and any change it makes to a database is stored, so check "
+                 "with the matching show or list command before running it again, with "
+                 "standard output on a writable file or disk\n";
     status = status == 0 ? 1 : status;
   }
   return status;

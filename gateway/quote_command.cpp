@@ -115,7 +115,7 @@ void add_quote_command(CLI::App& app) {
   CLI::Option* handling =
       quote->add_option("--handling", options->handling, "automated or operator")
           ->capture_default_str();
-  quote->add_option("--third-number", options->third_number,
+  CLI::Option* third = quote->add_option("--third-number", options->third_number,
                     "Line billed for third-party calls; with --db its TTY discount eligibility "
                     "applies, as it does to the calling line for sent-paid calls");
   quote->add_flag("--json", options->json, "Print one JSON object instead of text");
@@ -129,8 +129,13 @@ void add_quote_command(CLI::App& app) {
                     "Reference data folder containing nanp/ (default: $RELAYGW_DATA_DIR or "
                     "the repository's data/)");
 
-  quote->callback([options, handling, db, deck] {
+  quote->callback([options, handling, db, deck, third] {
     options->default_handling = handling->count() == 0;
+    if (third->count() > 0 &&
+        options->third_number.find_first_not_of(" \t") == std::string::npos) {
+      fail("--third-number is blank; give the line a third-party call bills, such as "
+           "--third-number 415-555-0108, or leave the option out");
+    }
     // An unset shell variable ("--db $CENTER_DB") must not quietly price with the bundled deck.
     for (const CLI::Option* path : {db, deck}) {
       if (path->count() > 0 && path->as<std::string>().empty()) {

@@ -50,6 +50,30 @@ Status unavailable(const Status& load_failure) {
                 std::string_view(load_failure.message()).substr(reason.size()));
 }
 
+// Rejects a third number that is not a valid line (a blank one included) or that is the
+// calling or called line, as `call create` rejects it. An empty one means none was given.
+Status check_third_number(const QuoteFields& fields, std::string_view prefix) {
+  if (fields.third_number.empty()) {
+    return Status::ok();
+  }
+  const std::string name = std::string(prefix) + (prefix.empty() ? "third_number" : "third-number");
+  const Result<std::string> third = billing::normalize_line_number(fields.third_number);
+  if (!third) {
+    return Status(StatusCode::InvalidArgument, name + ": " + third.status().message());
+  }
+  for (const std::string* party : {&fields.from, &fields.to}) {
+    const Result<std::string> line = billing::normalize_line_number(*party);
+    if (line && *line == *third) {
+      return Status(StatusCode::InvalidArgument,
+                    name + " " + *third + " is the " +
+                        (party == &fields.from ? "calling" : "called") +
+                        " line; third-party billing charges a line other than the call's own "
+                        "two, so give another " + name + " or another billing method");
+    }
+  }
+  return Status::ok();
+}
+
 Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_view prefix) {
   billing::CallToRate call;
   call.from = fields.from;
@@ -92,12 +116,8 @@ Result<billing::CallToRate> build_call(const QuoteFields& fields, std::string_vi
                    "give 0 to 1440 minutes with at most four decimals, such as 2.5");
   }
   call.billable_seconds = *seconds;
-  if (!fields.third_number.empty()) {
-    if (Result<std::string> third = billing::normalize_line_number(fields.third_number); !third) {
-      const std::string name = prefix.empty() ? "third_number" : "third-number";
-      return Status(StatusCode::InvalidArgument,
-                    std::string(prefix) + name + ": " + third.status().message());
-    }
+  if (Status third = check_third_number(fields, prefix); !third) {
+    return third;
   }
 
   // The call's disconnect must be a time that call records accept too.

@@ -698,6 +698,29 @@ TEST_CASE_METHOD(CallCommandFixture, "unlimited postpaid card debit message",
   CHECK(debit.output.find("5550142000004") == std::string::npos);
 }
 
+TEST_CASE_METHOD(CallCommandFixture, "card number USER actor rejected", "[billing][calls][cli]") {
+  REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
+  // The child relaygw inherits this process's environment, so restore $USER afterwards.
+  const char* saved = std::getenv("USER");
+  const std::string saved_user = saved != nullptr ? saved : "";
+  REQUIRE(setenv("USER", "4111111111111111", 1) == 0);
+  const testing::CommandRun run = relaygw("call create " + db_option() +
+                                          "--id u1 --from 3125550107 --to 2125550101 "
+                                          "--at 2026-03-10T14:00:00Z");
+  if (saved != nullptr) {
+    setenv("USER", saved_user.c_str(), 1);
+  } else {
+    unsetenv("USER");
+  }
+  INFO(run.output);
+  CHECK(run.status == 1);
+  CHECK(run.output.find("the actor from $USER") != std::string::npos);
+  CHECK(run.output.find("--actor staff:alice") != std::string::npos);
+  CHECK(run.output.find("4111111111111111") == std::string::npos);
+  const testing::CommandRun shown = relaygw("call show " + db_option() + "--id u1");
+  CHECK(shown.status != 0);
+}
+
 TEST_CASE_METHOD(CallCommandFixture, "invalid USER actor names source", "[billing][calls][cli]") {
   REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
   // The child relaygw inherits this process's environment, so restore $USER afterwards.

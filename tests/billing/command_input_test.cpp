@@ -461,6 +461,16 @@ TEST_CASE_METHOD(CommandInputFixture, "commands log start and result", "[billing
   CHECK(contains(card.output, "card add started: "));
   CHECK_FALSE(contains(card.output, "5550142000001"));
   CHECK_FALSE(contains(card.output, "739164"));
+
+  // A card number typed into a phone number option is masked too, and phone numbers are not.
+  const CommandRun misplaced = relaygw("--log-level debug call create " + db_option() +
+                                       "--id c2 --from 3125550107 --to 4111111111111111 "
+                                       "--at 2026-03-10T14:00:00Z");
+  INFO(misplaced.output);
+  CHECK(misplaced.status != 0);
+  CHECK(contains(misplaced.output, "call create started: "));
+  CHECK(contains(misplaced.output, "--from=3125550107"));
+  CHECK_FALSE(contains(misplaced.output, "4111111111111111"));
 }
 
 TEST_CASE_METHOD(CommandInputFixture, "call show prints uncollected charge", "[billing][cli]") {

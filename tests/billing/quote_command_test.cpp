@@ -511,4 +511,13 @@ TEST_CASE("quote db prices billed line discount", "[billing][quote][cli]") {
   const RunResult bad = run_quote(third_party + " --third-number 555");
   CHECK(bad.exit_code != 0);
   CHECK(bad.err.find("--third-number") != std::string::npos);
+  const RunResult calling = run_quote(third_party + " --third-number 415-555-0107");
+  CHECK(calling.exit_code != 0);
+  CHECK(calling.err.find("--third-number +14155550107 is the calling line") != std::string::npos);
+  const RunResult called = run_quote(third_party + " --third-number 2125550101");
+  CHECK(called.exit_code != 0);
+  CHECK(called.err.find("is the called line") != std::string::npos);
+  const RunResult blank = run_quote(third_party + " --third-number ' '");
+  CHECK(blank.exit_code != 0);
+  CHECK(blank.err.find("--third-number is blank") != std::string::npos);
 }

@@ -698,6 +698,18 @@ TEST_CASE_METHOD(AdminApiFixture, "admin quote prices line discount", "[gateway]
   }
   CHECK(discounted);
 
+  // The admin client sends --third-number as third_number.
+  std::string client_output;
+  const int client_status = relaygw::test::run_relaygw(
+      {"admin", "--url", "http://127.0.0.1:" + std::to_string(api_endpoint().port()),
+       "--token-file", path("token"), "--json", "quote", "--from", "4155550107", "--to",
+       "2125550101", "--billing", "third-party", "--third-number", "4155550108", "--access",
+       "captioned", "--start", "2026-03-10T10:00:00-08:00", "--minutes", "10"},
+      &client_output);
+  INFO(client_output);
+  REQUIRE(client_status == 0);
+  CHECK(json::parse(client_output.substr(client_output.find('{')))["total"] == expected["total"]);
+
   json unlisted = request;
   unlisted["third_number"] = "4155550142";
   const HttpReply plain = post("/quote", unlisted);

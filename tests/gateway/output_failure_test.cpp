@@ -62,10 +62,11 @@ ShellRun run_with_stdout(const std::vector<std::string>& arguments, const std::s
 }
 
 // Runs relaygw where no file may grow beyond 0 bytes, so every write to a regular file fails
-// with EFBIG ("File too large"). SIGXFSZ is ignored so the write returns the error instead of
-// ending the process. Standard output goes to /dev/null.
+// with EFBIG ("File too large"). The shell leaves SIGXFSZ at its default, which ends the
+// process, so relaygw must ignore the signal itself to report the error and remove its
+// temporary file. Standard output goes to /dev/null.
 ShellRun run_without_file_space(const std::vector<std::string>& arguments) {
-  return run_shell("trap \"\" XFSZ; ulimit -f 0; exec " + relaygw_words(arguments) + " >/dev/null");
+  return run_shell("ulimit -f 0; exec " + relaygw_words(arguments) + " >/dev/null");
 }
 
 std::string read_text(const std::string& path) {
@@ -187,6 +188,17 @@ TEST_CASE("line export unwritable file fails", "[gateway][output]") {
     CHECK(run.status == 0);
     CHECK(fs::is_symlink(link));
     CHECK(read_text(target).rfind("number,listing_name,", 0) == 0);
+  }
+  SECTION("replaced file keeps its mode") {
+    const std::string path = fixture.dir.file("private.csv");
+    std::ofstream(path) << "earlier export\n";
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    const ShellRun run =
+        run_with_stdout({"line", "export", "--db", db, "--file", path}, "/dev/null");
+    INFO(run.errors);
+    CHECK(run.status == 0);
+    CHECK(read_text(path).rfind("number,listing_name,", 0) == 0);
+    CHECK(fs::status(path).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
   }
   SECTION("file written whole") {
     const std::string path = fixture.dir.file("export.csv");
