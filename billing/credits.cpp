@@ -79,6 +79,17 @@ Status check_name_length(std::string_view field, std::string_view text) {
                     std::to_string(kMaxNameBytes) + " bytes; shorten it and retry");
 }
 
+bool has_visible_character(std::string_view text) {
+  for (std::size_t offset = 0; offset < text.size();) {
+    const std::size_t length = utf8_char_length(text, offset);
+    if (!card_digits_detail::is_invisible_or_space(utf8_code_point(text, offset, length))) {
+      return true;
+    }
+    offset += length;
+  }
+  return false;
+}
+
 Status check_staff_name(std::string_view field, std::string_view text, std::string_view blank_fix) {
   if (text.empty()) {
     return Status(StatusCode::InvalidArgument,
@@ -89,13 +100,7 @@ Status check_staff_name(std::string_view field, std::string_view text, std::stri
   }
   // A name of only spaces or of characters that display as nothing (the zero-width space,
   // say) shows as no one in records and reports.
-  bool visible = false;
-  for (std::size_t offset = 0; offset < text.size() && !visible;) {
-    const std::size_t length = utf8_char_length(text, offset);
-    visible = !card_digits_detail::is_invisible_or_space(utf8_code_point(text, offset, length));
-    offset += length;
-  }
-  if (!visible) {
+  if (!has_visible_character(text)) {
     return Status(StatusCode::InvalidArgument,
                   std::string(field) +
                       " is blank: it contains only spaces or characters that display as "

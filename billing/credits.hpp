@@ -54,6 +54,11 @@ Status check_name_length(std::string_view field, std::string_view text);
 // `blank_fix`, which tells how to give a name there.
 Status check_staff_name(std::string_view field, std::string_view text, std::string_view blank_fix);
 
+// Returns whether `text` has a character that displays as something: not only spaces and
+// characters that display as nothing, such as the zero-width space. A byte that is not UTF-8
+// counts as visible.
+bool has_visible_character(std::string_view text);
+
 // Checks that `amount` is a whole number of cents, as every charge line is, so credits,
 // adjustments and card balances never leave a fraction of a cent behind. The InvalidArgument
 // message names `field` and the amount, and suggests the nearest whole-cent amounts that lie

@@ -336,8 +336,15 @@ Status validate_line(const Line& line, const NumberPlan* plan) {
     return Status(StatusCode::InvalidArgument,
                   "line " + line.number + " has no listing name; give the name it is listed as");
   }
+  // Text checks first, so a byte that is not UTF-8 is reported as such.
   if (Status text = check_text_field(line, "listing name", line.listing_name); !text) {
     return text;
+  }
+  if (!has_visible_character(line.listing_name)) {
+    return Status(StatusCode::InvalidArgument,
+                  "line " + line.number +
+                      " has a blank listing name: it contains only spaces or characters that "
+                      "display as nothing; give the name it is listed as");
   }
   if (Status text = check_text_field(line, "rate center", line.rate_center); !text) {
     return text;

@@ -98,7 +98,9 @@ std::string without_thousands_separators(std::string_view text) {
     const std::size_t comma = whole.find(',', group_start);
     const std::string_view group = whole.substr(group_start, comma - group_start);
     const bool first = group_start == 0;
-    const bool valid_size = first ? !group.empty() && group.size() <= 3 : group.size() == 3;
+    // The first group has one to three digits and no leading zero, as "1,000" is written.
+    const bool valid_size = first ? !group.empty() && group.size() <= 3 && group.front() != '0'
+                                  : group.size() == 3;
     if (!valid_size || group.find_first_not_of("0123456789") != std::string_view::npos) {
       return std::string(text);
     }

@@ -225,8 +225,8 @@ Status card_ledger_out_of_range(sqlite3* db, const std::string& number) {
       StatusCode::Corrupt,
       "card " + mask_card_number(number) +
           " is damaged: its card_ledger credits or charges sum to $" +
-          format_money(kMaxCardLedgerSum) +
-          " or more, past what any card reaches and too near the 64-bit integer range to sum "
+          format_money(kMaxCardLedgerSum) + " or more in size (or the sum overflows)" +
+          ", past what any card reaches and too near the 64-bit integer range to sum "
           "safely, so an amount was written or changed outside relaygw",
       {NextStep::Kind::VerifyDatabase, detail::database_path(db)});
 }

@@ -182,6 +182,10 @@ TEST_CASE_METHOD(DirectoryFixture, "invalid line fields change nothing", "[billi
       {"state", [](Line& l) { l.state = "Illinois"; }, "invalid state 'Illinois'"},
       {"carrier", [](Line& l) { l.pic = "28"; }, "invalid carrier code '28'"},
       {"listing", [](Line& l) { l.listing_name.clear(); }, "no listing name"},
+      {"blank listing", [](Line& l) { l.listing_name = "   "; }, "has a blank listing name"},
+      {"invisible listing",
+       [](Line& l) { l.listing_name = "\xE2\x80\x8B"; },  // U+200B zero-width space
+       "has a blank listing name"},
       {"rate center", [](Line& l) { l.rate_center.clear(); }, "no rate center"},
   };
   for (const BadField& bad : cases) {

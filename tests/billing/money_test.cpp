@@ -113,7 +113,7 @@ TEST_CASE("parse dollars and cents asks for cents", "[billing][money]") {
   CHECK(parse_dollars_and_cents("1,000.00").value() == 10'000'000);
   CHECK(parse_dollars_and_cents("-12,345,678.5").value() == -123'456'785'000);
   CHECK(parse_dollars_and_cents("100,000").value() == 1'000'000'000);
-  for (const char* misplaced : {"1,00.00", "1000,000", ",100", "1,", "1.000,00", "1,,000", "1,0a0"}) {
+  for (const char* misplaced : {"1,00.00", "1000,000", ",100", "1,", "1.000,00", "1,,000", "1,0a0", "0,001.00", "00,100"}) {
     CAPTURE(misplaced);
     const auto rejected = parse_dollars_and_cents(misplaced);
     REQUIRE_FALSE(rejected);
