@@ -63,13 +63,13 @@ std::optional<LatePsapAck> late_psap_ack(const CallRecord& record);
 // Generates a new call id: "call-" and 16 random hex digits.
 std::string new_call_id();
 
-// Returns whether the directory line a call is rated for is eligible for a state TTY discount:
-// `billed_number`; when that is empty, the billed line of the postpaid calling card
-// `card_number`; otherwise the calling number `from` (a prepaid card, or a quote that names no
-// card). Stored calling-card calls read back with their card's billed line, so posting agrees.
-// The directory stores E.164 numbers, so a number typed as 4155550108 is looked up in that
-// form, and one that does not normalize finds no line. Quotes, stored quotes, interim debits and
-// postings all use this rule, so a quote prices the discount that the posted call gets.
+// Returns whether the directory line a call is rated for is eligible for a state TTY discount.
+// That line is `billed_number`. When it is empty, it is the billed line of the postpaid calling
+// card `card_number`, and otherwise the calling number `from` (a prepaid card, or a quote that
+// names no card). Stored calling-card calls read back with their card's billed line, so the
+// posting agrees. Numbers are looked up in E.164 form, and one that does not normalize finds no
+// line. Quotes, stored quotes, interim debits and postings all use this rule, so a quote
+// prices the discount that the posted call gets.
 Result<bool> rated_line_tty_discount(Store& store, std::string_view billed_number,
                                      std::string_view from, std::string_view card_number = {});
 

@@ -51,7 +51,7 @@ Status check_name_length(std::string_view field, std::string_view text);
 // takes such a name (--actor, the admin API's staff field, [billing] actor) calls this, so all
 // of them accept the same names. `field` names the value as the front end does ("--actor",
 // "field staff"). The InvalidArgument message for an empty or blank name ends with
-// `blank_fix`, which tells how to give a name there.
+// `blank_fix`, which says how to give a name there.
 Status check_staff_name(std::string_view field, std::string_view text, std::string_view blank_fix);
 
 // Returns whether `text` has a character that displays as something: not only spaces and

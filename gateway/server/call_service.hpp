@@ -109,13 +109,14 @@ class CallService {
   // session id, call id and idempotency key that may contain a card number
   // (may_contain_card_number) is masked, and so are such names ("agent", "by", "person",
   // "caller_name") and `ref`. Call it before reject_provider_card_numbers, with the ids
-  // prefixed. It never waits for billing work.
+  // prefixed. It never waits for billing work, because may_contain_card_number only tries the
+  // billing lock.
   void mask_emergency_card_numbers(relay::InboundEvent& event, std::string& ref);
 
   // Returns whether `value`, an id or name as the provider sent it, may contain a card number:
   // billing::check_identifier_card_digits rejects it, or its card lookup failed. While billing
   // work uses the store, no card can be looked up, so any run of 10 or more digits counts.
-  // Never waits for billing work.
+  // It takes the billing lock with try_lock only, so it never waits for billing work.
   bool may_contain_card_number(std::string_view value);
 
   // Prices a call without authorizing or recording anything, for a TTY menu's quote step, with

@@ -50,9 +50,9 @@ int json_depth(std::string_view text) {
   return max_depth;
 }
 
-// Quotes an untrusted value for an error message: at most 40 bytes, control bytes as '?', and
-// every run of 10 or more digits masked to its last four (mask_card_number_runs), because an
-// invalid phone number or id may be a card number.
+// Quotes an untrusted value for an error message: at most 40 bytes, with control bytes as '?'.
+// An invalid phone number or id may be a card number, so every run of 10 or more digits is
+// masked to its last four (mask_card_number_runs).
 std::string quote_value(std::string_view text) {
   const std::string masked = mask_card_number_runs(text);
   const std::string_view shown = masked;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,6 +17,32 @@
 #include "billing/rate_deck.hpp"
 
 namespace relaygw::billing::testing {
+
+// Sets $USER, or unsets it for a null value, while it exists. The relaygw commands a test runs
+// inherit this process's environment, so the earlier value is restored when the test ends.
+class ScopedUserVariable {
+ public:
+  explicit ScopedUserVariable(const char* value) {
+    const char* saved = std::getenv("USER");
+    had_value_ = saved != nullptr;
+    saved_ = had_value_ ? saved : "";
+    const int changed = value != nullptr ? ::setenv("USER", value, 1) : ::unsetenv("USER");
+    REQUIRE(changed == 0);
+  }
+  ~ScopedUserVariable() {
+    if (had_value_) {
+      ::setenv("USER", saved_.c_str(), 1);
+    } else {
+      ::unsetenv("USER");
+    }
+  }
+  ScopedUserVariable(const ScopedUserVariable&) = delete;
+  ScopedUserVariable& operator=(const ScopedUserVariable&) = delete;
+
+ private:
+  bool had_value_ = false;
+  std::string saved_;
+};
 
 // Returns the number plan loaded once from the repository's data/ folder.
 inline const NumberPlan& bundled_number_plan() {

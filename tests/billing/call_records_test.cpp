@@ -700,18 +700,10 @@ TEST_CASE_METHOD(CallCommandFixture, "unlimited postpaid card debit message",
 
 TEST_CASE_METHOD(CallCommandFixture, "card number USER actor rejected", "[billing][calls][cli]") {
   REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
-  // The child relaygw inherits this process's environment, so restore $USER afterwards.
-  const char* saved = std::getenv("USER");
-  const std::string saved_user = saved != nullptr ? saved : "";
-  REQUIRE(setenv("USER", "4111111111111111", 1) == 0);
+  const testing::ScopedUserVariable user("4111111111111111");
   const testing::CommandRun run = relaygw("call create " + db_option() +
                                           "--id u1 --from 3125550107 --to 2125550101 "
                                           "--at 2026-03-10T14:00:00Z");
-  if (saved != nullptr) {
-    setenv("USER", saved_user.c_str(), 1);
-  } else {
-    unsetenv("USER");
-  }
   INFO(run.output);
   CHECK(run.status == 1);
   CHECK(run.output.find("the actor from $USER") != std::string::npos);
@@ -723,21 +715,13 @@ TEST_CASE_METHOD(CallCommandFixture, "card number USER actor rejected", "[billin
 
 TEST_CASE_METHOD(CallCommandFixture, "invalid USER actor names source", "[billing][calls][cli]") {
   REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
-  // The child relaygw inherits this process's environment, so restore $USER afterwards.
-  const char* saved = std::getenv("USER");
-  const std::string saved_user = saved != nullptr ? saved : "";
-  REQUIRE(setenv("USER", "bad\xff\xfe", 1) == 0);
+  const testing::ScopedUserVariable user("bad\xff\xfe");
   const testing::CommandRun run = relaygw("call create " + db_option() +
                                           "--id u1 --from 3125550107 --to 2125550101 "
                                           "--at 2026-03-10T14:00:00Z");
   const testing::CommandRun with_actor = relaygw("call create " + db_option() +
                                                  "--id u2 --from 3125550107 --to 2125550101 "
                                                  "--at 2026-03-10T14:00:00Z --actor staff:test");
-  if (saved != nullptr) {
-    setenv("USER", saved_user.c_str(), 1);
-  } else {
-    unsetenv("USER");
-  }
   INFO(run.output);
   CHECK(run.status == 1);
   CHECK(run.output.find("$USER is not valid UTF-8 at byte 4") != std::string::npos);
@@ -753,16 +737,11 @@ TEST_CASE_METHOD(CallCommandFixture, "actor falls back to the login name",
   REQUIRE(relaygw("db init " + db_option() + "--actor staff:test").status == 0);
   const passwd* entry = getpwuid(geteuid());
   REQUIRE(entry != nullptr);
-  const char* saved = std::getenv("USER");
-  const std::string saved_user = saved != nullptr ? saved : "";
-  REQUIRE(unsetenv("USER") == 0);
+  const testing::ScopedUserVariable user(nullptr);
   const testing::CommandRun run = relaygw("call create " + db_option() +
                                           "--id u1 --from 3125550107 --to 2125550101 "
                                           "--at 2026-03-10T14:00:00Z");
   const testing::CommandRun shown = relaygw("call show " + db_option() + "--id u1 --json");
-  if (saved != nullptr) {
-    setenv("USER", saved_user.c_str(), 1);
-  }
   INFO(run.output);
   REQUIRE(run.status == 0);
   INFO(shown.output);

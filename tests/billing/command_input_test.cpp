@@ -696,17 +696,10 @@ TEST_CASE_METHOD(CommandInputFixture, "name options reject bidi controls", "[bil
 // any text, so it gets the same checks as --actor.
 TEST_CASE_METHOD(CommandInputFixture, "actor from USER rejects bidi controls", "[billing][cli]") {
   init();
-  const char* saved = std::getenv("USER");
-  const std::string saved_user = saved != nullptr ? saved : "";
-  REQUIRE(setenv("USER", "ana\xE2\x80\xAEgro", 1) == 0);
+  const relaygw::billing::testing::ScopedUserVariable user("ana\xE2\x80\xAEgro");
   const CommandRun run = relaygw("line add " + db_option() +
                                  "--number 3125550199 --name 'Pat Doe' --type residential "
                                  "--state IL --rate-center CHICAGO --time-zone America/Chicago");
-  if (saved != nullptr) {
-    setenv("USER", saved_user.c_str(), 1);
-  } else {
-    unsetenv("USER");
-  }
   INFO(run.output);
   CHECK(run.status == 1);
   CHECK(contains(run.output,

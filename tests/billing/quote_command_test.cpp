@@ -480,7 +480,7 @@ TEST_CASE("quote db prices billed line discount", "[billing][quote][cli]") {
   REQUIRE(no_db.exit_code == 0);
   CHECK(discounts(nlohmann::json::parse(no_db.out)["lines"]).empty());
 
-  // The posted call bills what the quote said.
+  // The posted call bills the quoted total.
   const std::string target = " --db '" + db + "'";
   REQUIRE(run_relaygw("call create --id cap1 --from 4155550108 --to 2125550101 --access captioned "
                       "--at 2026-03-10T10:00:00-08:00" + target)

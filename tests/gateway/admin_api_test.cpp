@@ -526,7 +526,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept records through call service", "
   CHECK_THAT(other_method.body["error"]["message"].get<std::string>(),
              Catch::Matchers::Contains("already accepted by s-ana"));
 
-  // A new key after the call has left GET /collect asks to accept a settled call again.
+  // A new key after the call has left GET /collect requests acceptance of a settled call again.
   const HttpReply new_key =
       post("/collect/c1/accept", json{{"staff", "s-ana"}, {"key", "acc-late"}});
   INFO(new_key.body.dump());
@@ -576,7 +576,7 @@ TEST_CASE_METHOD(AdminApiFixture, "admin accept key reused", "[gateway][admin]")
   CHECK_THAT(changed.body["error"]["message"].get<std::string>(),
              Catch::Matchers::Contains("'acc-1'"));
 
-  // The call is still listed as accepted, and a new key asks to accept it again.
+  // The call is still listed as accepted, and a new key requests its acceptance again.
   const HttpReply new_key =
       post("/collect/c1/accept", json{{"staff", "s-ana"}, {"how", "keypad"}, {"key", "acc-2"}});
   INFO(new_key.body.dump());

@@ -224,7 +224,7 @@ TEST_CASE("admin accept repeats after restart", "[gateway][admin]") {
   CHECK_THAT(changed_default.body["error"]["message"].get<std::string>(),
              Catch::Matchers::Contains("already accepted by s-ana (how tty-text)"));
 
-  // A key never stored asks to accept a settled call again.
+  // A key never stored requests acceptance of a settled call again.
   const HttpReply new_key = gateway.post(
       "/collect/c2/accept", json{{"staff", "s-ana"}, {"how", "keypad"}, {"key", "acc-10"}});
   CHECK(new_key.status == 409);
